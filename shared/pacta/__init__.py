@@ -1,0 +1,1 @@
+"""pacta package."""
