@@ -1,0 +1,10 @@
+"""Alerting settings: the common ones plus its port."""
+
+from __future__ import annotations
+
+from pacta.settings import CommonSettings
+from pydantic import Field
+
+
+class AlertingSettings(CommonSettings):
+    alerting_port: int = Field(8003, description="HTTP port of the alerting service")

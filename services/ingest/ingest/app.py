@@ -1,0 +1,89 @@
+"""The ingest service's app factory and lifespan: migrate, connect to Kafka, serve."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI
+from pacta.db import create_engine, database_reachable, migrate
+from pacta.kafka import create_producer, ensure_topics, kafka_reachable, start_with_retry
+from pacta.logs import get_logger
+from pacta.web import create_base_app
+
+from ingest import store
+from ingest.api import router
+from ingest.ratelimit import RateLimiter
+from ingest.settings import IngestSettings
+
+log = get_logger(__name__)
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: IngestSettings | None = None) -> FastAPI:
+    settings = settings or IngestSettings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url, pool_size=20)
+        await migrate(settings.database_url, store.SCHEMA, MIGRATIONS)
+        stop = asyncio.Event()
+        app.state.engine = engine
+        app.state.producer = None
+        producer = create_producer(settings, client_id="pacta-ingest")
+
+        async def connect() -> None:
+            # Serve (and answer 503) while Kafka is still coming up, rather than refuse to start.
+            if await start_with_retry(producer, "ingest-producer", stop):
+                with contextlib.suppress(Exception):
+                    await ensure_topics(settings)
+                app.state.producer = producer
+
+        app.state.readiness.update(
+            database=lambda: database_reachable(engine),
+            kafka=lambda: _producer_ready(app),
+        )
+        tasks = [asyncio.create_task(connect()), asyncio.create_task(_prune(app, settings, stop))]
+        try:
+            yield
+        finally:
+            stop.set()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.stop(), 10)
+            await engine.dispose()
+
+    app = create_base_app(
+        title="Pacta ingest",
+        description="Authenticates, validates and normalises events, and puts them on Kafka.",
+        settings=settings,
+        lifespan=lifespan,
+        max_body_bytes=settings.ingest_max_body_bytes,
+    )
+    app.state.settings = settings
+    app.state.limiter = RateLimiter(settings.ingest_rate_limit, settings.ingest_rate_burst)
+    app.include_router(router)
+    return app
+
+
+async def _producer_ready(app: FastAPI) -> bool:
+    producer = app.state.producer
+    return producer is not None and await kafka_reachable(producer)
+
+
+async def _prune(app: FastAPI, settings: IngestSettings, stop: asyncio.Event) -> None:
+    """Forget ids older than the dedup window, hourly, so the table stays bounded."""
+    while not stop.is_set():
+        try:
+            async with app.state.engine.begin() as conn:
+                removed = await store.prune(conn, older_than_days=settings.ingest_dedup_days)
+            if removed:
+                log.info("pruned seen event ids", removed=removed)
+        except Exception as exc:
+            log.warning("pruning seen ids failed", error=repr(exc))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 3600)

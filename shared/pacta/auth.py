@@ -1,0 +1,68 @@
+"""API keys and roles (SPEC §8): `ingest` may post events, `admin` may also change things.
+
+Reading needs any valid key. Keys come as `Authorization: Bearer`, `Authorization: Key`
+(Alerta's style) or `X-API-Key`; they are compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from pacta.problems import Problem
+from pacta.settings import Role
+
+RANK: dict[str, int] = {"read": 0, "ingest": 1, "admin": 2}
+
+
+def presented_key(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() in ("bearer", "key") and value.strip():
+        return value.strip()
+    return request.headers.get("x-api-key") or None
+
+
+def lookup(keys: dict[str, Role], presented: str) -> tuple[str, Role] | None:
+    found: tuple[str, Role] | None = None
+    for key, role in keys.items():
+        # Compare against every key so the timing does not reveal which prefix matched.
+        if hmac.compare_digest(key.encode(), presented.encode()):
+            found = (key, role)
+    return found
+
+
+def authenticate(request: Request, need: str) -> str:
+    """Return the caller's key, or raise 401 (no or unknown key) / 403 (role too low)."""
+    presented = presented_key(request)
+    keys: dict[str, Role] = request.app.state.api_keys
+    match = lookup(keys, presented) if presented else None
+    if match is None:
+        raise Problem(
+            401,
+            "Unauthorized",
+            "a valid API key is required (Authorization: Bearer <key>)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if RANK[match[1]] < RANK[need]:
+        raise Problem(403, "Forbidden", f"this action needs the {need} role")
+    return match[0]
+
+
+def _reader(request: Request) -> str:
+    return authenticate(request, "read")
+
+
+def _ingester(request: Request) -> str:
+    return authenticate(request, "ingest")
+
+
+def _admin(request: Request) -> str:
+    return authenticate(request, "admin")
+
+
+ReaderKey = Annotated[str, Depends(_reader)]
+IngestKey = Annotated[str, Depends(_ingester)]
+AdminKey = Annotated[str, Depends(_admin)]

@@ -1,0 +1,85 @@
+"""PostgreSQL plumbing: async engines, Alembic migrations per service schema, the inbox.
+
+Each service owns one schema with its own Alembic version table; migrations run at start-up
+under an advisory lock, so several instances of a service can start at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from pacta.logs import get_logger
+
+log = get_logger(__name__)
+
+
+def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
+    )
+
+
+async def migrate(url: str, schema: str, migrations: Path) -> None:
+    """Bring `schema` to the newest revision found in the service's `migrations` folder."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations))
+    cfg.attributes["url"] = url
+    cfg.attributes["schema"] = schema
+    await asyncio.to_thread(command.upgrade, cfg, "head")
+    log.info("migrations applied", schema=schema)
+
+
+def run_migrations_env() -> None:
+    """Body of every service's migrations/env.py (online mode only: we always have a database)."""
+    cfg = context.config
+    url: str = cfg.attributes["url"]
+    schema: str = cfg.attributes["schema"]
+
+    def run(connection: sa.Connection) -> None:
+        # One migrator per schema at a time; a second instance waits, then finds nothing to do.
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": schema})
+        connection.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        context.configure(connection=connection, version_table_schema=schema)
+        with context.begin_transaction():
+            context.run_migrations(schema=schema)
+
+    async def main() -> None:
+        engine = create_async_engine(url, poolclass=sa.NullPool)
+        async with engine.begin() as conn:
+            await conn.run_sync(run)
+        await engine.dispose()
+
+    asyncio.run(main())
+
+
+async def database_reachable(engine: AsyncEngine, timeout: float = 2.0) -> bool:
+    try:
+        async with asyncio.timeout(timeout), engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+
+
+async def claim_events(conn: AsyncConnection, schema: str, event_ids: list[str]) -> set[str]:
+    """Record event ids in the service's inbox; return those seen for the first time.
+
+    Called inside the transaction that applies the events, so an event is applied exactly once
+    however often Kafka redelivers it.
+    """
+    if not event_ids:
+        return set()
+    rows = await conn.execute(
+        sa.text(
+            f"INSERT INTO {schema}.inbox (event_id) SELECT unnest(CAST(:ids AS text[])) "
+            "ON CONFLICT DO NOTHING RETURNING event_id"
+        ),
+        {"ids": event_ids},
+    )
+    return {r[0] for r in rows}

@@ -1,0 +1,258 @@
+"""Kafka plumbing every service shares: a safe producer, a consumer loop, topic bootstrap.
+
+The settings here correct aiokafka's defaults, which are wrong for Pacta: acks=all with an
+idempotent producer, manual offset commits after the service's own database transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from prometheus_client import Counter, Gauge, Histogram
+
+from pacta.events import (
+    ALL_TOPICS,
+    MONITORING_TOPIC,
+    SIGNALS_TOPIC,
+    TICKETS_TOPIC,
+    MonitoringEvent,
+    Signal,
+    TicketEvent,
+    topic_name,
+)
+from pacta.logs import get_logger
+from pacta.settings import CommonSettings
+
+log = get_logger(__name__)
+
+PRODUCE_SECONDS = Histogram(
+    "pacta_kafka_produce_seconds",
+    "Time from send to the broker's acknowledgement",
+    ["topic"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+PRODUCE_ERRORS = Counter(
+    "pacta_kafka_produce_errors_total", "Failed or timed-out produces", ["topic"]
+)
+CONSUME_DELAY = Histogram(
+    "pacta_kafka_consume_delay_seconds",
+    "Record timestamp to the end of its processing",
+    ["topic"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300),
+)
+CONSUMED = Counter(
+    "pacta_kafka_records_consumed_total", "Records processed and committed", ["topic"]
+)
+CONSUMER_LAG = Gauge(
+    "pacta_kafka_consumer_lag", "Records behind the high watermark", ["topic", "partition"]
+)
+HANDLER_ERRORS = Counter(
+    "pacta_kafka_handler_errors_total", "Batches whose handler failed", ["group"]
+)
+
+Record = ConsumerRecord[bytes, bytes]
+BatchHandler = Callable[[list[Record]], Awaitable[None]]
+
+
+def create_producer(settings: CommonSettings, client_id: str) -> AIOKafkaProducer:
+    """An idempotent producer (implies acks=all); callers bound each wait themselves."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=1,
+        max_batch_size=256 * 1024,
+        compression_type=None,
+        request_timeout_ms=10_000,
+        retry_backoff_ms=100,
+    )
+
+
+def create_consumer(
+    settings: CommonSettings, group: str, topics: Sequence[str], client_id: str
+) -> AIOKafkaConsumer:
+    """A group consumer that commits by hand and starts from the beginning of a fresh group."""
+    return AIOKafkaConsumer(
+        *(topic_name(settings.topic_prefix, t) for t in topics),
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=group,
+        client_id=client_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        max_poll_records=1000,
+        fetch_max_wait_ms=100,
+        session_timeout_ms=10_000,
+        heartbeat_interval_ms=1_000,
+    )
+
+
+async def ensure_topics(settings: CommonSettings, suffixes: Sequence[str] = ALL_TOPICS) -> None:
+    """Create Pacta's topics if missing: partitioned for scale-out, kept forever for replay."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=10_000
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(
+                name=topic_name(settings.topic_prefix, s),
+                num_partitions=settings.topic_partitions,
+                replication_factor=1,
+                topic_configs={"retention.ms": "-1", "retention.bytes": "-1"},
+            )
+            for s in suffixes
+            if topic_name(settings.topic_prefix, s) not in existing
+        ]
+        if wanted:
+            try:
+                await admin.create_topics(wanted, timeout_ms=10_000)
+            except TopicAlreadyExistsError:
+                pass  # another instance won the race: the topic is there, which is all we need
+            log.info("topics created", topics=[t.name for t in wanted])
+    finally:
+        await admin.close()
+
+
+async def start_with_retry(
+    component: AIOKafkaProducer | AIOKafkaConsumer, what: str, stop: asyncio.Event
+) -> bool:
+    """Start a client, retrying while Kafka is unreachable; False if asked to stop first."""
+    delay = 0.2
+    while not stop.is_set():
+        try:
+            await component.start()
+            log.info("kafka client started", client=what)
+            return True
+        except KafkaError as exc:
+            log.warning("kafka unreachable, retrying", client=what, error=repr(exc), retry_in=delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, 5.0)
+    return False
+
+
+async def kafka_reachable(
+    component: AIOKafkaProducer | AIOKafkaConsumer, timeout: float = 2.0
+) -> bool:
+    """Ask the broker for metadata within a deadline: what /readyz reports."""
+    client = getattr(component, "client", None) or getattr(component, "_client", None)
+    if client is None:
+        return False
+    try:
+        return bool(await asyncio.wait_for(client.fetch_all_metadata(), timeout))
+    except (TimeoutError, KafkaError, OSError):
+        return False
+
+
+async def send_all(
+    producer: AIOKafkaProducer,
+    records: Sequence[tuple[str, bytes, bytes, list[tuple[str, bytes]]]],
+    timeout: float,
+) -> None:
+    """Send (topic, key, value, headers) records and wait for every acknowledgement.
+
+    With idempotence on, aiokafka never times a send out by itself, so the deadline is ours;
+    a send that misses it may still land later, which the consumers' dedup by id makes safe.
+    """
+    started = time.perf_counter()
+    futures = [
+        await producer.send(topic, value=value, key=key, headers=headers)
+        for topic, key, value, headers in records
+    ]
+    try:
+        await asyncio.wait_for(asyncio.gather(*futures), timeout)
+    except BaseException:
+        for topic in {r[0] for r in records}:
+            PRODUCE_ERRORS.labels(topic).inc()
+        raise
+    elapsed = time.perf_counter() - started
+    for topic in {r[0] for r in records}:
+        PRODUCE_SECONDS.labels(topic).observe(elapsed)
+
+
+async def consume_forever(
+    consumer: AIOKafkaConsumer, group: str, handle: BatchHandler, stop: asyncio.Event
+) -> None:
+    """Fetch, handle, then commit: the handler's database transaction comes before the offset.
+
+    A crash between the two replays the batch, and the handler's dedup by event id absorbs it.
+    A failing handler (PostgreSQL down) is retried with backoff on the same batch: never skipped.
+    """
+    while not stop.is_set():
+        batches: dict[TopicPartition, list[Record]] = await consumer.getmany(
+            timeout_ms=200, max_records=1000
+        )
+        records = [r for rs in batches.values() for r in rs]
+        if not records:
+            continue
+        await _handle_until_done(handle, records, group, stop)
+        offsets = {tp: rs[-1].offset + 1 for tp, rs in batches.items()}
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # A rebalance took the partitions away: the new owner replays from the last commit.
+            log.warning("offset commit failed; batch will be replayed", error=repr(exc))
+        _observe(consumer, records)
+
+
+async def _handle_until_done(
+    handle: BatchHandler, records: list[Record], group: str, stop: asyncio.Event
+) -> None:
+    delay = 0.1
+    while True:
+        try:
+            await handle(records)
+            return
+        except Exception as exc:
+            HANDLER_ERRORS.labels(group).inc()
+            log.exception("batch handler failed; retrying", group=group, error=repr(exc))
+            if stop.is_set():
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def _observe(consumer: AIOKafkaConsumer, records: list[Record]) -> None:
+    now_ms = time.time() * 1000
+    for r in records:
+        CONSUMED.labels(r.topic).inc()
+        CONSUME_DELAY.labels(r.topic).observe(max(0.0, (now_ms - r.timestamp) / 1000))
+    for tp in {TopicPartition(r.topic, r.partition) for r in records}:
+        high = consumer.highwater(tp)
+        if high is not None:
+            CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(
+                max(0, high - (records_last(records, tp) + 1))
+            )
+
+
+def records_last(records: list[Record], tp: TopicPartition) -> int:
+    return max(r.offset for r in records if r.topic == tp.topic and r.partition == tp.partition)
+
+
+def decode_events(records: list[Record]) -> list[MonitoringEvent | TicketEvent | Signal]:
+    """Parse event and signal records by topic; an unparsable record is logged, never fatal."""
+    out: list[MonitoringEvent | TicketEvent | Signal] = []
+    for record in records:
+        model: type[MonitoringEvent | TicketEvent | Signal]
+        if record.topic.endswith(MONITORING_TOPIC):
+            model = MonitoringEvent
+        elif record.topic.endswith(TICKETS_TOPIC):
+            model = TicketEvent
+        elif record.topic.endswith(SIGNALS_TOPIC):
+            model = Signal
+        else:
+            continue
+        try:
+            out.append(model.model_validate_json(record.value or b""))
+        except ValueError:
+            log.error("undecodable record skipped", topic=record.topic, offset=record.offset)
+    return out

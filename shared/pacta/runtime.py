@@ -1,0 +1,117 @@
+"""The Kafka consumer shell of a service: start with retries, consume in a task, report readiness.
+
+A service gives a group name, its topics and a batch handler; the runtime owns the consumer's
+life, so a service's lifespan stays a few lines long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer
+from fastapi import FastAPI
+
+from pacta.db import create_engine, database_reachable, migrate
+from pacta.kafka import (
+    BatchHandler,
+    consume_forever,
+    create_consumer,
+    ensure_topics,
+    kafka_reachable,
+    start_with_retry,
+)
+from pacta.logs import get_logger
+from pacta.settings import CommonSettings
+
+log = get_logger(__name__)
+
+
+class ConsumerRuntime:
+    """One group consumer feeding one handler; `ready()` is true once it consumes."""
+
+    def __init__(
+        self, settings: CommonSettings, *, group: str, topics: Sequence[str], handler: BatchHandler
+    ) -> None:
+        self.settings, self.group, self.handler = settings, group, handler
+        self.consumer: AIOKafkaConsumer = create_consumer(
+            settings, group, topics, client_id=f"{group}-{settings.instance_id or 'main'}"
+        )
+        self.stop_event = asyncio.Event()
+        self.started = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.group}")
+
+    async def _run(self) -> None:
+        with contextlib.suppress(Exception):
+            await ensure_topics(self.settings)
+        if not await start_with_retry(self.consumer, self.group, self.stop_event):
+            return
+        self.started = True
+        while not self.stop_event.is_set():
+            try:
+                await consume_forever(self.consumer, self.group, self.handler, self.stop_event)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Kafka errors surface here (broker restart): keep the consumer, try again.
+                log.exception(
+                    "consumer loop failed; restarting it", group=self.group, error=repr(exc)
+                )
+                await asyncio.sleep(1)
+
+    async def ready(self) -> bool:
+        return self.started and await kafka_reachable(self.consumer)
+
+    async def stop(self) -> None:
+        self.stop_event.set()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.consumer.stop(), 10)
+
+
+ServiceHook = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def consumer_lifespan(
+    settings: CommonSettings,
+    *,
+    schema: str,
+    migrations: Path,
+    group: str,
+    topics: Sequence[str],
+    make_handler: Callable[[FastAPI], BatchHandler],
+    hook: ServiceHook | None = None,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The lifespan of a consuming service: migrate, then consume; `hook` adds its own tasks.
+
+    The hook runs after the engine exists and before consuming starts, so a service can load
+    state (open clocks) that its handler needs.
+    """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        await migrate(settings.database_url, schema, migrations)
+        app.state.engine = engine
+        runtime = ConsumerRuntime(settings, group=group, topics=topics, handler=make_handler(app))
+        app.state.runtime = runtime
+        app.state.readiness.update(database=lambda: database_reachable(engine), kafka=runtime.ready)
+        async with contextlib.AsyncExitStack() as stack:
+            if hook is not None:
+                await stack.enter_async_context(hook(app))
+            runtime.start()
+            try:
+                yield
+            finally:
+                await runtime.stop()
+        await engine.dispose()
+
+    return lifespan

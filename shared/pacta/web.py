@@ -1,0 +1,147 @@
+"""The HTTP shell every service shares: app factory, health and metrics routes, body limit."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, FastAPI, Request
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Histogram, generate_latest
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pacta.problems import install_problem_handlers, problem_response
+from pacta.settings import CommonSettings
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+HTTP_SECONDS = Histogram(
+    "pacta_http_request_seconds",
+    "HTTP request duration by route and status",
+    ["method", "route", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+
+def create_base_app(
+    *,
+    title: str,
+    description: str,
+    settings: CommonSettings,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    max_body_bytes: int = 1024 * 1024,
+) -> FastAPI:
+    """A FastAPI app with problem documents, /healthz, /readyz, /metrics and a body limit.
+
+    The service's lifespan fills `app.state.readiness` with named dependency checks.
+    """
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app.state.api_keys = settings.keys()
+    app.state.readiness = {}
+    install_problem_handlers(app)
+    app.include_router(health_router())
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.middleware("http")(_time_requests)
+    return app
+
+
+async def _time_requests(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    started = time.perf_counter()
+    response = await call_next(request)
+    route = request.scope.get("route")
+    path = getattr(route, "path", "unmatched")
+    HTTP_SECONDS.labels(request.method, path, str(response.status_code)).observe(
+        time.perf_counter() - started
+    )
+    return response
+
+
+def health_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Every dependency answers (Kafka, PostgreSQL)")
+    async def readyz(request: Request) -> Response:
+        checks: dict[str, ReadinessCheck] = request.app.state.readiness
+        results = {name: await check() for name, check in checks.items()}
+        ok = bool(results) and all(results.values())
+        return JSONResponse(
+            {"status": "ready" if ok else "not ready", "checks": results},
+            status_code=200 if ok else 503,
+        )
+
+    @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+class BodyLimit:
+    """Refuse bodies over the limit with 413, counting while streaming (chunked bodies too).
+
+    Starlette has no limit of its own; the body is buffered here (it is small by construction)
+    and replayed to the app, so the app never sees a truncated request.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(scope, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(scope, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        response = problem_response(
+            413,
+            "Payload too large",
+            f"the body limit is {self.max_bytes} bytes",
+            instance=scope.get("path"),
+        )
+        await response({"type": "http"}, _empty_receive, send)
+
+
+async def _empty_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def json_bytes(data: Any) -> bytes:
+    return orjson.dumps(data)
