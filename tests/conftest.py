@@ -1,0 +1,109 @@
+"""Fixtures for every tier: the real Kafka and PostgreSQL (failing loudly when absent), a
+database and a topic prefix of this run's own, and the services as real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from pacta.kafka import ensure_topics
+from pacta.settings import CommonSettings
+from tests.support.processes import ServiceProcess
+
+KAFKA = os.environ.get("PACTA_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+ADMIN_DSN = os.environ.get("PACTA_TEST_ADMIN_DSN", "postgresql://pacta:pacta@127.0.0.1:5432/pacta")
+RUN_ID = uuid.uuid4().hex[:8]
+ADMIN_KEY, INGEST_KEY, READ_KEY = "test-admin-key", "test-ingest-key", "test-admin-key"
+API_KEYS = f"{ADMIN_KEY}:admin,{INGEST_KEY}:ingest"
+
+
+async def _check_kafka() -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA, request_timeout_ms=5000)
+    try:
+        await asyncio.wait_for(admin.start(), 15)
+        await admin.list_topics()
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def kafka_bootstrap() -> str:
+    """The real broker; a test that needs it fails (never skips) when it is not there."""
+    try:
+        await _check_kafka()
+    except Exception as exc:
+        pytest.fail(f"Kafka is not reachable at {KAFKA} (run `make setup`): {exc!r}")
+    return KAFKA
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> AsyncIterator[str]:
+    """A fresh database for this run, dropped afterwards."""
+    name = f"pacta_test_{RUN_ID}"
+    try:
+        admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
+    except Exception as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {ADMIN_DSN} (run `make setup`): {exc!r}")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    yield ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
+    admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def settings(kafka_bootstrap: str, database_url: str) -> CommonSettings:
+    s = CommonSettings(
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=database_url,
+        topic_prefix=f"test{RUN_ID}",
+        api_keys=API_KEYS,
+    )
+    await ensure_topics(s)
+    return s
+
+
+@pytest.fixture(scope="session")
+def service_env(settings: CommonSettings) -> dict[str, str]:
+    return {
+        "PACTA_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "PACTA_DATABASE_URL": settings.database_url,
+        "PACTA_TOPIC_PREFIX": settings.topic_prefix,
+        "PACTA_API_KEYS": API_KEYS,
+        "PACTA_LOG_LEVEL": "INFO",
+    }
+
+
+@pytest.fixture(scope="session")
+def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("service-logs")
+
+
+@pytest.fixture(scope="session")
+def stack(service_env: dict[str, str], log_dir: Path) -> Iterator[dict[str, ServiceProcess]]:
+    """The four services as real processes, shared by the end-to-end tests of a run."""
+    procs = {m: ServiceProcess(m, service_env, log_dir) for m in ("ingest", "sla_engine", "alerting", "reporting")}
+    for p in procs.values():
+        p.start(wait=False)
+    try:
+        for p in procs.values():
+            p.wait_ready()
+        yield procs
+    finally:
+        for p in procs.values():
+            p.stop()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(database_url)
+    yield conn
+    await conn.close()
