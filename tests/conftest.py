@@ -12,9 +12,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
-
 from pacta.kafka import ensure_topics
 from pacta.settings import CommonSettings
+
 from tests.support.processes import ServiceProcess
 
 KAFKA = os.environ.get("PACTA_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -90,7 +90,10 @@ def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def stack(service_env: dict[str, str], log_dir: Path) -> Iterator[dict[str, ServiceProcess]]:
     """The four services as real processes, shared by the end-to-end tests of a run."""
-    procs = {m: ServiceProcess(m, service_env, log_dir) for m in ("ingest", "sla_engine", "alerting", "reporting")}
+    procs = {
+        m: ServiceProcess(m, service_env, log_dir)
+        for m in ("ingest", "sla_engine", "alerting", "reporting")
+    }
     for p in procs.values():
         p.start(wait=False)
     try:

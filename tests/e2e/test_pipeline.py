@@ -8,9 +8,9 @@ import asyncpg
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
-
 from pacta.events import SIGNALS_TOPIC, topic_name
 from pacta.settings import CommonSettings
+
 from tests.support.client import ago, poll_value, post
 from tests.support.processes import ServiceProcess
 
@@ -23,13 +23,21 @@ async def test_events_reach_engine_and_reporting_once(
     ingest = stack["ingest"].url
     tag = uuid.uuid4().hex[:8]
     monitoring = {
-        "id": f"mon-{tag}", "service": f"checkout-{tag}", "check": "http_5xx",
-        "status": "firing", "severity": "critical", "occurred_at": ago(minutes=3),
+        "id": f"mon-{tag}",
+        "service": f"checkout-{tag}",
+        "check": "http_5xx",
+        "status": "firing",
+        "severity": "critical",
+        "occurred_at": ago(minutes=3),
         "labels": {"team": "payments"},
     }
     ticket = {
-        "ticket_id": f"INC-{tag}", "service": f"checkout-{tag}", "priority": "P1",
-        "action": "created", "status": "open", "occurred_at": ago(minutes=2),
+        "ticket_id": f"INC-{tag}",
+        "service": f"checkout-{tag}",
+        "priority": "P1",
+        "action": "created",
+        "status": "open",
+        "occurred_at": ago(minutes=2),
     }
     r1 = post(ingest, "/v1/events/monitoring", monitoring)
     r2 = post(ingest, "/v1/events/tickets", ticket)
@@ -42,14 +50,21 @@ async def test_events_reach_engine_and_reporting_once(
     # A sender's retries: same id, and same content without an id, each count once.
     assert post(ingest, "/v1/events/monitoring", monitoring).json()["duplicates"] == 1
     assert post(ingest, "/v1/events/tickets", ticket).json() == {
-        "accepted": 0, "duplicates": 1, "ids": [ticket_id],
+        "accepted": 0,
+        "duplicates": 1,
+        "ids": [ticket_id],
     }
 
     for table in ("sla_engine.inbox", "reporting.inbox"):
         for event_id in (f"mon-{tag}", ticket_id):
-            await poll_value(db, f"SELECT count(*) FROM {table} WHERE event_id = $1", event_id, expect=1)
+            await poll_value(
+                db, f"SELECT count(*) FROM {table} WHERE event_id = $1", event_id, expect=1
+            )
     await poll_value(
-        db, "SELECT count(*) FROM sla_engine.ticket_events WHERE ticket_id = $1", f"INC-{tag}", expect=1
+        db,
+        "SELECT count(*) FROM sla_engine.ticket_events WHERE ticket_id = $1",
+        f"INC-{tag}",
+        expect=1,
     )
     await poll_value(
         db, "SELECT count(*) FROM reporting.journal WHERE service = $1", f"checkout-{tag}", expect=2
@@ -61,19 +76,34 @@ async def test_signals_reach_alerting_once(
 ) -> None:
     signal_id = f"sig-{uuid.uuid4().hex[:8]}"
     signal = {
-        "signal_id": signal_id, "kind": "breach", "service": "checkout", "metric": "resolution",
-        "ticket_id": "INC-1", "priority": "P1", "threshold": 1.0, "occurred_at": ago(seconds=5),
-        "detected_at": ago(seconds=4), "deadline": ago(seconds=5),
+        "signal_id": signal_id,
+        "kind": "breach",
+        "service": "checkout",
+        "metric": "resolution",
+        "ticket_id": "INC-1",
+        "priority": "P1",
+        "threshold": 1.0,
+        "occurred_at": ago(seconds=5),
+        "detected_at": ago(seconds=4),
+        "deadline": ago(seconds=5),
     }
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     await producer.start()
     try:
         for _ in range(2):  # the engine's outbox relay may publish twice after a crash
             await producer.send_and_wait(
-                topic_name(settings.topic_prefix, SIGNALS_TOPIC), orjson.dumps(signal), key=b"checkout"
+                topic_name(settings.topic_prefix, SIGNALS_TOPIC),
+                orjson.dumps(signal),
+                key=b"checkout",
             )
     finally:
         await producer.stop()
-    await poll_value(db, "SELECT count(*) FROM alerting.inbox WHERE event_id = $1", signal_id, expect=1)
-    await poll_value(db, "SELECT count(*) FROM alerting.signals WHERE signal_id = $1", signal_id, expect=1)
-    await poll_value(db, "SELECT count(*) FROM reporting.inbox WHERE event_id = $1", signal_id, expect=1)
+    await poll_value(
+        db, "SELECT count(*) FROM alerting.inbox WHERE event_id = $1", signal_id, expect=1
+    )
+    await poll_value(
+        db, "SELECT count(*) FROM alerting.signals WHERE signal_id = $1", signal_id, expect=1
+    )
+    await poll_value(
+        db, "SELECT count(*) FROM reporting.inbox WHERE event_id = $1", signal_id, expect=1
+    )

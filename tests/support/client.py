@@ -22,7 +22,9 @@ def ago(**kw: float) -> str:
     return iso(datetime.now(UTC) - timedelta(**kw))
 
 
-def post(base: str, path: str, body: Any, key: str | None = INGEST_KEY, **kw: Any) -> httpx.Response:
+def post(
+    base: str, path: str, body: Any, key: str | None = INGEST_KEY, **kw: Any
+) -> httpx.Response:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     headers.update(kw.pop("headers", {}))
     return httpx.post(base + path, json=body, headers=headers, timeout=kw.pop("timeout", 15), **kw)

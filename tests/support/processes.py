@@ -29,7 +29,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 30.0, every: float = 0.05) -> T:
+def wait_for(
+    what: str, probe: Callable[[], T | None], timeout: float = 30.0, every: float = 0.05
+) -> T:
     """Poll `probe` until it returns something truthy; fail naming `what` at the deadline."""
     deadline = time.monotonic() + timeout
     last: BaseException | None = None
@@ -61,7 +63,10 @@ class ServiceProcess:
     def start(self, wait: bool = True) -> ServiceProcess:
         with self.log_path.open("ab") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", self.module], env=self.env, stdout=log, stderr=subprocess.STDOUT
+                [sys.executable, "-m", self.module],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         if wait:
             self.wait_ready()
