@@ -1,0 +1,41 @@
+# Pacta: local infrastructure, services and checks. `make help` lists the targets.
+# Longer steps live in deploy/local/*.sh; every recipe here is one or two lines.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+LOCAL := deploy/local
+PY := .venv/bin/python
+VAR := $(or $(PACTA_VAR_DIR),var)
+PYTEST_ARGS ?=
+
+.PHONY: help setup up down run test bench lint clean-data
+
+help: ## List the targets
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  %-11s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+setup: ## Virtualenv, PostgreSQL and Kafka: everything the tests need
+	$(LOCAL)/python.sh && $(LOCAL)/postgres.sh start && $(LOCAL)/kafka.sh start
+
+up: setup ## setup, create the topics, start the four services (waits for /readyz)
+	$(PY) -m pacta.topics
+	$(LOCAL)/services.sh start
+
+down: ## Stop the services, Kafka and PostgreSQL (data kept)
+	$(LOCAL)/services.sh stop; $(LOCAL)/kafka.sh stop; $(LOCAL)/postgres.sh stop
+
+run: up ## up, then follow the logs
+	tail -F $(VAR)/log/*.log
+
+test: setup ## Run the test suite (extra pytest arguments: PYTEST_ARGS="-k foo")
+	$(LOCAL)/tools.sh
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup ## Run the benchmark (bench/)
+	$(LOCAL)/tools.sh
+	$(PY) -m bench
+
+lint: ## ruff and strict mypy
+	.venv/bin/ruff check . && .venv/bin/mypy shared services
+
+clean-data: down ## down, then delete var/ (Kafka data, logs, pid files)
+	rm -rf $(VAR)
