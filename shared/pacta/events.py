@@ -171,15 +171,17 @@ class Signal(BaseModel):
 
 
 def cloudevent_headers(
-    *, event_id: str, ce_type: str, source: str, time: datetime, key: str
+    *, event_id: str, ce_type: str, source: str, time: datetime | str, key: str
 ) -> list[tuple[str, bytes]]:
     """Headers of the CloudEvents Kafka binary binding (`ce_` prefix, UTF-8 values)."""
+    if isinstance(time, datetime):
+        time = time.isoformat()
     return [
         ("ce_specversion", SPEC_VERSION.encode()),
         ("ce_id", event_id.encode()),
         ("ce_type", ce_type.encode()),
         ("ce_source", source.encode()),
-        ("ce_time", time.isoformat().encode()),
+        ("ce_time", time.encode()),
         ("ce_partitionkey", key.encode()),
         ("content-type", b"application/json"),
     ]

@@ -1,0 +1,95 @@
+"""The transactional outbox: what the engine produces is written in the same PostgreSQL
+transaction as the state that caused it, then relayed to Kafka by one task.
+
+A crash between the commit and the produce leaves the row in place, so the relay sends it after
+the restart; a crash after the produce but before the row is deleted sends it twice, which the
+consumers' dedup by `signal_id` / fact id absorbs. Nothing is lost and nothing counts twice,
+without Kafka transactions (which a single broker cannot run durably).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import orjson
+import sqlalchemy as sa
+from aiokafka import AIOKafkaProducer
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from pacta.events import FACT_TYPE, SIGNAL_TYPE, cloudevent_headers
+from pacta.kafka import send_all
+from pacta.logs import get_logger
+from sla_engine.metrics import OUTBOX_PENDING
+
+log = get_logger(__name__)
+
+
+async def enqueue(
+    conn: AsyncConnection, *, topic: str, key: str, record_id: str, body: dict[str, object]
+) -> None:
+    """Add one record to the outbox inside the caller's transaction."""
+    ce_type = SIGNAL_TYPE if topic.endswith("signals") else FACT_TYPE
+    await conn.execute(
+        sa.text(
+            "INSERT INTO sla_engine.outbox (topic, key, record_id, ce_type, body) "
+            "VALUES (:topic, :key, :rid, :ce_type, :body)"
+        ),
+        {"topic": topic, "key": key, "rid": record_id, "ce_type": ce_type, "body": orjson.dumps(body)},
+    )
+
+
+class Relay:
+    """Publishes outbox rows in order and deletes them once Kafka acknowledged."""
+
+    def __init__(self, engine: AsyncEngine, producer: AIOKafkaProducer, batch: int = 500) -> None:
+        self.engine, self.producer, self.batch = engine, producer, batch
+        self.wake = asyncio.Event()
+        self.stop = asyncio.Event()
+
+    def notify(self) -> None:
+        self.wake.set()
+
+    async def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                sent = await self.relay_once()
+            except Exception as exc:
+                log.warning("outbox relay failed; retrying", error=repr(exc))
+                sent = 0
+                await asyncio.sleep(0.5)
+            if sent < self.batch:
+                # Idle: wait for a commit to ring, with a slow poll as a safety net.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), 1.0)
+                self.wake.clear()
+
+    async def relay_once(self) -> int:
+        async with self.engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT seq, topic, key, record_id, ce_type, body FROM sla_engine.outbox "
+                        "ORDER BY seq LIMIT :n FOR UPDATE SKIP LOCKED"
+                    ),
+                    {"n": self.batch},
+                )
+            ).all()
+            if not rows:
+                OUTBOX_PENDING.set(0)
+                return 0
+            records = []
+            for _seq, topic, key, rid, ce_type, body in rows:
+                occurred = orjson.loads(body).get("occurred_at", "")
+                headers = cloudevent_headers(
+                    event_id=rid, ce_type=ce_type, source="/pacta/sla-engine", time=occurred,
+                    key=key,
+                )
+                records.append((topic, key.encode(), bytes(body), headers))
+            await send_all(self.producer, records, timeout=10.0)
+            await conn.execute(
+                sa.text("DELETE FROM sla_engine.outbox WHERE seq = ANY(:seqs)"),
+                {"seqs": [r[0] for r in rows]},
+            )
+        OUTBOX_PENDING.set(0 if len(rows) < self.batch else len(rows))
+        return len(rows)
