@@ -347,6 +347,7 @@ def replay(
         intents += apply_event(clocks, event, ticket_id=ticket_id, service=service, rules=rules)
     for clock in clocks.values():
         intents += clock.advance(now_ms)
+    intents.sort(key=lambda intent: intent.occurred_at_ms)  # stable: per-clock order kept
     return clocks, intents
 
 
