@@ -81,8 +81,9 @@ def _all_day() -> dict[str, tuple[str, ...]]:
     return {day: (ALL_DAY,) for day in WEEKDAYS}
 
 
-def _parse_holiday(value: date | str) -> date:
-    if isinstance(value, date):
+def parse_holiday(value: date | str) -> date:
+    """A holiday given as a date or strictly as YYYY-MM-DD."""
+    if isinstance(value, date) and not isinstance(value, datetime):
         return value
     if isinstance(value, str) and _ISO_DATE.fullmatch(value):
         try:
@@ -186,7 +187,7 @@ class Calendar:
         day_ms = tuple(sum(e - s for s, e in spans) * 60_000 for spans in week)
         if not any(day_ms):
             raise ValueError("hours: a calendar must have some working time in the week")
-        dates = frozenset(_parse_holiday(day) for day in self.holidays)
+        dates = frozenset(parse_holiday(day) for day in self.holidays)
         country = self.holiday_country
         if self.holiday_subdivision is not None and country is None:
             raise ValueError("holiday_subdivision: needs a holiday_country")
