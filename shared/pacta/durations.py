@@ -126,7 +126,12 @@ def parse_timestamp_ms(text: str) -> int:
             offset = -offset
     try:
         moment = datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second),
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
             tzinfo=timezone(offset),
         )
     except ValueError as exc:

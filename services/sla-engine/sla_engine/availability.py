@@ -69,8 +69,11 @@ def _counted(
 
 
 def downtime_ms(
-    down: Iterable[Interval], calendar: Calendar, maintenance: Iterable[Interval],
-    start_ms: int, end_ms: int,
+    down: Iterable[Interval],
+    calendar: Calendar,
+    maintenance: Iterable[Interval],
+    start_ms: int,
+    end_ms: int,
 ) -> int:
     """Working time of (union(down) - maintenance) inside [start_ms, end_ms)."""
     pieces = _counted(down, maintenance, start_ms, end_ms)
@@ -118,8 +121,13 @@ def threshold_ms(budget: int, fraction: float) -> int:
 
 
 def crossing_instant(
-    down: Iterable[OpenInterval], calendar: Calendar, maintenance: Iterable[Interval], *,
-    start_ms: int, end_ms: int, amount_ms: int,
+    down: Iterable[OpenInterval],
+    calendar: Calendar,
+    maintenance: Iterable[Interval],
+    *,
+    start_ms: int,
+    end_ms: int,
+    amount_ms: int,
 ) -> int | None:
     """Earliest instant in [start_ms, end_ms] at which downtime since start_ms reaches amount_ms.
 
@@ -137,8 +145,14 @@ def crossing_instant(
 
 
 def budget_alert_instants(
-    down: Iterable[OpenInterval], calendar: Calendar, maintenance: Iterable[Interval], *,
-    start_ms: int, end_ms: int, budget: int, warn_at: Sequence[float],
+    down: Iterable[OpenInterval],
+    calendar: Calendar,
+    maintenance: Iterable[Interval],
+    *,
+    start_ms: int,
+    end_ms: int,
+    budget: int,
+    warn_at: Sequence[float],
 ) -> dict[float, int | None]:
     """For each warn fraction and for 1.0 (the breach), the instant the month's downtime crosses
     it, assuming open outages continue; None where it is not crossed by `end_ms`."""
@@ -146,7 +160,11 @@ def budget_alert_instants(
     maintenance = list(maintenance)
     return {
         fraction: crossing_instant(
-            down, calendar, maintenance, start_ms=start_ms, end_ms=end_ms,
+            down,
+            calendar,
+            maintenance,
+            start_ms=start_ms,
+            end_ms=end_ms,
             amount_ms=threshold_ms(budget, fraction),
         )
         for fraction in (*sorted(set(warn_at)), 1.0)
@@ -154,12 +172,21 @@ def budget_alert_instants(
 
 
 def budget_exhaustion_instant(
-    down: Iterable[OpenInterval], calendar: Calendar, maintenance: Iterable[Interval], *,
-    start_ms: int, end_ms: int, budget: int,
+    down: Iterable[OpenInterval],
+    calendar: Calendar,
+    maintenance: Iterable[Interval],
+    *,
+    start_ms: int,
+    end_ms: int,
+    budget: int,
 ) -> int | None:
     """The instant downtime exceeds the budget if open outages continue (availability_breach)."""
     return crossing_instant(
-        down, calendar, maintenance, start_ms=start_ms, end_ms=end_ms,
+        down,
+        calendar,
+        maintenance,
+        start_ms=start_ms,
+        end_ms=end_ms,
         amount_ms=threshold_ms(budget, 1.0),
     )
 
@@ -198,8 +225,13 @@ BURN_RULES = (FAST_BURN, SLOW_BURN)
 
 
 def burn_alerts(
-    down: Iterable[OpenInterval], calendar: Calendar, maintenance: Iterable[Interval], *,
-    now_ms: int, target_pct: float, rules: Sequence[BurnRule] = BURN_RULES,
+    down: Iterable[OpenInterval],
+    calendar: Calendar,
+    maintenance: Iterable[Interval],
+    *,
+    now_ms: int,
+    target_pct: float,
+    rules: Sequence[BurnRule] = BURN_RULES,
 ) -> list[BurnStatus]:
     """Evaluate the SRE-workbook multi-window rules at `now_ms` (fast 14.4x over 1 h and 5 m,
     slow 6x over 6 h and 30 m). Rates are measured against agreed service time in each window,
@@ -210,8 +242,9 @@ def burn_alerts(
     def rate(window: int) -> float:
         start = now_ms - window
         agreed = agreed_ms(calendar, maintenance, start, now_ms)
-        return burn_rate(downtime_ms(closed, calendar, maintenance, start, now_ms), agreed,
-                         target_pct)
+        return burn_rate(
+            downtime_ms(closed, calendar, maintenance, start, now_ms), agreed, target_pct
+        )
 
     statuses = []
     for rule in rules:

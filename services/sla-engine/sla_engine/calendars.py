@@ -154,6 +154,12 @@ def _transition_days(zone_key: str, first: int, last: int) -> tuple[int, ...]:
     return tuple(first + i for i in range(last - first) if offsets[i] != offsets[i + 1])
 
 
+# attributes computed in __post_init__, in the order it sets them
+_DERIVED = ["zone", "week", "hours", "holidays", "holiday_dates", "holiday_country", "day_ms"]
+_DERIVED += ["week_ms", "always", "_days", "_irregular"]
+_IDENTITY = ("name", "timezone", "week", "holiday_dates", "holiday_country", "holiday_subdivision")
+
+
 @dataclass(frozen=True, eq=False)
 class Calendar:
     """Weekly wall-clock hours in `timezone` (default: all day, every day) minus holidays.
@@ -199,17 +205,12 @@ class Calendar:
                 raise ValueError(f"holiday_country: {exc}") from None
         # when every instant is working time the arithmetic short-cuts to plain subtraction
         always = all(spans == ((0, 1_440),) for spans in week) and not dates and country is None
-        derived = {
-            "zone": zone, "week": week, "hours": format_hours(week), "holidays": dates,
-            "holiday_dates": dates, "holiday_country": country, "day_ms": day_ms,
-            "week_ms": sum(day_ms), "always": always, "_days": {}, "_irregular": {},
-        }
-        for attr, value in derived.items():
+        derived = (zone, week, format_hours(week), dates, dates, country, day_ms, sum(day_ms))
+        for attr, value in zip(_DERIVED, (*derived, always, {}, {}), strict=True):
             object.__setattr__(self, attr, value)
 
     def _key(self) -> tuple[object, ...]:
-        return (self.name, self.timezone, self.week, self.holiday_dates, self.holiday_country,
-                self.holiday_subdivision)
+        return tuple(getattr(self, attr) for attr in _IDENTITY)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Calendar) and self._key() == other._key()

@@ -6,8 +6,10 @@ Pure: instants are integer epoch milliseconds handed in by the caller; nothing r
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, NamedTuple
+
+from pacta.events import TicketAction
 
 from sla_engine.calendars import Calendar, add_working_ms, working_ms
 
@@ -79,18 +81,39 @@ class Clock:
 
     @classmethod
     def start(
-        cls, *, ticket_id: str, service: str, metric: Metric, policy: str,
-        priority: str | None, target_ms: int | None, calendar: Calendar,
-        warn_at: Iterable[float] = (), at_ms: int, paused: bool = False,
+        cls,
+        *,
+        ticket_id: str,
+        service: str,
+        metric: Metric,
+        policy: str,
+        priority: str | None,
+        target_ms: int | None,
+        calendar: Calendar,
+        warn_at: Iterable[float] = (),
+        at_ms: int,
+        paused: bool = False,
     ) -> Clock:
         """A clock started at `at_ms` with nothing elapsed; starting never fires a signal."""
         if target_ms is not None and target_ms <= 0:
             raise ValueError(f"target_ms must be positive, got {target_ms}")
         return cls(
-            ticket_id=ticket_id, service=service, metric=metric, policy=policy,
-            priority=priority, target_ms=target_ms, calendar=calendar,
-            warn_at=check_warn_at(warn_at), started_at_ms=at_ms, as_of_ms=at_ms, paused=paused,
+            ticket_id=ticket_id,
+            service=service,
+            metric=metric,
+            policy=policy,
+            priority=priority,
+            target_ms=target_ms,
+            calendar=calendar,
+            warn_at=check_warn_at(warn_at),
+            started_at_ms=at_ms,
+            as_of_ms=at_ms,
+            paused=paused,
         )
+
+    def copy(self) -> Clock:
+        """An independent copy (a snapshot to roll back to)."""
+        return replace(self)
 
     @property
     def stopped(self) -> bool:
@@ -132,11 +155,8 @@ class Clock:
             self.breached_at_ms = at_ms
         elif kind == "warning":
             self.fired = self.fired | {fraction}
-        return SignalIntent(
-            kind=kind, ticket_id=self.ticket_id, service=self.service, policy=self.policy,
-            metric=self.metric, priority=self.priority, threshold=fraction,
-            occurred_at_ms=at_ms, deadline_ms=deadline,
-        )
+        about = (self.ticket_id, self.service, self.policy, self.metric, self.priority)
+        return SignalIntent(kind, *about, fraction, at_ms, deadline)
 
     def _projected_deadline(self, from_ms: int) -> int | None:
         if self.target_ms is None or self.elapsed_ms >= self.target_ms:
@@ -220,11 +240,8 @@ class Clock:
         return intents
 
     def reopen(self, at_ms: int) -> list[SignalIntent]:
-        """Resume a stopped clock, elapsed time carried on (the stopped time never counts).
-
-        A met signal already given stands; the clock can still breach later, and that breach
-        fires normally.
-        """
+        """Resume a stopped clock with its elapsed time; a met signal given stands, and a later
+        breach fires normally (the stopped time never counts)."""
         intents = self._catch_up(at_ms)
         if self.stopped:
             self.stopped_at_ms = None
@@ -238,10 +255,8 @@ class Clock:
         return self.elapsed_ms
 
     def deadline_ms(self) -> int | None:
-        """Wall time it breaches (if it keeps running) or breached; None if paused or untargeted.
-
-        For a met clock, the deadline as it stood when the clock stopped.
-        """
+        """Wall time it breaches (if it keeps running) or breached, or as it stood when the clock
+        was met; None while paused or without a target."""
         if self.breached_at_ms is not None:
             return self.breached_at_ms
         if self.stopped_at_ms is not None:
@@ -267,7 +282,7 @@ class TicketEvent(NamedTuple):
     """One ticket event in event time: action, and the status / priority it carries."""
 
     at_ms: int
-    action: str
+    action: TicketAction
     status: str | None = None
     priority: str | None = None
 
@@ -293,18 +308,19 @@ _STOPS: Mapping[Metric, frozenset[str]] = {
     "resolution": frozenset({"resolved", "closed"}),
 }
 # same-instant events are applied in lifecycle order, so replays never depend on arrival order
-_ACTION_ORDER = {"created": 0, "updated": 1, "responded": 2, "resolved": 3, "closed": 4,
-                 "reopened": 5}
+_LIFECYCLE = ("created", "updated", "responded", "resolved", "closed", "reopened")
 
 
 def apply_event(
-    clocks: dict[Metric, Clock], event: TicketEvent, *, ticket_id: str, service: str,
+    clocks: dict[Metric, Clock],
+    event: TicketEvent,
+    *,
+    ticket_id: str,
+    service: str,
     rules: ClockRules,
 ) -> list[SignalIntent]:
-    """Apply one in-order event to a ticket's clocks (starting them if there are none yet).
-
-    Raises OutOfOrderError if the event is older than what the clocks have accounted.
-    """
+    """Apply one in-order event to a ticket's clocks, starting them if there are none yet
+    (OutOfOrderError if the event is older than what the clocks have accounted)."""
     paused = None if event.status is None else event.status in rules.pause_statuses
     if not clocks:
         # a ticket first seen already resolved or closed has nothing left to measure
@@ -312,9 +328,15 @@ def apply_event(
             return []
         for metric in METRICS:
             clocks[metric] = Clock.start(
-                ticket_id=ticket_id, service=service, metric=metric, policy=rules.policy,
-                priority=event.priority, target_ms=rules.target_ms(event.priority, metric),
-                calendar=rules.calendar, warn_at=rules.warn_at, at_ms=event.at_ms,
+                ticket_id=ticket_id,
+                service=service,
+                metric=metric,
+                policy=rules.policy,
+                priority=event.priority,
+                target_ms=rules.target_ms(event.priority, metric),
+                calendar=rules.calendar,
+                warn_at=rules.warn_at,
+                at_ms=event.at_ms,
                 paused=bool(paused),
             )
     intents: list[SignalIntent] = []
@@ -332,15 +354,16 @@ def apply_event(
 
 
 def replay(
-    events: Iterable[TicketEvent], *, ticket_id: str, service: str, rules: ClockRules,
+    events: Iterable[TicketEvent],
+    *,
+    ticket_id: str,
+    service: str,
+    rules: ClockRules,
     now_ms: int,
 ) -> tuple[dict[Metric, Clock], list[SignalIntent]]:
-    """Recompute a ticket's clocks and every signal due by `now_ms` from its whole event log.
-
-    This is the robust answer to late and out-of-order events: compare the result with what
-    was already emitted using `diff_signals`.
-    """
-    ordered = sorted(events, key=lambda e: (e.at_ms, _ACTION_ORDER.get(e.action, 9)))
+    """Recompute a ticket's clocks and every signal due by `now_ms` from its whole event log:
+    the robust answer to late and out-of-order events (compare with `diff_signals`)."""
+    ordered = sorted(events, key=lambda e: (e.at_ms, _LIFECYCLE.index(e.action)))
     clocks: dict[Metric, Clock] = {}
     intents: list[SignalIntent] = []
     for event in ordered:

@@ -34,9 +34,7 @@ from sla_engine.clocks import ClockRules, check_warn_at
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
-ResourceName = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-]
+ResourceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
 """Names of policies and calendars: they appear in URLs, so letters, digits, `.`, `_`, `-`."""
 MatchValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 HolidayDate = Annotated[date, BeforeValidator(parse_holiday)]
@@ -135,8 +133,11 @@ class Policy(PolicySpec):
             for priority, t in self.targets.items()
         }
         return ClockRules(
-            policy=self.name, calendar=calendar, targets=targets,
-            pause_statuses=frozenset(self.pause_statuses), warn_at=tuple(self.warn_at),
+            policy=self.name,
+            calendar=calendar,
+            targets=targets,
+            pause_statuses=frozenset(self.pause_statuses),
+            warn_at=tuple(self.warn_at),
         )
 
 
@@ -176,8 +177,12 @@ class CalendarSpec(BaseModel):
     def to_calendar(self, name: str) -> Calendar:
         """The calendar this body defines, under `name`."""
         return Calendar(
-            name=name, timezone=self.timezone, hours=self.hours, holidays=self.holidays,
-            holiday_country=self.holiday_country, holiday_subdivision=self.holiday_subdivision,
+            name=name,
+            timezone=self.timezone,
+            hours=self.hours,
+            holidays=self.holidays,
+            holiday_country=self.holiday_country,
+            holiday_subdivision=self.holiday_subdivision,
         )
 
     @classmethod
@@ -222,7 +227,9 @@ def matches(policy: PolicySpec, service: str, customer: str | None, type: str | 
 
 
 def select_policy(
-    policies: Iterable[Policy], service: str, customer: str | None = None,
+    policies: Iterable[Policy],
+    service: str,
+    customer: str | None = None,
     type: str | None = None,
 ) -> Policy | None:
     """The most specific policy covering the ticket, or None.
@@ -248,8 +255,10 @@ def select_availability_policy(policies: Iterable[Policy], service: str) -> Poli
     customer alike); a policy naming the service beats a catch-all, then names break ties.
     """
     candidates = [
-        p for p in policies
-        if p.availability is not None and p.match.customer is None
+        p
+        for p in policies
+        if p.availability is not None
+        and p.match.customer is None
         and p.match.service in (None, service)
     ]
     return min(candidates, key=lambda p: (p.match.service is None, p.name), default=None)
