@@ -1,12 +1,14 @@
 """The wire contracts: events and signals as they travel on Kafka, topic names and keys.
 
-Every record is a CloudEvents 1.0 event in the Kafka binary binding: the value is the JSON of one
-model below, the CloudEvents attributes ride in `ce_*` headers, the key keeps related events in order.
+Every record is a CloudEvents 1.0 event in the Kafka binary binding: the value is the JSON of
+one model below, the CloudEvents attributes ride in `ce_*` headers, the key keeps related events
+in order.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -15,6 +17,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -44,14 +47,70 @@ def topic_name(prefix: str, suffix: str) -> str:
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 has no UTC instant in Python's range
+        raise ValueError("lies outside the representable range of years 1-9999") from None
 
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Text = Annotated[str, StringConstraints(max_length=4096)]
+# RFC 3339 section 5.6 (seconds required, an offset required; a space may stand for the T).
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:(\d{2})(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+_NO_OFFSET = re.compile(r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?", re.ASCII)
+
+
+def _rfc3339(value: Any) -> Any:
+    """Hold inbound timestamps to RFC 3339 with an offset; pydantic alone would also take epoch
+    numbers, numeric strings, `+0000` and times without seconds. Datetime objects (built by the
+    format adapters, which parse what their tools really send) pass through."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 timestamp string such as 2025-01-31T09:00:00Z")
+    match = _RFC3339.fullmatch(value)
+    if match is None:
+        if _NO_OFFSET.fullmatch(value):
+            raise ValueError("needs an offset (Z or +hh:mm)")
+        raise ValueError("is not an RFC 3339 timestamp such as 2025-01-31T09:00:00Z")
+    if match.group(1) == "60":
+        raise ValueError("leap seconds (:60) are not supported")
+    return value
+
+
+# Control and invisible formatting characters (NUL, newlines, bidi overrides, zero-width
+# spaces) make names that PostgreSQL refuses or that look like another service's name.
+_NAME_FORBIDDEN = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
+)
+
+
+def _clean_name(value: str) -> str:
+    if _NAME_FORBIDDEN.search(value):
+        raise ValueError("must not contain control or invisible formatting characters")
+    return value
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text and jsonb cannot hold NUL: let through, it would jam every consumer.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_clean_name),
+]
+Text = Annotated[str, StringConstraints(max_length=4096), AfterValidator(_no_nul)]
+Short = Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_nul)]
+TicketStatus = Annotated[str, StringConstraints(max_length=100), AfterValidator(_no_nul)]
 UtcTime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+EventTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_to_utc)]
 Labels = Annotated[
-    dict[Name, Annotated[str, StringConstraints(max_length=1024)]], Field(max_length=64)
+    dict[Name, Annotated[str, StringConstraints(max_length=1024), AfterValidator(_no_nul)]],
+    Field(max_length=64),
 ]
 Severity = Literal["critical", "major", "minor", "warning", "info"]
 Priority = Literal["P1", "P2", "P3", "P4"]
@@ -64,11 +123,8 @@ class _Event(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-        | None
-    ) = None
-    occurred_at: UtcTime
+    id: Name | None = None
+    occurred_at: EventTime
     source: Name = "api"
     summary: Text | None = None
     labels: Labels = Field(default_factory=dict)
@@ -119,10 +175,10 @@ class TicketEvent(_Event):
     type: TicketType = "incident"
     priority: Priority | None = None
     action: TicketAction
-    status: Annotated[str, StringConstraints(max_length=100)] | None = None
+    status: TicketStatus | None = None
     customer: Name | None = None
     outcome: Literal["successful", "failed"] | None = None
-    assignee: Annotated[str, StringConstraints(max_length=200)] | None = None
+    assignee: Short | None = None
 
     @property
     def key(self) -> str:

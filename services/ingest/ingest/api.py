@@ -1,27 +1,28 @@
-"""Routes of the ingest service: the two generic event endpoints (SPEC §3.1, §3.2)."""
+"""Routes of the ingest service: the two generic event endpoints (SPEC §3.1, §3.2, §3.4)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from pacta.auth import IngestKey
 from pacta.events import MonitoringEvent, TicketEvent
 from pacta.logs import get_logger
-from pacta.problems import Problem, validation_errors
-from pydantic import BaseModel, TypeAdapter, ValidationError
-from starlette.responses import JSONResponse
+from pacta.problems import PROBLEM_JSON, Problem
+from pydantic import BaseModel
+from starlette.responses import Response
 
 from ingest import store
-from ingest.metrics import EVENTS_DUPLICATED, EVENTS_RECEIVED, EVENTS_REJECTED
-from ingest.publisher import Event, publish
+from ingest.metrics import EVENTS_DUPLICATED, EVENTS_RECEIVED, EVENTS_REJECTED, source_label
+from ingest.parsing import Event, Kind, parse_events
+from ingest.publisher import publish
 from ingest.ratelimit import retry_after_header
+from ingest.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, SignatureGuard
 
 log = get_logger(__name__)
 router = APIRouter(prefix="/v1/events", tags=["events"])
-Kind = Literal["monitoring", "ticket"]
 
 
 class Accepted(BaseModel):
@@ -32,18 +33,39 @@ class Accepted(BaseModel):
     ids: list[str]
 
 
-_ADAPTERS: dict[Kind, TypeAdapter[Any]] = {
-    "monitoring": TypeAdapter(MonitoringEvent),
-    "ticket": TypeAdapter(TicketEvent),
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
 }
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": _PROBLEM_SCHEMA}}}
+
+
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    202: {"model": Accepted},
-    400: {"description": "Malformed JSON"},
-    401: {"description": "No valid API key"},
-    413: {"description": "Body or batch too large"},
-    422: {"description": "A field is invalid (problem document names it)"},
-    429: {"description": "Per-key rate limit; see Retry-After"},
-    503: {"description": "Kafka unreachable; retry after Retry-After"},
+    202: {"model": Accepted, "description": "Kafka holds every new event of the request"},
+    400: _problem("Malformed JSON (or not UTF-8)"),
+    401: _problem("No valid API key, or a missing or invalid signature"),
+    403: _problem("The key's role may not post events"),
+    413: _problem("Body or batch too large"),
+    422: _problem("A field is invalid; `errors` names each one as <index>.<field>"),
+    429: _problem("Per-key rate limit; see Retry-After"),
+    503: _problem("Kafka or PostgreSQL unreachable; retry after Retry-After"),
 }
 
 
@@ -61,7 +83,7 @@ def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
     summary="Post monitoring events",
     openapi_extra=_body_schema(MonitoringEvent),
 )
-async def post_monitoring(request: Request, key: IngestKey) -> JSONResponse:
+async def post_monitoring(request: Request, key: IngestKey) -> Response:
     """One monitoring event or a JSON array of them (all or nothing)."""
     return await ingest_events(request, key, "monitoring", await request.body())
 
@@ -73,49 +95,39 @@ async def post_monitoring(request: Request, key: IngestKey) -> JSONResponse:
     summary="Post ticket events",
     openapi_extra=_body_schema(TicketEvent),
 )
-async def post_tickets(request: Request, key: IngestKey) -> JSONResponse:
+async def post_tickets(request: Request, key: IngestKey) -> Response:
     """One ticket event or a JSON array of them (all or nothing)."""
     return await ingest_events(request, key, "ticket", await request.body())
 
 
-def parse_events(raw: bytes, kind: Kind, *, now: datetime, max_batch: int) -> list[Event]:
-    """Parse one object or an array; the whole batch is rejected if one element is bad."""
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise Problem(400, "Malformed JSON", str(exc)) from None
-    is_batch = isinstance(data, list)
-    items = data if is_batch else [data]
-    if not items:
-        raise Problem(422, "Empty batch", "the array holds no event")
-    if len(items) > max_batch:
-        raise Problem(413, "Batch too large", f"at most {max_batch} events per request")
-    adapter = _ADAPTERS[kind]
-    events: list[Event] = []
-    for i, item in enumerate(items):
-        where = f"{i}." if is_batch else ""
-        if not isinstance(item, dict):
-            raise Problem(
-                422,
-                "Invalid event",
-                f"{where or 'body'} must be a JSON object",
-                errors=[{"field": where.rstrip(".") or "body", "message": "not an object"}],
-            )
-        try:
-            events.append(adapter.validate_python(item, context={"now": now}))
-        except ValidationError as exc:
-            errors = [{**e, "field": where + e["field"]} for e in validation_errors(exc.errors())]
-            detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-            raise Problem(422, "Invalid event", detail, errors=errors) from None
-    return events
-
-
-async def ingest_events(request: Request, key: str, kind: Kind, raw: bytes) -> JSONResponse:
+async def ingest_events(request: Request, key: str, kind: Kind, raw: bytes) -> Response:
+    """Signature, rate limit, validation, then Kafka: the first refusal answers the request."""
     state = request.app.state
-    source = "api"
+    guard: SignatureGuard | None = state.signatures
+    claimed = None
+    if guard is not None:
+        try:
+            headers = request.headers
+            claimed = guard.verify(
+                key, raw, headers.get(SIGNATURE_HEADER), headers.get(TIMESTAMP_HEADER)
+            )
+        except SignatureError as exc:
+            EVENTS_REJECTED.labels("api", kind, "signature").inc()
+            raise Problem(401, "Invalid signature", str(exc)) from None
+    try:
+        return await _rate_limited_ingest(request, key, kind, raw)
+    except Problem as problem:
+        if guard and claimed and (problem.status == 429 or problem.status >= 500):
+            # Not processed: the sender may send the very same signed request again.
+            guard.release(claimed)
+        raise
+
+
+async def _rate_limited_ingest(request: Request, key: str, kind: Kind, raw: bytes) -> Response:
+    state = request.app.state
     wait = state.limiter.acquire(key)
     if wait:
-        EVENTS_REJECTED.labels(source, kind, "rate_limited").inc()
+        EVENTS_REJECTED.labels("api", kind, "rate_limited").inc()
         raise Problem(
             429,
             "Too many requests",
@@ -127,12 +139,12 @@ async def ingest_events(request: Request, key: str, kind: Kind, raw: bytes) -> J
     try:
         events = parse_events(raw, kind, now=now, max_batch=state.settings.ingest_max_batch)
     except Problem:
-        EVENTS_REJECTED.labels(source, kind, "invalid").inc()
+        EVENTS_REJECTED.labels("api", kind, "invalid").inc()
         raise
     return await accept(request, events, kind, now)
 
 
-async def accept(request: Request, events: list[Event], kind: str, now: datetime) -> JSONResponse:
+async def accept(request: Request, events: list[Event], kind: str, now: datetime) -> Response:
     """Claim ids and produce new events in one database transaction, then answer 202.
 
     The claim commits only after Kafka acknowledged; a failed produce rolls it back, so the
@@ -167,21 +179,17 @@ async def accept(request: Request, events: list[Event], kind: str, now: datetime
         raise _unavailable(
             settings.ingest_retry_after, "Kafka or PostgreSQL did not acknowledge"
         ) from None
-    sources = {e.source for e in identified}
-    for src in sources:
+    # Count per sender-declared source, bounded so free text cannot multiply time series.
+    for src in {e.source for e in identified}:
         n_new = sum(1 for e in fresh if e.source == src)
         n_all = sum(1 for e in identified if e.source == src)
-        EVENTS_RECEIVED.labels(src, kind).inc(n_new)
-        EVENTS_DUPLICATED.labels(src, kind).inc(n_all - n_new)
-    log.info(
-        "events accepted",
-        kind=kind,
-        ids=ids[:20],
-        accepted=len(fresh),
-        duplicates=len(ids) - len(fresh),
-    )
-    body = Accepted(accepted=len(fresh), duplicates=len(ids) - len(fresh), ids=ids)
-    return JSONResponse(body.model_dump(), status_code=202)
+        label = source_label(src)
+        EVENTS_RECEIVED.labels(label, kind).inc(n_new)
+        EVENTS_DUPLICATED.labels(label, kind).inc(n_all - n_new)
+    duplicates = len(ids) - len(fresh)
+    log.info("events accepted", kind=kind, ids=ids[:20], accepted=len(fresh), duplicates=duplicates)
+    body = {"accepted": len(fresh), "duplicates": duplicates, "ids": ids}
+    return Response(orjson.dumps(body), status_code=202, media_type="application/json")
 
 
 def _unavailable(retry_after: int, detail: str) -> Problem:

@@ -17,6 +17,7 @@ from ingest import store
 from ingest.api import router
 from ingest.ratelimit import RateLimiter
 from ingest.settings import IngestSettings
+from ingest.signatures import SignatureGuard
 
 log = get_logger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -66,6 +67,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.limiter = RateLimiter(settings.ingest_rate_limit, settings.ingest_rate_burst)
+    secrets = settings.hmac_secrets()
+    # No secret configured, no guard: unsigned deployments pay nothing on the hot path.
+    app.state.signatures = SignatureGuard(secrets, settings.ingest_hmac_window) if secrets else None
     app.include_router(router)
     return app
 

@@ -11,13 +11,12 @@ from pacta.events import (
     TICKET_TYPE,
     TICKETS_TOPIC,
     MonitoringEvent,
-    TicketEvent,
     cloudevent_headers,
     topic_name,
 )
 from pacta.kafka import send_all
 
-Event = MonitoringEvent | TicketEvent
+from ingest.parsing import Event
 
 
 def to_record(event: Event, prefix: str) -> tuple[str, bytes, bytes, list[tuple[str, bytes]]]:

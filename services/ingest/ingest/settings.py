@@ -1,9 +1,11 @@
-"""Ingest settings: the common ones plus body, batch, rate and produce limits."""
+"""Ingest settings: the common ones plus body, batch, rate, produce and signature limits."""
 
 from __future__ import annotations
 
 from pacta.settings import CommonSettings
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
+
+from ingest.signatures import parse_secrets
 
 
 class IngestSettings(CommonSettings):
@@ -19,3 +21,26 @@ class IngestSettings(CommonSettings):
     )
     ingest_retry_after: int = Field(5, ge=1, description="Retry-After seconds on 503")
     ingest_dedup_days: int = Field(35, ge=1, description="days an event id is remembered for dedup")
+    ingest_hmac_secrets: SecretStr = Field(
+        SecretStr(""),
+        description=(
+            "comma-separated api-key:secret pairs; requests with such a key must carry "
+            "X-Pacta-Signature and X-Pacta-Timestamp (list a key twice while rotating)"
+        ),
+    )
+    ingest_hmac_window: int = Field(
+        300, ge=1, le=3600, description="seconds a signature's timestamp may be off; one use each"
+    )
+
+    @model_validator(mode="after")
+    def _secrets_name_known_keys(self) -> IngestSettings:
+        # A typo (or a secret holding a colon) would otherwise leave a sender unsigned silently.
+        unknown = set(self.hmac_secrets()) - set(self.keys())
+        if unknown:
+            raise ValueError(
+                f"PACTA_INGEST_HMAC_SECRETS names {len(unknown)} key(s) not in PACTA_API_KEYS"
+            )
+        return self
+
+    def hmac_secrets(self) -> dict[str, list[bytes]]:
+        return parse_secrets(self.ingest_hmac_secrets.get_secret_value())

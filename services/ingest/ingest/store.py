@@ -26,4 +26,4 @@ async def prune(conn: AsyncConnection, *, older_than_days: int) -> int:
         sa.text("DELETE FROM ingest.seen_events WHERE seen_at < now() - make_interval(days => :d)"),
         {"d": older_than_days},
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)
