@@ -1,23 +1,68 @@
-"""The sla-engine's app factory: consume events, keep clocks, serve the SLA API."""
+"""The sla-engine's app factory: load resources and open clocks, arm timers, consume events,
+relay signals through the outbox, serve the SLA API."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
+
 from pacta.events import MONITORING_TOPIC, TICKETS_TOPIC
+from pacta.kafka import create_producer, start_with_retry
+from pacta.logs import get_logger
 from pacta.runtime import consumer_lifespan
 from pacta.web import create_base_app
-
-from sla_engine import store
+from sla_engine import resources, store
+from sla_engine.api import router
 from sla_engine.consumer import make_handler
+from sla_engine.keeper import ClockKeeper
+from sla_engine.outbox import Relay
 from sla_engine.settings import EngineSettings
 
+log = get_logger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: EngineSettings | None = None) -> FastAPI:
     settings = settings or EngineSettings()
+
+    @contextlib.asynccontextmanager
+    async def engine_state(app: FastAPI) -> AsyncIterator[None]:
+        """Before consuming: resources, open clocks and timers; the relay to Kafka."""
+        engine = app.state.engine
+        async with engine.begin() as conn:
+            await resources.apply_config_dir(conn, settings.sla_engine_config_dir)
+            app.state.registry = await resources.load_registry(conn)
+        keeper = app.state.keeper = ClockKeeper(engine, app.state.registry, settings.topic_prefix)
+        await keeper.restore()
+        producer = create_producer(settings, client_id="pacta-sla-engine")
+        stop = asyncio.Event()
+        relay = Relay(engine, producer)
+        keeper.on_commit.append(relay.notify)
+
+        async def relay_when_connected() -> None:
+            if await start_with_retry(producer, "sla-engine-producer", stop):
+                await relay.run()
+
+        tasks = [
+            asyncio.create_task(relay_when_connected(), name="outbox-relay"),
+            asyncio.create_task(keeper.run_timers(stop), name="clock-timers"),
+        ]
+        try:
+            yield
+        finally:
+            stop.set()
+            relay.stop.set()
+            relay.notify()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.stop(), 10)
+
     lifespan = consumer_lifespan(
         settings,
         schema=store.SCHEMA,
@@ -25,6 +70,7 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
         group="pacta-sla-engine",
         topics=[MONITORING_TOPIC, TICKETS_TOPIC],
         make_handler=make_handler,
+        hook=engine_state,
     )
     app = create_base_app(
         title="Pacta sla-engine",
@@ -33,4 +79,5 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.include_router(router)
     return app

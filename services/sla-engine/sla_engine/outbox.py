@@ -15,11 +15,11 @@ import contextlib
 import orjson
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
 from pacta.events import FACT_TYPE, SIGNAL_TYPE, cloudevent_headers
 from pacta.kafka import send_all
 from pacta.logs import get_logger
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
 from sla_engine.metrics import OUTBOX_PENDING
 
 log = get_logger(__name__)
@@ -35,7 +35,13 @@ async def enqueue(
             "INSERT INTO sla_engine.outbox (topic, key, record_id, ce_type, body) "
             "VALUES (:topic, :key, :rid, :ce_type, :body)"
         ),
-        {"topic": topic, "key": key, "rid": record_id, "ce_type": ce_type, "body": orjson.dumps(body)},
+        {
+            "topic": topic,
+            "key": key,
+            "rid": record_id,
+            "ce_type": ce_type,
+            "body": orjson.dumps(body),
+        },
     )
 
 
@@ -82,7 +88,10 @@ class Relay:
             for _seq, topic, key, rid, ce_type, body in rows:
                 occurred = orjson.loads(body).get("occurred_at", "")
                 headers = cloudevent_headers(
-                    event_id=rid, ce_type=ce_type, source="/pacta/sla-engine", time=occurred,
+                    event_id=rid,
+                    ce_type=ce_type,
+                    source="/pacta/sla-engine",
+                    time=occurred,
                     key=key,
                 )
                 records.append((topic, key.encode(), bytes(body), headers))

@@ -1,0 +1,304 @@
+"""Routes of the sla-engine: calendars, policies, maintenance windows, clocks, availability."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import ValidationError
+
+from pacta.auth import AdminKey, ReaderKey
+from pacta.durations import ms_to_datetime
+from pacta.problems import Problem, validation_errors
+from sla_engine import resources, store
+from sla_engine.calendars import BUILTIN_CALENDARS
+from sla_engine.keeper import now_ms
+from sla_engine.policies import CalendarSpec, Policy, PolicySpec
+from sla_engine.schemas import (
+    CalendarList,
+    ClockList,
+    ClockView,
+    MaintenanceList,
+    MaintenanceWindow,
+    MaintenanceWindowIn,
+    NamedCalendar,
+    PolicyList,
+)
+
+router = APIRouter(prefix="/v1")
+ResourceName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+
+
+async def _body(request: Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError:
+        raise Problem(400, "Malformed JSON", "the body is not valid JSON") from None
+
+
+def _validate(model: type[Any], data: Any) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = validation_errors(exc.errors())
+        raise Problem(
+            422,
+            "Invalid body",
+            "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]),
+            errors=errors,
+        ) from None
+
+
+# ---- calendars ----------------------------------------------------------------------------
+
+
+@router.get("/calendars", tags=["calendars"], response_model=CalendarList)
+async def list_calendars(request: Request, _: ReaderKey) -> CalendarList:
+    registry = request.app.state.registry
+    items = [_calendar_view(n, c, True) for n, c in BUILTIN_CALENDARS.items()]
+    items += [
+        _calendar_view(n, c, False, registry.origins.get(("calendar", n), "api"))
+        for n, c in sorted(registry.calendars.items())
+    ]
+    return CalendarList(items=items)
+
+
+@router.get("/calendars/{name}", tags=["calendars"], response_model=NamedCalendar)
+async def get_calendar(request: Request, name: ResourceName, _: ReaderKey) -> NamedCalendar:
+    registry = request.app.state.registry
+    if name in BUILTIN_CALENDARS:
+        return _calendar_view(name, BUILTIN_CALENDARS[name], True)
+    if name not in registry.calendars:
+        raise Problem(404, "Not found", f"calendar {name!r} does not exist")
+    return _calendar_view(name, registry.calendars[name], False)
+
+
+@router.put(
+    "/calendars/{name}",
+    tags=["calendars"],
+    response_model=NamedCalendar,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": CalendarSpec.model_json_schema()}},
+        }
+    },
+)
+async def put_calendar(
+    request: Request, response: Response, name: ResourceName, _: AdminKey
+) -> NamedCalendar:
+    if name in BUILTIN_CALENDARS:
+        raise Problem(409, "Conflict", f"calendar {name!r} is built in and cannot be changed")
+    spec: CalendarSpec = _validate(CalendarSpec, await _body(request))
+    calendar = spec.to_calendar(name)
+    async with request.app.state.engine.begin() as conn:
+        created = await resources.put_resource(
+            conn, kind="calendar", name=name, body=spec.model_dump(mode="json")
+        )
+    request.app.state.registry.calendars[name] = calendar
+    request.app.state.registry.origins[("calendar", name)] = "api"
+    response.status_code = 201 if created else 200
+    return _calendar_view(name, calendar, False)
+
+
+@router.delete("/calendars/{name}", tags=["calendars"], status_code=204)
+async def delete_calendar(request: Request, name: ResourceName, _: AdminKey) -> Response:
+    registry = request.app.state.registry
+    if name in BUILTIN_CALENDARS:
+        raise Problem(409, "Conflict", f"calendar {name!r} is built in and cannot be deleted")
+    users = sorted(p.name for p in registry.policies.values() if name in p.calendar_names())
+    if users:
+        raise Problem(409, "Conflict", f"calendar {name!r} is used by policies {users}")
+    async with request.app.state.engine.begin() as conn:
+        found = await resources.delete_resource(conn, kind="calendar", name=name)
+    if not found:
+        raise Problem(404, "Not found", f"calendar {name!r} does not exist")
+    registry.calendars.pop(name, None)
+    return Response(status_code=204)
+
+
+def _calendar_view(name: str, calendar: Any, builtin: bool, origin: str = "api") -> NamedCalendar:
+    spec = CalendarSpec.from_calendar(calendar)
+    return NamedCalendar(**spec.model_dump(), name=name, builtin=builtin, origin=origin)
+
+
+# ---- policies -----------------------------------------------------------------------------
+
+
+@router.get("/policies", tags=["policies"], response_model=PolicyList)
+async def list_policies(request: Request, _: ReaderKey) -> PolicyList:
+    return PolicyList(
+        items=sorted(request.app.state.registry.policies.values(), key=lambda p: p.name)
+    )
+
+
+@router.get("/policies/{name}", tags=["policies"], response_model=Policy)
+async def get_policy(request: Request, name: ResourceName, _: ReaderKey) -> Policy:
+    policy = request.app.state.registry.policies.get(name)
+    if policy is None:
+        raise Problem(404, "Not found", f"policy {name!r} does not exist")
+    return policy  # type: ignore[no-any-return]
+
+
+@router.put(
+    "/policies/{name}",
+    tags=["policies"],
+    response_model=Policy,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": PolicySpec.model_json_schema()}},
+        }
+    },
+)
+async def put_policy(
+    request: Request, response: Response, name: ResourceName, _: AdminKey
+) -> Policy:
+    registry = request.app.state.registry
+    spec: PolicySpec = _validate(PolicySpec, await _body(request))
+    policy = spec.named(name)
+    missing = sorted(
+        c
+        for c in policy.calendar_names()
+        if c not in registry.calendars and c not in BUILTIN_CALENDARS
+    )
+    if missing:
+        raise Problem(
+            422,
+            "Invalid body",
+            f"calendar: {missing} not defined",
+            errors=[
+                {"field": "calendar", "message": f"calendar {c!r} is not defined"} for c in missing
+            ],
+        )
+    async with request.app.state.engine.begin() as conn:
+        created = await resources.put_resource(
+            conn, kind="policy", name=name, body=spec.model_dump(mode="json")
+        )
+    registry.policies[name] = policy
+    registry.origins[("policy", name)] = "api"
+    response.status_code = 201 if created else 200
+    return policy
+
+
+@router.delete("/policies/{name}", tags=["policies"], status_code=204)
+async def delete_policy(request: Request, name: ResourceName, _: AdminKey) -> Response:
+    async with request.app.state.engine.begin() as conn:
+        found = await resources.delete_resource(conn, kind="policy", name=name)
+    if not found:
+        raise Problem(404, "Not found", f"policy {name!r} does not exist")
+    request.app.state.registry.policies.pop(name, None)
+    return Response(status_code=204)
+
+
+# ---- maintenance windows ------------------------------------------------------------------
+
+
+@router.post(
+    "/maintenance-windows",
+    tags=["maintenance"],
+    status_code=201,
+    response_model=MaintenanceWindow,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": MaintenanceWindowIn.model_json_schema()}},
+        }
+    },
+)
+async def post_window(request: Request, _: AdminKey) -> MaintenanceWindow:
+    window: MaintenanceWindowIn = _validate(MaintenanceWindowIn, await _body(request))
+    window_id = window.id or f"mw-{uuid.uuid4().hex[:12]}"
+    async with request.app.state.engine.begin() as conn:
+        await resources.add_window(
+            conn,
+            window_id=window_id,
+            service=window.service,
+            starts_at=window.starts_at,
+            ends_at=window.ends_at,
+            reason=window.reason,
+            origin="api",
+        )
+        outages = getattr(request.app.state, "outages", None)
+        if outages is not None:
+            await outages.maintenance_changed(conn, window.service)
+    return MaintenanceWindow(
+        id=window_id,
+        service=window.service,
+        starts_at=window.starts_at,
+        ends_at=window.ends_at,
+        reason=window.reason,
+        origin="api",
+    )
+
+
+@router.get("/maintenance-windows", tags=["maintenance"], response_model=MaintenanceList)
+async def list_windows(
+    request: Request, _: ReaderKey, service: str | None = None
+) -> MaintenanceList:
+    async with request.app.state.engine.connect() as conn:
+        rows = await resources.list_windows(conn, service=service)
+    return MaintenanceList(
+        items=[MaintenanceWindow(**{k: r[k] for k in MaintenanceWindow.model_fields}) for r in rows]
+    )
+
+
+# ---- clocks -------------------------------------------------------------------------------
+
+
+@router.get("/clocks", tags=["clocks"], response_model=ClockList)
+async def list_clocks(
+    request: Request,
+    _: ReaderKey,
+    ticket_id: str | None = None,
+    service: str | None = None,
+    state: Annotated[str | None, Query(pattern="^(running|paused|met|breached)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> ClockList:
+    async with request.app.state.engine.connect() as conn:
+        rows = await store.query_clocks(
+            conn, ticket_id=ticket_id, service=service, state=state, limit=limit
+        )
+    book = request.app.state.keeper.book
+    now = now_ms()
+    return ClockList(items=[_clock_view(row, book, now) for row in rows])
+
+
+def _clock_view(row: dict[str, Any], book: dict[str, Any], now: int) -> ClockView:
+    ticket = book.get(row["ticket_id"])
+    clock = ticket.clocks.get(row["metric"]) if ticket else None
+    if clock is not None:
+        # live figures for a clock this instance holds; the row is its last snapshot
+        elapsed, remaining, deadline = (
+            clock.elapsed_at(now),
+            clock.remaining_ms(now),
+            clock.deadline_ms(),
+        )
+        state = clock.api_state
+    else:
+        elapsed = row["elapsed_ms"]
+        remaining = None if row["target_ms"] is None else row["target_ms"] - elapsed
+        deadline = None
+        state = row["state"]
+    deadline_dt = ms_to_datetime(deadline) if deadline is not None else row["deadline_at"]
+    return ClockView(
+        ticket_id=row["ticket_id"],
+        service=row["service"],
+        customer=row["customer"],
+        metric=row["metric"],
+        policy=row["policy"],
+        priority=row["priority"],
+        target_seconds=None if row["target_ms"] is None else row["target_ms"] / 1000,
+        state=state,
+        elapsed_seconds=elapsed / 1000,
+        deadline=deadline_dt,
+        remaining_seconds=None if remaining is None else remaining / 1000,
+        started_at=ms_to_datetime(row["started_at_ms"]),
+        stopped_at=None if row["stopped_at_ms"] is None else ms_to_datetime(row["stopped_at_ms"]),
+    )
+
+
+def month_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m")

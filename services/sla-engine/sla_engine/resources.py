@@ -1,0 +1,189 @@
+"""Calendars, policies and maintenance windows: stored in PostgreSQL, cached in memory, and
+loaded from YAML files at start-up (config as code: a file wins over the database for what it
+names)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+import yaml
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from pacta.logs import get_logger
+from sla_engine.calendars import BUILTIN_CALENDARS, Calendar
+from sla_engine.clocks import ClockRules
+from sla_engine.policies import CalendarSpec, Policy, PolicySpec, resolve_calendar, select_policy
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Registry:
+    """The in-memory view every event is matched against; replaced wholesale on each change."""
+
+    calendars: dict[str, Calendar] = field(default_factory=dict)
+    policies: dict[str, Policy] = field(default_factory=dict)
+    origins: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def calendar(self, name: str) -> Calendar:
+        return resolve_calendar(name, self.calendars)
+
+    def rules_for(self, service: str, customer: str | None, ticket_type: str) -> ClockRules | None:
+        """The clock rules of the most specific policy covering a ticket, if any."""
+        policy = select_policy(
+            (p for p in self.policies.values() if p.targets), service, customer, ticket_type
+        )
+        if policy is None:
+            return None
+        return self.rules_of(policy.name)
+
+    def rules_of(self, name: str) -> ClockRules | None:
+        policy = self.policies.get(name)
+        if policy is None:
+            return None
+        try:
+            return policy.clock_rules(self.calendar(policy.calendar))
+        except KeyError:
+            log.error("policy refers to a missing calendar", policy=name, calendar=policy.calendar)
+            return None
+
+
+async def load_registry(conn: AsyncConnection) -> Registry:
+    registry = Registry()
+    for name, body, origin in await conn.execute(
+        sa.text("SELECT name, body, origin FROM sla_engine.calendars")
+    ):
+        registry.calendars[name] = CalendarSpec.model_validate(body).to_calendar(name)
+        registry.origins[("calendar", name)] = origin
+    for name, body, origin in await conn.execute(
+        sa.text("SELECT name, body, origin FROM sla_engine.policies")
+    ):
+        registry.policies[name] = PolicySpec.model_validate(body).named(name)
+        registry.origins[("policy", name)] = origin
+    return registry
+
+
+async def put_resource(
+    conn: AsyncConnection, *, kind: str, name: str, body: dict[str, Any], origin: str = "api"
+) -> bool:
+    """Create or replace; True if it was created."""
+    table = _table(kind)
+    result = await conn.execute(
+        sa.text(
+            f"INSERT INTO sla_engine.{table} (name, body, origin) "
+            "VALUES (:name, CAST(:body AS jsonb), :origin) "
+            "ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body, origin = EXCLUDED.origin, "
+            "updated_at = now() RETURNING (xmax = 0) AS created"
+        ),
+        {"name": name, "body": orjson.dumps(body).decode(), "origin": origin},
+    )
+    return bool(result.scalar_one())
+
+
+async def delete_resource(conn: AsyncConnection, *, kind: str, name: str) -> bool:
+    result = await conn.execute(
+        sa.text(f"DELETE FROM sla_engine.{_table(kind)} WHERE name = :name"), {"name": name}
+    )
+    return bool(result.rowcount)
+
+
+def _table(kind: str) -> str:
+    return {"calendar": "calendars", "policy": "policies"}[kind]
+
+
+def read_config_dir(folder: str) -> tuple[dict[str, CalendarSpec], dict[str, PolicySpec]]:
+    """Every `*.yaml` / `*.yml` file in `folder`, each with optional `calendars:` and
+    `policies:` mappings of name -> body. A bad file stops the start-up with its name."""
+    calendars: dict[str, CalendarSpec] = {}
+    policies: dict[str, PolicySpec] = {}
+    if not folder:
+        return calendars, policies
+    for path in sorted([*Path(folder).glob("*.yaml"), *Path(folder).glob("*.yml")]):
+        try:
+            document = yaml.safe_load(path.read_text()) or {}
+            for name, body in (document.get("calendars") or {}).items():
+                calendars[str(name)] = CalendarSpec.model_validate(body)
+            for name, body in (document.get("policies") or {}).items():
+                policies[str(name)] = PolicySpec.model_validate(body)
+        except Exception as exc:
+            raise ValueError(f"config file {path}: {exc}") from exc
+    return calendars, policies
+
+
+async def apply_config_dir(conn: AsyncConnection, folder: str) -> None:
+    """Write the files' resources over the database's (origin `file`)."""
+    calendars, policies = read_config_dir(folder)
+    for name, spec in calendars.items():
+        await put_resource(
+            conn, kind="calendar", name=name, body=spec.model_dump(mode="json"), origin="file"
+        )
+    for name, pspec in policies.items():
+        await put_resource(
+            conn, kind="policy", name=name, body=pspec.model_dump(mode="json"), origin="file"
+        )
+    if calendars or policies:
+        log.info(
+            "config as code loaded",
+            folder=folder,
+            calendars=sorted(calendars),
+            policies=sorted(policies),
+        )
+
+
+# ---- maintenance windows ------------------------------------------------------------------
+
+
+async def add_window(
+    conn: AsyncConnection,
+    *,
+    window_id: str,
+    service: str,
+    starts_at: datetime,
+    ends_at: datetime | None,
+    reason: str | None,
+    origin: str,
+) -> None:
+    await conn.execute(
+        sa.text(
+            "INSERT INTO sla_engine.maintenance_windows (id, service, starts_at, ends_at, reason, origin) "
+            "VALUES (:id, :service, :starts_at, :ends_at, :reason, :origin) "
+            "ON CONFLICT (id) DO UPDATE SET ends_at = EXCLUDED.ends_at"
+        ),
+        {
+            "id": window_id,
+            "service": service,
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+            "reason": reason,
+            "origin": origin,
+        },
+    )
+
+
+async def close_window(conn: AsyncConnection, *, service: str, ends_at: datetime) -> None:
+    """A `maintenance` check resolved: close the open event-made window that started before."""
+    await conn.execute(
+        sa.text(
+            "UPDATE sla_engine.maintenance_windows SET ends_at = :ends_at "
+            "WHERE service = :service AND origin = 'event' AND ends_at IS NULL AND starts_at <= :ends_at"
+        ),
+        {"service": service, "ends_at": ends_at},
+    )
+
+
+async def list_windows(conn: AsyncConnection, *, service: str | None) -> list[dict[str, Any]]:
+    where = "WHERE service = :service" if service else ""
+    result = await conn.execute(
+        sa.text(f"SELECT * FROM sla_engine.maintenance_windows {where} ORDER BY starts_at"),
+        {"service": service} if service else {},
+    )
+    return [dict(r._mapping) for r in result]
+
+
+def builtin_calendar_names() -> set[str]:
+    return set(BUILTIN_CALENDARS)
