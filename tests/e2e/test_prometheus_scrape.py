@@ -1,0 +1,211 @@
+"""End to end: a real Prometheus, configured like deploy/prometheus/prometheus.yml, scrapes the
+four services, and every query of the shipped Grafana dashboards runs against it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.support.client import ago, post
+from tests.support.processes import ServiceProcess, free_port, wait_for
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
+DASHBOARDS = ROOT / "deploy" / "grafana" / "dashboards"
+#: stack fixture key (the module) -> `component` label in the shipped scrape config
+COMPONENTS = {
+    "ingest": "ingest",
+    "sla_engine": "sla-engine",
+    "alerting": "alerting",
+    "reporting": "reporting",
+}
+#: Grafana's interval variables, as a dashboard viewed over the last few minutes expands them.
+GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "5m"}
+
+
+def require(binary: str) -> str:
+    """The Debian tool's path; its absence is a broken machine, so fail rather than skip."""
+    path = shutil.which(binary)
+    if path is None:
+        pytest.fail(
+            f"`{binary}` is not installed: run `bash deploy/local/tools.sh` "
+            "(Debian package prometheus) or `make test`, which does"
+        )
+    return path
+
+
+def scrape_config(stack: dict[str, ServiceProcess], rules: Path) -> dict[str, Any]:
+    """The shipped local config with the stack's dynamic ports and a 1 s scrape interval."""
+    config: dict[str, Any] = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+    config["global"].update(scrape_interval="1s", evaluation_interval="1s")
+    config["rule_files"] = [str(rules)]
+    ports = {COMPONENTS[m]: p.port for m, p in stack.items()}
+    (job,) = (j for j in config["scrape_configs"] if j["job_name"] == "pacta")
+    groups = job["static_configs"]
+    assert {g["labels"]["component"] for g in groups} == set(ports)
+    for group in groups:
+        group["targets"] = [f"127.0.0.1:{ports[group['labels']['component']]}"]
+    return config
+
+
+@pytest.fixture(scope="module")
+def prometheus(
+    stack: dict[str, ServiceProcess], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A Prometheus of this test's own on a free port, scraping the stack; its base URL."""
+    binary = require("prometheus")
+    workdir = tmp_path_factory.mktemp("prometheus")
+    config_path = workdir / "prometheus.yml"
+    rules = PROMETHEUS_DIR / "pacta.rules.yml"
+    config_path.write_text(yaml.safe_dump(scrape_config(stack, rules)))
+    port = free_port()
+    log_path = workdir / "prometheus.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config_path}",
+                f"--storage.tsdb.path={workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--log.level=warn",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def ready() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"prometheus exited:\n{log_path.read_text(errors='replace')}")
+            return httpx.get(url + "/-/ready", timeout=2).status_code == 200
+
+        try:
+            wait_for("Prometheus /-/ready", ready, timeout=30, every=0.1)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{log_path.read_text(errors='replace')[-3000:]}") from None
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def query(base: str, expr: str) -> list[dict[str, Any]]:
+    """Run an instant query; a PromQL error fails the test, an empty result is returned."""
+    r = httpx.get(base + "/api/v1/query", params={"query": expr}, timeout=10)
+    body = r.json()
+    assert r.status_code == 200, f"{expr!r}: {body}"
+    assert body["status"] == "success", f"{expr!r}: {body}"
+    result: list[dict[str, Any]] = body["data"]["result"]
+    return result
+
+
+def expand(expr: str) -> str:
+    for variable, value in GRAFANA_VARIABLES.items():
+        expr = expr.replace(variable, value)
+    return expr
+
+
+def dashboard_exprs(name: str) -> list[str]:
+    board = json.loads((DASHBOARDS / name).read_text())
+    return [expand(t["expr"]) for p in board["panels"] for t in p.get("targets", [])]
+
+
+def post_traffic(ingest: str) -> None:
+    """One new, one duplicate and one invalid monitoring event, and one ticket event."""
+    tag = uuid.uuid4().hex[:8]
+    event = {
+        "id": f"prom-{tag}",
+        "service": f"prom-{tag}",
+        "check": "http_5xx",
+        "status": "firing",
+        "severity": "critical",
+        "occurred_at": ago(seconds=30),
+    }
+    ticket = {
+        "ticket_id": f"PROM-{tag}",
+        "service": f"prom-{tag}",
+        "priority": "P3",
+        "action": "created",
+        "status": "open",
+        "occurred_at": ago(seconds=20),
+    }
+    assert post(ingest, "/v1/events/monitoring", event).json()["accepted"] == 1
+    assert post(ingest, "/v1/events/monitoring", event).json()["duplicates"] == 1
+    assert post(ingest, "/v1/events/tickets", ticket).status_code == 202
+    invalid = post(ingest, "/v1/events/monitoring", {"service": f"prom-{tag}"})
+    assert invalid.status_code == 422, invalid.text
+
+
+def test_prometheus_scrapes_every_service(
+    prometheus: str, stack: dict[str, ServiceProcess]
+) -> None:
+    def all_up() -> bool:
+        result = query(prometheus, 'up{job="pacta"}')
+        up = {s["metric"]["component"] for s in result if s["value"][1] == "1"}
+        return up == set(COMPONENTS.values()) and len(result) == len(COMPONENTS)
+
+    wait_for('up{job="pacta"} == 1 for the four services', all_up, timeout=30, every=0.25)
+
+    post_traffic(stack["ingest"].url)
+    wait_for(
+        "a pacta_kafka_produce_seconds_count series from ingest",
+        lambda: query(prometheus, 'pacta_kafka_produce_seconds_count{component="ingest"}'),
+        timeout=30,
+        every=0.25,
+    )
+
+    def rules_evaluated() -> bool:
+        body = httpx.get(prometheus + "/api/v1/rules", timeout=5).json()
+        rules = [r for g in body["data"]["groups"] for r in g["rules"]]
+        bad = [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]
+        assert not [b for b in bad if b[1]], f"rules failing: {bad}"
+        return bool(rules) and not bad
+
+    wait_for("the shipped alert rules to evaluate", rules_evaluated, timeout=30, every=0.25)
+
+
+def test_every_overview_panel_returns_data(
+    prometheus: str, stack: dict[str, ServiceProcess]
+) -> None:
+    post_traffic(stack["ingest"].url)  # rejected, duplicated and consumed series need traffic
+    pending = set(dashboard_exprs("pacta-overview.json"))
+    timeout = 60.0
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        pending = {expr for expr in pending if not query(prometheus, expr)}
+        time.sleep(0.5)
+    assert not pending, f"no data within {timeout}s for:\n" + "\n".join(sorted(pending))
+
+
+def test_every_sla_dashboard_query_is_valid_promql(prometheus: str) -> None:
+    # The metrics may not exist yet, so an empty answer is fine; a PromQL error is not.
+    for expr in dashboard_exprs("pacta-sla.json"):
+        query(prometheus, expr)
+
+
+@pytest.mark.parametrize("config", ["prometheus.yml", "prometheus.compose.yml"])
+def test_shipped_prometheus_config_passes_promtool(config: str) -> None:
+    promtool = require("promtool")
+    out = subprocess.run(
+        [promtool, "check", "config", str(PROMETHEUS_DIR / config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
