@@ -12,9 +12,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+
 from pacta.kafka import ensure_topics
 from pacta.settings import CommonSettings
-
 from tests.support.processes import ServiceProcess
 
 KAFKA = os.environ.get("PACTA_KAFKA_BOOTSTRAP", "127.0.0.1:9092")

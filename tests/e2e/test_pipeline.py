@@ -8,9 +8,9 @@ import asyncpg
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
+
 from pacta.events import SIGNALS_TOPIC, topic_name
 from pacta.settings import CommonSettings
-
 from tests.support.client import ago, poll_value, post
 from tests.support.processes import ServiceProcess
 

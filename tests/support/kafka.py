@@ -1,0 +1,61 @@
+"""Read a topic of this run from the beginning, without a consumer group, and wait for records."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+
+
+class TopicReader:
+    """Collects every record of a topic in a background task; `wait_for` polls with a deadline."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        self.records: list[dict[str, Any]] = []
+        self.headers: list[dict[str, bytes]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> TopicReader:
+        await self.consumer.start()
+        self._task = asyncio.create_task(self._collect())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.consumer.stop()
+
+    async def _collect(self) -> None:
+        async for record in self.consumer:
+            self.records.append(orjson.loads(record.value))
+            self.headers.append({k: bytes(v) for k, v in record.headers})
+
+    def matching(self, predicate: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+        return [r for r in self.records if predicate(r)]
+
+    async def wait_for(
+        self, what: str, predicate: Callable[[dict[str, Any]], bool], timeout: float = 15.0
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.matching(predicate)
+            if found:
+                return found[0]
+            await asyncio.sleep(0.02)
+        raise AssertionError(
+            f"no record for {what} within {timeout}s; saw {len(self.records)} records"
+        )
