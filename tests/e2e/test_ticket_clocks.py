@@ -83,12 +83,11 @@ async def test_three_second_target_breaches_by_itself(
     assert parse_timestamp_ms(breach["occurred_at"]) == deadline_ms
     assert parse_timestamp_ms(breach["deadline"]) == deadline_ms
     assert parse_timestamp_ms(warning["occurred_at"]) == deadline_ms - 1500
-    assert (
-        breach["metric"] == "resolution"
-        and breach["priority"] == "P1"
-        and breach["threshold"] == 1.0
-    )
-    assert breach["policy"] == f"fast-{tag}" and breach["service"] == f"svc-{tag}"
+    assert breach["metric"] == "resolution"
+    assert breach["priority"] == "P1"
+    assert breach["threshold"] == 1.0
+    assert breach["policy"] == f"fast-{tag}"
+    assert breach["service"] == f"svc-{tag}"
     assert breach["late"] is False
     # detected within the window after the deadline, no event needed
     assert 0 <= parse_timestamp_ms(breach["detected_at"]) - deadline_ms < 1000
@@ -200,7 +199,8 @@ async def test_pause_and_priority_change(
     resolution = next(c for c in clocks if c["metric"] == "resolution")
     # 70 min minus the 30 min paused = 40 min of counted time, against P1's 4 h
     assert resolution["elapsed_seconds"] == 2400
-    assert resolution["priority"] == "P1" and resolution["target_seconds"] == 4 * 3600
+    assert resolution["priority"] == "P1"
+    assert resolution["target_seconds"] == 4 * 3600
     response = next(c for c in clocks if c["metric"] == "response")
     # 40 counted minutes when P1 (15 min) took over: the response clock breached at the change
     assert response["state"] == "breached"
