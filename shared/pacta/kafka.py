@@ -10,8 +10,10 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 from prometheus_client import Counter, Gauge, Histogram
@@ -56,7 +58,7 @@ HANDLER_ERRORS = Counter(
     "pacta_kafka_handler_errors_total", "Batches whose handler failed", ["group"]
 )
 
-Record = ConsumerRecord[bytes, bytes]
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
 BatchHandler = Callable[[list[Record]], Awaitable[None]]
 
 
@@ -76,11 +78,18 @@ def create_producer(settings: CommonSettings, client_id: str) -> AIOKafkaProduce
 
 
 def create_consumer(
-    settings: CommonSettings, group: str, topics: Sequence[str], client_id: str
+    settings: CommonSettings,
+    group: str,
+    topics: Sequence[str],
+    client_id: str,
+    listener: ConsumerRebalanceListener | None = None,
 ) -> AIOKafkaConsumer:
-    """A group consumer that commits by hand and starts from the beginning of a fresh group."""
-    return AIOKafkaConsumer(
-        *(topic_name(settings.topic_prefix, t) for t in topics),
+    """A group consumer that commits by hand and starts from the beginning of a fresh group.
+
+    `listener` hears partition assignments (a service that keeps per-key state in memory
+    loads and drops it there).
+    """
+    consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=group,
         client_id=client_id,
@@ -92,6 +101,10 @@ def create_consumer(
         session_timeout_ms=10_000,
         heartbeat_interval_ms=1_000,
     )
+    consumer.subscribe(
+        topics=[topic_name(settings.topic_prefix, t) for t in topics], listener=listener
+    )
+    return consumer
 
 
 async def ensure_topics(settings: CommonSettings, suffixes: Sequence[str] = ALL_TOPICS) -> None:
@@ -113,10 +126,9 @@ async def ensure_topics(settings: CommonSettings, suffixes: Sequence[str] = ALL_
             if topic_name(settings.topic_prefix, s) not in existing
         ]
         if wanted:
-            try:
+            # another instance may win the race: the topic is there, which is all we need
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(wanted, timeout_ms=10_000)
-            except TopicAlreadyExistsError:
-                pass  # another instance won the race: the topic is there, which is all we need
             log.info("topics created", topics=[t.name for t in wanted])
     finally:
         await admin.close()
@@ -235,7 +247,7 @@ def _observe(consumer: AIOKafkaConsumer, records: list[Record]) -> None:
 
 
 def records_last(records: list[Record], tp: TopicPartition) -> int:
-    return max(r.offset for r in records if r.topic == tp.topic and r.partition == tp.partition)
+    return int(max(r.offset for r in records if r.topic == tp.topic and r.partition == tp.partition))
 
 
 def decode_events(records: list[Record]) -> list[MonitoringEvent | TicketEvent | Signal]:

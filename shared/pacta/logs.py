@@ -43,4 +43,4 @@ def configure_logging(level: str = "INFO", service: str = "pacta") -> None:
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.stdlib.get_logger(name)  # type: ignore[no-any-return]
+    return structlog.stdlib.get_logger(name)

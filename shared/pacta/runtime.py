@@ -13,6 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.abc import ConsumerRebalanceListener
 from fastapi import FastAPI
 
 from pacta.db import create_engine, database_reachable, migrate
@@ -34,11 +35,17 @@ class ConsumerRuntime:
     """One group consumer feeding one handler; `ready()` is true once it consumes."""
 
     def __init__(
-        self, settings: CommonSettings, *, group: str, topics: Sequence[str], handler: BatchHandler
+        self,
+        settings: CommonSettings,
+        *,
+        group: str,
+        topics: Sequence[str],
+        handler: BatchHandler,
+        listener: ConsumerRebalanceListener | None = None,
     ) -> None:
         self.settings, self.group, self.handler = settings, group, handler
         self.consumer: AIOKafkaConsumer = create_consumer(
-            settings, group, topics, client_id=f"{group}-{settings.instance_id or 'main'}"
+            settings, group, topics, f"{group}-{settings.instance_id or 'main'}", listener
         )
         self.stop_event = asyncio.Event()
         self.started = False
@@ -89,6 +96,7 @@ def consumer_lifespan(
     topics: Sequence[str],
     make_handler: Callable[[FastAPI], BatchHandler],
     hook: ServiceHook | None = None,
+    make_listener: Callable[[FastAPI], ConsumerRebalanceListener] | None = None,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """The lifespan of a consuming service: migrate, then consume; `hook` adds its own tasks.
 
@@ -101,12 +109,19 @@ def consumer_lifespan(
         engine = create_engine(settings.database_url)
         await migrate(settings.database_url, schema, migrations)
         app.state.engine = engine
-        runtime = ConsumerRuntime(settings, group=group, topics=topics, handler=make_handler(app))
-        app.state.runtime = runtime
-        app.state.readiness.update(database=lambda: database_reachable(engine), kafka=runtime.ready)
+        app.state.readiness["database"] = lambda: database_reachable(engine)
         async with contextlib.AsyncExitStack() as stack:
             if hook is not None:
                 await stack.enter_async_context(hook(app))
+            runtime = ConsumerRuntime(
+                settings,
+                group=group,
+                topics=topics,
+                handler=make_handler(app),
+                listener=make_listener(app) if make_listener else None,
+            )
+            app.state.runtime = runtime
+            app.state.readiness["kafka"] = runtime.ready
             runtime.start()
             try:
                 yield

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from pacta.events import MONITORING_TOPIC, TICKETS_TOPIC
+from pacta.events import MONITORING_TOPIC, TICKETS_TOPIC, topic_name
 from pacta.kafka import create_producer, start_with_retry
 from pacta.logs import get_logger
 from pacta.runtime import consumer_lifespan
@@ -20,10 +20,25 @@ from sla_engine.api import router
 from sla_engine.consumer import make_handler
 from sla_engine.keeper import ClockKeeper
 from sla_engine.outbox import Relay
+from sla_engine.ownership import Partitions
 from sla_engine.settings import EngineSettings
 
 log = get_logger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _ticket_partitions(settings: EngineSettings) -> Callable[[FastAPI], Partitions]:
+    """Ticket clocks follow the partitions of the tickets topic through rebalances."""
+    topic = topic_name(settings.topic_prefix, TICKETS_TOPIC)
+
+    def make(app: FastAPI) -> Partitions:
+        def count() -> int | None:
+            found = app.state.runtime.consumer.partitions_for_topic(topic)
+            return len(found) if found else None
+
+        return Partitions(topic, count, app.state.keeper.assigned, app.state.keeper.revoked)
+
+    return make
 
 
 def create_app(settings: EngineSettings | None = None) -> FastAPI:

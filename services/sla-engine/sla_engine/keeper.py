@@ -25,6 +25,7 @@ from sla_engine import outbox, store
 from sla_engine.clocks import Clock
 from sla_engine.clocks import TicketEvent as ClockEvent
 from sla_engine.metrics import CLOCKS_OPEN, DETECTION_LAG, SIGNALS
+from sla_engine.ownership import partition_of
 from sla_engine.resources import Registry
 from sla_engine.signals import clock_signal_id, from_intent, retraction
 from sla_engine.tickets import Outcome, Ticket, apply_in_order, fire_due, replay_all
@@ -47,6 +48,8 @@ class ClockKeeper:
         self.wake = asyncio.Event()
         self.on_commit: list[Any] = []  # callbacks run after a commit (the relay's bell)
         self.reload: set[str] = set()
+        self.owned: set[int] | None = None  # partitions of the tickets topic; None: all
+        self.partitions = 0
 
     # ---- the event path ------------------------------------------------------------------
 
@@ -250,10 +253,17 @@ class ClockKeeper:
     # ---- restart and rebalance -----------------------------------------------------------
 
     async def restore(self) -> int:
-        """Load every open clock from PostgreSQL and arm its timer (start-up)."""
+        """Load the open clocks this instance owns from PostgreSQL and arm their timers
+        (at start-up every one: the first assignment trims what another instance owns)."""
         async with self.engine.connect() as conn:
             rows = await store.load_open_clocks(conn)
-            tickets = self._tickets_from_rows(rows)
+            if self.owned is not None:
+                rows = [r for r in rows if self._owns(r["ticket_id"])]
+            tickets = {
+                t: ticket
+                for t, ticket in self._tickets_from_rows(rows).items()
+                if t not in self.book
+            }
             standing = await store.standing_signals(conn, ticket_ids=list(tickets))
         for ticket_id, ticket in tickets.items():
             ticket.emitted = {_key(s) for s in standing.get(ticket_id, [])}
@@ -262,6 +272,28 @@ class ClockKeeper:
         self._count()
         log.info("open clocks restored", tickets=len(tickets), clocks=len(rows))
         return len(rows)
+
+    def _owns(self, ticket_id: str) -> bool:
+        return self.owned is None or partition_of(ticket_id, self.partitions) in self.owned
+
+    def revoked(self, partitions: set[int], total: int) -> None:
+        """Partitions went to another instance: drop their tickets (it loads them)."""
+        self.partitions = total
+        self.owned = (self.owned if self.owned is not None else set(range(total))) - partitions
+        self._drop_unowned()
+
+    async def assigned(self, partitions: set[int], total: int) -> None:
+        """Partitions came to this instance: load their open clocks from PostgreSQL."""
+        self.partitions = total
+        self.owned = partitions
+        self._drop_unowned()
+        await self.restore()
+
+    def _drop_unowned(self) -> None:
+        for ticket_id in [t for t in self.book if not self._owns(t)]:
+            del self.book[ticket_id]
+            self.scheduled.pop(ticket_id, None)
+        self._count()
 
     async def _reload(self) -> None:
         ids, self.reload = list(self.reload), set()
