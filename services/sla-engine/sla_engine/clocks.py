@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 from typing import Literal, NamedTuple
 
 from pacta.events import TicketAction
-
 from sla_engine.calendars import Calendar, add_working_ms, working_ms
 
 Metric = Literal["response", "resolution"]

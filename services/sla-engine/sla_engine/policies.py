@@ -9,8 +9,6 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Annotated, Any
 
-from pacta.durations import Duration
-from pacta.events import Priority, Severity, TicketType
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -21,6 +19,8 @@ from pydantic import (
     model_validator,
 )
 
+from pacta.durations import Duration
+from pacta.events import Priority, Severity, TicketType
 from sla_engine.calendars import (
     ALL_DAY,
     BUILTIN_CALENDARS,
