@@ -1,0 +1,219 @@
+"""Down intervals of monitored checks and a service's month figures (SPEC §4.3).
+
+Pure: intervals come from a check's whole journal in event time, whatever the arrival order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sla_engine.availability import (
+    Interval,
+    OpenInterval,
+    agreed_ms,
+    availability_pct,
+    budget_ms,
+    clip,
+    close_open,
+    downtime_ms,
+    month_bounds,
+    subtract,
+    union,
+)
+from sla_engine.calendars import CALENDAR_24X7, Calendar
+from sla_engine.policies import Policy
+
+MAINTENANCE_CHECK = "maintenance"
+"""The check whose firing opens a maintenance window instead of an outage (SPEC §3.1)."""
+
+_FOREVER = 2**62  # stands for the unknown end of an open interval while merging
+
+
+@dataclass(frozen=True, slots=True)
+class CheckEvent:
+    """One journaled monitoring event of a (service, check), as the derivation needs it."""
+
+    occurred_ms: int
+    status: str  # firing | resolved
+    severity: str
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DownInterval:
+    """A check firing from `start_ms` to `end_ms` (None: still firing)."""
+
+    check: str
+    start_ms: int
+    end_ms: int | None
+    severity: str
+    opened_by: str = ""  # the firing event's id (names the window of a maintenance check)
+
+
+def check_intervals(
+    check: str, events: Iterable[CheckEvent], *, by_severity: bool = True
+) -> list[DownInterval]:
+    """The intervals in which `check` fired, from its events in any order.
+
+    Events are taken in event time; at the same instant a resolve goes first, so a check that
+    resolves and fires again at one instant stays down. A firing while already firing is a
+    repeat (Alertmanager re-sends), unless its severity differs and `by_severity`: then the
+    interval is split there, since each interval carries its firing event's severity. A
+    resolve with nothing firing is ignored (its firing may still arrive, and then the
+    re-derivation pairs them).
+    """
+    ordered = sorted(events, key=lambda e: (e.occurred_ms, e.status != "resolved", e.event_id))
+    out: list[DownInterval] = []
+    current: DownInterval | None = None
+    for event in ordered:
+        if event.status == "resolved":
+            if current is not None:
+                out.append(_closed(current, event.occurred_ms))
+                current = None
+            continue
+        if current is not None:
+            if not by_severity or event.severity == current.severity:
+                continue
+            out.append(_closed(current, event.occurred_ms))
+        current = DownInterval(check, event.occurred_ms, None, event.severity, event.event_id)
+    if current is not None:
+        out.append(current)
+    return [iv for iv in out if iv.end_ms is None or iv.end_ms > iv.start_ms]
+
+
+def _closed(interval: DownInterval, end_ms: int) -> DownInterval:
+    return DownInterval(
+        interval.check, interval.start_ms, end_ms, interval.severity, interval.opened_by
+    )
+
+
+def union_open(intervals: Iterable[OpenInterval]) -> list[OpenInterval]:
+    """Sorted, disjoint intervals covering the same instants; an open one (end None) absorbs
+    everything after its start."""
+    merged = union((s, _FOREVER if e is None else e) for s, e in intervals)
+    return [(s, None if e == _FOREVER else e) for s, e in merged]
+
+
+def outages(intervals: Iterable[DownInterval], severities: Iterable[str]) -> list[OpenInterval]:
+    """When the service is down: the union (never the sum) of the intervals of checks whose
+    severity counts as down. Each element is one outage; the last may still be open."""
+    counted = set(severities)
+    return union_open((iv.start_ms, iv.end_ms) for iv in intervals if iv.severity in counted)
+
+
+@dataclass(frozen=True, slots=True)
+class Objective:
+    """What a service's availability is measured against (from its availability policy)."""
+
+    policy: str | None
+    target: float | None  # percent
+    calendar: Calendar
+    down_severities: frozenset[str]
+    warn_at: tuple[float, ...]
+
+
+def objective_of(policy: Policy | None, calendar: Calendar | None = None) -> Objective:
+    """The objective `policy` sets; without a policy the service is measured on 24x7 with
+    critical checks counting as down, and has no target (no budget, no signals)."""
+    if policy is None or policy.availability is None:
+        return Objective(None, None, CALENDAR_24X7, frozenset({"critical"}), ())
+    block = policy.availability
+    return Objective(
+        policy=policy.name,
+        target=block.target,
+        calendar=calendar or CALENDAR_24X7,
+        down_severities=frozenset(block.down_severities),
+        warn_at=tuple(policy.warn_at),
+    )
+
+
+def month_of(instant_ms: int, tz: str) -> str:
+    """The `YYYY-MM` month containing the instant in time zone `tz`."""
+    return datetime.fromtimestamp(instant_ms / 1000, UTC).astimezone(ZoneInfo(tz)).strftime("%Y-%m")
+
+
+def months_between(start_ms: int, end_ms: int, tz: str) -> list[str]:
+    """Every month from the one containing `start_ms` to the one containing `end_ms`."""
+    first, last = month_of(min(start_ms, end_ms), tz), month_of(end_ms, tz)
+    year, number = int(first[:4]), int(first[5:])
+    months = []
+    while True:
+        month = f"{year:04d}-{number:02d}"
+        months.append(month)
+        if month >= last:
+            return months
+        year, number = (year + 1, 1) if number == 12 else (year, number + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class MonthFigures:
+    """A service's availability in one month as of `as_of_ms` (the month's end once over)."""
+
+    service: str
+    month: str
+    objective: Objective
+    start_ms: int
+    end_ms: int
+    as_of_ms: int
+    downtime_ms: int
+    agreed_month_ms: int
+    agreed_to_date_ms: int
+    budget_ms: int | None
+    actual_pct: float
+    budget_consumed: float | None
+    met: bool | None
+    down: bool
+    intervals: list[OpenInterval]  # effective: after maintenance, inside the month to as_of
+
+    @property
+    def budget_remaining_ms(self) -> int | None:
+        return None if self.budget_ms is None else self.budget_ms - self.downtime_ms
+
+
+def month_figures(
+    service: str,
+    month: str,
+    objective: Objective,
+    down: Sequence[OpenInterval],
+    maintenance: Sequence[OpenInterval],
+    now_ms: int,
+) -> MonthFigures:
+    """Month-to-date figures; raises ValueError for a month not written YYYY-MM.
+
+    Agreed time to date runs from the month's start to now (or the month's end); the budget is
+    the whole month's: (1 - target) x the month's agreed time, with a still-open maintenance
+    window counted up to now. `met` means the downtime has not exceeded the month's budget, so
+    it turns false exactly when `availability_breach` fires; once the month is over this is
+    the same as actual >= target.
+    """
+    calendar = objective.calendar
+    start, end = month_bounds(month, calendar.timezone)
+    as_of = min(max(now_ms, start), end)
+    windows = close_open(maintenance, as_of)
+    agreed_month = agreed_ms(calendar, windows, start, end)
+    agreed_to_date = agreed_ms(calendar, windows, start, as_of)
+    closed = close_open(down, as_of)
+    downtime = downtime_ms(closed, calendar, windows, start, as_of)
+    budget = None if objective.target is None else budget_ms(objective.target, agreed_month)
+    is_down = as_of == now_ms and any(e is None and s <= now_ms for s, e in down)
+    effective: list[Interval] = subtract(clip(closed, start, as_of), windows)
+    return MonthFigures(
+        service=service,
+        month=month,
+        objective=objective,
+        start_ms=start,
+        end_ms=end,
+        as_of_ms=as_of,
+        downtime_ms=downtime,
+        agreed_month_ms=agreed_month,
+        agreed_to_date_ms=agreed_to_date,
+        budget_ms=budget,
+        actual_pct=availability_pct(downtime, agreed_to_date),
+        # a budget that rounds to 0 ms is taken as 1 ms, so the fraction stays finite
+        budget_consumed=None if budget is None else downtime / max(budget, 1),
+        met=None if budget is None else downtime <= budget,
+        down=is_down,
+        intervals=[(s, None if is_down and e == as_of else e) for s, e in effective],
+    )
