@@ -36,12 +36,8 @@ def parse_events(raw: bytes, kind: Kind, *, now: datetime, max_batch: int) -> li
     is_batch = isinstance(data, list)
     items: list[Any] = data if is_batch else [data]
     if not items:
-        raise Problem(
-            422,
-            "Empty batch",
-            "the array holds no event",
-            errors=[{"field": "body", "message": "the array holds no event"}],
-        )
+        error = {"field": "body", "message": "the array holds no event"}
+        raise Problem(422, "Empty batch", "body: the array holds no event", errors=[error])
     if len(items) > max_batch:
         raise Problem(413, "Batch too large", f"at most {max_batch} events per request")
     adapter = _ADAPTERS[kind]
