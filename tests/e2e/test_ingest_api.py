@@ -89,9 +89,7 @@ async def assert_never_delivered(
     accepted = post(ingest, MONITORING, monitoring(service, id=barrier, check="barrier"))
     assert accepted.status_code == 202, accepted.text
     for table in ("sla_engine.inbox", "reporting.inbox"):
-        await poll_value(
-            db, f"SELECT count(*) FROM {table} WHERE event_id = $1", barrier, expect=1
-        )
+        await poll_value(db, f"SELECT count(*) FROM {table} WHERE event_id = $1", barrier, expect=1)
         leaked = await db.fetchval(
             f"SELECT array_agg(event_id) FROM {table} WHERE event_id = ANY($1::text[])", ids
         )
@@ -428,9 +426,7 @@ def test_rfc3339_variants_are_accepted(ingest: str, offset_time: str) -> None:
 # --- rate limit ----------------------------------------------------------------------------
 
 
-def test_rate_limit_is_per_key_with_retry_after(
-    service_env: dict[str, str], log_dir: Path
-) -> None:
+def test_rate_limit_is_per_key_with_retry_after(service_env: dict[str, str], log_dir: Path) -> None:
     limited = ServiceProcess(
         "ingest",
         {**service_env, "PACTA_INGEST_RATE_LIMIT": "5", "PACTA_INGEST_RATE_BURST": "5"},
@@ -476,7 +472,9 @@ def test_rate_limit_is_per_key_with_retry_after(
 @pytest.fixture(scope="module")
 def signed_ingest(service_env: dict[str, str], log_dir: Path) -> Iterator[ServiceProcess]:
     proc = ServiceProcess(
-        "ingest", {**service_env, "PACTA_INGEST_HMAC_SECRETS": f"{INGEST_KEY}:{HMAC_SECRET}"}, log_dir
+        "ingest",
+        {**service_env, "PACTA_INGEST_HMAC_SECRETS": f"{INGEST_KEY}:{HMAC_SECRET}"},
+        log_dir,
     )
     proc.start()
     try:

@@ -145,7 +145,11 @@ def test_datetime_objects_from_adapters_pass() -> None:
 
 def test_what_ingest_produces_decodes_back() -> None:
     """Consumers read ingest's JSON through the same strict model."""
-    for text in ("2025-06-15T11:58:00Z", "2025-06-15T11:58:00.000001+02:00", "0999-01-01T00:00:00Z"):
+    for text in (
+        "2025-06-15T11:58:00Z",
+        "2025-06-15T11:58:00.000001+02:00",
+        "0999-01-01T00:00:00Z",
+    ):
         event = validate(monitoring(occurred_at=text), now=None).with_identity(NOW)
         assert MonitoringEvent.model_validate_json(event.model_dump_json()) == event
 

@@ -7,10 +7,6 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
-from pacta.auth import IngestKey
-from pacta.events import MonitoringEvent, TicketEvent
-from pacta.logs import get_logger
-from pacta.problems import PROBLEM_JSON, Problem
 from pydantic import BaseModel
 from starlette.responses import Response
 
@@ -20,6 +16,10 @@ from ingest.parsing import Event, Kind, parse_events
 from ingest.publisher import publish
 from ingest.ratelimit import retry_after_header
 from ingest.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, SignatureGuard
+from pacta.auth import IngestKey
+from pacta.events import MonitoringEvent, TicketEvent
+from pacta.logs import get_logger
+from pacta.problems import PROBLEM_JSON, Problem
 
 log = get_logger(__name__)
 router = APIRouter(prefix="/v1/events", tags=["events"])

@@ -8,16 +8,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
-from pacta.db import create_engine, database_reachable, migrate
-from pacta.kafka import create_producer, ensure_topics, kafka_reachable, start_with_retry
-from pacta.logs import get_logger
-from pacta.web import create_base_app
 
 from ingest import store
 from ingest.api import router
 from ingest.ratelimit import RateLimiter
 from ingest.settings import IngestSettings
 from ingest.signatures import SignatureGuard
+from pacta.db import create_engine, database_reachable, migrate
+from pacta.kafka import create_producer, ensure_topics, kafka_reachable, start_with_retry
+from pacta.logs import get_logger
+from pacta.web import create_base_app
 
 log = get_logger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 import orjson
+from pydantic import TypeAdapter, ValidationError
+
 from pacta.events import MonitoringEvent, TicketEvent
 from pacta.problems import Problem, validation_errors
-from pydantic import TypeAdapter, ValidationError
 
 Kind = Literal["monitoring", "ticket"]
 Event = MonitoringEvent | TicketEvent

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
+
+from ingest.parsing import Event
 from pacta.events import (
     MONITORING_TOPIC,
     MONITORING_TYPE,
@@ -15,8 +17,6 @@ from pacta.events import (
     topic_name,
 )
 from pacta.kafka import send_all
-
-from ingest.parsing import Event
 
 
 def to_record(event: Event, prefix: str) -> tuple[str, bytes, bytes, list[tuple[str, bytes]]]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pacta.settings import CommonSettings
 from pydantic import Field, SecretStr, model_validator
 
 from ingest.signatures import parse_secrets
+from pacta.settings import CommonSettings
 
 
 class IngestSettings(CommonSettings):

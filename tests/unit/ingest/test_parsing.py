@@ -40,7 +40,16 @@ def test_one_object_or_an_array() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [b"", b"{", b"\xff\xfe", b'{"service": "\xff"}', b"\xef\xbb\xbf{}", b"NaN", b"[1e400]", b"{}{}"],
+    [
+        b"",
+        b"{",
+        b"\xff\xfe",
+        b'{"service": "\xff"}',
+        b"\xef\xbb\xbf{}",
+        b"NaN",
+        b"[1e400]",
+        b"{}{}",
+    ],
 )
 def test_malformed_json_is_400(raw: bytes) -> None:
     problem = refuse(None, raw=raw)
