@@ -17,6 +17,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy import exc as sa_exc
 
 from pacta.events import (
     ALL_TOPICS,
@@ -53,6 +54,11 @@ CONSUMED = Counter(
 )
 CONSUMER_LAG = Gauge(
     "pacta_kafka_consumer_lag", "Records behind the high watermark", ["topic", "partition"]
+)
+DEAD_LETTERS = Counter(
+    "pacta_kafka_records_set_aside_total",
+    "Records skipped after repeated handler failures",
+    ["topic"],
 )
 HANDLER_ERRORS = Counter(
     "pacta_kafka_handler_errors_total", "Batches whose handler failed", ["group"]
@@ -176,12 +182,14 @@ async def send_all(
     a send that misses it may still land later, which the consumers' dedup by id makes safe.
     """
     started = time.perf_counter()
-    futures = [
-        await producer.send(topic, value=value, key=key, headers=headers)
-        for topic, key, value, headers in records
-    ]
     try:
-        await asyncio.wait_for(asyncio.gather(*futures), timeout)
+        # one deadline over both steps: send() itself waits when metadata or buffer space lacks
+        async with asyncio.timeout(timeout):
+            futures = [
+                await producer.send(topic, value=value, key=key, headers=headers)
+                for topic, key, value, headers in records
+            ]
+            await asyncio.gather(*futures)
     except BaseException:
         for topic in {r[0] for r in records}:
             PRODUCE_ERRORS.labels(topic).inc()
@@ -219,18 +227,54 @@ async def consume_forever(
 async def _handle_until_done(
     handle: BatchHandler, records: list[Record], group: str, stop: asyncio.Event
 ) -> None:
-    delay = 0.1
+    """Retry a batch until it is applied. An outage (PostgreSQL down) is retried forever; a
+    batch that keeps failing for another reason is split so that one poisonous record is set
+    aside (logged with its offset, counted, still in Kafka for a replay) instead of stopping
+    the whole partition."""
+    delay, failures = 0.1, 0
     while True:
         try:
             await handle(records)
             return
         except Exception as exc:
             HANDLER_ERRORS.labels(group).inc()
-            log.exception("batch handler failed; retrying", group=group, error=repr(exc))
             if stop.is_set():
                 raise
+            failures = 0 if is_transient(exc) else failures + 1
+            if failures >= 3:
+                if len(records) > 1:
+                    for record in records:
+                        await _handle_until_done(handle, [record], group, stop)
+                    return
+                r = records[0]
+                DEAD_LETTERS.labels(r.topic).inc()
+                log.error(
+                    "record set aside after repeated failures",
+                    group=group,
+                    topic=r.topic,
+                    partition=r.partition,
+                    offset=r.offset,
+                    error=repr(exc),
+                )
+                return
+            log.exception("batch handler failed; retrying", group=group, error=repr(exc))
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors that say a dependency is away (retry forever), not that the data is bad."""
+    if isinstance(exc, OSError | TimeoutError | ConnectionError | KafkaError):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated or isinstance(
+            exc, sa_exc.OperationalError | sa_exc.InterfaceError
+        ):
+            return True
+        state = str(getattr(exc.orig, "sqlstate", "") or "")
+        # connection, resources, operator intervention, transaction rollback (serialization)
+        return state[:2] in ("08", "53", "57", "40") or not state
+    return isinstance(exc, sa_exc.TimeoutError)
 
 
 def _observe(consumer: AIOKafkaConsumer, records: list[Record]) -> None:
@@ -247,7 +291,9 @@ def _observe(consumer: AIOKafkaConsumer, records: list[Record]) -> None:
 
 
 def records_last(records: list[Record], tp: TopicPartition) -> int:
-    return int(max(r.offset for r in records if r.topic == tp.topic and r.partition == tp.partition))
+    return int(
+        max(r.offset for r in records if r.topic == tp.topic and r.partition == tp.partition)
+    )
 
 
 def decode_events(records: list[Record]) -> list[MonitoringEvent | TicketEvent | Signal]:

@@ -12,8 +12,12 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import orjson
 import pytest
+from aiokafka import AIOKafkaProducer
 
+from pacta.events import TICKETS_TOPIC, topic_name
+from pacta.settings import CommonSettings
 from tests.support.client import ago, poll_value, post
 from tests.support.processes import ServiceProcess, wait_for
 
@@ -106,3 +110,33 @@ async def test_consumer_killed_mid_stream_loses_and_doubles_nothing(
     await poll_value(
         db, "SELECT count(*) FROM reporting.journal WHERE service = $1", f"svc-{tag}", expect=total
     )
+
+
+async def test_a_poisonous_record_does_not_stop_its_partition(
+    stack: dict[str, ServiceProcess], settings: CommonSettings, db: asyncpg.Connection
+) -> None:
+    """A record PostgreSQL cannot store (it bypassed ingest's checks) is set aside, and the
+    records behind it on the same partition are still applied."""
+    tag = uuid.uuid4().hex[:8]
+    topic = topic_name(settings.topic_prefix, TICKETS_TOPIC)
+    bad = _ticket(tag, 1) | {"summary": "nul \u0000 inside", "received_at": ago(seconds=1)}
+    good = _ticket(tag, 2) | {"ticket_id": f"T-{tag}-1", "received_at": ago(seconds=1)}
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for event in (bad, good):  # same key: same partition, bad one first
+            await producer.send_and_wait(topic, orjson.dumps(event), key=f"T-{tag}-1".encode())
+    finally:
+        await producer.stop()
+    await poll_value(
+        db,
+        "SELECT count(*) FROM sla_engine.inbox WHERE event_id = $1",
+        f"evt-{tag}-2",
+        expect=1,
+        timeout=60,
+    )
+    await poll_value(
+        db, "SELECT count(*) FROM sla_engine.inbox WHERE event_id = $1", f"evt-{tag}-1", expect=0
+    )
+    metrics = httpx.get(stack["sla_engine"].url + "/metrics", timeout=5).text
+    assert "pacta_kafka_records_set_aside_total" in metrics

@@ -19,12 +19,25 @@ from sla_engine import resources, store
 from sla_engine.api import router
 from sla_engine.consumer import make_handler
 from sla_engine.keeper import ClockKeeper
+from sla_engine.outages import OutageTracker
 from sla_engine.outbox import Relay
 from sla_engine.ownership import Partitions
 from sla_engine.settings import EngineSettings
 
 log = get_logger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def _refresh_registry(app: FastAPI, stop: asyncio.Event, every: float = 5.0) -> None:
+    """Pick up what other instances changed through their API (they share the database)."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+        try:
+            async with app.state.engine.connect() as conn:
+                app.state.registry.replace_with(await resources.load_registry(conn))
+        except Exception as exc:
+            log.warning("registry refresh failed", error=repr(exc))
 
 
 def _ticket_partitions(settings: EngineSettings) -> Callable[[FastAPI], Partitions]:
@@ -53,18 +66,25 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
             app.state.registry = await resources.load_registry(conn)
         keeper = app.state.keeper = ClockKeeper(engine, app.state.registry, settings.topic_prefix)
         await keeper.restore()
+        outages = app.state.outages = OutageTracker(
+            engine, app.state.registry, settings.topic_prefix
+        )
+        await outages.restore()
         producer = create_producer(settings, client_id="pacta-sla-engine")
         stop = asyncio.Event()
         relay = Relay(engine, producer)
         keeper.on_commit.append(relay.notify)
+        outages.on_commit.append(relay.notify)
 
         async def relay_when_connected() -> None:
             if await start_with_retry(producer, "sla-engine-producer", stop):
                 await relay.run()
 
         tasks = [
+            asyncio.create_task(_refresh_registry(app, stop), name="registry-refresh"),
             asyncio.create_task(relay_when_connected(), name="outbox-relay"),
             asyncio.create_task(keeper.run_timers(stop), name="clock-timers"),
+            asyncio.create_task(outages.run_timers(stop), name="availability-timers"),
         ]
         try:
             yield

@@ -22,11 +22,11 @@ from pacta.durations import datetime_to_ms, ms_to_datetime, parse_timestamp_ms
 from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, Signal, TicketEvent, topic_name
 from pacta.logs import get_logger
 from sla_engine import outbox, store
-from sla_engine.clocks import Clock
+from sla_engine.clocks import Clock, ClockRules
 from sla_engine.clocks import TicketEvent as ClockEvent
 from sla_engine.metrics import CLOCKS_OPEN, DETECTION_LAG, SIGNALS
 from sla_engine.ownership import partition_of
-from sla_engine.resources import Registry
+from sla_engine.resources import Registry, load_registry
 from sla_engine.signals import clock_signal_id, from_intent, retraction
 from sla_engine.tickets import Outcome, Ticket, apply_in_order, fire_due, replay_all
 
@@ -82,6 +82,9 @@ class ClockKeeper:
             return [], {}
         logs = await store.ticket_logs(conn, ticket_ids=ticket_ids)
         standing = await store.standing_signals(conn, ticket_ids=ticket_ids)
+        if any(self._rules(b[0]) is None for b in logs.values() if b):
+            # another instance may have just defined the policy: look before giving up
+            self.registry.replace_with(await load_registry(conn))
         out = []
         for ticket_id in ticket_ids:
             bodies = logs.get(ticket_id) or []
@@ -110,6 +113,11 @@ class ClockKeeper:
             out.append((ticket, outcome))
         by_id = {s["signal_id"]: s for signals in standing.values() for s in signals}
         return out, by_id
+
+    def _rules(self, first: dict[str, Any]) -> ClockRules | None:
+        return self.registry.rules_for(
+            first["service"], first.get("customer"), first.get("type", "incident")
+        )
 
     async def _persist(
         self,

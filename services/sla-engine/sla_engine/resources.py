@@ -30,6 +30,10 @@ class Registry:
     policies: dict[str, Policy] = field(default_factory=dict)
     origins: dict[tuple[str, str], str] = field(default_factory=dict)
 
+    def replace_with(self, other: Registry) -> None:
+        """Take another registry's content in place (the keeper and the API share this one)."""
+        self.calendars, self.policies, self.origins = other.calendars, other.policies, other.origins
+
     def calendar(self, name: str) -> Calendar:
         return resolve_calendar(name, self.calendars)
 
