@@ -14,9 +14,12 @@ from pacta.durations import ms_to_datetime
 from pacta.problems import Problem, validation_errors
 from sla_engine import resources, store
 from sla_engine.calendars import BUILTIN_CALENDARS
+from sla_engine.downtime import month_of
 from sla_engine.keeper import now_ms
+from sla_engine.outages import availability_view
 from sla_engine.policies import CalendarSpec, Policy, PolicySpec
 from sla_engine.schemas import (
+    Availability,
     CalendarList,
     ClockList,
     ClockView,
@@ -222,8 +225,11 @@ async def post_window(request: Request, _: AdminKey) -> MaintenanceWindow:
             origin="api",
         )
         outages = getattr(request.app.state, "outages", None)
+        dues = None
         if outages is not None:
-            await outages.maintenance_changed(conn, window.service)
+            dues = await outages.maintenance_changed(conn, window.service, window.starts_at)
+    if outages is not None and dues is not None:
+        outages.committed(dues)  # its timers, now that the window is committed
     return MaintenanceWindow(
         id=window_id,
         service=window.service,
@@ -302,3 +308,28 @@ def _clock_view(row: dict[str, Any], book: dict[str, Any], now: int) -> ClockVie
 
 def month_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m")
+
+
+# ---- availability -------------------------------------------------------------------------
+
+
+@router.get("/services/{service}/availability", tags=["availability"], response_model=Availability)
+async def get_availability(
+    request: Request, service: str, _: ReaderKey, month: str | None = None
+) -> Availability:
+    """Month-to-date availability (SPEC §4.3); the month is the availability calendar's local
+    month, the current one by default."""
+    outages = request.app.state.outages
+    now = now_ms()
+    if month is None:
+        month = month_of(now, outages.objective(service).calendar.timezone)
+    try:
+        figures = await outages.figures(service, month, now)
+    except ValueError as exc:
+        raise Problem(
+            422,
+            "Invalid query",
+            f"month: {exc}",
+            errors=[{"field": "month", "message": "must be a month written YYYY-MM"}],
+        ) from None
+    return availability_view(figures)

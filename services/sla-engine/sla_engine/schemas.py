@@ -84,10 +84,11 @@ class Availability(BaseModel):
     policy: str | None
     calendar: str
     target: float | None
-    actual: float = Field(description="percent")
+    actual: float = Field(description="percent: 1 - downtime / agreed service time to date")
     downtime_seconds: float
-    agreed_service_seconds: float
-    budget_seconds: float | None
+    agreed_service_seconds: float = Field(description="agreed service time, month to date")
+    agreed_month_seconds: float = Field(description="agreed service time of the whole month")
+    budget_seconds: float | None = Field(description="the whole month's error budget")
     budget_remaining_seconds: float | None
     budget_consumed: float | None = Field(description="fraction of the error budget used")
     met: bool | None

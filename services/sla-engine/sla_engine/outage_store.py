@@ -1,0 +1,158 @@
+"""Tables and queries of the availability half: check journals, down intervals, the windows a
+`maintenance` check opens, and the version counter of availability facts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from pacta.durations import datetime_to_ms, ms_to_datetime
+from sla_engine import resources
+from sla_engine.availability import OpenInterval
+from sla_engine.downtime import CheckEvent, DownInterval
+
+
+async def check_journal(conn: AsyncConnection, *, service: str, check: str) -> list[CheckEvent]:
+    """Every journaled event of one (service, check), in event time."""
+    result = await conn.execute(
+        sa.text(
+            "SELECT event_id, occurred_at, body->>'status', coalesce(body->>'severity', 'critical') "
+            "FROM sla_engine.monitoring_events WHERE service = :service AND check_name = :check "
+            "ORDER BY occurred_at, event_id"
+        ),
+        {"service": service, "check": check},
+    )
+    return [
+        CheckEvent(datetime_to_ms(at), status, severity, eid)
+        for eid, at, status, severity in result
+    ]
+
+
+async def replace_check_intervals(
+    conn: AsyncConnection, *, service: str, check: str, intervals: list[DownInterval]
+) -> None:
+    await conn.execute(
+        sa.text(
+            "DELETE FROM sla_engine.down_intervals WHERE service = :service AND check_name = :check"
+        ),
+        {"service": service, "check": check},
+    )
+    if intervals:
+        await conn.execute(
+            sa.text(
+                "INSERT INTO sla_engine.down_intervals "
+                "(service, check_name, started_at, ended_at, severity) "
+                "VALUES (:service, :check, :started_at, :ended_at, :severity)"
+            ),
+            [
+                {
+                    "service": service,
+                    "check": check,
+                    "started_at": ms_to_datetime(iv.start_ms),
+                    "ended_at": None if iv.end_ms is None else ms_to_datetime(iv.end_ms),
+                    "severity": iv.severity,
+                }
+                for iv in intervals
+            ],
+        )
+
+
+async def service_intervals(
+    conn: AsyncConnection, *, service: str, after_ms: int
+) -> list[DownInterval]:
+    """The service's check intervals still going on at or after `after_ms`."""
+    result = await conn.execute(
+        sa.text(
+            "SELECT check_name, started_at, ended_at, severity FROM sla_engine.down_intervals "
+            "WHERE service = :service AND (ended_at IS NULL OR ended_at >= :after) "
+            "ORDER BY started_at"
+        ),
+        {"service": service, "after": ms_to_datetime(after_ms)},
+    )
+    return [
+        DownInterval(check, datetime_to_ms(s), None if e is None else datetime_to_ms(e), severity)
+        for check, s, e, severity in result
+    ]
+
+
+async def service_windows(
+    conn: AsyncConnection, *, service: str, after_ms: int
+) -> list[OpenInterval]:
+    """The service's maintenance windows still going on at or after `after_ms`."""
+    result = await conn.execute(
+        sa.text(
+            "SELECT starts_at, ends_at FROM sla_engine.maintenance_windows "
+            "WHERE service = :service AND (ends_at IS NULL OR ends_at >= :after) "
+            "ORDER BY starts_at"
+        ),
+        {"service": service, "after": ms_to_datetime(after_ms)},
+    )
+    return [(datetime_to_ms(s), None if e is None else datetime_to_ms(e)) for s, e in result]
+
+
+async def sync_event_windows(
+    conn: AsyncConnection, *, service: str, intervals: list[DownInterval], reasons: dict[str, str]
+) -> None:
+    """Make the windows a `maintenance` check opened match its re-derived intervals: one window
+    per firing that opened one, named after that event, so replays change nothing."""
+    ids = [f"event-{iv.opened_by}" for iv in intervals]
+    await conn.execute(
+        sa.text(
+            "DELETE FROM sla_engine.maintenance_windows "
+            "WHERE service = :service AND origin = 'event' AND NOT (id = ANY(:ids))"
+        ),
+        {"service": service, "ids": ids},
+    )
+    for window_id, iv in zip(ids, intervals, strict=True):
+        await resources.add_window(
+            conn,
+            window_id=window_id,
+            service=service,
+            starts_at=ms_to_datetime(iv.start_ms),
+            ends_at=None if iv.end_ms is None else ms_to_datetime(iv.end_ms),
+            reason=reasons.get(iv.opened_by) or "maintenance check",
+            origin="event",
+        )
+
+
+async def event_summaries(conn: AsyncConnection, *, event_ids: list[str]) -> dict[str, str]:
+    result = await conn.execute(
+        sa.text(
+            "SELECT event_id, body->>'summary' FROM sla_engine.monitoring_events "
+            "WHERE event_id = ANY(:ids) AND body->>'summary' IS NOT NULL"
+        ),
+        {"ids": event_ids},
+    )
+    return {eid: summary for eid, summary in result}
+
+
+async def open_outage_starts(conn: AsyncConnection) -> dict[str, int]:
+    """Services with a check still firing, and the earliest start among those (restart)."""
+    result = await conn.execute(
+        sa.text(
+            "SELECT service, min(started_at) FROM sla_engine.down_intervals "
+            "WHERE ended_at IS NULL GROUP BY service"
+        )
+    )
+    return {service: datetime_to_ms(started) for service, started in result}
+
+
+async def next_fact_version(
+    conn: AsyncConnection, *, service: str, month: str, body: dict[str, Any]
+) -> int:
+    """Bump and return the version of a service-month's availability fact (row-locked, so
+    concurrent writers get distinct versions)."""
+    result = await conn.execute(
+        sa.text(
+            "INSERT INTO sla_engine.availability_facts (service, month, version, body) "
+            "VALUES (:service, :month, 1, CAST(:body AS jsonb)) "
+            "ON CONFLICT (service, month) DO UPDATE SET "
+            "version = sla_engine.availability_facts.version + 1, body = EXCLUDED.body, "
+            "updated_at = now() RETURNING version"
+        ),
+        {"service": service, "month": month, "body": orjson.dumps(body).decode()},
+    )
+    return int(result.scalar_one())

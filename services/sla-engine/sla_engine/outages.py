@@ -1,0 +1,357 @@
+"""The outage tracker: down intervals of checks, each service's availability against its
+policy, availability signals in real time (timers), and availability facts for reporting."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from pacta.durations import datetime_to_ms, format_timestamp_ms, ms_to_datetime
+from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, MonitoringEvent, Signal, topic_name
+from pacta.logs import get_logger
+from sla_engine import outage_store, outbox, store
+from sla_engine.availability import BURN_RULES, month_bounds
+from sla_engine.budget_alerts import Intent, plan
+from sla_engine.downtime import (
+    MAINTENANCE_CHECK,
+    MonthFigures,
+    Objective,
+    check_intervals,
+    month_figures,
+    month_of,
+    objective_of,
+    outages,
+)
+from sla_engine.keeper import now_ms
+from sla_engine.metrics import AVAILABILITY, BUDGET_REMAINING, DETECTION_LAG, SIGNALS
+from sla_engine.policies import select_availability_policy
+from sla_engine.resources import Registry
+from sla_engine.schemas import Availability
+from sla_engine.signals import LATE_AFTER_MS
+
+log = get_logger(__name__)
+LOOKBACK_MS = max(rule.long_ms for rule in BURN_RULES)
+"""History a plan needs before the first instant it evaluates (the longest burn window)."""
+
+Dues = dict[str, int | None]
+
+
+class OutageTracker:
+    """PostgreSQL holds all the state: on every change a service is re-planned from its
+    intervals (`budget_alerts.plan`), so the event path, the timers, the maintenance API and
+    a restart run the same arithmetic. Signals go in with `ON CONFLICT DO NOTHING` on stable
+    ids, so however often (or by whom) a plan is re-run, each fires once. Memory holds only
+    the timers: for each service that is down, the next instant a threshold falls due."""
+
+    def __init__(self, engine: AsyncEngine, registry: Registry, prefix: str) -> None:
+        self.engine, self.registry = engine, registry
+        self.signals_topic = topic_name(prefix, SIGNALS_TOPIC)
+        self.facts_topic = topic_name(prefix, FACTS_TOPIC)
+        self.heap: list[tuple[int, str]] = []
+        self.scheduled: dict[str, int] = {}
+        self.wake = asyncio.Event()
+        self.on_commit: list[Callable[[], None]] = []  # run after a commit (the relay's bell)
+        self._applied: Dues = {}  # timers the consumer's open transaction asks for
+
+    def objective(self, service: str) -> Objective:
+        policy = select_availability_policy(self.registry.policies.values(), service)
+        calendar = None
+        if policy is not None and policy.availability is not None:
+            try:
+                calendar = self.registry.calendar(policy.availability.calendar)
+            except KeyError:
+                # the API refuses such a policy; a calendar deleted under it falls back to 24x7
+                log.error("availability calendar missing", policy=policy.name, service=service)
+        return objective_of(policy, calendar)
+
+    # ---- the event path ------------------------------------------------------------------
+
+    async def apply(self, conn: AsyncConnection, events: list[MonitoringEvent]) -> None:
+        """Re-derive the intervals of every (service, check) the events touch from its journal
+        (already holding them), then re-plan each service from its earliest new event."""
+        self._applied = {}
+        by_check: dict[tuple[str, str], int] = {}
+        for event in events:
+            key, at = (event.service, event.check), datetime_to_ms(event.occurred_at)
+            by_check[key] = min(by_check.get(key, at), at)
+        since: dict[str, int] = {}
+        for (service, check), at in by_check.items():
+            journal = await outage_store.check_journal(conn, service=service, check=check)
+            if check == MAINTENANCE_CHECK:
+                # not an outage: firing opens a maintenance window, resolved closes it
+                windows = check_intervals(check, journal, by_severity=False)
+                reasons = await outage_store.event_summaries(
+                    conn, event_ids=[w.opened_by for w in windows]
+                )
+                await outage_store.sync_event_windows(
+                    conn, service=service, intervals=windows, reasons=reasons
+                )
+            else:
+                await outage_store.replace_check_intervals(
+                    conn, service=service, check=check, intervals=check_intervals(check, journal)
+                )
+            since[service] = min(since.get(service, at), at)
+        now = now_ms()
+        dues: Dues = {}
+        for service, at in sorted(since.items()):
+            dues[service] = await self.evaluate(conn, service, since_ms=at, now=now)
+        self._applied = dues
+
+    async def maintenance_changed(
+        self, conn: AsyncConnection, service: str, since: datetime | None = None
+    ) -> Dues:
+        """A window was declared (maybe after the fact): re-plan the service from its start.
+        Pass the result to `committed` once the transaction has committed."""
+        now = now_ms()
+        if since is None:
+            tz = self.objective(service).calendar.timezone
+            at = month_bounds(month_of(now, tz), tz)[0]
+        else:
+            at = datetime_to_ms(since)
+        return {service: await self.evaluate(conn, service, since_ms=at, now=now)}
+
+    def committed(self, dues: Dues | None = None) -> None:
+        """Arm the timers a committed transaction asked for (default: the consumer's)."""
+        if dues is None:
+            dues, self._applied = self._applied, {}
+        for service, due in dues.items():
+            self.schedule(service, due)
+        for bell in self.on_commit:
+            bell()
+
+    # ---- planning ------------------------------------------------------------------------
+
+    async def evaluate(
+        self, conn: AsyncConnection, service: str, *, since_ms: int, now: int, timer: bool = False
+    ) -> int | None:
+        """Re-plan one service in `conn`: write the signals now due and a fact per month
+        touched, set the gauges; returns the next instant to wake at for it."""
+        objective = self.objective(service)
+        down, windows = await self._load(conn, service, objective, min(since_ms, now))
+        result = plan(service, objective, down, windows, since_ms=since_ms, now_ms=now)
+        signals = [_signal(service, objective, i, now) for i in result.intents]
+        new = await self._write_signals(conn, signals)
+        if timer:
+            for signal in signals:
+                if signal.signal_id in new:
+                    DETECTION_LAG.labels(signal.kind).observe(
+                        max(0.0, (signal.detected_at - signal.occurred_at).total_seconds())
+                    )
+        for fig in result.figures:
+            await self._write_fact(conn, fig)
+        current = result.current
+        if current.month == month_of(now, objective.calendar.timezone):
+            AVAILABILITY.labels(service).set(current.actual_pct / 100)
+            if current.budget_consumed is not None:
+                BUDGET_REMAINING.labels(service).set(1 - current.budget_consumed)
+        return result.next_due_ms
+
+    async def _load(
+        self, conn: AsyncConnection, service: str, objective: Objective, since_ms: int
+    ) -> tuple[list[tuple[int, int | None]], list[tuple[int, int | None]]]:
+        """The service's outages and maintenance windows from the start of the month in which
+        the outage going on at `since_ms` began, less the longest burn window."""
+        tz = objective.calendar.timezone
+        after = month_bounds(month_of(since_ms, tz), tz)[0] - LOOKBACK_MS
+        while True:
+            intervals = await outage_store.service_intervals(conn, service=service, after_ms=after)
+            down = outages(intervals, objective.down_severities)
+            first = min(
+                [since_ms] + [s for s, e in down if s <= since_ms and (e is None or e >= since_ms)]
+            )
+            needed = month_bounds(month_of(first, tz), tz)[0] - LOOKBACK_MS
+            if needed >= after:
+                break
+            after = needed  # an outage began before what was loaded: load from there
+        windows = await outage_store.service_windows(conn, service=service, after_ms=after)
+        return down, windows
+
+    async def figures(self, service: str, month: str, now: int) -> MonthFigures:
+        """Live month-to-date figures (the API); ValueError for a month not written YYYY-MM."""
+        objective = self.objective(service)
+        start, _end = month_bounds(month, objective.calendar.timezone)
+        async with self.engine.connect() as conn:
+            intervals = await outage_store.service_intervals(conn, service=service, after_ms=start)
+            windows = await outage_store.service_windows(conn, service=service, after_ms=start)
+        down = outages(intervals, objective.down_severities)
+        return month_figures(service, month, objective, down, windows, now)
+
+    async def _write_signals(self, conn: AsyncConnection, signals: list[Signal]) -> set[str]:
+        bodies = [s.model_dump(mode="json") for s in signals]
+        new_ids = await store.record_signals(conn, signals=bodies)
+        for signal, body in zip(signals, bodies, strict=True):
+            if signal.signal_id not in new_ids:
+                continue  # fired before (by this path, the other one, or before a restart)
+            await outbox.enqueue(
+                conn,
+                topic=self.signals_topic,
+                key=signal.service,
+                record_id=signal.signal_id,
+                body=body,
+            )
+            SIGNALS.labels(signal.kind, signal.service, signal.metric, "").inc()
+            log.info("signal", signal_id=signal.signal_id, kind=signal.kind, late=signal.late)
+        return new_ids
+
+    async def _write_fact(self, conn: AsyncConnection, fig: MonthFigures) -> None:
+        body = availability_fact(fig, version=0)
+        version = await outage_store.next_fact_version(
+            conn, service=fig.service, month=fig.month, body=body
+        )
+        fact = availability_fact(fig, version=version)
+        await outbox.enqueue(
+            conn, topic=self.facts_topic, key=fig.service, record_id=fact["fact_id"], body=fact
+        )
+
+    # ---- timers --------------------------------------------------------------------------
+
+    def schedule(self, service: str, due: int | None) -> None:
+        if due is None:
+            self.scheduled.pop(service, None)
+            return
+        if self.scheduled.get(service) != due:
+            self.scheduled[service] = due
+            heapq.heappush(self.heap, (due, service))
+            if self.heap[0][1] == service:
+                self.wake.set()  # a new earliest instant: the timer must sleep less
+
+    async def run_timers(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self._sleep_until_due()
+                await self.fire(now_ms())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception("availability timer round failed; retrying", error=repr(exc))
+                await asyncio.sleep(0.2)
+
+    async def _sleep_until_due(self) -> None:
+        self.wake.clear()
+        delay = 3600.0
+        if self.heap:
+            delay = (self.heap[0][0] - now_ms()) / 1000
+            if delay <= 0:
+                return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wake.wait(), delay)
+
+    async def fire(self, now: int) -> None:
+        """Re-plan every service whose instant has come, in one transaction."""
+        due: list[str] = []
+        while self.heap and self.heap[0][0] <= now:
+            at, service = heapq.heappop(self.heap)
+            if self.scheduled.get(service) == at:  # else superseded (lazy deletion)
+                del self.scheduled[service]
+                due.append(service)
+        if not due:
+            return
+        dues: Dues = {}
+        try:
+            async with self.engine.begin() as conn:
+                for service in due:
+                    dues[service] = await self.evaluate(
+                        conn, service, since_ms=now, now=now, timer=True
+                    )
+        except Exception:
+            for service in due:  # try again shortly; nothing was written
+                self.schedule(service, now + 1_000)
+            raise
+        self.committed(dues)
+
+    async def restore(self) -> int:
+        """Start-up: re-plan every service with a check still firing, so crossings that came
+        due while the engine was down fire now (late) and the rest get their timers."""
+        dues: Dues = {}
+        now = now_ms()
+        async with self.engine.begin() as conn:
+            for service in sorted(await outage_store.open_outage_starts(conn)):
+                dues[service] = await self.evaluate(conn, service, since_ms=now, now=now)
+        self.committed(dues)
+        log.info("open outages restored", services=len(dues))
+        return len(dues)
+
+
+# ---- conversions ---------------------------------------------------------------------------
+
+
+def _signal(service: str, objective: Objective, intent: Intent, detected_ms: int) -> Signal:
+    return Signal.model_validate(
+        {
+            "signal_id": intent.signal_id,
+            "kind": intent.kind,
+            "service": service,
+            "policy": objective.policy,
+            "metric": "availability",
+            "threshold": intent.threshold,
+            "deadline": _ts(intent.deadline_ms),
+            "occurred_at": _ts(intent.occurred_ms),
+            "detected_at": _ts(detected_ms),
+            "labels": intent.labels,
+            "late": detected_ms - intent.occurred_ms > LATE_AFTER_MS,
+            "summary": intent.summary,
+        }
+    )
+
+
+def availability_fact(fig: MonthFigures, *, version: int) -> dict[str, Any]:
+    """What reporting needs to show a service's month exactly as the engine counts it."""
+    objective = fig.objective
+    return {
+        "fact_id": f"availability:{fig.service}:{fig.month}:{version}",
+        "fact": "availability",
+        "service": fig.service,
+        "month": fig.month,
+        "policy": objective.policy,
+        "target": objective.target,
+        "calendar": objective.calendar.name,
+        "down_severities": sorted(objective.down_severities),
+        "downtime_seconds": fig.downtime_ms / 1000,
+        "agreed_service_seconds": fig.agreed_month_ms / 1000,
+        "agreed_to_date_seconds": fig.agreed_to_date_ms / 1000,
+        "actual": fig.actual_pct,
+        "budget_seconds": None if fig.budget_ms is None else fig.budget_ms / 1000,
+        "budget_consumed": fig.budget_consumed,
+        "met": fig.met,
+        "down": fig.down,
+        "down_intervals": [[_ts(s), _ts(e)] for s, e in fig.intervals],
+        "version": version,
+        "as_of": _ts(fig.as_of_ms),
+        "occurred_at": _ts(fig.as_of_ms),
+    }
+
+
+def _ts(ms: int | None) -> str | None:
+    return None if ms is None else format_timestamp_ms(ms)
+
+
+def availability_view(fig: MonthFigures) -> Availability:
+    """The API's answer, from the same figures the facts carry."""
+    return Availability(
+        service=fig.service,
+        month=fig.month,
+        policy=fig.objective.policy,
+        calendar=fig.objective.calendar.name,
+        target=fig.objective.target,
+        actual=fig.actual_pct,
+        downtime_seconds=fig.downtime_ms / 1000,
+        agreed_service_seconds=fig.agreed_to_date_ms / 1000,
+        agreed_month_seconds=fig.agreed_month_ms / 1000,
+        budget_seconds=None if fig.budget_ms is None else fig.budget_ms / 1000,
+        budget_remaining_seconds=(
+            None if fig.budget_remaining_ms is None else fig.budget_remaining_ms / 1000
+        ),
+        budget_consumed=fig.budget_consumed,
+        met=fig.met,
+        down=fig.down,
+        as_of=ms_to_datetime(fig.as_of_ms),
+        down_intervals=[
+            (ms_to_datetime(s), None if e is None else ms_to_datetime(e)) for s, e in fig.intervals
+        ],
+    )
