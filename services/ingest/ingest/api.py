@@ -100,6 +100,10 @@ async def post_tickets(request: Request, key: IngestKey) -> Response:
     return await ingest_events(request, key, "ticket", await request.body())
 
 
+#: Answers after which the request was not processed: its signature may be sent again.
+_NOT_PROCESSED = frozenset({429, 500, 502, 503, 504})
+
+
 async def ingest_events(request: Request, key: str, kind: Kind, raw: bytes) -> Response:
     """Signature, rate limit, validation, then Kafka: the first refusal answers the request."""
     state = request.app.state
@@ -117,8 +121,8 @@ async def ingest_events(request: Request, key: str, kind: Kind, raw: bytes) -> R
     try:
         return await _rate_limited_ingest(request, key, kind, raw)
     except Problem as problem:
-        if guard and claimed and (problem.status == 429 or problem.status >= 500):
-            # Not processed: the sender may send the very same signed request again.
+        if guard is not None and claimed is not None and problem.status in _NOT_PROCESSED:
+            # The sender may retry exactly the same signed request, as Retry-After asks.
             guard.release(claimed)
         raise
 
