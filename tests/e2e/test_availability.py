@@ -96,6 +96,12 @@ async def poll_availability(
     raise AssertionError(f"availability of {service} never showed {what}: {body}")
 
 
+def gauge(text: str, name: str, service: str) -> float:
+    prefix = f'{name}{{service="{service}"}} '
+    line = next(line for line in text.splitlines() if line.startswith(prefix))
+    return float(line[len(prefix) :])
+
+
 def month_start(at_ms: int) -> int:
     month = datetime.fromtimestamp(at_ms / 1000, UTC).strftime("%Y-%m")
     return month_bounds(month, "UTC")[0]
@@ -290,6 +296,10 @@ async def test_breach_fires_by_itself_during_the_outage(
     assert body["down"] is True
     assert body["met"] is False
     assert body["down_intervals"][-1][1] is None
+    # the gauges follow the outage live (computed at the scrape), past the exhausted budget
+    scraped = httpx.get(f"{engine}/metrics", timeout=10).text
+    assert gauge(scraped, "pacta_error_budget_remaining_ratio", service) < 0
+    assert gauge(scraped, "pacta_availability_ratio", service) < 1
     # the outage ends: the all-clear, and still one breach
     send(stack, [event(service, "http", "resolved", now_ms())])
     await signals.wait_for(

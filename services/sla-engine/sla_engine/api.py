@@ -16,7 +16,7 @@ from sla_engine import resources, store
 from sla_engine.calendars import BUILTIN_CALENDARS
 from sla_engine.downtime import month_of
 from sla_engine.keeper import now_ms
-from sla_engine.outages import availability_view
+from sla_engine.outage_views import availability_view
 from sla_engine.policies import CalendarSpec, Policy, PolicySpec
 from sla_engine.schemas import (
     Availability,
@@ -182,6 +182,7 @@ async def put_policy(
         )
     registry.policies[name] = policy
     registry.origins[("policy", name)] = "api"
+    await _replan_outages(request)
     response.status_code = 201 if created else 200
     return policy
 
@@ -193,7 +194,15 @@ async def delete_policy(request: Request, name: ResourceName, _: AdminKey) -> Re
     if not found:
         raise Problem(404, "Not found", f"policy {name!r} does not exist")
     request.app.state.registry.policies.pop(name, None)
+    await _replan_outages(request)
     return Response(status_code=204)
+
+
+async def _replan_outages(request: Request) -> None:
+    """Running outages are measured against the policies as they now are."""
+    outages = getattr(request.app.state, "outages", None)
+    if outages is not None:
+        await outages.replan_open()
 
 
 # ---- maintenance windows ------------------------------------------------------------------

@@ -8,16 +8,15 @@ import contextlib
 import heapq
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from pacta.durations import datetime_to_ms, format_timestamp_ms, ms_to_datetime
+from pacta.durations import datetime_to_ms
 from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, MonitoringEvent, Signal, topic_name
 from pacta.logs import get_logger
 from sla_engine import outage_store, outbox, store
-from sla_engine.availability import BURN_RULES, month_bounds
-from sla_engine.budget_alerts import Intent, plan
+from sla_engine.availability import BURN_RULES, OpenInterval, month_bounds
+from sla_engine.budget_alerts import plan
 from sla_engine.downtime import (
     MAINTENANCE_CHECK,
     MonthFigures,
@@ -30,10 +29,9 @@ from sla_engine.downtime import (
 )
 from sla_engine.keeper import now_ms
 from sla_engine.metrics import AVAILABILITY, BUDGET_REMAINING, DETECTION_LAG, SIGNALS
+from sla_engine.outage_views import availability_fact, intent_signal
 from sla_engine.policies import select_availability_policy
 from sla_engine.resources import Registry
-from sla_engine.schemas import Availability
-from sla_engine.signals import LATE_AFTER_MS
 
 log = get_logger(__name__)
 LOOKBACK_MS = max(rule.long_ms for rule in BURN_RULES)
@@ -58,6 +56,7 @@ class OutageTracker:
         self.wake = asyncio.Event()
         self.on_commit: list[Callable[[], None]] = []  # run after a commit (the relay's bell)
         self._applied: Dues = {}  # timers the consumer's open transaction asks for
+        self.live: dict[str, tuple[Objective, list[OpenInterval], list[OpenInterval]]] = {}
 
     def objective(self, service: str) -> Objective:
         policy = select_availability_policy(self.registry.policies.values(), service)
@@ -135,7 +134,7 @@ class OutageTracker:
         objective = self.objective(service)
         down, windows = await self._load(conn, service, objective, min(since_ms, now))
         result = plan(service, objective, down, windows, since_ms=since_ms, now_ms=now)
-        signals = [_signal(service, objective, i, now) for i in result.intents]
+        signals = [intent_signal(service, objective, i, now) for i in result.intents]
         new = await self._write_signals(conn, signals)
         if timer:
             for signal in signals:
@@ -145,16 +144,38 @@ class OutageTracker:
                     )
         for fig in result.figures:
             await self._write_fact(conn, fig)
-        current = result.current
-        if current.month == month_of(now, objective.calendar.timezone):
-            AVAILABILITY.labels(service).set(current.actual_pct / 100)
-            if current.budget_consumed is not None:
-                BUDGET_REMAINING.labels(service).set(1 - current.budget_consumed)
+        self._watch(service, objective, down, windows)
         return result.next_due_ms
+
+    def _watch(
+        self,
+        service: str,
+        objective: Objective,
+        down: list[OpenInterval],
+        windows: list[OpenInterval],
+    ) -> None:
+        """Keep the service's outages for its gauges, which are computed at each scrape, so
+        a dashboard sees the availability fall during an outage, not only at its events."""
+        if service not in self.live:
+            AVAILABILITY.labels(service).set_function(lambda: self._gauge(service, "actual"))
+            if objective.target is not None:
+                BUDGET_REMAINING.labels(service).set_function(
+                    lambda: self._gauge(service, "budget")
+                )
+        self.live[service] = (objective, down, windows)
+
+    def _gauge(self, service: str, which: str) -> float:
+        objective, down, windows = self.live[service]
+        now = now_ms()
+        month = month_of(now, objective.calendar.timezone)
+        fig = month_figures(service, month, objective, down, windows, now)
+        if which == "actual":
+            return fig.actual_pct / 100
+        return 1.0 if fig.budget_consumed is None else 1 - fig.budget_consumed
 
     async def _load(
         self, conn: AsyncConnection, service: str, objective: Objective, since_ms: int
-    ) -> tuple[list[tuple[int, int | None]], list[tuple[int, int | None]]]:
+    ) -> tuple[list[OpenInterval], list[OpenInterval]]:
         """The service's outages and maintenance windows from the start of the month in which
         the outage going on at `since_ms` began, less the longest burn window."""
         tz = objective.calendar.timezone
@@ -268,90 +289,17 @@ class OutageTracker:
     async def restore(self) -> int:
         """Start-up: re-plan every service with a check still firing, so crossings that came
         due while the engine was down fire now (late) and the rest get their timers."""
+        count = await self.replan_open()
+        log.info("open outages restored", services=count)
+        return count
+
+    async def replan_open(self) -> int:
+        """Re-plan every service with a check still firing (start-up; a policy changed, so
+        targets, calendars and warn fractions of running outages may have moved)."""
         dues: Dues = {}
         now = now_ms()
         async with self.engine.begin() as conn:
             for service in sorted(await outage_store.open_outage_starts(conn)):
                 dues[service] = await self.evaluate(conn, service, since_ms=now, now=now)
         self.committed(dues)
-        log.info("open outages restored", services=len(dues))
         return len(dues)
-
-
-# ---- conversions ---------------------------------------------------------------------------
-
-
-def _signal(service: str, objective: Objective, intent: Intent, detected_ms: int) -> Signal:
-    return Signal.model_validate(
-        {
-            "signal_id": intent.signal_id,
-            "kind": intent.kind,
-            "service": service,
-            "policy": objective.policy,
-            "metric": "availability",
-            "threshold": intent.threshold,
-            "deadline": _ts(intent.deadline_ms),
-            "occurred_at": _ts(intent.occurred_ms),
-            "detected_at": _ts(detected_ms),
-            "labels": intent.labels,
-            "late": detected_ms - intent.occurred_ms > LATE_AFTER_MS,
-            "summary": intent.summary,
-        }
-    )
-
-
-def availability_fact(fig: MonthFigures, *, version: int) -> dict[str, Any]:
-    """What reporting needs to show a service's month exactly as the engine counts it."""
-    objective = fig.objective
-    return {
-        "fact_id": f"availability:{fig.service}:{fig.month}:{version}",
-        "fact": "availability",
-        "service": fig.service,
-        "month": fig.month,
-        "policy": objective.policy,
-        "target": objective.target,
-        "calendar": objective.calendar.name,
-        "down_severities": sorted(objective.down_severities),
-        "downtime_seconds": fig.downtime_ms / 1000,
-        "agreed_service_seconds": fig.agreed_month_ms / 1000,
-        "agreed_to_date_seconds": fig.agreed_to_date_ms / 1000,
-        "actual": fig.actual_pct,
-        "budget_seconds": None if fig.budget_ms is None else fig.budget_ms / 1000,
-        "budget_consumed": fig.budget_consumed,
-        "met": fig.met,
-        "down": fig.down,
-        "down_intervals": [[_ts(s), _ts(e)] for s, e in fig.intervals],
-        "version": version,
-        "as_of": _ts(fig.as_of_ms),
-        "occurred_at": _ts(fig.as_of_ms),
-    }
-
-
-def _ts(ms: int | None) -> str | None:
-    return None if ms is None else format_timestamp_ms(ms)
-
-
-def availability_view(fig: MonthFigures) -> Availability:
-    """The API's answer, from the same figures the facts carry."""
-    return Availability(
-        service=fig.service,
-        month=fig.month,
-        policy=fig.objective.policy,
-        calendar=fig.objective.calendar.name,
-        target=fig.objective.target,
-        actual=fig.actual_pct,
-        downtime_seconds=fig.downtime_ms / 1000,
-        agreed_service_seconds=fig.agreed_to_date_ms / 1000,
-        agreed_month_seconds=fig.agreed_month_ms / 1000,
-        budget_seconds=None if fig.budget_ms is None else fig.budget_ms / 1000,
-        budget_remaining_seconds=(
-            None if fig.budget_remaining_ms is None else fig.budget_remaining_ms / 1000
-        ),
-        budget_consumed=fig.budget_consumed,
-        met=fig.met,
-        down=fig.down,
-        as_of=ms_to_datetime(fig.as_of_ms),
-        down_intervals=[
-            (ms_to_datetime(s), None if e is None else ms_to_datetime(e)) for s, e in fig.intervals
-        ],
-    )

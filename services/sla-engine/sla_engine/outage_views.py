@@ -1,0 +1,89 @@
+"""What the outage tracker hands out: signals from intents, availability facts for
+reporting, and the API's view of a month's figures (all from the same `MonthFigures`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pacta.durations import format_timestamp_ms, ms_to_datetime
+from pacta.events import Signal
+from sla_engine.budget_alerts import Intent
+from sla_engine.downtime import MonthFigures, Objective
+from sla_engine.schemas import Availability
+from sla_engine.signals import LATE_AFTER_MS
+
+
+def intent_signal(service: str, objective: Objective, intent: Intent, detected_ms: int) -> Signal:
+    return Signal.model_validate(
+        {
+            "signal_id": intent.signal_id,
+            "kind": intent.kind,
+            "service": service,
+            "policy": objective.policy,
+            "metric": "availability",
+            "threshold": intent.threshold,
+            "deadline": _ts(intent.deadline_ms),
+            "occurred_at": _ts(intent.occurred_ms),
+            "detected_at": _ts(detected_ms),
+            "labels": intent.labels,
+            "late": detected_ms - intent.occurred_ms > LATE_AFTER_MS,
+            "summary": intent.summary,
+        }
+    )
+
+
+def availability_fact(fig: MonthFigures, *, version: int) -> dict[str, Any]:
+    """What reporting needs to show a service's month exactly as the engine counts it."""
+    objective = fig.objective
+    return {
+        "fact_id": f"availability:{fig.service}:{fig.month}:{version}",
+        "fact": "availability",
+        "service": fig.service,
+        "month": fig.month,
+        "policy": objective.policy,
+        "target": objective.target,
+        "calendar": objective.calendar.name,
+        "down_severities": sorted(objective.down_severities),
+        "downtime_seconds": fig.downtime_ms / 1000,
+        "agreed_service_seconds": fig.agreed_month_ms / 1000,
+        "agreed_to_date_seconds": fig.agreed_to_date_ms / 1000,
+        "actual": fig.actual_pct,
+        "budget_seconds": None if fig.budget_ms is None else fig.budget_ms / 1000,
+        "budget_consumed": fig.budget_consumed,
+        "met": fig.met,
+        "down": fig.down,
+        "down_intervals": [[_ts(s), _ts(e)] for s, e in fig.intervals],
+        "version": version,
+        "as_of": _ts(fig.as_of_ms),
+        "occurred_at": _ts(fig.as_of_ms),
+    }
+
+
+def _ts(ms: int | None) -> str | None:
+    return None if ms is None else format_timestamp_ms(ms)
+
+
+def availability_view(fig: MonthFigures) -> Availability:
+    """The API's answer, from the same figures the facts carry."""
+    return Availability(
+        service=fig.service,
+        month=fig.month,
+        policy=fig.objective.policy,
+        calendar=fig.objective.calendar.name,
+        target=fig.objective.target,
+        actual=fig.actual_pct,
+        downtime_seconds=fig.downtime_ms / 1000,
+        agreed_service_seconds=fig.agreed_to_date_ms / 1000,
+        agreed_month_seconds=fig.agreed_month_ms / 1000,
+        budget_seconds=None if fig.budget_ms is None else fig.budget_ms / 1000,
+        budget_remaining_seconds=(
+            None if fig.budget_remaining_ms is None else fig.budget_remaining_ms / 1000
+        ),
+        budget_consumed=fig.budget_consumed,
+        met=fig.met,
+        down=fig.down,
+        as_of=ms_to_datetime(fig.as_of_ms),
+        down_intervals=[
+            (ms_to_datetime(s), None if e is None else ms_to_datetime(e)) for s, e in fig.intervals
+        ],
+    )
