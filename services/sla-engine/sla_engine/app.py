@@ -106,6 +106,7 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
         topics=[MONITORING_TOPIC, TICKETS_TOPIC],
         make_handler=make_handler,
         hook=engine_state,
+        make_listener=_ticket_partitions(settings),
     )
     app = create_base_app(
         title="Pacta sla-engine",
