@@ -57,30 +57,77 @@ def check_intervals(
 ) -> list[DownInterval]:
     """The intervals in which `check` fired, from its events in any order.
 
-    Events are taken in event time; at the same instant a resolve goes first, so a check that
-    resolves and fires again at one instant stays down. A firing while already firing is a
-    repeat (Alertmanager re-sends), unless its severity differs and `by_severity`: then the
-    interval is split there, since each interval carries its firing event's severity. A
+    Events are taken in event time; at the same instant a resolve goes first (a check that
+    resolves and fires again at one instant stays down), then firings from the least to the
+    most severe (so of simultaneous firings the most severe holds). A firing while already
+    firing is a repeat (Alertmanager re-sends), unless its severity differs and `by_severity`:
+    then the interval is split there, since each interval carries its firing's severity. A
     resolve with nothing firing is ignored (its firing may still arrive, and then the
     re-derivation pairs them).
     """
-    ordered = sorted(events, key=lambda e: (e.occurred_ms, e.status != "resolved", e.event_id))
     out: list[DownInterval] = []
     current: DownInterval | None = None
-    for event in ordered:
-        if event.status == "resolved":
-            if current is not None:
-                out.append(_closed(current, event.occurred_ms))
-                current = None
-            continue
-        if current is not None:
-            if not by_severity or event.severity == current.severity:
-                continue
-            out.append(_closed(current, event.occurred_ms))
-        current = DownInterval(check, event.occurred_ms, None, event.severity, event.event_id)
+    for event in sorted(events, key=_order):
+        current = _step(check, current, event, out, by_severity)
     if current is not None:
         out.append(current)
     return [iv for iv in out if iv.end_ms is None or iv.end_ms > iv.start_ms]
+
+
+_RANK = {"info": 0, "warning": 1, "minor": 2, "major": 3, "critical": 4}
+
+
+def _order(event: CheckEvent) -> tuple[int, int, int, str]:
+    firing = event.status != "resolved"
+    return event.occurred_ms, firing, _RANK.get(event.severity, 5) if firing else 0, event.event_id
+
+
+def _step(
+    check: str,
+    current: DownInterval | None,
+    event: CheckEvent,
+    out: list[DownInterval],
+    by_severity: bool,
+) -> DownInterval | None:
+    """One event of the scan: the interval open afterwards; closed ones go to `out`."""
+    if event.status == "resolved":
+        if current is not None:
+            out.append(_closed(current, event.occurred_ms))
+        return None
+    if current is not None:
+        if not by_severity or event.severity == current.severity:
+            return current
+        out.append(_closed(current, event.occurred_ms))
+    return DownInterval(check, event.occurred_ms, None, event.severity, event.event_id)
+
+
+def advance(
+    check: str, last: DownInterval | None, seen_until_ms: int | None, events: Iterable[CheckEvent]
+) -> list[DownInterval] | None:
+    """The fast path of `check_intervals` for events that come in order: from the check's last
+    interval and the latest instant of its earlier events, the intervals that replace `last`
+    (all of them from its start on). None when an event is older than what came before, or
+    simultaneous with it and not a plain repeat: then only the whole journal gives the answer.
+    """
+    current = last if last is not None and last.end_ms is None else None
+    out: list[DownInterval] = [] if last is None or current is not None else [last]
+    until = seen_until_ms
+    for event in sorted(events, key=_order):
+        if until is not None and event.occurred_ms <= until:
+            repeat = (
+                event.occurred_ms == until
+                and event.status == "firing"
+                and current is not None
+                and event.severity == current.severity
+            )
+            if repeat:
+                continue
+            return None
+        until = event.occurred_ms
+        current = _step(check, current, event, out, by_severity=True)
+    if current is not None:
+        out.append(current)
+    return out
 
 
 def _closed(interval: DownInterval, end_ms: int) -> DownInterval:

@@ -31,14 +31,54 @@ async def check_journal(conn: AsyncConnection, *, service: str, check: str) -> l
     ]
 
 
+async def seen_until(
+    conn: AsyncConnection, *, service: str, check: str, besides: list[str]
+) -> int | None:
+    """The latest instant among the check's journaled events other than `besides`."""
+    result = await conn.execute(
+        sa.text(
+            "SELECT max(occurred_at) FROM sla_engine.monitoring_events "
+            "WHERE service = :service AND check_name = :check AND NOT (event_id = ANY(:ids))"
+        ),
+        {"service": service, "check": check, "ids": besides},
+    )
+    latest = result.scalar_one_or_none()
+    return None if latest is None else datetime_to_ms(latest)
+
+
+async def last_interval(conn: AsyncConnection, *, service: str, check: str) -> DownInterval | None:
+    result = await conn.execute(
+        sa.text(
+            "SELECT started_at, ended_at, severity FROM sla_engine.down_intervals "
+            "WHERE service = :service AND check_name = :check ORDER BY started_at DESC LIMIT 1"
+        ),
+        {"service": service, "check": check},
+    )
+    row = result.first()
+    if row is None:
+        return None
+    start, end, severity = row
+    return DownInterval(
+        check, datetime_to_ms(start), None if end is None else datetime_to_ms(end), severity
+    )
+
+
 async def replace_check_intervals(
-    conn: AsyncConnection, *, service: str, check: str, intervals: list[DownInterval]
+    conn: AsyncConnection,
+    *,
+    service: str,
+    check: str,
+    intervals: list[DownInterval],
+    from_ms: int | None = None,
 ) -> None:
+    """Replace the check's intervals (those starting at or after `from_ms`, if given)."""
     await conn.execute(
         sa.text(
             "DELETE FROM sla_engine.down_intervals WHERE service = :service AND check_name = :check"
+            + ("" if from_ms is None else " AND started_at >= :from")
         ),
-        {"service": service, "check": check},
+        {"service": service, "check": check}
+        | ({} if from_ms is None else {"from": ms_to_datetime(from_ms)}),
     )
     if intervals:
         await conn.execute(

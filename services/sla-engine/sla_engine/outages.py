@@ -19,8 +19,10 @@ from sla_engine.availability import BURN_RULES, OpenInterval, month_bounds
 from sla_engine.budget_alerts import plan
 from sla_engine.downtime import (
     MAINTENANCE_CHECK,
+    CheckEvent,
     MonthFigures,
     Objective,
+    advance,
     check_intervals,
     month_figures,
     month_of,
@@ -75,12 +77,19 @@ class OutageTracker:
         """Re-derive the intervals of every (service, check) the events touch from its journal
         (already holding them), then re-plan each service from its earliest new event."""
         self._applied = {}
-        by_check: dict[tuple[str, str], int] = {}
+        by_check: dict[tuple[str, str], list[CheckEvent]] = {}
         for event in events:
-            key, at = (event.service, event.check), datetime_to_ms(event.occurred_at)
-            by_check[key] = min(by_check.get(key, at), at)
+            by_check.setdefault((event.service, event.check), []).append(
+                CheckEvent(
+                    datetime_to_ms(event.occurred_at), event.status, event.severity, event.id or ""
+                )
+            )
         since: dict[str, int] = {}
-        for (service, check), at in by_check.items():
+        for (service, check), group in by_check.items():
+            at = min(e.occurred_ms for e in group)
+            since[service] = min(since.get(service, at), at)
+            if check != MAINTENANCE_CHECK and await self._advance(conn, service, check, group):
+                continue
             journal = await outage_store.check_journal(conn, service=service, check=check)
             if check == MAINTENANCE_CHECK:
                 # not an outage: firing opens a maintenance window, resolved closes it
@@ -95,12 +104,34 @@ class OutageTracker:
                 await outage_store.replace_check_intervals(
                     conn, service=service, check=check, intervals=check_intervals(check, journal)
                 )
-            since[service] = min(since.get(service, at), at)
         now = now_ms()
         dues: Dues = {}
         for service, at in sorted(since.items()):
             dues[service] = await self.evaluate(conn, service, since_ms=at, now=now)
         self._applied = dues
+
+    async def _advance(
+        self, conn: AsyncConnection, service: str, check: str, events: list[CheckEvent]
+    ) -> bool:
+        """Events later than all before them (the usual case) extend the check's intervals
+        without reading its journal; False when only the whole journal can tell."""
+        last = await outage_store.last_interval(conn, service=service, check=check)
+        seen = await outage_store.seen_until(
+            conn, service=service, check=check, besides=[e.event_id for e in events]
+        )
+        if last is None and seen is not None:
+            return False  # earlier events left no interval: let the journal say why
+        tail = advance(check, last, seen, events)
+        if tail is None:
+            return False
+        await outage_store.replace_check_intervals(
+            conn,
+            service=service,
+            check=check,
+            intervals=tail,
+            from_ms=None if last is None else last.start_ms,
+        )
+        return True
 
     async def maintenance_changed(
         self, conn: AsyncConnection, service: str, since: datetime | None = None

@@ -19,6 +19,7 @@ from sla_engine.downtime import (
     CheckEvent,
     DownInterval,
     Objective,
+    advance,
     check_intervals,
     month_figures,
     month_of,
@@ -108,6 +109,48 @@ def test_arrival_order_never_matters(raw: list[tuple[int, bool, str]], rnd: obje
     found = check_intervals("c", events)
     assert all(iv.end_ms is None or iv.end_ms > iv.start_ms for iv in found)
     assert all(a.end_ms is not None and a.end_ms <= b.start_ms for a, b in pairwise(found))
+
+
+events_strategy = st.lists(
+    st.tuples(st.integers(0, 30), st.booleans(), st.sampled_from(["critical", "minor", "major"])),
+    max_size=14,
+)
+
+
+@given(events_strategy, events_strategy)
+def test_the_fast_path_agrees_with_the_journal_or_declines(
+    before: list[tuple[int, bool, str]], after: list[tuple[int, bool, str]]
+) -> None:
+    def make(raw: list[tuple[int, bool, str]], tag: str) -> list[CheckEvent]:
+        return [
+            CheckEvent(t, "firing" if firing else "resolved", sev, f"{tag}{i:02d}")
+            for i, (t, firing, sev) in enumerate(raw)
+        ]
+
+    old = make(before, "a")
+    seen = max((e.occurred_ms for e in old), default=None)
+    # mostly later than what came before (the fast path's case), some at the same instant
+    new = make([(t + (seen or 0) - 2, f, sev) for t, f, sev in after], "b")
+    known = check_intervals("c", old)
+    last = known[-1] if known else None
+    tail = advance("c", last, seen, new)
+    full = check_intervals("c", old + new)
+    if tail is None:
+        return  # declining is always safe: the caller re-derives from the journal
+    kept = known[:-1] if known else []
+    assert [(iv.start_ms, iv.end_ms, iv.severity) for iv in kept + tail] == [
+        (iv.start_ms, iv.end_ms, iv.severity) for iv in full
+    ]
+
+
+def test_the_fast_path_takes_later_events_and_plain_repeats() -> None:
+    last = DownInterval("c", 10, None, "critical", "f10")
+    assert advance("c", last, 10, [fire(10, eid="again"), fire(12, eid="x")]) == [last]
+    assert spans(advance("c", last, 10, [resolve(15), fire(20)]) or []) == [(10, 15), (20, None)]
+    assert advance("c", last, 10, [resolve(10)]) is None  # simultaneous: the journal decides
+    assert advance("c", last, 30, [fire(20, eid="late")]) is None  # out of order
+    bench = [fire(5, "major", f"e{i}") for i in range(1000)]
+    assert spans(advance("c", None, None, bench) or []) == [(5, None)]
 
 
 # ---- outages ------------------------------------------------------------------------------
