@@ -44,21 +44,37 @@ def create_base_app(
     install_problem_handlers(app)
     app.include_router(health_router())
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
-    app.middleware("http")(_time_requests)
+    app.add_middleware(RequestTimer)
     return app
 
 
-async def _time_requests(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    started = time.perf_counter()
-    response = await call_next(request)
-    route = request.scope.get("route")
-    path = getattr(route, "path", "unmatched")
-    HTTP_SECONDS.labels(request.method, path, str(response.status_code)).observe(
-        time.perf_counter() - started
-    )
-    return response
+class RequestTimer:
+    """Observe each request's duration by route template and status (a plain ASGI wrapper:
+    Starlette's `BaseHTTPMiddleware` costs a task per request on the hot ingest path)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def observe(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observe)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            HTTP_SECONDS.labels(scope["method"], route, str(status)).observe(
+                time.perf_counter() - started
+            )
 
 
 def health_router() -> APIRouter:
