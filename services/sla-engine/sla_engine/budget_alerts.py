@@ -55,10 +55,12 @@ def plan(
     *,
     since_ms: int,
     now_ms: int,
+    fired: frozenset[str] = frozenset(),
 ) -> Plan:
     """Figures of every month from the one in which the outage containing `since_ms` began to
     the current one, the signals due by `now_ms`, and the next instant to wake at (assuming
-    open outages continue). Each signal has a stable id, so planning again is harmless:
+    open outages continue). Each signal has a stable id, so planning again is harmless; ids in
+    `fired` (signalled before) are still returned, but their instants need not be exact:
 
     - `availability_warning` when the month's downtime reaches each `warn_at` fraction of the
       month's error budget, `availability_breach` when it exceeds it; once each per month;
@@ -82,7 +84,7 @@ def plan(
         found, due = budget_intents(fig, down, maintenance, now_ms)
         intents += found
         dues += [] if due is None else [due]
-    found, burn_dues = burn_intents(service, objective, down, maintenance, start, now_ms)
+    found, burn_dues = burn_intents(service, objective, down, maintenance, start, now_ms, fired)
     intents += found
     dues += burn_dues
     intents += recovered_intents(service, objective, down, intents, start, now_ms)
@@ -145,6 +147,7 @@ def burn_intents(
     maintenance: Sequence[OpenInterval],
     since_ms: int,
     now_ms: int,
+    fired: frozenset[str] = frozenset(),
     rules: Sequence[BurnRule] = BURN_RULES,
 ) -> tuple[list[Intent], list[int]]:
     """Burn-rate signals of the outages still going on at or after `since_ms`, and for the open
@@ -167,7 +170,11 @@ def burn_intents(
                 return _fires(rule, objective, down, windows, t)
 
             last = now_ms if end is None else min(end, now_ms)
-            if fires(last):
+            if _burn_id(service, objective, rule, start) in fired:
+                # signalled before: its instant is not needed again, only that it lies in
+                # this outage (for `recovered`), so the search is skipped
+                intents.append(_burn_intent(service, objective, rule, start, start))
+            elif fires(last):
                 at = _earliest(fires, start, last)
                 intents.append(_burn_intent(service, objective, rule, start, at))
             elif end is None:
@@ -208,13 +215,20 @@ def _earliest(predicate: Callable[[int], bool], low: int, high: int) -> int:
     return high
 
 
+def _burn_id(service: str, objective: Objective, rule: BurnRule, outage_start: int) -> str:
+    month = month_of(outage_start, objective.calendar.timezone)
+    return (
+        f"{service}/availability/{month}/burn_rate/{rule.name}/{format_timestamp_ms(outage_start)}"
+    )
+
+
 def _burn_intent(
     service: str, objective: Objective, rule: BurnRule, outage_start: int, at: int
 ) -> Intent:
     month = month_of(outage_start, objective.calendar.timezone)
     started = format_timestamp_ms(outage_start)
     return Intent(
-        signal_id=f"{service}/availability/{month}/burn_rate/{rule.name}/{started}",
+        signal_id=_burn_id(service, objective, rule, outage_start),
         kind="burn_rate",
         month=month,
         occurred_ms=at,

@@ -169,6 +169,18 @@ async def event_summaries(conn: AsyncConnection, *, event_ids: list[str]) -> dic
     return {eid: summary for eid, summary in result}
 
 
+async def fired_signals(conn: AsyncConnection, *, service: str, after_ms: int) -> frozenset[str]:
+    """Ids of the service's availability signals with instants at or after `after_ms`."""
+    result = await conn.execute(
+        sa.text(
+            "SELECT signal_id FROM sla_engine.signals WHERE service = :service "
+            "AND metric = 'availability' AND occurred_at >= :after"
+        ),
+        {"service": service, "after": ms_to_datetime(after_ms)},
+    )
+    return frozenset(r[0] for r in result)
+
+
 async def open_outage_starts(conn: AsyncConnection) -> dict[str, int]:
     """Services with a check still firing, and the earliest start among those (restart)."""
     result = await conn.execute(

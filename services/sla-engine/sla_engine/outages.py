@@ -163,9 +163,14 @@ class OutageTracker:
         """Re-plan one service in `conn`: write the signals now due and a fact per month
         touched, set the gauges; returns the next instant to wake at for it."""
         objective = self.objective(service)
-        down, windows = await self._load(conn, service, objective, min(since_ms, now))
-        result = plan(service, objective, down, windows, since_ms=since_ms, now_ms=now)
-        signals = [intent_signal(service, objective, i, now) for i in result.intents]
+        down, windows, after = await self._load(conn, service, objective, min(since_ms, now))
+        fired = await outage_store.fired_signals(conn, service=service, after_ms=after)
+        result = plan(service, objective, down, windows, since_ms=since_ms, now_ms=now, fired=fired)
+        signals = [
+            intent_signal(service, objective, i, now)
+            for i in result.intents
+            if i.signal_id not in fired
+        ]
         new = await self._write_signals(conn, signals)
         if timer:
             for signal in signals:
@@ -206,9 +211,10 @@ class OutageTracker:
 
     async def _load(
         self, conn: AsyncConnection, service: str, objective: Objective, since_ms: int
-    ) -> tuple[list[OpenInterval], list[OpenInterval]]:
+    ) -> tuple[list[OpenInterval], list[OpenInterval], int]:
         """The service's outages and maintenance windows from the start of the month in which
-        the outage going on at `since_ms` began, less the longest burn window."""
+        the outage going on at `since_ms` began, less the longest burn window (returned too:
+        no signal of the plan can lie before it)."""
         tz = objective.calendar.timezone
         after = month_bounds(month_of(since_ms, tz), tz)[0] - LOOKBACK_MS
         while True:
@@ -222,7 +228,7 @@ class OutageTracker:
                 break
             after = needed  # an outage began before what was loaded: load from there
         windows = await outage_store.service_windows(conn, service=service, after_ms=after)
-        return down, windows
+        return down, windows, after
 
     async def figures(self, service: str, month: str, now: int) -> MonthFigures:
         """Live month-to-date figures (the API); ValueError for a month not written YYYY-MM."""
