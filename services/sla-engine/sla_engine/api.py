@@ -27,6 +27,7 @@ from sla_engine.schemas import (
     MaintenanceWindow,
     MaintenanceWindowIn,
     NamedCalendar,
+    NamedPolicy,
     PolicyList,
 )
 
@@ -45,7 +46,9 @@ def _validate(model: type[Any], data: Any) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = validation_errors(exc.errors())
+        # a bad mapping key is reported at `[key]` below it; the key itself is the field
+        found = [{**e, "loc": [p for p in e["loc"] if p != "[key]"]} for e in exc.errors()]
+        errors = validation_errors(found)
         raise Problem(
             422,
             "Invalid body",
@@ -75,7 +78,8 @@ async def get_calendar(request: Request, name: ResourceName, _: ReaderKey) -> Na
         return _calendar_view(name, BUILTIN_CALENDARS[name], True)
     if name not in registry.calendars:
         raise Problem(404, "Not found", f"calendar {name!r} does not exist")
-    return _calendar_view(name, registry.calendars[name], False)
+    origin = registry.origins.get(("calendar", name), "api")
+    return _calendar_view(name, registry.calendars[name], False, origin)
 
 
 @router.put(
@@ -119,6 +123,7 @@ async def delete_calendar(request: Request, name: ResourceName, _: AdminKey) -> 
     if not found:
         raise Problem(404, "Not found", f"calendar {name!r} does not exist")
     registry.calendars.pop(name, None)
+    registry.origins.pop(("calendar", name), None)
     return Response(status_code=204)
 
 
@@ -132,23 +137,30 @@ def _calendar_view(name: str, calendar: Any, builtin: bool, origin: str = "api")
 
 @router.get("/policies", tags=["policies"], response_model=PolicyList)
 async def list_policies(request: Request, _: ReaderKey) -> PolicyList:
+    registry = request.app.state.registry
     return PolicyList(
-        items=sorted(request.app.state.registry.policies.values(), key=lambda p: p.name)
+        items=[_policy_view(registry, p) for _, p in sorted(registry.policies.items())]
     )
 
 
-@router.get("/policies/{name}", tags=["policies"], response_model=Policy)
-async def get_policy(request: Request, name: ResourceName, _: ReaderKey) -> Policy:
-    policy = request.app.state.registry.policies.get(name)
+@router.get("/policies/{name}", tags=["policies"], response_model=NamedPolicy)
+async def get_policy(request: Request, name: ResourceName, _: ReaderKey) -> NamedPolicy:
+    registry = request.app.state.registry
+    policy = registry.policies.get(name)
     if policy is None:
         raise Problem(404, "Not found", f"policy {name!r} does not exist")
-    return policy  # type: ignore[no-any-return]
+    return _policy_view(registry, policy)
+
+
+def _policy_view(registry: Any, policy: Policy) -> NamedPolicy:
+    origin = registry.origins.get(("policy", policy.name), "api")
+    return NamedPolicy(**policy.model_dump(), origin=origin)
 
 
 @router.put(
     "/policies/{name}",
     tags=["policies"],
-    response_model=Policy,
+    response_model=NamedPolicy,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -158,7 +170,7 @@ async def get_policy(request: Request, name: ResourceName, _: ReaderKey) -> Poli
 )
 async def put_policy(
     request: Request, response: Response, name: ResourceName, _: AdminKey
-) -> Policy:
+) -> NamedPolicy:
     registry = request.app.state.registry
     spec: PolicySpec = _validate(PolicySpec, await _body(request))
     policy = spec.named(name)
@@ -168,14 +180,13 @@ async def put_policy(
         if c not in registry.calendars and c not in BUILTIN_CALENDARS
     )
     if missing:
-        raise Problem(
-            422,
-            "Invalid body",
-            f"calendar: {missing} not defined",
-            errors=[
-                {"field": "calendar", "message": f"calendar {c!r} is not defined"} for c in missing
-            ],
-        )
+        errors = [
+            {"field": field, "message": f"calendar {c!r} is not defined"}
+            for c in missing
+            for field in _calendar_fields(spec, c)
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        raise Problem(422, "Invalid body", detail, errors=errors)
     async with request.app.state.engine.begin() as conn:
         created = await resources.put_resource(
             conn, kind="policy", name=name, body=spec.model_dump(mode="json")
@@ -184,7 +195,7 @@ async def put_policy(
     registry.origins[("policy", name)] = "api"
     await _replan_outages(request)
     response.status_code = 201 if created else 200
-    return policy
+    return _policy_view(registry, policy)
 
 
 @router.delete("/policies/{name}", tags=["policies"], status_code=204)
@@ -194,8 +205,17 @@ async def delete_policy(request: Request, name: ResourceName, _: AdminKey) -> Re
     if not found:
         raise Problem(404, "Not found", f"policy {name!r} does not exist")
     request.app.state.registry.policies.pop(name, None)
+    request.app.state.registry.origins.pop(("policy", name), None)
     await _replan_outages(request)
     return Response(status_code=204)
+
+
+def _calendar_fields(spec: PolicySpec, calendar: str) -> list[str]:
+    """Where a policy body names `calendar`."""
+    fields = ["calendar"] if spec.calendar == calendar else []
+    if spec.availability is not None and spec.availability.calendar == calendar:
+        fields.append("availability.calendar")
+    return fields
 
 
 async def _replan_outages(request: Request) -> None:

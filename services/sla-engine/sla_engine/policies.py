@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -163,10 +164,34 @@ class CalendarSpec(BaseModel):
             raise ValueError("a calendar must have some working time in the week")
         return {day: list(spans) for day, spans in format_hours(week).items()}
 
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        # checked per field (not only by the model check below) so a 422 names the field
+        Calendar(name="check", timezone=value)
+        return value
+
     @field_validator("holiday_country")
     @classmethod
     def _upper_country(cls, value: str | None) -> str | None:
-        return None if value is None else value.upper()
+        if value is None:
+            return None
+        Calendar(name="check", holiday_country=value)
+        return value.upper()
+
+    @field_validator("holiday_subdivision")
+    @classmethod
+    def _check_subdivision(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if info.data.get("holiday_country") is None:
+            raise ValueError("needs a (valid) holiday_country")
+        country = info.data["holiday_country"]
+        try:
+            Calendar(name="check", holiday_country=country, holiday_subdivision=value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a subdivision of {country}") from None
+        return value
 
     @model_validator(mode="after")
     def _check_calendar(self) -> CalendarSpec:

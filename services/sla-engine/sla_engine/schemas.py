@@ -18,8 +18,14 @@ class NamedCalendar(CalendarSpec):
     origin: str = "api"
 
 
+class NamedPolicy(Policy):
+    """A policy as GET shows it: where it came from (`api`, or `file` for config as code)."""
+
+    origin: str = "api"
+
+
 class PolicyList(BaseModel):
-    items: list[Policy]
+    items: list[NamedPolicy]
 
 
 class CalendarList(BaseModel):
