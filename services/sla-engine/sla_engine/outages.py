@@ -47,7 +47,8 @@ class OutageTracker:
     intervals (`budget_alerts.plan`), so the event path, the timers, the maintenance API and
     a restart run the same arithmetic. Signals go in with `ON CONFLICT DO NOTHING` on stable
     ids, so however often (or by whom) a plan is re-run, each fires once. Memory holds only
-    the timers: for each service that is down, the next instant a threshold falls due."""
+    the timers (for each service that is down, the next instant a threshold falls due) and
+    each service's last loaded outages, from which its gauges are computed at each scrape."""
 
     def __init__(self, engine: AsyncEngine, registry: Registry, prefix: str) -> None:
         self.engine, self.registry = engine, registry
@@ -74,8 +75,9 @@ class OutageTracker:
     # ---- the event path ------------------------------------------------------------------
 
     async def apply(self, conn: AsyncConnection, events: list[MonitoringEvent]) -> None:
-        """Re-derive the intervals of every (service, check) the events touch from its journal
-        (already holding them), then re-plan each service from its earliest new event."""
+        """Bring the intervals of every (service, check) the events touch up to date (extended
+        in place when the events come in order, else re-derived from the journal, which already
+        holds them), then re-plan each service from its earliest new event."""
         self._applied = {}
         by_check: dict[tuple[str, str], list[CheckEvent]] = {}
         for event in events:
