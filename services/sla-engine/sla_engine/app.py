@@ -40,16 +40,25 @@ async def _refresh_registry(app: FastAPI, stop: asyncio.Event, every: float = 5.
             log.warning("registry refresh failed", error=repr(exc))
 
 
-def _ticket_partitions(settings: EngineSettings) -> Callable[[FastAPI], Partitions]:
-    """Ticket clocks follow the partitions of the tickets topic through rebalances."""
-    topic = topic_name(settings.topic_prefix, TICKETS_TOPIC)
+def _partitions(settings: EngineSettings) -> Callable[[FastAPI], Partitions]:
+    """Ticket clocks follow the partitions of the tickets topic, outage timers those of the
+    monitoring topic, through rebalances."""
+    tickets = topic_name(settings.topic_prefix, TICKETS_TOPIC)
+    monitoring = topic_name(settings.topic_prefix, MONITORING_TOPIC)
 
     def make(app: FastAPI) -> Partitions:
-        def count() -> int | None:
+        def count(topic: str) -> int | None:
             found = app.state.runtime.consumer.partitions_for_topic(topic)
             return len(found) if found else None
 
-        return Partitions(topic, count, app.state.keeper.assigned, app.state.keeper.revoked)
+        keeper, outages = app.state.keeper, app.state.outages
+        return Partitions(
+            count,
+            {
+                tickets: (keeper.assigned, keeper.revoked),
+                monitoring: (outages.assigned, outages.revoked),
+            },
+        )
 
     return make
 
@@ -106,7 +115,7 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
         topics=[MONITORING_TOPIC, TICKETS_TOPIC],
         make_handler=make_handler,
         hook=engine_state,
-        make_listener=_ticket_partitions(settings),
+        make_listener=_partitions(settings),
     )
     app = create_base_app(
         title="Pacta sla-engine",

@@ -32,6 +32,7 @@ from sla_engine.downtime import (
 from sla_engine.keeper import now_ms
 from sla_engine.metrics import AVAILABILITY, BUDGET_REMAINING, DETECTION_LAG, SIGNALS
 from sla_engine.outage_views import availability_fact, intent_signal
+from sla_engine.ownership import partition_of
 from sla_engine.policies import select_availability_policy
 from sla_engine.resources import Registry
 
@@ -60,6 +61,8 @@ class OutageTracker:
         self.on_commit: list[Callable[[], None]] = []  # run after a commit (the relay's bell)
         self._applied: Dues = {}  # timers the consumer's open transaction asks for
         self.live: dict[str, tuple[Objective, list[OpenInterval], list[OpenInterval]]] = {}
+        self.owned: set[int] | None = None  # partitions of the monitoring topic; None: all
+        self.partitions = 0
 
     def objective(self, service: str) -> Objective:
         policy = select_availability_policy(self.registry.policies.values(), service)
@@ -271,8 +274,25 @@ class OutageTracker:
 
     # ---- timers --------------------------------------------------------------------------
 
+    def _owns(self, service: str) -> bool:
+        return self.owned is None or partition_of(service, self.partitions) in self.owned
+
+    def revoked(self, partitions: set[int], total: int) -> None:
+        """Monitoring partitions went to another instance: stop timing their services."""
+        self.partitions = total
+        self.owned = (self.owned if self.owned is not None else set(range(total))) - partitions
+        for service in [s for s in self.scheduled if not self._owns(s)]:
+            del self.scheduled[service]
+
+    async def assigned(self, partitions: set[int], total: int) -> None:
+        """Monitoring partitions came to this instance: re-plan their running outages."""
+        self.partitions, self.owned = total, partitions
+        for service in [s for s in self.scheduled if not self._owns(s)]:
+            del self.scheduled[service]
+        await self.replan_open()
+
     def schedule(self, service: str, due: int | None) -> None:
-        if due is None:
+        if due is None or not self._owns(service):
             self.scheduled.pop(service, None)
             return
         if self.scheduled.get(service) != due:
@@ -339,6 +359,8 @@ class OutageTracker:
         now = now_ms()
         async with self.engine.begin() as conn:
             for service in sorted(await outage_store.open_outage_starts(conn)):
+                if not self._owns(service):
+                    continue  # another instance owns its partition and its timers
                 dues[service] = await self.evaluate(conn, service, since_ms=now, now=now)
         self.committed(dues)
         return len(dues)

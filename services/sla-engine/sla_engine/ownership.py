@@ -21,34 +21,30 @@ def partition_of(key: str, partitions: int) -> int:
     return int((murmur2(key.encode()) & 0x7FFFFFFF) % partitions)
 
 
+Handler = Callable[[set[int], int], object]
+
+
 class Partitions(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Forwards assignments of one topic to the owner of the in-memory state."""
+    """Forwards the assignments of each topic to the owner of that topic's in-memory state:
+    ticket clocks follow the tickets topic, outage timers the monitoring topic."""
 
     def __init__(
-        self,
-        topic: str,
-        count: Callable[[], int | None],
-        on_assigned: Callable[[set[int], int], object],
-        on_revoked: Callable[[set[int], int], object],
+        self, count: Callable[[str], int | None], owners: dict[str, tuple[Handler, Handler]]
     ) -> None:
-        self.topic, self.count = topic, count
-        self.on_assigned, self.on_revoked = on_assigned, on_revoked
+        self.count, self.owners = count, owners
 
-    def _mine(self, partitions: set[TopicPartition]) -> set[int]:
-        return {tp.partition for tp in partitions if tp.topic == self.topic}
+    async def _forward(self, partitions: set[TopicPartition], which: int, what: str) -> None:
+        for topic, handlers in self.owners.items():
+            total = self.count(topic) or 0
+            mine = {tp.partition for tp in partitions if tp.topic == topic}
+            if total:
+                result = handlers[which](mine, total)
+                if hasattr(result, "__await__"):
+                    await result
+            log.info(what, topic=topic, partitions=sorted(mine))
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        total = self.count() or 0
-        if total:
-            result = self.on_revoked(self._mine(revoked), total)
-            if hasattr(result, "__await__"):
-                await result
-        log.info("partitions revoked", topic=self.topic, partitions=sorted(self._mine(revoked)))
+        await self._forward(revoked, 1, "partitions revoked")
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        total = self.count() or 0
-        if total:
-            result = self.on_assigned(self._mine(assigned), total)
-            if hasattr(result, "__await__"):
-                await result
-        log.info("partitions assigned", topic=self.topic, partitions=sorted(self._mine(assigned)))
+        await self._forward(assigned, 0, "partitions assigned")
