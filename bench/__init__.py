@@ -1,0 +1,6 @@
+"""Pacta's benchmarks (`python -m bench`, `make bench`): SPEC §9's service levels, measured.
+
+Each benchmark builds its own environment (database, topic prefix, processes), drives real load
+with wrk, checks that nothing acknowledged went missing, prints a table against the targets and
+writes the full result as JSON under var/bench/. See docs/benchmarks.md.
+"""

@@ -1,0 +1,609 @@
+"""Ingest throughput and latency (SPEC §9 rows 1-2), next to Debian's Alertmanager in the same run.
+
+Shapes (all wrk -t1 on the same two cores as Kafka, PostgreSQL and the service):
+  single   one event per POST /v1/events/monitoring, closed loop, 16 and 32 connections
+  paced    one event per POST at a fixed 5,000 requests/s (absolute schedule in load.lua), p99
+  batch    100 events per POST, 8 connections
+and the same single/batch shapes against Alertmanager's POST /api/v2/alerts.
+
+Correctness: every event has an id of its own, so what Kafka holds must equal what was
+acknowledged with a 202, give or take the requests wrk left unanswered when it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench import profile
+from bench.env import API_KEY, KAFKA, BenchEnv
+from bench.procs import CpuMeter, Proc, free_port, listener_pid, wait_quiet
+from bench.report import OUT_DIR, machine, ms, num, stamp, table, write_json
+from bench.wrk import WrkRun, run_wrk, wrk_version
+
+ALERTMANAGER = "prometheus-alertmanager"
+AM_CONFIG = """\
+route:
+  receiver: blackhole
+receivers:
+  - name: blackhole
+"""
+
+# SPEC §9
+TARGET_SINGLE_EPS = 8_000
+TARGET_P99_MS = 25.0
+TARGET_P99_RATE = 5_000
+TARGET_SINGLE_RATIO = 0.5
+TARGET_BATCH_EPS = 100_000
+TARGET_BATCH_RATIO = 1.0
+
+
+@dataclass
+class Options:
+    duration: float = 10.0
+    single_connections: tuple[int, ...] = (16, 32)
+    batch_connections: int = 8
+    batch_size: int = 100
+    paced_rate: float = TARGET_P99_RATE
+    paced_connections: int = 64
+    warmup: float = 2.0
+    alertmanager: bool = True
+    profile: bool = False
+    pause: float = 1.0
+    quiet_wait: float = 120.0  # seconds to wait for other work on the box to stop, per run
+    quiet_threshold: float = 35.0  # busy % of all cores together (200 = both) counted as quiet
+    ingest_module: str = "ingest"  # a what-if wrapper module may stand in (docs/benchmarks.md)
+    ingest_env: tuple[tuple[str, str], ...] = ()  # extra PACTA_* settings for the service
+    database_query: str = ""  # appended to the database URL, e.g. "ssl=disable"
+    shapes: tuple[str, ...] = ("single", "batch", "paced")
+
+
+def _iso_now(offset_s: float = -10) -> str:
+    t = datetime.now(UTC) + timedelta(seconds=offset_s)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+# server-side figures from the ingest's /metrics -----------------------------------------------
+
+
+def _scrape(url: str, topic: str) -> dict[str, dict[str, Any]]:
+    """Sum, count and cumulative buckets of the request and Kafka-produce histograms."""
+    text = httpx.get(url + "/metrics", timeout=5).text
+    out: dict[str, dict[str, Any]] = {
+        "http": {"sum": 0.0, "count": 0.0, "buckets": {}},
+        "produce": {"sum": 0.0, "count": 0.0, "buckets": {}},
+    }
+    for fam in text_string_to_metric_families(text):
+        if fam.name == "pacta_http_request_seconds":
+            key = "http"
+        elif fam.name == "pacta_kafka_produce_seconds":
+            key = "produce"
+        else:
+            continue
+        for s in fam.samples:
+            labels = s.labels
+            if key == "http" and labels.get("route") != "/v1/events/monitoring":
+                continue
+            if key == "produce" and labels.get("topic") != topic:
+                continue
+            h = out[key]
+            if s.name.endswith("_sum"):
+                h["sum"] += s.value
+            elif s.name.endswith("_count"):
+                h["count"] += s.value
+            elif s.name.endswith("_bucket"):
+                le = float(labels["le"])
+                h["buckets"][le] = h["buckets"].get(le, 0.0) + s.value
+    return out
+
+
+def _delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """Mean and a bucket-bound p99 (the smallest bucket holding 99%) of a histogram's window."""
+    count = after["count"] - before["count"]
+    if count <= 0:
+        return {"count": 0}
+    mean_ms = 1000 * (after["sum"] - before["sum"]) / count
+    p99 = None
+    for le in sorted(after["buckets"]):
+        if after["buckets"][le] - before["buckets"].get(le, 0.0) >= 0.99 * count:
+            p99 = le
+            break
+    return {
+        "count": int(count),
+        "mean_ms": round(mean_ms, 3),
+        "p99_le_ms": None if p99 is None or p99 == float("inf") else p99 * 1000,
+    }
+
+
+def _am_received(url: str) -> float | None:
+    """alertmanager_alerts_received_total (all statuses); None if Alertmanager is too busy to
+    answer (it can be, for a while, after a million alerts)."""
+    try:
+        text = httpx.get(url + "/metrics", timeout=30).text
+    except httpx.HTTPError:
+        return None
+    total = 0.0
+    for fam in text_string_to_metric_families(text):
+        if fam.name == "alertmanager_alerts_received":
+            total += sum(s.value for s in fam.samples if s.name.endswith("_total"))
+    return total
+
+
+# the benchmark ------------------------------------------------------------------------------
+
+
+class IngestBench:
+    def __init__(self, opts: Options) -> None:
+        self.opts = opts
+        self.stamp = stamp()
+        self.log_dir = OUT_DIR / "logs"
+        self.runs: list[WrkRun] = []
+        self.problems: list[str] = []  # lost or unexplained events: the run fails
+        self.warnings: list[str] = []  # errors answered, noisy machine: numbers are suspect
+
+    async def main(self) -> dict[str, Any]:
+        opts = self.opts
+        meta = machine()
+        async with BenchEnv() as env, contextlib.AsyncExitStack() as stack:
+            self.env = env
+            print(
+                f"[bench] database {env.db_name}, topic prefix {env.topic_prefix}, "
+                f"logs in {self.log_dir}",
+                flush=True,
+            )
+            service_env = {**env.service_env(), **dict(opts.ingest_env)}
+            if opts.database_query:
+                service_env["PACTA_DATABASE_URL"] += "?" + opts.database_query
+            ingest = Proc(
+                "ingest",
+                [sys.executable, "-m", opts.ingest_module],
+                self.log_dir / f"ingest-{self.stamp}.log",
+                {**service_env, "PACTA_INGEST_PORT": str(port := free_port())},
+            )
+            stack.callback(ingest.stop)
+            ingest.start()
+            self.ingest_url = f"http://127.0.0.1:{port}"
+            await asyncio.to_thread(ingest.wait_http, self.ingest_url + "/readyz", 90)
+            self.ingest = ingest
+
+            am: Proc | None = None
+            if opts.alertmanager:
+                am = await self._start_alertmanager(stack)
+            kafka_pid = listener_pid(int(KAFKA.rsplit(":", 1)[1]))
+            groups: dict[str, Any] = {
+                "ingest": lambda: [ingest.pid],
+                "kafka": lambda: [kafka_pid] if kafka_pid else [],
+                "postgres": CpuMeter.postgres_pids,
+            }
+            if am is not None:
+                groups["alertmanager"] = lambda: [am.pid]
+            self.meter = CpuMeter(groups)
+
+            await self._pacta_runs()
+            if am is not None:
+                await self._am_runs()
+            correctness = await self._final_check()
+            prof = None
+            if opts.profile:
+                prof = await self._profile()
+            return self._result(meta, correctness, prof)
+
+    async def _start_alertmanager(self, stack: contextlib.AsyncExitStack) -> Proc:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-am-")))
+        (work / "alertmanager.yml").write_text(AM_CONFIG)
+        port = free_port()
+        am = Proc(
+            "alertmanager",
+            [
+                ALERTMANAGER,
+                f"--config.file={work / 'alertmanager.yml'}",
+                f"--storage.path={work / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                f"--web.external-url=http://127.0.0.1:{port}",
+                "--cluster.listen-address=",
+                "--log.level=warn",
+            ],
+            self.log_dir / f"alertmanager-{self.stamp}.log",
+        )
+        stack.callback(am.stop)
+        try:
+            am.start()
+        except FileNotFoundError:
+            raise RuntimeError(
+                f"{ALERTMANAGER} is missing: run `bash deploy/local/tools.sh`"
+            ) from None
+        self.am_url = f"http://127.0.0.1:{port}"
+        await asyncio.to_thread(am.wait_http, self.am_url + "/-/ready", 60)
+        return am
+
+    def _wrk_env(self, label: str) -> dict[str, str]:
+        return {
+            "BENCH_PREFIX": f"{self.env.rand}{label}",
+            "BENCH_OCCURRED": _iso_now(),
+            "BENCH_TOKEN": API_KEY,
+        }
+
+    async def _pacta(
+        self, label: str, conns: int, batch: int, duration: float, rate: float = 0
+    ) -> WrkRun:
+        run = WrkRun(
+            label=label,
+            target="pacta",
+            url=self.ingest_url + "/v1/events/monitoring",
+            connections=conns,
+            threads=1,
+            batch=batch,
+            rate=rate,
+        )
+        topic = self.env.monitoring_topic
+        before = await self.env.kafka_settled()
+        await self._wait_quiet(run)
+        m0 = await asyncio.to_thread(_scrape, self.ingest_url, topic)
+        self.meter.start()
+        await run_wrk(run, duration=duration, env=self._wrk_env(label))
+        run.cpu = self.meter.stop()
+        after = await self.env.kafka_settled()
+        m1 = await asyncio.to_thread(_scrape, self.ingest_url, topic)
+        run.landed = after - before
+        run.server = {
+            "http": _delta(m0["http"], m1["http"]),
+            "kafka_produce": _delta(m0["produce"], m1["produce"]),
+        }
+        self._check_run(run)
+        self.runs.append(run)
+        self._print_run(run)
+        await asyncio.sleep(self.opts.pause)
+        return run
+
+    async def _am(self, label: str, conns: int, batch: int, duration: float) -> WrkRun:
+        run = WrkRun(
+            label=label,
+            target="alertmanager",
+            url=self.am_url + "/api/v2/alerts",
+            connections=conns,
+            threads=1,
+            batch=batch,
+            rate=0,
+        )
+        before = await asyncio.to_thread(_am_received, self.am_url)
+        await self._wait_quiet(run)
+        self.meter.start()
+        await run_wrk(run, duration=duration, env=self._wrk_env(label))
+        run.cpu = self.meter.stop()
+        await asyncio.sleep(0.5)
+        after = await asyncio.to_thread(_am_received, self.am_url)
+        if before is None or after is None:
+            self.warnings.append(f"{run.label}: Alertmanager's /metrics did not answer")
+        else:
+            run.landed = int(after - before)
+        self._check_run(run)
+        self.runs.append(run)
+        self._print_run(run)
+        await asyncio.sleep(self.opts.pause)
+        return run
+
+    async def _wait_quiet(self, run: WrkRun) -> None:
+        o = self.opts
+        busy, waited = await asyncio.to_thread(wait_quiet, o.quiet_wait, o.quiet_threshold)
+        run.server["machine_busy_before_pct"] = round(busy, 1)
+        run.server["waited_for_quiet_s"] = round(waited, 1)
+        if busy >= o.quiet_threshold:
+            print(
+                f"[bench] the machine is still {busy:.0f}% busy after {waited:.0f}s of waiting; "
+                f"running {run.label} anyway",
+                flush=True,
+            )
+
+    async def _pacta_runs(self) -> None:
+        o = self.opts
+        await self._pacta("warmup", 32, 1, o.warmup)
+        if "single" in o.shapes:
+            for c in o.single_connections:
+                await self._pacta(f"single-c{c}", c, 1, o.duration)
+        if "batch" in o.shapes:
+            await self._pacta(
+                f"batch{o.batch_size}-c{o.batch_connections}",
+                o.batch_connections,
+                o.batch_size,
+                o.duration,
+            )
+        if "paced" in o.shapes:
+            await self._pacta(
+                f"paced-{o.paced_rate:g}", o.paced_connections, 1, o.duration, rate=o.paced_rate
+            )
+
+    async def _am_runs(self) -> None:
+        o = self.opts
+        await self._am("am-warmup", 16, 1, o.warmup)
+        if "single" in o.shapes:
+            for c in o.single_connections:
+                await self._am(f"am-single-c{c}", c, 1, o.duration)
+        if "batch" in o.shapes:
+            await self._am(
+                f"am-batch{o.batch_size}-c{o.batch_connections}",
+                o.batch_connections,
+                o.batch_size,
+                o.duration,
+            )
+
+    def _check_run(self, run: WrkRun) -> None:
+        """Acknowledged events must all have landed; more may land only from requests wrk left
+        unanswered when it stopped."""
+        lo, hi = run.acked_events, run.acked_events + run.in_flight_events
+        if run.landed is not None and not lo <= run.landed <= hi:
+            where = "Kafka" if run.target == "pacta" else "Alertmanager's received counter"
+            msg = (
+                f"MISMATCH in {run.label}: {run.acked_events} events acknowledged, "
+                f"{run.in_flight_events} unanswered at stop, but {run.landed} landed in {where}"
+            )
+            self.problems.append(msg)
+            print(f"\n!!!!! {msg} !!!!!\n", flush=True)
+        if run.non_2xx or any(run.socket_errors.values()):
+            msg = (
+                f"{run.label}: {run.non_2xx} non-2xx answers {run.statuses}, socket errors "
+                f"{run.socket_errors}; first: {run.error_samples[:1]}"
+            )
+            self.warnings.append(msg)
+            print(f"!! {msg}", flush=True)
+        other = run.cpu.get("other", 0.0)
+        if other > self.opts.quiet_threshold and not run.label.endswith("warmup"):
+            msg = (
+                f"{run.label}: other processes used {other:.0f}% of a core during the run; "
+                "its numbers are depressed"
+            )
+            self.warnings.append(msg)
+            print(f"!! {msg}", flush=True)
+
+    def _print_run(self, run: WrkRun) -> None:
+        lat = run.latency_ms
+        extra = ""
+        if run.rate:
+            extra = (
+                f", paced {run.requests_per_s:,.0f}/{run.rate:,.0f} req/s, "
+                f"{run.pacing.get('late_1ms_pct')}% sends >1 ms late"
+            )
+        print(
+            f"[bench] {run.label:<22} {run.events_per_s:>10,.0f} ev/s  "
+            f"p50 {ms(lat.get('p50'))} ms  p99 {ms(lat.get('p99'))} ms  "
+            f"2xx {run.ok:,}/{run.responses:,}  landed {num(run.landed)}{extra}  "
+            f"server {num(run.server_cpu_us_per_event)} us/ev  "
+            f"cpu {_cpu_brief(run.cpu)}",
+            flush=True,
+        )
+
+    async def _final_check(self) -> dict[str, Any]:
+        pacta = [r for r in self.runs if r.target == "pacta"]
+        acked = sum(r.acked_events for r in pacta)
+        in_flight = sum(r.in_flight_events for r in pacta)
+        kafka = await self.env.kafka_settled()
+        seen = await self.env.seen_events()
+        ok = acked <= kafka <= acked + in_flight and seen == kafka
+        if not ok:
+            msg = (
+                f"MISMATCH overall: acknowledged {acked}, unanswered at stop {in_flight}, "
+                f"Kafka records {kafka}, ingest.seen_events rows {seen}"
+            )
+            self.problems.append(msg)
+            print(f"\n!!!!! {msg} !!!!!\n", flush=True)
+        return {
+            "acked_events": acked,
+            "unanswered_at_stop_events": in_flight,
+            "kafka_records": kafka,
+            "seen_events_rows": seen,
+            "ok": ok,
+        }
+
+    async def _profile(self) -> dict[str, Any] | None:
+        """One extra single-event run (c32) under py-spy, not counted in the table."""
+        out = OUT_DIR / f"ingest-{self.stamp}-profile"
+        sampler = await profile.start(self.ingest.pid, out, self.opts.duration + 1)
+        if sampler is None:
+            print("[bench] py-spy is not installed: `uv pip install py-spy` (measurement only)")
+            return None
+        try:
+            run = await self._pacta("profiled-single-c32", 32, 1, self.opts.duration)
+        finally:
+            raw = await profile.finish(sampler)
+        summary = profile.summarise(raw, out)
+        summary["run"] = {"events_per_s": round(run.events_per_s), "p99_ms": run.latency_ms["p99"]}
+        print(profile.render(summary), flush=True)
+        return summary
+
+    # results --------------------------------------------------------------------------------
+
+    def _best(self, target: str, prefix: str) -> WrkRun | None:
+        runs = [r for r in self.runs if r.target == target and r.label.startswith(prefix)]
+        return max(runs, key=lambda r: r.events_per_s, default=None)
+
+    def _result(
+        self, meta: dict[str, Any], correctness: dict[str, Any], prof: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        o = self.opts
+        single = self._best("pacta", "single-")
+        batch = self._best("pacta", "batch")
+        paced = next((r for r in self.runs if r.label.startswith("paced-")), None)
+        am_single = self._best("alertmanager", "am-single-")
+        am_batch = self._best("alertmanager", "am-batch")
+
+        rows: list[dict[str, Any]] = []
+
+        def row(what: str, measured: str, target: str, ok: bool | None, note: str = "") -> None:
+            verdict = "-" if ok is None else ("PASS" if ok else "MISS")
+            rows.append(
+                {
+                    "what": what,
+                    "measured": measured,
+                    "target": target,
+                    "result": verdict,
+                    "note": note,
+                }
+            )
+
+        if single:
+            row(
+                "ingest single, events/s",
+                num(single.events_per_s),
+                f">= {TARGET_SINGLE_EPS:,}",
+                single.events_per_s >= TARGET_SINGLE_EPS,
+                f"{single.label}, p99 {ms(single.latency_ms['p99'])} ms at saturation",
+            )
+        if paced:
+            achieved = paced.requests_per_s
+            sustained = achieved >= 0.97 * paced.rate
+            row(
+                f"ingest single, p99 at {paced.rate:,.0f}/s",
+                f"{ms(paced.latency_ms['p99'])} ms",
+                f"<= {TARGET_P99_MS:g} ms",
+                sustained and paced.latency_ms["p99"] <= TARGET_P99_MS,
+                f"achieved {achieved:,.0f} req/s (2xx/duration); "
+                f"{paced.pacing.get('late_1ms_pct')}% of sends >1 ms behind schedule"
+                + ("" if sustained else "; RATE NOT SUSTAINED"),
+            )
+        if single and am_single:
+            ratio = single.events_per_s / am_single.events_per_s
+            row(
+                "single vs Alertmanager single",
+                f"{ratio:.2f}x",
+                f">= {TARGET_SINGLE_RATIO:g}x",
+                ratio >= TARGET_SINGLE_RATIO,
+                f"Alertmanager {num(am_single.events_per_s)} alerts/s ({am_single.label})",
+            )
+        if batch:
+            row(
+                f"ingest batched ({o.batch_size}/request), events/s",
+                num(batch.events_per_s),
+                f">= {TARGET_BATCH_EPS:,}",
+                batch.events_per_s >= TARGET_BATCH_EPS,
+                f"{batch.label}, {num(batch.requests_per_s)} req/s, "
+                f"p99 {ms(batch.latency_ms['p99'])} ms",
+            )
+        if batch and am_batch:
+            ratio = batch.events_per_s / am_batch.events_per_s
+            row(
+                "batched vs Alertmanager batched",
+                f"{ratio:.2f}x",
+                f">= {TARGET_BATCH_RATIO:g}x",
+                ratio >= TARGET_BATCH_RATIO,
+                f"Alertmanager {num(am_batch.events_per_s)} alerts/s ({am_batch.label})",
+            )
+        row(
+            "acknowledged == landed in Kafka",
+            f"{correctness['kafka_records']:,} / {correctness['acked_events']:,}",
+            "exact (+ unanswered at stop)",
+            correctness["ok"],
+            f"seen_events {correctness['seen_events_rows']:,}; unanswered at stop "
+            f"{correctness['unanswered_at_stop_events']:,} events",
+        )
+        return {
+            "benchmark": "ingest",
+            "meta": {
+                **meta,
+                "wrk": wrk_version(),
+                "alertmanager": _am_version() if o.alertmanager else None,
+                "kafka": KAFKA,
+            },
+            "options": {k: getattr(o, k) for k in o.__dataclass_fields__},
+            "targets": rows,
+            "runs": [r.as_dict() for r in self.runs],
+            "correctness": correctness,
+            "problems": self.problems,
+            "warnings": self.warnings,
+            "profile": prof,
+        }
+
+
+def _am_version() -> str:
+    import subprocess
+
+    try:
+        out = subprocess.run([ALERTMANAGER, "--version"], capture_output=True, text=True, timeout=5)
+        return (out.stdout + out.stderr).splitlines()[0]
+    except (OSError, subprocess.TimeoutExpired, IndexError):
+        return "unknown"
+
+
+def _cpu_brief(cpu: dict[str, float]) -> str:
+    keys = ("ingest", "wrk", "kafka", "postgres", "alertmanager", "other", "idle")
+    return " ".join(f"{k} {cpu[k]:.0f}%" for k in keys if k in cpu)
+
+
+def render(result: dict[str, Any]) -> str:
+    """The human summary: targets with PASS/MISS, then every run."""
+    t = [[r["what"], r["measured"], r["target"], r["result"], r["note"]] for r in result["targets"]]
+    parts = [
+        "Ingest against SPEC §9 (one 2-core box: Kafka, PostgreSQL, wrk and the service on it)",
+        "",
+        table(["what", "measured", "target", "result", "note"], t, right={1}),
+        "",
+    ]
+    runs = []
+    for r in result["runs"]:
+        lat = r["latency_ms"]
+        srv = r.get("server") or {}
+        runs.append(
+            [
+                r["label"],
+                r["target"],
+                str(r["connections"]),
+                str(r["batch"]),
+                num(r["requests_per_s"]),
+                num(r["events_per_s"]),
+                ms(lat.get("p50")),
+                ms(lat.get("p99")),
+                ms(lat.get("p99.9")),
+                ms(srv.get("http", {}).get("mean_ms")),
+                ms(srv.get("kafka_produce", {}).get("mean_ms")),
+                str(r["non_2xx"]),
+                _cpu_brief(r["cpu"]),
+            ]
+        )
+    parts += [
+        "Runs (wrk -t1; latency in ms as wrk saw it; srv = server-side mean of the request, "
+        "kafka = mean wait for Kafka's ack; us/ev = server CPU microseconds per acknowledged "
+        "event; cpu in % of one core)",
+        "",
+        table(
+            [
+                "run",
+                "target",
+                "conns",
+                "batch",
+                "req/s",
+                "events/s",
+                "p50",
+                "p99",
+                "p99.9",
+                "srv",
+                "kafka",
+                "non2xx",
+                "us/ev",
+                "cpu",
+            ],
+            runs,
+            right=set(range(2, 13)),
+        ),
+    ]
+    if result["warnings"]:
+        parts += ["", "Warnings:", *(f"  - {p}" for p in result["warnings"])]
+    if result["problems"]:
+        parts += ["", "PROBLEMS:", *(f"  - {p}" for p in result["problems"])]
+    return "\n".join(parts)
+
+
+async def run(opts: Options) -> dict[str, Any]:
+    bench = IngestBench(opts)
+    result = await bench.main()
+    print()
+    print(render(result))
+    path = write_json("ingest", result)
+    print(f"\n[bench] written {path}")
+    return result
