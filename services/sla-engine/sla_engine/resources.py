@@ -4,6 +4,7 @@ names)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 import yaml
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pacta.logs import get_logger
@@ -100,43 +102,104 @@ def _table(kind: str) -> str:
     return {"calendar": "calendars", "policy": "policies"}[kind]
 
 
-def read_config_dir(folder: str) -> tuple[dict[str, CalendarSpec], dict[str, PolicySpec]]:
-    """Every `*.yaml` / `*.yml` file in `folder`, each with optional `calendars:` and
-    `policies:` mappings of name -> body. A bad file stops the start-up with its name."""
-    calendars: dict[str, CalendarSpec] = {}
-    policies: dict[str, PolicySpec] = {}
+@dataclass
+class ConfigFiles:
+    """What a config-as-code folder defines, and which file defined each resource."""
+
+    calendars: dict[str, CalendarSpec] = field(default_factory=dict)
+    policies: dict[str, PolicySpec] = field(default_factory=dict)
+    sources: dict[tuple[str, str], Path] = field(default_factory=dict)
+
+
+_SECTIONS: dict[str, type[BaseModel]] = {"calendars": CalendarSpec, "policies": PolicySpec}
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def read_config_dir(folder: str) -> ConfigFiles:
+    """Every `*.yaml` / `*.yml` file in `folder`, each a mapping with optional `calendars:` and
+    `policies:` mappings of name -> body. A bad file stops the start-up with its name: a typo
+    silently ignored would leave a service without the SLA its team believes it has."""
+    found = ConfigFiles()
     if not folder:
-        return calendars, policies
-    for path in sorted([*Path(folder).glob("*.yaml"), *Path(folder).glob("*.yml")]):
+        return found
+    root = Path(folder)
+    if not root.is_dir():
+        raise ValueError(f"config folder {folder}: does not exist or is not a folder")
+    for path in sorted([*root.glob("*.yaml"), *root.glob("*.yml")]):
         try:
-            document = yaml.safe_load(path.read_text()) or {}
-            for name, body in (document.get("calendars") or {}).items():
-                calendars[str(name)] = CalendarSpec.model_validate(body)
-            for name, body in (document.get("policies") or {}).items():
-                policies[str(name)] = PolicySpec.model_validate(body)
+            _read_config_file(path, found)
         except Exception as exc:
             raise ValueError(f"config file {path}: {exc}") from exc
-    return calendars, policies
+    return found
+
+
+def _read_config_file(path: Path, into: ConfigFiles) -> None:
+    document = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(document, dict):
+        raise ValueError("the top level must be a mapping with `calendars:` and/or `policies:`")
+    unknown = sorted(str(key) for key in document if key not in _SECTIONS)
+    if unknown:
+        raise ValueError(f"unknown sections {unknown}; only `calendars:` and `policies:` exist")
+    for section, model in _SECTIONS.items():
+        entries = document.get(section) or {}
+        if not isinstance(entries, dict):
+            raise ValueError(f"{section}: must be a mapping of name -> body")
+        target: dict[str, Any] = into.calendars if section == "calendars" else into.policies
+        for key, body in entries.items():
+            name = str(key)
+            if not _NAME.fullmatch(name):
+                raise ValueError(
+                    f"{section}.{name}: a name is 1-128 letters, digits, '.', '_' or '-', "
+                    "starting with a letter or digit"
+                )
+            if (section, name) in into.sources:
+                other = into.sources[(section, name)].name
+                raise ValueError(f"{section}.{name}: already defined in {other}")
+            try:
+                target[name] = model.model_validate(body)
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
+                    for e in exc.errors()
+                )
+                raise ValueError(f"{section}.{name}: {problems}") from None
+            into.sources[(section, name)] = path
 
 
 async def apply_config_dir(conn: AsyncConnection, folder: str) -> None:
-    """Write the files' resources over the database's (origin `file`)."""
-    calendars, policies = read_config_dir(folder)
-    for name, spec in calendars.items():
+    """Write the files' resources over the database's (origin `file`), after checking that
+    every calendar a file's policy names exists (in the files, the database or built in)."""
+    try:
+        files = read_config_dir(folder)
+        stored = {name for (name,) in await conn.execute(sa.text(_CALENDAR_NAMES))}
+        known = stored | set(files.calendars) | set(BUILTIN_CALENDARS)
+        for name, policy in files.policies.items():
+            for calendar in sorted(policy.named(name).calendar_names() - known):
+                path = files.sources[("policies", name)]
+                raise ValueError(
+                    f"config file {path}: policies.{name}: calendar {calendar!r} is not defined"
+                )
+    except ValueError as exc:
+        log.error("config as code rejected; not starting", error=str(exc))
+        raise
+    for name, spec in files.calendars.items():
         await put_resource(
             conn, kind="calendar", name=name, body=spec.model_dump(mode="json"), origin="file"
         )
-    for name, pspec in policies.items():
+    for name, pspec in files.policies.items():
         await put_resource(
             conn, kind="policy", name=name, body=pspec.model_dump(mode="json"), origin="file"
         )
-    if calendars or policies:
+    if files.calendars or files.policies:
         log.info(
             "config as code loaded",
             folder=folder,
-            calendars=sorted(calendars),
-            policies=sorted(policies),
+            calendars=sorted(files.calendars),
+            policies=sorted(files.policies),
         )
+
+
+_CALENDAR_NAMES = "SELECT name FROM sla_engine.calendars"
 
 
 # ---- maintenance windows ------------------------------------------------------------------
