@@ -4,8 +4,11 @@ the same name, tickets run on them; and a bad file stops the start with a messag
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -37,6 +40,11 @@ policies:
       P1: {{response: 15m, resolution: 4h}}
     pause_statuses: [waiting_for_customer]
     warn_at: [0.5]
+  always-{tag}:
+    match: {{service: always-{tag}}}
+    calendar: 24x7
+    targets:
+      P2: {{response: 8h, resolution: 2d}}
 """
 
 
@@ -89,6 +97,17 @@ async def test_files_define_calendars_and_policies_and_win_over_the_database(
     (tmp_path / "sla.yaml").write_text(GOOD.format(tag=tag))
     (tmp_path / "README.md").write_text("not YAML: ignored")
     engine = engine_with(tmp_path, service_env, log_dir, extra).start()
+    # a ticket open for an hour, on a 24x7 policy of the files: one of the two engines holds
+    # its clocks, and both must answer with the time counted up to the moment they are asked
+    opened = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    ticket = {
+        "ticket_id": f"A-{tag}",
+        "service": f"always-{tag}",
+        "priority": "P2",
+        "action": "created",
+        "occurred_at": iso(opened),
+    }
+    assert post(stack["ingest"].url, "/v1/events/tickets", ticket).status_code == 202
 
     calendar = call("GET", f"{engine.url}/v1/calendars/{name}").json()
     assert calendar["origin"] == "file"
@@ -139,6 +158,20 @@ async def test_files_define_calendars_and_policies_and_win_over_the_database(
     assert found["resolution"]["state"] == "met"
     assert found["resolution"]["elapsed_seconds"] == 3.5 * 3600
     assert utc(found["resolution"]["deadline"]) == utc("2026-11-23T11:00:00Z")
+
+    for url in (first, engine.url):
+        await wait_clocks(url, f"A-{tag}", lambda c: len(c) == 2)
+    await asyncio.sleep(1.5)  # not a wait for anything: the wall clock moves past the snapshot
+    for url in (first, engine.url):
+        asked = time.time()
+        found = await wait_clocks(url, f"A-{tag}", lambda c: len(c) == 2)
+        answered = time.time()
+        resolution = found["resolution"]
+        assert resolution["state"] == "running"
+        assert utc(resolution["deadline"]) == opened + timedelta(days=2)
+        low, high = asked - opened.timestamp(), answered - opened.timestamp()
+        assert low - 0.01 <= resolution["elapsed_seconds"] <= high + 0.01, (url, resolution)
+        assert resolution["remaining_seconds"] == 172_800 - resolution["elapsed_seconds"]
 
 
 BAD = {

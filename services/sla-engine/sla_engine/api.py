@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -13,7 +14,7 @@ from pacta.auth import AdminKey, ReaderKey
 from pacta.durations import ms_to_datetime
 from pacta.problems import Problem, validation_errors
 from sla_engine import resources, store
-from sla_engine.calendars import BUILTIN_CALENDARS
+from sla_engine.calendars import BUILTIN_CALENDARS, working_ms
 from sla_engine.downtime import month_of
 from sla_engine.keeper import now_ms
 from sla_engine.outage_views import availability_view
@@ -297,11 +298,12 @@ async def list_clocks(
             conn, ticket_id=ticket_id, service=service, state=state, limit=limit
         )
     book = request.app.state.keeper.book
+    registry = request.app.state.registry
     now = now_ms()
-    return ClockList(items=[_clock_view(row, book, now) for row in rows])
+    return ClockList(items=[_clock_view(row, book, registry, now) for row in rows])
 
 
-def _clock_view(row: dict[str, Any], book: dict[str, Any], now: int) -> ClockView:
+def _clock_view(row: dict[str, Any], book: dict[str, Any], registry: Any, now: int) -> ClockView:
     ticket = book.get(row["ticket_id"])
     clock = ticket.clocks.get(row["metric"]) if ticket else None
     if clock is not None:
@@ -313,7 +315,13 @@ def _clock_view(row: dict[str, Any], book: dict[str, Any], now: int) -> ClockVie
         )
         state = clock.api_state
     else:
+        # a clock another instance holds: its snapshot is exact to `as_of_ms`; if it was
+        # counting, the working time since then counts too, so every instance answers alike
         elapsed = row["elapsed_ms"]
+        if row["stopped_at_ms"] is None and not row["paused"] and now > row["as_of_ms"]:
+            with contextlib.suppress(KeyError):
+                calendar = registry.calendar(row["calendar"])
+                elapsed += working_ms(calendar, row["as_of_ms"], now)
         remaining = None if row["target_ms"] is None else row["target_ms"] - elapsed
         deadline = None
         state = row["state"]
