@@ -57,6 +57,7 @@ def test_calendar_lifecycle(engine: str) -> None:
     assert "sat" not in created["hours"]  # a day without hours is a day off
     assert created["holidays"] == ["2026-12-24"]
     assert created["builtin"] is False
+    assert created["origin"] == "api"
     assert call("GET", url).json() == created
 
     # replaced: several intervals a day (overlapping ones merge), a country's public holidays
@@ -99,6 +100,7 @@ def test_builtin_24x7_always_exists_and_cannot_change(engine: str) -> None:
     r = call("GET", f"{engine}/v1/calendars/24x7")
     assert r.status_code == 200
     assert r.json()["builtin"] is True
+    assert r.json()["origin"] == "builtin"
     assert r.json()["hours"] == {day: ["00:00-24:00"] for day in r.json()["hours"]}
     assert len(r.json()["hours"]) == 7
     problem(call("PUT", f"{engine}/v1/calendars/24x7", OFFICE), 409)

@@ -19,7 +19,7 @@ from pacta.settings import CommonSettings
 from tests.support.client import iso, post
 from tests.support.kafka import TopicReader
 from tests.support.processes import ServiceProcess
-from tests.support.sla_api import local, put, stopped_at, utc, wait_clocks
+from tests.support.sla_api import call, local, put, stopped_at, utc, wait_clocks
 
 pytestmark = pytest.mark.e2e
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
@@ -538,6 +538,31 @@ async def test_priority_changes_keep_the_elapsed_time(
     assert [(utc(w["occurred_at"]), w["priority"]) for w in warnings] == [
         (z("2026-11-26 12:00"), "P3")
     ]
+
+    # the list filters by service and state
+    def listed(**query: str) -> list[tuple[str, str]]:
+        r = call("GET", f"{s.engine}/v1/clocks", params={"service": s.service, **query})
+        assert r.status_code == 200, r.text
+        return sorted((c["ticket_id"], c["metric"]) for c in r.json()["items"])
+
+    assert listed(state="breached") == [(too_late, "resolution"), (too_late, "response")]
+    assert listed(state="met") == sorted(
+        [
+            (raised, "resolution"),
+            (raised, "response"),
+            (lowered, "resolution"),
+            (lowered, "response"),
+        ]
+    )
+    assert listed(state="running") == listed(state="paused") == []
+    assert len(listed()) == 6
+    assert listed(ticket_id=raised) == [(raised, "resolution"), (raised, "response")]
+    assert len(listed(limit="1")) == 1
+    assert listed(service="no-such-service") == []
+    for bad in ({"state": "late"}, {"limit": "0"}, {"limit": "many"}):
+        r = call("GET", f"{s.engine}/v1/clocks", params=bad)
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
 
 
 async def test_a_reopen_carries_the_elapsed_time_on(

@@ -180,8 +180,6 @@ BAD = {
         "calendars:\n  c-{tag}:\n    timezone: Europe/Berlin\n    hours: {{mon: ['25:00-26:00']}}\n",
         "hours",
     ),
-    # not YAML at all
-    "not-yaml": ("policies:\n  p-{tag}: {{match: [unclosed\n", "while parsing"),
     # a policy on a calendar that neither the files nor the database define
     "undefined-calendar": (
         "policies:\n  p-{tag}:\n    calendar: nowhere-{tag}\n"
@@ -189,7 +187,8 @@ BAD = {
         "nowhere-{tag}",
     ),
 }
-"""More cases of bad files are unit tests of `read_config_dir` (tests/unit/sla_engine)."""
+"""More cases of bad files (not YAML, unknown sections, bad names, twice defined) are unit tests
+of `read_config_dir` in tests/unit/sla_engine/test_config_files.py."""
 
 
 @pytest.mark.parametrize("case", sorted(BAD))

@@ -130,6 +130,7 @@ async def delete_calendar(request: Request, name: ResourceName, _: AdminKey) -> 
 
 def _calendar_view(name: str, calendar: Any, builtin: bool, origin: str = "api") -> NamedCalendar:
     spec = CalendarSpec.from_calendar(calendar)
+    origin = "builtin" if builtin else origin
     return NamedCalendar(**spec.model_dump(), name=name, builtin=builtin, origin=origin)
 
 

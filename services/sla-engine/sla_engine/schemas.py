@@ -13,6 +13,8 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 
 
 class NamedCalendar(CalendarSpec):
+    """A calendar as GET shows it: where it came from (`api`, `file` or `builtin`)."""
+
     name: str
     builtin: bool = False
     origin: str = "api"
