@@ -129,6 +129,8 @@ def test_builtin_24x7_always_exists_and_cannot_change(engine: str) -> None:
         ({"holidays": "2026-12-25"}, "holidays"),
         ({"holiday_country": "XX"}, "holiday_country"),
         ({"holiday_country": "Germany"}, "holiday_country"),
+        ({"holiday_country": "MON"}, "holiday_country"),
+        ({"holiday_country": "sun"}, "holiday_country"),
         ({"holiday_subdivision": "BY"}, "holiday_subdivision"),
         ({"holiday_country": "DE", "holiday_subdivision": "XX"}, "holiday_subdivision"),
         ({"timezone": "UTC", "color": "blue"}, "color"),

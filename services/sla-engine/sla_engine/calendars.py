@@ -199,6 +199,9 @@ class Calendar:
             raise ValueError("holiday_subdivision: needs a holiday_country")
         if country is not None:
             country = country.strip().upper()
+            # unlisted codes reach the library's internals (`MON` is a weekday there): a 500
+            if country not in holiday_library.list_supported_countries():
+                raise ValueError(f"holiday_country: {country!r} is not a supported country code")
             try:
                 holiday_library.country_holidays(country, subdiv=self.holiday_subdivision)
             except NotImplementedError as exc:
