@@ -152,6 +152,8 @@ def _read_config_file(path: Path, into: ConfigFiles) -> None:
                     f"{section}.{name}: a name is 1-128 letters, digits, '.', '_' or '-', "
                     "starting with a letter or digit"
                 )
+            if section == "calendars" and name in BUILTIN_CALENDARS:
+                raise ValueError(f"{section}.{name}: is built in and cannot be changed")
             if (section, name) in into.sources:
                 other = into.sources[(section, name)].name
                 raise ValueError(f"{section}.{name}: already defined in {other}")

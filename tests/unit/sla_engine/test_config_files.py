@@ -54,6 +54,7 @@ def test_a_missing_folder_is_an_error(tmp_path: Path) -> None:
         ("calendars: [office]\n", "calendars: must be a mapping"),
         ("calendars:\n  '../x': {timezone: UTC}\n", "calendars.../x: a name is"),
         ("calendars:\n  has space: {timezone: UTC}\n", "calendars.has space"),
+        ("calendars:\n  24x7: {timezone: Europe/Berlin}\n", "calendars.24x7: is built in"),
         ("calendars:\n  c: {timezone: Nowhere/City}\n", "calendars.c: timezone:"),
         ("calendars:\n  c: {hours: {mon: ['25:00-26:00']}}\n", "calendars.c: hours:"),
         (
