@@ -104,7 +104,7 @@ async def _main(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, task.cancel)
     failed = False
     # Everything is bounded: a run that hangs past this budget is cancelled and cleaned up.
-    runs = 10 + (1 if args.profile else 0)
+    runs = 12 + (2 if args.profile else 0)
     budget = runs * (args.duration + args.quiet_wait + 20) + 240
     async with asyncio.timeout(budget):
         for name in args.only or sorted(BENCHMARKS):

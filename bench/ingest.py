@@ -2,7 +2,8 @@
 
 Shapes (all wrk -t1 on the same two cores as Kafka, PostgreSQL and the service):
   single   one event per POST /v1/events/monitoring, closed loop, 16 and 32 connections
-  paced    one event per POST at a fixed 5,000 requests/s (absolute schedule in load.lua), p99
+  paced    one event per POST at a fixed 5,000 requests/s (absolute schedule in load.lua), p99;
+           and at a light 500/s, for the latency of an ingest that is not saturated
   batch    100 events per POST, 8 connections
 and the same single/batch shapes against Alertmanager's POST /api/v2/alerts.
 
@@ -16,6 +17,7 @@ import asyncio
 import contextlib
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +28,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench import profile
 from bench.env import API_KEY, KAFKA, BenchEnv
-from bench.procs import CpuMeter, Proc, free_port, listener_pid, wait_quiet
+from bench.procs import (
+    CpuMeter,
+    Proc,
+    free_port,
+    listener_pid,
+    thread_split,
+    thread_ticks,
+    wait_quiet,
+)
 from bench.report import OUT_DIR, machine, ms, num, stamp, table, write_json
 from bench.wrk import WrkRun, run_wrk, wrk_version
 
@@ -38,6 +48,8 @@ receivers:
   - name: blackhole
 """
 
+# perf-reliability-anchors §1.3: the same minimal app (bench/calibrate.py), 1 worker, wrk -t1 -c32
+ANCHOR_CALIBRATION = 10_160
 # SPEC §9
 TARGET_SINGLE_EPS = 8_000
 TARGET_P99_MS = 25.0
@@ -55,8 +67,10 @@ class Options:
     batch_size: int = 100
     paced_rate: float = TARGET_P99_RATE
     paced_connections: int = 64
+    light_rate: float = 500.0  # a second paced run well inside capacity (0 = none)
     warmup: float = 2.0
     alertmanager: bool = True
+    calibrate: bool = True  # measure the anchor's minimal FastAPI app first (bench/calibrate.py)
     profile: bool = False
     pause: float = 1.0
     quiet_wait: float = 120.0  # seconds to wait for other work on the box to stop, per run
@@ -149,6 +163,9 @@ class IngestBench:
         self.runs: list[WrkRun] = []
         self.problems: list[str] = []  # lost or unexplained events: the run fails
         self.warnings: list[str] = []  # errors answered, noisy machine: numbers are suspect
+        self.ingest: Proc | None = None
+        self.am: Proc | None = None
+        self.calib: Proc | None = None
 
     async def main(self) -> dict[str, Any]:
         opts = self.opts
@@ -160,6 +177,18 @@ class IngestBench:
                 f"logs in {self.log_dir}",
                 flush=True,
             )
+            kafka_pid = listener_pid(int(KAFKA.rsplit(":", 1)[1]))
+            self.meter = CpuMeter(
+                {
+                    "ingest": lambda: [self.ingest.pid] if self.ingest else [],
+                    "kafka": lambda: [kafka_pid] if kafka_pid else [],
+                    "postgres": CpuMeter.postgres_pids,
+                    "alertmanager": lambda: [self.am.pid] if self.am else [],
+                    "calibration": lambda: [self.calib.pid] if self.calib else [],
+                }
+            )
+            if opts.calibrate:
+                await self._calibrate()
             service_env = {**env.service_env(), **dict(opts.ingest_env)}
             if opts.database_query:
                 service_env["PACTA_DATABASE_URL"] += "?" + opts.database_query
@@ -175,27 +204,55 @@ class IngestBench:
             await asyncio.to_thread(ingest.wait_http, self.ingest_url + "/readyz", 90)
             self.ingest = ingest
 
-            am: Proc | None = None
             if opts.alertmanager:
-                am = await self._start_alertmanager(stack)
-            kafka_pid = listener_pid(int(KAFKA.rsplit(":", 1)[1]))
-            groups: dict[str, Any] = {
-                "ingest": lambda: [ingest.pid],
-                "kafka": lambda: [kafka_pid] if kafka_pid else [],
-                "postgres": CpuMeter.postgres_pids,
-            }
-            if am is not None:
-                groups["alertmanager"] = lambda: [am.pid]
-            self.meter = CpuMeter(groups)
+                self.am = await self._start_alertmanager(stack)
 
             await self._pacta_runs()
-            if am is not None:
+            if self.am is not None:
                 await self._am_runs()
-            correctness = await self._final_check()
-            prof = None
+            prof: dict[str, Any] | None = None
             if opts.profile:
-                prof = await self._profile()
+                prof = await self._profiles()
+            correctness = await self._final_check()
             return self._result(meta, correctness, prof)
+
+    @property
+    def ingest_pid(self) -> int:
+        assert self.ingest is not None
+        return self.ingest.pid
+
+    async def _calibrate(self) -> None:
+        """The anchor's minimal FastAPI ingest (bench/calibrate.py), alone, wrk -t1 -c32."""
+        port = free_port()
+        self.calib = Proc(
+            "calibration",
+            [sys.executable, "-m", "bench.calibrate", str(port)],
+            self.log_dir / f"calibration-{self.stamp}.log",
+        )
+        try:
+            self.calib.start()
+            url = f"http://127.0.0.1:{port}"
+            await asyncio.to_thread(self.calib.wait_http, url + "/readyz", 30)
+            for label, duration in (("calibration-warmup", 1.0), ("calibration", 5.0)):
+                run = WrkRun(
+                    label=label,
+                    target="calibration",
+                    url=url + "/v1/events/monitoring",
+                    connections=32,
+                    threads=1,
+                    batch=1,
+                    rate=0,
+                )
+                await self._wait_quiet(run)
+                self.meter.start()
+                await run_wrk(run, duration=duration, env=self._wrk_env(label))
+                run.cpu = self.meter.stop()
+                self._check_run(run)
+                self.runs.append(run)
+                self._print_run(run)
+        finally:
+            self.calib.stop()
+            self.calib = None
 
     async def _start_alertmanager(self, stack: contextlib.AsyncExitStack) -> Proc:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-am-")))
@@ -233,7 +290,13 @@ class IngestBench:
         }
 
     async def _pacta(
-        self, label: str, conns: int, batch: int, duration: float, rate: float = 0
+        self,
+        label: str,
+        conns: int,
+        batch: int,
+        duration: float,
+        rate: float = 0,
+        just_before: Callable[[], Awaitable[object]] | None = None,
     ) -> WrkRun:
         run = WrkRun(
             label=label,
@@ -248,23 +311,31 @@ class IngestBench:
         before = await self.env.kafka_settled()
         await self._wait_quiet(run)
         m0 = await asyncio.to_thread(_scrape, self.ingest_url, topic)
+        if just_before is not None:
+            await just_before()
+        threads0 = thread_ticks(self.ingest_pid)
         self.meter.start()
         await run_wrk(run, duration=duration, env=self._wrk_env(label))
         run.cpu = self.meter.stop()
+        split = thread_split(
+            self.ingest_pid, threads0, thread_ticks(self.ingest_pid), run.cpu["window_s"]
+        )
+        run.server["ingest_cpu_pct"] = split
         after = await self.env.kafka_settled()
         m1 = await asyncio.to_thread(_scrape, self.ingest_url, topic)
         run.landed = after - before
-        run.server = {
-            "http": _delta(m0["http"], m1["http"]),
-            "kafka_produce": _delta(m0["produce"], m1["produce"]),
-        }
+        run.server.update(
+            http=_delta(m0["http"], m1["http"]), kafka_produce=_delta(m0["produce"], m1["produce"])
+        )
         self._check_run(run)
         self.runs.append(run)
         self._print_run(run)
         await asyncio.sleep(self.opts.pause)
         return run
 
-    async def _am(self, label: str, conns: int, batch: int, duration: float) -> WrkRun:
+    async def _am(
+        self, label: str, conns: int, batch: int, duration: float, rate: float = 0
+    ) -> WrkRun:
         run = WrkRun(
             label=label,
             target="alertmanager",
@@ -272,7 +343,7 @@ class IngestBench:
             connections=conns,
             threads=1,
             batch=batch,
-            rate=0,
+            rate=rate,
         )
         before = await asyncio.to_thread(_am_received, self.am_url)
         await self._wait_quiet(run)
@@ -320,6 +391,10 @@ class IngestBench:
             await self._pacta(
                 f"paced-{o.paced_rate:g}", o.paced_connections, 1, o.duration, rate=o.paced_rate
             )
+            if o.light_rate:
+                await self._pacta(
+                    f"light-paced-{o.light_rate:g}", 16, 1, o.duration, rate=o.light_rate
+                )
 
     async def _am_runs(self) -> None:
         o = self.opts
@@ -333,6 +408,12 @@ class IngestBench:
                 o.batch_connections,
                 o.batch_size,
                 o.duration,
+            )
+        if "paced" in o.shapes:
+            # The same paced generator against a server that keeps up: shows the pacing holds
+            # the rate, and gives Alertmanager's p99 at that rate.
+            await self._am(
+                f"am-paced-{o.paced_rate:g}", o.paced_connections, 1, o.duration, rate=o.paced_rate
             )
 
     def _check_run(self, run: WrkRun) -> None:
@@ -402,20 +483,52 @@ class IngestBench:
             "ok": ok,
         }
 
-    async def _profile(self) -> dict[str, Any] | None:
-        """One extra single-event run (c32) under py-spy, not counted in the table."""
-        out = OUT_DIR / f"ingest-{self.stamp}-profile"
-        sampler = await profile.start(self.ingest.pid, out, self.opts.duration + 1)
-        if sampler is None:
-            print("[bench] py-spy is not installed: `uv pip install py-spy` (measurement only)")
+    async def _profiles(self) -> dict[str, Any] | None:
+        """Extra runs under py-spy, not counted in the table: single events (the connections of
+        the best single run) and batches."""
+        if profile.py_spy() is None:
+            print(
+                "[bench] py-spy is missing: `uv pip install --target /tmp/pyspy py-spy` and "
+                "PACTA_BENCH_PY_SPY=/tmp/pyspy/bin/py-spy (measurement only, not a dependency)"
+            )
             return None
+        o = self.opts
+        best = self._best("pacta", "single-")
+        out: dict[str, Any] = {}
+        if "single" in o.shapes:
+            conns = best.connections if best else 16
+            out["single"] = await self._profile(f"single-c{conns}", conns, 1)
+        if "batch" in o.shapes:
+            out["batch"] = await self._profile(
+                f"batch{o.batch_size}-c{o.batch_connections}", o.batch_connections, o.batch_size
+            )
+        return out
+
+    async def _profile(self, shape: str, conns: int, batch: int) -> dict[str, Any]:
+        out = OUT_DIR / f"ingest-{self.stamp}-profile-{shape}"
+        samplers: list[profile.Sampler] = []
+
+        async def attach() -> None:
+            sampler = await profile.start(self.ingest_pid, out, self.opts.duration + 1)
+            assert sampler is not None
+            samplers.append(sampler)
+
         try:
-            run = await self._pacta("profiled-single-c32", 32, 1, self.opts.duration)
+            run = await self._pacta(
+                f"profiled-{shape}", conns, batch, self.opts.duration, just_before=attach
+            )
         finally:
-            raw = await profile.finish(sampler)
+            if samplers:
+                raw = await profile.finish(samplers[0])
         summary = profile.summarise(raw, out)
-        summary["run"] = {"events_per_s": round(run.events_per_s), "p99_ms": run.latency_ms["p99"]}
-        print(profile.render(summary), flush=True)
+        summary["run"] = {
+            "label": run.label,
+            "events_per_s": round(run.events_per_s),
+            "p99_ms": run.latency_ms["p99"],
+            "ingest_cpu_pct": run.server.get("ingest_cpu_pct"),
+            "server_cpu_us_per_event": run.server_cpu_us_per_event,
+        }
+        print(profile.save(summary), flush=True)
         return summary
 
     # results --------------------------------------------------------------------------------
@@ -431,9 +544,11 @@ class IngestBench:
         single = self._best("pacta", "single-")
         batch = self._best("pacta", "batch")
         paced = next((r for r in self.runs if r.label.startswith("paced-")), None)
+        am_paced = next((r for r in self.runs if r.label.startswith("am-paced-")), None)
         am_single = self._best("alertmanager", "am-single-")
         am_batch = self._best("alertmanager", "am-batch")
 
+        calib = next((r for r in self.runs if r.label == "calibration"), None)
         rows: list[dict[str, Any]] = []
 
         def row(what: str, measured: str, target: str, ok: bool | None, note: str = "") -> None:
@@ -448,6 +563,15 @@ class IngestBench:
                 }
             )
 
+        if calib:
+            row(
+                "box speed: minimal FastAPI app, req/s",
+                num(calib.requests_per_s),
+                f"(anchor {ANCHOR_CALIBRATION:,})",
+                None,
+                f"{100 * calib.requests_per_s / ANCHOR_CALIBRATION:.0f}% of the anchor's box "
+                "(perf-reliability-anchors §1.3: no auth, PG or Kafka; wrk -c32)",
+            )
         if single:
             row(
                 "ingest single, events/s",
@@ -466,7 +590,26 @@ class IngestBench:
                 sustained and paced.latency_ms["p99"] <= TARGET_P99_MS,
                 f"achieved {achieved:,.0f} req/s (2xx/duration); "
                 f"{paced.pacing.get('late_1ms_pct')}% of sends >1 ms behind schedule"
-                + ("" if sustained else "; RATE NOT SUSTAINED"),
+                + ("" if sustained else "; RATE NOT SUSTAINED")
+                + (
+                    f"; Alertmanager paced the same: {am_paced.requests_per_s:,.0f} req/s, "
+                    f"p99 {ms(am_paced.latency_ms['p99'])} ms"
+                    if am_paced
+                    else ""
+                ),
+            )
+        light = next((r for r in self.runs if r.label.startswith("light-paced-")), None)
+        if light:
+            srv = light.server.get("http", {})
+            kafka = light.server.get("kafka_produce", {})
+            row(
+                f"ingest single, p99 at {light.rate:,.0f}/s (light load)",
+                f"{ms(light.latency_ms['p99'])} ms",
+                "(no target)",
+                None,
+                f"achieved {light.requests_per_s:,.0f} req/s; p50 {ms(light.latency_ms['p50'])} "
+                f"ms; server mean {ms(srv.get('mean_ms'))} ms of which Kafka ack "
+                f"{ms(kafka.get('mean_ms'))} ms",
             )
         if single and am_single:
             ratio = single.events_per_s / am_single.events_per_s
@@ -532,7 +675,7 @@ def _am_version() -> str:
 
 
 def _cpu_brief(cpu: dict[str, float]) -> str:
-    keys = ("ingest", "wrk", "kafka", "postgres", "alertmanager", "other", "idle")
+    keys = ("ingest", "calibration", "wrk", "kafka", "postgres", "alertmanager", "other", "idle")
     return " ".join(f"{k} {cpu[k]:.0f}%" for k in keys if k in cpu)
 
 
@@ -563,6 +706,7 @@ def render(result: dict[str, Any]) -> str:
                 ms(srv.get("http", {}).get("mean_ms")),
                 ms(srv.get("kafka_produce", {}).get("mean_ms")),
                 str(r["non_2xx"]),
+                num(r["server_cpu_us_per_event"]),
                 _cpu_brief(r["cpu"]),
             ]
         )

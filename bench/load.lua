@@ -2,7 +2,8 @@
 -- Alertmanager's /api/v2/alerts, every one with an id (or label set) of its own.
 --
 -- Configured by environment variables (read when wrk loads the script, in every Lua state):
---   BENCH_TARGET    "pacta" (POST /v1/events/monitoring) or "alertmanager" (POST /api/v2/alerts)
+--   BENCH_TARGET    "alertmanager" (POST /api/v2/alerts: alerts in an array) or anything else
+--                   ("pacta", "calibration": Pacta monitoring events, one object or an array)
 --   BENCH_BATCH     events per request; 1 sends one JSON object (Pacta) / a one-element array (AM)
 --   BENCH_PREFIX    unique prefix of this run's ids (random per bench run + run label)
 --   BENCH_OCCURRED  RFC 3339 timestamp used as occurred_at / startsAt
@@ -38,7 +39,8 @@ local nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
 
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-if token and token ~= "" and target == "pacta" then
+local am = target == "alertmanager"
+if token and token ~= "" and not am then
   wrk.headers["Authorization"] = "Bearer " .. token
 end
 
@@ -67,7 +69,7 @@ local prefix = nil
 local n = 0
 
 local function event(id, svc)
-  if target == "pacta" then
+  if not am then
     return '{"id":"' .. id .. '","occurred_at":"' .. occurred .. '","service":"svc-' .. svc
       .. '","check":"bench","status":"firing","severity":"major","summary":"bench load"}'
   end
@@ -83,7 +85,7 @@ function request()
   n = n + 1
   sent = sent + 1
   local body
-  if batch == 1 and target == "pacta" then
+  if batch == 1 and not am then
     body = event(prefix .. n, n % services)
   elseif batch == 1 then
     body = "[" .. event(prefix .. n, n % services) .. "]"

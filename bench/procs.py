@@ -223,3 +223,31 @@ def wait_quiet(max_wait: float, threshold: float, window: float = 1.0) -> tuple[
             break
         busy = machine_busy(window)
     return busy, time.monotonic() - started
+
+
+def thread_ticks(pid: int) -> dict[int, int]:
+    """utime + stime per thread of `pid`, in clock ticks."""
+    out = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return {}
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        fields = data[data.rindex(b")") + 2 :].split()
+        out[int(tid)] = int(fields[11]) + int(fields[12])
+    return out
+
+
+def thread_split(
+    pid: int, before: dict[int, int], after: dict[int, int], wall: float
+) -> dict[str, float]:
+    """CPU % of one core used by the main thread (the event loop) and by all other threads."""
+    main = after.get(pid, 0) - before.get(pid, 0)
+    rest = sum(t - before.get(tid, 0) for tid, t in after.items() if tid != pid)
+    scale = 100.0 / CLK_TCK / max(1e-6, wall)
+    return {"main_thread": round(main * scale, 1), "other_threads": round(rest * scale, 1)}

@@ -29,6 +29,10 @@ RATE = 100
 # Samples no rule claims go by their innermost frame's package (LEAF below).
 RULES: list[tuple[str, tuple[str, ...]]] = [
     (
+        "PG: TLS to PostgreSQL (ssl.py encrypt/decrypt; libpq's sslmode=prefer default)",
+        ("(ssl.py:",),
+    ),
+    (
         "PG: new connections (TCP + TLS handshake + auth, close)",
         (
             "connect_utils.py",
@@ -98,6 +102,10 @@ RULES: list[tuple[str, tuple[str, ...]]] = [
     ("with_identity (model_copy per event)", ("with_identity (",)),
 ]
 LEAF: list[tuple[str, tuple[str, ...]]] = [
+    (
+        "FastAPI's telemetry middleware (OpenTelemetry lookups per request)",
+        ("fastapi/telemetry", "opentelemetry", "trace/__init__.py"),
+    ),
     (
         "BaseHTTPMiddleware (@app.middleware timer) + anyio task/stream plumbing",
         (
@@ -218,6 +226,11 @@ def summarise(raw: Path, out: Path) -> dict[str, Any]:
             continue
         frames = [_short(f) for f in stack.split(";")]
         stacks.append((frames, int(count)))
+    # Worker threads (anyio's pool, where FastAPI runs sync dependencies) mostly sleep; with
+    # --nonblocking py-spy often samples them as busy, so they are counted apart from the
+    # event-loop thread, whose samples are the ones that decide throughput.
+    workers = sum(n for frames, n in stacks if frames and frames[0].startswith("Thread._bootstrap"))
+    stacks = [(f, n) for f, n in stacks if not (f and f[0].startswith("Thread._bootstrap"))]
     total = sum(n for _, n in stacks) or 1
     components: Counter[str] = Counter()
     for frames, n in stacks:
@@ -228,6 +241,7 @@ def summarise(raw: Path, out: Path) -> dict[str, Any]:
     out_path = out.with_suffix(".summary.txt")
     summary = {
         "samples": total,
+        "worker_thread_samples": workers,
         "rate_hz": RATE,
         "collapsed": str(raw),
         "components_pct": {k: round(100 * v / total, 1) for k, v in components.most_common()},
@@ -241,13 +255,32 @@ def summarise(raw: Path, out: Path) -> dict[str, Any]:
 def render(summary: dict[str, Any]) -> str:
     inc = [[k, f"{v:.1f}%"] for k, v in summary["components_pct"].items()]
     top = [[k, f"{v:.1f}%"] for k, v in summary["top_self_pct"].items()]
+    run = summary.get("run") or {}
+    threads = run.get("ingest_cpu_pct") or {}
+    head = []
+    if run:
+        head = [
+            f"Profiled run {run.get('label')}: {run.get('events_per_s')} events/s, ingest "
+            f"event-loop thread {threads.get('main_thread')}% of a core, other threads "
+            f"{threads.get('other_threads')}%, {run.get('server_cpu_us_per_event') or 0:.0f} "
+            "CPU us per event",
+        ]
     return "\n".join(
         [
-            f"Ingest CPU profile: {summary['samples']} samples at {summary['rate_hz']} Hz "
-            f"(py-spy, idle excluded; stacks in {summary['collapsed']})",
+            *head,
+            f"Ingest CPU profile of the event-loop thread: {summary['samples']} samples at "
+            f"{summary['rate_hz']} Hz (py-spy, idle excluded; {summary['worker_thread_samples']} "
+            f"more from worker threads left out; stacks in {summary['collapsed']})",
             "",
             table(["component (each sample counted once)", "% of samples"], inc),
             "",
             table(["hottest frames (self)", "% of samples"], top),
         ]
     )
+
+
+def save(summary: dict[str, Any]) -> str:
+    """Write the rendered summary next to the stacks; return it."""
+    text = render(summary)
+    Path(summary["summary_file"]).write_text(text + "\n")
+    return text

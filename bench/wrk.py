@@ -63,7 +63,7 @@ class WrkRun:
     def server_cpu_us_per_event(self) -> float | None:
         """CPU the server process spent per acknowledged event: robust to other load on the
         box, unlike the rate."""
-        name = "ingest" if self.target == "pacta" else "alertmanager"
+        name = {"pacta": "ingest"}.get(self.target, self.target)
         if name not in self.cpu or not self.acked_events:
             return None
         return self.cpu[name] / 100 * self.cpu["window_s"] / self.acked_events * 1e6
