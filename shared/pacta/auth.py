@@ -51,15 +51,15 @@ def authenticate(request: Request, need: str) -> str:
     return match[0]
 
 
-def _reader(request: Request) -> str:
+async def _reader(request: Request) -> str:  # async: sync dependencies hop to a thread
     return authenticate(request, "read")
 
 
-def _ingester(request: Request) -> str:
+async def _ingester(request: Request) -> str:
     return authenticate(request, "ingest")
 
 
-def _admin(request: Request) -> str:
+async def _admin(request: Request) -> str:
     return authenticate(request, "admin")
 
 
