@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench import ingest
+from bench import engine, ingest
 from pacta.logs import configure_logging
 
 RERUN = (
@@ -46,6 +46,7 @@ def _ingest(args: argparse.Namespace) -> Awaitable[dict[str, Any]]:
 
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], Awaitable[dict[str, Any]]]] = {
     "ingest": _ingest,
+    "engine": engine.from_args,
 }
 
 
@@ -105,7 +106,7 @@ async def _main(args: argparse.Namespace) -> int:
     failed = False
     # Everything is bounded: a run that hangs past this budget is cancelled and cleaned up.
     runs = 12 + (2 if args.profile else 0)
-    budget = runs * (args.duration + args.quiet_wait + 20) + 240
+    budget = runs * (args.duration + args.quiet_wait + 20) + 240 + engine.BUDGET_S
     async with asyncio.timeout(budget):
         for name in args.only or sorted(BENCHMARKS):
             print(f"[bench] {name}: {args.duration:g} s per run", flush=True)

@@ -204,11 +204,9 @@ class IngestBench:
             await asyncio.to_thread(ingest.wait_http, self.ingest_url + "/readyz", 90)
             self.ingest = ingest
 
-            if opts.alertmanager:
-                self.am = await self._start_alertmanager(stack)
-
+            self.stack = stack
             await self._pacta_runs()
-            if self.am is not None:
+            if opts.alertmanager:
                 await self._am_runs()
             prof: dict[str, Any] | None = None
             if opts.profile:
@@ -397,24 +395,35 @@ class IngestBench:
                 )
 
     async def _am_runs(self) -> None:
+        """Each shape against a fresh Alertmanager: it keeps every alert in memory, in one
+        aggregation group here, and slows down as they pile up (hundreds of thousands per run),
+        so a shape measured after another would be measured against a fuller store."""
         o = self.opts
-        await self._am("am-warmup", 16, 1, o.warmup)
+        shapes: list[tuple[str, int, int, float]] = []
         if "single" in o.shapes:
-            for c in o.single_connections:
-                await self._am(f"am-single-c{c}", c, 1, o.duration)
+            shapes += [(f"am-single-c{c}", c, 1, 0.0) for c in o.single_connections]
         if "batch" in o.shapes:
-            await self._am(
-                f"am-batch{o.batch_size}-c{o.batch_connections}",
-                o.batch_connections,
-                o.batch_size,
-                o.duration,
+            shapes.append(
+                (
+                    f"am-batch{o.batch_size}-c{o.batch_connections}",
+                    o.batch_connections,
+                    o.batch_size,
+                    0.0,
+                )
             )
         if "paced" in o.shapes:
             # The same paced generator against a server that keeps up: shows the pacing holds
             # the rate, and gives Alertmanager's p99 at that rate.
-            await self._am(
-                f"am-paced-{o.paced_rate:g}", o.paced_connections, 1, o.duration, rate=o.paced_rate
-            )
+            shapes.append((f"am-paced-{o.paced_rate:g}", o.paced_connections, 1, o.paced_rate))
+        for label, conns, batch, rate in shapes:
+            if self.am is not None:
+                self.am.stop()
+            self.am = await self._start_alertmanager(self.stack)
+            await self._am(f"{label}-warmup", min(conns, 16), batch, o.warmup)
+            await self._am(label, conns, batch, o.duration, rate=rate)
+        if self.am is not None:
+            self.am.stop()  # it keeps working on its alerts for a while: not during profiles
+            self.am = None
 
     def _check_run(self, run: WrkRun) -> None:
         """Acknowledged events must all have landed; more may land only from requests wrk left
@@ -534,7 +543,11 @@ class IngestBench:
     # results --------------------------------------------------------------------------------
 
     def _best(self, target: str, prefix: str) -> WrkRun | None:
-        runs = [r for r in self.runs if r.target == target and r.label.startswith(prefix)]
+        runs = [
+            r
+            for r in self.runs
+            if r.target == target and r.label.startswith(prefix) and not r.label.endswith("warmup")
+        ]
         return max(runs, key=lambda r: r.events_per_s, default=None)
 
     def _result(
@@ -544,7 +557,7 @@ class IngestBench:
         single = self._best("pacta", "single-")
         batch = self._best("pacta", "batch")
         paced = next((r for r in self.runs if r.label.startswith("paced-")), None)
-        am_paced = next((r for r in self.runs if r.label.startswith("am-paced-")), None)
+        am_paced = next((r for r in self.runs if r.label.startswith("am-paced-") and r.rate), None)
         am_single = self._best("alertmanager", "am-single-")
         am_batch = self._best("alertmanager", "am-batch")
 
@@ -676,7 +689,11 @@ def _am_version() -> str:
 
 def _cpu_brief(cpu: dict[str, float]) -> str:
     keys = ("ingest", "calibration", "wrk", "kafka", "postgres", "alertmanager", "other", "idle")
-    return " ".join(f"{k} {cpu[k]:.0f}%" for k in keys if k in cpu)
+    return " ".join(
+        f"{k} {cpu[k]:.0f}%"
+        for k in keys
+        if k in cpu and (cpu[k] >= 0.5 or k in ("other", "idle", "wrk"))
+    )
 
 
 def render(result: dict[str, Any]) -> str:
