@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import heapq
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pacta.durations import datetime_to_ms, ms_to_datetime, parse_timestamp_ms
 from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, Signal, TicketEvent, topic_name
 from pacta.logs import get_logger
 from sla_engine import outbox, store
-from sla_engine.clocks import Clock, ClockRules
+from sla_engine.clocks import Clock, ClockRules, Metric
 from sla_engine.clocks import TicketEvent as ClockEvent
 from sla_engine.metrics import CLOCKS_OPEN, DETECTION_LAG, SIGNALS
 from sla_engine.ownership import partition_of
@@ -31,6 +33,14 @@ from sla_engine.signals import clock_signal_id, from_intent, retraction
 from sla_engine.tickets import Outcome, Ticket, apply_in_order, fire_due, replay_all
 
 log = get_logger(__name__)
+
+
+ROUNDS_IN_FLIGHT = 4
+"""Timer rounds committing at once (each holds a database connection meanwhile)."""
+ROUND_GAP_MS = 10
+"""A timer round starts at most this often: what comes due meanwhile joins the next one. A
+round costs the engine ~2 ms of CPU whatever it holds (a transaction of a few statements),
+so 500 breaches a second fired one by one would take a whole core."""
 
 
 def now_ms() -> int:
@@ -50,6 +60,10 @@ class ClockKeeper:
         self.reload: set[str] = set()
         self.owned: set[int] | None = None  # partitions of the tickets topic; None: all
         self.partitions = 0
+        self.firing: set[str] = set()  # tickets whose timer round is being committed
+        self.open_running = 0  # open clocks in the book, kept as tickets change (the gauge)
+        self.open_paused = 0
+        self._shared_rules: dict[str, ClockRules] = {}
 
     # ---- the event path ------------------------------------------------------------------
 
@@ -86,6 +100,9 @@ class ClockKeeper:
             # another instance may have just defined the policy: look before giving up
             self.registry.replace_with(await load_registry(conn))
         out = []
+        versions = await store.clock_versions(
+            conn, ticket_ids=[t for t in ticket_ids if t not in self.book and logs.get(t)]
+        )
         for ticket_id in ticket_ids:
             bodies = logs.get(ticket_id) or []
             if not bodies:
@@ -95,8 +112,9 @@ class ClockKeeper:
                 first["service"], first.get("customer"), first.get("type", "incident")
             )
             if rules is None:
-                self.book.pop(ticket_id, None)
+                self._uncount(self.book.pop(ticket_id, None))
                 continue  # no policy covers this ticket: nothing to measure
+            rules = self._share(rules)
             ticket = Ticket(
                 ticket_id=ticket_id,
                 service=first["service"],
@@ -106,7 +124,8 @@ class ClockKeeper:
                 labels=dict(first.get("labels") or {}),
             )
             previous = self.book.get(ticket_id)
-            ticket.version = previous.version if previous else await _version(conn, ticket_id)
+            ticket.version = previous.version if previous else versions.get(ticket_id, 0)
+            ticket.counted = previous.counted if previous else 0  # what the gauge holds of it
             ticket.emitted = {_key(s) for s in standing.get(ticket_id, [])}
             outcome = replay_all(ticket, (_clock_event_body(b) for b in bodies), now)
             self.book[ticket_id] = ticket
@@ -150,15 +169,10 @@ class ClockKeeper:
         bodies = [s.model_dump(mode="json") for s in signals]
         new_ids = await store.record_signals(conn, signals=bodies)
         await store.mark_retracted(conn, signal_ids=retracted_ids)
+        records: list[tuple[str, str, str, dict[str, Any]]] = []
         for signal, body in zip(signals, bodies, strict=True):
             if signal.signal_id in new_ids:
-                await outbox.enqueue(
-                    conn,
-                    topic=self.signals_topic,
-                    key=signal.service,
-                    record_id=signal.signal_id,
-                    body=body,
-                )
+                records.append((self.signals_topic, signal.service, signal.signal_id, body))
                 SIGNALS.labels(
                     signal.kind, signal.service, signal.metric, signal.priority or ""
                 ).inc()
@@ -167,18 +181,14 @@ class ClockKeeper:
         await store.save_clocks(conn, rows=rows)
         for row in rows:
             fact = clock_fact(row)
-            await outbox.enqueue(
-                conn,
-                topic=self.facts_topic,
-                key=row["service"],
-                record_id=fact["fact_id"],
-                body=fact,
-            )
+            records.append((self.facts_topic, row["service"], fact["fact_id"], fact))
+        await outbox.enqueue_many(conn, records)
 
     def committed(self, ticket_ids: Iterable[str]) -> None:
         for ticket_id in ticket_ids:
             ticket = self.book.get(ticket_id)
             if ticket is not None:
+                self._recount(ticket)
                 self.schedule(ticket)
         for bell in self.on_commit:
             bell()
@@ -187,7 +197,9 @@ class ClockKeeper:
     def evict(self, ticket_ids: Iterable[str]) -> None:
         """Forget in-memory state a failed transaction may have changed; reload it later."""
         for ticket_id in ticket_ids:
-            if self.book.pop(ticket_id, None) is not None:
+            ticket = self.book.pop(ticket_id, None)
+            if ticket is not None:
+                self._uncount(ticket)
                 self.reload.add(ticket_id)
         self.wake.set()
 
@@ -198,7 +210,8 @@ class ClockKeeper:
         if due is None:
             self.scheduled.pop(ticket.ticket_id, None)
             if not ticket.open:
-                self.book.pop(ticket.ticket_id, None)  # settled: keep memory for open clocks
+                # settled: keep memory for open clocks
+                self._uncount(self.book.pop(ticket.ticket_id, None))
             return
         if self.scheduled.get(ticket.ticket_id) != due:
             self.scheduled[ticket.ticket_id] = due
@@ -207,17 +220,48 @@ class ClockKeeper:
                 self.wake.set()  # a new earliest deadline: the timer must sleep less
 
     async def run_timers(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self._sleep_until_due(stop)
-                if self.reload:
-                    await self._reload()
-                await self.fire(now_ms())
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.exception("timer round failed; retrying", error=repr(exc))
-                await asyncio.sleep(0.2)
+        """Fire what comes due, as it comes due. A round's transaction does not hold up the
+        next round (its commit waits behind the consumer's work on the one event loop): up
+        to ROUNDS_IN_FLIGHT rounds commit at once, never two with the same ticket."""
+        rounds: set[asyncio.Task[None]] = set()
+        last = 0
+        try:
+            while not stop.is_set():
+                try:
+                    rounds = await self._finished(rounds, ROUNDS_IN_FLIGHT - 1)
+                    await self._sleep_until_due(stop)
+                    if (gap := last + ROUND_GAP_MS - now_ms()) > 0:
+                        await asyncio.sleep(gap / 1000)
+                    if self.reload:
+                        await self._reload()
+                    now = now_ms()
+                    due = self._take_due(now)
+                    if due:
+                        last = now
+                        rounds.add(asyncio.create_task(self._commit_round(due, now)))
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.exception("timer round failed; retrying", error=repr(exc))
+                    await asyncio.sleep(0.2)
+        finally:
+            for task in rounds:
+                task.cancel()
+            await asyncio.gather(*rounds, return_exceptions=True)
+
+    async def _finished(
+        self, rounds: set[asyncio.Task[None]], keep: int
+    ) -> set[asyncio.Task[None]]:
+        """The rounds still committing, once at most `keep` are; a failed one is re-raised
+        (after its tickets were evicted) so that the loop backs off as it always did."""
+        done = {t for t in rounds if t.done()}
+        rounds = rounds - done
+        if len(rounds) > keep:
+            finished, rounds = await asyncio.wait(rounds, return_when=asyncio.FIRST_COMPLETED)
+            done |= finished
+        for task in done:
+            task.result()
+        return rounds
 
     async def _sleep_until_due(self, stop: asyncio.Event) -> None:
         self.wake.clear()
@@ -232,57 +276,125 @@ class ClockKeeper:
 
     async def fire(self, now: int) -> None:
         """Fire every ticket whose instant has come, in one transaction."""
+        due = self._take_due(now)
+        if due:
+            await self._commit_round(due, now)
+
+    def _take_due(self, now: int) -> list[tuple[Ticket, Outcome]]:
+        """Take the tickets whose instant has come off the heap and fire them in memory."""
         due: list[Ticket] = []
         while self.heap and self.heap[0][0] <= now:
             at, ticket_id = heapq.heappop(self.heap)
             if self.scheduled.get(ticket_id) != at:
                 continue  # superseded by a later reschedule (lazy deletion)
             del self.scheduled[ticket_id]
+            if ticket_id in self.firing:
+                continue  # its round, once committed, schedules it again from what it holds
             ticket = self.book.get(ticket_id)
             if ticket is not None:
                 due.append(ticket)
-        if not due:
-            return
         outcomes = [(t, fire_due(t, now)) for t in due]
         for _t, outcome in outcomes:
             for intent in outcome.intents:
                 DETECTION_LAG.labels(intent.kind).observe(
                     max(0, now - intent.occurred_at_ms) / 1000
                 )
-        ids = [t.ticket_id for t in due]
+        self.firing.update(t.ticket_id for t in due)
+        return outcomes
+
+    async def _commit_round(self, outcomes: list[tuple[Ticket, Outcome]], now: int) -> None:
+        ids = [t.ticket_id for t, _ in outcomes]
         try:
             async with self.engine.begin() as conn:
                 await self._persist(conn, outcomes, now)
         except Exception:
             self.evict(ids)
             raise
+        finally:
+            self.firing.difference_update(ids)
         self.committed(ids)
 
     # ---- restart and rebalance -----------------------------------------------------------
 
     async def restore(self) -> int:
         """Load the open clocks this instance owns from PostgreSQL and arm their timers
-        (at start-up every one: the first assignment trims what another instance owns)."""
-        async with self.engine.connect() as conn:
-            rows = await store.load_open_clocks(conn)
-            if self.owned is not None:
-                rows = [r for r in rows if self._owns(r["ticket_id"])]
-            tickets = {
-                t: ticket
-                for t, ticket in self._tickets_from_rows(rows).items()
-                if t not in self.book
-            }
-            standing = await store.standing_signals(conn, ticket_ids=list(tickets))
-        for ticket_id, ticket in tickets.items():
-            ticket.emitted = {_key(s) for s in standing.get(ticket_id, [])}
-            self.book[ticket_id] = ticket
-            self.schedule(ticket)
+        (at start-up every one: the first assignment trims what another instance owns).
+        Tickets already in the book are kept as they are."""
+        tickets: dict[str, Ticket] = {}
+        # Millions of new objects that all live on: the collector's passes over them would
+        # take longer than building them, so it rests meanwhile (nothing here makes cycles).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            rows = await self._load(tickets)
+            for ticket_id, ticket in tickets.items():
+                if ticket_id not in self.book:  # an event may have loaded it meanwhile
+                    self.book[ticket_id] = ticket
+                    self._recount(ticket)
+            self._schedule_many([t for t in tickets.values() if self.book.get(t.ticket_id) is t])
+        finally:
+            if collecting:
+                gc.enable()
         self._count()
-        log.info("open clocks restored", tickets=len(tickets), clocks=len(rows))
-        return len(rows)
+        if len(tickets) >= 50_000:
+            # they stay for hours: keep them out of every later full collection, which would
+            # otherwise walk them all and stall the timers for a second at a time
+            gc.freeze()
+        log.info("open clocks restored", tickets=len(tickets), clocks=rows)
+        return rows
+
+    async def _load(self, tickets: dict[str, Ticket]) -> int:
+        """Build the open tickets this instance owns and does not hold yet into `tickets`."""
+        rows = 0
+        async with self.engine.connect() as conn:
+            raw = await store.driver_connection(conn)
+            async with raw.transaction(isolation="repeatable_read", readonly=True):
+                ids = await store.open_ticket_ids(raw)
+                wanted = [t for t in ids if t not in self.book and self._owns(t)]
+                # everything (a start-up): no list of ids to send back to the server
+                which = None if len(wanted) == len(ids) else wanted
+                del ids
+                if wanted:
+                    build = _RowBuilder(self)
+                    async for chunk in store.stream_open_clocks(raw, ticket_ids=which):
+                        rows += len(chunk)
+                        build.add(chunk, tickets)
+                    emitted: dict[str, set[tuple[str, str, str, float]]] = {}
+                    for key in await store.standing_keys(raw, ticket_ids=which):
+                        if key[0] in tickets:
+                            emitted.setdefault(key[0], set()).add(key)
+                    for ticket_id, keys in emitted.items():
+                        tickets[ticket_id].emitted = keys
+        return rows
+
+    def _schedule_many(self, tickets: list[Ticket]) -> None:
+        """`schedule` for many tickets at once: one heapify instead of a push each."""
+        if len(tickets) < 1000:
+            for ticket in tickets:
+                self.schedule(ticket)
+            return
+        for ticket in tickets:
+            due = ticket.next_due_ms()
+            if due is None:
+                self.scheduled.pop(ticket.ticket_id, None)
+                if not ticket.open:
+                    self._uncount(self.book.pop(ticket.ticket_id, None))
+            elif self.scheduled.get(ticket.ticket_id) != due:
+                self.scheduled[ticket.ticket_id] = due
+                self.heap.append((due, ticket.ticket_id))
+        heapq.heapify(self.heap)
+        self.wake.set()
 
     def _owns(self, ticket_id: str) -> bool:
-        return self.owned is None or partition_of(ticket_id, self.partitions) in self.owned
+        owned = self.owned
+        return (
+            owned is None or self._owns_all() or partition_of(ticket_id, self.partitions) in owned
+        )
+
+    def _owns_all(self) -> bool:
+        """Every partition is this instance's (the hash of each ticket id need not be taken:
+        half a million of them take seconds)."""
+        return self.owned is None or self.owned.issuperset(range(self.partitions))
 
     def revoked(self, partitions: set[int], total: int) -> None:
         """Partitions went to another instance: drop their tickets (it loads them)."""
@@ -298,8 +410,11 @@ class ClockKeeper:
         await self.restore()
 
     def _drop_unowned(self) -> None:
+        if self._owns_all():
+            self._count()
+            return
         for ticket_id in [t for t in self.book if not self._owns(t)]:
-            del self.book[ticket_id]
+            self._uncount(self.book.pop(ticket_id))
             self.scheduled.pop(ticket_id, None)
         self._count()
 
@@ -310,52 +425,157 @@ class ClockKeeper:
             await self._persist(conn, outcomes, now_ms(), breaches)
         self.committed(ids)
 
-    def _tickets_from_rows(self, rows: list[dict[str, Any]]) -> dict[str, Ticket]:
-        tickets: dict[str, Ticket] = {}
-        for row in rows:
-            rules = self.registry.rules_of(row["policy"])
-            if rules is None:
-                continue
-            ticket = tickets.get(row["ticket_id"])
-            if ticket is None:
-                ticket = tickets[row["ticket_id"]] = Ticket(
-                    ticket_id=row["ticket_id"],
-                    service=row["service"],
-                    customer=row["customer"],
-                    ticket_type=row["ticket_type"],
-                    rules=rules,
-                    labels=row["labels"] or {},
-                    last_event_ms=row["last_event_ms"],
-                    version=row["version"],
-                )
-            ticket.clocks[row["metric"]] = Clock(
-                ticket_id=row["ticket_id"],
-                service=row["service"],
-                metric=row["metric"],
-                policy=row["policy"],
-                priority=row["priority"],
-                target_ms=row["target_ms"],
-                calendar=rules.calendar,
-                warn_at=tuple(row["warn_at"]),
-                started_at_ms=row["started_at_ms"],
-                as_of_ms=row["as_of_ms"],
-                elapsed_ms=row["elapsed_ms"],
-                paused=row["paused"],
-                stopped_at_ms=row["stopped_at_ms"],
-                breached_at_ms=row["breached_at_ms"],
-                met_signalled=row["met_signalled"],
-                fired=frozenset(row["fired"]),
-            )
-        return tickets
+    def _share(self, rules: ClockRules) -> ClockRules:
+        """One rules object per policy for all its tickets (equal ones only: a changed policy
+        gets a new one), rather than a copy of the targets in every ticket."""
+        shared = self._shared_rules.get(rules.policy)
+        if shared is not None and shared == rules:
+            return shared
+        self._shared_rules[rules.policy] = rules
+        return rules
+
+    def _recount(self, ticket: Ticket) -> None:
+        running = paused = 0
+        for clock in ticket.clocks.values():
+            if not clock.stopped:
+                if clock.paused:
+                    paused += 1
+                else:
+                    running += 1
+        counted = running | paused << 16
+        if counted != ticket.counted:
+            self._uncount(ticket)
+            ticket.counted = counted
+            self.open_running += running
+            self.open_paused += paused
+
+    def _uncount(self, ticket: Ticket | None) -> None:
+        if ticket is not None and ticket.counted:
+            self.open_running -= ticket.counted & 0xFFFF
+            self.open_paused -= ticket.counted >> 16
+            ticket.counted = 0
 
     def _count(self) -> None:
-        counts = {"running": 0, "paused": 0}
-        for ticket in self.book.values():
-            for clock in ticket.clocks.values():
-                if not clock.stopped:
-                    counts["paused" if clock.paused else "running"] += 1
-        for state, n in counts.items():
-            CLOCKS_OPEN.labels(state).set(n)
+        CLOCKS_OPEN.labels("running").set(self.open_running)
+        CLOCKS_OPEN.labels("paused").set(self.open_paused)
+
+
+_NO_LABELS: dict[str, str] = {}
+"""The labels of every restored ticket that has none: shared, so never written to (nothing
+writes to a ticket's labels; a replay gives the ticket a dict of its own)."""
+
+
+class _RowBuilder:
+    """Tickets and clocks from clock rows, sharing what repeats: one rules object per policy,
+    one string per service / customer / policy / priority, the ticket's id, the empty sets."""
+
+    def __init__(self, keeper: ClockKeeper) -> None:
+        self.keeper = keeper
+        self.rules: dict[str, ClockRules | None] = {}
+        self.strings: dict[str, str] = {}
+        self.targets: dict[int, int] = {}
+
+    def _rules(self, policy: str) -> ClockRules | None:
+        if policy not in self.rules:
+            rules = self.keeper.registry.rules_of(policy)
+            self.rules[policy] = None if rules is None else self.keeper._share(rules)
+        return self.rules[policy]
+
+    def add(self, rows: list[Any], tickets: dict[str, Ticket]) -> None:
+        """Rows in the column order of `store.stream_open_clocks`; a million of them take a
+        few seconds, so clocks are built positionally (the field order is checked below)."""
+        strings, targets = self.strings.setdefault, self.targets.setdefault
+        no_fired: frozenset[float] = frozenset()
+        for row in rows:
+            (
+                ticket_id,
+                metric,
+                service,
+                customer,
+                ticket_type,
+                policy,
+                priority,
+                target_ms,
+                warn_at,
+                started_at_ms,
+                as_of_ms,
+                elapsed_ms,
+                paused,
+                stopped_at_ms,
+                breached_at_ms,
+                met_signalled,
+                fired,
+                last_event_ms,
+                labels,
+                version,
+            ) = row
+            rules = self.rules[policy] if policy in self.rules else self._rules(policy)
+            if rules is None:
+                continue
+            ticket = tickets.get(ticket_id)
+            if ticket is None:
+                ticket = tickets[ticket_id] = Ticket(
+                    ticket_id=ticket_id,
+                    service=strings(service, service),
+                    customer=None if customer is None else strings(customer, customer),
+                    ticket_type=strings(ticket_type, ticket_type),
+                    rules=rules,
+                    labels=_NO_LABELS if labels is None or labels == "{}" else orjson.loads(labels),
+                    last_event_ms=last_event_ms,
+                    version=version,
+                )
+                if started_at_ms == last_event_ms:
+                    started_at_ms = ticket.last_event_ms  # one int object where they are equal
+            else:
+                for other in ticket.clocks.values():
+                    if started_at_ms == other.started_at_ms:
+                        started_at_ms = other.started_at_ms
+                    if as_of_ms == other.as_of_ms:
+                        as_of_ms = other.as_of_ms
+                    break
+            if as_of_ms == started_at_ms:
+                as_of_ms = started_at_ms
+            warn_at = tuple(warn_at)
+            metric = cast(Metric, strings(metric, metric))
+            ticket.clocks[metric] = Clock(
+                ticket.ticket_id,
+                ticket.service if service == ticket.service else strings(service, service),
+                metric,
+                rules.policy if policy == rules.policy else policy,
+                None if priority is None else strings(priority, priority),
+                None if target_ms is None else targets(target_ms, target_ms),
+                rules.calendar,
+                rules.warn_at if warn_at == rules.warn_at else warn_at,
+                started_at_ms,
+                as_of_ms,
+                elapsed_ms,
+                paused,
+                stopped_at_ms,
+                breached_at_ms,
+                met_signalled,
+                frozenset(fired) if fired else no_fired,
+            )
+
+
+# `_RowBuilder.add` passes a clock's fields by position, in this order
+assert tuple(Clock.__dataclass_fields__) == (
+    "ticket_id",
+    "service",
+    "metric",
+    "policy",
+    "priority",
+    "target_ms",
+    "calendar",
+    "warn_at",
+    "started_at_ms",
+    "as_of_ms",
+    "elapsed_ms",
+    "paused",
+    "stopped_at_ms",
+    "breached_at_ms",
+    "met_signalled",
+    "fired",
+), "Clock's fields changed order: update _RowBuilder.add"
 
 
 # ---- conversions ---------------------------------------------------------------------------
@@ -442,8 +662,3 @@ def _json(value: Any) -> str:
     import orjson
 
     return orjson.dumps(value).decode()
-
-
-async def _version(conn: AsyncConnection, ticket_id: str) -> int:
-    rows = await store.load_clocks(conn, ticket_ids=[ticket_id])
-    return max((r["version"] for r in rows), default=0)

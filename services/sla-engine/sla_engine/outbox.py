@@ -45,6 +45,31 @@ async def enqueue(
     )
 
 
+async def enqueue_many(
+    conn: AsyncConnection, records: list[tuple[str, str, str, dict[str, object]]]
+) -> None:
+    """Add (topic, key, record_id, body) records to the outbox inside the caller's transaction:
+    one statement for them all, their `seq` in the order given."""
+    if not records:
+        return
+    await conn.execute(
+        sa.text(
+            "INSERT INTO sla_engine.outbox (topic, key, record_id, ce_type, body) "
+            "SELECT topic, key, rid, ce_type, body FROM unnest(CAST(:topics AS text[]), "
+            "CAST(:keys AS text[]), CAST(:rids AS text[]), CAST(:types AS text[]), "
+            "CAST(:bodies AS bytea[])) WITH ORDINALITY AS r(topic, key, rid, ce_type, body, n) "
+            "ORDER BY n"
+        ),
+        {
+            "topics": [r[0] for r in records],
+            "keys": [r[1] for r in records],
+            "rids": [r[2] for r in records],
+            "types": [SIGNAL_TYPE if r[0].endswith("signals") else FACT_TYPE for r in records],
+            "bodies": [orjson.dumps(r[3]) for r in records],
+        },
+    )
+
+
 class Relay:
     """Publishes outbox rows in order and deletes them once Kafka acknowledged."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -74,35 +75,139 @@ _CLOCK_COLUMNS = (
 )
 
 
+_CLOCK_TYPES = {
+    "ticket_id": "text",
+    "metric": "text",
+    "service": "text",
+    "customer": "text",
+    "ticket_type": "text",
+    "policy": "text",
+    "calendar": "text",
+    "priority": "text",
+    "target_ms": "bigint",
+    "warn_at": "float8[]",
+    "started_at_ms": "bigint",
+    "as_of_ms": "bigint",
+    "elapsed_ms": "bigint",
+    "paused": "boolean",
+    "stopped_at_ms": "bigint",
+    "breached_at_ms": "bigint",
+    "met_signalled": "boolean",
+    "fired": "float8[]",
+    "last_event_ms": "bigint",
+    "state": "text",
+    "deadline_at": "timestamptz",
+    "labels": "text",  # the JSON text of the labels
+    "version": "bigint",
+}
+assert tuple(_CLOCK_TYPES) == _CLOCK_COLUMNS
+
+
+def _save_clocks_sql() -> str:
+    cols = ", ".join(_CLOCK_COLUMNS)
+    values = ", ".join("r.labels::jsonb" if c == "labels" else f"r.{c}" for c in _CLOCK_COLUMNS)
+    record = ", ".join(f"{c} {t}" for c, t in _CLOCK_TYPES.items())
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _CLOCK_COLUMNS[2:])
+    return (
+        f"INSERT INTO sla_engine.clocks ({cols}) SELECT {values} "
+        f"FROM json_to_recordset(CAST(:rows AS json)) AS r({record}) "
+        f"ON CONFLICT (ticket_id, metric) DO UPDATE SET {updates} "
+        "WHERE sla_engine.clocks.version <= EXCLUDED.version"
+    )
+
+
+_SAVE_CLOCKS = _save_clocks_sql()
+
+
 async def save_clocks(conn: AsyncConnection, *, rows: list[dict[str, Any]]) -> None:
-    """Upsert clock snapshots; an older snapshot never overwrites a newer one."""
+    """Upsert clock snapshots; an older snapshot never overwrites a newer one.
+
+    One statement for the whole batch, the rows as one JSON document (a per-row statement
+    costs the engine's one thread more than the database); should a clock appear twice, the
+    later row is the one written, as one upsert after the other would leave it."""
     if not rows:
         return
-    cols = ", ".join(_CLOCK_COLUMNS)
-    values = ", ".join(
-        "CAST(:labels AS jsonb)" if c == "labels" else f":{c}" for c in _CLOCK_COLUMNS
-    )
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _CLOCK_COLUMNS[2:])
+    latest = {(r["ticket_id"], r["metric"]): r for r in rows}
     await conn.execute(
-        sa.text(
-            f"INSERT INTO sla_engine.clocks ({cols}) VALUES ({values}) "
-            f"ON CONFLICT (ticket_id, metric) DO UPDATE SET {updates} "
-            "WHERE sla_engine.clocks.version <= EXCLUDED.version"
-        ),
-        rows,
+        sa.text(_SAVE_CLOCKS),
+        {"rows": orjson.dumps(list(latest.values())).decode()},
     )
 
 
-async def load_open_clocks(conn: AsyncConnection) -> list[dict[str, Any]]:
-    """Every clock of a ticket that still has an open clock (what the timers need)."""
+# Restoring a million open clocks: raw asyncpg, only the columns the keeper needs, labels as
+# text (decoded by the caller only when not empty), streamed in chunks under one snapshot so
+# that no list of a million row dicts is ever held.
+
+_OPEN_COLUMNS = (
+    "ticket_id, metric, service, customer, ticket_type, policy, priority, target_ms, warn_at, "
+    "started_at_ms, as_of_ms, elapsed_ms, paused, stopped_at_ms, breached_at_ms, "
+    "met_signalled, fired, last_event_ms, labels::text AS labels, version"
+)
+_OPEN_TICKETS = "SELECT ticket_id FROM sla_engine.clocks WHERE stopped_at_ms IS NULL"
+
+
+async def driver_connection(conn: AsyncConnection) -> Any:
+    """The asyncpg connection under `conn` (nothing may run on `conn` meanwhile)."""
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
+
+
+async def open_ticket_ids(raw: Any) -> list[str]:
+    """Tickets that have an open clock (run inside the caller's snapshot)."""
+    ids = await raw.fetchval(f"SELECT array_agg(DISTINCT ticket_id) FROM ({_OPEN_TICKETS}) o")
+    return list(ids or ())
+
+
+async def stream_open_clocks(
+    raw: Any, *, ticket_ids: list[str] | None, chunk: int = 20_000
+) -> AsyncIterator[list[Any]]:
+    """Every clock of the given tickets (None: of every ticket with an open clock), as chunks
+    of asyncpg records; `raw` must be inside a transaction (a cursor needs one)."""
+    if ticket_ids is None:
+        query = (
+            f"SELECT {_OPEN_COLUMNS} FROM sla_engine.clocks WHERE ticket_id IN ({_OPEN_TICKETS})"
+        )
+        cursor = await raw.cursor(query)
+    else:
+        query = f"SELECT {_OPEN_COLUMNS} FROM sla_engine.clocks WHERE ticket_id = ANY($1::text[])"
+        cursor = await raw.cursor(query, ticket_ids)
+    while rows := await cursor.fetch(chunk):
+        yield rows
+
+
+async def standing_keys(
+    raw: Any, *, ticket_ids: list[str] | None
+) -> list[tuple[str, str, str, float]]:
+    """(ticket_id, metric, kind, threshold) of the clock signals emitted and not retracted, for
+    the given tickets (None: every ticket with an open clock); the columns hold what the body
+    holds (`record_signals` fills them from it)."""
+    where = "NOT retracted AND kind IN ('warning', 'breach', 'met')"
+    if ticket_ids is None:
+        rows = await raw.fetch(
+            f"SELECT ticket_id, metric, kind, threshold FROM sla_engine.signals "
+            f"WHERE {where} AND ticket_id IN ({_OPEN_TICKETS})"
+        )
+    else:
+        rows = await raw.fetch(
+            f"SELECT ticket_id, metric, kind, threshold FROM sla_engine.signals "
+            f"WHERE {where} AND ticket_id = ANY($1::text[])",
+            ticket_ids,
+        )
+    return [(r[0], r[1], r[2], float(r[3])) for r in rows]
+
+
+async def clock_versions(conn: AsyncConnection, *, ticket_ids: list[str]) -> dict[str, int]:
+    """The highest clock snapshot version of each ticket that has one."""
+    if not ticket_ids:
+        return {}
     result = await conn.execute(
         sa.text(
-            "SELECT * FROM sla_engine.clocks WHERE ticket_id IN "
-            "(SELECT ticket_id FROM sla_engine.clocks WHERE stopped_at_ms IS NULL) "
-            "ORDER BY ticket_id"
-        )
+            "SELECT ticket_id, max(version) FROM sla_engine.clocks "
+            "WHERE ticket_id = ANY(:ids) GROUP BY ticket_id"
+        ),
+        {"ids": ticket_ids},
     )
-    return [dict(r._mapping) for r in result]
+    return {r[0]: int(r[1]) for r in result}
 
 
 async def load_clocks(conn: AsyncConnection, *, ticket_ids: list[str]) -> list[dict[str, Any]]:

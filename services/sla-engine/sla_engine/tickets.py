@@ -6,7 +6,7 @@ Pure: the shell hands in events, rules and the current time, and persists what c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
 
 from sla_engine.clocks import Clock as Clock
@@ -35,8 +35,10 @@ class Ticket:
     labels: dict[str, str] = field(default_factory=dict)
     clocks: dict[Metric, Clock] = field(default_factory=dict)
     last_event_ms: int = 0
-    emitted: set[SignalKey] = field(default_factory=set)
+    # replaced, never mutated: most open tickets have emitted nothing and share the empty one
+    emitted: Set[SignalKey] = frozenset()
     version: int = 0
+    counted: int = 0  # this ticket's share of the keeper's open-clock gauge, as last counted
 
     @property
     def open(self) -> bool:
@@ -99,7 +101,8 @@ def replay_all(ticket: Ticket, log: Iterable[TicketEvent], now_ms: int) -> Outco
     to_emit, to_retract = diff_signals(ticket.emitted, intents)
     # only a breach is retracted (SPEC §4.2); a warning that a late event undoes stays told
     retracted = [k for k in to_retract if k[2] == "breach"]
-    ticket.emitted.difference_update(retracted)
+    if retracted:
+        ticket.emitted = ticket.emitted - set(retracted)
     return _settle(ticket, to_emit, retracted)
 
 
@@ -119,7 +122,8 @@ def fire_due(ticket: Ticket, now_ms: int) -> Outcome:
 
 def _settle(ticket: Ticket, intents: list[SignalIntent], retracted: list[SignalKey]) -> Outcome:
     fresh = [i for i in intents if i.key not in ticket.emitted]
-    ticket.emitted.update(i.key for i in fresh)
+    if fresh:
+        ticket.emitted = ticket.emitted | {i.key for i in fresh}
     ticket.version += 1
     return Outcome(fresh, retracted)
 
