@@ -10,10 +10,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from ingest import store
 from ingest.metrics import EVENTS_DUPLICATED, EVENTS_RECEIVED, EVENTS_REJECTED, source_label
 from ingest.parsing import Event, Kind, parse_events
-from ingest.publisher import publish
 from ingest.ratelimit import retry_after_header
 from ingest.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, SignatureGuard
 from pacta.auth import IngestKey
@@ -152,30 +150,15 @@ async def accept(request: Request, events: list[Event], kind: str, now: datetime
     """Claim ids and produce new events in one database transaction, then answer 202.
 
     The claim commits only after Kafka acknowledged; a failed produce rolls it back, so the
-    sender's retry is not mistaken for a duplicate.
+    sender's retry is not mistaken for a duplicate. Concurrent requests share that transaction
+    (see committer.py).
     """
     state = request.app.state
     settings = state.settings
     identified: list[Event] = [e.with_identity(now) for e in events]  # type: ignore[misc]
     ids = [e.id for e in identified if e.id is not None]
-    producer = state.producer
-    if producer is None:
-        raise _unavailable(settings.ingest_retry_after, "Kafka is not reachable yet")
     try:
-        async with state.engine.begin() as conn:
-            new_ids = await store.claim_ids(conn, ids=list(dict.fromkeys(ids)))
-            fresh, seen = [], set()
-            for event in identified:
-                if event.id in new_ids and event.id not in seen:
-                    seen.add(event.id)
-                    fresh.append(event)
-            if fresh:
-                await publish(
-                    producer,
-                    fresh,
-                    prefix=settings.topic_prefix,
-                    timeout=settings.ingest_produce_timeout,
-                )
+        fresh = await state.committer.submit(identified)
     except Problem:
         raise
     except Exception as exc:
@@ -193,7 +176,9 @@ async def accept(request: Request, events: list[Event], kind: str, now: datetime
     duplicates = len(ids) - len(fresh)
     # per request at DEBUG: at thousands of requests a second INFO would cost a core; the
     # consumers log the ids they apply, per batch, at INFO
-    log.debug("events accepted", kind=kind, ids=ids[:20], accepted=len(fresh), duplicates=duplicates)
+    log.debug(
+        "events accepted", kind=kind, ids=ids[:20], accepted=len(fresh), duplicates=duplicates
+    )
     body = {"accepted": len(fresh), "duplicates": duplicates, "ids": ids}
     return Response(orjson.dumps(body), status_code=202, media_type="application/json")
 

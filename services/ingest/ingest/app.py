@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from ingest import store
 from ingest.api import router
+from ingest.committer import Committer
 from ingest.ratelimit import RateLimiter
 from ingest.settings import IngestSettings
 from ingest.signatures import SignatureGuard
@@ -33,6 +34,12 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         stop = asyncio.Event()
         app.state.engine = engine
         app.state.producer = None
+        app.state.committer = Committer(
+            engine,
+            lambda: app.state.producer,
+            prefix=settings.topic_prefix,
+            timeout=settings.ingest_produce_timeout,
+        )
         producer = create_producer(settings, client_id="pacta-ingest")
 
         async def connect() -> None:
