@@ -132,7 +132,7 @@ class Engine:
             [
                 sys.executable,
                 "-m",
-                os.environ.get("PACTA_BENCH_ENGINE_MODULE", "bench.engine_main"),
+                os.environ.get("PACTA_BENCH_ENGINE_MODULE", "sla_engine"),
             ],
             self.log_dir / f"engine-{self.label}-{self.starts}.log",
             env,

@@ -115,7 +115,9 @@ def consumer_lifespan(
                 await stack.enter_async_context(hook(app))
             runtime = ConsumerRuntime(
                 settings,
-                group=group,
+                # the group is named after the topic prefix: deployments (and test runs) that
+                # share a broker never share a group
+                group=f"{settings.topic_prefix}-{group}",
                 topics=topics,
                 handler=make_handler(app),
                 listener=make_listener(app) if make_listener else None,

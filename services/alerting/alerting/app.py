@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from pacta.events import SIGNALS_TOPIC
-from pacta.runtime import consumer_lifespan
-from pacta.web import create_base_app
 
 from alerting import store
 from alerting.consumer import make_handler
 from alerting.settings import AlertingSettings
+from pacta.events import SIGNALS_TOPIC
+from pacta.runtime import consumer_lifespan
+from pacta.web import create_base_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -22,7 +22,7 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
         settings,
         schema=store.SCHEMA,
         migrations=MIGRATIONS,
-        group="pacta-alerting",
+        group="alerting",
         topics=[SIGNALS_TOPIC],
         make_handler=make_handler,
     )

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+
+from alerting import store
 from pacta.db import claim_events
 from pacta.events import Signal
 from pacta.kafka import BatchHandler, Record, decode_events
 from pacta.logs import get_logger
-
-from alerting import store
 
 log = get_logger(__name__)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import orjson
 import sqlalchemy as sa
-from pacta.events import Signal
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from pacta.events import Signal
 
 SCHEMA = "alerting"
 

@@ -1,7 +1,6 @@
 """Entry point: `python -m reporting` serves the reporting API on PACTA_REPORTING_PORT."""
 
 from pacta.serve import serve
-
 from reporting.app import create_app
 from reporting.settings import ReportingSettings
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+
 from pacta.events import MONITORING_TOPIC, SIGNALS_TOPIC, TICKETS_TOPIC
 from pacta.runtime import consumer_lifespan
 from pacta.web import create_base_app
-
 from reporting import store
 from reporting.consumer import make_handler
 from reporting.settings import ReportingSettings
@@ -22,7 +22,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         settings,
         schema=store.SCHEMA,
         migrations=MIGRATIONS,
-        group="pacta-reporting",
+        group="reporting",
         topics=[MONITORING_TOPIC, TICKETS_TOPIC, SIGNALS_TOPIC],
         make_handler=make_handler,
     )

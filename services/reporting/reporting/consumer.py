@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+
 from pacta.db import claim_events
 from pacta.kafka import BatchHandler, Record, decode_events
 from pacta.logs import get_logger
-
 from reporting import store
 
 log = get_logger(__name__)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pacta.settings import CommonSettings
 from pydantic import Field
+
+from pacta.settings import CommonSettings
 
 
 class ReportingSettings(CommonSettings):

@@ -1,7 +1,6 @@
 """Entry point: `python -m sla_engine` serves the engine on PACTA_SLA_ENGINE_PORT."""
 
 from pacta.serve import serve
-
 from sla_engine.app import create_app
 from sla_engine.settings import EngineSettings
 

@@ -111,7 +111,7 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
         settings,
         schema=store.SCHEMA,
         migrations=MIGRATIONS,
-        group="pacta-sla-engine",
+        group="sla-engine",
         topics=[MONITORING_TOPIC, TICKETS_TOPIC],
         make_handler=make_handler,
         hook=engine_state,

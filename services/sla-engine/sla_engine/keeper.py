@@ -420,9 +420,14 @@ class ClockKeeper:
 
     async def _reload(self) -> None:
         ids, self.reload = list(self.reload), set()
-        async with self.engine.begin() as conn:
-            outcomes, breaches = await self._replay(conn, ids, now_ms())
-            await self._persist(conn, outcomes, now_ms(), breaches)
+        try:
+            async with self.engine.begin() as conn:
+                outcomes, breaches = await self._replay(conn, ids, now_ms())
+                await self._persist(conn, outcomes, now_ms(), breaches)
+        except Exception:
+            self.evict(ids)
+            self.reload.update(ids)  # still to be reloaded: try again next round
+            raise
         self.committed(ids)
 
     def _share(self, rules: ClockRules) -> ClockRules:

@@ -15,11 +15,11 @@ import contextlib
 import orjson
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
 from pacta.events import FACT_TYPE, SIGNAL_TYPE, cloudevent_headers
 from pacta.kafka import send_all
 from pacta.logs import get_logger
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
 from sla_engine.metrics import OUTBOX_PENDING
 
 log = get_logger(__name__)

@@ -7,8 +7,9 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from pacta.events import MonitoringEvent, TicketEvent
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from pacta.events import MonitoringEvent, TicketEvent
 
 SCHEMA = "sla_engine"
 
