@@ -20,8 +20,20 @@ log = get_logger(__name__)
 
 
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    parsed = sa.make_url(url)
+    connect_args: dict[str, object] = {}
+    if parsed.host in ("127.0.0.1", "localhost", "::1") and not (
+        {"ssl", "sslmode"} & set(parsed.query)
+    ):
+        # libpq's default (sslmode=prefer) would encrypt loopback traffic: CPU for nothing
+        connect_args["ssl"] = False
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args=connect_args,
     )
 
 

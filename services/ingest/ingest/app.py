@@ -8,10 +8,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from ingest import store
 from ingest.api import router
 from ingest.committer import Committer
+from ingest.fastpath import EventsFastPath
 from ingest.ratelimit import RateLimiter
 from ingest.settings import IngestSettings
 from ingest.signatures import SignatureGuard
@@ -78,6 +80,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     # No secret configured, no guard: unsigned deployments pay nothing on the hot path.
     app.state.signatures = SignatureGuard(secrets, settings.ingest_hmac_window) if secrets else None
     app.include_router(router)
+    # innermost, behind the body limit and the request timer: see fastpath.py
+    app.user_middleware.append(Middleware(EventsFastPath, api=app))
     return app
 
 
