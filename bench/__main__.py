@@ -1,8 +1,9 @@
 """`python -m bench` (`make bench`): run the benchmarks against SPEC §9 and print PASS/MISS.
 
-    python -m bench                       # everything there is (today: ingest)
+    python -m bench                       # every benchmark (ingest, engine)
     python -m bench --only ingest --duration 10
-    python -m bench --only ingest --profile   # + a py-spy profile of the ingest (needs py-spy)
+    python -m bench --only ingest --profile   # + py-spy profiles of the ingest (needs py-spy)
+    python -m bench --only engine
 
 Needs Kafka and PostgreSQL up (`make setup`) and wrk + prometheus-alertmanager
 (`bash deploy/local/tools.sh`). Results: a table on stdout, the details as JSON in var/bench/.
@@ -23,7 +24,7 @@ from pacta.logs import configure_logging
 
 RERUN = (
     "Re-run: `make bench`, or `.venv/bin/python -m bench --only ingest --duration 10` "
-    "(add --profile for a py-spy profile; see docs/benchmarks.md)"
+    "(add --profile for py-spy profiles) or `--only engine`; see docs/benchmarks.md"
 )
 
 
@@ -55,7 +56,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--only", action="append", choices=sorted(BENCHMARKS), help="run only this")
     p.add_argument("--duration", type=float, default=10.0, help="seconds per measured run")
     p.add_argument(
-        "--connections", type=int, nargs="+", default=[16, 32], help="single-event connections"
+        "--connections",
+        type=int,
+        nargs="+",
+        default=[16, 32, 64],
+        help="connections of the closed-loop single-event runs",
     )
     p.add_argument("--batch-connections", type=int, default=8)
     p.add_argument("--rate", type=float, default=5000.0, help="requests/s of the paced run")
@@ -105,7 +110,7 @@ async def _main(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, task.cancel)
     failed = False
     # Everything is bounded: a run that hangs past this budget is cancelled and cleaned up.
-    runs = 12 + (2 if args.profile else 0)
+    runs = 10 + 2 * len(args.connections) + (2 if args.profile else 0)
     budget = runs * (args.duration + args.quiet_wait + 20) + 240 + engine.BUDGET_S
     async with asyncio.timeout(budget):
         for name in args.only or sorted(BENCHMARKS):

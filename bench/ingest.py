@@ -1,9 +1,9 @@
 """Ingest throughput and latency (SPEC §9 rows 1-2), next to Debian's Alertmanager in the same run.
 
 Shapes (all wrk -t1 on the same two cores as Kafka, PostgreSQL and the service):
-  single   one event per POST /v1/events/monitoring, closed loop, 16 and 32 connections
+  single   one event per POST /v1/events/monitoring, closed loop, 16, 32 and 64 connections
   paced    one event per POST at a fixed 5,000 requests/s (absolute schedule in load.lua), p99;
-           and at a light 500/s, for the latency of an ingest that is not saturated
+           and at a light 500/s, for the latency at a modest rate
   batch    100 events per POST, 8 connections
 and the same single/batch shapes against Alertmanager's POST /api/v2/alerts.
 
@@ -62,7 +62,7 @@ TARGET_BATCH_RATIO = 1.0
 @dataclass
 class Options:
     duration: float = 10.0
-    single_connections: tuple[int, ...] = (16, 32)
+    single_connections: tuple[int, ...] = (16, 32, 64)
     batch_connections: int = 8
     batch_size: int = 100
     paced_rate: float = TARGET_P99_RATE
