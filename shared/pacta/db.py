@@ -70,6 +70,23 @@ def run_migrations_env() -> None:
     asyncio.run(main())
 
 
+def create_inbox(schema: str) -> None:
+    """The inbox table every consumer keeps, for its first migration: the ids it has applied.
+
+    Called from migrations, so its shape is frozen: a change is a new migration, not an edit.
+    """
+    from alembic import op
+
+    op.create_table(
+        "inbox",
+        sa.Column("event_id", sa.Text, primary_key=True),
+        sa.Column(
+            "applied_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        schema=schema,
+    )
+
+
 async def database_reachable(engine: AsyncEngine, timeout: float = 2.0) -> bool:
     try:
         async with asyncio.timeout(timeout), engine.connect() as conn:

@@ -8,19 +8,14 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
+from pacta.db import create_inbox
+
 revision = "0001"
 down_revision = None
 
 
 def upgrade(schema: str) -> None:
-    op.create_table(
-        "inbox",
-        sa.Column("event_id", sa.Text, primary_key=True),
-        sa.Column(
-            "applied_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
-        ),
-        schema=schema,
-    )
+    create_inbox(schema)
     op.create_table(
         "signals",
         sa.Column("signal_id", sa.Text, primary_key=True),
