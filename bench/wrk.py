@@ -69,6 +69,11 @@ class WrkRun:
         return self.cpu[name] / 100 * self.cpu["window_s"] / self.acked_events * 1e6
 
     @property
+    def failed_events(self) -> int:
+        """Events of requests answered 5xx (not acknowledged, but possibly on Kafka)."""
+        return sum(v for k, v in self.statuses.items() if k.startswith("5")) * self.batch
+
+    @property
     def non_2xx(self) -> int:
         return self.responses - self.ok
 
@@ -154,7 +159,8 @@ async def run_wrk(
         **{f"p{k}": v / 1000 for k, v in lat["percentiles"].items()},
     }
     run.latency_ms = {k: round(v, 3) for k, v in run.latency_ms.items()}
-    run.error_samples = list(data.get("error_samples") or [])
+    samples = data.get("error_samples") or []  # load.lua encodes its list as {"1": ...}
+    run.error_samples = list(samples.values() if isinstance(samples, dict) else samples)
     if run.rate:
         p = data["pacing"]
         slots = max(1, int(p["slots"]))
