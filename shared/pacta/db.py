@@ -19,7 +19,9 @@ from pacta.logs import get_logger
 log = get_logger(__name__)
 
 
-def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, pool_size: int = 10, pre_ping: bool = True) -> AsyncEngine:
+    """An asyncpg engine; `pre_ping` tests each connection at checkout (a round trip that a
+    caller which answers a failure with 503 + Retry-After can do without)."""
     parsed = sa.make_url(url)
     connect_args: dict[str, object] = {}
     if parsed.host in ("127.0.0.1", "localhost", "::1") and not (
@@ -31,7 +33,7 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         pool_recycle=1800,
         connect_args=connect_args,
     )

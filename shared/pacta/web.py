@@ -38,7 +38,15 @@ def create_base_app(
 
     The service's lifespan fills `app.state.readiness` with named dependency checks.
     """
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=lifespan,
+        # Pacta exports Prometheus metrics itself; FastAPI's OpenTelemetry hooks would look up
+        # providers on every request for nothing
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     app.state.api_keys = settings.keys()
     app.state.readiness = {}
     install_problem_handlers(app)

@@ -31,7 +31,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url, pool_size=20)
+        engine = create_engine(settings.database_url, pool_size=20, pre_ping=False)
         await migrate(settings.database_url, store.SCHEMA, MIGRATIONS)
         stop = asyncio.Event()
         app.state.engine = engine
