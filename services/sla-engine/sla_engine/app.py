@@ -99,11 +99,20 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
             yield
         finally:
             stop.set()
-            relay.stop.set()
-            relay.notify()
+            relay_task = tasks.pop(1)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            # a planned stop lets the relay finish its round and flush what is committed, so a
+            # restart does not publish those records a second time (consumers would dedup them)
+            relay.stop.set()
+            relay.notify()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(relay_task), 10)
+                if producer.client is not None and relay_task.done():
+                    await asyncio.wait_for(relay.flush(), 5)
+            relay_task.cancel()
+            await asyncio.gather(relay_task, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(producer.stop(), 10)
 

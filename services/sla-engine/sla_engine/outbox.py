@@ -95,6 +95,11 @@ class Relay:
                     await asyncio.wait_for(self.wake.wait(), 1.0)
                 self.wake.clear()
 
+    async def flush(self) -> None:
+        """Relay until the outbox is empty (a planned stop)."""
+        while await self.relay_once() > 0:
+            pass
+
     async def relay_once(self) -> int:
         async with self.engine.begin() as conn:
             rows = (
