@@ -15,17 +15,22 @@ import gc
 import heapq
 import time
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import Any
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from pacta.durations import datetime_to_ms, ms_to_datetime, parse_timestamp_ms
 from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, Signal, TicketEvent, topic_name
 from pacta.logs import get_logger
 from sla_engine import outbox, store
-from sla_engine.clocks import Clock, ClockRules, Metric
-from sla_engine.clocks import TicketEvent as ClockEvent
+from sla_engine.clock_rows import (
+    RowBuilder,
+    clock_event,
+    clock_event_body,
+    clock_fact,
+    clock_rows,
+    signal_key,
+)
+from sla_engine.clocks import ClockRules
 from sla_engine.metrics import CLOCKS_OPEN, DETECTION_LAG, SIGNALS
 from sla_engine.ownership import partition_of
 from sla_engine.resources import Registry, load_registry
@@ -78,7 +83,7 @@ class ClockKeeper:
         replays: list[str] = []
         for ticket_id, group in by_ticket.items():
             ticket = self.book.get(ticket_id)
-            outcome = apply_in_order(ticket, map(_clock_event, group), now) if ticket else None
+            outcome = apply_in_order(ticket, map(clock_event, group), now) if ticket else None
             if outcome is None:
                 replays.append(ticket_id)
             else:
@@ -126,8 +131,8 @@ class ClockKeeper:
             previous = self.book.get(ticket_id)
             ticket.version = previous.version if previous else versions.get(ticket_id, 0)
             ticket.counted = previous.counted if previous else 0  # what the gauge holds of it
-            ticket.emitted = {_key(s) for s in standing.get(ticket_id, [])}
-            outcome = replay_all(ticket, (_clock_event_body(b) for b in bodies), now)
+            ticket.emitted = {signal_key(s) for s in standing.get(ticket_id, [])}
+            outcome = replay_all(ticket, (clock_event_body(b) for b in bodies), now)
             self.book[ticket_id] = ticket
             out.append((ticket, outcome))
         by_id = {s["signal_id"]: s for signals in standing.values() for s in signals}
@@ -355,7 +360,7 @@ class ClockKeeper:
                 which = None if len(wanted) == len(ids) else wanted
                 del ids
                 if wanted:
-                    build = _RowBuilder(self)
+                    build = RowBuilder(self.registry, self._share)
                     async for chunk in store.stream_open_clocks(raw, ticket_ids=which):
                         rows += len(chunk)
                         build.add(chunk, tickets)
@@ -463,207 +468,3 @@ class ClockKeeper:
     def _count(self) -> None:
         CLOCKS_OPEN.labels("running").set(self.open_running)
         CLOCKS_OPEN.labels("paused").set(self.open_paused)
-
-
-_NO_LABELS: dict[str, str] = {}
-"""The labels of every restored ticket that has none: shared, so never written to (nothing
-writes to a ticket's labels; a replay gives the ticket a dict of its own)."""
-
-
-class _RowBuilder:
-    """Tickets and clocks from clock rows, sharing what repeats: one rules object per policy,
-    one string per service / customer / policy / priority, the ticket's id, the empty sets."""
-
-    def __init__(self, keeper: ClockKeeper) -> None:
-        self.keeper = keeper
-        self.rules: dict[str, ClockRules | None] = {}
-        self.strings: dict[str, str] = {}
-        self.targets: dict[int, int] = {}
-
-    def _rules(self, policy: str) -> ClockRules | None:
-        if policy not in self.rules:
-            rules = self.keeper.registry.rules_of(policy)
-            self.rules[policy] = None if rules is None else self.keeper._share(rules)
-        return self.rules[policy]
-
-    def add(self, rows: list[Any], tickets: dict[str, Ticket]) -> None:
-        """Rows in the column order of `store.stream_open_clocks`; a million of them take a
-        few seconds, so clocks are built positionally (the field order is checked below)."""
-        strings, targets = self.strings.setdefault, self.targets.setdefault
-        no_fired: frozenset[float] = frozenset()
-        for row in rows:
-            (
-                ticket_id,
-                metric,
-                service,
-                customer,
-                ticket_type,
-                policy,
-                priority,
-                target_ms,
-                warn_at,
-                started_at_ms,
-                as_of_ms,
-                elapsed_ms,
-                paused,
-                stopped_at_ms,
-                breached_at_ms,
-                met_signalled,
-                fired,
-                last_event_ms,
-                labels,
-                version,
-            ) = row
-            rules = self.rules[policy] if policy in self.rules else self._rules(policy)
-            if rules is None:
-                continue
-            ticket = tickets.get(ticket_id)
-            if ticket is None:
-                ticket = tickets[ticket_id] = Ticket(
-                    ticket_id=ticket_id,
-                    service=strings(service, service),
-                    customer=None if customer is None else strings(customer, customer),
-                    ticket_type=strings(ticket_type, ticket_type),
-                    rules=rules,
-                    labels=_NO_LABELS if labels is None or labels == "{}" else orjson.loads(labels),
-                    last_event_ms=last_event_ms,
-                    version=version,
-                )
-                if started_at_ms == last_event_ms:
-                    started_at_ms = ticket.last_event_ms  # one int object where they are equal
-            else:
-                for other in ticket.clocks.values():
-                    if started_at_ms == other.started_at_ms:
-                        started_at_ms = other.started_at_ms
-                    if as_of_ms == other.as_of_ms:
-                        as_of_ms = other.as_of_ms
-                    break
-            if as_of_ms == started_at_ms:
-                as_of_ms = started_at_ms
-            warn_at = tuple(warn_at)
-            metric = cast(Metric, strings(metric, metric))
-            ticket.clocks[metric] = Clock(
-                ticket.ticket_id,
-                ticket.service if service == ticket.service else strings(service, service),
-                metric,
-                rules.policy if policy == rules.policy else policy,
-                None if priority is None else strings(priority, priority),
-                None if target_ms is None else targets(target_ms, target_ms),
-                rules.calendar,
-                rules.warn_at if warn_at == rules.warn_at else warn_at,
-                started_at_ms,
-                as_of_ms,
-                elapsed_ms,
-                paused,
-                stopped_at_ms,
-                breached_at_ms,
-                met_signalled,
-                frozenset(fired) if fired else no_fired,
-            )
-
-
-# `_RowBuilder.add` passes a clock's fields by position, in this order
-assert tuple(Clock.__dataclass_fields__) == (
-    "ticket_id",
-    "service",
-    "metric",
-    "policy",
-    "priority",
-    "target_ms",
-    "calendar",
-    "warn_at",
-    "started_at_ms",
-    "as_of_ms",
-    "elapsed_ms",
-    "paused",
-    "stopped_at_ms",
-    "breached_at_ms",
-    "met_signalled",
-    "fired",
-), "Clock's fields changed order: update _RowBuilder.add"
-
-
-# ---- conversions ---------------------------------------------------------------------------
-
-
-def clock_rows(ticket: Ticket) -> list[dict[str, Any]]:
-    rows = []
-    for metric, clock in ticket.clocks.items():
-        deadline = clock.deadline_ms()
-        rows.append(
-            {
-                "ticket_id": ticket.ticket_id,
-                "metric": metric,
-                "service": ticket.service,
-                "customer": ticket.customer,
-                "ticket_type": ticket.ticket_type,
-                "policy": clock.policy,
-                "calendar": clock.calendar.name,
-                "priority": clock.priority,
-                "target_ms": clock.target_ms,
-                "warn_at": list(clock.warn_at),
-                "started_at_ms": clock.started_at_ms,
-                "as_of_ms": clock.as_of_ms,
-                "elapsed_ms": clock.elapsed_ms,
-                "paused": clock.paused,
-                "stopped_at_ms": clock.stopped_at_ms,
-                "breached_at_ms": clock.breached_at_ms,
-                "met_signalled": clock.met_signalled,
-                "fired": sorted(clock.fired),
-                "last_event_ms": ticket.last_event_ms,
-                "state": clock.api_state,
-                "deadline_at": None if deadline is None else ms_to_datetime(deadline),
-                "labels": _json(ticket.labels),
-                "version": ticket.version,
-            }
-        )
-    return rows
-
-
-def clock_fact(row: dict[str, Any]) -> dict[str, Any]:
-    """What reporting needs to count a clock exactly as the engine does."""
-    deadline = row["deadline_at"]
-    return {
-        "fact_id": f"clock:{row['ticket_id']}:{row['metric']}:{row['version']}",
-        "fact": "clock",
-        "ticket_id": row["ticket_id"],
-        "metric": row["metric"],
-        "service": row["service"],
-        "customer": row["customer"],
-        "ticket_type": row["ticket_type"],
-        "policy": row["policy"],
-        "priority": row["priority"],
-        "state": row["state"],
-        "version": row["version"],
-        "elapsed_seconds": row["elapsed_ms"] / 1000,
-        "target_seconds": None if row["target_ms"] is None else row["target_ms"] / 1000,
-        "started_at": ms_to_datetime(row["started_at_ms"]).isoformat(),
-        "stopped_at": None
-        if row["stopped_at_ms"] is None
-        else ms_to_datetime(row["stopped_at_ms"]).isoformat(),
-        "deadline": None if deadline is None else deadline.isoformat(),
-        "occurred_at": ms_to_datetime(row["stopped_at_ms"] or row["as_of_ms"]).isoformat(),
-    }
-
-
-def _clock_event(event: TicketEvent) -> ClockEvent:
-    return ClockEvent(datetime_to_ms(event.occurred_at), event.action, event.status, event.priority)
-
-
-def _clock_event_body(body: dict[str, Any]) -> ClockEvent:
-    return ClockEvent(
-        parse_timestamp_ms(body["occurred_at"]),
-        body["action"],
-        body.get("status"),
-        body.get("priority"),
-    )
-
-
-def _key(signal: dict[str, Any]) -> tuple[str, str, str, float]:
-    return (signal["ticket_id"], signal["metric"], signal["kind"], float(signal["threshold"]))
-
-
-def _json(value: Any) -> str:
-    import orjson
-
-    return orjson.dumps(value).decode()
