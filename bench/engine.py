@@ -47,7 +47,7 @@ from bench.engine_seed import (
 )
 from bench.env import KAFKA, BenchEnv
 from bench.procs import CpuMeter, Proc, free_port, listener_pid, wait_quiet
-from bench.report import OUT_DIR, machine, num, stamp, table, write_json
+from bench.report import OUT_DIR, machine, num, stamp, table, target_row, write_json
 from pacta.durations import parse_timestamp_ms
 from pacta.events import SIGNALS_TOPIC, header, topic_name
 
@@ -686,16 +686,7 @@ class EngineBench:
         rows: list[dict[str, Any]] = []
 
         def row(what: str, measured: str, target: str, ok: bool | None, note: str = "") -> None:
-            verdict = "-" if ok is None else ("PASS" if ok else "MISS")
-            rows.append(
-                {
-                    "what": what,
-                    "measured": measured,
-                    "target": target,
-                    "result": verdict,
-                    "note": note,
-                }
-            )
+            rows.append(target_row(what, measured, target, ok, note))
 
         def lag_row(win: Window, target: float) -> None:
             lag = win.lag_ms

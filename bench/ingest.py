@@ -37,7 +37,7 @@ from bench.procs import (
     thread_ticks,
     wait_quiet,
 )
-from bench.report import OUT_DIR, machine, ms, num, stamp, table, write_json
+from bench.report import OUT_DIR, machine, ms, num, stamp, table, target_row, write_json
 from bench.wrk import WrkRun, run_wrk, wrk_version
 
 ALERTMANAGER = "prometheus-alertmanager"
@@ -601,16 +601,7 @@ class IngestBench:
         rows: list[dict[str, Any]] = []
 
         def row(what: str, measured: str, target: str, ok: bool | None, note: str = "") -> None:
-            verdict = "-" if ok is None else ("PASS" if ok else "MISS")
-            rows.append(
-                {
-                    "what": what,
-                    "measured": measured,
-                    "target": target,
-                    "result": verdict,
-                    "note": note,
-                }
-            )
+            rows.append(target_row(what, measured, target, ok, note))
 
         if calib:
             row(

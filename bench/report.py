@@ -80,3 +80,11 @@ def write_json(name: str, data: dict[str, Any]) -> Path:
     path = OUT_DIR / f"{name}-{stamp()}.json"
     path.write_text(json.dumps(data, indent=2, default=str) + "\n")
     return path
+
+
+def target_row(
+    what: str, measured: str, target: str, ok: bool | None, note: str = ""
+) -> dict[str, Any]:
+    """One line of a benchmark's verdict table: PASS, MISS, or `-` where SPEC §9 sets none."""
+    verdict = "-" if ok is None else ("PASS" if ok else "MISS")
+    return {"what": what, "measured": measured, "target": target, "result": verdict, "note": note}
