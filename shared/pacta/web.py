@@ -5,9 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any
 
-import orjson
 from fastapi import APIRouter, FastAPI, Request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Histogram, generate_latest
 from starlette.responses import JSONResponse, Response
@@ -165,7 +163,3 @@ class BodyLimit:
 
 async def _empty_receive() -> Message:
     return {"type": "http.disconnect"}
-
-
-def json_bytes(data: Any) -> bytes:
-    return orjson.dumps(data)

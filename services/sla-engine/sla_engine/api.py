@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -342,10 +341,6 @@ def _clock_view(row: dict[str, Any], book: dict[str, Any], registry: Any, now: i
         started_at=ms_to_datetime(row["started_at_ms"]),
         stopped_at=None if row["stopped_at_ms"] is None else ms_to_datetime(row["stopped_at_ms"]),
     )
-
-
-def month_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m")
 
 
 # ---- availability -------------------------------------------------------------------------

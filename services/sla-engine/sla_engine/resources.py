@@ -234,17 +234,6 @@ async def add_window(
     )
 
 
-async def close_window(conn: AsyncConnection, *, service: str, ends_at: datetime) -> None:
-    """A `maintenance` check resolved: close the open event-made window that started before."""
-    await conn.execute(
-        sa.text(
-            "UPDATE sla_engine.maintenance_windows SET ends_at = :ends_at "
-            "WHERE service = :service AND origin = 'event' AND ends_at IS NULL AND starts_at <= :ends_at"
-        ),
-        {"service": service, "ends_at": ends_at},
-    )
-
-
 async def list_windows(conn: AsyncConnection, *, service: str | None) -> list[dict[str, Any]]:
     where = "WHERE service = :service" if service else ""
     result = await conn.execute(
@@ -252,7 +241,3 @@ async def list_windows(conn: AsyncConnection, *, service: str | None) -> list[di
         {"service": service} if service else {},
     )
     return [dict(r._mapping) for r in result]
-
-
-def builtin_calendar_names() -> set[str]:
-    return set(BUILTIN_CALENDARS)

@@ -211,13 +211,6 @@ async def clock_versions(conn: AsyncConnection, *, ticket_ids: list[str]) -> dic
     return {r[0]: int(r[1]) for r in result}
 
 
-async def load_clocks(conn: AsyncConnection, *, ticket_ids: list[str]) -> list[dict[str, Any]]:
-    result = await conn.execute(
-        sa.text("SELECT * FROM sla_engine.clocks WHERE ticket_id = ANY(:ids)"), {"ids": ticket_ids}
-    )
-    return [dict(r._mapping) for r in result]
-
-
 async def query_clocks(
     conn: AsyncConnection,
     *,
