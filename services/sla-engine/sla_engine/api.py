@@ -13,7 +13,8 @@ from pacta.auth import AdminKey, ReaderKey
 from pacta.durations import ms_to_datetime
 from pacta.problems import Problem, validation_errors
 from sla_engine import resources, store
-from sla_engine.calendars import BUILTIN_CALENDARS, working_ms
+from sla_engine.calendars import BUILTIN_CALENDARS
+from sla_engine.clock_rows import clock_from_row
 from sla_engine.downtime import month_of
 from sla_engine.keeper import now_ms
 from sla_engine.outage_views import availability_view
@@ -306,26 +307,18 @@ async def list_clocks(
 def _clock_view(row: dict[str, Any], book: dict[str, Any], registry: Any, now: int) -> ClockView:
     ticket = book.get(row["ticket_id"])
     clock = ticket.clocks.get(row["metric"]) if ticket else None
+    if clock is None:
+        # held by another instance, or settled: its snapshot is exact to `as_of_ms`, and the
+        # clock itself counts what came since, so every instance answers the same figures
+        with contextlib.suppress(KeyError):
+            clock = clock_from_row(row, registry.calendar(row["calendar"]))
     if clock is not None:
-        # live figures for a clock this instance holds; the row is its last snapshot
-        elapsed, remaining, deadline = (
-            clock.elapsed_at(now),
-            clock.remaining_ms(now),
-            clock.deadline_ms(),
-        )
-        state = clock.api_state
-    else:
-        # a clock another instance holds: its snapshot is exact to `as_of_ms`; if it was
-        # counting, the working time since then counts too, so every instance answers alike
-        elapsed = row["elapsed_ms"]
-        if row["stopped_at_ms"] is None and not row["paused"] and now > row["as_of_ms"]:
-            with contextlib.suppress(KeyError):
-                calendar = registry.calendar(row["calendar"])
-                elapsed += working_ms(calendar, row["as_of_ms"], now)
+        elapsed, remaining, state = clock.elapsed_at(now), clock.remaining_ms(now), clock.api_state
+        deadline_ms = clock.deadline_ms()
+        deadline = None if deadline_ms is None else ms_to_datetime(deadline_ms)
+    else:  # its calendar is gone: the snapshot as it stands
+        elapsed, state, deadline = row["elapsed_ms"], row["state"], row["deadline_at"]
         remaining = None if row["target_ms"] is None else row["target_ms"] - elapsed
-        deadline = None
-        state = row["state"]
-    deadline_dt = ms_to_datetime(deadline) if deadline is not None else row["deadline_at"]
     return ClockView(
         ticket_id=row["ticket_id"],
         service=row["service"],
@@ -336,7 +329,7 @@ def _clock_view(row: dict[str, Any], book: dict[str, Any], registry: Any, now: i
         target_seconds=None if row["target_ms"] is None else row["target_ms"] / 1000,
         state=state,
         elapsed_seconds=elapsed / 1000,
-        deadline=deadline_dt,
+        deadline=deadline,
         remaining_seconds=None if remaining is None else remaining / 1000,
         started_at=ms_to_datetime(row["started_at_ms"]),
         stopped_at=None if row["stopped_at_ms"] is None else ms_to_datetime(row["stopped_at_ms"]),

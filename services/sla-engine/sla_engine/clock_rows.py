@@ -10,6 +10,7 @@ import orjson
 
 from pacta.durations import datetime_to_ms, ms_to_datetime, parse_timestamp_ms
 from pacta.events import TicketEvent
+from sla_engine.calendars import Calendar
 from sla_engine.clocks import Clock, ClockRules, Metric
 from sla_engine.clocks import TicketEvent as ClockEvent
 from sla_engine.resources import Registry
@@ -165,6 +166,28 @@ def clock_rows(ticket: Ticket) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def clock_from_row(row: dict[str, Any], calendar: Calendar) -> Clock:
+    """One clock from its stored snapshot (a row of `sla_engine.clocks`), exact to `as_of_ms`."""
+    return Clock(
+        ticket_id=row["ticket_id"],
+        service=row["service"],
+        metric=row["metric"],
+        policy=row["policy"],
+        priority=row["priority"],
+        target_ms=row["target_ms"],
+        calendar=calendar,
+        warn_at=tuple(row["warn_at"]),
+        started_at_ms=row["started_at_ms"],
+        as_of_ms=row["as_of_ms"],
+        elapsed_ms=row["elapsed_ms"],
+        paused=row["paused"],
+        stopped_at_ms=row["stopped_at_ms"],
+        breached_at_ms=row["breached_at_ms"],
+        met_signalled=row["met_signalled"],
+        fired=frozenset(row["fired"]),
+    )
 
 
 def clock_fact(row: dict[str, Any]) -> dict[str, Any]:

@@ -113,9 +113,7 @@ class ClockKeeper:
             if not bodies:
                 continue
             first = bodies[0]
-            rules = self.registry.rules_for(
-                first["service"], first.get("customer"), first.get("type", "incident")
-            )
+            rules = self._rules(first)
             if rules is None:
                 self._uncount(self.book.pop(ticket_id, None))
                 continue  # no policy covers this ticket: nothing to measure
