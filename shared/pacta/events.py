@@ -34,12 +34,16 @@ MONITORING_TOPIC = "events.monitoring"
 TICKETS_TOPIC = "events.tickets"
 SIGNALS_TOPIC = "signals"
 FACTS_TOPIC = "sla.facts"
-ALL_TOPICS = (MONITORING_TOPIC, TICKETS_TOPIC, SIGNALS_TOPIC, FACTS_TOPIC)
+CALENDARS_TOPIC = "sla.calendars"
+"""Compacted: key = calendar name, value = `CalendarRecord` JSON, a null value deletes it."""
+ALL_TOPICS = (MONITORING_TOPIC, TICKETS_TOPIC, SIGNALS_TOPIC, FACTS_TOPIC, CALENDARS_TOPIC)
+COMPACTED_TOPICS = frozenset({CALENDARS_TOPIC})
 
 MONITORING_TYPE = "io.pacta.monitoring"
 TICKET_TYPE = "io.pacta.ticket"
 SIGNAL_TYPE = "io.pacta.signal"
 FACT_TYPE = "io.pacta.sla_fact"
+CALENDAR_TYPE = "io.pacta.calendar"
 
 
 def topic_name(prefix: str, suffix: str) -> str:
@@ -189,6 +193,7 @@ SignalKind = Literal[
     "warning",
     "breach",
     "met",
+    "stopped",
     "retracted",
     "availability_warning",
     "availability_breach",
@@ -224,6 +229,21 @@ class Signal(BaseModel):
     @property
     def key(self) -> str:
         return self.service
+
+
+class CalendarRecord(BaseModel):
+    """A business calendar as the sla-engine publishes it on the compacted calendars topic, so
+    other services (alerting's time intervals, reporting's agreed service time) hold a copy."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str
+    timezone: str
+    hours: dict[str, list[str]]
+    holidays: list[str] = Field(default_factory=list)
+    holiday_country: str | None = None
+    holiday_subdivision: str | None = None
+    updated_at: UtcTime | None = None
 
 
 def cloudevent_headers(

@@ -21,6 +21,7 @@ from sqlalchemy import exc as sa_exc
 
 from pacta.events import (
     ALL_TOPICS,
+    COMPACTED_TOPICS,
     MONITORING_TOPIC,
     SIGNALS_TOPIC,
     TICKETS_TOPIC,
@@ -126,7 +127,11 @@ async def ensure_topics(settings: CommonSettings, suffixes: Sequence[str] = ALL_
                 name=topic_name(settings.topic_prefix, s),
                 num_partitions=settings.topic_partitions,
                 replication_factor=1,
-                topic_configs={"retention.ms": "-1", "retention.bytes": "-1"},
+                topic_configs=(
+                    {"cleanup.policy": "compact"}
+                    if s in COMPACTED_TOPICS
+                    else {"retention.ms": "-1", "retention.bytes": "-1"}
+                ),
             )
             for s in suffixes
             if topic_name(settings.topic_prefix, s) not in existing

@@ -26,7 +26,9 @@ def rows() -> list[str]:
             if name not in seen:
                 seen.add(name)
                 default = "" if field.default is None else str(field.default)
-                out.append(f"| `PACTA_{name.upper()}` | {service} | `{default}` | {field.description} |")
+                out.append(
+                    f"| `PACTA_{name.upper()}` | {service} | `{default}` | {field.description} |"
+                )
     return out
 
 

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import ValidationError
 
 from pacta.auth import AdminKey, ReaderKey
+from pacta.calendars import BUILTIN_CALENDARS
 from pacta.durations import ms_to_datetime
 from pacta.problems import Problem, validation_errors
 from sla_engine import resources, store
-from sla_engine.calendars import BUILTIN_CALENDARS
 from sla_engine.clock_rows import clock_from_row
 from sla_engine.downtime import month_of
 from sla_engine.keeper import now_ms

@@ -13,7 +13,7 @@ from fractions import Fraction
 from math import ceil, floor
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sla_engine.calendars import Calendar, add_working_ms, wall_time_ms, working_ms
+from pacta.calendars import Calendar, add_working_ms, wall_time_ms, working_ms
 
 Interval = tuple[int, int]
 OpenInterval = tuple[int, int | None]

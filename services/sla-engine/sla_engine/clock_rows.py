@@ -8,9 +8,9 @@ from typing import Any, cast
 
 import orjson
 
+from pacta.calendars import Calendar
 from pacta.durations import datetime_to_ms, ms_to_datetime, parse_timestamp_ms
 from pacta.events import TicketEvent
-from sla_engine.calendars import Calendar
 from sla_engine.clocks import Clock, ClockRules, Metric
 from sla_engine.clocks import TicketEvent as ClockEvent
 from sla_engine.resources import Registry

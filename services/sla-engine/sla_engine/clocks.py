@@ -9,8 +9,8 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Literal, NamedTuple
 
+from pacta.calendars import Calendar, add_working_ms, working_ms
 from pacta.events import TicketAction
-from sla_engine.calendars import Calendar, add_working_ms, working_ms
 
 Metric = Literal["response", "resolution"]
 SignalKind = Literal["warning", "breach", "met"]

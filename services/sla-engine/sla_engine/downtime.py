@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from pacta.calendars import CALENDAR_24X7, Calendar
 from sla_engine.availability import (
     Interval,
     OpenInterval,
@@ -22,7 +23,6 @@ from sla_engine.availability import (
     subtract,
     union,
 )
-from sla_engine.calendars import CALENDAR_24X7, Calendar
 from sla_engine.policies import Policy
 
 MAINTENANCE_CHECK = "maintenance"

@@ -20,9 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from pacta.durations import Duration
-from pacta.events import Priority, Severity, TicketType
-from sla_engine.calendars import (
+from pacta.calendars import (
     ALL_DAY,
     BUILTIN_CALENDARS,
     WEEKDAYS,
@@ -31,6 +29,8 @@ from sla_engine.calendars import (
     parse_holiday,
     parse_hours,
 )
+from pacta.durations import Duration
+from pacta.events import Priority, Severity, TicketType
 from sla_engine.clocks import ClockRules, check_warn_at
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)

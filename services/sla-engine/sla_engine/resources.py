@@ -16,8 +16,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from pacta.calendars import BUILTIN_CALENDARS, Calendar
 from pacta.logs import get_logger
-from sla_engine.calendars import BUILTIN_CALENDARS, Calendar
 from sla_engine.clocks import ClockRules
 from sla_engine.policies import CalendarSpec, Policy, PolicySpec, resolve_calendar, select_policy
 
@@ -62,7 +62,7 @@ class Registry:
 async def load_registry(conn: AsyncConnection) -> Registry:
     registry = Registry()
     for name, body, origin in await conn.execute(
-        sa.text("SELECT name, body, origin FROM sla_engine.calendars")
+        sa.text("SELECT name, body, origin FROM pacta.calendars")
     ):
         registry.calendars[name] = CalendarSpec.model_validate(body).to_calendar(name)
         registry.origins[("calendar", name)] = origin
@@ -201,7 +201,7 @@ async def apply_config_dir(conn: AsyncConnection, folder: str) -> None:
         )
 
 
-_CALENDAR_NAMES = "SELECT name FROM sla_engine.calendars"
+_CALENDAR_NAMES = "SELECT name FROM pacta.calendars"
 
 
 # ---- maintenance windows ------------------------------------------------------------------

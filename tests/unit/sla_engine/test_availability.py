@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pacta.calendars import CALENDAR_24X7, WEEKDAYS, Calendar
 from pacta.durations import datetime_to_ms
 from sla_engine.availability import (
     FAST_BURN,
@@ -31,7 +32,6 @@ from sla_engine.availability import (
     threshold_ms,
     union,
 )
-from sla_engine.calendars import CALENDAR_24X7, WEEKDAYS, Calendar
 
 S = 1_000
 M = 60_000

@@ -9,8 +9,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pacta.durations import datetime_to_ms
-from sla_engine.calendars import (
+from pacta.calendars import (
     CALENDAR_24X7,
     WEEKDAYS,
     Calendar,
@@ -20,6 +19,7 @@ from sla_engine.calendars import (
     working_intervals,
     working_ms,
 )
+from pacta.durations import datetime_to_ms
 
 H = 3_600_000
 CALENDARS = [

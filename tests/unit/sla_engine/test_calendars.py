@@ -8,8 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pacta.durations import datetime_to_ms
-from sla_engine.calendars import (
+from pacta.calendars import (
     BUILTIN_CALENDARS,
     CALENDAR_24X7,
     WEEKDAYS,
@@ -20,6 +19,7 @@ from sla_engine.calendars import (
     working_intervals,
     working_ms,
 )
+from pacta.durations import datetime_to_ms
 
 H = 3_600_000
 WEEKDAYS_9_TO_5 = {day: ["09:00-17:00"] for day in WEEKDAYS[:5]}

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from pacta.calendars import CALENDAR_24X7, WEEKDAYS, Calendar
 from pacta.durations import datetime_to_ms
-from sla_engine.calendars import CALENDAR_24X7, WEEKDAYS, Calendar
 from sla_engine.clocks import Clock, OutOfOrderError, SignalIntent
 
 H = 3_600_000

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pacta.calendars import Calendar
 from pacta.durations import datetime_to_ms
 from sla_engine.availability import month_bounds
-from sla_engine.calendars import Calendar
 from sla_engine.downtime import (
     CheckEvent,
     DownInterval,

@@ -8,10 +8,10 @@ from fractions import Fraction
 from math import floor
 from zoneinfo import ZoneInfo
 
+from pacta.calendars import CALENDAR_24X7
 from pacta.durations import datetime_to_ms, format_timestamp_ms
 from sla_engine.availability import FAST_BURN, SLOW_BURN, BurnRule, burn_alerts, month_bounds
 from sla_engine.budget_alerts import Intent, plan
-from sla_engine.calendars import CALENDAR_24X7
 from sla_engine.downtime import Objective
 
 S, M, H = 1_000, 60_000, 3_600_000

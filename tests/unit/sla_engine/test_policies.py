@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from sla_engine.calendars import CALENDAR_24X7, Calendar
+from pacta.calendars import CALENDAR_24X7, Calendar
 from sla_engine.policies import (
     CalendarSpec,
     Policy,

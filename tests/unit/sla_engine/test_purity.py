@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 DOMAIN = [
     ROOT / "shared/pacta/durations.py",
-    ROOT / "services/sla-engine/sla_engine/calendars.py",
+    ROOT / "shared/pacta/calendars.py",
     ROOT / "services/sla-engine/sla_engine/clocks.py",
     ROOT / "services/sla-engine/sla_engine/availability.py",
     ROOT / "services/sla-engine/sla_engine/policies.py",

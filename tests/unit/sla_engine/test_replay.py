@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pacta.calendars import CALENDAR_24X7, WEEKDAYS, Calendar
 from pacta.durations import datetime_to_ms
-from sla_engine.calendars import CALENDAR_24X7, WEEKDAYS, Calendar
 from sla_engine.clocks import (
     Clock,
     ClockRules,
