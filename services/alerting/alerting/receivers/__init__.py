@@ -1,0 +1,18 @@
+"""Receiver types, one module each behind `base.Sender`: the registry the API validates
+receiver bodies against and the delivery queue builds senders from."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from alerting.receivers import email, msteams, pagerduty, slack, webhook
+
+TYPES: dict[str, ModuleType] = {
+    "webhook": webhook,
+    "slack": slack,
+    "msteams": msteams,
+    "email": email,
+    "pagerduty": pagerduty,
+}
+"""Each module defines `Config` (a `base.ReceiverConfig` with `type: Literal[name]`) and
+`build(config: Config, http: httpx.AsyncClient) -> base.Sender`."""
