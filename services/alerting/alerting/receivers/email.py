@@ -31,7 +31,8 @@ def _address(value: str) -> str:
     if len(parsed) != 1 or not parsed[0][1]:
         raise ValueError("must be one e-mail address")
     try:
-        # internal domains (corp.local) are real destinations here: no global deliverability
+        # internal domains (corp.internal, a bare mailhost) are real destinations here; special-use
+        # names (.local, .invalid, .test) are still refused by the library
         validate_email(parsed[0][1], check_deliverability=False, globally_deliverable=False)
     except EmailNotValidError as exc:
         raise ValueError(f"is not a valid e-mail address: {exc}") from None
