@@ -273,3 +273,40 @@ async def test_a_server_that_is_down_is_retried() -> None:
         await _sender(config).send(notification())
     assert caught.value.retryable
     assert "SMTPConnectError" in str(caught.value)
+
+
+async def test_implicit_tls_speaks_tls_from_the_first_byte(
+    ca: trustme.CA, server_tls: ssl.SSLContext
+) -> None:
+    # aiosmtpd counts only STARTTLS as TLS for its AUTH rule, so that rule is off here
+    with smtp_server(
+        ssl_context=server_tls, authenticator=_authenticate, auth_require_tls=False
+    ) as box:
+        config = _config(
+            box,
+            implicit_tls=True,
+            username=USER,
+            password=PASSWORD,
+            tls_ca_pem=ca.cert_pem.bytes().decode(),
+        )
+        assert await _sender(config).send(notification()) == "sent to 2"
+        # the same server is not trusted without the CA: refused for good, not retried
+        with pytest.raises(DeliveryError) as caught:
+            await _sender(_config(box, implicit_tls=True)).send(notification())
+    assert box.mails[0].auth is not None
+    assert box.mails[0].auth.endswith(f":{USER}")
+    assert not caught.value.retryable
+    assert "TLS certificate not trusted" in str(caught.value)
+    assert len(box.mails) == 1
+
+
+async def test_auth_on_a_server_that_offers_none_is_not_retried() -> None:
+    # aiosmtpd offers AUTH only over TLS; in the clear the client finds no AUTH at all
+    with smtp_server(authenticator=_authenticate) as box:
+        config = _config(box, require_tls=False, username=USER, password=PASSWORD)
+        with pytest.raises(DeliveryError) as caught:
+            await _sender(config).send(notification())
+    assert not caught.value.retryable
+    assert "AUTH" in str(caught.value)
+    assert PASSWORD not in str(caught.value)
+    assert box.mails == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import ssl
-from datetime import datetime
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses
 from functools import cache
@@ -77,6 +77,12 @@ class Config(ReceiverConfig):
         Annotated[str, StringConstraints(max_length=100_000), AfterValidator(_ca_pem)] | None
     ) = None
     tls_insecure_skip_verify: bool = False
+    implicit_tls: bool | None = None
+    """TLS from the first byte (SMTPS) instead of STARTTLS; unset: on port 465, as Alertmanager."""
+
+    @property
+    def smtps(self) -> bool:
+        return self.port == 465 if self.implicit_tls is None else self.implicit_tls
 
     @model_validator(mode="after")
     def _consistent(self) -> Config:
@@ -85,10 +91,13 @@ class Config(ReceiverConfig):
             raise ValueError("password: required when username is set")
         if self.password is not None and self.username is None:
             raise ValueError("username: required when password is set")
-        if not self.require_tls and self.tls_ca_pem:
-            raise ValueError("tls_ca_pem: only used with require_tls: true")
-        if not self.require_tls and self.tls_insecure_skip_verify:
-            raise ValueError("tls_insecure_skip_verify: only used with require_tls: true")
+        tls = self.require_tls or self.smtps
+        if not tls and self.tls_ca_pem:
+            raise ValueError("tls_ca_pem: only used with require_tls: true or implicit_tls")
+        if not tls and self.tls_insecure_skip_verify:
+            raise ValueError(
+                "tls_insecure_skip_verify: only used with require_tls: true or implicit_tls"
+            )
         if self.tls_ca_pem and self.tls_insecure_skip_verify:
             raise ValueError("tls_ca_pem: not used with tls_insecure_skip_verify: true")
         return self
@@ -151,8 +160,13 @@ def classify(exc: Exception) -> DeliveryError:
         )
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return DeliveryError(f"SMTP {exc.code}: {exc.message}", retryable=exc.code < 500)
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return DeliveryError(f"TLS certificate not trusted: {exc.verify_message}", retryable=False)
+    cause: BaseException | None = exc
+    while cause is not None:  # aiosmtplib wraps a failed implicit-TLS handshake in its own error
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return DeliveryError(
+                f"TLS certificate not trusted: {cause.verify_message}", retryable=False
+            )
+        cause = cause.__cause__
     if isinstance(exc, aiosmtplib.SMTPException) and "AUTH" in str(exc):
         return DeliveryError(f"{exc} (username is set)", retryable=False)
     # refused, reset, timed out, a TLS handshake cut short: all may work the next time
@@ -162,15 +176,17 @@ def classify(exc: Exception) -> DeliveryError:
 class EmailSender:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.tls = tls_context(config) if config.require_tls else None
+        self.tls = tls_context(config) if config.require_tls or config.smtps else None
 
     async def send(self, notification: Notification) -> str:
         config = self.config
-        msg = message(notification, config, datetime.now().astimezone())
+        msg = message(notification, config, datetime.now(UTC))
         smtp = aiosmtplib.SMTP(
             hostname=config.host,
             port=config.port,
             local_hostname=config.hello,
+            use_tls=config.smtps,
+            tls_context=self.tls,
             start_tls=False,  # decided below, after EHLO, as require_tls says
             timeout=TIMEOUT_SECONDS,
         )
@@ -194,7 +210,7 @@ class EmailSender:
     ) -> dict[str, aiosmtplib.SMTPResponse]:
         config = self.config
         await smtp.ehlo()
-        if config.require_tls:
+        if config.require_tls and not config.smtps:
             if not smtp.supports_extension("starttls"):
                 raise DeliveryError(
                     f"require_tls is true but {config.host}:{config.port} does not offer "

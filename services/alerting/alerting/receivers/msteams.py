@@ -49,7 +49,6 @@ def card(rendered: Rendered) -> dict[str, Any]:
             "text": rendered.title,
             "size": "Large",
             "weight": "Bolder",
-            "style": "heading",
             "wrap": True,
         }
     ]

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from alerting.receivers.base import Notification
+if TYPE_CHECKING:  # only the type: render imports nothing that does I/O
+    from alerting.receivers.base import Notification
 from pacta.durations import format_duration
 
 Severity = Literal["critical", "error", "warning", "info"]

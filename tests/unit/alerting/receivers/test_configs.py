@@ -157,3 +157,15 @@ def test_secrets_are_listed_and_kept_out_of_repr(kind: str, secret: str, value: 
     assert secrets == {secret}
     assert value not in repr(config)
     assert value not in str(config)
+
+
+def test_email_implicit_tls_follows_port_465_unless_set() -> None:
+    assert email.Config.model_validate({**GOOD["email"], "port": 465}).smtps
+    assert not email.Config.model_validate({**GOOD["email"], "port": 587}).smtps
+    forced = {**GOOD["email"], "port": 2465, "implicit_tls": True}
+    assert email.Config.model_validate(forced).smtps
+    off = {**GOOD["email"], "port": 465, "implicit_tls": False}
+    assert not email.Config.model_validate(off).smtps
+    # with implicit TLS the verification options apply even when STARTTLS is not required
+    smtps = {**GOOD["email"], "port": 465, "require_tls": False, "tls_insecure_skip_verify": True}
+    assert email.Config.model_validate(smtps).tls_insecure_skip_verify
