@@ -18,8 +18,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from alerting.receivers.base import DeliveryError, Notification, ReceiverConfig, Sender
+from alerting.receivers.common import Line, no_controls, secret
 from alerting.receivers.render import render
-from alerting.receivers.web import Line, no_controls
 
 TIMEOUT_SECONDS = 30.0
 """Per SMTP step: long enough for a slow relay, short enough that a hung one is retried."""
@@ -71,7 +71,7 @@ class Config(ReceiverConfig):
     to: list[Address] = Field(min_length=1, max_length=100)
     require_tls: bool = True
     username: Line | None = None
-    password: Line | None = Field(None, repr=False)
+    password: Line | None = secret(None)
     hello: Host | None = None
     tls_ca_pem: (
         Annotated[str, StringConstraints(max_length=100_000), AfterValidator(_ca_pem)] | None

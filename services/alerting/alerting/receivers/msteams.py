@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 import httpx
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict
 
 from alerting.receivers.base import Notification, ReceiverConfig, Sender
+from alerting.receivers.common import HttpUrl, post_json, secret
 from alerting.receivers.render import AlertView, Rendered, render
-from alerting.receivers.web import HttpUrl, post_json
 
 MAX_ALERTS = 20
 """Alerts shown one by one; Teams refuses a message over about 28 KB."""
@@ -25,7 +25,7 @@ class Config(ReceiverConfig):
     SECRET_FIELDS: ClassVar[frozenset[str]] = frozenset({"url"})
 
     type: Literal["msteams"]
-    url: HttpUrl = Field(repr=False)
+    url: HttpUrl = secret()
 
 
 def payload(notification: Notification) -> dict[str, Any]:

@@ -8,11 +8,11 @@ from collections import Counter
 from typing import Any, ClassVar, Literal
 
 import httpx
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict
 
 from alerting.receivers.base import Notification, ReceiverConfig, Sender
+from alerting.receivers.common import HttpUrl, Line, post_json, secret
 from alerting.receivers.render import AlertView, clip, render
-from alerting.receivers.web import HttpUrl, Line, post_json
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 DEDUP_KEY_MAX = 255
@@ -26,7 +26,7 @@ class Config(ReceiverConfig):
     SECRET_FIELDS: ClassVar[frozenset[str]] = frozenset({"routing_key"})
 
     type: Literal["pagerduty"]
-    routing_key: Line = Field(repr=False)
+    routing_key: Line = secret()
     url: HttpUrl = EVENTS_URL
     client: Line = "Pacta"
     client_url: HttpUrl | None = None

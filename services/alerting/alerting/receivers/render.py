@@ -3,6 +3,7 @@ happened, to which ticket or service, how late, and the ack link; a title for th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -108,7 +109,8 @@ def view_alert(alert: Mapping[str, Any]) -> AlertView:
     priority = _text(alert.get("priority"))
     state = str(alert.get("state") or "")
     resolving = kind in RESOLVING_KINDS or state == "resolved"
-    labels = alert.get("labels") or {}
+    raw_labels = alert.get("labels")
+    labels: Mapping[str, Any] = raw_labels if isinstance(raw_labels, Mapping) else {}
     return AlertView(
         alert_id=str(alert.get("alert_id") or ""),
         state=state,
@@ -142,7 +144,7 @@ def headline(kind: str, metric: str, threshold: Any, labels: Mapping[str, Any]) 
         return f"Error budget warning at {_percent(threshold)}"
     if kind == "burn_rate":
         rule = labels.get("burn_rule")
-        factor = f" ({threshold:g}x)" if isinstance(threshold, int | float) else ""
+        factor = "" if _number(threshold) is None else f" ({threshold:g}x)"
         return f"{str(rule).capitalize() + ' burn' if rule else 'Burn'} rate{factor}"
     fixed = {
         "breach": f"{what} breach",
@@ -196,9 +198,10 @@ def lateness(alert: Mapping[str, Any]) -> str | None:
 
 def progress(elapsed: Any, target: Any) -> str | None:
     """`3h of 4h target (75%)`: working time counted against the target."""
-    if not isinstance(elapsed, int | float) or not isinstance(target, int | float) or target <= 0:
+    done, whole = _number(elapsed), _number(target)
+    if done is None or whole is None or whole <= 0:
         return None
-    return f"{_span(elapsed)} of {_span(target)} target ({elapsed / target:.0%})"
+    return f"{_span(done)} of {_span(whole)} target ({done / whole:.0%})"
 
 
 def clip(text: str, limit: int) -> str:
@@ -211,7 +214,15 @@ def _span(seconds: float) -> str:
 
 
 def _percent(threshold: Any) -> str:
-    return f"{threshold:.0%}" if isinstance(threshold, int | float) else "a threshold"
+    fraction = _number(threshold)
+    return "a threshold" if fraction is None else f"{fraction:.0%}"
+
+
+def _number(value: Any) -> float | None:
+    # the queue hands over decoded JSON; anything but a finite number is shown as absent
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
 
 
 def _instant(value: Any) -> datetime | None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar, Literal
 
 import httpx
-from pydantic import ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, StringConstraints
 
 from alerting.receivers.base import Notification, ReceiverConfig, Sender
+from alerting.receivers.common import HttpUrl, Line, post_json, secret
 from alerting.receivers.render import AlertView, Rendered, clip, render
-from alerting.receivers.web import HttpUrl, Line, post_json
 
 MAX_ALERTS = 10
 """Alerts shown one by one; Slack takes at most 50 blocks and each alert uses three."""
@@ -25,7 +25,7 @@ class Config(ReceiverConfig):
     SECRET_FIELDS: ClassVar[frozenset[str]] = frozenset({"url"})
 
     type: Literal["slack"]
-    url: HttpUrl = Field(repr=False)
+    url: HttpUrl = secret()
     channel: Line | None = None
     username: Line | None = None
     icon_emoji: Annotated[str, StringConstraints(pattern=r"^:[a-z0-9_+'-]{1,100}:$")] | None = None

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
 import trustme
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from alerting.receivers import TYPES, email, msteams, pagerduty, slack
@@ -169,3 +172,40 @@ def test_email_implicit_tls_follows_port_465_unless_set() -> None:
     # with implicit TLS the verification options apply even when STARTTLS is not required
     smtps = {**GOOD["email"], "port": 465, "require_tls": False, "tls_insecure_skip_verify": True}
     assert email.Config.model_validate(smtps).tls_insecure_skip_verify
+
+
+@pytest.mark.parametrize(("kind", "secret"), [("slack", "url"), ("pagerduty", "routing_key")])
+def test_secrets_are_required_where_they_are_the_destination(kind: str, secret: str) -> None:
+    body = {k: v for k, v in GOOD[kind].items() if k != secret}
+    with pytest.raises(ValidationError) as caught:
+        MODULES[kind].Config.model_validate(body)
+    assert [e["loc"] for e in caught.value.errors()] == [(secret,)]
+
+
+@pytest.mark.parametrize("kind", sorted(GOOD))
+def test_secrets_are_write_only_in_the_json_schema(kind: str) -> None:
+    module = MODULES[kind]
+    properties = module.Config.model_json_schema()["properties"]
+    assert {name for name, p in properties.items() if p.get("writeOnly")} == set(
+        module.Config.SECRET_FIELDS
+    )
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@pytest.mark.parametrize("kind", sorted(GOOD))
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_any_body_is_either_taken_or_refused_with_a_validation_error(
+    kind: str, data: st.DataObject
+) -> None:
+    fields = [*MODULES[kind].Config.model_json_schema()["properties"], "extra"]
+    changes = data.draw(st.dictionaries(st.sampled_from(fields), JSONISH, max_size=4))
+    # the API answers 422 with a ValidationError's errors; any other exception would be a 500
+    with contextlib.suppress(ValidationError):
+        MODULES[kind].Config.model_validate({**GOOD[kind], **changes, "type": kind})

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from alerting.receivers import msteams, pagerduty, slack
 from alerting.receivers.render import headline, lateness, progress, render, severity, view_alert
 from tests.unit.alerting.receivers.samples import ACK_URL, availability, breach, notification
 
@@ -176,3 +179,49 @@ def test_text_fallback_lists_each_alert_with_its_ack_link() -> None:
         "  at the deadline",
         f"  Acknowledge: {ACK_URL}",
     ]
+
+
+VALUES = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30)
+ALERT = st.fixed_dictionaries(
+    {},
+    optional={
+        name: VALUES
+        for name in (
+            "kind",
+            "metric",
+            "service",
+            "ticket_id",
+            "priority",
+            "threshold",
+            "deadline",
+            "occurred_at",
+            "detected_at",
+            "elapsed_seconds",
+            "target_seconds",
+            "state",
+            "ack_url",
+            "summary",
+            "customer",
+            "alert_id",
+        )
+    }
+    | {"labels": st.dictionaries(st.text(max_size=10), st.text(max_size=10)) | VALUES},
+)
+INSTANTS = st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat())
+
+
+@settings(max_examples=300, deadline=None)
+@given(alerts=st.lists(ALERT, min_size=1, max_size=3), instants=st.lists(INSTANTS, max_size=3))
+def test_every_receiver_renders_whatever_the_alert_holds(
+    alerts: list[dict[str, object]], instants: list[str]
+) -> None:
+    # instants mixed in so that the lateness arithmetic meets real dates, far apart ones too
+    for alert, instant in zip(alerts, instants, strict=False):
+        alert["deadline"] = instant
+    n = notification(*alerts)
+    rendered = render(n)
+    assert "\n" not in rendered.title
+    assert len(rendered.title) <= 150
+    slack.payload(n, slack.Config(type="slack", url="https://hooks.slack.com/x"))
+    msteams.payload(n)
+    pagerduty.events(n, pagerduty.Config(type="pagerduty", routing_key="k"))

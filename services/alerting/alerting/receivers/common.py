@@ -1,5 +1,5 @@
-"""What the HTTP receivers (slack, msteams, pagerduty) share: the checked URL and text fields of
-their configs, and one JSON POST whose failures are classified for the delivery queue."""
+"""What several receivers share: checked config fields (one-line text, http(s) URLs, write-only
+secrets) and one JSON POST whose failures are classified for the delivery queue."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from alerting.receivers.base import DeliveryError, http_error
 
@@ -45,6 +45,12 @@ HttpUrl = Annotated[
     AfterValidator(_http_url),
 ]
 """An http(s) URL kept exactly as written (pydantic's own type rewrites it)."""
+
+
+def secret(default: Any = ...) -> Any:
+    """A write-only field: left out of `repr`, marked `writeOnly` in the JSON schema (the API
+    shows it as `"<set>"`); list it in the config's `SECRET_FIELDS` too."""
+    return Field(default, repr=False, json_schema_extra={"writeOnly": True})
 
 
 async def post_json(
