@@ -94,11 +94,18 @@ def render(notification: Notification) -> Rendered:
 
 
 def title(status: str, alerts: tuple[AlertView, ...]) -> str:
-    """`[FIRING:2] checkout resolution breach`: the count, then what the alerts share."""
-    services = _distinct(a.service for a in alerts)
-    headlines = _distinct(a.headline.lower() for a in alerts)
+    """`[FIRING:2] checkout resolution breach` or `[RESOLVED] checkout resolution met`, as
+    Alertmanager's default title: the firing alerts counted and described (a group that fires
+    may also carry alerts that resolved since the last notification; the body lists those)."""
+    firing = tuple(a for a in alerts if not a.resolving)
+    if status == "firing":
+        tag, described = f"[FIRING:{len(firing)}]", firing or alerts
+    else:
+        tag, described = f"[{status.upper()}]", alerts
+    services = _distinct(a.service for a in described)
+    headlines = _distinct(a.headline.lower() for a in described)
     what = " ".join(part for part in (", ".join(services), ", ".join(headlines)) if part)
-    return clip(" ".join(f"[{status.upper()}:{len(alerts)}] {what}".split()), TITLE_MAX)
+    return clip(" ".join(f"{tag} {what}".split()), TITLE_MAX)
 
 
 def view_alert(alert: Mapping[str, Any]) -> AlertView:

@@ -142,7 +142,10 @@ def test_title_counts_the_alerts_and_names_what_they_share() -> None:
     mixed = render(notification(breach(), breach(kind="warning", threshold=0.9)))
     assert mixed.title == "[FIRING:2] checkout resolution breach, resolution warning at 90%"
     done = render(notification(breach(kind="met", state="resolved"), status="resolved"))
-    assert done.title == "[RESOLVED:1] checkout resolution met"
+    assert done.title == "[RESOLVED] checkout resolution met"
+    # as Alertmanager: a firing group counts and names its firing alerts only
+    partly = render(notification(breach(), breach(kind="met", alert_id="a-2", ticket_id="T-2")))
+    assert partly.title == "[FIRING:1] checkout resolution breach"
 
 
 def test_title_is_one_short_line_whatever_the_input() -> None:
