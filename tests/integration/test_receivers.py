@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -233,3 +235,14 @@ async def test_pagerduty_stops_at_the_first_refused_event(
     with pytest.raises(DeliveryError):
         await _pagerduty(capture, http).send(notification(breach(), availability(), breach()))
     assert len(capture.requests) == 2
+
+
+async def test_retry_after_as_an_http_date_is_read_too(
+    capture: Capture, http: httpx.AsyncClient
+) -> None:
+    capture.answer(429, "slow down", Retry_After=formatdate(time.time() + 120, usegmt=True))
+    with pytest.raises(DeliveryError) as caught:
+        await _slack(capture, http).send(notification())
+    assert caught.value.retryable
+    assert caught.value.retry_after is not None
+    assert 100 <= caught.value.retry_after <= 120

@@ -45,6 +45,7 @@ class Mailbox:
     mails: list[Received] = field(default_factory=list)
     refuse_rcpt: dict[str, str] = field(default_factory=dict)
     data_answer: str = "250 OK"
+    quit_answer: str = "221 Bye"
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
@@ -53,6 +54,9 @@ class Mailbox:
             return self.refuse_rcpt[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
+
+    async def handle_QUIT(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        return self.quit_answer
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if not self.data_answer.startswith("250"):
@@ -310,3 +314,11 @@ async def test_auth_on_a_server_that_offers_none_is_not_retried() -> None:
     assert "AUTH" in str(caught.value)
     assert PASSWORD not in str(caught.value)
     assert box.mails == []
+
+
+async def test_a_failing_quit_after_the_mail_was_taken_is_still_sent() -> None:
+    # retrying here would deliver a second copy of a mail the server already accepted
+    with smtp_server() as box:
+        box.quit_answer = "421 4.3.0 closing in a hurry"
+        assert await _sender(_config(box, require_tls=False)).send(notification()) == "sent to 2"
+    assert len(box.mails) == 1

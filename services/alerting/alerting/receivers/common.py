@@ -3,6 +3,8 @@ secrets) and one JSON POST whose failures are classified for the delivery queue.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -67,5 +69,21 @@ async def post_json(
     except httpx.TransportError as exc:
         raise DeliveryError(f"{type(exc).__name__}: {exc}", retryable=True) from None
     if not response.is_success:
-        raise http_error(response)
+        error = http_error(response)
+        if error.retry_after is None:
+            error.retry_after = _retry_date(response.headers.get("retry-after"))
+        raise error
     return response
+
+
+def _retry_date(header: str | None) -> float | None:
+    # Retry-After may also be an HTTP date (RFC 9110 §10.2.3); base.http_error reads seconds
+    if not header:
+        return None
+    try:
+        when = parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -3,6 +3,7 @@ SMTP with aiosmtplib, STARTTLS required unless `require_tls` is false, optional 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ssl
 from datetime import UTC, datetime
@@ -221,7 +222,9 @@ class EmailSender:
         if config.username is not None and config.password is not None:
             await smtp.login(config.username, config.password)
         errors, _ = await smtp.send_message(msg)
-        await smtp.quit()
+        # the server has taken the mail: a failing QUIT must not make it retry (a second copy)
+        with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+            await smtp.quit()
         return errors
 
 
