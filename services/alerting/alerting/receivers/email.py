@@ -41,6 +41,8 @@ def _address(value: str) -> str:
 
 
 def _ca_pem(value: str) -> str:
+    if not value.isascii():  # ssl raises TypeError, not ValueError, on anything else
+        raise ValueError("is not a PEM certificate bundle: PEM is ASCII")
     try:
         ssl.create_default_context(cadata=value)
     except (ssl.SSLError, ValueError) as exc:

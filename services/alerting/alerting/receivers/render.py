@@ -17,6 +17,8 @@ Severity = Literal["critical", "error", "warning", "info"]
 RESOLVING_KINDS = frozenset({"met", "stopped", "retracted", "recovered"})
 TITLE_MAX = 150
 """Slack's header block and most mail clients' subject lines show about this much."""
+FACT_MAX = 500
+"""One fact's value at most (64 labels of 1 KiB each would overflow a Teams card)."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class AlertView:
             ("State", self.state),
             ("Labels", ", ".join(f"{k}={v}" for k, v in self.labels) or None),
         ]
-        return [(name, value) for name, value in pairs if value]
+        return [(name, clip(value, FACT_MAX)) for name, value in pairs if value]
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,8 @@ class Config(ReceiverConfig):
 def payload(notification: Notification, config: Config) -> dict[str, Any]:
     """The JSON body Slack's incoming webhook takes."""
     rendered = render(notification)
-    body: dict[str, Any] = {"text": escape(rendered.text()), "blocks": blocks(rendered)}
+    # the fallback is what a phone's notification shows: the start is enough
+    body: dict[str, Any] = {"text": clip(escape(rendered.text()), 3000), "blocks": blocks(rendered)}
     # an incoming webhook posts to its own channel; these overrides only apply to legacy hooks
     for key in ("channel", "username", "icon_emoji"):
         value = getattr(config, key)

@@ -100,6 +100,7 @@ def test_slack_optional_fields_are_checked() -> None:
         ({"host": "smtp://x"}, "host", "pattern"),
         ({"hello": "bad name"}, "hello", "pattern"),
         ({"tls_ca_pem": "not a certificate"}, "tls_ca_pem", "not a PEM certificate bundle"),
+        ({"tls_ca_pem": "\x80"}, "tls_ca_pem", "PEM is ASCII"),
         ({"require_tls": "maybe"}, "require_tls", "valid boolean"),
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
@@ -221,3 +222,16 @@ def _parts(msg: EmailMessage) -> tuple[str, str]:
     assert isinstance(text, EmailMessage)
     assert isinstance(html, EmailMessage)
     return str(text.get_content()), str(html.get_content())
+
+
+def test_big_groups_and_labels_stay_within_the_services_limits() -> None:
+    labels = {f"label{i}": "v" * 1024 for i in range(64)}
+    alerts = [breach(ticket_id=f"T-{i}", alert_id=f"a-{i}", labels=labels) for i in range(200)]
+    n = notification(*alerts)
+    body = slack.payload(n, SLACK)
+    assert len(body["text"]) <= 3000
+    assert all(len(f["text"]) <= 2000 for b in body["blocks"] for f in b.get("fields", []))
+    card = json.dumps(msteams.payload(n))
+    assert len(card.encode()) < 28_000 * 20  # twenty alerts at most, each fact clipped
+    facts = msteams.payload(n)["attachments"][0]["content"]["body"][1]["items"][-2]["facts"]
+    assert max(len(f["value"]) for f in facts) == 500
