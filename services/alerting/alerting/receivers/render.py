@@ -56,6 +56,8 @@ class AlertView:
             ("Metric", self.metric),
             ("Deadline", self.deadline),
             ("How late", self.lateness),
+            # SPEC §4.2: a replay's signals carry `late`, so a backfill is told from a live breach
+            ("Detected", "late, from replayed events" if self.late else None),
             ("Elapsed", self.progress),
             ("State", self.state),
             ("Labels", ", ".join(f"{k}={v}" for k, v in self.labels) or None),

@@ -13,7 +13,7 @@ from alerting.receivers.common import HttpUrl, Line, post_json, secret
 from alerting.receivers.render import AlertView, Rendered, clip, render
 
 MAX_ALERTS = 10
-"""Alerts shown one by one; Slack takes at most 50 blocks and each alert uses three."""
+"""Alerts shown one by one; Slack takes at most 50 blocks and each alert uses three or four."""
 EMOJI = {"critical": ":red_circle:", "error": ":large_orange_circle:", "warning": ":warning:"}
 RESOLVED_EMOJI = ":white_check_mark:"
 
@@ -49,7 +49,7 @@ def blocks(rendered: Rendered) -> list[dict[str, Any]]:
         {"type": "header", "text": {"type": "plain_text", "text": rendered.title, "emoji": True}}
     ]
     for index, alert in enumerate(rendered.alerts[:MAX_ALERTS]):
-        out.append(section(alert))
+        out.extend(sections(alert))
         if alert.ack_url:
             out.append(
                 {
@@ -72,7 +72,9 @@ def blocks(rendered: Rendered) -> list[dict[str, Any]]:
     return out
 
 
-def section(alert: AlertView) -> dict[str, Any]:
+def sections(alert: AlertView) -> list[dict[str, Any]]:
+    """The headline with the facts as fields; a section takes ten fields, so more facts (eleven
+    at most) continue in a second section."""
     mark = RESOLVED_EMOJI if alert.resolving else EMOJI.get(alert.severity, ":information_source:")
     text = f"{mark} *{escape(alert.headline)}*: {escape(alert.subject)}"
     if alert.summary:
@@ -81,12 +83,16 @@ def section(alert: AlertView) -> dict[str, Any]:
         {"type": "mrkdwn", "text": clip(f"*{name}*\n{escape(value)}", 2000)}
         for name, value in alert.facts()
     ]
-    # a section takes ten fields at most
-    return {
-        "type": "section",
-        "text": {"type": "mrkdwn", "text": clip(text, 3000)},
-        "fields": fields[:10],
-    }
+    out: list[dict[str, Any]] = [
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": clip(text, 3000)},
+            "fields": fields[:10],
+        }
+    ]
+    if fields[10:]:
+        out.append({"type": "section", "fields": fields[10:20]})
+    return out
 
 
 def escape(text: str) -> str:

@@ -74,11 +74,22 @@ def test_slack_escapes_its_control_characters() -> None:
     assert "<!channel>" not in body["text"]
 
 
+def test_slack_continues_an_eleventh_fact_in_a_second_section() -> None:
+    body = slack.payload(notification(breach(late=True)), SLACK)
+    first, second = body["blocks"][1], body["blocks"][2]
+    assert len(first["fields"]) == 10
+    assert second == {
+        "type": "section",
+        "fields": [{"type": "mrkdwn", "text": "*Labels*\nregion=eu, team=payments"}],
+    }
+    assert body["blocks"][3]["type"] == "actions"
+
+
 def test_slack_shows_ten_alerts_and_counts_the_rest() -> None:
-    alerts = [breach(ticket_id=f"T-{i}", alert_id=f"a-{i}") for i in range(13)]
+    alerts = [breach(ticket_id=f"T-{i}", alert_id=f"a-{i}", late=True) for i in range(13)]
     body = slack.payload(notification(*alerts), SLACK)
     assert len(body["blocks"]) <= 50
-    assert sum(block["type"] == "section" for block in body["blocks"]) == 10
+    assert sum(block["type"] == "actions" for block in body["blocks"]) == 10
     assert body["blocks"][-1]["elements"][0]["text"] == "… and 3 more alerts in this group"
 
 

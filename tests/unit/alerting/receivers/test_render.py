@@ -127,6 +127,14 @@ def test_an_availability_alert_names_the_service_and_leaves_out_what_does_not_ap
     ]
 
 
+def test_a_signal_found_late_says_so() -> None:
+    view = view_alert(breach(late=True, detected_at="2026-12-03T09:00:00Z"))
+    facts = dict(view.facts())
+    assert facts["How late"] == "1d19h past the deadline"
+    assert facts["Detected"] == "late, from replayed events"
+    assert "Detected" not in dict(view_alert(breach()).facts())
+
+
 def test_a_resolved_alert_is_resolving_and_informational_whatever_its_kind() -> None:
     view = view_alert(breach(state="resolved"))
     assert view.resolving
