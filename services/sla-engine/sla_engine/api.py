@@ -221,10 +221,14 @@ def _calendar_fields(spec: PolicySpec, calendar: str) -> list[str]:
 
 
 async def _replan_outages(request: Request) -> None:
-    """Running outages are measured against the policies as they now are."""
+    """Running outages are measured against the policies as they now are, and so are open
+    tickets from this instant on (the keeper's timer task applies it)."""
     outages = getattr(request.app.state, "outages", None)
     if outages is not None:
         await outages.replan_open()
+    keeper = getattr(request.app.state, "keeper", None)
+    if keeper is not None:
+        keeper.policy_changed()
 
 
 # ---- maintenance windows ------------------------------------------------------------------

@@ -35,7 +35,14 @@ async def _refresh_registry(app: FastAPI, stop: asyncio.Event, every: float = 5.
             await asyncio.wait_for(stop.wait(), every)
         try:
             async with app.state.engine.connect() as conn:
-                app.state.registry.replace_with(await resources.load_registry(conn))
+                fresh = await resources.load_registry(conn)
+            registry = app.state.registry
+            changed = fresh.policies != registry.policies or fresh.calendars != registry.calendars
+            registry.replace_with(fresh)
+            if changed:
+                # another instance changed a policy: measure the open tickets held here by it
+                app.state.keeper.policy_changed()
+                await app.state.outages.replan_open()
         except Exception as exc:
             log.warning("registry refresh failed", error=repr(exc))
 
