@@ -4,8 +4,8 @@ Pure: intervals come from a check's whole journal in event time, whatever the ar
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -39,6 +39,7 @@ class CheckEvent:
     status: str  # firing | resolved
     severity: str
     event_id: str
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ class DownInterval:
     end_ms: int | None
     severity: str
     opened_by: str = ""  # the firing event's id (names the window of a maintenance check)
+    labels: Mapping[str, str] = field(default_factory=dict)  # of the firing that opened it
 
 
 def check_intervals(
@@ -98,7 +100,9 @@ def _step(
         if not by_severity or event.severity == current.severity:
             return current
         out.append(_closed(current, event.occurred_ms))
-    return DownInterval(check, event.occurred_ms, None, event.severity, event.event_id)
+    return DownInterval(
+        check, event.occurred_ms, None, event.severity, event.event_id, dict(event.labels)
+    )
 
 
 def advance(
@@ -132,8 +136,34 @@ def advance(
 
 def _closed(interval: DownInterval, end_ms: int) -> DownInterval:
     return DownInterval(
-        interval.check, interval.start_ms, end_ms, interval.severity, interval.opened_by
+        interval.check,
+        interval.start_ms,
+        end_ms,
+        interval.severity,
+        interval.opened_by,
+        interval.labels,
     )
+
+
+def down_labels(
+    intervals: Iterable[DownInterval], severities: Iterable[str], at_ms: int
+) -> dict[str, str]:
+    """The labels of the checks down at `at_ms` (an interval ending at it still counts: a
+    `recovered` at the end of an outage names what was down), merged in check order; where
+    two checks disagree on a label, the first check's value stays."""
+    counted = set(severities)
+    merged: dict[str, str] = {}
+    down = [
+        iv
+        for iv in intervals
+        if iv.severity in counted
+        and iv.start_ms <= at_ms
+        and (iv.end_ms is None or iv.end_ms >= at_ms)
+    ]
+    for interval in sorted(down, key=lambda iv: (iv.check, iv.start_ms)):
+        for key, value in interval.labels.items():
+            merged.setdefault(key, value)
+    return merged
 
 
 def union_open(intervals: Iterable[OpenInterval]) -> list[OpenInterval]:

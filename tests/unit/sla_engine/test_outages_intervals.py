@@ -275,3 +275,29 @@ def test_availability_domain_modules_are_pure(path: Path) -> None:
             assert (node.module or "").split(".")[0] not in forbidden
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             assert node.func.attr not in {"now", "utcnow", "today", "time", "monotonic"}
+
+
+def test_down_labels_are_those_of_the_checks_down_at_the_instant() -> None:
+    from sla_engine.downtime import DownInterval, down_labels
+
+    intervals = [
+        DownInterval("db", 0, 100, "critical", "", {"team": "data", "region": "eu"}),
+        DownInterval("http", 50, None, "critical", "", {"team": "web"}),
+        DownInterval("disk", 0, None, "warning", "", {"team": "ops"}),  # not a down severity
+    ]
+    assert down_labels(intervals, {"critical"}, 20) == {"team": "data", "region": "eu"}
+    # both down: the first check (by name) keeps a label they disagree on
+    assert down_labels(intervals, {"critical"}, 60) == {"team": "data", "region": "eu"}
+    assert down_labels(intervals, {"critical"}, 100) == {"team": "data", "region": "eu"}
+    assert down_labels(intervals, {"critical"}, 101) == {"team": "web"}
+
+
+def test_an_interval_keeps_the_labels_of_the_firing_that_opened_it() -> None:
+    from sla_engine.downtime import CheckEvent, check_intervals
+
+    events = [
+        CheckEvent(0, "firing", "critical", "a", {"team": "web"}),
+        CheckEvent(10, "resolved", "critical", "b"),
+    ]
+    (interval,) = check_intervals("http", events)
+    assert dict(interval.labels) == {"team": "web"}
