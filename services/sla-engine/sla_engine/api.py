@@ -13,7 +13,7 @@ from pacta.auth import AdminKey, ReaderKey
 from pacta.calendars import BUILTIN_CALENDARS
 from pacta.durations import ms_to_datetime
 from pacta.problems import Problem, validation_errors
-from sla_engine import resources, store
+from sla_engine import calendar_feed, resources, store
 from sla_engine.clock_rows import clock_from_row
 from sla_engine.downtime import month_of
 from sla_engine.keeper import now_ms
@@ -105,6 +105,8 @@ async def put_calendar(
         created = await resources.put_resource(
             conn, kind="calendar", name=name, body=spec.model_dump(mode="json")
         )
+        await calendar_feed.publish(conn, _prefix(request), name, calendar)
+    _ring(request)
     request.app.state.registry.calendars[name] = calendar
     request.app.state.registry.origins[("calendar", name)] = "api"
     response.status_code = 201 if created else 200
@@ -121,11 +123,25 @@ async def delete_calendar(request: Request, name: ResourceName, _: AdminKey) -> 
         raise Problem(409, "Conflict", f"calendar {name!r} is used by policies {users}")
     async with request.app.state.engine.begin() as conn:
         found = await resources.delete_resource(conn, kind="calendar", name=name)
+        if found:
+            await calendar_feed.publish(conn, _prefix(request), name, None)
     if not found:
         raise Problem(404, "Not found", f"calendar {name!r} does not exist")
+    _ring(request)
     registry.calendars.pop(name, None)
     registry.origins.pop(("calendar", name), None)
     return Response(status_code=204)
+
+
+def _prefix(request: Request) -> str:
+    return str(request.app.state.settings.topic_prefix)
+
+
+def _ring(request: Request) -> None:
+    """Wake the outbox relay: what was just committed goes to Kafka now, not at its next poll."""
+    relay = getattr(request.app.state, "relay", None)
+    if relay is not None:
+        relay.notify()
 
 
 def _calendar_view(name: str, calendar: Any, builtin: bool, origin: str = "api") -> NamedCalendar:

@@ -36,6 +36,8 @@ def upgrade(schema: str) -> None:
         sa.Column("labels", JSONB, nullable=False, server_default="{}"),
         schema=schema,
     )
+    # a null body is a tombstone (a calendar deleted from the compacted calendars topic)
+    op.alter_column("outbox", "body", nullable=True, schema=schema)
     op.create_table(
         "ticket_rules",
         sa.Column("ticket_id", sa.Text, primary_key=True),
