@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from pacta.calendars import CALENDAR_24X7, Calendar
@@ -208,7 +209,8 @@ def objective_of(policy: Policy | None, calendar: Calendar | None = None) -> Obj
 
 def month_of(instant_ms: int, tz: str) -> str:
     """The `YYYY-MM` month containing the instant in time zone `tz`."""
-    return datetime.fromtimestamp(instant_ms / 1000, UTC).astimezone(ZoneInfo(tz)).strftime("%Y-%m")
+    local = datetime.fromtimestamp(instant_ms / 1000, UTC).astimezone(ZoneInfo(tz))
+    return f"{local.year:04d}-{local.month:02d}"  # %Y drops the leading zeros of year 151
 
 
 def months_between(start_ms: int, end_ms: int, tz: str) -> list[str]:
@@ -240,13 +242,21 @@ class MonthFigures:
     budget_ms: int | None
     actual_pct: float
     budget_consumed: float | None
-    met: bool | None
+    met: bool | None  # actual >= target (SPEC §6), to date
     down: bool
     intervals: list[OpenInterval]  # effective: after maintenance, inside the month to as_of
+    on_track: bool | None = None  # downtime within the whole month's budget
 
     @property
     def budget_remaining_ms(self) -> int | None:
         return None if self.budget_ms is None else self.budget_ms - self.downtime_ms
+
+
+def _meets(downtime: int, agreed: int, target_pct: float) -> bool:
+    """1 - downtime / agreed >= target, exactly (99.9 as 999/10, not the nearest float)."""
+    if agreed <= 0:
+        return True  # no service time agreed yet: nothing was missed
+    return downtime * 100 <= (100 - Fraction(str(target_pct))) * agreed
 
 
 def month_figures(
@@ -261,9 +271,10 @@ def month_figures(
 
     Agreed time to date runs from the month's start to now (or the month's end); the budget is
     the whole month's: (1 - target) x the month's agreed time, with a still-open maintenance
-    window counted up to now. `met` means the downtime has not exceeded the month's budget, so
-    it turns false exactly when `availability_breach` fires; once the month is over this is
-    the same as actual >= target.
+    window counted up to now. `met` is actual >= target to date (SPEC §6); `on_track` is the
+    budget view: downtime has not exceeded the whole month's budget, so it turns false exactly
+    when `availability_breach` fires. Once the month is over the two agree (to the rounding of
+    the budget down to the millisecond).
     """
     calendar = objective.calendar
     start, end = month_bounds(month, calendar.timezone)
@@ -290,7 +301,10 @@ def month_figures(
         actual_pct=availability_pct(downtime, agreed_to_date),
         # a budget that rounds to 0 ms is taken as 1 ms, so the fraction stays finite
         budget_consumed=None if budget is None else downtime / max(budget, 1),
-        met=None if budget is None else downtime <= budget,
+        met=None
+        if objective.target is None
+        else _meets(downtime, agreed_to_date, objective.target),
+        on_track=None if budget is None else downtime <= budget,
         down=is_down,
         intervals=[(s, None if is_down and e == as_of else e) for s, e in effective],
     )

@@ -59,6 +59,7 @@ def availability_fact(fig: MonthFigures, *, version: int) -> dict[str, Any]:
         "budget_seconds": None if fig.budget_ms is None else fig.budget_ms / 1000,
         "budget_consumed": fig.budget_consumed,
         "met": fig.met,
+        "on_track": fig.on_track,
         "down": fig.down,
         "down_intervals": [[_ts(s), _ts(e)] for s, e in fig.intervals],
         "version": version,
@@ -89,6 +90,7 @@ def availability_view(fig: MonthFigures) -> Availability:
         ),
         budget_consumed=fig.budget_consumed,
         met=fig.met,
+        on_track=fig.on_track,
         down=fig.down,
         as_of=ms_to_datetime(fig.as_of_ms),
         down_intervals=[

@@ -30,14 +30,15 @@ from pacta.calendars import (
     parse_hours,
 )
 from pacta.durations import Duration
-from pacta.events import Priority, Severity, TicketType
+from pacta.events import Name, Priority, Severity, TicketType
 from sla_engine.clocks import ClockRules, check_warn_at
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 ResourceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
 """Names of policies and calendars: they appear in URLs, so letters, digits, `.`, `_`, `-`."""
-MatchValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+MatchValue = Name
+"""A service, customer or status to match: no control characters (PostgreSQL refuses NUL)."""
 HolidayDate = Annotated[date, BeforeValidator(parse_holiday)]
 DEFAULT_WARN_AT = (0.5, 0.75, 0.9)
 

@@ -301,3 +301,22 @@ def test_an_interval_keeps_the_labels_of_the_firing_that_opened_it() -> None:
     ]
     (interval,) = check_intervals("http", events)
     assert dict(interval.labels) == {"team": "web"}
+
+
+def test_month_to_date_met_is_actual_against_target_and_the_budget_view_is_on_track() -> None:
+    # 20 minutes down early in the month: below 99.9 % so far, yet within the 43.2 m budget
+    start, _end = JUNE
+    now = start + 2 * 24 * H
+    fig = month_figures("svc", "2026-06", GOLD, [(start + H, start + H + 20 * 60_000)], [], now)
+    assert fig.actual_pct < 99.9
+    assert fig.met is False
+    assert fig.on_track is True
+    assert fig.budget_remaining_ms is not None
+    assert fig.budget_remaining_ms > 0
+
+
+def test_month_of_keeps_four_digit_years() -> None:
+    from sla_engine.downtime import month_of
+
+    year_151 = datetime_to_ms(datetime(151, 8, 3, tzinfo=ZoneInfo("UTC")))
+    assert month_of(year_151, "UTC") == "0151-08"
