@@ -18,7 +18,7 @@ from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.e2e
 SERVICES = ("ingest", "sla_engine", "alerting", "reporting")
-EXAMPLES = 12
+EXAMPLES = 20
 """Per operation and mode: the whole file stays within a couple of minutes on two cores."""
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
