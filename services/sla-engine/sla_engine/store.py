@@ -334,13 +334,20 @@ async def delete_clocks(
 
 
 async def unmeasured_tickets(conn: AsyncConnection) -> dict[str, dict[str, Any]]:
-    """Journaled tickets without clocks (no policy covered them), with their first event."""
+    """Journaled tickets without clocks (no policy covered them) that are still open (their
+    latest event neither resolves nor closes them), with their first event."""
     result = await conn.execute(
         sa.text(
-            "SELECT DISTINCT ON (e.ticket_id) e.ticket_id, e.body "
+            "SELECT ticket_id, first_body FROM ("
+            "SELECT e.ticket_id, "
+            "first_value(e.body) OVER w AS first_body, "
+            "last_value(e.body->>'action') OVER w AS last_action, "
+            "row_number() OVER (PARTITION BY e.ticket_id ORDER BY e.occurred_at) AS n "
             "FROM sla_engine.ticket_events e WHERE NOT EXISTS "
             "(SELECT 1 FROM sla_engine.clocks c WHERE c.ticket_id = e.ticket_id) "
-            "ORDER BY e.ticket_id, e.occurred_at"
+            "WINDOW w AS (PARTITION BY e.ticket_id ORDER BY e.occurred_at "
+            "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) t "
+            "WHERE n = 1 AND last_action NOT IN ('resolved', 'closed')"
         )
     )
     return {ticket_id: body for ticket_id, body in result}

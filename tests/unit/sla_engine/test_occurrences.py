@@ -139,3 +139,29 @@ def test_every_vanished_signal_is_retracted() -> None:
     )
     _, to_retract = diff_signals({i.key for i in intents}, [])
     assert {k[2] for k in to_retract} == {"warning", "breach"}
+
+
+def test_a_changed_policy_keeps_the_elapsed_time_and_applies_its_target_from_then_on() -> None:
+    events = [TicketEvent(T0, "created", "open", "P2")]  # 30 m resolution target
+    tighter = ClockRules(
+        policy="p",
+        calendar=CALENDAR_24X7,
+        targets={"P2": {"response": H, "resolution": 10 * M}},
+        warn_at=(),
+    )
+    clocks, intents = replay(
+        events,
+        ticket_id="T-1",
+        service="s",
+        rules=RULES,
+        now_ms=T0 + 20 * M,
+        changes=[RulesChange(T0 + 15 * M, tighter)],
+    )
+    breach = next(i for i in intents if i.kind == "breach" and i.metric == "resolution")
+    # 15 m counted under the old policy already exceed the new 10 m: a breach at the change
+    assert (breach.occurred_at_ms, breach.elapsed_ms, breach.target_ms) == (
+        T0 + 15 * M,
+        15 * M,
+        10 * M,
+    )
+    assert clocks["resolution"].warn_at == ()
