@@ -197,3 +197,24 @@ async def test_a_policy_put_under_an_open_ticket_measures_it_from_then_on(
     clocks = await wait_clocks(d.engine, d.ticket, lambda c: "response" not in c)
     assert clocks["resolution"]["state"] == "breached"
     assert not [s for s in d.mine(signals, "response") if s["kind"] == "breach"]
+
+
+async def test_warn_before_fires_that_long_before_the_deadline(
+    stack: dict[str, ServiceProcess], signals: TopicReader
+) -> None:
+    d = Desk(
+        stack,
+        warn_at=[],
+        warn_before=["3s"],
+        targets={"P1": {"response": "1h", "resolution": "4s"}},
+    )
+    created = datetime.now(UTC)
+    d.post("created", created, priority="P1")
+    warning = await d.wait(signals, f"{d.ticket}/resolution/warning/before-3s")
+    assert abs((utc(warning["occurred_at"]) - created).total_seconds() - 1) < 0.002
+    assert warning["threshold"] == 0.25
+    assert warning["elapsed_seconds"] == 1
+    assert "warn_before 3s" in warning["summary"]
+    await d.wait(signals, f"{d.ticket}/resolution/breach/1")
+    warnings = [s for s in d.mine(signals) if s["kind"] == "warning"]
+    assert len(warnings) == 1

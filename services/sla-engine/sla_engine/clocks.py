@@ -49,6 +49,20 @@ class SignalIntent:
         return (self.ticket_id, self.metric, self.kind, self.threshold, self.episode)
 
 
+def warn_before_mark(seconds: int) -> float:
+    """How a `warn_before` duration rides among the warn thresholds: as minus its seconds (a
+    fraction is always positive, so the two never meet)."""
+    return -float(seconds)
+
+
+def _thresholds(marks: Iterable[float]) -> tuple[float, ...]:
+    found = tuple(sorted(set(marks)))
+    for mark in found:
+        if not (mark < 0.0 or 0.0 < mark < 1.0):
+            raise ValueError(f"warn_at: {mark} must be a fraction strictly between 0 and 1")
+    return found
+
+
 def check_warn_at(warn_at: Iterable[float]) -> tuple[float, ...]:
     """Sorted, unique warn fractions; each must lie strictly between 0 and 1."""
     fractions = tuple(sorted(set(warn_at)))
@@ -72,7 +86,7 @@ class Clock:
     priority: str | None
     target_ms: int | None  # None: the policy sets no target for this priority; counts silently
     calendar: Calendar
-    warn_at: tuple[float, ...]
+    warn_at: tuple[float, ...]  # fractions of the target; -s: `warn_before` s seconds
     started_at_ms: int
     as_of_ms: int
     elapsed_ms: int = 0
@@ -110,7 +124,7 @@ class Clock:
             priority=priority,
             target_ms=target_ms,
             calendar=calendar,
-            warn_at=check_warn_at(warn_at),
+            warn_at=_thresholds(warn_at),
             started_at_ms=at_ms,
             as_of_ms=at_ms,
             paused=paused,
@@ -154,7 +168,16 @@ class Clock:
         target = self.target_ms
         if target is None:
             return []
-        pending = [(f, max(1, round(f * target))) for f in self.warn_at if f not in self.fired]
+        pending = []
+        for mark in self.warn_at:
+            if mark in self.fired:
+                continue
+            if mark > 0:
+                pending.append((mark, max(1, round(mark * target))))
+            elif (at := target + round(mark * 1000)) > 0:
+                # `warn_before`: that much working time before the deadline (none if it is
+                # longer than the whole target: there is no such instant)
+                pending.append((mark, at))
         if not self.episode_breached:
             pending.append((BREACH, target))
         return sorted(pending, key=lambda item: (item[1], item[0]))

@@ -185,7 +185,7 @@ class ClockKeeper:
     ) -> None:
         outcomes = list(outcomes)
         signals: list[Signal] = []
-        episodes: list[int] = []
+        keys: list[tuple[float | None, int]] = []
         retracted_ids: list[str] = []
         tickets: list[Ticket] = []
         standing = standing or {}
@@ -197,15 +197,15 @@ class ClockKeeper:
             for intent in outcome.intents:
                 generation = retracted.get(intent.key, 0) + 1
                 signals.append(from_intent(intent, ticket, now, generation))
-                episodes.append(intent.episode)
+                keys.append((intent.threshold, intent.episode))
             for key in outcome.retracted:
                 body = standing.get(ticket.ticket_id, {}).get(key)
                 if body is None:
                     continue  # emitted by another instance a moment ago: its replay sees it
                 signals.append(retraction(ticket, now, body))
-                episodes.append(key[4])
+                keys.append((None, key[4]))
                 retracted_ids.append(body["signal_id"])
-        await self.write(conn, tickets, signals, retracted_ids, episodes)
+        await self.write(conn, tickets, signals, retracted_ids, keys)
 
     async def write(
         self,
@@ -213,13 +213,13 @@ class ClockKeeper:
         tickets: list[Ticket],
         signals: list[Signal],
         retracted_ids: list[str],
-        episodes: list[int] | None = None,
+        keys: list[tuple[float | None, int]] | None = None,
     ) -> None:
         """Clock snapshots, new signals and their outbox records, and clock facts, in `conn`."""
         bodies = [s.model_dump(mode="json") for s in signals]
         # retractions first: a retracted occurrence and its successor may land together
         await store.mark_retracted(conn, signal_ids=retracted_ids)
-        new_ids = await store.record_signals(conn, signals=bodies, episodes=episodes)
+        new_ids = await store.record_signals(conn, signals=bodies, keys=keys)
         records: list[tuple[str, str, str, dict[str, Any]]] = []
         for signal, body in zip(signals, bodies, strict=True):
             if signal.signal_id in new_ids:

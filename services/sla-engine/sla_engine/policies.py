@@ -31,7 +31,7 @@ from pacta.calendars import (
 )
 from pacta.durations import Duration
 from pacta.events import Name, Priority, Severity, TicketType
-from sla_engine.clocks import ClockRules, check_warn_at
+from sla_engine.clocks import ClockRules, check_warn_at, warn_before_mark
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -98,6 +98,8 @@ class PolicySpec(BaseModel):
     @field_validator("warn_before")
     @classmethod
     def _sort_warn_before(cls, value: list[int]) -> list[int]:
+        if any(seconds <= 0 for seconds in value):
+            raise ValueError("each warn_before must be a positive duration")
         return sorted(set(value))
 
     @field_validator("pause_statuses")
@@ -139,7 +141,8 @@ class Policy(PolicySpec):
             calendar=calendar,
             targets=targets,
             pause_statuses=frozenset(self.pause_statuses),
-            warn_at=tuple(self.warn_at),
+            # warn_before rides with the fractions (as minus its seconds): each fires once
+            warn_at=(*self.warn_at, *(warn_before_mark(s) for s in self.warn_before)),
         )
 
 

@@ -23,7 +23,8 @@ def clock_signal_id(key: SignalKey, generation: int = 1) -> str:
     from a counter in memory, so a replay, a restart or two instances during a rebalance give
     one occurrence the same id, and a new occurrence never reuses a retracted one's."""
     ticket_id, metric, kind, threshold, episode = key
-    text = f"{ticket_id}/{metric}/{kind}/{threshold:g}"
+    mark = f"before-{-threshold:g}s" if threshold < 0 else f"{threshold:g}"
+    text = f"{ticket_id}/{metric}/{kind}/{mark}"
     if episode > 1:
         text += f"@{episode}"
     if generation > 1:
@@ -33,6 +34,13 @@ def clock_signal_id(key: SignalKey, generation: int = 1) -> str:
 
 def from_intent(intent: SignalIntent, ticket: Ticket, detected_ms: int, generation: int) -> Signal:
     target = intent.target_ms
+    threshold, summary = intent.threshold, None
+    if threshold < 0 and target:
+        # a `warn_before` warning: the fraction of the target it stands at, and which one it is
+        summary = (
+            f"warn_before {-threshold:g}s: {-threshold:g}s of working time before the deadline"
+        )
+        threshold = (target + threshold * 1000) / target
     return Signal(
         signal_id=clock_signal_id(intent.key, generation),
         kind=intent.kind,
@@ -41,7 +49,7 @@ def from_intent(intent: SignalIntent, ticket: Ticket, detected_ms: int, generati
         metric=intent.metric,
         ticket_id=intent.ticket_id,
         priority=intent.priority,
-        threshold=intent.threshold,
+        threshold=threshold,
         deadline=_ts(intent.deadline_ms),
         occurred_at=_ts(intent.occurred_at_ms),
         detected_at=_ts(detected_ms),
@@ -50,6 +58,7 @@ def from_intent(intent: SignalIntent, ticket: Ticket, detected_ms: int, generati
         late=detected_ms - intent.occurred_at_ms > LATE_AFTER_MS,
         elapsed_seconds=intent.elapsed_ms / 1000,
         target_seconds=None if target is None else target / 1000,
+        summary=summary,
     )
 
 

@@ -291,21 +291,31 @@ async def standing_signals(
 
 
 async def record_signals(
-    conn: AsyncConnection, *, signals: list[dict[str, Any]], episodes: list[int] | None = None
+    conn: AsyncConnection,
+    *,
+    signals: list[dict[str, Any]],
+    keys: list[tuple[float | None, int]] | None = None,
 ) -> set[str]:
-    """Insert signals (with the clock episode of each, default 1); return the ids that are new
-    (a signal is emitted at most once, ever)."""
+    """Insert signals; return the ids that are new (a signal is emitted at most once, ever).
+    `keys` are the (threshold, episode) of each in its clock's terms (a `warn_before` mark is
+    not the fraction the body shows); by default the body's threshold and episode 1."""
     if not signals:
         return set()
     rows = [
-        {"s": body, "e": 1 if episodes is None else episodes[n]} for n, body in enumerate(signals)
+        {
+            "s": body,
+            "t": None if keys is None else keys[n][0],
+            "e": 1 if keys is None else keys[n][1],
+        }
+        for n, body in enumerate(signals)
     ]
     result = await conn.execute(
         sa.text(
             "INSERT INTO sla_engine.signals (signal_id, kind, service, ticket_id, metric, "
             "threshold, occurred_at, detected_at, episode, body) "
             "SELECT r->'s'->>'signal_id', r->'s'->>'kind', r->'s'->>'service', "
-            "r->'s'->>'ticket_id', r->'s'->>'metric', (r->'s'->>'threshold')::float, "
+            "r->'s'->>'ticket_id', r->'s'->>'metric', "
+            "coalesce((r->>'t')::float, (r->'s'->>'threshold')::float), "
             "(r->'s'->>'occurred_at')::timestamptz, (r->'s'->>'detected_at')::timestamptz, "
             "(r->>'e')::int, r->'s' "
             "FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS r "

@@ -229,8 +229,9 @@ def test_targets_must_be_positive(target: int) -> None:
         clock().change_priority("P2", target, T0)
 
 
-@pytest.mark.parametrize("fraction", [0.0, 1.0, 1.5, -0.1])
+@pytest.mark.parametrize("fraction", [0.0, 1.0, 1.5])
 def test_warn_fractions_lie_strictly_between_0_and_1(fraction: float) -> None:
+    # (a negative mark is a `warn_before` in seconds; the policy refuses negative fractions)
     with pytest.raises(ValueError, match="warn_at"):
         Clock.start(
             ticket_id="T",
@@ -243,3 +244,30 @@ def test_warn_fractions_lie_strictly_between_0_and_1(fraction: float) -> None:
             warn_at=[fraction],
             at_ms=T0,
         )
+
+
+def test_warn_before_fires_that_much_working_time_before_the_deadline_once() -> None:
+    from sla_engine.clocks import warn_before_mark
+
+    c = Clock.start(
+        ticket_id="T-1",
+        service="checkout",
+        metric="resolution",
+        policy="gold",
+        priority="P1",
+        target_ms=4 * H,
+        calendar=CALENDAR_24X7,
+        warn_at=(0.5, warn_before_mark(15 * 60), warn_before_mark(5 * H)),
+        at_ms=T0,
+    )
+    # the 5 h one is longer than the whole 4 h target: there is no such instant
+    assert c.next_due_ms() == T0 + 2 * H
+    intents = c.advance(T0 + 5 * H)
+    assert [(i.kind, i.threshold, i.occurred_at_ms) for i in intents] == [
+        ("warning", 0.5, T0 + 2 * H),
+        ("warning", -900.0, T0 + 4 * H - 15 * 60_000),
+        ("breach", 1.0, T0 + 4 * H),
+    ]
+    assert intents[1].elapsed_ms == 4 * H - 15 * 60_000
+    # a priority change after it does not fire it again
+    assert [i.kind for i in c.change_priority("P2", 8 * H, T0 + 5 * H)] == []
