@@ -211,7 +211,6 @@ async def _notify(
     entries = [ctx.entry(by_id[i], by_id[i].state, now_ms) for i in decision.firing]
     entries += [ctx.entry(by_id[i], "resolved", now_ms) for i in decision.resolved]
     status = "firing" if decision.firing else "resolved"
-    assert decision.state is not None
     told = {grouping.alert_of(f) for f in _state(row).notified}
     fresh = {
         a.id
@@ -221,7 +220,7 @@ async def _notify(
     } | (set(decision.resolved) & told)
     delivery = await queue.enqueue(
         conn,
-        idempotency_key=_idempotency_key("group", row.key, row.created_at, decision.state.seq),
+        idempotency_key=_idempotency_key("group", row.key, row.created_at, decision.seq),
         receiver=row.receiver,
         group_key=row.key,
         status=status,

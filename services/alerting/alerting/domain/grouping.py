@@ -74,6 +74,7 @@ class Flush:
     resolved: tuple[str, ...]  # alert ids in the notification as resolved
     drop: tuple[str, ...]  # resolved alerts that leave the group
     state: GroupState | None  # None: the group is empty and ends
+    seq: int = 0  # the number of this notification in the group (when sent)
 
 
 def flush(
@@ -95,7 +96,7 @@ def flush(
         upcoming = wake_at_ms
     ticked = replace(ticked, next_flush_at_ms=upcoming)
     if time_muted:
-        return Flush(False, (), (), (), ticked if members else None)
+        return Flush(False, (), (), (), ticked if members else None, state.seq)
     live = [m for m in members if not m.resolved and not m.muted]
     firing = tuple(sorted(m.alert_id for m in live))
     prints = frozenset(m.fingerprint for m in live)
@@ -120,5 +121,10 @@ def flush(
         )
     left = len(members) - len(drop)
     return Flush(
-        send, firing if send else (), resolved if send else (), drop, after if left else None
+        send,
+        firing if send else (),
+        resolved if send else (),
+        drop,
+        after if left else None,
+        after.seq,
     )
