@@ -84,7 +84,7 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
         ctx = app.state.ctx = Context(
             live=config,
             link_secret=secret,
-            public_url=settings.alerting_public_url,
+            public_url=settings.public_url(),
             link_ttl_ms=settings.alerting_ack_link_ttl_seconds * 1000,
         )
         feed = app.state.calendar_feed = CalendarFeed(settings, config.calendars)

@@ -15,8 +15,9 @@ class AlertingSettings(CommonSettings):
         "escalation_policies); empty: none",
     )
     alerting_public_url: str = Field(
-        "http://127.0.0.1:8003",
-        description="base URL of this service as engineers reach it (acknowledge links)",
+        "",
+        description="base URL of this service as engineers reach it (acknowledge links); "
+        "empty: http://<host>:<port> of this process",
     )
     alerting_link_secret: str = Field(
         "",
@@ -40,3 +41,6 @@ class AlertingSettings(CommonSettings):
         description="a delivery still failing this long after it was queued is kept as failed "
         "(for replay)",
     )
+
+    def public_url(self) -> str:
+        return self.alerting_public_url or f"http://{self.host}:{self.alerting_port}"
