@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from pacta.calendars import BUILTIN_CALENDARS, Calendar
 from pacta.events import CALENDARS_TOPIC, CalendarRecord, topic_name
@@ -47,6 +47,7 @@ class CalendarFeed:
         self.topic = topic_name(settings.topic_prefix, CALENDARS_TOPIC)
         self.calendars = calendars
         self.consumer = AIOKafkaConsumer(
+            self.topic,
             bootstrap_servers=settings.kafka_bootstrap,
             group_id=None,
             enable_auto_commit=False,
@@ -68,22 +69,18 @@ class CalendarFeed:
             return
         try:
             await self._follow(stop)
+        except Exception as exc:
+            log.exception("calendar feed stopped", error=repr(exc))
         finally:
             with contextlib.suppress(Exception):
                 await self.consumer.stop()
 
     async def _follow(self, stop: asyncio.Event) -> None:
-        parts: set[int] | None = None
-        while parts is None and not stop.is_set():
-            parts = self.consumer.partitions_for_topic(self.topic)
-            if parts is None:
-                await self.consumer.force_metadata_update()
-                await asyncio.sleep(0.2)
-        if not parts:
-            return
-        tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
-        self.consumer.assign(tps)
-        await self.consumer.seek_to_beginning(*tps)
+        # without a group the consumer takes every partition of the topic itself
+        while not self.consumer.assignment() and not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.05)
+        tps = sorted(self.consumer.assignment(), key=lambda tp: tp.partition)
         ends = await self.consumer.end_offsets(tps)
         while not stop.is_set():
             batches = await self.consumer.getmany(timeout_ms=500, max_records=1000)

@@ -11,18 +11,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from alerting.domain.escalation import Policy, Step
 from alerting.domain.matchers import parse_matcher_list
 from alerting.domain.muting import InhibitRule, Silence
+from alerting.domain.routing import MatcherEntry
 from pacta.durations import datetime_to_ms, parse_duration
-
-Matchers = list[str]
-
-
-def _check_matchers(value: list[str]) -> list[str]:
-    for i, entry in enumerate(value):
-        try:
-            parse_matcher_list([entry])
-        except ValueError as exc:
-            raise ValueError(f"[{i}] {entry!r}: {exc}") from None
-    return value
 
 
 def _no_nul(value: str) -> str:
@@ -34,11 +24,9 @@ def _no_nul(value: str) -> str:
 class InhibitRuleSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    source_matchers: list[str] = Field(min_length=1, max_length=64)
-    target_matchers: list[str] = Field(min_length=1, max_length=64)
+    source_matchers: list[MatcherEntry] = Field(min_length=1, max_length=64)
+    target_matchers: list[MatcherEntry] = Field(min_length=1, max_length=64)
     equal: list[str] = Field(default_factory=list, max_length=64)
-
-    _m = field_validator("source_matchers", "target_matchers")(_check_matchers)
 
     @field_validator("equal")
     @classmethod
@@ -106,14 +94,13 @@ class EscalationPolicySpec(BaseModel):
 class SilenceSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    matchers: list[str] = Field(min_length=1, max_length=64)
+    matchers: list[MatcherEntry] = Field(min_length=1, max_length=64)
     starts_at: AwareDatetime | None = None
     ends_at: AwareDatetime
     comment: str = Field("", max_length=4096)
     created_by: str = Field("", max_length=200)
     expire_on_resolve: bool = False
 
-    _m = field_validator("matchers")(_check_matchers)
     _t = field_validator("comment", "created_by")(_no_nul)
 
     @model_validator(mode="after")

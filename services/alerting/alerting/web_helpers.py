@@ -85,7 +85,7 @@ def validate(model: type[Any], data: Any, prefix: str = "") -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = validation_errors(exc.errors())
+        errors = [_named(e) for e in validation_errors(exc.errors())]
         if prefix:
             errors = [{**e, "field": f"{prefix}.{e['field']}".rstrip(".")} for e in errors]
         raise invalid(errors) from None
@@ -94,6 +94,16 @@ def validate(model: type[Any], data: Any, prefix: str = "") -> Any:
         raise invalid(
             [{"field": field if message else "body", "message": message or field}]
         ) from None
+
+
+def _named(error: dict[str, Any]) -> dict[str, Any]:
+    """A whole-object check says which field it is about as `field: message`."""
+    message = str(error["message"]).removeprefix("Value error, ")
+    name, sep, rest = message.partition(": ")
+    if sep and name.replace("_", "").replace(".", "").isalnum() and " " not in name:
+        base = "" if error["field"] == "body" else f"{error['field']}."
+        return {"field": base + name, "message": rest}
+    return {**error, "message": message}
 
 
 def body_schema(model: type[Any]) -> dict[str, Any]:
