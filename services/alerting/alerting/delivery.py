@@ -119,9 +119,12 @@ class Worker:
 
     async def _deliver(self, row: Any) -> None:
         started = ms_to_datetime(int(time.time() * 1000))
-        found = self.sender_for(row.receiver)
-        kind = found[0] if found else "unknown"
         outcome, detail, hint = "failed", "receiver is not configured", None
+        try:
+            found = self.sender_for(row.receiver)
+        except Exception as exc:  # a receiver type that cannot be built: kept for replay
+            found, detail = None, f"receiver cannot be built: {type(exc).__name__}: {exc}"
+        kind = found[0] if found else "unknown"
         if found is not None:
             notification = Notification(
                 receiver=row.receiver,

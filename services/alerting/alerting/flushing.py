@@ -17,6 +17,7 @@ from alerting.domain.alerts import Alert
 from alerting.metrics import ALERTS_NOTIFIED
 from alerting.specs import silence_from_row
 from pacta.durations import datetime_to_ms, ms_to_datetime, parse_timestamp_ms
+from pacta.kafka import is_transient
 from pacta.logs import get_logger
 
 log = get_logger(__name__)
@@ -92,7 +93,18 @@ async def flush_due(
     sources = await store.open_alert_labels(conn) if ctx.live.inhibit else []
     queued = 0
     for row in rows:
-        queued += await _flush(conn, ctx, row, now_ms, sources)
+        try:
+            # a savepoint per group: one group that cannot flush does not hold up the others
+            async with conn.begin_nested():
+                queued += await _flush(conn, ctx, row, now_ms, sources)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.exception("group flush failed; retried in a minute", group=row.key)
+            await conn.execute(
+                sa.text("UPDATE alerting.groups SET next_flush_at = :n WHERE key = :k"),
+                {"n": ms_to_datetime(now_ms + 60_000), "k": row.key},
+            )
     return queued
 
 

@@ -68,9 +68,12 @@ def _nul_path(value: Any, path: str) -> str | None:
 async def json_body(request: Request) -> Any:
     try:
         data = await request.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise Problem(400, "Malformed JSON", "the body is not valid JSON") from None
-    where = _nul_path(data, "")
+    try:
+        where = _nul_path(data, "")
+    except RecursionError:
+        raise Problem(400, "Malformed JSON", "the body is nested too deeply") from None
     if where is not None:
         raise invalid([{"field": where or "body", "message": "must not contain NUL characters"}])
     return data
@@ -89,6 +92,8 @@ def validate(model: type[Any], data: Any, prefix: str = "") -> Any:
         if prefix:
             errors = [{**e, "field": f"{prefix}.{e['field']}".rstrip(".")} for e in errors]
         raise invalid(errors) from None
+    except RecursionError:
+        raise invalid([{"field": prefix or "body", "message": "nested too deeply"}]) from None
     except ValueError as exc:  # a validator outside pydantic's own (a receiver type lookup)
         field, _, message = str(exc).partition(": ")
         raise invalid(
