@@ -213,6 +213,11 @@ def clock_fact(row: dict[str, Any]) -> dict[str, Any]:
         else ms_to_datetime(row["stopped_at_ms"]).isoformat(),
         "deadline": None if deadline is None else deadline.isoformat(),
         "occurred_at": ms_to_datetime(row["stopped_at_ms"] or row["as_of_ms"]).isoformat(),
+        # additive keys for reporting: when the breach fell, and the calendar counted in
+        "breached_at": None
+        if row["breached_at_ms"] is None
+        else ms_to_datetime(row["breached_at_ms"]).isoformat(),
+        "calendar": row["calendar"],
     }
 
 

@@ -213,6 +213,7 @@ class MonthFigures:
     met: bool | None
     down: bool
     intervals: list[OpenInterval]  # effective: after maintenance, inside the month to as_of
+    maintenance: tuple[Interval, ...] = ()  # windows inside the month (open ones to as_of)
 
     @property
     def budget_remaining_ms(self) -> int | None:
@@ -263,4 +264,5 @@ def month_figures(
         met=None if budget is None else downtime <= budget,
         down=is_down,
         intervals=[(s, None if is_down and e == as_of else e) for s, e in effective],
+        maintenance=tuple(clip(windows, start, end)),
     )
