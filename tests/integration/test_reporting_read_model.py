@@ -4,7 +4,8 @@ Europe/Berlin moves the month's edges; a rebuild by replay gives byte-identical 
 
 from __future__ import annotations
 
-import subprocess
+import asyncio
+import re
 import sys
 import uuid
 from collections.abc import Iterator
@@ -44,11 +45,20 @@ def reporting(service_env: dict[str, str], log_dir: Path) -> Iterator[ServicePro
 def scenario() -> list[tuple[str, str, dict[str, Any] | None]]:
     t1, t2, t3 = (f"{SVC}-T{i}" for i in (1, 2, 3))
     avail_v1 = availability_fact(
-        SVC, "2026-10", version=1, month_start=OCT[0], month_end=OCT[1],
-        down=[["2026-10-10T10:00:00.000Z", "2026-10-10T10:30:00.000Z"]], maintenance=[],
+        SVC,
+        "2026-10",
+        version=1,
+        month_start=OCT[0],
+        month_end=OCT[1],
+        down=[["2026-10-10T10:00:00.000Z", "2026-10-10T10:30:00.000Z"]],
+        maintenance=[],
     )
     avail_v2 = availability_fact(
-        SVC, "2026-10", version=2, month_start=OCT[0], month_end=OCT[1],
+        SVC,
+        "2026-10",
+        version=2,
+        month_start=OCT[0],
+        month_end=OCT[1],
         down=[
             ["2026-10-10T10:00:00.000Z", "2026-10-10T10:30:00.000Z"],
             ["2026-10-20T23:50:00.000Z", "2026-10-21T00:20:00.000Z"],
@@ -56,52 +66,156 @@ def scenario() -> list[tuple[str, str, dict[str, Any] | None]]:
         maintenance=[["2026-10-05T02:00:00.000Z", "2026-10-05T04:00:00.000Z"]],
     )
     facts = [
-        clock_fact(t1, "response", SVC, version=1, state="running", priority="P1",
-                   started_at="2026-10-03T09:00:00Z", elapsed_seconds=0),
-        clock_fact(t1, "response", SVC, version=2, state="met", priority="P1",
-                   started_at="2026-10-03T09:00:00Z", elapsed_seconds=600,
-                   stopped_at="2026-10-03T09:10:00Z"),
-        clock_fact(t1, "resolution", SVC, version=2, state="met", priority="P1",
-                   started_at="2026-10-03T09:00:00Z", elapsed_seconds=10800,
-                   stopped_at="2026-10-03T12:00:00Z"),
+        clock_fact(
+            t1,
+            "response",
+            SVC,
+            version=1,
+            state="running",
+            priority="P1",
+            started_at="2026-10-03T09:00:00Z",
+            elapsed_seconds=0,
+        ),
+        clock_fact(
+            t1,
+            "response",
+            SVC,
+            version=2,
+            state="met",
+            priority="P1",
+            started_at="2026-10-03T09:00:00Z",
+            elapsed_seconds=600,
+            stopped_at="2026-10-03T09:10:00Z",
+        ),
+        clock_fact(
+            t1,
+            "resolution",
+            SVC,
+            version=2,
+            state="met",
+            priority="P1",
+            started_at="2026-10-03T09:00:00Z",
+            elapsed_seconds=10800,
+            stopped_at="2026-10-03T12:00:00Z",
+        ),
         # breached at 23:30 UTC on the 31st: October in UTC, November in Berlin
-        clock_fact(t2, "response", SVC, version=3, state="breached", priority="P2",
-                   started_at="2026-10-31T22:30:00Z", elapsed_seconds=6000,
-                   breached_at="2026-10-31T23:30:00Z", stopped_at="2026-11-01T00:10:00Z",
-                   deadline="2026-10-31T23:30:00Z"),
-        clock_fact(t2, "resolution", SVC, version=3, state="running", priority="P2",
-                   started_at="2026-10-31T22:30:00Z", elapsed_seconds=6000,
-                   deadline="2026-11-02T00:00:00Z"),
+        clock_fact(
+            t2,
+            "response",
+            SVC,
+            version=3,
+            state="breached",
+            priority="P2",
+            started_at="2026-10-31T22:30:00Z",
+            elapsed_seconds=6000,
+            breached_at="2026-10-31T23:30:00Z",
+            stopped_at="2026-11-01T00:10:00Z",
+            deadline="2026-10-31T23:30:00Z",
+        ),
+        clock_fact(
+            t2,
+            "resolution",
+            SVC,
+            version=3,
+            state="running",
+            priority="P2",
+            started_at="2026-10-31T22:30:00Z",
+            elapsed_seconds=6000,
+            deadline="2026-11-02T00:00:00Z",
+        ),
         # retracted: the newer version says met, and it arrives before the older one
-        clock_fact(t3, "resolution", SVC, version=2, state="met", priority="P1",
-                   started_at="2026-10-15T08:00:00Z", elapsed_seconds=3000,
-                   stopped_at="2026-10-15T08:50:00Z"),
-        clock_fact(t3, "resolution", SVC, version=1, state="breached", priority="P1",
-                   started_at="2026-10-15T08:00:00Z", elapsed_seconds=3600,
-                   breached_at="2026-10-15T09:00:00Z", deadline="2026-10-15T09:00:00Z"),
-        clock_fact(t3, "response", SVC, version=1, state="met", priority="P1",
-                   started_at="2026-10-15T08:00:00Z", elapsed_seconds=300,
-                   stopped_at="2026-10-15T08:05:00Z"),
+        clock_fact(
+            t3,
+            "resolution",
+            SVC,
+            version=2,
+            state="met",
+            priority="P1",
+            started_at="2026-10-15T08:00:00Z",
+            elapsed_seconds=3000,
+            stopped_at="2026-10-15T08:50:00Z",
+        ),
+        clock_fact(
+            t3,
+            "resolution",
+            SVC,
+            version=1,
+            state="breached",
+            priority="P1",
+            started_at="2026-10-15T08:00:00Z",
+            elapsed_seconds=3600,
+            breached_at="2026-10-15T09:00:00Z",
+            deadline="2026-10-15T09:00:00Z",
+        ),
+        clock_fact(
+            t3,
+            "response",
+            SVC,
+            version=1,
+            state="met",
+            priority="P1",
+            started_at="2026-10-15T08:00:00Z",
+            elapsed_seconds=300,
+            stopped_at="2026-10-15T08:05:00Z",
+        ),
     ]
     events = [
         ticket_event(f"{t1}-e1", t1, SVC, "created", "2026-10-03T09:00:00Z", priority="P1"),
         ticket_event(f"{t2}-e1", t2, SVC, "created", "2026-10-31T22:30:00Z", priority="P2"),
         ticket_event(f"{t3}-e2", t3, SVC, "updated", "2026-10-15T08:30:00Z", priority="P1"),
         ticket_event(f"{t3}-e1", t3, SVC, "created", "2026-10-15T08:00:00Z", priority="P3"),
-        ticket_event(f"{SVC}-c1a", f"{SVC}-C1", SVC, "created", "2026-10-20T08:00:00Z", type="change"),
-        ticket_event(f"{SVC}-c1b", f"{SVC}-C1", SVC, "resolved", "2026-10-20T09:00:00Z",
-                     type="change", outcome="failed"),
-        ticket_event(f"{SVC}-c2a", f"{SVC}-C2", SVC, "closed", "2026-10-21T09:00:00Z",
-                     type="change", outcome="successful"),
+        ticket_event(
+            f"{SVC}-c1a", f"{SVC}-C1", SVC, "created", "2026-10-20T08:00:00Z", type="change"
+        ),
+        ticket_event(
+            f"{SVC}-c1b",
+            f"{SVC}-C1",
+            SVC,
+            "resolved",
+            "2026-10-20T09:00:00Z",
+            type="change",
+            outcome="failed",
+        ),
+        ticket_event(
+            f"{SVC}-c2a",
+            f"{SVC}-C2",
+            SVC,
+            "closed",
+            "2026-10-21T09:00:00Z",
+            type="change",
+            outcome="successful",
+        ),
     ]
     breach_t3 = f"{SVC}-b-t3"
     signals = [
-        signal(f"{SVC}-b-t2", "breach", SVC, "response", "2026-10-31T23:30:00Z",
-               ticket_id=t2, priority="P2"),
-        signal(breach_t3, "breach", SVC, "resolution", "2026-10-15T09:00:00Z",
-               ticket_id=t3, priority="P1"),
-        signal(f"{SVC}-r-t3", "retracted", SVC, "resolution", "2026-10-15T09:00:00Z",
-               ticket_id=t3, priority="P1", retracts=breach_t3),
+        signal(
+            f"{SVC}-b-t2",
+            "breach",
+            SVC,
+            "response",
+            "2026-10-31T23:30:00Z",
+            ticket_id=t2,
+            priority="P2",
+        ),
+        signal(
+            breach_t3,
+            "breach",
+            SVC,
+            "resolution",
+            "2026-10-15T09:00:00Z",
+            ticket_id=t3,
+            priority="P1",
+        ),
+        signal(
+            f"{SVC}-r-t3",
+            "retracted",
+            SVC,
+            "resolution",
+            "2026-10-15T09:00:00Z",
+            ticket_id=t3,
+            priority="P1",
+            retracts=breach_t3,
+        ),
         signal(f"{SVC}-ab", "availability_breach", SVC, "availability", "2026-10-21T00:05:00Z"),
     ]
     out: list[tuple[str, str, dict[str, Any] | None]] = []
@@ -129,7 +243,8 @@ async def test_figures_redelivered_out_of_order_and_rebuilt(
     report = wait_report(reporting.url, _settled, month="2026-10", service=SVC)
     s = report["services"][0]
     agreed = 31 * 86400 - 7200
-    assert s["service"] == SVC and s["policy"] == "gold"
+    assert s["service"] == SVC
+    assert s["policy"] == "gold"
     assert s["availability"] == {
         "target": 99.9,
         "actual": 100.0 * (1.0 - 3_600_000 / (agreed * 1000)),
@@ -157,7 +272,10 @@ async def test_figures_redelivered_out_of_order_and_rebuilt(
     # Berlin's October runs from 22:00 UTC on 30 Sep to 23:00 UTC on 31 Oct (DST ends on 25th)
     berlin = get_report(reporting.url, month="2026-10", service=SVC, tz="Europe/Berlin").json()
     b = berlin["services"][0]
-    assert berlin["period"] == {"start": "2026-09-30T22:00:00.000Z", "end": "2026-10-31T23:00:00.000Z"}
+    assert berlin["period"] == {
+        "start": "2026-09-30T22:00:00.000Z",
+        "end": "2026-10-31T23:00:00.000Z",
+    }
     assert b["availability"]["agreed_service_seconds"] == 31 * 86400 + 3600 - 7200
     assert b["availability"]["downtime_seconds"] == 3600.0
     assert b["tickets"]["response"] == {"met": 2, "breached": 0, "compliance": 100.0}
@@ -171,14 +289,17 @@ async def test_figures_redelivered_out_of_order_and_rebuilt(
         get_report(reporting.url, month="2026-10", service=SVC, tz=tz).content
         for tz in ("UTC", "Europe/Berlin")
     ]
-    rebuilt = subprocess.run(
-        [sys.executable, "-m", "reporting", "rebuild"],
-        env={**reporting.env},
-        capture_output=True,
-        timeout=300,
-        check=False,
+    rebuilt = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "reporting",
+        "rebuild",
+        env=reporting.env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
-    assert rebuilt.returncode == 0, rebuilt.stderr.decode()[-3000:]
+    output, _ = await asyncio.wait_for(rebuilt.communicate(), 300)
+    assert rebuilt.returncode == 0, output.decode()[-3000:]
     after = [
         get_report(reporting.url, month="2026-10", service=SVC, tz=tz).content
         for tz in ("UTC", "Europe/Berlin")
@@ -187,6 +308,4 @@ async def test_figures_redelivered_out_of_order_and_rebuilt(
 
 
 def _without_generated_at(body: bytes) -> bytes:
-    import re
-
     return re.sub(rb'"generated_at":"[^"]*"', b"", body)

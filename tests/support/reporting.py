@@ -172,9 +172,7 @@ def get_report(base: str, **params: str) -> httpx.Response:
     return httpx.get(f"{base}/v1/reports/monthly", params=params, headers=READ, timeout=30)
 
 
-def wait_report(
-    base: str, check: Any, timeout: float = 30.0, **params: str
-) -> dict[str, Any]:
+def wait_report(base: str, check: Any, timeout: float = 30.0, **params: str) -> dict[str, Any]:
     """Poll the report until `check(report)` holds; fail with the last report seen."""
     deadline = time.monotonic() + timeout
     last: Any = None
