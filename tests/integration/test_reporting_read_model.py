@@ -42,7 +42,8 @@ def reporting(service_env: dict[str, str], log_dir: Path) -> Iterator[ServicePro
         proc.stop()
 
 
-def scenario() -> list[tuple[str, str, dict[str, Any] | None]]:
+def scenario(SVC: str = SVC) -> list[tuple[str, str, dict[str, Any] | None]]:
+    """The hand-computed October of service `SVC` (tests of the formats reuse it)."""
     t1, t2, t3 = (f"{SVC}-T{i}" for i in (1, 2, 3))
     avail_v1 = availability_fact(
         SVC,

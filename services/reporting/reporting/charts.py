@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from html import escape
+from zoneinfo import ZoneInfo
 
 
 def bar_chart(
@@ -71,3 +73,9 @@ def bar_chart(
 
 def _fmt(v: float) -> str:
     return f"{v:.3f}".rstrip("0").rstrip(".") if v % 1 else str(int(v))
+
+
+def local_day(instant: str, tz: str) -> str:
+    """`YYYY-MM-DD` of an RFC 3339 instant on the wall clocks of `tz` (a bucket's label)."""
+    moment = datetime.fromisoformat(instant.replace("Z", "+00:00"))
+    return moment.astimezone(ZoneInfo(tz)).date().isoformat()

@@ -9,7 +9,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from reporting.charts import bar_chart
+from reporting.charts import bar_chart, local_day
 from reporting.domain.report import headline_compliance, missed
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -59,7 +59,7 @@ def report_charts(report: dict[str, Any]) -> dict[str, Markup]:
     out: dict[str, Markup] = {}
     avail = (trends.get("availability") or {}).get("items", [])
     if avail:
-        labels = [i["start"][5:10] for i in avail]
+        labels = [local_day(i["start"], report["tz"])[5:] for i in avail]
         targets = [s["availability"]["target"] for s in report["services"]]
         target = min([t for t in targets if t is not None], default=None)
         low = min([i["actual"] for i in avail if i["actual"] is not None] + [target or 100.0, 99.0])
@@ -79,7 +79,7 @@ def report_charts(report: dict[str, Any]) -> dict[str, Markup]:
         out["breaches"] = Markup(
             bar_chart(
                 "Breaches by day",
-                [i["start"][5:10] for i in found],
+                [local_day(i["start"], report["tz"])[5:] for i in found],
                 [float(i["breaches"]) for i in found],
                 floor=0.0,
                 ceiling=max([4.0] + [float(i["breaches"]) for i in found]),
