@@ -136,12 +136,20 @@ async def trend(
     services = await services_of(conn, schema, service)
     spans = buckets(start_ms, end_ms, bucket, tz)
     calendars = await queries.calendars(conn, schema) if kind != "breaches" else {}
+    facts: dict[str, list[MonthFact]] = {}
+    if kind != "breaches":
+        # the facts of the whole range once; each bucket recounts its own slice of them
+        facts = await queries.availability_facts(conn, schema, services, start_ms, end_ms)
     items = []
     for a, b in spans:
         item: dict[str, Any] = {"start": format_timestamp_ms(a), "end": format_timestamp_ms(b)}
+        figs = [
+            period_figures(fs, _calendar(calendars, fs), a, b, now_ms)
+            for fs in facts.values()
+            if fs
+        ]
         if kind == "availability":
-            figs = await availability_by_service(conn, schema, services, a, b, now_ms, calendars)
-            item |= _availability_item(combine(list(figs.values())))
+            item |= _availability_item(combine(figs))
         elif kind == "breaches":
             found = await queries.breaches(conn, schema, services, a, b)
             signals = [x for xs in found.values() for x in xs]
@@ -150,8 +158,7 @@ async def trend(
                 item[metric] = sum(1 for x in signals if x["metric"] == metric)
         else:
             counts = await queries.ticket_counts(conn, schema, services, a, b)
-            figs = await availability_by_service(conn, schema, services, a, b, now_ms, calendars)
-            item |= _mttr_item(list(counts.values()), combine(list(figs.values())))
+            item |= _mttr_item(list(counts.values()), combine(figs))
         items.append(item)
     return {"items": items}
 

@@ -106,5 +106,5 @@ def test_buckets_refuse_a_reversed_or_huge_range() -> None:
         buckets(10, 5, "day", "UTC")
     assert err.value.field == "from"
     with pytest.raises(PeriodError) as err:
-        buckets(0, 2000 * DAY_MS, "day", "UTC")
+        buckets(0, 500 * DAY_MS, "day", "UTC")
     assert err.value.field == "bucket"

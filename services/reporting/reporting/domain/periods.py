@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pacta.calendars import wall_time_ms
 
 DAY_MS = 86_400_000
-MAX_BUCKETS = 1000
+MAX_BUCKETS = 400
+"""A year and a month of daily buckets; more is a range to ask for by week or month."""
 Bucket = Literal["day", "week", "month"]
 _MONTH = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
 
