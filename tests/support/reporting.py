@@ -189,3 +189,27 @@ def wait_report(base: str, check: Any, timeout: float = 30.0, **params: str) -> 
             last = r.text
         time.sleep(0.1)
     raise AssertionError(f"report never matched within {timeout}s; last: {last!r}")
+
+
+async def produce_many(
+    bootstrap: str, prefix: str, records: list[tuple[str, str, dict[str, Any] | None]]
+) -> None:
+    """Like `produce`, with every send in flight at once (for long streams)."""
+    import asyncio
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+    )
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(
+                topic_name(prefix, suffix),
+                key=key.encode(),
+                value=None if body is None else orjson.dumps(body),
+            )
+            for suffix, key, body in records
+        ]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
