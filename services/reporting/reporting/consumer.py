@@ -40,6 +40,13 @@ def _suffix(topic: str) -> str | None:
     return None
 
 
+def _record_id(suffix: str, value: bytes | None) -> str:
+    body = orjson.loads(value or b"")
+    if suffix == TICKETS_TOPIC:
+        return str(body["id"])
+    return str(body["signal_id"] if suffix == SIGNALS_TOPIC else body["fact_id"])
+
+
 def ticket_view(e: TicketEvent) -> TicketEventView:
     return TicketEventView(
         event_id=str(e.id),
@@ -61,6 +68,7 @@ async def apply_records(engine: AsyncEngine, schema: str, records: list[Record])
     facts: list[dict[str, Any]] = []
     calendars: dict[str, dict[str, Any] | None] = {}
     applied: Counter[str] = Counter()
+    topics: dict[str, str] = {}
     for r in records:
         suffix = _suffix(r.topic)
         try:
@@ -83,7 +91,10 @@ async def apply_records(engine: AsyncEngine, schema: str, records: list[Record])
                 )
             else:
                 continue
-            applied[r.topic] += 1
+            if suffix in (MONITORING_TOPIC, CALENDARS_TOPIC):
+                applied[r.topic] += 1  # idempotent upserts: no inbox id
+            else:
+                topics[_record_id(suffix, r.value)] = r.topic
         except (ValidationError, ValueError, KeyError):
             log.error("undecodable record skipped", topic=r.topic, offset=r.offset)
     ids = (
@@ -107,6 +118,8 @@ async def apply_records(engine: AsyncEngine, schema: str, records: list[Record])
         )
         for name, body in calendars.items():
             await store.put_calendar(conn, schema, name, body)
+    for record_id in new:
+        applied[topics.get(record_id, "unknown")] += 1
     for topic, count in applied.items():
         RECORDS_APPLIED.labels(topic).inc(count)
     if new:

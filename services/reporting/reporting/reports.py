@@ -9,12 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pacta.calendars import CALENDAR_24X7, Calendar
 from pacta.durations import format_timestamp_ms
+from pacta.logs import get_logger
 from reporting import queries
 from reporting.domain.availability import AvailabilityFigures, MonthFact, combine, period_figures
 from reporting.domain.periods import Bucket, buckets, month_bounds, previous_month
 from reporting.domain.report import figures_block, service_report
 from reporting.domain.tickets import TicketCounts
 from reporting.store import q
+
+log = get_logger(__name__)
 
 
 class UnknownService(LookupError):
@@ -32,8 +35,12 @@ async def services_of(conn: AsyncConnection, schema: str, service: str | None) -
 
 def _calendar(calendars: dict[str, Calendar], facts: list[MonthFact]) -> Calendar:
     newest = max(facts, key=lambda f: f.month_start_ms)
-    # an unknown name (its record not consumed yet, or deleted) counts all time as agreed
-    return calendars.get(newest.calendar, CALENDAR_24X7)
+    found = calendars.get(newest.calendar)
+    if found is None:
+        # its record not consumed yet, or deleted: all time counts as agreed
+        log.warning("availability calendar unknown, counted as 24x7", calendar=newest.calendar)
+        return CALENDAR_24X7
+    return found
 
 
 async def availability_by_service(
