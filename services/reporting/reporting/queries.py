@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from pacta.calendars import BUILTIN_CALENDARS, Calendar
 from pacta.durations import ms_to_datetime
 from pacta.logs import get_logger
-from reporting.domain.availability import MonthFact, parse_fact
+from reporting.domain.availability import MonthFact, from_view
 from reporting.domain.periods import split_days
 from reporting.domain.tickets import NO_PRIORITY, TicketCounts
 from reporting.store import q
@@ -53,17 +53,17 @@ async def availability_facts(
     params = {"svc": services, "a": ms_to_datetime(start_ms), "b": ms_to_datetime(end_ms)}
     rows = await conn.execute(
         sa.text(
-            f"SELECT body FROM {s}.availability WHERE service = ANY(:svc) "
+            f"SELECT view FROM {s}.availability WHERE service = ANY(:svc) "
             "AND month_start < :b AND month_end > :a "
-            "UNION ALL SELECT body FROM (SELECT DISTINCT ON (service) body FROM "
+            "UNION ALL SELECT view FROM (SELECT DISTINCT ON (service) view FROM "
             f"{s}.availability WHERE service = ANY(:svc) AND month_end <= :a "
             "ORDER BY service, month_start DESC) AS before"
         ),
         params,
     )
     out: dict[str, list[MonthFact]] = defaultdict(list)
-    for (body,) in rows:
-        fact = parse_fact(body)
+    for (view,) in rows:
+        fact = from_view(view)
         out[fact.service].append(fact)
     return out
 

@@ -119,10 +119,7 @@ async def _ticket_policies(
     conn: AsyncConnection, schema: str, services: list[str]
 ) -> dict[str, str]:
     rows = await conn.execute(
-        sa.text(
-            f"SELECT service, min(policy) FROM {q(schema)}.clocks WHERE service = ANY(:s) "
-            "GROUP BY service"
-        ),
+        sa.text(f"SELECT service, ticket_policy FROM {q(schema)}.services WHERE service = ANY(:s)"),
         {"s": services},
     )
     return {r[0]: r[1] for r in rows if r[1] is not None}

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pacta.durations import ms_to_datetime, parse_timestamp_ms
 from pacta.events import Signal
-from reporting.domain.availability import parse_fact
+from reporting.domain.availability import fact_view, parse_fact
 from reporting.domain.ticket_life import TicketEventView, TicketLife, merge, ticket_delta
 from reporting.domain.tickets import ClockOutcome, clock_delta, sum_days
 
@@ -42,7 +42,10 @@ async def add_services(conn: AsyncConnection, schema: str, names: Iterable[str])
     rows = [{"s": n} for n in sorted(set(names))]
     if rows:
         await conn.execute(
-            sa.text(f"INSERT INTO {q(schema)}.services VALUES (:s) ON CONFLICT DO NOTHING"), rows
+            sa.text(
+                f"INSERT INTO {q(schema)}.services (service) VALUES (:s) ON CONFLICT DO NOTHING"
+            ),
+            rows,
         )
 
 
@@ -121,6 +124,15 @@ async def apply_clock_facts(conn: AsyncConnection, schema: str, facts: list[dict
             ),
             upserts,
         )
+    policies = sorted({(u["service"], u["policy"]) for u in upserts if u["policy"] is not None})
+    if policies:
+        await conn.execute(
+            sa.text(
+                f"UPDATE {s}.services SET ticket_policy = "
+                "LEAST(coalesce(ticket_policy, :p), :p) WHERE service = :s"
+            ),
+            [{"s": svc, "p": p} for svc, p in policies],
+        )
     changed = [
         d for d in sum_days(deltas).values() if d.met or d.breached or d.stopped or d.elapsed_ms
     ]
@@ -174,16 +186,18 @@ async def apply_availability_facts(
                 "month_start": ms_to_datetime(view.month_start_ms),
                 "month_end": ms_to_datetime(view.month_end_ms),
                 "body": orjson.dumps(fact).decode(),
+                "view": orjson.dumps(fact_view(view)).decode(),
             }
         )
     if rows:
         await conn.execute(
             sa.text(
                 f"INSERT INTO {q(schema)}.availability AS a VALUES "
-                "(:service, :month, :version, :month_start, :month_end, CAST(:body AS jsonb)) "
+                "(:service, :month, :version, :month_start, :month_end, CAST(:body AS jsonb), "
+                "CAST(:view AS jsonb)) "
                 "ON CONFLICT (service, month) DO UPDATE SET version = EXCLUDED.version, "
                 "month_start = EXCLUDED.month_start, month_end = EXCLUDED.month_end, "
-                "body = EXCLUDED.body WHERE a.version < EXCLUDED.version"
+                "body = EXCLUDED.body, view = EXCLUDED.view WHERE a.version < EXCLUDED.version"
             ),
             rows,
         )

@@ -61,6 +61,21 @@ def parse_fact(body: dict[str, Any]) -> MonthFact:
     )
 
 
+def fact_view(fact: MonthFact) -> dict[str, Any]:
+    """The fact with its instants as epoch ms (stored, so a report parses no timestamps)."""
+    return {k: getattr(fact, k) for k in MonthFact.__dataclass_fields__}
+
+
+def from_view(view: dict[str, Any]) -> MonthFact:
+    return MonthFact(
+        **{
+            **view,
+            "down": tuple((s, e) for s, e in view["down"]),
+            "maintenance": tuple((s, e) for s, e in view["maintenance"]),
+        }
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class AvailabilityFigures:
     """SPEC §6 availability figures, in milliseconds (seconds only at the JSON edge)."""

@@ -18,7 +18,13 @@ TZ = sa.DateTime(timezone=True)
 
 def upgrade(schema: str) -> None:
     op.drop_table("journal", schema=schema)
-    op.create_table("services", sa.Column("service", sa.Text, primary_key=True), schema=schema)
+    op.create_table(
+        "services",
+        sa.Column("service", sa.Text, primary_key=True),
+        # the (first by name) policy of its clocks: the report's policy without availability
+        sa.Column("ticket_policy", sa.Text),
+        schema=schema,
+    )
     op.create_table(
         "clocks",
         sa.Column("ticket_id", sa.Text, primary_key=True),
@@ -91,6 +97,8 @@ def upgrade(schema: str) -> None:
         sa.Column("month_start", TZ, nullable=False),
         sa.Column("month_end", TZ, nullable=False),
         sa.Column("body", JSONB, nullable=False),
+        # the fact as the reports read it: instants as epoch ms, parsed once on arrival
+        sa.Column("view", JSONB, nullable=False),
         schema=schema,
     )
     op.create_table(
