@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench import engine, ingest
+from bench import engine, ingest, reporting
 from pacta.logs import configure_logging
 
 RERUN = (
@@ -48,6 +48,7 @@ def _ingest(args: argparse.Namespace) -> Awaitable[dict[str, Any]]:
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], Awaitable[dict[str, Any]]]] = {
     "ingest": _ingest,
     "engine": engine.from_args,
+    "reporting": reporting.from_args,
 }
 
 
@@ -112,6 +113,7 @@ async def _main(args: argparse.Namespace) -> int:
     # Everything is bounded: a run that hangs past this budget is cancelled and cleaned up.
     runs = 10 + 2 * len(args.connections) + (2 if args.profile else 0)
     budget = runs * (args.duration + args.quiet_wait + 20) + 240 + engine.BUDGET_S
+    budget += reporting.BUDGET_S
     async with asyncio.timeout(budget):
         for name in args.only or sorted(BENCHMARKS):
             print(f"[bench] {name}: {args.duration:g} s per run", flush=True)

@@ -240,6 +240,7 @@ def clock_fact(row: dict[str, Any], removed: bool = False) -> dict[str, Any]:
         "breach_episode": row.get("breach_episode", 0),
         "labels": orjson.loads(row["labels"]) if isinstance(row["labels"], str) else row["labels"],
         "removed": removed,
+        "calendar": row["calendar"],
     }
 
 

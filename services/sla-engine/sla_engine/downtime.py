@@ -246,6 +246,7 @@ class MonthFigures:
     down: bool
     intervals: list[OpenInterval]  # effective: after maintenance, inside the month to as_of
     on_track: bool | None = None  # downtime within the whole month's budget
+    maintenance: tuple[Interval, ...] = ()  # windows inside the month (open ones to as_of)
 
     @property
     def budget_remaining_ms(self) -> int | None:
@@ -307,4 +308,5 @@ def month_figures(
         on_track=None if budget is None else downtime <= budget,
         down=is_down,
         intervals=[(s, None if is_down and e == as_of else e) for s, e in effective],
+        maintenance=tuple(clip(windows, start, end)),
     )

@@ -62,6 +62,12 @@ def availability_fact(fig: MonthFigures, *, version: int) -> dict[str, Any]:
         "on_track": fig.on_track,
         "down": fig.down,
         "down_intervals": [[_ts(s), _ts(e)] for s, e in fig.intervals],
+        # additive keys for reporting: the month's edges in the calendar's zone and the
+        # maintenance windows, so agreed time can be recounted for a report in another zone
+        "calendar_timezone": objective.calendar.timezone,
+        "month_start": _ts(fig.start_ms),
+        "month_end": _ts(fig.end_ms),
+        "maintenance_intervals": [[_ts(s), _ts(e)] for s, e in fig.maintenance],
         "version": version,
         "as_of": _ts(fig.as_of_ms),
         "occurred_at": _ts(fig.as_of_ms),
