@@ -108,6 +108,8 @@ def _payload(
         raise FormatError("payload.summary", f"is longer than {MAX_SUMMARY} characters")
     source = text(payload.get("source"), "payload.source", required=action == "trigger")
     raw_severity = payload.get("severity")
+    if not isinstance(raw_severity, str):
+        raw_severity = None
     if action == "trigger" and raw_severity not in ctx.mapping.severities:
         allowed = ", ".join(ctx.mapping.severities)
         raise FormatError("payload.severity", f"must be one of {allowed}")
