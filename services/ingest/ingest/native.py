@@ -240,6 +240,7 @@ _PD_RESPONSES: dict[int | str, dict[str, Any]] = {
         401: "No valid key (header or routing_key)",
         403: "The key's role may not post events",
         413: "Body too large (PagerDuty's limit is 512 KB)",
+        422: "The `source` query parameter is not a source name",
         429: "Per-key rate limit; see Retry-After",
         503: "Kafka or PostgreSQL unreachable; retry after Retry-After",
     }.items()
