@@ -253,3 +253,12 @@ def test_native_endpoints_need_an_ingest_key(stack: dict[str, ServiceProcess]) -
         timeout=10,
     )
     assert r.status_code == 415, r.text
+
+
+def test_pagerduty_size_limit_is_pagerdutys(stack: dict[str, ServiceProcess]) -> None:
+    trigger = fixture("pagerduty/trigger.json")
+    trigger["routing_key"] = INGEST_KEY
+    trigger["payload"]["custom_details"]["blob"] = "x" * (512 * 1024)
+    r = httpx.post(stack["ingest"].url + "/v2/enqueue", json=trigger, timeout=10)
+    assert r.status_code == 400, r.text
+    assert r.json()["errors"] == ["body: is larger than PagerDuty's 512 KB limit"]

@@ -259,6 +259,9 @@ async def post_pagerduty_enqueue(request: Request, source: SourceQuery = None) -
     the `Authorization`/`X-API-Key` header or, as PagerDuty clients send it, the routing_key."""
     try:
         raw = await request.body()
+        if len(raw) > pagerduty.MAX_BODY:
+            error = {"field": "body", "message": "is larger than PagerDuty's 512 KB limit"}
+            raise Problem(400, "Invalid event", error["message"], errors=[error])
         key = _pagerduty_key(request, raw)
         ctx: dict[str, Any] = {}
 

@@ -24,6 +24,7 @@ from pacta.events import MonitoringEvent
 ACTIONS = ("trigger", "acknowledge", "resolve")
 MAX_DEDUP_KEY = 255  # PagerDuty's limits (Events API v2 docs)
 MAX_SUMMARY = 1024
+MAX_BODY = 512 * 1024  # an event larger than this PagerDuty refuses as invalid
 
 
 @dataclass(frozen=True)
