@@ -88,9 +88,9 @@ def _event(
     parts = [source, identity, status, str(starts_raw)]
     if status == "resolved":
         parts.append(str(ends_raw))
-    severity = mapping.severities.get(
-        labels.get(mapping.severity_label, "").lower(), mapping.default_severity
-    )
+    severities = {k.lower(): v for k, v in mapping.severities.items()}
+    severity = severities.get(labels.get(mapping.severity_label, "").lower())
+    severity = severity or mapping.default_severity
     data = {
         "id": stable_id(source, *parts),
         "service": service,

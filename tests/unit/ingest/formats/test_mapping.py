@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ingest.formats.mapping import (
     AlertMapping,
@@ -81,3 +82,23 @@ def test_a_bad_file_stops_the_start_up_naming_the_entry(
 def test_a_missing_file_stops_the_start_up(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="mappings file"):
         load_mappings(tmp_path / "absent.yml")
+
+
+def test_the_defaults_shown_in_the_docs_are_the_codes() -> None:
+    text = (Path(__file__).resolve().parents[4] / "docs" / "integrations.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in text.split("```yaml\n")[1:]]
+    (shown,) = [b for b in blocks if "default_severity" in b and "hold_reasons" in b]
+    data = yaml.safe_load(shown)
+    for name, body in data["sources"].items():
+        assert default_mapping(name).model_dump() == body, name
+
+
+def test_the_example_in_the_docs_loads(tmp_path: Path) -> None:
+    text = (Path(__file__).resolve().parents[4] / "docs" / "integrations.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in text.split("```yaml\n")[1:]]
+    (example,) = [b for b in blocks if "jira-eu" in b]
+    path = tmp_path / "mappings.yml"
+    path.write_text(example)
+    eu = load_mappings(path).get("jira", "jira-eu")
+    assert isinstance(eu, JiraMapping)
+    assert eu.priorities["Blocker"] == "P1"
