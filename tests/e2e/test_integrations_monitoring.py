@@ -4,6 +4,7 @@ naming the field and leave nothing behind."""
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from pacta.settings import CommonSettings
 from tests.support.client import ADMIN_KEY, INGEST_KEY, iso, post
 from tests.support.kafka import TopicReader
 from tests.support.processes import ServiceProcess
+from tests.unit.ingest.formats.test_robustness import mutations
 
 pytestmark = pytest.mark.e2e
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "formats"
@@ -262,3 +264,30 @@ def test_pagerduty_size_limit_is_pagerdutys(stack: dict[str, ServiceProcess]) ->
     r = httpx.post(stack["ingest"].url + "/v2/enqueue", json=trigger, timeout=10)
     assert r.status_code == 400, r.text
     assert r.json()["errors"] == ["body: is larger than PagerDuty's 512 KB limit"]
+
+
+ENDPOINTS = {
+    "alertmanager": "/v1/ingest/alertmanager",
+    "grafana": "/v1/ingest/grafana",
+    "pagerduty": "/v2/enqueue",
+    "cloudevents": "/v1/ingest/cloudevents",
+    "jira": "/v1/ingest/jira",
+    "servicenow": "/v1/ingest/servicenow",
+}
+
+
+def test_mutated_payloads_never_get_a_server_error(stack: dict[str, ServiceProcess]) -> None:
+    """Each fixture with one node replaced by an odd value (NUL, huge numbers, wrong types):
+    every answer is a 202 or a 4xx, never a 5xx."""
+    rng = random.Random(8)
+    headers = {"Authorization": f"Bearer {INGEST_KEY}"}
+    with httpx.Client(base_url=stack["ingest"].url, headers=headers, timeout=10) as client:
+        for folder, path in ENDPOINTS.items():
+            extra = {"Content-Type": "application/cloudevents-batch+json"}
+            extra = extra if folder == "cloudevents" else {"Content-Type": "application/json"}
+            for file in sorted((FIXTURES / folder).glob("*.json")):
+                original = orjson.loads(file.read_bytes())
+                for _ in range(15):
+                    body = orjson.dumps(mutations(original, rng))
+                    r = client.post(path, content=body, headers=extra)
+                    assert r.status_code < 500, f"{path} {body[:300]!r}: {r.status_code} {r.text}"

@@ -270,16 +270,29 @@ async def post_pagerduty_enqueue(request: Request, source: SourceQuery = None) -
         ) -> list[Event]:
             routing_key, dedup_key = pagerduty.correlation(body)
             remembered = None
-            if routing_key and dedup_key:
-                async with request.app.state.engine.begin() as conn:
-                    remembered = await pagerduty_store.service_of(conn, routing_key, dedup_key)
-            result = pagerduty.parse(
-                body, headers, pagerduty.Context(mapping, remembered_service=remembered), now
-            )
-            ctx["result"] = result
-            if result.remember is not None:
-                async with request.app.state.engine.begin() as conn:
-                    await pagerduty_store.remember(conn, *result.remember)
+            try:
+                if routing_key and dedup_key:
+                    async with request.app.state.engine.begin() as conn:
+                        remembered = await pagerduty_store.service_of(conn, routing_key, dedup_key)
+                result = pagerduty.parse(
+                    body, headers, pagerduty.Context(mapping, remembered_service=remembered), now
+                )
+                ctx["result"] = result
+                if result.remember is not None:
+                    # before the produce: a resolve must find the service even if the 202 is lost
+                    async with request.app.state.engine.begin() as conn:
+                        await pagerduty_store.remember(conn, *result.remember)
+            except FormatError:
+                raise
+            except Exception as exc:
+                log.warning("pagerduty alert store unreachable", error=repr(exc))
+                retry = str(request.app.state.settings.ingest_retry_after)
+                raise Problem(
+                    503,
+                    "Service unavailable",
+                    "PostgreSQL unreachable",
+                    headers={"Retry-After": retry},
+                ) from None
             return list(result.events)
 
         response = await ingest_native(request, "pagerduty", source, key=key, parse=parse)

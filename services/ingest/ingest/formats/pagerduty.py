@@ -50,7 +50,13 @@ def correlation(body: bytes) -> tuple[str | None, str | None]:
     if not isinstance(data, dict):
         return None, None
     rk, dk = data.get("routing_key"), data.get("dedup_key")
-    return (rk if isinstance(rk, str) and rk else None, dk if isinstance(dk, str) and dk else None)
+
+    def usable(value: Any) -> str | None:
+        # what PostgreSQL can hold and a valid event could carry; anything else fails parsing
+        ok = isinstance(value, str) and 0 < len(value) <= MAX_DEDUP_KEY and "\x00" not in value
+        return value if ok else None
+
+    return (rk if isinstance(rk, str) and rk else None, usable(dk))
 
 
 def parse(body: bytes, headers: Mapping[str, str], ctx: Context, now: datetime) -> Result:
