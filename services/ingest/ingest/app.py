@@ -14,6 +14,7 @@ from ingest import store
 from ingest.api import router
 from ingest.committer import Committer
 from ingest.fastpath import EventsFastPath
+from ingest.native import install as install_native
 from ingest.ratelimit import RateLimiter
 from ingest.settings import IngestSettings
 from ingest.signatures import SignatureGuard
@@ -80,6 +81,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     # No secret configured, no guard: unsigned deployments pay nothing on the hot path.
     app.state.signatures = SignatureGuard(secrets, settings.ingest_hmac_window) if secrets else None
     app.include_router(router)
+    install_native(app, settings)  # the native formats, docs/integrations.md
     # innermost, behind the body limit and the request timer: see fastpath.py
     app.user_middleware.append(Middleware(EventsFastPath, api=app))
     return app

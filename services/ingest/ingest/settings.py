@@ -28,6 +28,13 @@ class IngestSettings(CommonSettings):
             "X-Pacta-Signature and X-Pacta-Timestamp (list a key twice while rotating)"
         ),
     )
+    ingest_mappings_file: str = Field(
+        "",
+        description=(
+            "YAML file of per-source mappings of the native formats (Jira, ServiceNow, "
+            "Alertmanager labels...); empty = the defaults of docs/integrations.md"
+        ),
+    )
     ingest_hmac_window: int = Field(
         300, ge=1, le=3600, description="seconds a signature's timestamp may be off; one use each"
     )
