@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from ingest import store
 from ingest.metrics import EVENTS_DUPLICATED, EVENTS_RECEIVED, EVENTS_REJECTED, source_label
 from ingest.parsing import Event, Kind, parse_events
 from ingest.ratelimit import retry_after_header
@@ -112,9 +113,10 @@ async def ingest_events(request: Request, key: str, kind: Kind, raw: bytes) -> R
     if guard is not None:
         try:
             headers = request.headers
-            claimed = guard.verify(
-                key, raw, headers.get(SIGNATURE_HEADER), headers.get(TIMESTAMP_HEADER)
-            )
+            stamp = headers.get(TIMESTAMP_HEADER)
+            claimed = guard.verify(key, raw, headers.get(SIGNATURE_HEADER), stamp)
+            if claimed is not None and stamp is not None:
+                await _claim_signature(state, guard, claimed, int(stamp) + int(guard.window))
         except SignatureError as exc:
             EVENTS_REJECTED.labels("api", kind, "signature").inc()
             raise Problem(401, "Invalid signature", str(exc)) from None
@@ -124,7 +126,34 @@ async def ingest_events(request: Request, key: str, kind: Kind, raw: bytes) -> R
         if guard is not None and claimed is not None and problem.status in _NOT_PROCESSED:
             # The sender may retry exactly the same signed request, as Retry-After asks.
             guard.release(claimed)
+            await _release_signature(state, claimed)
         raise
+
+
+async def _claim_signature(state: Any, guard: SignatureGuard, claimed: bytes, expires: int) -> None:
+    """The worker's guard refused replays it saw; PostgreSQL refuses those any worker saw,
+    before or after a restart. Without a pool (no database yet) the guard alone decides."""
+    pool = getattr(state, "claim_pool", None)
+    if pool is None:
+        return
+    try:
+        fresh = await store.claim_signature(pool, signature=claimed, expires_at=expires)
+    except Exception as exc:
+        guard.release(claimed)
+        log.warning("signature not recorded", error=repr(exc))
+        raise _unavailable(state.settings.ingest_retry_after, "PostgreSQL unreachable") from None
+    if not fresh:
+        raise SignatureError("this signature was already used (replay refused)")
+
+
+async def _release_signature(state: Any, claimed: bytes) -> None:
+    pool = getattr(state, "claim_pool", None)
+    if pool is None:
+        return
+    try:
+        await store.release_signature(pool, signature=claimed)
+    except Exception as exc:  # the sender then signs its retry anew
+        log.warning("signature not released", error=repr(exc))
 
 
 async def _rate_limited_ingest(request: Request, key: str, kind: Kind, raw: bytes) -> Response:

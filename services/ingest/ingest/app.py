@@ -37,6 +37,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         pool = await store.create_claim_pool(settings.database_url, size=8)
         stop = asyncio.Event()
         app.state.engine = engine
+        app.state.claim_pool = pool
         app.state.producer = None
         app.state.committer = Committer(
             lambda: pool,

@@ -43,9 +43,26 @@ async def claim_ids(pool: Any, *, ids: list[str]) -> set[str]:
     return {r[0] for r in rows}
 
 
+async def claim_signature(pool: Any, *, signature: bytes, expires_at: int) -> bool:
+    """Record a signature's one use; False if some process already used it (a replay)."""
+    row = await pool.fetchval(
+        "INSERT INTO ingest.used_signatures (signature, expires_at) VALUES ($1, to_timestamp($2)) "
+        "ON CONFLICT DO NOTHING RETURNING 1",
+        signature,
+        expires_at,
+    )
+    return row is not None
+
+
+async def release_signature(pool: Any, *, signature: bytes) -> None:
+    await pool.execute("DELETE FROM ingest.used_signatures WHERE signature = $1", signature)
+
+
 async def prune(conn: AsyncConnection, *, older_than_days: int) -> int:
+    """Forget ids older than the dedup window and signatures past their replay window."""
     result = await conn.execute(
         sa.text("DELETE FROM ingest.seen_events WHERE seen_at < now() - make_interval(days => :d)"),
         {"d": older_than_days},
     )
+    await conn.execute(sa.text("DELETE FROM ingest.used_signatures WHERE expires_at < now()"))
     return int(result.rowcount or 0)
