@@ -46,7 +46,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             timeout=settings.ingest_produce_timeout,
             recent=settings.ingest_recent_ids,
         )
-        producer = create_producer(settings, client_id="pacta-ingest")
+        # whole batches per partition (publisher.py): no linger, it would only delay each ack
+        producer = create_producer(settings, client_id="pacta-ingest", linger_ms=0)
 
         async def connect() -> None:
             # Serve (and answer 503) while Kafka is still coming up, rather than refuse to start.
