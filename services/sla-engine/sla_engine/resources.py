@@ -62,7 +62,7 @@ class Registry:
 async def load_registry(conn: AsyncConnection) -> Registry:
     registry = Registry()
     for name, body, origin in await conn.execute(
-        sa.text("SELECT name, body, origin FROM pacta.calendars")
+        sa.text("SELECT name, body, origin FROM sla_engine.calendars")
     ):
         registry.calendars[name] = CalendarSpec.model_validate(body).to_calendar(name)
         registry.origins[("calendar", name)] = origin
@@ -201,7 +201,7 @@ async def apply_config_dir(conn: AsyncConnection, folder: str) -> None:
         )
 
 
-_CALENDAR_NAMES = "SELECT name FROM pacta.calendars"
+_CALENDAR_NAMES = "SELECT name FROM sla_engine.calendars"
 
 
 # ---- maintenance windows ------------------------------------------------------------------
