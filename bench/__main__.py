@@ -4,6 +4,7 @@
     python -m bench --only ingest --duration 10
     python -m bench --only ingest --profile   # + py-spy profiles of the ingest (needs py-spy)
     python -m bench --only engine
+    python -m bench --only alerting       # event in -> webhook out, next to Alertmanager
 
 Needs Kafka and PostgreSQL up (`make setup`) and wrk + prometheus-alertmanager
 (`bash deploy/local/tools.sh`). Results: a table on stdout, the details as JSON in var/bench/.
@@ -19,7 +20,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench import engine, ingest
+from bench import alerting, engine, ingest
 from pacta.logs import configure_logging
 
 RERUN = (
@@ -48,6 +49,7 @@ def _ingest(args: argparse.Namespace) -> Awaitable[dict[str, Any]]:
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], Awaitable[dict[str, Any]]]] = {
     "ingest": _ingest,
     "engine": engine.from_args,
+    "alerting": alerting.from_args,
 }
 
 
@@ -111,7 +113,9 @@ async def _main(args: argparse.Namespace) -> int:
     failed = False
     # Everything is bounded: a run that hangs past this budget is cancelled and cleaned up.
     runs = 10 + 2 * len(args.connections) + (2 if args.profile else 0)
-    budget = runs * (args.duration + args.quiet_wait + 20) + 240 + engine.BUDGET_S
+    budget = (
+        runs * (args.duration + args.quiet_wait + 20) + 240 + engine.BUDGET_S + alerting.BUDGET_S
+    )
     async with asyncio.timeout(budget):
         for name in args.only or sorted(BENCHMARKS):
             print(f"[bench] {name}: {args.duration:g} s per run", flush=True)
