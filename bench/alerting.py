@@ -30,9 +30,18 @@ from typing import Any
 import httpx
 
 from bench.alerting_http import Collector, PacedRun, paced_post
-from bench.alerting_report import TARGET_RATE, am_keys, analyse, matched, pacta_keys, render
+from bench.alerting_report import (
+    TARGET_RATE,
+    am_keys,
+    analyse,
+    matched,
+    pacta_keys,
+    pacta_stages,
+    render,
+)
 from bench.alerting_report import verdicts as verdict_rows
 from bench.engine import ADMIN_KEY
+from bench.engine import _Env as RetryingEnv  # DROP DATABASE retried past autovacuum
 from bench.env import API_KEY, KAFKA, BenchEnv
 from bench.ingest import ALERTMANAGER
 from bench.procs import CpuMeter, Proc, free_port, listener_pid, wait_quiet
@@ -80,6 +89,7 @@ class Options:
     rate: float = TARGET_RATE
     warmup: int = 30  # events sent slowly first: the pipeline works, connections are open
     drain: float = 60.0  # longest wait for the last notifications after the sends
+    connections: int = 64  # the sender's keep-alive connections (as the ingest's paced bench)
     quiet_wait: float = 60.0
     quiet_threshold: float = 35.0
     alertmanager: bool = True
@@ -102,9 +112,9 @@ class AlertingBench:
         meta = machine()
         systems = []
         collector = await Collector().start()
-        async with BenchEnv() as env, contextlib.AsyncExitStack() as stack:
+        async with RetryingEnv() as env, contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(collector.close)
-            self.rand = env.rand
+            self.rand, self.env = env.rand, env
             kafka_pid = listener_pid(int(KAFKA.rsplit(":", 1)[1]))
             groups = {n: self._pid_of(n) for n in (*MODULES, "alertmanager")}
             meter = CpuMeter(
@@ -248,7 +258,9 @@ class AlertingBench:
     ) -> tuple[PacedRun, dict[int, list[tuple[float, str, str]]]]:
         url, headers, body, key = self._target(system, label)
         mark = len(collector.arrivals)
-        run = await paced_post(url, body, rate=rate, count=count, headers=headers)
+        run = await paced_post(
+            url, body, rate=rate, count=count, headers=headers, connections=self.opts.connections
+        )
         acked = run.ok
         deadline = time.monotonic() + self.opts.drain
         last_count, last_change = -1, time.monotonic()
@@ -283,6 +295,9 @@ class AlertingBench:
         run, hits = await self._phase(system, "run", collector, o.rate, count)
         cpu = meter.stop(child_name="children")
         out = analyse(system, run, hits)
+        if system == "pacta":
+            fired = await self._fired_at()
+            out["stages"] = pacta_stages(run, collector.arrivals, f"b{self.rand}run", fired)
         out.update(
             load_before=load,
             load_after=round(os.getloadavg()[0], 2),
@@ -316,6 +331,14 @@ class AlertingBench:
             flush=True,
         )
         return out
+
+    async def _fired_at(self) -> dict[str, float]:
+        """alerting.alerts.fired_at per alert id: when alerting applied the breach signal."""
+        async with self.env.db() as conn:
+            rows = await conn.fetch(
+                "SELECT id, extract(epoch FROM fired_at)::float8 AS at FROM alerting.alerts"
+            )
+        return {str(r["id"]): float(r["at"]) for r in rows}
 
     def _problem(self, msg: str) -> None:
         self.problems.append(msg)

@@ -11,6 +11,7 @@ import orjson
 
 from bench.alerting_http import Arrival, PacedRun
 from bench.report import ms, num, table, target_row
+from pacta.durations import parse_timestamp_ms
 
 TARGET_P99_MS = 150.0  # SPEC §9: event in -> notification delivered, at 1,000 events/s
 TARGET_RATE = 1_000.0
@@ -74,6 +75,43 @@ def matched(
     return out
 
 
+def _rounded(values: list[float]) -> dict[str, float | None]:
+    return {k: None if v is None else round(v, 2) for k, v in quantiles(values).items()}
+
+
+def pacta_stages(
+    run: PacedRun, arrivals: Iterable[Arrival], prefix: str, fired_at: dict[str, float]
+) -> dict[str, dict[str, float | None]]:
+    """Where the time of each event's first notification went, by the instants the pipeline
+    itself records: the breach's `detected_at` (sla-engine) and the alert's `fired_at`
+    (alerting, when it applied the signal). One clock: every process is on this machine."""
+    head = prefix + "-"
+    detect: list[float] = []
+    consume: list[float] = []
+    deliver: list[float] = []
+    seen: set[int] = set()
+    for a in sorted(arrivals, key=lambda a: a.at):
+        for alert in orjson.loads(a.body).get("alerts") or []:
+            ticket = str(alert.get("ticket_id") or "")
+            if alert.get("kind") != "breach" or not ticket.startswith(head):
+                continue
+            k = int(ticket[len(head) :])
+            if k in seen or not run.sent[k].at:
+                continue
+            seen.add(k)
+            detected = parse_timestamp_ms(str(alert["detected_at"])) / 1000
+            detect.append(1000 * (detected - run.sent[k].at))
+            fired = fired_at.get(str(alert.get("alert_id")))
+            if fired is not None:
+                consume.append(1000 * (fired - detected))
+                deliver.append(1000 * (a.at - fired))
+    return {
+        "post_to_engine_detected": _rounded(detect),
+        "engine_detected_to_alerting_fired": _rounded(consume),
+        "alerting_fired_to_webhook": _rounded(deliver),
+    }
+
+
 def analyse(
     system: str, run: PacedRun, hits: dict[int, list[tuple[float, str, str]]]
 ) -> dict[str, Any]:
@@ -81,8 +119,9 @@ def analyse(
     sent_at = [s.at for s in run.sent if s.at]
     latency = [1000 * (min(h[0] for h in hits[k]) - run.sent[k].at) for k in acked if k in hits]
     # the same key twice is a redelivery a receiver dedups; two keys for one event is a double
-    redelivered = sum(1 for k in acked if len(hits.get(k, [])) > len({h[2] for h in hits[k]}))
-    doubled = sum(1 for k in acked if len({(h[1], h[2]) for h in hits.get(k, [])}) > 1)
+    got = {k: hits.get(k, []) for k in acked}
+    redelivered = sum(1 for h in got.values() if len(h) > len({x[2] for x in h}))
+    doubled = sum(1 for h in got.values() if len({(x[1], x[2]) for x in h}) > 1)
     span = (max(sent_at) - min(sent_at)) if len(sent_at) > 1 else 0.0
     answered = [s.answered_ms for s in run.sent if s.status]
     return {
@@ -214,6 +253,21 @@ def render(result: dict[str, Any]) -> str:
             right=set(range(1, 12)),
         ),
     ]
+    for s in result["systems"]:
+        if s.get("stages"):
+            parts += [
+                "",
+                f"Where {s['system']}'s time went (ms; by the breach's detected_at in the engine "
+                "and the alert's fired_at in alerting)",
+                "",
+                table(
+                    ["stage", "p50", "p95", "p99", "max"],
+                    [
+                        [name, ms(q["p50"]), ms(q["p95"]), ms(q["p99"]), ms(q["max"])]
+                        for name, q in s["stages"].items()
+                    ],
+                ),
+            ]
     if result["warnings"]:
         parts += ["", "Warnings:", *(f"  - {p}" for p in result["warnings"])]
     if result["problems"]:
