@@ -4,6 +4,7 @@
     python -m bench --only ingest --duration 10
     python -m bench --only ingest --profile   # + py-spy profiles of the ingest (needs py-spy)
     python -m bench --only engine
+    python -m bench --only alerting       # event in -> webhook out, next to Alertmanager
 
 Needs Kafka and PostgreSQL up (`make setup`) and wrk + prometheus-alertmanager
 (`bash deploy/local/tools.sh`). Results: a table on stdout, the details as JSON in var/bench/.
@@ -19,7 +20,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench import engine, ingest, reporting
+from bench import alerting, engine, ingest, reporting
 from pacta.logs import configure_logging
 
 RERUN = (
@@ -49,6 +50,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], Awaitable[dict[str, Any]]]]
     "ingest": _ingest,
     "engine": engine.from_args,
     "reporting": reporting.from_args,
+    "alerting": alerting.from_args,
 }
 
 
@@ -116,7 +118,7 @@ async def _main(args: argparse.Namespace) -> int:
     # Everything is bounded: a run that hangs past this budget is cancelled and cleaned up.
     runs = 17 + 2 * len(args.connections) + (2 if args.profile else 0)
     budget = runs * (args.duration + args.quiet_wait + 20) + 240 + engine.BUDGET_S
-    budget += reporting.BUDGET_S
+    budget += reporting.BUDGET_S + alerting.BUDGET_S
     async with asyncio.timeout(budget):
         for name in args.only or sorted(BENCHMARKS):
             print(f"[bench] {name}: {args.duration:g} s per run", flush=True)
