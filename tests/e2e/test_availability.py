@@ -381,3 +381,56 @@ async def test_crash_during_an_outage_neither_loses_nor_doubles_the_breach(
         )
         == 1
     )
+
+
+async def test_a_window_declared_after_a_breach_retracts_it_and_a_new_one_gets_a_new_id(
+    stack: dict[str, ServiceProcess], signals: TopicReader
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    service = f"retract-{tag}"
+    engine = stack["sla_engine"].url
+    month = datetime.now(UTC).strftime("%Y-%m")
+    target, budget = tiny_budget_target(month, 3_000)
+    put_policy(
+        engine,
+        f"retract-{tag}",
+        {"match": {"service": service}, "warn_at": [0.5], "availability": {"target": target}},
+    )
+    t0 = max(now_ms() - 60_000, month_start(now_ms()))
+    send(
+        stack,
+        [event(service, "http", "firing", t0), event(service, "http", "resolved", t0 + 10_000)],
+    )
+    breach_id = f"{service}/availability/{month}/availability_breach/1"
+    await signals.wait_for("the breach", lambda s: s["signal_id"] == breach_id)
+    # the outage was in fact planned maintenance: the breach and the warning did not happen
+    r = httpx.post(
+        f"{engine}/v1/maintenance-windows",
+        json={
+            "service": service,
+            "starts_at": iso(datetime.fromtimestamp((t0 - 1000) / 1000, UTC)),
+            "ends_at": iso(datetime.fromtimestamp((t0 + 11_000) / 1000, UTC)),
+            "reason": "planned",
+        },
+        headers=ADMIN,
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    retracted = await signals.wait_for(
+        "the retraction", lambda s: s["signal_id"] == f"{breach_id}/retracted"
+    )
+    assert retracted["kind"] == "retracted"
+    assert retracted["retracts"] == breach_id
+    await signals.wait_for(
+        "the warning's retraction",
+        lambda s: (
+            s["signal_id"] == f"{service}/availability/{month}/availability_warning/0.5/retracted"
+        ),
+    )
+    # a real outage after it breaches again: a new occurrence, under a new id
+    t1 = now_ms()
+    send(stack, [event(service, "db", "firing", t1 - 5_000), event(service, "db", "resolved", t1)])
+    again = await signals.wait_for(
+        "the second breach", lambda s: s["signal_id"] == f"{breach_id}#2"
+    )
+    assert parse_timestamp_ms(again["occurred_at"]) == t1 - 5_000 + budget + 1

@@ -40,6 +40,22 @@ def intent_signal(
     )
 
 
+def retraction_signal(standing: dict[str, Any], detected_ms: int) -> Signal:
+    """The `retracted` signal for an availability warning or breach the data no longer
+    supports (a late resolve, a maintenance window declared after it, a changed policy)."""
+    return Signal.model_validate(
+        {
+            **standing,
+            "signal_id": f"{standing['signal_id']}/retracted",
+            "kind": "retracted",
+            "detected_at": _ts(detected_ms),
+            "late": True,
+            "retracts": standing["signal_id"],
+            "summary": f"{standing['kind']} {standing['signal_id']} did not happen",
+        }
+    )
+
+
 def availability_fact(fig: MonthFigures, *, version: int) -> dict[str, Any]:
     """What reporting needs to show a service's month exactly as the engine counts it."""
     objective = fig.objective

@@ -16,6 +16,7 @@ from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, MonitoringEvent, Signal, to
 from pacta.logs import get_logger
 from sla_engine import outage_store, outbox, store
 from sla_engine.availability import BURN_RULES, OpenInterval, month_bounds
+from sla_engine.availability_record import Recorded, judge, standing_ids
 from sla_engine.budget_alerts import plan
 from sla_engine.downtime import (
     MAINTENANCE_CHECK,
@@ -33,7 +34,7 @@ from sla_engine.downtime import (
 )
 from sla_engine.keeper import now_ms
 from sla_engine.metrics import AVAILABILITY, BUDGET_REMAINING, DETECTION_LAG, SIGNALS
-from sla_engine.outage_views import availability_fact, intent_signal
+from sla_engine.outage_views import availability_fact, intent_signal, retraction_signal
 from sla_engine.ownership import partition_of
 from sla_engine.policies import select_availability_policy
 from sla_engine.resources import Registry
@@ -177,8 +178,10 @@ class OutageTracker:
         down, windows, after, checks = await self._load(
             conn, service, objective, min(since_ms, now)
         )
-        fired = await outage_store.fired_signals(conn, service=service, after_ms=after)
+        records = await outage_store.recorded_signals(conn, service=service, after_ms=after)
+        fired = standing_ids(records)
         result = plan(service, objective, down, windows, since_ms=since_ms, now_ms=now, fired=fired)
+        verdict = judge(records, result.intents, [f.month for f in result.figures])
         signals = [
             intent_signal(
                 service,
@@ -187,9 +190,9 @@ class OutageTracker:
                 now,
                 down_labels(checks, objective.down_severities, i.occurred_ms),
             )
-            for i in result.intents
-            if i.signal_id not in fired
+            for i in verdict.emit
         ]
+        signals += await self._retractions(conn, verdict.retract, now)
         new = await self._write_signals(conn, signals)
         if timer:
             for signal in signals:
@@ -201,6 +204,16 @@ class OutageTracker:
             await self._write_fact(conn, fig)
         self._watch(service, objective, down, windows)
         return result.next_due_ms
+
+    async def _retractions(
+        self, conn: AsyncConnection, wrong: list[Recorded], now: int
+    ) -> list[Signal]:
+        """`retracted` signals for standing ones the data no longer supports (marked now)."""
+        if not wrong:
+            return []
+        bodies = await outage_store.signal_bodies(conn, signal_ids=[r.signal_id for r in wrong])
+        await store.mark_retracted(conn, signal_ids=[r.signal_id for r in wrong])
+        return [retraction_signal(bodies[r.signal_id], now) for r in wrong if r.signal_id in bodies]
 
     def _watch(
         self,
