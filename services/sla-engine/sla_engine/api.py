@@ -16,11 +16,11 @@ from pacta.durations import ms_to_datetime
 from pacta.problems import Problem, validation_errors
 from sla_engine import calendar_feed, resources, store
 from sla_engine.clock_rows import clock_from_row
-from sla_engine.downtime import month_of
+from sla_engine.domain.downtime import month_of
+from sla_engine.domain.policies import CalendarSpec, Policy, PolicySpec
 from sla_engine.keeper import now_ms
 from sla_engine.openapi_answers import answers
 from sla_engine.outage_views import availability_view
-from sla_engine.policies import CalendarSpec, Policy, PolicySpec
 from sla_engine.schemas import (
     Availability,
     CalendarList,

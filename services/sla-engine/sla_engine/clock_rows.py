@@ -11,10 +11,10 @@ import orjson
 from pacta.calendars import Calendar
 from pacta.durations import datetime_to_ms, ms_to_datetime, parse_timestamp_ms
 from pacta.events import TicketEvent
-from sla_engine.clocks import Clock, ClockRules, Metric
+from sla_engine.domain.clocks import Clock, ClockRules, Metric
+from sla_engine.domain.ticket_log import TicketEvent as ClockEvent
+from sla_engine.domain.tickets import Ticket
 from sla_engine.resources import Registry
-from sla_engine.ticket_log import TicketEvent as ClockEvent
-from sla_engine.tickets import Ticket
 
 _NO_LABELS: dict[str, str] = {}
 """The labels of every restored ticket that has none: shared, so never written to (nothing
@@ -177,7 +177,7 @@ def clock_rows(ticket: Ticket) -> list[dict[str, Any]]:
 
 
 def clock_from_row(row: dict[str, Any], calendar: Calendar) -> Clock:
-    """One clock from its stored snapshot (a row of `sla_engine.clocks`), exact to `as_of_ms`."""
+    """One clock from its stored snapshot (a row of `sla_engine.domain.clocks`), exact to `as_of_ms`."""
     return Clock(
         ticket_id=row["ticket_id"],
         service=row["service"],

@@ -30,14 +30,14 @@ from sla_engine.clock_rows import (
     clock_rows,
     current_labels,
 )
-from sla_engine.clocks import ClockRules
+from sla_engine.domain.clocks import ClockRules
+from sla_engine.domain.signals import from_intent, retraction
+from sla_engine.domain.ticket_log import RulesChange
+from sla_engine.domain.tickets import Outcome, Ticket, apply_in_order, fire_due, replay_all
 from sla_engine.metrics import CLOCKS_OPEN, DETECTION_LAG, SIGNALS
 from sla_engine.ownership import partition_of
 from sla_engine.policy_changes import changes_of, rules_json
 from sla_engine.resources import Registry, load_registry
-from sla_engine.signals import from_intent, retraction
-from sla_engine.ticket_log import RulesChange
-from sla_engine.tickets import Outcome, Ticket, apply_in_order, fire_due, replay_all
 
 log = get_logger(__name__)
 

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pacta.durations import datetime_to_ms, ms_to_datetime
 from sla_engine import resources
-from sla_engine.availability import OpenInterval
-from sla_engine.availability_record import Recorded, base_id
-from sla_engine.downtime import CheckEvent, DownInterval
+from sla_engine.domain.availability import OpenInterval
+from sla_engine.domain.availability_record import Recorded, base_id
+from sla_engine.domain.downtime import CheckEvent, DownInterval
 
 
 async def check_journal(conn: AsyncConnection, *, service: str, check: str) -> list[CheckEvent]:
@@ -185,7 +185,7 @@ async def recorded_signals(conn: AsyncConnection, *, service: str, after_ms: int
     `after_ms`, retracted ones included."""
     result = await conn.execute(
         sa.text(
-            "SELECT signal_id, kind, retracted FROM sla_engine.signals "
+            "SELECT signal_id, kind, retracted FROM sla_engine.domain.signals "
             "WHERE service = :service AND metric = 'availability' AND kind <> 'retracted' "
             "AND occurred_at >= :after"
         ),
@@ -206,7 +206,9 @@ def _month_of_id(signal_id: str) -> str:
 
 async def signal_bodies(conn: AsyncConnection, *, signal_ids: list[str]) -> dict[str, Any]:
     result = await conn.execute(
-        sa.text("SELECT signal_id, body FROM sla_engine.signals WHERE signal_id = ANY(:ids)"),
+        sa.text(
+            "SELECT signal_id, body FROM sla_engine.domain.signals WHERE signal_id = ANY(:ids)"
+        ),
         {"ids": signal_ids},
     )
     return {signal_id: body for signal_id, body in result}

@@ -15,10 +15,10 @@ from pacta.durations import datetime_to_ms
 from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, MonitoringEvent, Signal, topic_name
 from pacta.logs import get_logger
 from sla_engine import outage_store, outbox, store
-from sla_engine.availability import BURN_RULES, OpenInterval, month_bounds
-from sla_engine.availability_record import Recorded, judge, standing_ids
-from sla_engine.budget_alerts import plan
-from sla_engine.downtime import (
+from sla_engine.domain.availability import BURN_RULES, OpenInterval, month_bounds
+from sla_engine.domain.availability_record import Recorded, judge, standing_ids
+from sla_engine.domain.budget_alerts import plan
+from sla_engine.domain.downtime import (
     MAINTENANCE_CHECK,
     CheckEvent,
     DownInterval,
@@ -32,11 +32,11 @@ from sla_engine.downtime import (
     objective_of,
     outages,
 )
+from sla_engine.domain.policies import select_availability_policy
 from sla_engine.keeper import now_ms
 from sla_engine.metrics import AVAILABILITY, BUDGET_REMAINING, DETECTION_LAG, SIGNALS
 from sla_engine.outage_views import availability_fact, intent_signal, retraction_signal
 from sla_engine.ownership import partition_of
-from sla_engine.policies import select_availability_policy
 from sla_engine.resources import Registry
 
 log = get_logger(__name__)

@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from pacta.calendars import CALENDAR_24X7
-from sla_engine.clocks import ClockRules
+from sla_engine.domain.clocks import ClockRules
+from sla_engine.domain.ticket_log import RulesChange
 from sla_engine.resources import Registry
-from sla_engine.ticket_log import RulesChange
 
 
 def rules_json(rules: ClockRules | None) -> dict[str, Any] | None:

@@ -18,8 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pacta.calendars import BUILTIN_CALENDARS, Calendar
 from pacta.logs import get_logger
-from sla_engine.clocks import ClockRules
-from sla_engine.policies import CalendarSpec, Policy, PolicySpec, resolve_calendar, select_policy
+from sla_engine.domain.clocks import ClockRules
+from sla_engine.domain.policies import (
+    CalendarSpec,
+    Policy,
+    PolicySpec,
+    resolve_calendar,
+    select_policy,
+)
 
 log = get_logger(__name__)
 
@@ -67,7 +73,7 @@ async def load_registry(conn: AsyncConnection) -> Registry:
         registry.calendars[name] = CalendarSpec.model_validate(body).to_calendar(name)
         registry.origins[("calendar", name)] = origin
     for name, body, origin in await conn.execute(
-        sa.text("SELECT name, body, origin FROM sla_engine.policies")
+        sa.text("SELECT name, body, origin FROM sla_engine.domain.policies")
     ):
         registry.policies[name] = PolicySpec.model_validate(body).named(name)
         registry.origins[("policy", name)] = origin

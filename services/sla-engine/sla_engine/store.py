@@ -114,10 +114,10 @@ def _save_clocks_sql() -> str:
     record = ", ".join(f"{c} {t}" for c, t in _CLOCK_TYPES.items())
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _CLOCK_COLUMNS[2:])
     return (
-        f"INSERT INTO sla_engine.clocks ({cols}) SELECT {values} "
+        f"INSERT INTO sla_engine.domain.clocks ({cols}) SELECT {values} "
         f"FROM json_to_recordset(CAST(:rows AS json)) AS r({record}) "
         f"ON CONFLICT (ticket_id, metric) DO UPDATE SET {updates} "
-        "WHERE sla_engine.clocks.version <= EXCLUDED.version"
+        "WHERE sla_engine.domain.clocks.version <= EXCLUDED.version"
     )
 
 
@@ -149,7 +149,7 @@ _OPEN_COLUMNS = (
     "met_signalled, fired, last_event_ms, labels::text AS labels, version, episode, "
     "breach_episode"
 )
-_OPEN_TICKETS = "SELECT ticket_id FROM sla_engine.clocks WHERE stopped_at_ms IS NULL"
+_OPEN_TICKETS = "SELECT ticket_id FROM sla_engine.domain.clocks WHERE stopped_at_ms IS NULL"
 
 
 async def driver_connection(conn: AsyncConnection) -> Any:
@@ -170,12 +170,10 @@ async def stream_open_clocks(
     """Every clock of the given tickets (None: of every ticket with an open clock), as chunks
     of asyncpg records; `raw` must be inside a transaction (a cursor needs one)."""
     if ticket_ids is None:
-        query = (
-            f"SELECT {_OPEN_COLUMNS} FROM sla_engine.clocks WHERE ticket_id IN ({_OPEN_TICKETS})"
-        )
+        query = f"SELECT {_OPEN_COLUMNS} FROM sla_engine.domain.clocks WHERE ticket_id IN ({_OPEN_TICKETS})"
         cursor = await raw.cursor(query)
     else:
-        query = f"SELECT {_OPEN_COLUMNS} FROM sla_engine.clocks WHERE ticket_id = ANY($1::text[])"
+        query = f"SELECT {_OPEN_COLUMNS} FROM sla_engine.domain.clocks WHERE ticket_id = ANY($1::text[])"
         cursor = await raw.cursor(query, ticket_ids)
     while rows := await cursor.fetch(chunk):
         yield rows
@@ -193,12 +191,12 @@ async def standing_keys(raw: Any, *, ticket_ids: list[str] | None) -> list[Signa
     columns = "ticket_id, metric, kind, threshold, episode"
     if ticket_ids is None:
         rows = await raw.fetch(
-            f"SELECT {columns} FROM sla_engine.signals "
+            f"SELECT {columns} FROM sla_engine.domain.signals "
             f"WHERE {where} AND ticket_id IN ({_OPEN_TICKETS})"
         )
     else:
         rows = await raw.fetch(
-            f"SELECT {columns} FROM sla_engine.signals "
+            f"SELECT {columns} FROM sla_engine.domain.signals "
             f"WHERE {where} AND ticket_id = ANY($1::text[])",
             ticket_ids,
         )
@@ -213,7 +211,7 @@ async def retracted_counts(conn: AsyncConnection, *, ticket_ids: list[str]) -> d
     result = await conn.execute(
         sa.text(
             "SELECT ticket_id, metric, kind, threshold, episode, count(*) "
-            f"FROM sla_engine.signals WHERE retracted AND {_CLOCK_KINDS} "
+            f"FROM sla_engine.domain.signals WHERE retracted AND {_CLOCK_KINDS} "
             "AND ticket_id = ANY(:ids) GROUP BY 1, 2, 3, 4, 5"
         ),
         {"ids": ticket_ids},
@@ -227,7 +225,7 @@ async def clock_versions(conn: AsyncConnection, *, ticket_ids: list[str]) -> dic
         return {}
     result = await conn.execute(
         sa.text(
-            "SELECT ticket_id, max(version) FROM sla_engine.clocks "
+            "SELECT ticket_id, max(version) FROM sla_engine.domain.clocks "
             "WHERE ticket_id = ANY(:ids) GROUP BY ticket_id"
         ),
         {"ids": ticket_ids},
@@ -251,7 +249,9 @@ async def query_clocks(
             params[column] = value
     where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
     result = await conn.execute(
-        sa.text(f"SELECT * FROM sla_engine.clocks {where} ORDER BY ticket_id, metric LIMIT :limit"),
+        sa.text(
+            f"SELECT * FROM sla_engine.domain.clocks {where} ORDER BY ticket_id, metric LIMIT :limit"
+        ),
         params,
     )
     return [dict(r._mapping) for r in result]
@@ -279,7 +279,7 @@ async def standing_signals(
     against)."""
     result = await conn.execute(
         sa.text(
-            "SELECT ticket_id, metric, kind, threshold, episode, body FROM sla_engine.signals "
+            "SELECT ticket_id, metric, kind, threshold, episode, body FROM sla_engine.domain.signals "
             f"WHERE ticket_id = ANY(:ids) AND NOT retracted AND {_CLOCK_KINDS}"
         ),
         {"ids": ticket_ids},
@@ -311,7 +311,7 @@ async def record_signals(
     ]
     result = await conn.execute(
         sa.text(
-            "INSERT INTO sla_engine.signals (signal_id, kind, service, ticket_id, metric, "
+            "INSERT INTO sla_engine.domain.signals (signal_id, kind, service, ticket_id, metric, "
             "threshold, occurred_at, detected_at, episode, body) "
             "SELECT r->'s'->>'signal_id', r->'s'->>'kind', r->'s'->>'service', "
             "r->'s'->>'ticket_id', r->'s'->>'metric', "
@@ -335,7 +335,7 @@ async def delete_clocks(
         return []
     result = await conn.execute(
         sa.text(
-            "DELETE FROM sla_engine.clocks c USING jsonb_each(CAST(:keep AS jsonb)) AS k "
+            "DELETE FROM sla_engine.domain.clocks c USING jsonb_each(CAST(:keep AS jsonb)) AS k "
             "WHERE c.ticket_id = k.key AND NOT (k.value ? c.metric) RETURNING c.*"
         ),
         {"keep": orjson.dumps(keep).decode()},
@@ -354,7 +354,7 @@ async def unmeasured_tickets(conn: AsyncConnection) -> dict[str, dict[str, Any]]
             "last_value(e.body->>'action') OVER w AS last_action, "
             "row_number() OVER (PARTITION BY e.ticket_id ORDER BY e.occurred_at) AS n "
             "FROM sla_engine.ticket_events e WHERE NOT EXISTS "
-            "(SELECT 1 FROM sla_engine.clocks c WHERE c.ticket_id = e.ticket_id) "
+            "(SELECT 1 FROM sla_engine.domain.clocks c WHERE c.ticket_id = e.ticket_id) "
             "WINDOW w AS (PARTITION BY e.ticket_id ORDER BY e.occurred_at "
             "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) t "
             "WHERE n = 1 AND last_action NOT IN ('resolved', 'closed')"
@@ -398,6 +398,8 @@ async def record_rules_changes(conn: AsyncConnection, *, changes: list[dict[str,
 async def mark_retracted(conn: AsyncConnection, *, signal_ids: list[str]) -> None:
     if signal_ids:
         await conn.execute(
-            sa.text("UPDATE sla_engine.signals SET retracted = true WHERE signal_id = ANY(:ids)"),
+            sa.text(
+                "UPDATE sla_engine.domain.signals SET retracted = true WHERE signal_id = ANY(:ids)"
+            ),
             {"ids": signal_ids},
         )

@@ -9,7 +9,7 @@ import pytest
 
 from pacta.calendars import CALENDAR_24X7, WEEKDAYS, Calendar
 from pacta.durations import datetime_to_ms
-from sla_engine.clocks import Clock, OutOfOrderError, SignalIntent
+from sla_engine.domain.clocks import Clock, OutOfOrderError, SignalIntent
 
 H = 3_600_000
 T0 = datetime_to_ms(datetime(2026, 6, 1, tzinfo=ZoneInfo("UTC")))
@@ -247,7 +247,7 @@ def test_warn_fractions_lie_strictly_between_0_and_1(fraction: float) -> None:
 
 
 def test_warn_before_fires_that_much_working_time_before_the_deadline_once() -> None:
-    from sla_engine.clocks import warn_before_mark
+    from sla_engine.domain.clocks import warn_before_mark
 
     c = Clock.start(
         ticket_id="T-1",

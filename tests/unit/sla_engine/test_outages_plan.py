@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 from pacta.calendars import CALENDAR_24X7
 from pacta.durations import datetime_to_ms, format_timestamp_ms
-from sla_engine.availability import FAST_BURN, SLOW_BURN, BurnRule, burn_alerts, month_bounds
-from sla_engine.budget_alerts import Intent, plan
-from sla_engine.downtime import Objective
+from sla_engine.domain.availability import FAST_BURN, SLOW_BURN, BurnRule, burn_alerts, month_bounds
+from sla_engine.domain.budget_alerts import Intent, plan
+from sla_engine.domain.downtime import Objective
 
 S, M, H = 1_000, 60_000, 3_600_000
 JUNE = month_bounds("2026-06", "UTC")
@@ -184,8 +184,8 @@ def test_planning_again_gives_the_same_ids() -> None:
 
 
 def test_judge_retracts_what_the_plan_no_longer_produces_and_numbers_new_occurrences() -> None:
-    from sla_engine.availability_record import Recorded, judge
-    from sla_engine.budget_alerts import Intent
+    from sla_engine.domain.availability_record import Recorded, judge
+    from sla_engine.domain.budget_alerts import Intent
 
     breach = "svc/availability/2026-06/availability_breach/1"
     warning = "svc/availability/2026-06/availability_warning/0.5"

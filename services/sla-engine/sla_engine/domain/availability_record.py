@@ -1,15 +1,13 @@
-"""What the availability signals on record say against a new plan: which occurrence id a new
-signal takes, and which budget warnings and breaches a late resolve, a window declared after
-the fact or a changed policy proved wrong (retracted, as ticket breaches are).
-
-Pure: the shell reads the records and writes what comes out."""
+"""Availability signals on record against a new plan: the occurrence id a new signal takes, and
+the budget warnings and breaches a late resolve, a window declared after the fact or a changed
+policy proved wrong (retracted, as ticket breaches are). Pure: the shell does the I/O."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from sla_engine.budget_alerts import Intent
+from sla_engine.domain.budget_alerts import Intent
 
 RETRACTABLE = ("availability_warning", "availability_breach")
 """Kinds a plan derives completely for every month it covers (burn-rate and recovered signals
