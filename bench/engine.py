@@ -12,10 +12,10 @@ Phases (one engine process at a time, on a database and topic prefix of the run'
   B  the engine stopped, 1,000,000 open clocks written, the engine started again: time to
      ready, breaches that came due while it was down, RSS, then the breach lag while 1,000
      ticket events/s arrive.
-  Finally every breach is counted per clock in sla_engine.domain.signals and on the signals topic:
+  Finally every breach is counted per clock in sla_engine.signals and on the signals topic:
   none missed, none doubled, none early, none for a clock that was not due.
 
-Open clocks are written straight into sla_engine.domain.clocks (what restore() loads), so they are
+Open clocks are written straight into sla_engine.clocks (what restore() loads), so they are
 live in the engine with armed timers once it is ready; `pacta_clocks_open` is checked against
 the number written. Lag is `detected_at - deadline` of the breach signal as the engine
 recorded it; the lag until the signal is on Kafka is reported next to it.
@@ -367,7 +367,7 @@ class EngineBench:
     async def _phase_b(self) -> None:
         o = self.opts
         async with self.env.db() as conn:
-            await conn.execute("DELETE FROM sla_engine.domain.clocks")
+            await conn.execute("DELETE FROM sla_engine.clocks")
         stopped = self.facts.get("a_stopped_ms") or _now_ms()
         tickets = o.large // 2
         # the stream runs long enough for a slow start plus the window; what falls due before
@@ -487,7 +487,7 @@ class EngineBench:
                 "(extract(epoch FROM detected_at) * 1000)::bigint AS detected_ms, "
                 "(extract(epoch FROM occurred_at) * 1000)::bigint AS occurred_ms, "
                 "body->>'deadline' AS deadline, (body->>'late')::bool AS late "
-                "FROM sla_engine.domain.signals WHERE kind = 'breach'"
+                "FROM sla_engine.signals WHERE kind = 'breach'"
             )
             outbox = await conn.fetchval("SELECT count(*) FROM sla_engine.outbox")
         on_topic = await self._read_topic()
@@ -718,7 +718,7 @@ class EngineBench:
                 f"{c['missing']} / {c['doubled_on_topic'] + c['doubled_in_db']}",
                 "0 / 0",
                 bad == 0,
-                f"{c['breaches_expected']:,} due, {c['breach_rows']:,} in sla_engine.domain.signals; "
+                f"{c['breaches_expected']:,} due, {c['breach_rows']:,} in sla_engine.signals; "
                 f"early {c['early']}, wrong instant {c['wrong_instant']}, unexpected "
                 f"{c['unexpected']}, not on topic {c['not_on_topic']}",
             )

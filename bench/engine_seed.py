@@ -1,4 +1,4 @@
-"""State for the engine benchmark: open clocks written straight into `sla_engine.domain.clocks` (what
+"""State for the engine benchmark: open clocks written straight into `sla_engine.clocks` (what
 restore() loads at start-up), and ticket events produced straight onto the tickets topic (what
 the engine's consumer applies), both shaped so that a steady stream of breaches falls due.
 
@@ -75,7 +75,7 @@ class Seed:
 
 
 _SEED_SQL = f"""
-INSERT INTO sla_engine.domain.clocks (
+INSERT INTO sla_engine.clocks (
     ticket_id, metric, service, customer, ticket_type, policy, calendar, priority, target_ms,
     warn_at, started_at_ms, as_of_ms, elapsed_ms, paused, stopped_at_ms, breached_at_ms,
     met_signalled, fired, last_event_ms, state, deadline_at, labels, version)
@@ -125,7 +125,7 @@ async def seed_clocks(
             seed.stream_start_ms,
             seed.stream_rate,
         )
-    await conn.execute("ANALYZE sla_engine.domain.clocks")
+    await conn.execute("ANALYZE sla_engine.clocks")
     return loop.time() - started
 
 

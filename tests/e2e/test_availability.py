@@ -314,7 +314,7 @@ async def test_breach_fires_by_itself_during_the_outage(
     assert recovered["labels"]["team"] == "payments"
     await poll_value(
         db,
-        "SELECT count(*) FROM sla_engine.domain.signals WHERE service = $1 AND kind = 'availability_breach'",
+        "SELECT count(*) FROM sla_engine.signals WHERE service = $1 AND kind = 'availability_breach'",
         service,
         expect=1,
     )
@@ -363,7 +363,7 @@ async def test_crash_during_an_outage_neither_loses_nor_doubles_the_breach(
     assert breach["late"] is True
     await poll_value(
         db,
-        "SELECT count(*) FROM sla_engine.domain.signals WHERE service = $1 AND kind = 'availability_breach'",
+        "SELECT count(*) FROM sla_engine.signals WHERE service = $1 AND kind = 'availability_breach'",
         service,
         expect=1,
     )

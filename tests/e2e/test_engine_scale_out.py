@@ -45,7 +45,7 @@ async def test_rebalance_loses_no_timer_and_fires_nothing_twice(
         # the second instance learns policies from the database; give it the same view
         await poll_value(
             db,
-            "SELECT count(*) FROM sla_engine.domain.policies WHERE name = $1",
+            "SELECT count(*) FROM sla_engine.policies WHERE name = $1",
             f"scale-{tag}",
             expect=1,
         )
@@ -66,14 +66,14 @@ async def test_rebalance_loses_no_timer_and_fires_nothing_twice(
             assert post(stack["ingest"].url, "/v1/events/tickets", tickets).status_code == 202
             await poll_value(
                 db,
-                "SELECT count(*) FROM sla_engine.domain.clocks WHERE service = $1",
+                "SELECT count(*) FROM sla_engine.clocks WHERE service = $1",
                 f"svc-{tag}",
                 expect=48,
             )
             first.stop()  # a graceful leave: the group rebalances at once
             await poll_value(
                 db,
-                "SELECT count(*) FROM sla_engine.domain.signals WHERE service = $1 AND kind = 'breach'",
+                "SELECT count(*) FROM sla_engine.signals WHERE service = $1 AND kind = 'breach'",
                 f"svc-{tag}",
                 expect=24,
                 timeout=40,

@@ -432,7 +432,7 @@ async def test_pause_statuses_stop_the_clock(
     # signals of one replay commit together: none for the resolution clock, not even its 50 %
     # warning (4 h), since only 2 h were counted
     kinds = await db.fetch(
-        "SELECT kind FROM sla_engine.domain.signals WHERE ticket_id = $1 AND metric = 'resolution'",
+        "SELECT kind FROM sla_engine.signals WHERE ticket_id = $1 AND metric = 'resolution'",
         still_paused,
     )
     assert [r["kind"] for r in kinds] == []

@@ -152,7 +152,7 @@ async def test_late_events_replay_in_event_time_and_retract(
     assert met["occurred_at"].startswith(iso(t0 + timedelta(minutes=50))[:19])
     await poll_value(
         db,
-        "SELECT state FROM sla_engine.domain.clocks WHERE ticket_id = $1 AND metric = 'resolution'",
+        "SELECT state FROM sla_engine.clocks WHERE ticket_id = $1 AND metric = 'resolution'",
         f"T-{tag}",
         expect="met",
     )
@@ -189,7 +189,7 @@ async def test_pause_and_priority_change(
     assert post(ingest, "/v1/events/tickets", events).status_code == 202
     await poll_value(
         db,
-        "SELECT state FROM sla_engine.domain.clocks WHERE ticket_id = $1 AND metric = 'resolution'",
+        "SELECT state FROM sla_engine.clocks WHERE ticket_id = $1 AND metric = 'resolution'",
         f"T-{tag}",
         expect="met",
     )
@@ -224,7 +224,7 @@ async def test_engine_crash_keeps_timers(
     post(stack["ingest"].url, "/v1/events/tickets", ticket(tag, "created", created, priority="P1"))
     await poll_value(
         db,
-        "SELECT count(*) FROM sla_engine.domain.clocks WHERE ticket_id = $1",
+        "SELECT count(*) FROM sla_engine.clocks WHERE ticket_id = $1",
         f"T-{tag}",
         expect=2,
     )
@@ -238,7 +238,7 @@ async def test_engine_crash_keeps_timers(
     assert parse_timestamp_ms(breach["occurred_at"]) == parse_timestamp_ms(iso(created)) + 4000
     await poll_value(
         db,
-        "SELECT count(*) FROM sla_engine.domain.signals WHERE ticket_id = $1 AND kind = 'breach'",
+        "SELECT count(*) FROM sla_engine.signals WHERE ticket_id = $1 AND kind = 'breach'",
         f"T-{tag}",
         expect=1,
     )

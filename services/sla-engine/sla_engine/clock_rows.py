@@ -177,7 +177,7 @@ def clock_rows(ticket: Ticket) -> list[dict[str, Any]]:
 
 
 def clock_from_row(row: dict[str, Any], calendar: Calendar) -> Clock:
-    """One clock from its stored snapshot (a row of `sla_engine.domain.clocks`), exact to `as_of_ms`."""
+    """One clock from its stored snapshot (a row of `sla_engine.clocks`), exact to `as_of_ms`."""
     return Clock(
         ticket_id=row["ticket_id"],
         service=row["service"],

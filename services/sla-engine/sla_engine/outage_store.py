@@ -185,7 +185,7 @@ async def recorded_signals(conn: AsyncConnection, *, service: str, after_ms: int
     `after_ms`, retracted ones included."""
     result = await conn.execute(
         sa.text(
-            "SELECT signal_id, kind, retracted FROM sla_engine.domain.signals "
+            "SELECT signal_id, kind, retracted FROM sla_engine.signals "
             "WHERE service = :service AND metric = 'availability' AND kind <> 'retracted' "
             "AND occurred_at >= :after"
         ),
@@ -206,9 +206,7 @@ def _month_of_id(signal_id: str) -> str:
 
 async def signal_bodies(conn: AsyncConnection, *, signal_ids: list[str]) -> dict[str, Any]:
     result = await conn.execute(
-        sa.text(
-            "SELECT signal_id, body FROM sla_engine.domain.signals WHERE signal_id = ANY(:ids)"
-        ),
+        sa.text("SELECT signal_id, body FROM sla_engine.signals WHERE signal_id = ANY(:ids)"),
         {"ids": signal_ids},
     )
     return {signal_id: body for signal_id, body in result}

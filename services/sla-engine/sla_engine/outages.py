@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from pacta.durations import datetime_to_ms
 from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, MonitoringEvent, Signal, topic_name
 from pacta.logs import get_logger
-from sla_engine import outage_store, outbox, store
+from sla_engine import outage_store, outbox, signal_store
 from sla_engine.domain.availability import BURN_RULES, OpenInterval, month_bounds
 from sla_engine.domain.availability_record import Recorded, judge, standing_ids
 from sla_engine.domain.budget_alerts import plan
@@ -212,7 +212,7 @@ class OutageTracker:
         if not wrong:
             return []
         bodies = await outage_store.signal_bodies(conn, signal_ids=[r.signal_id for r in wrong])
-        await store.mark_retracted(conn, signal_ids=[r.signal_id for r in wrong])
+        await signal_store.mark_retracted(conn, signal_ids=[r.signal_id for r in wrong])
         return [retraction_signal(bodies[r.signal_id], now) for r in wrong if r.signal_id in bodies]
 
     def _watch(
@@ -274,7 +274,7 @@ class OutageTracker:
 
     async def _write_signals(self, conn: AsyncConnection, signals: list[Signal]) -> set[str]:
         bodies = [s.model_dump(mode="json") for s in signals]
-        new_ids = await store.record_signals(conn, signals=bodies)
+        new_ids = await signal_store.record_signals(conn, signals=bodies)
         for signal, body in zip(signals, bodies, strict=True):
             if signal.signal_id not in new_ids:
                 continue  # fired before (by this path, the other one, or before a restart)

@@ -73,7 +73,7 @@ async def load_registry(conn: AsyncConnection) -> Registry:
         registry.calendars[name] = CalendarSpec.model_validate(body).to_calendar(name)
         registry.origins[("calendar", name)] = origin
     for name, body, origin in await conn.execute(
-        sa.text("SELECT name, body, origin FROM sla_engine.domain.policies")
+        sa.text("SELECT name, body, origin FROM sla_engine.policies")
     ):
         registry.policies[name] = PolicySpec.model_validate(body).named(name)
         registry.origins[("policy", name)] = origin
