@@ -434,3 +434,46 @@ async def test_a_window_declared_after_a_breach_retracts_it_and_a_new_one_gets_a
         "the second breach", lambda s: s["signal_id"] == f"{breach_id}#2"
     )
     assert parse_timestamp_ms(again["occurred_at"]) == t1 - 5_000 + budget + 1
+
+
+async def test_a_policy_put_after_an_outage_closed_signals_it_at_once_and_a_delete_stops(
+    stack: dict[str, ServiceProcess], signals: TopicReader, facts: TopicReader
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    service = f"late-policy-{tag}"
+    engine = stack["sla_engine"].url
+    month = datetime.now(UTC).strftime("%Y-%m")
+    target, budget = tiny_budget_target(month, 3_000)
+    t0 = max(now_ms() - 60_000, month_start(now_ms()))
+    send(
+        stack,
+        [event(service, "http", "firing", t0), event(service, "http", "resolved", t0 + 10_000)],
+    )
+    await poll_availability(engine, service, "10 s down", lambda b: b["downtime_seconds"] == 10)
+    # no event comes after the policy: the PUT itself measures the month's closed outage
+    put_policy(
+        engine,
+        f"late-{tag}",
+        {"match": {"service": service}, "warn_at": [], "availability": {"target": target}},
+    )
+    breach = await signals.wait_for(
+        "the breach of the closed outage",
+        lambda s: s["signal_id"] == f"{service}/availability/{month}/availability_breach/1",
+    )
+    assert parse_timestamp_ms(breach["occurred_at"]) == t0 + budget + 1
+    assert breach["late"] is True
+    # deleted: nothing is taken back, and a new outage signals nothing
+    r = httpx.delete(f"{engine}/v1/policies/late-{tag}", headers=ADMIN, timeout=10)
+    assert r.status_code == 204
+    t1 = now_ms()
+    send(stack, [event(service, "db", "firing", t1 - 8_000), event(service, "db", "resolved", t1)])
+    # signals are relayed with (before) the fact of the same re-plan: once it is here, so are they
+    await facts.wait_for(
+        "the fact of 18 s down",
+        lambda f: f.get("service") == service and f.get("downtime_seconds") == 18,
+    )
+    mine = signals.matching(lambda s: s["service"] == service)
+    # the first outage's own signals (breach, its burn rates, the all-clear) and no more
+    assert {s["kind"] for s in mine} <= {"availability_breach", "burn_rate", "recovered"}
+    assert all(parse_timestamp_ms(s["occurred_at"]) <= t0 + 10_000 for s in mine)
+    assert len([s for s in mine if s["kind"] == "availability_breach"]) == 1

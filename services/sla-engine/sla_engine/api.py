@@ -212,9 +212,10 @@ async def put_policy(
         created = await resources.put_resource(
             conn, kind="policy", name=name, body=spec.model_dump(mode="json")
         )
+    previous = registry.policies.get(name)
     registry.policies[name] = policy
     registry.origins[("policy", name)] = "api"
-    await _replan_outages(request)
+    await _replan_outages(request, previous, policy)
     response.status_code = 201 if created else 200
     return _policy_view(registry, policy)
 
@@ -225,9 +226,9 @@ async def delete_policy(request: Request, name: ResourceName, _: AdminKey) -> Re
         found = await resources.delete_resource(conn, kind="policy", name=name)
     if not found:
         raise Problem(404, "Not found", f"policy {name!r} does not exist")
-    request.app.state.registry.policies.pop(name, None)
+    previous = request.app.state.registry.policies.pop(name, None)
     request.app.state.registry.origins.pop(("policy", name), None)
-    await _replan_outages(request)
+    await _replan_outages(request, previous)
     return Response(status_code=204)
 
 
@@ -239,12 +240,15 @@ def _calendar_fields(spec: PolicySpec, calendar: str) -> list[str]:
     return fields
 
 
-async def _replan_outages(request: Request) -> None:
-    """Running outages are measured against the policies as they now are, and so are open
-    tickets from this instant on (the keeper's timer task applies it)."""
+async def _replan_outages(request: Request, *policies: Policy | None) -> None:
+    """This month of the services the policy covered or covers is measured against the
+    policies as they now are, and so are open tickets from this instant on (the keeper's
+    timer task applies it)."""
     outages = getattr(request.app.state, "outages", None)
     if outages is not None:
-        await outages.replan_open()
+        names = {p.match.service for p in policies if p is not None}
+        # a catch-all (no service named) may cover any service
+        await outages.replan_months(None if None in names else {n for n in names if n})
     keeper = getattr(request.app.state, "keeper", None)
     if keeper is not None:
         keeper.policy_changed()

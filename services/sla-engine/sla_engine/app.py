@@ -43,7 +43,7 @@ async def _refresh_registry(app: FastAPI, stop: asyncio.Event, every: float = 5.
             if changed:
                 # another instance changed a policy: measure the open tickets held here by it
                 app.state.keeper.policy_changed()
-                await app.state.outages.replan_open()
+                await app.state.outages.replan_months(None)
         except Exception as exc:
             log.warning("registry refresh failed", error=repr(exc))
 

@@ -212,6 +212,18 @@ async def signal_bodies(conn: AsyncConnection, *, signal_ids: list[str]) -> dict
     return {signal_id: body for signal_id, body in result}
 
 
+async def services_down_after(conn: AsyncConnection, *, after_ms: int) -> set[str]:
+    """Services with a check down at some instant at or after `after_ms`."""
+    result = await conn.execute(
+        sa.text(
+            "SELECT DISTINCT service FROM sla_engine.down_intervals "
+            "WHERE ended_at IS NULL OR ended_at >= :after"
+        ),
+        {"after": ms_to_datetime(after_ms)},
+    )
+    return {r[0] for r in result}
+
+
 async def open_outage_starts(conn: AsyncConnection) -> dict[str, int]:
     """Services with a check still firing, and the earliest start among those (restart)."""
     result = await conn.execute(
