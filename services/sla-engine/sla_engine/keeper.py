@@ -50,6 +50,19 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _log_signals(signals: list[Signal]) -> None:
+    """Breaches, stops and retractions one line each (what an operator looks for); warnings
+    and mets one line per batch with their ids (a backfill yields thousands a second)."""
+    routine = []
+    for signal in signals:
+        if signal.kind in ("warning", "met"):
+            routine.append(signal.signal_id)
+        else:
+            log.info("signal", signal_id=signal.signal_id, kind=signal.kind, late=signal.late)
+    if routine:
+        log.info("signals", kinds="warning/met", count=len(routine), signal_ids=routine[:100])
+
+
 class ClockKeeper(Book):
     def __init__(self, engine: AsyncEngine, registry: Registry, prefix: str) -> None:
         super().__init__(engine, registry)
@@ -179,13 +192,15 @@ class ClockKeeper(Book):
         await signal_store.mark_retracted(conn, signal_ids=retracted_ids)
         new_ids = await signal_store.record_signals(conn, signals=bodies, keys=keys)
         records: list[tuple[str, str, str, dict[str, Any]]] = []
+        emitted: list[Signal] = []
         for signal, body in zip(signals, bodies, strict=True):
             if signal.signal_id in new_ids:
                 records.append((self.signals_topic, signal.service, signal.signal_id, body))
                 SIGNALS.labels(
                     signal.kind, signal.service, signal.metric, signal.priority or ""
                 ).inc()
-                log.info("signal", signal_id=signal.signal_id, kind=signal.kind, late=signal.late)
+                emitted.append(signal)
+        _log_signals(emitted)
         rows = [row for t in tickets for row in clock_rows(t)]
         await store.save_clocks(conn, rows=rows)
         for row in rows:
