@@ -271,3 +271,12 @@ def test_warn_before_fires_that_much_working_time_before_the_deadline_once() -> 
     assert intents[1].elapsed_ms == 4 * H - 15 * 60_000
     # a priority change after it does not fire it again
     assert [i.kind for i in c.change_priority("P2", 8 * H, T0 + 5 * H)] == []
+
+
+def test_advance_due_fires_a_passed_threshold_of_an_inconsistent_snapshot_and_stops() -> None:
+    c = clock()
+    c.elapsed_ms = 5 * H  # as a snapshot written under a longer target might hold it
+    intents = c.advance_due(T0 + H)
+    assert [i.kind for i in intents] == ["warning", "warning", "warning", "breach"]
+    assert all(i.occurred_at_ms == T0 for i in intents)
+    assert c.advance_due(T0 + 2 * H) == []
