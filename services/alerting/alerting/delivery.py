@@ -64,6 +64,9 @@ class Worker:
         )
         self.senders: dict[str, tuple[bytes, Sender]] = {}
         self.rng = random.Random()
+        # outcomes wait here to be written together: one transaction per round, not per send
+        self.outcomes: list[dict[str, Any]] = []
+        self.outcome_ready = asyncio.Event()
 
     def sender_for(self, name: str) -> tuple[str, Sender] | None:
         config: BaseModel | None = self.ctx.live.receivers.get(name)
@@ -77,7 +80,46 @@ class Worker:
             self.senders[name] = cached
         return kind, cached[1]
 
+    async def record_forever(self, stop: asyncio.Event) -> None:
+        """Write the outcomes of finished sends; a send's slot is freed once it is written."""
+        while not stop.is_set() or self.outcomes:
+            if not self.outcomes:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.outcome_ready.wait(), 0.5)
+                self.outcome_ready.clear()
+                continue
+            batch, self.outcomes = self.outcomes, []
+            try:
+                async with self.engine.begin() as conn:
+                    await queue.record_attempts(conn, [o["row"] for o in batch])
+            except Exception as exc:
+                if stop.is_set():
+                    return
+                # the rows stay leased: put the outcomes back and try again
+                log.warning("delivery outcomes not recorded; retrying", error=repr(exc))
+                self.outcomes = batch + self.outcomes
+                await asyncio.sleep(0.5)
+                continue
+            for o in batch:
+                self._observe(o)
+            self.ctx.delivery_wake.set()
+            log.info(
+                "deliveries recorded",
+                delivered=sum(o["row"]["outcome"] == "delivered" for o in batch),
+                retry=sum(o["row"]["outcome"] == "retry" for o in batch),
+                failed=sum(o["row"]["outcome"] == "failed" for o in batch),
+                ids=[o["row"]["id"] for o in batch][:20],
+            )
+
     async def run(self, stop: asyncio.Event) -> None:
+        recorder = asyncio.create_task(self.record_forever(stop), name="delivery-recorder")
+        try:
+            await self._claim_forever(stop)
+        finally:
+            recorder.cancel()
+            await asyncio.gather(recorder, return_exceptions=True)
+
+    async def _claim_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             claimed = 0
             try:
@@ -110,14 +152,15 @@ class Worker:
 
     async def deliver(self, row: Any) -> None:
         try:
-            await self._deliver(row)
-        except Exception as exc:  # the record itself failed (database away): lease expires
-            log.warning("delivery outcome not recorded", delivery_id=row.id, error=repr(exc))
-        finally:
+            outcome = await self._send(row)
+        except Exception as exc:  # never expected; the lease brings the row back
+            log.warning("delivery failed before its outcome", delivery_id=row.id, error=repr(exc))
             self.busy[row.receiver] -= 1
-            self.ctx.delivery_wake.set()
+            return
+        self.outcomes.append(outcome)
+        self.outcome_ready.set()
 
-    async def _deliver(self, row: Any) -> None:
+    async def _send(self, row: Any) -> dict[str, Any]:
         started = ms_to_datetime(int(time.time() * 1000))
         outcome, detail, hint = "failed", "receiver is not configured", None
         try:
@@ -152,31 +195,42 @@ class Worker:
                     row.attempts, self.retry_initial, self.retry_max, hint, self.rng
                 )
                 next_at = ms_to_datetime(finished_ms + int(delay * 1000))
-        async with self.engine.begin() as conn:
-            await queue.record_attempt(
-                conn,
-                delivery_id=row.id,
-                attempt=row.attempts,
-                started_at=started,
-                finished_at=ms_to_datetime(finished_ms),
-                outcome=outcome,
-                detail=detail,
-                next_attempt_at=next_at,
+        return {
+            "row": {
+                "id": row.id,
+                "attempt": row.attempts,
+                "started_at": started,
+                "finished_at": ms_to_datetime(finished_ms),
+                "outcome": outcome,
+                "detail": detail,
+                "next_attempt_at": next_at,
+            },
+            "receiver": row.receiver,
+            "kind": kind,
+            "finished_ms": finished_ms,
+            "detected_at": row.detected_at,
+            "alert_ids": list(row.alert_ids)[:20],
+        }
+
+    def _observe(self, o: dict[str, Any]) -> None:
+        row, receiver = o["row"], o["receiver"]
+        self.busy[receiver] -= 1
+        NOTIFICATIONS.labels(receiver, o["kind"], row["outcome"]).inc()
+        if row["outcome"] == "delivered" and o["detected_at"] is not None:
+            LATENCY.labels(receiver).observe(
+                max(0.0, (o["finished_ms"] - datetime_to_ms(o["detected_at"])) / 1000)
             )
-        NOTIFICATIONS.labels(row.receiver, kind, outcome).inc()
-        if outcome == "delivered" and row.detected_at is not None and row.attempts >= 1:
-            LATENCY.labels(row.receiver).observe(
-                max(0.0, (finished_ms - datetime_to_ms(row.detected_at)) / 1000)
+        if row["outcome"] != "delivered":
+            # a success is counted in the round's summary; a failure is worth a line of its own
+            log.warning(
+                "delivery attempt failed",
+                delivery_id=row["id"],
+                receiver=receiver,
+                attempt=row["attempt"],
+                outcome=row["outcome"],
+                detail=str(row["detail"])[:200],
+                alert_ids=o["alert_ids"],
             )
-        log.info(
-            "delivery attempt",
-            delivery_id=row.id,
-            receiver=row.receiver,
-            attempt=row.attempts,
-            outcome=outcome,
-            detail=detail[:200],
-            alert_ids=list(row.alert_ids)[:20],
-        )
 
     async def close(self) -> None:
         for task in list(self.tasks):
