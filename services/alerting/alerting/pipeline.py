@@ -136,10 +136,17 @@ async def _arm_escalation(
     first = escalation.step_due_at(policy, alert.fired_at_ms, 0, 0)
     await conn.execute(
         sa.text(
-            "INSERT INTO alerting.escalations (alert_id, route, policy, cycle, step, next_at) "
-            "VALUES (:a, :r, :p, 0, 0, :at) ON CONFLICT DO NOTHING"
+            "INSERT INTO alerting.escalations (alert_id, route, policy, cycle, step, next_at, "
+            "options) VALUES (:a, :r, :p, 0, 0, :at, CAST(:o AS jsonb)) ON CONFLICT DO NOTHING"
         ),
-        {"a": alert.id, "r": route.path_id, "p": policy.name, "at": ms_to_datetime(first)},
+        {
+            "a": alert.id,
+            "r": route.path_id,
+            "p": policy.name,
+            "at": ms_to_datetime(first),
+            # the route's time intervals hold its escalation too (page only out of hours...)
+            "o": store.jsonb(flushing.options_of(route)),
+        },
     )
     ctx.dispatch_wake.set()
 
