@@ -4,6 +4,7 @@
     python -m bench --only ingest --duration 10
     python -m bench --only ingest --profile   # + py-spy profiles of the ingest (needs py-spy)
     python -m bench --only engine
+    python -m bench --only alerting           # event in -> webhook, beside Alertmanager
 
 Needs Kafka and PostgreSQL up (`make setup`) and wrk + prometheus-alertmanager
 (`bash deploy/local/tools.sh`). Results: a table on stdout, the details as JSON in var/bench/.
@@ -19,7 +20,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench import engine, ingest
+from bench import alerting, engine, ingest
 from pacta.logs import configure_logging
 
 RERUN = (
@@ -48,6 +49,7 @@ def _ingest(args: argparse.Namespace) -> Awaitable[dict[str, Any]]:
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], Awaitable[dict[str, Any]]]] = {
     "ingest": _ingest,
     "engine": engine.from_args,
+    "alerting": alerting.from_args,
 }
 
 
