@@ -25,6 +25,7 @@ from pacta.logs import get_logger
 
 log = get_logger(__name__)
 LEASE_S = 120.0
+PREFETCH = 4
 
 
 def backoff_seconds(
@@ -57,7 +58,11 @@ class Worker:
             retry_max,
             give_up_after,
         )
+        # rows taken per receiver (sending or waiting for a slot); a few slots' worth is taken
+        # ahead, so a freed slot does not wait for a database round trip
         self.busy: dict[str, int] = {}
+        self.slots: dict[str, asyncio.Semaphore] = {}
+        self.prefetch = concurrency * PREFETCH
         self.tasks: set[asyncio.Task[None]] = set()
         self.http = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=256, max_keepalive_connections=64)
@@ -134,14 +139,14 @@ class Worker:
 
     async def claim_and_start(self) -> int:
         now = time.time()
-        free = {r: self.concurrency - n for r, n in self.busy.items() if n}
+        free = {r: self.prefetch - n for r, n in self.busy.items() if n}
         async with self.engine.begin() as conn:
             rows = await queue.claim(
                 conn,
                 now=ms_to_datetime(int(now * 1000)),
                 lease_until=ms_to_datetime(int((now + LEASE_S) * 1000)),
                 free=free,
-                default_free=self.concurrency,
+                default_free=self.prefetch,
             )
         for row in rows:
             self.busy[row.receiver] = self.busy.get(row.receiver, 0) + 1
@@ -151,14 +156,20 @@ class Worker:
         return len(rows)
 
     async def deliver(self, row: Any) -> None:
+        slot = self.slots.setdefault(row.receiver, asyncio.Semaphore(self.concurrency))
         try:
-            outcome = await self._send(row)
+            async with slot:  # the per-receiver concurrency limit
+                outcome = await self._send(row)
         except Exception as exc:  # never expected; the lease brings the row back
             log.warning("delivery failed before its outcome", delivery_id=row.id, error=repr(exc))
             self.busy[row.receiver] -= 1
             return
+        # the receiver's slot frees as soon as it answered; the row stays leased until the
+        # outcome is written, so no one takes it again meanwhile
+        self.busy[row.receiver] -= 1
         self.outcomes.append(outcome)
         self.outcome_ready.set()
+        self.ctx.delivery_wake.set()
 
     async def _send(self, row: Any) -> dict[str, Any]:
         started = ms_to_datetime(int(time.time() * 1000))
@@ -214,7 +225,6 @@ class Worker:
 
     def _observe(self, o: dict[str, Any]) -> None:
         row, receiver = o["row"], o["receiver"]
-        self.busy[receiver] -= 1
         NOTIFICATIONS.labels(receiver, o["kind"], row["outcome"]).inc()
         if row["outcome"] == "delivered" and o["detected_at"] is not None:
             LATENCY.labels(receiver).observe(
