@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.alerting import Alerting, WebhookCollector, own_alerting, wait_count
@@ -146,6 +147,20 @@ async def test_a_refused_delivery_is_kept_and_replayed(
     wait_count("the replay", lambda: hook.accepted("/flaky"), before + 1)
     assert hook.accepted("/flaky")[-1].headers["Idempotency-Key"] == failed[0]["idempotency_key"]
     assert alerting.call("POST", "/v1/deliveries/999999/replay").status_code == 404
+
+
+def test_metrics_count_notifications_and_their_latency(alerting: Alerting) -> None:
+    text = httpx.get(alerting.url + "/metrics", timeout=10).text
+    assert 'pacta_notifications_total{outcome="delivered",receiver="hook",type="webhook"}' in text
+    assert 'pacta_notification_latency_seconds_count{receiver="hook"}' in text
+    assert "pacta_delivery_queue_depth" in text
+    wait_for(
+        "alerts by state",
+        lambda: (
+            'pacta_alerts{state="firing"}' in httpx.get(alerting.url + "/metrics", timeout=10).text
+        ),
+        15,
+    )
 
 
 async def test_kill_9_in_a_burst_loses_nothing(alerting: Alerting, hook: WebhookCollector) -> None:
