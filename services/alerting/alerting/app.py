@@ -103,6 +103,9 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
             asyncio.create_task(worker.run(stop), name="delivery-worker"),
             asyncio.create_task(_refresh(app, stop), name="alerting-refresh"),
         ]
+        # routes muted by a calendar must know it before the first signal is applied
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(feed.caught_up.wait(), 15)
         try:
             yield
         finally:
