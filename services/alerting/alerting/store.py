@@ -254,6 +254,17 @@ async def list_alerts(
     return list(rows)
 
 
+async def count_alerts(conn: AsyncConnection, *, since: datetime) -> list[tuple[str, int]]:
+    rows = await conn.execute(
+        sa.text(
+            "SELECT state, count(*) FROM alerting.alerts WHERE fired_at >= :since "
+            "OR state <> 'resolved' GROUP BY state"
+        ),
+        {"since": since},
+    )
+    return [(r[0], int(r[1])) for r in rows]
+
+
 async def histories(conn: AsyncConnection, alert_ids: Sequence[str]) -> dict[str, list[Any]]:
     rows = await conn.execute(
         sa.text(
