@@ -31,6 +31,7 @@ async def alerting(
     a = await own_alerting(kafka_bootstrap, service_env, log_dir)
     a.webhook("hook", hook, "/main")
     a.webhook("flaky", hook, "/flaky")
+    a.webhook("slow", hook, "/slow")
     a.ok(
         "PUT",
         "/v1/routes",
@@ -39,7 +40,10 @@ async def alerting(
             "group_by": ["..."],
             "group_wait": "0s",
             "group_interval": "1s",
-            "routes": [{"matchers": ["service=flaky"], "receiver": "flaky"}],
+            "routes": [
+                {"matchers": ["service=flaky"], "receiver": "flaky"},
+                {"matchers": ["service=slow"], "receiver": "slow"},
+            ],
         },
     )
     yield a
@@ -147,6 +151,21 @@ async def test_a_refused_delivery_is_kept_and_replayed(
     wait_count("the replay", lambda: hook.accepted("/flaky"), before + 1)
     assert hook.accepted("/flaky")[-1].headers["Idempotency-Key"] == failed[0]["idempotency_key"]
     assert alerting.call("POST", "/v1/deliveries/999999/replay").status_code == 404
+
+
+async def test_a_slow_receiver_gets_at_most_its_concurrency_at_once(
+    alerting: Alerting, hook: WebhookCollector
+) -> None:
+    hook.delay, hook.max_in_flight = 0.3, 0
+    try:
+        await alerting.signals(
+            [{"kind": "breach", "service": "slow", "ticket_id": f"SL-{i}"} for i in range(12)]
+        )
+        wait_count("the slow deliveries", lambda: hook.accepted("/slow"), 12, timeout=30)
+    finally:
+        hook.delay = 0.0
+    # PACTA_ALERTING_RECEIVER_CONCURRENCY defaults to 4: in parallel, never more
+    assert hook.max_in_flight == 4
 
 
 def test_metrics_count_notifications_and_their_latency(alerting: Alerting) -> None:
