@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.support.alerting import Alerting, WebhookCollector, own_alerting, wait_count
-from tests.support.processes import wait_for
+from tests.support.processes import ServiceProcess, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -180,6 +180,46 @@ def test_metrics_count_notifications_and_their_latency(alerting: Alerting) -> No
         ),
         15,
     )
+
+
+async def test_a_second_instance_joining_and_leaving_notifies_each_signal_once(
+    alerting: Alerting, hook: WebhookCollector, log_dir: Path
+) -> None:
+    second = ServiceProcess("alerting", alerting.proc.env, log_dir)
+    second.env["PACTA_ALERTING_PORT"] = str(second.port)
+    second.start()
+    try:
+        first = await alerting.signals(
+            [
+                {"kind": "breach", "service": f"reb-{i % 6}", "ticket_id": f"R-{i}"}
+                for i in range(40)
+            ]
+        )
+    finally:
+        second.stop()  # a rebalance each way, with signals in between
+    rest = await alerting.signals(
+        [{"kind": "breach", "service": f"reb-{i % 6}", "ticket_id": f"R2-{i}"} for i in range(20)]
+    )
+    wanted = {s["signal_id"] for s in first + rest}
+
+    def arrived() -> set[str]:
+        got = {a["signal_id"] for a in hook.alerts("/main")} & wanted
+        return got if got == wanted else set()
+
+    wait_for("every signal", arrived, timeout=60)
+    # each signal was decided once: one delivery per alert, whichever instance applied it
+    deliveries = [
+        d
+        for d in alerting.ok("GET", "/v1/deliveries?receiver=hook&limit=5000")["items"]
+        if any(a in d["alert_ids"] for a in _alert_ids(hook, wanted))
+    ]
+    per_alert = Counter(a for d in deliveries for a in d["alert_ids"])
+    assert len(per_alert) == 60
+    assert set(per_alert.values()) == {1}
+
+
+def _alert_ids(hook: WebhookCollector, signal_ids: set[str]) -> set[str]:
+    return {a["alert_id"] for a in hook.alerts("/main") if a["signal_id"] in signal_ids}
 
 
 async def test_kill_9_in_a_burst_loses_nothing(alerting: Alerting, hook: WebhookCollector) -> None:

@@ -64,6 +64,7 @@ class Worker:
         self.slots: dict[str, asyncio.Semaphore] = {}
         self.prefetch = concurrency * PREFETCH
         self.tasks: set[asyncio.Task[None]] = set()
+        self.held: set[int] = set()  # delivery ids leased here and not yet recorded
         self.http = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=256, max_keepalive_connections=64)
         )
@@ -106,6 +107,7 @@ class Worker:
                 await asyncio.sleep(0.5)
                 continue
             for o in batch:
+                self.held.discard(o["row"]["id"])
                 self._observe(o)
             self.ctx.delivery_wake.set()
             log.info(
@@ -152,6 +154,7 @@ class Worker:
             self.busy[row.receiver] = self.busy.get(row.receiver, 0) + 1
             task = asyncio.create_task(self.deliver(row), name=f"delivery-{row.id}")
             self.tasks.add(task)
+            self.held.add(row.id)
             task.add_done_callback(self.tasks.discard)
         return len(rows)
 
@@ -242,10 +245,25 @@ class Worker:
                 alert_ids=o["alert_ids"],
             )
 
-    async def close(self) -> None:
+    async def close(self, grace: float = 5.0) -> None:
+        """A planned stop: let sends in flight finish for a moment, write their outcomes, and
+        hand back the leases of the rest so another instance takes them at once."""
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=grace)
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        try:
+            if self.outcomes:
+                batch, self.outcomes = self.outcomes, []
+                async with self.engine.begin() as conn:
+                    await queue.record_attempts(conn, [o["row"] for o in batch])
+                self.held -= {o["row"]["id"] for o in batch}
+            if self.held:
+                async with self.engine.begin() as conn:
+                    await queue.release(conn, sorted(self.held))
+        except Exception as exc:  # the leases run out by themselves
+            log.warning("delivery leases not handed back", error=repr(exc))
         await self.http.aclose()
 
 

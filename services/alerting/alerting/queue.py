@@ -221,3 +221,14 @@ async def release_leases(conn: AsyncConnection) -> int:
         )
     )
     return len(row.all())
+
+
+async def release(conn: AsyncConnection, ids: Sequence[int]) -> None:
+    """Hand back leases this instance holds (a planned stop): due again at once."""
+    await conn.execute(
+        sa.text(
+            "UPDATE alerting.deliveries SET lease_until = NULL "
+            "WHERE id = ANY(:ids) AND state = 'sending'"
+        ),
+        {"ids": list(ids)},
+    )
