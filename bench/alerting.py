@@ -1,294 +1,373 @@
-"""`python -m bench --only alerting`: event in at ingest to webhook received (SPEC §9: p99
-<= 150 ms at 1,000 events/s, group_wait 0), beside Debian's Alertmanager from `/api/v2/alerts`
-to its webhook with `group_wait: 0s`, measured in the same run, as a ratio.
+"""Event in -> notification delivered (SPEC §9), next to Debian's Alertmanager in the same run.
 
-Each Pacta event is a ticket created two hours ago under a policy whose response target is an
-hour: the engine replays it and breaches at once, so the path measured is ingest, Kafka, the
-engine, Kafka, alerting and the webhook. Each Alertmanager alert has a label of its own, so with
-`group_by: ['...']` each makes its own group and its own notification, like each Pacta breach.
+    python -m bench --only alerting --duration 10
+
+Pacta: the four services as processes on a database and topic prefix of the run's own, a
+webhook receiver and a root route (`group_by: ['...']`, `group_wait: 0s`) put over the alerting
+API, and an sla-engine policy whose 1-minute resolution target every posted ticket has already
+overrun (each is `created` five minutes ago), so the engine emits a late breach at once. Ticket
+events are posted one per request to the ingest at 1,000/s; for each we measure the POST
+leaving the sender -> the breach webhook read by a collector in this process: ingest, Kafka,
+the engine, Kafka again, alerting's routing, grouping and durable queue, and the HTTP delivery.
+Alertmanager: the same collector as its webhook receiver, the same route options, one unique
+alert per POST to /api/v2/alerts at the same rate: POST -> webhook. One system after the other.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import os
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 
-from bench.env import BenchEnv
-from bench.procs import Proc, free_port
-from bench.report import OUT_DIR, machine, ms, stamp, table, target_row, write_json
+from bench.alerting_http import Collector, PacedRun, paced_post
+from bench.alerting_report import (
+    TARGET_RATE,
+    am_keys,
+    analyse,
+    matched,
+    pacta_keys,
+    pacta_stages,
+    render,
+)
+from bench.alerting_report import verdicts as verdict_rows
+from bench.engine import ADMIN_KEY
+from bench.engine import _Env as RetryingEnv  # DROP DATABASE retried past autovacuum
+from bench.env import API_KEY, KAFKA, BenchEnv
+from bench.ingest import ALERTMANAGER
+from bench.procs import CpuMeter, Proc, free_port, listener_pid, wait_quiet
+from bench.report import OUT_DIR, machine, stamp, write_json
 
-ALERTMANAGER = "prometheus-alertmanager"
-ADMIN_KEY, INGEST_KEY = "bench-admin-key", "bench-ingest-key"
-TARGET_P99_MS = 150.0
+BUDGET_S = 600.0  # the whole alerting benchmark, hard limit
+MODULES = {
+    "ingest": "PACTA_INGEST_PORT",
+    "sla_engine": "PACTA_SLA_ENGINE_PORT",
+    "alerting": "PACTA_ALERTING_PORT",
+    "reporting": "PACTA_REPORTING_PORT",
+}
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+ROUTE = {
+    "receiver": "bench",
+    "group_by": ["..."],
+    "group_wait": "0s",
+    "group_interval": "1s",
+    "repeat_interval": "4h",
+}
 POLICY = {
-    "match": {"service": "bench-alerting"},
+    "match": {},
+    "calendar": "24x7",
+    "targets": {"P2": {"response": "1h", "resolution": "1m"}},
     "warn_at": [],
-    "targets": {"P1": {"response": "1h", "resolution": "8h"}},
 }
 AM_CONFIG = """\
 route:
-  receiver: hook
+  receiver: bench
   group_by: ['...']
   group_wait: 0s
-  group_interval: 5m
+  group_interval: 1s
   repeat_interval: 4h
 receivers:
-  - name: hook
+  - name: bench
     webhook_configs:
-      - url: http://127.0.0.1:{port}/am
+      - url: {url}
         send_resolved: false
 """
 
 
 @dataclass
 class Options:
-    rate: float = 1000.0
-    duration: float = 10.0
+    duration: float = 10.0  # seconds of paced sending per system
+    rate: float = TARGET_RATE
+    warmup: int = 30  # events sent slowly first: the pipeline works, connections are open
+    drain: float = 60.0  # longest wait for the last notifications after the sends
+    connections: int = 64  # the sender's keep-alive connections (as the ingest's paced bench)
+    quiet_wait: float = 60.0
+    quiet_threshold: float = 35.0
     alertmanager: bool = True
-    settle: float = 20.0  # seconds to wait for the last notifications
 
 
-class Receiver:
-    """A minimal HTTP/1.1 server: records when each notification's keys arrived."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.arrived: dict[str, float] = {}
-        self.server: asyncio.Server | None = None
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.server.wait_closed(), 5)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                body = await reader.readexactly(length)
-                now = time.time()
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-                for alert in orjson.loads(body).get("alerts", []):
-                    key = alert.get("ticket_id") or alert.get("labels", {}).get("id")
-                    if key:
-                        self.arrived.setdefault(str(key), now)
-        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
-            pass
-        finally:
-            writer.close()
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+class AlertingBench:
+    def __init__(self, opts: Options) -> None:
+        self.opts, self.stamp = opts, stamp()
+        self.log_dir = OUT_DIR / "logs"
+        self.procs: dict[str, Proc] = {}
+        self.urls: dict[str, str] = {}
+        self.problems: list[str] = []
+        self.warnings: list[str] = []
 
+    async def main(self) -> dict[str, Any]:
+        meta = machine()
+        systems = []
+        collector = await Collector().start()
+        async with RetryingEnv() as env, contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(collector.close)
+            self.rand, self.env = env.rand, env
+            kafka_pid = listener_pid(int(KAFKA.rsplit(":", 1)[1]))
+            groups = {n: self._pid_of(n) for n in (*MODULES, "alertmanager")}
+            meter = CpuMeter(
+                {
+                    **groups,
+                    "kafka": lambda: [kafka_pid] if kafka_pid else [],
+                    "postgres": CpuMeter.postgres_pids,
+                    "bench": lambda: [os.getpid()],  # the sender and the collector
+                }
+            )
+            await self._start_stack(env, stack)
+            await self._configure(collector)
+            pacta = await self._measure("pacta", collector, meter)
+            systems.append(pacta)
+            if self.opts.alertmanager:
+                for proc in self.procs.values():  # the Pacta stack is done: a quiet box for AM
+                    proc.stop()
+                await self._start_alertmanager(stack, collector)
+                systems.append(await self._measure("alertmanager", collector, meter))
+        by = {s["system"]: s for s in systems}
+        return {
+            "benchmark": "alerting",
+            "meta": {**meta, "alertmanager": _am_version(), "kafka": KAFKA},
+            "options": {k: getattr(self.opts, k) for k in self.opts.__dataclass_fields__},
+            "measured": "POST leaving the sender -> webhook body read by the collector",
+            "targets": verdict_rows(by.get("pacta"), by.get("alertmanager")),
+            "systems": systems,
+            "problems": self.problems,
+            "warnings": self.warnings,
+        }
 
-async def _paced(
-    client: httpx.AsyncClient, rate: float, duration: float, send: Any
-) -> dict[str, float]:
-    """Call `send(i)` at `rate` per second for `duration`; returns key -> time sent."""
-    sent: dict[str, float] = {}
-    total = int(rate * duration)
-    start = time.time()
-    tasks: set[asyncio.Task[None]] = set()
+    def _pid_of(self, name: str) -> Any:
+        return lambda: (
+            [self.procs[name].pid] if name in self.procs and self.procs[name].alive() else []
+        )
 
-    async def one(i: int) -> None:
-        key, t = await send(client, i)
-        sent[key] = t
+    # ---- the systems ------------------------------------------------------------------------
 
-    for i in range(total):
-        delay = start + i / rate - time.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        task = asyncio.create_task(one(i))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-    await asyncio.gather(*tasks, return_exceptions=True)
-    return sent
+    async def _start_stack(self, env: BenchEnv, stack: contextlib.AsyncExitStack) -> None:
+        service_env = {
+            **env.service_env(),
+            "PACTA_API_KEYS": f"{API_KEY}:ingest,{ADMIN_KEY}:admin",
+        }
+        for module, port_var in MODULES.items():
+            port = free_port()
+            extra = {port_var: str(port)}
+            if module == "alerting":
+                extra["PACTA_ALERTING_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+            proc = Proc(
+                module,
+                [sys.executable, "-m", module],
+                self.log_dir / f"alerting-bench-{module}-{self.stamp}.log",
+                {**service_env, **extra},
+            )
+            stack.callback(proc.stop)
+            proc.start()
+            self.procs[module], self.urls[module] = proc, f"http://127.0.0.1:{port}"
+        for module, proc in self.procs.items():
+            await asyncio.to_thread(proc.wait_http, self.urls[module] + "/readyz", 120)
+        print(f"[bench] stack up (database {env.db_name}), logs in {self.log_dir}", flush=True)
 
+    async def _configure(self, collector: Collector) -> None:
+        alerting, engine = self.urls["alerting"], self.urls["sla_engine"]
+        async with httpx.AsyncClient(timeout=15, headers=ADMIN) as http:
+            receiver = {"type": "webhook", "url": collector.url("/pacta"), "secret": "bench"}
+            r = await http.put(f"{alerting}/v1/receivers/bench", json=receiver)
+            if r.status_code in (404, 405):
+                raise RuntimeError(
+                    f"alerting API not available: PUT /v1/receivers/bench answered "
+                    f"{r.status_code} (this alerting service has no receivers/routes API yet)"
+                )
+            for what, resp in (
+                ("PUT /v1/receivers/bench", r),
+                ("PUT /v1/routes", await http.put(f"{alerting}/v1/routes", json=ROUTE)),
+                (
+                    "PUT /v1/policies/bench-alerting",
+                    await http.put(f"{engine}/v1/policies/bench-alerting", json=POLICY),
+                ),
+            ):
+                if resp.status_code not in (200, 201):
+                    raise RuntimeError(f"{what}: HTTP {resp.status_code} {resp.text[:300]}")
 
-async def _settle(receiver: Receiver, sent: dict[str, float], settle: float) -> None:
-    for _ in range(int(settle / 0.2)):
-        if set(sent) <= set(receiver.arrived):
-            return
-        await asyncio.sleep(0.2)
-
-
-def _latencies(receiver: Receiver, sent: dict[str, float]) -> dict[str, Any]:
-    lat = [(receiver.arrived[k] - t) * 1000 for k, t in sent.items() if k in receiver.arrived]
-    return {
-        "sent": len(sent),
-        "received": len(lat),
-        "p50_ms": _pct(lat, 0.5),
-        "p99_ms": _pct(lat, 0.99),
-        "max_ms": max(lat) if lat else None,
-    }
-
-
-def _service(name: str, module: str, env: dict[str, str], log_dir: Path) -> tuple[Proc, str]:
-    port = free_port()
-    var = {"ingest": "INGEST", "sla_engine": "SLA_ENGINE", "alerting": "ALERTING"}[module]
-    proc = Proc(
-        name,
-        [sys.executable, "-m", module],
-        log_dir / f"{name}-{stamp()}.log",
-        {**env, f"PACTA_{var}_PORT": str(port)},
-    )
-    return proc.start(), f"http://127.0.0.1:{port}"
-
-
-async def _pacta(env: BenchEnv, opts: Options, receiver: Receiver, log_dir: Path) -> dict[str, Any]:
-    base = {
-        **env.service_env(),
-        "PACTA_API_KEYS": f"{ADMIN_KEY}:admin,{INGEST_KEY}:ingest",
-        "PACTA_ALERTING_RECEIVER_CONCURRENCY": "64",
-    }
-    procs: list[Proc] = []
-    try:
-        urls = {}
-        for name, module in (("ingest", "ingest"), ("sla-engine", "sla_engine"),
-                             ("alerting", "alerting")):  # fmt: skip
-            proc, urls[name] = _service(name, module, base, log_dir)
-            procs.append(proc)
-        for proc, url in zip(procs, urls.values(), strict=True):
-            await asyncio.to_thread(proc.wait_http, url + "/readyz", 90)
-        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
-        async with httpx.AsyncClient(timeout=10, headers=admin) as c:
-            for method, url, body in (
-                ("PUT", f"{urls['sla-engine']}/v1/policies/bench", POLICY),
-                ("PUT", f"{urls['alerting']}/v1/receivers/bench",
-                 {"type": "webhook", "url": f"http://127.0.0.1:{receiver.port}/pacta"}),
-                ("PUT", f"{urls['alerting']}/v1/routes",
-                 {"receiver": "bench", "group_by": ["..."], "group_wait": "0s"}),
-            ):  # fmt: skip
-                r = await c.request(method, url, json=body)
-                if r.status_code >= 300:
-                    raise RuntimeError(f"{method} {url}: {r.status_code} {r.text[:300]}")
-        tag = uuid.uuid4().hex[:6]
-        created = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
-
-        async def send(client: httpx.AsyncClient, i: int) -> tuple[str, float]:
-            ticket = f"B{tag}-{i}"
-            t = time.time()
-            await client.post(
-                f"{urls['ingest']}/v1/events/tickets",
-                json={"ticket_id": ticket, "service": "bench-alerting", "priority": "P1",
-                      "action": "created", "occurred_at": created},
-                headers={"Authorization": f"Bearer {INGEST_KEY}"},
-            )  # fmt: skip
-            return ticket, t
-
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-        async with httpx.AsyncClient(timeout=15, limits=limits) as client:
-            sent = await _paced(client, opts.rate, opts.duration, send)
-        await _settle(receiver, sent, opts.settle)
-        return _latencies(receiver, sent)
-    finally:
-        for proc in procs:
-            proc.stop()
-
-
-async def _alertmanager(opts: Options, receiver: Receiver, log_dir: Path) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="bench-am-") as tmp:
-        work = Path(tmp)
-        (work / "alertmanager.yml").write_text(AM_CONFIG.format(port=receiver.port))
+    async def _start_alertmanager(
+        self, stack: contextlib.AsyncExitStack, collector: Collector
+    ) -> None:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-am-")))
+        (work / "alertmanager.yml").write_text(AM_CONFIG.format(url=collector.url("/am")))
         port = free_port()
         am = Proc(
             "alertmanager",
-            [ALERTMANAGER, f"--config.file={work / 'alertmanager.yml'}",
-             f"--storage.path={work / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
-             "--cluster.listen-address=", "--log.level=warn"],
-            log_dir / f"alertmanager-alerting-{stamp()}.log",
-        )  # fmt: skip
+            [
+                ALERTMANAGER,
+                f"--config.file={work / 'alertmanager.yml'}",
+                f"--storage.path={work / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--cluster.listen-address=",
+                "--log.level=warn",
+            ],
+            self.log_dir / f"alerting-bench-alertmanager-{self.stamp}.log",
+        )
+        stack.callback(am.stop)
         try:
             am.start()
         except FileNotFoundError:
-            raise RuntimeError(f"{ALERTMANAGER} is missing: run deploy/local/tools.sh") from None
-        try:
-            url = f"http://127.0.0.1:{port}"
-            await asyncio.to_thread(am.wait_http, url + "/-/ready", 60)
-            tag = uuid.uuid4().hex[:6]
+            raise RuntimeError(
+                f"{ALERTMANAGER} is missing: run `bash deploy/local/tools.sh`"
+            ) from None
+        self.procs["alertmanager"], self.urls["alertmanager"] = am, f"http://127.0.0.1:{port}"
+        await asyncio.to_thread(am.wait_http, self.urls["alertmanager"] + "/-/ready", 60)
 
-            async def send(client: httpx.AsyncClient, i: int) -> tuple[str, float]:
-                key = f"A{tag}-{i}"
-                now = datetime.now(UTC).isoformat()
-                t = time.time()
-                await client.post(
-                    url + "/api/v2/alerts",
-                    json=[{"labels": {"alertname": "breach", "id": key}, "startsAt": now}],
-                )
-                return key, t
+    # ---- one system's run -------------------------------------------------------------------
 
-            limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-            async with httpx.AsyncClient(timeout=15, limits=limits) as client:
-                sent = await _paced(client, opts.rate, opts.duration, send)
-            await _settle(receiver, sent, opts.settle)
-            return _latencies(receiver, sent)
-        finally:
-            am.stop()
+    def _target(self, system: str, label: str) -> tuple[str, dict[str, str], Any, Any]:
+        """(url, headers, body(k), key of a webhook entry) for one system and one phase."""
+        prefix = f"b{self.rand}{label}"
+        if system == "pacta":
+            created = _iso(time.time() - 300)
+            tail = (
+                f'","priority":"P2","action":"created","status":"open","occurred_at":"{created}"}}'
+            )
+
+            def ticket(k: int) -> bytes:
+                tid = f"{prefix}-{k}"
+                return f'{{"id":"{tid}","ticket_id":"{tid}","service":"svc-{k % 16}{tail}'.encode()
+
+            headers = {"Content-Type": "application/json", "Authorization": f"Bearer {API_KEY}"}
+            return self.urls["ingest"] + "/v1/events/tickets", headers, ticket, pacta_keys(prefix)
+        starts = _iso(time.time())
+
+        def alert(k: int) -> bytes:
+            return (
+                f'[{{"labels":{{"alertname":"bench","instance":"{prefix}-{k}",'
+                f'"service":"svc-{k % 16}","severity":"major"}},"startsAt":"{starts}"}}]'
+            ).encode()
+
+        url = self.urls["alertmanager"] + "/api/v2/alerts"
+        return url, {"Content-Type": "application/json"}, alert, am_keys(prefix)
+
+    async def _phase(
+        self, system: str, label: str, collector: Collector, rate: float, count: int
+    ) -> tuple[PacedRun, dict[int, list[tuple[float, str, str]]]]:
+        url, headers, body, key = self._target(system, label)
+        mark = len(collector.arrivals)
+        run = await paced_post(
+            url, body, rate=rate, count=count, headers=headers, connections=self.opts.connections
+        )
+        acked = run.ok
+        deadline = time.monotonic() + self.opts.drain
+        last_count, last_change = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            hits = matched(collector.arrivals[mark:], key)
+            if len(hits) >= acked:
+                break
+            if len(hits) != last_count:
+                last_count, last_change = len(hits), time.monotonic()
+            elif time.monotonic() - last_change > 20:
+                break  # nothing new for 20 s: what is missing will not come
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(1.5)  # a doubled notification would come soon after the first
+        return run, matched(collector.arrivals[mark:], key)
+
+    async def _measure(self, system: str, collector: Collector, meter: CpuMeter) -> dict[str, Any]:
+        o = self.opts
+        warm, warm_hits = await self._phase(system, "warm", collector, 20.0, o.warmup)
+        if not warm_hits:
+            tails = "\n".join(
+                f"--- {n} ---\n{p.tail(15)}" for n, p in self.procs.items() if p.alive()
+            )
+            raise RuntimeError(
+                f"{system}: none of {warm.ok} warm-up events was notified within "
+                f"{o.drain:g} s; sender errors {warm.errors}\n{tails}"
+            )
+        busy, waited = await asyncio.to_thread(wait_quiet, o.quiet_wait, o.quiet_threshold)
+        load = round(os.getloadavg()[0], 2)
+        count = int(o.rate * o.duration)
+        print(f"[bench] {system}: {count:,} events at {o.rate:,.0f}/s (load {load})", flush=True)
+        meter.start()
+        run, hits = await self._phase(system, "run", collector, o.rate, count)
+        cpu = meter.stop(child_name="children")
+        out = analyse(system, run, hits)
+        if system == "pacta":
+            fired = await self._fired_at()
+            out["stages"] = pacta_stages(run, collector.arrivals, f"b{self.rand}run", fired)
+        out.update(
+            load_before=load,
+            load_after=round(os.getloadavg()[0], 2),
+            machine_busy_before_pct=round(busy, 1),
+            waited_for_quiet_s=round(waited, 1),
+            cpu=cpu,
+            cpu_brief=" ".join(
+                f"{k.replace('_', '-')} {v:.0f}"
+                for k, v in cpu.items()
+                if k not in ("machine_busy", "window_s", "children")
+                and (v >= 0.5 or k in ("idle", "other"))
+            ),
+        )
+        if out["lost"] or out["doubled"]:
+            self._problem(
+                f"{system}: {out['lost']} events never notified, {out['doubled']} doubled"
+            )
+        if out["non_2xx"] or out["unanswered"]:
+            self.warnings.append(
+                f"{system}: {out['non_2xx']} POSTs answered non-2xx, {out['unanswered']} "
+                f"unanswered; sender errors {run.errors}"
+            )
+        if busy >= o.quiet_threshold:
+            self.warnings.append(
+                f"{system}: the machine was {busy:.0f}% busy before the run (other work)"
+            )
+        lat = out["latency_ms"]
+        print(
+            f"[bench] {system}: notified {out['notified']:,}/{out['acked']:,}, p50 {lat['p50']} "
+            f"p99 {lat['p99']} ms, sent {out['achieved_rate']:,.0f}/s",
+            flush=True,
+        )
+        return out
+
+    async def _fired_at(self) -> dict[str, float]:
+        """alerting.alerts.fired_at per alert id: when alerting applied the breach signal."""
+        async with self.env.db() as conn:
+            rows = await conn.fetch(
+                "SELECT id, extract(epoch FROM fired_at)::float8 AS at FROM alerting.alerts"
+            )
+        return {str(r["id"]): float(r["at"]) for r in rows}
+
+    def _problem(self, msg: str) -> None:
+        self.problems.append(msg)
+        print(f"\n!!!!! {msg} !!!!!\n", flush=True)
+
+
+def _am_version() -> str:
+    from bench.ingest import _am_version as version
+
+    return version()
 
 
 async def run(opts: Options) -> dict[str, Any]:
-    log_dir = OUT_DIR / "logs"
-    receiver = Receiver()
-    await receiver.start()
-    problems: list[str] = []
-    try:
-        async with BenchEnv() as env:
-            pacta = await _pacta(env, opts, receiver, log_dir)
-        am = await _alertmanager(opts, receiver, log_dir) if opts.alertmanager else None
-    finally:
-        await receiver.stop()
-    p99, am_p99 = pacta["p99_ms"], (am or {}).get("p99_ms")
-    ratio = (p99 / am_p99) if p99 and am_p99 else None
-    if pacta["received"] < pacta["sent"]:
-        problems.append(f"{pacta['sent'] - pacta['received']} Pacta notifications missing")
-    rows = [
-        target_row(
-            f"event in -> webhook, {opts.rate:g}/s, group_wait 0 (p99)",
-            ms(p99),
-            f"<= {TARGET_P99_MS:g} ms",
-            None if p99 is None else p99 <= TARGET_P99_MS,
-            f"p50 {ms(pacta['p50_ms'])}, {pacta['received']}/{pacta['sent']} delivered",
-        ),
-        target_row(
-            "Pacta p99 / Alertmanager p99 (alert in -> webhook out)",
-            "-" if ratio is None else f"{ratio:.2f}x",
-            "<= 1.0x",
-            None if ratio is None else ratio <= 1.0,
-            f"Alertmanager p50 {ms((am or {}).get('p50_ms'))}, p99 {ms(am_p99)}",
-        ),
-    ]
-    print(table(["what", "measured", "target", "result", "note"],
-                [[r["what"], r["measured"], r["target"], r["result"], r["note"]] for r in rows]))  # fmt: skip
-    result = {"pacta": pacta, "alertmanager": am, "ratio_p99": ratio, "rows": rows,
-              "problems": problems, "machine": machine(), "options": opts.__dict__}  # fmt: skip
-    print(f"[bench] details: {write_json('alerting', result)}")
+    async with asyncio.timeout(BUDGET_S):
+        result = await AlertingBench(opts).main()
+    print()
+    print(render(result))
+    path = write_json("alerting", result)
+    latest = OUT_DIR / "alerting.json"
+    latest.write_text(path.read_text())
+    print(f"\n[bench] written {latest} (and {path.name})")
     return result
 
 
-def from_args(args: Any) -> Any:
-    """The hook `python -m bench --only alerting` calls."""
-    return run(Options(duration=min(getattr(args, "duration", 10.0), 30.0),
-                       alertmanager=not getattr(args, "no_alertmanager", False)))  # fmt: skip
+def from_args(args: argparse.Namespace) -> Any:
+    return run(
+        Options(
+            duration=min(args.duration, 60.0),
+            quiet_wait=args.quiet_wait,
+            alertmanager=not args.no_alertmanager,
+        )
+    )

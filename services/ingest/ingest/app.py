@@ -14,6 +14,7 @@ from ingest import store
 from ingest.api import router
 from ingest.committer import Committer
 from ingest.fastpath import EventsFastPath
+from ingest.native import install as install_native
 from ingest.ratelimit import RateLimiter
 from ingest.settings import IngestSettings
 from ingest.signatures import SignatureGuard
@@ -31,18 +32,23 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url, pool_size=20, pre_ping=False)
+        # the engine serves readiness and pruning; the claims use a plain asyncpg pool
+        engine = create_engine(settings.database_url, pool_size=2, pre_ping=False)
         await migrate(settings.database_url, store.SCHEMA, MIGRATIONS)
+        pool = await store.create_claim_pool(settings.database_url, size=8)
         stop = asyncio.Event()
         app.state.engine = engine
+        app.state.claim_pool = pool
         app.state.producer = None
         app.state.committer = Committer(
-            engine,
+            lambda: pool,
             lambda: app.state.producer,
             prefix=settings.topic_prefix,
             timeout=settings.ingest_produce_timeout,
+            recent=settings.ingest_recent_ids,
         )
-        producer = create_producer(settings, client_id="pacta-ingest")
+        # whole batches per partition (publisher.py): no linger, it would only delay each ack
+        producer = create_producer(settings, client_id="pacta-ingest", linger_ms=0)
 
         async def connect() -> None:
             # Serve (and answer 503) while Kafka is still coming up, rather than refuse to start.
@@ -65,6 +71,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             await asyncio.gather(*tasks, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(producer.stop(), 10)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pool.close(), 10)
             await engine.dispose()
 
     app = create_base_app(
@@ -80,6 +88,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     # No secret configured, no guard: unsigned deployments pay nothing on the hot path.
     app.state.signatures = SignatureGuard(secrets, settings.ingest_hmac_window) if secrets else None
     app.include_router(router)
+    install_native(app, settings)  # the native formats, docs/integrations.md
     # innermost, behind the body limit and the request timer: see fastpath.py
     app.user_middleware.append(Middleware(EventsFastPath, api=app))
     return app

@@ -1,0 +1,338 @@
+"""Routes of the native formats (SPEC §3.3): each tool's payload goes through its adapter in
+`ingest.formats` and then down the generic endpoints' own path (key, signature, rate limit,
+all-or-nothing claim and produce, 202 only once Kafka holds the events)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, FastAPI, Query, Request
+from prometheus_client import Counter
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from ingest import pagerduty_store
+from ingest.api import accept
+from ingest.formats import alertmanager, cloudevents, grafana, jira, pagerduty, servicenow
+from ingest.formats.base import Event, FormatError
+from ingest.formats.mapping import Mappings, load_mappings
+from ingest.ratelimit import retry_after_header
+from ingest.settings import IngestSettings
+from ingest.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError
+from pacta.auth import authenticate, lookup
+from pacta.events import MonitoringEvent
+from pacta.logs import get_logger
+from pacta.problems import Problem
+
+log = get_logger(__name__)
+router = APIRouter(tags=["integrations"])
+
+NATIVE_REQUESTS = Counter(
+    "pacta_ingest_native_requests_total",
+    "Requests to the native-format endpoints, by format and outcome",
+    ["format", "outcome"],
+)
+#: Senders that never retry a 4xx (Alertmanager, Grafana) or anything (ServiceNow's outbound
+#: REST): a 429 would lose their alerts and records, so they skip the per-key bucket. Their
+#: volume is bounded by their own grouping (one request per group and flush) or by the
+#: ticket system's update rate, and the body limit still holds.
+RATE_EXEMPT = frozenset({"alertmanager", "grafana", "servicenow"})
+Adapter = Callable[[bytes, dict[str, str], Any, datetime], list[Event]]
+ADAPTERS: dict[str, Adapter] = {
+    "alertmanager": alertmanager.parse,
+    "grafana": grafana.parse,
+    "cloudevents": cloudevents.parse,
+    "jira": jira.parse,
+    "servicenow": servicenow.parse,
+}
+_PROBLEM = {
+    "content": {
+        "application/problem+json": {
+            "schema": {
+                "type": "object",
+                "required": ["type", "title", "status"],
+                "properties": {
+                    "type": {"type": "string"},
+                    "title": {"type": "string"},
+                    "status": {"type": "integer"},
+                    "detail": {"type": "string"},
+                    "errors": {"type": "array", "items": {"type": "object"}},
+                },
+            }
+        }
+    }
+}
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"description": description, **_PROBLEM}
+    for code, description in {
+        400: "Malformed JSON",
+        401: "No valid API key, or a missing or invalid signature",
+        403: "The key's role may not post events",
+        413: "Body or batch too large",
+        415: "A content type the format does not define",
+        422: "A field is invalid or missing; `errors` names it in the tool's terms",
+        429: "Per-key rate limit; see Retry-After",
+        503: "Kafka or PostgreSQL unreachable; retry after Retry-After",
+    }.items()
+}
+_RESPONSES[202] = {"description": "Kafka holds every new event of the request"}
+SourceQuery = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        description="a named source of the mappings file (default: the format's own name)",
+    ),
+]
+
+
+def install(app: FastAPI, settings: IngestSettings) -> None:
+    """Mount the routes and load the mappings (a bad file stops the start-up)."""
+    app.state.mappings = load_mappings(settings.ingest_mappings_file or None)
+    app.include_router(router)
+
+
+def _body(description: str) -> dict[str, Any]:
+    schema = {"type": "object", "description": description}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def _route(path: str, fmt: str, summary: str) -> None:
+    async def endpoint(request: Request, source: SourceQuery = None) -> Response:
+        return await ingest_native(request, fmt, source)
+
+    endpoint.__name__ = f"post_{fmt}"
+    endpoint.__doc__ = f"{summary} (docs/integrations.md)."
+    router.add_api_route(
+        path,
+        endpoint,
+        methods=["POST"],
+        status_code=202,
+        responses=_RESPONSES,
+        summary=summary,
+        openapi_extra=_body(summary),
+    )
+
+
+_route("/v1/ingest/alertmanager", "alertmanager", "Prometheus Alertmanager webhook (version 4)")
+_route("/v1/ingest/grafana", "grafana", "Grafana unified alerting webhook contact point")
+_route("/v1/ingest/cloudevents", "cloudevents", "CloudEvents 1.0: structured, binary or batch")
+_route("/v1/ingest/jira", "jira", "Jira (Service Management) issue webhook")
+_route("/v1/ingest/servicenow", "servicenow", "ServiceNow incident record (outbound REST)")
+
+
+async def ingest_native(
+    request: Request,
+    fmt: str,
+    source: str | None,
+    *,
+    key: str | None = None,
+    parse: Callable[[bytes, dict[str, str], Any, datetime], Awaitable[list[Event]]] | None = None,
+) -> Response:
+    """Key, signature, rate limit, adapter, then the generic accept (claim, Kafka, 202)."""
+    state = request.app.state
+    key = key or authenticate(request, "ingest")
+    raw = await request.body()
+    guard = state.signatures
+    claimed = None
+    if guard is not None:
+        try:
+            h = request.headers
+            claimed = guard.verify(key, raw, h.get(SIGNATURE_HEADER), h.get(TIMESTAMP_HEADER))
+        except SignatureError as exc:
+            _count(fmt, "rejected", "signature")
+            raise Problem(401, "Invalid signature", str(exc)) from None
+    try:
+        return await _limited(request, fmt, source, key, raw, parse)
+    except Problem as problem:
+        if claimed is not None and problem.status in (429, 500, 502, 503, 504):
+            guard.release(claimed)  # the sender may retry the same signed request
+        raise
+
+
+async def _limited(
+    request: Request,
+    fmt: str,
+    source: str | None,
+    key: str,
+    raw: bytes,
+    parse: Callable[[bytes, dict[str, str], Any, datetime], Awaitable[list[Event]]] | None,
+) -> Response:
+    state = request.app.state
+    if fmt not in RATE_EXEMPT:
+        wait = state.limiter.acquire(key)
+        if wait:
+            _count(fmt, "rejected", "rate_limited")
+            raise Problem(
+                429,
+                "Too many requests",
+                "per-key rate limit reached",
+                headers={"Retry-After": retry_after_header(wait)},
+            )
+    mappings: Mappings = state.mappings
+    mapping = mappings.get(fmt, source or fmt)
+    if mapping is None:
+        _count(fmt, "rejected", "invalid")
+        detail = f"source: no {fmt} mapping named {source!r} in the mappings file"
+        raise Problem(
+            422, "Unknown source", detail, errors=[{"field": "source", "message": detail[8:]}]
+        )
+    now = datetime.now(UTC)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    try:
+        if parse is not None:
+            events = await parse(raw, headers, mapping, now)
+        else:
+            events = ADAPTERS[fmt](raw, headers, mapping, now)
+    except FormatError as exc:
+        _count(fmt, "rejected", "invalid")
+        title = "Malformed JSON" if exc.status == 400 else "Invalid payload"
+        error = {"field": exc.field, "message": exc.message}
+        raise Problem(exc.status, title, f"{exc.field}: {exc.message}", errors=[error]) from None
+    if len(events) > state.settings.ingest_max_batch:
+        _count(fmt, "rejected", "too_large")
+        raise Problem(413, "Batch too large", f"at most {state.settings.ingest_max_batch} events")
+    if source and source != fmt:
+        events = [e.model_copy(update={"source": source}) for e in events]
+    if not events:
+        _count(fmt, "accepted")
+        return _accepted({"accepted": 0, "duplicates": 0, "ids": []})
+    kinds = {"monitoring" if isinstance(e, MonitoringEvent) else "ticket" for e in events}
+    try:
+        response = await accept(request, events, kinds.pop() if len(kinds) == 1 else "mixed", now)
+    except Problem:
+        _count(fmt, "unavailable")
+        raise
+    _count(fmt, "accepted")
+    return response
+
+
+def _count(fmt: str, outcome: str, reason: str | None = None) -> None:
+    NATIVE_REQUESTS.labels(fmt, outcome if reason is None else f"{outcome}_{reason}").inc()
+
+
+def _accepted(body: dict[str, Any]) -> Response:
+    return Response(orjson.dumps(body), status_code=202, media_type="application/json")
+
+
+# ---- PagerDuty Events API v2 ---------------------------------------------------------------
+
+
+class PagerDutyAnswer(BaseModel):
+    """PagerDuty's own answer shape, which its clients parse (plus Pacta's counts on 202)."""
+
+    status: str
+    message: str
+    dedup_key: str | None = None
+    errors: list[str] | None = None
+    accepted: int | None = None
+    duplicates: int | None = None
+    ids: list[str] | None = None
+
+
+_PD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": PagerDutyAnswer, "description": description}
+    for code, description in {
+        202: "Event processed (Kafka holds it)",
+        400: "Invalid event: `errors` names each field",
+        401: "No valid key (header or routing_key)",
+        403: "The key's role may not post events",
+        413: "Body too large (PagerDuty's limit is 512 KB)",
+        422: "The `source` query parameter is not a source name",
+        429: "Per-key rate limit; see Retry-After",
+        503: "Kafka or PostgreSQL unreachable; retry after Retry-After",
+    }.items()
+}
+
+
+@router.post(
+    "/v2/enqueue",
+    status_code=202,
+    responses=_PD_RESPONSES,
+    summary="PagerDuty Events API v2",
+    openapi_extra=_body("A PagerDuty Events API v2 event (trigger, acknowledge, resolve)"),
+)
+async def post_pagerduty_enqueue(request: Request, source: SourceQuery = None) -> Response:
+    """PagerDuty Events API v2, answering as PagerDuty does (docs/integrations.md). The key is
+    the `Authorization`/`X-API-Key` header or, as PagerDuty clients send it, the routing_key."""
+    try:
+        raw = await request.body()
+        if len(raw) > pagerduty.MAX_BODY:
+            error = {"field": "body", "message": "is larger than PagerDuty's 512 KB limit"}
+            raise Problem(400, "Invalid event", error["message"], errors=[error])
+        key = _pagerduty_key(request, raw)
+        ctx: dict[str, Any] = {}
+
+        async def parse(
+            body: bytes, headers: dict[str, str], mapping: Any, now: datetime
+        ) -> list[Event]:
+            routing_key, dedup_key = pagerduty.correlation(body)
+            remembered = None
+            try:
+                if routing_key and dedup_key:
+                    async with request.app.state.engine.begin() as conn:
+                        remembered = await pagerduty_store.service_of(conn, routing_key, dedup_key)
+                result = pagerduty.parse(
+                    body, headers, pagerduty.Context(mapping, remembered_service=remembered), now
+                )
+                ctx["result"] = result
+                if result.remember is not None:
+                    # before the produce: a resolve must find the service even if the 202 is lost
+                    async with request.app.state.engine.begin() as conn:
+                        await pagerduty_store.remember(conn, *result.remember)
+            except FormatError:
+                raise
+            except Exception as exc:
+                log.warning("pagerduty alert store unreachable", error=repr(exc))
+                retry = str(request.app.state.settings.ingest_retry_after)
+                raise Problem(
+                    503,
+                    "Service unavailable",
+                    "PostgreSQL unreachable",
+                    headers={"Retry-After": retry},
+                ) from None
+            return list(result.events)
+
+        response = await ingest_native(request, "pagerduty", source, key=key, parse=parse)
+    except Problem as problem:
+        return _pagerduty_error(problem)
+    body = orjson.loads(bytes(response.body))
+    body.update(status="success", message="Event processed", dedup_key=ctx["result"].dedup_key)
+    return Response(orjson.dumps(body), status_code=202, media_type="application/json")
+
+
+def _pagerduty_key(request: Request, raw: bytes) -> str:
+    if request.headers.get("authorization") or request.headers.get("x-api-key"):
+        return authenticate(request, "ingest")
+    routing_key, _ = pagerduty.correlation(raw)
+    match = lookup(request.app.state.api_keys, routing_key) if routing_key else None
+    if match is None:
+        raise Problem(401, "Unauthorized", "routing_key is not a Pacta ingest key")
+    if match[1] not in ("ingest", "admin"):
+        raise Problem(403, "Forbidden", "this action needs the ingest role")
+    return match[0]
+
+
+def _pagerduty_error(problem: Problem) -> Response:
+    """PagerDuty's error shape: `{"status": "invalid event", "message", "errors": [...]}`."""
+    errors = [f"{e['field']}: {e['message']}" for e in problem.errors or []]
+    if problem.status in (400, 422):
+        body: dict[str, Any] = {
+            "status": "invalid event",
+            "message": "Event object is invalid",
+            "errors": errors or [problem.detail or problem.title],
+        }
+        status = 400
+    else:
+        body = {"status": problem.title, "message": problem.detail or problem.title}
+        if errors:
+            body["errors"] = errors
+        status = problem.status
+    return Response(
+        orjson.dumps(body),
+        status_code=status,
+        media_type="application/json",
+        headers=problem.headers,
+    )
