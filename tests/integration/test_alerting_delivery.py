@@ -8,10 +8,11 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.alerting import Alerting, WebhookCollector, own_alerting, wait_count
-from tests.support.processes import wait_for
+from tests.support.processes import ServiceProcess, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -30,6 +31,7 @@ async def alerting(
     a = await own_alerting(kafka_bootstrap, service_env, log_dir)
     a.webhook("hook", hook, "/main")
     a.webhook("flaky", hook, "/flaky")
+    a.webhook("slow", hook, "/slow")
     a.ok(
         "PUT",
         "/v1/routes",
@@ -38,7 +40,10 @@ async def alerting(
             "group_by": ["..."],
             "group_wait": "0s",
             "group_interval": "1s",
-            "routes": [{"matchers": ["service=flaky"], "receiver": "flaky"}],
+            "routes": [
+                {"matchers": ["service=flaky"], "receiver": "flaky"},
+                {"matchers": ["service=slow"], "receiver": "slow"},
+            ],
         },
     )
     yield a
@@ -146,6 +151,75 @@ async def test_a_refused_delivery_is_kept_and_replayed(
     wait_count("the replay", lambda: hook.accepted("/flaky"), before + 1)
     assert hook.accepted("/flaky")[-1].headers["Idempotency-Key"] == failed[0]["idempotency_key"]
     assert alerting.call("POST", "/v1/deliveries/999999/replay").status_code == 404
+
+
+async def test_a_slow_receiver_gets_at_most_its_concurrency_at_once(
+    alerting: Alerting, hook: WebhookCollector
+) -> None:
+    hook.delay, hook.max_in_flight = 0.3, 0
+    try:
+        await alerting.signals(
+            [{"kind": "breach", "service": "slow", "ticket_id": f"SL-{i}"} for i in range(12)]
+        )
+        wait_count("the slow deliveries", lambda: hook.accepted("/slow"), 12, timeout=30)
+    finally:
+        hook.delay = 0.0
+    # PACTA_ALERTING_RECEIVER_CONCURRENCY defaults to 4: in parallel, never more
+    assert hook.max_in_flight == 4
+
+
+def test_metrics_count_notifications_and_their_latency(alerting: Alerting) -> None:
+    text = httpx.get(alerting.url + "/metrics", timeout=10).text
+    assert 'pacta_notifications_total{outcome="delivered",receiver="hook",type="webhook"}' in text
+    assert 'pacta_notification_latency_seconds_count{receiver="hook"}' in text
+    assert "pacta_delivery_queue_depth" in text
+    wait_for(
+        "alerts by state",
+        lambda: (
+            'pacta_alerts{state="firing"}' in httpx.get(alerting.url + "/metrics", timeout=10).text
+        ),
+        15,
+    )
+
+
+async def test_a_second_instance_joining_and_leaving_notifies_each_signal_once(
+    alerting: Alerting, hook: WebhookCollector, log_dir: Path
+) -> None:
+    second = ServiceProcess("alerting", alerting.proc.env, log_dir)
+    second.env["PACTA_ALERTING_PORT"] = str(second.port)
+    second.start()
+    try:
+        first = await alerting.signals(
+            [
+                {"kind": "breach", "service": f"reb-{i % 6}", "ticket_id": f"R-{i}"}
+                for i in range(40)
+            ]
+        )
+    finally:
+        second.stop()  # a rebalance each way, with signals in between
+    rest = await alerting.signals(
+        [{"kind": "breach", "service": f"reb-{i % 6}", "ticket_id": f"R2-{i}"} for i in range(20)]
+    )
+    wanted = {s["signal_id"] for s in first + rest}
+
+    def arrived() -> set[str]:
+        got = {a["signal_id"] for a in hook.alerts("/main")} & wanted
+        return got if got == wanted else set()
+
+    wait_for("every signal", arrived, timeout=60)
+    # each signal was decided once: one delivery per alert, whichever instance applied it
+    deliveries = [
+        d
+        for d in alerting.ok("GET", "/v1/deliveries?receiver=hook&limit=5000")["items"]
+        if any(a in d["alert_ids"] for a in _alert_ids(hook, wanted))
+    ]
+    per_alert = Counter(a for d in deliveries for a in d["alert_ids"])
+    assert len(per_alert) == 60
+    assert set(per_alert.values()) == {1}
+
+
+def _alert_ids(hook: WebhookCollector, signal_ids: set[str]) -> set[str]:
+    return {a["alert_id"] for a in hook.alerts("/main") if a["signal_id"] in signal_ids}
 
 
 async def test_kill_9_in_a_burst_loses_nothing(alerting: Alerting, hook: WebhookCollector) -> None:

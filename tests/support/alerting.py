@@ -45,6 +45,9 @@ class WebhookCollector:
 
     port: int = field(default_factory=free_port)
     status: int = 200
+    delay: float = 0.0  # seconds each answer takes (a slow receiver)
+    in_flight: int = 0
+    max_in_flight: int = 0
     received: list[Received] = field(default_factory=list)
     bad_signatures: list[str] = field(default_factory=list)
 
@@ -64,6 +67,13 @@ class WebhookCollector:
                 if not hmac.compare_digest(expected, self.headers.get("x-pacta-signature", "")):
                     collector.bad_signatures.append(self.path)
                 answer = collector.status
+                with collector.lock:
+                    collector.in_flight += 1
+                    collector.max_in_flight = max(collector.max_in_flight, collector.in_flight)
+                if collector.delay:
+                    time.sleep(collector.delay)  # the receiver is slow: that is the point
+                with collector.lock:
+                    collector.in_flight -= 1
                 collector.received.append(
                     Received(time.time(), self.path, dict(self.headers), json.loads(raw), answer)
                 )
@@ -74,6 +84,7 @@ class WebhookCollector:
             def log_message(self, *args: Any) -> None:
                 pass
 
+        self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

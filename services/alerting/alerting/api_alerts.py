@@ -128,6 +128,7 @@ def _token_alert(request: Request, token: str) -> str | None:
 _LINK_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/html": {}}, "description": "A page naming the alert"},
     404: {"content": {"text/html": {}}, "description": "The link is forged or has expired"},
+    **responses(422),
 }
 
 

@@ -107,9 +107,10 @@ async def put_receiver(
 
 
 def parse_receiver_checked(body: dict[str, Any]) -> BaseModel:
-    if body.get("type") not in receivers.TYPES:
+    kind = body.get("type")
+    if not isinstance(kind, str) or kind not in receivers.TYPES:
         raise invalid([{"field": "type", "message": f"must be one of {sorted(receivers.TYPES)}"}])
-    module = receivers.TYPES[body["type"]]
+    module = receivers.TYPES[kind]
     config: BaseModel = validate(module.Config, body)
     return config
 

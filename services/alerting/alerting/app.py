@@ -21,6 +21,7 @@ from alerting.consumer import make_handler
 from alerting.context import Context
 from alerting.metrics import ALERTS
 from alerting.settings import AlertingSettings
+from alerting.views import current_state
 from pacta.durations import ms_to_datetime
 from pacta.events import SIGNALS_TOPIC
 from pacta.logs import get_logger
@@ -34,8 +35,6 @@ STATES = ("firing", "acknowledged", "silenced", "inhibited", "resolved")
 
 async def _refresh(app: FastAPI, stop: asyncio.Event, every: float = 5.0) -> None:
     """Pick up what other instances changed through their API, and keep the gauges current."""
-    from alerting.views import current_state
-
     ctx: Context = app.state.ctx
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
@@ -44,11 +43,18 @@ async def _refresh(app: FastAPI, stop: asyncio.Event, every: float = 5.0) -> Non
             async with app.state.engine.connect() as conn:
                 live.replace_into(ctx.live, await live.load(conn))
                 at = dispatcher.now_ms()
-                rows = await store.list_alerts(conn, since=ms_to_datetime(at) - timedelta(days=7))
-                sources = await store.open_alert_labels(conn) if ctx.live.inhibit else []
-            counts = dict.fromkeys(STATES, 0)
-            for row in rows:
-                counts[current_state(ctx, store.alert_from_row(row), sources, at)] += 1
+                counts = dict.fromkeys(STATES, 0)
+                since = ms_to_datetime(at) - timedelta(days=7)
+                if ctx.live.silences or ctx.live.inhibit:
+                    # silenced and inhibited are worked out per alert, as the API shows them
+                    rows = await store.list_alerts(conn, since=since)
+                    sources = await store.open_alert_labels(conn) if ctx.live.inhibit else []
+                    for row in rows:
+                        alert = store.alert_from_row(row)
+                        counts[current_state(ctx, alert, sources, at)] += 1
+                else:
+                    for state, n in await store.count_alerts(conn, since=since):
+                        counts[state] = n
             for state, n in counts.items():
                 ALERTS.labels(state).set(n)
             await delivery.gauge_queue(app.state.engine)
@@ -103,6 +109,9 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
             asyncio.create_task(worker.run(stop), name="delivery-worker"),
             asyncio.create_task(_refresh(app, stop), name="alerting-refresh"),
         ]
+        # routes muted by a calendar must know it before the first signal is applied
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(feed.caught_up.wait(), 15)
         try:
             yield
         finally:

@@ -25,6 +25,7 @@ from pacta.logs import get_logger
 
 log = get_logger(__name__)
 LEASE_S = 120.0
+PREFETCH = 4
 
 
 def backoff_seconds(
@@ -57,13 +58,21 @@ class Worker:
             retry_max,
             give_up_after,
         )
+        # rows taken per receiver (sending or waiting for a slot); a few slots' worth is taken
+        # ahead, so a freed slot does not wait for a database round trip
         self.busy: dict[str, int] = {}
+        self.slots: dict[str, asyncio.Semaphore] = {}
+        self.prefetch = concurrency * PREFETCH
         self.tasks: set[asyncio.Task[None]] = set()
+        self.held: set[int] = set()  # delivery ids leased here and not yet recorded
         self.http = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=256, max_keepalive_connections=64)
         )
         self.senders: dict[str, tuple[bytes, Sender]] = {}
         self.rng = random.Random()
+        # outcomes wait here to be written together: one transaction per round, not per send
+        self.outcomes: list[dict[str, Any]] = []
+        self.outcome_ready = asyncio.Event()
 
     def sender_for(self, name: str) -> tuple[str, Sender] | None:
         config: BaseModel | None = self.ctx.live.receivers.get(name)
@@ -77,7 +86,47 @@ class Worker:
             self.senders[name] = cached
         return kind, cached[1]
 
+    async def record_forever(self, stop: asyncio.Event) -> None:
+        """Write the outcomes of finished sends; a send's slot is freed once it is written."""
+        while not stop.is_set() or self.outcomes:
+            if not self.outcomes:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.outcome_ready.wait(), 0.5)
+                self.outcome_ready.clear()
+                continue
+            batch, self.outcomes = self.outcomes, []
+            try:
+                async with self.engine.begin() as conn:
+                    await queue.record_attempts(conn, [o["row"] for o in batch])
+            except Exception as exc:
+                if stop.is_set():
+                    return
+                # the rows stay leased: put the outcomes back and try again
+                log.warning("delivery outcomes not recorded; retrying", error=repr(exc))
+                self.outcomes = batch + self.outcomes
+                await asyncio.sleep(0.5)
+                continue
+            for o in batch:
+                self.held.discard(o["row"]["id"])
+                self._observe(o)
+            self.ctx.delivery_wake.set()
+            log.info(
+                "deliveries recorded",
+                delivered=sum(o["row"]["outcome"] == "delivered" for o in batch),
+                retry=sum(o["row"]["outcome"] == "retry" for o in batch),
+                failed=sum(o["row"]["outcome"] == "failed" for o in batch),
+                ids=[o["row"]["id"] for o in batch][:20],
+            )
+
     async def run(self, stop: asyncio.Event) -> None:
+        recorder = asyncio.create_task(self.record_forever(stop), name="delivery-recorder")
+        try:
+            await self._claim_forever(stop)
+        finally:
+            recorder.cancel()
+            await asyncio.gather(recorder, return_exceptions=True)
+
+    async def _claim_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             claimed = 0
             try:
@@ -92,32 +141,40 @@ class Worker:
 
     async def claim_and_start(self) -> int:
         now = time.time()
-        free = {r: self.concurrency - n for r, n in self.busy.items() if n}
+        free = {r: self.prefetch - n for r, n in self.busy.items() if n}
         async with self.engine.begin() as conn:
             rows = await queue.claim(
                 conn,
                 now=ms_to_datetime(int(now * 1000)),
                 lease_until=ms_to_datetime(int((now + LEASE_S) * 1000)),
                 free=free,
-                default_free=self.concurrency,
+                default_free=self.prefetch,
             )
         for row in rows:
             self.busy[row.receiver] = self.busy.get(row.receiver, 0) + 1
             task = asyncio.create_task(self.deliver(row), name=f"delivery-{row.id}")
             self.tasks.add(task)
+            self.held.add(row.id)
             task.add_done_callback(self.tasks.discard)
         return len(rows)
 
     async def deliver(self, row: Any) -> None:
+        slot = self.slots.setdefault(row.receiver, asyncio.Semaphore(self.concurrency))
         try:
-            await self._deliver(row)
-        except Exception as exc:  # the record itself failed (database away): lease expires
-            log.warning("delivery outcome not recorded", delivery_id=row.id, error=repr(exc))
-        finally:
+            async with slot:  # the per-receiver concurrency limit
+                outcome = await self._send(row)
+        except Exception as exc:  # never expected; the lease brings the row back
+            log.warning("delivery failed before its outcome", delivery_id=row.id, error=repr(exc))
             self.busy[row.receiver] -= 1
-            self.ctx.delivery_wake.set()
+            return
+        # the receiver's slot frees as soon as it answered; the row stays leased until the
+        # outcome is written, so no one takes it again meanwhile
+        self.busy[row.receiver] -= 1
+        self.outcomes.append(outcome)
+        self.outcome_ready.set()
+        self.ctx.delivery_wake.set()
 
-    async def _deliver(self, row: Any) -> None:
+    async def _send(self, row: Any) -> dict[str, Any]:
         started = ms_to_datetime(int(time.time() * 1000))
         outcome, detail, hint = "failed", "receiver is not configured", None
         try:
@@ -152,36 +209,61 @@ class Worker:
                     row.attempts, self.retry_initial, self.retry_max, hint, self.rng
                 )
                 next_at = ms_to_datetime(finished_ms + int(delay * 1000))
-        async with self.engine.begin() as conn:
-            await queue.record_attempt(
-                conn,
-                delivery_id=row.id,
-                attempt=row.attempts,
-                started_at=started,
-                finished_at=ms_to_datetime(finished_ms),
-                outcome=outcome,
-                detail=detail,
-                next_attempt_at=next_at,
-            )
-        NOTIFICATIONS.labels(row.receiver, kind, outcome).inc()
-        if outcome == "delivered" and row.detected_at is not None and row.attempts >= 1:
-            LATENCY.labels(row.receiver).observe(
-                max(0.0, (finished_ms - datetime_to_ms(row.detected_at)) / 1000)
-            )
-        log.info(
-            "delivery attempt",
-            delivery_id=row.id,
-            receiver=row.receiver,
-            attempt=row.attempts,
-            outcome=outcome,
-            detail=detail[:200],
-            alert_ids=list(row.alert_ids)[:20],
-        )
+        return {
+            "row": {
+                "id": row.id,
+                "attempt": row.attempts,
+                "started_at": started,
+                "finished_at": ms_to_datetime(finished_ms),
+                "outcome": outcome,
+                "detail": detail,
+                "next_attempt_at": next_at,
+            },
+            "receiver": row.receiver,
+            "kind": kind,
+            "finished_ms": finished_ms,
+            "detected_at": row.detected_at,
+            "alert_ids": list(row.alert_ids)[:20],
+        }
 
-    async def close(self) -> None:
+    def _observe(self, o: dict[str, Any]) -> None:
+        row, receiver = o["row"], o["receiver"]
+        NOTIFICATIONS.labels(receiver, o["kind"], row["outcome"]).inc()
+        if row["outcome"] == "delivered" and o["detected_at"] is not None:
+            LATENCY.labels(receiver).observe(
+                max(0.0, (o["finished_ms"] - datetime_to_ms(o["detected_at"])) / 1000)
+            )
+        if row["outcome"] != "delivered":
+            # a success is counted in the round's summary; a failure is worth a line of its own
+            log.warning(
+                "delivery attempt failed",
+                delivery_id=row["id"],
+                receiver=receiver,
+                attempt=row["attempt"],
+                outcome=row["outcome"],
+                detail=str(row["detail"])[:200],
+                alert_ids=o["alert_ids"],
+            )
+
+    async def close(self, grace: float = 5.0) -> None:
+        """A planned stop: let sends in flight finish for a moment, write their outcomes, and
+        hand back the leases of the rest so another instance takes them at once."""
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=grace)
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        try:
+            if self.outcomes:
+                batch, self.outcomes = self.outcomes, []
+                async with self.engine.begin() as conn:
+                    await queue.record_attempts(conn, [o["row"] for o in batch])
+                self.held -= {o["row"]["id"] for o in batch}
+            if self.held:
+                async with self.engine.begin() as conn:
+                    await queue.release(conn, sorted(self.held))
+        except Exception as exc:  # the leases run out by themselves
+            log.warning("delivery leases not handed back", error=repr(exc))
         await self.http.aclose()
 
 

@@ -61,9 +61,20 @@ async def _escalate(
         bool(ctx.live.inhibit)
         and muting.inhibited(ctx.live.inhibit, alert.id, alert.labels, sources)
     )
-    if held:
-        # a muted alert does not page; the step waits for the silence (or source) to go
-        later = min([s.ends_at_ms for s in silences] + [at_ms + MUTED_RECHECK_MS])
+    options = row.options or {}
+    mute, active = options.get("mute", []), options.get("active", [])
+    timed_out = muting.time_muted(mute, active, ctx.live.calendars, at_ms)
+    if held or timed_out:
+        # a muted alert does not page; the step waits for the silence (or source) to go,
+        # or for the route's time interval to open
+        turn = muting.next_time_change([*mute, *active], ctx.live.calendars, at_ms)
+        waits = [s.ends_at_ms for s in silences]
+        if held:
+            waits.append(at_ms + MUTED_RECHECK_MS)
+        if timed_out:
+            # a calendar may be replaced meanwhile (the engine republishes it): look each minute
+            waits += [at_ms + 60_000] + ([turn] if turn is not None else [])
+        later = min(waits)
         await conn.execute(
             sa.text(
                 "UPDATE alerting.escalations SET next_at = :n WHERE alert_id = :a AND route = :r"

@@ -17,7 +17,6 @@ from alerting.domain.alerts import Alert
 from alerting.metrics import ALERTS_NOTIFIED
 from alerting.specs import silence_from_row
 from pacta.durations import datetime_to_ms, ms_to_datetime, parse_timestamp_ms
-from pacta.kafka import is_transient
 from pacta.logs import get_logger
 
 log = get_logger(__name__)
@@ -52,20 +51,22 @@ def _state(row: Any) -> grouping.GroupState:
     )
 
 
-async def changed(conn: AsyncConnection, key: str, now_ms: int) -> None:
-    """An alert of group `key` joined, changed or resolved: bring its next flush forward."""
-    row = (
-        await conn.execute(
-            sa.text("SELECT * FROM alerting.groups WHERE key = :k FOR UPDATE"), {"k": key}
-        )
-    ).first()
-    if row is None:
+async def changed_many(conn: AsyncConnection, keys: Sequence[str], now_ms: int) -> None:
+    """Alerts of these groups joined, changed or resolved: bring their next flush forward."""
+    if not keys:
         return
-    state = grouping.on_change(_state(row), now_ms, timing_of(row.options))
-    if state.next_flush_at_ms != datetime_to_ms(row.next_flush_at):
+    rows = await conn.execute(
+        sa.text("SELECT * FROM alerting.groups WHERE key = ANY(:k) ORDER BY key FOR UPDATE"),
+        {"k": list(keys)},
+    )
+    moved = []
+    for row in rows:
+        state = grouping.on_change(_state(row), now_ms, timing_of(row.options))
+        if state.next_flush_at_ms != datetime_to_ms(row.next_flush_at):
+            moved.append({"n": ms_to_datetime(state.next_flush_at_ms), "k": row.key})
+    if moved:
         await conn.execute(
-            sa.text("UPDATE alerting.groups SET next_flush_at = :n WHERE key = :k"),
-            {"n": ms_to_datetime(state.next_flush_at_ms), "k": key},
+            sa.text("UPDATE alerting.groups SET next_flush_at = :n WHERE key = :k"), moved
         )
 
 
@@ -74,7 +75,7 @@ async def flush_due(
     ctx: Context,
     now_ms: int,
     keys: Sequence[str] | None = None,
-    limit: int = 200,
+    limit: int = 500,
 ) -> int:
     """Flush the groups due at `now_ms` (only `keys` if given); a group another instance is
     flushing right now is skipped. Returns how many deliveries were queued."""
@@ -90,22 +91,79 @@ async def flush_due(
     ).all()
     if not rows:
         return 0
+    members = await _members(conn, [r.key for r in rows])
     sources = await store.open_alert_labels(conn) if ctx.live.inhibit else []
-    queued = 0
+    batch = _Batch()
     for row in rows:
         try:
-            # a savepoint per group: one group that cannot flush does not hold up the others
-            async with conn.begin_nested():
-                queued += await _flush(conn, ctx, row, now_ms, sources)
-        except Exception as exc:
-            if is_transient(exc):
-                raise
+            _flush(ctx, row, members.get(row.key, []), now_ms, sources, batch)
+        except Exception:
+            # a group the code cannot decide must not hold up the others
             log.exception("group flush failed; retried in a minute", group=row.key)
-            await conn.execute(
-                sa.text("UPDATE alerting.groups SET next_flush_at = :n WHERE key = :k"),
-                {"n": ms_to_datetime(now_ms + 60_000), "k": row.key},
+            batch.updates.append(
+                {**_group_params(row, None), "next": ms_to_datetime(now_ms + 60_000)}
             )
-    return queued
+    await batch.write(conn)
+    ALERTS_NOTIFIED.inc(batch.entries)
+    return len(batch.deliveries)
+
+
+class _Batch:
+    """What one round of flushes writes, one statement per kind."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[dict[str, Any]] = []
+        self.receivers: list[tuple[str, list[str]]] = []
+        self.history: list[tuple[str, int, str, dict[str, Any]]] = []
+        self.drops: list[tuple[str, str]] = []
+        self.updates: list[dict[str, Any]] = []
+        self.ended: list[str] = []
+        self.silenced: list[tuple[str, str]] = []
+        self.entries = 0
+
+    async def write(self, conn: AsyncConnection) -> None:
+        if self.deliveries:
+            await queue.enqueue_many(conn, self.deliveries)
+        await store.add_receivers_many(conn, self.receivers)
+        await store.add_history(conn, self.history)
+        if self.drops:
+            await conn.execute(
+                sa.text(
+                    "DELETE FROM alerting.group_alerts WHERE (group_key, alert_id) IN "
+                    "(SELECT * FROM unnest(CAST(:g AS text[]), CAST(:a AS text[])))"
+                ),
+                {"g": [g for g, _ in self.drops], "a": [a for _, a in self.drops]},
+            )
+        if self.ended:
+            await conn.execute(
+                sa.text("DELETE FROM alerting.groups WHERE key = ANY(:k)"), {"k": self.ended}
+            )
+            await conn.execute(
+                sa.text("DELETE FROM alerting.group_alerts WHERE group_key = ANY(:k)"),
+                {"k": self.ended},
+            )
+        if self.updates:
+            await conn.execute(
+                sa.text(
+                    "UPDATE alerting.groups SET next_flush_at = :next, first_flush_at = :first, "
+                    "last_sent_at = :sent, notified = :notified, seq = :seq WHERE key = :k"
+                ),
+                self.updates,
+            )
+        for silence_id, alert_id in self.silenced:
+            await store.note_silenced(conn, [silence_id], alert_id)
+
+
+def _group_params(row: Any, state: grouping.GroupState | None) -> dict[str, Any]:
+    s = state or _state(row)
+    return {
+        "next": ms_to_datetime(s.next_flush_at_ms),
+        "first": ms_to_datetime(s.first_flush_at_ms) if s.first_flush_at_ms else None,
+        "sent": ms_to_datetime(s.last_sent_at_ms) if s.last_sent_at_ms else None,
+        "notified": sorted(s.notified),
+        "seq": s.seq,
+        "k": row.key,
+    }
 
 
 def _mute_reason(
@@ -119,31 +177,34 @@ def _mute_reason(
     return None, []
 
 
-async def _members(conn: AsyncConnection, key: str) -> list[Alert]:
+async def _members(conn: AsyncConnection, keys: Sequence[str]) -> dict[str, list[Alert]]:
     rows = await conn.execute(
         sa.text(
-            "SELECT a.* FROM alerting.alerts a JOIN alerting.group_alerts g ON g.alert_id = a.id "
-            "WHERE g.group_key = :k ORDER BY a.fired_at, a.id"
+            "SELECT g.group_key, a.* FROM alerting.group_alerts g JOIN alerting.alerts a "
+            "ON g.alert_id = a.id WHERE g.group_key = ANY(:k) ORDER BY a.fired_at, a.id"
         ),
-        {"k": key},
+        {"k": list(keys)},
     )
-    return [store.alert_from_row(r) for r in rows]
+    out: dict[str, list[Alert]] = {}
+    for r in rows:
+        out.setdefault(r.group_key, []).append(store.alert_from_row(r))
+    return out
 
 
-async def _flush(
-    conn: AsyncConnection,
+def _flush(
     ctx: Context,
     row: Any,
+    alerts: list[Alert],
     now_ms: int,
     sources: list[tuple[str, dict[str, str]]],
-) -> int:
-    alerts = await _members(conn, row.key)
+    batch: _Batch,
+) -> None:
     options = row.options
     members, wake = [], None
     for alert in alerts:
         reason, silences = _mute_reason(ctx, alert, sources, now_ms) if alert.open else (None, [])
         if silences:
-            await store.note_silenced(conn, [s.id for s in silences], alert.id)
+            batch.silenced += [(s.id, alert.id) for s in silences]
             end = min(s.ends_at_ms for s in silences)
             wake = end if wake is None else min(wake, end)
         members.append(
@@ -160,41 +221,17 @@ async def _flush(
     turn = muting.next_time_change([*options["mute"], *options["active"]], calendars, now_ms)
     if turn is not None:
         wake = turn if wake is None else min(wake, turn)
+    before = _state(row)
     decision = grouping.flush(
-        _state(row), members, now_ms, timing_of(options), time_muted=muted, wake_at_ms=wake
+        before, members, now_ms, timing_of(options), time_muted=muted, wake_at_ms=wake
     )
-    queued = 0
     if decision.send:
-        queued = await _notify(conn, ctx, row, alerts, decision, now_ms)
-    if decision.drop:
-        await conn.execute(
-            sa.text(
-                "DELETE FROM alerting.group_alerts WHERE group_key = :k AND alert_id = ANY(:ids)"
-            ),
-            {"k": row.key, "ids": list(decision.drop)},
-        )
+        _notify(ctx, row, before, alerts, decision, now_ms, batch)
+    batch.drops += [(row.key, a) for a in decision.drop]
     if decision.state is None:
-        await conn.execute(sa.text("DELETE FROM alerting.groups WHERE key = :k"), {"k": row.key})
-        await conn.execute(
-            sa.text("DELETE FROM alerting.group_alerts WHERE group_key = :k"), {"k": row.key}
-        )
-        return queued
-    s = decision.state
-    await conn.execute(
-        sa.text(
-            "UPDATE alerting.groups SET next_flush_at = :next, first_flush_at = :first, "
-            "last_sent_at = :sent, notified = :notified, seq = :seq WHERE key = :k"
-        ),
-        {
-            "next": ms_to_datetime(s.next_flush_at_ms),
-            "first": ms_to_datetime(s.first_flush_at_ms) if s.first_flush_at_ms else None,
-            "sent": ms_to_datetime(s.last_sent_at_ms) if s.last_sent_at_ms else None,
-            "notified": sorted(s.notified),
-            "seq": s.seq,
-            "k": row.key,
-        },
-    )
-    return queued
+        batch.ended.append(row.key)
+    else:
+        batch.updates.append(_group_params(row, decision.state))
 
 
 def _idempotency_key(*parts: object) -> str:
@@ -211,53 +248,44 @@ def _newest_detected(alerts: Sequence[Alert], ids: set[str]) -> Any:
     return ms_to_datetime(max(found)) if found else None
 
 
-async def _notify(
-    conn: AsyncConnection,
+def _notify(
     ctx: Context,
     row: Any,
+    before: grouping.GroupState,
     alerts: Sequence[Alert],
     decision: grouping.Flush,
     now_ms: int,
-) -> int:
+    batch: _Batch,
+) -> None:
     by_id = {a.id: a for a in alerts}
     entries = [ctx.entry(by_id[i], by_id[i].state, now_ms) for i in decision.firing]
     entries += [ctx.entry(by_id[i], "resolved", now_ms) for i in decision.resolved]
     status = "firing" if decision.firing else "resolved"
-    told = {grouping.alert_of(f) for f in _state(row).notified}
+    told = {grouping.alert_of(f) for f in before.notified}
+    # what is news in this notification: the latency metric measures from its detection
     fresh = {
         a.id
         for a in alerts
         if a.id in decision.firing
-        and grouping.fingerprint(a.id, str(a.signal.get("signal_id"))) not in _state(row).notified
+        and grouping.fingerprint(a.id, str(a.signal.get("signal_id"))) not in before.notified
     } | (set(decision.resolved) & told)
-    delivery = await queue.enqueue(
-        conn,
-        idempotency_key=_idempotency_key("group", row.key, row.created_at, decision.seq),
-        receiver=row.receiver,
-        group_key=row.key,
-        status=status,
-        alerts=entries,
-        now=ms_to_datetime(now_ms),
-        detected_at=_newest_detected(alerts, fresh),
+    key = _idempotency_key("group", row.key, row.created_at, decision.seq)
+    batch.deliveries.append(
+        {
+            "key": key,
+            "receiver": row.receiver,
+            "group_key": row.key,
+            "status": status,
+            "alerts": entries,
+            "now": ms_to_datetime(now_ms),
+            "detected_at": _newest_detected(alerts, fresh),
+        }
     )
-    if delivery is None:
-        return 0
     ids = [*decision.firing, *decision.resolved]
-    await store.add_receivers(conn, ids, row.receiver)
-    await store.add_history(
-        conn,
-        [
-            (
-                i,
-                now_ms,
-                "notified",
-                {"receiver": row.receiver, "delivery_id": delivery, "status": status},
-            )
-            for i in ids
-        ],
-    )
-    ALERTS_NOTIFIED.inc(len(ids))
-    return 1
+    batch.receivers.append((row.receiver, ids))
+    detail = {"receiver": row.receiver, "idempotency_key": key, "status": status}
+    batch.history += [(i, now_ms, "notified", detail) for i in ids]
+    batch.entries += len(ids)
 
 
 async def enqueue_direct(

@@ -1,5 +1,6 @@
 """Signals in, alerts out: apply each signal to its alert, put the alert in the aggregation
-groups its labels route to, arm escalations; all inside the consumer's transaction."""
+groups its labels route to, arm escalations; all inside the consumer's transaction, a batch of
+signals at a time (one statement per step, not per signal)."""
 
 from __future__ import annotations
 
@@ -23,88 +24,106 @@ async def apply_signals(
     conn: AsyncConnection, ctx: Context, signals: Sequence[dict[str, Any]], now_ms: int
 ) -> set[str]:
     """Apply fresh (already deduplicated) signals in order; return the group keys touched."""
-    touched: set[str] = set()
+    if not signals:
+        return set()
+    current = await store.open_alerts(conn, sorted({alert_key(s) for s in signals}))
+    final: dict[str, Alert] = {}  # by alert id, in the order first seen
+    applied: dict[str, list[str]] = {}
+    fired: set[str] = set()
+    history: list[tuple[str, int, str, dict[str, Any]]] = []
     for signal in signals:
-        current = await store.open_alert(conn, alert_key(signal))
-        alert, change = apply_signal(current, signal, now_ms)
+        key = alert_key(signal)
+        alert, change = apply_signal(current.get(key), signal, now_ms)
         if alert is None or change == "ignored":
             continue
-        await store.save_alert(conn, alert, signal["signal_id"])
-        await store.add_history(
-            conn,
-            [
-                (
-                    alert.id,
-                    now_ms,
-                    change,
-                    {"signal_id": signal["signal_id"], "kind": signal["kind"]},
-                )
-            ],
+        current[key] = alert
+        final[alert.id] = alert
+        applied.setdefault(alert.id, []).append(signal["signal_id"])
+        if change == "fired":
+            fired.add(alert.id)
+        history.append(
+            (alert.id, now_ms, change, {"signal_id": signal["signal_id"], "kind": signal["kind"]})
         )
-        if change == "resolved":
-            touched |= await resolved(conn, ctx, alert, now_ms)
-        else:
-            touched |= await _route(conn, ctx, alert, now_ms, fired=change == "fired")
+    await store.save_alerts(conn, [(a, applied[i]) for i, a in final.items()])
+    await store.add_history(conn, history)
+    open_ones = [a for a in final.values() if a.open]
+    closed = [a for a in final.values() if not a.open]
+    touched = await route(conn, ctx, open_ones, fired, now_ms)
+    for alert in closed:
+        touched |= await resolved(conn, ctx, alert, now_ms)
     return touched
 
 
-async def _route(
-    conn: AsyncConnection, ctx: Context, alert: Alert, now_ms: int, *, fired: bool
+async def route(
+    conn: AsyncConnection, ctx: Context, alerts: Sequence[Alert], fired: set[str], now_ms: int
 ) -> set[str]:
+    """Put each alert into the groups its labels route to now (leaving the others)."""
+    if not alerts:
+        return set()
     tree = ctx.live.tree
-    routes = routing.match(tree, alert.labels) if tree is not None else []
-    wanted = {routing.group_key(r, alert.labels): r for r in routes if r.receiver}
+    wanted: dict[str, dict[str, routing.Route]] = {}
+    arm: list[tuple[Alert, routing.Route]] = []
+    for alert in alerts:
+        routes = routing.match(tree, alert.labels) if tree is not None else []
+        wanted[alert.id] = {routing.group_key(r, alert.labels): r for r in routes if r.receiver}
+        if alert.id in fired:
+            arm += [(alert, r) for r in routes if r.escalation]
     rows = await conn.execute(
-        sa.text("SELECT group_key FROM alerting.group_alerts WHERE alert_id = :a"), {"a": alert.id}
+        sa.text("SELECT alert_id, group_key FROM alerting.group_alerts WHERE alert_id = ANY(:a)"),
+        {"a": [a.id for a in alerts]},
     )
-    before = {r[0] for r in rows}
+    before: dict[str, set[str]] = {}
+    for alert_id, key in rows:
+        before.setdefault(alert_id, set()).add(key)
     # labels changed (a warning became a breach): the alert moves to where it routes now
-    gone = sorted(before - set(wanted))
+    gone = [(a, k) for a, keys in before.items() for k in keys - set(wanted.get(a, {}))]
     if gone:
         await conn.execute(
             sa.text(
-                "DELETE FROM alerting.group_alerts WHERE alert_id = :a AND group_key = ANY(:k)"
+                "DELETE FROM alerting.group_alerts WHERE (alert_id, group_key) IN "
+                "(SELECT * FROM unnest(CAST(:a AS text[]), CAST(:k AS text[])))"
             ),
-            {"a": alert.id, "k": gone},
+            {"a": [a for a, _ in gone], "k": [k for _, k in gone]},
         )
-    for key in sorted(wanted):
-        await _join(conn, key, wanted[key], alert, now_ms)
-    if fired:
-        for route in routes:
-            if route.escalation:
-                await _arm_escalation(conn, ctx, alert, route)
-    return set(wanted) | set(gone)
-
-
-async def _join(
-    conn: AsyncConnection, key: str, route: routing.Route, alert: Alert, now_ms: int
-) -> None:
-    timing = flushing.timing_of(flushing.options_of(route))
-    fresh = grouping.formed(now_ms, timing)
-    await conn.execute(
-        sa.text(
-            "INSERT INTO alerting.groups (key, route, receiver, labels, created_at, "
-            "next_flush_at, options) VALUES (:key, :route, :receiver, CAST(:labels AS jsonb), "
-            ":now, :next, CAST(:options AS jsonb)) ON CONFLICT (key) DO NOTHING"
-        ),
-        {
-            "key": key,
-            "route": route.path_id,
-            "receiver": route.receiver,
-            "labels": store.jsonb(routing.group_labels(route, alert.labels)),
-            "now": ms_to_datetime(now_ms),
-            "next": ms_to_datetime(fresh.next_flush_at_ms),
-            "options": store.jsonb(flushing.options_of(route)),
-        },
-    )
-    await conn.execute(
-        sa.text(
-            "INSERT INTO alerting.group_alerts (group_key, alert_id) VALUES (:k, :a) "
-            "ON CONFLICT DO NOTHING"
-        ),
-        {"k": key, "a": alert.id},
-    )
-    await flushing.changed(conn, key, now_ms)
+    groups: dict[str, dict[str, Any]] = {}
+    members: list[dict[str, str]] = []
+    by_id = {a.id: a for a in alerts}
+    for alert_id, targets in wanted.items():
+        for key, r in targets.items():
+            members.append({"k": key, "a": alert_id})
+            if key not in groups:
+                options = flushing.options_of(r)
+                fresh = grouping.formed(now_ms, flushing.timing_of(options))
+                groups[key] = {
+                    "key": key,
+                    "route": r.path_id,
+                    "receiver": r.receiver,
+                    "labels": store.jsonb(routing.group_labels(r, by_id[alert_id].labels)),
+                    "now": ms_to_datetime(now_ms),
+                    "next": ms_to_datetime(fresh.next_flush_at_ms),
+                    "options": store.jsonb(options),
+                }
+    if groups:
+        await conn.execute(
+            sa.text(
+                "INSERT INTO alerting.groups (key, route, receiver, labels, created_at, "
+                "next_flush_at, options) VALUES (:key, :route, :receiver, CAST(:labels AS jsonb), "
+                ":now, :next, CAST(:options AS jsonb)) ON CONFLICT (key) DO NOTHING"
+            ),
+            [groups[k] for k in sorted(groups)],
+        )
+        await conn.execute(
+            sa.text(
+                "INSERT INTO alerting.group_alerts (group_key, alert_id) VALUES (:k, :a) "
+                "ON CONFLICT DO NOTHING"
+            ),
+            members,
+        )
+    touched = set(groups) | {k for _, k in gone}
+    await flushing.changed_many(conn, sorted(touched), now_ms)
+    for alert, r in arm:
+        await _arm_escalation(conn, ctx, alert, r)
+    return touched
 
 
 async def _arm_escalation(
@@ -117,24 +136,33 @@ async def _arm_escalation(
     first = escalation.step_due_at(policy, alert.fired_at_ms, 0, 0)
     await conn.execute(
         sa.text(
-            "INSERT INTO alerting.escalations (alert_id, route, policy, cycle, step, next_at) "
-            "VALUES (:a, :r, :p, 0, 0, :at) ON CONFLICT DO NOTHING"
+            "INSERT INTO alerting.escalations (alert_id, route, policy, cycle, step, next_at, "
+            "options) VALUES (:a, :r, :p, 0, 0, :at, CAST(:o AS jsonb)) ON CONFLICT DO NOTHING"
         ),
-        {"a": alert.id, "r": route.path_id, "p": policy.name, "at": ms_to_datetime(first)},
+        {
+            "a": alert.id,
+            "r": route.path_id,
+            "p": policy.name,
+            "at": ms_to_datetime(first),
+            # the route's time intervals hold its escalation too (page only out of hours...)
+            "o": store.jsonb(flushing.options_of(route)),
+        },
     )
     ctx.dispatch_wake.set()
 
 
 async def resolved(conn: AsyncConnection, ctx: Context, alert: Alert, now_ms: int) -> set[str]:
+    """The alert resolved: its groups look again, its escalation tells whom it reached, and the
+    expire_on_resolve silences that matched it may end."""
     rows = await conn.execute(
         sa.text("SELECT group_key FROM alerting.group_alerts WHERE alert_id = :a"), {"a": alert.id}
     )
     keys = sorted(r[0] for r in rows)
-    for key in keys:
-        await flushing.changed(conn, key, now_ms)
+    await flushing.changed_many(conn, keys, now_ms)
     await flushing.close_escalations(conn, ctx, alert, now_ms)
-    ended = await store.expire_on_resolve(conn, alert.id, ms_to_datetime(now_ms))
-    if ended:
-        log.info("silences expired on resolve", silences=ended, alert_id=alert.id)
-        await flushing.wake_silenced(conn, ctx, ended)
+    if any(s.expire_on_resolve for s in ctx.live.silences):
+        ended = await store.expire_on_resolve(conn, alert.id, ms_to_datetime(now_ms))
+        if ended:
+            log.info("silences expired on resolve", silences=ended, alert_id=alert.id)
+            await flushing.wake_silenced(conn, ctx, ended)
     return set(keys)

@@ -49,6 +49,28 @@ async def enqueue(
     return row.scalar()
 
 
+async def enqueue_many(conn: AsyncConnection, deliveries: Sequence[Mapping[str, Any]]) -> None:
+    """Queue notifications (key, receiver, group_key, status, alerts, now, detected_at); a key
+    queued already is left as it is (a replay of the decision that made it)."""
+    await conn.execute(
+        sa.text(
+            "INSERT INTO alerting.deliveries (idempotency_key, receiver, group_key, status, "
+            "alert_ids, alerts, state, next_attempt_at, detected_at, created_at) VALUES "
+            "(:key, :receiver, :group_key, :status, :ids, CAST(:alerts AS jsonb), 'pending', "
+            ":now, :detected_at, :now) ON CONFLICT (idempotency_key) DO NOTHING"
+        ),
+        [
+            {
+                **{k: d[k] for k in ("key", "receiver", "group_key", "status", "now")},
+                "detected_at": d["detected_at"],
+                "ids": [str(a["alert_id"]) for a in d["alerts"]],
+                "alerts": jsonb(list(d["alerts"])),
+            }
+            for d in deliveries
+        ],
+    )
+
+
 async def claim(
     conn: AsyncConnection,
     *,
@@ -88,33 +110,21 @@ async def claim(
     return list(result)
 
 
-async def record_attempt(
-    conn: AsyncConnection,
-    *,
-    delivery_id: int,
-    attempt: int,
-    started_at: datetime,
-    finished_at: datetime,
-    outcome: str,
-    detail: str,
-    next_attempt_at: datetime | None,
-) -> None:
-    """Write one attempt and move the delivery on: delivered, back to pending, or failed."""
+async def record_attempts(conn: AsyncConnection, outcomes: Sequence[Mapping[str, Any]]) -> None:
+    """Write attempts (id, attempt, started_at, finished_at, outcome, detail, next_attempt_at)
+    and move each delivery on: delivered, back to pending, or failed. One statement per kind
+    for a whole round of sends."""
+    if not outcomes:
+        return
     await conn.execute(
         sa.text(
             "INSERT INTO alerting.delivery_attempts (delivery_id, attempt, started_at, "
-            "finished_at, outcome, detail) VALUES (:id, :n, :s, :f, :o, :d)"
+            "finished_at, outcome, detail) VALUES (:id, :attempt, :started_at, :finished_at, "
+            ":outcome, :detail)"
         ),
-        {
-            "id": delivery_id,
-            "n": attempt,
-            "s": started_at,
-            "f": finished_at,
-            "o": outcome,
-            "d": detail[:2000],
-        },
+        [{**o, "detail": str(o["detail"])[:2000]} for o in outcomes],
     )
-    state = {"delivered": "delivered", "retry": "pending", "failed": "failed"}[outcome]
+    states = {"delivered": "delivered", "retry": "pending", "failed": "failed"}
     await conn.execute(
         sa.text(
             "UPDATE alerting.deliveries SET state = :state, lease_until = NULL, "
@@ -122,13 +132,16 @@ async def record_attempt(
             "delivered_at = CASE WHEN :state = 'delivered' THEN :f ELSE delivered_at END "
             "WHERE id = :id"
         ),
-        {
-            "state": state,
-            "next": next_attempt_at,
-            "f": finished_at,
-            "id": delivery_id,
-            "err": None if outcome == "delivered" else detail[:2000],
-        },
+        [
+            {
+                "state": states[o["outcome"]],
+                "next": o["next_attempt_at"],
+                "f": o["finished_at"],
+                "id": o["id"],
+                "err": None if o["outcome"] == "delivered" else str(o["detail"])[:2000],
+            }
+            for o in outcomes
+        ],
     )
 
 
@@ -208,3 +221,14 @@ async def release_leases(conn: AsyncConnection) -> int:
         )
     )
     return len(row.all())
+
+
+async def release(conn: AsyncConnection, ids: Sequence[int]) -> None:
+    """Hand back leases this instance holds (a planned stop): due again at once."""
+    await conn.execute(
+        sa.text(
+            "UPDATE alerting.deliveries SET lease_until = NULL "
+            "WHERE id = ANY(:ids) AND state = 'sending'"
+        ),
+        {"ids": list(ids)},
+    )

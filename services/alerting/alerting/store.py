@@ -153,34 +153,62 @@ async def get_alert(conn: AsyncConnection, alert_id: str, lock: bool = False) ->
     return alert_from_row(row) if row else None
 
 
-async def save_alert(conn: AsyncConnection, alert: Alert, signal_id: str | None = None) -> None:
+_SAVE = (
+    "INSERT INTO alerting.alerts (id, key, state, service, labels, signal, signals, fired_at, "
+    "resolved_at, acked_at, acked_by, updated_at) VALUES (:id, :key, :state, :service, "
+    "CAST(:labels AS jsonb), CAST(:signal AS jsonb), CAST(:sids AS text[]), :fired_at, "
+    ":resolved_at, :acked_at, :acked_by, now()) ON CONFLICT (id) DO UPDATE SET "
+    "state = EXCLUDED.state, labels = EXCLUDED.labels, signal = EXCLUDED.signal, "
+    "signals = alerting.alerts.signals || CAST(:sids AS text[]), "
+    "resolved_at = EXCLUDED.resolved_at, acked_at = EXCLUDED.acked_at, "
+    "acked_by = EXCLUDED.acked_by, updated_at = now()"
+)
+
+
+def _ts(ms: int | None) -> datetime | None:
+    return ms_to_datetime(ms) if ms is not None else None
+
+
+async def save_alerts(conn: AsyncConnection, alerts: Sequence[tuple[Alert, Sequence[str]]]) -> None:
+    """Upsert alerts in the order given (a resolved one before the new episode of its key),
+    appending the ids of the signals applied to each."""
+    if not alerts:
+        return
     await conn.execute(
-        sa.text(
-            "INSERT INTO alerting.alerts (id, key, state, service, labels, signal, signals, "
-            "fired_at, resolved_at, acked_at, acked_by, updated_at) VALUES (:id, :key, :state, "
-            ":service, CAST(:labels AS jsonb), CAST(:signal AS jsonb), :signals, :fired_at, "
-            ":resolved_at, :acked_at, :acked_by, now()) ON CONFLICT (id) DO UPDATE SET "
-            "state = EXCLUDED.state, labels = EXCLUDED.labels, signal = EXCLUDED.signal, "
-            "signals = CASE WHEN CAST(:sid AS text) IS NULL OR CAST(:sid AS text) = ANY(alerting.alerts.signals) "
-            "THEN alerting.alerts.signals ELSE alerting.alerts.signals || :signals END, "
-            "resolved_at = EXCLUDED.resolved_at, acked_at = EXCLUDED.acked_at, "
-            "acked_by = EXCLUDED.acked_by, updated_at = now()"
-        ),
-        {
-            "id": alert.id,
-            "key": alert.key,
-            "state": alert.state,
-            "service": str(alert.signal.get("service", "")),
-            "labels": jsonb(dict(alert.labels)),
-            "signal": jsonb(dict(alert.signal)),
-            "signals": [signal_id] if signal_id else [],
-            "sid": signal_id,
-            "fired_at": ms_to_datetime(alert.fired_at_ms),
-            "resolved_at": ms_to_datetime(alert.resolved_at_ms) if alert.resolved_at_ms else None,
-            "acked_at": ms_to_datetime(alert.acked_at_ms) if alert.acked_at_ms else None,
-            "acked_by": alert.acked_by,
-        },
+        sa.text(_SAVE),
+        [
+            {
+                "id": a.id,
+                "key": a.key,
+                "state": a.state,
+                "service": str(a.signal.get("service", "")),
+                "labels": jsonb(dict(a.labels)),
+                "signal": jsonb(dict(a.signal)),
+                "sids": list(sids),
+                "fired_at": ms_to_datetime(a.fired_at_ms),
+                "resolved_at": _ts(a.resolved_at_ms),
+                "acked_at": _ts(a.acked_at_ms),
+                "acked_by": a.acked_by,
+            }
+            for a, sids in alerts
+        ],
     )
+
+
+async def save_alert(conn: AsyncConnection, alert: Alert, signal_id: str | None = None) -> None:
+    await save_alerts(conn, [(alert, [signal_id] if signal_id else [])])
+
+
+async def open_alerts(conn: AsyncConnection, keys: Sequence[str]) -> dict[str, Alert]:
+    """The open alert of each key, locked for this transaction."""
+    rows = await conn.execute(
+        sa.text(
+            "SELECT * FROM alerting.alerts WHERE key = ANY(:k) AND state <> 'resolved' "
+            "ORDER BY key FOR UPDATE"
+        ),
+        {"k": list(keys)},
+    )
+    return {r.key: alert_from_row(r) for r in rows}
 
 
 async def add_history(
@@ -198,13 +226,21 @@ async def add_history(
 
 
 async def add_receivers(conn: AsyncConnection, alert_ids: Sequence[str], receiver: str) -> None:
-    await conn.execute(
-        sa.text(
-            "UPDATE alerting.alerts SET receivers = array_append(receivers, :r) "
-            "WHERE id = ANY(:ids) AND NOT (:r = ANY(receivers))"
-        ),
-        {"ids": list(alert_ids), "r": receiver},
-    )
+    await add_receivers_many(conn, [(receiver, alert_ids)])
+
+
+async def add_receivers_many(
+    conn: AsyncConnection, pairs: Sequence[tuple[str, Sequence[str]]]
+) -> None:
+    """(receiver, alert ids) pairs: note on each alert every receiver it reached."""
+    if pairs:
+        await conn.execute(
+            sa.text(
+                "UPDATE alerting.alerts SET receivers = array_append(receivers, :r) "
+                "WHERE id = ANY(:ids) AND NOT (:r = ANY(receivers))"
+            ),
+            [{"r": r, "ids": list(ids)} for r, ids in pairs],
+        )
 
 
 async def list_alerts(
@@ -216,6 +252,17 @@ async def list_alerts(
         {"since": since, "n": limit},
     )
     return list(rows)
+
+
+async def count_alerts(conn: AsyncConnection, *, since: datetime) -> list[tuple[str, int]]:
+    rows = await conn.execute(
+        sa.text(
+            "SELECT state, count(*) FROM alerting.alerts WHERE fired_at >= :since "
+            "OR state <> 'resolved' GROUP BY state"
+        ),
+        {"since": since},
+    )
+    return [(r[0], int(r[1])) for r in rows]
 
 
 async def histories(conn: AsyncConnection, alert_ids: Sequence[str]) -> dict[str, list[Any]]:

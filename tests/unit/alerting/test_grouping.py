@@ -23,7 +23,8 @@ def test_first_flush_waits_group_wait_then_sends_everything_collected() -> None:
     assert result.send
     assert result.firing == ("a", "b")
     assert result.state is not None
-    assert result.state.next_flush_at_ms == 31_000 + 300_000  # the next tick
+    # nothing held back: it sleeps until its repeat (a change brings it forward)
+    assert result.state.next_flush_at_ms == 31_000 + 4 * 3_600_000
 
 
 def test_an_alert_joining_later_waits_for_the_next_tick() -> None:
@@ -126,3 +127,18 @@ def test_seq_numbers_each_notification() -> None:
     s2 = flush(s1, [firing("a"), firing("b")], 300_000, T).state
     assert s2 is not None
     assert s2.seq == 2
+
+
+def test_a_quiet_group_sleeps_until_its_repeat_and_wakes_on_change() -> None:
+    state = flush(formed(0, T), [firing("a")], 30_000, T).state
+    assert state is not None
+    repeat_tick = 30_000 + 4 * 3_600_000
+    assert state.next_flush_at_ms == repeat_tick
+    woken = on_change(state, 100_000, T)
+    assert woken.next_flush_at_ms == 330_000
+
+
+def test_a_group_holding_muted_alerts_keeps_ticking() -> None:
+    state = flush(formed(0, T), [firing("a"), firing("b", muted=True)], 30_000, T).state
+    assert state is not None
+    assert state.next_flush_at_ms == 330_000

@@ -119,6 +119,15 @@ def flush(
         after = replace(
             ticked, notified=prints | still_told, last_sent_at_ms=now_ms, seq=state.seq + 1
         )
+    if not any(m.muted for m in members) and after.last_sent_at_ms is not None:
+        # nothing held back: until an alert changes (which brings the flush forward) the next
+        # thing that can happen is the repeat, so the group sleeps until that tick
+        repeat_at = after.last_sent_at_ms + timing.repeat_interval_ms
+        if after.next_flush_at_ms < repeat_at:
+            asleep = next_tick(after, repeat_at, timing)
+            if wake_at_ms is not None and now_ms < wake_at_ms < asleep:
+                asleep = wake_at_ms
+            after = replace(after, next_flush_at_ms=asleep)
     left = len(members) - len(drop)
     return Flush(
         send,

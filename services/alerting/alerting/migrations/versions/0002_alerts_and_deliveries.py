@@ -112,6 +112,7 @@ def upgrade(schema: str) -> None:
         sa.Column("next_at", TS, nullable=False),
         sa.Column("active", sa.Boolean, nullable=False, server_default="true"),
         sa.Column("notified", ARRAY(sa.Text), nullable=False, server_default="{}"),
+        sa.Column("options", JSONB, nullable=False, server_default="{}"),
         schema=schema,
     )
     op.create_index(

@@ -1,0 +1,77 @@
+"""Configuration as code: the YAML file named by PACTA_ALERTING_CONFIG_FILE is loaded at
+start-up, and a file with a mistake stops the start naming it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ADMIN_DSN
+from tests.support.alerting import WebhookCollector, fresh_database, own_alerting, wait_count
+from tests.support.processes import ServiceProcess, wait_for
+
+pytestmark = pytest.mark.integration
+
+GOOD = """
+receivers:
+  oncall: {type: webhook, url: "http://127.0.0.1:PORT/yaml", secret: whsec-test}
+escalation_policies:
+  page:
+    steps:
+      - {after: 0s, receivers: [oncall]}
+route:
+  receiver: oncall
+  group_by: ['...']
+  group_wait: 0s
+  routes:
+    - matchers: ['kind="breach"', 'priority=~"P1|P2"']
+      escalation: page
+      group_wait: 1h
+inhibit_rules:
+  - source_matchers: [kind=availability_breach]
+    target_matchers: [kind=warning]
+    equal: [service]
+"""
+
+
+async def test_the_file_is_loaded_at_start(
+    kafka_bootstrap: str, service_env: dict[str, str], log_dir: Path, tmp_path: Path
+) -> None:
+    hook = WebhookCollector()
+    path = tmp_path / "alerting.yaml"
+    path.write_text(GOOD.replace("PORT", str(hook.port)))
+    a = await own_alerting(
+        kafka_bootstrap, service_env, log_dir, PACTA_ALERTING_CONFIG_FILE=str(path)
+    )
+    try:
+        tree = a.ok("GET", "/v1/routes")
+        assert tree["group_wait"] == "0s"
+        assert tree["routes"][0]["escalation"] == "page"
+        assert a.ok("GET", "/v1/receivers/oncall")["secret"] == "<set>"
+        assert a.ok("GET", "/v1/inhibit-rules")["items"][0]["equal"] == ["service"]
+        # the escalation's first step pages at once (the route's own group waits an hour)
+        await a.signal(kind="breach", ticket_id="Y-1", priority="P1")
+        [got] = wait_count("the page", lambda: hook.accepted("/yaml"), 1)
+        assert got.body["alerts"][0]["ticket_id"] == "Y-1"
+        assert got.body["group_key"].startswith("escalation:page:")
+    finally:
+        a.proc.stop()
+        hook.close()
+
+
+async def test_a_bad_file_stops_the_start_naming_the_mistake(
+    kafka_bootstrap: str, service_env: dict[str, str], log_dir: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("route:\n  receiver: nobody\n")
+    url = await fresh_database(ADMIN_DSN)
+    proc = ServiceProcess(
+        "alerting",
+        {**service_env, "PACTA_DATABASE_URL": url, "PACTA_ALERTING_CONFIG_FILE": str(path)},
+        log_dir,
+    ).start(wait=False)
+    assert proc.proc is not None
+    code = wait_for("the refusal to start", lambda: proc.proc.poll() if proc.proc else None, 30)
+    assert code != 0
+    assert "receiver 'nobody' is not defined" in proc.tail(200)
