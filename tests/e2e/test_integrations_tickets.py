@@ -5,12 +5,15 @@ the sla-engine; retried deliveries count once; a mappings file loaded at start-u
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 
@@ -40,6 +43,7 @@ SERVICENOW_STEPS = [
     "closed",
 ]
 ORIGIN = datetime(2026, 3, 2, 7, 20, 11, tzinfo=UTC)  # the ServiceNow fixtures' insert
+WEBHOOK_SECRET = "jira-webhook-secret"
 TARGETS = {
     "P1": {"response": "15m", "resolution": "4h"},
     "P2": {"response": "1h", "resolution": "8h"},
@@ -75,6 +79,8 @@ def mapped_ingest(
         "    format: jira\n"
         "    service_field: customfield_10057\n"
         "    priorities: {Highest: P1, High: P1}\n"
+        "  jira:\n"
+        f"    webhook_secret: {WEBHOOK_SECRET}\n"
     )
     proc = ServiceProcess(
         "ingest", {**service_env, "PACTA_INGEST_MAPPINGS_FILE": str(path)}, log_dir
@@ -202,3 +208,25 @@ async def test_a_servicenow_incident_lifecycle_gives_the_right_clocks(
     )
     assert state(clocks, "response") == ("met", 720.0)
     assert state(clocks, "resolution") == ("met", 9000.0)
+
+
+async def test_a_jira_admin_webhook_authenticates_by_its_signature(
+    stack: dict[str, ServiceProcess], mapped_ingest: ServiceProcess
+) -> None:
+    tag = str(uuid.uuid4().int % 10**9)
+    service = f"jira-{tag}"
+    policy(stack["sla_engine"].url, service)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    body = orjson.dumps(jira_lifecycle(tag, service, start)[0])
+    signature = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    url = mapped_ingest.url + "/v1/ingest/jira"
+    headers = {"Content-Type": "application/json", "X-Hub-Signature": signature}
+    r = httpx.post(url, content=body, headers=headers, timeout=10)
+    assert r.status_code == 202, r.text
+    await wait_clocks(stack["sla_engine"].url, f"SD-{tag}", lambda c: "response" in c)
+    forged = {**headers, "X-Hub-Signature": "sha256=" + "0" * 64}
+    assert httpx.post(url, content=body, headers=forged, timeout=10).status_code == 401
+    unsigned = httpx.post(
+        url, content=body, headers={"Content-Type": "application/json"}, timeout=10
+    )
+    assert unsigned.status_code == 401

@@ -4,6 +4,8 @@ all-or-nothing claim and produce, 202 only once Kafka holds the events)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -133,8 +135,8 @@ async def ingest_native(
 ) -> Response:
     """Key, signature, rate limit, adapter, then the generic accept (claim, Kafka, 202)."""
     state = request.app.state
-    key = key or authenticate(request, "ingest")
     raw = await request.body()
+    key = key or _webhook_key(request, fmt, source, raw) or authenticate(request, "ingest")
     guard = state.signatures
     claimed = None
     if guard is not None:
@@ -207,6 +209,28 @@ async def _limited(
         raise
     _count(fmt, "accepted")
     return response
+
+
+def _webhook_key(request: Request, fmt: str, source: str | None, raw: bytes) -> str | None:
+    """A Jira admin webhook cannot send an API key but signs its body with the webhook's
+    secret (`X-Hub-Signature: sha256=<hex>`): a valid one authenticates the source itself."""
+    headers = request.headers
+    signature = headers.get("x-hub-signature")
+    if fmt != "jira" or signature is None:
+        return None
+    if headers.get("authorization") or headers.get("x-api-key"):
+        return None  # an API key was sent: it decides
+    mapping = request.app.state.mappings.get(fmt, source or fmt)
+    secret = getattr(mapping, "webhook_secret", None)
+    if secret is None:
+        return None
+    expected = hmac.new(secret.get_secret_value().encode(), raw, hashlib.sha256).hexdigest()
+    scheme, _, given = signature.strip().partition("=")
+    if scheme.lower() != "sha256" or not hmac.compare_digest(expected, given.strip().lower()):
+        _count(fmt, "rejected", "signature")
+        raise Problem(401, "Invalid signature", "X-Hub-Signature does not match the body")
+    # a replayed delivery is harmless: its ids are the same, answered as duplicates
+    return f"webhook:{source or fmt}"
 
 
 def _count(fmt: str, outcome: str, reason: str | None = None) -> None:
