@@ -331,3 +331,85 @@ async def test_prometheus_rule_fires_and_resolves_through_alertmanager_into_pact
     end = ms(datetime.fromisoformat(resolved["occurred_at"]))
     assert end > start
     await downtime(stack["sla_engine"].url, service, in_month(start, end))
+
+
+@pytest.fixture(scope="module")
+def strict_ingest(service_env: dict[str, str], log_dir: Path) -> Iterator[ServiceProcess]:
+    """An ingest of its own whose per-key bucket holds one request (and refills once an hour)."""
+    env = {**service_env, "PACTA_INGEST_RATE_LIMIT": "0.0003", "PACTA_INGEST_RATE_BURST": "1"}
+    proc = ServiceProcess("ingest", env, log_dir)
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+async def test_alertmanager_is_never_rate_limited_into_losing_alerts(
+    strict_ingest: ServiceProcess,
+    monitoring: TopicReader,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # the bucket is real: a generic request after the first is refused with 429
+    tag = uuid.uuid4().hex[:8]
+    event = {
+        "service": f"rl-generic-{tag}",
+        "check": "c",
+        "status": "firing",
+        "occurred_at": go_time(ms(datetime.now(UTC))),
+    }
+    headers = {"Authorization": f"Bearer {INGEST_KEY}"}
+    answers = [
+        httpx.post(
+            strict_ingest.url + "/v1/events/monitoring",
+            json={**event, "check": f"c{i}"},
+            headers=headers,
+            timeout=10,
+        ).status_code
+        for i in range(2)
+    ]
+    assert 429 in answers, answers
+    # Alertmanager, one request per group (five groups), each firing then resolved: all arrive
+    binary = require("prometheus-alertmanager")
+    work = tmp_path_factory.mktemp("alertmanager-strict")
+    config = work / "alertmanager.yml"
+    config.write_text(yaml.safe_dump(alertmanager_config(strict_ingest.url)))
+    url = f"http://127.0.0.1:{free_port()}"
+    daemon = Daemon(
+        "alertmanager",
+        [binary, f"--config.file={config}", f"--storage.path={work / 'data'}",
+         f"--web.listen-address={url.removeprefix('http://')}", "--cluster.listen-address="],
+        url,
+        work,
+    )  # fmt: skip
+    service = f"rl-{tag}"
+    start = ms(datetime.now(UTC) - timedelta(minutes=3))
+    try:
+        alerts = [
+            {"labels": {"alertname": f"A{i}", "service": service}, "startsAt": go_time(start)}
+            for i in range(5)
+        ]
+        post_alerts(url, alerts)
+        await monitoring.wait_for(
+            "five firing alerts",
+            lambda _: len(monitoring.matching(lambda r: r.get("service") == service)) >= 5,
+        )
+        end = go_time(start + timedelta(minutes=1))
+        post_alerts(url, [{**a, "endsAt": end} for a in alerts])
+        await monitoring.wait_for(
+            "five resolved alerts",
+            lambda _: (
+                len(
+                    monitoring.matching(
+                        lambda r: r.get("service") == service and r["status"] == "resolved"
+                    )
+                )
+                >= 5
+            ),
+        )
+    finally:
+        daemon.stop()
+    ours = monitoring.matching(lambda r: r.get("service") == service)
+    assert sorted((r["check"], r["status"]) for r in ours) == sorted(
+        (f"A{i}", s) for i in range(5) for s in ("firing", "resolved")
+    )
