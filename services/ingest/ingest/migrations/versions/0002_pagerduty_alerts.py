@@ -22,6 +22,9 @@ def upgrade(schema: str) -> None:
         ),
         schema=schema,
     )
+    op.create_index(
+        "pagerduty_alerts_updated_at", "pagerduty_alerts", ["updated_at"], schema=schema
+    )
 
 
 def downgrade(schema: str) -> None:
