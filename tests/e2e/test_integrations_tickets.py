@@ -162,6 +162,10 @@ async def test_a_named_jira_source_applies_its_mapping_from_the_file(
     clocks = await wait_clocks(engine, f"SD-{tag}", lambda c: c["response"]["priority"] == "P1")
     assert clocks["response"]["service"] == f"{service}-eu"
     assert clocks["response"]["target_seconds"] == 900
+    assert r.json()["ids"] == [f"jira-eu-jira-{tag}-created"]
+    # the same delivery from the default source is another site's issue: not a duplicate
+    other = post(mapped_ingest.url, "/v1/ingest/jira", created)
+    assert other.json()["accepted"] == 1, other.text
     unknown = post(mapped_ingest.url, "/v1/ingest/jira?source=jira-us", created)
     assert unknown.status_code == 422, unknown.text
     assert unknown.json()["errors"][0]["field"] == "source"

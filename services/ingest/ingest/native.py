@@ -198,7 +198,8 @@ async def _limited(
         _count(fmt, "rejected", "too_large")
         raise Problem(413, "Batch too large", f"at most {state.settings.ingest_max_batch} events")
     if source and source != fmt:
-        events = [e.model_copy(update={"source": source}) for e in events]
+        # a named source is its own id space: two Jira sites both have an issue 10001
+        events = [e.model_copy(update={"source": source, "id": f"{source}-{e.id}"}) for e in events]
     if not events:
         _count(fmt, "accepted")
         return _accepted({"accepted": 0, "duplicates": 0, "ids": []})
