@@ -39,3 +39,6 @@ lint: ## ruff and strict mypy
 
 clean-data: down ## down, then delete var/ (Kafka data, logs, pid files)
 	rm -rf $(VAR)
+
+rebuild-reporting: ## Replay every topic into a fresh reporting schema and swap it in
+	$(PY) -m reporting rebuild

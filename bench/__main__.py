@@ -4,6 +4,7 @@
     python -m bench --only ingest --duration 10
     python -m bench --only ingest --profile   # + py-spy profiles of the ingest (needs py-spy)
     python -m bench --only engine
+    python -m bench --only alerting       # event in -> webhook out, next to Alertmanager
 
 Needs Kafka and PostgreSQL up (`make setup`) and wrk + prometheus-alertmanager
 (`bash deploy/local/tools.sh`). Results: a table on stdout, the details as JSON in var/bench/.
@@ -19,7 +20,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench import engine, ingest
+from bench import alerting, engine, ingest, reporting
 from pacta.logs import configure_logging
 
 RERUN = (
@@ -48,6 +49,8 @@ def _ingest(args: argparse.Namespace) -> Awaitable[dict[str, Any]]:
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], Awaitable[dict[str, Any]]]] = {
     "ingest": _ingest,
     "engine": engine.from_args,
+    "reporting": reporting.from_args,
+    "alerting": alerting.from_args,
 }
 
 
@@ -65,7 +68,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--batch-connections", type=int, default=8)
     p.add_argument("--rate", type=float, default=5000.0, help="requests/s of the paced run")
     p.add_argument(
-        "--shapes", default="single,batch,paced", help="which load shapes (comma-separated)"
+        "--shapes",
+        default="single,batch,paced,stack",
+        help="which load shapes (comma-separated); stack = the make-up stack next to "
+        "Alertmanager, 16 connections (issue 9)",
     )
     p.add_argument("--no-alertmanager", action="store_true", help="skip the comparison")
     p.add_argument("--profile", action="store_true", help="also profile the ingest with py-spy")
@@ -95,8 +101,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     args = p.parse_args(argv)
     if not 1 <= args.duration <= 300:
         p.error("--duration must be between 1 and 300 seconds")
-    if not set(args.shapes.split(",")) <= {"single", "batch", "paced"}:
-        p.error("--shapes takes a comma list of single, batch, paced")
+    if not set(args.shapes.split(",")) <= {"single", "batch", "paced", "stack"}:
+        p.error("--shapes takes a comma list of single, batch, paced, stack")
     if any("=" not in kv for kv in args.ingest_env):
         p.error("--ingest-env takes KEY=VALUE")
     return args
@@ -110,8 +116,9 @@ async def _main(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, task.cancel)
     failed = False
     # Everything is bounded: a run that hangs past this budget is cancelled and cleaned up.
-    runs = 10 + 2 * len(args.connections) + (2 if args.profile else 0)
+    runs = 17 + 2 * len(args.connections) + (2 if args.profile else 0)
     budget = runs * (args.duration + args.quiet_wait + 20) + 240 + engine.BUDGET_S
+    budget += reporting.BUDGET_S + alerting.BUDGET_S
     async with asyncio.timeout(budget):
         for name in args.only or sorted(BENCHMARKS):
             print(f"[bench] {name}: {args.duration:g} s per run", flush=True)

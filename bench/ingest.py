@@ -31,13 +31,15 @@ from bench.env import API_KEY, KAFKA, BenchEnv
 from bench.procs import (
     CpuMeter,
     Proc,
+    family,
+    family_split,
+    family_thread_ticks,
     free_port,
     listener_pid,
-    thread_split,
-    thread_ticks,
     wait_quiet,
 )
 from bench.report import OUT_DIR, machine, ms, num, stamp, table, target_row, write_json
+from bench.stack import run_stack, stack_rows
 from bench.wrk import WrkRun, run_wrk, wrk_version
 
 ALERTMANAGER = "prometheus-alertmanager"
@@ -78,7 +80,7 @@ class Options:
     ingest_module: str = "ingest"  # a what-if wrapper module may stand in (docs/benchmarks.md)
     ingest_env: tuple[tuple[str, str], ...] = ()  # extra PACTA_* settings for the service
     database_query: str = ""  # appended to the database URL, e.g. "ssl=disable"
-    shapes: tuple[str, ...] = ("single", "batch", "paced")
+    shapes: tuple[str, ...] = ("single", "batch", "paced", "stack")
 
 
 def _iso_now(offset_s: float = -10) -> str:
@@ -170,6 +172,7 @@ class IngestBench:
         self.ingest: Proc | None = None
         self.am: Proc | None = None
         self.calib: Proc | None = None
+        self.ingest_pids = self.lone_ingest_pids  # the stack phase points this at its ingest
 
     async def main(self) -> dict[str, Any]:
         opts = self.opts
@@ -184,7 +187,7 @@ class IngestBench:
             kafka_pid = listener_pid(int(KAFKA.rsplit(":", 1)[1]))
             self.meter = CpuMeter(
                 {
-                    "ingest": lambda: [self.ingest.pid] if self.ingest else [],
+                    "ingest": lambda: self.ingest_pids(),
                     "kafka": lambda: [kafka_pid] if kafka_pid else [],
                     "postgres": CpuMeter.postgres_pids,
                     "alertmanager": lambda: [self.am.pid] if self.am else [],
@@ -212,11 +215,17 @@ class IngestBench:
             await self._pacta_runs()
             if opts.alertmanager:
                 await self._am_runs()
+            if "stack" in opts.shapes:
+                await run_stack(self)
             prof: dict[str, Any] | None = None
             if opts.profile:
                 prof = await self._profiles()
             correctness = await self._final_check()
             return self._result(meta, correctness, prof)
+
+    def lone_ingest_pids(self) -> list[int]:
+        """The bench's own ingest process and its workers."""
+        return family(self.ingest.pid) if self.ingest else []
 
     @property
     def ingest_pid(self) -> int:
@@ -315,13 +324,12 @@ class IngestBench:
         m0 = await asyncio.to_thread(_scrape, self.ingest_url, topic)
         if just_before is not None:
             await just_before()
-        threads0 = thread_ticks(self.ingest_pid)
+        threads0 = family_thread_ticks(self.ingest_pids())
         self.meter.start()
         await run_wrk(run, duration=duration, env=self._wrk_env(label))
         run.cpu = self.meter.stop()
-        split = thread_split(
-            self.ingest_pid, threads0, thread_ticks(self.ingest_pid), run.cpu["window_s"]
-        )
+        threads1 = family_thread_ticks(self.ingest_pids())
+        split = family_split(threads0, threads1, run.cpu["window_s"])
         run.server["ingest_cpu_pct"] = split
         after = await self.env.kafka_settled()
         m1 = await asyncio.to_thread(_scrape, self.ingest_url, topic)
@@ -678,6 +686,8 @@ class IngestBench:
                 ratio >= TARGET_BATCH_RATIO,
                 f"Alertmanager {num(am_batch.events_per_s)} alerts/s ({am_batch.label})",
             )
+        for stack_row in stack_rows(self):
+            row(*stack_row)
         row(
             "acknowledged == landed in Kafka",
             f"{correctness['kafka_records']:,} / {correctness['acked_events']:,}",

@@ -225,6 +225,59 @@ def wait_quiet(max_wait: float, threshold: float, window: float = 1.0) -> tuple[
     return busy, time.monotonic() - started
 
 
+def family(pid: int) -> list[int]:
+    """`pid` and every process below it."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        ppid = int(data[data.rindex(b")") + 2 :].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, ()))
+    return out
+
+
+def wait_http(url: str, timeout: float) -> None:
+    """Poll `url` until it answers 200, or fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            r = httpx.get(url, timeout=2)
+            if r.status_code == 200:
+                return
+            last = f"HTTP {r.status_code}: {r.text[:200]}"
+        except httpx.HTTPError as exc:
+            last = exc
+        time.sleep(0.1)
+    raise RuntimeError(f"not ready after {timeout:.0f}s at {url} (last: {last!r})")
+
+
+def family_thread_ticks(pids: Iterable[int]) -> dict[int, dict[int, int]]:
+    """`thread_ticks` of several processes (an ingest's workers), by pid."""
+    return {pid: thread_ticks(pid) for pid in pids}
+
+
+def family_split(
+    before: dict[int, dict[int, int]], after: dict[int, dict[int, int]], wall: float
+) -> dict[str, float]:
+    """`thread_split` summed over processes: every event loop, and every other thread."""
+    total = {"main_thread": 0.0, "other_threads": 0.0}
+    for pid, ticks in after.items():
+        for key, value in thread_split(pid, before.get(pid, {}), ticks, wall).items():
+            total[key] = round(total[key] + value, 1)
+    return total
+
+
 def thread_ticks(pid: int) -> dict[int, int]:
     """utime + stime per thread of `pid`, in clock ticks."""
     out = {}

@@ -166,6 +166,7 @@ async def start(pid: int, out: Path, duration: float) -> Sampler | None:
                 "-r",
                 str(RATE),
                 "--nonblocking",
+                "--subprocesses",  # the ingest's workers
                 "-f",
                 "raw",
                 "-o",

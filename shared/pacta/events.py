@@ -134,6 +134,15 @@ class _Event(BaseModel):
     labels: Labels = Field(default_factory=dict)
     received_at: UtcTime | None = None
 
+    @field_validator("source", "labels", mode="before")
+    @classmethod
+    def _null_is_absent(cls, value: Any, info: ValidationInfo) -> Any:
+        # one rule for every optional field: null means "not given" (as for id and summary),
+        # so the default applies and the content id is the same as without the field
+        if value is None:
+            return {} if info.field_name == "labels" else "api"
+        return value
+
     @field_validator("occurred_at")
     @classmethod
     def _within_window(cls, value: datetime, info: ValidationInfo) -> datetime:

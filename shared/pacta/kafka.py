@@ -69,14 +69,20 @@ Record: TypeAlias = ConsumerRecord[bytes, bytes]
 BatchHandler = Callable[[list[Record]], Awaitable[None]]
 
 
-def create_producer(settings: CommonSettings, client_id: str) -> AIOKafkaProducer:
-    """An idempotent producer (implies acks=all); callers bound each wait themselves."""
+def create_producer(
+    settings: CommonSettings, client_id: str, *, linger_ms: int = 1
+) -> AIOKafkaProducer:
+    """An idempotent producer (implies acks=all); callers bound each wait themselves.
+
+    `linger_ms` 0 suits a caller that hands over whole batches (`send_batch`): nothing joins a
+    batch after it is queued, so lingering would only add its delay to every acknowledgement.
+    """
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
-        linger_ms=1,
+        linger_ms=linger_ms,
         max_batch_size=256 * 1024,
         compression_type=None,
         request_timeout_ms=10_000,

@@ -275,7 +275,8 @@ async def test_breach_fires_by_itself_during_the_outage(
         {"match": {"service": service}, "warn_at": [0.5], "availability": {"target": target}},
     )
     t0 = now_ms()
-    send(stack, [event(service, "http", "firing", t0)])  # no resolve: the timer must do it
+    # no resolve: the timer must do it; the labels of the check that is down ride along
+    send(stack, [event(service, "http", "firing", t0, labels={"team": "payments"})])
     breach = await signals.wait_for(
         "availability breach",
         lambda s: s["service"] == service and s["kind"] == "availability_breach",
@@ -287,6 +288,7 @@ async def test_breach_fires_by_itself_during_the_outage(
     assert breach["threshold"] == 1.0
     assert breach["policy"] == f"live-{tag}"
     assert breach["signal_id"] == f"{service}/availability/{month}/availability_breach/1"
+    assert breach["labels"] == {"team": "payments"}
     lag = parse_timestamp_ms(breach["detected_at"]) - parse_timestamp_ms(breach["occurred_at"])
     assert 0 <= lag < 1_000
     warning = signals.matching(
@@ -303,9 +305,10 @@ async def test_breach_fires_by_itself_during_the_outage(
     assert gauge(scraped, "pacta_availability_ratio", service) < 1
     # the outage ends: the all-clear, and still one breach
     send(stack, [event(service, "http", "resolved", now_ms())])
-    await signals.wait_for(
+    recovered = await signals.wait_for(
         "recovered", lambda s: s["service"] == service and s["kind"] == "recovered", timeout=15
     )
+    assert recovered["labels"]["team"] == "payments"
     await poll_value(
         db,
         "SELECT count(*) FROM sla_engine.signals WHERE service = $1 AND kind = 'availability_breach'",

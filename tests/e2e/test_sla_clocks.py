@@ -179,12 +179,14 @@ async def test_a_holiday_and_a_weekend_push_the_deadline(
     assert warning["threshold"] == 0.5
     response = await signal(signals, ticket, "breach", "response")
     assert utc(response["occurred_at"]) == z("2026-11-19 16:00")
-    # nothing was met, and nothing fired twice
+    # nothing was met, nothing fired twice, and each breach got its all-clear at the resolve
     mine = signals.matching(lambda x: x["ticket_id"] == ticket)
     assert sorted((x["metric"], x["kind"]) for x in mine) == [
         ("resolution", "breach"),
+        ("resolution", "stopped"),
         ("resolution", "warning"),
         ("response", "breach"),
+        ("response", "stopped"),
         ("response", "warning"),
     ]
 

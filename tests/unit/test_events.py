@@ -293,3 +293,10 @@ def test_ticket_and_monitoring_content_ids_differ() -> None:
     t = TicketEvent.model_validate(ticket(), context={"now": NOW})
     assert t.content_id() != content_id(monitoring())
     assert t.content_id() == TicketEvent.model_validate(ticket()).content_id()
+
+
+def test_null_means_not_given_for_every_optional_field() -> None:
+    given = validate(monitoring(labels=None, source=None, summary=None, id=None))
+    absent = validate(monitoring())
+    assert (given.labels, given.source, given.summary, given.id) == ({}, "api", None, None)
+    assert given.content_id() == absent.content_id()

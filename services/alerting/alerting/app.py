@@ -1,23 +1,117 @@
-"""The alerting service's app factory: consume its topics, serve its API."""
+"""The alerting service's app factory: load its configuration, follow the calendars, consume
+signals, run the group and escalation timers and the delivery worker, serve its API."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
 from fastapi import FastAPI
 
-from alerting import store
+from alerting import config_file, delivery, dispatcher, live, queue, store
+from alerting.api_alerts import router as alerts_router
+from alerting.api_config import router as config_router
+from alerting.calendar_feed import CalendarFeed
 from alerting.consumer import make_handler
+from alerting.context import Context
+from alerting.metrics import ALERTS
 from alerting.settings import AlertingSettings
+from pacta.durations import ms_to_datetime
 from pacta.events import SIGNALS_TOPIC
+from pacta.logs import get_logger
 from pacta.runtime import consumer_lifespan
 from pacta.web import create_base_app
 
+log = get_logger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
+STATES = ("firing", "acknowledged", "silenced", "inhibited", "resolved")
+
+
+async def _refresh(app: FastAPI, stop: asyncio.Event, every: float = 5.0) -> None:
+    """Pick up what other instances changed through their API, and keep the gauges current."""
+    from alerting.views import current_state
+
+    ctx: Context = app.state.ctx
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+        try:
+            async with app.state.engine.connect() as conn:
+                live.replace_into(ctx.live, await live.load(conn))
+                at = dispatcher.now_ms()
+                rows = await store.list_alerts(conn, since=ms_to_datetime(at) - timedelta(days=7))
+                sources = await store.open_alert_labels(conn) if ctx.live.inhibit else []
+            counts = dict.fromkeys(STATES, 0)
+            for row in rows:
+                counts[current_state(ctx, store.alert_from_row(row), sources, at)] += 1
+            for state, n in counts.items():
+                ALERTS.labels(state).set(n)
+            await delivery.gauge_queue(app.state.engine)
+        except Exception as exc:
+            log.warning("alerting refresh failed", error=repr(exc))
 
 
 def create_app(settings: AlertingSettings | None = None) -> FastAPI:
     settings = settings or AlertingSettings()
+
+    @contextlib.asynccontextmanager
+    async def alerting_state(app: FastAPI) -> AsyncIterator[None]:
+        # httpx logs every request at INFO; the delivery log says more, once
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        engine = app.state.engine
+        async with engine.begin() as conn:
+            known = {
+                r[0]
+                for r in await conn.execute(
+                    sa.text("SELECT name FROM alerting.config WHERE kind = 'receiver'")
+                )
+            }
+            await config_file.apply(conn, settings.alerting_config_file, known)
+            secret = (
+                settings.alerting_link_secret.encode()
+                if settings.alerting_link_secret
+                else await store.link_secret(conn)
+            )
+            released = await queue.release_leases(conn)
+            config = await live.load(conn)
+        if released:
+            log.info("deliveries in flight at the last stop resume", count=released)
+        ctx = app.state.ctx = Context(
+            live=config,
+            link_secret=secret,
+            public_url=settings.public_url(),
+            link_ttl_ms=settings.alerting_ack_link_ttl_seconds * 1000,
+        )
+        feed = app.state.calendar_feed = CalendarFeed(settings, config.calendars)
+        worker = delivery.Worker(
+            engine,
+            ctx,
+            concurrency=settings.alerting_receiver_concurrency,
+            retry_initial=settings.alerting_retry_initial_seconds,
+            retry_max=settings.alerting_retry_max_seconds,
+            give_up_after=settings.alerting_give_up_after_seconds,
+        )
+        stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(feed.run(stop), name="calendar-feed"),
+            asyncio.create_task(dispatcher.run(engine, ctx, stop), name="dispatcher"),
+            asyncio.create_task(worker.run(stop), name="delivery-worker"),
+            asyncio.create_task(_refresh(app, stop), name="alerting-refresh"),
+        ]
+        try:
+            yield
+        finally:
+            stop.set()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await worker.close()
+
     lifespan = consumer_lifespan(
         settings,
         schema=store.SCHEMA,
@@ -25,6 +119,7 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
         group="alerting",
         topics=[SIGNALS_TOPIC],
         make_handler=make_handler,
+        hook=alerting_state,
     )
     app = create_base_app(
         title="Pacta alerting",
@@ -33,4 +128,6 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.include_router(config_router)
+    app.include_router(alerts_router)
     return app

@@ -1,32 +1,240 @@
-"""The alerting schema: signals received (alerts, routes and deliveries come with their issue)."""
+"""The alerting schema's queries: configuration resources, silences, alerts and their history."""
 
 from __future__ import annotations
+
+import secrets as random_secrets
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pacta.events import Signal
+from alerting.domain.alerts import Alert
+from pacta.durations import datetime_to_ms, ms_to_datetime
 
 SCHEMA = "alerting"
 
 
-async def record_signals(conn: AsyncConnection, *, signals: list[Signal]) -> None:
-    if signals:
+def jsonb(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+# ---- configuration ------------------------------------------------------------------------
+
+
+async def put_config(
+    conn: AsyncConnection, *, kind: str, name: str, body: Any, origin: str = "api"
+) -> bool:
+    """Insert or replace one resource; True if it is new."""
+    row = await conn.execute(
+        sa.text(
+            "INSERT INTO alerting.config (kind, name, body, origin) "
+            "VALUES (:kind, :name, CAST(:body AS jsonb), :origin) "
+            "ON CONFLICT (kind, name) DO UPDATE SET body = EXCLUDED.body, "
+            "origin = EXCLUDED.origin, updated_at = now() RETURNING (xmax = 0)"
+        ),
+        {"kind": kind, "name": name, "body": jsonb(body), "origin": origin},
+    )
+    return bool(row.scalar())
+
+
+async def delete_config(conn: AsyncConnection, *, kind: str, name: str) -> bool:
+    row = await conn.execute(
+        sa.text("DELETE FROM alerting.config WHERE kind = :kind AND name = :name RETURNING 1"),
+        {"kind": kind, "name": name},
+    )
+    return row.first() is not None
+
+
+async def link_secret(conn: AsyncConnection) -> bytes:
+    """The key signing acknowledge links, made once and shared by every instance."""
+    await conn.execute(
+        sa.text(
+            "INSERT INTO alerting.secrets (name, value) VALUES ('ack_links', :v) "
+            "ON CONFLICT DO NOTHING"
+        ),
+        {"v": random_secrets.token_bytes(32)},
+    )
+    row = await conn.execute(sa.text("SELECT value FROM alerting.secrets WHERE name='ack_links'"))
+    return bytes(row.scalar_one())
+
+
+# ---- silences -----------------------------------------------------------------------------
+
+
+async def add_silence(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(
+        sa.text(
+            "INSERT INTO alerting.silences (id, matchers, starts_at, ends_at, comment, created_by, "
+            "expire_on_resolve) VALUES (:id, CAST(:matchers AS jsonb), :starts_at, :ends_at, "
+            ":comment, :created_by, :expire_on_resolve)"
+        ),
+        {**values, "matchers": jsonb(values["matchers"])},
+    )
+
+
+async def end_silences(conn: AsyncConnection, ids: Sequence[str], at: datetime) -> list[str]:
+    rows = await conn.execute(
+        sa.text(
+            "UPDATE alerting.silences SET ends_at = GREATEST(starts_at, :at) "
+            "WHERE id = ANY(:ids) AND ends_at > :at RETURNING id"
+        ),
+        {"ids": list(ids), "at": at},
+    )
+    return [r[0] for r in rows]
+
+
+async def note_silenced(conn: AsyncConnection, silence_ids: Sequence[str], alert_id: str) -> None:
+    await conn.execute(
+        sa.text(
+            "UPDATE alerting.silences SET matched = array_append(matched, :a) "
+            "WHERE id = ANY(:ids) AND NOT (:a = ANY(matched))"
+        ),
+        {"ids": list(silence_ids), "a": alert_id},
+    )
+
+
+async def expire_on_resolve(conn: AsyncConnection, alert_id: str, at: datetime) -> list[str]:
+    """End the expire_on_resolve silences that matched this alert once none of the alerts they
+    matched is open any more."""
+    rows = await conn.execute(
+        sa.text(
+            "UPDATE alerting.silences s SET ends_at = GREATEST(s.starts_at, :at) "
+            "WHERE s.expire_on_resolve AND s.ends_at > :at AND :a = ANY(s.matched) "
+            "AND NOT EXISTS (SELECT 1 FROM alerting.alerts a WHERE a.id = ANY(s.matched) "
+            "AND a.state <> 'resolved') RETURNING s.id"
+        ),
+        {"a": alert_id, "at": at},
+    )
+    return [r[0] for r in rows]
+
+
+async def list_silences(conn: AsyncConnection) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        sa.text("SELECT * FROM alerting.silences ORDER BY created_at DESC LIMIT 1000")
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+# ---- alerts -------------------------------------------------------------------------------
+
+
+def alert_from_row(row: Any) -> Alert:
+    return Alert(
+        id=row.id,
+        key=row.key,
+        state=row.state,
+        signal=row.signal,
+        labels=row.labels,
+        fired_at_ms=datetime_to_ms(row.fired_at),
+        resolved_at_ms=datetime_to_ms(row.resolved_at) if row.resolved_at else None,
+        acked_at_ms=datetime_to_ms(row.acked_at) if row.acked_at else None,
+        acked_by=row.acked_by,
+    )
+
+
+async def open_alert(conn: AsyncConnection, key: str) -> Alert | None:
+    row = (
         await conn.execute(
             sa.text(
-                "INSERT INTO alerting.signals (signal_id, kind, service, occurred_at, body) "
-                "VALUES (:id, :kind, :service, :occurred_at, CAST(:body AS jsonb)) "
-                "ON CONFLICT DO NOTHING"
+                "SELECT * FROM alerting.alerts WHERE key = :k AND state <> 'resolved' FOR UPDATE"
             ),
-            [
-                {
-                    "id": s.signal_id,
-                    "kind": s.kind,
-                    "service": s.service,
-                    "occurred_at": s.occurred_at,
-                    "body": orjson.dumps(s.model_dump(mode="json")).decode(),
-                }
-                for s in signals
-            ],
+            {"k": key},
         )
+    ).first()
+    return alert_from_row(row) if row else None
+
+
+async def get_alert(conn: AsyncConnection, alert_id: str, lock: bool = False) -> Alert | None:
+    sql = "SELECT * FROM alerting.alerts WHERE id = :id" + (" FOR UPDATE" if lock else "")
+    row = (await conn.execute(sa.text(sql), {"id": alert_id})).first()
+    return alert_from_row(row) if row else None
+
+
+async def save_alert(conn: AsyncConnection, alert: Alert, signal_id: str | None = None) -> None:
+    await conn.execute(
+        sa.text(
+            "INSERT INTO alerting.alerts (id, key, state, service, labels, signal, signals, "
+            "fired_at, resolved_at, acked_at, acked_by, updated_at) VALUES (:id, :key, :state, "
+            ":service, CAST(:labels AS jsonb), CAST(:signal AS jsonb), :signals, :fired_at, "
+            ":resolved_at, :acked_at, :acked_by, now()) ON CONFLICT (id) DO UPDATE SET "
+            "state = EXCLUDED.state, labels = EXCLUDED.labels, signal = EXCLUDED.signal, "
+            "signals = CASE WHEN CAST(:sid AS text) IS NULL OR CAST(:sid AS text) = ANY(alerting.alerts.signals) "
+            "THEN alerting.alerts.signals ELSE alerting.alerts.signals || :signals END, "
+            "resolved_at = EXCLUDED.resolved_at, acked_at = EXCLUDED.acked_at, "
+            "acked_by = EXCLUDED.acked_by, updated_at = now()"
+        ),
+        {
+            "id": alert.id,
+            "key": alert.key,
+            "state": alert.state,
+            "service": str(alert.signal.get("service", "")),
+            "labels": jsonb(dict(alert.labels)),
+            "signal": jsonb(dict(alert.signal)),
+            "signals": [signal_id] if signal_id else [],
+            "sid": signal_id,
+            "fired_at": ms_to_datetime(alert.fired_at_ms),
+            "resolved_at": ms_to_datetime(alert.resolved_at_ms) if alert.resolved_at_ms else None,
+            "acked_at": ms_to_datetime(alert.acked_at_ms) if alert.acked_at_ms else None,
+            "acked_by": alert.acked_by,
+        },
+    )
+
+
+async def add_history(
+    conn: AsyncConnection, entries: Sequence[tuple[str, int, str, dict[str, Any]]]
+) -> None:
+    """(alert_id, at_ms, event, detail) rows of the alerts' histories."""
+    if entries:
+        await conn.execute(
+            sa.text(
+                "INSERT INTO alerting.alert_history (alert_id, at, event, detail) "
+                "VALUES (:a, :at, :e, CAST(:d AS jsonb))"
+            ),
+            [{"a": a, "at": ms_to_datetime(t), "e": e, "d": jsonb(d)} for a, t, e, d in entries],
+        )
+
+
+async def add_receivers(conn: AsyncConnection, alert_ids: Sequence[str], receiver: str) -> None:
+    await conn.execute(
+        sa.text(
+            "UPDATE alerting.alerts SET receivers = array_append(receivers, :r) "
+            "WHERE id = ANY(:ids) AND NOT (:r = ANY(receivers))"
+        ),
+        {"ids": list(alert_ids), "r": receiver},
+    )
+
+
+async def list_alerts(
+    conn: AsyncConnection, *, since: datetime, open_only: bool = False, limit: int = 5000
+) -> list[Any]:
+    where = "state <> 'resolved'" if open_only else "(fired_at >= :since OR state <> 'resolved')"
+    rows = await conn.execute(
+        sa.text(f"SELECT * FROM alerting.alerts WHERE {where} ORDER BY fired_at DESC LIMIT :n"),
+        {"since": since, "n": limit},
+    )
+    return list(rows)
+
+
+async def histories(conn: AsyncConnection, alert_ids: Sequence[str]) -> dict[str, list[Any]]:
+    rows = await conn.execute(
+        sa.text(
+            "SELECT alert_id, at, event, detail FROM alerting.alert_history "
+            "WHERE alert_id = ANY(:ids) ORDER BY seq"
+        ),
+        {"ids": list(alert_ids)},
+    )
+    out: dict[str, list[Any]] = {}
+    for r in rows:
+        out.setdefault(r.alert_id, []).append({"at": r.at, "event": r.event, "detail": r.detail})
+    return out
+
+
+async def open_alert_labels(conn: AsyncConnection) -> list[tuple[str, dict[str, str]]]:
+    """(id, labels) of every firing or acknowledged alert: the possible inhibition sources."""
+    rows = await conn.execute(
+        sa.text("SELECT id, labels FROM alerting.alerts WHERE state <> 'resolved'")
+    )
+    return [(r.id, r.labels) for r in rows]

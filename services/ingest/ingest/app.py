@@ -32,18 +32,23 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url, pool_size=20, pre_ping=False)
+        # the engine serves readiness and pruning; the claims use a plain asyncpg pool
+        engine = create_engine(settings.database_url, pool_size=2, pre_ping=False)
         await migrate(settings.database_url, store.SCHEMA, MIGRATIONS)
+        pool = await store.create_claim_pool(settings.database_url, size=8)
         stop = asyncio.Event()
         app.state.engine = engine
+        app.state.claim_pool = pool
         app.state.producer = None
         app.state.committer = Committer(
-            engine,
+            lambda: pool,
             lambda: app.state.producer,
             prefix=settings.topic_prefix,
             timeout=settings.ingest_produce_timeout,
+            recent=settings.ingest_recent_ids,
         )
-        producer = create_producer(settings, client_id="pacta-ingest")
+        # whole batches per partition (publisher.py): no linger, it would only delay each ack
+        producer = create_producer(settings, client_id="pacta-ingest", linger_ms=0)
 
         async def connect() -> None:
             # Serve (and answer 503) while Kafka is still coming up, rather than refuse to start.
@@ -66,6 +71,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             await asyncio.gather(*tasks, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(producer.stop(), 10)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pool.close(), 10)
             await engine.dispose()
 
     app = create_base_app(

@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from prometheus_client import Counter
 from starlette.responses import Response
 
-from ingest.api import accept
+from ingest.api import _NOT_PROCESSED, _claim_signature, _release_signature, accept
 from ingest.formats import alertmanager, cloudevents, grafana, jira, servicenow
 from ingest.formats.base import Event, FormatError
 from ingest.formats.mapping import Mappings, load_mappings
@@ -142,16 +142,20 @@ async def ingest_native(
     claimed = None
     if guard is not None:
         try:
-            h = request.headers
-            claimed = guard.verify(key, raw, h.get(SIGNATURE_HEADER), h.get(TIMESTAMP_HEADER))
+            stamp = request.headers.get(TIMESTAMP_HEADER)
+            claimed = guard.verify(key, raw, request.headers.get(SIGNATURE_HEADER), stamp)
+            if claimed is not None and stamp is not None:
+                # the generic endpoints' replay guard, shared by every worker (PostgreSQL)
+                await _claim_signature(state, guard, claimed, int(stamp) + int(guard.window))
         except SignatureError as exc:
             _count(fmt, "rejected", "signature")
             raise Problem(401, "Invalid signature", str(exc)) from None
     try:
         return await _limited(request, fmt, source, key, raw, parse)
     except Problem as problem:
-        if claimed is not None and problem.status in (429, 500, 502, 503, 504):
+        if claimed is not None and problem.status in _NOT_PROCESSED:
             guard.release(claimed)  # the sender may retry the same signed request
+            await _release_signature(state, claimed)
         raise
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pydantic import Field, SecretStr, model_validator
 
 from ingest.signatures import parse_secrets
@@ -20,6 +22,20 @@ class IngestSettings(CommonSettings):
         3.0, gt=0, description="seconds to wait for Kafka's acknowledgement before answering 503"
     )
     ingest_retry_after: int = Field(5, ge=1, description="Retry-After seconds on 503")
+    ingest_recent_ids: int = Field(
+        200_000,
+        ge=0,
+        description=(
+            "acknowledged ids each worker keeps in memory to answer retries as duplicates "
+            "without a produce (PostgreSQL stays the authority; 0 = none)"
+        ),
+    )
+    ingest_workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="ingest processes serving the one port (0 = one per CPU core)",
+    )
     ingest_dedup_days: int = Field(35, ge=1, description="days an event id is remembered for dedup")
     ingest_hmac_secrets: SecretStr = Field(
         SecretStr(""),
@@ -48,6 +64,10 @@ class IngestSettings(CommonSettings):
                 f"PACTA_INGEST_HMAC_SECRETS names {len(unknown)} key(s) not in PACTA_API_KEYS"
             )
         return self
+
+    def worker_count(self) -> int:
+        """PACTA_INGEST_WORKERS, or one per CPU this process may run on (a container's cpuset)."""
+        return self.ingest_workers or len(os.sched_getaffinity(0)) or 1
 
     def hmac_secrets(self) -> dict[str, list[bytes]]:
         return parse_secrets(self.ingest_hmac_secrets.get_secret_value())

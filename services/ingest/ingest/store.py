@@ -1,29 +1,68 @@
-"""The ingest schema: event ids already acknowledged, so a retry is answered as a duplicate."""
+"""The ingest schema: event ids already acknowledged, so a retry is answered as a duplicate.
+
+The claim of a cycle's ids is one autocommit statement on a plain asyncpg pool (one round trip,
+no transaction to open and close): it runs once Kafka holds the records, before the 202.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 SCHEMA = "ingest"
+_CLAIM = (
+    "INSERT INTO ingest.seen_events (event_id) SELECT unnest($1::text[]) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
 
 
-async def claim_ids(conn: AsyncConnection, *, ids: list[str]) -> set[str]:
-    """Insert the ids; return those not seen before. Concurrent claims of one id serialise on
-    the primary key, so exactly one request wins it."""
-    rows = await conn.execute(
-        sa.text(
-            "INSERT INTO ingest.seen_events (event_id) SELECT unnest(CAST(:ids AS text[])) "
-            "ON CONFLICT DO NOTHING RETURNING event_id"
-        ),
-        {"ids": ids},
+async def create_claim_pool(url: str, size: int) -> Any:
+    """An asyncpg pool for the claims, from the service's SQLAlchemy database URL."""
+    parsed = sa.make_url(url).set(drivername="postgresql")
+    ssl: object = None
+    if parsed.host in ("127.0.0.1", "localhost", "::1") and not (
+        {"ssl", "sslmode"} & set(parsed.query)
+    ):
+        ssl = False  # as pacta.db.create_engine: no TLS on loopback
+    return await asyncpg.create_pool(
+        parsed.render_as_string(hide_password=False),
+        min_size=1,
+        max_size=size,
+        ssl=ssl,
+        timeout=10,
     )
+
+
+async def claim_ids(pool: Any, *, ids: list[str]) -> set[str]:
+    """Insert the ids; return those not seen before. Concurrent claims of one id serialise on
+    the primary key, so exactly one request (of any process) wins it."""
+    rows = await pool.fetch(_CLAIM, ids)
     return {r[0] for r in rows}
 
 
+async def claim_signature(pool: Any, *, signature: bytes, expires_at: int) -> bool:
+    """Record a signature's one use; False if some process already used it (a replay)."""
+    row = await pool.fetchval(
+        "INSERT INTO ingest.used_signatures (signature, expires_at) VALUES ($1, to_timestamp($2)) "
+        "ON CONFLICT DO NOTHING RETURNING 1",
+        signature,
+        expires_at,
+    )
+    return row is not None
+
+
+async def release_signature(pool: Any, *, signature: bytes) -> None:
+    await pool.execute("DELETE FROM ingest.used_signatures WHERE signature = $1", signature)
+
+
 async def prune(conn: AsyncConnection, *, older_than_days: int) -> int:
+    """Forget ids older than the dedup window and signatures past their replay window."""
     result = await conn.execute(
         sa.text("DELETE FROM ingest.seen_events WHERE seen_at < now() - make_interval(days => :d)"),
         {"d": older_than_days},
     )
+    await conn.execute(sa.text("DELETE FROM ingest.used_signatures WHERE expires_at < now()"))
     return int(result.rowcount or 0)

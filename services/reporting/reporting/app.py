@@ -1,4 +1,5 @@
-"""The reporting service's app factory: consume its topics, serve its API."""
+"""The reporting service's app factory: consume its topics into the read model, serve reports,
+trends and the overview page."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from pacta.events import MONITORING_TOPIC, SIGNALS_TOPIC, TICKETS_TOPIC
 from pacta.runtime import consumer_lifespan
 from pacta.web import create_base_app
 from reporting import store
-from reporting.consumer import make_handler
+from reporting.api import router
+from reporting.consumer import TOPICS, make_handler
 from reporting.settings import ReportingSettings
+from reporting.views import router as views_router
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -23,8 +25,8 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         schema=store.SCHEMA,
         migrations=MIGRATIONS,
         group="reporting",
-        topics=[MONITORING_TOPIC, TICKETS_TOPIC, SIGNALS_TOPIC],
-        make_handler=make_handler,
+        topics=list(TOPICS),
+        make_handler=lambda app: make_handler(app.state.engine, store.SCHEMA),
     )
     app = create_base_app(
         title="Pacta reporting",
@@ -33,4 +35,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.schema = store.SCHEMA
+    app.include_router(router)
+    app.include_router(views_router)
     return app

@@ -1,43 +1,326 @@
-"""The reporting schema: the journal every read model is derived from."""
+"""The reporting schema, write side: each record kind folded into the read model, the daily
+aggregates moved by the difference each record makes. Every function takes the schema, so a
+rebuild writes into a fresh one with the same code."""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pacta.events import MonitoringEvent, Signal, TicketEvent
+from pacta.durations import ms_to_datetime, parse_timestamp_ms
+from pacta.events import Signal
+from reporting.domain.availability import fact_view, parse_fact
+from reporting.domain.ticket_life import TicketEventView, TicketLife, merge, ticket_delta
+from reporting.domain.tickets import ClockOutcome, clock_delta, sum_days
 
 SCHEMA = "reporting"
-Item = MonitoringEvent | TicketEvent | Signal
+_IDENT = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
-def item_id(item: Item) -> str:
-    return item.signal_id if isinstance(item, Signal) else str(item.id)
+def q(schema: str) -> str:
+    """The schema, checked (it is formatted into SQL)."""
+    if not _IDENT.fullmatch(schema):
+        raise ValueError(f"bad schema name {schema!r}")
+    return schema
 
 
-def item_kind(item: Item) -> str:
-    if isinstance(item, Signal):
-        return f"signal.{item.kind}"
-    return "monitoring" if isinstance(item, MonitoringEvent) else "ticket"
+def _ts(ms: int | None) -> datetime | None:
+    return None if ms is None else ms_to_datetime(ms)
 
 
-async def journal(conn: AsyncConnection, *, items: list[Item]) -> None:
-    if items:
+def _ms(text: str | None) -> int | None:
+    return None if text is None else parse_timestamp_ms(text)
+
+
+async def add_services(conn: AsyncConnection, schema: str, names: Iterable[str]) -> None:
+    rows = [{"s": n} for n in sorted(set(names))]
+    if rows:
         await conn.execute(
             sa.text(
-                "INSERT INTO reporting.journal (event_id, kind, service, occurred_at, body) "
-                "VALUES (:id, :kind, :service, :occurred_at, CAST(:body AS jsonb)) "
-                "ON CONFLICT DO NOTHING"
+                f"INSERT INTO {q(schema)}.services (service) VALUES (:s) ON CONFLICT DO NOTHING"
+            ),
+            rows,
+        )
+
+
+# ---- clocks ------------------------------------------------------------------------------
+
+
+def clock_outcome(fact: dict[str, Any]) -> ClockOutcome:
+    return ClockOutcome(
+        ticket_id=fact["ticket_id"],
+        metric=fact["metric"],
+        service=fact["service"],
+        priority=fact.get("priority"),
+        state=fact["state"],
+        version=int(fact["version"]),
+        elapsed_ms=round(float(fact["elapsed_seconds"]) * 1000),
+        stopped_ms=_ms(fact.get("stopped_at")),
+        breached_ms=_ms(fact.get("breached_at")),
+        deadline_ms=_ms(fact.get("deadline")),
+    )
+
+
+async def apply_clock_facts(conn: AsyncConnection, schema: str, facts: list[dict[str, Any]]) -> int:
+    """Keep each clock's newest fact (by version); returns how many clocks changed."""
+    newest: dict[tuple[str, str], dict[str, Any]] = {}
+    for fact in facts:
+        key = (fact["ticket_id"], fact["metric"])
+        if key not in newest or int(fact["version"]) > int(newest[key]["version"]):
+            newest[key] = fact
+    if not newest:
+        return 0
+    s = q(schema)
+    rows = await conn.execute(
+        sa.text(
+            f"SELECT body FROM {s}.clocks WHERE (ticket_id, metric) IN "
+            "(SELECT * FROM unnest(CAST(:t AS text[]), CAST(:m AS text[]))) FOR UPDATE"
+        ),
+        {"t": [k[0] for k in newest], "m": [k[1] for k in newest]},
+    )
+    old = {(b["ticket_id"], b["metric"]): b for (b,) in rows}
+    upserts, deltas = [], []
+    for key, fact in newest.items():
+        before = old.get(key)
+        if before is not None and int(before["version"]) >= int(fact["version"]):
+            continue  # an older or the same version: already counted
+        new = clock_outcome(fact)
+        deltas += clock_delta(None if before is None else clock_outcome(before), new)
+        upserts.append(
+            {
+                "ticket_id": new.ticket_id,
+                "metric": new.metric,
+                "service": new.service,
+                "policy": fact.get("policy"),
+                "priority": new.priority,
+                "state": new.state,
+                "version": new.version,
+                "elapsed_ms": new.elapsed_ms,
+                "target_ms": None
+                if fact.get("target_seconds") is None
+                else round(float(fact["target_seconds"]) * 1000),
+                "started_at": _ts(_ms(fact.get("started_at"))),
+                "stopped_at": _ts(new.stopped_ms),
+                "breached_at": _ts(new.breached_ms),
+                "deadline": _ts(new.deadline_ms),
+                "outcome_at": _ts(new.outcome_ms),
+                "body": orjson.dumps(fact).decode(),
+            }
+        )
+    if upserts:
+        cols = list(upserts[0])
+        sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols[2:])
+        values = ", ".join(f"CAST(:{c} AS jsonb)" if c == "body" else f":{c}" for c in cols)
+        await conn.execute(
+            sa.text(
+                f"INSERT INTO {s}.clocks ({', '.join(cols)}) VALUES ({values}) "
+                f"ON CONFLICT (ticket_id, metric) DO UPDATE SET {sets}"
+            ),
+            upserts,
+        )
+    policies = sorted({(u["service"], u["policy"]) for u in upserts if u["policy"] is not None})
+    if policies:
+        await conn.execute(
+            sa.text(
+                f"UPDATE {s}.services SET ticket_policy = "
+                "LEAST(coalesce(ticket_policy, :p), :p) WHERE service = :s"
+            ),
+            [{"s": svc, "p": p} for svc, p in policies],
+        )
+    changed = [
+        d for d in sum_days(deltas).values() if d.met or d.breached or d.stopped or d.elapsed_ms
+    ]
+    if changed:
+        await conn.execute(
+            sa.text(
+                f"INSERT INTO {s}.clock_days AS d VALUES "
+                "(:service, :day, :metric, :priority, :met, :breached, :stopped, :elapsed_ms) "
+                "ON CONFLICT (service, day, metric, priority) DO UPDATE SET "
+                "met = d.met + EXCLUDED.met, breached = d.breached + EXCLUDED.breached, "
+                "stopped = d.stopped + EXCLUDED.stopped, "
+                "elapsed_ms = d.elapsed_ms + EXCLUDED.elapsed_ms"
             ),
             [
                 {
-                    "id": item_id(i),
-                    "kind": item_kind(i),
-                    "service": i.service,
-                    "occurred_at": i.occurred_at,
-                    "body": orjson.dumps(i.model_dump(mode="json")).decode(),
+                    "service": d.service,
+                    "day": d.day,
+                    "metric": d.metric,
+                    "priority": d.priority,
+                    "met": d.met,
+                    "breached": d.breached,
+                    "stopped": d.stopped,
+                    "elapsed_ms": d.elapsed_ms,
                 }
-                for i in items
+                for d in changed
             ],
+        )
+    return len(upserts)
+
+
+# ---- availability and calendars -----------------------------------------------------------
+
+
+async def apply_availability_facts(
+    conn: AsyncConnection, schema: str, facts: list[dict[str, Any]]
+) -> None:
+    """Keep each service-month's newest fact (the engine bumps the version on every change)."""
+    newest: dict[tuple[str, str], dict[str, Any]] = {}
+    for fact in facts:
+        key = (fact["service"], fact["month"])
+        if key not in newest or int(fact["version"]) > int(newest[key]["version"]):
+            newest[key] = fact
+    rows = []
+    for fact in newest.values():
+        view = parse_fact(fact)
+        rows.append(
+            {
+                "service": view.service,
+                "month": view.month,
+                "version": view.version,
+                "month_start": ms_to_datetime(view.month_start_ms),
+                "month_end": ms_to_datetime(view.month_end_ms),
+                "body": orjson.dumps(fact).decode(),
+                "view": orjson.dumps(fact_view(view)).decode(),
+            }
+        )
+    if rows:
+        await conn.execute(
+            sa.text(
+                f"INSERT INTO {q(schema)}.availability AS a VALUES "
+                "(:service, :month, :version, :month_start, :month_end, CAST(:body AS jsonb), "
+                "CAST(:view AS jsonb)) "
+                "ON CONFLICT (service, month) DO UPDATE SET version = EXCLUDED.version, "
+                "month_start = EXCLUDED.month_start, month_end = EXCLUDED.month_end, "
+                "body = EXCLUDED.body, view = EXCLUDED.view WHERE a.version < EXCLUDED.version"
+            ),
+            rows,
+        )
+
+
+async def put_calendar(
+    conn: AsyncConnection, schema: str, name: str, body: dict[str, Any] | None
+) -> None:
+    """The compacted calendars topic: the newest record of a name wins, a null deletes it."""
+    if body is None:
+        await conn.execute(
+            sa.text(f"DELETE FROM {q(schema)}.calendars WHERE name = :n"), {"n": name}
+        )
+        return
+    await conn.execute(
+        sa.text(
+            f"INSERT INTO {q(schema)}.calendars VALUES (:n, CAST(:b AS jsonb)) "
+            "ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body"
+        ),
+        {"n": name, "b": orjson.dumps(body).decode()},
+    )
+
+
+# ---- tickets ------------------------------------------------------------------------------
+
+
+def _life_json(life: TicketLife) -> str:
+    return orjson.dumps({k: getattr(life, k) for k in TicketLife.__dataclass_fields__}).decode()
+
+
+def _life(body: dict[str, Any]) -> TicketLife:
+    fields = dict(body)
+    for stamp in ("latest", "priority_at", "outcome_at"):
+        if fields.get(stamp) is not None:
+            fields[stamp] = (int(fields[stamp][0]), str(fields[stamp][1]))
+    return TicketLife(**fields)
+
+
+async def apply_ticket_events(
+    conn: AsyncConnection, schema: str, events: list[TicketEventView]
+) -> None:
+    if not events:
+        return
+    s = q(schema)
+    ids = sorted({e.ticket_id for e in events})
+    rows = await conn.execute(
+        sa.text(f"SELECT body FROM {s}.tickets WHERE ticket_id = ANY(:ids) FOR UPDATE"),
+        {"ids": ids},
+    )
+    before = {b["ticket_id"]: _life(b) for (b,) in rows}
+    after = dict(before)
+    for e in events:
+        after[e.ticket_id] = merge(after.get(e.ticket_id), e)
+    deltas = [d for t in ids for d in ticket_delta(before.get(t), after[t])]
+    await conn.execute(
+        sa.text(
+            f"INSERT INTO {s}.tickets VALUES (:ticket_id, :service, :type, :priority, :outcome, "
+            ":opened_at, :completed_at, CAST(:body AS jsonb)) ON CONFLICT (ticket_id) DO UPDATE "
+            "SET service = EXCLUDED.service, type = EXCLUDED.type, priority = EXCLUDED.priority, "
+            "outcome = EXCLUDED.outcome, opened_at = EXCLUDED.opened_at, "
+            "completed_at = EXCLUDED.completed_at, body = EXCLUDED.body"
+        ),
+        [
+            {
+                "ticket_id": life.ticket_id,
+                "service": life.service,
+                "type": life.type,
+                "priority": life.priority,
+                "outcome": life.outcome,
+                "opened_at": ms_to_datetime(life.opened_ms),
+                "completed_at": _ts(life.completed_ms),
+                "body": _life_json(life),
+            }
+            for life in (after[t] for t in ids)
+        ],
+    )
+    summed: dict[tuple[Any, ...], list[int]] = {}
+    for d in deltas:
+        acc = summed.setdefault((d.service, d.day, d.kind, d.priority), [0, 0])
+        acc[0] += d.count
+        acc[1] += d.failed
+    changed = [(k, v) for k, v in summed.items() if v[0] or v[1]]
+    if changed:
+        await conn.execute(
+            sa.text(
+                f"INSERT INTO {s}.ticket_days AS d VALUES (:s, :day, :kind, :p, :c, :f) "
+                "ON CONFLICT (service, day, kind, priority) DO UPDATE SET "
+                "count = d.count + EXCLUDED.count, failed = d.failed + EXCLUDED.failed"
+            ),
+            [
+                {"s": k[0], "day": k[1], "kind": k[2], "p": k[3], "c": v[0], "f": v[1]}
+                for k, v in changed
+            ],
+        )
+
+
+# ---- signals ------------------------------------------------------------------------------
+
+
+async def apply_signals(conn: AsyncConnection, schema: str, signals: list[Signal]) -> None:
+    s = q(schema)
+    if signals:
+        await conn.execute(
+            sa.text(
+                f"INSERT INTO {s}.signals VALUES (:id, :kind, :service, :metric, :ticket, "
+                ":at, CAST(:body AS jsonb)) ON CONFLICT DO NOTHING"
+            ),
+            [
+                {
+                    "id": x.signal_id,
+                    "kind": x.kind,
+                    "service": x.service,
+                    "metric": x.metric,
+                    "ticket": x.ticket_id,
+                    "at": x.occurred_at,
+                    "body": orjson.dumps(x.model_dump(mode="json")).decode(),
+                }
+                for x in signals
+            ],
+        )
+    retractions = [{"id": x.retracts, "by": x.signal_id} for x in signals if x.retracts]
+    if retractions:
+        await conn.execute(
+            sa.text(f"INSERT INTO {s}.retractions VALUES (:id, :by) ON CONFLICT DO NOTHING"),
+            retractions,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -13,10 +14,11 @@ from pacta.auth import AdminKey, ReaderKey
 from pacta.calendars import BUILTIN_CALENDARS
 from pacta.durations import ms_to_datetime
 from pacta.problems import Problem, validation_errors
-from sla_engine import resources, store
+from sla_engine import calendar_feed, resources, store
 from sla_engine.clock_rows import clock_from_row
 from sla_engine.downtime import month_of
 from sla_engine.keeper import now_ms
+from sla_engine.openapi_answers import answers
 from sla_engine.outage_views import availability_view
 from sla_engine.policies import CalendarSpec, Policy, PolicySpec
 from sla_engine.schemas import (
@@ -32,8 +34,11 @@ from sla_engine.schemas import (
     PolicyList,
 )
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=answers(401, 422))
 ResourceName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+_CLEAN = r"^[^\x00-\x1f\x7f]+$"
+"""Names in queries and paths: no control characters (PostgreSQL refuses NUL)."""
+NameQuery = Annotated[str | None, Query(min_length=1, max_length=200, pattern=_CLEAN)]
 
 
 async def _body(request: Request) -> Any:
@@ -45,7 +50,7 @@ async def _body(request: Request) -> Any:
 
 def _validate(model: type[Any], data: Any) -> Any:
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context={"now": datetime.now(UTC)})
     except ValidationError as exc:
         # a bad mapping key is reported at `[key]` below it; the key itself is the field
         found = [{**e, "loc": [p for p in e["loc"] if p != "[key]"]} for e in exc.errors()]
@@ -72,7 +77,9 @@ async def list_calendars(request: Request, _: ReaderKey) -> CalendarList:
     return CalendarList(items=items)
 
 
-@router.get("/calendars/{name}", tags=["calendars"], response_model=NamedCalendar)
+@router.get(
+    "/calendars/{name}", tags=["calendars"], response_model=NamedCalendar, responses=answers(404)
+)
 async def get_calendar(request: Request, name: ResourceName, _: ReaderKey) -> NamedCalendar:
     registry = request.app.state.registry
     if name in BUILTIN_CALENDARS:
@@ -87,6 +94,7 @@ async def get_calendar(request: Request, name: ResourceName, _: ReaderKey) -> Na
     "/calendars/{name}",
     tags=["calendars"],
     response_model=NamedCalendar,
+    responses={201: {"model": NamedCalendar, "description": "Created"}, **answers(400, 403, 409)},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -105,13 +113,17 @@ async def put_calendar(
         created = await resources.put_resource(
             conn, kind="calendar", name=name, body=spec.model_dump(mode="json")
         )
+        await calendar_feed.publish(conn, _prefix(request), name, calendar)
+    _ring(request)
     request.app.state.registry.calendars[name] = calendar
     request.app.state.registry.origins[("calendar", name)] = "api"
     response.status_code = 201 if created else 200
     return _calendar_view(name, calendar, False)
 
 
-@router.delete("/calendars/{name}", tags=["calendars"], status_code=204)
+@router.delete(
+    "/calendars/{name}", tags=["calendars"], status_code=204, responses=answers(403, 404, 409)
+)
 async def delete_calendar(request: Request, name: ResourceName, _: AdminKey) -> Response:
     registry = request.app.state.registry
     if name in BUILTIN_CALENDARS:
@@ -121,11 +133,25 @@ async def delete_calendar(request: Request, name: ResourceName, _: AdminKey) -> 
         raise Problem(409, "Conflict", f"calendar {name!r} is used by policies {users}")
     async with request.app.state.engine.begin() as conn:
         found = await resources.delete_resource(conn, kind="calendar", name=name)
+        if found:
+            await calendar_feed.publish(conn, _prefix(request), name, None)
     if not found:
         raise Problem(404, "Not found", f"calendar {name!r} does not exist")
+    _ring(request)
     registry.calendars.pop(name, None)
     registry.origins.pop(("calendar", name), None)
     return Response(status_code=204)
+
+
+def _prefix(request: Request) -> str:
+    return str(request.app.state.settings.topic_prefix)
+
+
+def _ring(request: Request) -> None:
+    """Wake the outbox relay: what was just committed goes to Kafka now, not at its next poll."""
+    relay = getattr(request.app.state, "relay", None)
+    if relay is not None:
+        relay.notify()
 
 
 def _calendar_view(name: str, calendar: Any, builtin: bool, origin: str = "api") -> NamedCalendar:
@@ -145,7 +171,9 @@ async def list_policies(request: Request, _: ReaderKey) -> PolicyList:
     )
 
 
-@router.get("/policies/{name}", tags=["policies"], response_model=NamedPolicy)
+@router.get(
+    "/policies/{name}", tags=["policies"], response_model=NamedPolicy, responses=answers(404)
+)
 async def get_policy(request: Request, name: ResourceName, _: ReaderKey) -> NamedPolicy:
     registry = request.app.state.registry
     policy = registry.policies.get(name)
@@ -163,6 +191,7 @@ def _policy_view(registry: Any, policy: Policy) -> NamedPolicy:
     "/policies/{name}",
     tags=["policies"],
     response_model=NamedPolicy,
+    responses={201: {"model": NamedPolicy, "description": "Created"}, **answers(400, 403)},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -200,7 +229,7 @@ async def put_policy(
     return _policy_view(registry, policy)
 
 
-@router.delete("/policies/{name}", tags=["policies"], status_code=204)
+@router.delete("/policies/{name}", tags=["policies"], status_code=204, responses=answers(403, 404))
 async def delete_policy(request: Request, name: ResourceName, _: AdminKey) -> Response:
     async with request.app.state.engine.begin() as conn:
         found = await resources.delete_resource(conn, kind="policy", name=name)
@@ -221,10 +250,14 @@ def _calendar_fields(spec: PolicySpec, calendar: str) -> list[str]:
 
 
 async def _replan_outages(request: Request) -> None:
-    """Running outages are measured against the policies as they now are."""
+    """Running outages are measured against the policies as they now are, and so are open
+    tickets from this instant on (the keeper's timer task applies it)."""
     outages = getattr(request.app.state, "outages", None)
     if outages is not None:
         await outages.replan_open()
+    keeper = getattr(request.app.state, "keeper", None)
+    if keeper is not None:
+        keeper.policy_changed()
 
 
 # ---- maintenance windows ------------------------------------------------------------------
@@ -235,6 +268,10 @@ async def _replan_outages(request: Request) -> None:
     tags=["maintenance"],
     status_code=201,
     response_model=MaintenanceWindow,
+    responses={
+        200: {"model": MaintenanceWindow, "description": "The same window was posted before"},
+        **answers(400, 403, 409),
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -242,19 +279,29 @@ async def _replan_outages(request: Request) -> None:
         }
     },
 )
-async def post_window(request: Request, _: AdminKey) -> MaintenanceWindow:
+async def post_window(request: Request, response: Response, _: AdminKey) -> MaintenanceWindow:
     window: MaintenanceWindowIn = _validate(MaintenanceWindowIn, await _body(request))
     window_id = window.id or f"mw-{uuid.uuid4().hex[:12]}"
     async with request.app.state.engine.begin() as conn:
-        await resources.add_window(
+        stored = await resources.create_window(
             conn,
             window_id=window_id,
             service=window.service,
             starts_at=window.starts_at,
             ends_at=window.ends_at,
             reason=window.reason,
-            origin="api",
         )
+        if stored is not None:
+            # an id is one window: the same again is a retry, anything else a conflict
+            if not window.same_as(stored):
+                raise Problem(
+                    409,
+                    "Conflict",
+                    f"maintenance window {window_id!r} exists with other content",
+                    errors=[{"field": "id", "message": "is taken by another window"}],
+                )
+            response.status_code = 200
+            return MaintenanceWindow(**{k: stored[k] for k in MaintenanceWindow.model_fields})
         outages = getattr(request.app.state, "outages", None)
         dues = None
         if outages is not None:
@@ -273,7 +320,7 @@ async def post_window(request: Request, _: AdminKey) -> MaintenanceWindow:
 
 @router.get("/maintenance-windows", tags=["maintenance"], response_model=MaintenanceList)
 async def list_windows(
-    request: Request, _: ReaderKey, service: str | None = None
+    request: Request, _: ReaderKey, service: NameQuery = None
 ) -> MaintenanceList:
     async with request.app.state.engine.connect() as conn:
         rows = await resources.list_windows(conn, service=service)
@@ -289,8 +336,8 @@ async def list_windows(
 async def list_clocks(
     request: Request,
     _: ReaderKey,
-    ticket_id: str | None = None,
-    service: str | None = None,
+    ticket_id: NameQuery = None,
+    service: NameQuery = None,
     state: Annotated[str | None, Query(pattern="^(running|paused|met|breached)$")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> ClockList:
@@ -341,7 +388,10 @@ def _clock_view(row: dict[str, Any], book: dict[str, Any], registry: Any, now: i
 
 @router.get("/services/{service}/availability", tags=["availability"], response_model=Availability)
 async def get_availability(
-    request: Request, service: str, _: ReaderKey, month: str | None = None
+    request: Request,
+    service: Annotated[str, Path(min_length=1, max_length=200, pattern=_CLEAN)],
+    _: ReaderKey,
+    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
 ) -> Availability:
     """Month-to-date availability (SPEC §4.3); the month is the availability calendar's local
     month, the current one by default."""
@@ -351,6 +401,8 @@ async def get_availability(
         month = month_of(now, outages.objective(service).calendar.timezone)
     try:
         figures = await outages.figures(service, month, now)
+        if figures.start_ms > now:
+            raise ValueError("has not started yet: there are no figures for it")
     except ValueError as exc:
         raise Problem(
             422,

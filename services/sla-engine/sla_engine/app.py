@@ -15,7 +15,7 @@ from pacta.kafka import create_producer, start_with_retry
 from pacta.logs import get_logger
 from pacta.runtime import consumer_lifespan
 from pacta.web import create_base_app
-from sla_engine import resources, store
+from sla_engine import calendar_feed, resources, store
 from sla_engine.api import router
 from sla_engine.consumer import make_handler
 from sla_engine.keeper import ClockKeeper
@@ -35,7 +35,14 @@ async def _refresh_registry(app: FastAPI, stop: asyncio.Event, every: float = 5.
             await asyncio.wait_for(stop.wait(), every)
         try:
             async with app.state.engine.connect() as conn:
-                app.state.registry.replace_with(await resources.load_registry(conn))
+                fresh = await resources.load_registry(conn)
+            registry = app.state.registry
+            changed = fresh.policies != registry.policies or fresh.calendars != registry.calendars
+            registry.replace_with(fresh)
+            if changed:
+                # another instance changed a policy: measure the open tickets held here by it
+                app.state.keeper.policy_changed()
+                await app.state.outages.replan_open()
         except Exception as exc:
             log.warning("registry refresh failed", error=repr(exc))
 
@@ -73,6 +80,7 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
         async with engine.begin() as conn:
             await resources.apply_config_dir(conn, settings.sla_engine_config_dir)
             app.state.registry = await resources.load_registry(conn)
+            await calendar_feed.publish_all(conn, settings.topic_prefix, app.state.registry)
         keeper = app.state.keeper = ClockKeeper(engine, app.state.registry, settings.topic_prefix)
         await keeper.restore()
         outages = app.state.outages = OutageTracker(
@@ -81,7 +89,7 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
         await outages.restore()
         producer = create_producer(settings, client_id="pacta-sla-engine")
         stop = asyncio.Event()
-        relay = Relay(engine, producer)
+        relay = app.state.relay = Relay(engine, producer)
         keeper.on_commit.append(relay.notify)
         outages.on_commit.append(relay.notify)
 

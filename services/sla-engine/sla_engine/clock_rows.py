@@ -12,8 +12,8 @@ from pacta.calendars import Calendar
 from pacta.durations import datetime_to_ms, ms_to_datetime, parse_timestamp_ms
 from pacta.events import TicketEvent
 from sla_engine.clocks import Clock, ClockRules, Metric
-from sla_engine.clocks import TicketEvent as ClockEvent
 from sla_engine.resources import Registry
+from sla_engine.ticket_log import TicketEvent as ClockEvent
 from sla_engine.tickets import Ticket
 
 _NO_LABELS: dict[str, str] = {}
@@ -64,6 +64,8 @@ class RowBuilder:
                 last_event_ms,
                 labels,
                 version,
+                episode,
+                breach_episode,
             ) = row
             rules = self.rules[policy] if policy in self.rules else self._rules(policy)
             if rules is None:
@@ -110,6 +112,8 @@ class RowBuilder:
                 breached_at_ms,
                 met_signalled,
                 frozenset(fired) if fired else no_fired,
+                episode,
+                breach_episode,
             )
 
 
@@ -131,6 +135,8 @@ assert tuple(Clock.__dataclass_fields__) == (
     "breached_at_ms",
     "met_signalled",
     "fired",
+    "episode",
+    "breach_episode",
 ), "Clock's fields changed order: update RowBuilder.add"
 
 
@@ -163,6 +169,8 @@ def clock_rows(ticket: Ticket) -> list[dict[str, Any]]:
                 "deadline_at": None if deadline is None else ms_to_datetime(deadline),
                 "labels": _json(ticket.labels),
                 "version": ticket.version,
+                "episode": clock.episode,
+                "breach_episode": clock.breach_episode,
             }
         )
     return rows
@@ -187,12 +195,24 @@ def clock_from_row(row: dict[str, Any], calendar: Calendar) -> Clock:
         breached_at_ms=row["breached_at_ms"],
         met_signalled=row["met_signalled"],
         fired=frozenset(row["fired"]),
+        episode=row.get("episode", 1),
+        breach_episode=row.get("breach_episode", 0),
     )
 
 
-def clock_fact(row: dict[str, Any]) -> dict[str, Any]:
-    """What reporting needs to count a clock exactly as the engine does."""
+def clock_fact(row: dict[str, Any], removed: bool = False) -> dict[str, Any]:
+    """What reporting needs to count a clock exactly as the engine does. Keys are only ever
+    added: `outcome` is `met`, `stopped` (breached, then stopped: counts as breached),
+    `breached` (still open) or None while open in time; `breached` is the count-as-breached
+    truth as the engine now derives it (a retracted breach is no longer in it); `removed` is
+    true for a clock no policy measures any more (its policy was deleted before it ended)."""
     deadline = row["deadline_at"]
+    breached_at = row.get("breached_at_ms")
+    stopped = row["stopped_at_ms"] is not None
+    if breached_at is not None:
+        outcome: str | None = "stopped" if stopped else "breached"
+    else:
+        outcome = "met" if stopped and row["target_ms"] is not None else None
     return {
         "fact_id": f"clock:{row['ticket_id']}:{row['metric']}:{row['version']}",
         "fact": "clock",
@@ -213,6 +233,14 @@ def clock_fact(row: dict[str, Any]) -> dict[str, Any]:
         else ms_to_datetime(row["stopped_at_ms"]).isoformat(),
         "deadline": None if deadline is None else deadline.isoformat(),
         "occurred_at": ms_to_datetime(row["stopped_at_ms"] or row["as_of_ms"]).isoformat(),
+        "outcome": outcome,
+        "breached": breached_at is not None,
+        "breached_at": None if breached_at is None else ms_to_datetime(breached_at).isoformat(),
+        "episode": row.get("episode", 1),
+        "breach_episode": row.get("breach_episode", 0),
+        "labels": orjson.loads(row["labels"]) if isinstance(row["labels"], str) else row["labels"],
+        "removed": removed,
+        "calendar": row["calendar"],
     }
 
 
@@ -229,11 +257,19 @@ def clock_event_body(body: dict[str, Any]) -> ClockEvent:
     )
 
 
-def signal_key(signal: dict[str, Any]) -> tuple[str, str, str, float]:
-    return (signal["ticket_id"], signal["metric"], signal["kind"], float(signal["threshold"]))
+def current_labels(bodies: list[dict[str, Any]]) -> dict[str, str]:
+    """A ticket's current labels: those of its latest event (in event time) that carries any;
+    an event without labels leaves them as they were."""
+    latest: dict[str, str] = {}
+    latest_ms = -1
+    for body in bodies:
+        labels = body.get("labels")
+        if labels:
+            at = parse_timestamp_ms(body["occurred_at"])
+            if at >= latest_ms:
+                latest, latest_ms = dict(labels), at
+    return latest
 
 
 def _json(value: Any) -> str:
-    import orjson
-
     return orjson.dumps(value).decode()

@@ -1,22 +1,23 @@
-"""Ticket SLA clocks (SPEC §4.2): an event-time state machine, and replay of a ticket's event log.
+"""Ticket SLA clocks (SPEC §4.2): one response or resolution clock as an event-time state machine.
 
 Pure: instants are integer epoch milliseconds handed in by the caller; nothing reads the clock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Literal, NamedTuple
+from typing import Literal
 
 from pacta.calendars import Calendar, add_working_ms, working_ms
-from pacta.events import TicketAction
 
 Metric = Literal["response", "resolution"]
-SignalKind = Literal["warning", "breach", "met"]
+SignalKind = Literal["warning", "breach", "met", "stopped"]
 ApiState = Literal["running", "paused", "met", "breached"]
-SignalKey = tuple[str, str, str, float]
-"""Stable identity of a clock signal: (ticket_id, metric, kind, threshold)."""
+SignalKey = tuple[str, str, str, float, int]
+"""Identity of one occurrence of a clock condition in a ticket's derivation: (ticket_id, metric,
+kind, threshold, episode). An episode is one stretch of the clock between its start (or a reopen)
+and its stop, so a second breach after a reopen is another occurrence."""
 
 METRICS: tuple[Metric, ...] = ("response", "resolution")
 BREACH = 1.0  # the threshold fraction carried by breach and met signals
@@ -39,10 +40,27 @@ class SignalIntent:
     threshold: float
     occurred_at_ms: int
     deadline_ms: int | None
+    episode: int = 1
+    elapsed_ms: int = 0  # working time counted at `occurred_at_ms` (not at detection)
+    target_ms: int | None = None  # the target in force at `occurred_at_ms`
 
     @property
     def key(self) -> SignalKey:
-        return (self.ticket_id, self.metric, self.kind, self.threshold)
+        return (self.ticket_id, self.metric, self.kind, self.threshold, self.episode)
+
+
+def warn_before_mark(seconds: int) -> float:
+    """How a `warn_before` duration rides among the warn thresholds: as minus its seconds (a
+    fraction is always positive, so the two never meet)."""
+    return -float(seconds)
+
+
+def _thresholds(marks: Iterable[float]) -> tuple[float, ...]:
+    found = tuple(sorted(set(marks)))
+    for mark in found:
+        if not (mark < 0.0 or 0.0 < mark < 1.0):
+            raise ValueError(f"warn_at: {mark} must be a fraction strictly between 0 and 1")
+    return found
 
 
 def check_warn_at(warn_at: Iterable[float]) -> tuple[float, ...]:
@@ -68,15 +86,17 @@ class Clock:
     priority: str | None
     target_ms: int | None  # None: the policy sets no target for this priority; counts silently
     calendar: Calendar
-    warn_at: tuple[float, ...]
+    warn_at: tuple[float, ...]  # fractions of the target; -s: `warn_before` s seconds
     started_at_ms: int
     as_of_ms: int
     elapsed_ms: int = 0
     paused: bool = False  # paused by the ticket's status (not by the calendar)
     stopped_at_ms: int | None = None
-    breached_at_ms: int | None = None
+    breached_at_ms: int | None = None  # the instant of the latest breach (a breach is forever)
     met_signalled: bool = False
     fired: frozenset[float] = frozenset()  # warn fractions already signalled, ever
+    episode: int = 1  # 1 + the reopens that resumed this clock after a stop
+    breach_episode: int = 0  # the episode in which the latest breach fired; 0: never
 
     @classmethod
     def start(
@@ -104,7 +124,7 @@ class Clock:
             priority=priority,
             target_ms=target_ms,
             calendar=calendar,
-            warn_at=check_warn_at(warn_at),
+            warn_at=_thresholds(warn_at),
             started_at_ms=at_ms,
             as_of_ms=at_ms,
             paused=paused,
@@ -120,7 +140,13 @@ class Clock:
 
     @property
     def breached(self) -> bool:
+        """Whether it ever breached (a breach stays on the record after a stop or a reopen)."""
         return self.breached_at_ms is not None
+
+    @property
+    def episode_breached(self) -> bool:
+        """Whether the current episode has breached (only then may a breach not fire again)."""
+        return self.breach_episode == self.episode
 
     @property
     def counting(self) -> bool:
@@ -142,20 +168,31 @@ class Clock:
         target = self.target_ms
         if target is None:
             return []
-        pending = [(f, max(1, round(f * target))) for f in self.warn_at if f not in self.fired]
-        if not self.breached:
+        pending = []
+        for mark in self.warn_at:
+            if mark in self.fired:
+                continue
+            if mark > 0:
+                pending.append((mark, max(1, round(mark * target))))
+            elif (at := target + round(mark * 1000)) > 0:
+                # `warn_before`: that much working time before the deadline (none if it is
+                # longer than the whole target: there is no such instant)
+                pending.append((mark, at))
+        if not self.episode_breached:
             pending.append((BREACH, target))
         return sorted(pending, key=lambda item: (item[1], item[0]))
 
     def _signal(
-        self, kind: SignalKind, fraction: float, at_ms: int, deadline: int | None
+        self, kind: SignalKind, fraction: float, at_ms: int, deadline: int | None, elapsed: int
     ) -> SignalIntent:
         if kind == "breach":
-            self.breached_at_ms = at_ms
+            self.breached_at_ms, self.breach_episode = at_ms, self.episode
         elif kind == "warning":
             self.fired = self.fired | {fraction}
         about = (self.ticket_id, self.service, self.policy, self.metric, self.priority)
-        return SignalIntent(kind, *about, fraction, at_ms, deadline)
+        return SignalIntent(
+            kind, *about, fraction, at_ms, deadline, self.episode, elapsed, self.target_ms
+        )
 
     def _projected_deadline(self, from_ms: int) -> int | None:
         if self.target_ms is None or self.elapsed_ms >= self.target_ms:
@@ -177,7 +214,8 @@ class Clock:
                 if at > now_ms:
                     break
                 kind: SignalKind = "breach" if fraction == BREACH else "warning"
-                intents.append(self._signal(kind, fraction, at, deadline))
+                # the elapsed time at its own instant is exactly the threshold reached
+                intents.append(self._signal(kind, fraction, at, deadline, threshold))
                 cursor, counted = at, threshold
             self.elapsed_ms += working_ms(self.calendar, self.as_of_ms, now_ms)
         self.as_of_ms = now_ms
@@ -200,7 +238,9 @@ class Clock:
         if passed[-1][0] == BREACH:
             deadline = at_ms  # the breach happens at the instant of the change
         return [
-            self._signal("breach" if f == BREACH else "warning", f, at_ms, deadline)
+            self._signal(
+                "breach" if f == BREACH else "warning", f, at_ms, deadline, self.elapsed_ms
+            )
             for f, _ in passed
         ]
 
@@ -226,29 +266,39 @@ class Clock:
         return intents
 
     def stop(self, at_ms: int) -> list[SignalIntent]:
-        """The clock's stop condition happened at `at_ms`: met if still before the deadline."""
+        """The clock's stop condition happened at `at_ms`: met if still before the deadline,
+        `stopped` if this episode breached (the all-clear for the breach alert)."""
         intents = self._catch_up(at_ms)
         if self.stopped:
             return intents
         self.stopped_at_ms = at_ms
-        # no breach has fired, so by the invariant elapsed < target: stopped in time
-        if self.target_ms is not None and not self.breached and not self.met_signalled:
+        if self.target_ms is None:
+            return intents  # measured silently: nothing was promised, nothing to tell
+        if self.episode_breached:
+            deadline = self.breached_at_ms
+            intents.append(self._signal("stopped", BREACH, at_ms, deadline, self.elapsed_ms))
+        elif not self.breached and not self.met_signalled:
+            # no breach has fired, so by the invariant elapsed < target: stopped in time
             self.met_signalled = True
             deadline = add_working_ms(self.calendar, at_ms, self.target_ms - self.elapsed_ms)
-            intents.append(self._signal("met", BREACH, at_ms, deadline))
+            intents.append(self._signal("met", BREACH, at_ms, deadline, self.elapsed_ms))
         return intents
 
     def reopen(self, at_ms: int) -> list[SignalIntent]:
-        """Resume a stopped clock with its elapsed time; a met signal given stands, and a later
-        breach fires normally (the stopped time never counts)."""
+        """Resume a stopped clock with its elapsed time, in a new episode: a met signal given
+        stands, a later breach fires normally, and a clock already past its target breaches
+        again at once (its `stopped` resolved the first breach alert; it is overdue again)."""
         intents = self._catch_up(at_ms)
         if self.stopped:
             self.stopped_at_ms = None
-            intents += self._fire_passed(at_ms)  # a target lowered while stopped applies now
+            self.episode += 1
+            intents += self._fire_passed(at_ms)  # also a target lowered while stopped
         return intents
 
     def elapsed_at(self, now_ms: int) -> int:
-        """Working time counted up to `now_ms` (no signals fire, nothing changes)."""
+        """Working time counted up to `now_ms`, at or after `as_of_ms` (no signals fire,
+        nothing changes); an earlier instant is not known to the clock any more, which is why
+        each signal carries its own elapsed time."""
         if self.counting and now_ms > self.as_of_ms:
             return self.elapsed_ms + working_ms(self.calendar, self.as_of_ms, now_ms)
         return self.elapsed_ms
@@ -273,17 +323,31 @@ class Clock:
             return None
         return add_working_ms(self.calendar, self.as_of_ms, pending[0][1] - self.elapsed_ms)
 
+    def advance_due(self, now_ms: int) -> list[SignalIntent]:
+        """Fire what falls due by `now_ms`, accounting time only up to the last such instant:
+        an event later than that but older than `now_ms` still applies in order."""
+        intents: list[SignalIntent] = []
+        while (due := self.next_due_ms()) is not None and due <= now_ms:
+            intents += self.advance(due)
+        return intents
 
-# ---- a ticket's event log -> its clocks ---------------------------------------------------
-
-
-class TicketEvent(NamedTuple):
-    """One ticket event in event time: action, and the status / priority it carries."""
-
-    at_ms: int
-    action: TicketAction
-    status: str | None = None
-    priority: str | None = None
+    def switch_rules(
+        self,
+        *,
+        policy: str,
+        calendar: Calendar,
+        target_ms: int | None,
+        warn_at: tuple[float, ...],
+        at_ms: int,
+    ) -> list[SignalIntent]:
+        """A policy change takes effect at `at_ms`: time counted so far stays, what comes after
+        counts on the new calendar against the new target (like a priority change)."""
+        intents = self._catch_up(at_ms)
+        self.policy, self.calendar, self.warn_at = policy, calendar, warn_at
+        self.target_ms = target_ms
+        if not self.stopped:
+            intents += self._fire_passed(at_ms)
+        return intents
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,92 +363,3 @@ class ClockRules:
     def target_ms(self, priority: str | None, metric: Metric) -> int | None:
         by_metric = self.targets.get(priority) if priority is not None else None
         return None if by_metric is None else by_metric.get(metric)
-
-
-_STOPS: Mapping[Metric, frozenset[str]] = {
-    # response stops at the first reply, or at the end of the ticket if nobody replied
-    "response": frozenset({"responded", "resolved", "closed"}),
-    "resolution": frozenset({"resolved", "closed"}),
-}
-# same-instant events are applied in lifecycle order, so replays never depend on arrival order
-_LIFECYCLE = ("created", "updated", "responded", "resolved", "closed", "reopened")
-
-
-def apply_event(
-    clocks: dict[Metric, Clock],
-    event: TicketEvent,
-    *,
-    ticket_id: str,
-    service: str,
-    rules: ClockRules,
-) -> list[SignalIntent]:
-    """Apply one in-order event to a ticket's clocks, starting them if there are none yet
-    (OutOfOrderError if the event is older than what the clocks have accounted)."""
-    paused = None if event.status is None else event.status in rules.pause_statuses
-    if not clocks:
-        # a ticket first seen already resolved or closed has nothing left to measure
-        if event.action in ("resolved", "closed"):
-            return []
-        for metric in METRICS:
-            clocks[metric] = Clock.start(
-                ticket_id=ticket_id,
-                service=service,
-                metric=metric,
-                policy=rules.policy,
-                priority=event.priority,
-                target_ms=rules.target_ms(event.priority, metric),
-                calendar=rules.calendar,
-                warn_at=rules.warn_at,
-                at_ms=event.at_ms,
-                paused=bool(paused),
-            )
-    intents: list[SignalIntent] = []
-    for clock in clocks.values():
-        if event.action == "reopened" and clock.metric == "resolution":
-            intents += clock.reopen(event.at_ms)
-        if event.priority is not None and event.priority != clock.priority:
-            target = rules.target_ms(event.priority, clock.metric)
-            intents += clock.change_priority(event.priority, target, event.at_ms)
-        if paused is not None:
-            intents += clock.set_status(paused, event.at_ms)
-        if event.action in _STOPS[clock.metric]:
-            intents += clock.stop(event.at_ms)
-    return intents
-
-
-def replay(
-    events: Iterable[TicketEvent],
-    *,
-    ticket_id: str,
-    service: str,
-    rules: ClockRules,
-    now_ms: int,
-) -> tuple[dict[Metric, Clock], list[SignalIntent]]:
-    """Recompute a ticket's clocks and every signal due by `now_ms` from its whole event log:
-    the robust answer to late and out-of-order events (compare with `diff_signals`)."""
-    ordered = sorted(events, key=lambda e: (e.at_ms, _LIFECYCLE.index(e.action)))
-    clocks: dict[Metric, Clock] = {}
-    intents: list[SignalIntent] = []
-    for event in ordered:
-        intents += apply_event(clocks, event, ticket_id=ticket_id, service=service, rules=rules)
-    for clock in clocks.values():
-        intents += clock.advance(now_ms)
-    intents.sort(key=lambda intent: intent.occurred_at_ms)  # stable: per-clock order kept
-    return clocks, intents
-
-
-def diff_signals(
-    old_keys: Collection[SignalKey], new_intents: Iterable[SignalIntent]
-) -> tuple[list[SignalIntent], list[SignalKey]]:
-    """(signals to emit, keys to retract) when a replay's intents replace the standing signals.
-
-    `old_keys` are the keys emitted for the ticket and not yet retracted. A vanished breach is
-    what SPEC §4.2 calls a retraction; a vanished warning or met is reported the same way.
-    """
-    fresh: dict[SignalKey, SignalIntent] = {}
-    for intent in new_intents:
-        fresh.setdefault(intent.key, intent)
-    old = set(old_keys)
-    to_emit = [intent for key, intent in fresh.items() if key not in old]
-    to_retract = sorted(key for key in old if key not in fresh)
-    return to_emit, to_retract

@@ -4,9 +4,10 @@ Pure: intervals come from a check's whole journal in event time, whatever the ar
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from pacta.calendars import CALENDAR_24X7, Calendar
@@ -39,6 +40,7 @@ class CheckEvent:
     status: str  # firing | resolved
     severity: str
     event_id: str
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,7 @@ class DownInterval:
     end_ms: int | None
     severity: str
     opened_by: str = ""  # the firing event's id (names the window of a maintenance check)
+    labels: Mapping[str, str] = field(default_factory=dict)  # of the firing that opened it
 
 
 def check_intervals(
@@ -98,7 +101,9 @@ def _step(
         if not by_severity or event.severity == current.severity:
             return current
         out.append(_closed(current, event.occurred_ms))
-    return DownInterval(check, event.occurred_ms, None, event.severity, event.event_id)
+    return DownInterval(
+        check, event.occurred_ms, None, event.severity, event.event_id, dict(event.labels)
+    )
 
 
 def advance(
@@ -132,8 +137,34 @@ def advance(
 
 def _closed(interval: DownInterval, end_ms: int) -> DownInterval:
     return DownInterval(
-        interval.check, interval.start_ms, end_ms, interval.severity, interval.opened_by
+        interval.check,
+        interval.start_ms,
+        end_ms,
+        interval.severity,
+        interval.opened_by,
+        interval.labels,
     )
+
+
+def down_labels(
+    intervals: Iterable[DownInterval], severities: Iterable[str], at_ms: int
+) -> dict[str, str]:
+    """The labels of the checks down at `at_ms` (an interval ending at it still counts: a
+    `recovered` at the end of an outage names what was down), merged in check order; where
+    two checks disagree on a label, the first check's value stays."""
+    counted = set(severities)
+    merged: dict[str, str] = {}
+    down = [
+        iv
+        for iv in intervals
+        if iv.severity in counted
+        and iv.start_ms <= at_ms
+        and (iv.end_ms is None or iv.end_ms >= at_ms)
+    ]
+    for interval in sorted(down, key=lambda iv: (iv.check, iv.start_ms)):
+        for key, value in interval.labels.items():
+            merged.setdefault(key, value)
+    return merged
 
 
 def union_open(intervals: Iterable[OpenInterval]) -> list[OpenInterval]:
@@ -178,7 +209,8 @@ def objective_of(policy: Policy | None, calendar: Calendar | None = None) -> Obj
 
 def month_of(instant_ms: int, tz: str) -> str:
     """The `YYYY-MM` month containing the instant in time zone `tz`."""
-    return datetime.fromtimestamp(instant_ms / 1000, UTC).astimezone(ZoneInfo(tz)).strftime("%Y-%m")
+    local = datetime.fromtimestamp(instant_ms / 1000, UTC).astimezone(ZoneInfo(tz))
+    return f"{local.year:04d}-{local.month:02d}"  # %Y drops the leading zeros of year 151
 
 
 def months_between(start_ms: int, end_ms: int, tz: str) -> list[str]:
@@ -210,13 +242,22 @@ class MonthFigures:
     budget_ms: int | None
     actual_pct: float
     budget_consumed: float | None
-    met: bool | None
+    met: bool | None  # actual >= target (SPEC §6), to date
     down: bool
     intervals: list[OpenInterval]  # effective: after maintenance, inside the month to as_of
+    on_track: bool | None = None  # downtime within the whole month's budget
+    maintenance: tuple[Interval, ...] = ()  # windows inside the month (open ones to as_of)
 
     @property
     def budget_remaining_ms(self) -> int | None:
         return None if self.budget_ms is None else self.budget_ms - self.downtime_ms
+
+
+def _meets(downtime: int, agreed: int, target_pct: float) -> bool:
+    """1 - downtime / agreed >= target, exactly (99.9 as 999/10, not the nearest float)."""
+    if agreed <= 0:
+        return True  # no service time agreed yet: nothing was missed
+    return downtime * 100 <= (100 - Fraction(str(target_pct))) * agreed
 
 
 def month_figures(
@@ -231,9 +272,10 @@ def month_figures(
 
     Agreed time to date runs from the month's start to now (or the month's end); the budget is
     the whole month's: (1 - target) x the month's agreed time, with a still-open maintenance
-    window counted up to now. `met` means the downtime has not exceeded the month's budget, so
-    it turns false exactly when `availability_breach` fires; once the month is over this is
-    the same as actual >= target.
+    window counted up to now. `met` is actual >= target to date (SPEC §6); `on_track` is the
+    budget view: downtime has not exceeded the whole month's budget, so it turns false exactly
+    when `availability_breach` fires. Once the month is over the two agree (to the rounding of
+    the budget down to the millisecond).
     """
     calendar = objective.calendar
     start, end = month_bounds(month, calendar.timezone)
@@ -260,7 +302,11 @@ def month_figures(
         actual_pct=availability_pct(downtime, agreed_to_date),
         # a budget that rounds to 0 ms is taken as 1 ms, so the fraction stays finite
         budget_consumed=None if budget is None else downtime / max(budget, 1),
-        met=None if budget is None else downtime <= budget,
+        met=None
+        if objective.target is None
+        else _meets(downtime, agreed_to_date, objective.target),
+        on_track=None if budget is None else downtime <= budget,
         down=is_down,
         intervals=[(s, None if is_down and e == as_of else e) for s, e in effective],
+        maintenance=tuple(clip(windows, start, end)),
     )

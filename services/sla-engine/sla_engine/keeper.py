@@ -28,13 +28,15 @@ from sla_engine.clock_rows import (
     clock_event_body,
     clock_fact,
     clock_rows,
-    signal_key,
+    current_labels,
 )
 from sla_engine.clocks import ClockRules
 from sla_engine.metrics import CLOCKS_OPEN, DETECTION_LAG, SIGNALS
 from sla_engine.ownership import partition_of
+from sla_engine.policy_changes import changes_of, rules_json
 from sla_engine.resources import Registry, load_registry
-from sla_engine.signals import clock_signal_id, from_intent, retraction
+from sla_engine.signals import from_intent, retraction
+from sla_engine.ticket_log import RulesChange
 from sla_engine.tickets import Outcome, Ticket, apply_in_order, fire_due, replay_all
 
 log = get_logger(__name__)
@@ -50,6 +52,26 @@ so 500 breaches a second fired one by one would take a whole core."""
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def _change(
+    ticket_id: str, at_ms: int, before: ClockRules | None, after: ClockRules | None
+) -> dict[str, Any]:
+    return {
+        "ticket_id": ticket_id,
+        "at_ms": at_ms,
+        "before": rules_json(before),
+        "after": rules_json(after),
+    }
+
+
+def _last_rules(initial: ClockRules | None, changes: list[RulesChange]) -> ClockRules | None:
+    """The rules a ticket is measured by now: those of its latest recorded change (or any
+    recorded before it, for the clocks a deletion left behind)."""
+    for change in reversed(changes):
+        if change.rules is not None:
+            return change.rules
+    return initial
 
 
 class ClockKeeper:
@@ -69,6 +91,7 @@ class ClockKeeper:
         self.open_running = 0  # open clocks in the book, kept as tickets change (the gauge)
         self.open_paused = 0
         self._shared_rules: dict[str, ClockRules] = {}
+        self.rules_changed = False  # a policy changed: re-measure open tickets (timer task)
 
     # ---- the event path ------------------------------------------------------------------
 
@@ -87,20 +110,26 @@ class ClockKeeper:
             if outcome is None:
                 replays.append(ticket_id)
             else:
-                outcomes.append((ticket, outcome))  # type: ignore[arg-type]
-        replayed, breaches = await self._replay(conn, replays, now)
-        await self._persist(conn, outcomes + replayed, now, breaches)
+                assert ticket is not None
+                # in order: the latest event that carries labels holds the current ones
+                labels = [e.labels for e in sorted(group, key=lambda e: e.occurred_at) if e.labels]
+                if labels and labels[-1] != ticket.labels:
+                    ticket.labels = dict(labels[-1])
+                outcomes.append((ticket, outcome))
+        replayed, standing = await self._replay(conn, replays, now)
+        await self._persist(conn, outcomes + replayed, now, standing)
         return list(by_ticket)
 
     async def _replay(
         self, conn: AsyncConnection, ticket_ids: list[str], now: int
-    ) -> tuple[list[tuple[Ticket, Outcome]], dict[str, dict[str, Any]]]:
-        """Rebuild tickets from their journals; also returns the standing signals by id (the
-        breach a retraction refers to)."""
+    ) -> tuple[list[tuple[Ticket, Outcome]], dict[str, dict[Any, dict[str, Any]]]]:
+        """Rebuild tickets from their journals and the policy changes recorded for them; also
+        returns the standing signals by ticket and key (what a retraction refers to)."""
         if not ticket_ids:
             return [], {}
         logs = await store.ticket_logs(conn, ticket_ids=ticket_ids)
         standing = await store.standing_signals(conn, ticket_ids=ticket_ids)
+        recorded = await store.rules_changes(conn, ticket_ids=ticket_ids)
         if any(self._rules(b[0]) is None for b in logs.values() if b):
             # another instance may have just defined the policy: look before giving up
             self.registry.replace_with(await load_registry(conn))
@@ -113,7 +142,8 @@ class ClockKeeper:
             if not bodies:
                 continue
             first = bodies[0]
-            rules = self._rules(first)
+            initial, changes = changes_of(recorded.get(ticket_id, []), self.registry)
+            rules = self._rules(first) if not changes else _last_rules(initial, changes)
             if rules is None:
                 self._uncount(self.book.pop(ticket_id, None))
                 continue  # no policy covers this ticket: nothing to measure
@@ -124,17 +154,22 @@ class ClockKeeper:
                 customer=first.get("customer"),
                 ticket_type=first.get("type", "incident"),
                 rules=rules,
-                labels=dict(first.get("labels") or {}),
+                labels=current_labels(bodies),
             )
             previous = self.book.get(ticket_id)
             ticket.version = previous.version if previous else versions.get(ticket_id, 0)
             ticket.counted = previous.counted if previous else 0  # what the gauge holds of it
-            ticket.emitted = {signal_key(s) for s in standing.get(ticket_id, [])}
-            outcome = replay_all(ticket, (clock_event_body(b) for b in bodies), now)
+            ticket.emitted = frozenset(standing.get(ticket_id, {}))
+            outcome = replay_all(
+                ticket,
+                (clock_event_body(b) for b in bodies),
+                now,
+                initial=initial,
+                changes=changes,
+            )
             self.book[ticket_id] = ticket
             out.append((ticket, outcome))
-        by_id = {s["signal_id"]: s for signals in standing.values() for s in signals}
-        return out, by_id
+        return out, standing
 
     def _rules(self, first: dict[str, Any]) -> ClockRules | None:
         return self.registry.rules_for(
@@ -146,20 +181,31 @@ class ClockKeeper:
         conn: AsyncConnection,
         outcomes: Iterable[tuple[Ticket, Outcome]],
         now: int,
-        breaches: dict[str, dict[str, Any]] | None = None,
+        standing: dict[str, dict[Any, dict[str, Any]]] | None = None,
     ) -> None:
+        outcomes = list(outcomes)
         signals: list[Signal] = []
+        keys: list[tuple[float | None, int]] = []
         retracted_ids: list[str] = []
         tickets: list[Ticket] = []
-        breaches = breaches or {}
+        standing = standing or {}
+        # a condition signalled and retracted n times takes the id of occurrence n + 1
+        with_new = [t.ticket_id for t, o in outcomes if o.intents]
+        retracted = await store.retracted_counts(conn, ticket_ids=with_new)
         for ticket, outcome in outcomes:
             tickets.append(ticket)
-            signals += [from_intent(i, ticket, now) for i in outcome.intents]
+            for intent in outcome.intents:
+                generation = retracted.get(intent.key, 0) + 1
+                signals.append(from_intent(intent, ticket, now, generation))
+                keys.append((intent.threshold, intent.episode))
             for key in outcome.retracted:
-                breach = breaches.get(clock_signal_id(key), {})
-                signals.append(retraction(key, ticket, now, breach))
-                retracted_ids.append(clock_signal_id(key))
-        await self.write(conn, tickets, signals, retracted_ids)
+                body = standing.get(ticket.ticket_id, {}).get(key)
+                if body is None:
+                    continue  # emitted by another instance a moment ago: its replay sees it
+                signals.append(retraction(ticket, now, body))
+                keys.append((None, key[4]))
+                retracted_ids.append(body["signal_id"])
+        await self.write(conn, tickets, signals, retracted_ids, keys)
 
     async def write(
         self,
@@ -167,11 +213,13 @@ class ClockKeeper:
         tickets: list[Ticket],
         signals: list[Signal],
         retracted_ids: list[str],
+        keys: list[tuple[float | None, int]] | None = None,
     ) -> None:
         """Clock snapshots, new signals and their outbox records, and clock facts, in `conn`."""
         bodies = [s.model_dump(mode="json") for s in signals]
-        new_ids = await store.record_signals(conn, signals=bodies)
+        # retractions first: a retracted occurrence and its successor may land together
         await store.mark_retracted(conn, signal_ids=retracted_ids)
+        new_ids = await store.record_signals(conn, signals=bodies, keys=keys)
         records: list[tuple[str, str, str, dict[str, Any]]] = []
         for signal, body in zip(signals, bodies, strict=True):
             if signal.signal_id in new_ids:
@@ -185,6 +233,14 @@ class ClockKeeper:
         for row in rows:
             fact = clock_fact(row)
             records.append((self.facts_topic, row["service"], fact["fact_id"], fact))
+        # a ticket has both clocks unless a deleted policy took away what it never ended
+        partial = {t.ticket_id: (list(t.clocks), t.version) for t in tickets if len(t.clocks) < 2}
+        if partial:
+            gone = await store.delete_clocks(conn, keep={k: list(v[0]) for k, v in partial.items()})
+            for row in gone:
+                row = {**row, "version": partial[row["ticket_id"]][1]}
+                fact = clock_fact(row, removed=True)
+                records.append((self.facts_topic, row["service"], fact["fact_id"], fact))
         await outbox.enqueue_many(conn, records)
 
     def committed(self, ticket_ids: Iterable[str]) -> None:
@@ -237,6 +293,9 @@ class ClockKeeper:
                         await asyncio.sleep(gap / 1000)
                     if self.reload:
                         await self._reload()
+                    if self.rules_changed:
+                        self.rules_changed = False
+                        await self.apply_policy_change(now_ms())
                     now = now_ms()
                     due = self._take_due(now)
                     if due:
@@ -362,7 +421,7 @@ class ClockKeeper:
                     async for chunk in store.stream_open_clocks(raw, ticket_ids=which):
                         rows += len(chunk)
                         build.add(chunk, tickets)
-                    emitted: dict[str, set[tuple[str, str, str, float]]] = {}
+                    emitted: dict[str, set[tuple[str, str, str, float, int]]] = {}
                     for key in await store.standing_keys(raw, ticket_ids=which):
                         if key[0] in tickets:
                             emitted.setdefault(key[0], set()).add(key)
@@ -432,6 +491,46 @@ class ClockKeeper:
             self.reload.update(ids)  # still to be reloaded: try again next round
             raise
         self.committed(ids)
+
+    def policy_changed(self) -> None:
+        """A policy was put or deleted (here or, seen by the refresh, on another instance):
+        the timer task applies it to the open tickets this instance owns, from now on."""
+        self.rules_changed = True
+        self.wake.set()
+
+    async def apply_policy_change(self, at_ms: int) -> int:
+        """Record, for every owned ticket whose policy is no longer the one measuring it, the
+        change at `at_ms`, and replay it: clocks switch rules there keeping their elapsed time,
+        a ticket no policy covered gets clocks from there on, a deleted policy's clocks stop."""
+        try:
+            async with self.engine.begin() as conn:
+                changes: list[dict[str, Any]] = []
+                for ticket_id, ticket in list(self.book.items()):
+                    if not ticket.open or ticket_id in self.firing:
+                        continue
+                    new = self._rules_of(ticket.service, ticket.customer, ticket.ticket_type)
+                    if new != ticket.rules:
+                        changes.append(_change(ticket_id, at_ms, ticket.rules, new))
+                for ticket_id, first in (await store.unmeasured_tickets(conn)).items():
+                    if ticket_id in self.book or not self._owns(ticket_id):
+                        continue
+                    new = self._rules(first)
+                    if new is not None:
+                        changes.append(_change(ticket_id, at_ms, None, new))
+                await store.record_rules_changes(conn, changes=changes)
+                ids = [c["ticket_id"] for c in changes]
+                outcomes, standing = await self._replay(conn, ids, at_ms)
+                await self._persist(conn, outcomes, at_ms, standing)
+        except Exception:
+            self.rules_changed = True  # try again next round
+            raise
+        self.committed(ids)
+        if ids:
+            log.info("policy change applied", tickets=len(ids))
+        return len(ids)
+
+    def _rules_of(self, service: str, customer: str | None, ticket_type: str) -> ClockRules | None:
+        return self.registry.rules_for(service, customer, ticket_type)
 
     def _share(self, rules: ClockRules) -> ClockRules:
         """One rules object per policy for all its tickets (equal ones only: a changed policy

@@ -19,15 +19,16 @@ async def check_journal(conn: AsyncConnection, *, service: str, check: str) -> l
     """Every journaled event of one (service, check), in event time."""
     result = await conn.execute(
         sa.text(
-            "SELECT event_id, occurred_at, body->>'status', coalesce(body->>'severity', 'critical') "
+            "SELECT event_id, occurred_at, body->>'status', coalesce(body->>'severity', 'critical'), "
+            "coalesce(body->'labels', '{}'::jsonb) "
             "FROM sla_engine.monitoring_events WHERE service = :service AND check_name = :check "
             "ORDER BY occurred_at, event_id"
         ),
         {"service": service, "check": check},
     )
     return [
-        CheckEvent(datetime_to_ms(at), status, severity, eid)
-        for eid, at, status, severity in result
+        CheckEvent(datetime_to_ms(at), status, severity, eid, labels or {})
+        for eid, at, status, severity, labels in result
     ]
 
 
@@ -49,7 +50,7 @@ async def seen_until(
 async def last_interval(conn: AsyncConnection, *, service: str, check: str) -> DownInterval | None:
     result = await conn.execute(
         sa.text(
-            "SELECT started_at, ended_at, severity FROM sla_engine.down_intervals "
+            "SELECT started_at, ended_at, severity, labels FROM sla_engine.down_intervals "
             "WHERE service = :service AND check_name = :check ORDER BY started_at DESC LIMIT 1"
         ),
         {"service": service, "check": check},
@@ -57,10 +58,9 @@ async def last_interval(conn: AsyncConnection, *, service: str, check: str) -> D
     row = result.first()
     if row is None:
         return None
-    start, end, severity = row
-    return DownInterval(
-        check, datetime_to_ms(start), None if end is None else datetime_to_ms(end), severity
-    )
+    start, end, severity, labels = row
+    end_ms = None if end is None else datetime_to_ms(end)
+    return DownInterval(check, datetime_to_ms(start), end_ms, severity, "", labels or {})
 
 
 async def replace_check_intervals(
@@ -84,8 +84,9 @@ async def replace_check_intervals(
         await conn.execute(
             sa.text(
                 "INSERT INTO sla_engine.down_intervals "
-                "(service, check_name, started_at, ended_at, severity) "
-                "VALUES (:service, :check, :started_at, :ended_at, :severity)"
+                "(service, check_name, started_at, ended_at, severity, labels) "
+                "VALUES (:service, :check, :started_at, :ended_at, :severity, "
+                "CAST(:labels AS jsonb))"
             ),
             [
                 {
@@ -94,6 +95,7 @@ async def replace_check_intervals(
                     "started_at": ms_to_datetime(iv.start_ms),
                     "ended_at": None if iv.end_ms is None else ms_to_datetime(iv.end_ms),
                     "severity": iv.severity,
+                    "labels": orjson.dumps(dict(iv.labels)).decode(),
                 }
                 for iv in intervals
             ],
@@ -106,15 +108,23 @@ async def service_intervals(
     """The service's check intervals still going on at or after `after_ms`."""
     result = await conn.execute(
         sa.text(
-            "SELECT check_name, started_at, ended_at, severity FROM sla_engine.down_intervals "
+            "SELECT check_name, started_at, ended_at, severity, labels "
+            "FROM sla_engine.down_intervals "
             "WHERE service = :service AND (ended_at IS NULL OR ended_at >= :after) "
             "ORDER BY started_at"
         ),
         {"service": service, "after": ms_to_datetime(after_ms)},
     )
     return [
-        DownInterval(check, datetime_to_ms(s), None if e is None else datetime_to_ms(e), severity)
-        for check, s, e, severity in result
+        DownInterval(
+            check,
+            datetime_to_ms(s),
+            None if e is None else datetime_to_ms(e),
+            severity,
+            "",
+            labels or {},
+        )
+        for check, s, e, severity, labels in result
     ]
 
 

@@ -13,7 +13,15 @@ from sla_engine.schemas import Availability
 from sla_engine.signals import LATE_AFTER_MS
 
 
-def intent_signal(service: str, objective: Objective, intent: Intent, detected_ms: int) -> Signal:
+def intent_signal(
+    service: str,
+    objective: Objective,
+    intent: Intent,
+    detected_ms: int,
+    labels: dict[str, str] | None = None,
+) -> Signal:
+    """The signal of an intent; `labels` are those of the checks down at its instant (the
+    intent's own, such as `burn_rule`, win over theirs)."""
     return Signal.model_validate(
         {
             "signal_id": intent.signal_id,
@@ -25,7 +33,7 @@ def intent_signal(service: str, objective: Objective, intent: Intent, detected_m
             "deadline": _ts(intent.deadline_ms),
             "occurred_at": _ts(intent.occurred_ms),
             "detected_at": _ts(detected_ms),
-            "labels": intent.labels,
+            "labels": {**(labels or {}), **intent.labels},
             "late": detected_ms - intent.occurred_ms > LATE_AFTER_MS,
             "summary": intent.summary,
         }
@@ -51,8 +59,15 @@ def availability_fact(fig: MonthFigures, *, version: int) -> dict[str, Any]:
         "budget_seconds": None if fig.budget_ms is None else fig.budget_ms / 1000,
         "budget_consumed": fig.budget_consumed,
         "met": fig.met,
+        "on_track": fig.on_track,
         "down": fig.down,
         "down_intervals": [[_ts(s), _ts(e)] for s, e in fig.intervals],
+        # additive keys for reporting: the month's edges in the calendar's zone and the
+        # maintenance windows, so agreed time can be recounted for a report in another zone
+        "calendar_timezone": objective.calendar.timezone,
+        "month_start": _ts(fig.start_ms),
+        "month_end": _ts(fig.end_ms),
+        "maintenance_intervals": [[_ts(s), _ts(e)] for s, e in fig.maintenance],
         "version": version,
         "as_of": _ts(fig.as_of_ms),
         "occurred_at": _ts(fig.as_of_ms),
@@ -81,6 +96,7 @@ def availability_view(fig: MonthFigures) -> Availability:
         ),
         budget_consumed=fig.budget_consumed,
         met=fig.met,
+        on_track=fig.on_track,
         down=fig.down,
         as_of=ms_to_datetime(fig.as_of_ms),
         down_intervals=[

@@ -20,10 +20,12 @@ from sla_engine.budget_alerts import plan
 from sla_engine.downtime import (
     MAINTENANCE_CHECK,
     CheckEvent,
+    DownInterval,
     MonthFigures,
     Objective,
     advance,
     check_intervals,
+    down_labels,
     month_figures,
     month_of,
     objective_of,
@@ -86,7 +88,11 @@ class OutageTracker:
         for event in events:
             by_check.setdefault((event.service, event.check), []).append(
                 CheckEvent(
-                    datetime_to_ms(event.occurred_at), event.status, event.severity, event.id or ""
+                    datetime_to_ms(event.occurred_at),
+                    event.status,
+                    event.severity,
+                    event.id or "",
+                    event.labels,
                 )
             )
         since: dict[str, int] = {}
@@ -168,11 +174,19 @@ class OutageTracker:
         """Re-plan one service in `conn`: write the signals now due and a fact per month
         touched, set the gauges; returns the next instant to wake at for it."""
         objective = self.objective(service)
-        down, windows, after = await self._load(conn, service, objective, min(since_ms, now))
+        down, windows, after, checks = await self._load(
+            conn, service, objective, min(since_ms, now)
+        )
         fired = await outage_store.fired_signals(conn, service=service, after_ms=after)
         result = plan(service, objective, down, windows, since_ms=since_ms, now_ms=now, fired=fired)
         signals = [
-            intent_signal(service, objective, i, now)
+            intent_signal(
+                service,
+                objective,
+                i,
+                now,
+                down_labels(checks, objective.down_severities, i.occurred_ms),
+            )
             for i in result.intents
             if i.signal_id not in fired
         ]
@@ -216,7 +230,7 @@ class OutageTracker:
 
     async def _load(
         self, conn: AsyncConnection, service: str, objective: Objective, since_ms: int
-    ) -> tuple[list[OpenInterval], list[OpenInterval], int]:
+    ) -> tuple[list[OpenInterval], list[OpenInterval], int, list[DownInterval]]:
         """The service's outages and maintenance windows from the start of the month in which
         the outage going on at `since_ms` began, less the longest burn window (returned too:
         no signal of the plan can lie before it)."""
@@ -233,7 +247,7 @@ class OutageTracker:
                 break
             after = needed  # an outage began before what was loaded: load from there
         windows = await outage_store.service_windows(conn, service=service, after_ms=after)
-        return down, windows, after
+        return down, windows, after, intervals
 
     async def figures(self, service: str, month: str, now: int) -> MonthFigures:
         """Live month-to-date figures (the API); ValueError for a month not written YYYY-MM."""

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
+from typing import cast
 
 import orjson
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from pacta.events import FACT_TYPE, SIGNAL_TYPE, cloudevent_headers
+from pacta.events import CALENDAR_TYPE, CALENDARS_TOPIC, FACT_TYPE, SIGNAL_TYPE, cloudevent_headers
 from pacta.kafka import send_all
 from pacta.logs import get_logger
 from sla_engine.metrics import OUTBOX_PENDING
@@ -29,7 +31,7 @@ async def enqueue(
     conn: AsyncConnection, *, topic: str, key: str, record_id: str, body: dict[str, object]
 ) -> None:
     """Add one record to the outbox inside the caller's transaction."""
-    ce_type = SIGNAL_TYPE if topic.endswith("signals") else FACT_TYPE
+    ce_type = _ce_type(topic)
     await conn.execute(
         sa.text(
             "INSERT INTO sla_engine.outbox (topic, key, record_id, ce_type, body) "
@@ -45,11 +47,18 @@ async def enqueue(
     )
 
 
+def _ce_type(topic: str) -> str:
+    if topic.endswith(CALENDARS_TOPIC):
+        return CALENDAR_TYPE
+    return SIGNAL_TYPE if topic.endswith("signals") else FACT_TYPE
+
+
 async def enqueue_many(
-    conn: AsyncConnection, records: list[tuple[str, str, str, dict[str, object]]]
+    conn: AsyncConnection, records: Sequence[tuple[str, str, str, dict[str, object] | None]]
 ) -> None:
     """Add (topic, key, record_id, body) records to the outbox inside the caller's transaction:
-    one statement for them all, their `seq` in the order given."""
+    one statement for them all, their `seq` in the order given. A None body is a tombstone
+    (the compacted calendars topic deletes the key)."""
     if not records:
         return
     await conn.execute(
@@ -64,8 +73,8 @@ async def enqueue_many(
             "topics": [r[0] for r in records],
             "keys": [r[1] for r in records],
             "rids": [r[2] for r in records],
-            "types": [SIGNAL_TYPE if r[0].endswith("signals") else FACT_TYPE for r in records],
-            "bodies": [orjson.dumps(r[3]) for r in records],
+            "types": [_ce_type(r[0]) for r in records],
+            "bodies": [None if r[3] is None else orjson.dumps(r[3]) for r in records],
         },
     )
 
@@ -116,7 +125,9 @@ class Relay:
                 return 0
             records = []
             for _seq, topic, key, rid, ce_type, body in rows:
-                occurred = orjson.loads(body).get("occurred_at", "")
+                value = None if body is None else bytes(body)
+                fields = {} if value is None else orjson.loads(value)
+                occurred = fields.get("occurred_at") or fields.get("updated_at") or ""
                 headers = cloudevent_headers(
                     event_id=rid,
                     ce_type=ce_type,
@@ -124,7 +135,8 @@ class Relay:
                     time=occurred,
                     key=key,
                 )
-                records.append((topic, key.encode(), bytes(body), headers))
+                # a None value is a tombstone; send_all passes it through to aiokafka
+                records.append((topic, key.encode(), cast(bytes, value), headers))
             await send_all(self.producer, records, timeout=10.0)
             await conn.execute(
                 sa.text("DELETE FROM sla_engine.outbox WHERE seq = ANY(:seqs)"),

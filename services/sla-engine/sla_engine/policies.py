@@ -30,14 +30,15 @@ from pacta.calendars import (
     parse_hours,
 )
 from pacta.durations import Duration
-from pacta.events import Priority, Severity, TicketType
-from sla_engine.clocks import ClockRules, check_warn_at
+from pacta.events import Name, Priority, Severity, TicketType
+from sla_engine.clocks import ClockRules, check_warn_at, warn_before_mark
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 ResourceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
 """Names of policies and calendars: they appear in URLs, so letters, digits, `.`, `_`, `-`."""
-MatchValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+MatchValue = Name
+"""A service, customer or status to match: no control characters (PostgreSQL refuses NUL)."""
 HolidayDate = Annotated[date, BeforeValidator(parse_holiday)]
 DEFAULT_WARN_AT = (0.5, 0.75, 0.9)
 
@@ -97,6 +98,8 @@ class PolicySpec(BaseModel):
     @field_validator("warn_before")
     @classmethod
     def _sort_warn_before(cls, value: list[int]) -> list[int]:
+        if any(seconds <= 0 for seconds in value):
+            raise ValueError("each warn_before must be a positive duration")
         return sorted(set(value))
 
     @field_validator("pause_statuses")
@@ -138,7 +141,8 @@ class Policy(PolicySpec):
             calendar=calendar,
             targets=targets,
             pause_statuses=frozenset(self.pause_statuses),
-            warn_at=tuple(self.warn_at),
+            # warn_before rides with the fractions (as minus its seconds): each fires once
+            warn_at=(*self.warn_at, *(warn_before_mark(s) for s in self.warn_before)),
         )
 
 

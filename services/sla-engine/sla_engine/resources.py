@@ -234,6 +234,39 @@ async def add_window(
     )
 
 
+async def create_window(
+    conn: AsyncConnection,
+    *,
+    window_id: str,
+    service: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    reason: str | None,
+) -> dict[str, Any] | None:
+    """Insert a window declared through the API; None if created, else the window stored under
+    that id (never changed: an id names one window)."""
+    result = await conn.execute(
+        sa.text(
+            "INSERT INTO sla_engine.maintenance_windows (id, service, starts_at, ends_at, reason, origin) "
+            "VALUES (:id, :service, :starts_at, :ends_at, :reason, 'api') "
+            "ON CONFLICT (id) DO NOTHING RETURNING id"
+        ),
+        {
+            "id": window_id,
+            "service": service,
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+            "reason": reason,
+        },
+    )
+    if result.first() is not None:
+        return None
+    found = await conn.execute(
+        sa.text("SELECT * FROM sla_engine.maintenance_windows WHERE id = :id"), {"id": window_id}
+    )
+    return dict(found.one()._mapping)
+
+
 async def list_windows(conn: AsyncConnection, *, service: str | None) -> list[dict[str, Any]]:
     where = "WHERE service = :service" if service else ""
     result = await conn.execute(

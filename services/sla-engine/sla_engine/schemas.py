@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from pacta.events import EventTime, Name, Text
 from sla_engine.policies import CalendarSpec, Policy
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+WINDOW_REACH = timedelta(days=400)
+"""How far from now a maintenance window may lie: after the fact as far back as events may
+(SPEC §3), ahead of time a year and a month."""
 
 
 class NamedCalendar(CalendarSpec):
@@ -39,16 +50,33 @@ class MaintenanceWindowIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     service: Name
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
-    reason: Annotated[str, StringConstraints(max_length=1000)] | None = None
-    id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    starts_at: EventTime
+    ends_at: EventTime
+    reason: Annotated[Text, StringConstraints(max_length=1000)] | None = None
+    id: Name | None = None
+
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _within_reach(cls, value: datetime, info: ValidationInfo) -> datetime:
+        now = (info.context or {}).get("now")
+        if isinstance(now, datetime) and not now - WINDOW_REACH <= value <= now + WINDOW_REACH:
+            raise ValueError("must lie within 400 days of now")
+        return value
 
     @model_validator(mode="after")
     def _ordered(self) -> MaintenanceWindowIn:
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must lie after starts_at")
         return self
+
+    def same_as(self, stored: dict[str, object]) -> bool:
+        """Whether a stored window (a row) has this content: a repost is then idempotent."""
+        return (
+            stored["service"] == self.service
+            and stored["starts_at"] == self.starts_at
+            and stored["ends_at"] == self.ends_at
+            and stored["reason"] == self.reason
+        )
 
 
 class MaintenanceWindow(BaseModel):
@@ -99,7 +127,11 @@ class Availability(BaseModel):
     budget_seconds: float | None = Field(description="the whole month's error budget")
     budget_remaining_seconds: float | None
     budget_consumed: float | None = Field(description="fraction of the error budget used")
-    met: bool | None
+    met: bool | None = Field(description="actual >= target (SPEC §6), month to date")
+    on_track: bool | None = Field(
+        description="downtime within the whole month's error budget (false once "
+        "`availability_breach` fired)"
+    )
     down: bool
     as_of: datetime
     down_intervals: list[tuple[datetime, datetime | None]]

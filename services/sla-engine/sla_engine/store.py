@@ -73,6 +73,8 @@ _CLOCK_COLUMNS = (
     "deadline_at",
     "labels",
     "version",
+    "episode",
+    "breach_episode",
 )
 
 
@@ -100,6 +102,8 @@ _CLOCK_TYPES = {
     "deadline_at": "timestamptz",
     "labels": "text",  # the JSON text of the labels
     "version": "bigint",
+    "episode": "integer",
+    "breach_episode": "integer",
 }
 assert tuple(_CLOCK_TYPES) == _CLOCK_COLUMNS
 
@@ -142,7 +146,8 @@ async def save_clocks(conn: AsyncConnection, *, rows: list[dict[str, Any]]) -> N
 _OPEN_COLUMNS = (
     "ticket_id, metric, service, customer, ticket_type, policy, priority, target_ms, warn_at, "
     "started_at_ms, as_of_ms, elapsed_ms, paused, stopped_at_ms, breached_at_ms, "
-    "met_signalled, fired, last_event_ms, labels::text AS labels, version"
+    "met_signalled, fired, last_event_ms, labels::text AS labels, version, episode, "
+    "breach_episode"
 )
 _OPEN_TICKETS = "SELECT ticket_id FROM sla_engine.clocks WHERE stopped_at_ms IS NULL"
 
@@ -176,25 +181,44 @@ async def stream_open_clocks(
         yield rows
 
 
-async def standing_keys(
-    raw: Any, *, ticket_ids: list[str] | None
-) -> list[tuple[str, str, str, float]]:
-    """(ticket_id, metric, kind, threshold) of the clock signals emitted and not retracted, for
-    the given tickets (None: every ticket with an open clock); the columns hold what the body
-    holds (`record_signals` fills them from it)."""
-    where = "NOT retracted AND kind IN ('warning', 'breach', 'met')"
+_CLOCK_KINDS = "kind IN ('warning', 'breach', 'met', 'stopped')"
+SignalKey = tuple[str, str, str, float, int]
+
+
+async def standing_keys(raw: Any, *, ticket_ids: list[str] | None) -> list[SignalKey]:
+    """(ticket_id, metric, kind, threshold, episode) of the clock signals emitted and not
+    retracted, for the given tickets (None: every ticket with an open clock); the columns hold
+    what the body holds (`record_signals` fills them from it)."""
+    where = f"NOT retracted AND {_CLOCK_KINDS}"
+    columns = "ticket_id, metric, kind, threshold, episode"
     if ticket_ids is None:
         rows = await raw.fetch(
-            f"SELECT ticket_id, metric, kind, threshold FROM sla_engine.signals "
+            f"SELECT {columns} FROM sla_engine.signals "
             f"WHERE {where} AND ticket_id IN ({_OPEN_TICKETS})"
         )
     else:
         rows = await raw.fetch(
-            f"SELECT ticket_id, metric, kind, threshold FROM sla_engine.signals "
+            f"SELECT {columns} FROM sla_engine.signals "
             f"WHERE {where} AND ticket_id = ANY($1::text[])",
             ticket_ids,
         )
-    return [(r[0], r[1], r[2], float(r[3])) for r in rows]
+    return [(r[0], r[1], r[2], float(r[3]), int(r[4])) for r in rows]
+
+
+async def retracted_counts(conn: AsyncConnection, *, ticket_ids: list[str]) -> dict[SignalKey, int]:
+    """How often each clock condition of these tickets was signalled and then retracted (the
+    next occurrence of it takes the next id)."""
+    if not ticket_ids:
+        return {}
+    result = await conn.execute(
+        sa.text(
+            "SELECT ticket_id, metric, kind, threshold, episode, count(*) "
+            f"FROM sla_engine.signals WHERE retracted AND {_CLOCK_KINDS} "
+            "AND ticket_id = ANY(:ids) GROUP BY 1, 2, 3, 4, 5"
+        ),
+        {"ids": ticket_ids},
+    )
+    return {(r[0], r[1], r[2], float(r[3]), int(r[4])): int(r[5]) for r in result}
 
 
 async def clock_versions(conn: AsyncConnection, *, ticket_ids: list[str]) -> dict[str, int]:
@@ -250,38 +274,125 @@ async def ticket_logs(conn: AsyncConnection, *, ticket_ids: list[str]) -> dict[s
 
 async def standing_signals(
     conn: AsyncConnection, *, ticket_ids: list[str]
-) -> dict[str, list[dict[str, Any]]]:
-    """Signals emitted per ticket and not retracted (what a replay is diffed against)."""
+) -> dict[str, dict[SignalKey, dict[str, Any]]]:
+    """Clock signals emitted per ticket and not retracted, by key (what a replay is diffed
+    against)."""
     result = await conn.execute(
         sa.text(
-            "SELECT ticket_id, body FROM sla_engine.signals WHERE ticket_id = ANY(:ids) "
-            "AND NOT retracted AND kind IN ('warning', 'breach', 'met')"
+            "SELECT ticket_id, metric, kind, threshold, episode, body FROM sla_engine.signals "
+            f"WHERE ticket_id = ANY(:ids) AND NOT retracted AND {_CLOCK_KINDS}"
         ),
         {"ids": ticket_ids},
     )
-    out: dict[str, list[dict[str, Any]]] = {t: [] for t in ticket_ids}
-    for ticket_id, body in result:
-        out[ticket_id].append(body)
+    out: dict[str, dict[SignalKey, dict[str, Any]]] = {t: {} for t in ticket_ids}
+    for ticket_id, metric, kind, threshold, episode, body in result:
+        out[ticket_id][(ticket_id, metric, kind, float(threshold), int(episode))] = body
     return out
 
 
-async def record_signals(conn: AsyncConnection, *, signals: list[dict[str, Any]]) -> set[str]:
-    """Insert signals; return the ids that are new (a signal is emitted at most once, ever)."""
+async def record_signals(
+    conn: AsyncConnection,
+    *,
+    signals: list[dict[str, Any]],
+    keys: list[tuple[float | None, int]] | None = None,
+) -> set[str]:
+    """Insert signals; return the ids that are new (a signal is emitted at most once, ever).
+    `keys` are the (threshold, episode) of each in its clock's terms (a `warn_before` mark is
+    not the fraction the body shows); by default the body's threshold and episode 1."""
     if not signals:
         return set()
+    rows = [
+        {
+            "s": body,
+            "t": None if keys is None else keys[n][0],
+            "e": 1 if keys is None else keys[n][1],
+        }
+        for n, body in enumerate(signals)
+    ]
     result = await conn.execute(
         sa.text(
-            "INSERT INTO sla_engine.signals "
-            "(signal_id, kind, service, ticket_id, metric, threshold, occurred_at, detected_at, body) "
-            "SELECT s->>'signal_id', s->>'kind', s->>'service', s->>'ticket_id', s->>'metric', "
-            "(s->>'threshold')::float, (s->>'occurred_at')::timestamptz, "
-            "(s->>'detected_at')::timestamptz, s "
-            "FROM jsonb_array_elements(CAST(:signals AS jsonb)) AS s "
+            "INSERT INTO sla_engine.signals (signal_id, kind, service, ticket_id, metric, "
+            "threshold, occurred_at, detected_at, episode, body) "
+            "SELECT r->'s'->>'signal_id', r->'s'->>'kind', r->'s'->>'service', "
+            "r->'s'->>'ticket_id', r->'s'->>'metric', "
+            "coalesce((r->>'t')::float, (r->'s'->>'threshold')::float), "
+            "(r->'s'->>'occurred_at')::timestamptz, (r->'s'->>'detected_at')::timestamptz, "
+            "(r->>'e')::int, r->'s' "
+            "FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS r "
             "ON CONFLICT DO NOTHING RETURNING signal_id"
         ),
-        {"signals": orjson.dumps(signals).decode()},
+        {"rows": orjson.dumps(rows).decode()},
     )
     return {r[0] for r in result}
+
+
+async def delete_clocks(
+    conn: AsyncConnection, *, keep: dict[str, list[str]]
+) -> list[dict[str, Any]]:
+    """Delete the clocks of these tickets other than the metrics kept (a policy was deleted:
+    what it never measured to an end is no longer measured at all); the rows deleted."""
+    if not keep:
+        return []
+    result = await conn.execute(
+        sa.text(
+            "DELETE FROM sla_engine.clocks c USING jsonb_each(CAST(:keep AS jsonb)) AS k "
+            "WHERE c.ticket_id = k.key AND NOT (k.value ? c.metric) RETURNING c.*"
+        ),
+        {"keep": orjson.dumps(keep).decode()},
+    )
+    return [dict(r._mapping) for r in result]
+
+
+async def unmeasured_tickets(conn: AsyncConnection) -> dict[str, dict[str, Any]]:
+    """Journaled tickets without clocks (no policy covered them) that are still open (their
+    latest event neither resolves nor closes them), with their first event."""
+    result = await conn.execute(
+        sa.text(
+            "SELECT ticket_id, first_body FROM ("
+            "SELECT e.ticket_id, "
+            "first_value(e.body) OVER w AS first_body, "
+            "last_value(e.body->>'action') OVER w AS last_action, "
+            "row_number() OVER (PARTITION BY e.ticket_id ORDER BY e.occurred_at) AS n "
+            "FROM sla_engine.ticket_events e WHERE NOT EXISTS "
+            "(SELECT 1 FROM sla_engine.clocks c WHERE c.ticket_id = e.ticket_id) "
+            "WINDOW w AS (PARTITION BY e.ticket_id ORDER BY e.occurred_at "
+            "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) t "
+            "WHERE n = 1 AND last_action NOT IN ('resolved', 'closed')"
+        )
+    )
+    return {ticket_id: body for ticket_id, body in result}
+
+
+async def rules_changes(
+    conn: AsyncConnection, *, ticket_ids: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """The policy changes recorded for each ticket, in the order they took effect."""
+    if not ticket_ids:
+        return {}
+    result = await conn.execute(
+        sa.text(
+            "SELECT ticket_id, at_ms, before, after FROM sla_engine.ticket_rules "
+            "WHERE ticket_id = ANY(:ids) ORDER BY ticket_id, at_ms, seq"
+        ),
+        {"ids": ticket_ids},
+    )
+    out: dict[str, list[dict[str, Any]]] = {}
+    for ticket_id, at_ms, before, after in result:
+        out.setdefault(ticket_id, []).append({"at_ms": at_ms, "before": before, "after": after})
+    return out
+
+
+async def record_rules_changes(conn: AsyncConnection, *, changes: list[dict[str, Any]]) -> None:
+    """Append policy changes ({ticket_id, at_ms, before, after}) to the tickets' records."""
+    if changes:
+        await conn.execute(
+            sa.text(
+                "INSERT INTO sla_engine.ticket_rules (ticket_id, at_ms, before, after) "
+                "SELECT c->>'ticket_id', (c->>'at_ms')::bigint, c->'before', c->'after' "
+                "FROM jsonb_array_elements(CAST(:changes AS jsonb)) AS c"
+            ),
+            {"changes": orjson.dumps(changes).decode()},
+        )
 
 
 async def mark_retracted(conn: AsyncConnection, *, signal_ids: list[str]) -> None:

@@ -1,38 +1,27 @@
 """The book of tickets with open clocks: applies ticket events in event time, in order when it
-can and by replaying the ticket's whole log when an event arrives out of order.
-
-Pure: the shell hands in events, rules and the current time, and persists what comes out.
-"""
+can and by replaying the ticket's whole log when an event arrives out of order. Pure: the shell
+hands in events, rules and the current time, and persists what comes out."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Set
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass, field
 
 from sla_engine.clocks import Clock as Clock
-from sla_engine.clocks import (
-    ClockRules,
-    Metric,
-    OutOfOrderError,
-    SignalIntent,
-    SignalKey,
-    TicketEvent,
-    apply_event,
-    diff_signals,
-    replay,
-)
+from sla_engine.clocks import ClockRules, Metric, OutOfOrderError, SignalIntent, SignalKey
+from sla_engine.ticket_log import RulesChange, TicketEvent, apply_event, diff_signals, replay
 
 
 @dataclass(slots=True)
 class Ticket:
-    """A ticket's clocks, what has been signalled for it, and what its first event said."""
+    """A ticket's clocks, what has been signalled for it, and what its events said."""
 
     ticket_id: str
     service: str
     customer: str | None
     ticket_type: str
     rules: ClockRules
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)  # of its latest event carrying any
     clocks: dict[Metric, Clock] = field(default_factory=dict)
     last_event_ms: int = 0
     # replaced, never mutated: most open tickets have emitted nothing and share the empty one
@@ -60,8 +49,8 @@ class Outcome:
 def apply_in_order(ticket: Ticket, events: Iterable[TicketEvent], now_ms: int) -> Outcome | None:
     """Apply events newer than everything seen; None if one is older (the caller replays).
 
-    Clocks are not advanced to `now_ms` unless a signal is due, so a slightly delayed next
-    event still counts as in order.
+    Clocks are not advanced to `now_ms`, only to what falls due by then, so a slightly
+    delayed next event still counts as in order.
     """
     ordered = sorted(events, key=lambda e: e.at_ms)
     if ordered and ordered[0].at_ms < ticket.last_event_ms:
@@ -86,21 +75,29 @@ def apply_in_order(ticket: Ticket, events: Iterable[TicketEvent], now_ms: int) -
     return _settle(ticket, intents, [])
 
 
-def replay_all(ticket: Ticket, log: Iterable[TicketEvent], now_ms: int) -> Outcome:
-    """Recompute the ticket from its whole event log; diff against what was signalled."""
+def replay_all(
+    ticket: Ticket,
+    log: Iterable[TicketEvent],
+    now_ms: int,
+    *,
+    initial: ClockRules | None = None,
+    changes: Sequence[RulesChange] = (),
+) -> Outcome:
+    """Recompute the ticket from its whole event log (measured by `initial` until the first of
+    `changes`, by `ticket.rules` when there are none); diff against what was signalled and
+    retract whatever the log no longer produces."""
     events = list(log)
     clocks, intents = replay(
         events,
         ticket_id=ticket.ticket_id,
         service=ticket.service,
-        rules=ticket.rules,
+        rules=initial if changes else ticket.rules,
         now_ms=now_ms,
+        changes=changes,
     )
     ticket.clocks = clocks
     ticket.last_event_ms = max((e.at_ms for e in events), default=ticket.last_event_ms)
-    to_emit, to_retract = diff_signals(ticket.emitted, intents)
-    # only a breach is retracted (SPEC §4.2); a warning that a late event undoes stays told
-    retracted = [k for k in to_retract if k[2] == "breach"]
+    to_emit, retracted = diff_signals(ticket.emitted, intents)
     if retracted:
         ticket.emitted = ticket.emitted - set(retracted)
     return _settle(ticket, to_emit, retracted)
@@ -110,9 +107,7 @@ def advance_due(ticket: Ticket, now_ms: int) -> list[SignalIntent]:
     """Fire whatever is due by `now_ms` (the timer's path)."""
     intents: list[SignalIntent] = []
     for clock in ticket.clocks.values():
-        due = clock.next_due_ms()
-        if due is not None and due <= now_ms:
-            intents += clock.advance(now_ms)
+        intents += clock.advance_due(now_ms)
     return intents
 
 

@@ -71,7 +71,10 @@ def test_christmas_thresholds_fire_at_their_exact_instants() -> None:
     assert c.remaining_ms(berlin(2026, 12, 28, 14)) == -2 * H
     assert c.next_due_ms() is None
     assert c.advance(berlin(2026, 12, 30)) == []
-    assert c.stop(berlin(2026, 12, 30, 10)) == []
+    # the all-clear for the breach alert, with the working time counted at its own instant
+    stopped = c.stop(berlin(2026, 12, 30, 10))
+    assert fired(stopped) == [("stopped", 1.0, berlin(2026, 12, 30, 10))]
+    assert stopped[0].elapsed_ms == c.elapsed_ms
     assert (c.api_state, c.deadline_ms()) == ("breached", berlin(2026, 12, 28, 12))
 
 
@@ -156,7 +159,8 @@ def test_stopping_in_time_is_met_once() -> None:
 def test_stopping_at_the_deadline_is_a_breach() -> None:
     # the deadline is the instant the target is reached, so it has passed by then
     c = clock()
-    assert [k for k, _, _ in fired(c.stop(T0 + 4 * H))] == ["warning"] * 3 + ["breach"]
+    kinds = [k for k, _, _ in fired(c.stop(T0 + 4 * H))]
+    assert kinds == ["warning"] * 3 + ["breach", "stopped"]
     assert c.api_state == "breached"
     c = clock()
     assert fired(c.stop(T0 + 4 * H - 1))[-1] == ("met", 1.0, T0 + 4 * H - 1)
@@ -176,8 +180,8 @@ def test_reopen_carries_the_elapsed_time_and_can_still_breach() -> None:
     ]
     assert c.met_signalled
     assert state(c) == "breached"
-    # resolving again after the breach gives no second met
-    assert c.stop(T0 + 21 * H) == []
+    # resolving again after the breach gives no second met, but the breach's all-clear
+    assert [(i.kind, i.episode) for i in c.stop(T0 + 21 * H)] == [("stopped", 2)]
 
 
 def test_a_target_lowered_while_stopped_applies_at_reopen() -> None:
@@ -225,8 +229,9 @@ def test_targets_must_be_positive(target: int) -> None:
         clock().change_priority("P2", target, T0)
 
 
-@pytest.mark.parametrize("fraction", [0.0, 1.0, 1.5, -0.1])
+@pytest.mark.parametrize("fraction", [0.0, 1.0, 1.5])
 def test_warn_fractions_lie_strictly_between_0_and_1(fraction: float) -> None:
+    # (a negative mark is a `warn_before` in seconds; the policy refuses negative fractions)
     with pytest.raises(ValueError, match="warn_at"):
         Clock.start(
             ticket_id="T",
@@ -239,3 +244,30 @@ def test_warn_fractions_lie_strictly_between_0_and_1(fraction: float) -> None:
             warn_at=[fraction],
             at_ms=T0,
         )
+
+
+def test_warn_before_fires_that_much_working_time_before_the_deadline_once() -> None:
+    from sla_engine.clocks import warn_before_mark
+
+    c = Clock.start(
+        ticket_id="T-1",
+        service="checkout",
+        metric="resolution",
+        policy="gold",
+        priority="P1",
+        target_ms=4 * H,
+        calendar=CALENDAR_24X7,
+        warn_at=(0.5, warn_before_mark(15 * 60), warn_before_mark(5 * H)),
+        at_ms=T0,
+    )
+    # the 5 h one is longer than the whole 4 h target: there is no such instant
+    assert c.next_due_ms() == T0 + 2 * H
+    intents = c.advance(T0 + 5 * H)
+    assert [(i.kind, i.threshold, i.occurred_at_ms) for i in intents] == [
+        ("warning", 0.5, T0 + 2 * H),
+        ("warning", -900.0, T0 + 4 * H - 15 * 60_000),
+        ("breach", 1.0, T0 + 4 * H),
+    ]
+    assert intents[1].elapsed_ms == 4 * H - 15 * 60_000
+    # a priority change after it does not fire it again
+    assert [i.kind for i in c.change_priority("P2", 8 * H, T0 + 5 * H)] == []

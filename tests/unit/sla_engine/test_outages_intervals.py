@@ -275,3 +275,48 @@ def test_availability_domain_modules_are_pure(path: Path) -> None:
             assert (node.module or "").split(".")[0] not in forbidden
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             assert node.func.attr not in {"now", "utcnow", "today", "time", "monotonic"}
+
+
+def test_down_labels_are_those_of_the_checks_down_at_the_instant() -> None:
+    from sla_engine.downtime import DownInterval, down_labels
+
+    intervals = [
+        DownInterval("db", 0, 100, "critical", "", {"team": "data", "region": "eu"}),
+        DownInterval("http", 50, None, "critical", "", {"team": "web"}),
+        DownInterval("disk", 0, None, "warning", "", {"team": "ops"}),  # not a down severity
+    ]
+    assert down_labels(intervals, {"critical"}, 20) == {"team": "data", "region": "eu"}
+    # both down: the first check (by name) keeps a label they disagree on
+    assert down_labels(intervals, {"critical"}, 60) == {"team": "data", "region": "eu"}
+    assert down_labels(intervals, {"critical"}, 100) == {"team": "data", "region": "eu"}
+    assert down_labels(intervals, {"critical"}, 101) == {"team": "web"}
+
+
+def test_an_interval_keeps_the_labels_of_the_firing_that_opened_it() -> None:
+    from sla_engine.downtime import CheckEvent, check_intervals
+
+    events = [
+        CheckEvent(0, "firing", "critical", "a", {"team": "web"}),
+        CheckEvent(10, "resolved", "critical", "b"),
+    ]
+    (interval,) = check_intervals("http", events)
+    assert dict(interval.labels) == {"team": "web"}
+
+
+def test_month_to_date_met_is_actual_against_target_and_the_budget_view_is_on_track() -> None:
+    # 20 minutes down early in the month: below 99.9 % so far, yet within the 43.2 m budget
+    start, _end = JUNE
+    now = start + 2 * 24 * H
+    fig = month_figures("svc", "2026-06", GOLD, [(start + H, start + H + 20 * 60_000)], [], now)
+    assert fig.actual_pct < 99.9
+    assert fig.met is False
+    assert fig.on_track is True
+    assert fig.budget_remaining_ms is not None
+    assert fig.budget_remaining_ms > 0
+
+
+def test_month_of_keeps_four_digit_years() -> None:
+    from sla_engine.downtime import month_of
+
+    year_151 = datetime_to_ms(datetime(151, 8, 3, tzinfo=ZoneInfo("UTC")))
+    assert month_of(year_151, "UTC") == "0151-08"

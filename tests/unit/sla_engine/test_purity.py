@@ -12,6 +12,8 @@ DOMAIN = [
     ROOT / "shared/pacta/durations.py",
     ROOT / "shared/pacta/calendars.py",
     ROOT / "services/sla-engine/sla_engine/clocks.py",
+    ROOT / "services/sla-engine/sla_engine/ticket_log.py",
+    ROOT / "services/sla-engine/sla_engine/tickets.py",
     ROOT / "services/sla-engine/sla_engine/availability.py",
     ROOT / "services/sla-engine/sla_engine/policies.py",
 ]

@@ -1,14 +1,14 @@
 """The service of each PagerDuty alert, for its resolve (which names only the dedup_key).
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 
 
 def upgrade(schema: str) -> None:

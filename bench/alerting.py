@@ -1,0 +1,373 @@
+"""Event in -> notification delivered (SPEC §9), next to Debian's Alertmanager in the same run.
+
+    python -m bench --only alerting --duration 10
+
+Pacta: the four services as processes on a database and topic prefix of the run's own, a
+webhook receiver and a root route (`group_by: ['...']`, `group_wait: 0s`) put over the alerting
+API, and an sla-engine policy whose 1-minute resolution target every posted ticket has already
+overrun (each is `created` five minutes ago), so the engine emits a late breach at once. Ticket
+events are posted one per request to the ingest at 1,000/s; for each we measure the POST
+leaving the sender -> the breach webhook read by a collector in this process: ingest, Kafka,
+the engine, Kafka again, alerting's routing, grouping and durable queue, and the HTTP delivery.
+Alertmanager: the same collector as its webhook receiver, the same route options, one unique
+alert per POST to /api/v2/alerts at the same rate: POST -> webhook. One system after the other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.alerting_http import Collector, PacedRun, paced_post
+from bench.alerting_report import (
+    TARGET_RATE,
+    am_keys,
+    analyse,
+    matched,
+    pacta_keys,
+    pacta_stages,
+    render,
+)
+from bench.alerting_report import verdicts as verdict_rows
+from bench.engine import ADMIN_KEY
+from bench.engine import _Env as RetryingEnv  # DROP DATABASE retried past autovacuum
+from bench.env import API_KEY, KAFKA, BenchEnv
+from bench.ingest import ALERTMANAGER
+from bench.procs import CpuMeter, Proc, free_port, listener_pid, wait_quiet
+from bench.report import OUT_DIR, machine, stamp, write_json
+
+BUDGET_S = 600.0  # the whole alerting benchmark, hard limit
+MODULES = {
+    "ingest": "PACTA_INGEST_PORT",
+    "sla_engine": "PACTA_SLA_ENGINE_PORT",
+    "alerting": "PACTA_ALERTING_PORT",
+    "reporting": "PACTA_REPORTING_PORT",
+}
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+ROUTE = {
+    "receiver": "bench",
+    "group_by": ["..."],
+    "group_wait": "0s",
+    "group_interval": "1s",
+    "repeat_interval": "4h",
+}
+POLICY = {
+    "match": {},
+    "calendar": "24x7",
+    "targets": {"P2": {"response": "1h", "resolution": "1m"}},
+    "warn_at": [],
+}
+AM_CONFIG = """\
+route:
+  receiver: bench
+  group_by: ['...']
+  group_wait: 0s
+  group_interval: 1s
+  repeat_interval: 4h
+receivers:
+  - name: bench
+    webhook_configs:
+      - url: {url}
+        send_resolved: false
+"""
+
+
+@dataclass
+class Options:
+    duration: float = 10.0  # seconds of paced sending per system
+    rate: float = TARGET_RATE
+    warmup: int = 30  # events sent slowly first: the pipeline works, connections are open
+    drain: float = 60.0  # longest wait for the last notifications after the sends
+    connections: int = 64  # the sender's keep-alive connections (as the ingest's paced bench)
+    quiet_wait: float = 60.0
+    quiet_threshold: float = 35.0
+    alertmanager: bool = True
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class AlertingBench:
+    def __init__(self, opts: Options) -> None:
+        self.opts, self.stamp = opts, stamp()
+        self.log_dir = OUT_DIR / "logs"
+        self.procs: dict[str, Proc] = {}
+        self.urls: dict[str, str] = {}
+        self.problems: list[str] = []
+        self.warnings: list[str] = []
+
+    async def main(self) -> dict[str, Any]:
+        meta = machine()
+        systems = []
+        collector = await Collector().start()
+        async with RetryingEnv() as env, contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(collector.close)
+            self.rand, self.env = env.rand, env
+            kafka_pid = listener_pid(int(KAFKA.rsplit(":", 1)[1]))
+            groups = {n: self._pid_of(n) for n in (*MODULES, "alertmanager")}
+            meter = CpuMeter(
+                {
+                    **groups,
+                    "kafka": lambda: [kafka_pid] if kafka_pid else [],
+                    "postgres": CpuMeter.postgres_pids,
+                    "bench": lambda: [os.getpid()],  # the sender and the collector
+                }
+            )
+            await self._start_stack(env, stack)
+            await self._configure(collector)
+            pacta = await self._measure("pacta", collector, meter)
+            systems.append(pacta)
+            if self.opts.alertmanager:
+                for proc in self.procs.values():  # the Pacta stack is done: a quiet box for AM
+                    proc.stop()
+                await self._start_alertmanager(stack, collector)
+                systems.append(await self._measure("alertmanager", collector, meter))
+        by = {s["system"]: s for s in systems}
+        return {
+            "benchmark": "alerting",
+            "meta": {**meta, "alertmanager": _am_version(), "kafka": KAFKA},
+            "options": {k: getattr(self.opts, k) for k in self.opts.__dataclass_fields__},
+            "measured": "POST leaving the sender -> webhook body read by the collector",
+            "targets": verdict_rows(by.get("pacta"), by.get("alertmanager")),
+            "systems": systems,
+            "problems": self.problems,
+            "warnings": self.warnings,
+        }
+
+    def _pid_of(self, name: str) -> Any:
+        return lambda: (
+            [self.procs[name].pid] if name in self.procs and self.procs[name].alive() else []
+        )
+
+    # ---- the systems ------------------------------------------------------------------------
+
+    async def _start_stack(self, env: BenchEnv, stack: contextlib.AsyncExitStack) -> None:
+        service_env = {
+            **env.service_env(),
+            "PACTA_API_KEYS": f"{API_KEY}:ingest,{ADMIN_KEY}:admin",
+        }
+        for module, port_var in MODULES.items():
+            port = free_port()
+            extra = {port_var: str(port)}
+            if module == "alerting":
+                extra["PACTA_ALERTING_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+            proc = Proc(
+                module,
+                [sys.executable, "-m", module],
+                self.log_dir / f"alerting-bench-{module}-{self.stamp}.log",
+                {**service_env, **extra},
+            )
+            stack.callback(proc.stop)
+            proc.start()
+            self.procs[module], self.urls[module] = proc, f"http://127.0.0.1:{port}"
+        for module, proc in self.procs.items():
+            await asyncio.to_thread(proc.wait_http, self.urls[module] + "/readyz", 120)
+        print(f"[bench] stack up (database {env.db_name}), logs in {self.log_dir}", flush=True)
+
+    async def _configure(self, collector: Collector) -> None:
+        alerting, engine = self.urls["alerting"], self.urls["sla_engine"]
+        async with httpx.AsyncClient(timeout=15, headers=ADMIN) as http:
+            receiver = {"type": "webhook", "url": collector.url("/pacta"), "secret": "bench"}
+            r = await http.put(f"{alerting}/v1/receivers/bench", json=receiver)
+            if r.status_code in (404, 405):
+                raise RuntimeError(
+                    f"alerting API not available: PUT /v1/receivers/bench answered "
+                    f"{r.status_code} (this alerting service has no receivers/routes API yet)"
+                )
+            for what, resp in (
+                ("PUT /v1/receivers/bench", r),
+                ("PUT /v1/routes", await http.put(f"{alerting}/v1/routes", json=ROUTE)),
+                (
+                    "PUT /v1/policies/bench-alerting",
+                    await http.put(f"{engine}/v1/policies/bench-alerting", json=POLICY),
+                ),
+            ):
+                if resp.status_code not in (200, 201):
+                    raise RuntimeError(f"{what}: HTTP {resp.status_code} {resp.text[:300]}")
+
+    async def _start_alertmanager(
+        self, stack: contextlib.AsyncExitStack, collector: Collector
+    ) -> None:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-am-")))
+        (work / "alertmanager.yml").write_text(AM_CONFIG.format(url=collector.url("/am")))
+        port = free_port()
+        am = Proc(
+            "alertmanager",
+            [
+                ALERTMANAGER,
+                f"--config.file={work / 'alertmanager.yml'}",
+                f"--storage.path={work / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--cluster.listen-address=",
+                "--log.level=warn",
+            ],
+            self.log_dir / f"alerting-bench-alertmanager-{self.stamp}.log",
+        )
+        stack.callback(am.stop)
+        try:
+            am.start()
+        except FileNotFoundError:
+            raise RuntimeError(
+                f"{ALERTMANAGER} is missing: run `bash deploy/local/tools.sh`"
+            ) from None
+        self.procs["alertmanager"], self.urls["alertmanager"] = am, f"http://127.0.0.1:{port}"
+        await asyncio.to_thread(am.wait_http, self.urls["alertmanager"] + "/-/ready", 60)
+
+    # ---- one system's run -------------------------------------------------------------------
+
+    def _target(self, system: str, label: str) -> tuple[str, dict[str, str], Any, Any]:
+        """(url, headers, body(k), key of a webhook entry) for one system and one phase."""
+        prefix = f"b{self.rand}{label}"
+        if system == "pacta":
+            created = _iso(time.time() - 300)
+            tail = (
+                f'","priority":"P2","action":"created","status":"open","occurred_at":"{created}"}}'
+            )
+
+            def ticket(k: int) -> bytes:
+                tid = f"{prefix}-{k}"
+                return f'{{"id":"{tid}","ticket_id":"{tid}","service":"svc-{k % 16}{tail}'.encode()
+
+            headers = {"Content-Type": "application/json", "Authorization": f"Bearer {API_KEY}"}
+            return self.urls["ingest"] + "/v1/events/tickets", headers, ticket, pacta_keys(prefix)
+        starts = _iso(time.time())
+
+        def alert(k: int) -> bytes:
+            return (
+                f'[{{"labels":{{"alertname":"bench","instance":"{prefix}-{k}",'
+                f'"service":"svc-{k % 16}","severity":"major"}},"startsAt":"{starts}"}}]'
+            ).encode()
+
+        url = self.urls["alertmanager"] + "/api/v2/alerts"
+        return url, {"Content-Type": "application/json"}, alert, am_keys(prefix)
+
+    async def _phase(
+        self, system: str, label: str, collector: Collector, rate: float, count: int
+    ) -> tuple[PacedRun, dict[int, list[tuple[float, str, str]]]]:
+        url, headers, body, key = self._target(system, label)
+        mark = len(collector.arrivals)
+        run = await paced_post(
+            url, body, rate=rate, count=count, headers=headers, connections=self.opts.connections
+        )
+        acked = run.ok
+        deadline = time.monotonic() + self.opts.drain
+        last_count, last_change = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            hits = matched(collector.arrivals[mark:], key)
+            if len(hits) >= acked:
+                break
+            if len(hits) != last_count:
+                last_count, last_change = len(hits), time.monotonic()
+            elif time.monotonic() - last_change > 20:
+                break  # nothing new for 20 s: what is missing will not come
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(1.5)  # a doubled notification would come soon after the first
+        return run, matched(collector.arrivals[mark:], key)
+
+    async def _measure(self, system: str, collector: Collector, meter: CpuMeter) -> dict[str, Any]:
+        o = self.opts
+        warm, warm_hits = await self._phase(system, "warm", collector, 20.0, o.warmup)
+        if not warm_hits:
+            tails = "\n".join(
+                f"--- {n} ---\n{p.tail(15)}" for n, p in self.procs.items() if p.alive()
+            )
+            raise RuntimeError(
+                f"{system}: none of {warm.ok} warm-up events was notified within "
+                f"{o.drain:g} s; sender errors {warm.errors}\n{tails}"
+            )
+        busy, waited = await asyncio.to_thread(wait_quiet, o.quiet_wait, o.quiet_threshold)
+        load = round(os.getloadavg()[0], 2)
+        count = int(o.rate * o.duration)
+        print(f"[bench] {system}: {count:,} events at {o.rate:,.0f}/s (load {load})", flush=True)
+        meter.start()
+        run, hits = await self._phase(system, "run", collector, o.rate, count)
+        cpu = meter.stop(child_name="children")
+        out = analyse(system, run, hits)
+        if system == "pacta":
+            fired = await self._fired_at()
+            out["stages"] = pacta_stages(run, collector.arrivals, f"b{self.rand}run", fired)
+        out.update(
+            load_before=load,
+            load_after=round(os.getloadavg()[0], 2),
+            machine_busy_before_pct=round(busy, 1),
+            waited_for_quiet_s=round(waited, 1),
+            cpu=cpu,
+            cpu_brief=" ".join(
+                f"{k.replace('_', '-')} {v:.0f}"
+                for k, v in cpu.items()
+                if k not in ("machine_busy", "window_s", "children")
+                and (v >= 0.5 or k in ("idle", "other"))
+            ),
+        )
+        if out["lost"] or out["doubled"]:
+            self._problem(
+                f"{system}: {out['lost']} events never notified, {out['doubled']} doubled"
+            )
+        if out["non_2xx"] or out["unanswered"]:
+            self.warnings.append(
+                f"{system}: {out['non_2xx']} POSTs answered non-2xx, {out['unanswered']} "
+                f"unanswered; sender errors {run.errors}"
+            )
+        if busy >= o.quiet_threshold:
+            self.warnings.append(
+                f"{system}: the machine was {busy:.0f}% busy before the run (other work)"
+            )
+        lat = out["latency_ms"]
+        print(
+            f"[bench] {system}: notified {out['notified']:,}/{out['acked']:,}, p50 {lat['p50']} "
+            f"p99 {lat['p99']} ms, sent {out['achieved_rate']:,.0f}/s",
+            flush=True,
+        )
+        return out
+
+    async def _fired_at(self) -> dict[str, float]:
+        """alerting.alerts.fired_at per alert id: when alerting applied the breach signal."""
+        async with self.env.db() as conn:
+            rows = await conn.fetch(
+                "SELECT id, extract(epoch FROM fired_at)::float8 AS at FROM alerting.alerts"
+            )
+        return {str(r["id"]): float(r["at"]) for r in rows}
+
+    def _problem(self, msg: str) -> None:
+        self.problems.append(msg)
+        print(f"\n!!!!! {msg} !!!!!\n", flush=True)
+
+
+def _am_version() -> str:
+    from bench.ingest import _am_version as version
+
+    return version()
+
+
+async def run(opts: Options) -> dict[str, Any]:
+    async with asyncio.timeout(BUDGET_S):
+        result = await AlertingBench(opts).main()
+    print()
+    print(render(result))
+    path = write_json("alerting", result)
+    latest = OUT_DIR / "alerting.json"
+    latest.write_text(path.read_text())
+    print(f"\n[bench] written {latest} (and {path.name})")
+    return result
+
+
+def from_args(args: argparse.Namespace) -> Any:
+    return run(
+        Options(
+            duration=min(args.duration, 60.0),
+            quiet_wait=args.quiet_wait,
+            alertmanager=not args.no_alertmanager,
+        )
+    )

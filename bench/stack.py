@@ -1,0 +1,162 @@
+"""Issue 9's measurement: the ingest on the stack as `make up` runs it, next to Alertmanager.
+
+`deploy/local/services.sh start` (what `make up` runs) starts the four services on the run's
+database and topics, with the ingest's defaults (PACTA_INGEST_WORKERS one per core, INFO logs,
+the default rate limit), so the sla-engine, alerting and reporting consume while the ingest is
+measured. wrk -t1 with 16 connections, every event with an id of its own: single events, then
+batches of 100. Alertmanager's `/api/v2/alerts` gets the same two shapes in the same run
+(each against a fresh Alertmanager, before the stack starts, so the consumers' backlog does
+not slow it), and the ratios SPEC §9 asks for are printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench.procs import family, free_port, wait_http
+from bench.report import num
+
+if TYPE_CHECKING:
+    from bench.ingest import IngestBench
+    from bench.wrk import WrkRun
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICES_SH = ROOT / "deploy/local/services.sh"
+CONNECTIONS = 16
+BATCH = 100
+PORT_VARS = ("INGEST", "SLA_ENGINE", "ALERTING", "REPORTING")
+# What the bench's lone ingest runs with but `make up` does not: the stack keeps the defaults.
+NOT_MAKE_UP = ("PACTA_LOG_LEVEL", "PACTA_INGEST_RATE_LIMIT")
+
+
+class Stack:
+    """The four services started and stopped by services.sh, in a var/ directory of their own."""
+
+    def __init__(self, bench: IngestBench) -> None:
+        self.var = bench.log_dir / f"stack-{bench.stamp}"
+        env = {k: v for k, v in bench.env.service_env().items() if k not in NOT_MAKE_UP}
+        self.ports = {name: free_port() for name in PORT_VARS}
+        self.env = {
+            **os.environ,
+            **env,
+            **dict(bench.opts.ingest_env),
+            "PACTA_VAR_DIR": str(self.var),
+            **{f"PACTA_{name}_PORT": str(port) for name, port in self.ports.items()},
+        }
+
+    @property
+    def ingest_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['INGEST']}"
+
+    def _run(self, action: str, timeout: float) -> None:
+        out = subprocess.run(
+            ["bash", str(SERVICES_SH), action],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"services.sh {action} failed:\n{out.stdout}{out.stderr}")
+
+    def start(self) -> None:
+        self._run("start", 150)
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self._run("stop", 60)
+
+    def pids(self, service: str) -> list[int]:
+        """The service's process and its children (the ingest's workers)."""
+        try:
+            pid = int((self.var / "run" / f"{service}.pid").read_text())
+        except (OSError, ValueError):
+            return []
+        return family(pid)
+
+
+async def run_stack(bench: IngestBench) -> None:
+    """Alertmanager first (quiet box), then the stack: single events, then batches."""
+    o = bench.opts
+    if o.alertmanager:
+        for label, batch in (
+            (f"am-stack-single-c{CONNECTIONS}", 1),
+            (f"am-stack-batch{BATCH}-c{CONNECTIONS}", BATCH),
+        ):
+            if bench.am is not None:
+                bench.am.stop()
+            bench.am = await bench._start_alertmanager(bench.stack)
+            await bench._am(f"{label}-warmup", CONNECTIONS, batch, o.warmup)
+            await bench._am(label, CONNECTIONS, batch, o.duration)
+        if bench.am is not None:
+            bench.am.stop()
+            bench.am = None
+    stack = Stack(bench)
+    bench.stack.callback(stack.stop)
+    print(f"[bench] starting the make-up stack (services.sh, var in {stack.var})", flush=True)
+    await asyncio.to_thread(stack.start)
+    await asyncio.to_thread(wait_http, stack.ingest_url + "/readyz", 60)
+    lone = bench.ingest, bench.ingest_url
+    bench.ingest_url = stack.ingest_url
+    bench.ingest_pids = lambda: stack.pids("ingest")
+    bench.meter.groups.update(
+        engine=lambda: stack.pids("sla-engine"),
+        alerting=lambda: stack.pids("alerting"),
+        reporting=lambda: stack.pids("reporting"),
+    )
+    try:
+        await bench._pacta("stack-warmup", CONNECTIONS, 1, o.warmup)
+        await bench._pacta(f"stack-single-c{CONNECTIONS}", CONNECTIONS, 1, o.duration)
+        await bench._pacta(f"stack-batch{BATCH}-c{CONNECTIONS}", CONNECTIONS, BATCH, o.duration)
+    finally:
+        bench.ingest, bench.ingest_url = lone
+        bench.ingest_pids = bench.lone_ingest_pids
+        await asyncio.to_thread(stack.stop)
+
+
+def stack_rows(bench: IngestBench) -> list[tuple[str, str, str, bool | None, str]]:
+    """The side-by-side rows: Pacta's rate, Alertmanager's, and the ratio SPEC §9 asks for."""
+    from bench.ingest import TARGET_BATCH_RATIO, TARGET_SINGLE_RATIO
+
+    def run(label: str) -> WrkRun | None:
+        return next((r for r in bench.runs if r.label == label), None)
+
+    rows: list[tuple[str, str, str, bool | None, str]] = []
+    for shape, batch, target in (
+        (f"single-c{CONNECTIONS}", 1, TARGET_SINGLE_RATIO),
+        (f"batch{BATCH}-c{CONNECTIONS}", BATCH, TARGET_BATCH_RATIO),
+    ):
+        pacta, am = run(f"stack-{shape}"), run(f"am-stack-{shape}")
+        if pacta is None:
+            continue
+        what = "single events" if batch == 1 else f"batches of {batch}"
+        note = (
+            f"p99 {pacta.latency_ms['p99']:.1f} ms; make-up stack (4 services consuming), "
+            f"wrk -t1 -c{CONNECTIONS}, unique ids; cpu {_cpu(pacta.cpu)}"
+        )
+        rows.append((f"stack: {what}, events/s", num(pacta.events_per_s), "", None, note))
+        if am is None or not am.events_per_s:
+            continue
+        ratio = pacta.events_per_s / am.events_per_s
+        rows.append(
+            (
+                f"stack: {what}, Pacta / Alertmanager",
+                f"{ratio:.2f}x",
+                f">= {target:g}x",
+                ratio >= target,
+                f"Alertmanager {num(am.events_per_s)} alerts/s, p99 "
+                f"{am.latency_ms['p99']:.1f} ms (same run, same shape)",
+            )
+        )
+    return rows
+
+
+def _cpu(cpu: dict[str, Any]) -> str:
+    keys = ("ingest", "engine", "alerting", "reporting", "kafka", "postgres", "wrk", "other")
+    return " ".join(f"{k} {cpu[k]:.0f}%" for k in keys if k in cpu)

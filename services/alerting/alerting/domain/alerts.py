@@ -1,0 +1,111 @@
+"""The alert state machine of SPEC §5: one alert per ticket clock or per service availability,
+firing on at-risk and breach signals, resolving on met, stopped, retracted and recovered."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+FIRING_KINDS = frozenset(
+    {"warning", "breach", "availability_warning", "availability_breach", "burn_rate"}
+)
+RESOLVING_KINDS = frozenset({"met", "stopped", "retracted", "recovered"})
+LABEL_FIELDS = ("kind", "service", "metric", "policy", "priority", "ticket_id", "customer")
+"""Signal fields that become routing labels (beside the signal's own `labels`)."""
+
+BaseState = Literal["firing", "acknowledged", "resolved"]
+State = Literal["firing", "acknowledged", "silenced", "inhibited", "resolved"]
+
+
+def alert_key(signal: Mapping[str, Any]) -> str:
+    """Which alert a signal belongs to: its ticket clock, or its service's availability."""
+    if signal.get("metric") == "availability" or not signal.get("ticket_id"):
+        return f"availability:{signal['service']}"
+    return f"clock:{signal['ticket_id']}:{signal['metric']}"
+
+
+def alert_labels(signal: Mapping[str, Any]) -> dict[str, str]:
+    """Routing labels: the signal's `labels`, then its fields (which win over a label of the
+    same name, since they are what the engine concluded)."""
+    labels = {str(k): str(v) for k, v in (signal.get("labels") or {}).items()}
+    for name in LABEL_FIELDS:
+        value = signal.get(name)
+        if value is not None:
+            labels[name] = str(value)
+    return labels
+
+
+def alert_id_for(key: str, first_signal_id: str) -> str:
+    """Stable across replays: the same first signal of an episode always names the same alert."""
+    digest = hashlib.sha256(f"{key}\x00{first_signal_id}".encode()).hexdigest()
+    return "al-" + digest[:24]
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: str
+    key: str
+    state: BaseState
+    signal: Mapping[str, Any]
+    labels: Mapping[str, str]
+    fired_at_ms: int
+    resolved_at_ms: int | None = None
+    acked_at_ms: int | None = None
+    acked_by: str | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.state != "resolved"
+
+
+Change = Literal["fired", "updated", "resolved", "ignored"]
+
+
+def apply_signal(
+    current: Alert | None, signal: Mapping[str, Any], now_ms: int
+) -> tuple[Alert | None, Change]:
+    """The alert after `signal`, and what happened to it.
+
+    `current` is the key's open alert, if any (a resolved one counts as none: the next firing
+    signal opens a new episode with a new id)."""
+    kind = signal["kind"]
+    if current is not None and not current.open:
+        current = None
+    if kind in FIRING_KINDS:
+        if current is None:
+            key = alert_key(signal)
+            alert = Alert(
+                id=alert_id_for(key, signal["signal_id"]),
+                key=key,
+                state="firing",
+                signal=signal,
+                labels=alert_labels(signal),
+                fired_at_ms=now_ms,
+            )
+            return alert, "fired"
+        if kind == "warning" and current.signal.get("kind") == "breach":
+            # a late warning after the breach says nothing new; keep the breach's face
+            return current, "ignored"
+        return replace(current, signal=signal, labels=alert_labels(signal)), "updated"
+    if kind in RESOLVING_KINDS:
+        if current is None:
+            # met with nothing firing (the common case: a clock stopped in time)
+            return None, "ignored"
+        # labels stay those it was routed by: the resolve goes to the groups it fired in
+        resolved = replace(current, state="resolved", signal=signal, resolved_at_ms=now_ms)
+        return resolved, "resolved"
+    return current, "ignored"
+
+
+def acknowledge(alert: Alert, by: str, now_ms: int) -> Alert:
+    if alert.state != "firing":
+        return alert
+    return replace(alert, state="acknowledged", acked_at_ms=now_ms, acked_by=by)
+
+
+def resolve_by_hand(alert: Alert, now_ms: int) -> Alert:
+    if not alert.open:
+        return alert
+    return replace(alert, state="resolved", resolved_at_ms=now_ms)

@@ -1,0 +1,21 @@
+"""The webhook body and signature of SPEC §5: `sha256=` hex HMAC-SHA256 over `<timestamp>.<body>`."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+
+def body(status: str, group_key: str, alerts: Sequence[Mapping[str, Any]]) -> bytes:
+    return orjson.dumps(
+        {"version": "1", "status": status, "group_key": group_key, "alerts": list(alerts)}
+    )
+
+
+def signature(secret: str, timestamp: str, payload: bytes) -> str:
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + payload, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()

@@ -1,0 +1,210 @@
+"""The durable delivery queue: a delivery row per notification to one receiver, written in the
+transaction that decided it, claimed with a lease, every attempt recorded; nothing is deleted."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from alerting.store import jsonb
+
+OUTCOMES = ("pending", "sending", "delivered", "failed")
+
+
+async def enqueue(
+    conn: AsyncConnection,
+    *,
+    idempotency_key: str,
+    receiver: str,
+    group_key: str,
+    status: str,
+    alerts: Sequence[Mapping[str, Any]],
+    now: datetime,
+    detected_at: datetime | None,
+) -> int | None:
+    """Queue one notification; None if this idempotency key is queued already (a replay of
+    the decision that made it)."""
+    row = await conn.execute(
+        sa.text(
+            "INSERT INTO alerting.deliveries (idempotency_key, receiver, group_key, status, "
+            "alert_ids, alerts, state, next_attempt_at, detected_at, created_at) VALUES "
+            "(:key, :receiver, :group_key, :status, :ids, CAST(:alerts AS jsonb), 'pending', "
+            ":now, :detected_at, :now) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
+        ),
+        {
+            "key": idempotency_key,
+            "receiver": receiver,
+            "group_key": group_key,
+            "status": status,
+            "ids": [str(a["alert_id"]) for a in alerts],
+            "alerts": jsonb(list(alerts)),
+            "now": now,
+            "detected_at": detected_at,
+        },
+    )
+    return row.scalar()
+
+
+async def claim(
+    conn: AsyncConnection,
+    *,
+    now: datetime,
+    lease_until: datetime,
+    free: Mapping[str, int],
+    default_free: int,
+    limit: int = 200,
+) -> list[Any]:
+    """Take due deliveries (pending, or sending whose lease ran out: the worker that had them
+    died) up to each receiver's free slots, and lease them."""
+    rows = (
+        await conn.execute(
+            sa.text(
+                "SELECT id, receiver FROM alerting.deliveries WHERE state IN ('pending', 'sending') "
+                "AND next_attempt_at <= :now AND (lease_until IS NULL OR lease_until <= :now) "
+                "ORDER BY next_attempt_at, id LIMIT :n FOR UPDATE SKIP LOCKED"
+            ),
+            {"now": now, "n": limit},
+        )
+    ).all()
+    taken: list[int] = []
+    counts: dict[str, int] = {}
+    for delivery_id, receiver in rows:
+        if counts.get(receiver, 0) < free.get(receiver, default_free):
+            counts[receiver] = counts.get(receiver, 0) + 1
+            taken.append(delivery_id)
+    if not taken:
+        return []
+    result = await conn.execute(
+        sa.text(
+            "UPDATE alerting.deliveries SET state = 'sending', lease_until = :lease, "
+            "attempts = attempts + 1 WHERE id = ANY(:ids) RETURNING *"
+        ),
+        {"ids": taken, "lease": lease_until},
+    )
+    return list(result)
+
+
+async def record_attempt(
+    conn: AsyncConnection,
+    *,
+    delivery_id: int,
+    attempt: int,
+    started_at: datetime,
+    finished_at: datetime,
+    outcome: str,
+    detail: str,
+    next_attempt_at: datetime | None,
+) -> None:
+    """Write one attempt and move the delivery on: delivered, back to pending, or failed."""
+    await conn.execute(
+        sa.text(
+            "INSERT INTO alerting.delivery_attempts (delivery_id, attempt, started_at, "
+            "finished_at, outcome, detail) VALUES (:id, :n, :s, :f, :o, :d)"
+        ),
+        {
+            "id": delivery_id,
+            "n": attempt,
+            "s": started_at,
+            "f": finished_at,
+            "o": outcome,
+            "d": detail[:2000],
+        },
+    )
+    state = {"delivered": "delivered", "retry": "pending", "failed": "failed"}[outcome]
+    await conn.execute(
+        sa.text(
+            "UPDATE alerting.deliveries SET state = :state, lease_until = NULL, "
+            "next_attempt_at = COALESCE(:next, next_attempt_at), last_error = :err, "
+            "delivered_at = CASE WHEN :state = 'delivered' THEN :f ELSE delivered_at END "
+            "WHERE id = :id"
+        ),
+        {
+            "state": state,
+            "next": next_attempt_at,
+            "f": finished_at,
+            "id": delivery_id,
+            "err": None if outcome == "delivered" else detail[:2000],
+        },
+    )
+
+
+async def replay(conn: AsyncConnection, delivery_id: int, now: datetime) -> str | None:
+    """Queue a delivery again (same idempotency key); its previous state, None if unknown."""
+    row = (
+        await conn.execute(
+            sa.text("SELECT state FROM alerting.deliveries WHERE id = :id FOR UPDATE"),
+            {"id": delivery_id},
+        )
+    ).first()
+    if row is None:
+        return None
+    if row.state in ("failed", "delivered"):
+        await conn.execute(
+            sa.text(
+                "UPDATE alerting.deliveries SET state = 'pending', next_attempt_at = :now, "
+                "created_at = :now, lease_until = NULL WHERE id = :id"
+            ),
+            {"id": delivery_id, "now": now},
+        )
+    return str(row.state)
+
+
+async def list_deliveries(
+    conn: AsyncConnection,
+    *,
+    alert_id: str | None,
+    receiver: str | None,
+    outcome: str | None,
+    limit: int,
+) -> list[Any]:
+    where: list[str] = []
+    params: dict[str, object] = {"n": limit}
+    if alert_id:
+        where.append(":alert = ANY(alert_ids)")
+        params["alert"] = alert_id
+    if receiver:
+        where.append("receiver = :receiver")
+        params["receiver"] = receiver
+    if outcome:
+        where.append("state = :state")
+        params["state"] = outcome
+    clause = ("WHERE " + " AND ".join(where)) if where else ""
+    rows = await conn.execute(
+        sa.text(f"SELECT * FROM alerting.deliveries {clause} ORDER BY id DESC LIMIT :n"), params
+    )
+    return list(rows)
+
+
+async def attempts_of(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, list[Any]]:
+    rows = await conn.execute(
+        sa.text(
+            "SELECT * FROM alerting.delivery_attempts WHERE delivery_id = ANY(:ids) ORDER BY seq"
+        ),
+        {"ids": list(ids)},
+    )
+    out: dict[int, list[Any]] = {}
+    for r in rows:
+        out.setdefault(r.delivery_id, []).append(r)
+    return out
+
+
+async def depth(conn: AsyncConnection) -> int:
+    row = await conn.execute(
+        sa.text("SELECT count(*) FROM alerting.deliveries WHERE state IN ('pending', 'sending')")
+    )
+    return int(row.scalar_one())
+
+
+async def release_leases(conn: AsyncConnection) -> int:
+    """At start-up: deliveries left `sending` by a crash come due again at once (the receiver
+    may see one twice, with the same Idempotency-Key; at least once, never lost)."""
+    row = await conn.execute(
+        sa.text(
+            "UPDATE alerting.deliveries SET lease_until = NULL WHERE state = 'sending' RETURNING 1"
+        )
+    )
+    return len(row.all())

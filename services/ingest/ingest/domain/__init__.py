@@ -1,0 +1,1 @@
+"""The ingest's pure logic: no I/O, nothing that waits."""

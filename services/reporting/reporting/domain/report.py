@@ -1,0 +1,106 @@
+"""The monthly report's JSON shape (SPEC §6) from a service's figures: seconds at the edge,
+every key present (null where a figure is undefined, e.g. MTBF without outages)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reporting.domain.availability import AvailabilityFigures
+from reporting.domain.tickets import TicketCounts, change_figures, ticket_figures
+
+AVAILABILITY_KEYS = (
+    "target",
+    "actual",
+    "downtime_seconds",
+    "agreed_service_seconds",
+    "budget_consumed",
+    "met",
+    "outages",
+    "mtbf_seconds",
+    "mtrs_seconds",
+)
+
+
+def _s(ms: float | None) -> float | None:
+    return None if ms is None else ms / 1000
+
+
+def availability_block(fig: AvailabilityFigures | None) -> dict[str, Any]:
+    """A service the engine never measured (no monitoring events) has every key null: a
+    report must not claim 100 % for time nobody watched."""
+    if fig is None:
+        return dict.fromkeys(AVAILABILITY_KEYS)
+    return {
+        "target": fig.target,
+        "actual": fig.actual,
+        "downtime_seconds": fig.downtime_ms / 1000,
+        "agreed_service_seconds": fig.agreed_ms / 1000,
+        "budget_consumed": fig.budget_consumed,
+        "met": fig.met,
+        "outages": fig.outages,
+        "mtbf_seconds": _s(fig.mtbf_ms),
+        "mtrs_seconds": _s(fig.mtrs_ms),
+    }
+
+
+def figures_block(fig: AvailabilityFigures | None, counts: TicketCounts | None) -> dict[str, Any]:
+    counts = counts or TicketCounts()
+    return {
+        "availability": availability_block(fig),
+        "tickets": ticket_figures(counts),
+        "changes": change_figures(counts),
+    }
+
+
+def service_report(
+    service: str,
+    policy: str | None,
+    current: dict[str, Any],
+    breaches: list[dict[str, Any]],
+    previous: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "service": service,
+        "policy": policy,
+        **current,
+        "breaches": breaches,
+        "previous": previous,
+    }
+
+
+def headline_compliance(block: dict[str, Any]) -> float | None:
+    """One number a manager reads first: response and resolution outcomes together."""
+    t = block["tickets"]
+    met = t["response"]["met"] + t["resolution"]["met"]
+    decided = met + t["response"]["breached"] + t["resolution"]["breached"]
+    return None if decided == 0 else 100.0 * met / decided
+
+
+def missed(block: dict[str, Any]) -> bool:
+    """A target was missed: availability below target, or any ticket clock breached."""
+    a, t = block["availability"], block["tickets"]
+    return a["met"] is False or bool(t["response"]["breached"] or t["resolution"]["breached"])
+
+
+def csv_rows(report: dict[str, Any]) -> list[list[Any]]:
+    """One row per service and metric: month, tz, service, section, metric, value."""
+    rows: list[list[Any]] = [["month", "tz", "service", "section", "metric", "value"]]
+    for svc in report["services"]:
+        base = [report["month"], report["tz"], svc["service"]]
+        for period, block in (("", svc), ("previous.", svc["previous"])):
+            for key in AVAILABILITY_KEYS:
+                rows.append([*base, period + "availability", key, block["availability"][key]])
+            t = block["tickets"]
+            rows.append([*base, period + "tickets", "total", t["total"]])
+            for p, n in t["by_priority"].items():
+                rows.append([*base, period + "tickets", f"by_priority.{p}", n])
+            for metric in ("response", "resolution"):
+                for key in ("met", "breached", "compliance"):
+                    rows.append([*base, period + "tickets", f"{metric}.{key}", t[metric][key]])
+            rows.append([*base, period + "tickets", "mtta_seconds", t["mtta_seconds"]])
+            rows.append([*base, period + "tickets", "mttr_seconds", t["mttr_seconds"]])
+            for key in ("total", "failed", "success_rate"):
+                rows.append([*base, period + "changes", key, block["changes"][key]])
+        rows.append([*base, "breaches", "count", len(svc["breaches"])])
+        rows.append([*base, "previous.breaches", "count", svc["previous"]["breach_count"]])
+    return rows

@@ -1,0 +1,96 @@
+"""The HTML report and pages: Jinja2 templates with autoescaping, charts inlined as SVG."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from reporting.charts import bar_chart, local_day
+from reporting.domain.report import headline_compliance, missed
+
+TEMPLATES = Path(__file__).parent / "templates"
+NONE = "\u2013"  # an en dash stands for a figure that is undefined
+
+
+def _number(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return NONE
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.{digits}f}"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return NONE
+    s = round(seconds)
+    d, s = divmod(s, 86_400)
+    h, s = divmod(s, 3_600)
+    m, s = divmod(s, 60)
+    text = f"{h:d}h {m:02d}m {s:02d}s" if h or d else f"{m:d}m {s:02d}s"
+    return f"{d}d {text}" if d else text
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["num"] = _number
+    env.filters["dur"] = _duration
+    env.filters["pct"] = lambda f: NONE if f is None else f"{f * 100:,.1f} %"
+    env.globals["headline"] = headline_compliance
+    env.globals["missed"] = missed
+    return env
+
+
+def report_charts(report: dict[str, Any]) -> dict[str, Markup]:
+    """The month's daily availability (all services, or the one asked for) and breaches."""
+    trends = report.get("_trends") or {}
+    out: dict[str, Markup] = {}
+    avail = (trends.get("availability") or {}).get("items", [])
+    if avail:
+        labels = [local_day(i["start"], report["tz"])[5:] for i in avail]
+        targets = [s["availability"]["target"] for s in report["services"]]
+        target = min([t for t in targets if t is not None], default=None)
+        low = min([i["actual"] for i in avail if i["actual"] is not None] + [target or 100.0, 99.0])
+        out["availability"] = Markup(
+            bar_chart(
+                "Availability by day (%)",
+                labels,
+                [i["actual"] for i in avail],
+                floor=max(0.0, low - 0.5),
+                ceiling=100.0,
+                target=target,
+                unit="%",
+            )
+        )
+    found = (trends.get("breaches") or {}).get("items", [])
+    if found:
+        out["breaches"] = Markup(
+            bar_chart(
+                "Breaches by day",
+                [local_day(i["start"], report["tz"])[5:] for i in found],
+                [float(i["breaches"]) for i in found],
+                floor=0.0,
+                ceiling=max([4.0] + [float(i["breaches"]) for i in found]),
+            )
+        )
+    return out
+
+
+def render_html(report: dict[str, Any]) -> str:
+    return (
+        environment()
+        .get_template("report.html")
+        .render(report=report, charts=report_charts(report))
+    )

@@ -1,0 +1,217 @@
+"""The reporting schema, read side: the daily aggregates for whole UTC days, the rows for the
+partial days at a period's edges, the availability facts and calendars a period needs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from pacta.calendars import BUILTIN_CALENDARS, Calendar
+from pacta.durations import ms_to_datetime
+from pacta.logs import get_logger
+from reporting.domain.availability import MonthFact, from_view
+from reporting.domain.periods import split_days
+from reporting.domain.tickets import NO_PRIORITY, TicketCounts
+from reporting.store import q
+
+log = get_logger(__name__)
+
+
+async def known_services(conn: AsyncConnection, schema: str) -> list[str]:
+    rows = await conn.execute(sa.text(f"SELECT service FROM {q(schema)}.services ORDER BY 1"))
+    return [r[0] for r in rows]
+
+
+async def calendars(conn: AsyncConnection, schema: str) -> dict[str, Calendar]:
+    out = dict(BUILTIN_CALENDARS)
+    rows = await conn.execute(sa.text(f"SELECT name, body FROM {q(schema)}.calendars"))
+    for name, body in rows:
+        try:
+            out[name] = Calendar(
+                name=name,
+                timezone=body["timezone"],
+                hours=body["hours"],
+                holidays=body.get("holidays") or (),
+                holiday_country=body.get("holiday_country"),
+                holiday_subdivision=body.get("holiday_subdivision"),
+            )
+        except (ValueError, KeyError):
+            log.error("unusable calendar record", calendar=name)
+    return out
+
+
+async def availability_facts(
+    conn: AsyncConnection, schema: str, services: list[str], start_ms: int, end_ms: int
+) -> dict[str, list[MonthFact]]:
+    """Per service, the facts of the calendar months overlapping the period plus the newest
+    one before it (its objective stands until a newer month says otherwise, and an outage
+    still open in it runs on)."""
+    s = q(schema)
+    params = {"svc": services, "a": ms_to_datetime(start_ms), "b": ms_to_datetime(end_ms)}
+    rows = await conn.execute(
+        sa.text(
+            f"SELECT view FROM {s}.availability WHERE service = ANY(:svc) "
+            "AND month_start < :b AND month_end > :a "
+            "UNION ALL SELECT view FROM (SELECT DISTINCT ON (service) view FROM "
+            f"{s}.availability WHERE service = ANY(:svc) AND month_end <= :a "
+            "ORDER BY service, month_start DESC) AS before"
+        ),
+        params,
+    )
+    out: dict[str, list[MonthFact]] = defaultdict(list)
+    for (view,) in rows:
+        fact = from_view(view)
+        out[fact.service].append(fact)
+    return out
+
+
+def _range_sql(column: str, count: int) -> str:
+    return " OR ".join(f"({column} >= :a{i} AND {column} < :b{i})" for i in range(count))
+
+
+async def ticket_counts(
+    conn: AsyncConnection, schema: str, services: list[str], start_ms: int, end_ms: int
+) -> dict[str, TicketCounts]:
+    """Clock outcomes and ticket counts over [start_ms, end_ms): whole UTC days from the daily
+    aggregates (kept up to date as facts arrive), the partial days at the edges from the rows."""
+    s = q(schema)
+    split = split_days(start_ms, end_ms)
+    out: dict[str, TicketCounts] = defaultdict(TicketCounts)
+    params: dict[str, Any] = {"svc": services}
+    if split.first_day is not None:
+        params |= {"d0": split.first_day, "d1": split.end_day}
+        days = await conn.execute(
+            sa.text(
+                f"SELECT service, metric, sum(met), sum(breached), sum(stopped), sum(elapsed_ms) "
+                f"FROM {s}.clock_days WHERE service = ANY(:svc) AND day >= :d0 AND day < :d1 "
+                "GROUP BY service, metric"
+            ),
+            params,
+        )
+        for service, metric, met, breached, stopped, elapsed in days:
+            out[service].tally(metric).add(int(met), int(breached), int(stopped), int(elapsed))
+        tdays = await conn.execute(
+            sa.text(
+                f"SELECT service, kind, priority, sum(count), sum(failed) FROM {s}.ticket_days "
+                "WHERE service = ANY(:svc) AND day >= :d0 AND day < :d1 "
+                "GROUP BY service, kind, priority"
+            ),
+            params,
+        )
+        for service, kind, priority, count, failed in tdays:
+            _add_tickets(out[service], kind, priority, int(count), int(failed))
+    if split.edges:
+        for i, (a, b) in enumerate(split.edges):
+            params[f"a{i}"], params[f"b{i}"] = ms_to_datetime(a), ms_to_datetime(b)
+        n = len(split.edges)
+        await _edge_clocks(conn, s, params, n, out)
+        await _edge_tickets(conn, s, params, n, out)
+    return out
+
+
+async def _edge_clocks(
+    conn: AsyncConnection, s: str, params: dict[str, Any], n: int, out: dict[str, TicketCounts]
+) -> None:
+    decided = await conn.execute(
+        sa.text(
+            f"SELECT service, metric, count(*) FILTER (WHERE state = 'met'), "
+            f"count(*) FILTER (WHERE state = 'breached') FROM {s}.clocks "
+            f"WHERE service = ANY(:svc) AND ({_range_sql('outcome_at', n)}) GROUP BY 1, 2"
+        ),
+        params,
+    )
+    for service, metric, met, breached in decided:
+        out[service].tally(metric).add(int(met), int(breached), 0, 0)
+    stopped = await conn.execute(
+        sa.text(
+            f"SELECT service, metric, count(*), sum(elapsed_ms) FROM {s}.clocks "
+            f"WHERE service = ANY(:svc) AND ({_range_sql('stopped_at', n)}) GROUP BY 1, 2"
+        ),
+        params,
+    )
+    for service, metric, count, elapsed in stopped:
+        out[service].tally(metric).add(0, 0, int(count), int(elapsed))
+
+
+async def _edge_tickets(
+    conn: AsyncConnection, s: str, params: dict[str, Any], n: int, out: dict[str, TicketCounts]
+) -> None:
+    opened = await conn.execute(
+        sa.text(
+            f"SELECT service, coalesce(priority, '{NO_PRIORITY}'), count(*) FROM {s}.tickets "
+            f"WHERE service = ANY(:svc) AND type <> 'change' AND ({_range_sql('opened_at', n)}) "
+            "GROUP BY 1, 2"
+        ),
+        params,
+    )
+    for service, priority, count in opened:
+        _add_tickets(out[service], "opened", priority, int(count), 0)
+    changes = await conn.execute(
+        sa.text(
+            f"SELECT service, count(*), count(*) FILTER (WHERE outcome = 'failed') "
+            f"FROM {s}.tickets WHERE service = ANY(:svc) AND type = 'change' "
+            f"AND ({_range_sql('completed_at', n)}) GROUP BY 1"
+        ),
+        params,
+    )
+    for service, count, failed in changes:
+        _add_tickets(out[service], "change", "", int(count), int(failed))
+
+
+def _add_tickets(counts: TicketCounts, kind: str, priority: str, count: int, failed: int) -> None:
+    if kind == "change":
+        counts.changes += count
+        counts.changes_failed += failed
+    elif count:
+        counts.opened[priority] = counts.opened.get(priority, 0) + count
+
+
+async def breaches(
+    conn: AsyncConnection, schema: str, services: list[str], start_ms: int, end_ms: int
+) -> dict[str, list[dict[str, Any]]]:
+    """Breach signals in the period by event time; a retracted breach is not a breach."""
+    s = q(schema)
+    rows = await conn.execute(
+        sa.text(
+            f"SELECT service, body FROM {s}.signals AS g WHERE service = ANY(:svc) "
+            "AND kind IN ('breach', 'availability_breach') AND occurred_at >= :a "
+            f"AND occurred_at < :b AND NOT EXISTS (SELECT 1 FROM {s}.retractions r "
+            "WHERE r.signal_id = g.signal_id) ORDER BY occurred_at, signal_id"
+        ),
+        {"svc": services, "a": ms_to_datetime(start_ms), "b": ms_to_datetime(end_ms)},
+    )
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for service, body in rows:
+        out[service].append(body)
+    return out
+
+
+async def open_clocks(conn: AsyncConnection, schema: str, limit: int) -> list[dict[str, Any]]:
+    """Running clocks, the nearest deadline first (paused ones cannot breach: after them)."""
+    rows = await conn.execute(
+        sa.text(
+            f"SELECT ticket_id, metric, service, priority, state, deadline, target_ms, "
+            f"elapsed_ms, EXISTS (SELECT 1 FROM {q(schema)}.signals g WHERE g.kind = 'warning' "
+            "AND g.ticket_id = c.ticket_id AND g.metric = c.metric) AS warned "
+            f"FROM {q(schema)}.clocks c WHERE state IN ('running', 'paused') "
+            "ORDER BY state = 'paused', deadline NULLS LAST, ticket_id, metric LIMIT :n"
+        ),
+        {"n": limit},
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+async def recent_breaches(conn: AsyncConnection, schema: str, limit: int) -> list[dict[str, Any]]:
+    s = q(schema)
+    rows = await conn.execute(
+        sa.text(
+            f"SELECT body FROM {s}.signals g WHERE kind IN ('breach', 'availability_breach') "
+            f"AND NOT EXISTS (SELECT 1 FROM {s}.retractions r WHERE r.signal_id = g.signal_id) "
+            "ORDER BY occurred_at DESC, signal_id LIMIT :n"
+        ),
+        {"n": limit},
+    )
+    return [r[0] for r in rows]

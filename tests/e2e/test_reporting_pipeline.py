@@ -1,0 +1,164 @@
+"""End to end through ingest, the sla-engine and reporting: a hand-computed November (two
+outages, one overlapping checks, one cut by maintenance; tickets met, paused, and one late
+met that counts as breached; a failed change), and the report agrees with the engine's own
+`/v1/services/{service}/availability` and `/v1/clocks` to the second."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.client import ADMIN_KEY, post
+from tests.support.processes import ServiceProcess
+from tests.support.reporting import wait_report
+
+pytestmark = pytest.mark.e2e
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+MONTH = "2026-11"
+
+
+def _send(stack: dict[str, ServiceProcess], path: str, events: list[dict[str, Any]]) -> None:
+    r = post(stack["ingest"].url, path, events)
+    assert r.status_code == 202, r.text
+
+
+def _checks(service: str) -> list[dict[str, Any]]:
+    def e(check: str, status: str, at: str) -> dict[str, Any]:
+        return {"service": service, "check": check, "status": status, "occurred_at": at}
+
+    return [
+        e("http", "firing", "2026-11-10T10:00:00Z"),
+        e("db", "firing", "2026-11-10T10:20:00Z"),  # overlaps: the union counts, not the sum
+        e("http", "resolved", "2026-11-10T10:30:00Z"),
+        e("db", "resolved", "2026-11-10T10:40:00Z"),
+        e("http", "firing", "2026-11-20T02:00:00Z"),  # maintenance from 02:30 cuts it
+        e("http", "resolved", "2026-11-20T03:00:00Z"),
+    ]
+
+
+def _tickets(service: str, tag: str) -> list[dict[str, Any]]:
+    def t(n: str, action: str, at: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "ticket_id": f"{tag}-{n}",
+            "service": service,
+            "action": action,
+            "occurred_at": at,
+            **extra,
+        }
+
+    return [
+        t("T1", "created", "2026-11-03T09:00:00Z", priority="P1"),
+        t("T1", "responded", "2026-11-03T09:10:00Z"),  # 10 min of 15: met
+        t("T1", "resolved", "2026-11-03T12:00:00Z"),  # 3 h of 4: met
+        t("T2", "created", "2026-11-05T10:00:00Z", priority="P2"),
+        t("T2", "responded", "2026-11-05T11:30:00Z"),  # 90 min of 60: a late met is a breach
+        t("T2", "resolved", "2026-11-05T15:00:00Z"),  # 5 h of 8: met
+        t("T3", "created", "2026-11-07T08:00:00Z", priority="P1"),
+        t("T3", "responded", "2026-11-07T08:05:00Z"),
+        t("T3", "updated", "2026-11-07T09:00:00Z", status="waiting_for_customer"),
+        t("T3", "updated", "2026-11-07T13:00:00Z", status="in_progress"),
+        t("T3", "resolved", "2026-11-07T14:00:00Z"),  # 6 h wall, 2 h counted: met
+        t("C1", "created", "2026-11-12T08:00:00Z", type="change"),
+        t("C1", "resolved", "2026-11-12T09:00:00Z", type="change", outcome="failed"),
+        t("C2", "created", "2026-11-13T08:00:00Z", type="change"),
+        t("C2", "closed", "2026-11-13T09:00:00Z", type="change", outcome="successful"),
+    ]
+
+
+def _settled(r: dict[str, Any]) -> bool:
+    s = r["services"][0]
+    return (
+        s["availability"]["downtime_seconds"] == 4200.0
+        and s["availability"]["agreed_service_seconds"] == 30 * 86400 - 5400
+        and s["tickets"]["resolution"]["met"] == 3
+        and s["tickets"]["response"]["breached"] == 1
+        and s["changes"]["total"] == 2
+        and len(s["breaches"]) == 2
+    )
+
+
+async def test_november_through_the_pipeline_agrees_with_the_engine(
+    stack: dict[str, ServiceProcess],
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    service = f"rep-{tag}"
+    engine, reporting = stack["sla_engine"].url, stack["reporting"].url
+    policy = {
+        "match": {"service": service, "type": ["incident"]},
+        "calendar": "24x7",
+        "targets": {
+            "P1": {"response": "15m", "resolution": "4h"},
+            "P2": {"response": "1h", "resolution": "8h"},
+        },
+        "pause_statuses": ["waiting_for_customer"],
+        "availability": {"target": 99.9, "calendar": "24x7"},
+    }
+    r = httpx.put(f"{engine}/v1/policies/rep-{tag}", json=policy, headers=ADMIN, timeout=10)
+    assert r.status_code in (200, 201), r.text
+    window = {
+        "service": service,
+        "starts_at": "2026-11-20T02:30:00Z",
+        "ends_at": "2026-11-20T04:00:00Z",
+        "reason": "database upgrade",
+    }
+    r = httpx.post(f"{engine}/v1/maintenance-windows", json=window, headers=ADMIN, timeout=10)
+    assert r.status_code in (200, 201), r.text
+    _send(stack, "/v1/events/monitoring", _checks(service))
+    _send(stack, "/v1/events/tickets", _tickets(service, tag))
+
+    report = wait_report(reporting, _settled, timeout=60, month=MONTH, service=service)
+    s = report["services"][0]
+    agreed = 30 * 86400 - 5400  # maintenance is not agreed service time
+    budget_ms = agreed  # 0.1 % of agreed seconds, in ms
+    assert s["policy"] == f"rep-{tag}"
+    assert s["availability"] == {
+        "target": 99.9,
+        "actual": 100.0 * (1.0 - 4_200_000 / (agreed * 1000)),
+        "downtime_seconds": 4200.0,  # 40 min (10:00-10:40) + 30 min (02:00-02:30)
+        "agreed_service_seconds": float(agreed),
+        "budget_consumed": 4_200_000 / budget_ms,
+        "met": False,
+        "outages": 2,
+        "mtbf_seconds": (agreed - 4200) / 2,
+        "mtrs_seconds": 2100.0,
+    }
+    assert s["tickets"] == {
+        "total": 3,
+        "by_priority": {"P1": 2, "P2": 1, "P3": 0, "P4": 0},
+        "response": {"met": 2, "breached": 1, "compliance": 200 / 3},
+        "resolution": {"met": 3, "breached": 0, "compliance": 100.0},
+        "mtta_seconds": (600 + 5400 + 300) / 3,
+        "mttr_seconds": (10800 + 18000 + 7200) / 3,
+    }
+    assert s["changes"] == {"total": 2, "failed": 1, "success_rate": 50.0}
+    kinds = sorted((b["kind"], b["metric"], b.get("ticket_id")) for b in s["breaches"])
+    assert kinds == [
+        ("availability_breach", "availability", None),
+        ("breach", "response", f"{tag}-T2"),
+    ]
+    t2 = next(b for b in s["breaches"] if b["kind"] == "breach")
+    assert t2["deadline"].startswith("2026-11-05T11:00:00")
+
+    # the engine's own figures, to the second
+    r = httpx.get(
+        f"{engine}/v1/services/{service}/availability",
+        params={"month": MONTH},
+        headers=ADMIN,
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    own = r.json()
+    for key in ("downtime_seconds", "agreed_service_seconds", "actual", "budget_consumed", "met"):
+        assert s["availability"][key] == own[key], key
+    r = httpx.get(f"{engine}/v1/clocks", params={"service": service}, headers=ADMIN, timeout=10)
+    items = r.json()["items"]
+    for metric in ("response", "resolution"):
+        mine = [c for c in items if c["metric"] == metric]
+        assert s["tickets"][metric]["met"] == sum(c["state"] == "met" for c in mine)
+        assert s["tickets"][metric]["breached"] == sum(c["state"] == "breached" for c in mine)
+        mean = sum(c["elapsed_seconds"] for c in mine) / len(mine)
+        key = "mtta_seconds" if metric == "response" else "mttr_seconds"
+        assert s["tickets"][key] == mean
