@@ -195,7 +195,9 @@ async def test_alertmanager_firing_then_resolved_is_downtime_to_the_ms(
     end = start + timedelta(minutes=5, seconds=3, milliseconds=250)
     post_alerts(alertmanager, [{"labels": labels, "startsAt": go_time(start)}])
     firing = await monitoring.wait_for(
-        "the firing alert", lambda r: r.get("service") == service and r["status"] == "firing"
+        "the firing alert",
+        lambda r: r.get("service") == service and r["status"] == "firing",
+        timeout=45,
     )
     assert firing["check"] == "HighErrorRate"
     assert firing["source"] == "alertmanager"
@@ -204,7 +206,9 @@ async def test_alertmanager_firing_then_resolved_is_downtime_to_the_ms(
         alertmanager, [{"labels": labels, "startsAt": go_time(start), "endsAt": go_time(end)}]
     )
     resolved = await monitoring.wait_for(
-        "the resolved alert", lambda r: r.get("service") == service and r["status"] == "resolved"
+        "the resolved alert",
+        lambda r: r.get("service") == service and r["status"] == "resolved",
+        timeout=45,
     )
     assert resolved["labels"]["alertname"] == "HighErrorRate"
     await downtime(stack["sla_engine"].url, service, in_month(start, end))
@@ -218,11 +222,11 @@ async def test_group_reflushes_count_once(
     second = {**first, "instance": "db2"}
     post_alerts(alertmanager, [{"labels": first}])
     await monitoring.wait_for("db1 firing", lambda r: r.get("labels", {}).get("instance") == "db1"
-                              and r.get("service") == service)  # fmt: skip
+                              and r.get("service") == service, timeout=45)  # fmt: skip
     # the same group again, now with db2: Alertmanager re-sends db1 alongside it
     post_alerts(alertmanager, [{"labels": second}])
     await monitoring.wait_for("db2 firing", lambda r: r.get("labels", {}).get("instance") == "db2"
-                              and r.get("service") == service)  # fmt: skip
+                              and r.get("service") == service, timeout=45)  # fmt: skip
 
     def duplicates() -> float:
         text = httpx.get(stack["ingest"].url + "/metrics", timeout=5).text
@@ -245,14 +249,18 @@ async def test_alertmanager_pagerduty_receiver_through_v2_enqueue(
     group_key = f'{{}}/{{via="pagerduty"}}:{{alertname="QueueStuck", service="{service}"}}'
     dedup_key = hashlib.sha256(group_key.encode()).hexdigest()
     firing = await monitoring.wait_for(
-        "the PagerDuty trigger", lambda r: r.get("service") == service and r["status"] == "firing"
+        "the PagerDuty trigger",
+        lambda r: r.get("service") == service and r["status"] == "firing",
+        timeout=45,
     )
     assert firing["check"] == dedup_key
     assert firing["source"] == "pagerduty"
     now = datetime.now(UTC)
     post_alerts(alertmanager, [{"labels": labels, "endsAt": go_time(now)}])
     resolved = await monitoring.wait_for(
-        "the PagerDuty resolve", lambda r: r.get("service") == service and r["status"] == "resolved"
+        "the PagerDuty resolve",
+        lambda r: r.get("service") == service and r["status"] == "resolved",
+        timeout=45,
     )
     assert resolved["check"] == dedup_key
     # PagerDuty events carry no timestamp: receipt times, so downtime is their difference

@@ -133,7 +133,9 @@ async def test_pagerduty_trigger_and_resolve_answered_as_pagerduty(
     assert r.status_code == 202, r.text
     assert r.json()["accepted"] == 1
     resolved = await monitoring.wait_for(
-        "the resolve", lambda e: e.get("service") == service and e["status"] == "resolved"
+        "the resolve",
+        lambda e: e.get("service") == service and e["status"] == "resolved",
+        timeout=45,
     )
     assert resolved["check"] == trigger["dedup_key"]
     end = datetime.fromisoformat(resolved["occurred_at"])
@@ -200,9 +202,11 @@ async def test_cloudevents_structured_binary_and_batch(
     assert r.status_code == 202, r.text
     assert r.json()["accepted"] == 2
 
-    await tickets.wait_for("the batch's ticket", lambda e: e.get("ticket_id") == f"ZD-{tag}")
+    await tickets.wait_for(
+        "the batch's ticket", lambda e: e.get("ticket_id") == f"ZD-{tag}", timeout=45
+    )
     await monitoring.wait_for(
-        "the batch's monitoring event", lambda e: e.get("id") == f"ce-{tag}-3"
+        "the batch's monitoring event", lambda e: e.get("id") == f"ce-{tag}-3", timeout=45
     )
     ours = monitoring.matching(lambda e: e.get("service") == f"ce-{tag}")
     assert sorted(e["id"] for e in ours) == [f"ce-{tag}-1", f"ce-{tag}-2", f"ce-{tag}-3"]
@@ -217,7 +221,7 @@ async def test_cloudevents_structured_binary_and_batch(
     again = {**batch[0], "id": f"ce-{tag}-7"}
     r = httpx.post(ingest, content=orjson.dumps([again]), headers=headers, timeout=10)
     assert r.status_code == 202, r.text
-    await monitoring.wait_for("the later event", lambda e: e.get("id") == f"ce-{tag}-7")
+    await monitoring.wait_for("the later event", lambda e: e.get("id") == f"ce-{tag}-7", timeout=45)
     assert not monitoring.matching(lambda e: e.get("id") == f"ce-{tag}-5")
 
 
@@ -318,8 +322,12 @@ async def test_the_cloudevents_sdk_as_a_client(
     message = to_structured_event(structured)
     r = httpx.post(url, content=message.body, headers={**auth, **message.headers}, timeout=10)
     assert r.status_code == 202, r.text
-    await monitoring.wait_for("the structured one", lambda e: e.get("id") == f"sdk-{tag}-2")
-    first = await monitoring.wait_for("the binary one", lambda e: e.get("id") == f"sdk {tag} 1")
+    await monitoring.wait_for(
+        "the structured one", lambda e: e.get("id") == f"sdk-{tag}-2", timeout=45
+    )
+    first = await monitoring.wait_for(
+        "the binary one", lambda e: e.get("id") == f"sdk {tag} 1", timeout=45
+    )
     # the binary event's occurred_at is the SDK's `time` attribute
     sent = binary.get_time()
     assert sent is not None

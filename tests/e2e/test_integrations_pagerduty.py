@@ -104,10 +104,12 @@ async def test_pagerduty_python_client_trigger_acknowledge_resolve(
     assert client.resolve(dedup_key) == dedup_key
 
     firing = await monitoring.wait_for(
-        "the trigger", lambda e: e.get("service") == service and e["status"] == "firing"
+        "the trigger", lambda e: e.get("service") == service and e["status"] == "firing", timeout=45
     )
     resolved = await monitoring.wait_for(
-        "the resolve", lambda e: e.get("service") == service and e["status"] == "resolved"
+        "the resolve",
+        lambda e: e.get("service") == service and e["status"] == "resolved",
+        timeout=45,
     )
     assert firing["check"] == resolved["check"] == dedup_key
     assert firing["source"] == "pagerduty"

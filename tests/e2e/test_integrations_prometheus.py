@@ -110,7 +110,12 @@ async def test_prometheus_rule_fires_and_resolves_through_alertmanager_into_pact
 @pytest.fixture(scope="module")
 def strict_ingest(service_env: dict[str, str], log_dir: Path) -> Iterator[ServiceProcess]:
     """An ingest of its own whose per-key bucket holds one request (and refills once an hour)."""
-    env = {**service_env, "PACTA_INGEST_RATE_LIMIT": "0.0003", "PACTA_INGEST_RATE_BURST": "1"}
+    env = {
+        **service_env,
+        "PACTA_INGEST_RATE_LIMIT": "0.0003",
+        "PACTA_INGEST_RATE_BURST": "1",
+        "PACTA_INGEST_WORKERS": "1",  # one bucket per worker: one worker, one bucket
+    }
     proc = ServiceProcess("ingest", env, log_dir)
     proc.start()
     try:
@@ -140,7 +145,7 @@ async def test_alertmanager_is_never_rate_limited_into_losing_alerts(
             headers=headers,
             timeout=10,
         ).status_code
-        for i in range(2)
+        for i in range(3)
     ]
     assert 429 in answers, answers
     # Alertmanager, one request per group (five groups), each firing then resolved: all arrive
@@ -167,6 +172,7 @@ async def test_alertmanager_is_never_rate_limited_into_losing_alerts(
         await monitoring.wait_for(
             "five firing alerts",
             lambda _: len(monitoring.matching(lambda r: r.get("service") == service)) >= 5,
+            timeout=45,
         )
         end = go_time(start + timedelta(minutes=1))
         post_alerts(url, [{**a, "endsAt": end} for a in alerts])
@@ -180,6 +186,7 @@ async def test_alertmanager_is_never_rate_limited_into_losing_alerts(
                 )
                 >= 5
             ),
+            timeout=45,
         )
     finally:
         daemon.stop()

@@ -141,6 +141,7 @@ async def test_a_jira_issue_lifecycle_gives_the_right_clocks(
         engine,
         f"SD-{tag}",
         lambda c: c["resolution"]["state"] == "met" and c["resolution"]["elapsed_seconds"] > 4500,
+        timeout=60,  # generous: a loaded CI machine
     )
     assert state(clocks, "response") == ("met", 570.0)
     assert state(clocks, "resolution") == ("met", 4500.0 + 3600.0)
@@ -159,7 +160,9 @@ async def test_a_named_jira_source_applies_its_mapping_from_the_file(
     r = post(mapped_ingest.url, "/v1/ingest/jira?source=jira-eu", created)
     assert r.status_code == 202, r.text
     # the service from customfield_10057, High mapped to P1 (15 min response target)
-    clocks = await wait_clocks(engine, f"SD-{tag}", lambda c: c["response"]["priority"] == "P1")
+    clocks = await wait_clocks(
+        engine, f"SD-{tag}", lambda c: c["response"]["priority"] == "P1", timeout=60
+    )
     assert clocks["response"]["service"] == f"{service}-eu"
     assert clocks["response"]["target_seconds"] == 900
     assert r.json()["ids"] == [f"jira-eu-jira-{tag}-created"]
@@ -209,6 +212,7 @@ async def test_a_servicenow_incident_lifecycle_gives_the_right_clocks(
         engine,
         f"INC{tag}",
         lambda c: c["resolution"]["state"] == "met" and c["resolution"]["elapsed_seconds"] > 5400,
+        timeout=60,
     )
     assert state(clocks, "response") == ("met", 720.0)
     assert state(clocks, "resolution") == ("met", 9000.0)
@@ -227,7 +231,7 @@ async def test_a_jira_admin_webhook_authenticates_by_its_signature(
     headers = {"Content-Type": "application/json", "X-Hub-Signature": signature}
     r = httpx.post(url, content=body, headers=headers, timeout=10)
     assert r.status_code == 202, r.text
-    await wait_clocks(stack["sla_engine"].url, f"SD-{tag}", lambda c: "response" in c)
+    await wait_clocks(stack["sla_engine"].url, f"SD-{tag}", lambda c: "response" in c, timeout=60)
     forged = {**headers, "X-Hub-Signature": "sha256=" + "0" * 64}
     assert httpx.post(url, content=body, headers=forged, timeout=10).status_code == 401
     unsigned = httpx.post(
