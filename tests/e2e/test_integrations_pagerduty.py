@@ -95,13 +95,13 @@ async def test_pagerduty_python_client_trigger_acknowledge_resolve(
 
     # the routing key is a Pacta ingest key; the client sends nothing else to authenticate
     trust = ssl.create_default_context(cafile=str(cert))
-    client = EventsApiV2Client(INGEST_KEY, base_url=url, verify=trust)
-    dedup_key = client.trigger(
-        "Queue consumer stalled", "worker-7.internal", custom_details={"service": service}
-    )  # no dedup_key given: the ingest makes one up and the client reads it back
-    assert dedup_key
-    client.acknowledge(dedup_key)
-    assert client.resolve(dedup_key) == dedup_key
+    with EventsApiV2Client(INGEST_KEY, base_url=url, verify=trust) as client:
+        dedup_key = client.trigger(
+            "Queue consumer stalled", "worker-7.internal", custom_details={"service": service}
+        )  # no dedup_key given: the ingest makes one up and the client reads it back
+        assert dedup_key
+        client.acknowledge(dedup_key)
+        assert client.resolve(dedup_key) == dedup_key
 
     firing = await monitoring.wait_for(
         "the trigger", lambda e: e.get("service") == service and e["status"] == "firing", timeout=45

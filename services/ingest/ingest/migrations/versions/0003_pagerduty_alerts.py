@@ -22,9 +22,6 @@ def upgrade(schema: str) -> None:
         ),
         schema=schema,
     )
-    op.create_index(
-        "pagerduty_alerts_updated_at", "pagerduty_alerts", ["updated_at"], schema=schema
-    )
 
 
 def downgrade(schema: str) -> None:
