@@ -97,9 +97,14 @@ def install(app: FastAPI, settings: IngestSettings) -> None:
     app.include_router(native_pagerduty.router)
 
 
-def body_schema(description: str) -> dict[str, Any]:
+def body_schema(description: str, fmt: str = "") -> dict[str, Any]:
     schema = {"type": "object", "description": description}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    content: dict[str, Any] = {"application/json": {"schema": schema}}
+    if fmt == "cloudevents":
+        # structured and batch modes; binary mode is application/json with ce-* headers
+        content[cloudevents.STRUCTURED] = {"schema": schema}
+        content[cloudevents.BATCH] = {"schema": {"type": "array", "items": schema}}
+    return {"requestBody": {"required": True, "content": content}}
 
 
 def _route(path: str, fmt: str, summary: str) -> None:
@@ -115,7 +120,7 @@ def _route(path: str, fmt: str, summary: str) -> None:
         status_code=202,
         responses=_RESPONSES,
         summary=summary,
-        openapi_extra=body_schema(summary),
+        openapi_extra=body_schema(summary, fmt),
     )
 
 
