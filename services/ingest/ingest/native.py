@@ -200,6 +200,11 @@ async def _limited(
             events = ADAPTERS[fmt](raw, headers, mapping, now)
     except FormatError as exc:
         _count(fmt, "rejected", "invalid")
+        # most of these senders never retry a 4xx: the log is where an operator finds out why
+        log.info(
+            "native payload refused", format=fmt, source=source or fmt, field=exc.field,
+            reason=exc.message[:200], status=exc.status,
+        )  # fmt: skip
         title = "Malformed JSON" if exc.status == 400 else "Invalid payload"
         error = {"field": exc.field, "message": exc.message}
         raise Problem(exc.status, title, f"{exc.field}: {exc.message}", errors=[error]) from None
