@@ -1,6 +1,7 @@
 """End to end with real programs, continued: Debian's Prometheus with a rule that fires and
-resolves, through Debian's Alertmanager, into Pacta; and an Alertmanager that a one-request
-rate limit does not make lose alerts (the native monitoring formats skip the per-key bucket)."""
+resolves, through Debian's Alertmanager, into Pacta; an Alertmanager that a one-request rate
+limit does not make lose alerts (the native monitoring formats skip the per-key bucket); and one
+whose retries deliver an alert to an ingest that was down when it fired."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from tests.e2e.test_integrations_alertmanager import (
 )
 from tests.support.client import INGEST_KEY
 from tests.support.kafka import TopicReader
-from tests.support.processes import ServiceProcess, free_port
+from tests.support.processes import ServiceProcess, free_port, wait_for
 
 pytestmark = pytest.mark.e2e
 __all__ = ["alertmanager", "monitoring"]  # fixtures shared with the Alertmanager tests
@@ -194,3 +195,45 @@ async def test_alertmanager_is_never_rate_limited_into_losing_alerts(
     assert sorted((r["check"], r["status"]) for r in ours) == sorted(
         (f"A{i}", s) for i in range(5) for s in ("firing", "resolved")
     )
+
+
+async def test_alertmanager_retries_while_the_ingest_is_down(
+    service_env: dict[str, str],
+    log_dir: Path,
+    monitoring: TopicReader,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The ingest starts only after Alertmanager tried to deliver: its retries bring the alert."""
+    ingest = ServiceProcess("ingest", {**service_env, "PACTA_INGEST_WORKERS": "1"}, log_dir)
+    work = tmp_path_factory.mktemp("alertmanager-down")
+    config = work / "alertmanager.yml"
+    config.write_text(yaml.safe_dump(alertmanager_config(ingest.url)))
+    url = f"http://127.0.0.1:{free_port()}"
+    daemon = Daemon(
+        "alertmanager",
+        [require("prometheus-alertmanager"), f"--config.file={config}",
+         f"--storage.path={work / 'data'}", f"--web.listen-address={url.removeprefix('http://')}",
+         "--cluster.listen-address="],
+        url,
+        work,
+    )  # fmt: skip
+    service = f"down-{uuid.uuid4().hex[:8]}"
+
+    def failed_attempts() -> float:
+        text = httpx.get(url + "/metrics", timeout=5).text
+        name = 'alertmanager_notifications_failed_total{integration="webhook"}'
+        return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name))
+
+    try:
+        post_alerts(url, [{"labels": {"alertname": "Down", "service": service}}])
+        wait_for("Alertmanager's failed delivery to the absent ingest", failed_attempts, timeout=30)
+        ingest.start()
+        event = await monitoring.wait_for(
+            "the alert after the ingest came up",
+            lambda r: r.get("service") == service,
+            timeout=60,
+        )
+        assert event["status"] == "firing"
+    finally:
+        daemon.stop()
+        ingest.stop()
