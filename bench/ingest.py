@@ -92,18 +92,21 @@ def _iso_now(offset_s: float = -10) -> str:
 
 
 def _scrape(url: str, topic: str) -> dict[str, dict[str, Any]]:
-    """Sum, count and cumulative buckets of the request and Kafka-produce histograms."""
+    """Sum, count and cumulative buckets of the request, Kafka-produce and claim histograms."""
     text = httpx.get(url + "/metrics", timeout=5).text
     out: dict[str, dict[str, Any]] = {
         "http": {"sum": 0.0, "count": 0.0, "buckets": {}},
         "produce": {"sum": 0.0, "count": 0.0, "buckets": {}},
+        "claim": {"sum": 0.0, "count": 0.0, "buckets": {}},
+    }
+    names = {
+        "pacta_http_request_seconds": "http",
+        "pacta_kafka_produce_seconds": "produce",
+        "pacta_ingest_claim_seconds": "claim",
     }
     for fam in text_string_to_metric_families(text):
-        if fam.name == "pacta_http_request_seconds":
-            key = "http"
-        elif fam.name == "pacta_kafka_produce_seconds":
-            key = "produce"
-        else:
+        key = names.get(fam.name, "")
+        if not key:
             continue
         for s in fam.samples:
             labels = s.labels
@@ -335,7 +338,9 @@ class IngestBench:
         m1 = await asyncio.to_thread(_scrape, self.ingest_url, topic)
         run.landed = after - before
         run.server.update(
-            http=_delta(m0["http"], m1["http"]), kafka_produce=_delta(m0["produce"], m1["produce"])
+            http=_delta(m0["http"], m1["http"]),
+            kafka_produce=_delta(m0["produce"], m1["produce"]),
+            pg_claim=_delta(m0["claim"], m1["claim"]),
         )
         self._check_run(run)
         self.runs.append(run)

@@ -61,6 +61,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             kafka=lambda: _producer_ready(app),
         )
         tasks = [asyncio.create_task(connect()), asyncio.create_task(_prune(app, settings, stop))]
+        # Workers share the port: one that serves before its producer is up would answer 503
+        # next to a ready sibling. Wait for the producer a little; past that, serve (and 503).
+        await asyncio.wait(tasks[:1], timeout=10)
         try:
             yield
         finally:
