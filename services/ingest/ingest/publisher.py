@@ -65,16 +65,21 @@ class Publisher:
                     topics.add(topic)
                     key = event.key.encode()
                     tp = (topic, await self._partition(producer, topic, key))
-                    value = type(event).__pydantic_serializer__.to_json(event)
-                    headers = self.headers(event, ce_type, key)
+                    value: bytes = type(event).__pydantic_serializer__.to_json(event)
+                    record: dict[str, Any] = {
+                        "key": key,
+                        "value": value,
+                        "timestamp": None,
+                        "headers": self.headers(event, ce_type, key),
+                    }
                     batch = batches.get(tp)
-                    if batch is None:
+                    if batch is None or batch.append(**record) is None:
+                        if batch is not None:  # full: it goes now, a new one takes the record
+                            futures.append(await producer.send_batch(batch, tp[0], partition=tp[1]))
                         batch = batches[tp] = producer.create_batch()
-                    if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-                        # full: this one goes now, and a new batch takes the record
-                        futures.append(await producer.send_batch(batch, tp[0], partition=tp[1]))
-                        batch = batches[tp] = producer.create_batch()
-                        batch.append(key=key, value=value, timestamp=None, headers=headers)
+                        if batch.append(**record) is None:
+                            # never silently: an event's fields are bounded far below a batch
+                            raise ValueError(f"a record of {len(value)} bytes is too big")
                 for (topic, partition), batch in batches.items():
                     futures.append(await producer.send_batch(batch, topic, partition=partition))
                 await asyncio.gather(*futures)
