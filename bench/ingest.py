@@ -199,6 +199,11 @@ class IngestBench:
             )
             if opts.calibrate:
                 await self._calibrate()
+            self.stack = stack
+            if "stack" in opts.shapes:
+                # first, while the topics are empty: the stack's consumers start caught up, as
+                # they are under `make up`, instead of chewing through the other runs' events
+                await run_stack(self)
             service_env = {**env.service_env(), **dict(opts.ingest_env)}
             if opts.database_query:
                 service_env["PACTA_DATABASE_URL"] += "?" + opts.database_query
@@ -214,12 +219,9 @@ class IngestBench:
             await asyncio.to_thread(ingest.wait_http, self.ingest_url + "/readyz", 90)
             self.ingest = ingest
 
-            self.stack = stack
             await self._pacta_runs()
             if opts.alertmanager:
                 await self._am_runs()
-            if "stack" in opts.shapes:
-                await run_stack(self)
             prof: dict[str, Any] | None = None
             if opts.profile:
                 prof = await self._profiles()
