@@ -86,7 +86,7 @@ async def alerting(
         },
     )
     yield a
-    a.proc.stop()
+    await a.close()
 
 
 async def test_a_breach_reaches_the_mailbox_and_the_channel(

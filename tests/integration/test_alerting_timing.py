@@ -96,7 +96,7 @@ async def alerting(
         },
     )
     yield a
-    a.proc.stop()
+    await a.close()
 
 
 def bodies(hook: WebhookCollector, path: str, service: str) -> list[Any]:
