@@ -82,10 +82,9 @@ async def _escalate(
             {**where, "n": ms_to_datetime(later)},
         )
         return
-    if row.step >= len(policy.steps):  # the policy lost steps since: start its run again
-        due, upcoming = escalation.due_steps(policy, alert.fired_at_ms, row.cycle, 0, at_ms)
-    else:
-        due, upcoming = escalation.due_steps(policy, alert.fired_at_ms, row.cycle, row.step, at_ms)
+    started = int(options.get("started_at_ms", alert.fired_at_ms))
+    step = row.step if row.step < len(policy.steps) else 0  # the policy lost steps since
+    due, upcoming = escalation.due_steps(policy, started, row.cycle, step, at_ms)
     notified = set(row.notified)
     for cycle, step in due:
         for receiver in policy.steps[step].receivers:
@@ -119,7 +118,7 @@ async def _escalate(
             **where,
             "c": upcoming[0],
             "s": upcoming[1],
-            "n": ms_to_datetime(escalation.step_due_at(policy, alert.fired_at_ms, *upcoming)),
+            "n": ms_to_datetime(escalation.step_due_at(policy, started, *upcoming)),
             "nt": sorted(notified),
         },
     )
