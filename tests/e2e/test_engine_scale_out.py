@@ -44,7 +44,10 @@ async def test_rebalance_loses_no_timer_and_fires_nothing_twice(
         assert r.status_code == 201, r.text
         # the second instance learns policies from the database; give it the same view
         await poll_value(
-            db, "SELECT count(*) FROM sla_engine.policies WHERE name = $1", f"scale-{tag}", expect=1
+            db,
+            "SELECT count(*) FROM sla_engine.policies WHERE name = $1",
+            f"scale-{tag}",
+            expect=1,
         )
         created = datetime.now(UTC)
         tickets = [

@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from cloudevents.core.bindings.http import to_binary_event, to_structured_event
+from cloudevents.core.v1.event import CloudEvent
 
 from pacta.events import MONITORING_TOPIC, TICKETS_TOPIC, topic_name
 from pacta.settings import CommonSettings
@@ -131,7 +133,9 @@ async def test_pagerduty_trigger_and_resolve_answered_as_pagerduty(
     assert r.status_code == 202, r.text
     assert r.json()["accepted"] == 1
     resolved = await monitoring.wait_for(
-        "the resolve", lambda e: e.get("service") == service and e["status"] == "resolved"
+        "the resolve",
+        lambda e: e.get("service") == service and e["status"] == "resolved",
+        timeout=45,
     )
     assert resolved["check"] == trigger["dedup_key"]
     end = datetime.fromisoformat(resolved["occurred_at"])
@@ -198,9 +202,11 @@ async def test_cloudevents_structured_binary_and_batch(
     assert r.status_code == 202, r.text
     assert r.json()["accepted"] == 2
 
-    await tickets.wait_for("the batch's ticket", lambda e: e.get("ticket_id") == f"ZD-{tag}")
+    await tickets.wait_for(
+        "the batch's ticket", lambda e: e.get("ticket_id") == f"ZD-{tag}", timeout=45
+    )
     await monitoring.wait_for(
-        "the batch's monitoring event", lambda e: e.get("id") == f"ce-{tag}-3"
+        "the batch's monitoring event", lambda e: e.get("id") == f"ce-{tag}-3", timeout=45
     )
     ours = monitoring.matching(lambda e: e.get("service") == f"ce-{tag}")
     assert sorted(e["id"] for e in ours) == [f"ce-{tag}-1", f"ce-{tag}-2", f"ce-{tag}-3"]
@@ -215,7 +221,7 @@ async def test_cloudevents_structured_binary_and_batch(
     again = {**batch[0], "id": f"ce-{tag}-7"}
     r = httpx.post(ingest, content=orjson.dumps([again]), headers=headers, timeout=10)
     assert r.status_code == 202, r.text
-    await monitoring.wait_for("the later event", lambda e: e.get("id") == f"ce-{tag}-7")
+    await monitoring.wait_for("the later event", lambda e: e.get("id") == f"ce-{tag}-7", timeout=45)
     assert not monitoring.matching(lambda e: e.get("id") == f"ce-{tag}-5")
 
 
@@ -291,3 +297,38 @@ def test_mutated_payloads_never_get_a_server_error(stack: dict[str, ServiceProce
                     body = orjson.dumps(mutations(original, rng))
                     r = client.post(path, content=body, headers=extra)
                     assert r.status_code < 500, f"{path} {body[:300]!r}: {r.status_code} {r.text}"
+
+
+async def test_the_cloudevents_sdk_as_a_client(
+    stack: dict[str, ServiceProcess], monitoring: TopicReader
+) -> None:
+    """The CloudEvents Python SDK (nobody here wrote it) builds binary and structured requests."""
+    tag = uuid.uuid4().hex[:8]
+    url = stack["ingest"].url + "/v1/ingest/cloudevents"
+    auth = {"Authorization": f"Bearer {INGEST_KEY}"}
+    data = {"service": f"sdk-{tag}", "check": "disk", "status": "firing", "severity": "major"}
+    # no datacontenttype: the SDK sends no Content-Type at all in binary mode
+    binary = CloudEvent(
+        {"type": "io.pacta.monitoring", "source": "/sdk", "id": f"sdk {tag} 1"}, data
+    )
+    message = to_binary_event(binary)
+    r = httpx.post(url, content=message.body, headers={**auth, **message.headers}, timeout=10)
+    assert r.status_code == 202, r.text
+    structured = CloudEvent(
+        {"type": "io.pacta.monitoring", "source": "/sdk", "id": f"sdk-{tag}-2",
+         "datacontenttype": "application/json"},
+        {**data, "check": "cpu"},
+    )  # fmt: skip
+    message = to_structured_event(structured)
+    r = httpx.post(url, content=message.body, headers={**auth, **message.headers}, timeout=10)
+    assert r.status_code == 202, r.text
+    await monitoring.wait_for(
+        "the structured one", lambda e: e.get("id") == f"sdk-{tag}-2", timeout=45
+    )
+    first = await monitoring.wait_for(
+        "the binary one", lambda e: e.get("id") == f"sdk {tag} 1", timeout=45
+    )
+    # the binary event's occurred_at is the SDK's `time` attribute
+    sent = binary.get_time()
+    assert sent is not None
+    assert datetime.fromisoformat(first["occurred_at"]) == sent

@@ -5,12 +5,15 @@ the sla-engine; retried deliveries count once; a mappings file loaded at start-u
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 
@@ -40,6 +43,7 @@ SERVICENOW_STEPS = [
     "closed",
 ]
 ORIGIN = datetime(2026, 3, 2, 7, 20, 11, tzinfo=UTC)  # the ServiceNow fixtures' insert
+WEBHOOK_SECRET = "jira-webhook-secret"
 TARGETS = {
     "P1": {"response": "15m", "resolution": "4h"},
     "P2": {"response": "1h", "resolution": "8h"},
@@ -75,6 +79,8 @@ def mapped_ingest(
         "    format: jira\n"
         "    service_field: customfield_10057\n"
         "    priorities: {Highest: P1, High: P1}\n"
+        "  jira:\n"
+        f"    webhook_secret: {WEBHOOK_SECRET}\n"
     )
     proc = ServiceProcess(
         "ingest", {**service_env, "PACTA_INGEST_MAPPINGS_FILE": str(path)}, log_dir
@@ -135,6 +141,7 @@ async def test_a_jira_issue_lifecycle_gives_the_right_clocks(
         engine,
         f"SD-{tag}",
         lambda c: c["resolution"]["state"] == "met" and c["resolution"]["elapsed_seconds"] > 4500,
+        timeout=60,  # generous: a loaded CI machine
     )
     assert state(clocks, "response") == ("met", 570.0)
     assert state(clocks, "resolution") == ("met", 4500.0 + 3600.0)
@@ -153,9 +160,15 @@ async def test_a_named_jira_source_applies_its_mapping_from_the_file(
     r = post(mapped_ingest.url, "/v1/ingest/jira?source=jira-eu", created)
     assert r.status_code == 202, r.text
     # the service from customfield_10057, High mapped to P1 (15 min response target)
-    clocks = await wait_clocks(engine, f"SD-{tag}", lambda c: c["response"]["priority"] == "P1")
+    clocks = await wait_clocks(
+        engine, f"SD-{tag}", lambda c: c["response"]["priority"] == "P1", timeout=60
+    )
     assert clocks["response"]["service"] == f"{service}-eu"
     assert clocks["response"]["target_seconds"] == 900
+    assert r.json()["ids"] == [f"jira-eu-jira-{tag}-created"]
+    # the same delivery from the default source is another site's issue: not a duplicate
+    other = post(mapped_ingest.url, "/v1/ingest/jira", created)
+    assert other.json()["accepted"] == 1, other.text
     unknown = post(mapped_ingest.url, "/v1/ingest/jira?source=jira-us", created)
     assert unknown.status_code == 422, unknown.text
     assert unknown.json()["errors"][0]["field"] == "source"
@@ -199,6 +212,29 @@ async def test_a_servicenow_incident_lifecycle_gives_the_right_clocks(
         engine,
         f"INC{tag}",
         lambda c: c["resolution"]["state"] == "met" and c["resolution"]["elapsed_seconds"] > 5400,
+        timeout=60,
     )
     assert state(clocks, "response") == ("met", 720.0)
     assert state(clocks, "resolution") == ("met", 9000.0)
+
+
+async def test_a_jira_admin_webhook_authenticates_by_its_signature(
+    stack: dict[str, ServiceProcess], mapped_ingest: ServiceProcess
+) -> None:
+    tag = str(uuid.uuid4().int % 10**9)
+    service = f"jira-{tag}"
+    policy(stack["sla_engine"].url, service)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    body = orjson.dumps(jira_lifecycle(tag, service, start)[0])
+    signature = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    url = mapped_ingest.url + "/v1/ingest/jira"
+    headers = {"Content-Type": "application/json", "X-Hub-Signature": signature}
+    r = httpx.post(url, content=body, headers=headers, timeout=10)
+    assert r.status_code == 202, r.text
+    await wait_clocks(stack["sla_engine"].url, f"SD-{tag}", lambda c: "response" in c, timeout=60)
+    forged = {**headers, "X-Hub-Signature": "sha256=" + "0" * 64}
+    assert httpx.post(url, content=body, headers=forged, timeout=10).status_code == 401
+    unsigned = httpx.post(
+        url, content=body, headers={"Content-Type": "application/json"}, timeout=10
+    )
+    assert unsigned.status_code == 401

@@ -67,7 +67,7 @@ async def test_events_reach_engine_and_reporting_once(
         expect=1,
     )
     await poll_value(
-        db, "SELECT count(*) FROM reporting.journal WHERE service = $1", f"checkout-{tag}", expect=2
+        db, "SELECT count(*) FROM reporting.tickets WHERE service = $1", f"checkout-{tag}", expect=1
     )
 
 

@@ -257,6 +257,14 @@ def test_every_sla_panel_returns_data(prometheus: str, stack: dict[str, ServiceP
     wait_every_query(prometheus, dashboard_exprs("pacta-sla.json"))
 
 
+@pytest.mark.parametrize("board", sorted(p.name for p in DASHBOARDS.glob("*.json")))
+def test_every_shipped_dashboard_query_is_valid_promql(prometheus: str, board: str) -> None:
+    # every board, those of other components included: Prometheus itself parses each query
+    # (whether it returns data needs that component's traffic; the two above are checked so)
+    for expr in dashboard_exprs(board):
+        query(prometheus, expr)
+
+
 @pytest.mark.parametrize("config", ["prometheus.yml", "prometheus.compose.yml"])
 def test_shipped_prometheus_config_passes_promtool(config: str) -> None:
     promtool = require("promtool")

@@ -162,3 +162,102 @@ async def test_november_through_the_pipeline_agrees_with_the_engine(
         mean = sum(c["elapsed_seconds"] for c in mine) / len(mine)
         key = "mtta_seconds" if metric == "response" else "mttr_seconds"
         assert s["tickets"][key] == mean
+
+
+async def test_month_edges_move_with_the_zone_and_a_reopened_ticket_counts_once(
+    stack: dict[str, ServiceProcess],
+) -> None:
+    """Outages across both edges of November; the Berlin month starts and ends an hour
+    earlier, so the same outages count differently. A ticket changes priority and is reopened."""
+    tag = uuid.uuid4().hex[:8]
+    service = f"edge-{tag}"
+    engine, reporting = stack["sla_engine"].url, stack["reporting"].url
+    policy = {
+        "match": {"service": service},
+        "targets": {
+            "P1": {"response": "15m", "resolution": "4h"},
+            "P2": {"response": "1h", "resolution": "8h"},
+        },
+        "availability": {"target": 99.9},
+    }
+    r = httpx.put(f"{engine}/v1/policies/edge-{tag}", json=policy, headers=ADMIN, timeout=10)
+    assert r.status_code in (200, 201), r.text
+
+    def check(status: str, at: str) -> dict[str, Any]:
+        return {"service": service, "check": "http", "status": status, "occurred_at": at}
+
+    _send(
+        stack,
+        "/v1/events/monitoring",
+        [
+            check("firing", "2026-10-31T23:10:00Z"),  # 50 min in UTC October, 10 in November
+            check("resolved", "2026-11-01T00:10:00Z"),
+            check("firing", "2026-11-30T22:30:00Z"),  # Berlin's November ends at 23:00 UTC
+            check("resolved", "2026-11-30T23:30:00Z"),
+        ],
+    )
+
+    def t(action: str, at: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "ticket_id": f"{tag}-T",
+            "service": service,
+            "action": action,
+            "occurred_at": at,
+            **extra,
+        }
+
+    _send(
+        stack,
+        "/v1/events/tickets",
+        [
+            t("created", "2026-11-09T10:00:00Z", priority="P2"),
+            t("updated", "2026-11-09T10:05:00Z", priority="P1"),  # 15 min to respond now
+            t("responded", "2026-11-09T10:10:00Z"),
+            t("resolved", "2026-11-09T11:00:00Z"),
+            t("reopened", "2026-11-09T12:00:00Z"),  # the same resolution clock resumes
+            t("resolved", "2026-11-09T13:00:00Z"),
+        ],
+    )
+
+    def settled(r: dict[str, Any]) -> bool:
+        s = r["services"][0]
+        return (
+            s["availability"]["downtime_seconds"] == 4200.0
+            and s["tickets"]["mttr_seconds"] == 7200.0
+        )
+
+    utc = wait_report(reporting, settled, timeout=60, month=MONTH, service=service)["services"][0]
+    assert utc["availability"]["outages"] == 2
+    assert utc["availability"]["agreed_service_seconds"] == 30 * 86400
+    assert utc["tickets"]["by_priority"]["P1"] == 1
+    assert utc["tickets"]["response"] == {"met": 1, "breached": 0, "compliance": 100.0}
+    assert utc["tickets"]["resolution"] == {"met": 1, "breached": 0, "compliance": 100.0}
+    assert utc["tickets"]["mtta_seconds"] == 600.0
+    assert utc["previous"]["availability"]["downtime_seconds"] == 3000.0
+    for month, report in ((MONTH, utc), ("2026-10", utc["previous"])):
+        r = httpx.get(
+            f"{engine}/v1/services/{service}/availability",
+            params={"month": month},
+            headers=ADMIN,
+            timeout=10,
+        )
+        own = r.json()
+        for key in ("downtime_seconds", "agreed_service_seconds", "actual", "budget_consumed"):
+            assert report["availability"][key] == own[key], (month, key)
+
+    r = httpx.get(
+        f"{reporting}/v1/reports/monthly",
+        params={"month": MONTH, "service": service, "tz": "Europe/Berlin"},
+        headers=ADMIN,
+        timeout=10,
+    )
+    berlin = r.json()
+    assert berlin["period"] == {
+        "start": "2026-10-31T23:00:00.000Z",
+        "end": "2026-11-30T23:00:00.000Z",
+    }
+    b = berlin["services"][0]["availability"]
+    assert b["downtime_seconds"] == 5400.0  # 60 min at the start, 30 at the end
+    assert b["agreed_service_seconds"] == 30 * 86400
+    assert b["outages"] == 2
+    assert b["mtrs_seconds"] == 2700.0

@@ -5,6 +5,8 @@ document declares for that operation."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -18,8 +20,9 @@ from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.e2e
 SERVICES = ("ingest", "sla_engine", "alerting", "reporting")
-EXAMPLES = 20
-"""Per operation and mode: the whole file stays within a couple of minutes on two cores."""
+EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "20"))
+"""Per operation and mode: the whole file stays within a couple of minutes on two cores (set
+SCHEMATHESIS_EXAMPLES higher to dig deeper by hand)."""
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 

@@ -124,7 +124,9 @@ async def test_files_define_calendars_and_policies_and_win_over_the_database(
     listed = call("GET", f"{engine.url}/v1/policies").json()["items"]
     assert [p["origin"] for p in listed if p["name"] == name] == ["file"]
     # the database now holds the files' versions, so every instance serves them
-    await poll_value(db, "SELECT origin FROM pacta.calendars WHERE name = $1", name, expect="file")
+    await poll_value(
+        db, "SELECT origin FROM sla_engine.calendars WHERE name = $1", name, expect="file"
+    )
     wait_for(
         "the first engine to serve the file's calendar",
         lambda: call("GET", f"{first}/v1/calendars/{name}").json()["origin"] == "file",
@@ -211,6 +213,6 @@ async def test_a_bad_file_stops_the_start_naming_the_file(
     assert named.format(tag=tag) in log, log[-2000:]
     # nothing of the folder was applied, not even its good file
     written = await db.fetchval(
-        "SELECT count(*) FROM pacta.calendars WHERE name = $1", f"office-{tag}"
+        "SELECT count(*) FROM sla_engine.calendars WHERE name = $1", f"office-{tag}"
     )
     assert written == 0

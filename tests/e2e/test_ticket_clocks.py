@@ -223,7 +223,10 @@ async def test_engine_crash_keeps_timers(
     created = datetime.now(UTC)
     post(stack["ingest"].url, "/v1/events/tickets", ticket(tag, "created", created, priority="P1"))
     await poll_value(
-        db, "SELECT count(*) FROM sla_engine.clocks WHERE ticket_id = $1", f"T-{tag}", expect=2
+        db,
+        "SELECT count(*) FROM sla_engine.clocks WHERE ticket_id = $1",
+        f"T-{tag}",
+        expect=2,
     )
     engine.kill()  # crash with the clock open; its breach falls due while the engine is down
     engine.start()

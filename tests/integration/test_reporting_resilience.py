@@ -5,13 +5,17 @@ availability calendar consumed from the compacted calendars topic, in another zo
 from __future__ import annotations
 
 import asyncio
+import re
+import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 
 from pacta.settings import CommonSettings
+from tests.support.client import poll_value
 from tests.support.processes import ServiceProcess
 from tests.support.reporting import (
     CALENDARS,
@@ -24,6 +28,7 @@ from tests.support.reporting import (
 )
 
 N = 6000
+BACKLOG = 20_000
 
 
 @pytest.fixture
@@ -136,5 +141,100 @@ async def test_agreed_time_follows_the_calendar_in_another_zone(
         assert far["period"]["start"] == "2026-09-30T10:00:00.000Z"
         assert far["services"][0]["availability"]["agreed_service_seconds"] == 181 * hours
         assert far["services"][0]["availability"]["downtime_seconds"] == hours
+    finally:
+        proc.stop()
+
+
+def _met_facts(
+    service: str, first: int, count: int
+) -> list[tuple[str, str, dict[str, Any] | None]]:
+    return [
+        (
+            FACTS,
+            service,
+            clock_fact(
+                f"{service}-{i}",
+                "resolution",
+                service,
+                version=1,
+                state="met",
+                priority="P3",
+                started_at="2026-10-07T10:00:00Z",
+                elapsed_seconds=120.0,
+                stopped_at="2026-10-07T10:02:00Z",
+            ),
+        )
+        for i in range(first, first + count)
+    ]
+
+
+async def test_a_rebuild_while_records_keep_arriving_loses_and_doubles_nothing(
+    env: tuple[dict[str, str], Path], settings: CommonSettings, db: asyncpg.Connection
+) -> None:
+    service = f"rb-{uuid.uuid4().hex[:6]}"
+    proc = ServiceProcess("reporting", *env).start()
+    try:
+        await produce_many(
+            settings.kafka_bootstrap, settings.topic_prefix, _met_facts(service, 0, BACKLOG)
+        )
+        wait_report(
+            proc.url,
+            lambda r: r["services"][0]["tickets"]["resolution"]["met"] == BACKLOG,
+            timeout=60,
+            month="2026-10",
+            service=service,
+        )
+        rebuild = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "reporting",
+            "rebuild",
+            env=proc.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        # records keep arriving while the rebuild runs (replay, swap, catch-up), up to a bound
+        finished = asyncio.create_task(rebuild.communicate())
+        await poll_value(
+            db,
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'reporting_rebuild'",
+            expect=1,
+        )
+        total, chunks_during = BACKLOG, 0
+        while not finished.done() and chunks_during < 30:
+            await produce_many(
+                settings.kafka_bootstrap, settings.topic_prefix, _met_facts(service, total, 200)
+            )
+            total += 200
+            chunks_during += 1
+        output, _ = await asyncio.wait_for(finished, 300)
+        assert rebuild.returncode == 0, output.decode()[-3000:]
+        assert chunks_during >= 2, "the rebuild ended before records could arrive during it"
+        replayed = re.findall(
+            r'"records": (\d+), "event": "rebuild (replayed|swapped in)"', output.decode()
+        )
+        counts = {what: int(n) for n, what in replayed}
+        assert counts["swapped in"] > counts["replayed"], "no record arrived during the replay"
+        await produce_many(
+            settings.kafka_bootstrap, settings.topic_prefix, _met_facts(service, total, 200)
+        )
+        total += 200
+        report = wait_report(
+            proc.url,
+            lambda r: r["services"][0]["tickets"]["resolution"]["met"] >= total,
+            timeout=60,
+            month="2026-10",
+            service=service,
+        )
+        assert report["services"][0]["tickets"]["resolution"]["met"] == total
+        assert report["services"][0]["tickets"]["mttr_seconds"] == 120.0
+        days = await db.fetch(
+            "SELECT met, stopped, elapsed_ms FROM reporting.clock_days WHERE service = $1", service
+        )
+        assert [tuple(d) for d in days] == [(total, total, total * 120_000)]
+        schemas = await db.fetch(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'reporting%' ORDER BY 1"
+        )
+        assert [s[0] for s in schemas] == ["reporting"]
     finally:
         proc.stop()

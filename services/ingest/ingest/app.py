@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from ingest.api import router
 from ingest.committer import Committer
 from ingest.fastpath import EventsFastPath
 from ingest.native import install as install_native
-from ingest.ratelimit import RateLimiter
+from ingest.ratelimit import RateLimiter, SharedRateLimiter
 from ingest.settings import IngestSettings
 from ingest.signatures import SignatureGuard
 from pacta.db import create_engine, database_reachable, migrate
@@ -25,6 +26,8 @@ from pacta.web import create_base_app
 
 log = get_logger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: Set by the worker supervisor: a directory its workers share (the rate-limit buckets).
+SHARED_STATE_DIR = "PACTA_INGEST_SHARED_STATE_DIR"
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
@@ -62,6 +65,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             kafka=lambda: _producer_ready(app),
         )
         tasks = [asyncio.create_task(connect()), asyncio.create_task(_prune(app, settings, stop))]
+        # Workers share the port: one that serves before its producer is up would answer 503
+        # next to a ready sibling. Wait for the producer a little; past that, serve (and 503).
+        await asyncio.wait(tasks[:1], timeout=10)
         try:
             yield
         finally:
@@ -83,7 +89,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         max_body_bytes=settings.ingest_max_body_bytes,
     )
     app.state.settings = settings
-    app.state.limiter = RateLimiter(settings.ingest_rate_limit, settings.ingest_rate_burst)
+    app.state.limiter = _limiter(settings)
     secrets = settings.hmac_secrets()
     # No secret configured, no guard: unsigned deployments pay nothing on the hot path.
     app.state.signatures = SignatureGuard(secrets, settings.ingest_hmac_window) if secrets else None
@@ -92,6 +98,16 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     # innermost, behind the body limit and the request timer: see fastpath.py
     app.user_middleware.append(Middleware(EventsFastPath, api=app))
     return app
+
+
+def _limiter(settings: IngestSettings) -> RateLimiter:
+    """Buckets shared by the workers of one supervisor (workers.py), else this process's own."""
+    shared = os.environ.get(SHARED_STATE_DIR)
+    rate, burst = settings.ingest_rate_limit, settings.ingest_rate_burst
+    if shared:
+        path = os.path.join(shared, "ratelimit.bin")
+        return SharedRateLimiter(path, settings.keys(), rate, burst)
+    return RateLimiter(rate, burst)
 
 
 async def _producer_ready(app: FastAPI) -> bool:

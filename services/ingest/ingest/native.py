@@ -4,6 +4,8 @@ all-or-nothing claim and produce, 202 only once Kafka holds the events)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -11,18 +13,16 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, FastAPI, Query, Request
 from prometheus_client import Counter
-from pydantic import BaseModel
 from starlette.responses import Response
 
-from ingest import pagerduty_store
-from ingest.api import accept
-from ingest.formats import alertmanager, cloudevents, grafana, jira, pagerduty, servicenow
+from ingest.api import _NOT_PROCESSED, _claim_signature, _release_signature, accept
+from ingest.formats import alertmanager, cloudevents, grafana, jira, servicenow
 from ingest.formats.base import Event, FormatError
 from ingest.formats.mapping import Mappings, load_mappings
 from ingest.ratelimit import retry_after_header
 from ingest.settings import IngestSettings
 from ingest.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError
-from pacta.auth import authenticate, lookup
+from pacta.auth import authenticate
 from pacta.events import MonitoringEvent
 from pacta.logs import get_logger
 from pacta.problems import Problem
@@ -90,13 +90,21 @@ SourceQuery = Annotated[
 
 def install(app: FastAPI, settings: IngestSettings) -> None:
     """Mount the routes and load the mappings (a bad file stops the start-up)."""
+    from ingest import native_pagerduty  # its routes use this module's shell
+
     app.state.mappings = load_mappings(settings.ingest_mappings_file or None)
     app.include_router(router)
+    app.include_router(native_pagerduty.router)
 
 
-def _body(description: str) -> dict[str, Any]:
+def body_schema(description: str, fmt: str = "") -> dict[str, Any]:
     schema = {"type": "object", "description": description}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    content: dict[str, Any] = {"application/json": {"schema": schema}}
+    if fmt == "cloudevents":
+        # structured and batch modes; binary mode is application/json with ce-* headers
+        content[cloudevents.STRUCTURED] = {"schema": schema}
+        content[cloudevents.BATCH] = {"schema": {"type": "array", "items": schema}}
+    return {"requestBody": {"required": True, "content": content}}
 
 
 def _route(path: str, fmt: str, summary: str) -> None:
@@ -112,7 +120,7 @@ def _route(path: str, fmt: str, summary: str) -> None:
         status_code=202,
         responses=_RESPONSES,
         summary=summary,
-        openapi_extra=_body(summary),
+        openapi_extra=body_schema(summary, fmt),
     )
 
 
@@ -133,22 +141,26 @@ async def ingest_native(
 ) -> Response:
     """Key, signature, rate limit, adapter, then the generic accept (claim, Kafka, 202)."""
     state = request.app.state
-    key = key or authenticate(request, "ingest")
     raw = await request.body()
+    key = key or _webhook_key(request, fmt, source, raw) or authenticate(request, "ingest")
     guard = state.signatures
     claimed = None
     if guard is not None:
         try:
-            h = request.headers
-            claimed = guard.verify(key, raw, h.get(SIGNATURE_HEADER), h.get(TIMESTAMP_HEADER))
+            stamp = request.headers.get(TIMESTAMP_HEADER)
+            claimed = guard.verify(key, raw, request.headers.get(SIGNATURE_HEADER), stamp)
+            if claimed is not None and stamp is not None:
+                # the generic endpoints' replay guard, shared by every worker (PostgreSQL)
+                await _claim_signature(state, guard, claimed, int(stamp) + int(guard.window))
         except SignatureError as exc:
             _count(fmt, "rejected", "signature")
             raise Problem(401, "Invalid signature", str(exc)) from None
     try:
         return await _limited(request, fmt, source, key, raw, parse)
     except Problem as problem:
-        if claimed is not None and problem.status in (429, 500, 502, 503, 504):
+        if claimed is not None and problem.status in _NOT_PROCESSED:
             guard.release(claimed)  # the sender may retry the same signed request
+            await _release_signature(state, claimed)
         raise
 
 
@@ -188,6 +200,11 @@ async def _limited(
             events = ADAPTERS[fmt](raw, headers, mapping, now)
     except FormatError as exc:
         _count(fmt, "rejected", "invalid")
+        # most of these senders never retry a 4xx: the log is where an operator finds out why
+        log.info(
+            "native payload refused", format=fmt, source=source or fmt, field=exc.field,
+            reason=exc.message[:200], status=exc.status,
+        )  # fmt: skip
         title = "Malformed JSON" if exc.status == 400 else "Invalid payload"
         error = {"field": exc.field, "message": exc.message}
         raise Problem(exc.status, title, f"{exc.field}: {exc.message}", errors=[error]) from None
@@ -195,7 +212,8 @@ async def _limited(
         _count(fmt, "rejected", "too_large")
         raise Problem(413, "Batch too large", f"at most {state.settings.ingest_max_batch} events")
     if source and source != fmt:
-        events = [e.model_copy(update={"source": source}) for e in events]
+        # a named source is its own id space: two Jira sites both have an issue 10001
+        events = [e.model_copy(update={"source": source, "id": f"{source}-{e.id}"}) for e in events]
     if not events:
         _count(fmt, "accepted")
         return _accepted({"accepted": 0, "duplicates": 0, "ids": []})
@@ -209,130 +227,31 @@ async def _limited(
     return response
 
 
+def _webhook_key(request: Request, fmt: str, source: str | None, raw: bytes) -> str | None:
+    """A Jira admin webhook cannot send an API key but signs its body with the webhook's
+    secret (`X-Hub-Signature: sha256=<hex>`): a valid one authenticates the source itself."""
+    headers = request.headers
+    signature = headers.get("x-hub-signature")
+    if fmt != "jira" or signature is None:
+        return None
+    if headers.get("authorization") or headers.get("x-api-key"):
+        return None  # an API key was sent: it decides
+    mapping = request.app.state.mappings.get(fmt, source or fmt)
+    secret = getattr(mapping, "webhook_secret", None)
+    if secret is None:
+        return None
+    expected = hmac.new(secret.get_secret_value().encode(), raw, hashlib.sha256).hexdigest()
+    scheme, _, given = signature.strip().partition("=")
+    if scheme.lower() != "sha256" or not hmac.compare_digest(expected, given.strip().lower()):
+        _count(fmt, "rejected", "signature")
+        raise Problem(401, "Invalid signature", "X-Hub-Signature does not match the body")
+    # a replayed delivery is harmless: its ids are the same, answered as duplicates
+    return f"webhook:{source or fmt}"
+
+
 def _count(fmt: str, outcome: str, reason: str | None = None) -> None:
     NATIVE_REQUESTS.labels(fmt, outcome if reason is None else f"{outcome}_{reason}").inc()
 
 
 def _accepted(body: dict[str, Any]) -> Response:
     return Response(orjson.dumps(body), status_code=202, media_type="application/json")
-
-
-# ---- PagerDuty Events API v2 ---------------------------------------------------------------
-
-
-class PagerDutyAnswer(BaseModel):
-    """PagerDuty's own answer shape, which its clients parse (plus Pacta's counts on 202)."""
-
-    status: str
-    message: str
-    dedup_key: str | None = None
-    errors: list[str] | None = None
-    accepted: int | None = None
-    duplicates: int | None = None
-    ids: list[str] | None = None
-
-
-_PD_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": PagerDutyAnswer, "description": description}
-    for code, description in {
-        202: "Event processed (Kafka holds it)",
-        400: "Invalid event: `errors` names each field",
-        401: "No valid key (header or routing_key)",
-        403: "The key's role may not post events",
-        413: "Body too large (PagerDuty's limit is 512 KB)",
-        422: "The `source` query parameter is not a source name",
-        429: "Per-key rate limit; see Retry-After",
-        503: "Kafka or PostgreSQL unreachable; retry after Retry-After",
-    }.items()
-}
-
-
-@router.post(
-    "/v2/enqueue",
-    status_code=202,
-    responses=_PD_RESPONSES,
-    summary="PagerDuty Events API v2",
-    openapi_extra=_body("A PagerDuty Events API v2 event (trigger, acknowledge, resolve)"),
-)
-async def post_pagerduty_enqueue(request: Request, source: SourceQuery = None) -> Response:
-    """PagerDuty Events API v2, answering as PagerDuty does (docs/integrations.md). The key is
-    the `Authorization`/`X-API-Key` header or, as PagerDuty clients send it, the routing_key."""
-    try:
-        raw = await request.body()
-        if len(raw) > pagerduty.MAX_BODY:
-            error = {"field": "body", "message": "is larger than PagerDuty's 512 KB limit"}
-            raise Problem(400, "Invalid event", error["message"], errors=[error])
-        key = _pagerduty_key(request, raw)
-        ctx: dict[str, Any] = {}
-
-        async def parse(
-            body: bytes, headers: dict[str, str], mapping: Any, now: datetime
-        ) -> list[Event]:
-            routing_key, dedup_key = pagerduty.correlation(body)
-            remembered = None
-            try:
-                if routing_key and dedup_key:
-                    async with request.app.state.engine.begin() as conn:
-                        remembered = await pagerduty_store.service_of(conn, routing_key, dedup_key)
-                result = pagerduty.parse(
-                    body, headers, pagerduty.Context(mapping, remembered_service=remembered), now
-                )
-                ctx["result"] = result
-                if result.remember is not None:
-                    # before the produce: a resolve must find the service even if the 202 is lost
-                    async with request.app.state.engine.begin() as conn:
-                        await pagerduty_store.remember(conn, *result.remember)
-            except FormatError:
-                raise
-            except Exception as exc:
-                log.warning("pagerduty alert store unreachable", error=repr(exc))
-                retry = str(request.app.state.settings.ingest_retry_after)
-                raise Problem(
-                    503,
-                    "Service unavailable",
-                    "PostgreSQL unreachable",
-                    headers={"Retry-After": retry},
-                ) from None
-            return list(result.events)
-
-        response = await ingest_native(request, "pagerduty", source, key=key, parse=parse)
-    except Problem as problem:
-        return _pagerduty_error(problem)
-    body = orjson.loads(bytes(response.body))
-    body.update(status="success", message="Event processed", dedup_key=ctx["result"].dedup_key)
-    return Response(orjson.dumps(body), status_code=202, media_type="application/json")
-
-
-def _pagerduty_key(request: Request, raw: bytes) -> str:
-    if request.headers.get("authorization") or request.headers.get("x-api-key"):
-        return authenticate(request, "ingest")
-    routing_key, _ = pagerduty.correlation(raw)
-    match = lookup(request.app.state.api_keys, routing_key) if routing_key else None
-    if match is None:
-        raise Problem(401, "Unauthorized", "routing_key is not a Pacta ingest key")
-    if match[1] not in ("ingest", "admin"):
-        raise Problem(403, "Forbidden", "this action needs the ingest role")
-    return match[0]
-
-
-def _pagerduty_error(problem: Problem) -> Response:
-    """PagerDuty's error shape: `{"status": "invalid event", "message", "errors": [...]}`."""
-    errors = [f"{e['field']}: {e['message']}" for e in problem.errors or []]
-    if problem.status in (400, 422):
-        body: dict[str, Any] = {
-            "status": "invalid event",
-            "message": "Event object is invalid",
-            "errors": errors or [problem.detail or problem.title],
-        }
-        status = 400
-    else:
-        body = {"status": problem.title, "message": problem.detail or problem.title}
-        if errors:
-            body["errors"] = errors
-        status = problem.status
-    return Response(
-        orjson.dumps(body),
-        status_code=status,
-        media_type="application/json",
-        headers=problem.headers,
-    )

@@ -8,6 +8,10 @@ import hashlib
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+#: An alert not triggered again for this long is forgotten (the events' 400-day window), so
+#: the table stays bounded; re-triggers (Alertmanager's repeat_interval) keep an alert fresh.
+RETENTION_DAYS = 400
+
 
 async def remember(conn: AsyncConnection, routing_key: str, dedup_key: str, service: str) -> None:
     await conn.execute(
@@ -17,6 +21,15 @@ async def remember(conn: AsyncConnection, routing_key: str, dedup_key: str, serv
             "DO UPDATE SET service = EXCLUDED.service, updated_at = now()"
         ),
         {"r": _digest(routing_key), "d": dedup_key, "s": service},
+    )
+    # PagerDuty senders are slow (PagerDuty allows 120 events a minute per key): an indexed
+    # delete per trigger is cheap enough to need no pruning task of its own
+    await conn.execute(
+        sa.text(
+            "DELETE FROM ingest.pagerduty_alerts "
+            "WHERE updated_at < now() - make_interval(days => :days)"
+        ),
+        {"days": RETENTION_DAYS},
     )
 
 

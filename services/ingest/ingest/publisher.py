@@ -49,6 +49,10 @@ class Publisher:
         self._partitions: dict[str, tuple[float, list[int]]] = {}
         self._key_partition: dict[tuple[str, bytes], int] = {}
         self._sources: dict[str, bytes] = {}
+        # One batch per partition waits to be queued at a time: aiokafka's add_batch shrinks
+        # its own timeout on every retry, so concurrent cycles contending for one partition
+        # could fail with KafkaTimeoutError well inside our deadline (seen on a loaded box).
+        self._queueing: dict[tuple[str, int], asyncio.Lock] = {}
 
     async def publish(
         self, producer: AIOKafkaProducer, events: Sequence[Event], *, timeout: float
@@ -65,18 +69,23 @@ class Publisher:
                     topics.add(topic)
                     key = event.key.encode()
                     tp = (topic, await self._partition(producer, topic, key))
-                    value = type(event).__pydantic_serializer__.to_json(event)
-                    headers = self.headers(event, ce_type, key)
+                    value: bytes = type(event).__pydantic_serializer__.to_json(event)
+                    record: dict[str, Any] = {
+                        "key": key,
+                        "value": value,
+                        "timestamp": None,
+                        "headers": self.headers(event, ce_type, key),
+                    }
                     batch = batches.get(tp)
-                    if batch is None:
+                    if batch is None or batch.append(**record) is None:
+                        if batch is not None:  # full: it goes now, a new one takes the record
+                            futures.append(await self._queue(producer, batch, tp))
                         batch = batches[tp] = producer.create_batch()
-                    if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-                        # full: this one goes now, and a new batch takes the record
-                        futures.append(await producer.send_batch(batch, tp[0], partition=tp[1]))
-                        batch = batches[tp] = producer.create_batch()
-                        batch.append(key=key, value=value, timestamp=None, headers=headers)
-                for (topic, partition), batch in batches.items():
-                    futures.append(await producer.send_batch(batch, topic, partition=partition))
+                        if batch.append(**record) is None:
+                            # never silently: an event's fields are bounded far below a batch
+                            raise ValueError(f"a record of {len(value)} bytes is too big")
+                for tp, batch in batches.items():
+                    futures.append(await self._queue(producer, batch, tp))
                 await asyncio.gather(*futures)
         except BaseException:
             for topic in topics:
@@ -85,6 +94,16 @@ class Publisher:
         elapsed = time.perf_counter() - started
         for topic in topics:
             PRODUCE_SECONDS.labels(topic).observe(elapsed)
+
+    async def _queue(
+        self, producer: AIOKafkaProducer, batch: Any, tp: tuple[str, int]
+    ) -> asyncio.Future[Any]:
+        lock = self._queueing.get(tp)
+        if lock is None:
+            lock = self._queueing[tp] = asyncio.Lock()
+        async with lock:
+            future: asyncio.Future[Any] = await producer.send_batch(batch, tp[0], partition=tp[1])
+            return future
 
     def headers(self, event: Event, ce_type: bytes, key: bytes) -> list[tuple[str, bytes]]:
         """The CloudEvents Kafka binary binding (`ce_` headers); constants built once."""

@@ -4,7 +4,8 @@ The parent binds the port once and starts N workers that share the socket (the k
 each new connection to one of them); it restarts a worker that dies. Each worker has its own
 Kafka producer, PostgreSQL pool and recent-id set; PostgreSQL's claim makes dedup hold across
 them. Prometheus counters are summed over the workers through prometheus_client's
-multiprocess mode, so /metrics answers for the whole service whichever worker serves it.
+multiprocess mode, so /metrics answers for the whole service whichever worker serves it, and the per-key rate limit holds for the
+service as a whole (ratelimit.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import tempfile
 import uvicorn
 from fastapi import FastAPI
 
+from ingest.app import SHARED_STATE_DIR
 from ingest.settings import IngestSettings
 from pacta.logs import configure_logging, get_logger
 
@@ -30,8 +32,12 @@ _PR_SET_PDEATHSIG = 1
 def serve_workers(settings: IngestSettings, workers: int) -> None:
     """Run `workers` processes serving the ingest app on PACTA_INGEST_PORT; block until done."""
     configure_logging(settings.log_level, "ingest")
+    shared = tempfile.mkdtemp(prefix="pacta-ingest-")
+    os.environ[SHARED_STATE_DIR] = shared  # the workers' rate-limit buckets (app.py)
     own_dir = METRICS_DIR not in os.environ
-    metrics_dir = os.environ.setdefault(METRICS_DIR, tempfile.mkdtemp(prefix="pacta-ingest-"))
+    if own_dir:
+        os.environ[METRICS_DIR] = tempfile.mkdtemp(prefix="pacta-ingest-metrics-")
+    metrics_dir = os.environ[METRICS_DIR]
     if not own_dir:  # files of an earlier run would be summed into this one's counters
         for name in os.listdir(metrics_dir):
             if name.endswith(".db"):
@@ -51,6 +57,7 @@ def serve_workers(settings: IngestSettings, workers: int) -> None:
             timeout_graceful_shutdown=10,
         )
     finally:
+        shutil.rmtree(shared, ignore_errors=True)
         if own_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
@@ -58,7 +65,7 @@ def serve_workers(settings: IngestSettings, workers: int) -> None:
 def worker_app() -> FastAPI:
     """The app of one worker process (uvicorn calls this in the child)."""
     _die_with_parent()
-    from ingest.app import create_app  # imported here: the parent never builds an app
+    from ingest.app import create_app
 
     settings = IngestSettings()
     configure_logging(settings.log_level, "ingest")

@@ -17,6 +17,7 @@ def bar_chart(
     ceiling: float | None = None,
     target: float | None = None,
     unit: str = "",
+    color: str = "#2e7d32",
     width: int = 640,
     height: int = 180,
 ) -> str:
@@ -27,7 +28,7 @@ def bar_chart(
     high = ceiling if ceiling is not None else max([1.0, *known])
     if high <= low:
         high = low + 1
-    left, right, top, bottom = 44, 8, 22, 22
+    left, right, top, bottom = 58, 8, 22, 22
     plot_w, plot_h = width - left - right, height - top - bottom
     step = plot_w / max(len(values), 1)
 
@@ -52,7 +53,7 @@ def bar_chart(
         bad = target is not None and v < target
         parts.append(
             f'<rect x="{x:.1f}" y="{y(v):.1f}" width="{step * 0.7:.1f}" '
-            f'height="{top + plot_h - y(v):.1f}" fill="{"#c62828" if bad else "#2e7d32"}">'
+            f'height="{top + plot_h - y(v):.1f}" fill="{"#c62828" if bad else color}">'
             f"<title>{escape(labels[i])}: {_fmt(v)}{escape(unit)}</title></rect>"
         )
     if target is not None:
@@ -72,7 +73,7 @@ def bar_chart(
 
 
 def _fmt(v: float) -> str:
-    return f"{v:.3f}".rstrip("0").rstrip(".") if v % 1 else str(int(v))
+    return f"{v:.2f}".rstrip("0").rstrip(".") if v % 1 else str(int(v))
 
 
 def local_day(instant: str, tz: str) -> str:

@@ -40,16 +40,22 @@ def _suffix(topic: str) -> str | None:
     return None
 
 
-def _record_id(suffix: str, value: bytes | None) -> str:
-    body = orjson.loads(value or b"")
-    if suffix == TICKETS_TOPIC:
-        return str(body["id"])
-    return str(body["signal_id"] if suffix == SIGNALS_TOPIC else body["fact_id"])
+def ticket_id_of(e: TicketEvent) -> str:
+    # ingest always sets an id; a record produced without one is identified by its content
+    return e.id or e.content_id()
+
+
+def _record_id(item: TicketEvent | Signal | dict[str, Any]) -> str:
+    if isinstance(item, TicketEvent):
+        return ticket_id_of(item)
+    if isinstance(item, Signal):
+        return item.signal_id
+    return str(item["fact_id"])
 
 
 def ticket_view(e: TicketEvent) -> TicketEventView:
     return TicketEventView(
-        event_id=str(e.id),
+        event_id=ticket_id_of(e),
         occurred_ms=datetime_to_ms(e.occurred_at),
         ticket_id=e.ticket_id,
         service=e.service,
@@ -69,42 +75,53 @@ async def apply_records(engine: AsyncEngine, schema: str, records: list[Record])
     calendars: dict[str, dict[str, Any] | None] = {}
     applied: Counter[str] = Counter()
     topics: dict[str, str] = {}
+    monitoring: list[str] = []
     for r in records:
         suffix = _suffix(r.topic)
         try:
+            item: TicketEvent | Signal | dict[str, Any]
             if suffix == MONITORING_TOPIC:
-                services.add(MonitoringEvent.model_validate_json(r.value or b"").service)
-            elif suffix == TICKETS_TOPIC:
-                tickets.append(TicketEvent.model_validate_json(r.value or b""))
-            elif suffix == SIGNALS_TOPIC:
-                signals.append(Signal.model_validate_json(r.value or b""))
-            elif suffix == FACTS_TOPIC:
-                fact = orjson.loads(r.value or b"")
-                if fact.get("fact") in ("clock", "availability"):
-                    facts.append(fact)
-            elif suffix == CALENDARS_TOPIC:
+                event = MonitoringEvent.model_validate_json(r.value or b"")
+                services.add(event.service)  # downtime comes from the engine's facts
+                monitoring.append(event.id or event.content_id())
+                topics[monitoring[-1]] = r.topic
+                continue
+            if suffix == CALENDARS_TOPIC:
                 name = (r.key or b"").decode()
                 calendars[name] = (
                     None
                     if r.value is None
                     else CalendarRecord.model_validate_json(r.value).model_dump(mode="json")
                 )
+                applied[r.topic] += 1
+                continue
+            if suffix == TICKETS_TOPIC:
+                item = TicketEvent.model_validate_json(r.value or b"")
+                tickets.append(item)
+            elif suffix == SIGNALS_TOPIC:
+                item = Signal.model_validate_json(r.value or b"")
+                signals.append(item)
+            elif suffix == FACTS_TOPIC:
+                item = orjson.loads(r.value or b"")
+                if not isinstance(item, dict) or item.get("fact") not in ("clock", "availability"):
+                    continue  # a kind of fact reporting does not use
+                if not all(k in item for k in ("fact_id", "service", "version")):
+                    raise KeyError("fact_id")
+                facts.append(item)
             else:
                 continue
-            if suffix in (MONITORING_TOPIC, CALENDARS_TOPIC):
-                applied[r.topic] += 1  # idempotent upserts: no inbox id
-            else:
-                topics[_record_id(suffix, r.value)] = r.topic
-        except (ValidationError, ValueError, KeyError):
+            topics[_record_id(item)] = r.topic
+        except (ValidationError, ValueError, KeyError, TypeError):
             log.error("undecodable record skipped", topic=r.topic, offset=r.offset)
     ids = (
-        [str(t.id) for t in tickets]
+        monitoring
+        + [ticket_id_of(t) for t in tickets]
         + [s.signal_id for s in signals]
         + [f["fact_id"] for f in facts]
     )
     async with engine.begin() as conn:
         new = await claim_events(conn, schema, ids)
-        tickets = [t for t in tickets if str(t.id) in new]
+        tickets = [t for t in tickets if ticket_id_of(t) in new]
         signals = [s for s in signals if s.signal_id in new]
         facts = [f for f in facts if f["fact_id"] in new]
         services |= {t.service for t in tickets} | {s.service for s in signals}

@@ -47,6 +47,7 @@ def environment() -> Environment:
     )
     env.filters["num"] = _number
     env.filters["dur"] = _duration
+    env.filters["when"] = lambda d: NONE if d is None else d.strftime("%Y-%m-%d %H:%M:%S UTC")
     env.filters["pct"] = lambda f: NONE if f is None else f"{f * 100:,.1f} %"
     env.globals["headline"] = headline_compliance
     env.globals["missed"] = missed
@@ -83,6 +84,7 @@ def report_charts(report: dict[str, Any]) -> dict[str, Markup]:
                 [float(i["breaches"]) for i in found],
                 floor=0.0,
                 ceiling=max([4.0] + [float(i["breaches"]) for i in found]),
+                color="#c62828",
             )
         )
     return out

@@ -190,14 +190,16 @@ async def breaches(
 
 
 async def open_clocks(conn: AsyncConnection, schema: str, limit: int) -> list[dict[str, Any]]:
-    """Running clocks, the nearest deadline first (paused ones cannot breach: after them)."""
+    """Running clocks, the nearest deadline first (a paused clock cannot breach: not at risk);
+    `warned` where a warning signal fired for it."""
+    s = q(schema)
     rows = await conn.execute(
         sa.text(
-            f"SELECT ticket_id, metric, service, priority, state, deadline, target_ms, "
-            f"elapsed_ms, EXISTS (SELECT 1 FROM {q(schema)}.signals g WHERE g.kind = 'warning' "
-            "AND g.ticket_id = c.ticket_id AND g.metric = c.metric) AS warned "
-            f"FROM {q(schema)}.clocks c WHERE state IN ('running', 'paused') "
-            "ORDER BY state = 'paused', deadline NULLS LAST, ticket_id, metric LIMIT :n"
+            "SELECT ticket_id, metric, service, priority, state, deadline, target_ms, "
+            f"elapsed_ms, EXISTS (SELECT 1 FROM {s}.signals g WHERE g.ticket_id = c.ticket_id "
+            "AND g.metric = c.metric AND g.kind = 'warning') AS warned "
+            f"FROM {s}.clocks c WHERE state = 'running' AND deadline IS NOT NULL "
+            "ORDER BY deadline, ticket_id, metric LIMIT :n"
         ),
         {"n": limit},
     )

@@ -74,7 +74,12 @@ async def rebuild(settings: ReportingSettings, live: str = store.SCHEMA) -> int:
         ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
-        count = await _replay(consumer, engine, fresh, await consumer.end_offsets(partitions))
+        until = await consumer.end_offsets(partitions)
+        count = await _replay(consumer, engine, fresh, until)
+        for tp, offset in until.items():
+            # a fetch may have run past the watermark (those records were left out): the
+            # catch-up starts exactly where the replay stopped
+            consumer.seek(tp, offset)
         log.info("rebuild replayed", schema=fresh, records=count)
         async with engine.begin() as conn:
             await conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {store.q(old)} CASCADE"))

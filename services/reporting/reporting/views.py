@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from pacta.auth import lookup
 from reporting import queries, reports
 from reporting.domain.periods import month_bounds, month_of
-from reporting.domain.report import headline_compliance
+from reporting.domain.report import figures_block, headline_compliance
 from reporting.html import environment
 from reporting.metrics import REPORT_SECONDS
 from reporting.session import COOKIE, LIFETIME_S, issue, signed_in
@@ -46,8 +46,6 @@ async def overview(request: Request) -> Response:
         counts = await queries.ticket_counts(conn, schema, services, start, end)
         clocks = await queries.open_clocks(conn, schema, 50)
         recent = await queries.recent_breaches(conn, schema, 20)
-    from reporting.domain.report import figures_block
-
     rows: list[dict[str, Any]] = []
     for s in services:
         block = figures_block(avail.get(s), counts.get(s))

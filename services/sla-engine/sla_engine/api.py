@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import ValidationError
 
 from pacta.auth import AdminKey, ReaderKey
 from pacta.calendars import BUILTIN_CALENDARS
-from pacta.durations import ms_to_datetime
 from pacta.problems import Problem, validation_errors
-from sla_engine import calendar_feed, resources, store
-from sla_engine.clock_rows import clock_from_row
-from sla_engine.downtime import month_of
-from sla_engine.keeper import now_ms
+from sla_engine import calendar_feed, resources
+from sla_engine.api_clocks import NameQuery
+from sla_engine.domain.policies import CalendarSpec, Policy, PolicySpec
 from sla_engine.openapi_answers import answers
-from sla_engine.outage_views import availability_view
-from sla_engine.policies import CalendarSpec, Policy, PolicySpec
 from sla_engine.schemas import (
-    Availability,
     CalendarList,
-    ClockList,
-    ClockView,
     MaintenanceList,
     MaintenanceWindow,
     MaintenanceWindowIn,
@@ -35,10 +27,8 @@ from sla_engine.schemas import (
 )
 
 router = APIRouter(prefix="/v1", responses=answers(401, 422))
+"""Calendars, policies and maintenance windows (`api_clocks` has the live views)."""
 ResourceName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
-_CLEAN = r"^[^\x00-\x1f\x7f]+$"
-"""Names in queries and paths: no control characters (PostgreSQL refuses NUL)."""
-NameQuery = Annotated[str | None, Query(min_length=1, max_length=200, pattern=_CLEAN)]
 
 
 async def _body(request: Request) -> Any:
@@ -222,9 +212,10 @@ async def put_policy(
         created = await resources.put_resource(
             conn, kind="policy", name=name, body=spec.model_dump(mode="json")
         )
+    previous = registry.policies.get(name)
     registry.policies[name] = policy
     registry.origins[("policy", name)] = "api"
-    await _replan_outages(request)
+    await _replan_outages(request, previous, policy)
     response.status_code = 201 if created else 200
     return _policy_view(registry, policy)
 
@@ -235,9 +226,9 @@ async def delete_policy(request: Request, name: ResourceName, _: AdminKey) -> Re
         found = await resources.delete_resource(conn, kind="policy", name=name)
     if not found:
         raise Problem(404, "Not found", f"policy {name!r} does not exist")
-    request.app.state.registry.policies.pop(name, None)
+    previous = request.app.state.registry.policies.pop(name, None)
     request.app.state.registry.origins.pop(("policy", name), None)
-    await _replan_outages(request)
+    await _replan_outages(request, previous)
     return Response(status_code=204)
 
 
@@ -249,12 +240,15 @@ def _calendar_fields(spec: PolicySpec, calendar: str) -> list[str]:
     return fields
 
 
-async def _replan_outages(request: Request) -> None:
-    """Running outages are measured against the policies as they now are, and so are open
-    tickets from this instant on (the keeper's timer task applies it)."""
+async def _replan_outages(request: Request, *policies: Policy | None) -> None:
+    """This month of the services the policy covered or covers is measured against the
+    policies as they now are, and so are open tickets from this instant on (the keeper's
+    timer task applies it)."""
     outages = getattr(request.app.state, "outages", None)
     if outages is not None:
-        await outages.replan_open()
+        names = {p.match.service for p in policies if p is not None}
+        # a catch-all (no service named) may cover any service
+        await outages.replan_months(None if None in names else {n for n in names if n})
     keeper = getattr(request.app.state, "keeper", None)
     if keeper is not None:
         keeper.policy_changed()
@@ -327,87 +321,3 @@ async def list_windows(
     return MaintenanceList(
         items=[MaintenanceWindow(**{k: r[k] for k in MaintenanceWindow.model_fields}) for r in rows]
     )
-
-
-# ---- clocks -------------------------------------------------------------------------------
-
-
-@router.get("/clocks", tags=["clocks"], response_model=ClockList)
-async def list_clocks(
-    request: Request,
-    _: ReaderKey,
-    ticket_id: NameQuery = None,
-    service: NameQuery = None,
-    state: Annotated[str | None, Query(pattern="^(running|paused|met|breached)$")] = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-) -> ClockList:
-    async with request.app.state.engine.connect() as conn:
-        rows = await store.query_clocks(
-            conn, ticket_id=ticket_id, service=service, state=state, limit=limit
-        )
-    book = request.app.state.keeper.book
-    registry = request.app.state.registry
-    now = now_ms()
-    return ClockList(items=[_clock_view(row, book, registry, now) for row in rows])
-
-
-def _clock_view(row: dict[str, Any], book: dict[str, Any], registry: Any, now: int) -> ClockView:
-    ticket = book.get(row["ticket_id"])
-    clock = ticket.clocks.get(row["metric"]) if ticket else None
-    if clock is None:
-        # held by another instance, or settled: its snapshot is exact to `as_of_ms`, and the
-        # clock itself counts what came since, so every instance answers the same figures
-        with contextlib.suppress(KeyError):
-            clock = clock_from_row(row, registry.calendar(row["calendar"]))
-    if clock is not None:
-        elapsed, remaining, state = clock.elapsed_at(now), clock.remaining_ms(now), clock.api_state
-        deadline_ms = clock.deadline_ms()
-        deadline = None if deadline_ms is None else ms_to_datetime(deadline_ms)
-    else:  # its calendar is gone: the snapshot as it stands
-        elapsed, state, deadline = row["elapsed_ms"], row["state"], row["deadline_at"]
-        remaining = None if row["target_ms"] is None else row["target_ms"] - elapsed
-    return ClockView(
-        ticket_id=row["ticket_id"],
-        service=row["service"],
-        customer=row["customer"],
-        metric=row["metric"],
-        policy=row["policy"],
-        priority=row["priority"],
-        target_seconds=None if row["target_ms"] is None else row["target_ms"] / 1000,
-        state=state,
-        elapsed_seconds=elapsed / 1000,
-        deadline=deadline,
-        remaining_seconds=None if remaining is None else remaining / 1000,
-        started_at=ms_to_datetime(row["started_at_ms"]),
-        stopped_at=None if row["stopped_at_ms"] is None else ms_to_datetime(row["stopped_at_ms"]),
-    )
-
-
-# ---- availability -------------------------------------------------------------------------
-
-
-@router.get("/services/{service}/availability", tags=["availability"], response_model=Availability)
-async def get_availability(
-    request: Request,
-    service: Annotated[str, Path(min_length=1, max_length=200, pattern=_CLEAN)],
-    _: ReaderKey,
-    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
-) -> Availability:
-    """Month-to-date availability (SPEC §4.3); the month is the availability calendar's local
-    month, the current one by default."""
-    outages = request.app.state.outages
-    now = now_ms()
-    if month is None:
-        month = month_of(now, outages.objective(service).calendar.timezone)
-    try:
-        figures = await outages.figures(service, month, now)
-        if figures.start_ms > now:
-            raise ValueError("has not started yet: there are no figures for it")
-    except ValueError as exc:
-        raise Problem(
-            422,
-            "Invalid query",
-            f"month: {exc}",
-            errors=[{"field": "month", "message": "must be a month written YYYY-MM"}],
-        ) from None
-    return availability_view(figures)

@@ -17,6 +17,7 @@ from pacta.runtime import consumer_lifespan
 from pacta.web import create_base_app
 from sla_engine import calendar_feed, resources, store
 from sla_engine.api import router
+from sla_engine.api_clocks import router as clocks_router
 from sla_engine.consumer import make_handler
 from sla_engine.keeper import ClockKeeper
 from sla_engine.outages import OutageTracker
@@ -42,7 +43,7 @@ async def _refresh_registry(app: FastAPI, stop: asyncio.Event, every: float = 5.
             if changed:
                 # another instance changed a policy: measure the open tickets held here by it
                 app.state.keeper.policy_changed()
-                await app.state.outages.replan_open()
+                await app.state.outages.replan_months(None)
         except Exception as exc:
             log.warning("registry refresh failed", error=repr(exc))
 
@@ -142,4 +143,5 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.include_router(router)
+    app.include_router(clocks_router)
     return app

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from pacta.calendars import BUILTIN_CALENDARS, Calendar
 from pacta.events import CALENDARS_TOPIC, CalendarRecord, topic_name
 from sla_engine import outbox
-from sla_engine.policies import CalendarSpec
+from sla_engine.domain.policies import CalendarSpec
 from sla_engine.resources import Registry
 
 

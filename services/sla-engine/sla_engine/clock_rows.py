@@ -11,10 +11,10 @@ import orjson
 from pacta.calendars import Calendar
 from pacta.durations import datetime_to_ms, ms_to_datetime, parse_timestamp_ms
 from pacta.events import TicketEvent
-from sla_engine.clocks import Clock, ClockRules, Metric
+from sla_engine.domain.clocks import Clock, ClockRules, Metric
+from sla_engine.domain.ticket_log import TicketEvent as ClockEvent
+from sla_engine.domain.tickets import Ticket
 from sla_engine.resources import Registry
-from sla_engine.ticket_log import TicketEvent as ClockEvent
-from sla_engine.tickets import Ticket
 
 _NO_LABELS: dict[str, str] = {}
 """The labels of every restored ticket that has none: shared, so never written to (nothing

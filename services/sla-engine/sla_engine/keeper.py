@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import heapq
 import time
 from collections.abc import Iterable
@@ -21,23 +20,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, Signal, TicketEvent, topic_name
 from pacta.logs import get_logger
-from sla_engine import outbox, store
+from sla_engine import outbox, signal_store, store
+from sla_engine.book import Book
 from sla_engine.clock_rows import (
-    RowBuilder,
     clock_event,
     clock_event_body,
     clock_fact,
     clock_rows,
     current_labels,
 )
-from sla_engine.clocks import ClockRules
-from sla_engine.metrics import CLOCKS_OPEN, DETECTION_LAG, SIGNALS
-from sla_engine.ownership import partition_of
-from sla_engine.policy_changes import changes_of, rules_json
+from sla_engine.domain.signals import from_intent, retraction
+from sla_engine.domain.tickets import Outcome, Ticket, apply_in_order, fire_due, replay_all
+from sla_engine.metrics import DETECTION_LAG, SIGNALS
+from sla_engine.policy_changes import apply_policy_change, changes_of, last_rules
 from sla_engine.resources import Registry, load_registry
-from sla_engine.signals import from_intent, retraction
-from sla_engine.ticket_log import RulesChange
-from sla_engine.tickets import Outcome, Ticket, apply_in_order, fire_due, replay_all
 
 log = get_logger(__name__)
 
@@ -54,44 +50,24 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _change(
-    ticket_id: str, at_ms: int, before: ClockRules | None, after: ClockRules | None
-) -> dict[str, Any]:
-    return {
-        "ticket_id": ticket_id,
-        "at_ms": at_ms,
-        "before": rules_json(before),
-        "after": rules_json(after),
-    }
+def _log_signals(signals: list[Signal]) -> None:
+    """Breaches, stops and retractions one line each (what an operator looks for); warnings
+    and mets one line per batch with their ids (a backfill yields thousands a second)."""
+    routine = []
+    for signal in signals:
+        if signal.kind in ("warning", "met"):
+            routine.append(signal.signal_id)
+        else:
+            log.info("signal", signal_id=signal.signal_id, kind=signal.kind, late=signal.late)
+    if routine:
+        log.info("signals", kinds="warning/met", count=len(routine), signal_ids=routine[:100])
 
 
-def _last_rules(initial: ClockRules | None, changes: list[RulesChange]) -> ClockRules | None:
-    """The rules a ticket is measured by now: those of its latest recorded change (or any
-    recorded before it, for the clocks a deletion left behind)."""
-    for change in reversed(changes):
-        if change.rules is not None:
-            return change.rules
-    return initial
-
-
-class ClockKeeper:
+class ClockKeeper(Book):
     def __init__(self, engine: AsyncEngine, registry: Registry, prefix: str) -> None:
-        self.engine, self.registry = engine, registry
+        super().__init__(engine, registry)
         self.signals_topic = topic_name(prefix, SIGNALS_TOPIC)
         self.facts_topic = topic_name(prefix, FACTS_TOPIC)
-        self.book: dict[str, Ticket] = {}
-        self.heap: list[tuple[int, str]] = []
-        self.scheduled: dict[str, int] = {}
-        self.wake = asyncio.Event()
-        self.on_commit: list[Any] = []  # callbacks run after a commit (the relay's bell)
-        self.reload: set[str] = set()
-        self.owned: set[int] | None = None  # partitions of the tickets topic; None: all
-        self.partitions = 0
-        self.firing: set[str] = set()  # tickets whose timer round is being committed
-        self.open_running = 0  # open clocks in the book, kept as tickets change (the gauge)
-        self.open_paused = 0
-        self._shared_rules: dict[str, ClockRules] = {}
-        self.rules_changed = False  # a policy changed: re-measure open tickets (timer task)
 
     # ---- the event path ------------------------------------------------------------------
 
@@ -116,11 +92,11 @@ class ClockKeeper:
                 if labels and labels[-1] != ticket.labels:
                     ticket.labels = dict(labels[-1])
                 outcomes.append((ticket, outcome))
-        replayed, standing = await self._replay(conn, replays, now)
-        await self._persist(conn, outcomes + replayed, now, standing)
+        replayed, standing = await self.replay_tickets(conn, replays, now)
+        await self.persist(conn, outcomes + replayed, now, standing)
         return list(by_ticket)
 
-    async def _replay(
+    async def replay_tickets(
         self, conn: AsyncConnection, ticket_ids: list[str], now: int
     ) -> tuple[list[tuple[Ticket, Outcome]], dict[str, dict[Any, dict[str, Any]]]]:
         """Rebuild tickets from their journals and the policy changes recorded for them; also
@@ -128,9 +104,9 @@ class ClockKeeper:
         if not ticket_ids:
             return [], {}
         logs = await store.ticket_logs(conn, ticket_ids=ticket_ids)
-        standing = await store.standing_signals(conn, ticket_ids=ticket_ids)
+        standing = await signal_store.standing_signals(conn, ticket_ids=ticket_ids)
         recorded = await store.rules_changes(conn, ticket_ids=ticket_ids)
-        if any(self._rules(b[0]) is None for b in logs.values() if b):
+        if any(self.rules_of_first(b[0]) is None for b in logs.values() if b):
             # another instance may have just defined the policy: look before giving up
             self.registry.replace_with(await load_registry(conn))
         out = []
@@ -143,7 +119,7 @@ class ClockKeeper:
                 continue
             first = bodies[0]
             initial, changes = changes_of(recorded.get(ticket_id, []), self.registry)
-            rules = self._rules(first) if not changes else _last_rules(initial, changes)
+            rules = self.rules_of_first(first) if not changes else last_rules(initial, changes)
             if rules is None:
                 self._uncount(self.book.pop(ticket_id, None))
                 continue  # no policy covers this ticket: nothing to measure
@@ -171,12 +147,7 @@ class ClockKeeper:
             out.append((ticket, outcome))
         return out, standing
 
-    def _rules(self, first: dict[str, Any]) -> ClockRules | None:
-        return self.registry.rules_for(
-            first["service"], first.get("customer"), first.get("type", "incident")
-        )
-
-    async def _persist(
+    async def persist(
         self,
         conn: AsyncConnection,
         outcomes: Iterable[tuple[Ticket, Outcome]],
@@ -191,7 +162,7 @@ class ClockKeeper:
         standing = standing or {}
         # a condition signalled and retracted n times takes the id of occurrence n + 1
         with_new = [t.ticket_id for t, o in outcomes if o.intents]
-        retracted = await store.retracted_counts(conn, ticket_ids=with_new)
+        retracted = await signal_store.retracted_counts(conn, ticket_ids=with_new)
         for ticket, outcome in outcomes:
             tickets.append(ticket)
             for intent in outcome.intents:
@@ -218,16 +189,18 @@ class ClockKeeper:
         """Clock snapshots, new signals and their outbox records, and clock facts, in `conn`."""
         bodies = [s.model_dump(mode="json") for s in signals]
         # retractions first: a retracted occurrence and its successor may land together
-        await store.mark_retracted(conn, signal_ids=retracted_ids)
-        new_ids = await store.record_signals(conn, signals=bodies, keys=keys)
+        await signal_store.mark_retracted(conn, signal_ids=retracted_ids)
+        new_ids = await signal_store.record_signals(conn, signals=bodies, keys=keys)
         records: list[tuple[str, str, str, dict[str, Any]]] = []
+        emitted: list[Signal] = []
         for signal, body in zip(signals, bodies, strict=True):
             if signal.signal_id in new_ids:
                 records.append((self.signals_topic, signal.service, signal.signal_id, body))
                 SIGNALS.labels(
                     signal.kind, signal.service, signal.metric, signal.priority or ""
                 ).inc()
-                log.info("signal", signal_id=signal.signal_id, kind=signal.kind, late=signal.late)
+                emitted.append(signal)
+        _log_signals(emitted)
         rows = [row for t in tickets for row in clock_rows(t)]
         await store.save_clocks(conn, rows=rows)
         for row in rows:
@@ -264,20 +237,6 @@ class ClockKeeper:
 
     # ---- timers --------------------------------------------------------------------------
 
-    def schedule(self, ticket: Ticket) -> None:
-        due = ticket.next_due_ms()
-        if due is None:
-            self.scheduled.pop(ticket.ticket_id, None)
-            if not ticket.open:
-                # settled: keep memory for open clocks
-                self._uncount(self.book.pop(ticket.ticket_id, None))
-            return
-        if self.scheduled.get(ticket.ticket_id) != due:
-            self.scheduled[ticket.ticket_id] = due
-            heapq.heappush(self.heap, (due, ticket.ticket_id))
-            if self.heap[0][1] == ticket.ticket_id:
-                self.wake.set()  # a new earliest deadline: the timer must sleep less
-
     async def run_timers(self, stop: asyncio.Event) -> None:
         """Fire what comes due, as it comes due. A round's transaction does not hold up the
         next round (its commit waits behind the consumer's work on the one event loop): up
@@ -295,7 +254,7 @@ class ClockKeeper:
                         await self._reload()
                     if self.rules_changed:
                         self.rules_changed = False
-                        await self.apply_policy_change(now_ms())
+                        await apply_policy_change(self, now_ms())
                     now = now_ms()
                     due = self._take_due(now)
                     if due:
@@ -368,7 +327,7 @@ class ClockKeeper:
         ids = [t.ticket_id for t, _ in outcomes]
         try:
             async with self.engine.begin() as conn:
-                await self._persist(conn, outcomes, now)
+                await self.persist(conn, outcomes, now)
         except Exception:
             self.evict(ids)
             raise
@@ -376,116 +335,12 @@ class ClockKeeper:
             self.firing.difference_update(ids)
         self.committed(ids)
 
-    # ---- restart and rebalance -----------------------------------------------------------
-
-    async def restore(self) -> int:
-        """Load the open clocks this instance owns from PostgreSQL and arm their timers
-        (at start-up every one: the first assignment trims what another instance owns).
-        Tickets already in the book are kept as they are."""
-        tickets: dict[str, Ticket] = {}
-        # Millions of new objects that all live on: the collector's passes over them would
-        # take longer than building them, so it rests meanwhile (nothing here makes cycles).
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            rows = await self._load(tickets)
-            for ticket_id, ticket in tickets.items():
-                if ticket_id not in self.book:  # an event may have loaded it meanwhile
-                    self.book[ticket_id] = ticket
-                    self._recount(ticket)
-            self._schedule_many([t for t in tickets.values() if self.book.get(t.ticket_id) is t])
-        finally:
-            if collecting:
-                gc.enable()
-        self._count()
-        if len(tickets) >= 50_000:
-            # they stay for hours: keep them out of every later full collection, which would
-            # otherwise walk them all and stall the timers for a second at a time
-            gc.freeze()
-        log.info("open clocks restored", tickets=len(tickets), clocks=rows)
-        return rows
-
-    async def _load(self, tickets: dict[str, Ticket]) -> int:
-        """Build the open tickets this instance owns and does not hold yet into `tickets`."""
-        rows = 0
-        async with self.engine.connect() as conn:
-            raw = await store.driver_connection(conn)
-            async with raw.transaction(isolation="repeatable_read", readonly=True):
-                ids = await store.open_ticket_ids(raw)
-                wanted = [t for t in ids if t not in self.book and self._owns(t)]
-                # everything (a start-up): no list of ids to send back to the server
-                which = None if len(wanted) == len(ids) else wanted
-                del ids
-                if wanted:
-                    build = RowBuilder(self.registry, self._share)
-                    async for chunk in store.stream_open_clocks(raw, ticket_ids=which):
-                        rows += len(chunk)
-                        build.add(chunk, tickets)
-                    emitted: dict[str, set[tuple[str, str, str, float, int]]] = {}
-                    for key in await store.standing_keys(raw, ticket_ids=which):
-                        if key[0] in tickets:
-                            emitted.setdefault(key[0], set()).add(key)
-                    for ticket_id, keys in emitted.items():
-                        tickets[ticket_id].emitted = keys
-        return rows
-
-    def _schedule_many(self, tickets: list[Ticket]) -> None:
-        """`schedule` for many tickets at once: one heapify instead of a push each."""
-        if len(tickets) < 1000:
-            for ticket in tickets:
-                self.schedule(ticket)
-            return
-        for ticket in tickets:
-            due = ticket.next_due_ms()
-            if due is None:
-                self.scheduled.pop(ticket.ticket_id, None)
-                if not ticket.open:
-                    self._uncount(self.book.pop(ticket.ticket_id, None))
-            elif self.scheduled.get(ticket.ticket_id) != due:
-                self.scheduled[ticket.ticket_id] = due
-                self.heap.append((due, ticket.ticket_id))
-        heapq.heapify(self.heap)
-        self.wake.set()
-
-    def _owns(self, ticket_id: str) -> bool:
-        owned = self.owned
-        return (
-            owned is None or self._owns_all() or partition_of(ticket_id, self.partitions) in owned
-        )
-
-    def _owns_all(self) -> bool:
-        """Every partition is this instance's (the hash of each ticket id need not be taken:
-        half a million of them take seconds)."""
-        return self.owned is None or self.owned.issuperset(range(self.partitions))
-
-    def revoked(self, partitions: set[int], total: int) -> None:
-        """Partitions went to another instance: drop their tickets (it loads them)."""
-        self.partitions = total
-        self.owned = (self.owned if self.owned is not None else set(range(total))) - partitions
-        self._drop_unowned()
-
-    async def assigned(self, partitions: set[int], total: int) -> None:
-        """Partitions came to this instance: load their open clocks from PostgreSQL."""
-        self.partitions = total
-        self.owned = partitions
-        self._drop_unowned()
-        await self.restore()
-
-    def _drop_unowned(self) -> None:
-        if self._owns_all():
-            self._count()
-            return
-        for ticket_id in [t for t in self.book if not self._owns(t)]:
-            self._uncount(self.book.pop(ticket_id))
-            self.scheduled.pop(ticket_id, None)
-        self._count()
-
     async def _reload(self) -> None:
         ids, self.reload = list(self.reload), set()
         try:
             async with self.engine.begin() as conn:
-                outcomes, breaches = await self._replay(conn, ids, now_ms())
-                await self._persist(conn, outcomes, now_ms(), breaches)
+                outcomes, breaches = await self.replay_tickets(conn, ids, now_ms())
+                await self.persist(conn, outcomes, now_ms(), breaches)
         except Exception:
             self.evict(ids)
             self.reload.update(ids)  # still to be reloaded: try again next round
@@ -497,71 +352,3 @@ class ClockKeeper:
         the timer task applies it to the open tickets this instance owns, from now on."""
         self.rules_changed = True
         self.wake.set()
-
-    async def apply_policy_change(self, at_ms: int) -> int:
-        """Record, for every owned ticket whose policy is no longer the one measuring it, the
-        change at `at_ms`, and replay it: clocks switch rules there keeping their elapsed time,
-        a ticket no policy covered gets clocks from there on, a deleted policy's clocks stop."""
-        try:
-            async with self.engine.begin() as conn:
-                changes: list[dict[str, Any]] = []
-                for ticket_id, ticket in list(self.book.items()):
-                    if not ticket.open or ticket_id in self.firing:
-                        continue
-                    new = self._rules_of(ticket.service, ticket.customer, ticket.ticket_type)
-                    if new != ticket.rules:
-                        changes.append(_change(ticket_id, at_ms, ticket.rules, new))
-                for ticket_id, first in (await store.unmeasured_tickets(conn)).items():
-                    if ticket_id in self.book or not self._owns(ticket_id):
-                        continue
-                    new = self._rules(first)
-                    if new is not None:
-                        changes.append(_change(ticket_id, at_ms, None, new))
-                await store.record_rules_changes(conn, changes=changes)
-                ids = [c["ticket_id"] for c in changes]
-                outcomes, standing = await self._replay(conn, ids, at_ms)
-                await self._persist(conn, outcomes, at_ms, standing)
-        except Exception:
-            self.rules_changed = True  # try again next round
-            raise
-        self.committed(ids)
-        if ids:
-            log.info("policy change applied", tickets=len(ids))
-        return len(ids)
-
-    def _rules_of(self, service: str, customer: str | None, ticket_type: str) -> ClockRules | None:
-        return self.registry.rules_for(service, customer, ticket_type)
-
-    def _share(self, rules: ClockRules) -> ClockRules:
-        """One rules object per policy for all its tickets (equal ones only: a changed policy
-        gets a new one), rather than a copy of the targets in every ticket."""
-        shared = self._shared_rules.get(rules.policy)
-        if shared is not None and shared == rules:
-            return shared
-        self._shared_rules[rules.policy] = rules
-        return rules
-
-    def _recount(self, ticket: Ticket) -> None:
-        running = paused = 0
-        for clock in ticket.clocks.values():
-            if not clock.stopped:
-                if clock.paused:
-                    paused += 1
-                else:
-                    running += 1
-        counted = running | paused << 16
-        if counted != ticket.counted:
-            self._uncount(ticket)
-            ticket.counted = counted
-            self.open_running += running
-            self.open_paused += paused
-
-    def _uncount(self, ticket: Ticket | None) -> None:
-        if ticket is not None and ticket.counted:
-            self.open_running -= ticket.counted & 0xFFFF
-            self.open_paused -= ticket.counted >> 16
-            ticket.counted = 0
-
-    def _count(self) -> None:
-        CLOCKS_OPEN.labels("running").set(self.open_running)
-        CLOCKS_OPEN.labels("paused").set(self.open_paused)

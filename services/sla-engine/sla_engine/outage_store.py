@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pacta.durations import datetime_to_ms, ms_to_datetime
 from sla_engine import resources
-from sla_engine.availability import OpenInterval
-from sla_engine.downtime import CheckEvent, DownInterval
+from sla_engine.domain.availability import OpenInterval
+from sla_engine.domain.availability_record import Recorded, base_id
+from sla_engine.domain.downtime import CheckEvent, DownInterval
 
 
 async def check_journal(conn: AsyncConnection, *, service: str, check: str) -> list[CheckEvent]:
@@ -179,16 +180,48 @@ async def event_summaries(conn: AsyncConnection, *, event_ids: list[str]) -> dic
     return {eid: summary for eid, summary in result}
 
 
-async def fired_signals(conn: AsyncConnection, *, service: str, after_ms: int) -> frozenset[str]:
-    """Ids of the service's availability signals with instants at or after `after_ms`."""
+async def recorded_signals(conn: AsyncConnection, *, service: str, after_ms: int) -> list[Recorded]:
+    """The service's availability signals (retractions aside) with instants at or after
+    `after_ms`, retracted ones included."""
     result = await conn.execute(
         sa.text(
-            "SELECT signal_id FROM sla_engine.signals WHERE service = :service "
-            "AND metric = 'availability' AND occurred_at >= :after"
+            "SELECT signal_id, kind, retracted FROM sla_engine.signals "
+            "WHERE service = :service AND metric = 'availability' AND kind <> 'retracted' "
+            "AND occurred_at >= :after"
         ),
         {"service": service, "after": ms_to_datetime(after_ms)},
     )
-    return frozenset(r[0] for r in result)
+    return [
+        Recorded(signal_id, kind, _month_of_id(signal_id), bool(retracted))
+        for signal_id, kind, retracted in result
+    ]
+
+
+def _month_of_id(signal_id: str) -> str:
+    # budget signals are `<service>/availability/<YYYY-MM>/<kind>/<fraction>`: read from the
+    # right, since a service name may hold slashes (the others need no month here)
+    parts = base_id(signal_id).split("/")
+    return parts[-3] if len(parts) >= 5 else ""
+
+
+async def signal_bodies(conn: AsyncConnection, *, signal_ids: list[str]) -> dict[str, Any]:
+    result = await conn.execute(
+        sa.text("SELECT signal_id, body FROM sla_engine.signals WHERE signal_id = ANY(:ids)"),
+        {"ids": signal_ids},
+    )
+    return {signal_id: body for signal_id, body in result}
+
+
+async def services_down_after(conn: AsyncConnection, *, after_ms: int) -> set[str]:
+    """Services with a check down at some instant at or after `after_ms`."""
+    result = await conn.execute(
+        sa.text(
+            "SELECT DISTINCT service FROM sla_engine.down_intervals "
+            "WHERE ended_at IS NULL OR ended_at >= :after"
+        ),
+        {"after": ms_to_datetime(after_ms)},
+    )
+    return {r[0] for r in result}
 
 
 async def open_outage_starts(conn: AsyncConnection) -> dict[str, int]:

@@ -7,10 +7,10 @@ from typing import Any
 
 from pacta.durations import format_timestamp_ms, ms_to_datetime
 from pacta.events import Signal
-from sla_engine.budget_alerts import Intent
-from sla_engine.downtime import MonthFigures, Objective
+from sla_engine.domain.budget_alerts import Intent
+from sla_engine.domain.downtime import MonthFigures, Objective
+from sla_engine.domain.signals import LATE_AFTER_MS
 from sla_engine.schemas import Availability
-from sla_engine.signals import LATE_AFTER_MS
 
 
 def intent_signal(
@@ -36,6 +36,22 @@ def intent_signal(
             "labels": {**(labels or {}), **intent.labels},
             "late": detected_ms - intent.occurred_ms > LATE_AFTER_MS,
             "summary": intent.summary,
+        }
+    )
+
+
+def retraction_signal(standing: dict[str, Any], detected_ms: int) -> Signal:
+    """The `retracted` signal for an availability warning or breach the data no longer
+    supports (a late resolve, a maintenance window declared after it, a changed policy)."""
+    return Signal.model_validate(
+        {
+            **standing,
+            "signal_id": f"{standing['signal_id']}/retracted",
+            "kind": "retracted",
+            "detected_at": _ts(detected_ms),
+            "late": True,
+            "retracts": standing["signal_id"],
+            "summary": f"{standing['kind']} {standing['signal_id']} did not happen",
         }
     )
 

@@ -3,8 +3,6 @@ policy, availability signals in real time (timers), and availability facts for r
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import heapq
 from collections.abc import Callable
 from datetime import datetime
@@ -14,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from pacta.durations import datetime_to_ms
 from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, MonitoringEvent, Signal, topic_name
 from pacta.logs import get_logger
-from sla_engine import outage_store, outbox, store
-from sla_engine.availability import BURN_RULES, OpenInterval, month_bounds
-from sla_engine.budget_alerts import plan
-from sla_engine.downtime import (
+from sla_engine import outage_store, outbox, signal_store
+from sla_engine.domain.availability import BURN_RULES, OpenInterval, month_bounds
+from sla_engine.domain.availability_record import Recorded, judge, standing_ids
+from sla_engine.domain.budget_alerts import plan
+from sla_engine.domain.downtime import (
     MAINTENANCE_CHECK,
     CheckEvent,
     DownInterval,
@@ -31,11 +30,11 @@ from sla_engine.downtime import (
     objective_of,
     outages,
 )
+from sla_engine.domain.policies import select_availability_policy
 from sla_engine.keeper import now_ms
 from sla_engine.metrics import AVAILABILITY, BUDGET_REMAINING, DETECTION_LAG, SIGNALS
-from sla_engine.outage_views import availability_fact, intent_signal
-from sla_engine.ownership import partition_of
-from sla_engine.policies import select_availability_policy
+from sla_engine.outage_timers import OutageTimers
+from sla_engine.outage_views import availability_fact, intent_signal, retraction_signal
 from sla_engine.resources import Registry
 
 log = get_logger(__name__)
@@ -43,28 +42,18 @@ LOOKBACK_MS = max(rule.long_ms for rule in BURN_RULES)
 """History a plan needs before the first instant it evaluates (the longest burn window)."""
 
 Dues = dict[str, int | None]
+MONTH_MS = 32 * 86_400_000  # back far enough to reach the start of any calendar's month
 
 
-class OutageTracker:
-    """PostgreSQL holds all the state: on every change a service is re-planned from its
-    intervals (`budget_alerts.plan`), so the event path, the timers, the maintenance API and
-    a restart run the same arithmetic. Signals go in with `ON CONFLICT DO NOTHING` on stable
-    ids, so however often (or by whom) a plan is re-run, each fires once. Memory holds only
-    the timers (for each service that is down, the next instant a threshold falls due) and
-    each service's last loaded outages, from which its gauges are computed at each scrape."""
-
+class OutageTracker(OutageTimers):
     def __init__(self, engine: AsyncEngine, registry: Registry, prefix: str) -> None:
+        super().__init__()
         self.engine, self.registry = engine, registry
         self.signals_topic = topic_name(prefix, SIGNALS_TOPIC)
         self.facts_topic = topic_name(prefix, FACTS_TOPIC)
-        self.heap: list[tuple[int, str]] = []
-        self.scheduled: dict[str, int] = {}
-        self.wake = asyncio.Event()
         self.on_commit: list[Callable[[], None]] = []  # run after a commit (the relay's bell)
         self._applied: Dues = {}  # timers the consumer's open transaction asks for
         self.live: dict[str, tuple[Objective, list[OpenInterval], list[OpenInterval]]] = {}
-        self.owned: set[int] | None = None  # partitions of the monitoring topic; None: all
-        self.partitions = 0
 
     def objective(self, service: str) -> Objective:
         policy = select_availability_policy(self.registry.policies.values(), service)
@@ -177,8 +166,13 @@ class OutageTracker:
         down, windows, after, checks = await self._load(
             conn, service, objective, min(since_ms, now)
         )
-        fired = await outage_store.fired_signals(conn, service=service, after_ms=after)
+        records = await outage_store.recorded_signals(conn, service=service, after_ms=after)
+        fired = standing_ids(records)
         result = plan(service, objective, down, windows, since_ms=since_ms, now_ms=now, fired=fired)
+        # without a target nothing is judged: a deleted policy stops signalling, it does not
+        # take back what was true while it stood
+        months = [f.month for f in result.figures] if objective.target is not None else []
+        verdict = judge(records, result.intents, months)
         signals = [
             intent_signal(
                 service,
@@ -187,9 +181,9 @@ class OutageTracker:
                 now,
                 down_labels(checks, objective.down_severities, i.occurred_ms),
             )
-            for i in result.intents
-            if i.signal_id not in fired
+            for i in verdict.emit
         ]
+        signals += await self._retractions(conn, verdict.retract, now)
         new = await self._write_signals(conn, signals)
         if timer:
             for signal in signals:
@@ -201,6 +195,16 @@ class OutageTracker:
             await self._write_fact(conn, fig)
         self._watch(service, objective, down, windows)
         return result.next_due_ms
+
+    async def _retractions(
+        self, conn: AsyncConnection, wrong: list[Recorded], now: int
+    ) -> list[Signal]:
+        """`retracted` signals for standing ones the data no longer supports (marked now)."""
+        if not wrong:
+            return []
+        bodies = await outage_store.signal_bodies(conn, signal_ids=[r.signal_id for r in wrong])
+        await signal_store.mark_retracted(conn, signal_ids=[r.signal_id for r in wrong])
+        return [retraction_signal(bodies[r.signal_id], now) for r in wrong if r.signal_id in bodies]
 
     def _watch(
         self,
@@ -261,7 +265,7 @@ class OutageTracker:
 
     async def _write_signals(self, conn: AsyncConnection, signals: list[Signal]) -> set[str]:
         bodies = [s.model_dump(mode="json") for s in signals]
-        new_ids = await store.record_signals(conn, signals=bodies)
+        new_ids = await signal_store.record_signals(conn, signals=bodies)
         for signal, body in zip(signals, bodies, strict=True):
             if signal.signal_id not in new_ids:
                 continue  # fired before (by this path, the other one, or before a restart)
@@ -286,55 +290,12 @@ class OutageTracker:
             conn, topic=self.facts_topic, key=fig.service, record_id=fact["fact_id"], body=fact
         )
 
-    # ---- timers --------------------------------------------------------------------------
-
-    def _owns(self, service: str) -> bool:
-        return self.owned is None or partition_of(service, self.partitions) in self.owned
-
-    def revoked(self, partitions: set[int], total: int) -> None:
-        """Monitoring partitions went to another instance: stop timing their services."""
-        self.partitions = total
-        self.owned = (self.owned if self.owned is not None else set(range(total))) - partitions
-        for service in [s for s in self.scheduled if not self._owns(s)]:
-            del self.scheduled[service]
-
     async def assigned(self, partitions: set[int], total: int) -> None:
         """Monitoring partitions came to this instance: re-plan their running outages."""
         self.partitions, self.owned = total, partitions
         for service in [s for s in self.scheduled if not self._owns(s)]:
             del self.scheduled[service]
         await self.replan_open()
-
-    def schedule(self, service: str, due: int | None) -> None:
-        if due is None or not self._owns(service):
-            self.scheduled.pop(service, None)
-            return
-        if self.scheduled.get(service) != due:
-            self.scheduled[service] = due
-            heapq.heappush(self.heap, (due, service))
-            if self.heap[0][1] == service:
-                self.wake.set()  # a new earliest instant: the timer must sleep less
-
-    async def run_timers(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self._sleep_until_due()
-                await self.fire(now_ms())
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.exception("availability timer round failed; retrying", error=repr(exc))
-                await asyncio.sleep(0.2)
-
-    async def _sleep_until_due(self) -> None:
-        self.wake.clear()
-        delay = 3600.0
-        if self.heap:
-            delay = (self.heap[0][0] - now_ms()) / 1000
-            if delay <= 0:
-                return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wake.wait(), delay)
 
     async def fire(self, now: int) -> None:
         """Re-plan every service whose instant has come, in one transaction."""
@@ -365,6 +326,19 @@ class OutageTracker:
         count = await self.replan_open()
         log.info("open outages restored", services=count)
         return count
+
+    async def replan_months(self, services: set[str] | None) -> int:
+        """A policy was put or deleted: re-plan the current month of every service it may
+        cover (`None`: any) that was down in it, so a closed outage's warnings and breach fire
+        at once under a new policy, and a deleted policy's stop (its timers go)."""
+        dues: Dues = {}
+        async with self.engine.begin() as conn:
+            recent = await outage_store.services_down_after(conn, after_ms=now_ms() - MONTH_MS)
+            for service in sorted(recent if services is None else recent & services):
+                if self._owns(service):
+                    dues |= await self.maintenance_changed(conn, service)
+        self.committed(dues)
+        return len(dues)
 
     async def replan_open(self) -> int:
         """Re-plan every service with a check still firing (start-up; a policy changed, so

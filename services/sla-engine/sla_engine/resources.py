@@ -18,8 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pacta.calendars import BUILTIN_CALENDARS, Calendar
 from pacta.logs import get_logger
-from sla_engine.clocks import ClockRules
-from sla_engine.policies import CalendarSpec, Policy, PolicySpec, resolve_calendar, select_policy
+from sla_engine.domain.clocks import ClockRules
+from sla_engine.domain.policies import (
+    CalendarSpec,
+    Policy,
+    PolicySpec,
+    resolve_calendar,
+    select_policy,
+)
 
 log = get_logger(__name__)
 

@@ -16,7 +16,7 @@ from pydantic import (
 )
 
 from pacta.events import EventTime, Name, Text
-from sla_engine.policies import CalendarSpec, Policy
+from sla_engine.domain.policies import CalendarSpec, Policy
 
 WINDOW_REACH = timedelta(days=400)
 """How far from now a maintenance window may lie: after the fact as far back as events may

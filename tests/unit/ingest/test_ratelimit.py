@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from ingest.ratelimit import RateLimiter, retry_after_header
+from ingest.ratelimit import RateLimiter, SharedRateLimiter, retry_after_header
 
 
 class FakeClock:
@@ -64,3 +66,22 @@ def test_rate_zero_turns_the_limit_off() -> None:
 )
 def test_retry_after_rounds_up_to_whole_seconds_of_at_least_one(wait: float, header: str) -> None:
     assert retry_after_header(wait) == header
+
+
+def test_limiters_on_one_file_share_each_keys_bucket(tmp_path: Path) -> None:
+    """Two workers' limiters: the burst is spent once between them, not once each."""
+    clock = FakeClock()
+    path = str(tmp_path / "buckets")
+    one, two = (SharedRateLimiter(path, ["k", "j"], rate=5, burst=4, clock=clock) for _ in "12")
+    try:
+        assert [one.acquire("k"), two.acquire("k"), one.acquire("k"), two.acquire("k")] == [0.0] * 4
+        assert two.acquire("k") == pytest.approx(0.2)
+        assert one.acquire("k") == pytest.approx(0.2)
+        assert one.acquire("j") == 0.0  # another key, its own bucket
+        clock.now += 0.2
+        assert two.acquire("k") == 0.0
+        assert one.acquire("k") == pytest.approx(0.2)
+        assert one.acquire("unknown") == 0.0  # not a configured key: a local bucket
+    finally:
+        one.close()
+        two.close()

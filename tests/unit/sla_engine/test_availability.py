@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from pacta.calendars import CALENDAR_24X7, WEEKDAYS, Calendar
 from pacta.durations import datetime_to_ms
-from sla_engine.availability import (
+from sla_engine.domain.availability import (
     FAST_BURN,
     SLOW_BURN,
     Interval,

@@ -9,7 +9,7 @@ import pytest
 
 from pacta.calendars import CALENDAR_24X7, WEEKDAYS, Calendar
 from pacta.durations import datetime_to_ms
-from sla_engine.clocks import Clock, OutOfOrderError, SignalIntent
+from sla_engine.domain.clocks import Clock, OutOfOrderError, SignalIntent
 
 H = 3_600_000
 T0 = datetime_to_ms(datetime(2026, 6, 1, tzinfo=ZoneInfo("UTC")))
@@ -247,7 +247,7 @@ def test_warn_fractions_lie_strictly_between_0_and_1(fraction: float) -> None:
 
 
 def test_warn_before_fires_that_much_working_time_before_the_deadline_once() -> None:
-    from sla_engine.clocks import warn_before_mark
+    from sla_engine.domain.clocks import warn_before_mark
 
     c = Clock.start(
         ticket_id="T-1",
@@ -271,3 +271,12 @@ def test_warn_before_fires_that_much_working_time_before_the_deadline_once() -> 
     assert intents[1].elapsed_ms == 4 * H - 15 * 60_000
     # a priority change after it does not fire it again
     assert [i.kind for i in c.change_priority("P2", 8 * H, T0 + 5 * H)] == []
+
+
+def test_advance_due_fires_a_passed_threshold_of_an_inconsistent_snapshot_and_stops() -> None:
+    c = clock()
+    c.elapsed_ms = 5 * H  # as a snapshot written under a longer target might hold it
+    intents = c.advance_due(T0 + H)
+    assert [i.kind for i in intents] == ["warning", "warning", "warning", "breach"]
+    assert all(i.occurred_at_ms == T0 for i in intents)
+    assert c.advance_due(T0 + 2 * H) == []

@@ -6,9 +6,9 @@ a policy change applies from its instant."""
 from __future__ import annotations
 
 from pacta.calendars import CALENDAR_24X7
-from sla_engine.clocks import ClockRules, SignalIntent
-from sla_engine.ticket_log import RulesChange, TicketEvent, diff_signals, replay
-from sla_engine.tickets import Ticket, apply_in_order, fire_due, replay_all
+from sla_engine.domain.clocks import ClockRules, SignalIntent
+from sla_engine.domain.ticket_log import RulesChange, TicketEvent, diff_signals, replay
+from sla_engine.domain.tickets import Ticket, apply_in_order, fire_due, replay_all
 
 M = 60_000
 T0 = 1_780_000_000_000

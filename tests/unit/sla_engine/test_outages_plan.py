@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 from pacta.calendars import CALENDAR_24X7
 from pacta.durations import datetime_to_ms, format_timestamp_ms
-from sla_engine.availability import FAST_BURN, SLOW_BURN, BurnRule, burn_alerts, month_bounds
-from sla_engine.budget_alerts import Intent, plan
-from sla_engine.downtime import Objective
+from sla_engine.domain.availability import FAST_BURN, SLOW_BURN, BurnRule, burn_alerts, month_bounds
+from sla_engine.domain.budget_alerts import Intent, plan
+from sla_engine.domain.downtime import Objective
 
 S, M, H = 1_000, 60_000, 3_600_000
 JUNE = month_bounds("2026-06", "UTC")
@@ -181,3 +181,26 @@ def test_planning_again_gives_the_same_ids() -> None:
     b = plan("svc", obj, [(t0, NOON - M)], [], since_ms=NOON - 2 * M, now_ms=NOON + H)
     assert {i.signal_id for i in a.intents} == {i.signal_id for i in b.intents}
     assert len({i.signal_id for i in a.intents}) == len(a.intents)
+
+
+def test_judge_retracts_what_the_plan_no_longer_produces_and_numbers_new_occurrences() -> None:
+    from sla_engine.domain.availability_record import Recorded, judge
+    from sla_engine.domain.budget_alerts import Intent
+
+    breach = "svc/availability/2026-06/availability_breach/1"
+    warning = "svc/availability/2026-06/availability_warning/0.5"
+    old = "svc/availability/2026-05/availability_breach/1"
+    records = [
+        Recorded(breach, "availability_breach", "2026-06", retracted=True),
+        Recorded(warning, "availability_warning", "2026-06", retracted=False),
+        Recorded(old, "availability_breach", "2026-05", retracted=False),  # not planned
+    ]
+    again = Intent(breach, "availability_breach", "2026-06", 5, 1.0)
+    verdict = judge(records, [again], ["2026-06"])
+    assert [i.signal_id for i in verdict.emit] == [f"{breach}#2"]
+    assert [r.signal_id for r in verdict.retract] == [warning]
+    # once emitted, the new occurrence stands: not emitted again, not retracted
+    records.append(Recorded(f"{breach}#2", "availability_breach", "2026-06", retracted=False))
+    verdict = judge(records, [again], ["2026-06"])
+    assert verdict.emit == []
+    assert all(r.signal_id != f"{breach}#2" for r in verdict.retract)

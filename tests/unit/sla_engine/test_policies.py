@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from pacta.calendars import CALENDAR_24X7, Calendar
-from sla_engine.policies import (
+from sla_engine.domain.policies import (
     CalendarSpec,
     Policy,
     PolicySpec,

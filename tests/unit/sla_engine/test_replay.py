@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from pacta.calendars import CALENDAR_24X7, WEEKDAYS, Calendar
 from pacta.durations import datetime_to_ms
-from sla_engine.clocks import Clock, ClockRules, Metric, SignalIntent
-from sla_engine.ticket_log import TicketEvent, apply_event, diff_signals, replay
+from sla_engine.domain.clocks import Clock, ClockRules, Metric, SignalIntent
+from sla_engine.domain.ticket_log import TicketEvent, apply_event, diff_signals, replay
 
 H = 3_600_000
 M = 60_000

@@ -1,10 +1,9 @@
-"""Which events of a cycle go to Kafka, and which answer as duplicates (no I/O, no clock).
+"""Which events of a cycle go to Kafka, and which answer as duplicates (no I/O, no clock)."""
 
-PostgreSQL's `ingest.seen_events` is the authority on what was acknowledged. In front of it
-each process keeps the ids whose claim it saw committed, so a retry it has seen answers at once
-without a produce. An id enters that set only after its claim committed: an id whose produce or
-claim failed is never in it, so its retry is never mistaken for a duplicate.
-"""
+# PostgreSQL's `ingest.seen_events` is the authority on what was acknowledged. In front of it
+# each process keeps the ids whose claim it saw committed, so a retry it has seen answers at once
+# without a produce. An id enters that set only after its claim committed: an id whose produce or
+# claim failed is never in it, so its retry is never mistaken for a duplicate.
 
 from __future__ import annotations
 

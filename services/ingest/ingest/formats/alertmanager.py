@@ -8,7 +8,7 @@ count once while a new episode of the same alert (a new `startsAt`) counts anew.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ingest.formats.base import (
@@ -23,9 +23,10 @@ from ingest.formats.base import (
 )
 from ingest.formats.mapping import AlertMapping
 from ingest.formats.times import is_zero_time, parse_time
-from pacta.events import MonitoringEvent
+from pacta.events import MAX_PAST, MonitoringEvent
 
 MAX_ALERTS = 1000
+OLDEST = MAX_PAST - timedelta(hours=1)
 
 
 def parse(
@@ -82,6 +83,11 @@ def _event(
     else:
         # Go's zero time while firing; a future end is Alertmanager's resolve_timeout estimate
         occurred = starts
+        if starts < now - OLDEST:
+            # an alert firing for over 400 days (a Watchdog) is still firing: refusing it would
+            # refuse its whole group at every flush, so it counts from the window's edge
+            occurred = now - OLDEST
+            labels = {**labels, "alertmanager_starts_at": str(starts_raw)}
     fingerprint = text(alert.get("fingerprint"), f"{where}.fingerprint", required=False)
     # No fingerprint (a hand-written payload): the label set stands in for it.
     identity = fingerprint or "\x1e".join(f"{k}={v}" for k, v in sorted(labels.items()))

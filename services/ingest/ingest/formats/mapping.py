@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, ValidationError
 
 from pacta.events import Priority, Severity, TicketType
 
@@ -103,6 +103,11 @@ class JiraMapping(BaseModel):
     )
     issue_types: dict[str, TicketType] = Field(default_factory=lambda: dict(_JIRA_TYPES))
     default_type: TicketType = "incident"
+    webhook_secret: SecretStr | None = Field(
+        None,
+        description="the secret of a Jira admin webhook: a delivery whose X-Hub-Signature "
+        "(sha256=HMAC of the body) matches is authenticated without an API key",
+    )
 
 
 class ServiceNowMapping(BaseModel):

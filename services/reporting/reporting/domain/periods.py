@@ -43,8 +43,12 @@ def local_midnight_ms(z: ZoneInfo, day: date) -> int:
 
 def parse_month(month: str) -> tuple[int, int]:
     match = _MONTH.fullmatch(month)
-    if match is None or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1970:
-        raise PeriodError("month", f"{month!r} is not a month written YYYY-MM (1970 or later)")
+    if (
+        match is None
+        or not 1 <= int(match.group(2)) <= 12
+        or not 1970 <= int(match.group(1)) < 9999
+    ):
+        raise PeriodError("month", f"{month!r} is not a month written YYYY-MM (1970 to 9998)")
     return int(match.group(1)), int(match.group(2))
 
 

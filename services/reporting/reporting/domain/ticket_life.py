@@ -52,18 +52,31 @@ def merge(life: TicketLife | None, e: TicketEventView) -> TicketLife:
         life = TicketLife(
             e.ticket_id, e.service, e.type, stamp, None, None, None, e.occurred_ms, None, None, None
         )
-    elif stamp > life.latest:
-        life = replace(life, service=e.service, type=e.type, latest=stamp)
-    if e.priority is not None and (life.priority_at is None or stamp > life.priority_at):
-        life = replace(life, priority=e.priority, priority_at=stamp)
-    if e.outcome is not None and (life.outcome_at is None or stamp > life.outcome_at):
-        life = replace(life, outcome=e.outcome, outcome_at=stamp)
-    if e.action == "created" and (life.created_ms is None or e.occurred_ms < life.created_ms):
-        life = replace(life, created_ms=e.occurred_ms)
-    done = e.action in ("resolved", "closed")
-    if done and (life.completed_ms is None or e.occurred_ms < life.completed_ms):
-        life = replace(life, completed_ms=e.occurred_ms)
-    return replace(life, first_ms=min(life.first_ms, e.occurred_ms))
+    newer = stamp > life.latest
+    take_priority = e.priority is not None and (
+        life.priority_at is None or stamp > life.priority_at
+    )
+    take_outcome = e.outcome is not None and (life.outcome_at is None or stamp > life.outcome_at)
+    created = life.created_ms
+    if e.action == "created" and (created is None or e.occurred_ms < created):
+        created = e.occurred_ms
+    completed = life.completed_ms
+    if e.action in ("resolved", "closed") and (completed is None or e.occurred_ms < completed):
+        completed = e.occurred_ms
+    # one construction per event: a backfill folds millions of them
+    return TicketLife(
+        life.ticket_id,
+        e.service if newer else life.service,
+        e.type if newer else life.type,
+        stamp if newer else life.latest,
+        e.priority if take_priority else life.priority,
+        stamp if take_priority else life.priority_at,
+        created,
+        min(life.first_ms, e.occurred_ms),
+        completed,
+        e.outcome if take_outcome else life.outcome,
+        stamp if take_outcome else life.outcome_at,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -112,12 +112,21 @@ def test_malformed_json_is_a_400() -> None:
     assert info.value.status == 400
 
 
-def test_a_start_beyond_the_window_is_refused() -> None:
+def test_a_resolve_beyond_the_window_is_refused() -> None:
     message = load(GROUP)
-    message["alerts"][1]["startsAt"] = "2024-01-01T00:00:00Z"
+    message["alerts"][0]["endsAt"] = "2024-01-01T00:00:00Z"
     with pytest.raises(FormatError, match="400 days") as info:
         parse(dump(message))
-    assert info.value.field.startswith("alerts.1")
+    assert info.value.field.startswith("alerts.0")
+
+
+def test_an_alert_firing_for_over_400_days_counts_from_the_windows_edge() -> None:
+    message = load(GROUP)
+    message["alerts"][1]["startsAt"] = "2024-01-01T00:00:00Z"
+    firing = parse(dump(message))[1]
+    assert firing.occurred_at == NOW - timedelta(days=400) + timedelta(hours=1)
+    assert firing.labels["alertmanager_starts_at"] == "2024-01-01T00:00:00Z"
+    assert firing.id == parse(dump(message))[1].id
 
 
 def test_grafana_firing_then_resolved_share_the_check_and_differ_in_id() -> None:

@@ -3,6 +3,9 @@ on a 429), other formats are; unknown sources and bad payloads are refused befor
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -77,3 +80,22 @@ async def test_unknown_source_and_bad_payload_are_refused() -> None:
     with pytest.raises(Problem) as info:
         await ingest_native(request(state(), b"{}", {"authorization": "Bearer nope"}), "jira", None)
     assert info.value.status == 401
+
+
+async def test_a_jira_webhook_signed_with_the_sources_secret_needs_no_key(tmp_path: Path) -> None:
+    path = tmp_path / "m.yml"
+    path.write_text("sources:\n  jira:\n    webhook_secret: s3cret\n")
+    st = state()
+    st.mappings = load_mappings(path)
+    body = raw("jira/created.json")
+    good = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+
+    async def answer(signature: str) -> int:
+        req = request(st, body, {"authorization": "", "x-hub-signature": signature})
+        with pytest.raises(Problem) as info:
+            await ingest_native(req, "jira", None)
+        return info.value.status
+
+    assert await answer(good) == 503  # authenticated; Kafka is not there
+    assert await answer("sha256=" + "0" * 64) == 401
+    assert await answer(good.replace("sha256", "sha1")) == 401

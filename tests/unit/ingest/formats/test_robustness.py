@@ -54,7 +54,7 @@ def run(fmt: str, body: bytes, headers: dict[str, str]) -> None:
         else:
             module = {"alertmanager": alertmanager, "grafana": grafana, "cloudevents": cloudevents,
                       "jira": jira, "servicenow": servicenow}[fmt]  # fmt: skip
-            module.parse(body, headers, mapping, NOW)  # type: ignore[attr-defined]
+            module.parse(body, headers, mapping, NOW)
     except FormatError:
         pass
 

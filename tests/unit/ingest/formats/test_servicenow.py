@@ -66,6 +66,7 @@ def test_service_falls_back_to_cmdb_ci_and_mapping_applies() -> None:
         states={"1": "open"},
     )
     (event,) = servicenow.parse(dump(record), {}, mapping, NOW)
+    assert isinstance(event, TicketEvent)
     assert (event.service, event.customer, event.priority, event.status) == (
         "shop",
         "Globex",
@@ -78,6 +79,7 @@ def test_a_state_the_mapping_does_not_know_passes_through() -> None:
     record = load("servicenow/in-progress.json")
     record["state"] = "9"
     (event,) = servicenow.parse(dump(record), {}, M, NOW)
+    assert isinstance(event, TicketEvent)
     assert (event.action, event.status) == ("updated", "9")
 
 

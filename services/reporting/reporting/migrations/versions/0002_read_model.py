@@ -51,7 +51,7 @@ def upgrade(schema: str) -> None:
         "clocks",
         ["deadline"],
         schema=schema,
-        postgresql_where=sa.text("state IN ('running', 'paused')"),
+        postgresql_where=sa.text("state = 'running'"),
     )
     op.create_table(
         "clock_days",
@@ -119,6 +119,7 @@ def upgrade(schema: str) -> None:
         schema=schema,
     )
     op.create_index("signals_time", "signals", ["service", "occurred_at"], schema=schema)
+    op.create_index("signals_ticket", "signals", ["ticket_id", "metric"], schema=schema)
     op.create_table(
         "retractions",
         sa.Column("signal_id", sa.Text, primary_key=True),

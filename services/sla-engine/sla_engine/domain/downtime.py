@@ -11,7 +11,7 @@ from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from pacta.calendars import CALENDAR_24X7, Calendar
-from sla_engine.availability import (
+from sla_engine.domain.availability import (
     Interval,
     OpenInterval,
     agreed_ms,
@@ -24,7 +24,7 @@ from sla_engine.availability import (
     subtract,
     union,
 )
-from sla_engine.policies import Policy
+from sla_engine.domain.policies import Policy
 
 MAINTENANCE_CHECK = "maintenance"
 """The check whose firing opens a maintenance window instead of an outage (SPEC §3.1)."""

@@ -7,8 +7,8 @@ from typing import Any
 
 from pacta.durations import format_timestamp_ms
 from pacta.events import Signal
-from sla_engine.clocks import SignalIntent, SignalKey
-from sla_engine.tickets import Ticket
+from sla_engine.domain.clocks import SignalIntent, SignalKey
+from sla_engine.domain.tickets import Ticket
 
 LATE_AFTER_MS = 2_000
 """A signal detected more than this after its instant came from a replay or a restart, not from

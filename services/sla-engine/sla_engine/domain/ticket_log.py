@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from pacta.events import TicketAction
-from sla_engine.clocks import METRICS, Clock, ClockRules, Metric, SignalIntent, SignalKey
+from sla_engine.domain.clocks import METRICS, Clock, ClockRules, Metric, SignalIntent, SignalKey
 
 
 class TicketEvent(NamedTuple):

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from pacta.durations import format_timestamp_ms
-from sla_engine.availability import (
+from sla_engine.domain.availability import (
     BURN_RULES,
     BurnRule,
     OpenInterval,
@@ -17,7 +17,13 @@ from sla_engine.availability import (
     clip,
     close_open,
 )
-from sla_engine.downtime import MonthFigures, Objective, month_figures, month_of, months_between
+from sla_engine.domain.downtime import (
+    MonthFigures,
+    Objective,
+    month_figures,
+    month_of,
+    months_between,
+)
 
 _DAY_MS = 86_400_000
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass, field
 
-from sla_engine.clocks import Clock as Clock
-from sla_engine.clocks import ClockRules, Metric, OutOfOrderError, SignalIntent, SignalKey
-from sla_engine.ticket_log import RulesChange, TicketEvent, apply_event, diff_signals, replay
+from sla_engine.domain.clocks import Clock as Clock
+from sla_engine.domain.clocks import ClockRules, Metric, OutOfOrderError, SignalIntent, SignalKey
+from sla_engine.domain.ticket_log import RulesChange, TicketEvent, apply_event, diff_signals, replay
 
 
 @dataclass(slots=True)

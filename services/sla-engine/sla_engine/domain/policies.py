@@ -31,7 +31,7 @@ from pacta.calendars import (
 )
 from pacta.durations import Duration
 from pacta.events import Name, Priority, Severity, TicketType
-from sla_engine.clocks import ClockRules, check_warn_at, warn_before_mark
+from sla_engine.domain.clocks import ClockRules, check_warn_at, warn_before_mark
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
