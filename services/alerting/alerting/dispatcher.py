@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from alerting import flushing, store
+from alerting import direct, flushing, store
 from alerting.context import Context
 from alerting.domain import escalation, muting
 from pacta.durations import datetime_to_ms, ms_to_datetime
@@ -88,7 +88,7 @@ async def _escalate(
     notified = set(row.notified)
     for cycle, step in due:
         for receiver in policy.steps[step].receivers:
-            await flushing.enqueue_direct(
+            await direct.enqueue_direct(
                 conn,
                 ctx,
                 alert=alert,

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alerting import flushing, store
+from alerting import direct, flushing, store
 from alerting.context import Context
 from alerting.domain import escalation, grouping, routing
 from alerting.domain.alerts import Alert, alert_key, apply_signal
@@ -162,10 +162,10 @@ async def resolved(conn: AsyncConnection, ctx: Context, alert: Alert, now_ms: in
     )
     keys = sorted(r[0] for r in rows)
     await flushing.changed_many(conn, keys, now_ms)
-    await flushing.close_escalations(conn, ctx, alert, now_ms)
+    await direct.close_escalations(conn, ctx, alert, now_ms)
     if any(s.expire_on_resolve for s in ctx.live.silences):
         ended = await store.expire_on_resolve(conn, alert.id, ms_to_datetime(now_ms))
         if ended:
             log.info("silences expired on resolve", silences=ended, alert_id=alert.id)
-            await flushing.wake_silenced(conn, ctx, ended)
+            await direct.wake_silenced(conn, ctx, ended)
     return set(keys)
