@@ -29,7 +29,7 @@ async def alerting(
     a = await own_alerting(kafka_bootstrap, service_env, log_dir)
     a.webhook("oncall", hook, "/oncall")
     yield a
-    a.proc.stop()
+    await a.close()
 
 
 def fields(r: httpx.Response) -> list[str]:

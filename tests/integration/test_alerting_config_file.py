@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from tests.conftest import ADMIN_DSN
@@ -56,7 +57,7 @@ async def test_the_file_is_loaded_at_start(
         assert got.body["alerts"][0]["ticket_id"] == "Y-1"
         assert got.body["group_key"].startswith("escalation:page:")
     finally:
-        a.proc.stop()
+        await a.close()
         hook.close()
 
 
@@ -75,3 +76,6 @@ async def test_a_bad_file_stops_the_start_naming_the_mistake(
     code = wait_for("the refusal to start", lambda: proc.proc.poll() if proc.proc else None, 30)
     assert code != 0
     assert "receiver 'nobody' is not defined" in proc.tail(200)
+    conn = await asyncpg.connect(ADMIN_DSN)
+    await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    await conn.close()

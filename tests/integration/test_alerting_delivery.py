@@ -47,7 +47,7 @@ async def alerting(
         },
     )
     yield a
-    a.proc.stop()
+    await a.close()
 
 
 async def test_a_breach_becomes_one_signed_webhook(

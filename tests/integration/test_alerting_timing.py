@@ -69,6 +69,12 @@ async def alerting(
                 "group_wait": "1h",
             },
             {
+                "matchers": ["service=esc-late", "kind=breach"],
+                "escalation": "page",
+                "receiver": "esc1",
+                "group_wait": "1h",
+            },
+            {
                 "matchers": ["service=cal"],
                 "receiver": "cal",
                 "active_time_intervals": ["night-shift"],
@@ -96,7 +102,7 @@ async def alerting(
         },
     )
     yield a
-    a.proc.stop()
+    await a.close()
 
 
 def bodies(hook: WebhookCollector, path: str, service: str) -> list[Any]:
@@ -229,6 +235,22 @@ async def test_escalation_steps_and_ack(alerting: Alerting, hook: WebhookCollect
             ],
             10,
         )
+
+
+async def test_a_warning_that_becomes_a_breach_enters_the_breach_escalation(
+    alerting: Alerting, hook: WebhookCollector
+) -> None:
+    await alerting.signal(kind="warning", service="esc-late", ticket_id="LATE", threshold=0.5)
+    wait_for("the warning", lambda: bodies(hook, "/main", "esc-late"), 10)
+    assert [a for a in hook.alerts("/esc1") if a["ticket_id"] == "LATE"] == []
+    await alerting.signal(kind="breach", service="esc-late", ticket_id="LATE")
+    for path in ("/esc1", "/esc2"):
+        [got] = wait_for(
+            f"the escalation at {path}",
+            lambda p=path: [a for a in hook.alerts(p) if a["ticket_id"] == "LATE"],
+            10,
+        )
+        assert got["kind"] == "breach"
 
 
 async def test_a_route_is_muted_out_of_hours_by_a_calendar(

@@ -108,6 +108,30 @@ class Alerting:
     proc: ServiceProcess
     prefix: str
     bootstrap: str
+    database_url: str = ""
+
+    async def close(self) -> None:
+        """Stop the process, delete its topics and drop its database."""
+        self.proc.stop()
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        from pacta.events import ALL_TOPICS
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=10_000)
+        await admin.start()
+        try:
+            await admin.delete_topics([topic_name(self.prefix, t) for t in ALL_TOPICS])
+        finally:
+            await admin.close()
+        if self.database_url:
+            from tests.conftest import ADMIN_DSN
+
+            conn = await asyncpg.connect(ADMIN_DSN)
+            try:
+                name = self.database_url.rsplit("/", 1)[1]
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await conn.close()
 
     @property
     def url(self) -> str:
@@ -228,4 +252,4 @@ async def own_alerting(
     await ensure_topics(CommonSettings(kafka_bootstrap=kafka_bootstrap, topic_prefix=prefix))
     url = await fresh_database(ADMIN_DSN)
     proc = start_alerting(service_env, log_dir, url, prefix, **extra)
-    return Alerting(proc, prefix, kafka_bootstrap)
+    return Alerting(proc, prefix, kafka_bootstrap, url)

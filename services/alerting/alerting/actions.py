@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alerting import flushing, pipeline, store
+from alerting import direct, flushing, pipeline, store
 from alerting.context import Context
 from alerting.domain.alerts import Alert, acknowledge, resolve_by_hand
 
@@ -45,5 +45,5 @@ async def expire_silence(conn: AsyncConnection, ctx: Context, silence_id: str, n
 
     ended = await store.end_silences(conn, [silence_id], ms_to_datetime(now_ms))
     if ended:
-        await flushing.wake_silenced(conn, ctx, ended)
+        await direct.wake_silenced(conn, ctx, ended)
     return bool(ended)

@@ -24,6 +24,7 @@ from alerting.settings import AlertingSettings
 from alerting.views import current_state
 from pacta.durations import ms_to_datetime
 from pacta.events import SIGNALS_TOPIC
+from pacta.kafka import ensure_topics
 from pacta.logs import get_logger
 from pacta.runtime import consumer_lifespan
 from pacta.web import create_base_app
@@ -93,6 +94,9 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
             public_url=settings.public_url(),
             link_ttl_ms=settings.alerting_ack_link_ttl_seconds * 1000,
         )
+        # the calendar feed reads its topic before the consumer runtime would create it
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ensure_topics(settings), 15)
         feed = app.state.calendar_feed = CalendarFeed(settings, config.calendars)
         worker = delivery.Worker(
             engine,

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from alerting import flushing, store
+from alerting import direct, flushing, store
 from alerting.context import Context
 from alerting.domain import escalation, muting
 from pacta.durations import datetime_to_ms, ms_to_datetime
@@ -82,14 +82,13 @@ async def _escalate(
             {**where, "n": ms_to_datetime(later)},
         )
         return
-    if row.step >= len(policy.steps):  # the policy lost steps since: start its run again
-        due, upcoming = escalation.due_steps(policy, alert.fired_at_ms, row.cycle, 0, at_ms)
-    else:
-        due, upcoming = escalation.due_steps(policy, alert.fired_at_ms, row.cycle, row.step, at_ms)
+    started = int(options.get("started_at_ms", alert.fired_at_ms))
+    step = row.step if row.step < len(policy.steps) else 0  # the policy lost steps since
+    due, upcoming = escalation.due_steps(policy, started, row.cycle, step, at_ms)
     notified = set(row.notified)
     for cycle, step in due:
         for receiver in policy.steps[step].receivers:
-            await flushing.enqueue_direct(
+            await direct.enqueue_direct(
                 conn,
                 ctx,
                 alert=alert,
@@ -119,7 +118,7 @@ async def _escalate(
             **where,
             "c": upcoming[0],
             "s": upcoming[1],
-            "n": ms_to_datetime(escalation.step_due_at(policy, alert.fired_at_ms, *upcoming)),
+            "n": ms_to_datetime(escalation.step_due_at(policy, started, *upcoming)),
             "nt": sorted(notified),
         },
     )

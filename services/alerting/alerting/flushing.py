@@ -15,7 +15,6 @@ from alerting.context import Context
 from alerting.domain import grouping, muting, routing
 from alerting.domain.alerts import Alert
 from alerting.metrics import ALERTS_NOTIFIED
-from alerting.specs import silence_from_row
 from pacta.durations import datetime_to_ms, ms_to_datetime, parse_timestamp_ms
 from pacta.logs import get_logger
 
@@ -234,12 +233,12 @@ def _flush(
         batch.updates.append(_group_params(row, decision.state))
 
 
-def _idempotency_key(*parts: object) -> str:
+def idempotency_key(*parts: object) -> str:
     raw = "\x00".join(str(p) for p in parts)
     return "pacta-" + hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
-def _newest_detected(alerts: Sequence[Alert], ids: set[str]) -> Any:
+def newest_detected(alerts: Sequence[Alert], ids: set[str]) -> Any:
     found = [
         parse_timestamp_ms(str(a.signal["detected_at"]))
         for a in alerts
@@ -269,7 +268,7 @@ def _notify(
         if a.id in decision.firing
         and grouping.fingerprint(a.id, str(a.signal.get("signal_id"))) not in before.notified
     } | (set(decision.resolved) & told)
-    key = _idempotency_key("group", row.key, row.created_at, decision.seq)
+    key = idempotency_key("group", row.key, row.created_at, decision.seq)
     batch.deliveries.append(
         {
             "key": key,
@@ -278,7 +277,7 @@ def _notify(
             "status": status,
             "alerts": entries,
             "now": ms_to_datetime(now_ms),
-            "detected_at": _newest_detected(alerts, fresh),
+            "detected_at": newest_detected(alerts, fresh),
         }
     )
     ids = [*decision.firing, *decision.resolved]
@@ -286,72 +285,3 @@ def _notify(
     detail = {"receiver": row.receiver, "idempotency_key": key, "status": status}
     batch.history += [(i, now_ms, "notified", detail) for i in ids]
     batch.entries += len(ids)
-
-
-async def enqueue_direct(
-    conn: AsyncConnection,
-    ctx: Context,
-    *,
-    alert: Alert,
-    receiver: str,
-    status: str,
-    key_parts: Sequence[object],
-    group_key: str,
-    now_ms: int,
-    event: str,
-) -> None:
-    """A notification of one alert outside any group (escalation steps and their resolve)."""
-    state = "resolved" if status == "resolved" else alert.state
-    delivery = await queue.enqueue(
-        conn,
-        idempotency_key=_idempotency_key(*key_parts),
-        receiver=receiver,
-        group_key=group_key,
-        status=status,
-        alerts=[ctx.entry(alert, state, now_ms)],
-        now=ms_to_datetime(now_ms),
-        detected_at=_newest_detected([alert], {alert.id}) if event == "escalated" else None,
-    )
-    if delivery is not None:
-        await store.add_receivers(conn, [alert.id], receiver)
-        await store.add_history(
-            conn, [(alert.id, now_ms, event, {"receiver": receiver, "delivery_id": delivery})]
-        )
-
-
-async def close_escalations(conn: AsyncConnection, ctx: Context, alert: Alert, now_ms: int) -> None:
-    """The alert resolved: escalation stops, and every receiver it reached hears so."""
-    rows = await conn.execute(
-        sa.text("DELETE FROM alerting.escalations WHERE alert_id = :a RETURNING *"),
-        {"a": alert.id},
-    )
-    for row in rows.all():
-        for receiver in row.notified:
-            await enqueue_direct(
-                conn,
-                ctx,
-                alert=alert,
-                receiver=receiver,
-                status="resolved",
-                key_parts=("escalation-resolved", alert.id, row.route, receiver),
-                group_key=f"escalation:{row.policy}:{alert.id}",
-                now_ms=now_ms,
-                event="resolve notified",
-            )
-
-
-async def wake_silenced(conn: AsyncConnection, ctx: Context, silence_ids: Sequence[str]) -> None:
-    """Silences ended early: reload them and flush the groups they held back now."""
-    rows = await conn.execute(
-        sa.text("SELECT * FROM alerting.silences WHERE ends_at > now() - interval '1 minute'")
-    )
-    ctx.live.silences = [silence_from_row(r) for r in rows]
-    await conn.execute(
-        sa.text(
-            "UPDATE alerting.groups SET next_flush_at = LEAST(next_flush_at, now()) WHERE key IN "
-            "(SELECT g.group_key FROM alerting.group_alerts g JOIN alerting.silences s "
-            "ON g.alert_id = ANY(s.matched) WHERE s.id = ANY(:ids))"
-        ),
-        {"ids": list(silence_ids)},
-    )
-    ctx.dispatch_wake.set()

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alerting import flushing, store
+from alerting import direct, flushing, store
 from alerting.context import Context
 from alerting.domain import escalation, grouping, routing
 from alerting.domain.alerts import Alert, alert_key, apply_signal
@@ -66,8 +66,9 @@ async def route(
     for alert in alerts:
         routes = routing.match(tree, alert.labels) if tree is not None else []
         wanted[alert.id] = {routing.group_key(r, alert.labels): r for r in routes if r.receiver}
-        if alert.id in fired:
-            arm += [(alert, r) for r in routes if r.escalation]
+        # every time, not only when it fired: a warning that becomes a breach enters the
+        # breach route's escalation then (arming twice is a no-op)
+        arm += [(alert, r) for r in routes if r.escalation]
     rows = await conn.execute(
         sa.text("SELECT alert_id, group_key FROM alerting.group_alerts WHERE alert_id = ANY(:a)"),
         {"a": [a.id for a in alerts]},
@@ -122,18 +123,20 @@ async def route(
     touched = set(groups) | {k for _, k in gone}
     await flushing.changed_many(conn, sorted(touched), now_ms)
     for alert, r in arm:
-        await _arm_escalation(conn, ctx, alert, r)
+        # counted from when it fired, or from when it entered this route if that was later
+        start = alert.fired_at_ms if alert.id in fired else now_ms
+        await _arm_escalation(conn, ctx, alert, r, start)
     return touched
 
 
 async def _arm_escalation(
-    conn: AsyncConnection, ctx: Context, alert: Alert, route: routing.Route
+    conn: AsyncConnection, ctx: Context, alert: Alert, route: routing.Route, start_ms: int
 ) -> None:
     policy = ctx.live.policies.get(route.escalation or "")
     if policy is None:
         log.warning("escalation policy missing", policy=route.escalation, alert_id=alert.id)
         return
-    first = escalation.step_due_at(policy, alert.fired_at_ms, 0, 0)
+    first = escalation.step_due_at(policy, start_ms, 0, 0)
     await conn.execute(
         sa.text(
             "INSERT INTO alerting.escalations (alert_id, route, policy, cycle, step, next_at, "
@@ -145,7 +148,7 @@ async def _arm_escalation(
             "p": policy.name,
             "at": ms_to_datetime(first),
             # the route's time intervals hold its escalation too (page only out of hours...)
-            "o": store.jsonb(flushing.options_of(route)),
+            "o": store.jsonb({**flushing.options_of(route), "started_at_ms": start_ms}),
         },
     )
     ctx.dispatch_wake.set()
@@ -159,10 +162,10 @@ async def resolved(conn: AsyncConnection, ctx: Context, alert: Alert, now_ms: in
     )
     keys = sorted(r[0] for r in rows)
     await flushing.changed_many(conn, keys, now_ms)
-    await flushing.close_escalations(conn, ctx, alert, now_ms)
+    await direct.close_escalations(conn, ctx, alert, now_ms)
     if any(s.expire_on_resolve for s in ctx.live.silences):
         ended = await store.expire_on_resolve(conn, alert.id, ms_to_datetime(now_ms))
         if ended:
             log.info("silences expired on resolve", silences=ended, alert_id=alert.id)
-            await flushing.wake_silenced(conn, ctx, ended)
+            await direct.wake_silenced(conn, ctx, ended)
     return set(keys)

@@ -78,18 +78,22 @@ async def claim(
     lease_until: datetime,
     free: Mapping[str, int],
     default_free: int,
-    limit: int = 200,
 ) -> list[Any]:
     """Take due deliveries (pending, or sending whose lease ran out: the worker that had them
     died) up to each receiver's free slots, and lease them."""
+    # each receiver's due rows on their own: a receiver with a long backlog (one that was
+    # down) takes only its share and cannot hide the others' deliveries behind it
     rows = (
         await conn.execute(
             sa.text(
-                "SELECT id, receiver FROM alerting.deliveries WHERE state IN ('pending', 'sending') "
-                "AND next_attempt_at <= :now AND (lease_until IS NULL OR lease_until <= :now) "
-                "ORDER BY next_attempt_at, id LIMIT :n FOR UPDATE SKIP LOCKED"
+                "SELECT d.id, d.receiver FROM (SELECT DISTINCT receiver FROM alerting.deliveries "
+                "WHERE state IN ('pending', 'sending') AND next_attempt_at <= :now) r "
+                "CROSS JOIN LATERAL (SELECT id, receiver FROM alerting.deliveries x "
+                "WHERE x.receiver = r.receiver AND x.state IN ('pending', 'sending') "
+                "AND x.next_attempt_at <= :now AND (x.lease_until IS NULL OR x.lease_until <= :now) "
+                "ORDER BY x.next_attempt_at, x.id LIMIT :n FOR UPDATE SKIP LOCKED) d"
             ),
-            {"now": now, "n": limit},
+            {"now": now, "n": max(default_free, *free.values(), 1)},
         )
     ).all()
     taken: list[int] = []

@@ -1,0 +1,85 @@
+"""Notifications of one alert outside any group: escalation steps, the resolve that reaches
+whom an escalation paged, and waking the groups a silence held back once it ends."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from alerting import queue, store
+from alerting.context import Context
+from alerting.domain.alerts import Alert
+from alerting.flushing import idempotency_key, newest_detected
+from alerting.specs import silence_from_row
+from pacta.durations import ms_to_datetime
+
+
+async def enqueue_direct(
+    conn: AsyncConnection,
+    ctx: Context,
+    *,
+    alert: Alert,
+    receiver: str,
+    status: str,
+    key_parts: Sequence[object],
+    group_key: str,
+    now_ms: int,
+    event: str,
+) -> None:
+    """A notification of one alert outside any group (escalation steps and their resolve)."""
+    state = "resolved" if status == "resolved" else alert.state
+    delivery = await queue.enqueue(
+        conn,
+        idempotency_key=idempotency_key(*key_parts),
+        receiver=receiver,
+        group_key=group_key,
+        status=status,
+        alerts=[ctx.entry(alert, state, now_ms)],
+        now=ms_to_datetime(now_ms),
+        detected_at=newest_detected([alert], {alert.id}) if event == "escalated" else None,
+    )
+    if delivery is not None:
+        await store.add_receivers(conn, [alert.id], receiver)
+        await store.add_history(
+            conn, [(alert.id, now_ms, event, {"receiver": receiver, "delivery_id": delivery})]
+        )
+
+
+async def close_escalations(conn: AsyncConnection, ctx: Context, alert: Alert, now_ms: int) -> None:
+    """The alert resolved: escalation stops, and every receiver it reached hears so."""
+    rows = await conn.execute(
+        sa.text("DELETE FROM alerting.escalations WHERE alert_id = :a RETURNING *"),
+        {"a": alert.id},
+    )
+    for row in rows.all():
+        for receiver in row.notified:
+            await enqueue_direct(
+                conn,
+                ctx,
+                alert=alert,
+                receiver=receiver,
+                status="resolved",
+                key_parts=("escalation-resolved", alert.id, row.route, receiver),
+                group_key=f"escalation:{row.policy}:{alert.id}",
+                now_ms=now_ms,
+                event="resolve notified",
+            )
+
+
+async def wake_silenced(conn: AsyncConnection, ctx: Context, silence_ids: Sequence[str]) -> None:
+    """Silences ended early: reload them and flush the groups they held back now."""
+    rows = await conn.execute(
+        sa.text("SELECT * FROM alerting.silences WHERE ends_at > now() - interval '1 minute'")
+    )
+    ctx.live.silences = [silence_from_row(r) for r in rows]
+    await conn.execute(
+        sa.text(
+            "UPDATE alerting.groups SET next_flush_at = LEAST(next_flush_at, now()) WHERE key IN "
+            "(SELECT g.group_key FROM alerting.group_alerts g JOIN alerting.silences s "
+            "ON g.alert_id = ANY(s.matched) WHERE s.id = ANY(:ids))"
+        ),
+        {"ids": list(silence_ids)},
+    )
+    ctx.dispatch_wake.set()

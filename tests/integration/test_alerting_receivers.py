@@ -1,0 +1,114 @@
+"""The whole alerting path into the other receiver types: a breach routed to an e-mail receiver
+reaches a real SMTP server (aiosmtpd) once with an HTML and a text part and its ack link, and
+the same alert reaches a Slack incoming webhook (a real HTTP server) as blocks."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import threading
+from collections.abc import AsyncIterator, Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from tests.support.alerting import Alerting, WebhookCollector, own_alerting
+from tests.support.processes import free_port, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        with self.lock:
+            self.messages.append(message)
+        return "250 OK"
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[tuple[Mailbox, int]]:
+    box, port = Mailbox(), free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield box, port
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def hook() -> Iterator[WebhookCollector]:
+    c = WebhookCollector()
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+async def alerting(
+    kafka_bootstrap: str,
+    service_env: dict[str, str],
+    log_dir: Path,
+    smtp: tuple[Mailbox, int],
+    hook: WebhookCollector,
+) -> AsyncIterator[Alerting]:
+    a = await own_alerting(kafka_bootstrap, service_env, log_dir)
+    a.ok(
+        "PUT",
+        "/v1/receivers/mail",
+        {
+            "type": "email",
+            "host": "127.0.0.1",
+            "port": smtp[1],
+            "from": "pacta@example.com",
+            "to": ["oncall@example.com"],
+            "require_tls": False,
+        },
+    )
+    a.ok("PUT", "/v1/receivers/chat", {"type": "slack", "url": hook.url("/slack")})
+    a.ok(
+        "PUT",
+        "/v1/routes",
+        {
+            "receiver": "mail",
+            "group_by": ["..."],
+            "group_wait": "0s",
+            "routes": [
+                {"matchers": ["kind=breach"], "receiver": "mail", "continue": True},
+                {"matchers": ["kind=breach"], "receiver": "chat"},
+            ],
+        },
+    )
+    yield a
+    await a.close()
+
+
+async def test_a_breach_reaches_the_mailbox_and_the_channel(
+    alerting: Alerting, smtp: tuple[Mailbox, int], hook: WebhookCollector
+) -> None:
+    box = smtp[0]
+    await alerting.signal(kind="breach", ticket_id="MAIL-1", service="checkout", priority="P1")
+    [mail] = wait_for("the mail", lambda: list(box.messages), 20)
+    assert mail["To"] == "oncall@example.com"
+    assert "MAIL-1" in str(mail["Subject"]) or "checkout" in str(mail["Subject"])
+    html = mail.get_body(("html",))
+    text = mail.get_body(("plain",))
+    assert html is not None
+    assert text is not None
+    assert "MAIL-1" in text.get_content()
+    assert "/v1/ack/" in html.get_content()
+    [post] = wait_for("the Slack message", lambda: hook.accepted("/slack"), 20)
+    assert "blocks" in post.body
+    assert "MAIL-1" in str(post.body)
+    # once each, and the deliveries say so
+    items = alerting.ok("GET", "/v1/deliveries?outcome=delivered")["items"]
+    assert sorted(d["receiver"] for d in items) == ["chat", "mail"]
+    assert len(box.messages) == 1
+    # the Slack webhook URL is a secret: never shown
+    assert alerting.ok("GET", "/v1/receivers/chat")["url"] == "<set>"
