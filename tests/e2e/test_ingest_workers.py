@@ -95,20 +95,26 @@ def two_workers(service_env: dict[str, str], log_dir: Path) -> Iterator[ServiceP
 def test_two_workers_share_the_port_and_both_serve(two_workers: ServiceProcess) -> None:
     assert two_workers.proc is not None
     workers = workers_of(two_workers.proc.pid)
-    # 32 kept-alive connections: the kernel hands each to one worker, which answers on it
-    conns = []
-    try:
-        for _ in range(32):
-            s = socket.create_connection(("127.0.0.1", two_workers.port), timeout=10)
-            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            assert s.recv(4096).startswith(b"HTTP/1.1 200"), "a worker did not answer"
-            conns.append(s)
-        ours = established_inodes(two_workers.port)
-        serving = [w for w in workers if socket_inodes(w) & ours]
-        assert serving == workers, f"connections held by {serving}, workers {workers}"
-    finally:
-        for s in conns:
-            s.close()
+    serving: set[int] = set()
+
+    def both_serve() -> bool:
+        # kept-alive connections: the kernel hands each to one worker, which answers on it (a
+        # worker still starting does not accept yet, so this polls until both do)
+        conns = []
+        try:
+            for _ in range(16):
+                s = socket.create_connection(("127.0.0.1", two_workers.port), timeout=10)
+                conns.append(s)
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert s.recv(4096).startswith(b"HTTP/1.1 200"), "a worker did not answer"
+            ours = established_inodes(two_workers.port)
+            serving.update(w for w in workers if socket_inodes(w) & ours)
+        finally:
+            for s in conns:
+                s.close()
+        return serving == set(workers)
+
+    wait_for(f"both workers {workers} to hold connections", both_serve, timeout=60, every=0.2)
     # and both answer events: a new id is accepted once, its retry is a duplicate
     tag = uuid.uuid4().hex[:8]
     bodies = [post(two_workers.url, MONITORING, event(tag, 1)).json() for _ in range(4)]
