@@ -246,6 +246,66 @@ def family(pid: int) -> list[int]:
     return out
 
 
+def wait_all_serving(port: int, pids: Callable[[], list[int]], timeout: float) -> int:
+    """Wait until every process of `pids()` (a supervisor first, then its workers) that shares
+    the listening socket on `port` holds one of 16 fresh connections: a worker still starting
+    does not accept yet, and a run measured then would have one worker less. Returns how many
+    serve."""
+    deadline = time.monotonic() + timeout
+    serving: set[int] = set()
+    while True:
+        family_pids = pids()
+        procs = [p for p in family_pids if _has_listener(p, port)]
+        if len(procs) > 1 and family_pids[0] in procs:
+            procs.remove(family_pids[0])  # the supervisor binds the socket, its workers accept
+        conns = []
+        try:
+            for _ in range(16):
+                s = socket.create_connection(("127.0.0.1", port), timeout=5)
+                conns.append(s)
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n")
+                s.recv(4096)
+            held = _tcp_inodes(port, state="01")
+            serving.update(p for p in procs if _socket_inodes(p) & held)
+        finally:
+            for s in conns:
+                s.close()
+        if (procs and serving >= set(procs)) or time.monotonic() > deadline:
+            return len(serving)
+        time.sleep(0.2)
+
+
+def _tcp_inodes(port: int, state: str) -> set[str]:
+    """Inodes of TCP sockets in `state` (01 established, 0A listen) on local port `port`."""
+    out = set()
+    with open("/proc/net/tcp") as f:
+        for line in f.read().splitlines()[1:]:
+            parts = line.split()
+            if parts[3] == state and int(parts[1].rsplit(":", 1)[1], 16) == port:
+                out.add(parts[9])
+    return out
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    out: set[str] = set()
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return out
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            out.add(target[8:-1])
+    return out
+
+
+def _has_listener(pid: int, port: int) -> bool:
+    return bool(_socket_inodes(pid) & _tcp_inodes(port, state="0A"))
+
+
 def wait_http(url: str, timeout: float) -> None:
     """Poll `url` until it answers 200, or fail at the deadline."""
     deadline = time.monotonic() + timeout

@@ -20,7 +20,7 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.procs import family, free_port, wait_http
+from bench.procs import family, free_port, wait_all_serving, wait_http
 from bench.report import num
 
 if TYPE_CHECKING:
@@ -105,6 +105,9 @@ async def run_stack(bench: IngestBench) -> None:
     print(f"[bench] starting the make-up stack (services.sh, var in {stack.var})", flush=True)
     await asyncio.to_thread(stack.start)
     await asyncio.to_thread(wait_http, stack.ingest_url + "/readyz", 60)
+    port = stack.ports["INGEST"]
+    workers = await asyncio.to_thread(wait_all_serving, port, lambda: stack.pids("ingest"), 60)
+    print(f"[bench] the stack's ingest serves with {workers} worker(s)", flush=True)
     bench.ingest_url = stack.ingest_url
     bench.ingest_pids = lambda: stack.pids("ingest")
     bench.meter.groups.update(

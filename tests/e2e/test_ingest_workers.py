@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +22,10 @@ from typing import Any
 
 import asyncpg
 import httpx
+import orjson
 import pytest
 
+from ingest.signatures import sign
 from tests.support.client import INGEST_KEY, ago, poll_value, post
 from tests.support.processes import ServiceProcess, wait_for
 
@@ -95,20 +98,26 @@ def two_workers(service_env: dict[str, str], log_dir: Path) -> Iterator[ServiceP
 def test_two_workers_share_the_port_and_both_serve(two_workers: ServiceProcess) -> None:
     assert two_workers.proc is not None
     workers = workers_of(two_workers.proc.pid)
-    # 32 kept-alive connections: the kernel hands each to one worker, which answers on it
-    conns = []
-    try:
-        for _ in range(32):
-            s = socket.create_connection(("127.0.0.1", two_workers.port), timeout=10)
-            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            assert s.recv(4096).startswith(b"HTTP/1.1 200"), "a worker did not answer"
-            conns.append(s)
-        ours = established_inodes(two_workers.port)
-        serving = [w for w in workers if socket_inodes(w) & ours]
-        assert serving == workers, f"connections held by {serving}, workers {workers}"
-    finally:
-        for s in conns:
-            s.close()
+    serving: set[int] = set()
+
+    def both_serve() -> bool:
+        # kept-alive connections: the kernel hands each to one worker, which answers on it (a
+        # worker still starting does not accept yet, so this polls until both do)
+        conns = []
+        try:
+            for _ in range(16):
+                s = socket.create_connection(("127.0.0.1", two_workers.port), timeout=10)
+                conns.append(s)
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert s.recv(4096).startswith(b"HTTP/1.1 200"), "a worker did not answer"
+            ours = established_inodes(two_workers.port)
+            serving.update(w for w in workers if socket_inodes(w) & ours)
+        finally:
+            for s in conns:
+                s.close()
+        return serving == set(workers)
+
+    wait_for(f"both workers {workers} to hold connections", both_serve, timeout=60, every=0.2)
     # and both answer events: a new id is accepted once, its retry is a duplicate
     tag = uuid.uuid4().hex[:8]
     bodies = [post(two_workers.url, MONITORING, event(tag, 1)).json() for _ in range(4)]
@@ -296,12 +305,12 @@ async def test_an_id_whose_claim_failed_is_not_a_duplicate_on_retry(
         assert refused.status_code == 503, refused.text
         assert int(refused.headers["Retry-After"]) >= 1
         proxy.mend()
-        retried = wait_for(
-            "the ingest to accept again",
-            lambda: (r := post(ingest.url, MONITORING, event(tag, 1))).status_code == 202 and r,
-            timeout=60,
-            every=0.5,
-        )
+
+        def accepted() -> httpx.Response | None:
+            r = post(ingest.url, MONITORING, event(tag, 1))
+            return r if r.status_code == 202 else None
+
+        retried = wait_for("the ingest to accept again", accepted, timeout=60, every=0.5)
         assert retried.json() == {"accepted": 1, "duplicates": 0, "ids": [f"w-{tag}-1"]}
         again = post(ingest.url, MONITORING, event(tag, 1)).json()
         assert (again["accepted"], again["duplicates"]) == (0, 1)
@@ -313,3 +322,35 @@ async def test_an_id_whose_claim_failed_is_not_a_duplicate_on_retry(
         await poll_value(
             db, f"SELECT count(*) FROM {table} WHERE event_id = $1", f"w-{tag}-1", expect=1
         )
+
+
+async def test_a_signed_request_replayed_after_a_restart_is_refused(
+    service_env: dict[str, str], log_dir: Path
+) -> None:
+    """A used signature is recorded in PostgreSQL: neither the other worker nor a restarted
+    ingest accepts it again within its window (the in-memory guard of each worker would)."""
+    secret = "workers-signing-secret"
+    env = {
+        **service_env,
+        "PACTA_INGEST_WORKERS": "2",
+        "PACTA_INGEST_HMAC_SECRETS": f"{INGEST_KEY}:{secret}",
+    }
+    body = orjson.dumps(event(uuid.uuid4().hex[:8], 1))
+    stamp = int(time.time())
+    headers = {
+        "Authorization": f"Bearer {INGEST_KEY}",
+        "X-Pacta-Signature": sign(secret.encode(), stamp, body),
+        "X-Pacta-Timestamp": str(stamp),
+    }
+    first = ServiceProcess("ingest", env, log_dir).start()
+    try:
+        assert httpx.post(first.url + MONITORING, content=body, headers=headers).status_code == 202
+    finally:
+        first.stop()
+    again = ServiceProcess("ingest", env, log_dir).start()
+    try:
+        replay = httpx.post(again.url + MONITORING, content=body, headers=headers)
+        assert replay.status_code == 401, replay.text
+        assert "already used" in replay.json()["detail"]
+    finally:
+        again.stop()

@@ -38,7 +38,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         # the engine serves readiness and pruning; the claims use a plain asyncpg pool
         engine = create_engine(settings.database_url, pool_size=2, pre_ping=False)
         await migrate(settings.database_url, store.SCHEMA, MIGRATIONS)
-        pool = await store.create_claim_pool(settings.database_url, size=8)
+        pool = await store.create_claim_pool(
+            settings.database_url, size=8, fsync=settings.ingest_claim_fsync
+        )
         stop = asyncio.Event()
         app.state.engine = engine
         app.state.claim_pool = pool

@@ -19,8 +19,13 @@ _CLAIM = (
 )
 
 
-async def create_claim_pool(url: str, size: int) -> Any:
-    """An asyncpg pool for the claims, from the service's SQLAlchemy database URL."""
+async def create_claim_pool(url: str, size: int, *, fsync: bool) -> Any:
+    """An asyncpg pool for the claims, from the service's SQLAlchemy database URL.
+
+    `fsync` False commits without waiting for the WAL flush (`synchronous_commit = off`): the
+    claim is visible to every session at once and survives any restart of the ingest, and only
+    a crash of PostgreSQL itself may forget the last few `wal_writer_delay`s of claims.
+    """
     parsed = sa.make_url(url).set(drivername="postgresql")
     ssl: object = None
     if parsed.host in ("127.0.0.1", "localhost", "::1") and not (
@@ -33,6 +38,7 @@ async def create_claim_pool(url: str, size: int) -> Any:
         max_size=size,
         ssl=ssl,
         timeout=10,
+        server_settings={} if fsync else {"synchronous_commit": "off"},
     )
 
 
