@@ -85,6 +85,8 @@ class RowBuilder:
                 if started_at_ms == last_event_ms:
                     started_at_ms = ticket.last_event_ms  # one int object where they are equal
             else:
+                # a row not rewritten since (its clock did not change) may hold an older one
+                ticket.last_event_ms = max(ticket.last_event_ms, last_event_ms)
                 for other in ticket.clocks.values():
                     if started_at_ms == other.started_at_ms:
                         started_at_ms = other.started_at_ms
