@@ -3,7 +3,7 @@ and how journal events become clock events."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, cast
 
 import orjson
@@ -142,9 +142,12 @@ assert tuple(Clock.__dataclass_fields__) == (
 ), "Clock's fields changed order: update RowBuilder.add"
 
 
-def clock_rows(ticket: Ticket) -> list[dict[str, Any]]:
+def clock_rows(ticket: Ticket, skip: Collection[str] = ()) -> list[dict[str, Any]]:
+    """The rows of the ticket's clocks, but those in `skip` (unchanged since written)."""
     rows = []
     for metric, clock in ticket.clocks.items():
+        if metric in skip:
+            continue
         deadline = clock.deadline_ms()
         rows.append(
             {
@@ -273,4 +276,4 @@ def current_labels(bodies: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def _json(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    return "{}" if not value else orjson.dumps(value).decode()

@@ -209,12 +209,7 @@ class ClockKeeper(Book):
                 ).inc()
                 emitted.append(signal)
         _log_signals(emitted)
-        rows = [
-            row
-            for t in tickets
-            for row in clock_rows(t)
-            if row["metric"] not in skip.get(t.ticket_id, ())
-        ]
+        rows = [row for t in tickets for row in clock_rows(t, skip.get(t.ticket_id, ()))]
         await store.save_clocks(conn, rows=rows)
         for row in rows:
             fact = clock_fact(row)

@@ -173,7 +173,13 @@ def test_an_event_that_moves_one_clock_leaves_the_other_unchanged_for_the_shell(
     outcome = apply_in_order(t, [TicketEvent(T0 + 2 * M, "responded")], T0 + 2 * M)
     assert outcome is not None
     assert outcome.unchanged == frozenset({"resolution"})  # its row and fact need no rewrite
-    # a status moves both (each is accounted to the event's instant, even a stopped one)
+    # a status that pauses nothing new moves nothing; a pause moves both (even the stopped
+    # one keeps the flag, for a reopen)
     outcome = apply_in_order(t, [TicketEvent(T0 + 3 * M, "updated", "open")], T0 + 3 * M)
     assert outcome is not None
+    assert outcome.unchanged == frozenset({"response", "resolution"})
+    waiting = TicketEvent(T0 + 4 * M, "updated", "waiting_for_customer")
+    outcome = apply_in_order(t, [waiting], T0 + 4 * M)
+    assert outcome is not None
     assert outcome.unchanged == frozenset()
+    assert t.clocks["resolution"].elapsed_ms == 4 * M
