@@ -249,15 +249,15 @@ async def _replan_outages(
     """This month of the services the policy covered or covers is measured against the
     policies as they now are, and so are open tickets from this instant on (the keeper's
     timer task applies it)."""
+    names = {p.match.service for p in policies if p is not None}
+    # a catch-all (no service named) may cover any service, and so may a calendar change
+    services = None if everything or None in names else {n for n in names if n}
     outages = getattr(request.app.state, "outages", None)
     if outages is not None:
-        names = {p.match.service for p in policies if p is not None}
-        # a catch-all (no service named) may cover any service, and so may a calendar change
-        wide = everything or None in names
-        await outages.replan_months(None if wide else {n for n in names if n})
+        await outages.replan_months(services)
     keeper = getattr(request.app.state, "keeper", None)
     if keeper is not None:
-        keeper.policy_changed()
+        keeper.policy_changed(services)
 
 
 # ---- maintenance windows ------------------------------------------------------------------

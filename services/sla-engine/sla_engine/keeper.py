@@ -262,7 +262,8 @@ class ClockKeeper(Book):
                         await self._reload()
                     if self.rules_changed:
                         self.rules_changed = False
-                        await apply_policy_change(self, now_ms())
+                        services, self.rules_services = self.rules_services, set()
+                        await apply_policy_change(self, now_ms(), services)
                     now = now_ms()
                     due = self._take_due(now)
                     if due:
@@ -355,8 +356,13 @@ class ClockKeeper(Book):
             raise
         self.committed(ids)
 
-    def policy_changed(self) -> None:
+    def policy_changed(self, services: set[str] | None = None) -> None:
         """A policy was put or deleted (here or, seen by the refresh, on another instance):
-        the timer task applies it to the open tickets this instance owns, from now on."""
+        the timer task applies it to the open tickets this instance owns, from now on, and to
+        the unmeasured tickets of `services` (None: of any service)."""
         self.rules_changed = True
+        if services is None or self.rules_services is None:
+            self.rules_services = None
+        else:
+            self.rules_services |= services
         self.wake.set()
