@@ -218,3 +218,35 @@ async def test_warn_before_fires_that_long_before_the_deadline(
     await d.wait(signals, f"{d.ticket}/resolution/breach/1")
     warnings = [s for s in d.mine(signals) if s["kind"] == "warning"]
     assert len(warnings) == 1
+
+
+async def test_a_policy_changed_under_an_open_ticket_keeps_its_time_and_applies_from_then(
+    stack: dict[str, ServiceProcess], signals: TopicReader
+) -> None:
+    d = Desk(stack, warn_at=[], targets={"P1": {"response": "1h", "resolution": "1h"}})
+    created = datetime.now(UTC) - timedelta(seconds=20)
+    d.post("created", created, priority="P1", status="open")
+    await wait_clocks(d.engine, d.ticket, lambda c: len(c) == 2)
+    # tightened to 30 s: 20 s are counted already, so the breach is 10 s after the change...
+    changed_at = datetime.now(UTC)
+    put(
+        d.engine,
+        "policies",
+        d.policy,
+        {
+            "match": {"service": d.service},
+            "warn_at": [],
+            "targets": {"P1": {"response": "1h", "resolution": "30s"}},
+        },
+    )
+    clocks = await wait_clocks(
+        d.engine, d.ticket, lambda c: c["resolution"]["target_seconds"] == 30
+    )
+    deadline = utc(clocks["resolution"]["deadline"])
+    # ...of counted time: created + 30 s, whatever instant the change took effect
+    assert abs((deadline - (created + timedelta(seconds=30))).total_seconds()) < 0.002
+    assert changed_at - timedelta(seconds=1) < deadline
+    breach = await d.wait(signals, f"{d.ticket}/resolution/breach/1", timeout=20)
+    assert breach["elapsed_seconds"] == 30
+    assert breach["target_seconds"] == 30
+    assert breach["late"] is False

@@ -4,9 +4,12 @@ survive a crash of the engine."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import httpx
@@ -245,3 +248,60 @@ async def test_engine_crash_keeps_timers(
     assert (
         len(signals.matching(lambda s: s["ticket_id"] == f"T-{tag}" and s["kind"] == "breach")) == 1
     )
+
+
+async def poll_http(probe: Any, timeout: float = 20.0) -> Any:
+    """Call `probe` until it returns something truthy; fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{probe.__name__} never held within {timeout}s")
+
+
+async def test_after_a_restart_an_event_older_than_the_latest_still_replays(
+    stack: dict[str, ServiceProcess], db: asyncpg.Connection
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    engine, ingest = stack["sla_engine"], stack["ingest"].url
+    put_policy(
+        engine.url,
+        f"p-{tag}",
+        {
+            "match": {"service": f"svc-{tag}"},
+            "pause_statuses": ["waiting_for_customer"],
+            "targets": {"P2": {"response": "8h", "resolution": "8h"}},
+        },
+    )
+    now = datetime.now(UTC)
+    created = ticket(tag, "created", now - timedelta(minutes=30), priority="P2", status="open")
+    assert post(ingest, "/v1/events/tickets", created).status_code == 202
+    # a status that changes nothing for the clocks, then a crash
+    again = ticket(tag, "updated", now - timedelta(minutes=10), status="open")
+    assert post(ingest, "/v1/events/tickets", again).status_code == 202
+
+    await poll_value(
+        db,
+        "SELECT count(*) FROM sla_engine.ticket_events WHERE ticket_id = $1",
+        f"T-{tag}",
+        expect=2,
+    )
+    engine.kill()
+    engine.start()
+    # in fact the customer was waiting from 20 to 10 minutes ago: a late event, older than
+    # the latest, which must be replayed in event time (waiting, then open again)
+    late = ticket(tag, "updated", now - timedelta(minutes=20), status="waiting_for_customer")
+    assert post(ingest, "/v1/events/tickets", late).status_code == 202
+
+    def replayed() -> dict[str, object] | None:
+        r = httpx.get(
+            f"{engine.url}/v1/clocks", params={"ticket_id": f"T-{tag}"}, headers=ADMIN, timeout=5
+        )
+        items = {c["metric"]: c for c in r.json()["items"]}
+        res = items.get("resolution")
+        return res if res and 1190 <= res["elapsed_seconds"] <= 1260 else None
+
+    found = await poll_http(replayed, timeout=30)
+    assert found["state"] == "running"  # open again after the pause, not left paused

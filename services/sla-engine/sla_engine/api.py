@@ -107,6 +107,9 @@ async def put_calendar(
     _ring(request)
     request.app.state.registry.calendars[name] = calendar
     request.app.state.registry.origins[("calendar", name)] = "api"
+    if not created:
+        # the policies on it measure their open tickets and this month by it from now on
+        await _replan_outages(request, everything=True)
     response.status_code = 201 if created else 200
     return _calendar_view(name, calendar, False)
 
@@ -240,18 +243,21 @@ def _calendar_fields(spec: PolicySpec, calendar: str) -> list[str]:
     return fields
 
 
-async def _replan_outages(request: Request, *policies: Policy | None) -> None:
+async def _replan_outages(
+    request: Request, *policies: Policy | None, everything: bool = False
+) -> None:
     """This month of the services the policy covered or covers is measured against the
     policies as they now are, and so are open tickets from this instant on (the keeper's
     timer task applies it)."""
+    names = {p.match.service for p in policies if p is not None}
+    # a catch-all (no service named) may cover any service, and so may a calendar change
+    services = None if everything or None in names else {n for n in names if n}
     outages = getattr(request.app.state, "outages", None)
     if outages is not None:
-        names = {p.match.service for p in policies if p is not None}
-        # a catch-all (no service named) may cover any service
-        await outages.replan_months(None if None in names else {n for n in names if n})
+        await outages.replan_months(services)
     keeper = getattr(request.app.state, "keeper", None)
     if keeper is not None:
-        keeper.policy_changed()
+        keeper.policy_changed(services)
 
 
 # ---- maintenance windows ------------------------------------------------------------------

@@ -41,6 +41,7 @@ class Book:
         self.open_paused = 0
         self._shared_rules: dict[str, ClockRules] = {}
         self.rules_changed = False  # a policy changed: re-measure open tickets (timer task)
+        self.rules_services: set[str] | None = set()  # whose unmeasured tickets (None: all)
 
     def schedule(self, ticket: Ticket) -> None:
         due = ticket.next_due_ms()

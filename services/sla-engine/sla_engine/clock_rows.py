@@ -3,7 +3,7 @@ and how journal events become clock events."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, cast
 
 import orjson
@@ -85,6 +85,8 @@ class RowBuilder:
                 if started_at_ms == last_event_ms:
                     started_at_ms = ticket.last_event_ms  # one int object where they are equal
             else:
+                # a row not rewritten since (its clock did not change) may hold an older one
+                ticket.last_event_ms = max(ticket.last_event_ms, last_event_ms)
                 for other in ticket.clocks.values():
                     if started_at_ms == other.started_at_ms:
                         started_at_ms = other.started_at_ms
@@ -140,9 +142,12 @@ assert tuple(Clock.__dataclass_fields__) == (
 ), "Clock's fields changed order: update RowBuilder.add"
 
 
-def clock_rows(ticket: Ticket) -> list[dict[str, Any]]:
+def clock_rows(ticket: Ticket, skip: Collection[str] = ()) -> list[dict[str, Any]]:
+    """The rows of the ticket's clocks, but those in `skip` (unchanged since written)."""
     rows = []
     for metric, clock in ticket.clocks.items():
+        if metric in skip:
+            continue
         deadline = clock.deadline_ms()
         rows.append(
             {
@@ -272,4 +277,4 @@ def current_labels(bodies: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def _json(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    return "{}" if not value else orjson.dumps(value).decode()

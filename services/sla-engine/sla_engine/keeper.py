@@ -91,6 +91,7 @@ class ClockKeeper(Book):
                 labels = [e.labels for e in sorted(group, key=lambda e: e.occurred_at) if e.labels]
                 if labels and labels[-1] != ticket.labels:
                     ticket.labels = dict(labels[-1])
+                    outcome = Outcome(outcome.intents, outcome.retracted)  # every row: new labels
                 outcomes.append((ticket, outcome))
         replayed, standing = await self.replay_tickets(conn, replays, now)
         await self.persist(conn, outcomes + replayed, now, standing)
@@ -159,12 +160,15 @@ class ClockKeeper(Book):
         keys: list[tuple[float | None, int]] = []
         retracted_ids: list[str] = []
         tickets: list[Ticket] = []
+        skip: dict[str, frozenset[str]] = {}
         standing = standing or {}
         # a condition signalled and retracted n times takes the id of occurrence n + 1
         with_new = [t.ticket_id for t, o in outcomes if o.intents]
         retracted = await signal_store.retracted_counts(conn, ticket_ids=with_new)
         for ticket, outcome in outcomes:
             tickets.append(ticket)
+            if outcome.unchanged:
+                skip[ticket.ticket_id] = frozenset(outcome.unchanged)
             for intent in outcome.intents:
                 generation = retracted.get(intent.key, 0) + 1
                 signals.append(from_intent(intent, ticket, now, generation))
@@ -176,7 +180,7 @@ class ClockKeeper(Book):
                 signals.append(retraction(ticket, now, body))
                 keys.append((None, key[4]))
                 retracted_ids.append(body["signal_id"])
-        await self.write(conn, tickets, signals, retracted_ids, keys)
+        await self.write(conn, tickets, signals, retracted_ids, keys, skip)
 
     async def write(
         self,
@@ -185,8 +189,12 @@ class ClockKeeper(Book):
         signals: list[Signal],
         retracted_ids: list[str],
         keys: list[tuple[float | None, int]] | None = None,
+        skip: dict[str, frozenset[str]] | None = None,
     ) -> None:
-        """Clock snapshots, new signals and their outbox records, and clock facts, in `conn`."""
+        """Clock snapshots, new signals and their outbox records, and clock facts, in `conn`;
+        a clock in `skip` (by ticket) did not change, so neither its row nor its fact is
+        written again (a ticket event usually moves one of its two clocks)."""
+        skip = skip or {}
         bodies = [s.model_dump(mode="json") for s in signals]
         # retractions first: a retracted occurrence and its successor may land together
         await signal_store.mark_retracted(conn, signal_ids=retracted_ids)
@@ -201,7 +209,7 @@ class ClockKeeper(Book):
                 ).inc()
                 emitted.append(signal)
         _log_signals(emitted)
-        rows = [row for t in tickets for row in clock_rows(t)]
+        rows = [row for t in tickets for row in clock_rows(t, skip.get(t.ticket_id, ()))]
         await store.save_clocks(conn, rows=rows)
         for row in rows:
             fact = clock_fact(row)
@@ -254,7 +262,8 @@ class ClockKeeper(Book):
                         await self._reload()
                     if self.rules_changed:
                         self.rules_changed = False
-                        await apply_policy_change(self, now_ms())
+                        services, self.rules_services = self.rules_services, set()
+                        await apply_policy_change(self, now_ms(), services)
                     now = now_ms()
                     due = self._take_due(now)
                     if due:
@@ -347,8 +356,13 @@ class ClockKeeper(Book):
             raise
         self.committed(ids)
 
-    def policy_changed(self) -> None:
+    def policy_changed(self, services: set[str] | None = None) -> None:
         """A policy was put or deleted (here or, seen by the refresh, on another instance):
-        the timer task applies it to the open tickets this instance owns, from now on."""
+        the timer task applies it to the open tickets this instance owns, from now on, and to
+        the unmeasured tickets of `services` (None: of any service)."""
         self.rules_changed = True
+        if services is None or self.rules_services is None:
+            self.rules_services = None
+        else:
+            self.rules_services |= services
         self.wake.set()

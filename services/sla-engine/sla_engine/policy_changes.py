@@ -79,7 +79,9 @@ def last_rules(initial: ClockRules | None, changes: list[RulesChange]) -> ClockR
     return initial
 
 
-async def apply_policy_change(keeper: ClockKeeper, at_ms: int) -> int:
+async def apply_policy_change(
+    keeper: ClockKeeper, at_ms: int, services: set[str] | None = None
+) -> int:
     """Record, for every owned ticket whose policy is no longer the one measuring it, the
     change at `at_ms`, and replay it: clocks switch rules there keeping their elapsed time,
     a ticket no policy covered gets clocks from there on, a deleted policy's clocks stop."""
@@ -92,7 +94,8 @@ async def apply_policy_change(keeper: ClockKeeper, at_ms: int) -> int:
                 new = keeper.rules_of_ticket(ticket.service, ticket.customer, ticket.ticket_type)
                 if new != ticket.rules:
                     changes.append(_change(ticket_id, at_ms, ticket.rules, new))
-            for ticket_id, first in (await store.unmeasured_tickets(conn)).items():
+            unmeasured = await store.unmeasured_tickets(conn, services=services)
+            for ticket_id, first in unmeasured.items():
                 if ticket_id in keeper.book or not keeper.owns(ticket_id):
                     continue
                 new = keeper.rules_of_first(first)
@@ -103,7 +106,7 @@ async def apply_policy_change(keeper: ClockKeeper, at_ms: int) -> int:
             outcomes, standing = await keeper.replay_tickets(conn, ids, at_ms)
             await keeper.persist(conn, outcomes, at_ms, standing)
     except Exception:
-        keeper.rules_changed = True  # try again next round
+        keeper.policy_changed(services)  # try again next round
         raise
     keeper.committed(ids)
     if ids:

@@ -247,7 +247,9 @@ async def delete_clocks(
     return [dict(r._mapping) for r in result]
 
 
-async def unmeasured_tickets(conn: AsyncConnection) -> dict[str, dict[str, Any]]:
+async def unmeasured_tickets(
+    conn: AsyncConnection, *, services: set[str] | None = None
+) -> dict[str, dict[str, Any]]:
     """Journaled tickets without clocks (no policy covered them) that are still open (their
     latest event neither resolves nor closes them), with their first event."""
     result = await conn.execute(
@@ -259,10 +261,12 @@ async def unmeasured_tickets(conn: AsyncConnection) -> dict[str, dict[str, Any]]
             "row_number() OVER (PARTITION BY e.ticket_id ORDER BY e.occurred_at) AS n "
             "FROM sla_engine.ticket_events e WHERE NOT EXISTS "
             "(SELECT 1 FROM sla_engine.clocks c WHERE c.ticket_id = e.ticket_id) "
-            "WINDOW w AS (PARTITION BY e.ticket_id ORDER BY e.occurred_at "
+            + ("" if services is None else "AND e.body->>'service' = ANY(:services) ")
+            + "WINDOW w AS (PARTITION BY e.ticket_id ORDER BY e.occurred_at "
             "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) t "
             "WHERE n = 1 AND last_action NOT IN ('resolved', 'closed')"
-        )
+        ),
+        {} if services is None else {"services": sorted(services)},
     )
     return {ticket_id: body for ticket_id, body in result}
 

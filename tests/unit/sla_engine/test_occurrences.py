@@ -165,3 +165,22 @@ def test_a_changed_policy_keeps_the_elapsed_time_and_applies_its_target_from_the
         10 * M,
     )
     assert clocks["resolution"].warn_at == ()
+
+
+def test_an_event_that_moves_one_clock_leaves_the_other_unchanged_for_the_shell() -> None:
+    t = ticket()
+    replay_all(t, [TicketEvent(T0, "created", "open", "P2")], T0 + M)
+    outcome = apply_in_order(t, [TicketEvent(T0 + 2 * M, "responded")], T0 + 2 * M)
+    assert outcome is not None
+    assert outcome.unchanged == frozenset({"resolution"})  # its row and fact need no rewrite
+    # a status that pauses nothing new moves nothing; a pause moves both (even the stopped
+    # one keeps the flag, for a reopen)
+    outcome = apply_in_order(t, [TicketEvent(T0 + 3 * M, "updated", "open")], T0 + 3 * M)
+    assert outcome is not None
+    # ...but one row is written all the same: it carries the ticket's newer last event
+    assert len(outcome.unchanged) == 1
+    waiting = TicketEvent(T0 + 4 * M, "updated", "waiting_for_customer")
+    outcome = apply_in_order(t, [waiting], T0 + 4 * M)
+    assert outcome is not None
+    assert outcome.unchanged == frozenset()
+    assert t.clocks["resolution"].elapsed_ms == 4 * M

@@ -246,6 +246,15 @@ class Clock:
 
     def set_status(self, paused: bool, at_ms: int) -> list[SignalIntent]:
         """The ticket's status moved into (or out of) a pause status at `at_ms`."""
+        if paused == self.paused:
+            # nothing changes for this clock: it need not be accounted to `at_ms` (what falls
+            # due meanwhile fires at its own instant all the same), only be in order
+            if at_ms < self.as_of_ms:
+                raise OutOfOrderError(
+                    f"clock {self.ticket_id}/{self.metric} is accounted to {self.as_of_ms}; "
+                    f"an operation at {at_ms} needs a replay"
+                )
+            return []
         intents = self._catch_up(at_ms)
         self.paused = paused  # kept while stopped too, so a reopened ticket resumes paused
         return intents

@@ -44,6 +44,7 @@ class Outcome:
 
     intents: list[SignalIntent]
     retracted: list[SignalKey]
+    unchanged: frozenset[Metric] = frozenset()  # clocks whose stored snapshot still holds
 
 
 def apply_in_order(ticket: Ticket, events: Iterable[TicketEvent], now_ms: int) -> Outcome | None:
@@ -56,6 +57,7 @@ def apply_in_order(ticket: Ticket, events: Iterable[TicketEvent], now_ms: int) -
     if ordered and ordered[0].at_ms < ticket.last_event_ms:
         return None
     snapshot = [(m, _copy(c)) for m, c in ticket.clocks.items()]
+    before, last_before = _signatures(ticket), ticket.last_event_ms
     intents: list[SignalIntent] = []
     try:
         for event in ordered:
@@ -72,7 +74,11 @@ def apply_in_order(ticket: Ticket, events: Iterable[TicketEvent], now_ms: int) -
         ticket.clocks = dict(snapshot)
         return None
     intents += advance_due(ticket, now_ms)
-    return _settle(ticket, intents, [])
+    unchanged = _same(before, ticket)
+    if ticket.last_event_ms != last_before and unchanged == frozenset(ticket.clocks):
+        # one row must carry the newer last event (a restart tells in-order events by it)
+        unchanged = unchanged - {next(iter(ticket.clocks))}
+    return _settle(ticket, intents, [], unchanged)
 
 
 def replay_all(
@@ -112,15 +118,47 @@ def advance_due(ticket: Ticket, now_ms: int) -> list[SignalIntent]:
 
 
 def fire_due(ticket: Ticket, now_ms: int) -> Outcome:
-    return _settle(ticket, advance_due(ticket, now_ms), [])
+    before = _signatures(ticket)
+    return _settle(ticket, advance_due(ticket, now_ms), [], _same(before, ticket))
 
 
-def _settle(ticket: Ticket, intents: list[SignalIntent], retracted: list[SignalKey]) -> Outcome:
+def _settle(
+    ticket: Ticket,
+    intents: list[SignalIntent],
+    retracted: list[SignalKey],
+    unchanged: frozenset[Metric] = frozenset(),
+) -> Outcome:
     fresh = [i for i in intents if i.key not in ticket.emitted]
     if fresh:
         ticket.emitted = ticket.emitted | {i.key for i in fresh}
     ticket.version += 1
-    return Outcome(fresh, retracted)
+    return Outcome(fresh, retracted, unchanged)
+
+
+def _signatures(ticket: Ticket) -> dict[Metric, tuple[object, ...]]:
+    """What a clock's stored snapshot holds (its row need not be written again if equal)."""
+    return {
+        m: (
+            c.as_of_ms,
+            c.elapsed_ms,
+            c.paused,
+            c.stopped_at_ms,
+            c.breached_at_ms,
+            c.priority,
+            c.target_ms,
+            c.fired,
+            c.met_signalled,
+            c.episode,
+            c.breach_episode,
+            c.policy,
+        )
+        for m, c in ticket.clocks.items()
+    }
+
+
+def _same(before: dict[Metric, tuple[object, ...]], ticket: Ticket) -> frozenset[Metric]:
+    after = _signatures(ticket)
+    return frozenset(m for m, sig in before.items() if after.get(m) == sig)
 
 
 def _copy(clock: Clock) -> Clock:
