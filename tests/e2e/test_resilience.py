@@ -108,7 +108,7 @@ async def test_consumer_killed_mid_stream_loses_and_doubles_nothing(
     )
     assert dupes == 0
     await poll_value(
-        db, "SELECT count(*) FROM reporting.journal WHERE service = $1", f"svc-{tag}", expect=total
+        db, "SELECT count(*) FROM reporting.tickets WHERE service = $1", f"svc-{tag}", expect=total
     )
 
 

@@ -39,7 +39,7 @@ async def test_migrations_are_idempotent(settings: CommonSettings, engine: Async
                 "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'sla_engine'"
             )
         )
-    assert version == "0001"
+    assert version == max(p.name[:4] for p in (INGEST_MIGRATIONS / "versions").glob("0*.py"))
     assert tables >= 8
 
 
