@@ -9,7 +9,8 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,10 @@ import httpx
 import pytest
 import yaml
 
+from tests.support.alerting import SECRET, WebhookCollector
 from tests.support.client import ago, post
 from tests.support.processes import ServiceProcess, free_port, wait_for
+from tests.support.reporting import get_report
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -244,23 +247,109 @@ def wait_every_query(prometheus: str, exprs: list[str], timeout: float = 60.0) -
     assert not pending, f"no data within {timeout}s for:\n" + "\n".join(sorted(pending))
 
 
-def test_every_overview_panel_returns_data(
-    prometheus: str, stack: dict[str, ServiceProcess]
-) -> None:
+def alerting_traffic(stack: dict[str, ServiceProcess], hooks: Hooks) -> None:
+    """What the alerting dashboard shows: tickets whose resolution target of 2 s breaches, routed
+    (group_wait 0s) to a receiver that accepts and to one that refuses (HTTP 400: failed)."""
+    tag = uuid.uuid4().hex[:8]
+    alerting, engine = stack["alerting"].url, stack["sla_engine"].url
+    ok, bad = f"dash-ok-{tag}", f"dash-bad-{tag}"
+    for name, hook in ((ok, hooks.ok), (bad, hooks.bad)):
+        body = {"type": "webhook", "url": hook.url(f"/{name}"), "secret": SECRET}
+        put(alerting, f"/v1/receivers/{name}", body)
+    put(
+        alerting,
+        "/v1/routes",
+        {
+            "receiver": ok,
+            "group_by": ["ticket_id"],
+            "group_wait": "0s",
+            "routes": [{"matchers": [f'service="{bad}"'], "receiver": bad, "group_wait": "0s"}],
+        },
+    )
+    for service in (ok, bad):
+        policy = {
+            "match": {"service": service},
+            "targets": {"P1": {"response": "1h", "resolution": "2s"}},
+        }
+        put(engine, f"/v1/policies/{service}", policy)
+        ticket = {
+            "ticket_id": f"AL-{service}",
+            "service": service,
+            "priority": "P1",
+            "action": "created",
+            "occurred_at": ago(seconds=0),
+        }
+        assert post(stack["ingest"].url, "/v1/events/tickets", ticket).status_code == 202
+    wait_for("the breach delivered", lambda: hooks.ok.accepted(f"/{ok}"), timeout=30)
+    wait_for(
+        "the breach refused",
+        lambda: [r for r in hooks.bad.received if r.path == f"/{bad}"],
+        timeout=30,
+    )
+
+
+def reporting_traffic(stack: dict[str, ServiceProcess]) -> None:
+    """What the reporting dashboard shows: records for the read model (the SLA traffic's facts
+    and tickets), a monthly report in every format and each trend."""
+    sla_traffic(stack["ingest"].url, stack["sla_engine"].url)
+    base = stack["reporting"].url
+    for format in ("json", "csv", "html", "pdf"):
+        r = get_report(base, format=format)
+        assert r.status_code == 200, f"{format}: {r.status_code} {r.text[:300]}"
+    for kind in ("availability", "breaches", "mttr"):
+        r = httpx.get(f"{base}/v1/trends/{kind}", headers=ADMIN, timeout=30)
+        assert r.status_code == 200, f"{kind}: {r.status_code} {r.text[:300]}"
+
+
+@dataclass
+class Hooks:
+    ok: WebhookCollector
+    bad: WebhookCollector
+
+
+@pytest.fixture(scope="module")
+def hooks() -> Iterator[Hooks]:
+    ok, bad = WebhookCollector(), WebhookCollector(status=400)
+    try:
+        yield Hooks(ok, bad)
+    finally:
+        ok.close()
+        bad.close()
+
+
+def put(base: str, path: str, body: object) -> None:
+    r = httpx.put(base + path, json=body, headers=ADMIN, timeout=10)
+    assert r.status_code in (200, 201), f"{path}: {r.status_code} {r.text}"
+
+
+def overview_traffic(stack: dict[str, ServiceProcess]) -> None:
     post_traffic(stack["ingest"].url)  # rejected, duplicated and consumed series need traffic
     sla_traffic(stack["ingest"].url, stack["sla_engine"].url)  # detection lag needs a timer
-    wait_every_query(prometheus, dashboard_exprs("pacta-overview.json"))
 
 
-def test_every_sla_panel_returns_data(prometheus: str, stack: dict[str, ServiceProcess]) -> None:
-    sla_traffic(stack["ingest"].url, stack["sla_engine"].url)
-    wait_every_query(prometheus, dashboard_exprs("pacta-sla.json"))
+#: Every shipped dashboard -> the traffic through the real services that gives each of its
+#: panels data. A new dashboard without an entry fails the test below.
+TRAFFIC: dict[str, Callable[[dict[str, ServiceProcess], Hooks], None]] = {
+    "pacta-overview.json": lambda stack, _: overview_traffic(stack),
+    "pacta-sla.json": lambda stack, _: sla_traffic(stack["ingest"].url, stack["sla_engine"].url),
+    "pacta-alerting.json": alerting_traffic,
+    "pacta-reporting.json": lambda stack, _: reporting_traffic(stack),
+}
+BOARDS = sorted(p.name for p in DASHBOARDS.glob("*.json"))
 
 
-@pytest.mark.parametrize("board", sorted(p.name for p in DASHBOARDS.glob("*.json")))
+@pytest.mark.parametrize("board", BOARDS)
+def test_every_panel_of_the_dashboard_returns_data(
+    prometheus: str, stack: dict[str, ServiceProcess], hooks: Hooks, board: str
+) -> None:
+    assert board in TRAFFIC, f"{board}: say in TRAFFIC which traffic gives its panels data"
+    TRAFFIC[board](stack, hooks)
+    wait_every_query(prometheus, dashboard_exprs(board))
+
+
+@pytest.mark.parametrize("board", BOARDS)
 def test_every_shipped_dashboard_query_is_valid_promql(prometheus: str, board: str) -> None:
-    # every board, those of other components included: Prometheus itself parses each query
-    # (whether it returns data needs that component's traffic; the two above are checked so)
+    # Prometheus itself parses each query, data or not
     for expr in dashboard_exprs(board):
         query(prometheus, expr)
 
