@@ -336,6 +336,20 @@ TRAFFIC: dict[str, Callable[[dict[str, ServiceProcess], Hooks], None]] = {
     "pacta-reporting.json": lambda stack, _: reporting_traffic(stack),
 }
 BOARDS = sorted(p.name for p in DASHBOARDS.glob("*.json"))
+#: Beyond "some data": the label values the traffic above must have produced (query, label).
+SERIES: dict[str, list[tuple[str, str, set[str]]]] = {
+    "pacta-alerting.json": [
+        ("sum by (outcome) (pacta_notifications_total)", "outcome", {"delivered", "failed"}),
+        ("sum by (kind) (pacta_alerting_signals_total)", "kind", {"breach"}),
+    ],
+    "pacta-reporting.json": [
+        (
+            "sum by (format) (pacta_report_generation_seconds_count)",
+            "format",
+            {"json", "csv", "html", "pdf", "trend_availability", "trend_breaches", "trend_mttr"},
+        ),
+    ],
+}
 
 
 @pytest.mark.parametrize("board", BOARDS)
@@ -345,6 +359,13 @@ def test_every_panel_of_the_dashboard_returns_data(
     assert board in TRAFFIC, f"{board}: say in TRAFFIC which traffic gives its panels data"
     TRAFFIC[board](stack, hooks)
     wait_every_query(prometheus, dashboard_exprs(board))
+    for expr, label, wanted in SERIES.get(board, []):
+        what = f"{expr} to have {label} {sorted(wanted)}"
+        wait_for(what, has_values(prometheus, expr, label, wanted), timeout=10, every=0.25)
+
+
+def has_values(prometheus: str, expr: str, label: str, wanted: set[str]) -> Callable[[], bool]:
+    return lambda: wanted <= {s["metric"].get(label) for s in query(prometheus, expr)}
 
 
 @pytest.mark.parametrize("board", BOARDS)
