@@ -132,7 +132,9 @@ def test_the_page_names_the_panels_that_show_each_metric(metrics: dict[str, Metr
                 shown[metric].add(f"{board}{SEP}{title}")
     for name, cells in documented().items():
         page = {p.strip() for p in cells[5].split(";") if p.strip() and p.strip() != "—"}
-        assert page == shown[name], f"{name}: panels on the page {page}, in the dashboards {shown[name]}"
+        assert page == shown[name], (
+            f"{name}: panels on the page {page}, in the dashboards {shown[name]}"
+        )
 
 
 def test_every_dashboard_query_names_defined_metrics(metrics: dict[str, Metric]) -> None:
