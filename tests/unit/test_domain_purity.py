@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED_PURE = [ROOT / "shared/pacta/durations.py", ROOT / "shared/pacta/calendars.py"]
 DOMAIN = sorted(ROOT.glob("services/*/*/domain/*.py")) + SHARED_PURE
 FORBIDDEN_IMPORTS = {
