@@ -14,6 +14,30 @@ from pacta.logs import get_logger
 
 log = get_logger(__name__)
 PROBLEM_JSON = "application/problem+json"
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+"""RFC 9457 as every service declares its 4xx answers in OpenAPI (schemathesis checks them)."""
+
+
+def problem_answer(description: str) -> dict[str, Any]:
+    """One OpenAPI `responses` entry: a problem document with this description."""
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
 
 
 class Problem(Exception):

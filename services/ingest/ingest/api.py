@@ -19,7 +19,7 @@ from ingest.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError
 from pacta.auth import IngestKey
 from pacta.events import MonitoringEvent, TicketEvent
 from pacta.logs import get_logger
-from pacta.problems import PROBLEM_JSON, Problem
+from pacta.problems import Problem, problem_answer
 
 log = get_logger(__name__)
 _stdlib_log = logging.getLogger(__name__)
@@ -34,28 +34,7 @@ class Accepted(BaseModel):
     ids: list[str]
 
 
-_PROBLEM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["type", "title", "status"],
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-            },
-        },
-    },
-}
-
-
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {PROBLEM_JSON: {"schema": _PROBLEM_SCHEMA}}}
+_problem = problem_answer
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {

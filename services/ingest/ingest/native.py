@@ -25,7 +25,7 @@ from ingest.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError
 from pacta.auth import authenticate
 from pacta.events import MonitoringEvent
 from pacta.logs import get_logger
-from pacta.problems import Problem
+from pacta.problems import Problem, problem_answer
 
 log = get_logger(__name__)
 router = APIRouter(tags=["integrations"])
@@ -48,25 +48,8 @@ ADAPTERS: dict[str, Adapter] = {
     "jira": jira.parse,
     "servicenow": servicenow.parse,
 }
-_PROBLEM = {
-    "content": {
-        "application/problem+json": {
-            "schema": {
-                "type": "object",
-                "required": ["type", "title", "status"],
-                "properties": {
-                    "type": {"type": "string"},
-                    "title": {"type": "string"},
-                    "status": {"type": "integer"},
-                    "detail": {"type": "string"},
-                    "errors": {"type": "array", "items": {"type": "object"}},
-                },
-            }
-        }
-    }
-}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"description": description, **_PROBLEM}
+    code: problem_answer(description)
     for code, description in {
         400: "Malformed JSON",
         401: "No valid API key, or a missing or invalid signature",

@@ -5,26 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pacta.problems import PROBLEM_JSON
+from pacta.problems import problem_answer
 
-_PROBLEM: dict[str, Any] = {
-    "type": "object",
-    "required": ["type", "title", "status"],
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-            },
-        },
-    },
-}
 _MEANING = {
     400: "Malformed JSON",
     401: "No valid API key",
@@ -37,7 +19,4 @@ _MEANING = {
 
 def answers(*codes: int) -> dict[int | str, dict[str, Any]]:
     """`responses=` entries for these problem answers."""
-    return {
-        code: {"description": _MEANING[code], "content": {PROBLEM_JSON: {"schema": _PROBLEM}}}
-        for code in codes
-    }
+    return {code: problem_answer(_MEANING[code]) for code in codes}
