@@ -11,6 +11,7 @@ import time
 from datetime import datetime
 from typing import Any
 
+import aiohttp
 import httpx
 import orjson
 from pydantic import BaseModel
@@ -65,8 +66,15 @@ class Worker:
         self.prefetch = concurrency * PREFETCH
         self.tasks: set[asyncio.Task[None]] = set()
         self.held: set[int] = set()  # delivery ids leased here and not yet recorded
+        # keep-alive pools at least as deep as every receiver's concurrency: a POST never
+        # waits for a connection its slot already allowed, nor opens one per request
+        pool = max(256, concurrency * 8)
         self.http = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64)
+            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
+        )
+        self.web = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=pool, limit_per_host=0, keepalive_timeout=30),
+            auto_decompress=False,
         )
         self.senders: dict[str, tuple[bytes, Sender]] = {}
         self.rng = random.Random()
@@ -82,7 +90,9 @@ class Worker:
         fingerprint = orjson.dumps(config.model_dump(mode="json"))
         cached = self.senders.get(name)
         if cached is None or cached[0] != fingerprint:
-            cached = (fingerprint, receivers.TYPES[kind].build(config, self.http))
+            module = receivers.TYPES[kind]
+            client = self.web if getattr(module, "CLIENT", "httpx") == "aiohttp" else self.http
+            cached = (fingerprint, module.build(config, client))
             self.senders[name] = cached
         return kind, cached[1]
 
@@ -265,6 +275,7 @@ class Worker:
         except Exception as exc:  # the leases run out by themselves
             log.warning("delivery leases not handed back", error=repr(exc))
         await self.http.aclose()
+        await self.web.close()
 
 
 async def gauge_queue(engine: AsyncEngine) -> None:
