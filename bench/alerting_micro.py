@@ -118,6 +118,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "PACTA_API_KEYS": f"{ADMIN_KEY}:admin",
                 "PACTA_ALERTING_PORT": str(port),
                 "PACTA_ALERTING_PUBLIC_URL": url,
+                **dict(kv.split("=", 1) for kv in args.env),
             },
         )
         stack.callback(proc.stop)
@@ -180,6 +181,7 @@ def main() -> None:
     p.add_argument("--duration", type=float, default=10.0)
     p.add_argument("--count", type=int, default=0, help="signals (default rate x duration)")
     p.add_argument("--drain", type=float, default=90.0)
+    p.add_argument("--env", action="append", default=[], help="K=V for the alerting process")
     p.add_argument("--profile", default="", help="py-spy flame graph of alerting to this file")
     asyncio.run(run(p.parse_args()))
 
