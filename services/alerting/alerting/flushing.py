@@ -79,6 +79,9 @@ async def flush_due(
     """Flush the groups due at `now_ms` (only `keys` if given); a group another instance is
     flushing right now is skipped. Returns how many deliveries were queued."""
     where = "next_flush_at <= :now" + (" AND key = ANY(:keys)" if keys is not None else "")
+    if keys is not None:
+        # the consumer's own groups: every one of them now, none left for the timer's next round
+        limit = max(limit, len(keys))
     rows = (
         await conn.execute(
             sa.text(
