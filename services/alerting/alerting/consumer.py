@@ -23,22 +23,26 @@ log = get_logger(__name__)
 
 async def record_signals(conn: AsyncConnection, *, signals: list[Signal]) -> None:
     if signals:
+        rows = [
+            {
+                "id": s.signal_id,
+                "kind": s.kind,
+                "service": s.service,
+                "occurred_at": s.occurred_at,
+                "body": s.model_dump(mode="json"),
+            }
+            for s in signals
+        ]
         await conn.execute(
             sa.text(
                 "INSERT INTO alerting.signals (signal_id, kind, service, occurred_at, body) "
-                "VALUES (:id, :kind, :service, :occurred_at, CAST(:body AS jsonb)) "
-                "ON CONFLICT DO NOTHING"
+                "SELECT id, kind, service, occurred_at, body FROM "
+                + store.recordset(
+                    "id text, kind text, service text, occurred_at timestamptz, body jsonb"
+                )
+                + " ORDER BY ord ON CONFLICT DO NOTHING"
             ),
-            [
-                {
-                    "id": s.signal_id,
-                    "kind": s.kind,
-                    "service": s.service,
-                    "occurred_at": s.occurred_at,
-                    "body": orjson.dumps(s.model_dump(mode="json")).decode(),
-                }
-                for s in signals
-            ],
+            {"rows": orjson.dumps(rows).decode()},
         )
 
 

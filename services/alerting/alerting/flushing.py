@@ -65,7 +65,12 @@ async def changed_many(conn: AsyncConnection, keys: Sequence[str], now_ms: int) 
             moved.append({"n": ms_to_datetime(state.next_flush_at_ms), "k": row.key})
     if moved:
         await conn.execute(
-            sa.text("UPDATE alerting.groups SET next_flush_at = :n WHERE key = :k"), moved
+            sa.text(
+                "UPDATE alerting.groups g SET next_flush_at = x.n FROM "
+                + store.recordset("k text, n timestamptz")
+                + " WHERE g.key = x.k"
+            ),
+            {"rows": store.jsonb(moved)},
         )
 
 
@@ -147,10 +152,15 @@ class _Batch:
         if self.updates:
             await conn.execute(
                 sa.text(
-                    "UPDATE alerting.groups SET next_flush_at = :next, first_flush_at = :first, "
-                    "last_sent_at = :sent, notified = :notified, seq = :seq WHERE key = :k"
+                    "UPDATE alerting.groups g SET next_flush_at = x.next, first_flush_at = "
+                    "x.first, last_sent_at = x.sent, notified = x.notified, seq = x.seq FROM "
+                    + store.recordset(
+                        "k text, next timestamptz, first timestamptz, sent timestamptz, "
+                        "notified text[], seq integer"
+                    )
+                    + " WHERE g.key = x.k"
                 ),
-                self.updates,
+                {"rows": store.jsonb(self.updates)},
             )
         for silence_id, alert_id in self.silenced:
             await store.note_silenced(conn, [silence_id], alert_id)

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alerting.store import jsonb
+from alerting.store import jsonb, recordset
 
 OUTCOMES = ("pending", "sending", "delivered", "failed")
 
@@ -52,22 +52,29 @@ async def enqueue(
 async def enqueue_many(conn: AsyncConnection, deliveries: Sequence[Mapping[str, Any]]) -> None:
     """Queue notifications (key, receiver, group_key, status, alerts, now, detected_at); a key
     queued already is left as it is (a replay of the decision that made it)."""
+    if not deliveries:
+        return
+    rows = [
+        {
+            **{k: d[k] for k in ("key", "receiver", "group_key", "status", "now")},
+            "detected_at": d["detected_at"],
+            "ids": [str(a["alert_id"]) for a in d["alerts"]],
+            "alerts": list(d["alerts"]),
+        }
+        for d in deliveries
+    ]
     await conn.execute(
         sa.text(
             "INSERT INTO alerting.deliveries (idempotency_key, receiver, group_key, status, "
-            "alert_ids, alerts, state, next_attempt_at, detected_at, created_at) VALUES "
-            "(:key, :receiver, :group_key, :status, :ids, CAST(:alerts AS jsonb), 'pending', "
-            ":now, :detected_at, :now) ON CONFLICT (idempotency_key) DO NOTHING"
+            "alert_ids, alerts, state, next_attempt_at, detected_at, created_at) SELECT key, "
+            "receiver, group_key, status, ids, alerts, 'pending', now, detected_at, now FROM "
+            + recordset(
+                "key text, receiver text, group_key text, status text, ids text[], "
+                "alerts jsonb, now timestamptz, detected_at timestamptz"
+            )
+            + " ORDER BY ord ON CONFLICT (idempotency_key) DO NOTHING"
         ),
-        [
-            {
-                **{k: d[k] for k in ("key", "receiver", "group_key", "status", "now")},
-                "detected_at": d["detected_at"],
-                "ids": [str(a["alert_id"]) for a in d["alerts"]],
-                "alerts": jsonb(list(d["alerts"])),
-            }
-            for d in deliveries
-        ],
+        {"rows": jsonb(rows)},
     )
 
 
