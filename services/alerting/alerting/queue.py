@@ -130,29 +130,40 @@ async def record_attempts(conn: AsyncConnection, outcomes: Sequence[Mapping[str,
     await conn.execute(
         sa.text(
             "INSERT INTO alerting.delivery_attempts (delivery_id, attempt, started_at, "
-            "finished_at, outcome, detail) VALUES (:id, :attempt, :started_at, :finished_at, "
-            ":outcome, :detail)"
+            "finished_at, outcome, detail) SELECT id, attempt, started_at, finished_at, "
+            "outcome, detail FROM "
+            + recordset(
+                "id bigint, attempt integer, started_at timestamptz, finished_at timestamptz, "
+                "outcome text, detail text"
+            )
+            + " ORDER BY ord"
         ),
-        [{**o, "detail": str(o["detail"])[:2000]} for o in outcomes],
+        {"rows": jsonb([{**o, "detail": str(o["detail"])[:2000]} for o in outcomes])},
     )
     states = {"delivered": "delivered", "retry": "pending", "failed": "failed"}
     await conn.execute(
         sa.text(
-            "UPDATE alerting.deliveries SET state = :state, lease_until = NULL, "
-            "next_attempt_at = COALESCE(:next, next_attempt_at), last_error = :err, "
-            "delivered_at = CASE WHEN :state = 'delivered' THEN :f ELSE delivered_at END "
-            "WHERE id = :id"
+            "UPDATE alerting.deliveries d SET state = x.state, lease_until = NULL, "
+            "next_attempt_at = COALESCE(x.next, d.next_attempt_at), last_error = x.err, "
+            "delivered_at = CASE WHEN x.state = 'delivered' THEN x.f ELSE d.delivered_at END "
+            "FROM "
+            + recordset("id bigint, state text, next timestamptz, f timestamptz, err text")
+            + " WHERE d.id = x.id"
         ),
-        [
-            {
-                "state": states[o["outcome"]],
-                "next": o["next_attempt_at"],
-                "f": o["finished_at"],
-                "id": o["id"],
-                "err": None if o["outcome"] == "delivered" else str(o["detail"])[:2000],
-            }
-            for o in outcomes
-        ],
+        {
+            "rows": jsonb(
+                [
+                    {
+                        "state": states[o["outcome"]],
+                        "next": o["next_attempt_at"],
+                        "f": o["finished_at"],
+                        "id": o["id"],
+                        "err": None if o["outcome"] == "delivered" else str(o["detail"])[:2000],
+                    }
+                    for o in outcomes
+                ]
+            )
+        },
     )
 
 
