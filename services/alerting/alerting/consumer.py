@@ -4,6 +4,7 @@ their groups and the deliveries of groups already due commit in one transaction.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -68,7 +69,10 @@ def make_handler(app: FastAPI) -> BatchHandler:
             touched = await pipeline.apply_signals(
                 conn, ctx, [s.model_dump(mode="json") for s in fresh], at
             )
-            queued = await flushing.flush_due(conn, ctx, at, keys=sorted(touched))
+            leased: list[Any] = []
+            queued = await flushing.flush_due(conn, ctx, at, keys=sorted(touched), leased=leased)
+        # committed: the deliveries leased to this process's worker start now, without a claim
+        ctx.delivery_start(leased)
         for s in fresh:
             SIGNALS.labels(s.kind).inc()
         # after the commit: a worker woken earlier would find nothing yet

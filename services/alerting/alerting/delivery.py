@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import random
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +26,7 @@ from pacta.durations import datetime_to_ms, ms_to_datetime
 from pacta.logs import get_logger
 
 log = get_logger(__name__)
-LEASE_S = 120.0
+LEASE_S = queue.LEASE_MS / 1000
 PREFETCH = 4
 
 
@@ -81,6 +82,7 @@ class Worker:
         # outcomes wait here to be written together: one transaction per round, not per send
         self.outcomes: list[dict[str, Any]] = []
         self.outcome_ready = asyncio.Event()
+        self.closing = False
 
     def sender_for(self, name: str) -> tuple[str, Sender] | None:
         config: BaseModel | None = self.ctx.live.receivers.get(name)
@@ -160,13 +162,23 @@ class Worker:
                 free=free,
                 default_free=self.prefetch,
             )
+        self.start(rows)
+        return len(rows)
+
+    def room(self, receiver: str) -> int:
+        """How many more rows of this receiver the worker takes now (none once stopping: a
+        row leased then would wait for its lease to run out)."""
+        return 0 if self.closing else self.prefetch - self.busy.get(receiver, 0)
+
+    def start(self, rows: Sequence[Any]) -> None:
+        """Send rows leased to this worker (by its claim, or by the transaction that queued
+        them), each once a slot of its receiver is free."""
         for row in rows:
             self.busy[row.receiver] = self.busy.get(row.receiver, 0) + 1
             task = asyncio.create_task(self.deliver(row), name=f"delivery-{row.id}")
             self.tasks.add(task)
             self.held.add(row.id)
             task.add_done_callback(self.tasks.discard)
-        return len(rows)
 
     async def deliver(self, row: Any) -> None:
         slot = self.slots.setdefault(row.receiver, asyncio.Semaphore(self.concurrency))
@@ -258,6 +270,7 @@ class Worker:
     async def close(self, grace: float = 5.0) -> None:
         """A planned stop: let sends in flight finish for a moment, write their outcomes, and
         hand back the leases of the rest so another instance takes them at once."""
+        self.closing = True
         if self.tasks:
             await asyncio.wait(list(self.tasks), timeout=grace)
         for task in list(self.tasks):

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from alerting.store import jsonb, recordset
 
 OUTCOMES = ("pending", "sending", "delivered", "failed")
+LEASE_MS = 120_000  # a row leased to a worker: longer than any send, short enough to resume
 
 
 async def enqueue(
@@ -49,33 +50,46 @@ async def enqueue(
     return row.scalar()
 
 
-async def enqueue_many(conn: AsyncConnection, deliveries: Sequence[Mapping[str, Any]]) -> None:
-    """Queue notifications (key, receiver, group_key, status, alerts, now, detected_at); a key
-    queued already is left as it is (a replay of the decision that made it)."""
+async def enqueue_many(
+    conn: AsyncConnection,
+    deliveries: Sequence[Mapping[str, Any]],
+    *,
+    lease_until: datetime | None = None,
+    leased: int = 0,
+) -> list[Any]:
+    """Queue notifications (key, receiver, group_key, status, alerts, now, detected_at, lease);
+    a key queued already is left as it is (a replay of the decision that made it). Those with
+    `lease` true are written leased until `lease_until` (their first attempt begun: a claim
+    without the round trip) and returned; if any."""
     if not deliveries:
-        return
+        return []
     rows = [
         {
             **{k: d[k] for k in ("key", "receiver", "group_key", "status", "now")},
             "detected_at": d["detected_at"],
             "ids": [str(a["alert_id"]) for a in d["alerts"]],
             "alerts": list(d["alerts"]),
+            "lease": bool(d.get("lease")),
         }
         for d in deliveries
     ]
-    await conn.execute(
+    result = await conn.execute(
         sa.text(
             "INSERT INTO alerting.deliveries (idempotency_key, receiver, group_key, status, "
-            "alert_ids, alerts, state, next_attempt_at, detected_at, created_at) SELECT key, "
-            "receiver, group_key, status, ids, alerts, 'pending', now, detected_at, now FROM "
+            "alert_ids, alerts, state, next_attempt_at, detected_at, created_at, lease_until, "
+            "attempts) SELECT key, receiver, group_key, status, ids, alerts, CASE WHEN lease "
+            "THEN 'sending' ELSE 'pending' END, now, detected_at, now, CASE WHEN lease THEN "
+            "CAST(:lease AS timestamptz) END, CASE WHEN lease THEN 1 ELSE 0 END FROM "
             + recordset(
                 "key text, receiver text, group_key text, status text, ids text[], "
-                "alerts jsonb, now timestamptz, detected_at timestamptz"
+                "alerts jsonb, now timestamptz, detected_at timestamptz, lease boolean"
             )
-            + " ORDER BY ord ON CONFLICT (idempotency_key) DO NOTHING"
+            + " ORDER BY ord ON CONFLICT (idempotency_key) DO NOTHING "
+            + ("RETURNING *" if leased else "")
         ),
-        {"rows": jsonb(rows)},
+        {"rows": jsonb(rows), "lease": lease_until},
     )
+    return [r for r in result if r.state == "sending"] if leased else []
 
 
 async def claim(
