@@ -156,16 +156,16 @@ async def test_a_refused_delivery_is_kept_and_replayed(
 async def test_a_slow_receiver_gets_at_most_its_concurrency_at_once(
     alerting: Alerting, hook: WebhookCollector
 ) -> None:
-    hook.delay, hook.max_in_flight = 0.3, 0
+    hook.delay, hook.max_in_flight = 1.0, 0
     try:
         await alerting.signals(
-            [{"kind": "breach", "service": "slow", "ticket_id": f"SL-{i}"} for i in range(12)]
+            [{"kind": "breach", "service": "slow", "ticket_id": f"SL-{i}"} for i in range(80)]
         )
-        wait_count("the slow deliveries", lambda: hook.accepted("/slow"), 12, timeout=30)
+        wait_count("the slow deliveries", lambda: hook.accepted("/slow"), 80, timeout=30)
     finally:
         hook.delay = 0.0
-    # PACTA_ALERTING_RECEIVER_CONCURRENCY defaults to 4: in parallel, never more
-    assert hook.max_in_flight == 4
+    # PACTA_ALERTING_RECEIVER_CONCURRENCY defaults to 32: in parallel, never more
+    assert hook.max_in_flight == 32
 
 
 def test_metrics_count_notifications_and_their_latency(alerting: Alerting) -> None:

@@ -106,6 +106,7 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
             retry_max=settings.alerting_retry_max_seconds,
             give_up_after=settings.alerting_give_up_after_seconds,
         )
+        ctx.delivery_room, ctx.delivery_start = worker.room, worker.start
         stop = asyncio.Event()
         tasks = [
             asyncio.create_task(feed.run(stop), name="calendar-feed"),

@@ -4,6 +4,7 @@ their groups and the deliveries of groups already due commit in one transaction.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -23,22 +24,26 @@ log = get_logger(__name__)
 
 async def record_signals(conn: AsyncConnection, *, signals: list[Signal]) -> None:
     if signals:
+        rows = [
+            {
+                "id": s.signal_id,
+                "kind": s.kind,
+                "service": s.service,
+                "occurred_at": s.occurred_at,
+                "body": s.model_dump(mode="json"),
+            }
+            for s in signals
+        ]
         await conn.execute(
             sa.text(
                 "INSERT INTO alerting.signals (signal_id, kind, service, occurred_at, body) "
-                "VALUES (:id, :kind, :service, :occurred_at, CAST(:body AS jsonb)) "
-                "ON CONFLICT DO NOTHING"
+                "SELECT id, kind, service, occurred_at, body FROM "
+                + store.recordset(
+                    "id text, kind text, service text, occurred_at timestamptz, body jsonb"
+                )
+                + " ORDER BY ord ON CONFLICT DO NOTHING"
             ),
-            [
-                {
-                    "id": s.signal_id,
-                    "kind": s.kind,
-                    "service": s.service,
-                    "occurred_at": s.occurred_at,
-                    "body": orjson.dumps(s.model_dump(mode="json")).decode(),
-                }
-                for s in signals
-            ],
+            {"rows": orjson.dumps(rows).decode()},
         )
 
 
@@ -64,7 +69,10 @@ def make_handler(app: FastAPI) -> BatchHandler:
             touched = await pipeline.apply_signals(
                 conn, ctx, [s.model_dump(mode="json") for s in fresh], at
             )
-            queued = await flushing.flush_due(conn, ctx, at, keys=sorted(touched))
+            leased: list[Any] = []
+            queued = await flushing.flush_due(conn, ctx, at, keys=sorted(touched), leased=leased)
+        # committed: the deliveries leased to this process's worker start now, without a claim
+        ctx.delivery_start(leased)
         for s in fresh:
             SIGNALS.labels(s.kind).inc()
         # after the commit: a worker woken earlier would find nothing yet

@@ -4,6 +4,7 @@ shape notifications (one object, built in the lifespan)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,10 @@ class Context:
     link_ttl_ms: int = 7 * 86_400_000
     dispatch_wake: asyncio.Event = field(default_factory=asyncio.Event)
     delivery_wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # the delivery worker of this process: how many rows it would take now for a receiver,
+    # and where rows leased to it in a committed transaction go (set in the lifespan)
+    delivery_room: Callable[[str], int] = lambda receiver: 0
+    delivery_start: Callable[[Sequence[Any]], None] = lambda rows: None
 
     def ack_url(self, alert_id: str, now_ms: int) -> str:
         token = links.sign(self.link_secret, alert_id, now_ms + self.link_ttl_ms)

@@ -8,9 +8,11 @@ import asyncio
 import contextlib
 import random
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import aiohttp
 import httpx
 import orjson
 from pydantic import BaseModel
@@ -24,7 +26,7 @@ from pacta.durations import datetime_to_ms, ms_to_datetime
 from pacta.logs import get_logger
 
 log = get_logger(__name__)
-LEASE_S = 120.0
+LEASE_S = queue.LEASE_MS / 1000
 PREFETCH = 4
 
 
@@ -65,14 +67,22 @@ class Worker:
         self.prefetch = concurrency * PREFETCH
         self.tasks: set[asyncio.Task[None]] = set()
         self.held: set[int] = set()  # delivery ids leased here and not yet recorded
+        # keep-alive pools at least as deep as every receiver's concurrency: a POST never
+        # waits for a connection its slot already allowed, nor opens one per request
+        pool = max(256, concurrency * 8)
         self.http = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64)
+            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
+        )
+        self.web = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=pool, limit_per_host=0, keepalive_timeout=30),
+            auto_decompress=False,
         )
         self.senders: dict[str, tuple[bytes, Sender]] = {}
         self.rng = random.Random()
         # outcomes wait here to be written together: one transaction per round, not per send
         self.outcomes: list[dict[str, Any]] = []
         self.outcome_ready = asyncio.Event()
+        self.closing = False
 
     def sender_for(self, name: str) -> tuple[str, Sender] | None:
         config: BaseModel | None = self.ctx.live.receivers.get(name)
@@ -82,7 +92,9 @@ class Worker:
         fingerprint = orjson.dumps(config.model_dump(mode="json"))
         cached = self.senders.get(name)
         if cached is None or cached[0] != fingerprint:
-            cached = (fingerprint, receivers.TYPES[kind].build(config, self.http))
+            module = receivers.TYPES[kind]
+            client = self.web if getattr(module, "CLIENT", "httpx") == "aiohttp" else self.http
+            cached = (fingerprint, module.build(config, client))
             self.senders[name] = cached
         return kind, cached[1]
 
@@ -150,13 +162,23 @@ class Worker:
                 free=free,
                 default_free=self.prefetch,
             )
+        self.start(rows)
+        return len(rows)
+
+    def room(self, receiver: str) -> int:
+        """How many more rows of this receiver the worker takes now (none once stopping: a
+        row leased then would wait for its lease to run out)."""
+        return 0 if self.closing else self.prefetch - self.busy.get(receiver, 0)
+
+    def start(self, rows: Sequence[Any]) -> None:
+        """Send rows leased to this worker (by its claim, or by the transaction that queued
+        them), each once a slot of its receiver is free."""
         for row in rows:
             self.busy[row.receiver] = self.busy.get(row.receiver, 0) + 1
             task = asyncio.create_task(self.deliver(row), name=f"delivery-{row.id}")
             self.tasks.add(task)
             self.held.add(row.id)
             task.add_done_callback(self.tasks.discard)
-        return len(rows)
 
     async def deliver(self, row: Any) -> None:
         slot = self.slots.setdefault(row.receiver, asyncio.Semaphore(self.concurrency))
@@ -248,6 +270,7 @@ class Worker:
     async def close(self, grace: float = 5.0) -> None:
         """A planned stop: let sends in flight finish for a moment, write their outcomes, and
         hand back the leases of the rest so another instance takes them at once."""
+        self.closing = True
         if self.tasks:
             await asyncio.wait(list(self.tasks), timeout=grace)
         for task in list(self.tasks):
@@ -265,6 +288,7 @@ class Worker:
         except Exception as exc:  # the leases run out by themselves
             log.warning("delivery leases not handed back", error=repr(exc))
         await self.http.aclose()
+        await self.web.close()
 
 
 async def gauge_queue(engine: AsyncEngine) -> None:

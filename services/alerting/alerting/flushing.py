@@ -65,7 +65,12 @@ async def changed_many(conn: AsyncConnection, keys: Sequence[str], now_ms: int) 
             moved.append({"n": ms_to_datetime(state.next_flush_at_ms), "k": row.key})
     if moved:
         await conn.execute(
-            sa.text("UPDATE alerting.groups SET next_flush_at = :n WHERE key = :k"), moved
+            sa.text(
+                "UPDATE alerting.groups g SET next_flush_at = x.n FROM "
+                + store.recordset("k text, n timestamptz")
+                + " WHERE g.key = x.k"
+            ),
+            {"rows": store.jsonb(moved)},
         )
 
 
@@ -75,10 +80,16 @@ async def flush_due(
     now_ms: int,
     keys: Sequence[str] | None = None,
     limit: int = 500,
+    leased: list[Any] | None = None,
 ) -> int:
     """Flush the groups due at `now_ms` (only `keys` if given); a group another instance is
-    flushing right now is skipped. Returns how many deliveries were queued."""
+    flushing right now is skipped. Returns how many deliveries were queued. With `leased`,
+    deliveries this process's worker has room for are written leased to it and added there,
+    for the caller to hand over once its transaction committed."""
     where = "next_flush_at <= :now" + (" AND key = ANY(:keys)" if keys is not None else "")
+    if keys is not None:
+        # the consumer's own groups: every one of them now, none left for the timer's next round
+        limit = max(limit, len(keys))
     rows = (
         await conn.execute(
             sa.text(
@@ -102,7 +113,15 @@ async def flush_due(
             batch.updates.append(
                 {**_group_params(row, None), "next": ms_to_datetime(now_ms + 60_000)}
             )
-    await batch.write(conn)
+    if leased is not None:
+        room: dict[str, int] = {}
+        for d in batch.deliveries:
+            left = room.setdefault(d["receiver"], ctx.delivery_room(d["receiver"]))
+            d["lease"] = left > 0
+            room[d["receiver"]] = left - 1
+    leased_rows = await batch.write(conn, now_ms)
+    if leased is not None:
+        leased += leased_rows
     ALERTS_NOTIFIED.inc(batch.entries)
     return len(batch.deliveries)
 
@@ -120,9 +139,15 @@ class _Batch:
         self.silenced: list[tuple[str, str]] = []
         self.entries = 0
 
-    async def write(self, conn: AsyncConnection) -> None:
+    async def write(self, conn: AsyncConnection, now_ms: int) -> list[Any]:
+        leased = []
         if self.deliveries:
-            await queue.enqueue_many(conn, self.deliveries)
+            leased = await queue.enqueue_many(
+                conn,
+                self.deliveries,
+                lease_until=ms_to_datetime(now_ms + queue.LEASE_MS),
+                leased=sum(bool(d.get("lease")) for d in self.deliveries),
+            )
         await store.add_receivers_many(conn, self.receivers)
         await store.add_history(conn, self.history)
         if self.drops:
@@ -144,13 +169,19 @@ class _Batch:
         if self.updates:
             await conn.execute(
                 sa.text(
-                    "UPDATE alerting.groups SET next_flush_at = :next, first_flush_at = :first, "
-                    "last_sent_at = :sent, notified = :notified, seq = :seq WHERE key = :k"
+                    "UPDATE alerting.groups g SET next_flush_at = x.next, first_flush_at = "
+                    "x.first, last_sent_at = x.sent, notified = x.notified, seq = x.seq FROM "
+                    + store.recordset(
+                        "k text, next timestamptz, first timestamptz, sent timestamptz, "
+                        "notified text[], seq integer"
+                    )
+                    + " WHERE g.key = x.k"
                 ),
-                self.updates,
+                {"rows": store.jsonb(self.updates)},
             )
         for silence_id, alert_id in self.silenced:
             await store.note_silenced(conn, [silence_id], alert_id)
+        return leased
 
 
 def _group_params(row: Any, state: grouping.GroupState | None) -> dict[str, Any]:

@@ -99,26 +99,33 @@ async def route(
                     "key": key,
                     "route": r.path_id,
                     "receiver": r.receiver,
-                    "labels": store.jsonb(routing.group_labels(r, by_id[alert_id].labels)),
+                    "labels": routing.group_labels(r, by_id[alert_id].labels),
                     "now": ms_to_datetime(now_ms),
                     "next": ms_to_datetime(fresh.next_flush_at_ms),
-                    "options": store.jsonb(options),
+                    "options": options,
                 }
     if groups:
+        # one statement each for the whole batch (sorted keys: a stable lock order)
         await conn.execute(
             sa.text(
                 "INSERT INTO alerting.groups (key, route, receiver, labels, created_at, "
-                "next_flush_at, options) VALUES (:key, :route, :receiver, CAST(:labels AS jsonb), "
-                ":now, :next, CAST(:options AS jsonb)) ON CONFLICT (key) DO NOTHING"
+                "next_flush_at, options) SELECT key, route, receiver, labels, now, next, "
+                "options FROM "
+                + store.recordset(
+                    "key text, route text, receiver text, labels jsonb, now timestamptz, "
+                    "next timestamptz, options jsonb"
+                )
+                + " ORDER BY ord ON CONFLICT (key) DO NOTHING"
             ),
-            [groups[k] for k in sorted(groups)],
+            {"rows": store.jsonb([groups[k] for k in sorted(groups)])},
         )
         await conn.execute(
             sa.text(
-                "INSERT INTO alerting.group_alerts (group_key, alert_id) VALUES (:k, :a) "
-                "ON CONFLICT DO NOTHING"
+                "INSERT INTO alerting.group_alerts (group_key, alert_id) SELECT k, a FROM "
+                + store.recordset("k text, a text")
+                + " ORDER BY ord ON CONFLICT DO NOTHING"
             ),
-            members,
+            {"rows": store.jsonb(members)},
         )
     touched = set(groups) | {k for _, k in gone}
     await flushing.changed_many(conn, sorted(touched), now_ms)

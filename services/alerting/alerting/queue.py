@@ -10,9 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alerting.store import jsonb
+from alerting.store import jsonb, recordset
 
 OUTCOMES = ("pending", "sending", "delivered", "failed")
+LEASE_MS = 120_000  # a row leased to a worker: longer than any send, short enough to resume
 
 
 async def enqueue(
@@ -49,26 +50,46 @@ async def enqueue(
     return row.scalar()
 
 
-async def enqueue_many(conn: AsyncConnection, deliveries: Sequence[Mapping[str, Any]]) -> None:
-    """Queue notifications (key, receiver, group_key, status, alerts, now, detected_at); a key
-    queued already is left as it is (a replay of the decision that made it)."""
-    await conn.execute(
+async def enqueue_many(
+    conn: AsyncConnection,
+    deliveries: Sequence[Mapping[str, Any]],
+    *,
+    lease_until: datetime | None = None,
+    leased: int = 0,
+) -> list[Any]:
+    """Queue notifications (key, receiver, group_key, status, alerts, now, detected_at, lease);
+    a key queued already is left as it is (a replay of the decision that made it). Those with
+    `lease` true are written leased until `lease_until` (their first attempt begun: a claim
+    without the round trip) and returned; if any."""
+    if not deliveries:
+        return []
+    rows = [
+        {
+            **{k: d[k] for k in ("key", "receiver", "group_key", "status", "now")},
+            "detected_at": d["detected_at"],
+            "ids": [str(a["alert_id"]) for a in d["alerts"]],
+            "alerts": list(d["alerts"]),
+            "lease": bool(d.get("lease")),
+        }
+        for d in deliveries
+    ]
+    result = await conn.execute(
         sa.text(
             "INSERT INTO alerting.deliveries (idempotency_key, receiver, group_key, status, "
-            "alert_ids, alerts, state, next_attempt_at, detected_at, created_at) VALUES "
-            "(:key, :receiver, :group_key, :status, :ids, CAST(:alerts AS jsonb), 'pending', "
-            ":now, :detected_at, :now) ON CONFLICT (idempotency_key) DO NOTHING"
+            "alert_ids, alerts, state, next_attempt_at, detected_at, created_at, lease_until, "
+            "attempts) SELECT key, receiver, group_key, status, ids, alerts, CASE WHEN lease "
+            "THEN 'sending' ELSE 'pending' END, now, detected_at, now, CASE WHEN lease THEN "
+            "CAST(:lease AS timestamptz) END, CASE WHEN lease THEN 1 ELSE 0 END FROM "
+            + recordset(
+                "key text, receiver text, group_key text, status text, ids text[], "
+                "alerts jsonb, now timestamptz, detected_at timestamptz, lease boolean"
+            )
+            + " ORDER BY ord ON CONFLICT (idempotency_key) DO NOTHING "
+            + ("RETURNING *" if leased else "")
         ),
-        [
-            {
-                **{k: d[k] for k in ("key", "receiver", "group_key", "status", "now")},
-                "detected_at": d["detected_at"],
-                "ids": [str(a["alert_id"]) for a in d["alerts"]],
-                "alerts": jsonb(list(d["alerts"])),
-            }
-            for d in deliveries
-        ],
+        {"rows": jsonb(rows), "lease": lease_until},
     )
+    return [r for r in result if r.state == "sending"] if leased else []
 
 
 async def claim(
@@ -123,29 +144,40 @@ async def record_attempts(conn: AsyncConnection, outcomes: Sequence[Mapping[str,
     await conn.execute(
         sa.text(
             "INSERT INTO alerting.delivery_attempts (delivery_id, attempt, started_at, "
-            "finished_at, outcome, detail) VALUES (:id, :attempt, :started_at, :finished_at, "
-            ":outcome, :detail)"
+            "finished_at, outcome, detail) SELECT id, attempt, started_at, finished_at, "
+            "outcome, detail FROM "
+            + recordset(
+                "id bigint, attempt integer, started_at timestamptz, finished_at timestamptz, "
+                "outcome text, detail text"
+            )
+            + " ORDER BY ord"
         ),
-        [{**o, "detail": str(o["detail"])[:2000]} for o in outcomes],
+        {"rows": jsonb([{**o, "detail": str(o["detail"])[:2000]} for o in outcomes])},
     )
     states = {"delivered": "delivered", "retry": "pending", "failed": "failed"}
     await conn.execute(
         sa.text(
-            "UPDATE alerting.deliveries SET state = :state, lease_until = NULL, "
-            "next_attempt_at = COALESCE(:next, next_attempt_at), last_error = :err, "
-            "delivered_at = CASE WHEN :state = 'delivered' THEN :f ELSE delivered_at END "
-            "WHERE id = :id"
+            "UPDATE alerting.deliveries d SET state = x.state, lease_until = NULL, "
+            "next_attempt_at = COALESCE(x.next, d.next_attempt_at), last_error = x.err, "
+            "delivered_at = CASE WHEN x.state = 'delivered' THEN x.f ELSE d.delivered_at END "
+            "FROM "
+            + recordset("id bigint, state text, next timestamptz, f timestamptz, err text")
+            + " WHERE d.id = x.id"
         ),
-        [
-            {
-                "state": states[o["outcome"]],
-                "next": o["next_attempt_at"],
-                "f": o["finished_at"],
-                "id": o["id"],
-                "err": None if o["outcome"] == "delivered" else str(o["detail"])[:2000],
-            }
-            for o in outcomes
-        ],
+        {
+            "rows": jsonb(
+                [
+                    {
+                        "state": states[o["outcome"]],
+                        "next": o["next_attempt_at"],
+                        "f": o["finished_at"],
+                        "id": o["id"],
+                        "err": None if o["outcome"] == "delivered" else str(o["detail"])[:2000],
+                    }
+                    for o in outcomes
+                ]
+            )
+        },
     )
 
 

@@ -21,6 +21,17 @@ def jsonb(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def recordset(columns: str) -> str:
+    """`FROM` a batch of rows passed as one jsonb parameter `:rows`, in the order given: one
+    statement, one parse and one executor run for a whole batch (an executemany runs the
+    statement once per row, on both ends)."""
+    names = ", ".join(c.split()[0] for c in columns.split(","))
+    return (
+        f"ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) AS ({columns})) "
+        f"WITH ORDINALITY AS x({names}, ord)"
+    )
+
+
 # ---- configuration ------------------------------------------------------------------------
 
 
@@ -154,12 +165,16 @@ async def get_alert(conn: AsyncConnection, alert_id: str, lock: bool = False) ->
 
 
 _SAVE = (
-    "INSERT INTO alerting.alerts (id, key, state, service, labels, signal, signals, fired_at, "
-    "resolved_at, acked_at, acked_by, updated_at) VALUES (:id, :key, :state, :service, "
-    "CAST(:labels AS jsonb), CAST(:signal AS jsonb), CAST(:sids AS text[]), :fired_at, "
-    ":resolved_at, :acked_at, :acked_by, now()) ON CONFLICT (id) DO UPDATE SET "
+    "INSERT INTO alerting.alerts AS t (id, key, state, service, labels, signal, signals, "
+    "fired_at, resolved_at, acked_at, acked_by, updated_at) SELECT id, key, state, service, "
+    "labels, signal, sids, fired_at, resolved_at, acked_at, acked_by, now() FROM "
+    + recordset(
+        "id text, key text, state text, service text, labels jsonb, signal jsonb, sids text[], "
+        "fired_at timestamptz, resolved_at timestamptz, acked_at timestamptz, acked_by text"
+    )
+    + " ORDER BY ord ON CONFLICT (id) DO UPDATE SET "
     "state = EXCLUDED.state, labels = EXCLUDED.labels, signal = EXCLUDED.signal, "
-    "signals = alerting.alerts.signals || CAST(:sids AS text[]), "
+    "signals = t.signals || EXCLUDED.signals, "
     "resolved_at = EXCLUDED.resolved_at, acked_at = EXCLUDED.acked_at, "
     "acked_by = EXCLUDED.acked_by, updated_at = now()"
 )
@@ -174,25 +189,23 @@ async def save_alerts(conn: AsyncConnection, alerts: Sequence[tuple[Alert, Seque
     appending the ids of the signals applied to each."""
     if not alerts:
         return
-    await conn.execute(
-        sa.text(_SAVE),
-        [
-            {
-                "id": a.id,
-                "key": a.key,
-                "state": a.state,
-                "service": str(a.signal.get("service", "")),
-                "labels": jsonb(dict(a.labels)),
-                "signal": jsonb(dict(a.signal)),
-                "sids": list(sids),
-                "fired_at": ms_to_datetime(a.fired_at_ms),
-                "resolved_at": _ts(a.resolved_at_ms),
-                "acked_at": _ts(a.acked_at_ms),
-                "acked_by": a.acked_by,
-            }
-            for a, sids in alerts
-        ],
-    )
+    rows = [
+        {
+            "id": a.id,
+            "key": a.key,
+            "state": a.state,
+            "service": str(a.signal.get("service", "")),
+            "labels": dict(a.labels),
+            "signal": dict(a.signal),
+            "sids": list(sids),
+            "fired_at": ms_to_datetime(a.fired_at_ms),
+            "resolved_at": _ts(a.resolved_at_ms),
+            "acked_at": _ts(a.acked_at_ms),
+            "acked_by": a.acked_by,
+        }
+        for a, sids in alerts
+    ]
+    await conn.execute(sa.text(_SAVE), {"rows": jsonb(rows)})
 
 
 async def save_alert(conn: AsyncConnection, alert: Alert, signal_id: str | None = None) -> None:
@@ -216,12 +229,15 @@ async def add_history(
 ) -> None:
     """(alert_id, at_ms, event, detail) rows of the alerts' histories."""
     if entries:
+        rows = [{"a": a, "at": ms_to_datetime(t), "e": e, "d": d} for a, t, e, d in entries]
         await conn.execute(
             sa.text(
                 "INSERT INTO alerting.alert_history (alert_id, at, event, detail) "
-                "VALUES (:a, :at, :e, CAST(:d AS jsonb))"
+                "SELECT a, at, e, d FROM "
+                + recordset("a text, at timestamptz, e text, d jsonb")
+                + " ORDER BY ord"
             ),
-            [{"a": a, "at": ms_to_datetime(t), "e": e, "d": jsonb(d)} for a, t, e, d in entries],
+            {"rows": jsonb(rows)},
         )
 
 
@@ -233,13 +249,24 @@ async def add_receivers_many(
     conn: AsyncConnection, pairs: Sequence[tuple[str, Sequence[str]]]
 ) -> None:
     """(receiver, alert ids) pairs: note on each alert every receiver it reached."""
-    if pairs:
+    # one row per alert, every new receiver at once: an UPDATE may touch a row only once
+    wanted: dict[str, list[str]] = {}
+    for receiver, ids in pairs:
+        for alert_id in ids:
+            names = wanted.setdefault(alert_id, [])
+            if receiver not in names:
+                names.append(receiver)
+    if wanted:
+        rows = [{"id": i, "r": names} for i, names in sorted(wanted.items())]
         await conn.execute(
             sa.text(
-                "UPDATE alerting.alerts SET receivers = array_append(receivers, :r) "
-                "WHERE id = ANY(:ids) AND NOT (:r = ANY(receivers))"
+                "UPDATE alerting.alerts a SET receivers = a.receivers || ARRAY(SELECT n FROM "
+                "unnest(x.r) WITH ORDINALITY AS u(n, o) WHERE NOT (n = ANY(a.receivers)) "
+                "ORDER BY o) FROM "
+                + recordset("id text, r text[]")
+                + " WHERE a.id = x.id AND NOT (x.r <@ a.receivers)"
             ),
-            [{"r": r, "ids": list(ids)} for r, ids in pairs],
+            {"rows": jsonb(rows)},
         )
 
 
