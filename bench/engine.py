@@ -59,7 +59,7 @@ TARGET_LAG_LARGE_MS = 100.0
 TARGET_RSS_MIB = 1024.0
 TARGET_READY_S = 20.0
 TARGET_CATCH_UP_S = 1.0  # "fire at once": by this long after ready (our reading of SPEC §8)
-TARGET_APPLY_EPS = 1_000.0  # implied: the lag target holds "while ingesting 1,000 events/s"
+TARGET_APPLY_EPS = 10_000.0  # "sla-engine apply rate": ticket events/s applied (a backfill)
 BUDGET_S = 900.0  # the whole engine benchmark, hard limit
 
 
@@ -761,9 +761,9 @@ class EngineBench:
         a = f.get("apply")
         if a:
             row(
-                "ticket events applied by the engine",
+                "sla-engine apply rate (ticket events applied)",
                 f"{num(a['events_per_s'])}/s",
-                f">= {TARGET_APPLY_EPS:,.0f}/s (implied)",
+                f">= {TARGET_APPLY_EPS:,.0f}/s",
                 a["completed"] and a["events_per_s"] >= TARGET_APPLY_EPS,
                 f"{a['applied']:,} lifecycle events (created/responded/resolved), "
                 f"{o.small:,} clocks open; engine cpu {a['cpu'].get('engine', 0):.0f}%",

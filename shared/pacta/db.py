@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import orjson
 import sqlalchemy as sa
 from alembic import command, context
 from alembic.config import Config
@@ -36,6 +37,9 @@ def create_engine(url: str, pool_size: int = 10, pre_ping: bool = True) -> Async
         pool_pre_ping=pre_ping,
         pool_recycle=1800,
         connect_args=connect_args,
+        # jsonb columns decoded by orjson: the stdlib decoder showed in the engine's
+        # apply path (~4% of its CPU: journals read back for replays)
+        json_deserializer=orjson.loads,
     )
 
 

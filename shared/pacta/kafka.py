@@ -96,6 +96,7 @@ def create_consumer(
     topics: Sequence[str],
     client_id: str,
     listener: ConsumerRebalanceListener | None = None,
+    max_records: int = 1000,
 ) -> AIOKafkaConsumer:
     """A group consumer that commits by hand and starts from the beginning of a fresh group.
 
@@ -109,7 +110,7 @@ def create_consumer(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         isolation_level="read_committed",
-        max_poll_records=1000,
+        max_poll_records=max_records,
         fetch_max_wait_ms=100,
         session_timeout_ms=10_000,
         heartbeat_interval_ms=1_000,
@@ -211,7 +212,11 @@ async def send_all(
 
 
 async def consume_forever(
-    consumer: AIOKafkaConsumer, group: str, handle: BatchHandler, stop: asyncio.Event
+    consumer: AIOKafkaConsumer,
+    group: str,
+    handle: BatchHandler,
+    stop: asyncio.Event,
+    max_records: int = 1000,
 ) -> None:
     """Fetch, handle, then commit: the handler's database transaction comes before the offset.
 
@@ -220,7 +225,7 @@ async def consume_forever(
     """
     while not stop.is_set():
         batches: dict[TopicPartition, list[Record]] = await consumer.getmany(
-            timeout_ms=200, max_records=1000
+            timeout_ms=200, max_records=max_records
         )
         records = [r for rs in batches.values() for r in rs]
         if not records:

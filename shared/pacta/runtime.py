@@ -42,10 +42,17 @@ class ConsumerRuntime:
         topics: Sequence[str],
         handler: BatchHandler,
         listener: ConsumerRebalanceListener | None = None,
+        max_records: int = 1000,
     ) -> None:
         self.settings, self.group, self.handler = settings, group, handler
+        self.max_records = max_records
         self.consumer: AIOKafkaConsumer = create_consumer(
-            settings, group, topics, f"{group}-{settings.instance_id or 'main'}", listener
+            settings,
+            group,
+            topics,
+            f"{group}-{settings.instance_id or 'main'}",
+            listener,
+            max_records,
         )
         self.stop_event = asyncio.Event()
         self.started = False
@@ -62,7 +69,9 @@ class ConsumerRuntime:
         self.started = True
         while not self.stop_event.is_set():
             try:
-                await consume_forever(self.consumer, self.group, self.handler, self.stop_event)
+                await consume_forever(
+                    self.consumer, self.group, self.handler, self.stop_event, self.max_records
+                )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -97,6 +106,7 @@ def consumer_lifespan(
     make_handler: Callable[[FastAPI], BatchHandler],
     hook: ServiceHook | None = None,
     make_listener: Callable[[FastAPI], ConsumerRebalanceListener] | None = None,
+    max_records: int = 1000,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """The lifespan of a consuming service: migrate, then consume; `hook` adds its own tasks.
 
@@ -121,6 +131,7 @@ def consumer_lifespan(
                 topics=topics,
                 handler=make_handler(app),
                 listener=make_listener(app) if make_listener else None,
+                max_records=max_records,
             )
             app.state.runtime = runtime
             app.state.readiness["kafka"] = runtime.ready

@@ -90,7 +90,7 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
         await outages.restore()
         producer = create_producer(settings, client_id="pacta-sla-engine")
         stop = asyncio.Event()
-        relay = app.state.relay = Relay(engine, producer)
+        relay = app.state.relay = Relay(engine, producer, batch=2000)
         keeper.on_commit.append(relay.notify)
         outages.on_commit.append(relay.notify)
 
@@ -134,6 +134,9 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
         make_handler=make_handler,
         hook=engine_state,
         make_listener=_partitions(settings),
+        # a backfill's batches: the per-batch statements (inbox, journal, replays, clocks,
+        # signals, outbox) are paid once for this many events (docs/design.md, Apply rate)
+        max_records=5000,
     )
     app = create_base_app(
         title="Pacta sla-engine",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import cast
 
 import orjson
@@ -34,17 +34,25 @@ async def enqueue(
     ce_type = _ce_type(topic)
     await conn.execute(
         sa.text(
-            "INSERT INTO sla_engine.outbox (topic, key, record_id, ce_type, body) "
-            "VALUES (:topic, :key, :rid, :ce_type, :body)"
+            "INSERT INTO sla_engine.outbox (topic, key, record_id, ce_type, ce_time, body) "
+            "VALUES (:topic, :key, :rid, :ce_type, :ce_time, :body)"
         ),
         {
             "topic": topic,
             "key": key,
             "rid": record_id,
             "ce_type": ce_type,
+            "ce_time": _ce_time(body),
             "body": orjson.dumps(body),
         },
     )
+
+
+def _ce_time(body: Mapping[str, object] | None) -> str:
+    """The record's CloudEvents `time`: when what it tells of happened."""
+    if body is None:
+        return ""
+    return str(body.get("occurred_at") or body.get("updated_at") or "")
 
 
 def _ce_type(topic: str) -> str:
@@ -63,20 +71,25 @@ async def enqueue_many(
         return
     await conn.execute(
         sa.text(
-            "INSERT INTO sla_engine.outbox (topic, key, record_id, ce_type, body) "
-            "SELECT topic, key, rid, ce_type, body FROM unnest(CAST(:topics AS text[]), "
+            "INSERT INTO sla_engine.outbox (topic, key, record_id, ce_type, ce_time, body) "
+            "SELECT topic, key, rid, ce_type, ce_time, body FROM unnest(CAST(:topics AS text[]), "
             "CAST(:keys AS text[]), CAST(:rids AS text[]), CAST(:types AS text[]), "
-            "CAST(:bodies AS bytea[])) WITH ORDINALITY AS r(topic, key, rid, ce_type, body, n) "
-            "ORDER BY n"
+            "CAST(:times AS text[]), CAST(:bodies AS bytea[])) "
+            "WITH ORDINALITY AS r(topic, key, rid, ce_type, ce_time, body, n) ORDER BY n"
         ),
         {
             "topics": [r[0] for r in records],
             "keys": [r[1] for r in records],
             "rids": [r[2] for r in records],
             "types": [_ce_type(r[0]) for r in records],
+            "times": [_ce_time(r[3]) for r in records],
             "bodies": [None if r[3] is None else orjson.dumps(r[3]) for r in records],
         },
     )
+
+
+def _parse(value: bytes | None) -> dict[str, object] | None:
+    return None if value is None else cast(dict[str, object], orjson.loads(value))
 
 
 class Relay:
@@ -114,7 +127,8 @@ class Relay:
             rows = (
                 await conn.execute(
                     sa.text(
-                        "SELECT seq, topic, key, record_id, ce_type, body FROM sla_engine.outbox "
+                        "SELECT seq, topic, key, record_id, ce_type, ce_time, body "
+                        "FROM sla_engine.outbox "
                         "ORDER BY seq LIMIT :n FOR UPDATE SKIP LOCKED"
                     ),
                     {"n": self.batch},
@@ -124,10 +138,10 @@ class Relay:
                 OUTBOX_PENDING.set(0)
                 return 0
             records = []
-            for _seq, topic, key, rid, ce_type, body in rows:
+            for _seq, topic, key, rid, ce_type, ce_time, body in rows:
                 value = None if body is None else bytes(body)
-                fields = {} if value is None else orjson.loads(value)
-                occurred = fields.get("occurred_at") or fields.get("updated_at") or ""
+                # null: a row written before the column was (read the time from the body)
+                occurred = ce_time if ce_time is not None else _ce_time(_parse(value))
                 headers = cloudevent_headers(
                     event_id=rid,
                     ce_type=ce_type,
