@@ -48,6 +48,33 @@ async def _replay(
     return applied
 
 
+async def _drop_secondary_indexes(engine: AsyncEngine, schema: str) -> list[str]:
+    """The fresh schema's non-unique indexes dropped for the replay (nobody reads it yet, and
+    building an index once over the whole table is cheaper than keeping it up to date record
+    by record); returns their definitions, which `_restore_indexes` runs before the swap.
+    Primary keys and unique indexes stay: the upserts and the inbox rely on them."""
+    async with engine.begin() as conn:
+        rows = await conn.execute(
+            sa.text(
+                "SELECT i.indexname, i.indexdef FROM pg_indexes i JOIN pg_class c "
+                "ON c.relname = i.indexname JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "AND n.nspname = i.schemaname JOIN pg_index x ON x.indexrelid = c.oid "
+                "WHERE i.schemaname = :s AND NOT x.indisunique ORDER BY 1"
+            ),
+            {"s": schema},
+        )
+        indexes = [(str(name), str(definition)) for name, definition in rows]
+        for name, _ in indexes:
+            await conn.execute(sa.text(f'DROP INDEX {store.q(schema)}."{name}"'))
+    return [definition for _, definition in indexes]
+
+
+async def _restore_indexes(engine: AsyncEngine, definitions: list[str]) -> None:
+    async with engine.begin() as conn:
+        for definition in definitions:
+            await conn.execute(sa.text(definition))
+
+
 async def rebuild(settings: ReportingSettings, live: str = store.SCHEMA) -> int:
     """Returns the number of records replayed (the replay and the catch-up together)."""
     fresh, old = f"{live}_rebuild", f"{live}_old"
@@ -75,7 +102,9 @@ async def rebuild(settings: ReportingSettings, live: str = store.SCHEMA) -> int:
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         until = await consumer.end_offsets(partitions)
+        indexes = await _drop_secondary_indexes(engine, fresh)
         count = await _replay(consumer, engine, fresh, until)
+        await _restore_indexes(engine, indexes)
         for tp, offset in until.items():
             # a fetch may have run past the watermark (those records were left out): the
             # catch-up starts exactly where the replay stopped
