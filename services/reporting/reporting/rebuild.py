@@ -9,6 +9,8 @@ makes the overlap harmless).
 
 from __future__ import annotations
 
+import asyncio
+
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,10 +21,12 @@ from pacta.kafka import ensure_topics
 from pacta.logs import get_logger
 from reporting import store
 from reporting.app import MIGRATIONS
-from reporting.consumer import TOPICS, apply_records
+from reporting.consumer import TOPICS, Decoded, apply_decoded, decode_records
 from reporting.settings import ReportingSettings
 
 log = get_logger(__name__)
+BATCH = 8000  # records per transaction: fewer, larger statements
+SLICE = 500  # records decoded between two looks at the pending apply
 
 
 async def _replay(
@@ -31,20 +35,37 @@ async def _replay(
     schema: str,
     until: dict[TopicPartition, int],
 ) -> int:
-    """Apply records until every partition reaches `until` (its high watermark then)."""
+    """Apply records until every partition reaches `until` (its high watermark then).
+
+    The batches are applied one after the other, each in its transaction, in order; only the
+    decoding of the next batch overlaps the database's work on the current one (it runs, in
+    slices, while the apply waits on PostgreSQL, which has a core of its own)."""
     applied = 0
+    pending: asyncio.Task[None] | None = None
     remaining = {tp for tp, end in until.items() if await consumer.position(tp) < end}
-    while remaining:
-        batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=5000)
-        records = []
-        for tp, rs in batches.items():
-            records += [r for r in rs if r.offset < until[tp]]
-        if records:
-            await apply_records(engine, schema, records)
-            applied += len(records)
-        for tp in list(remaining):
-            if await consumer.position(tp) >= until[tp]:
-                remaining.discard(tp)
+    try:
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=BATCH)
+            records = []
+            for tp, rs in batches.items():
+                records += [r for r in rs if r.offset < until[tp]]
+            if records:
+                decoded = Decoded()
+                for i in range(0, len(records), SLICE):
+                    decoded.extend(decode_records(records[i : i + SLICE]))
+                    await asyncio.sleep(0)  # lets the pending apply go on
+                if pending is not None:
+                    await pending
+                pending = asyncio.create_task(apply_decoded(engine, schema, decoded))
+                applied += len(records)
+            for tp in list(remaining):
+                if await consumer.position(tp) >= until[tp]:
+                    remaining.discard(tp)
+        if pending is not None:
+            await pending
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
     return applied
 
 
