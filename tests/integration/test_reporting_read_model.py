@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from pacta.settings import CommonSettings
@@ -290,6 +291,7 @@ async def test_figures_redelivered_out_of_order_and_rebuilt(
         get_report(reporting.url, month="2026-10", service=SVC, tz=tz).content
         for tz in ("UTC", "Europe/Berlin")
     ]
+    indexes = await _index_definitions(reporting.env["PACTA_DATABASE_URL"])
     rebuilt = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -306,6 +308,20 @@ async def test_figures_redelivered_out_of_order_and_rebuilt(
         for tz in ("UTC", "Europe/Berlin")
     ]
     assert [_without_generated_at(x) for x in after] == [_without_generated_at(x) for x in before]
+    # the replay drops the secondary indexes and builds them again before the swap
+    assert await _index_definitions(reporting.env["PACTA_DATABASE_URL"]) == indexes
+
+
+async def _index_definitions(url: str) -> list[str]:
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        rows = await conn.fetch(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = 'reporting' ORDER BY 1"
+        )
+    finally:
+        await conn.close()
+    assert len(rows) > 10
+    return [r[0] for r in rows]
 
 
 def _without_generated_at(body: bytes) -> bytes:

@@ -4,6 +4,7 @@ each record once (the inbox, in the same transaction as the read model's change)
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -66,16 +67,40 @@ def ticket_view(e: TicketEvent) -> TicketEventView:
     )
 
 
+@dataclass
+class Decoded:
+    """A batch's records parsed and checked, before any of it touches the database."""
+
+    services: set[str] = field(default_factory=set)
+    tickets: list[TicketEvent] = field(default_factory=list)
+    signals: list[Signal] = field(default_factory=list)
+    facts: list[dict[str, Any]] = field(default_factory=list)
+    calendars: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    applied: Counter[str] = field(default_factory=Counter)
+    topics: dict[str, str] = field(default_factory=dict)
+    monitoring: list[str] = field(default_factory=list)
+
+    def extend(self, later: Decoded) -> None:
+        """`later` decoded from the records after these (a calendar's newest record wins)."""
+        self.services |= later.services
+        self.tickets += later.tickets
+        self.signals += later.signals
+        self.facts += later.facts
+        self.calendars.update(later.calendars)
+        self.applied.update(later.applied)
+        self.topics.update(later.topics)
+        self.monitoring += later.monitoring
+
+
 async def apply_records(engine: AsyncEngine, schema: str, records: list[Record]) -> None:
     """One transaction for the batch: what it claims in the inbox it applies."""
-    services: set[str] = set()
-    tickets: list[TicketEvent] = []
-    signals: list[Signal] = []
-    facts: list[dict[str, Any]] = []
-    calendars: dict[str, dict[str, Any] | None] = {}
-    applied: Counter[str] = Counter()
-    topics: dict[str, str] = {}
-    monitoring: list[str] = []
+    await apply_decoded(engine, schema, decode_records(records))
+
+
+def decode_records(records: list[Record]) -> Decoded:
+    d = Decoded()
+    services, tickets, signals, facts = d.services, d.tickets, d.signals, d.facts
+    calendars, applied, topics, monitoring = d.calendars, d.applied, d.topics, d.monitoring
     for r in records:
         suffix = _suffix(r.topic)
         try:
@@ -113,6 +138,13 @@ async def apply_records(engine: AsyncEngine, schema: str, records: list[Record])
             topics[_record_id(item)] = r.topic
         except (ValidationError, ValueError, KeyError, TypeError):
             log.error("undecodable record skipped", topic=r.topic, offset=r.offset)
+    return d
+
+
+async def apply_decoded(engine: AsyncEngine, schema: str, d: Decoded) -> None:
+    """Apply a decoded batch in one transaction: what it claims in the inbox it applies."""
+    services, tickets, signals, facts = set(d.services), d.tickets, d.signals, d.facts
+    calendars, applied, topics, monitoring = d.calendars, d.applied, d.topics, d.monitoring
     ids = (
         monitoring
         + [ticket_id_of(t) for t in tickets]

@@ -9,6 +9,8 @@ makes the overlap harmless).
 
 from __future__ import annotations
 
+import asyncio
+
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,10 +21,12 @@ from pacta.kafka import ensure_topics
 from pacta.logs import get_logger
 from reporting import store
 from reporting.app import MIGRATIONS
-from reporting.consumer import TOPICS, apply_records
+from reporting.consumer import TOPICS, Decoded, apply_decoded, decode_records
 from reporting.settings import ReportingSettings
 
 log = get_logger(__name__)
+BATCH = 8000  # records per transaction: fewer, larger statements
+SLICE = 500  # records decoded between two looks at the pending apply
 
 
 async def _replay(
@@ -31,21 +35,65 @@ async def _replay(
     schema: str,
     until: dict[TopicPartition, int],
 ) -> int:
-    """Apply records until every partition reaches `until` (its high watermark then)."""
+    """Apply records until every partition reaches `until` (its high watermark then).
+
+    The batches are applied one after the other, each in its transaction, in order; only the
+    decoding of the next batch overlaps the database's work on the current one (it runs, in
+    slices, while the apply waits on PostgreSQL, which has a core of its own)."""
     applied = 0
+    pending: asyncio.Task[None] | None = None
     remaining = {tp for tp, end in until.items() if await consumer.position(tp) < end}
-    while remaining:
-        batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=5000)
-        records = []
-        for tp, rs in batches.items():
-            records += [r for r in rs if r.offset < until[tp]]
-        if records:
-            await apply_records(engine, schema, records)
-            applied += len(records)
-        for tp in list(remaining):
-            if await consumer.position(tp) >= until[tp]:
-                remaining.discard(tp)
+    try:
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=BATCH)
+            records = []
+            for tp, rs in batches.items():
+                records += [r for r in rs if r.offset < until[tp]]
+            if records:
+                decoded = Decoded()
+                for i in range(0, len(records), SLICE):
+                    decoded.extend(decode_records(records[i : i + SLICE]))
+                    await asyncio.sleep(0)  # lets the pending apply go on
+                if pending is not None:
+                    await pending
+                pending = asyncio.create_task(apply_decoded(engine, schema, decoded))
+                applied += len(records)
+            for tp in list(remaining):
+                if await consumer.position(tp) >= until[tp]:
+                    remaining.discard(tp)
+        if pending is not None:
+            await pending
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
     return applied
+
+
+async def _drop_secondary_indexes(engine: AsyncEngine, schema: str) -> list[str]:
+    """The fresh schema's non-unique indexes dropped for the replay (nobody reads it yet, and
+    building an index once over the whole table is cheaper than keeping it up to date record
+    by record); returns their definitions, which `_restore_indexes` runs before the swap.
+    Primary keys and unique indexes stay: the upserts and the inbox rely on them."""
+    async with engine.begin() as conn:
+        rows = await conn.execute(
+            sa.text(
+                "SELECT i.indexname, i.indexdef FROM pg_indexes i JOIN pg_class c "
+                "ON c.relname = i.indexname JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "AND n.nspname = i.schemaname JOIN pg_index x ON x.indexrelid = c.oid "
+                "WHERE i.schemaname = :s AND NOT x.indisunique ORDER BY 1"
+            ),
+            {"s": schema},
+        )
+        indexes = [(str(name), str(definition)) for name, definition in rows]
+        for name, _ in indexes:
+            await conn.execute(sa.text(f'DROP INDEX {store.q(schema)}."{name}"'))
+    return [definition for _, definition in indexes]
+
+
+async def _restore_indexes(engine: AsyncEngine, definitions: list[str]) -> None:
+    async with engine.begin() as conn:
+        for definition in definitions:
+            await conn.execute(sa.text(definition))
 
 
 async def rebuild(settings: ReportingSettings, live: str = store.SCHEMA) -> int:
@@ -75,7 +123,9 @@ async def rebuild(settings: ReportingSettings, live: str = store.SCHEMA) -> int:
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         until = await consumer.end_offsets(partitions)
+        indexes = await _drop_secondary_indexes(engine, fresh)
         count = await _replay(consumer, engine, fresh, until)
+        await _restore_indexes(engine, indexes)
         for tp, offset in until.items():
             # a fetch may have run past the watermark (those records were left out): the
             # catch-up starts exactly where the replay stopped

@@ -38,15 +38,29 @@ def _ms(text: str | None) -> int | None:
     return None if text is None else parse_timestamp_ms(text)
 
 
+async def _insert_rows(
+    conn: AsyncConnection, table: str, columns: str, rows: list[dict[str, Any]], tail: str
+) -> None:
+    """One multi-row statement for the batch: the rows travel as one JSON array and
+    jsonb_to_recordset types them (`columns` is "name type, ..." in the row dicts' keys), which
+    costs PostgreSQL and the driver one statement instead of one per row."""
+    if not rows:
+        return
+    names = ", ".join(c.split()[0] for c in columns.split(", "))
+    await conn.execute(
+        sa.text(
+            f"INSERT INTO {table} AS t ({names}) SELECT {names} FROM "
+            f"jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({columns}) {tail}"
+        ),
+        {"rows": orjson.dumps(rows).decode()},
+    )
+
+
 async def add_services(conn: AsyncConnection, schema: str, names: Iterable[str]) -> None:
-    rows = [{"s": n} for n in sorted(set(names))]
-    if rows:
-        await conn.execute(
-            sa.text(
-                f"INSERT INTO {q(schema)}.services (service) VALUES (:s) ON CONFLICT DO NOTHING"
-            ),
-            rows,
-        )
+    rows = [{"service": n} for n in sorted(set(names))]
+    await _insert_rows(
+        conn, f"{q(schema)}.services", "service text", rows, "ON CONFLICT DO NOTHING"
+    )
 
 
 # ---- clocks ------------------------------------------------------------------------------
@@ -65,6 +79,14 @@ def clock_outcome(fact: dict[str, Any]) -> ClockOutcome:
         breached_ms=_ms(fact.get("breached_at")),
         deadline_ms=_ms(fact.get("deadline")),
     )
+
+
+_CLOCK_COLUMNS = (
+    "ticket_id text, metric text, service text, policy text, priority text, state text, "
+    "version bigint, elapsed_ms bigint, target_ms bigint, started_at timestamptz, "
+    "stopped_at timestamptz, breached_at timestamptz, deadline timestamptz, "
+    "outcome_at timestamptz, body jsonb"
+)
 
 
 async def apply_clock_facts(conn: AsyncConnection, schema: str, facts: list[dict[str, Any]]) -> int:
@@ -110,20 +132,19 @@ async def apply_clock_facts(conn: AsyncConnection, schema: str, facts: list[dict
                 "breached_at": _ts(new.breached_ms),
                 "deadline": _ts(new.deadline_ms),
                 "outcome_at": _ts(new.outcome_ms),
-                "body": orjson.dumps(fact).decode(),
+                "body": fact,
             }
         )
-    if upserts:
-        cols = list(upserts[0])
-        sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols[2:])
-        values = ", ".join(f"CAST(:{c} AS jsonb)" if c == "body" else f":{c}" for c in cols)
-        await conn.execute(
-            sa.text(
-                f"INSERT INTO {s}.clocks ({', '.join(cols)}) VALUES ({values}) "
-                f"ON CONFLICT (ticket_id, metric) DO UPDATE SET {sets}"
-            ),
-            upserts,
-        )
+    sets = ", ".join(
+        f"{c.split()[0]} = EXCLUDED.{c.split()[0]}" for c in _CLOCK_COLUMNS.split(", ")[2:]
+    )
+    await _insert_rows(
+        conn,
+        f"{s}.clocks",
+        _CLOCK_COLUMNS,
+        upserts,
+        f"ON CONFLICT (ticket_id, metric) DO UPDATE SET {sets}",
+    )
     policies = sorted({(u["service"], u["policy"]) for u in upserts if u["policy"] is not None})
     if policies:
         await conn.execute(
@@ -136,30 +157,28 @@ async def apply_clock_facts(conn: AsyncConnection, schema: str, facts: list[dict
     changed = [
         d for d in sum_days(deltas).values() if d.met or d.breached or d.stopped or d.elapsed_ms
     ]
-    if changed:
-        await conn.execute(
-            sa.text(
-                f"INSERT INTO {s}.clock_days AS d VALUES "
-                "(:service, :day, :metric, :priority, :met, :breached, :stopped, :elapsed_ms) "
-                "ON CONFLICT (service, day, metric, priority) DO UPDATE SET "
-                "met = d.met + EXCLUDED.met, breached = d.breached + EXCLUDED.breached, "
-                "stopped = d.stopped + EXCLUDED.stopped, "
-                "elapsed_ms = d.elapsed_ms + EXCLUDED.elapsed_ms"
-            ),
-            [
-                {
-                    "service": d.service,
-                    "day": d.day,
-                    "metric": d.metric,
-                    "priority": d.priority,
-                    "met": d.met,
-                    "breached": d.breached,
-                    "stopped": d.stopped,
-                    "elapsed_ms": d.elapsed_ms,
-                }
-                for d in changed
-            ],
-        )
+    await _insert_rows(
+        conn,
+        f"{s}.clock_days",
+        "service text, day date, metric text, priority text, met bigint, breached bigint, "
+        "stopped bigint, elapsed_ms bigint",
+        [
+            {
+                "service": d.service,
+                "day": d.day,
+                "metric": d.metric,
+                "priority": d.priority,
+                "met": d.met,
+                "breached": d.breached,
+                "stopped": d.stopped,
+                "elapsed_ms": d.elapsed_ms,
+            }
+            for d in changed
+        ],
+        "ON CONFLICT (service, day, metric, priority) DO UPDATE SET "
+        "met = t.met + EXCLUDED.met, breached = t.breached + EXCLUDED.breached, "
+        "stopped = t.stopped + EXCLUDED.stopped, elapsed_ms = t.elapsed_ms + EXCLUDED.elapsed_ms",
+    )
     return len(upserts)
 
 
@@ -185,22 +204,20 @@ async def apply_availability_facts(
                 "version": view.version,
                 "month_start": ms_to_datetime(view.month_start_ms),
                 "month_end": ms_to_datetime(view.month_end_ms),
-                "body": orjson.dumps(fact).decode(),
-                "view": orjson.dumps(fact_view(view)).decode(),
+                "body": fact,
+                "view": fact_view(view),
             }
         )
-    if rows:
-        await conn.execute(
-            sa.text(
-                f"INSERT INTO {q(schema)}.availability AS a VALUES "
-                "(:service, :month, :version, :month_start, :month_end, CAST(:body AS jsonb), "
-                "CAST(:view AS jsonb)) "
-                "ON CONFLICT (service, month) DO UPDATE SET version = EXCLUDED.version, "
-                "month_start = EXCLUDED.month_start, month_end = EXCLUDED.month_end, "
-                "body = EXCLUDED.body, view = EXCLUDED.view WHERE a.version < EXCLUDED.version"
-            ),
-            rows,
-        )
+    await _insert_rows(
+        conn,
+        f"{q(schema)}.availability",
+        "service text, month text, version bigint, month_start timestamptz, "
+        "month_end timestamptz, body jsonb, view jsonb",
+        rows,
+        "ON CONFLICT (service, month) DO UPDATE SET version = EXCLUDED.version, "
+        "month_start = EXCLUDED.month_start, month_end = EXCLUDED.month_end, "
+        "body = EXCLUDED.body, view = EXCLUDED.view WHERE t.version < EXCLUDED.version",
+    )
 
 
 async def put_calendar(
@@ -224,8 +241,8 @@ async def put_calendar(
 # ---- tickets ------------------------------------------------------------------------------
 
 
-def _life_json(life: TicketLife) -> str:
-    return orjson.dumps({k: getattr(life, k) for k in TicketLife.__dataclass_fields__}).decode()
+def _life_body(life: TicketLife) -> dict[str, Any]:
+    return {k: getattr(life, k) for k in TicketLife.__dataclass_fields__}
 
 
 def _life(body: dict[str, Any]) -> TicketLife:
@@ -252,14 +269,11 @@ async def apply_ticket_events(
     for e in events:
         after[e.ticket_id] = merge(after.get(e.ticket_id), e)
     deltas = [d for t in ids for d in ticket_delta(before.get(t), after[t])]
-    await conn.execute(
-        sa.text(
-            f"INSERT INTO {s}.tickets VALUES (:ticket_id, :service, :type, :priority, :outcome, "
-            ":opened_at, :completed_at, CAST(:body AS jsonb)) ON CONFLICT (ticket_id) DO UPDATE "
-            "SET service = EXCLUDED.service, type = EXCLUDED.type, priority = EXCLUDED.priority, "
-            "outcome = EXCLUDED.outcome, opened_at = EXCLUDED.opened_at, "
-            "completed_at = EXCLUDED.completed_at, body = EXCLUDED.body"
-        ),
+    await _insert_rows(
+        conn,
+        f"{s}.tickets",
+        "ticket_id text, service text, type text, priority text, outcome text, "
+        "opened_at timestamptz, completed_at timestamptz, body jsonb",
         [
             {
                 "ticket_id": life.ticket_id,
@@ -269,29 +283,32 @@ async def apply_ticket_events(
                 "outcome": life.outcome,
                 "opened_at": ms_to_datetime(life.opened_ms),
                 "completed_at": _ts(life.completed_ms),
-                "body": _life_json(life),
+                "body": _life_body(life),
             }
             for life in (after[t] for t in ids)
         ],
+        "ON CONFLICT (ticket_id) DO UPDATE SET service = EXCLUDED.service, "
+        "type = EXCLUDED.type, priority = EXCLUDED.priority, outcome = EXCLUDED.outcome, "
+        "opened_at = EXCLUDED.opened_at, completed_at = EXCLUDED.completed_at, "
+        "body = EXCLUDED.body",
     )
     summed: dict[tuple[Any, ...], list[int]] = {}
     for d in deltas:
         acc = summed.setdefault((d.service, d.day, d.kind, d.priority), [0, 0])
         acc[0] += d.count
         acc[1] += d.failed
-    changed = [(k, v) for k, v in summed.items() if v[0] or v[1]]
-    if changed:
-        await conn.execute(
-            sa.text(
-                f"INSERT INTO {s}.ticket_days AS d VALUES (:s, :day, :kind, :p, :c, :f) "
-                "ON CONFLICT (service, day, kind, priority) DO UPDATE SET "
-                "count = d.count + EXCLUDED.count, failed = d.failed + EXCLUDED.failed"
-            ),
-            [
-                {"s": k[0], "day": k[1], "kind": k[2], "p": k[3], "c": v[0], "f": v[1]}
-                for k, v in changed
-            ],
-        )
+    await _insert_rows(
+        conn,
+        f"{s}.ticket_days",
+        "service text, day date, kind text, priority text, count bigint, failed bigint",
+        [
+            {"service": k[0], "day": k[1], "kind": k[2], "priority": k[3], "count": c, "failed": f}
+            for k, (c, f) in summed.items()
+            if c or f
+        ],
+        "ON CONFLICT (service, day, kind, priority) DO UPDATE SET "
+        "count = t.count + EXCLUDED.count, failed = t.failed + EXCLUDED.failed",
+    )
 
 
 # ---- signals ------------------------------------------------------------------------------
@@ -299,28 +316,29 @@ async def apply_ticket_events(
 
 async def apply_signals(conn: AsyncConnection, schema: str, signals: list[Signal]) -> None:
     s = q(schema)
-    if signals:
-        await conn.execute(
-            sa.text(
-                f"INSERT INTO {s}.signals VALUES (:id, :kind, :service, :metric, :ticket, "
-                ":at, CAST(:body AS jsonb)) ON CONFLICT DO NOTHING"
-            ),
-            [
-                {
-                    "id": x.signal_id,
-                    "kind": x.kind,
-                    "service": x.service,
-                    "metric": x.metric,
-                    "ticket": x.ticket_id,
-                    "at": x.occurred_at,
-                    "body": orjson.dumps(x.model_dump(mode="json")).decode(),
-                }
-                for x in signals
-            ],
-        )
-    retractions = [{"id": x.retracts, "by": x.signal_id} for x in signals if x.retracts]
-    if retractions:
-        await conn.execute(
-            sa.text(f"INSERT INTO {s}.retractions VALUES (:id, :by) ON CONFLICT DO NOTHING"),
-            retractions,
-        )
+    await _insert_rows(
+        conn,
+        f"{s}.signals",
+        "signal_id text, kind text, service text, metric text, ticket_id text, "
+        "occurred_at timestamptz, body jsonb",
+        [
+            {
+                "signal_id": x.signal_id,
+                "kind": x.kind,
+                "service": x.service,
+                "metric": x.metric,
+                "ticket_id": x.ticket_id,
+                "occurred_at": x.occurred_at,
+                "body": x.model_dump(mode="json"),
+            }
+            for x in signals
+        ],
+        "ON CONFLICT DO NOTHING",
+    )
+    await _insert_rows(
+        conn,
+        f"{s}.retractions",
+        "signal_id text, retracted_by text",
+        [{"signal_id": x.retracts, "retracted_by": x.signal_id} for x in signals if x.retracts],
+        "ON CONFLICT DO NOTHING",
+    )

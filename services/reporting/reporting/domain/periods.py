@@ -6,12 +6,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pacta.calendars import wall_time_ms
 
 DAY_MS = 86_400_000
+_EPOCH = date(1970, 1, 1)
 MAX_BUCKETS = 400
 """A year and a month of daily buckets; more is a range to ask for by week or month."""
 Bucket = Literal["day", "week", "month"]
@@ -105,7 +107,13 @@ def split_days(start_ms: int, end_ms: int) -> DaySplit:
 
 
 def _utc_date(ms: int) -> date:
-    return datetime.fromtimestamp(ms / 1000, UTC).date()
+    return _nth_day(ms // DAY_MS)
+
+
+@lru_cache(maxsize=8192)
+def _nth_day(n: int) -> date:
+    # every record asks for a day; there are few distinct ones, so each is computed once
+    return _EPOCH + timedelta(days=n)
 
 
 def utc_day(ms: int) -> date:

@@ -1,0 +1,122 @@
+"""Reporting at SPEC §9's larger scale: the rebuild by replay (records through Kafka into a fresh
+schema, `reporting.rebuild.rebuild`, timed) and the read model grown to 10,000,000 events.
+
+The rebuild replays a stream of the bench's shape (each ticket's 4 events and its 4 clock
+facts, each service-month's availability fact) from real Kafka topics; its rate, extrapolated,
+gives the time for the stream of 10,000,000 events and their facts. The 10 M read model is the
+1 M one multiplied tenfold in SQL (every ticket and clock copied nine times under new ids, the
+daily aggregates multiplied by ten): the rows the report reads at that scale, without seeding
+20,000,000 records through the apply path on a shared box.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any, cast
+
+import sqlalchemy as sa
+
+from bench.env import KAFKA, BenchEnv
+from pacta.db import create_engine
+from pacta.kafka import create_producer, ensure_topics, send_all
+from reporting.rebuild import rebuild
+from reporting.settings import ReportingSettings
+
+REBUILD_TARGET_S = 600.0
+SCALE = 10
+
+
+def _settings(env: BenchEnv) -> ReportingSettings:
+    return ReportingSettings(
+        kafka_bootstrap=KAFKA, database_url=env.database_url, topic_prefix=env.topic_prefix
+    )
+
+
+async def measure_rebuild(env: BenchEnv, events: int, target_events: int) -> dict[str, Any]:
+    """Produce a stream of `events` events (and their facts), then time its rebuild by replay."""
+    from bench.reporting import _availability_records, _ticket_records
+
+    settings = _settings(env)
+    await ensure_topics(settings)
+    rng = random.Random(11)
+    producer = create_producer(settings, "bench-reporting", linger_ms=5)
+    await producer.start()
+    produced = 0
+    try:
+        chunk: list[tuple[str, bytes, bytes, list[Any]]] = [
+            (r.topic, r.key, r.value, []) for r in _availability_records(env.topic_prefix, rng)
+        ]
+        for n in range(events // 4):
+            chunk += [
+                (r.topic, r.key, r.value, []) for r in _ticket_records(env.topic_prefix, n, rng)
+            ]
+            if len(chunk) >= 20_000:
+                await send_all(producer, cast(Any, chunk), timeout=120)
+                produced += len(chunk)
+                chunk = []
+        await send_all(producer, cast(Any, chunk), timeout=120)
+        produced += len(chunk)
+    finally:
+        await producer.stop()
+    started = time.perf_counter()
+    replayed = await rebuild(settings, live="reporting_replay")
+    seconds = time.perf_counter() - started
+    rate = replayed / seconds
+    per_event = produced / events
+    return {
+        "events": events,
+        "records": replayed,
+        "seconds": seconds,
+        "records_per_s": rate,
+        "records_per_event": per_event,
+        "target_events": target_events,
+        "extrapolated_s": target_events * per_event / rate,
+    }
+
+
+async def grow_tenfold(env: BenchEnv) -> dict[str, Any]:
+    """The 1 M read model made a 10 M one: nine copies of every ticket and clock row under new
+    ids (same service, times and outcome), and every daily aggregate multiplied by ten."""
+    engine = create_engine(env.database_url.replace("postgresql://", "postgresql+asyncpg://", 1))
+    started = time.perf_counter()
+    k = SCALE - 1
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO reporting.clocks SELECT c.ticket_id || '~' || k, metric, "
+                    "service, policy, priority, state, version, elapsed_ms, target_ms, "
+                    "started_at, stopped_at, breached_at, deadline, outcome_at, body FROM "
+                    f"reporting.clocks c, generate_series(1, {k}) k"
+                )
+            )
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO reporting.tickets SELECT t.ticket_id || '~' || k, service, "
+                    "type, priority, outcome, opened_at, completed_at, body FROM "
+                    f"reporting.tickets t, generate_series(1, {k}) k"
+                )
+            )
+            await conn.execute(
+                sa.text(
+                    f"UPDATE reporting.clock_days SET met = met * {SCALE}, "
+                    f"breached = breached * {SCALE}, stopped = stopped * {SCALE}, "
+                    f"elapsed_ms = elapsed_ms * {SCALE}"
+                )
+            )
+            await conn.execute(
+                sa.text(
+                    f"UPDATE reporting.ticket_days SET count = count * {SCALE}, "
+                    f"failed = failed * {SCALE}"
+                )
+            )
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            for table in ("clocks", "tickets", "clock_days", "ticket_days"):
+                await conn.execute(sa.text(f"VACUUM ANALYZE reporting.{table}"))
+            clocks = await conn.scalar(sa.text("SELECT count(*) FROM reporting.clocks"))
+            tickets = await conn.scalar(sa.text("SELECT count(*) FROM reporting.tickets"))
+    finally:
+        await engine.dispose()
+    return {"seconds": time.perf_counter() - started, "clocks": clocks, "tickets": tickets}
