@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -34,7 +35,9 @@ log = get_logger(__name__)
 TOPICS = (MONITORING_TOPIC, TICKETS_TOPIC, SIGNALS_TOPIC, FACTS_TOPIC, CALENDARS_TOPIC)
 
 
+@lru_cache(maxsize=256)
 def _suffix(topic: str) -> str | None:
+    # asked for every record; a process sees a handful of topic names
     for suffix in TOPICS:
         if topic == suffix or topic.endswith("." + suffix):
             return suffix
