@@ -27,10 +27,10 @@ def make_handler(app: FastAPI) -> BatchHandler:
                 fresh = [e for e in events if e.id in new]
                 tickets = [e for e in fresh if isinstance(e, TicketEvent)]
                 monitoring = [e for e in fresh if isinstance(e, MonitoringEvent)]
-                await store.journal_tickets(conn, events=tickets)
+                bodies = await store.journal_tickets(conn, events=tickets)
                 await store.journal_monitoring(conn, events=monitoring)
                 touched = sorted({e.ticket_id for e in tickets})
-                await keeper.apply_tickets(conn, tickets)
+                await keeper.apply_tickets(conn, tickets, bodies)
                 if outages is not None and monitoring:
                     await outages.apply(conn, monitoring)
         except Exception:

@@ -71,9 +71,15 @@ class ClockKeeper(Book):
 
     # ---- the event path ------------------------------------------------------------------
 
-    async def apply_tickets(self, conn: AsyncConnection, events: list[TicketEvent]) -> list[str]:
-        """Apply journaled ticket events; returns the touched ticket ids (evict them if the
-        transaction fails, since memory changed before the commit)."""
+    async def apply_tickets(
+        self,
+        conn: AsyncConnection,
+        events: list[TicketEvent],
+        bodies: list[dict[str, Any]] | None = None,
+    ) -> list[str]:
+        """Apply journaled ticket events (`bodies`: theirs as journaled, in order); returns the
+        touched ticket ids (evict them if the transaction fails, since memory changed before
+        the commit)."""
         by_ticket: dict[str, list[TicketEvent]] = {}
         for event in events:
             by_ticket.setdefault(event.ticket_id, []).append(event)
@@ -93,26 +99,52 @@ class ClockKeeper(Book):
                     ticket.labels = dict(labels[-1])
                     outcome = Outcome(outcome.intents, outcome.retracted)  # every row: new labels
                 outcomes.append((ticket, outcome))
-        replayed, standing = await self.replay_tickets(conn, replays, now)
+        batch = None
+        if bodies is not None:
+            # in event time, as the journal is read (the instant itself, not its text)
+            journaled: dict[str, list[tuple[TicketEvent, dict[str, Any]]]] = {}
+            for event, body in zip(events, bodies, strict=True):
+                journaled.setdefault(event.ticket_id, []).append((event, body))
+            batch = {
+                t: [b for _e, b in sorted(journaled[t], key=lambda p: p[0].occurred_at)]
+                for t in replays
+            }
+        replayed, standing = await self.replay_tickets(conn, replays, now, batch)
         await self.persist(conn, outcomes + replayed, now, standing)
         return list(by_ticket)
 
     async def replay_tickets(
-        self, conn: AsyncConnection, ticket_ids: list[str], now: int
+        self,
+        conn: AsyncConnection,
+        ticket_ids: list[str],
+        now: int,
+        batch: dict[str, list[dict[str, Any]]] | None = None,
     ) -> tuple[list[tuple[Ticket, Outcome]], dict[str, dict[Any, dict[str, Any]]]]:
         """Rebuild tickets from their journals and the policy changes recorded for them; also
-        returns the standing signals by ticket and key (what a retraction refers to)."""
+        returns the standing signals by ticket and key (what a retraction refers to).
+
+        `batch`: the journaled bodies of the consumed batch by ticket, in event time. A ticket with no other
+        journal events (its first events, as in a backfill) has no clocks, signals or policy
+        changes recorded either, so it is replayed from these with no read of its journal."""
         if not ticket_ids:
             return [], {}
-        logs = await store.ticket_logs(conn, ticket_ids=ticket_ids)
-        standing = await signal_store.standing_signals(conn, ticket_ids=ticket_ids)
-        recorded = await store.rules_changes(conn, ticket_ids=ticket_ids)
+        fresh: dict[str, list[dict[str, Any]]] = {}
+        if batch:
+            eids = [b["id"] for bodies in batch.values() for b in bodies if b.get("id")]
+            before = await store.journaled_before(conn, ticket_ids=list(batch), except_ids=eids)
+            fresh = {
+                t: bodies for t, bodies in batch.items() if t not in before and t not in self.book
+            }
+        known = [t for t in ticket_ids if t not in fresh]
+        logs = {**(await store.ticket_logs(conn, ticket_ids=known) if known else {}), **fresh}
+        standing = await signal_store.standing_signals(conn, ticket_ids=known) if known else {}
+        recorded = await store.rules_changes(conn, ticket_ids=known)
         if any(self.rules_of_first(b[0]) is None for b in logs.values() if b):
             # another instance may have just defined the policy: look before giving up
             self.registry.replace_with(await load_registry(conn))
         out = []
         versions = await store.clock_versions(
-            conn, ticket_ids=[t for t in ticket_ids if t not in self.book and logs.get(t)]
+            conn, ticket_ids=[t for t in known if t not in self.book and logs.get(t)]
         )
         for ticket_id in ticket_ids:
             bodies = logs.get(ticket_id) or []

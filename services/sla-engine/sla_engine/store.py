@@ -14,15 +14,46 @@ from pacta.events import MonitoringEvent, TicketEvent
 SCHEMA = "sla_engine"
 
 
-async def journal_tickets(conn: AsyncConnection, *, events: list[TicketEvent]) -> None:
-    if events:
-        await conn.execute(
-            sa.text(
-                "INSERT INTO sla_engine.ticket_events (event_id, ticket_id, occurred_at, body) "
-                "VALUES (:id, :ticket_id, :occurred_at, CAST(:body AS jsonb)) ON CONFLICT DO NOTHING"
-            ),
-            [_row(e, ticket_id=e.ticket_id) for e in events],
-        )
+async def journal_tickets(
+    conn: AsyncConnection, *, events: list[TicketEvent]
+) -> list[dict[str, Any]]:
+    """Journal the events; returns their bodies as journaled, in the same order (what a
+    replay of a ticket with no earlier events reads instead of the journal)."""
+    if not events:
+        return []
+    bodies = [e.model_dump(mode="json") for e in events]
+    await conn.execute(
+        sa.text(
+            "INSERT INTO sla_engine.ticket_events (event_id, ticket_id, occurred_at, body) "
+            "VALUES (:id, :ticket_id, :occurred_at, CAST(:body AS jsonb)) ON CONFLICT DO NOTHING"
+        ),
+        [
+            {
+                "id": e.id,
+                "ticket_id": e.ticket_id,
+                "occurred_at": e.occurred_at,
+                "body": orjson.dumps(body).decode(),
+            }
+            for e, body in zip(events, bodies, strict=True)
+        ],
+    )
+    return bodies
+
+
+async def journaled_before(
+    conn: AsyncConnection, *, ticket_ids: list[str], except_ids: list[str]
+) -> set[str]:
+    """The tickets among these with journal events other than `except_ids` (this batch's)."""
+    if not ticket_ids:
+        return set()
+    result = await conn.execute(
+        sa.text(
+            "SELECT DISTINCT ticket_id FROM sla_engine.ticket_events "
+            "WHERE ticket_id = ANY(:ids) AND event_id <> ALL(:except)"
+        ),
+        {"ids": ticket_ids, "except": except_ids},
+    )
+    return {r[0] for r in result}
 
 
 async def journal_monitoring(conn: AsyncConnection, *, events: list[MonitoringEvent]) -> None:
