@@ -164,8 +164,9 @@ async def test_a_slow_receiver_gets_at_most_its_concurrency_at_once(
         wait_count("the slow deliveries", lambda: hook.accepted("/slow"), 80, timeout=30)
     finally:
         hook.delay = 0.0
-    # PACTA_ALERTING_RECEIVER_CONCURRENCY defaults to 32: in parallel, never more
-    assert hook.max_in_flight == 32
+    # PACTA_ALERTING_RECEIVER_CONCURRENCY defaults to 32: never more; and in parallel (how
+    # close to 32 it gets depends on how the 80 signals fall into consumed batches)
+    assert 16 <= hook.max_in_flight <= 32
 
 
 def test_metrics_count_notifications_and_their_latency(alerting: Alerting) -> None:
