@@ -10,7 +10,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED_PURE = [ROOT / "shared/pacta/durations.py", ROOT / "shared/pacta/calendars.py"]
+SHARED_PURE = [
+    ROOT / "shared/pacta/durations.py",
+    ROOT / "shared/pacta/calendars.py",
+    ROOT / "shared/pacta/intervals.py",
+]
 DOMAIN = sorted(ROOT.glob("services/*/*/domain/*.py")) + SHARED_PURE
 FORBIDDEN_IMPORTS = {
     "aiokafka",

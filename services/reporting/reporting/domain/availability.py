@@ -11,7 +11,7 @@ from typing import Any
 
 from pacta.calendars import Calendar, working_ms
 from pacta.durations import parse_timestamp_ms
-from reporting.domain.intervals import Interval, clip, subtract, union
+from pacta.intervals import Interval, clip, subtract, union
 from reporting.domain.periods import month_bounds
 
 

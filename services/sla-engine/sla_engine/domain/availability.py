@@ -14,45 +14,15 @@ from math import ceil, floor
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pacta.calendars import Calendar, add_working_ms, wall_time_ms, working_ms
+from pacta.intervals import Interval as Interval  # re-exported for the engine's modules
+from pacta.intervals import clip as clip
+from pacta.intervals import subtract as subtract
+from pacta.intervals import union as union
 
-Interval = tuple[int, int]
 OpenInterval = tuple[int, int | None]
 """A down interval whose end is None while its check is still firing."""
 
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
-
-
-def union(intervals: Iterable[Interval]) -> list[Interval]:
-    """Sorted, disjoint intervals covering the same instants; overlapping or touching ones merge."""
-    merged: list[Interval] = []
-    for start, end in sorted(iv for iv in intervals if iv[1] > iv[0]):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
-
-
-def subtract(intervals: Iterable[Interval], holes: Iterable[Interval]) -> list[Interval]:
-    """The parts of `intervals` not covered by any of `holes` (sorted, disjoint)."""
-    result: list[Interval] = []
-    cut = union(holes)
-    for start, end in union(intervals):
-        cursor = start
-        for hole_start, hole_end in cut:
-            if hole_end <= cursor or hole_start >= end:
-                continue
-            if hole_start > cursor:
-                result.append((cursor, hole_start))
-            cursor = max(cursor, hole_end)
-        if cursor < end:
-            result.append((cursor, end))
-    return result
-
-
-def clip(intervals: Iterable[Interval], start_ms: int, end_ms: int) -> list[Interval]:
-    """The union of `intervals` restricted to [start_ms, end_ms)."""
-    return union((max(s, start_ms), min(e, end_ms)) for s, e in intervals)
 
 
 def close_open(down: Iterable[OpenInterval], end_ms: int) -> list[Interval]:

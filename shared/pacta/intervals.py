@@ -1,5 +1,5 @@
-"""Half-open intervals of epoch milliseconds: union, clip, subtract (the arithmetic the
-engine uses for availability, restated here so reporting recounts any period the same way)."""
+"""Half-open intervals of epoch milliseconds: union, clip, subtract. One arithmetic for the
+engine's availability and reporting's recount of any period, so both count the same instants."""
 
 from __future__ import annotations
 
