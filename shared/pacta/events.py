@@ -36,14 +36,25 @@ SIGNALS_TOPIC = "signals"
 FACTS_TOPIC = "sla.facts"
 CALENDARS_TOPIC = "sla.calendars"
 """Compacted: key = calendar name, value = `CalendarRecord` JSON, a null value deletes it."""
-ALL_TOPICS = (MONITORING_TOPIC, TICKETS_TOPIC, SIGNALS_TOPIC, FACTS_TOPIC, CALENDARS_TOPIC)
-COMPACTED_TOPICS = frozenset({CALENDARS_TOPIC})
+POLICIES_TOPIC = "sla.policies"
+"""Compacted: key = policy name, value = `PolicyRecord` JSON with every version (a deletion is
+a version too, so a policy's history is never lost to compaction)."""
+ALL_TOPICS = (
+    MONITORING_TOPIC,
+    TICKETS_TOPIC,
+    SIGNALS_TOPIC,
+    FACTS_TOPIC,
+    CALENDARS_TOPIC,
+    POLICIES_TOPIC,
+)
+COMPACTED_TOPICS = frozenset({CALENDARS_TOPIC, POLICIES_TOPIC})
 
 MONITORING_TYPE = "io.pacta.monitoring"
 TICKET_TYPE = "io.pacta.ticket"
 SIGNAL_TYPE = "io.pacta.signal"
 FACT_TYPE = "io.pacta.sla_fact"
 CALENDAR_TYPE = "io.pacta.calendar"
+POLICY_TYPE = "io.pacta.policy"
 
 
 def topic_name(prefix: str, suffix: str) -> str:
@@ -234,10 +245,27 @@ class Signal(BaseModel):
     elapsed_seconds: float | None = None
     target_seconds: float | None = None
     summary: str | None = None
+    policy_version: int | None = None
+    """The version of `policy` the condition was computed under (SPEC §11)."""
+    calendar_version: int | None = None
+    """The version of the policy's calendar in effect at `occurred_at`."""
 
     @property
     def key(self) -> str:
         return self.service
+
+
+class ResourceVersion(BaseModel):
+    """One version of a policy or calendar: in effect from `effective_from` (None: since always,
+    the first version) until the next version's `effective_from`."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    version: int
+    effective_from: UtcTime | None = None
+    recorded_at: UtcTime
+    spec: dict[str, Any] | None = None
+    """The resource's body as PUT (SPEC §4.1); None: deleted from `effective_from` on."""
 
 
 class CalendarRecord(BaseModel):
@@ -253,6 +281,20 @@ class CalendarRecord(BaseModel):
     holiday_country: str | None = None
     holiday_subdivision: str | None = None
     updated_at: UtcTime | None = None
+    version: int | None = None
+    """The version the fields above are (the one in effect when the record was written)."""
+    versions: list[ResourceVersion] = Field(default_factory=list)
+    """Every version of the calendar, oldest first (`spec`: timezone, hours, holidays, ...)."""
+
+
+class PolicyRecord(BaseModel):
+    """A policy's whole history as the sla-engine publishes it on the compacted policies
+    topic, so reports can say which targets were in force over which part of a month."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str
+    versions: list[ResourceVersion]
 
 
 def cloudevent_headers(

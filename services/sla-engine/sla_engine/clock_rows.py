@@ -246,6 +246,9 @@ def clock_fact(row: dict[str, Any], removed: bool = False) -> dict[str, Any]:
         "labels": orjson.loads(row["labels"]) if isinstance(row["labels"], str) else row["labels"],
         "removed": removed,
         "calendar": row["calendar"],
+        # the versions of `policy` and `calendar` the clock is measured by now (SPEC §11)
+        "policy_version": row.get("policy_version"),
+        "calendar_version": row.get("calendar_version"),
     }
 
 
