@@ -14,6 +14,7 @@ SHARED_PURE = [
     ROOT / "shared/pacta/durations.py",
     ROOT / "shared/pacta/calendars.py",
     ROOT / "shared/pacta/intervals.py",
+    ROOT / "shared/pacta/versions.py",
 ]
 DOMAIN = sorted(ROOT.glob("services/*/*/domain/*.py")) + SHARED_PURE
 FORBIDDEN_IMPORTS = {
