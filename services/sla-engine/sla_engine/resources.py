@@ -172,6 +172,10 @@ def new_versions_since(old: Registry, fresh: Registry) -> int | None:
     return min(starts, default=None)
 
 
+def _to_ms(instant: datetime) -> datetime:
+    return instant.replace(microsecond=instant.microsecond // 1000 * 1000)
+
+
 class VersionConflict(Exception):
     """A PUT named the version it changes, and another one is in force (0: none)."""
 
@@ -218,7 +222,9 @@ async def put_resource(
             {"name": name},
         )
     ).first()
-    now = (await conn.execute(sa.text("SELECT now()"))).scalar_one()
+    # instants are kept to the millisecond, as every clock counts them
+    now = _to_ms((await conn.execute(sa.text("SELECT now()"))).scalar_one())
+    effective_from = None if effective_from is None else _to_ms(effective_from)
     exists = latest is not None and latest.body is not None
     current = latest.version if exists and latest is not None else 0
     if expected_version is not None and expected_version != current:

@@ -107,6 +107,9 @@ class ClockView(BaseModel):
     customer: str | None
     metric: Literal["response", "resolution"]
     policy: str
+    policy_version: int = Field(description="the version of `policy` measuring it (SPEC §11)")
+    calendar: str
+    calendar_version: int = Field(description="the version of `calendar` measuring it")
     priority: str | None
     target_seconds: float | None
     state: Literal["running", "paused", "met", "breached"]
