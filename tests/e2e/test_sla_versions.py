@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from pacta.events import POLICIES_TOPIC, PolicyRecord, topic_name
+from pacta.settings import CommonSettings
 from tests.support.desk import Desk
 from tests.support.kafka import TopicReader
 from tests.support.processes import ServiceProcess
@@ -45,7 +47,7 @@ def resolution(d: Desk, ticket: str) -> dict[str, Any]:
 
 
 async def test_a_correction_in_the_middle_of_last_month_re_measures_only_what_came_after(
-    stack: dict[str, ServiceProcess], signals: TopicReader
+    stack: dict[str, ServiceProcess], signals: TopicReader, settings: CommonSettings
 ) -> None:
     d = Desk(stack)
     put_version(d, V1)  # the first version: in force since always
@@ -108,6 +110,17 @@ async def test_a_correction_in_the_middle_of_last_month_re_measures_only_what_ca
     # before the 15th nothing changed: still met, under the first version and its 4 h
     clock = resolution(d, early)
     assert (clock["state"], clock["policy_version"], clock["target_seconds"]) == ("met", 1, 14400)
+    # the policy's whole history is published for the reports (compacted, keyed by name)
+    async with TopicReader(
+        settings.kafka_bootstrap, topic_name(settings.topic_prefix, POLICIES_TOPIC)
+    ) as policies:
+        record = await policies.wait_for(
+            "the policy's record with both versions",
+            lambda r: r["name"] == d.policy and len(r["versions"]) == 2,
+        )
+    assert PolicyRecord.model_validate(record).versions[1].effective_from == changed_at
+    assert record["versions"][0]["spec"]["targets"]["P1"]["resolution"] == 14400
+
     after = signals.records[seen:]
     assert not [s for s in after if s["ticket_id"] == early]
     assert sorted(s["kind"] for s in after if s["ticket_id"] == late) == [

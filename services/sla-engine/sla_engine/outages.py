@@ -58,13 +58,19 @@ class OutageTracker(OutageTimers):
     def objective(self, service: str) -> Objective:
         policy = select_availability_policy(self.registry.policies.values(), service)
         calendar = None
+        versions: tuple[int | None, int | None] = (None, None)
         if policy is not None and policy.availability is not None:
+            name = policy.availability.calendar
+            versions = (
+                self.registry.version_of("policy", policy.name),
+                self.registry.version_of("calendar", name) or 1,
+            )
             try:
                 calendar = self.registry.calendar(policy.availability.calendar)
             except KeyError:
                 # the API refuses such a policy; a calendar deleted under it falls back to 24x7
                 log.error("availability calendar missing", policy=policy.name, service=service)
-        return objective_of(policy, calendar)
+        return objective_of(policy, calendar, versions)
 
     # ---- the event path ------------------------------------------------------------------
 

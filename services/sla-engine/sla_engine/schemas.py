@@ -130,7 +130,9 @@ class Availability(BaseModel):
     service: str
     month: str
     policy: str | None
+    policy_version: int | None = Field(description="the version in force now (SPEC §11)")
     calendar: str
+    calendar_version: int | None
     target: float | None
     actual: float = Field(description="percent: 1 - downtime / agreed service time to date")
     downtime_seconds: float

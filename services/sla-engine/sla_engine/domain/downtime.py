@@ -190,9 +190,15 @@ class Objective:
     calendar: Calendar
     down_severities: frozenset[str]
     warn_at: tuple[float, ...]
+    policy_version: int | None = None  # the versions in force now (SPEC §11)
+    calendar_version: int | None = None
 
 
-def objective_of(policy: Policy | None, calendar: Calendar | None = None) -> Objective:
+def objective_of(
+    policy: Policy | None,
+    calendar: Calendar | None = None,
+    versions: tuple[int | None, int | None] = (None, None),
+) -> Objective:
     """The objective `policy` sets; without a policy the service is measured on 24x7 with
     critical checks counting as down, and has no target (no budget, no signals)."""
     if policy is None or policy.availability is None:
@@ -204,6 +210,8 @@ def objective_of(policy: Policy | None, calendar: Calendar | None = None) -> Obj
         calendar=calendar or CALENDAR_24X7,
         down_severities=frozenset(block.down_severities),
         warn_at=tuple(policy.warn_at),
+        policy_version=versions[0],
+        calendar_version=versions[1],
     )
 
 
