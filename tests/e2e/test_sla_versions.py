@@ -15,7 +15,7 @@ from pacta.settings import CommonSettings
 from tests.support.desk import Desk
 from tests.support.kafka import TopicReader
 from tests.support.processes import ServiceProcess
-from tests.support.sla_api import call, utc, wait_clocks
+from tests.support.sla_api import call, put, utc, wait_clocks
 
 pytestmark = pytest.mark.e2e
 
@@ -179,3 +179,47 @@ async def test_a_change_now_reaches_open_tickets_at_once_keeping_their_elapsed_t
     listed = call("GET", f"{d.engine}/v1/policies/{d.policy}/versions").json()["items"]
     assert [v["version"] for v in listed] == [1, 2]
     assert call("GET", f"{d.engine}/v1/policies/nope-{d.tag}/versions").status_code == 404
+
+
+async def test_a_calendar_version_re_measures_the_clocks_on_it_from_its_instant(
+    stack: dict[str, ServiceProcess], signals: TopicReader
+) -> None:
+    d = Desk(stack)
+    calendar = f"cal-{d.tag}"
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    office = {"timezone": "UTC", "hours": {day: ["09:00-17:00"] for day in days}}
+    put(d.engine, "calendars", calendar, office)
+    put_version(d, {**V1, "calendar": calendar})
+    created, resolved = last_month_day(10, 15), last_month_day(12, 10)
+    d.post_many(
+        [
+            {"ticket_id": d.ticket, "action": "created", "occurred_at": created, "priority": "P1"},
+            {"ticket_id": d.ticket, "action": "resolved", "occurred_at": resolved},
+        ]
+    )
+    # office hours: 15:00-17:00, then 09:00-11:00 the next day reaches the 4 h
+    first = await d.wait(signals, f"{d.ticket}/resolution/breach/1")
+    assert utc(first["occurred_at"]) == last_month_day(11, 11)
+    assert first["calendar_version"] == 1
+    await d.wait(signals, f"{d.ticket}/resolution/stopped/1")
+
+    # from 20:00 on the 10th the service desk works around the clock: 2 h more by 22:00
+    r = call(
+        "PUT",
+        f"{d.engine}/v1/calendars/{calendar}",
+        {"timezone": "UTC", "hours": {day: ["00:00-24:00"] for day in days}},
+        params={"effective_from": last_month_day(10, 20).isoformat()},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] == 2
+    clocks = await wait_clocks(
+        d.engine, d.ticket, lambda c: c["resolution"]["calendar_version"] == 2
+    )
+    # 2 h under the office hours, then all day from the 10th 20:00 to the 12th 10:00 (38 h);
+    # the breach is the same occurrence, moved to 22:00 on the 10th: the clock says so
+    assert clocks["resolution"]["elapsed_seconds"] == (2 + 38) * 3600
+    assert utc(clocks["resolution"]["deadline"]) == last_month_day(10, 22)
+    assert clocks["resolution"]["state"] == "breached"
+    assert [s["kind"] for s in d.mine(signals)] == ["breach", "stopped"]
+    versions = call("GET", f"{d.engine}/v1/calendars/{calendar}/versions").json()["items"]
+    assert [v["version"] for v in versions] == [1, 2]

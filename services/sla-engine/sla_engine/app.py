@@ -39,6 +39,8 @@ async def _refresh_registry(app: FastAPI, stop: asyncio.Event, every: float = 5.
             async with app.state.engine.connect() as conn:
                 fresh = await resources.load_registry(conn)
             registry = app.state.registry
+            if resources.older_than(fresh, registry):
+                continue  # read before this instance's own latest PUT: the next round
             since = resources.new_versions_since(registry, fresh)
             registry.replace_with(fresh)
             if since is not None:

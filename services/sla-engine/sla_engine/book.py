@@ -73,6 +73,8 @@ class Book:
                 if ticket_id not in self.book:  # an event may have loaded it meanwhile
                     self.book[ticket_id] = ticket
                     self._recount(ticket)
+                    if _behind(ticket):
+                        self.reload.add(ticket_id)
             self._schedule_many([t for t in tickets.values() if self.book.get(t.ticket_id) is t])
         finally:
             if collecting:
@@ -203,3 +205,13 @@ class Book:
     def _count(self) -> None:
         CLOCKS_OPEN.labels("running").set(self.open_running)
         CLOCKS_OPEN.labels("paused").set(self.open_paused)
+
+
+def _behind(ticket: Ticket) -> bool:
+    """A running clock measured by another version than the one in force now: a change was
+    recorded and the engine stopped before it replayed the ticket (the timers replay it)."""
+    versions = ticket.rules.versions
+    return any(
+        not c.stopped and (c.policy, c.policy_version, c.calendar_version) != versions
+        for c in ticket.clocks.values()
+    )

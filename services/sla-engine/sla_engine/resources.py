@@ -156,6 +156,15 @@ async def load_registry(conn: AsyncConnection) -> Registry:
     return registry
 
 
+def older_than(fresh: Registry, current: Registry) -> bool:
+    """Whether `fresh` was read before a version `current` already holds was committed (a
+    refresh racing this instance's own PUT must not put the old versions back)."""
+    return any(
+        len(versions) > len(fresh.records.get(key, ()))
+        for key, versions in current.records.items()
+    )
+
+
 def new_versions_since(old: Registry, fresh: Registry) -> int | None:
     """The earliest instant a version in `fresh` and not in `old` takes effect from (None: no
     new version; a first one without an effective date counts from its recording)."""
