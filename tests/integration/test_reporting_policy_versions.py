@@ -7,6 +7,8 @@ giving the same bytes."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import re
 import sys
 import uuid
@@ -16,6 +18,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from pypdf import PdfReader
 
 from pacta.db import create_engine
 from pacta.settings import CommonSettings
@@ -43,6 +46,7 @@ POL = f"gold-{TAG}"
 OCT = ("2026-10-01T00:00:00.000Z", "2026-11-01T00:00:00.000Z")
 SEP = ("2026-09-01T00:00:00.000Z", OCT[0])
 MID = "2026-10-15T00:00:00Z"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
 Records = list[tuple[str, str, dict[str, Any] | None]]
 
 
@@ -272,7 +276,45 @@ async def test_a_policy_tightened_on_the_15th(
     assert sep["policy_versions"] == [entry(1, None, MID_MS, SEP[0], SEP[1], 14400)]
     assert sep["tickets"]["by_policy_version"] == [counted(1, (1, 0), (1, 0))]
 
+    _formats_show_the_versions(reporting, svc)
     await _rebuild_gives_the_same_bytes(reporting, svc)
+
+
+def _formats_show_the_versions(reporting: ServiceProcess, svc: str) -> None:
+    r = get_report(reporting.url, month="2026-10", service=svc, format="csv")
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    cells = {(row[3], row[4]): row[5] for row in rows[1:]}
+    v1, v2 = f"policy_versions.{POL} v1", f"policy_versions.{POL} v2"
+    assert cells[(v1, "in_month_until")] == MID_MS
+    assert cells[(v1, "targets.P1.resolution_seconds")] == "14400"
+    assert cells[(v2, "targets.P1.resolution_seconds")] == "7200"
+    assert cells[(v2, "effective_until")] == ""
+    assert cells[(f"tickets.by_policy_version.{POL} v2", "resolution.breached")] == "1"
+    assert cells[(f"tickets.by_policy_version.{POL} v2", "resolution.compliance")] == "50.0"
+    assert cells[(f"tickets.by_policy_version.{POL} v-", "response.met")] == "1"
+    assert cells[("tickets", "resolution.breached")] == "1"  # the existing rows stay
+
+    html = get_report(reporting.url, month="2026-10", service=svc, format="html").text
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "report-versions.html").write_text(html)
+    assert "<h3>Policy versions</h3>" in html
+    assert "2026-10-01 00:00 \u2013 2026-10-15 00:00 (days 1\u201314)" in html
+    assert "2026-10-15 00:00 \u2013 2026-11-01 00:00 (days 15\u201331)" in html
+    assert "P1 15m / 4h; P2 1h / 8h" in html
+    assert "P1 15m / 2h; P2 1h / 8h" in html
+    assert "<td>v2</td><td>3 / 0</td><td>100.0</td><td>1 / 1</td><td>50.0</td>" in html
+    berlin = get_report(
+        reporting.url, month="2026-10", service=svc, format="html", tz="Europe/Berlin"
+    )
+    # in Berlin the month starts at 00:00 local, v2 at 02:00 local on the 15th
+    assert "2026-10-01 00:00 \u2013 2026-10-15 02:00 (days 1\u201315)" in berlin.text
+
+    pdf = get_report(reporting.url, month="2026-10", service=svc, format="pdf").content
+    (ARTIFACTS / "report-versions.pdf").write_bytes(pdf)
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Policy versions" in text
+    assert "P1 15m / 2h" in text
+    assert "50.0" in text
 
 
 async def _rebuild_gives_the_same_bytes(reporting: ServiceProcess, svc: str) -> None:
