@@ -136,12 +136,10 @@ def decode_records(records: list[Record]) -> Decoded:
                 applied[r.topic] += 1
                 continue
             if suffix == POLICIES_TOPIC:
-                name = (r.key or b"").decode()
-                d.policies[name] = (
-                    None
-                    if r.value is None
-                    else PolicyRecord.model_validate_json(r.value).model_dump(mode="json")
-                )
+                policy = None if r.value is None else PolicyRecord.model_validate_json(r.value)
+                # keyed by name; a record produced without a key still names its policy
+                name = (r.key or b"").decode() or (policy.name if policy else "")
+                d.policies[name] = None if policy is None else policy.model_dump(mode="json")
                 applied[r.topic] += 1
                 continue
             if suffix == TICKETS_TOPIC:

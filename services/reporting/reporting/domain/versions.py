@@ -129,7 +129,7 @@ def month_entries(
                 "in_month_from": format_timestamp_ms(lo),
                 "in_month_until": format_timestamp_ms(hi),
                 "targets": {} if spec is None else targets_seconds(spec),
-                "warn_at": None if warn_at is None else list(warn_at),
+                "warn_at": list(warn_at) if isinstance(warn_at, list) else None,
                 "calendar": None if spec is None else spec.get("calendar", "24x7"),
                 "deleted": spec is None,
             }
