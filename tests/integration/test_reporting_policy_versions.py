@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
@@ -28,6 +29,7 @@ from tests.support.reporting import (
     CALENDARS,
     FACTS,
     POLICIES,
+    READ,
     SIGNALS,
     TICKETS,
     availability_fact,
@@ -308,6 +310,13 @@ def _formats_show_the_versions(reporting: ServiceProcess, svc: str) -> None:
     )
     # in Berlin the month starts at 00:00 local, v2 at 02:00 local on the 15th
     assert "2026-10-01 00:00 \u2013 2026-10-15 02:00 (days 1\u201315)" in berlin.text
+
+    # the overview's at-risk clocks name the version too (D's resolution clock is open)
+    with httpx.Client(base_url=reporting.url, timeout=10) as client:
+        client.post("/login", data={"key": READ["Authorization"].split()[1]})
+        overview = client.get("/").text
+    assert f"{svc}-D" in overview
+    assert f"{POL} v2" in overview
 
     pdf = get_report(reporting.url, month="2026-10", service=svc, format="pdf").content
     (ARTIFACTS / "report-versions.pdf").write_bytes(pdf)

@@ -254,7 +254,8 @@ async def open_clocks(conn: AsyncConnection, schema: str, limit: int) -> list[di
     s = q(schema)
     rows = await conn.execute(
         sa.text(
-            "SELECT ticket_id, metric, service, priority, state, deadline, target_ms, "
+            "SELECT ticket_id, metric, service, priority, policy, policy_version, state, "
+            "deadline, target_ms, "
             f"elapsed_ms, EXISTS (SELECT 1 FROM {s}.signals g WHERE g.ticket_id = c.ticket_id "
             "AND g.metric = c.metric AND g.kind = 'warning') AS warned "
             f"FROM {s}.clocks c WHERE state = 'running' AND deadline IS NOT NULL "
