@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from fractions import Fraction
 from math import floor
@@ -18,8 +17,6 @@ import httpx
 import pytest
 
 from pacta.durations import datetime_to_ms, parse_timestamp_ms
-from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, topic_name
-from pacta.settings import CommonSettings
 from sla_engine.domain.availability import month_bounds
 from tests.support.client import ADMIN_KEY, iso, poll_value, post
 from tests.support.kafka import TopicReader
@@ -28,22 +25,6 @@ from tests.support.processes import ServiceProcess
 pytestmark = pytest.mark.e2e
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 M = 60_000
-
-
-@pytest.fixture
-async def signals(settings: CommonSettings) -> AsyncIterator[TopicReader]:
-    async with TopicReader(
-        settings.kafka_bootstrap, topic_name(settings.topic_prefix, SIGNALS_TOPIC)
-    ) as reader:
-        yield reader
-
-
-@pytest.fixture
-async def facts(settings: CommonSettings) -> AsyncIterator[TopicReader]:
-    async with TopicReader(
-        settings.kafka_bootstrap, topic_name(settings.topic_prefix, FACTS_TOPIC)
-    ) as reader:
-        yield reader
 
 
 def put_policy(engine: str, name: str, body: dict[str, object]) -> None:

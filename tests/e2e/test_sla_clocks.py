@@ -7,15 +7,12 @@ carries its deadline as `occurred_at`, and says `late: true`."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import pytest
 
-from pacta.events import SIGNALS_TOPIC, topic_name
-from pacta.settings import CommonSettings
 from tests.support.client import iso, post
 from tests.support.kafka import TopicReader
 from tests.support.processes import ServiceProcess
@@ -24,14 +21,6 @@ from tests.support.sla_api import call, local, put, stopped_at, utc, wait_clocks
 pytestmark = pytest.mark.e2e
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 BERLIN, NEW_YORK = "Europe/Berlin", "America/New_York"
-
-
-@pytest.fixture
-async def signals(settings: CommonSettings) -> AsyncIterator[TopicReader]:
-    async with TopicReader(
-        settings.kafka_bootstrap, topic_name(settings.topic_prefix, SIGNALS_TOPIC)
-    ) as reader:
-        yield reader
 
 
 class Scenario:

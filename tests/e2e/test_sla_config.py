@@ -24,6 +24,7 @@ GOOD = """
 # what a team keeps in git next to its services
 calendars:
   office-{tag}:
+    effective_from: 2026-11-01T00:00:00Z   # this version counts from then (SPEC §11)
     timezone: Europe/Berlin
     hours:
       mon: ["09:00-17:00"]
@@ -34,6 +35,7 @@ calendars:
     holidays: [2026-11-20]      # an unquoted YAML date
 policies:
   office-{tag}:
+    effective_from: "2026-11-01T00:00:00+00:00"
     match: {{service: svc-{tag}}}
     calendar: office-{tag}
     targets:
@@ -133,6 +135,12 @@ async def test_files_define_calendars_and_policies_and_win_over_the_database(
         timeout=15,
     )
     assert call("GET", f"{first}/v1/calendars/{name}").json() == calendar
+    # the API's version is kept; the file's is the second, in force from its effective_from
+    for kind in ("calendars", "policies"):
+        versions = call("GET", f"{engine.url}/v1/{kind}/{name}/versions").json()["items"]
+        assert [(v["version"], v["origin"]) for v in versions] == [(1, "api"), (2, "file")]
+        assert versions[0]["effective_from"] is None
+        assert utc(versions[1]["effective_from"]) == utc("2026-11-01T00:00:00Z")
 
     # and tickets run on them: Thu 2026-11-19 16:00 Berlin + 4 h of office time, Fri a holiday
     # -> Mon 2026-11-23 12:00 CET = 11:00Z (the database's versions would say otherwise)

@@ -4,7 +4,6 @@ kind, service, metric and priority, and the breach detection lag of the timer th
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
@@ -12,8 +11,6 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from pacta.durations import parse_timestamp_ms
-from pacta.events import SIGNALS_TOPIC, topic_name
-from pacta.settings import CommonSettings
 from tests.support.client import iso, post
 from tests.support.kafka import TopicReader
 from tests.support.processes import ServiceProcess
@@ -21,14 +18,6 @@ from tests.support.sla_api import put
 
 pytestmark = pytest.mark.e2e
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-@pytest.fixture
-async def signals(settings: CommonSettings) -> AsyncIterator[TopicReader]:
-    async with TopicReader(
-        settings.kafka_bootstrap, topic_name(settings.topic_prefix, SIGNALS_TOPIC)
-    ) as reader:
-        yield reader
 
 
 def scrape(engine: str) -> Samples:

@@ -5,72 +5,16 @@ tickets. Every event goes in through ingest; every signal is read from Kafka."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
-from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, topic_name
-from pacta.settings import CommonSettings
-from tests.support.client import iso, post
+from tests.support.desk import Desk
 from tests.support.kafka import TopicReader
 from tests.support.processes import ServiceProcess
 from tests.support.sla_api import call, put, utc, wait_clocks
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-async def signals(settings: CommonSettings) -> AsyncIterator[TopicReader]:
-    async with TopicReader(
-        settings.kafka_bootstrap, topic_name(settings.topic_prefix, SIGNALS_TOPIC)
-    ) as reader:
-        yield reader
-
-
-@pytest.fixture
-async def facts(settings: CommonSettings) -> AsyncIterator[TopicReader]:
-    async with TopicReader(
-        settings.kafka_bootstrap, topic_name(settings.topic_prefix, FACTS_TOPIC)
-    ) as reader:
-        yield reader
-
-
-class Desk:
-    """A service of its own with a policy, and the ticket events posted to it."""
-
-    def __init__(self, stack: dict[str, ServiceProcess], **policy: Any) -> None:
-        self.tag = uuid.uuid4().hex[:8]
-        self.engine, self.ingest = stack["sla_engine"].url, stack["ingest"].url
-        self.service, self.ticket = f"svc-{self.tag}", f"T-{self.tag}"
-        self.policy = f"p-{self.tag}"
-        if policy:
-            put(
-                self.engine, "policies", self.policy, {"match": {"service": self.service}, **policy}
-            )
-
-    def post(self, action: str, at: datetime, **extra: Any) -> None:
-        body = {
-            "ticket_id": self.ticket,
-            "service": self.service,
-            "action": action,
-            "occurred_at": iso(at),
-            **extra,
-        }
-        r = post(self.ingest, "/v1/events/tickets", body)
-        assert r.status_code == 202, r.text
-
-    def mine(self, signals: TopicReader, metric: str = "resolution") -> list[dict[str, Any]]:
-        return signals.matching(lambda s: s["ticket_id"] == self.ticket and s["metric"] == metric)
-
-    async def wait(
-        self, signals: TopicReader, signal_id: str, timeout: float = 15
-    ) -> dict[str, Any]:
-        return await signals.wait_for(
-            signal_id, lambda s: s["signal_id"] == signal_id, timeout=timeout
-        )
 
 
 async def test_a_breach_after_a_retraction_is_emitted_under_a_new_id(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,22 +15,12 @@ import httpx
 import pytest
 
 from pacta.durations import parse_timestamp_ms
-from pacta.events import SIGNALS_TOPIC, topic_name
-from pacta.settings import CommonSettings
 from tests.support.client import ADMIN_KEY, iso, poll_value, post
 from tests.support.kafka import TopicReader
 from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.e2e
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
-
-
-@pytest.fixture
-async def signals(settings: CommonSettings) -> AsyncIterator[TopicReader]:
-    async with TopicReader(
-        settings.kafka_bootstrap, topic_name(settings.topic_prefix, SIGNALS_TOPIC)
-    ) as reader:
-        yield reader
 
 
 def put_policy(engine: str, name: str, body: dict[str, object]) -> None:

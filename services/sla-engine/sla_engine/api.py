@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from pacta.auth import AdminKey, ReaderKey
@@ -14,6 +14,15 @@ from pacta.calendars import BUILTIN_CALENDARS
 from pacta.problems import Problem, validation_errors
 from sla_engine import calendar_feed, resources
 from sla_engine.api_clocks import NameQuery
+from sla_engine.api_versions import (
+    EffectiveFromQuery,
+    ResourceName,
+    conflict,
+    effective_from_of,
+    expected_version_of,
+    version_view,
+    with_effective_from,
+)
 from sla_engine.domain.policies import CalendarSpec, Policy, PolicySpec
 from sla_engine.openapi_answers import answers
 from sla_engine.schemas import (
@@ -28,7 +37,6 @@ from sla_engine.schemas import (
 
 router = APIRouter(prefix="/v1", responses=answers(401, 422))
 """Calendars, policies and maintenance windows (`api_clocks` has the live views)."""
-ResourceName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
 
 
 async def _body(request: Request) -> Any:
@@ -61,7 +69,7 @@ async def list_calendars(request: Request, _: ReaderKey) -> CalendarList:
     registry = request.app.state.registry
     items = [_calendar_view(n, c, True) for n, c in BUILTIN_CALENDARS.items()]
     items += [
-        _calendar_view(n, c, False, registry.origins.get(("calendar", n), "api"))
+        _calendar_view(n, c, False, registry.origins.get(("calendar", n), "api"), registry=registry)
         for n, c in sorted(registry.calendars.items())
     ]
     return CalendarList(items=items)
@@ -77,7 +85,7 @@ async def get_calendar(request: Request, name: ResourceName, _: ReaderKey) -> Na
     if name not in registry.calendars:
         raise Problem(404, "Not found", f"calendar {name!r} does not exist")
     origin = registry.origins.get(("calendar", name), "api")
-    return _calendar_view(name, registry.calendars[name], False, origin)
+    return _calendar_view(name, registry.calendars[name], False, origin, registry=registry)
 
 
 @router.put(
@@ -88,30 +96,50 @@ async def get_calendar(request: Request, name: ResourceName, _: ReaderKey) -> Na
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": CalendarSpec.model_json_schema()}},
+            "content": {
+                "application/json": {
+                    "schema": with_effective_from(CalendarSpec.model_json_schema())
+                }
+            },
         }
     },
 )
 async def put_calendar(
-    request: Request, response: Response, name: ResourceName, _: AdminKey
+    request: Request,
+    response: Response,
+    name: ResourceName,
+    _: AdminKey,
+    effective_from: EffectiveFromQuery = None,
 ) -> NamedCalendar:
     if name in BUILTIN_CALENDARS:
         raise Problem(409, "Conflict", f"calendar {name!r} is built in and cannot be changed")
-    spec: CalendarSpec = _validate(CalendarSpec, await _body(request))
+    body = await _body(request)
+    starts = effective_from_of(body, effective_from)
+    expected = expected_version_of(body)
+    spec: CalendarSpec = _validate(CalendarSpec, body)
     calendar = spec.to_calendar(name)
     async with request.app.state.engine.begin() as conn:
-        created = await resources.put_resource(
-            conn, kind="calendar", name=name, body=spec.model_dump(mode="json")
-        )
-        await calendar_feed.publish(conn, _prefix(request), name, calendar)
+        try:
+            recorded = await resources.put_resource(
+                conn,
+                kind="calendar",
+                name=name,
+                body=spec.model_dump(mode="json"),
+                effective_from=starts,
+                expected_version=expected,
+            )
+        except resources.VersionConflict as exc:
+            raise conflict("calendar", name, expected, exc.current) from None
+        if recorded.changed:
+            await calendar_feed.publish(conn, _prefix(request), name, calendar)
+        fresh = await resources.load_registry(conn)
     _ring(request)
-    request.app.state.registry.calendars[name] = calendar
-    request.app.state.registry.origins[("calendar", name)] = "api"
-    if not created:
-        # the policies on it measure their open tickets and this month by it from now on
-        await _replan_outages(request, everything=True)
-    response.status_code = 201 if created else 200
-    return _calendar_view(name, calendar, False)
+    request.app.state.registry.replace_with(fresh)
+    if recorded.changed and not recorded.created:
+        # the policies on it measure their tickets and this month by it from its instant on
+        await _replan_outages(request, everything=True, since_ms=recorded.since_ms)
+    response.status_code = 201 if recorded.created else 200
+    return _calendar_view(name, calendar, False, registry=fresh)
 
 
 @router.delete(
@@ -128,11 +156,11 @@ async def delete_calendar(request: Request, name: ResourceName, _: AdminKey) -> 
         found = await resources.delete_resource(conn, kind="calendar", name=name)
         if found:
             await calendar_feed.publish(conn, _prefix(request), name, None)
+        fresh = await resources.load_registry(conn)
     if not found:
         raise Problem(404, "Not found", f"calendar {name!r} does not exist")
     _ring(request)
-    registry.calendars.pop(name, None)
-    registry.origins.pop(("calendar", name), None)
+    registry.replace_with(fresh)
     return Response(status_code=204)
 
 
@@ -147,10 +175,13 @@ def _ring(request: Request) -> None:
         relay.notify()
 
 
-def _calendar_view(name: str, calendar: Any, builtin: bool, origin: str = "api") -> NamedCalendar:
+def _calendar_view(
+    name: str, calendar: Any, builtin: bool, origin: str = "api", *, registry: Any = None
+) -> NamedCalendar:
     spec = CalendarSpec.from_calendar(calendar)
     origin = "builtin" if builtin else origin
-    return NamedCalendar(**spec.model_dump(), name=name, builtin=builtin, origin=origin)
+    current = version_view(registry, "calendar", name)
+    return NamedCalendar(**spec.model_dump(), name=name, builtin=builtin, origin=origin, **current)
 
 
 # ---- policies -----------------------------------------------------------------------------
@@ -177,26 +208,36 @@ async def get_policy(request: Request, name: ResourceName, _: ReaderKey) -> Name
 
 def _policy_view(registry: Any, policy: Policy) -> NamedPolicy:
     origin = registry.origins.get(("policy", policy.name), "api")
-    return NamedPolicy(**policy.model_dump(), origin=origin)
+    current = version_view(registry, "policy", policy.name)
+    return NamedPolicy(**policy.model_dump(), origin=origin, **current)
 
 
 @router.put(
     "/policies/{name}",
     tags=["policies"],
     response_model=NamedPolicy,
-    responses={201: {"model": NamedPolicy, "description": "Created"}, **answers(400, 403)},
+    responses={201: {"model": NamedPolicy, "description": "Created"}, **answers(400, 403, 409)},
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": PolicySpec.model_json_schema()}},
+            "content": {
+                "application/json": {"schema": with_effective_from(PolicySpec.model_json_schema())}
+            },
         }
     },
 )
 async def put_policy(
-    request: Request, response: Response, name: ResourceName, _: AdminKey
+    request: Request,
+    response: Response,
+    name: ResourceName,
+    _: AdminKey,
+    effective_from: EffectiveFromQuery = None,
 ) -> NamedPolicy:
     registry = request.app.state.registry
-    spec: PolicySpec = _validate(PolicySpec, await _body(request))
+    body = await _body(request)
+    starts = effective_from_of(body, effective_from)
+    expected = expected_version_of(body)
+    spec: PolicySpec = _validate(PolicySpec, body)
     policy = spec.named(name)
     missing = sorted(
         c
@@ -212,14 +253,26 @@ async def put_policy(
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         raise Problem(422, "Invalid body", detail, errors=errors)
     async with request.app.state.engine.begin() as conn:
-        created = await resources.put_resource(
-            conn, kind="policy", name=name, body=spec.model_dump(mode="json")
-        )
+        try:
+            recorded = await resources.put_resource(
+                conn,
+                kind="policy",
+                name=name,
+                body=spec.model_dump(mode="json"),
+                effective_from=starts,
+                expected_version=expected,
+            )
+        except resources.VersionConflict as exc:
+            raise conflict("policy", name, expected, exc.current) from None
+        if recorded.changed:
+            await calendar_feed.publish_policy(conn, _prefix(request), name)
+        fresh = await resources.load_registry(conn)
+    _ring(request)
     previous = registry.policies.get(name)
-    registry.policies[name] = policy
-    registry.origins[("policy", name)] = "api"
-    await _replan_outages(request, previous, policy)
-    response.status_code = 201 if created else 200
+    registry.replace_with(fresh)
+    if recorded.changed:
+        await _replan_outages(request, previous, policy, since_ms=recorded.since_ms)
+    response.status_code = 201 if recorded.created else 200
     return _policy_view(registry, policy)
 
 
@@ -227,11 +280,15 @@ async def put_policy(
 async def delete_policy(request: Request, name: ResourceName, _: AdminKey) -> Response:
     async with request.app.state.engine.begin() as conn:
         found = await resources.delete_resource(conn, kind="policy", name=name)
-    if not found:
+        if found:
+            await calendar_feed.publish_policy(conn, _prefix(request), name)
+        fresh = await resources.load_registry(conn)
+    if found is None:
         raise Problem(404, "Not found", f"policy {name!r} does not exist")
-    previous = request.app.state.registry.policies.pop(name, None)
-    request.app.state.registry.origins.pop(("policy", name), None)
-    await _replan_outages(request, previous)
+    _ring(request)
+    previous = request.app.state.registry.policies.get(name)
+    request.app.state.registry.replace_with(fresh)
+    await _replan_outages(request, previous, since_ms=found.since_ms)
     return Response(status_code=204)
 
 
@@ -244,7 +301,7 @@ def _calendar_fields(spec: PolicySpec, calendar: str) -> list[str]:
 
 
 async def _replan_outages(
-    request: Request, *policies: Policy | None, everything: bool = False
+    request: Request, *policies: Policy | None, everything: bool = False, since_ms: int
 ) -> None:
     """This month of the services the policy covered or covers is measured against the
     policies as they now are, and so are open tickets from this instant on (the keeper's
@@ -257,7 +314,7 @@ async def _replan_outages(
         await outages.replan_months(services)
     keeper = getattr(request.app.state, "keeper", None)
     if keeper is not None:
-        keeper.policy_changed(services)
+        keeper.policy_changed(services, since_ms)
 
 
 # ---- maintenance windows ------------------------------------------------------------------

@@ -15,9 +15,10 @@ from pacta.kafka import create_producer, start_with_retry
 from pacta.logs import get_logger
 from pacta.runtime import consumer_lifespan
 from pacta.web import create_base_app
-from sla_engine import calendar_feed, resources, store
+from sla_engine import calendar_feed, config_files, resources, store
 from sla_engine.api import router
 from sla_engine.api_clocks import router as clocks_router
+from sla_engine.api_versions import router as versions_router
 from sla_engine.consumer import make_handler
 from sla_engine.keeper import ClockKeeper
 from sla_engine.outages import OutageTracker
@@ -38,11 +39,11 @@ async def _refresh_registry(app: FastAPI, stop: asyncio.Event, every: float = 5.
             async with app.state.engine.connect() as conn:
                 fresh = await resources.load_registry(conn)
             registry = app.state.registry
-            changed = fresh.policies != registry.policies or fresh.calendars != registry.calendars
+            since = resources.new_versions_since(registry, fresh)
             registry.replace_with(fresh)
-            if changed:
-                # another instance changed a policy: measure the open tickets held here by it
-                app.state.keeper.policy_changed()
+            if since is not None:
+                # another instance recorded a version: measure the tickets held here by it
+                app.state.keeper.policy_changed(None, since)
                 await app.state.outages.replan_months(None)
         except Exception as exc:
             log.warning("registry refresh failed", error=repr(exc))
@@ -79,11 +80,15 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
         """Before consuming: resources, open clocks and timers; the relay to Kafka."""
         engine = app.state.engine
         async with engine.begin() as conn:
-            await resources.apply_config_dir(conn, settings.sla_engine_config_dir)
+            changed_since = await config_files.apply_config_dir(
+                conn, settings.sla_engine_config_dir
+            )
             app.state.registry = await resources.load_registry(conn)
             await calendar_feed.publish_all(conn, settings.topic_prefix, app.state.registry)
         keeper = app.state.keeper = ClockKeeper(engine, app.state.registry, settings.topic_prefix)
         await keeper.restore()
+        if changed_since is not None:
+            keeper.policy_changed(None, changed_since)  # a file changed a policy or calendar
         outages = app.state.outages = OutageTracker(
             engine, app.state.registry, settings.topic_prefix
         )
@@ -147,4 +152,5 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.include_router(router)
     app.include_router(clocks_router)
+    app.include_router(versions_router)
     return app

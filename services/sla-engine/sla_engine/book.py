@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pacta.logs import get_logger
 from sla_engine import signal_store, store
 from sla_engine.clock_rows import RowBuilder
-from sla_engine.domain.clocks import ClockRules
+from sla_engine.domain.rules import ClockRules
 from sla_engine.domain.tickets import Ticket
 from sla_engine.metrics import CLOCKS_OPEN
 from sla_engine.ownership import partition_of
@@ -41,7 +41,8 @@ class Book:
         self.open_paused = 0
         self._shared_rules: dict[str, ClockRules] = {}
         self.rules_changed = False  # a policy changed: re-measure open tickets (timer task)
-        self.rules_services: set[str] | None = set()  # whose unmeasured tickets (None: all)
+        self.rules_services: set[str] | None = set()  # whose tickets (None: all)
+        self.rules_since: int | None = None  # the earliest effective instant pending
 
     def schedule(self, ticket: Ticket) -> None:
         due = ticket.next_due_ms()

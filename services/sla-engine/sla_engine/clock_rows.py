@@ -11,7 +11,8 @@ import orjson
 from pacta.calendars import Calendar
 from pacta.durations import datetime_to_ms, ms_to_datetime, parse_timestamp_ms
 from pacta.events import TicketEvent
-from sla_engine.domain.clocks import Clock, ClockRules, Metric
+from sla_engine.domain.clocks import Clock, Metric
+from sla_engine.domain.rules import ClockRules
 from sla_engine.domain.ticket_log import TicketEvent as ClockEvent
 from sla_engine.domain.tickets import Ticket
 from sla_engine.resources import Registry
@@ -66,6 +67,8 @@ class RowBuilder:
                 version,
                 episode,
                 breach_episode,
+                policy_version,
+                calendar_version,
             ) = row
             rules = self.rules[policy] if policy in self.rules else self._rules(policy)
             if rules is None:
@@ -116,6 +119,8 @@ class RowBuilder:
                 frozenset(fired) if fired else no_fired,
                 episode,
                 breach_episode,
+                policy_version,
+                calendar_version,
             )
 
 
@@ -139,6 +144,8 @@ assert tuple(Clock.__dataclass_fields__) == (
     "fired",
     "episode",
     "breach_episode",
+    "policy_version",
+    "calendar_version",
 ), "Clock's fields changed order: update RowBuilder.add"
 
 
@@ -176,6 +183,8 @@ def clock_rows(ticket: Ticket, skip: Collection[str] = ()) -> list[dict[str, Any
                 "version": ticket.version,
                 "episode": clock.episode,
                 "breach_episode": clock.breach_episode,
+                "policy_version": clock.policy_version,
+                "calendar_version": clock.calendar_version,
             }
         )
     return rows
@@ -202,6 +211,8 @@ def clock_from_row(row: dict[str, Any], calendar: Calendar) -> Clock:
         fired=frozenset(row["fired"]),
         episode=row.get("episode", 1),
         breach_episode=row.get("breach_episode", 0),
+        policy_version=row.get("policy_version", 0),
+        calendar_version=row.get("calendar_version", 0),
     )
 
 

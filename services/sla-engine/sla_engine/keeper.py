@@ -31,8 +31,9 @@ from sla_engine.clock_rows import (
 )
 from sla_engine.domain.signals import from_intent, retraction
 from sla_engine.domain.tickets import Outcome, Ticket, apply_in_order, fire_due, replay_all
+from sla_engine.domain.timeline import NEVER_SEEN
 from sla_engine.metrics import DETECTION_LAG, SIGNALS
-from sla_engine.policy_changes import apply_policy_change, changes_of, last_rules
+from sla_engine.policy_changes import apply_policy_change, last_rules
 from sla_engine.resources import Registry, load_registry
 
 log = get_logger(__name__)
@@ -138,7 +139,7 @@ class ClockKeeper(Book):
         known = [t for t in ticket_ids if t not in fresh]
         logs = {**(await store.ticket_logs(conn, ticket_ids=known) if known else {}), **fresh}
         standing = await signal_store.standing_signals(conn, ticket_ids=known) if known else {}
-        recorded = await store.rules_changes(conn, ticket_ids=known)
+        known_at = await store.known_since(conn, ticket_ids=known)
         if any(self.rules_of_first(b[0]) is None for b in logs.values() if b):
             # another instance may have just defined the policy: look before giving up
             self.registry.replace_with(await load_registry(conn))
@@ -151,8 +152,13 @@ class ClockKeeper(Book):
             if not bodies:
                 continue
             first = bodies[0]
-            initial, changes = changes_of(recorded.get(ticket_id, []), self.registry)
-            rules = self.rules_of_first(first) if not changes else last_rules(initial, changes)
+            initial, changes = self.registry.timeline(
+                first["service"],
+                first.get("customer"),
+                first.get("type", "incident"),
+                known_at.get(ticket_id, NEVER_SEEN),
+            )
+            rules = last_rules(initial, changes)
             if rules is None:
                 self._uncount(self.book.pop(ticket_id, None))
                 continue  # no policy covers this ticket: nothing to measure
@@ -295,7 +301,11 @@ class ClockKeeper(Book):
                     if self.rules_changed:
                         self.rules_changed = False
                         services, self.rules_services = self.rules_services, set()
-                        await apply_policy_change(self, now_ms(), services)
+                        since, self.rules_since = self.rules_since, None
+                        now = now_ms()
+                        await apply_policy_change(
+                            self, now, now if since is None else since, services
+                        )
                     now = now_ms()
                     due = self._take_due(now)
                     if due:
@@ -388,11 +398,15 @@ class ClockKeeper(Book):
             raise
         self.committed(ids)
 
-    def policy_changed(self, services: set[str] | None = None) -> None:
-        """A policy was put or deleted (here or, seen by the refresh, on another instance):
-        the timer task applies it to the open tickets this instance owns, from now on, and to
-        the unmeasured tickets of `services` (None: of any service)."""
+    def policy_changed(self, services: set[str] | None = None, since_ms: int | None = None) -> None:
+        """A policy or calendar version was recorded (here or, seen by the refresh, on another
+        instance), effective from `since_ms` (None: now): the timer task replays the tickets of
+        `services` (None: of any service) this instance owns that it reaches."""
         self.rules_changed = True
+        if since_ms is not None:
+            self.rules_since = (
+                since_ms if self.rules_since is None else min(self.rules_since, since_ms)
+            )
         if services is None or self.rules_services is None:
             self.rules_services = None
         else:

@@ -19,7 +19,15 @@ import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from pacta.events import CALENDAR_TYPE, CALENDARS_TOPIC, FACT_TYPE, SIGNAL_TYPE, cloudevent_headers
+from pacta.events import (
+    CALENDAR_TYPE,
+    CALENDARS_TOPIC,
+    FACT_TYPE,
+    POLICIES_TOPIC,
+    POLICY_TYPE,
+    SIGNAL_TYPE,
+    cloudevent_headers,
+)
 from pacta.kafka import send_all
 from pacta.logs import get_logger
 from sla_engine.metrics import OUTBOX_PENDING
@@ -52,12 +60,16 @@ def _ce_time(body: Mapping[str, object] | None) -> str:
     """The record's CloudEvents `time`: when what it tells of happened."""
     if body is None:
         return ""
-    return str(body.get("occurred_at") or body.get("updated_at") or "")
+    versions = body.get("versions")
+    latest = versions[-1].get("recorded_at") if isinstance(versions, list) and versions else None
+    return str(body.get("occurred_at") or body.get("updated_at") or latest or "")
 
 
 def _ce_type(topic: str) -> str:
     if topic.endswith(CALENDARS_TOPIC):
         return CALENDAR_TYPE
+    if topic.endswith(POLICIES_TOPIC):
+        return POLICY_TYPE
     return SIGNAL_TYPE if topic.endswith("signals") else FACT_TYPE
 
 

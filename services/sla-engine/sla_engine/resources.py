@@ -1,213 +1,300 @@
-"""Calendars, policies and maintenance windows: stored in PostgreSQL, cached in memory, and
-loaded from YAML files at start-up (config as code: a file wins over the database for what it
-names)."""
+"""Calendars and policies with every version (SPEC §11), and maintenance windows: stored in
+PostgreSQL and cached in memory as the registry every event is matched against."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
-import yaml
-from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pacta.calendars import BUILTIN_CALENDARS, Calendar
+from pacta.durations import datetime_to_ms
 from pacta.logs import get_logger
-from sla_engine.domain.clocks import ClockRules
+from pacta.versions import Version
 from sla_engine.domain.policies import (
     CalendarSpec,
     Policy,
     PolicySpec,
     resolve_calendar,
-    select_policy,
 )
+from sla_engine.domain.rules import ClockRules
+from sla_engine.domain.ticket_log import RulesChange
+from sla_engine.domain.timeline import NEVER_SEEN, ticket_timeline
 
 log = get_logger(__name__)
 
 
 @dataclass
 class Registry:
-    """The in-memory view every event is matched against; replaced wholesale on each change."""
+    """The in-memory view every event is matched against; replaced wholesale on each change.
+    `calendars` and `policies` are the versions in force now; `*_versions` every version."""
 
     calendars: dict[str, Calendar] = field(default_factory=dict)
     policies: dict[str, Policy] = field(default_factory=dict)
     origins: dict[tuple[str, str], str] = field(default_factory=dict)
+    policy_versions: dict[str, list[Version[Policy]]] = field(default_factory=dict)
+    calendar_versions: dict[str, list[Version[Calendar]]] = field(default_factory=dict)
+    records: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    _timelines: dict[tuple[Any, ...], Timeline] = field(default_factory=dict, repr=False)
 
     def replace_with(self, other: Registry) -> None:
         """Take another registry's content in place (the keeper and the API share this one)."""
         self.calendars, self.policies, self.origins = other.calendars, other.policies, other.origins
+        self.policy_versions, self.calendar_versions = (
+            other.policy_versions,
+            other.calendar_versions,
+        )
+        self.records, self._timelines = other.records, {}
 
     def calendar(self, name: str) -> Calendar:
         return resolve_calendar(name, self.calendars)
 
-    def rules_for(self, service: str, customer: str | None, ticket_type: str) -> ClockRules | None:
-        """The clock rules of the most specific policy covering a ticket, if any."""
-        policy = select_policy(
-            (p for p in self.policies.values() if p.targets), service, customer, ticket_type
+    def version_of(self, kind: str, name: str) -> int:
+        """The number of the version in force now (0: none)."""
+        versions = self.records.get((kind, name))
+        return versions[-1]["version"] if versions else 0
+
+    def timeline(
+        self, service: str, customer: str | None, ticket_type: str, known_since_ms: int
+    ) -> Timeline:
+        """The rules of a ticket over its life (cached: a backfill asks for the same keys)."""
+        # only the first versions' recording instants tell two tickets' knowledge apart
+        firsts = sum(
+            1
+            for vs in self.policy_versions.values()
+            for v in vs
+            if v.effective_from_ms is None and known_since_ms <= v.recorded_at_ms
         )
-        if policy is None:
-            return None
-        return self.rules_of(policy.name)
+        key = (service, customer, ticket_type, firsts)
+        found = self._timelines.get(key)
+        if found is None:
+            found = self._timelines[key] = ticket_timeline(
+                self.policy_versions,
+                self._calendar_versions(),
+                service=service,
+                customer=customer,
+                ticket_type=ticket_type,
+                known_since_ms=known_since_ms,
+            )
+        return found
+
+    def rules_for(self, service: str, customer: str | None, ticket_type: str) -> ClockRules | None:
+        """The clock rules in force now of the most specific policy covering a ticket, if any."""
+        initial, changes = self.timeline(service, customer, ticket_type, NEVER_SEEN)
+        return changes[-1].rules if changes else initial
 
     def rules_of(self, name: str) -> ClockRules | None:
+        """The rules in force now of the policy called `name`."""
         policy = self.policies.get(name)
         if policy is None:
             return None
         try:
-            return policy.clock_rules(self.calendar(policy.calendar))
+            calendar = self.calendar(policy.calendar)
         except KeyError:
             log.error("policy refers to a missing calendar", policy=name, calendar=policy.calendar)
             return None
+        return policy.clock_rules(
+            calendar,
+            policy_version=self.version_of("policy", name),
+            calendar_version=self.version_of("calendar", policy.calendar) or 1,
+        )
+
+    def _calendar_versions(self) -> dict[str, list[Version[Calendar]]]:
+        builtin = {n: [Version(1, None, c)] for n, c in BUILTIN_CALENDARS.items()}
+        return {**self.calendar_versions, **builtin}
+
+
+Timeline = tuple[ClockRules | None, list[RulesChange]]
 
 
 async def load_registry(conn: AsyncConnection) -> Registry:
     registry = Registry()
-    for name, body, origin in await conn.execute(
-        sa.text("SELECT name, body, origin FROM sla_engine.calendars")
-    ):
-        registry.calendars[name] = CalendarSpec.model_validate(body).to_calendar(name)
-        registry.origins[("calendar", name)] = origin
-    for name, body, origin in await conn.execute(
-        sa.text("SELECT name, body, origin FROM sla_engine.policies")
-    ):
-        registry.policies[name] = PolicySpec.model_validate(body).named(name)
-        registry.origins[("policy", name)] = origin
+    for kind in ("calendar", "policy"):
+        result = await conn.execute(
+            sa.text(
+                "SELECT name, version, effective_from, recorded_at, body, origin "
+                f"FROM sla_engine.{kind}_versions ORDER BY name, version"
+            )
+        )
+        for name, number, effective_from, recorded_at, body, origin in result:
+            record = {
+                "version": number,
+                "effective_from": effective_from,
+                "recorded_at": recorded_at,
+                "spec": body,
+                "origin": origin,
+            }
+            registry.records.setdefault((kind, name), []).append(record)
+            starts = None if effective_from is None else datetime_to_ms(effective_from)
+            recorded = datetime_to_ms(recorded_at)
+            if kind == "calendar":
+                calendar = (
+                    None if body is None else CalendarSpec.model_validate(body).to_calendar(name)
+                )
+                registry.calendar_versions.setdefault(name, []).append(
+                    Version(number, starts, calendar, recorded)
+                )
+            else:
+                policy = None if body is None else PolicySpec.model_validate(body).named(name)
+                registry.policy_versions.setdefault(name, []).append(
+                    Version(number, starts, policy, recorded)
+                )
+    for name, cversions in registry.calendar_versions.items():
+        if cversions[-1].value is not None:
+            registry.calendars[name] = cversions[-1].value
+            registry.origins[("calendar", name)] = registry.records[("calendar", name)][-1][
+                "origin"
+            ]
+    for name, pversions in registry.policy_versions.items():
+        if pversions[-1].value is not None:
+            registry.policies[name] = pversions[-1].value
+            registry.origins[("policy", name)] = registry.records[("policy", name)][-1]["origin"]
     return registry
 
 
+def new_versions_since(old: Registry, fresh: Registry) -> int | None:
+    """The earliest instant a version in `fresh` and not in `old` takes effect from (None: no
+    new version; a first one without an effective date counts from its recording)."""
+    starts = [
+        v.recorded_at_ms if v.effective_from_ms is None else v.effective_from_ms
+        for table, known in (
+            (fresh.policy_versions, old.policy_versions),
+            (fresh.calendar_versions, old.calendar_versions),
+        )
+        for name, versions in table.items()
+        for v in versions
+        if v.version > max((k.version for k in known.get(name, ())), default=0)
+    ]
+    return min(starts, default=None)
+
+
+def _to_ms(instant: datetime) -> datetime:
+    return instant.replace(microsecond=instant.microsecond // 1000 * 1000)
+
+
+class VersionConflict(Exception):
+    """A PUT named the version it changes, and another one is in force (0: none)."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(f"version {current} is in force")
+        self.current = current
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a PUT or DELETE recorded: the version now in force, and whether it is new."""
+
+    version: int
+    created: bool  # the resource did not exist before (201)
+    changed: bool  # a new version was recorded (an identical PUT records none)
+    since_ms: int  # from when open and recent tickets must be measured again
+
+
 async def put_resource(
-    conn: AsyncConnection, *, kind: str, name: str, body: dict[str, Any], origin: str = "api"
-) -> bool:
-    """Create or replace; True if it was created."""
+    conn: AsyncConnection,
+    *,
+    kind: str,
+    name: str,
+    body: dict[str, Any] | None,
+    origin: str = "api",
+    effective_from: datetime | None = None,
+    expected_version: int | None = None,
+) -> Recorded:
+    """Record a version (None as body: a deletion) unless it would change nothing: the same
+    body as the version in force, with no effective date of its own, is no new version.
+
+    A first version without `effective_from` counts since always; any later one takes effect
+    at `effective_from`, by default now (the transaction's instant)."""
     table = _table(kind)
+    await conn.execute(
+        sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"{kind}:{name}"}
+    )
+    latest = (
+        await conn.execute(
+            sa.text(
+                f"SELECT version, body, effective_from FROM sla_engine.{kind}_versions "
+                "WHERE name = :name ORDER BY version DESC LIMIT 1"
+            ),
+            {"name": name},
+        )
+    ).first()
+    # instants are kept to the millisecond, as every clock counts them
+    now = _to_ms((await conn.execute(sa.text("SELECT now()"))).scalar_one())
+    effective_from = None if effective_from is None else _to_ms(effective_from)
+    exists = latest is not None and latest.body is not None
+    current = latest.version if exists and latest is not None else 0
+    if expected_version is not None and expected_version != current:
+        raise VersionConflict(current)
+    if (
+        latest is not None
+        and latest.body == body
+        and effective_from in (None, latest.effective_from)
+    ):
+        return Recorded(latest.version, False, False, datetime_to_ms(now))
+    number = 1 if latest is None else latest.version + 1
+    starts = effective_from if (effective_from is not None or latest is not None) else None
+    if latest is not None and starts is None:
+        starts = now
+    await conn.execute(
+        sa.text(
+            f"INSERT INTO sla_engine.{kind}_versions "
+            "(name, version, effective_from, recorded_at, body, origin) "
+            "VALUES (:name, :version, :starts, now(), CAST(:body AS jsonb), :origin)"
+        ),
+        {
+            "name": name,
+            "version": number,
+            "starts": starts,
+            "body": None if body is None else orjson.dumps(body).decode(),
+            "origin": origin,
+        },
+    )
+    if body is None:
+        await conn.execute(
+            sa.text(f"DELETE FROM sla_engine.{table} WHERE name = :name"), {"name": name}
+        )
+    else:
+        await conn.execute(
+            sa.text(
+                f"INSERT INTO sla_engine.{table} (name, body, origin) "
+                "VALUES (:name, CAST(:body AS jsonb), :origin) "
+                "ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body, origin = EXCLUDED.origin, "
+                "updated_at = now()"
+            ),
+            {"name": name, "body": orjson.dumps(body).decode(), "origin": origin},
+        )
+    since = datetime_to_ms(starts if starts is not None else now)
+    return Recorded(number, not exists, True, since)
+
+
+async def delete_resource(conn: AsyncConnection, *, kind: str, name: str) -> Recorded | None:
+    """Record the deletion as a version, from now on; None if there is nothing to delete."""
+    found = await conn.execute(
+        sa.text(f"SELECT 1 FROM sla_engine.{_table(kind)} WHERE name = :name"), {"name": name}
+    )
+    if found.first() is None:
+        return None
+    return await put_resource(conn, kind=kind, name=name, body=None)
+
+
+async def versions_of(conn: AsyncConnection, *, kind: str, name: str) -> list[dict[str, Any]]:
+    """Every version of a resource, oldest first."""
     result = await conn.execute(
         sa.text(
-            f"INSERT INTO sla_engine.{table} (name, body, origin) "
-            "VALUES (:name, CAST(:body AS jsonb), :origin) "
-            "ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body, origin = EXCLUDED.origin, "
-            "updated_at = now() RETURNING (xmax = 0) AS created"
+            "SELECT version, effective_from, recorded_at, body, origin "
+            f"FROM sla_engine.{kind}_versions WHERE name = :name ORDER BY version"
         ),
-        {"name": name, "body": orjson.dumps(body).decode(), "origin": origin},
+        {"name": name},
     )
-    return bool(result.scalar_one())
-
-
-async def delete_resource(conn: AsyncConnection, *, kind: str, name: str) -> bool:
-    result = await conn.execute(
-        sa.text(f"DELETE FROM sla_engine.{_table(kind)} WHERE name = :name"), {"name": name}
-    )
-    return bool(result.rowcount)
+    return [dict(r._mapping) for r in result]
 
 
 def _table(kind: str) -> str:
     return {"calendar": "calendars", "policy": "policies"}[kind]
-
-
-@dataclass
-class ConfigFiles:
-    """What a config-as-code folder defines, and which file defined each resource."""
-
-    calendars: dict[str, CalendarSpec] = field(default_factory=dict)
-    policies: dict[str, PolicySpec] = field(default_factory=dict)
-    sources: dict[tuple[str, str], Path] = field(default_factory=dict)
-
-
-_SECTIONS: dict[str, type[BaseModel]] = {"calendars": CalendarSpec, "policies": PolicySpec}
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-
-
-def read_config_dir(folder: str) -> ConfigFiles:
-    """Every `*.yaml` / `*.yml` file in `folder`, each a mapping with optional `calendars:` and
-    `policies:` mappings of name -> body. A bad file stops the start-up with its name: a typo
-    silently ignored would leave a service without the SLA its team believes it has."""
-    found = ConfigFiles()
-    if not folder:
-        return found
-    root = Path(folder)
-    if not root.is_dir():
-        raise ValueError(f"config folder {folder}: does not exist or is not a folder")
-    for path in sorted([*root.glob("*.yaml"), *root.glob("*.yml")]):
-        try:
-            _read_config_file(path, found)
-        except Exception as exc:
-            raise ValueError(f"config file {path}: {exc}") from exc
-    return found
-
-
-def _read_config_file(path: Path, into: ConfigFiles) -> None:
-    document = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(document, dict):
-        raise ValueError("the top level must be a mapping with `calendars:` and/or `policies:`")
-    unknown = sorted(str(key) for key in document if key not in _SECTIONS)
-    if unknown:
-        raise ValueError(f"unknown sections {unknown}; only `calendars:` and `policies:` exist")
-    for section, model in _SECTIONS.items():
-        entries = document.get(section) or {}
-        if not isinstance(entries, dict):
-            raise ValueError(f"{section}: must be a mapping of name -> body")
-        target: dict[str, Any] = into.calendars if section == "calendars" else into.policies
-        for key, body in entries.items():
-            name = str(key)
-            if not _NAME.fullmatch(name):
-                raise ValueError(
-                    f"{section}.{name}: a name is 1-128 letters, digits, '.', '_' or '-', "
-                    "starting with a letter or digit"
-                )
-            if section == "calendars" and name in BUILTIN_CALENDARS:
-                raise ValueError(f"{section}.{name}: is built in and cannot be changed")
-            if (section, name) in into.sources:
-                other = into.sources[(section, name)].name
-                raise ValueError(f"{section}.{name}: already defined in {other}")
-            try:
-                target[name] = model.model_validate(body)
-            except ValidationError as exc:
-                problems = "; ".join(
-                    f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-                    for e in exc.errors()
-                )
-                raise ValueError(f"{section}.{name}: {problems}") from None
-            into.sources[(section, name)] = path
-
-
-async def apply_config_dir(conn: AsyncConnection, folder: str) -> None:
-    """Write the files' resources over the database's (origin `file`), after checking that
-    every calendar a file's policy names exists (in the files, the database or built in)."""
-    try:
-        files = read_config_dir(folder)
-        stored = {name for (name,) in await conn.execute(sa.text(_CALENDAR_NAMES))}
-        known = stored | set(files.calendars) | set(BUILTIN_CALENDARS)
-        for name, policy in files.policies.items():
-            for calendar in sorted(policy.named(name).calendar_names() - known):
-                path = files.sources[("policies", name)]
-                raise ValueError(
-                    f"config file {path}: policies.{name}: calendar {calendar!r} is not defined"
-                )
-    except ValueError as exc:
-        log.error("config as code rejected; not starting", error=str(exc))
-        raise
-    for name, spec in files.calendars.items():
-        await put_resource(
-            conn, kind="calendar", name=name, body=spec.model_dump(mode="json"), origin="file"
-        )
-    for name, pspec in files.policies.items():
-        await put_resource(
-            conn, kind="policy", name=name, body=pspec.model_dump(mode="json"), origin="file"
-        )
-    if files.calendars or files.policies:
-        log.info(
-            "config as code loaded",
-            folder=folder,
-            calendars=sorted(files.calendars),
-            policies=sorted(files.policies),
-        )
-
-
-_CALENDAR_NAMES = "SELECT name FROM sla_engine.calendars"
 
 
 # ---- maintenance windows ------------------------------------------------------------------

@@ -23,7 +23,16 @@ WINDOW_REACH = timedelta(days=400)
 (SPEC §3), ahead of time a year and a month."""
 
 
-class NamedCalendar(CalendarSpec):
+class Versioned(BaseModel):
+    """Which version a resource is (SPEC §11): in force since `effective_from` (None: since
+    always); `GET .../versions` lists them all. A PUT may name `version` (409 if another one
+    is in force by then)."""
+
+    version: int = 1
+    effective_from: datetime | None = None
+
+
+class NamedCalendar(CalendarSpec, Versioned):
     """A calendar as GET shows it: where it came from (`api`, `file` or `builtin`)."""
 
     name: str
@@ -31,7 +40,7 @@ class NamedCalendar(CalendarSpec):
     origin: str = "api"
 
 
-class NamedPolicy(Policy):
+class NamedPolicy(Policy, Versioned):
     """A policy as GET shows it: where it came from (`api`, or `file` for config as code)."""
 
     origin: str = "api"
@@ -98,6 +107,9 @@ class ClockView(BaseModel):
     customer: str | None
     metric: Literal["response", "resolution"]
     policy: str
+    policy_version: int = Field(description="the version of `policy` measuring it (SPEC §11)")
+    calendar: str
+    calendar_version: int = Field(description="the version of `calendar` measuring it")
     priority: str | None
     target_seconds: float | None
     state: Literal["running", "paused", "met", "breached"]

@@ -106,6 +106,8 @@ _CLOCK_COLUMNS = (
     "version",
     "episode",
     "breach_episode",
+    "policy_version",
+    "calendar_version",
 )
 
 
@@ -135,6 +137,8 @@ _CLOCK_TYPES = {
     "version": "bigint",
     "episode": "integer",
     "breach_episode": "integer",
+    "policy_version": "integer",
+    "calendar_version": "integer",
 }
 assert tuple(_CLOCK_TYPES) == _CLOCK_COLUMNS
 
@@ -178,7 +182,7 @@ _OPEN_COLUMNS = (
     "ticket_id, metric, service, customer, ticket_type, policy, priority, target_ms, warn_at, "
     "started_at_ms, as_of_ms, elapsed_ms, paused, stopped_at_ms, breached_at_ms, "
     "met_signalled, fired, last_event_ms, labels::text AS labels, version, episode, "
-    "breach_episode"
+    "breach_episode, policy_version, calendar_version"
 )
 OPEN_TICKETS = "SELECT ticket_id FROM sla_engine.clocks WHERE stopped_at_ms IS NULL"
 
@@ -279,56 +283,60 @@ async def delete_clocks(
 
 
 async def unmeasured_tickets(
-    conn: AsyncConnection, *, services: set[str] | None = None
+    conn: AsyncConnection, *, services: set[str] | None = None, since_ms: int | None = None
 ) -> dict[str, dict[str, Any]]:
     """Journaled tickets without clocks (no policy covered them) that are still open (their
-    latest event neither resolves nor closes them), with their first event."""
+    latest event neither resolves nor closes them) or had an event at or after `since_ms`,
+    with their first event."""
     result = await conn.execute(
         sa.text(
             "SELECT ticket_id, first_body FROM ("
             "SELECT e.ticket_id, "
             "first_value(e.body) OVER w AS first_body, "
             "last_value(e.body->>'action') OVER w AS last_action, "
+            "max(e.occurred_at) OVER w AS last_at, "
             "row_number() OVER (PARTITION BY e.ticket_id ORDER BY e.occurred_at) AS n "
             "FROM sla_engine.ticket_events e WHERE NOT EXISTS "
             "(SELECT 1 FROM sla_engine.clocks c WHERE c.ticket_id = e.ticket_id) "
             + ("" if services is None else "AND e.body->>'service' = ANY(:services) ")
             + "WINDOW w AS (PARTITION BY e.ticket_id ORDER BY e.occurred_at "
             "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) t "
-            "WHERE n = 1 AND last_action NOT IN ('resolved', 'closed')"
+            "WHERE n = 1 AND (last_action NOT IN ('resolved', 'closed') "
+            "OR last_at >= to_timestamp(CAST(:since AS double precision) / 1000))"
         ),
-        {} if services is None else {"services": sorted(services)},
+        {
+            "since": 2**53 if since_ms is None else since_ms,
+            **({} if services is None else {"services": sorted(services)}),
+        },
     )
     return {ticket_id: body for ticket_id, body in result}
 
 
-async def rules_changes(
-    conn: AsyncConnection, *, ticket_ids: list[str]
-) -> dict[str, list[dict[str, Any]]]:
-    """The policy changes recorded for each ticket, in the order they took effect."""
+async def known_since(conn: AsyncConnection, *, ticket_ids: list[str]) -> dict[str, int]:
+    """When the engine first journaled each ticket (epoch ms): which first policy versions
+    count since always for it (`domain.timeline.as_known_by`)."""
     if not ticket_ids:
         return {}
     result = await conn.execute(
         sa.text(
-            "SELECT ticket_id, at_ms, before, after FROM sla_engine.ticket_rules "
-            "WHERE ticket_id = ANY(:ids) ORDER BY ticket_id, at_ms, seq"
+            "SELECT ticket_id, (extract(epoch FROM min(journaled_at)) * 1000)::bigint "
+            "FROM sla_engine.ticket_events WHERE ticket_id = ANY(:ids) GROUP BY ticket_id"
         ),
         {"ids": ticket_ids},
     )
-    out: dict[str, list[dict[str, Any]]] = {}
-    for ticket_id, at_ms, before, after in result:
-        out.setdefault(ticket_id, []).append({"at_ms": at_ms, "before": before, "after": after})
-    return out
+    return {ticket_id: int(ms) for ticket_id, ms in result}
 
 
-async def record_rules_changes(conn: AsyncConnection, *, changes: list[dict[str, Any]]) -> None:
-    """Append policy changes ({ticket_id, at_ms, before, after}) to the tickets' records."""
-    if changes:
-        await conn.execute(
-            sa.text(
-                "INSERT INTO sla_engine.ticket_rules (ticket_id, at_ms, before, after) "
-                "SELECT c->>'ticket_id', (c->>'at_ms')::bigint, c->'before', c->'after' "
-                "FROM jsonb_array_elements(CAST(:changes AS jsonb)) AS c"
-            ),
-            {"changes": orjson.dumps(changes).decode()},
-        )
+async def ended_since(
+    conn: AsyncConnection, *, since_ms: int, services: set[str] | None = None
+) -> list[str]:
+    """Tickets with a clock that stopped at or after `since_ms` (a change effective then is
+    replayed over what they measured from then on)."""
+    result = await conn.execute(
+        sa.text(
+            "SELECT DISTINCT ticket_id FROM sla_engine.clocks WHERE stopped_at_ms >= :since"
+            + ("" if services is None else " AND service = ANY(:services)")
+        ),
+        {"since": since_ms, **({} if services is None else {"services": sorted(services)})},
+    )
+    return [ticket_id for (ticket_id,) in result]

@@ -247,7 +247,7 @@ def test_warn_fractions_lie_strictly_between_0_and_1(fraction: float) -> None:
 
 
 def test_warn_before_fires_that_much_working_time_before_the_deadline_once() -> None:
-    from sla_engine.domain.clocks import warn_before_mark
+    from sla_engine.domain.rules import warn_before_mark
 
     c = Clock.start(
         ticket_id="T-1",

@@ -6,7 +6,8 @@ a policy change applies from its instant."""
 from __future__ import annotations
 
 from pacta.calendars import CALENDAR_24X7
-from sla_engine.domain.clocks import ClockRules, SignalIntent
+from sla_engine.domain.clocks import SignalIntent
+from sla_engine.domain.rules import ClockRules
 from sla_engine.domain.ticket_log import RulesChange, TicketEvent, diff_signals, replay
 from sla_engine.domain.tickets import Ticket, apply_in_order, fire_due, replay_all
 

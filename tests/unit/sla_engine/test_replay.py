@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from pacta.calendars import CALENDAR_24X7, WEEKDAYS, Calendar
 from pacta.durations import datetime_to_ms
-from sla_engine.domain.clocks import Clock, ClockRules, Metric, SignalIntent
+from sla_engine.domain.clocks import Clock, Metric, SignalIntent
+from sla_engine.domain.rules import ClockRules
 from sla_engine.domain.ticket_log import TicketEvent, apply_event, diff_signals, replay
 
 H = 3_600_000

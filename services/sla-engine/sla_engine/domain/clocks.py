@@ -5,7 +5,7 @@ Pure: instants are integer epoch milliseconds handed in by the caller; nothing r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -43,16 +43,12 @@ class SignalIntent:
     episode: int = 1
     elapsed_ms: int = 0  # working time counted at `occurred_at_ms` (not at detection)
     target_ms: int | None = None  # the target in force at `occurred_at_ms`
+    policy_version: int = 0  # the versions the condition was computed under (SPEC §11)
+    calendar_version: int = 0
 
     @property
     def key(self) -> SignalKey:
         return (self.ticket_id, self.metric, self.kind, self.threshold, self.episode)
-
-
-def warn_before_mark(seconds: int) -> float:
-    """How a `warn_before` duration rides among the warn thresholds: as minus its seconds (a
-    fraction is always positive, so the two never meet)."""
-    return -float(seconds)
 
 
 def _thresholds(marks: Iterable[float]) -> tuple[float, ...]:
@@ -61,15 +57,6 @@ def _thresholds(marks: Iterable[float]) -> tuple[float, ...]:
         if not (mark < 0.0 or 0.0 < mark < 1.0):
             raise ValueError(f"warn_at: {mark} must be a fraction strictly between 0 and 1")
     return found
-
-
-def check_warn_at(warn_at: Iterable[float]) -> tuple[float, ...]:
-    """Sorted, unique warn fractions; each must lie strictly between 0 and 1."""
-    fractions = tuple(sorted(set(warn_at)))
-    for fraction in fractions:
-        if not 0.0 < fraction < 1.0:
-            raise ValueError(f"warn_at: {fraction} must be a fraction strictly between 0 and 1")
-    return fractions
 
 
 @dataclass(slots=True)
@@ -97,6 +84,8 @@ class Clock:
     fired: frozenset[float] = frozenset()  # warn fractions already signalled, ever
     episode: int = 1  # 1 + the reopens that resumed this clock after a stop
     breach_episode: int = 0  # the episode in which the latest breach fired; 0: never
+    policy_version: int = 0  # the versions of the policy and calendar measuring it now
+    calendar_version: int = 0
 
     @classmethod
     def start(
@@ -112,6 +101,8 @@ class Clock:
         warn_at: Iterable[float] = (),
         at_ms: int,
         paused: bool = False,
+        policy_version: int = 0,
+        calendar_version: int = 0,
     ) -> Clock:
         """A clock started at `at_ms` with nothing elapsed; starting never fires a signal."""
         if target_ms is not None and target_ms <= 0:
@@ -128,6 +119,8 @@ class Clock:
             started_at_ms=at_ms,
             as_of_ms=at_ms,
             paused=paused,
+            policy_version=policy_version,
+            calendar_version=calendar_version,
         )
 
     def copy(self) -> Clock:
@@ -191,7 +184,16 @@ class Clock:
             self.fired = self.fired | {fraction}
         about = (self.ticket_id, self.service, self.policy, self.metric, self.priority)
         return SignalIntent(
-            kind, *about, fraction, at_ms, deadline, self.episode, elapsed, self.target_ms
+            kind,
+            *about,
+            fraction,
+            at_ms,
+            deadline,
+            self.episode,
+            elapsed,
+            self.target_ms,
+            self.policy_version,
+            self.calendar_version,
         )
 
     def _projected_deadline(self, from_ms: int) -> int | None:
@@ -358,27 +360,15 @@ class Clock:
         target_ms: int | None,
         warn_at: tuple[float, ...],
         at_ms: int,
+        policy_version: int = 0,
+        calendar_version: int = 0,
     ) -> list[SignalIntent]:
         """A policy change takes effect at `at_ms`: time counted so far stays, what comes after
         counts on the new calendar against the new target (like a priority change)."""
         intents = self._catch_up(at_ms)
         self.policy, self.calendar, self.warn_at = policy, calendar, warn_at
         self.target_ms = target_ms
+        self.policy_version, self.calendar_version = policy_version, calendar_version
         if not self.stopped:
             intents += self._fire_passed(at_ms)
         return intents
-
-
-@dataclass(frozen=True, slots=True)
-class ClockRules:
-    """What a policy says about a ticket's clocks; `targets` is priority -> metric -> ms."""
-
-    policy: str
-    calendar: Calendar
-    targets: Mapping[str, Mapping[str, int]]
-    pause_statuses: frozenset[str] = frozenset()
-    warn_at: tuple[float, ...] = ()
-
-    def target_ms(self, priority: str | None, metric: Metric) -> int | None:
-        by_metric = self.targets.get(priority) if priority is not None else None
-        return None if by_metric is None else by_metric.get(metric)

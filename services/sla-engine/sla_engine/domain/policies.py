@@ -31,7 +31,7 @@ from pacta.calendars import (
 )
 from pacta.durations import Duration
 from pacta.events import Name, Priority, Severity, TicketType
-from sla_engine.domain.clocks import ClockRules, check_warn_at, warn_before_mark
+from sla_engine.domain.rules import ClockRules, check_warn_at, warn_before_mark
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -130,8 +130,11 @@ class Policy(PolicySpec):
             names.add(self.availability.calendar)
         return names
 
-    def clock_rules(self, calendar: Calendar) -> ClockRules:
-        """What the ticket clocks need from this policy, with its calendar resolved."""
+    def clock_rules(
+        self, calendar: Calendar, *, policy_version: int = 0, calendar_version: int = 0
+    ) -> ClockRules:
+        """What the ticket clocks need from this version of the policy, with its calendar (in
+        the version given) resolved."""
         targets: dict[str, dict[str, int]] = {
             priority: {"response": t.response * 1_000, "resolution": t.resolution * 1_000}
             for priority, t in self.targets.items()
@@ -143,6 +146,8 @@ class Policy(PolicySpec):
             pause_statuses=frozenset(self.pause_statuses),
             # warn_before rides with the fractions (as minus its seconds): each fires once
             warn_at=(*self.warn_at, *(warn_before_mark(s) for s in self.warn_before)),
+            policy_version=policy_version,
+            calendar_version=calendar_version,
         )
 
 

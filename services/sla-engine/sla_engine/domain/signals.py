@@ -59,6 +59,8 @@ def from_intent(intent: SignalIntent, ticket: Ticket, detected_ms: int, generati
         elapsed_seconds=intent.elapsed_ms / 1000,
         target_seconds=None if target is None else target / 1000,
         summary=summary,
+        policy_version=intent.policy_version or None,
+        calendar_version=intent.calendar_version or None,
     )
 
 
@@ -82,6 +84,8 @@ def retraction(ticket: Ticket, detected_ms: int, standing: dict[str, Any]) -> Si
         late=True,
         retracts=standing["signal_id"],
         summary=f"{standing.get('kind')} {standing['signal_id']} did not happen",
+        policy_version=standing.get("policy_version"),
+        calendar_version=standing.get("calendar_version"),
     )
 
 

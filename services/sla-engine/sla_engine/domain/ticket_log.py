@@ -8,7 +8,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from pacta.events import TicketAction
-from sla_engine.domain.clocks import METRICS, Clock, ClockRules, Metric, SignalIntent, SignalKey
+from sla_engine.domain.clocks import METRICS, Clock, Metric, SignalIntent, SignalKey
+from sla_engine.domain.rules import ClockRules
 
 
 class TicketEvent(NamedTuple):
@@ -58,7 +59,25 @@ def _start(
             warn_at=rules.warn_at,
             at_ms=at_ms,
             paused=paused,
+            policy_version=rules.policy_version,
+            calendar_version=rules.calendar_version,
         )
+
+
+def _switch(clock: Clock, rules: ClockRules, at_ms: int) -> list[SignalIntent]:
+    return clock.switch_rules(
+        policy=rules.policy,
+        calendar=rules.calendar,
+        target_ms=rules.target_ms(clock.priority, clock.metric),
+        warn_at=rules.warn_at,
+        at_ms=at_ms,
+        policy_version=rules.policy_version,
+        calendar_version=rules.calendar_version,
+    )
+
+
+def _measured_by(clock: Clock) -> tuple[str, int, int]:
+    return clock.policy, clock.policy_version, clock.calendar_version
 
 
 def apply_event(
@@ -89,6 +108,9 @@ def apply_event(
     for clock in clocks.values():
         if event.action == "reopened" and clock.metric == "resolution":
             intents += clock.reopen(event.at_ms)
+            if _measured_by(clock) != rules.versions:
+                # a change while it was stopped: what it measures from now on is by the new one
+                intents += _switch(clock, rules, event.at_ms)
         if event.priority is not None and event.priority != clock.priority:
             target = rules.target_ms(event.priority, clock.metric)
             intents += clock.change_priority(event.priority, target, event.at_ms)
@@ -129,14 +151,16 @@ def apply_change(
     service: str,
 ) -> list[SignalIntent]:
     """A policy change at its instant: an uncovered open ticket gets clocks from then on (not
-    back-dated), covered clocks switch rules keeping their elapsed time, and a ticket no policy
-    covers any more has its clocks stopped there (a breached one tells `stopped`)."""
+    back-dated), running clocks switch rules keeping their elapsed time, and a ticket no policy
+    covers any more has its running clocks stopped there (a breached one tells `stopped`).
+    A clock that ended before keeps the rules it ended under (a change never rewrites it)."""
     rules, at = change.rules, change.at_ms
     intents: list[SignalIntent] = []
     if rules is None:
         for metric, clock in list(clocks.items()):
-            if not clock.stopped:
-                intents += [i for i in clock.stop(at) if i.kind != "met"]
+            if clock.stopped:
+                continue
+            intents += [i for i in clock.stop(at) if i.kind != "met"]
             if not clock.breached:
                 del clocks[metric]  # never measured to an end: not a met, simply not measured
         return intents
@@ -156,13 +180,9 @@ def apply_change(
                 clocks["response"].stopped_at_ms = at  # answered before it was measured
         return intents
     for clock in clocks.values():
-        intents += clock.switch_rules(
-            policy=rules.policy,
-            calendar=rules.calendar,
-            target_ms=rules.target_ms(clock.priority, clock.metric),
-            warn_at=rules.warn_at,
-            at_ms=at,
-        )
+        if clock.stopped:
+            continue  # switches if a reopen resumes it (see `apply_event`)
+        intents += _switch(clock, rules, at)
         if state.status is not None:
             intents += clock.set_status(state.status in rules.pause_statuses, at)
     return intents

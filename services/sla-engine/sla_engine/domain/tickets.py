@@ -8,7 +8,8 @@ from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass, field
 
 from sla_engine.domain.clocks import Clock as Clock
-from sla_engine.domain.clocks import ClockRules, Metric, OutOfOrderError, SignalIntent, SignalKey
+from sla_engine.domain.clocks import Metric, OutOfOrderError, SignalIntent, SignalKey
+from sla_engine.domain.rules import ClockRules
 from sla_engine.domain.ticket_log import RulesChange, TicketEvent, apply_event, diff_signals, replay
 
 

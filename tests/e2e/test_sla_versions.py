@@ -1,0 +1,168 @@
+"""Policy versions with effective dates (SPEC §11, issue 11) through the pipeline: a change now
+reaches open tickets at once with their elapsed time kept, a correction in the middle of last
+month re-measures only what came after it, and every clock and signal names its version. All
+figures are hand-computed; events go in through ingest and signals are read from Kafka."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.support.desk import Desk
+from tests.support.kafka import TopicReader
+from tests.support.processes import ServiceProcess
+from tests.support.sla_api import call, utc, wait_clocks
+
+pytestmark = pytest.mark.e2e
+
+V1 = {"warn_at": [], "targets": {"P1": {"response": "8h", "resolution": "4h"}}}
+V2 = {"warn_at": [], "targets": {"P1": {"response": "8h", "resolution": "2h"}}}
+
+
+def last_month_day(day: int, hour: int, minute: int = 0) -> datetime:
+    """An instant of the month before this one (UTC)."""
+    first = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    start = (first - timedelta(days=1)).replace(day=1)
+    return start.replace(day=day, hour=hour, minute=minute)
+
+
+def put_version(d: Desk, body: dict[str, Any], **query: str) -> dict[str, Any]:
+    r = call(
+        "PUT",
+        f"{d.engine}/v1/policies/{d.policy}",
+        {"match": {"service": d.service}, **body},
+        params=query or None,
+    )
+    assert r.status_code in (200, 201), r.text
+    return dict(r.json())
+
+
+def resolution(d: Desk, ticket: str) -> dict[str, Any]:
+    items = call("GET", f"{d.engine}/v1/clocks", params={"ticket_id": ticket}).json()["items"]
+    return next(c for c in items if c["metric"] == "resolution")
+
+
+async def test_a_correction_in_the_middle_of_last_month_re_measures_only_what_came_after(
+    stack: dict[str, ServiceProcess], signals: TopicReader
+) -> None:
+    d = Desk(stack)
+    put_version(d, V1)  # the first version: in force since always
+    early, late, across = (f"{d.ticket}-{n}" for n in ("early", "late", "across"))
+    # 3 h each for the first two, 2.5 h for the one open across the 15th 00:00Z
+    for ticket, start, end in (
+        (early, last_month_day(5, 10), last_month_day(5, 13)),
+        (late, last_month_day(20, 10), last_month_day(20, 13)),
+        (across, last_month_day(14, 23), last_month_day(15, 1, 30)),
+    ):
+        d.post_many(
+            [
+                {"ticket_id": ticket, "action": "created", "occurred_at": start, "priority": "P1"},
+                {"ticket_id": ticket, "action": "resolved", "occurred_at": end},
+            ]
+        )
+    for ticket in (early, late, across):
+        met = await d.wait(signals, f"{ticket}/resolution/met/1")
+        assert met["policy_version"] == 1
+        assert met["target_seconds"] == 4 * 3600
+    seen = len(signals.records)
+
+    # the contract changed on the 15th; the manager records it today, back-dated
+    changed_at = last_month_day(15, 0)
+    got = put_version(d, V2, effective_from=changed_at.isoformat())
+    assert got["version"] == 2
+    assert utc(got["effective_from"]) == changed_at
+    versions = call("GET", f"{d.engine}/v1/policies/{d.policy}/versions").json()["items"]
+    assert [(v["version"], v["effective_from"]) for v in versions] == [
+        (1, None),
+        (2, got["effective_from"]),
+    ]
+    assert versions[1]["spec"]["targets"]["P1"]["resolution"] == 7200
+
+    # after the 15th, 3 h against 2 h: breached at 12:00, stopped at 13:00
+    await d.wait(signals, f"{late}/resolution/met/1/retracted")
+    breach = await d.wait(signals, f"{late}/resolution/breach/1")
+    assert utc(breach["occurred_at"]) == last_month_day(20, 12)
+    assert (breach["policy_version"], breach["target_seconds"], breach["late"]) == (2, 7200, True)
+    await d.wait(signals, f"{late}/resolution/stopped/1")
+    # across the change: 1 h before it under v1, then 1 h more reaches the new 2 h at 01:00
+    await d.wait(signals, f"{across}/resolution/met/1/retracted")
+    breach = await d.wait(signals, f"{across}/resolution/breach/1")
+    assert utc(breach["occurred_at"]) == last_month_day(15, 1)
+    assert (breach["elapsed_seconds"], breach["policy_version"]) == (7200, 2)
+    await d.wait(signals, f"{across}/resolution/stopped/1")
+
+    clocks = await wait_clocks(
+        d.engine, across, lambda c: c["resolution"]["policy_version"] == 2, timeout=15
+    )
+    assert clocks["resolution"]["state"] == "breached"
+    assert clocks["resolution"]["elapsed_seconds"] == 2.5 * 3600
+    assert clocks["resolution"]["target_seconds"] == 7200
+    clock = resolution(d, late)
+    assert (clock["state"], clock["policy_version"], clock["target_seconds"]) == (
+        "breached",
+        2,
+        7200,
+    )
+    # before the 15th nothing changed: still met, under the first version and its 4 h
+    clock = resolution(d, early)
+    assert (clock["state"], clock["policy_version"], clock["target_seconds"]) == ("met", 1, 14400)
+    after = signals.records[seen:]
+    assert not [s for s in after if s["ticket_id"] == early]
+    assert sorted(s["kind"] for s in after if s["ticket_id"] == late) == [
+        "breach",
+        "retracted",
+        "stopped",
+    ]
+
+
+async def test_a_change_now_reaches_open_tickets_at_once_keeping_their_elapsed_time(
+    stack: dict[str, ServiceProcess], signals: TopicReader
+) -> None:
+    d = Desk(stack)
+    put_version(d, {**V1, "warn_at": [0.5]})
+    now = datetime.now(UTC)
+    closed, open_ = f"{d.ticket}-closed", f"{d.ticket}-open"
+    d.post("created", now - timedelta(hours=5), ticket=closed, priority="P1", status="open")
+    d.post("resolved", now - timedelta(hours=4), ticket=closed, status="resolved")
+    d.post("created", now - timedelta(minutes=150), ticket=open_, priority="P1", status="open")
+    warning = await d.wait(signals, f"{open_}/resolution/warning/0.5")
+    assert (warning["policy_version"], warning["elapsed_seconds"]) == (1, 7200)
+    await d.wait(signals, f"{closed}/resolution/met/1")
+
+    # v2 from now: 2.5 h already counted against 2 h, so the breach fires at the change
+    put_at = datetime.now(UTC)
+    got = put_version(d, V2)
+    assert got["version"] == 2
+    assert put_at - timedelta(seconds=1) <= utc(got["effective_from"]) <= datetime.now(UTC)
+    breach = await d.wait(signals, f"{open_}/resolution/breach/1")
+    assert utc(breach["occurred_at"]) == utc(got["effective_from"])
+    assert breach["policy_version"] == 2
+    assert breach["target_seconds"] == 7200
+    assert 9000 <= breach["elapsed_seconds"] < 9000 + 30
+    clock = resolution(d, open_)
+    assert (clock["state"], clock["policy_version"]) == ("breached", 2)
+    # the ticket closed before keeps the version it ended under
+    clock = resolution(d, closed)
+    assert (clock["state"], clock["policy_version"], clock["target_seconds"]) == ("met", 1, 14400)
+
+    # the same body again is no new version; naming a stale version is a conflict
+    assert put_version(d, V2)["version"] == 2
+    r = call(
+        "PUT",
+        f"{d.engine}/v1/policies/{d.policy}",
+        {"match": {"service": d.service}, **V1, "version": 1},
+    )
+    assert r.status_code == 409, r.text
+    future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    r = call(
+        "PUT",
+        f"{d.engine}/v1/policies/{d.policy}",
+        {"match": {"service": d.service}, **V1, "effective_from": future},
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "effective_from"
+    listed = call("GET", f"{d.engine}/v1/policies/{d.policy}/versions").json()["items"]
+    assert [v["version"] for v in listed] == [1, 2]
+    assert call("GET", f"{d.engine}/v1/policies/nope-{d.tag}/versions").status_code == 404
