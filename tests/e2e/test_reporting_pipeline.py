@@ -125,6 +125,11 @@ async def test_november_through_the_pipeline_agrees_with_the_engine(
         "mtbf_seconds": (agreed - 4200) / 2,
         "mtrs_seconds": 2100.0,
     }
+    # one policy, one version (whichever number the engine names): all the clocks under it
+    by_version = s["tickets"].pop("by_policy_version")
+    assert [(v["policy"], v["response"], v["resolution"]) for v in by_version] == [
+        (f"rep-{tag}", s["tickets"]["response"], s["tickets"]["resolution"])
+    ]
     assert s["tickets"] == {
         "total": 3,
         "by_priority": {"P1": 2, "P2": 1, "P3": 0, "P4": 0},

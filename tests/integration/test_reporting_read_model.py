@@ -265,6 +265,15 @@ async def test_figures_redelivered_out_of_order_and_rebuilt(
         "resolution": {"met": 2, "breached": 0, "compliance": 100.0},
         "mtta_seconds": 450.0,
         "mttr_seconds": 6900.0,
+        # facts from before policy versions: every clock under "no version" of its policy
+        "by_policy_version": [
+            {
+                "policy": "gold",
+                "version": None,
+                "response": {"met": 2, "breached": 1, "compliance": 200 / 3},
+                "resolution": {"met": 2, "breached": 0, "compliance": 100.0},
+            }
+        ],
     }
     assert s["changes"] == {"total": 2, "failed": 1, "success_rate": 50.0}
     assert [b["signal_id"] for b in s["breaches"]] == [f"{SVC}-ab", f"{SVC}-b-t2"]

@@ -1,5 +1,6 @@
 """Records as the engine and ingest put them on Kafka, for the reporting tests: clock and
-availability facts, ticket events, signals and calendars, produced straight to the topics."""
+availability facts, ticket events, signals, calendars and policies, produced straight to the
+topics."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 from pacta.events import (
     CALENDARS_TOPIC,
     FACTS_TOPIC,
+    POLICIES_TOPIC,
     SIGNALS_TOPIC,
     TICKETS_TOPIC,
     topic_name,
@@ -36,8 +38,13 @@ def clock_fact(
     deadline: str | None = None,
     target_seconds: float | None = 3600.0,
     policy: str = "gold",
+    policy_version: int | None = None,
+    calendar_version: int | None = None,
 ) -> dict[str, Any]:
+    """A clock fact; the version keys only when given, as in facts from before versions."""
+    versions = {"policy_version": policy_version, "calendar_version": calendar_version}
     return {
+        **{k: v for k, v in versions.items() if v is not None},
         "fact_id": f"clock:{ticket_id}:{metric}:{version}",
         "fact": "clock",
         "ticket_id": ticket_id,
@@ -129,12 +136,17 @@ def signal(
     priority: str | None = None,
     deadline: str | None = None,
     retracts: str | None = None,
+    policy: str = "gold",
+    policy_version: int | None = None,
+    calendar_version: int | None = None,
 ) -> dict[str, Any]:
+    versions = {"policy_version": policy_version, "calendar_version": calendar_version}
     return {
+        **{k: v for k, v in versions.items() if v is not None},
         "signal_id": signal_id,
         "kind": kind,
         "service": service,
-        "policy": "gold",
+        "policy": policy,
         "metric": metric,
         "ticket_id": ticket_id,
         "priority": priority,
@@ -148,10 +160,27 @@ def signal(
     }
 
 
+def version(
+    number: int, effective_from: str | None, spec: dict[str, Any] | None, recorded_at: str
+) -> dict[str, Any]:
+    """One `ResourceVersion` (SPEC §11): `spec` is the body as PUT, None a deletion."""
+    return {
+        "version": number,
+        "effective_from": effective_from,
+        "recorded_at": recorded_at,
+        "spec": spec,
+    }
+
+
+def policy_record(name: str, versions: list[dict[str, Any]]) -> dict[str, Any]:
+    """A `PolicyRecord` as the engine publishes it on the compacted policies topic."""
+    return {"name": name, "versions": versions}
+
+
 async def produce(
     bootstrap: str, prefix: str, records: list[tuple[str, str, dict[str, Any] | None]]
 ) -> None:
-    """(topic suffix, key, body) in order; a None body is a tombstone (calendars)."""
+    """(topic suffix, key, body) in order; a None body is a tombstone (calendars, policies)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
@@ -166,6 +195,7 @@ async def produce(
 
 
 FACTS, TICKETS, SIGNALS, CALENDARS = FACTS_TOPIC, TICKETS_TOPIC, SIGNALS_TOPIC, CALENDARS_TOPIC
+POLICIES = POLICIES_TOPIC
 
 
 def get_report(base: str, **params: str) -> httpx.Response:

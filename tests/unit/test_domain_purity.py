@@ -15,6 +15,7 @@ SHARED_PURE = [
     ROOT / "shared/pacta/calendars.py",
     ROOT / "shared/pacta/intervals.py",
     ROOT / "shared/pacta/versions.py",
+    ROOT / "shared/pacta/agreed_time.py",
 ]
 DOMAIN = sorted(ROOT.glob("services/*/*/domain/*.py")) + SHARED_PURE
 FORBIDDEN_IMPORTS = {

@@ -18,21 +18,30 @@ from pacta.events import (
     CALENDARS_TOPIC,
     FACTS_TOPIC,
     MONITORING_TOPIC,
+    POLICIES_TOPIC,
     SIGNALS_TOPIC,
     TICKETS_TOPIC,
     CalendarRecord,
     MonitoringEvent,
+    PolicyRecord,
     Signal,
     TicketEvent,
 )
 from pacta.kafka import BatchHandler, Record
 from pacta.logs import get_logger
-from reporting import store
+from reporting import store, store_resources
 from reporting.domain.ticket_life import TicketEventView
 from reporting.metrics import RECORDS_APPLIED
 
 log = get_logger(__name__)
-TOPICS = (MONITORING_TOPIC, TICKETS_TOPIC, SIGNALS_TOPIC, FACTS_TOPIC, CALENDARS_TOPIC)
+TOPICS = (
+    MONITORING_TOPIC,
+    TICKETS_TOPIC,
+    SIGNALS_TOPIC,
+    FACTS_TOPIC,
+    CALENDARS_TOPIC,
+    POLICIES_TOPIC,
+)
 
 
 @lru_cache(maxsize=256)
@@ -79,17 +88,20 @@ class Decoded:
     signals: list[Signal] = field(default_factory=list)
     facts: list[dict[str, Any]] = field(default_factory=list)
     calendars: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    policies: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     applied: Counter[str] = field(default_factory=Counter)
     topics: dict[str, str] = field(default_factory=dict)
     monitoring: list[str] = field(default_factory=list)
 
     def extend(self, later: Decoded) -> None:
-        """`later` decoded from the records after these (a calendar's newest record wins)."""
+        """`later` decoded from the records after these (a calendar's or policy's newest
+        record wins)."""
         self.services |= later.services
         self.tickets += later.tickets
         self.signals += later.signals
         self.facts += later.facts
         self.calendars.update(later.calendars)
+        self.policies.update(later.policies)
         self.applied.update(later.applied)
         self.topics.update(later.topics)
         self.monitoring += later.monitoring
@@ -121,6 +133,13 @@ def decode_records(records: list[Record]) -> Decoded:
                     if r.value is None
                     else CalendarRecord.model_validate_json(r.value).model_dump(mode="json")
                 )
+                applied[r.topic] += 1
+                continue
+            if suffix == POLICIES_TOPIC:
+                policy = None if r.value is None else PolicyRecord.model_validate_json(r.value)
+                # keyed by name; a record produced without a key still names its policy
+                name = (r.key or b"").decode() or (policy.name if policy else "")
+                d.policies[name] = None if policy is None else policy.model_dump(mode="json")
                 applied[r.topic] += 1
                 continue
             if suffix == TICKETS_TOPIC:
@@ -169,7 +188,9 @@ async def apply_decoded(engine: AsyncEngine, schema: str, d: Decoded) -> None:
             conn, schema, [f for f in facts if f["fact"] == "availability"]
         )
         for name, body in calendars.items():
-            await store.put_calendar(conn, schema, name, body)
+            await store_resources.put_calendar(conn, schema, name, body)
+        for name, body in d.policies.items():
+            await store_resources.put_policy(conn, schema, name, body)
     for record_id in new:
         applied[topics.get(record_id, "unknown")] += 1
     for topic, count in applied.items():

@@ -11,6 +11,7 @@ from markupsafe import Markup
 
 from reporting.charts import bar_chart, local_day
 from reporting.domain.report import headline_compliance, missed
+from reporting.version_text import COMPLIANCE_HEAD, VERSION_HEAD, compliance_rows, version_rows
 
 TEMPLATES = Path(__file__).parent / "templates"
 NONE = "\u2013"  # an en dash stands for a figure that is undefined
@@ -51,6 +52,10 @@ def environment() -> Environment:
     env.filters["pct"] = lambda f: NONE if f is None else f"{f * 100:,.1f} %"
     env.globals["headline"] = headline_compliance
     env.globals["missed"] = missed
+    env.globals["version_rows"] = version_rows
+    env.globals["compliance_rows"] = compliance_rows
+    env.globals["version_head"] = VERSION_HEAD
+    env.globals["compliance_head"] = COMPLIANCE_HEAD
     return env
 
 

@@ -19,6 +19,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from reporting.charts import local_day
 from reporting.domain.report import headline_compliance, missed
 from reporting.html import NONE, _duration, _number
+from reporting.version_text import COMPLIANCE_HEAD, VERSION_HEAD, compliance_rows, version_rows
 
 RED, GREEN, GREY = (
     colors.HexColor("#c62828"),
@@ -84,8 +85,10 @@ def _bars(
     return d
 
 
-def _table(rows: list[list[Any]], red_cells: list[tuple[int, int]]) -> Table:
-    table = Table(rows, hAlign="LEFT")
+def _table(
+    rows: list[list[Any]], red_cells: list[tuple[int, int]], widths: list[float] | None = None
+) -> Table:
+    table = Table(rows, hAlign="LEFT", colWidths=widths)
     style: list[Any] = [
         ("FONT", (0, 0), (-1, -1), "Helvetica", 8),
         ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8),
@@ -98,7 +101,27 @@ def _table(rows: list[list[Any]], red_cells: list[tuple[int, int]]) -> Table:
     return table
 
 
-def _service_story(s: dict[str, Any], month: str) -> list[Any]:
+def _versions_story(s: dict[str, Any], tz: str) -> list[Any]:
+    """Which targets were in force over which days, and the compliance under each version."""
+    styles = getSampleStyleSheet()
+    story: list[Any] = [Paragraph("Policy versions", styles["Heading3"])]
+    rows = version_rows(s, tz)
+    if not rows:
+        story.append(
+            Paragraph("No version history received for this service's policy.", styles["Normal"])
+        )
+        return story
+    cell = styles["BodyText"].clone("cell", fontSize=7, leading=8.5)
+    wrapped = [[Paragraph(_esc(c), cell) for c in row] for row in rows]
+    widths = [22 * mm, 16 * mm, 50 * mm, 50 * mm, 22 * mm, 20 * mm]
+    story.append(_table([VERSION_HEAD, *wrapped], [], widths))
+    compliance = compliance_rows(s)
+    if compliance:
+        story += [Spacer(1, 2 * mm), _table([COMPLIANCE_HEAD, *compliance], [])]
+    return story
+
+
+def _service_story(s: dict[str, Any], month: str, tz: str) -> list[Any]:
     styles = getSampleStyleSheet()
     a, p = s["availability"], s["previous"]
     pa, t, pt = p["availability"], s["tickets"], p["tickets"]
@@ -154,19 +177,21 @@ def _service_story(s: dict[str, Any], month: str) -> list[Any]:
     ]
     title = s["service"] + (f"  (policy {s['policy']})" if s["policy"] else "")
     story: list[Any] = [Paragraph(_esc(title), styles["Heading2"]), _table(rows, red)]
+    story += _versions_story(s, tz)
     story.append(Paragraph("Breaches", styles["Heading3"]))
-    breaches = [["when", "metric", "ticket", "priority", "deadline"]] + [
+    breaches = [["when", "metric", "ticket", "priority", "deadline", "version"]] + [
         [
             b["occurred_at"],
             b["metric"],
             b.get("ticket_id") or NONE,
             b.get("priority") or NONE,
             b.get("deadline") or NONE,
+            NONE if b.get("policy_version") is None else f"v{b['policy_version']}",
         ]
         for b in s["breaches"]
     ]
     if len(breaches) == 1:
-        breaches.append(["none", "", "", "", ""])
+        breaches.append(["none", "", "", "", "", ""])
     story.append(_table(breaches, []))
     return story
 
@@ -236,6 +261,6 @@ def render_pdf(report: dict[str, Any]) -> bytes:
     if found:
         story.append(_bars("Breaches by day", found, "breaches", None, report["tz"]))
     for s in report["services"]:
-        story += _service_story(s, report["month"])
+        story += _service_story(s, report["month"], report["tz"])
     doc.build(story, canvasmaker=lambda *a, **k: _NumberedCanvas(*a, footer=footer, **k))
     return out.getvalue()

@@ -9,12 +9,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pacta.calendars import BUILTIN_CALENDARS, Calendar
+from pacta.agreed_time import CalendarVersions, since_always
+from pacta.calendars import BUILTIN_CALENDARS
 from pacta.durations import ms_to_datetime
 from pacta.logs import get_logger
 from reporting.domain.availability import MonthFact, from_view
 from reporting.domain.periods import split_days
-from reporting.domain.tickets import NO_PRIORITY, TicketCounts
+from reporting.domain.tickets import NO_PRIORITY, Tally, TicketCounts
+from reporting.domain.version_counts import VersionKey, stored_key
+from reporting.domain.versions import calendar_versions
 from reporting.store import q
 
 log = get_logger(__name__)
@@ -25,21 +28,77 @@ async def known_services(conn: AsyncConnection, schema: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-async def calendars(conn: AsyncConnection, schema: str) -> dict[str, Calendar]:
-    out = dict(BUILTIN_CALENDARS)
+async def calendars(conn: AsyncConnection, schema: str) -> dict[str, CalendarVersions]:
+    """Every calendar by name with its versions (one since always for a record without)."""
+    out: dict[str, CalendarVersions] = {
+        name: since_always(cal) for name, cal in BUILTIN_CALENDARS.items()
+    }
     rows = await conn.execute(sa.text(f"SELECT name, body FROM {q(schema)}.calendars"))
     for name, body in rows:
         try:
-            out[name] = Calendar(
-                name=name,
-                timezone=body["timezone"],
-                hours=body["hours"],
-                holidays=body.get("holidays") or (),
-                holiday_country=body.get("holiday_country"),
-                holiday_subdivision=body.get("holiday_subdivision"),
-            )
-        except (ValueError, KeyError):
+            out[name] = calendar_versions(name, body)
+        except (ValueError, KeyError, TypeError):
             log.error("unusable calendar record", calendar=name)
+    return out
+
+
+async def policy_records(
+    conn: AsyncConnection, schema: str, names: list[str]
+) -> dict[str, dict[str, Any]]:
+    rows = await conn.execute(
+        sa.text(f"SELECT name, body FROM {q(schema)}.policies WHERE name = ANY(:n)"),
+        {"n": names},
+    )
+    return {name: body for name, body in rows}
+
+
+async def version_counts(
+    conn: AsyncConnection, schema: str, services: list[str], start_ms: int, end_ms: int
+) -> dict[str, dict[VersionKey, dict[str, Tally]]]:
+    """Clock outcomes per (policy, version) over [start_ms, end_ms), counted as
+    `ticket_counts` counts them: whole UTC days from the daily aggregate, edges from the rows."""
+    s = q(schema)
+    split = split_days(start_ms, end_ms)
+    out: dict[str, dict[VersionKey, dict[str, Tally]]] = defaultdict(dict)
+
+    def add(service: str, key: VersionKey, metric: str, met: int, breached: int) -> None:
+        tally = out[service].setdefault(key, {}).setdefault(metric, Tally())
+        tally.add(met, breached, 0, 0)
+
+    params: dict[str, Any] = {"svc": services}
+    if split.first_day is not None:
+        params |= {"d0": split.first_day, "d1": split.end_day}
+        days = await conn.execute(
+            sa.text(
+                "SELECT service, policy, policy_version, metric, sum(met), sum(breached) "
+                f"FROM {s}.clock_version_days WHERE service = ANY(:svc) AND day >= :d0 "
+                "AND day < :d1 GROUP BY 1, 2, 3, 4"
+            ),
+            params,
+        )
+        for service, policy, version, metric, met, breached in days:
+            add(service, stored_key(policy, int(version)), metric, int(met), int(breached))
+    if split.edges:
+        for i, (a, b) in enumerate(split.edges):
+            params[f"a{i}"], params[f"b{i}"] = ms_to_datetime(a), ms_to_datetime(b)
+        edges = await conn.execute(
+            sa.text(
+                "SELECT service, policy, policy_version, metric, "
+                "count(*) FILTER (WHERE state = 'met'), "
+                f"count(*) FILTER (WHERE state = 'breached') FROM {s}.clocks "
+                f"WHERE service = ANY(:svc) AND ({_range_sql('outcome_at', len(split.edges))}) "
+                "GROUP BY 1, 2, 3, 4"
+            ),
+            params,
+        )
+        for service, policy, version, metric, met, breached in edges:
+            add(
+                service,
+                (policy, None if version is None else int(version)),
+                metric,
+                int(met),
+                int(breached),
+            )
     return out
 
 
@@ -195,7 +254,8 @@ async def open_clocks(conn: AsyncConnection, schema: str, limit: int) -> list[di
     s = q(schema)
     rows = await conn.execute(
         sa.text(
-            "SELECT ticket_id, metric, service, priority, state, deadline, target_ms, "
+            "SELECT ticket_id, metric, service, priority, policy, policy_version, state, "
+            "deadline, target_ms, "
             f"elapsed_ms, EXISTS (SELECT 1 FROM {s}.signals g WHERE g.ticket_id = c.ticket_id "
             "AND g.metric = c.metric AND g.kind = 'warning') AS warned "
             f"FROM {s}.clocks c WHERE state = 'running' AND deadline IS NOT NULL "

@@ -7,14 +7,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pacta.calendars import CALENDAR_24X7, Calendar
+from pacta.agreed_time import CalendarVersions, since_always
+from pacta.calendars import CALENDAR_24X7
 from pacta.durations import format_timestamp_ms
 from pacta.logs import get_logger
 from reporting import queries
 from reporting.domain.availability import AvailabilityFigures, MonthFact, combine, period_figures
 from reporting.domain.periods import Bucket, buckets, month_bounds, previous_month
-from reporting.domain.report import figures_block, service_report
+from reporting.domain.report import figures_block, service_report, with_versions
 from reporting.domain.tickets import TicketCounts
+from reporting.domain.version_counts import VersionKey, by_policy_version
+from reporting.domain.versions import month_entries
 from reporting.store import q
 
 log = get_logger(__name__)
@@ -33,13 +36,13 @@ async def services_of(conn: AsyncConnection, schema: str, service: str | None) -
     return [service]
 
 
-def _calendar(calendars: dict[str, Calendar], facts: list[MonthFact]) -> Calendar:
+def _calendar(calendars: dict[str, CalendarVersions], facts: list[MonthFact]) -> CalendarVersions:
     newest = max(facts, key=lambda f: f.month_start_ms)
     found = calendars.get(newest.calendar)
     if found is None:
         # its record not consumed yet, or deleted: all time counts as agreed
         log.warning("availability calendar unknown, counted as 24x7", calendar=newest.calendar)
-        return CALENDAR_24X7
+        return since_always(CALENDAR_24X7)
     return found
 
 
@@ -50,7 +53,7 @@ async def availability_by_service(
     start_ms: int,
     end_ms: int,
     now_ms: int,
-    calendars: dict[str, Calendar] | None = None,
+    calendars: dict[str, CalendarVersions] | None = None,
 ) -> dict[str, AvailabilityFigures]:
     calendars = calendars if calendars is not None else await queries.calendars(conn, schema)
     facts = await queries.availability_facts(conn, schema, services, start_ms, end_ms)
@@ -68,7 +71,7 @@ async def _period(
     month: str,
     tz: str,
     now_ms: int,
-    calendars: dict[str, Calendar],
+    calendars: dict[str, CalendarVersions],
 ) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]], dict[str, str | None]]:
     start, end = month_bounds(month, tz)
     avail = await availability_by_service(conn, schema, services, start, end, now_ms, calendars)
@@ -97,22 +100,48 @@ async def monthly(
     )
     ticket_policies = await _ticket_policies(conn, schema, services)
     start, end = month_bounds(month, tz)
+    by_version = await queries.version_counts(conn, schema, services, start, end)
+    named = {s: policies[s] or ticket_policies.get(s) for s in services}
+    measured_by = {s: _measured_by(named[s], policies[s], by_version.get(s, {})) for s in services}
+    records = await queries.policy_records(
+        conn, schema, sorted({p for ps in measured_by.values() for p in ps})
+    )
+    out = []
+    for s in services:
+        current = blocks[s]
+        current["tickets"]["by_policy_version"] = by_policy_version(by_version.get(s, {}))
+        entries = [
+            e
+            for p in measured_by[s]
+            if p in records
+            for e in month_entries(p, records[p], start, end)
+        ]
+        out.append(
+            service_report(
+                s,
+                named[s],
+                current,
+                [with_versions(b) for b in found.get(s, [])],
+                {"month": before, **prev_blocks[s], "breach_count": len(prev_found.get(s, []))},
+                entries,
+            )
+        )
     return {
         "month": month,
         "tz": tz,
         "generated_at": format_timestamp_ms(now_ms),
         "period": {"start": format_timestamp_ms(start), "end": format_timestamp_ms(end)},
-        "services": [
-            service_report(
-                s,
-                policies[s] or ticket_policies.get(s),
-                blocks[s],
-                found.get(s, []),
-                {"month": before, **prev_blocks[s], "breach_count": len(prev_found.get(s, []))},
-            )
-            for s in services
-        ],
+        "services": out,
     }
+
+
+def _measured_by(
+    policy: str | None, availability_policy: str | None, counts: dict[VersionKey, Any]
+) -> list[str]:
+    """The policies a service was measured by in the month: those its decided clocks name,
+    its availability objective's, and the report's `policy` (sorted, each once)."""
+    names = {p for p, _ in counts} | {policy, availability_policy}
+    return sorted(n for n in names if n is not None)
 
 
 async def _ticket_policies(

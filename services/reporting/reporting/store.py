@@ -18,6 +18,7 @@ from pacta.events import Signal
 from reporting.domain.availability import fact_view, parse_fact
 from reporting.domain.ticket_life import TicketEventView, TicketLife, merge, ticket_delta
 from reporting.domain.tickets import ClockOutcome, clock_delta, sum_days
+from reporting.domain.version_counts import sum_version_days, version_delta
 
 SCHEMA = "reporting"
 _IDENT = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -78,14 +79,21 @@ def clock_outcome(fact: dict[str, Any]) -> ClockOutcome:
         stopped_ms=_ms(fact.get("stopped_at")),
         breached_ms=_ms(fact.get("breached_at")),
         deadline_ms=_ms(fact.get("deadline")),
+        policy=fact.get("policy"),
+        policy_version=_version(fact.get("policy_version")),
     )
+
+
+def _version(value: Any) -> int | None:
+    # a fact from before versions has no key (or null): counted under no version
+    return None if value is None or isinstance(value, bool) else int(value)
 
 
 _CLOCK_COLUMNS = (
     "ticket_id text, metric text, service text, policy text, priority text, state text, "
     "version bigint, elapsed_ms bigint, target_ms bigint, started_at timestamptz, "
     "stopped_at timestamptz, breached_at timestamptz, deadline timestamptz, "
-    "outcome_at timestamptz, body jsonb"
+    "outcome_at timestamptz, body jsonb, policy_version bigint"
 )
 
 
@@ -107,13 +115,15 @@ async def apply_clock_facts(conn: AsyncConnection, schema: str, facts: list[dict
         {"t": [k[0] for k in newest], "m": [k[1] for k in newest]},
     )
     old = {(b["ticket_id"], b["metric"]): b for (b,) in rows}
-    upserts, deltas = [], []
+    upserts, deltas, by_version = [], [], []
     for key, fact in newest.items():
         before = old.get(key)
         if before is not None and int(before["version"]) >= int(fact["version"]):
             continue  # an older or the same version: already counted
         new = clock_outcome(fact)
-        deltas += clock_delta(None if before is None else clock_outcome(before), new)
+        prior = None if before is None else clock_outcome(before)
+        deltas += clock_delta(prior, new)
+        by_version += version_delta(prior, new)
         upserts.append(
             {
                 "ticket_id": new.ticket_id,
@@ -133,6 +143,7 @@ async def apply_clock_facts(conn: AsyncConnection, schema: str, facts: list[dict
                 "deadline": _ts(new.deadline_ms),
                 "outcome_at": _ts(new.outcome_ms),
                 "body": fact,
+                "policy_version": new.policy_version,
             }
         )
     sets = ", ".join(
@@ -179,10 +190,30 @@ async def apply_clock_facts(conn: AsyncConnection, schema: str, facts: list[dict
         "met = t.met + EXCLUDED.met, breached = t.breached + EXCLUDED.breached, "
         "stopped = t.stopped + EXCLUDED.stopped, elapsed_ms = t.elapsed_ms + EXCLUDED.elapsed_ms",
     )
+    await _insert_rows(
+        conn,
+        f"{s}.clock_version_days",
+        "service text, day date, metric text, policy text, policy_version bigint, met bigint, "
+        "breached bigint",
+        [
+            {
+                "service": d.service,
+                "day": d.day,
+                "metric": d.metric,
+                "policy": d.policy,
+                "policy_version": d.policy_version,
+                "met": d.met,
+                "breached": d.breached,
+            }
+            for d in sum_version_days(by_version)
+        ],
+        "ON CONFLICT (service, day, metric, policy, policy_version) DO UPDATE SET "
+        "met = t.met + EXCLUDED.met, breached = t.breached + EXCLUDED.breached",
+    )
     return len(upserts)
 
 
-# ---- availability and calendars -----------------------------------------------------------
+# ---- availability ------------------------------------------------------------------------
 
 
 async def apply_availability_facts(
@@ -217,24 +248,6 @@ async def apply_availability_facts(
         "ON CONFLICT (service, month) DO UPDATE SET version = EXCLUDED.version, "
         "month_start = EXCLUDED.month_start, month_end = EXCLUDED.month_end, "
         "body = EXCLUDED.body, view = EXCLUDED.view WHERE t.version < EXCLUDED.version",
-    )
-
-
-async def put_calendar(
-    conn: AsyncConnection, schema: str, name: str, body: dict[str, Any] | None
-) -> None:
-    """The compacted calendars topic: the newest record of a name wins, a null deletes it."""
-    if body is None:
-        await conn.execute(
-            sa.text(f"DELETE FROM {q(schema)}.calendars WHERE name = :n"), {"n": name}
-        )
-        return
-    await conn.execute(
-        sa.text(
-            f"INSERT INTO {q(schema)}.calendars VALUES (:n, CAST(:b AS jsonb)) "
-            "ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body"
-        ),
-        {"n": name, "b": orjson.dumps(body).decode()},
     )
 
 

@@ -9,7 +9,8 @@ from fractions import Fraction
 from math import floor
 from typing import Any
 
-from pacta.calendars import Calendar, working_ms
+from pacta.agreed_time import CalendarVersions, agreed_ms, working_ms_each
+from pacta.calendars import Calendar
 from pacta.durations import parse_timestamp_ms
 from pacta.intervals import Interval, clip, subtract, union
 from reporting.domain.periods import month_bounds
@@ -122,16 +123,9 @@ def budget_ms(target_pct: float, agreed: int) -> int | None:
     return floor((100 - Fraction(str(target_pct))) * agreed / 100)
 
 
-def agreed_ms(calendar: Calendar, windows: Sequence[Interval], start_ms: int, end_ms: int) -> int:
-    inside = clip(windows, start_ms, end_ms)
-    return working_ms(calendar, start_ms, end_ms) - sum(
-        working_ms(calendar, s, e) for s, e in inside
-    )
-
-
 def period_figures(
     facts: Sequence[MonthFact],
-    calendar: Calendar,
+    calendar: Calendar | CalendarVersions,
     start_ms: int,
     end_ms: int,
     now_ms: int,
@@ -141,14 +135,15 @@ def period_figures(
 
     Agreed time runs to now within the period; the budget is the whole period's. An outage is
     one maximal stretch of counted downtime (after maintenance is cut out) holding some
-    working time; one that spans the period's edge counts in both periods.
+    working time; one that spans the period's edge counts in both periods. Every instant
+    counts in the calendar version in force at it (a record without versions: its one).
     """
     objective = max(facts, key=lambda f: f.month_start_ms)
     as_of = min(max(now_ms, start_ms), end_ms)
     windows = union(w for f in facts for w in f.maintenance)
     down = union((s, as_of if e is None else e) for f in facts for s, e in f.down)
     pieces = subtract(clip(down, start_ms, as_of), windows)
-    counted = [working_ms(calendar, s, e) for s, e in pieces]
+    counted = working_ms_each(calendar, pieces)
     agreed_period = agreed_ms(calendar, windows, start_ms, end_ms)
     target = objective.target
     return AvailabilityFigures(

@@ -58,6 +58,7 @@ def service_report(
     current: dict[str, Any],
     breaches: list[dict[str, Any]],
     previous: dict[str, Any],
+    policy_versions: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     return {
         "service": service,
@@ -65,7 +66,14 @@ def service_report(
         **current,
         "breaches": breaches,
         "previous": previous,
+        "policy_versions": policy_versions or [],
     }
+
+
+def with_versions(signal: dict[str, Any]) -> dict[str, Any]:
+    """A breach as stored, naming the policy and calendar versions it was computed under
+    (null for a signal from before versions)."""
+    return {"policy_version": None, "calendar_version": None, **signal}
 
 
 def headline_compliance(block: dict[str, Any]) -> float | None:
@@ -103,4 +111,32 @@ def csv_rows(report: dict[str, Any]) -> list[list[Any]]:
                 rows.append([*base, period + "changes", key, block["changes"][key]])
         rows.append([*base, "breaches", "count", len(svc["breaches"])])
         rows.append([*base, "previous.breaches", "count", svc["previous"]["breach_count"]])
+        rows += [[*base, *row] for row in version_rows(svc)]
+    return rows
+
+
+def _label(policy: str | None, version: int | None) -> str:
+    return f"{policy or '-'} v{'-' if version is None else version}"
+
+
+def version_rows(svc: dict[str, Any]) -> list[list[Any]]:
+    """(section, metric, value) rows of the policy versions in force in the month and of the
+    clocks decided under each: `policy_versions.<policy> v<n>` / `by_policy_version.<...>`."""
+    rows: list[list[Any]] = []
+    for v in svc["policy_versions"]:
+        section = f"policy_versions.{_label(v['policy'], v['version'])}"
+        for key in ("effective_from", "effective_until", "in_month_from", "in_month_until"):
+            rows.append([section, key, v[key]])
+        rows.append([section, "calendar", v["calendar"]])
+        rows.append([section, "deleted", v["deleted"]])
+        warn = v["warn_at"]
+        rows.append([section, "warn_at", None if warn is None else " ".join(map(str, warn))])
+        for priority, targets in v["targets"].items():
+            for metric, seconds in targets.items():
+                rows.append([section, f"targets.{priority}.{metric}_seconds", seconds])
+    for c in svc["tickets"].get("by_policy_version", []):
+        section = f"tickets.by_policy_version.{_label(c['policy'], c['version'])}"
+        for metric in ("response", "resolution"):
+            for key in ("met", "breached", "compliance"):
+                rows.append([section, f"{metric}.{key}", c[metric][key]])
     return rows

@@ -27,6 +27,8 @@ class ClockOutcome:
     stopped_ms: int | None
     breached_ms: int | None
     deadline_ms: int | None
+    policy: str | None = None
+    policy_version: int | None = None  # the version of `policy` the fact names (SPEC §11)
 
     @property
     def outcome_ms(self) -> int | None:
