@@ -160,8 +160,7 @@ def older_than(fresh: Registry, current: Registry) -> bool:
     """Whether `fresh` was read before a version `current` already holds was committed (a
     refresh racing this instance's own PUT must not put the old versions back)."""
     return any(
-        len(versions) > len(fresh.records.get(key, ()))
-        for key, versions in current.records.items()
+        len(versions) > len(fresh.records.get(key, ())) for key, versions in current.records.items()
     )
 
 
