@@ -59,6 +59,7 @@ class OutageTracker(OutageTimers):
         policy = select_availability_policy(self.registry.policies.values(), service)
         calendar = None
         versions: tuple[int | None, int | None] = (None, None)
+        name = ""
         if policy is not None and policy.availability is not None:
             name = policy.availability.calendar
             versions = (
@@ -70,7 +71,8 @@ class OutageTracker(OutageTimers):
             except KeyError:
                 # the API refuses such a policy; a calendar deleted under it falls back to 24x7
                 log.error("availability calendar missing", policy=policy.name, service=service)
-        return objective_of(policy, calendar, versions)
+        calendars = self.registry.calendar_versions.get(name, []) if versions[0] else []
+        return objective_of(policy, calendar, versions, calendars)
 
     # ---- the event path ------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from pacta.calendars import Calendar
 from pacta.durations import datetime_to_ms
-from sla_engine.domain.availability import month_bounds
+from pacta.versions import Version
+from sla_engine.domain.availability import budget_exhaustion_instant, month_bounds
 from sla_engine.domain.downtime import (
     CheckEvent,
     DownInterval,
@@ -298,3 +299,28 @@ def test_month_of_keeps_four_digit_years() -> None:
 
     year_151 = datetime_to_ms(datetime(151, 8, 3, tzinfo=ZoneInfo("UTC")))
     assert month_of(year_151, "UTC") == "0151-08"
+
+
+def test_calendar_versions_count_each_stretch_in_the_version_in_force() -> None:
+    """Office hours (09-17 every day) until June 15th, around the clock from then (SPEC §11):
+    14 days x 8 h + 16 days x 24 h agreed; an outage from the 14th 16:00 to the 15th 02:00 is
+    1 h under the first version and 2 h under the second."""
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    office = Calendar(name="desk", hours={d: ["09:00-17:00"] for d in days})
+    all_day = Calendar(name="desk")
+    fifteenth = datetime_to_ms(datetime(2026, 6, 15, tzinfo=ZoneInfo("UTC")))
+    versions = (Version(1, None, office), Version(2, fifteenth, all_day))
+    objective = Objective("p", 99.0, all_day, frozenset({"critical"}), (), 1, 2, versions)
+    end = JUNE[1]
+    outage = (fifteenth - 8 * H, fifteenth + 2 * H)
+    fig = month_figures("svc", "2026-06", objective, [outage], [], end)
+    assert fig.agreed_month_ms == (14 * 8 + 16 * 24) * H
+    assert fig.downtime_ms == 3 * H
+    # the budget (1 % of 496 h = 4.96 h) is crossed 1.96 h after the 15th's midnight in v2
+    # on a longer outage, the instant counted in the version in force there
+    long_outage = (fifteenth - 8 * H, None)
+    instant = budget_exhaustion_instant(
+        [long_outage], versions, [], start_ms=JUNE[0], end_ms=end, budget=fig.budget_ms or 0
+    )
+    assert fig.budget_ms == 496 * H // 100
+    assert instant == fifteenth + (fig.budget_ms or 0) + 1 - H

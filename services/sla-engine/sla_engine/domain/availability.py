@@ -13,11 +13,16 @@ from fractions import Fraction
 from math import ceil, floor
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pacta.calendars import Calendar, add_working_ms, wall_time_ms, working_ms
+from pacta.agreed_time import CalendarVersions, as_versions, working_ms_in_force
+from pacta.calendars import CALENDAR_24X7, Calendar, add_working_ms, wall_time_ms, working_ms
 from pacta.intervals import Interval as Interval  # re-exported for the engine's modules
 from pacta.intervals import clip as clip
 from pacta.intervals import subtract as subtract
 from pacta.intervals import union as union
+from pacta.versions import segments
+
+Measured = Calendar | CalendarVersions
+"""A calendar, or every version of one (each stretch counts in the version in force in it)."""
 
 OpenInterval = tuple[int, int | None]
 """A down interval whose end is None while its check is still firing."""
@@ -40,23 +45,23 @@ def _counted(
 
 def downtime_ms(
     down: Iterable[Interval],
-    calendar: Calendar,
+    calendar: Measured,
     maintenance: Iterable[Interval],
     start_ms: int,
     end_ms: int,
 ) -> int:
     """Working time of (union(down) - maintenance) inside [start_ms, end_ms)."""
     pieces = _counted(down, maintenance, start_ms, end_ms)
-    return sum(working_ms(calendar, s, e) for s, e in pieces)
+    return sum(working_ms_in_force(calendar, s, e) for s, e in pieces)
 
 
 def agreed_ms(
-    calendar: Calendar, maintenance: Iterable[Interval], start_ms: int, end_ms: int
+    calendar: Measured, maintenance: Iterable[Interval], start_ms: int, end_ms: int
 ) -> int:
     """Agreed service time: the calendar's working time in the range minus maintenance."""
     windows = clip(maintenance, start_ms, end_ms)
-    return working_ms(calendar, start_ms, end_ms) - sum(
-        working_ms(calendar, s, e) for s, e in windows
+    return working_ms_in_force(calendar, start_ms, end_ms) - sum(
+        working_ms_in_force(calendar, s, e) for s, e in windows
     )
 
 
@@ -92,7 +97,7 @@ def threshold_ms(budget: int, fraction: float) -> int:
 
 def crossing_instant(
     down: Iterable[OpenInterval],
-    calendar: Calendar,
+    calendar: Measured,
     maintenance: Iterable[Interval],
     *,
     start_ms: int,
@@ -106,17 +111,21 @@ def crossing_instant(
     event-time instant of the crossing. None if the downtime never gets there in the range.
     """
     cumulative = 0
+    versions = as_versions(calendar)
     for piece_start, piece_end in _counted(close_open(down, end_ms), maintenance, start_ms, end_ms):
-        piece = working_ms(calendar, piece_start, piece_end)
-        if cumulative + piece >= amount_ms:
-            return add_working_ms(calendar, piece_start, amount_ms - cumulative)
-        cumulative += piece
+        # each stretch in the calendar version in force in it (SPEC §11)
+        for lo, hi, current in segments(versions, piece_start, piece_end):
+            in_force = CALENDAR_24X7 if current is None or current.value is None else current.value
+            piece = working_ms(in_force, lo, hi)
+            if cumulative + piece >= amount_ms:
+                return add_working_ms(in_force, lo, amount_ms - cumulative)
+            cumulative += piece
     return None
 
 
 def budget_alert_instants(
     down: Iterable[OpenInterval],
-    calendar: Calendar,
+    calendar: Measured,
     maintenance: Iterable[Interval],
     *,
     start_ms: int,
@@ -143,7 +152,7 @@ def budget_alert_instants(
 
 def budget_exhaustion_instant(
     down: Iterable[OpenInterval],
-    calendar: Calendar,
+    calendar: Measured,
     maintenance: Iterable[Interval],
     *,
     start_ms: int,
@@ -196,7 +205,7 @@ BURN_RULES = (FAST_BURN, SLOW_BURN)
 
 def burn_alerts(
     down: Iterable[OpenInterval],
-    calendar: Calendar,
+    calendar: Measured,
     maintenance: Iterable[Interval],
     *,
     now_ms: int,

@@ -111,7 +111,7 @@ def budget_intents(
         return [], None
     instants = budget_alert_instants(
         down,
-        objective.calendar,
+        objective.measured_by,
         # a maintenance window still open is assumed to go on (no downtime counts inside it)
         close_open(maintenance, fig.end_ms),
         start_ms=fig.start_ms,
@@ -201,7 +201,7 @@ def _fires(
     pieces = clip(close_open(down, t), since, t)
     status = burn_alerts(
         pieces,
-        objective.calendar,
+        objective.measured_by,
         clip(windows, since, t),
         now_ms=t,
         target_pct=objective.target or 0.0,

@@ -11,6 +11,7 @@ from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from pacta.calendars import CALENDAR_24X7, Calendar
+from pacta.versions import Version
 from sla_engine.domain.availability import (
     Interval,
     OpenInterval,
@@ -192,12 +193,20 @@ class Objective:
     warn_at: tuple[float, ...]
     policy_version: int | None = None  # the versions in force now (SPEC §11)
     calendar_version: int | None = None
+    calendars: tuple[Version[Calendar], ...] = ()  # every version of `calendar`, if any
+
+    @property
+    def measured_by(self) -> Calendar | tuple[Version[Calendar], ...]:
+        """What the arithmetic counts in: each stretch in the calendar version in force in it
+        (month bounds stay in the time zone of the version in force now)."""
+        return self.calendars or self.calendar
 
 
 def objective_of(
     policy: Policy | None,
     calendar: Calendar | None = None,
     versions: tuple[int | None, int | None] = (None, None),
+    calendars: Sequence[Version[Calendar]] = (),
 ) -> Objective:
     """The objective `policy` sets; without a policy the service is measured on 24x7 with
     critical checks counting as down, and has no target (no budget, no signals)."""
@@ -212,6 +221,7 @@ def objective_of(
         warn_at=tuple(policy.warn_at),
         policy_version=versions[0],
         calendar_version=versions[1],
+        calendars=tuple(calendars),
     )
 
 
@@ -285,8 +295,8 @@ def month_figures(
     when `availability_breach` fires. Once the month is over the two agree (to the rounding of
     the budget down to the millisecond).
     """
-    calendar = objective.calendar
-    start, end = month_bounds(month, calendar.timezone)
+    calendar = objective.measured_by
+    start, end = month_bounds(month, objective.calendar.timezone)
     as_of = min(max(now_ms, start), end)
     windows = close_open(maintenance, as_of)
     agreed_month = agreed_ms(calendar, windows, start, end)
