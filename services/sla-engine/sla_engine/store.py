@@ -302,10 +302,14 @@ async def unmeasured_tickets(
             + "WINDOW w AS (PARTITION BY e.ticket_id ORDER BY e.occurred_at "
             "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) t "
             "WHERE n = 1 AND (last_action NOT IN ('resolved', 'closed') "
-            "OR last_at >= to_timestamp(CAST(:since AS double precision) / 1000))"
+            + (
+                ")"
+                if since_ms is None
+                else "OR last_at >= to_timestamp(CAST(:since AS double precision) / 1000))"
+            )
         ),
         {
-            "since": 2**53 if since_ms is None else since_ms,
+            **({} if since_ms is None else {"since": since_ms}),
             **({} if services is None else {"services": sorted(services)}),
         },
     )
