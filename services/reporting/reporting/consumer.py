@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pacta.db import claim_events
 from pacta.durations import datetime_to_ms
 from pacta.events import (
+    ALL_TOPICS,
     CALENDARS_TOPIC,
     FACTS_TOPIC,
     MONITORING_TOPIC,
@@ -34,14 +35,8 @@ from reporting.domain.ticket_life import TicketEventView
 from reporting.metrics import RECORDS_APPLIED
 
 log = get_logger(__name__)
-TOPICS = (
-    MONITORING_TOPIC,
-    TICKETS_TOPIC,
-    SIGNALS_TOPIC,
-    FACTS_TOPIC,
-    CALENDARS_TOPIC,
-    POLICIES_TOPIC,
-)
+TOPICS = ALL_TOPICS
+"""Reporting reads every topic: events, signals, facts, calendars and policies."""
 
 
 @lru_cache(maxsize=256)

@@ -119,17 +119,7 @@ async def put_calendar(
     spec: CalendarSpec = _validate(CalendarSpec, body)
     calendar = spec.to_calendar(name)
     async with request.app.state.engine.begin() as conn:
-        try:
-            recorded = await resources.put_resource(
-                conn,
-                kind="calendar",
-                name=name,
-                body=spec.model_dump(mode="json"),
-                effective_from=starts,
-                expected_version=expected,
-            )
-        except resources.VersionConflict as exc:
-            raise conflict("calendar", name, expected, exc.current) from None
+        recorded = await _record(conn, "calendar", name, spec, starts, expected)
         if recorded.changed:
             await calendar_feed.publish(conn, _prefix(request), name, calendar)
         fresh = await resources.load_registry(conn)
@@ -162,6 +152,29 @@ async def delete_calendar(request: Request, name: ResourceName, _: AdminKey) -> 
     _ring(request)
     registry.replace_with(fresh)
     return Response(status_code=204)
+
+
+async def _record(
+    conn: Any,
+    kind: str,
+    name: str,
+    spec: CalendarSpec | PolicySpec,
+    starts: datetime | None,
+    expected: int | None,
+) -> resources.Recorded:
+    """Record the PUT's version in `conn`; 409 if it names another version than the one in
+    force."""
+    try:
+        return await resources.put_resource(
+            conn,
+            kind=kind,
+            name=name,
+            body=spec.model_dump(mode="json"),
+            effective_from=starts,
+            expected_version=expected,
+        )
+    except resources.VersionConflict as exc:
+        raise conflict(kind, name, expected, exc.current) from None
 
 
 def _prefix(request: Request) -> str:
@@ -253,17 +266,7 @@ async def put_policy(
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         raise Problem(422, "Invalid body", detail, errors=errors)
     async with request.app.state.engine.begin() as conn:
-        try:
-            recorded = await resources.put_resource(
-                conn,
-                kind="policy",
-                name=name,
-                body=spec.model_dump(mode="json"),
-                effective_from=starts,
-                expected_version=expected,
-            )
-        except resources.VersionConflict as exc:
-            raise conflict("policy", name, expected, exc.current) from None
+        recorded = await _record(conn, "policy", name, spec, starts, expected)
         if recorded.changed:
             await calendar_feed.publish_policy(conn, _prefix(request), name)
         fresh = await resources.load_registry(conn)

@@ -130,24 +130,18 @@ async def apply_config_dir(conn: AsyncConnection, folder: str) -> int | None:
         log.error("config as code rejected; not starting", error=str(exc))
         raise
     since: list[int] = []
-    for name, spec in files.calendars.items():
+    resources: list[tuple[str, str, str, BaseModel]] = [
+        *(("calendar", "calendars", n, c) for n, c in files.calendars.items()),
+        *(("policy", "policies", n, p) for n, p in files.policies.items()),
+    ]
+    for kind, section, name, spec in resources:
         recorded = await put_resource(
             conn,
-            kind="calendar",
+            kind=kind,
             name=name,
             body=spec.model_dump(mode="json"),
             origin="file",
-            effective_from=files.effective.get(("calendars", name)),
-        )
-        since += [recorded.since_ms] if recorded.changed else []
-    for name, pspec in files.policies.items():
-        recorded = await put_resource(
-            conn,
-            kind="policy",
-            name=name,
-            body=pspec.model_dump(mode="json"),
-            origin="file",
-            effective_from=files.effective.get(("policies", name)),
+            effective_from=files.effective.get((section, name)),
         )
         since += [recorded.since_ms] if recorded.changed else []
     if files.calendars or files.policies:
