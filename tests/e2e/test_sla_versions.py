@@ -223,3 +223,8 @@ async def test_a_calendar_version_re_measures_the_clocks_on_it_from_its_instant(
     assert [s["kind"] for s in d.mine(signals)] == ["breach", "stopped"]
     versions = call("GET", f"{d.engine}/v1/calendars/{calendar}/versions").json()["items"]
     assert [v["version"] for v in versions] == [1, 2]
+    # the built-in calendar is one version, there since always
+    builtin = call("GET", f"{d.engine}/v1/calendars/24x7/versions").json()["items"]
+    assert [(v["version"], v["effective_from"], v["origin"]) for v in builtin] == [
+        (1, None, "builtin")
+    ]

@@ -14,6 +14,7 @@ from pacta.calendars import BUILTIN_CALENDARS
 from pacta.events import MAX_PAST, EventTime
 from pacta.problems import Problem
 from sla_engine import resources
+from sla_engine.domain.policies import CalendarSpec
 from sla_engine.openapi_answers import answers
 
 router = APIRouter(prefix="/v1", responses=answers(401, 422))
@@ -35,7 +36,8 @@ class VersionItem(BaseModel):
     version: int
     effective_from: datetime | None
     """None: since always (a first version PUT without one)."""
-    recorded_at: datetime
+    recorded_at: datetime | None
+    """None for the built-in calendar (it has always been there)."""
     deleted: bool
     origin: str
     spec: dict[str, Any] | None
@@ -117,9 +119,18 @@ def version_view(registry: Any, kind: str, name: str) -> dict[str, Any]:
 async def _history(request: Request, kind: str, name: str) -> VersionList:
     async with request.app.state.engine.connect() as conn:
         rows = await resources.versions_of(conn, kind=kind, name=name)
+    if kind == "calendar" and name in BUILTIN_CALENDARS:
+        spec = CalendarSpec.from_calendar(BUILTIN_CALENDARS[name]).model_dump(mode="json")
+        builtin = VersionItem(
+            version=1,
+            effective_from=None,
+            recorded_at=None,
+            deleted=False,
+            origin="builtin",
+            spec=spec,
+        )
+        return VersionList(name=name, kind=kind, items=[builtin])
     if not rows:
-        if kind == "calendar" and name in BUILTIN_CALENDARS:
-            raise Problem(404, "Not found", f"calendar {name!r} is built in and has no versions")
         raise Problem(404, "Not found", f"{kind} {name!r} never existed")
     items = [
         VersionItem(
