@@ -12,6 +12,7 @@ import pytest
 
 from pacta.events import POLICIES_TOPIC, PolicyRecord, topic_name
 from pacta.settings import CommonSettings
+from tests.support.client import iso, post
 from tests.support.desk import Desk
 from tests.support.kafka import TopicReader
 from tests.support.processes import ServiceProcess
@@ -28,6 +29,13 @@ def last_month_day(day: int, hour: int, minute: int = 0) -> datetime:
     first = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     start = (first - timedelta(days=1)).replace(day=1)
     return start.replace(day=day, hour=hour, minute=minute)
+
+
+def fig_days(month: str) -> int:
+    """Days in `YYYY-MM`."""
+    year, number = int(month[:4]), int(month[5:])
+    following = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
+    return (following - timedelta(days=1)).day
 
 
 def put_version(d: Desk, body: dict[str, Any], **query: str) -> dict[str, Any]:
@@ -228,3 +236,52 @@ async def test_a_calendar_version_re_measures_the_clocks_on_it_from_its_instant(
     assert [(v["version"], v["effective_from"], v["origin"]) for v in builtin] == [
         (1, None, "builtin")
     ]
+
+
+async def test_a_calendar_correction_re_counts_last_month_s_availability(
+    stack: dict[str, ServiceProcess], facts: TopicReader
+) -> None:
+    d = Desk(stack)
+    calendar = f"avail-{d.tag}"
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    put(d.engine, "calendars", calendar, {"hours": {day: ["09:00-17:00"] for day in days}})
+    body = {"availability": {"target": 99.0, "calendar": calendar}, "warn_at": [0.5]}
+    put_version(d, body)
+    # down from the 10th 16:00 to the 11th 10:00: 1 h + 1 h of office time
+    start, end = last_month_day(10, 16), last_month_day(11, 10)
+    events = [
+        {"service": d.service, "check": "http", "status": s, "occurred_at": iso(t)}
+        for s, t in (("firing", start), ("resolved", end))
+    ]
+    assert post(d.ingest, "/v1/events/monitoring", events).status_code == 202
+    month = f"{start.year:04d}-{start.month:02d}"
+
+    def figures() -> dict[str, Any]:
+        r = call("GET", f"{d.engine}/v1/services/{d.service}/availability", params={"month": month})
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    await d.wait_until("two hours down", lambda: figures()["downtime_seconds"] == 2 * 3600)
+    # corrected: the desk was staffed around the clock from the 10th on
+    r = call(
+        "PUT",
+        f"{d.engine}/v1/calendars/{calendar}",
+        {
+            "effective_from": iso(last_month_day(10, 0)),
+            "hours": {day: ["00:00-24:00"] for day in days},
+        },
+    )
+    assert r.status_code == 200, r.text
+    fig = figures()
+    assert (fig["downtime_seconds"], fig["calendar_version"]) == (18 * 3600, 2)
+    assert fig["agreed_month_seconds"] == (9 * 8 + (fig_days(month) - 9) * 24) * 3600
+    fact = await facts.wait_for(
+        "last month's availability fact under the corrected calendar",
+        lambda f: (
+            f.get("fact") == "availability"
+            and f["service"] == d.service
+            and f["month"] == month
+            and f.get("calendar_version") == 2
+        ),
+    )
+    assert fact["downtime_seconds"] == 18 * 3600

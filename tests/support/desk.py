@@ -3,6 +3,8 @@ events posted through ingest, and the signals and facts read back from Kafka."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from datetime import datetime
 from typing import Any
@@ -52,6 +54,14 @@ class Desk:
         """The signals seen so far of the ticket's clock, in the order they came."""
         wanted = ticket or self.ticket
         return signals.matching(lambda s: s["ticket_id"] == wanted and s["metric"] == metric)
+
+    async def wait_until(self, what: str, done: Any, timeout: float = 15) -> None:
+        """Poll `done()` until it holds (the engine's answers are eventually consistent)."""
+        deadline = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not within {timeout}s: {what}")
+            await asyncio.sleep(0.05)
 
     async def wait(
         self, signals: TopicReader, signal_id: str, timeout: float = 15

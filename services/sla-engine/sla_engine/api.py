@@ -314,7 +314,7 @@ async def _replan_outages(
     services = None if everything or None in names else {n for n in names if n}
     outages = getattr(request.app.state, "outages", None)
     if outages is not None:
-        await outages.replan_months(services)
+        await outages.replan_months(services, since_ms)
     keeper = getattr(request.app.state, "keeper", None)
     if keeper is not None:
         keeper.policy_changed(services, since_ms)

@@ -46,7 +46,7 @@ async def _refresh_registry(app: FastAPI, stop: asyncio.Event, every: float = 5.
             if since is not None:
                 # another instance recorded a version: measure the tickets held here by it
                 app.state.keeper.policy_changed(None, since)
-                await app.state.outages.replan_months(None)
+                await app.state.outages.replan_months(None, since)
         except Exception as exc:
             log.warning("registry refresh failed", error=repr(exc))
 

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from pacta.durations import datetime_to_ms
+from pacta.durations import datetime_to_ms, ms_to_datetime
 from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, MonitoringEvent, Signal, topic_name
 from pacta.logs import get_logger
 from sla_engine import outage_store, outbox, signal_store
@@ -335,16 +335,23 @@ class OutageTracker(OutageTimers):
         log.info("open outages restored", services=count)
         return count
 
-    async def replan_months(self, services: set[str] | None) -> int:
-        """A policy was put or deleted: re-plan the current month of every service it may
-        cover (`None`: any) that was down in it, so a closed outage's warnings and breach fire
-        at once under a new policy, and a deleted policy's stop (its timers go)."""
+    async def replan_months(self, services: set[str] | None, since_ms: int | None = None) -> int:
+        """A policy or calendar version was recorded: re-plan, from the start of the month of
+        `since_ms` (None, or later: of this month), every service it may cover (`None`: any)
+        that was down since, so a closed outage's warnings and breach fire at once under a new
+        policy, a deleted policy's stop (its timers go) and a correction re-counts its months."""
         dues: Dues = {}
+        now = now_ms()
+        after = now - MONTH_MS if since_ms is None else min(now - MONTH_MS, since_ms - MONTH_MS)
         async with self.engine.begin() as conn:
-            recent = await outage_store.services_down_after(conn, after_ms=now_ms() - MONTH_MS)
+            recent = await outage_store.services_down_after(conn, after_ms=after)
             for service in sorted(recent if services is None else recent & services):
                 if self._owns(service):
-                    dues |= await self.maintenance_changed(conn, service)
+                    tz = self.objective(service).calendar.timezone
+                    this_month = month_bounds(month_of(now, tz), tz)[0]
+                    back = None if since_ms is None or since_ms >= this_month else since_ms
+                    at = None if back is None else ms_to_datetime(back)
+                    dues |= await self.maintenance_changed(conn, service, at)
         self.committed(dues)
         return len(dues)
 
