@@ -187,6 +187,13 @@ async def test_a_change_now_reaches_open_tickets_at_once_keeping_their_elapsed_t
     listed = call("GET", f"{d.engine}/v1/policies/{d.policy}/versions").json()["items"]
     assert [v["version"] for v in listed] == [1, 2]
     assert call("GET", f"{d.engine}/v1/policies/nope-{d.tag}/versions").status_code == 404
+    # a deletion is a version too; it cannot lie in the future either
+    url = f"{d.engine}/v1/policies/{d.policy}"
+    assert call("DELETE", url, params={"effective_from": future}).status_code == 422
+    assert call("DELETE", url).status_code == 204
+    listed = call("GET", f"{url}/versions").json()["items"]
+    assert [(v["version"], v["deleted"]) for v in listed] == [(1, False), (2, False), (3, True)]
+    assert call("GET", url).status_code == 404
 
 
 async def test_a_calendar_version_re_measures_the_clocks_on_it_from_its_instant(

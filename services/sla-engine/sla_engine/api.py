@@ -135,7 +135,9 @@ async def put_calendar(
 @router.delete(
     "/calendars/{name}", tags=["calendars"], status_code=204, responses=answers(403, 404, 409)
 )
-async def delete_calendar(request: Request, name: ResourceName, _: AdminKey) -> Response:
+async def delete_calendar(
+    request: Request, name: ResourceName, _: AdminKey, effective_from: EffectiveFromQuery = None
+) -> Response:
     registry = request.app.state.registry
     if name in BUILTIN_CALENDARS:
         raise Problem(409, "Conflict", f"calendar {name!r} is built in and cannot be deleted")
@@ -143,7 +145,9 @@ async def delete_calendar(request: Request, name: ResourceName, _: AdminKey) -> 
     if users:
         raise Problem(409, "Conflict", f"calendar {name!r} is used by policies {users}")
     async with request.app.state.engine.begin() as conn:
-        found = await resources.delete_resource(conn, kind="calendar", name=name)
+        found = await resources.delete_resource(
+            conn, kind="calendar", name=name, effective_from=effective_from_of(None, effective_from)
+        )
         if found:
             await calendar_feed.publish(conn, _prefix(request), name, None)
         fresh = await resources.load_registry(conn)
@@ -280,9 +284,14 @@ async def put_policy(
 
 
 @router.delete("/policies/{name}", tags=["policies"], status_code=204, responses=answers(403, 404))
-async def delete_policy(request: Request, name: ResourceName, _: AdminKey) -> Response:
+async def delete_policy(
+    request: Request, name: ResourceName, _: AdminKey, effective_from: EffectiveFromQuery = None
+) -> Response:
+    starts = effective_from_of(None, effective_from)
     async with request.app.state.engine.begin() as conn:
-        found = await resources.delete_resource(conn, kind="policy", name=name)
+        found = await resources.delete_resource(
+            conn, kind="policy", name=name, effective_from=starts
+        )
         if found:
             await calendar_feed.publish_policy(conn, _prefix(request), name)
         fresh = await resources.load_registry(conn)

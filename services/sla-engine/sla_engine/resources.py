@@ -279,14 +279,17 @@ async def put_resource(
     return Recorded(number, not exists, True, since)
 
 
-async def delete_resource(conn: AsyncConnection, *, kind: str, name: str) -> Recorded | None:
-    """Record the deletion as a version, from now on; None if there is nothing to delete."""
+async def delete_resource(
+    conn: AsyncConnection, *, kind: str, name: str, effective_from: datetime | None = None
+) -> Recorded | None:
+    """Record the deletion as a version, from `effective_from` (default now) on; None if
+    there is nothing to delete."""
     found = await conn.execute(
         sa.text(f"SELECT 1 FROM sla_engine.{_table(kind)} WHERE name = :name"), {"name": name}
     )
     if found.first() is None:
         return None
-    return await put_resource(conn, kind=kind, name=name, body=None)
+    return await put_resource(conn, kind=kind, name=name, body=None, effective_from=effective_from)
 
 
 async def versions_of(conn: AsyncConnection, *, kind: str, name: str) -> list[dict[str, Any]]:
