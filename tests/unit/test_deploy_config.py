@@ -27,18 +27,6 @@ PACTA_SERVICES = {
     "alerting": "alerting",
     "reporting": "reporting",
 }
-#: Metrics the SLA dashboard shows before the code defines them (names fixed by SPEC §7).
-#: Remove a name once its service defines it; the test then checks it like any other.
-ANNOUNCED_METRICS = {
-    "pacta_clocks_open",
-    "pacta_signals_total",
-    "pacta_breach_detection_lag_seconds",
-    "pacta_availability_ratio",
-    "pacta_error_budget_remaining_ratio",
-    "pacta_notifications_total",
-    "pacta_notification_seconds",
-    "pacta_report_generation_seconds",
-}
 BUILTIN_METRICS = {"up"}
 METRIC_IN_EXPR = re.compile(r"\b(pacta_[a-z0-9_]+|up)\b(?!\s*\()")
 DEFINITION = re.compile(r"\b(Counter|Gauge|Histogram|Summary)\(\s*[\"'](pacta_[a-z0-9_]+)[\"']")
@@ -277,17 +265,9 @@ def test_overview_queries_only_metrics_the_code_defines() -> None:
         assert names <= known, f"{sorted(names - known)} in {expr!r} are not defined in the code"
 
 
-def test_sla_dashboard_queries_defined_or_announced_metrics() -> None:
-    defined = defined_metrics()
-    known = exposed_names(defined) | BUILTIN_METRICS
-    announced = exposed_names(
-        {n: "Histogram" if n.endswith("_seconds") else "Gauge" for n in ANNOUNCED_METRICS}
-    )
+def test_sla_dashboard_queries_only_metrics_the_code_defines() -> None:
+    known = exposed_names(defined_metrics()) | BUILTIN_METRICS
     for expr in dashboard_exprs("pacta-sla.json"):
         names = metric_names(expr)
         assert names, f"no metric in {expr!r}"
-        assert names <= known | announced, f"{sorted(names - known - announced)} in {expr!r}"
-    # Once the code defines an announced metric, its type must fit how the dashboard reads it.
-    for name in ANNOUNCED_METRICS & set(defined):
-        expected = "Histogram" if name.endswith("_seconds") else None
-        assert expected is None or defined[name] == expected, f"{name} should be a histogram"
+        assert names <= known, f"{sorted(names - known)} in {expr!r} are not defined in the code"
