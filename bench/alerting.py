@@ -20,11 +20,9 @@ import asyncio
 import contextlib
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -43,8 +41,7 @@ from bench.alerting_report import verdicts as verdict_rows
 from bench.engine import ADMIN_KEY
 from bench.engine import _Env as RetryingEnv  # DROP DATABASE retried past autovacuum
 from bench.env import API_KEY, KAFKA, BenchEnv
-from bench.ingest import ALERTMANAGER
-from bench.procs import CpuMeter, Proc, free_port, listener_pid, wait_quiet
+from bench.procs import CpuMeter, Proc, free_port, listener_pid, start_alertmanager, wait_quiet
 from bench.report import OUT_DIR, machine, stamp, write_json
 
 BUDGET_S = 600.0  # the whole alerting benchmark, hard limit
@@ -200,30 +197,10 @@ class AlertingBench:
     async def _start_alertmanager(
         self, stack: contextlib.AsyncExitStack, collector: Collector
     ) -> None:
-        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-am-")))
-        (work / "alertmanager.yml").write_text(AM_CONFIG.format(url=collector.url("/am")))
-        port = free_port()
-        am = Proc(
-            "alertmanager",
-            [
-                ALERTMANAGER,
-                f"--config.file={work / 'alertmanager.yml'}",
-                f"--storage.path={work / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--cluster.listen-address=",
-                "--log.level=warn",
-            ],
-            self.log_dir / f"alerting-bench-alertmanager-{self.stamp}.log",
-        )
-        stack.callback(am.stop)
-        try:
-            am.start()
-        except FileNotFoundError:
-            raise RuntimeError(
-                f"{ALERTMANAGER} is missing: run `bash deploy/local/tools.sh`"
-            ) from None
-        self.procs["alertmanager"], self.urls["alertmanager"] = am, f"http://127.0.0.1:{port}"
-        await asyncio.to_thread(am.wait_http, self.urls["alertmanager"] + "/-/ready", 60)
+        config = AM_CONFIG.format(url=collector.url("/am"))
+        log = self.log_dir / f"alerting-bench-alertmanager-{self.stamp}.log"
+        am, url = await start_alertmanager(stack, config, log)
+        self.procs["alertmanager"], self.urls["alertmanager"] = am, url
 
     # ---- one system's run -------------------------------------------------------------------
 

@@ -16,11 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,6 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench import profile
 from bench.env import API_KEY, KAFKA, BenchEnv
 from bench.procs import (
+    ALERTMANAGER,
     CpuMeter,
     Proc,
     family,
@@ -36,13 +35,13 @@ from bench.procs import (
     family_thread_ticks,
     free_port,
     listener_pid,
+    start_alertmanager,
     wait_quiet,
 )
 from bench.report import OUT_DIR, machine, ms, num, stamp, table, target_row, write_json
 from bench.stack import run_stack, stack_rows
 from bench.wrk import WrkRun, run_wrk, wrk_version
 
-ALERTMANAGER = "prometheus-alertmanager"
 AM_CONFIG = """\
 route:
   receiver: blackhole
@@ -271,31 +270,8 @@ class IngestBench:
             self.calib = None
 
     async def _start_alertmanager(self, stack: contextlib.AsyncExitStack) -> Proc:
-        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-am-")))
-        (work / "alertmanager.yml").write_text(AM_CONFIG)
-        port = free_port()
-        am = Proc(
-            "alertmanager",
-            [
-                ALERTMANAGER,
-                f"--config.file={work / 'alertmanager.yml'}",
-                f"--storage.path={work / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                f"--web.external-url=http://127.0.0.1:{port}",
-                "--cluster.listen-address=",
-                "--log.level=warn",
-            ],
-            self.log_dir / f"alertmanager-{self.stamp}.log",
-        )
-        stack.callback(am.stop)
-        try:
-            am.start()
-        except FileNotFoundError:
-            raise RuntimeError(
-                f"{ALERTMANAGER} is missing: run `bash deploy/local/tools.sh`"
-            ) from None
-        self.am_url = f"http://127.0.0.1:{port}"
-        await asyncio.to_thread(am.wait_http, self.am_url + "/-/ready", 60)
+        log = self.log_dir / f"alertmanager-{self.stamp}.log"
+        am, self.am_url = await start_alertmanager(stack, AM_CONFIG, log)
         return am
 
     def _wrk_env(self, label: str) -> dict[str, str]:

@@ -7,10 +7,13 @@ SIGTERM (then SIGKILL) in `finally` blocks.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -364,3 +367,37 @@ def thread_split(
     rest = sum(t - before.get(tid, 0) for tid, t in after.items() if tid != pid)
     scale = 100.0 / CLK_TCK / max(1e-6, wall)
     return {"main_thread": round(main * scale, 1), "other_threads": round(rest * scale, 1)}
+
+
+ALERTMANAGER = "prometheus-alertmanager"
+
+
+async def start_alertmanager(
+    stack: contextlib.AsyncExitStack, config: str, log_path: Path
+) -> tuple[Proc, str]:
+    """Debian's Alertmanager on a free port with `config`, stopped when `stack` closes; the
+    process and its URL once it answers `/-/ready`."""
+    work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-am-")))
+    (work / "alertmanager.yml").write_text(config)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    am = Proc(
+        "alertmanager",
+        [
+            ALERTMANAGER,
+            f"--config.file={work / 'alertmanager.yml'}",
+            f"--storage.path={work / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            f"--web.external-url={url}",
+            "--cluster.listen-address=",
+            "--log.level=warn",
+        ],
+        log_path,
+    )
+    stack.callback(am.stop)
+    try:
+        am.start()
+    except FileNotFoundError:
+        raise RuntimeError(f"{ALERTMANAGER} is missing: run `bash deploy/local/tools.sh`") from None
+    await asyncio.to_thread(am.wait_http, url + "/-/ready", 60)
+    return am, url
