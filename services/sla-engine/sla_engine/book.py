@@ -19,6 +19,7 @@ from sla_engine.domain.tickets import Ticket
 from sla_engine.metrics import CLOCKS_OPEN
 from sla_engine.ownership import partition_of
 from sla_engine.resources import Registry
+from sla_engine.watermarks import Watermarks
 
 log = get_logger(__name__)
 
@@ -43,6 +44,7 @@ class Book:
         self.rules_changed = False  # a policy changed: re-measure open tickets (timer task)
         self.rules_services: set[str] | None = set()  # whose tickets (None: all)
         self.rules_since: int | None = None  # the earliest effective instant pending
+        self.marks = Watermarks()  # partitions behind in a backlog, and their event time
 
     def schedule(self, ticket: Ticket) -> None:
         due = ticket.next_due_ms()
@@ -144,6 +146,7 @@ class Book:
         """Partitions went to another instance: drop their tickets (it loads them)."""
         self.partitions = total
         self.owned = (self.owned if self.owned is not None else set(range(total))) - partitions
+        self.marks.forget(partitions)
         self._drop_unowned()
 
     async def assigned(self, partitions: set[int], total: int) -> None:

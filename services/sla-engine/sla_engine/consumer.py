@@ -3,14 +3,18 @@ clocks) and the outage tracker (availability) apply it, all in one transaction."
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from pacta.db import claim_events
-from pacta.events import MonitoringEvent, TicketEvent
+from pacta.durations import datetime_to_ms
+from pacta.events import TICKETS_TOPIC, MonitoringEvent, TicketEvent
 from pacta.kafka import BatchHandler, Record, decode_events
 from pacta.logs import get_logger
 from sla_engine import store
-from sla_engine.metrics import EVENTS_APPLIED
+from sla_engine.keeper import now_ms
+from sla_engine.metrics import EVENTS_APPLIED, WATERMARK_BEHIND
 
 log = get_logger(__name__)
 
@@ -19,6 +23,7 @@ def make_handler(app: FastAPI) -> BatchHandler:
     async def handle(records: list[Record]) -> None:
         events = [e for e in decode_events(records) if isinstance(e, MonitoringEvent | TicketEvent)]
         keeper = app.state.keeper
+        observe_backlog(keeper, records, events)
         outages = getattr(app.state, "outages", None)
         touched: list[str] = []
         try:
@@ -36,6 +41,7 @@ def make_handler(app: FastAPI) -> BatchHandler:
         except Exception:
             keeper.evict(touched)
             raise
+        keeper.marks.settle()  # partitions this batch caught up: the wall clock rules now
         keeper.committed(touched)
         if outages is not None:
             outages.committed()
@@ -45,3 +51,28 @@ def make_handler(app: FastAPI) -> BatchHandler:
             log.info("events applied", ids=[e.id for e in fresh][:20], count=len(fresh))
 
     return handle
+
+
+def observe_backlog(
+    keeper: Any, records: list[Record], events: list[MonitoringEvent | TicketEvent]
+) -> None:
+    """Tell the keeper how far each tickets partition of the batch has got in event time
+    (`sla_engine.watermarks`): its latest event time and how many events it brought."""
+    if not keeper.partitions:
+        return
+    partition = {
+        bytes(r.key).decode(errors="replace"): r.partition
+        for r in records
+        if r.topic.endswith(TICKETS_TOPIC) and r.key is not None
+    }
+    seen: dict[int, tuple[int, int]] = {}
+    for event in events:
+        if isinstance(event, TicketEvent) and event.ticket_id in partition:
+            p, at = partition[event.ticket_id], datetime_to_ms(event.occurred_at)
+            latest, count = seen.get(p, (at, 0))
+            seen[p] = (max(at, latest), count + 1)
+    now = now_ms()
+    keeper.marks.observe(keeper.partitions, seen, now)
+    for p in seen:
+        mark = None if p in keeper.marks.leaving else keeper.marks.marks.get(p)
+        WATERMARK_BEHIND.labels(str(p)).set(0 if mark is None else (now - mark) / 1000)

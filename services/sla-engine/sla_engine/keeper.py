@@ -89,7 +89,8 @@ class ClockKeeper(Book):
         replays: list[str] = []
         for ticket_id, group in by_ticket.items():
             ticket = self.book.get(ticket_id)
-            outcome = apply_in_order(ticket, map(clock_event, group), now) if ticket else None
+            at = self.marks.now_for(ticket_id, now)  # a backfill: the history's instant
+            outcome = apply_in_order(ticket, map(clock_event, group), at) if ticket else None
             if outcome is None:
                 replays.append(ticket_id)
             else:
@@ -178,7 +179,7 @@ class ClockKeeper(Book):
             outcome = replay_all(
                 ticket,
                 (clock_event_body(b) for b in bodies),
-                now,
+                self.marks.now_for(ticket_id, now),
                 initial=initial,
                 changes=changes,
             )
@@ -268,9 +269,18 @@ class ClockKeeper(Book):
             if ticket is not None:
                 self._recount(ticket)
                 self.schedule(ticket)
+        self._release()
         for bell in self.on_commit:
             bell()
         self._count()
+
+    def _release(self) -> None:
+        """Schedule again the timers a backfill's watermark has now passed."""
+        for ticket_id in self.marks.released():
+            ticket = self.book.get(ticket_id)
+            if ticket is not None:
+                self.scheduled.pop(ticket_id, None)  # due again: the watermark passed it
+                self.schedule(ticket)
 
     def evict(self, ticket_ids: Iterable[str]) -> None:
         """Forget in-memory state a failed transaction may have changed; reload it later."""
@@ -307,6 +317,8 @@ class ClockKeeper(Book):
                             self, now, now if since is None else since, services
                         )
                     now = now_ms()
+                    if self.marks.expire(now):
+                        self._release()  # a backfill ended: what it held fires now, late
                     due = self._take_due(now)
                     if due:
                         last = now
@@ -337,8 +349,9 @@ class ClockKeeper(Book):
 
     async def _sleep_until_due(self, stop: asyncio.Event) -> None:
         self.wake.clear()
-        if self.heap:
-            delay = (self.heap[0][0] - now_ms()) / 1000
+        dues = [d for d in (self.heap[0][0] if self.heap else None, self.marks.next_expiry()) if d]
+        if dues:
+            delay = (min(dues) - now_ms()) / 1000
             if delay <= 0:
                 return
         else:
@@ -362,10 +375,12 @@ class ClockKeeper(Book):
             del self.scheduled[ticket_id]
             if ticket_id in self.firing:
                 continue  # its round, once committed, schedules it again from what it holds
+            if self.marks.park(ticket_id, at):
+                continue  # the history of its partition has not got there yet (a backfill)
             ticket = self.book.get(ticket_id)
             if ticket is not None:
                 due.append(ticket)
-        outcomes = [(t, fire_due(t, now)) for t in due]
+        outcomes = [(t, fire_due(t, self.marks.now_for(t.ticket_id, now))) for t in due]
         for _t, outcome in outcomes:
             for intent in outcome.intents:
                 DETECTION_LAG.labels(intent.kind).observe(

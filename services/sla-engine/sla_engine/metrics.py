@@ -18,3 +18,9 @@ BUDGET_REMAINING = Gauge(
 )
 OUTBOX_PENDING = Gauge("pacta_outbox_pending", "Outbox rows not yet relayed to Kafka")
 EVENTS_APPLIED = Counter("pacta_engine_events_applied_total", "Events applied", ["kind"])
+WATERMARK_BEHIND = Gauge(
+    "pacta_clock_watermark_behind_seconds",
+    "How far the event time consumed from a tickets partition lags the wall clock while the "
+    "partition is behind (a backfill): its clocks are judged at that instant; 0 when caught up",
+    ["partition"],
+)

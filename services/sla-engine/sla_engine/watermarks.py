@@ -1,0 +1,119 @@
+"""Event-time watermarks of the tickets topic's partitions during a backfill (a ticket system's
+history streamed in, or a catch-up after downtime): how far the consumed history has got, so
+the clocks of a partition fed with history are judged at the history's instant, not at the
+wall clock's.
+
+Without it every backfilled ticket breaches the moment its `created` is applied (its deadline
+lies days in the past), and the `resolved` of a later batch retracts the breach and sends a
+met: three signals and a replay for one ticket that simply met its target. With it, a clock
+of a partition in a backfill is advanced only to that partition's watermark (the latest event
+time consumed from it), its later events still apply in order, and its breach fires (late, as
+SPEC §4.2 says) once the history has passed the deadline without a stop, or once the backfill
+is over. A partition enters a backfill with a batch of at least `ENTER_EVENTS` events all more
+than `BEHIND_MS` old; it leaves with a batch carrying a recent event (live data again), or
+after `QUIET_MS` without any. A live stream, a late event or a few among it, never enters, so
+live breaches and a single late event's breach fire at once.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+from sla_engine.ownership import partition_of
+
+BEHIND_MS = 300_000
+"""Events older than this (against the wall clock) are history: ticket systems that poll or
+retry deliver events a minute or two late, and those are live data, judged at once."""
+ENTER_EVENTS = 10
+"""A batch must bring at least this many events of a partition, all history, to start a
+backfill there (one late event is a late event, replayed and judged at once)."""
+QUIET_MS = 1_500
+"""A backfill partition that brings nothing for this long has ended its backfill."""
+
+
+class Watermarks:
+    """The partitions in a backfill, their watermarks, and the timers parked until one passes."""
+
+    def __init__(self) -> None:
+        self.marks: dict[int, int] = {}  # partition -> latest event time consumed (backfill only)
+        self.seen_at: dict[int, int] = {}  # partition -> wall time of its latest batch
+        self.parked: dict[int, list[tuple[int, str]]] = {}  # partition -> (due, ticket) heap
+        self.leaving: set[int] = set()  # left with the batch being applied
+        self.partitions = 0
+
+    def observe(self, partitions: int, seen: dict[int, tuple[int, int]], now: int) -> None:
+        """Before applying a batch: `seen` maps each tickets partition in it to (its latest
+        event time, its number of events)."""
+        self.partitions = partitions
+        for partition, (latest, count) in seen.items():
+            history = now - latest > BEHIND_MS
+            if partition in self.marks:
+                self.marks[partition] = max(latest, self.marks[partition])
+                self.seen_at[partition] = now
+                if not history:
+                    # live data again: this batch is still judged at the history's instant,
+                    # the wall clock rules once it is committed (`settle`), since a timer
+                    # firing meanwhile would judge a clock before the batch's stop
+                    self.leaving.add(partition)
+            elif history and count >= ENTER_EVENTS:
+                self.marks[partition], self.seen_at[partition] = latest, now
+
+    def settle(self) -> None:
+        """After the consumer committed a batch: the partitions it brought back to live leave."""
+        for partition in self.leaving:
+            self._leave(partition)
+        self.leaving.clear()
+
+    def expire(self, now: int) -> bool:
+        """End the backfill of partitions quiet for `QUIET_MS`; True if any ended."""
+        quiet = [p for p, at in self.seen_at.items() if now - at >= QUIET_MS]
+        for partition in quiet:
+            self._leave(partition)
+        return bool(quiet)
+
+    def next_expiry(self) -> int | None:
+        """When `expire` may next end a backfill (the timer task wakes for it)."""
+        return min(self.seen_at.values(), default=-QUIET_MS) + QUIET_MS if self.seen_at else None
+
+    def _leave(self, partition: int) -> None:
+        self.marks.pop(partition, None)
+        self.seen_at.pop(partition, None)
+
+    def now_for(self, ticket_id: str, now: int) -> int:
+        """The instant a ticket's clocks are judged at: its partition's watermark during a
+        backfill, else the wall clock."""
+        if not self.marks or not self.partitions:
+            return now
+        mark = self.marks.get(partition_of(ticket_id, self.partitions))
+        return now if mark is None else min(now, mark)
+
+    def park(self, ticket_id: str, due: int) -> bool:
+        """Hold a timer due after its partition's watermark (True: parked, do not fire)."""
+        if not self.marks or not self.partitions:
+            return False
+        partition = partition_of(ticket_id, self.partitions)
+        mark = self.marks.get(partition)
+        if mark is None or due <= mark:
+            return False
+        heapq.heappush(self.parked.setdefault(partition, []), (due, ticket_id))
+        return True
+
+    def released(self) -> list[str]:
+        """The parked tickets whose instant the watermark has now passed, or whose partition
+        left its backfill (they fire at once, late)."""
+        out: list[str] = []
+        for partition in list(self.parked):
+            heap = self.parked[partition]
+            mark = self.marks.get(partition)
+            while heap and (mark is None or heap[0][0] <= mark):
+                out.append(heapq.heappop(heap)[1])
+            if not heap:
+                del self.parked[partition]
+        return out
+
+    def forget(self, partitions: set[int]) -> None:
+        """Partitions revoked: another instance judges them now."""
+        for partition in partitions:
+            self._leave(partition)
+            self.parked.pop(partition, None)
+            self.leaving.discard(partition)

@@ -1,0 +1,75 @@
+"""Watermarks of a backfill: a partition fed with history is judged at the history's instant,
+its timers wait for the history to pass them, and the wall clock rules again once live data
+comes back or the partition has been quiet; a live stream or one late event never waits."""
+
+from __future__ import annotations
+
+from sla_engine.ownership import partition_of
+from sla_engine.watermarks import BEHIND_MS, ENTER_EVENTS, QUIET_MS, Watermarks
+
+NOW = 10**12
+DAY = 86_400_000
+PARTITIONS = 6
+TICKET = "T-1"
+P = partition_of(TICKET, PARTITIONS)
+
+
+def backfilling(at: int = NOW - DAY) -> Watermarks:
+    marks = Watermarks()
+    marks.observe(PARTITIONS, {P: (at, ENTER_EVENTS)}, NOW)
+    return marks
+
+
+def test_a_live_stream_and_a_late_event_are_judged_at_the_wall_clock() -> None:
+    marks = Watermarks()
+    marks.observe(PARTITIONS, {P: (NOW - BEHIND_MS // 2, 5_000)}, NOW)  # recent
+    assert marks.now_for(TICKET, NOW) == NOW
+    marks.observe(PARTITIONS, {P: (NOW - DAY, ENTER_EVENTS - 1)}, NOW)  # a few late ones
+    assert marks.now_for(TICKET, NOW) == NOW
+    assert not marks.park(TICKET, NOW - 1)
+
+
+def test_a_backfill_is_judged_at_its_history_and_its_timers_wait() -> None:
+    marks = backfilling()
+    assert marks.now_for(TICKET, NOW) == NOW - DAY
+    assert marks.park(TICKET, NOW - DAY + 3_600_000)  # an hour after the history's instant
+    assert not marks.park(TICKET, NOW - DAY - 1)  # already passed: fires
+    assert marks.released() == []
+    # the history moves past the timer (even with a small batch): released, fires then
+    marks.observe(PARTITIONS, {P: (NOW - DAY + 7_200_000, 1)}, NOW)
+    assert marks.released() == [TICKET]
+    assert marks.now_for(TICKET, NOW) == NOW - DAY + 7_200_000
+
+
+def test_live_data_ends_the_backfill_once_its_batch_is_committed() -> None:
+    marks = backfilling()
+    assert marks.park(TICKET, NOW - DAY + 60_000)
+    live = NOW - 1_000
+    marks.observe(PARTITIONS, {P: (live, 1)}, NOW)
+    # the batch that brought live data is judged at its own latest instant ...
+    assert marks.now_for(TICKET, NOW) == live
+    assert marks.released() == [TICKET]  # the history passed the parked timer
+    assert marks.park(TICKET, NOW - 500)  # still held until the batch is committed
+    marks.settle()  # ... and once it is committed the wall clock rules and timers fire
+    assert marks.now_for(TICKET, NOW) == NOW
+    assert marks.released() == [TICKET]
+    assert not marks.park(TICKET, NOW)
+
+
+def test_a_quiet_backfill_ends_and_releases_its_timers() -> None:
+    marks = backfilling()
+    assert marks.park(TICKET, NOW - 1)
+    assert marks.next_expiry() == NOW + QUIET_MS
+    assert not marks.expire(NOW + QUIET_MS - 1)
+    assert marks.expire(NOW + QUIET_MS)
+    assert marks.now_for(TICKET, NOW) == NOW
+    assert marks.released() == [TICKET]
+    assert marks.next_expiry() is None
+
+
+def test_revoked_partitions_are_forgotten() -> None:
+    marks = backfilling()
+    assert marks.park(TICKET, NOW)
+    marks.forget({P})
+    assert marks.now_for(TICKET, NOW) == NOW
+    assert marks.released() == []
