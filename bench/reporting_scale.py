@@ -87,8 +87,8 @@ async def grow_tenfold(env: BenchEnv) -> dict[str, Any]:
                 sa.text(
                     "INSERT INTO reporting.clocks SELECT c.ticket_id || '~' || k, metric, "
                     "service, policy, priority, state, version, elapsed_ms, target_ms, "
-                    "started_at, stopped_at, breached_at, deadline, outcome_at, body FROM "
-                    f"reporting.clocks c, generate_series(1, {k}) k"
+                    "started_at, stopped_at, breached_at, deadline, outcome_at, body, "
+                    f"policy_version FROM reporting.clocks c, generate_series(1, {k}) k"
                 )
             )
             await conn.execute(
@@ -107,13 +107,19 @@ async def grow_tenfold(env: BenchEnv) -> dict[str, Any]:
             )
             await conn.execute(
                 sa.text(
+                    f"UPDATE reporting.clock_version_days SET met = met * {SCALE}, "
+                    f"breached = breached * {SCALE}"
+                )
+            )
+            await conn.execute(
+                sa.text(
                     f"UPDATE reporting.ticket_days SET count = count * {SCALE}, "
                     f"failed = failed * {SCALE}"
                 )
             )
         async with engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
-            for table in ("clocks", "tickets", "clock_days", "ticket_days"):
+            for table in ("clocks", "tickets", "clock_days", "clock_version_days", "ticket_days"):
                 await conn.execute(sa.text(f"VACUUM ANALYZE reporting.{table}"))
             clocks = await conn.scalar(sa.text("SELECT count(*) FROM reporting.clocks"))
             tickets = await conn.scalar(sa.text("SELECT count(*) FROM reporting.tickets"))
