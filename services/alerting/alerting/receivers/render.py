@@ -35,6 +35,7 @@ class AlertView:
     customer: str | None
     priority: str | None
     metric: str
+    policy: str | None  # "gold v2": the policy and the version the condition was computed under
     deadline: str | None
     lateness: str | None  # "12m past the deadline", "due in 1h", "met 20m before the deadline"
     progress: str | None  # "3h of 4h target (75%)"
@@ -53,7 +54,8 @@ class AlertView:
             ("Service", self.service),
             ("Customer", self.customer),
             ("Priority", self.priority),
-            ("Metric", self.metric),
+            # the policy and its version ride with the metric (Slack shows ten facts a section)
+            ("Metric", f"{self.metric} (policy {self.policy})" if self.policy else self.metric),
             ("Deadline", self.deadline),
             ("How late", self.lateness),
             # SPEC §4.2: a replay's signals carry `late`, so a backfill is told from a live breach
@@ -133,6 +135,7 @@ def view_alert(alert: Mapping[str, Any]) -> AlertView:
         customer=_text(alert.get("customer")),
         priority=priority,
         metric=metric,
+        policy=policy_text(alert.get("policy"), alert.get("policy_version")),
         deadline=_when(alert.get("deadline")),
         lateness=lateness(alert),
         progress=progress(alert.get("elapsed_seconds"), alert.get("target_seconds")),
@@ -205,6 +208,14 @@ def lateness(alert: Mapping[str, Any]) -> str | None:
     if kind == "stopped":
         return f"stopped {_span(-ahead)} after the deadline"
     return None
+
+
+def policy_text(policy: Any, version: Any) -> str | None:
+    """`gold v2`: which policy, in which version (SPEC §11), measured the condition."""
+    name = _text(policy)
+    if name is None:
+        return None
+    return f"{name} v{version}" if isinstance(version, int) and version > 0 else name
 
 
 def progress(elapsed: Any, target: Any) -> str | None:

@@ -16,6 +16,7 @@ def breach(**changes: Any) -> dict[str, Any]:
         "kind": "breach",
         "service": "checkout",
         "policy": "gold",
+        "policy_version": 2,
         "metric": "resolution",
         "ticket_id": "T-42",
         "priority": "P1",

@@ -104,7 +104,7 @@ def test_a_ticket_alert_carries_every_fact_in_one_order() -> None:
         ("Service", "checkout"),
         ("Customer", "acme"),
         ("Priority", "P1"),
-        ("Metric", "resolution"),
+        ("Metric", "resolution (policy gold v2)"),  # the version it was computed under
         ("Deadline", "2026-12-01 14:00:00 UTC"),
         ("How late", "at the deadline"),
         ("Elapsed", "4h of 4h target (100%)"),
