@@ -66,9 +66,7 @@ def records(prefix: str, events: int) -> list[Record]:
     out: list[Record] = []
     for n, (tid, _eid, value) in enumerate(lifecycle_events("E", events // 3, now - 86_400_000)):
         out.append(
-            ConsumerRecord(
-                topic, 0, n, now, 0, tid.encode(), value, None, len(tid), len(value), ()
-            )
+            ConsumerRecord(topic, 0, n, now, 0, tid.encode(), value, None, len(tid), len(value), ())
         )
     return out
 
@@ -94,6 +92,7 @@ async def run(events: int, batch: int, profile: str | None) -> None:
         timer = StatementTimer(engine)
         profiler = cProfile.Profile() if profile else None
         handled = relayed = 0.0
+        cpu0 = time.process_time()
         for i in range(0, len(recs), batch):
             if profiler:
                 profiler.enable()
@@ -106,6 +105,7 @@ async def run(events: int, batch: int, profile: str | None) -> None:
             if profiler:
                 profiler.disable()
             handled, relayed = handled + t1 - t0, relayed + t2 - t1
+        cpu = time.process_time() - cpu0
         await producer.stop()
         await engine.dispose()
     if profiler and profile:
@@ -115,6 +115,7 @@ async def run(events: int, batch: int, profile: str | None) -> None:
     print(f"  handler  {handled:6.2f} s  {n / handled:8,.0f} events/s")
     print(f"  relay    {relayed:6.2f} s  (outbox to Kafka)")
     print(f"  together {handled + relayed:6.2f} s  {n / (handled + relayed):8,.0f} events/s")
+    print(f"  this process's CPU in both: {cpu:.2f} s ({n / cpu:,.0f} events per CPU-second)")
     print(f"  SQL statements (wall, in both): {timer.total:.2f} s")
     for words, secs in sorted(timer.seconds.items(), key=lambda kv: -kv[1]):
         print(f"    {secs:6.2f} s  {timer.calls[words]:5d}x  {words}")

@@ -13,12 +13,14 @@ import asyncio
 import contextlib
 import heapq
 import time
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, Signal, TicketEvent, topic_name
+from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, TicketEvent, topic_name
 from pacta.logs import get_logger
 from sla_engine import outbox, signal_store, store
 from sla_engine.book import Book
@@ -26,10 +28,10 @@ from sla_engine.clock_rows import (
     clock_event,
     clock_event_body,
     clock_fact,
-    clock_rows,
     current_labels,
+    ticket_facts_and_rows,
 )
-from sla_engine.domain.signals import from_intent, retraction
+from sla_engine.domain.signals import retraction_body, signal_body
 from sla_engine.domain.tickets import Outcome, Ticket, apply_in_order, fire_due, replay_all
 from sla_engine.metrics import DETECTION_LAG, SIGNALS
 from sla_engine.policy_changes import apply_policy_change, changes_of, last_rules
@@ -50,15 +52,17 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _log_signals(signals: list[Signal]) -> None:
+def _log_signals(signals: list[dict[str, Any]]) -> None:
     """Breaches, stops and retractions one line each (what an operator looks for); warnings
     and mets one line per batch with their ids (a backfill yields thousands a second)."""
     routine = []
     for signal in signals:
-        if signal.kind in ("warning", "met"):
-            routine.append(signal.signal_id)
+        if signal["kind"] in ("warning", "met"):
+            routine.append(signal["signal_id"])
         else:
-            log.info("signal", signal_id=signal.signal_id, kind=signal.kind, late=signal.late)
+            log.info(
+                "signal", signal_id=signal["signal_id"], kind=signal["kind"], late=signal["late"]
+            )
     if routine:
         log.info("signals", kinds="warning/met", count=len(routine), signal_ids=routine[:100])
 
@@ -188,7 +192,7 @@ class ClockKeeper(Book):
         standing: dict[str, dict[Any, dict[str, Any]]] | None = None,
     ) -> None:
         outcomes = list(outcomes)
-        signals: list[Signal] = []
+        signals: list[dict[str, Any]] = []
         keys: list[tuple[float | None, int]] = []
         retracted_ids: list[str] = []
         tickets: list[Ticket] = []
@@ -202,14 +206,14 @@ class ClockKeeper(Book):
             if outcome.unchanged:
                 skip[ticket.ticket_id] = frozenset(outcome.unchanged)
             for intent in outcome.intents:
-                generation = retracted.get(intent.key, 0) + 1
-                signals.append(from_intent(intent, ticket, now, generation))
+                generation = retracted.get(intent.key, 0) + 1 if retracted else 1
+                signals.append(signal_body(intent, ticket, now, generation))
                 keys.append((intent.threshold, intent.episode))
             for key in outcome.retracted:
                 body = standing.get(ticket.ticket_id, {}).get(key)
                 if body is None:
                     continue  # emitted by another instance a moment ago: its replay sees it
-                signals.append(retraction(ticket, now, body))
+                signals.append(retraction_body(ticket, now, body))
                 keys.append((None, key[4]))
                 retracted_ids.append(body["signal_id"])
         await self.write(conn, tickets, signals, retracted_ids, keys, skip)
@@ -218,43 +222,67 @@ class ClockKeeper(Book):
         self,
         conn: AsyncConnection,
         tickets: list[Ticket],
-        signals: list[Signal],
+        signals: list[dict[str, Any]],
         retracted_ids: list[str],
         keys: list[tuple[float | None, int]] | None = None,
         skip: dict[str, frozenset[str]] | None = None,
     ) -> None:
-        """Clock snapshots, new signals and their outbox records, and clock facts, in `conn`;
-        a clock in `skip` (by ticket) did not change, so neither its row nor its fact is
-        written again (a ticket event usually moves one of its two clocks)."""
+        """Clock snapshots, new signals (bodies as `Signal.model_dump(mode="json")` gives
+        them) and their outbox records, and clock facts, in `conn`; a clock in `skip` (by
+        ticket) did not change, so neither its row nor its fact is written again (a ticket
+        event usually moves one of its two clocks). Each body is serialised once, for the
+        signals table and the outbox alike."""
         skip = skip or {}
-        bodies = [s.model_dump(mode="json") for s in signals]
+        raws = [orjson.dumps(body) for body in signals]
         # retractions first: a retracted occurrence and its successor may land together
         await signal_store.mark_retracted(conn, signal_ids=retracted_ids)
-        new_ids = await signal_store.record_signals(conn, signals=bodies, keys=keys)
-        records: list[tuple[str, str, str, dict[str, Any]]] = []
-        emitted: list[Signal] = []
-        for signal, body in zip(signals, bodies, strict=True):
-            if signal.signal_id in new_ids:
-                records.append((self.signals_topic, signal.service, signal.signal_id, body))
-                SIGNALS.labels(
-                    signal.kind, signal.service, signal.metric, signal.priority or ""
-                ).inc()
-                emitted.append(signal)
+        new_ids = await signal_store.insert_signals(conn, bodies=signals, raws=raws, keys=keys)
+        records: list[outbox.RawRecord] = []
+        emitted: list[dict[str, Any]] = []
+        counts: Counter[tuple[str, str, str, str]] = Counter()
+        for body, raw in zip(signals, raws, strict=True):
+            if body["signal_id"] in new_ids:
+                records.append(
+                    (
+                        self.signals_topic,
+                        body["service"],
+                        body["signal_id"],
+                        body["occurred_at"],
+                        raw,
+                    )
+                )
+                counts[(body["kind"], body["service"], body["metric"], body["priority"] or "")] += 1
+                emitted.append(body)
+        for labels, count in counts.items():
+            SIGNALS.labels(*labels).inc(count)
         _log_signals(emitted)
-        rows = [row for t in tickets for row in clock_rows(t, skip.get(t.ticket_id, ()))]
+        rows: list[dict[str, Any]] = []
+        facts: list[dict[str, Any]] = []
+        for ticket in tickets:
+            ticket_facts, ticket_rows = ticket_facts_and_rows(
+                ticket, skip.get(ticket.ticket_id, ())
+            )
+            facts += ticket_facts
+            rows += ticket_rows
         await store.save_clocks(conn, rows=rows)
-        for row in rows:
-            fact = clock_fact(row)
-            records.append((self.facts_topic, row["service"], fact["fact_id"], fact))
         # a ticket has both clocks unless a deleted policy took away what it never ended
         partial = {t.ticket_id: (list(t.clocks), t.version) for t in tickets if len(t.clocks) < 2}
         if partial:
             gone = await store.delete_clocks(conn, keep={k: list(v[0]) for k, v in partial.items()})
             for row in gone:
                 row = {**row, "version": partial[row["ticket_id"]][1]}
-                fact = clock_fact(row, removed=True)
-                records.append((self.facts_topic, row["service"], fact["fact_id"], fact))
-        await outbox.enqueue_many(conn, records)
+                facts.append(clock_fact(row, removed=True))
+        for fact in facts:
+            records.append(
+                (
+                    self.facts_topic,
+                    fact["service"],
+                    fact["fact_id"],
+                    fact["occurred_at"],
+                    orjson.dumps(fact),
+                )
+            )
+        await outbox.enqueue_raw(conn, records)
 
     def committed(self, ticket_ids: Iterable[str]) -> None:
         for ticket_id in ticket_ids:

@@ -19,10 +19,11 @@ import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from pacta.events import CALENDAR_TYPE, CALENDARS_TOPIC, FACT_TYPE, SIGNAL_TYPE, cloudevent_headers
-from pacta.kafka import send_all
+from pacta.events import CALENDAR_TYPE, CALENDARS_TOPIC, FACT_TYPE, SIGNAL_TYPE
 from pacta.logs import get_logger
 from sla_engine.metrics import OUTBOX_PENDING
+from sla_engine.relay_batches import BatchSender, OutboxRecord
+from sla_engine.store import driver_connection
 
 log = get_logger(__name__)
 
@@ -69,6 +70,7 @@ async def enqueue_many(
     (the compacted calendars topic deletes the key)."""
     if not records:
         return
+    types = {topic: _ce_type(topic) for topic in {r[0] for r in records}}
     await conn.execute(
         sa.text(
             "INSERT INTO sla_engine.outbox (topic, key, record_id, ce_type, ce_time, body) "
@@ -81,9 +83,38 @@ async def enqueue_many(
             "topics": [r[0] for r in records],
             "keys": [r[1] for r in records],
             "rids": [r[2] for r in records],
-            "types": [_ce_type(r[0]) for r in records],
+            "types": [types[r[0]] for r in records],
             "times": [_ce_time(r[3]) for r in records],
             "bodies": [None if r[3] is None else orjson.dumps(r[3]) for r in records],
+        },
+    )
+
+
+RawRecord = tuple[str, str, str, str, bytes]
+"""(topic, key, record id, CloudEvents time, the body's JSON) of an outbox record."""
+
+
+async def enqueue_raw(conn: AsyncConnection, records: Sequence[RawRecord]) -> None:
+    """`enqueue_many` for bodies already serialised, their time given: the event path's
+    records (signals and clock facts), written without a second pass over each body."""
+    if not records:
+        return
+    types = {topic: _ce_type(topic) for topic in {r[0] for r in records}}
+    await conn.execute(
+        sa.text(
+            "INSERT INTO sla_engine.outbox (topic, key, record_id, ce_type, ce_time, body) "
+            "SELECT topic, key, rid, ce_type, ce_time, body FROM unnest(CAST(:topics AS text[]), "
+            "CAST(:keys AS text[]), CAST(:rids AS text[]), CAST(:types AS text[]), "
+            "CAST(:times AS text[]), CAST(:bodies AS bytea[])) "
+            "WITH ORDINALITY AS r(topic, key, rid, ce_type, ce_time, body, n) ORDER BY n"
+        ),
+        {
+            "topics": [r[0] for r in records],
+            "keys": [r[1] for r in records],
+            "rids": [r[2] for r in records],
+            "types": [types[r[0]] for r in records],
+            "times": [r[3] for r in records],
+            "bodies": [r[4] for r in records],
         },
     )
 
@@ -99,6 +130,7 @@ class Relay:
         self.engine, self.producer, self.batch = engine, producer, batch
         self.wake = asyncio.Event()
         self.stop = asyncio.Event()
+        self.sender = BatchSender()
 
     def notify(self) -> None:
         self.wake.set()
@@ -124,37 +156,26 @@ class Relay:
 
     async def relay_once(self) -> int:
         async with self.engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    sa.text(
-                        "SELECT seq, topic, key, record_id, ce_type, ce_time, body "
-                        "FROM sla_engine.outbox "
-                        "ORDER BY seq LIMIT :n FOR UPDATE SKIP LOCKED"
-                    ),
-                    {"n": self.batch},
-                )
-            ).all()
+            # the driver's own records: a round holds up to `batch` rows, and SQLAlchemy's
+            # row objects around them cost more than the rows themselves
+            raw = await driver_connection(conn)
+            rows = await raw.fetch(
+                "SELECT seq, topic, key, record_id, ce_type, ce_time, body "
+                "FROM sla_engine.outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self.batch,
+            )
             if not rows:
                 OUTBOX_PENDING.set(0)
                 return 0
-            records = []
+            records: list[OutboxRecord] = []
             for _seq, topic, key, rid, ce_type, ce_time, body in rows:
-                value = None if body is None else bytes(body)
                 # null: a row written before the column was (read the time from the body)
-                occurred = ce_time if ce_time is not None else _ce_time(_parse(value))
-                headers = cloudevent_headers(
-                    event_id=rid,
-                    ce_type=ce_type,
-                    source="/pacta/sla-engine",
-                    time=occurred,
-                    key=key,
-                )
-                # a None value is a tombstone; send_all passes it through to aiokafka
-                records.append((topic, key.encode(), cast(bytes, value), headers))
-            await send_all(self.producer, records, timeout=10.0)
-            await conn.execute(
-                sa.text("DELETE FROM sla_engine.outbox WHERE seq = ANY(:seqs)"),
-                {"seqs": [r[0] for r in rows]},
+                occurred = ce_time if ce_time is not None else _ce_time(_parse(body))
+                # a None body is a tombstone, sent as a record without a value
+                records.append((topic, key, rid, ce_type, occurred, body))
+            await self.sender.send(self.producer, records, timeout=10.0)
+            await raw.execute(
+                "DELETE FROM sla_engine.outbox WHERE seq = ANY($1::bigint[])", [r[0] for r in rows]
             )
         OUTBOX_PENDING.set(0 if len(rows) < self.batch else len(rows))
         return len(rows)
