@@ -4,8 +4,6 @@ and how journal events become clock events."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any, cast
 
 import orjson
@@ -14,6 +12,7 @@ from pacta.calendars import Calendar
 from pacta.durations import datetime_to_ms, ms_to_datetime, parse_timestamp_ms
 from pacta.events import TicketEvent
 from sla_engine.domain.clocks import Clock, ClockRules, Metric
+from sla_engine.domain.signals import iso_time as _iso
 from sla_engine.domain.ticket_log import TicketEvent as ClockEvent
 from sla_engine.domain.tickets import Ticket
 from sla_engine.resources import Registry
@@ -252,15 +251,6 @@ def clock_fact(row: dict[str, Any], removed: bool = False) -> dict[str, Any]:
         "policy_version": row.get("policy_version"),
         "calendar_version": row.get("calendar_version"),
     }
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-@lru_cache(maxsize=65_536)
-def _iso(ms: int) -> str:
-    """`ms_to_datetime(ms).isoformat()`, remembered: a ticket's two clocks share instants."""
-    return (_EPOCH + timedelta(milliseconds=ms)).isoformat()
 
 
 def ticket_facts_and_rows(

@@ -9,10 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pacta.calendars import CALENDAR_24X7
+from pacta.durations import ms_to_datetime
 from sla_engine.clock_rows import clock_fact, clock_rows, ticket_facts_and_rows
 from sla_engine.domain.clocks import ClockRules, SignalIntent
 from sla_engine.domain.signals import (
     from_intent,
+    iso_time,
     json_time,
     retraction,
     retraction_body,
@@ -133,3 +135,8 @@ def test_ticket_facts_are_the_facts_of_its_rows() -> None:
                 facts, fast_rows = ticket_facts_and_rows(t, skip)
                 assert fast_rows == rows
                 assert facts == [clock_fact(r) for r in rows]
+
+
+@given(INSTANTS)
+def test_iso_time_is_the_datetimes_isoformat(ms: int) -> None:
+    assert iso_time(ms) == ms_to_datetime(ms).isoformat()

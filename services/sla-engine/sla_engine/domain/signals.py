@@ -4,6 +4,7 @@ time, the `late` flag, and the fields alerting and reporting route on."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from pacta.durations import format_timestamp_ms
@@ -99,11 +100,28 @@ def _ts(ms: int | None) -> str | None:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+@lru_cache(maxsize=4096)
+def _date(day: int) -> str:
+    return (_EPOCH + timedelta(days=day)).date().isoformat()
+
+
+def _text(ms: int, zone: str) -> str:
+    seconds, millis = divmod(ms, 1000)
+    day, second = divmod(seconds, 86_400)
+    hour, rest = divmod(second, 3600)
+    minute, sec = divmod(rest, 60)
+    fraction = f".{millis:03d}000" if millis else ""
+    return f"{_date(day)}T{hour:02d}:{minute:02d}:{sec:02d}{fraction}{zone}"
+
+
 def json_time(ms: int) -> str:
     """An instant as pydantic writes a UTC datetime: seconds, then microseconds if any, `Z`."""
-    seconds, millis = divmod(ms, 1000)
-    text = (_EPOCH + timedelta(seconds=seconds)).isoformat()[:19]
-    return f"{text}.{millis:03d}000Z" if millis else f"{text}Z"
+    return _text(ms, "Z")
+
+
+def iso_time(ms: int) -> str:
+    """`ms_to_datetime(ms).isoformat()` (what clock facts carry), without the datetime."""
+    return _text(ms, "+00:00")
 
 
 def signal_body(
