@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from aiokafka import ConsumerRecord
 
 from bench.engine import _Env
+from bench.engine_apply import cpu_seconds
 from bench.engine_seed import POLICY, POLICY_BODY, lifecycle_events
 from bench.env import KAFKA
 from pacta.db import create_engine, migrate
@@ -28,7 +29,7 @@ from pacta.events import TICKETS_TOPIC, topic_name
 from pacta.kafka import Record, create_producer
 from pacta.logs import configure_logging
 from pacta.settings import CommonSettings
-from sla_engine import resources, store
+from sla_engine import outbox, resources, store
 from sla_engine.app import MIGRATIONS
 from sla_engine.consumer import make_handler
 from sla_engine.keeper import ClockKeeper
@@ -93,6 +94,7 @@ async def run(events: int, batch: int, profile: str | None) -> None:
         profiler = cProfile.Profile() if profile else None
         handled = relayed = 0.0
         cpu0 = time.process_time()
+        pg_cpu0 = 0.0  # the backends start with the run (a fresh database)
         for i in range(0, len(recs), batch):
             if profiler:
                 profiler.enable()
@@ -106,6 +108,13 @@ async def run(events: int, batch: int, profile: str | None) -> None:
                 profiler.disable()
             handled, relayed = handled + t1 - t0, relayed + t2 - t1
         cpu = time.process_time() - cpu0
+        async with engine.connect() as conn:
+            pids = (
+                await conn.execute(
+                    sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+                )
+            ).scalars()
+            pg_cpu = sum(cpu_seconds(pid) for pid in pids) - pg_cpu0
         await producer.stop()
         await engine.dispose()
     if profiler and profile:
@@ -116,6 +125,7 @@ async def run(events: int, batch: int, profile: str | None) -> None:
     print(f"  relay    {relayed:6.2f} s  (outbox to Kafka)")
     print(f"  together {handled + relayed:6.2f} s  {n / (handled + relayed):8,.0f} events/s")
     print(f"  this process's CPU in both: {cpu:.2f} s ({n / cpu:,.0f} events per CPU-second)")
+    print(f"  PostgreSQL's CPU (this database's backends): {pg_cpu:.2f} s")
     print(f"  SQL statements (wall, in both): {timer.total:.2f} s")
     for words, secs in sorted(timer.seconds.items(), key=lambda kv: -kv[1]):
         print(f"    {secs:6.2f} s  {timer.calls[words]:5d}x  {words}")
@@ -126,7 +136,10 @@ def main() -> None:
     p.add_argument("--events", type=int, default=60_000)
     p.add_argument("--batch", type=int, default=5_000)
     p.add_argument("--profile", default=None, help="write cProfile stats here")
+    p.add_argument("--rows", action="store_true", help="outbox records as rows (no bundles)")
     args = p.parse_args()
+    if args.rows:
+        outbox.BUNDLE_FROM = 1 << 62
     asyncio.run(run(args.events, args.batch, args.profile))
 
 
