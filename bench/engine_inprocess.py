@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import time
 from collections import defaultdict
 from types import SimpleNamespace
@@ -30,7 +31,7 @@ from pacta.kafka import Record, create_producer
 from pacta.logs import configure_logging
 from pacta.settings import CommonSettings
 from sla_engine import outbox, resources, store
-from sla_engine.app import MIGRATIONS
+from sla_engine.app import GC_YOUNG_THRESHOLD, MIGRATIONS
 from sla_engine.consumer import make_handler
 from sla_engine.keeper import ClockKeeper
 from sla_engine.outbox import Relay
@@ -137,7 +138,10 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=5_000)
     p.add_argument("--profile", default=None, help="write cProfile stats here")
     p.add_argument("--rows", action="store_true", help="outbox records as rows (no bundles)")
+    p.add_argument("--gc", default="", help="gc thresholds, e.g. 50000,50,100 (default: Python's)")
     args = p.parse_args()
+    if args.gc:
+        gc.set_threshold(*(int(x) for x in args.gc.split(",")))
     if args.rows:
         outbox.BUNDLE_FROM = 1 << 62
     asyncio.run(run(args.events, args.batch, args.profile))
