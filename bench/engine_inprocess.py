@@ -138,10 +138,13 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=5_000)
     p.add_argument("--profile", default=None, help="write cProfile stats here")
     p.add_argument("--rows", action="store_true", help="outbox records as rows (no bundles)")
-    p.add_argument("--gc", default="", help="gc thresholds, e.g. 50000,50,100 (default: Python's)")
+    p.add_argument(
+        "--gc",
+        default=f"{GC_YOUNG_THRESHOLD},20,100",
+        help="gc thresholds (default: the engine's; 700,10,10 is Python's)",
+    )
     args = p.parse_args()
-    if args.gc:
-        gc.set_threshold(*(int(x) for x in args.gc.split(",")))
+    gc.set_threshold(*(int(x) for x in args.gc.split(",")))
     if args.rows:
         outbox.BUNDLE_FROM = 1 << 62
     asyncio.run(run(args.events, args.batch, args.profile))
