@@ -4,6 +4,7 @@ and how journal events become clock events."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from datetime import datetime
 from typing import Any, cast
 
 import orjson
@@ -307,9 +308,17 @@ def clock_event(event: TicketEvent) -> ClockEvent:
     return ClockEvent(datetime_to_ms(event.occurred_at), event.action, event.status, event.priority)
 
 
+def event_ms(text: str) -> int:
+    """`parse_timestamp_ms` of a journaled `occurred_at`, in C for the two forms pydantic
+    writes (`...T09:00:00Z`, `...T09:00:00.123000Z`); any other text goes the strict way."""
+    if len(text) in (20, 27) and text[10] == "T" and text[-1] == "Z":
+        return datetime_to_ms(datetime.fromisoformat(text))
+    return parse_timestamp_ms(text)
+
+
 def clock_event_body(body: dict[str, Any]) -> ClockEvent:
     return ClockEvent(
-        parse_timestamp_ms(body["occurred_at"]),
+        event_ms(body["occurred_at"]),
         body["action"],
         body.get("status"),
         body.get("priority"),
@@ -324,7 +333,7 @@ def current_labels(bodies: list[dict[str, Any]]) -> dict[str, str]:
     for body in bodies:
         labels = body.get("labels")
         if labels:
-            at = parse_timestamp_ms(body["occurred_at"])
+            at = event_ms(body["occurred_at"])
             if at >= latest_ms:
                 latest, latest_ms = dict(labels), at
     return latest

@@ -84,6 +84,18 @@ class ClockKeeper(Book):
         """Apply journaled ticket events (`bodies`: theirs as journaled, in order); returns the
         touched ticket ids (evict them if the transaction fails, since memory changed before
         the commit)."""
+        self.remember_rules(True)
+        try:
+            return await self._apply_tickets(conn, events, bodies)
+        finally:
+            self.remember_rules(False)
+
+    async def _apply_tickets(
+        self,
+        conn: AsyncConnection,
+        events: list[TicketEvent],
+        bodies: list[dict[str, Any]] | None,
+    ) -> list[str]:
         by_ticket: dict[str, list[TicketEvent]] = {}
         for event in events:
             by_ticket.setdefault(event.ticket_id, []).append(event)

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pacta.calendars import CALENDAR_24X7
-from pacta.durations import ms_to_datetime
-from sla_engine.clock_rows import clock_fact, clock_rows, ticket_facts_and_rows
+from pacta.durations import ms_to_datetime, parse_timestamp_ms
+from sla_engine.clock_rows import clock_fact, clock_rows, event_ms, ticket_facts_and_rows
 from sla_engine.domain.clocks import ClockRules, SignalIntent
 from sla_engine.domain.signals import (
     from_intent,
@@ -140,3 +140,11 @@ def test_ticket_facts_are_the_facts_of_its_rows() -> None:
 @given(INSTANTS)
 def test_iso_time_is_the_datetimes_isoformat(ms: int) -> None:
     assert iso_time(ms) == ms_to_datetime(ms).isoformat()
+
+
+@given(INSTANTS)
+def test_journaled_instants_parse_as_the_strict_parser_parses_them(ms: int) -> None:
+    text = json_time(ms)  # what pydantic writes into the journal
+    assert event_ms(text) == parse_timestamp_ms(text) == ms
+    for other in (text.replace("Z", "+00:00"), text.replace("T", " "), text[:-1] + "+01:00"):
+        assert event_ms(other) == parse_timestamp_ms(other)

@@ -105,6 +105,7 @@ def _date(day: int) -> str:
     return (_EPOCH + timedelta(days=day)).date().isoformat()
 
 
+@lru_cache(maxsize=65_536)
 def _text(ms: int, zone: str) -> str:
     seconds, millis = divmod(ms, 1000)
     day, second = divmod(seconds, 86_400)
