@@ -32,7 +32,15 @@ from sla_engine.clock_rows import (
     ticket_facts_and_rows,
 )
 from sla_engine.domain.signals import retraction_body, signal_body
-from sla_engine.domain.tickets import Outcome, Ticket, apply_in_order, fire_due, replay_all
+from sla_engine.domain.tickets import (
+    Outcome,
+    Ticket,
+    apply_in_order,
+    fire_due,
+    replay_all,
+    stored_state,
+    unchanged_by_replay,
+)
 from sla_engine.metrics import DETECTION_LAG, SIGNALS
 from sla_engine.policy_changes import apply_policy_change, changes_of, last_rules
 from sla_engine.resources import Registry, load_registry
@@ -125,7 +133,12 @@ class ClockKeeper(Book):
                 t: [b for _e, b in sorted(journaled[t], key=lambda p: p[0].occurred_at)]
                 for t in replays
             }
+        held = {t: stored_state(self.book[t]) for t in replays if t in self.book}
         replayed, standing = await self.replay_tickets(conn, replays, now, batch)
+        replayed = [
+            (t, unchanged_by_replay(held[t.ticket_id], t, o) if t.ticket_id in held else o)
+            for t, o in replayed
+        ]
         await self.persist(conn, outcomes + replayed, now, standing)
         return list(by_ticket)
 
