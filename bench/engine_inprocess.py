@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from aiokafka import ConsumerRecord
 
+import sla_engine.app as engine_app
 from bench.engine import _Env
 from bench.engine_apply import cpu_seconds
 from bench.engine_seed import POLICY, POLICY_BODY, lifecycle_events
@@ -31,7 +32,7 @@ from pacta.kafka import Record, create_producer
 from pacta.logs import configure_logging
 from pacta.settings import CommonSettings
 from sla_engine import outbox, resources, store
-from sla_engine.app import GC_YOUNG_THRESHOLD, MIGRATIONS
+from sla_engine.app import MIGRATIONS
 from sla_engine.consumer import make_handler
 from sla_engine.keeper import ClockKeeper
 from sla_engine.outbox import Relay
@@ -140,11 +141,14 @@ def main() -> None:
     p.add_argument("--rows", action="store_true", help="outbox records as rows (no bundles)")
     p.add_argument(
         "--gc",
-        default=f"{GC_YOUNG_THRESHOLD},20,100",
-        help="gc thresholds (default: the engine's; 700,10,10 is Python's)",
+        default="",
+        help="gc thresholds (default: the engine's, 700,10,10 where it sets none)",
     )
     args = p.parse_args()
-    gc.set_threshold(*(int(x) for x in args.gc.split(",")))
+    young = getattr(engine_app, "GC_YOUNG_THRESHOLD", None)  # an older engine sets none
+    gc.set_threshold(
+        *(int(x) for x in (args.gc or (f"{young},20,100" if young else "700,10,10")).split(","))
+    )
     if args.rows:
         outbox.BUNDLE_FROM = 1 << 62
     asyncio.run(run(args.events, args.batch, args.profile))
