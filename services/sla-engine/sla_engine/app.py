@@ -144,8 +144,9 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
         hook=engine_state,
         make_listener=_partitions(settings),
         # a backfill's batches: the per-batch statements (inbox, journal, replays, clocks,
-        # signals, outbox) are paid once for this many events (docs/design.md, Apply rate)
-        max_records=5000,
+        # signals, outbox) are paid once for this many events, and more of a ticket's events
+        # share a batch, so fewer deadlines pass between them (docs/design.md, Apply rate)
+        max_records=10_000,
     )
     app = create_base_app(
         title="Pacta sla-engine",
