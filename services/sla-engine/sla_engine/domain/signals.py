@@ -156,8 +156,9 @@ def signal_body(
         "elapsed_seconds": intent.elapsed_ms / 1000,
         "target_seconds": None if target is None else target / 1000,
         "summary": summary,
-        "policy_version": None,
-        "calendar_version": None,
+        # SPEC §11's versions, once the intents carry them (from_intent must then agree)
+        "policy_version": getattr(intent, "policy_version", None),
+        "calendar_version": getattr(intent, "calendar_version", None),
     }
 
 
