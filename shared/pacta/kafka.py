@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
@@ -295,21 +295,24 @@ def is_transient(exc: BaseException) -> bool:
 
 def _observe(consumer: AIOKafkaConsumer, records: list[Record]) -> None:
     now_ms = time.time() * 1000
+    # one labelled child per topic, not one lookup per record (a backfill's batches are
+    # thousands of records)
+    delays: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    last: dict[tuple[str, int], int] = {}
     for r in records:
-        CONSUMED.labels(r.topic).inc()
-        CONSUME_DELAY.labels(r.topic).observe(max(0.0, (now_ms - r.timestamp) / 1000))
-    for tp in {TopicPartition(r.topic, r.partition) for r in records}:
-        high = consumer.highwater(tp)
+        delay = delays.get(r.topic)
+        if delay is None:
+            delay = delays[r.topic] = CONSUME_DELAY.labels(r.topic)
+        delay.observe(max(0.0, (now_ms - r.timestamp) / 1000))
+        counts[r.topic] = counts.get(r.topic, 0) + 1
+        last[(r.topic, r.partition)] = max(last.get((r.topic, r.partition), -1), r.offset)
+    for topic, count in counts.items():
+        CONSUMED.labels(topic).inc(count)
+    for (topic, partition), offset in last.items():
+        high = consumer.highwater(TopicPartition(topic, partition))
         if high is not None:
-            CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(
-                max(0, high - (records_last(records, tp) + 1))
-            )
-
-
-def records_last(records: list[Record], tp: TopicPartition) -> int:
-    return int(
-        max(r.offset for r in records if r.topic == tp.topic and r.partition == tp.partition)
-    )
+            CONSUMER_LAG.labels(topic, str(partition)).set(max(0, high - (offset + 1)))
 
 
 def decode_events(records: list[Record]) -> list[MonitoringEvent | TicketEvent | Signal]:

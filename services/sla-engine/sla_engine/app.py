@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from sla_engine.settings import EngineSettings
 
 log = get_logger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
+GC_YOUNG_THRESHOLD = 50_000
+"""Allocations between two young collections (Python's default: 700)."""
 
 
 async def _refresh_registry(app: FastAPI, stop: asyncio.Event, every: float = 5.0) -> None:
@@ -95,6 +98,12 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
             engine, app.state.registry, settings.topic_prefix
         )
         await outages.restore()
+        # a backfill allocates a few hundred short-lived objects per event (bodies, rows,
+        # facts): at Python's default of a young collection every 700 allocations, the
+        # collector took a quarter of the engine's CPU (docs/benchmarks.md, "Apply rate: where
+        # the time goes"); and what start-up built (modules, the book) lives on, out of its way
+        gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
+        gc.freeze()
         producer = create_producer(settings, client_id="pacta-sla-engine")
         stop = asyncio.Event()
         relay = app.state.relay = Relay(engine, producer, batch=2000)
@@ -142,8 +151,9 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
         hook=engine_state,
         make_listener=_partitions(settings),
         # a backfill's batches: the per-batch statements (inbox, journal, replays, clocks,
-        # signals, outbox) are paid once for this many events (docs/design.md, Apply rate)
-        max_records=5000,
+        # signals, outbox) are paid once for this many events, and more of a ticket's events
+        # share a batch, so fewer deadlines pass between them (docs/design.md, Apply rate)
+        max_records=10_000,
     )
     app = create_base_app(
         title="Pacta sla-engine",

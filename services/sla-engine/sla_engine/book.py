@@ -45,6 +45,7 @@ class Book:
         self.rules_services: set[str] | None = set()  # whose tickets (None: all)
         self.rules_since: int | None = None  # the earliest effective instant pending
         self.marks = Watermarks()  # partitions behind in a backlog, and their event time
+        self.rules_memo: tuple[Any, Any, dict[tuple[Any, ...], ClockRules | None]] | None = None
 
     def schedule(self, ticket: Ticket) -> None:
         due = ticket.next_due_ms()
@@ -166,9 +167,24 @@ class Book:
         self._count()
 
     def rules_of_first(self, first: dict[str, Any]) -> ClockRules | None:
-        return self.registry.rules_for(
-            first["service"], first.get("customer"), first.get("type", "incident")
-        )
+        key = (first["service"], first.get("customer"), first.get("type", "incident"))
+        memo = self.rules_memo
+        if memo is None:
+            return self.registry.rules_for(*key)
+        if memo[0] is not self.registry.policies or memo[1] is not self.registry.calendars:
+            memo = self.rules_memo = (self.registry.policies, self.registry.calendars, {})
+        found = memo[2]
+        if key not in found:
+            found[key] = self.registry.rules_for(*key)
+        return found[key]
+
+    def remember_rules(self, on: bool) -> None:
+        """While on (one consumed batch), `rules_of_first` remembers its answer for each
+        (service, customer, type): a backfill's thousands of tickets share a few policies.
+        A registry replaced meanwhile (another instance's policy) is seen at once; a policy
+        put through this instance's API during the batch counts from the next batch on, as
+        if the put had come a moment later (`policy_changed` re-measures open tickets)."""
+        self.rules_memo = (self.registry.policies, self.registry.calendars, {}) if on else None
 
     def rules_of_ticket(
         self, service: str, customer: str | None, ticket_type: str

@@ -4,6 +4,7 @@ and how journal events become clock events."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from datetime import datetime
 from typing import Any, cast
 
 import orjson
@@ -13,6 +14,7 @@ from pacta.durations import datetime_to_ms, ms_to_datetime, parse_timestamp_ms
 from pacta.events import TicketEvent
 from sla_engine.domain.clocks import Clock, Metric
 from sla_engine.domain.rules import ClockRules
+from sla_engine.domain.signals import iso_time as _iso
 from sla_engine.domain.ticket_log import TicketEvent as ClockEvent
 from sla_engine.domain.tickets import Ticket
 from sla_engine.resources import Registry
@@ -263,13 +265,71 @@ def clock_fact(row: dict[str, Any], removed: bool = False) -> dict[str, Any]:
     }
 
 
+def ticket_facts_and_rows(
+    ticket: Ticket, skip: Collection[str] = ()
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """`[clock_fact(r) for r in clock_rows(ticket, skip)]` and those rows, built together: the
+    event path's one pass per ticket (the labels' JSON once, instants formatted once)."""
+    rows = clock_rows(ticket, skip)
+    facts = []
+    for row in rows:
+        deadline = row["deadline_at"]
+        breached_at = row["breached_at_ms"]
+        stopped_at = row["stopped_at_ms"]
+        target = row["target_ms"]
+        if breached_at is not None:
+            outcome: str | None = "breached" if stopped_at is None else "stopped"
+        else:
+            outcome = "met" if stopped_at is not None and target is not None else None
+        facts.append(
+            {
+                "fact_id": f"clock:{row['ticket_id']}:{row['metric']}:{row['version']}",
+                "fact": "clock",
+                "ticket_id": row["ticket_id"],
+                "metric": row["metric"],
+                "service": row["service"],
+                "customer": row["customer"],
+                "ticket_type": row["ticket_type"],
+                "policy": row["policy"],
+                "priority": row["priority"],
+                "state": row["state"],
+                "version": row["version"],
+                "elapsed_seconds": row["elapsed_ms"] / 1000,
+                "target_seconds": None if target is None else target / 1000,
+                "started_at": _iso(row["started_at_ms"]),
+                "stopped_at": None if stopped_at is None else _iso(stopped_at),
+                "deadline": None if deadline is None else deadline.isoformat(),
+                "occurred_at": _iso(stopped_at or row["as_of_ms"]),
+                "outcome": outcome,
+                "breached": breached_at is not None,
+                "breached_at": None if breached_at is None else _iso(breached_at),
+                "episode": row["episode"],
+                "breach_episode": row["breach_episode"],
+                "labels": ticket.labels,
+                "removed": False,
+                "calendar": row["calendar"],
+                "policy_version": row.get("policy_version"),
+                "calendar_version": row.get("calendar_version"),
+            }
+        )
+    return facts, rows
+
+
 def clock_event(event: TicketEvent) -> ClockEvent:
     return ClockEvent(datetime_to_ms(event.occurred_at), event.action, event.status, event.priority)
 
 
+def event_ms(text: str) -> int:
+    """`parse_timestamp_ms` of a journaled `occurred_at`, in C for the two forms pydantic
+    writes (`...T09:00:00Z`, `...T09:00:00.123000Z`); any other text goes the strict way."""
+    if len(text) in (20, 27) and text[10] == "T" and text[-1] == "Z":
+        return datetime_to_ms(datetime.fromisoformat(text))
+    return parse_timestamp_ms(text)
+
+
 def clock_event_body(body: dict[str, Any]) -> ClockEvent:
     return ClockEvent(
-        parse_timestamp_ms(body["occurred_at"]),
+        event_ms(body["occurred_at"]),
         body["action"],
         body.get("status"),
         body.get("priority"),
@@ -284,7 +344,7 @@ def current_labels(bodies: list[dict[str, Any]]) -> dict[str, str]:
     for body in bodies:
         labels = body.get("labels")
         if labels:
-            at = parse_timestamp_ms(body["occurred_at"])
+            at = event_ms(body["occurred_at"])
             if at >= latest_ms:
                 latest, latest_ms = dict(labels), at
     return latest

@@ -1,5 +1,5 @@
 """The clock keeper: the book of open tickets in memory, their timers, and the persistence of
-what they produce (clock snapshots, signals, facts) through the outbox.
+what they produce (clock snapshots, signals, facts) through the outbox (`clock_writes`).
 
 Event path: the consumer's transaction journals the events, then calls `apply_tickets`.
 Timer path: `run_timers` sleeps until the earliest due instant and fires it, with no event
@@ -18,21 +18,27 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, Signal, TicketEvent, topic_name
+from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, TicketEvent, topic_name
 from pacta.logs import get_logger
-from sla_engine import outbox, signal_store, store
+from sla_engine import signal_store, store
 from sla_engine.book import Book
 from sla_engine.clock_rows import (
     clock_event,
     clock_event_body,
-    clock_fact,
-    clock_rows,
     current_labels,
 )
-from sla_engine.domain.signals import from_intent, retraction
-from sla_engine.domain.tickets import Outcome, Ticket, apply_in_order, fire_due, replay_all
+from sla_engine.clock_writes import ClockWriter
+from sla_engine.domain.tickets import (
+    Outcome,
+    Ticket,
+    apply_in_order,
+    fire_due,
+    replay_all,
+    stored_state,
+    unchanged_by_replay,
+)
 from sla_engine.domain.timeline import NEVER_SEEN
-from sla_engine.metrics import DETECTION_LAG, SIGNALS
+from sla_engine.metrics import DETECTION_LAG
 from sla_engine.policy_changes import apply_policy_change, last_rules
 from sla_engine.resources import Registry, load_registry
 
@@ -51,20 +57,7 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _log_signals(signals: list[Signal]) -> None:
-    """Breaches, stops and retractions one line each (what an operator looks for); warnings
-    and mets one line per batch with their ids (a backfill yields thousands a second)."""
-    routine = []
-    for signal in signals:
-        if signal.kind in ("warning", "met"):
-            routine.append(signal.signal_id)
-        else:
-            log.info("signal", signal_id=signal.signal_id, kind=signal.kind, late=signal.late)
-    if routine:
-        log.info("signals", kinds="warning/met", count=len(routine), signal_ids=routine[:100])
-
-
-class ClockKeeper(Book):
+class ClockKeeper(Book, ClockWriter):
     def __init__(self, engine: AsyncEngine, registry: Registry, prefix: str) -> None:
         super().__init__(engine, registry)
         self.signals_topic = topic_name(prefix, SIGNALS_TOPIC)
@@ -81,6 +74,18 @@ class ClockKeeper(Book):
         """Apply journaled ticket events (`bodies`: theirs as journaled, in order); returns the
         touched ticket ids (evict them if the transaction fails, since memory changed before
         the commit)."""
+        self.remember_rules(True)
+        try:
+            return await self._apply_tickets(conn, events, bodies)
+        finally:
+            self.remember_rules(False)
+
+    async def _apply_tickets(
+        self,
+        conn: AsyncConnection,
+        events: list[TicketEvent],
+        bodies: list[dict[str, Any]] | None,
+    ) -> list[str]:
         by_ticket: dict[str, list[TicketEvent]] = {}
         for event in events:
             by_ticket.setdefault(event.ticket_id, []).append(event)
@@ -111,7 +116,12 @@ class ClockKeeper(Book):
                 t: [b for _e, b in sorted(journaled[t], key=lambda p: p[0].occurred_at)]
                 for t in replays
             }
+        held = {t: stored_state(self.book[t]) for t in replays if t in self.book}
         replayed, standing = await self.replay_tickets(conn, replays, now, batch)
+        replayed = [
+            (t, unchanged_by_replay(held[t.ticket_id], t, o) if t.ticket_id in held else o)
+            for t, o in replayed
+        ]
         await self.persist(conn, outcomes + replayed, now, standing)
         return list(by_ticket)
 
@@ -186,82 +196,6 @@ class ClockKeeper(Book):
             self.book[ticket_id] = ticket
             out.append((ticket, outcome))
         return out, standing
-
-    async def persist(
-        self,
-        conn: AsyncConnection,
-        outcomes: Iterable[tuple[Ticket, Outcome]],
-        now: int,
-        standing: dict[str, dict[Any, dict[str, Any]]] | None = None,
-    ) -> None:
-        outcomes = list(outcomes)
-        signals: list[Signal] = []
-        keys: list[tuple[float | None, int]] = []
-        retracted_ids: list[str] = []
-        tickets: list[Ticket] = []
-        skip: dict[str, frozenset[str]] = {}
-        standing = standing or {}
-        # a condition signalled and retracted n times takes the id of occurrence n + 1
-        with_new = [t.ticket_id for t, o in outcomes if o.intents]
-        retracted = await signal_store.retracted_counts(conn, ticket_ids=with_new)
-        for ticket, outcome in outcomes:
-            tickets.append(ticket)
-            if outcome.unchanged:
-                skip[ticket.ticket_id] = frozenset(outcome.unchanged)
-            for intent in outcome.intents:
-                generation = retracted.get(intent.key, 0) + 1
-                signals.append(from_intent(intent, ticket, now, generation))
-                keys.append((intent.threshold, intent.episode))
-            for key in outcome.retracted:
-                body = standing.get(ticket.ticket_id, {}).get(key)
-                if body is None:
-                    continue  # emitted by another instance a moment ago: its replay sees it
-                signals.append(retraction(ticket, now, body))
-                keys.append((None, key[4]))
-                retracted_ids.append(body["signal_id"])
-        await self.write(conn, tickets, signals, retracted_ids, keys, skip)
-
-    async def write(
-        self,
-        conn: AsyncConnection,
-        tickets: list[Ticket],
-        signals: list[Signal],
-        retracted_ids: list[str],
-        keys: list[tuple[float | None, int]] | None = None,
-        skip: dict[str, frozenset[str]] | None = None,
-    ) -> None:
-        """Clock snapshots, new signals and their outbox records, and clock facts, in `conn`;
-        a clock in `skip` (by ticket) did not change, so neither its row nor its fact is
-        written again (a ticket event usually moves one of its two clocks)."""
-        skip = skip or {}
-        bodies = [s.model_dump(mode="json") for s in signals]
-        # retractions first: a retracted occurrence and its successor may land together
-        await signal_store.mark_retracted(conn, signal_ids=retracted_ids)
-        new_ids = await signal_store.record_signals(conn, signals=bodies, keys=keys)
-        records: list[tuple[str, str, str, dict[str, Any]]] = []
-        emitted: list[Signal] = []
-        for signal, body in zip(signals, bodies, strict=True):
-            if signal.signal_id in new_ids:
-                records.append((self.signals_topic, signal.service, signal.signal_id, body))
-                SIGNALS.labels(
-                    signal.kind, signal.service, signal.metric, signal.priority or ""
-                ).inc()
-                emitted.append(signal)
-        _log_signals(emitted)
-        rows = [row for t in tickets for row in clock_rows(t, skip.get(t.ticket_id, ()))]
-        await store.save_clocks(conn, rows=rows)
-        for row in rows:
-            fact = clock_fact(row)
-            records.append((self.facts_topic, row["service"], fact["fact_id"], fact))
-        # a ticket has both clocks unless a deleted policy took away what it never ended
-        partial = {t.ticket_id: (list(t.clocks), t.version) for t in tickets if len(t.clocks) < 2}
-        if partial:
-            gone = await store.delete_clocks(conn, keep={k: list(v[0]) for k, v in partial.items()})
-            for row in gone:
-                row = {**row, "version": partial[row["ticket_id"]][1]}
-                fact = clock_fact(row, removed=True)
-                records.append((self.facts_topic, row["service"], fact["fact_id"], fact))
-        await outbox.enqueue_many(conn, records)
 
     def committed(self, ticket_ids: Iterable[str]) -> None:
         for ticket_id in ticket_ids:

@@ -26,11 +26,18 @@ from pacta.events import (
     POLICIES_TOPIC,
     POLICY_TYPE,
     SIGNAL_TYPE,
-    cloudevent_headers,
 )
-from pacta.kafka import send_all
 from pacta.logs import get_logger
 from sla_engine.metrics import OUTBOX_PENDING
+from sla_engine.relay_batches import (
+    BUNDLE_RECORDS,
+    BUNDLE_TYPE,
+    BatchSender,
+    OutboxRecord,
+    pack,
+    unpack,
+)
+from sla_engine.store import driver_connection
 
 log = get_logger(__name__)
 
@@ -81,6 +88,7 @@ async def enqueue_many(
     (the compacted calendars topic deletes the key)."""
     if not records:
         return
+    types = {topic: _ce_type(topic) for topic in {r[0] for r in records}}
     await conn.execute(
         sa.text(
             "INSERT INTO sla_engine.outbox (topic, key, record_id, ce_type, ce_time, body) "
@@ -93,11 +101,71 @@ async def enqueue_many(
             "topics": [r[0] for r in records],
             "keys": [r[1] for r in records],
             "rids": [r[2] for r in records],
-            "types": [_ce_type(r[0]) for r in records],
+            "types": [types[r[0]] for r in records],
             "times": [_ce_time(r[3]) for r in records],
             "bodies": [None if r[3] is None else orjson.dumps(r[3]) for r in records],
         },
     )
+
+
+RawRecord = tuple[str, str, str, str, bytes]
+"""(topic, key, record id, CloudEvents time, the body's JSON) of an outbox record."""
+
+BUNDLE_FROM = 64
+"""Fewer records than this go as rows of their own (a timer round's few signals)."""
+
+
+async def enqueue_raw(conn: AsyncConnection, records: Sequence[RawRecord]) -> None:
+    """`enqueue_many` for bodies already serialised, their time given: the event path's
+    records (signals and clock facts). Many go as bundles of `BUNDLE_RECORDS` per row (the
+    relay unpacks them in order), compressed with lz4 where the server has it."""
+    if not records:
+        return
+    types = {topic: _ce_type(topic) for topic in {r[0] for r in records}}
+    full = [(t, k, rid, types[t], time, body) for t, k, rid, time, body in records]
+    if len(full) < BUNDLE_FROM:
+        rows = full
+    else:
+        if await _lz4(conn):
+            # pglz would take three times as long over the bundles' JSON
+            await conn.execute(sa.text("SET LOCAL default_toast_compression = lz4"))
+        rows = [
+            ("", str(len(part)), part[0][2], BUNDLE_TYPE, "", pack(part))
+            for part in (full[n : n + BUNDLE_RECORDS] for n in range(0, len(full), BUNDLE_RECORDS))
+        ]
+    await conn.execute(
+        sa.text(
+            "INSERT INTO sla_engine.outbox (topic, key, record_id, ce_type, ce_time, body) "
+            "SELECT topic, key, rid, ce_type, ce_time, body FROM unnest(CAST(:topics AS text[]), "
+            "CAST(:keys AS text[]), CAST(:rids AS text[]), CAST(:types AS text[]), "
+            "CAST(:times AS text[]), CAST(:bodies AS bytea[])) "
+            "WITH ORDINALITY AS r(topic, key, rid, ce_type, ce_time, body, n) ORDER BY n"
+        ),
+        {
+            "topics": [r[0] for r in rows],
+            "keys": [r[1] for r in rows],
+            "rids": [r[2] for r in rows],
+            "types": [r[3] for r in rows],
+            "times": [r[4] for r in rows],
+            "bodies": [r[5] for r in rows],
+        },
+    )
+
+
+_LZ4: list[bool] = []
+
+
+async def _lz4(conn: AsyncConnection) -> bool:
+    """Whether the server was built with lz4 (asked once per process)."""
+    if not _LZ4:
+        found = await conn.scalar(
+            sa.text(
+                "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+                "WHERE name = 'default_toast_compression'"
+            )
+        )
+        _LZ4.append(bool(found))
+    return _LZ4[0]
 
 
 def _parse(value: bytes | None) -> dict[str, object] | None:
@@ -111,6 +179,7 @@ class Relay:
         self.engine, self.producer, self.batch = engine, producer, batch
         self.wake = asyncio.Event()
         self.stop = asyncio.Event()
+        self.sender = BatchSender()
 
     def notify(self) -> None:
         self.wake.set()
@@ -135,38 +204,45 @@ class Relay:
             pass
 
     async def relay_once(self) -> int:
+        """One round: up to `batch` records (rows, or the records of bundles) in seq order,
+        sent and then deleted; returns how many records, `batch` if more are waiting."""
         async with self.engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    sa.text(
-                        "SELECT seq, topic, key, record_id, ce_type, ce_time, body "
-                        "FROM sla_engine.outbox "
-                        "ORDER BY seq LIMIT :n FOR UPDATE SKIP LOCKED"
-                    ),
-                    {"n": self.batch},
-                )
-            ).all()
-            if not rows:
+            # the driver's own records: a round holds thousands of rows, and SQLAlchemy's
+            # row objects around them cost more than the rows themselves
+            raw = await driver_connection(conn)
+            heads = await raw.fetch(
+                "SELECT seq, ce_type, key FROM sla_engine.outbox "
+                "ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self.batch,
+            )
+            seqs: list[int] = []
+            count, more = 0, False
+            for seq, ce_type, key in heads:
+                size = int(key) if ce_type == BUNDLE_TYPE else 1
+                if seqs and count + size > self.batch:
+                    more = True  # the rest stays for the next round (unlocked at commit)
+                    break
+                seqs.append(seq)
+                count += size
+            if not seqs:
                 OUTBOX_PENDING.set(0)
                 return 0
-            records = []
-            for _seq, topic, key, rid, ce_type, ce_time, body in rows:
-                value = None if body is None else bytes(body)
-                # null: a row written before the column was (read the time from the body)
-                occurred = ce_time if ce_time is not None else _ce_time(_parse(value))
-                headers = cloudevent_headers(
-                    event_id=rid,
-                    ce_type=ce_type,
-                    source="/pacta/sla-engine",
-                    time=occurred,
-                    key=key,
-                )
-                # a None value is a tombstone; send_all passes it through to aiokafka
-                records.append((topic, key.encode(), cast(bytes, value), headers))
-            await send_all(self.producer, records, timeout=10.0)
-            await conn.execute(
-                sa.text("DELETE FROM sla_engine.outbox WHERE seq = ANY(:seqs)"),
-                {"seqs": [r[0] for r in rows]},
+            rows = await raw.fetch(
+                "SELECT topic, key, record_id, ce_type, ce_time, body FROM sla_engine.outbox "
+                "WHERE seq = ANY($1::bigint[]) ORDER BY seq",
+                seqs,
             )
-        OUTBOX_PENDING.set(0 if len(rows) < self.batch else len(rows))
-        return len(rows)
+            records: list[OutboxRecord] = []
+            for topic, key, rid, ce_type, ce_time, body in rows:
+                if ce_type == BUNDLE_TYPE:
+                    records += unpack(body)
+                    continue
+                # null: a row written before the column was (read the time from the body)
+                occurred = ce_time if ce_time is not None else _ce_time(_parse(body))
+                # a None body is a tombstone, sent as a record without a value
+                records.append((topic, key, rid, ce_type, occurred, body))
+            await self.sender.send(self.producer, records, timeout=10.0)
+            await raw.execute("DELETE FROM sla_engine.outbox WHERE seq = ANY($1::bigint[])", seqs)
+        more = more or len(heads) == self.batch
+        OUTBOX_PENDING.set(count if more else 0)
+        return max(count, self.batch) if more else count

@@ -105,6 +105,55 @@ async def record_signals(
     return {r[0] for r in result}
 
 
+_INSERT_SIGNALS = (
+    "INSERT INTO sla_engine.signals (signal_id, kind, service, ticket_id, metric, "
+    "threshold, occurred_at, detected_at, episode, body) "
+    "SELECT id, kind, service, ticket_id, metric, threshold, CAST(occurred AS timestamptz), "
+    "CAST(detected AS timestamptz), episode, CAST(body AS jsonb) FROM unnest("
+    "CAST(:ids AS text[]), CAST(:kinds AS text[]), CAST(:services AS text[]), "
+    "CAST(:tickets AS text[]), CAST(:metrics AS text[]), CAST(:thresholds AS float8[]), "
+    "CAST(:occurred AS text[]), CAST(:detected AS text[]), CAST(:episodes AS int[]), "
+    "CAST(:bodies AS text[])) AS s(id, kind, service, ticket_id, metric, threshold, occurred, "
+    "detected, episode, body) "
+    "ON CONFLICT DO NOTHING RETURNING signal_id"
+)
+
+
+async def insert_signals(
+    conn: AsyncConnection,
+    *,
+    bodies: list[dict[str, Any]],
+    raws: list[bytes],
+    keys: list[tuple[float | None, int]] | None = None,
+) -> set[str]:
+    """`record_signals` for bodies already serialised (`raws`, their JSON): the columns as
+    arrays, so PostgreSQL parses each body once, as the jsonb it keeps."""
+    if not bodies:
+        return set()
+    thresholds: list[float | None] = []
+    episodes: list[int] = []
+    for n, body in enumerate(bodies):
+        key = None if keys is None else keys[n]
+        thresholds.append(body["threshold"] if key is None or key[0] is None else key[0])
+        episodes.append(1 if key is None else key[1])
+    result = await conn.execute(
+        sa.text(_INSERT_SIGNALS),
+        {
+            "ids": [b["signal_id"] for b in bodies],
+            "kinds": [b["kind"] for b in bodies],
+            "services": [b["service"] for b in bodies],
+            "tickets": [b["ticket_id"] for b in bodies],
+            "metrics": [b["metric"] for b in bodies],
+            "thresholds": thresholds,
+            "occurred": [b["occurred_at"] for b in bodies],
+            "detected": [b["detected_at"] for b in bodies],
+            "episodes": episodes,
+            "bodies": [raw.decode() for raw in raws],
+        },
+    )
+    return {r[0] for r in result}
+
+
 async def mark_retracted(conn: AsyncConnection, *, signal_ids: list[str]) -> None:
     if signal_ids:
         await conn.execute(

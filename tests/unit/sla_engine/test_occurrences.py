@@ -185,3 +185,23 @@ def test_an_event_that_moves_one_clock_leaves_the_other_unchanged_for_the_shell(
     assert outcome is not None
     assert outcome.unchanged == frozenset()
     assert t.clocks["resolution"].elapsed_ms == 4 * M
+
+
+def test_a_replay_leaves_unchanged_clocks_unwritten_but_always_one_row() -> None:
+    from sla_engine.domain.tickets import stored_state, unchanged_by_replay
+
+    t = ticket()
+    created = TicketEvent(T0, "created", "open", "P2")
+    replay_all(t, [created], T0 + 2 * H)  # both breached by now
+    held = stored_state(t)
+    # a late response: the response clock is met after all, the resolution clock stays
+    responded = TicketEvent(T0 + M, "responded")
+    outcome = unchanged_by_replay(held, t, replay_all(t, [created, responded], T0 + 2 * H))
+    assert outcome.unchanged == frozenset({"resolution"})
+    # nothing moved at all: one row still goes (it carries the newer last event)
+    again = unchanged_by_replay(stored_state(t), t, replay_all(t, [created, responded], T0 + 2 * H))
+    assert len(again.unchanged) == 1
+    # new labels: every row carries them
+    t.labels = {"team": "x"}
+    relabelled = unchanged_by_replay(held, t, replay_all(t, [created, responded], T0 + 2 * H))
+    assert relabelled.unchanged == frozenset()

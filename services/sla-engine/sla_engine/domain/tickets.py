@@ -164,3 +164,32 @@ def _same(before: dict[Metric, tuple[object, ...]], ticket: Ticket) -> frozenset
 
 def _copy(clock: Clock) -> Clock:
     return Clock(**{name: getattr(clock, name) for name in clock.__slots__})
+
+
+StoredState = tuple[
+    str, str | None, str, dict[str, str], tuple[tuple[str, tuple[object, ...]], ...]
+]
+
+
+def stored_state(ticket: Ticket) -> StoredState:
+    """Everything a ticket's clock rows hold but the snapshot version and last event: every
+    field of every clock, and the ticket's own (a replay compares against it)."""
+    clocks = tuple(
+        (m, tuple(getattr(c, name) for name in c.__slots__)) for m, c in ticket.clocks.items()
+    )
+    return (ticket.service, ticket.customer, ticket.ticket_type, ticket.labels, clocks)
+
+
+def unchanged_by_replay(before: StoredState, ticket: Ticket, outcome: Outcome) -> Outcome:
+    """`outcome` of a replay of a ticket held before as `before` (its `stored_state`), with
+    the clocks the replay left exactly as they were marked unchanged, so that their rows and
+    facts are not written again (as the in-order path does): in a backfill a late event
+    usually moves one of the two clocks. One row always carries the newer last event."""
+    after = stored_state(ticket)
+    if before[:4] != after[:4]:
+        return outcome  # every row carries these
+    now = dict(after[4])
+    same = frozenset(m for m, state in before[4] if now.get(m) == state)
+    if same and same == frozenset(ticket.clocks):
+        same = same - {next(iter(ticket.clocks))}
+    return Outcome(outcome.intents, outcome.retracted, same) if same else outcome  # type: ignore[arg-type]
