@@ -182,6 +182,9 @@ class Engine:
                     "ticket"
                 ):
                     out["events_applied"] += s.value
+                elif s.name == "pacta_signals_total":
+                    key = f"signals_{s.labels.get('kind')}"
+                    out[key] = out.get(key, 0.0) + s.value
         return out
 
     async def put_policy(self) -> None:

@@ -85,6 +85,11 @@ async def run(
         took, cpu = time.time() - t0, sum(cpu_seconds(p) for p in pids) - c0
         if producing is not None:
             sent = await producing
+        signals: dict[str, float] = {}
+        for engine in engines:
+            for key, value in (await engine.scrape()).items():
+                if key.startswith("signals_"):
+                    signals[key[8:]] = signals.get(key[8:], 0.0) + value
         for engine in engines:
             engine.stop()
     return {
@@ -97,6 +102,7 @@ async def run(
         "preload": preload,
         "completed": applied >= total,
         "load_1m": os.getloadavg()[0],
+        "signals": {k: int(v) for k, v in sorted(signals.items())},
     }
 
 
@@ -131,7 +137,7 @@ def main() -> None:
     print(
         f"{r['applied']:,.0f}/{r['events']:,} applied in {r['seconds']:.1f}s = "
         f"{r['events_per_s']:,.0f} events/s; {r['events_per_cpu_s']:,.0f} per engine "
-        f"CPU-second; load {r['load_1m']:.2f}"
+        f"CPU-second; load {r['load_1m']:.2f}; signals {r.get('signals', {})}"
     )
     print(table(["what", "measured", "target", "result", "note"], [list(row.values())]))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiokafka import TopicPartition
 from fastapi import FastAPI
 
 from pacta.db import claim_events
@@ -23,7 +24,7 @@ def make_handler(app: FastAPI) -> BatchHandler:
     async def handle(records: list[Record]) -> None:
         events = [e for e in decode_events(records) if isinstance(e, MonitoringEvent | TicketEvent)]
         keeper = app.state.keeper
-        observe_backlog(keeper, records, events)
+        observe_backlog(app.state, keeper, records, events)
         outages = getattr(app.state, "outages", None)
         touched: list[str] = []
         try:
@@ -39,9 +40,10 @@ def make_handler(app: FastAPI) -> BatchHandler:
                 if outages is not None and monitoring:
                     await outages.apply(conn, monitoring)
         except Exception:
+            keeper.marks.settle(now_ms())  # the batch is retried, and observed again
             keeper.evict(touched)
             raise
-        keeper.marks.settle()  # partitions this batch caught up: the wall clock rules now
+        keeper.marks.settle(now_ms())  # partitions this batch caught up: the wall clock rules
         keeper.committed(touched)
         if outages is not None:
             outages.committed()
@@ -54,7 +56,7 @@ def make_handler(app: FastAPI) -> BatchHandler:
 
 
 def observe_backlog(
-    keeper: Any, records: list[Record], events: list[MonitoringEvent | TicketEvent]
+    app_state: Any, keeper: Any, records: list[Record], events: list[MonitoringEvent | TicketEvent]
 ) -> None:
     """Tell the keeper how far each tickets partition of the batch has got in event time
     (`sla_engine.watermarks`): its latest event time and how many events it brought."""
@@ -71,8 +73,20 @@ def observe_backlog(
             p, at = partition[event.ticket_id], datetime_to_ms(event.occurred_at)
             latest, count = seen.get(p, (at, 0))
             seen[p] = (max(at, latest), count + 1)
+    lagging: set[int] = set()
+    consumer = getattr(getattr(app_state, "runtime", None), "consumer", None)
+    if consumer is not None:
+        last: dict[TopicPartition, int] = {}
+        for r in records:
+            if r.topic.endswith(TICKETS_TOPIC):
+                tp = TopicPartition(r.topic, r.partition)
+                last[tp] = max(r.offset, last.get(tp, -1))
+        for tp, offset in last.items():
+            high = consumer.highwater(tp)
+            if high is not None and high > offset + 1:
+                lagging.add(tp.partition)
     now = now_ms()
-    keeper.marks.observe(keeper.partitions, seen, now)
+    keeper.marks.observe(keeper.partitions, seen, now, lagging)
     for p in seen:
         mark = None if p in keeper.marks.leaving else keeper.marks.marks.get(p)
         WATERMARK_BEHIND.labels(str(p)).set(0 if mark is None else (now - mark) / 1000)

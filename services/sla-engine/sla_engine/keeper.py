@@ -204,6 +204,8 @@ class ClockKeeper(Book, ClockWriter):
                 self._recount(ticket)
                 self.schedule(ticket)
         self._release()
+        if self.marks.seen_at:
+            self.wake.set()  # the timers wake for the end of a backfill's quiet
         for bell in self.on_commit:
             bell()
         self._count()

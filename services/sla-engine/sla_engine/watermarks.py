@@ -11,7 +11,7 @@ time consumed from it), its later events still apply in order, and its breach fi
 SPEC §4.2 says) once the history has passed the deadline without a stop, or once the backfill
 is over. A partition enters a backfill with a batch of at least `ENTER_EVENTS` events all more
 than `BEHIND_MS` old; it leaves with a batch carrying a recent event (live data again), or
-after `QUIET_MS` without any. A live stream, a late event or a few among it, never enters, so
+after `QUIET_MS` without any once the consumer has reached its end. A live stream, a late event or a few among it, never enters, so
 live breaches and a single late event's breach fire at once.
 """
 
@@ -40,11 +40,23 @@ class Watermarks:
         self.parked: dict[int, list[tuple[int, str]]] = {}  # partition -> (due, ticket) heap
         self.leaving: set[int] = set()  # left with the batch being applied
         self.partitions = 0
+        self.applying = False  # between `observe` and `settle`
+        self.batch: set[int] = set()  # the partitions of the batch being applied
+        self.lagging: set[int] = set()  # records left to consume after the latest batch
 
-    def observe(self, partitions: int, seen: dict[int, tuple[int, int]], now: int) -> None:
+    def observe(
+        self,
+        partitions: int,
+        seen: dict[int, tuple[int, int]],
+        now: int,
+        lagging: set[int] | None = None,
+    ) -> None:
         """Before applying a batch: `seen` maps each tickets partition in it to (its latest
-        event time, its number of events)."""
+        event time, its number of events); `lagging` are the partitions with records left to
+        consume after this batch (their backfill is not over, however long it has been)."""
         self.partitions = partitions
+        self.applying, self.batch = True, set(seen)
+        self.lagging = (self.lagging - set(seen)) | (lagging or set())
         for partition, (latest, count) in seen.items():
             history = now - latest > BEHIND_MS
             if partition in self.marks:
@@ -58,26 +70,40 @@ class Watermarks:
             elif history and count >= ENTER_EVENTS:
                 self.marks[partition], self.seen_at[partition] = latest, now
 
-    def settle(self) -> None:
-        """After the consumer committed a batch: the partitions it brought back to live leave."""
+    def settle(self, now: int) -> None:
+        """After the consumer committed a batch (or gave up on it): the partitions it brought
+        back to live leave, and the quiet of the others counts from now."""
         for partition in self.leaving:
             self._leave(partition)
         self.leaving.clear()
+        for partition in self.batch & set(self.seen_at):
+            self.seen_at[partition] = now
+        self.applying, self.batch = False, set()
 
     def expire(self, now: int) -> bool:
-        """End the backfill of partitions quiet for `QUIET_MS`; True if any ended."""
-        quiet = [p for p, at in self.seen_at.items() if now - at >= QUIET_MS]
+        """End the backfill of partitions quiet for `QUIET_MS`; True if any ended. Never
+        while a batch is being applied (a long batch is no quiet)."""
+        if self.applying:
+            return False
+        quiet = [
+            p for p, at in self.seen_at.items() if now - at >= QUIET_MS and p not in self.lagging
+        ]
         for partition in quiet:
             self._leave(partition)
         return bool(quiet)
 
     def next_expiry(self) -> int | None:
-        """When `expire` may next end a backfill (the timer task wakes for it)."""
-        return min(self.seen_at.values(), default=-QUIET_MS) + QUIET_MS if self.seen_at else None
+        """When `expire` may next end a backfill (the timer task wakes for it); None while a
+        batch is being applied (its `settle` wakes the timers)."""
+        waiting = [at for p, at in self.seen_at.items() if p not in self.lagging]
+        if self.applying or not waiting:
+            return None
+        return min(waiting) + QUIET_MS
 
     def _leave(self, partition: int) -> None:
         self.marks.pop(partition, None)
         self.seen_at.pop(partition, None)
+        self.lagging.discard(partition)
 
     def now_for(self, ticket_id: str, now: int) -> int:
         """The instant a ticket's clocks are judged at: its partition's watermark during a

@@ -50,7 +50,7 @@ def test_live_data_ends_the_backfill_once_its_batch_is_committed() -> None:
     assert marks.now_for(TICKET, NOW) == live
     assert marks.released() == [TICKET]  # the history passed the parked timer
     assert marks.park(TICKET, NOW - 500)  # still held until the batch is committed
-    marks.settle()  # ... and once it is committed the wall clock rules and timers fire
+    marks.settle(NOW)  # ... and once it is committed the wall clock rules and timers fire
     assert marks.now_for(TICKET, NOW) == NOW
     assert marks.released() == [TICKET]
     assert not marks.park(TICKET, NOW)
@@ -59,6 +59,8 @@ def test_live_data_ends_the_backfill_once_its_batch_is_committed() -> None:
 def test_a_quiet_backfill_ends_and_releases_its_timers() -> None:
     marks = backfilling()
     assert marks.park(TICKET, NOW - 1)
+    assert not marks.expire(NOW + 10 * QUIET_MS)  # a batch still being applied is no quiet
+    marks.settle(NOW)
     assert marks.next_expiry() == NOW + QUIET_MS
     assert not marks.expire(NOW + QUIET_MS - 1)
     assert marks.expire(NOW + QUIET_MS)
