@@ -1,7 +1,7 @@
 """Where the ingest's CPU goes: py-spy samples of the running service, grouped by component.
 
-py-spy is a measurement tool, not a dependency: `uv pip install py-spy` into the venv for a run
-of `python -m bench --profile`. Samples are taken with --nonblocking (the service is not
+py-spy is pinned in the workspace's dev dependencies (`make setup` puts it in the venv) for
+`python -m bench --profile`. Samples are taken with --nonblocking (the service is not
 paused), 100 times a second, idle time excluded, so the sample count over the window also says
 how busy the service's one thread was.
 """
@@ -139,8 +139,7 @@ class Sampler:
 
 
 def py_spy() -> str | None:
-    """$PACTA_BENCH_PY_SPY, else the venv's, else PATH's (`uv sync` removes it from the venv;
-    `uv pip install --target /tmp/pyspy py-spy` keeps one aside)."""
+    """$PACTA_BENCH_PY_SPY, else the venv's (a dev dependency), else PATH's."""
     named = os.environ.get("PACTA_BENCH_PY_SPY")
     if named:
         return named
