@@ -16,10 +16,10 @@ from sla_engine import signal_store, store
 from sla_engine.clock_rows import RowBuilder
 from sla_engine.domain.rules import ClockRules
 from sla_engine.domain.tickets import Ticket
+from sla_engine.domain.watermarks import Watermarks
 from sla_engine.metrics import CLOCKS_OPEN
 from sla_engine.ownership import partition_of
 from sla_engine.resources import Registry
-from sla_engine.watermarks import Watermarks
 
 log = get_logger(__name__)
 
@@ -44,7 +44,9 @@ class Book:
         self.rules_changed = False  # a policy changed: re-measure open tickets (timer task)
         self.rules_services: set[str] | None = set()  # whose tickets (None: all)
         self.rules_since: int | None = None  # the earliest effective instant pending
-        self.marks = Watermarks()  # partitions behind in a backlog, and their event time
+        self.marks = Watermarks(
+            partition_of
+        )  # partitions behind in a backlog, and their event time
         self.rules_memo: tuple[Any, Any, dict[tuple[Any, ...], ClockRules | None]] | None = None
 
     def schedule(self, ticket: Ticket) -> None:

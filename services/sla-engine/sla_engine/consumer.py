@@ -59,7 +59,7 @@ def observe_backlog(
     app_state: Any, keeper: Any, records: list[Record], events: list[MonitoringEvent | TicketEvent]
 ) -> None:
     """Tell the keeper how far each tickets partition of the batch has got in event time
-    (`sla_engine.watermarks`): its latest event time and how many events it brought."""
+    (`sla_engine.domain.watermarks`): its latest event time and how many events it brought."""
     if not keeper.partitions:
         return
     partition = {

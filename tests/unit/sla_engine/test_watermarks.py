@@ -4,8 +4,8 @@ comes back or the partition has been quiet; a live stream or one late event neve
 
 from __future__ import annotations
 
+from sla_engine.domain.watermarks import BEHIND_MS, ENTER_EVENTS, QUIET_MS, Watermarks
 from sla_engine.ownership import partition_of
-from sla_engine.watermarks import BEHIND_MS, ENTER_EVENTS, QUIET_MS, Watermarks
 
 NOW = 10**12
 DAY = 86_400_000
@@ -15,13 +15,13 @@ P = partition_of(TICKET, PARTITIONS)
 
 
 def backfilling(at: int = NOW - DAY) -> Watermarks:
-    marks = Watermarks()
+    marks = Watermarks(partition_of)
     marks.observe(PARTITIONS, {P: (at, ENTER_EVENTS)}, NOW)
     return marks
 
 
 def test_a_live_stream_and_a_late_event_are_judged_at_the_wall_clock() -> None:
-    marks = Watermarks()
+    marks = Watermarks(partition_of)
     marks.observe(PARTITIONS, {P: (NOW - BEHIND_MS // 2, 5_000)}, NOW)  # recent
     assert marks.now_for(TICKET, NOW) == NOW
     marks.observe(PARTITIONS, {P: (NOW - DAY, ENTER_EVENTS - 1)}, NOW)  # a few late ones

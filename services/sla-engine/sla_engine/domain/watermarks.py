@@ -1,25 +1,26 @@
-"""Event-time watermarks of the tickets topic's partitions during a backfill (a ticket system's
-history streamed in, or a catch-up after downtime): how far the consumed history has got, so
-the clocks of a partition fed with history are judged at the history's instant, not at the
-wall clock's.
+"""Event-time watermarks of the tickets partitions during a backfill: a partition fed with
+history is judged at the history's instant, not the wall clock's (docs/design.md, "Backfills
+are judged in event time"). Pure: instants in epoch ms, the partitioner handed in."""
 
-Without it every backfilled ticket breaches the moment its `created` is applied (its deadline
-lies days in the past), and the `resolved` of a later batch retracts the breach and sends a
-met: three signals and a replay for one ticket that simply met its target. With it, a clock
-of a partition in a backfill is advanced only to that partition's watermark (the latest event
-time consumed from it), its later events still apply in order, and its breach fires (late, as
-SPEC §4.2 says) once the history has passed the deadline without a stop, or once the backfill
-is over. A partition enters a backfill with a batch of at least `ENTER_EVENTS` events all more
-than `BEHIND_MS` old; it leaves with a batch carrying a recent event (live data again), or
-after `QUIET_MS` without any once the consumer has reached its end. A live stream, a late event or a few among it, never enters, so
-live breaches and a single late event's breach fire at once.
-"""
+# Without it every backfilled ticket breaches the moment its `created` is applied (its
+# deadline lies days in the past), and the `resolved` of a later batch retracts the breach and
+# sends a met: three signals and a replay for one ticket that simply met its target. With it,
+# a clock of a partition in a backfill is advanced only to that partition's watermark (the
+# latest event time consumed from it), its later events still apply in order, and its breach
+# fires (late, as SPEC §4.2 says) once the history has passed the deadline without a stop, or
+# once the backfill is over. A partition enters a backfill with a batch of at least
+# `ENTER_EVENTS` events all more than `BEHIND_MS` old; it leaves with a batch carrying a recent
+# event (live data again), or after `QUIET_MS` without any once the consumer has reached its
+# end. A live stream, a late event or a few among it, never enters, so live breaches and a
+# single late event's breach fire at once.
 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 
-from sla_engine.ownership import partition_of
+Partitioner = Callable[[str, int], int]
+"""The partition of a ticket id among n (Kafka's default partitioner, from the shell)."""
 
 BEHIND_MS = 300_000
 """Events older than this (against the wall clock) are history: ticket systems that poll or
@@ -34,7 +35,8 @@ QUIET_MS = 1_500
 class Watermarks:
     """The partitions in a backfill, their watermarks, and the timers parked until one passes."""
 
-    def __init__(self) -> None:
+    def __init__(self, partition_of: Partitioner) -> None:
+        self.partition_of = partition_of
         self.marks: dict[int, int] = {}  # partition -> latest event time consumed (backfill only)
         self.seen_at: dict[int, int] = {}  # partition -> wall time of its latest batch
         self.parked: dict[int, list[tuple[int, str]]] = {}  # partition -> (due, ticket) heap
@@ -110,14 +112,14 @@ class Watermarks:
         backfill, else the wall clock."""
         if not self.marks or not self.partitions:
             return now
-        mark = self.marks.get(partition_of(ticket_id, self.partitions))
+        mark = self.marks.get(self.partition_of(ticket_id, self.partitions))
         return now if mark is None else min(now, mark)
 
     def park(self, ticket_id: str, due: int) -> bool:
         """Hold a timer due after its partition's watermark (True: parked, do not fire)."""
         if not self.marks or not self.partitions:
             return False
-        partition = partition_of(ticket_id, self.partitions)
+        partition = self.partition_of(ticket_id, self.partitions)
         mark = self.marks.get(partition)
         if mark is None or due <= mark:
             return False
