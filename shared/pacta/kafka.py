@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import exc as sa_exc
 
@@ -333,3 +334,36 @@ def decode_events(records: list[Record]) -> list[MonitoringEvent | TicketEvent |
         except ValueError:
             log.error("undecodable record skipped", topic=record.topic, offset=record.offset)
     return out
+
+
+PARTITIONS_TTL_S = 60.0
+"""Partition lists are looked up again this often (topics may gain partitions)."""
+MAX_CACHED_KEYS = 100_000
+"""Keys whose partition is remembered (murmur2 is pure Python); cleared when full."""
+
+
+class KeyPartitions:
+    """The partition Kafka's default partitioner gives each key (murmur2, as the Java client),
+    for producers that build their own record batches per partition."""
+
+    def __init__(self) -> None:
+        self._partitions: dict[str, tuple[float, list[int]]] = {}
+        self._key_partition: dict[tuple[str, bytes], int] = {}
+
+    async def of(self, producer: AIOKafkaProducer, topic: str, key: bytes) -> int:
+        now = time.monotonic()
+        known = self._partitions.get(topic)
+        if known is None or now - known[0] > PARTITIONS_TTL_S:
+            parts = sorted(await producer.partitions_for(topic))
+            if known is not None and parts != known[1]:
+                self._key_partition.clear()  # keys move as the default partitioner moves them
+            known = self._partitions[topic] = (now, parts)
+        cached = self._key_partition.get((topic, key))
+        if cached is not None:
+            return cached
+        parts = known[1]
+        partition: int = parts[(murmur2(key) & 0x7FFFFFFF) % len(parts)]
+        if len(self._key_partition) >= MAX_CACHED_KEYS:
+            self._key_partition.clear()
+        self._key_partition[(topic, key)] = partition
+        return partition

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import murmur2
 
 from ingest.parsing import Event
 from pacta.events import (
@@ -28,12 +27,8 @@ from pacta.events import (
     TicketEvent,
     topic_name,
 )
-from pacta.kafka import PRODUCE_ERRORS, PRODUCE_SECONDS
+from pacta.kafka import PRODUCE_ERRORS, PRODUCE_SECONDS, KeyPartitions
 
-#: Partition lists are looked up again this often (topics may gain partitions).
-PARTITIONS_TTL_S = 60.0
-#: Keys whose partition is remembered (the murmur2 hash is pure Python); cleared when full.
-MAX_CACHED_KEYS = 100_000
 _SPEC = SPEC_VERSION.encode()
 _JSON = b"application/json"
 
@@ -46,8 +41,7 @@ class Publisher:
             MonitoringEvent: (topic_name(prefix, MONITORING_TOPIC), MONITORING_TYPE.encode()),
             TicketEvent: (topic_name(prefix, TICKETS_TOPIC), TICKET_TYPE.encode()),
         }
-        self._partitions: dict[str, tuple[float, list[int]]] = {}
-        self._key_partition: dict[tuple[str, bytes], int] = {}
+        self._keys = KeyPartitions()
         self._sources: dict[str, bytes] = {}
         # One batch per partition waits to be queued at a time: aiokafka's add_batch shrinks
         # its own timeout on every retry, so concurrent cycles contending for one partition
@@ -68,7 +62,7 @@ class Publisher:
                     topic, ce_type = self.kinds[type(event)]
                     topics.add(topic)
                     key = event.key.encode()
-                    tp = (topic, await self._partition(producer, topic, key))
+                    tp = (topic, await self._keys.of(producer, topic, key))
                     value: bytes = type(event).__pydantic_serializer__.to_json(event)
                     record: dict[str, Any] = {
                         "key": key,
@@ -122,21 +116,3 @@ class Publisher:
             ("ce_partitionkey", key),
             ("content-type", _JSON),
         ]
-
-    async def _partition(self, producer: AIOKafkaProducer, topic: str, key: bytes) -> int:
-        now = time.monotonic()
-        known = self._partitions.get(topic)
-        if known is None or now - known[0] > PARTITIONS_TTL_S:
-            parts = sorted(await producer.partitions_for(topic))
-            if known is not None and parts != known[1]:
-                self._key_partition.clear()  # keys move as the default partitioner moves them
-            known = self._partitions[topic] = (now, parts)
-        cached = self._key_partition.get((topic, key))
-        if cached is not None:
-            return cached
-        parts = known[1]
-        partition: int = parts[(murmur2(key) & 0x7FFFFFFF) % len(parts)]
-        if len(self._key_partition) >= MAX_CACHED_KEYS:
-            self._key_partition.clear()
-        self._key_partition[(topic, key)] = partition
-        return partition

@@ -15,15 +15,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import murmur2
 
 from pacta.events import SPEC_VERSION
-from pacta.kafka import PRODUCE_ERRORS, PRODUCE_SECONDS
+from pacta.kafka import PRODUCE_ERRORS, PRODUCE_SECONDS, KeyPartitions
 
-PARTITIONS_TTL_S = 60.0
-"""Partition lists are looked up again this often (topics may gain partitions)."""
-MAX_CACHED_KEYS = 100_000
-"""Keys whose partition is remembered (murmur2 is pure Python); cleared when full."""
 _SPEC = SPEC_VERSION.encode()
 _SOURCE = b"/pacta/sla-engine"
 _JSON = b"application/json"
@@ -36,8 +31,7 @@ class BatchSender:
     """Sends outbox records in their order (per partition, which is all Kafka keeps)."""
 
     def __init__(self) -> None:
-        self._partitions: dict[str, tuple[float, list[int]]] = {}
-        self._key_partition: dict[tuple[str, str], int] = {}
+        self._keys = KeyPartitions()
         self._types: dict[str, bytes] = {}
 
     async def send(
@@ -52,7 +46,7 @@ class BatchSender:
                 batches: dict[tuple[str, int], Any] = {}
                 futures: list[asyncio.Future[Any]] = []
                 for topic, key, rid, ce_type, ce_time, value in records:
-                    tp = (topic, await self._partition(producer, topic, key))
+                    tp = (topic, await self._keys.of(producer, topic, key.encode()))
                     encoded = key.encode()
                     headers = [
                         ("ce_specversion", _SPEC),
@@ -93,24 +87,6 @@ class BatchSender:
         if encoded is None:
             encoded = self._types[ce_type] = ce_type.encode()
         return encoded
-
-    async def _partition(self, producer: AIOKafkaProducer, topic: str, key: str) -> int:
-        now = time.monotonic()
-        known = self._partitions.get(topic)
-        if known is None or now - known[0] > PARTITIONS_TTL_S:
-            parts = sorted(await producer.partitions_for(topic))
-            if known is not None and parts != known[1]:
-                self._key_partition.clear()  # keys move as the default partitioner moves them
-            known = self._partitions[topic] = (now, parts)
-        cached = self._key_partition.get((topic, key))
-        if cached is not None:
-            return cached
-        parts = known[1]
-        partition: int = parts[(murmur2(key.encode()) & 0x7FFFFFFF) % len(parts)]
-        if len(self._key_partition) >= MAX_CACHED_KEYS:
-            self._key_partition.clear()
-        self._key_partition[(topic, key)] = partition
-        return partition
 
 
 # ---- bundles: many records in one outbox row ---------------------------------------------------
