@@ -188,11 +188,6 @@ class Book:
         if the put had come a moment later (`policy_changed` re-measures open tickets)."""
         self.rules_memo = (self.registry.policies, self.registry.calendars, {}) if on else None
 
-    def rules_of_ticket(
-        self, service: str, customer: str | None, ticket_type: str
-    ) -> ClockRules | None:
-        return self.registry.rules_for(service, customer, ticket_type)
-
     def _share(self, rules: ClockRules) -> ClockRules:
         """One rules object per policy for all its tickets (equal ones only: a changed policy
         gets a new one), rather than a copy of the targets in every ticket."""
