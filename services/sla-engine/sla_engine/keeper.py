@@ -303,7 +303,7 @@ class ClockKeeper(Book, ClockWriter):
 
     def _take_due(self, now: int) -> list[tuple[Ticket, Outcome]]:
         """Take the tickets whose instant has come off the heap and fire them in memory."""
-        due: list[Ticket] = []
+        due: list[tuple[Ticket, int]] = []
         while self.heap and self.heap[0][0] <= now:
             at, ticket_id = heapq.heappop(self.heap)
             if self.scheduled.get(ticket_id) != at:
@@ -311,18 +311,18 @@ class ClockKeeper(Book, ClockWriter):
             del self.scheduled[ticket_id]
             if ticket_id in self.firing:
                 continue  # its round, once committed, schedules it again from what it holds
-            if self.marks.park(ticket_id, at):
+            if self.marks.park(ticket_id, at, now):
                 continue  # the history of its partition has not got there yet (a backfill)
             ticket = self.book.get(ticket_id)
             if ticket is not None:
-                due.append(ticket)
-        outcomes = [(t, fire_due(t, self.marks.now_for(t.ticket_id, now))) for t in due]
+                due.append((ticket, at))
+        outcomes = [(t, fire_due(t, self.marks.fire_at(t.ticket_id, at, now))) for t, at in due]
         for _t, outcome in outcomes:
             for intent in outcome.intents:
                 DETECTION_LAG.labels(intent.kind).observe(
                     max(0, now - intent.occurred_at_ms) / 1000
                 )
-        self.firing.update(t.ticket_id for t in due)
+        self.firing.update(t.ticket_id for t, _at in due)
         return outcomes
 
     async def _commit_round(self, outcomes: list[tuple[Ticket, Outcome]], now: int) -> None:

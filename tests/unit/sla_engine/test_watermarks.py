@@ -26,14 +26,14 @@ def test_a_live_stream_and_a_late_event_are_judged_at_the_wall_clock() -> None:
     assert marks.now_for(TICKET, NOW) == NOW
     marks.observe(PARTITIONS, {P: (NOW - DAY, ENTER_EVENTS - 1)}, NOW)  # a few late ones
     assert marks.now_for(TICKET, NOW) == NOW
-    assert not marks.park(TICKET, NOW - 1)
+    assert not marks.park(TICKET, NOW - DAY + 60_000, NOW)
 
 
 def test_a_backfill_is_judged_at_its_history_and_its_timers_wait() -> None:
     marks = backfilling()
     assert marks.now_for(TICKET, NOW) == NOW - DAY
-    assert marks.park(TICKET, NOW - DAY + 3_600_000)  # an hour after the history's instant
-    assert not marks.park(TICKET, NOW - DAY - 1)  # already passed: fires
+    assert marks.park(TICKET, NOW - DAY + 3_600_000, NOW)  # an hour after the history's instant
+    assert not marks.park(TICKET, NOW - DAY - 1, NOW)  # already passed: fires
     assert marks.released() == []
     # the history moves past the timer (even with a small batch): released, fires then
     marks.observe(PARTITIONS, {P: (NOW - DAY + 7_200_000, 1)}, NOW)
@@ -43,22 +43,22 @@ def test_a_backfill_is_judged_at_its_history_and_its_timers_wait() -> None:
 
 def test_live_data_ends_the_backfill_once_its_batch_is_committed() -> None:
     marks = backfilling()
-    assert marks.park(TICKET, NOW - DAY + 60_000)
+    assert marks.park(TICKET, NOW - DAY + 60_000, NOW)
     live = NOW - 1_000
     marks.observe(PARTITIONS, {P: (live, 1)}, NOW)
     # the batch that brought live data is judged at its own latest instant ...
     assert marks.now_for(TICKET, NOW) == live
     assert marks.released() == [TICKET]  # the history passed the parked timer
-    assert marks.park(TICKET, NOW - 500)  # still held until the batch is committed
-    marks.settle(NOW)  # ... and once it is committed the wall clock rules and timers fire
+    assert marks.now_for(TICKET, NOW) == live  # still, until the batch is committed
+    marks.settle(NOW)  # ... and once it is committed the wall clock rules
     assert marks.now_for(TICKET, NOW) == NOW
-    assert marks.released() == [TICKET]
-    assert not marks.park(TICKET, NOW)
+    assert marks.released() == []
+    assert not marks.park(TICKET, NOW - DAY + 60_000, NOW)
 
 
 def test_a_quiet_backfill_ends_and_releases_its_timers() -> None:
     marks = backfilling()
-    assert marks.park(TICKET, NOW - 1)
+    assert marks.park(TICKET, NOW - DAY + 60_000, NOW)
     assert not marks.expire(NOW + 10 * QUIET_MS)  # a batch still being applied is no quiet
     marks.settle(NOW)
     assert marks.next_expiry() == NOW + QUIET_MS
@@ -71,7 +71,15 @@ def test_a_quiet_backfill_ends_and_releases_its_timers() -> None:
 
 def test_revoked_partitions_are_forgotten() -> None:
     marks = backfilling()
-    assert marks.park(TICKET, NOW)
+    assert marks.park(TICKET, NOW - DAY + 60_000, NOW)
     marks.forget({P})
     assert marks.now_for(TICKET, NOW) == NOW
     assert marks.released() == []
+
+
+def test_a_live_deadline_fires_on_time_in_a_partition_being_backfilled() -> None:
+    """Live tickets share partitions with the history: their breaches never wait for it."""
+    marks = backfilling()
+    assert not marks.park(TICKET, NOW - 5, NOW)
+    assert marks.fire_at(TICKET, NOW - 5, NOW) == NOW
+    assert marks.fire_at(TICKET, NOW - DAY - 1, NOW) == NOW - DAY  # history: its watermark

@@ -115,9 +115,11 @@ class Watermarks:
         mark = self.marks.get(self.partition_of(ticket_id, self.partitions))
         return now if mark is None else min(now, mark)
 
-    def park(self, ticket_id: str, due: int) -> bool:
-        """Hold a timer due after its partition's watermark (True: parked, do not fire)."""
-        if not self.marks or not self.partitions:
+    def park(self, ticket_id: str, due: int, now: int) -> bool:
+        """Hold a timer due after its partition's watermark (True: parked, do not fire). A
+        deadline within `BEHIND_MS` of now is a live clock's (a partition carries live tickets
+        beside the history): it fires on time, whatever the backfill."""
+        if not self.marks or not self.partitions or now - due <= BEHIND_MS:
             return False
         partition = self.partition_of(ticket_id, self.partitions)
         mark = self.marks.get(partition)
@@ -125,6 +127,11 @@ class Watermarks:
             return False
         heapq.heappush(self.parked.setdefault(partition, []), (due, ticket_id))
         return True
+
+    def fire_at(self, ticket_id: str, due: int, now: int) -> int:
+        """The instant a timer that was not parked fires at: the wall clock for a live
+        deadline, else the ticket's `now_for`."""
+        return now if now - due <= BEHIND_MS else self.now_for(ticket_id, now)
 
     def released(self) -> list[str]:
         """The parked tickets whose instant the watermark has now passed, or whose partition
