@@ -19,6 +19,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from pacta.durations import parse_timestamp_ms
 from pacta.events import SIGNALS_TOPIC, TICKET_TYPE, TICKETS_TOPIC, cloudevent_headers, topic_name
 from pacta.kafka import ensure_topics
 from pacta.settings import CommonSettings
@@ -36,6 +37,7 @@ policies:
     match: {}
     targets:
       P2: {response: 1h, resolution: 4h}
+      P1: {response: 8h, resolution: 3s}
     warn_at: []
 """
 
@@ -135,7 +137,16 @@ async def test_a_backfill_gives_the_history_s_signals_and_nothing_else(
     ) as signals:
         engine.start()
         if streaming:
-            events = list(history(t0))
+            # a live ticket beside the history: its breach must not wait for the backfill
+            live = {
+                "id": "L-1-created",
+                "ticket_id": "L-1",
+                "service": "svc-live",
+                "action": "created",
+                "priority": "P1",
+                "occurred_at": iso(datetime.now(UTC)),
+            }
+            events = [("L-1", live), *history(t0)]
             for i in range(0, len(events), 500):
                 await produce(own, events[i : i + 500])
         mets = 2 * TICKETS
@@ -154,6 +165,14 @@ async def test_a_backfill_gives_the_history_s_signals_and_nothing_else(
             kinds[s["kind"]] = kinds.get(s["kind"], 0) + 1
         churn = kinds.pop("retracted", 0)
         if streaming:
+            live_breach = signals.matching(lambda s: s["signal_id"] == "L-1/resolution/breach/1")
+            assert len(live_breach) == 1
+            lag = parse_timestamp_ms(live_breach[0]["detected_at"]) - parse_timestamp_ms(
+                live_breach[0]["deadline"]
+            )
+            assert 0 <= lag < 1_000, f"the live breach waited {lag} ms behind the backfill"
+            kinds["breach"] -= 1
+        if streaming:
             # a partition enters the backfill with its first batch of ENTER_EVENTS history
             # events: a ticket of a smaller first fetch may breach and be retracted once
             assert churn <= TICKETS // 100, kinds
@@ -161,7 +180,10 @@ async def test_a_backfill_gives_the_history_s_signals_and_nothing_else(
         assert kinds == {"met": mets, "breach": 2 + churn}, kinds
         retracted = {s["retracts"] for s in signals.records if s["kind"] == "retracted"}
         breaches = {s["signal_id"] for s in signals.records if s["kind"] == "breach"}
-        assert breaches - retracted == {"B-00000/response/breach/1", "B-00000/resolution/breach/1"}
+        assert breaches - retracted - {"L-1/resolution/breach/1"} == {
+            "B-00000/response/breach/1",
+            "B-00000/resolution/breach/1",
+        }
         breach = signals.matching(lambda s: s["signal_id"] == "B-00000/resolution/breach/1")[0]
         assert breach["occurred_at"] == iso(t0 + timedelta(hours=4))
         assert breach["late"] is True

@@ -59,7 +59,7 @@ def observe_backlog(
     app_state: Any, keeper: Any, records: list[Record], events: list[MonitoringEvent | TicketEvent]
 ) -> None:
     """Tell the keeper how far each tickets partition of the batch has got in event time
-    (`sla_engine.domain.watermarks`): its latest event time and how many events it brought."""
+    (`sla_engine.domain.watermarks`): the instants of the events it brought."""
     if not keeper.partitions:
         return
     partition = {
@@ -67,12 +67,12 @@ def observe_backlog(
         for r in records
         if r.topic.endswith(TICKETS_TOPIC) and r.key is not None
     }
-    seen: dict[int, tuple[int, int]] = {}
+    seen: dict[int, list[int]] = {}
     for event in events:
         if isinstance(event, TicketEvent) and event.ticket_id in partition:
-            p, at = partition[event.ticket_id], datetime_to_ms(event.occurred_at)
-            latest, count = seen.get(p, (at, 0))
-            seen[p] = (max(at, latest), count + 1)
+            seen.setdefault(partition[event.ticket_id], []).append(
+                datetime_to_ms(event.occurred_at)
+            )
     lagging: set[int] = set()
     consumer = getattr(getattr(app_state, "runtime", None), "consumer", None)
     if consumer is not None:

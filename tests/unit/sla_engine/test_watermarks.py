@@ -16,15 +16,15 @@ P = partition_of(TICKET, PARTITIONS)
 
 def backfilling(at: int = NOW - DAY) -> Watermarks:
     marks = Watermarks(partition_of)
-    marks.observe(PARTITIONS, {P: (at, ENTER_EVENTS)}, NOW)
+    marks.observe(PARTITIONS, {P: [at] * ENTER_EVENTS}, NOW)
     return marks
 
 
 def test_a_live_stream_and_a_late_event_are_judged_at_the_wall_clock() -> None:
     marks = Watermarks(partition_of)
-    marks.observe(PARTITIONS, {P: (NOW - BEHIND_MS // 2, 5_000)}, NOW)  # recent
+    marks.observe(PARTITIONS, {P: [NOW - BEHIND_MS // 2] * 5_000}, NOW)  # recent
     assert marks.now_for(TICKET, NOW) == NOW
-    marks.observe(PARTITIONS, {P: (NOW - DAY, ENTER_EVENTS - 1)}, NOW)  # a few late ones
+    marks.observe(PARTITIONS, {P: [NOW - DAY] * (ENTER_EVENTS - 1)}, NOW)  # a few late ones
     assert marks.now_for(TICKET, NOW) == NOW
     assert not marks.park(TICKET, NOW - DAY + 60_000, NOW)
 
@@ -36,7 +36,7 @@ def test_a_backfill_is_judged_at_its_history_and_its_timers_wait() -> None:
     assert not marks.park(TICKET, NOW - DAY - 1, NOW)  # already passed: fires
     assert marks.released() == []
     # the history moves past the timer (even with a small batch): released, fires then
-    marks.observe(PARTITIONS, {P: (NOW - DAY + 7_200_000, 1)}, NOW)
+    marks.observe(PARTITIONS, {P: [NOW - DAY + 7_200_000, NOW - 5]}, NOW)
     assert marks.released() == [TICKET]
     assert marks.now_for(TICKET, NOW) == NOW - DAY + 7_200_000
 
@@ -44,16 +44,21 @@ def test_a_backfill_is_judged_at_its_history_and_its_timers_wait() -> None:
 def test_live_data_ends_the_backfill_once_its_batch_is_committed() -> None:
     marks = backfilling()
     assert marks.park(TICKET, NOW - DAY + 60_000, NOW)
-    live = NOW - 1_000
-    marks.observe(PARTITIONS, {P: (live, 1)}, NOW)
-    # the batch that brought live data is judged at its own latest instant ...
-    assert marks.now_for(TICKET, NOW) == live
-    assert marks.released() == [TICKET]  # the history passed the parked timer
-    assert marks.now_for(TICKET, NOW) == live  # still, until the batch is committed
-    marks.settle(NOW)  # ... and once it is committed the wall clock rules
-    assert marks.now_for(TICKET, NOW) == NOW
+    marks.observe(PARTITIONS, {P: [NOW - 1_000]}, NOW)  # live events only
+    # the batch that brought them is still judged at the history's instant ...
+    assert marks.now_for(TICKET, NOW) == NOW - DAY
     assert marks.released() == []
+    marks.settle(NOW)  # ... and once it is committed the wall clock rules and timers fire
+    assert marks.now_for(TICKET, NOW) == NOW
+    assert marks.released() == [TICKET]
     assert not marks.park(TICKET, NOW - DAY + 60_000, NOW)
+
+
+def test_live_events_beside_the_history_neither_move_the_watermark_nor_end_it() -> None:
+    marks = backfilling()
+    marks.observe(PARTITIONS, {P: [NOW - DAY + 1_000, NOW - 5]}, NOW)
+    marks.settle(NOW)
+    assert marks.now_for(TICKET, NOW) == NOW - DAY + 1_000
 
 
 def test_a_quiet_backfill_ends_and_releases_its_timers() -> None:

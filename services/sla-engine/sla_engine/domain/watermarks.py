@@ -9,9 +9,8 @@ are judged in event time"). Pure: instants in epoch ms, the partitioner handed i
 # latest event time consumed from it), its later events still apply in order, and its breach
 # fires (late, as SPEC §4.2 says) once the history has passed the deadline without a stop, or
 # once the backfill is over. A partition enters a backfill with a batch of at least
-# `ENTER_EVENTS` events all more than `BEHIND_MS` old; it leaves with a batch carrying a recent
-# event (live data again), or after `QUIET_MS` without any once the consumer has reached its
-# end. A live stream, a late event or a few among it, never enters, so live breaches and a
+# `ENTER_EVENTS` events more than `BEHIND_MS` old; it leaves with a batch of recent events only
+# (live data again), or after `QUIET_MS` without any once the consumer has reached its end. A live stream, a late event or a few among it, never enters, so live breaches and a
 # single late event's breach fire at once.
 
 from __future__ import annotations
@@ -49,28 +48,31 @@ class Watermarks:
     def observe(
         self,
         partitions: int,
-        seen: dict[int, tuple[int, int]],
+        seen: dict[int, list[int]],
         now: int,
         lagging: set[int] | None = None,
     ) -> None:
-        """Before applying a batch: `seen` maps each tickets partition in it to (its latest
-        event time, its number of events); `lagging` are the partitions with records left to
-        consume after this batch (their backfill is not over, however long it has been)."""
+        """Before applying a batch: `seen` maps each tickets partition in it to its events'
+        instants; `lagging` are the partitions with records left to consume after this batch
+        (their backfill is not over, however long it has been). Live events beside the
+        history (live tickets share partitions with it) neither move the watermark nor end
+        the backfill; a batch of live events only does."""
         self.partitions = partitions
         self.applying, self.batch = True, set(seen)
         self.lagging = (self.lagging - set(seen)) | (lagging or set())
-        for partition, (latest, count) in seen.items():
-            history = now - latest > BEHIND_MS
+        for partition, instants in seen.items():
+            history = [at for at in instants if now - at > BEHIND_MS]
             if partition in self.marks:
-                self.marks[partition] = max(latest, self.marks[partition])
                 self.seen_at[partition] = now
-                if not history:
-                    # live data again: this batch is still judged at the history's instant,
-                    # the wall clock rules once it is committed (`settle`), since a timer
-                    # firing meanwhile would judge a clock before the batch's stop
+                if history:
+                    self.marks[partition] = max(max(history), self.marks[partition])
+                else:
+                    # live data only: the backfill is over; this batch is still judged at the
+                    # history's instant, the wall clock rules once it is committed (`settle`),
+                    # since a timer firing meanwhile would judge a clock before its stop
                     self.leaving.add(partition)
-            elif history and count >= ENTER_EVENTS:
-                self.marks[partition], self.seen_at[partition] = latest, now
+            elif len(history) >= ENTER_EVENTS:
+                self.marks[partition], self.seen_at[partition] = max(history), now
 
     def settle(self, now: int) -> None:
         """After the consumer committed a batch (or gave up on it): the partitions it brought
