@@ -12,14 +12,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pacta.logs import get_logger
-from sla_engine import signal_store, store
-from sla_engine.clock_rows import RowBuilder
+from sla_engine.clocks.rows import RowBuilder
+from sla_engine.clocks.store import open_ticket_ids, stream_open_clocks
 from sla_engine.domain.rules import ClockRules
 from sla_engine.domain.tickets import Ticket
 from sla_engine.domain.watermarks import Watermarks
+from sla_engine.kafka.ownership import partition_of
 from sla_engine.metrics import CLOCKS_OPEN
-from sla_engine.ownership import partition_of
-from sla_engine.resources import Registry
+from sla_engine.resources.registry import Registry
+from sla_engine.store import driver_connection
+from sla_engine.store.signals import standing_keys
 
 log = get_logger(__name__)
 
@@ -96,20 +98,20 @@ class Book:
         """Build the open tickets this instance owns and does not hold yet into `tickets`."""
         rows = 0
         async with self.engine.connect() as conn:
-            raw = await store.driver_connection(conn)
+            raw = await driver_connection(conn)
             async with raw.transaction(isolation="repeatable_read", readonly=True):
-                ids = await store.open_ticket_ids(raw)
+                ids = await open_ticket_ids(raw)
                 wanted = [t for t in ids if t not in self.book and self.owns(t)]
                 # everything (a start-up): no list of ids to send back to the server
                 which = None if len(wanted) == len(ids) else wanted
                 del ids
                 if wanted:
                     build = RowBuilder(self.registry, self._share)
-                    async for chunk in store.stream_open_clocks(raw, ticket_ids=which):
+                    async for chunk in stream_open_clocks(raw, ticket_ids=which):
                         rows += len(chunk)
                         build.add(chunk, tickets)
                     emitted: dict[str, set[tuple[str, str, str, float, int]]] = {}
-                    for key in await signal_store.standing_keys(raw, ticket_ids=which):
+                    for key in await standing_keys(raw, ticket_ids=which):
                         if key[0] in tickets:
                             emitted.setdefault(key[0], set()).add(key)
                     for ticket_id, keys in emitted.items():

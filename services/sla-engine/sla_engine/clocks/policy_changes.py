@@ -8,13 +8,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pacta.logs import get_logger
-from sla_engine import store
+from sla_engine.clocks.store import ended_since
 from sla_engine.domain.rules import ClockRules
 from sla_engine.domain.ticket_log import RulesChange
 from sla_engine.domain.timeline import NEVER_SEEN
+from sla_engine.store.journal import unmeasured_tickets
 
 if TYPE_CHECKING:
-    from sla_engine.keeper import ClockKeeper
+    from sla_engine.clocks.keeper import ClockKeeper
 
 log = get_logger(__name__)
 
@@ -47,8 +48,8 @@ async def apply_policy_change(
                 later = [c for c in changes if c.at_ms >= since_ms]
                 if later or last_rules(initial, changes) != ticket.rules:
                     ids.add(ticket_id)
-            ended = await store.ended_since(conn, since_ms=since_ms, services=services)
-            unmeasured = await store.unmeasured_tickets(conn, services=services, since_ms=since_ms)
+            ended = await ended_since(conn, since_ms=since_ms, services=services)
+            unmeasured = await unmeasured_tickets(conn, services=services, since_ms=since_ms)
             ids.update(t for t in [*ended, *unmeasured] if keeper.owns(t))
             ids.difference_update(keeper.firing)
             ordered = sorted(ids)

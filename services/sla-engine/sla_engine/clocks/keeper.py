@@ -1,5 +1,5 @@
 """The clock keeper: the book of open tickets in memory, their timers, and the persistence of
-what they produce (clock snapshots, signals, facts) through the outbox (`clock_writes`).
+what they produce (clock snapshots, signals, facts) through the outbox (`clocks.writes`).
 
 Event path: the consumer's transaction journals the events, then calls `apply_tickets`.
 Timer path: `run_timers` sleeps until the earliest due instant and fires it, with no event
@@ -20,14 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, TicketEvent, topic_name
 from pacta.logs import get_logger
-from sla_engine import signal_store, store
-from sla_engine.book import Book
-from sla_engine.clock_rows import (
+from sla_engine.clocks.book import Book
+from sla_engine.clocks.policy_changes import apply_policy_change, last_rules
+from sla_engine.clocks.rows import (
     clock_event,
     clock_event_body,
     current_labels,
 )
-from sla_engine.clock_writes import ClockWriter
+from sla_engine.clocks.store import clock_versions
+from sla_engine.clocks.writes import ClockWriter
 from sla_engine.domain.tickets import (
     Outcome,
     Ticket,
@@ -39,8 +40,9 @@ from sla_engine.domain.tickets import (
 )
 from sla_engine.domain.timeline import NEVER_SEEN
 from sla_engine.metrics import DETECTION_LAG
-from sla_engine.policy_changes import apply_policy_change, last_rules
-from sla_engine.resources import Registry, load_registry
+from sla_engine.resources.registry import Registry, load_registry
+from sla_engine.store.journal import journaled_before, known_since, ticket_logs
+from sla_engine.store.signals import standing_signals
 
 log = get_logger(__name__)
 
@@ -143,19 +145,19 @@ class ClockKeeper(Book, ClockWriter):
         fresh: dict[str, list[dict[str, Any]]] = {}
         if batch:
             eids = [b["id"] for bodies in batch.values() for b in bodies if b.get("id")]
-            before = await store.journaled_before(conn, ticket_ids=list(batch), except_ids=eids)
+            before = await journaled_before(conn, ticket_ids=list(batch), except_ids=eids)
             fresh = {
                 t: bodies for t, bodies in batch.items() if t not in before and t not in self.book
             }
         known = [t for t in ticket_ids if t not in fresh]
-        logs = {**(await store.ticket_logs(conn, ticket_ids=known) if known else {}), **fresh}
-        standing = await signal_store.standing_signals(conn, ticket_ids=known) if known else {}
-        known_at = await store.known_since(conn, ticket_ids=known)
+        logs = {**(await ticket_logs(conn, ticket_ids=known) if known else {}), **fresh}
+        standing = await standing_signals(conn, ticket_ids=known) if known else {}
+        known_at = await known_since(conn, ticket_ids=known)
         if any(self.rules_of_first(b[0]) is None for b in logs.values() if b):
             # another instance may have just defined the policy: look before giving up
             self.registry.replace_with(await load_registry(conn))
         out = []
-        versions = await store.clock_versions(
+        versions = await clock_versions(
             conn, ticket_ids=[t for t in known if t not in self.book and logs.get(t)]
         )
         for ticket_id in ticket_ids:

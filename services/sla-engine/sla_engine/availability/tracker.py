@@ -12,7 +12,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from pacta.durations import datetime_to_ms, ms_to_datetime
 from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, MonitoringEvent, Signal, topic_name
 from pacta.logs import get_logger
-from sla_engine import outage_store, outbox, signal_store
+from sla_engine.availability.store import (
+    check_journal,
+    event_summaries,
+    last_interval,
+    next_fact_version,
+    open_outage_starts,
+    recorded_signals,
+    replace_check_intervals,
+    seen_until,
+    service_intervals,
+    service_windows,
+    services_down_after,
+    signal_bodies,
+    sync_event_windows,
+)
+from sla_engine.availability.timers import OutageTimers
+from sla_engine.availability.views import availability_fact, intent_signal, retraction_signal
+from sla_engine.clocks.keeper import now_ms
 from sla_engine.domain.availability import BURN_RULES, OpenInterval, month_bounds
 from sla_engine.domain.availability_record import Recorded, judge, standing_ids
 from sla_engine.domain.budget_alerts import plan
@@ -31,11 +48,10 @@ from sla_engine.domain.downtime import (
     outages,
 )
 from sla_engine.domain.policies import select_availability_policy
-from sla_engine.keeper import now_ms
+from sla_engine.kafka.outbox import enqueue
 from sla_engine.metrics import AVAILABILITY, BUDGET_REMAINING, DETECTION_LAG, SIGNALS
-from sla_engine.outage_timers import OutageTimers
-from sla_engine.outage_views import availability_fact, intent_signal, retraction_signal
-from sla_engine.resources import Registry
+from sla_engine.resources.registry import Registry
+from sla_engine.store.signals import mark_retracted, record_signals
 
 log = get_logger(__name__)
 LOOKBACK_MS = max(rule.long_ms for rule in BURN_RULES)
@@ -98,18 +114,14 @@ class OutageTracker(OutageTimers):
             since[service] = min(since.get(service, at), at)
             if check != MAINTENANCE_CHECK and await self._advance(conn, service, check, group):
                 continue
-            journal = await outage_store.check_journal(conn, service=service, check=check)
+            journal = await check_journal(conn, service=service, check=check)
             if check == MAINTENANCE_CHECK:
                 # not an outage: firing opens a maintenance window, resolved closes it
                 windows = check_intervals(check, journal, by_severity=False)
-                reasons = await outage_store.event_summaries(
-                    conn, event_ids=[w.opened_by for w in windows]
-                )
-                await outage_store.sync_event_windows(
-                    conn, service=service, intervals=windows, reasons=reasons
-                )
+                reasons = await event_summaries(conn, event_ids=[w.opened_by for w in windows])
+                await sync_event_windows(conn, service=service, intervals=windows, reasons=reasons)
             else:
-                await outage_store.replace_check_intervals(
+                await replace_check_intervals(
                     conn, service=service, check=check, intervals=check_intervals(check, journal)
                 )
         now = now_ms()
@@ -123,8 +135,8 @@ class OutageTracker(OutageTimers):
     ) -> bool:
         """Events later than all before them (the usual case) extend the check's intervals
         without reading its journal; False when only the whole journal can tell."""
-        last = await outage_store.last_interval(conn, service=service, check=check)
-        seen = await outage_store.seen_until(
+        last = await last_interval(conn, service=service, check=check)
+        seen = await seen_until(
             conn, service=service, check=check, besides=[e.event_id for e in events]
         )
         if last is None and seen is not None:
@@ -132,7 +144,7 @@ class OutageTracker(OutageTimers):
         tail = advance(check, last, seen, events)
         if tail is None:
             return False
-        await outage_store.replace_check_intervals(
+        await replace_check_intervals(
             conn,
             service=service,
             check=check,
@@ -174,7 +186,7 @@ class OutageTracker(OutageTimers):
         down, windows, after, checks = await self._load(
             conn, service, objective, min(since_ms, now)
         )
-        records = await outage_store.recorded_signals(conn, service=service, after_ms=after)
+        records = await recorded_signals(conn, service=service, after_ms=after)
         fired = standing_ids(records)
         result = plan(service, objective, down, windows, since_ms=since_ms, now_ms=now, fired=fired)
         # without a target nothing is judged: a deleted policy stops signalling, it does not
@@ -210,8 +222,8 @@ class OutageTracker(OutageTimers):
         """`retracted` signals for standing ones the data no longer supports (marked now)."""
         if not wrong:
             return []
-        bodies = await outage_store.signal_bodies(conn, signal_ids=[r.signal_id for r in wrong])
-        await signal_store.mark_retracted(conn, signal_ids=[r.signal_id for r in wrong])
+        bodies = await signal_bodies(conn, signal_ids=[r.signal_id for r in wrong])
+        await mark_retracted(conn, signal_ids=[r.signal_id for r in wrong])
         return [retraction_signal(bodies[r.signal_id], now) for r in wrong if r.signal_id in bodies]
 
     def _watch(
@@ -249,7 +261,7 @@ class OutageTracker(OutageTimers):
         tz = objective.calendar.timezone
         after = month_bounds(month_of(since_ms, tz), tz)[0] - LOOKBACK_MS
         while True:
-            intervals = await outage_store.service_intervals(conn, service=service, after_ms=after)
+            intervals = await service_intervals(conn, service=service, after_ms=after)
             down = outages(intervals, objective.down_severities)
             first = min(
                 [since_ms] + [s for s, e in down if s <= since_ms and (e is None or e >= since_ms)]
@@ -258,7 +270,7 @@ class OutageTracker(OutageTimers):
             if needed >= after:
                 break
             after = needed  # an outage began before what was loaded: load from there
-        windows = await outage_store.service_windows(conn, service=service, after_ms=after)
+        windows = await service_windows(conn, service=service, after_ms=after)
         return down, windows, after, intervals
 
     async def figures(self, service: str, month: str, now: int) -> MonthFigures:
@@ -266,18 +278,18 @@ class OutageTracker(OutageTimers):
         objective = self.objective(service)
         start, _end = month_bounds(month, objective.calendar.timezone)
         async with self.engine.connect() as conn:
-            intervals = await outage_store.service_intervals(conn, service=service, after_ms=start)
-            windows = await outage_store.service_windows(conn, service=service, after_ms=start)
+            intervals = await service_intervals(conn, service=service, after_ms=start)
+            windows = await service_windows(conn, service=service, after_ms=start)
         down = outages(intervals, objective.down_severities)
         return month_figures(service, month, objective, down, windows, now)
 
     async def _write_signals(self, conn: AsyncConnection, signals: list[Signal]) -> set[str]:
         bodies = [s.model_dump(mode="json") for s in signals]
-        new_ids = await signal_store.record_signals(conn, signals=bodies)
+        new_ids = await record_signals(conn, signals=bodies)
         for signal, body in zip(signals, bodies, strict=True):
             if signal.signal_id not in new_ids:
                 continue  # fired before (by this path, the other one, or before a restart)
-            await outbox.enqueue(
+            await enqueue(
                 conn,
                 topic=self.signals_topic,
                 key=signal.service,
@@ -290,11 +302,9 @@ class OutageTracker(OutageTimers):
 
     async def _write_fact(self, conn: AsyncConnection, fig: MonthFigures) -> None:
         body = availability_fact(fig, version=0)
-        version = await outage_store.next_fact_version(
-            conn, service=fig.service, month=fig.month, body=body
-        )
+        version = await next_fact_version(conn, service=fig.service, month=fig.month, body=body)
         fact = availability_fact(fig, version=version)
-        await outbox.enqueue(
+        await enqueue(
             conn, topic=self.facts_topic, key=fig.service, record_id=fact["fact_id"], body=fact
         )
 
@@ -344,7 +354,7 @@ class OutageTracker(OutageTimers):
         now = now_ms()
         after = now - MONTH_MS if since_ms is None else min(now - MONTH_MS, since_ms - MONTH_MS)
         async with self.engine.begin() as conn:
-            recent = await outage_store.services_down_after(conn, after_ms=after)
+            recent = await services_down_after(conn, after_ms=after)
             for service in sorted(recent if services is None else recent & services):
                 if self._owns(service):
                     tz = self.objective(service).calendar.timezone
@@ -361,7 +371,7 @@ class OutageTracker(OutageTimers):
         dues: Dues = {}
         now = now_ms()
         async with self.engine.begin() as conn:
-            for service in sorted(await outage_store.open_outage_starts(conn)):
+            for service in sorted(await open_outage_starts(conn)):
                 if not self._owns(service):
                     continue  # another instance owns its partition and its timers
                 dues[service] = await self.evaluate(conn, service, since_ms=now, now=now)

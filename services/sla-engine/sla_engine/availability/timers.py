@@ -8,8 +8,8 @@ import contextlib
 import heapq
 
 from pacta.logs import get_logger
-from sla_engine.keeper import now_ms
-from sla_engine.ownership import partition_of
+from sla_engine.clocks.keeper import now_ms
+from sla_engine.kafka.ownership import partition_of
 
 log = get_logger(__name__)
 
