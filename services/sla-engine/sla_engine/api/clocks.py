@@ -13,10 +13,10 @@ from pacta.problems import Problem
 from sla_engine.api.answers import answers
 from sla_engine.api.schemas import Availability, ClockList, ClockView
 from sla_engine.availability.views import availability_view
-from sla_engine.clocks.keeper import now_ms
 from sla_engine.clocks.rows import clock_from_row
 from sla_engine.clocks.store import query_clocks
 from sla_engine.domain.downtime import month_of
+from sla_engine.timers import now_ms
 
 router = APIRouter(prefix="/v1", responses=answers(401, 422))
 CLEAN = r"^[^\x00-\x1f\x7f]+$"

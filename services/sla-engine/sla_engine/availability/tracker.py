@@ -3,7 +3,7 @@ policy, availability signals in real time (timers), and availability facts for r
 
 from __future__ import annotations
 
-import heapq
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
@@ -27,9 +27,7 @@ from sla_engine.availability.store import (
     signal_bodies,
     sync_event_windows,
 )
-from sla_engine.availability.timers import OutageTimers
 from sla_engine.availability.views import availability_fact, intent_signal, retraction_signal
-from sla_engine.clocks.keeper import now_ms
 from sla_engine.domain.availability import BURN_RULES, OpenInterval, month_bounds
 from sla_engine.domain.availability_record import Recorded, judge, standing_ids
 from sla_engine.domain.budget_alerts import plan
@@ -49,9 +47,11 @@ from sla_engine.domain.downtime import (
 )
 from sla_engine.domain.policies import select_availability_policy
 from sla_engine.kafka.outbox import enqueue
+from sla_engine.kafka.ownership import Ownership
 from sla_engine.metrics import AVAILABILITY, BUDGET_REMAINING, DETECTION_LAG, SIGNALS
 from sla_engine.resources.registry import Registry
 from sla_engine.store.signals import mark_retracted, record_signals
+from sla_engine.timers import TimerHeap, now_ms, run_rounds
 
 log = get_logger(__name__)
 LOOKBACK_MS = max(rule.long_ms for rule in BURN_RULES)
@@ -61,9 +61,12 @@ Dues = dict[str, int | None]
 MONTH_MS = 32 * 86_400_000  # back far enough to reach the start of any calendar's month
 
 
-class OutageTracker(OutageTimers):
+class OutageTracker:
     def __init__(self, engine: AsyncEngine, registry: Registry, prefix: str) -> None:
-        super().__init__()
+        # for each service it owns (by the partitions of the monitoring topic) that is down,
+        # the next instant a threshold falls due
+        self.timers = TimerHeap()
+        self.ownership = Ownership()
         self.engine, self.registry = engine, registry
         self.signals_topic = topic_name(prefix, SIGNALS_TOPIC)
         self.facts_topic = topic_name(prefix, FACTS_TOPIC)
@@ -171,7 +174,7 @@ class OutageTracker(OutageTimers):
         if dues is None:
             dues, self._applied = self._applied, {}
         for service, due in dues.items():
-            self.schedule(service, due)
+            self.timers.schedule(service, due if self.ownership.owns(service) else None)
         for bell in self.on_commit:
             bell()
 
@@ -310,19 +313,21 @@ class OutageTracker(OutageTimers):
 
     async def assigned(self, partitions: set[int], total: int) -> None:
         """Monitoring partitions came to this instance: re-plan their running outages."""
-        self.partitions, self.owned = total, partitions
-        for service in [s for s in self.scheduled if not self._owns(s)]:
-            del self.scheduled[service]
+        self.ownership.assign(partitions, total)
+        self.timers.retain(self.ownership.owns)
         await self.replan_open()
+
+    def revoked(self, partitions: set[int], total: int) -> None:
+        """Monitoring partitions went to another instance: stop timing their services."""
+        self.ownership.revoke(partitions, total)
+        self.timers.retain(self.ownership.owns)
+
+    async def run_timers(self, stop: asyncio.Event) -> None:
+        await run_rounds(self.timers, self.fire, stop, "availability")
 
     async def fire(self, now: int) -> None:
         """Re-plan every service whose instant has come, in one transaction."""
-        due: list[str] = []
-        while self.heap and self.heap[0][0] <= now:
-            at, service = heapq.heappop(self.heap)
-            if self.scheduled.get(service) == at:  # else superseded (lazy deletion)
-                del self.scheduled[service]
-                due.append(service)
+        due = [service for _at, service in self.timers.pop_due(now)]
         if not due:
             return
         dues: Dues = {}
@@ -334,7 +339,7 @@ class OutageTracker(OutageTimers):
                     )
         except Exception:
             for service in due:  # try again shortly; nothing was written
-                self.schedule(service, now + 1_000)
+                self.timers.schedule(service, now + 1_000)
             raise
         self.committed(dues)
 
@@ -356,7 +361,7 @@ class OutageTracker(OutageTimers):
         async with self.engine.begin() as conn:
             recent = await services_down_after(conn, after_ms=after)
             for service in sorted(recent if services is None else recent & services):
-                if self._owns(service):
+                if self.ownership.owns(service):
                     tz = self.objective(service).calendar.timezone
                     this_month = month_bounds(month_of(now, tz), tz)[0]
                     back = None if since_ms is None or since_ms >= this_month else since_ms
@@ -372,7 +377,7 @@ class OutageTracker(OutageTimers):
         now = now_ms()
         async with self.engine.begin() as conn:
             for service in sorted(await open_outage_starts(conn)):
-                if not self._owns(service):
+                if not self.ownership.owns(service):
                     continue  # another instance owns its partition and its timers
                 dues[service] = await self.evaluate(conn, service, since_ms=now, now=now)
         self.committed(dues)

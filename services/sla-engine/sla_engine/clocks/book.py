@@ -4,9 +4,7 @@ and on a rebalance (the event and timer paths are in `keeper`)."""
 
 from __future__ import annotations
 
-import asyncio
 import gc
-import heapq
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -17,11 +15,12 @@ from sla_engine.clocks.store import open_ticket_ids, stream_open_clocks
 from sla_engine.domain.rules import ClockRules
 from sla_engine.domain.tickets import Ticket
 from sla_engine.domain.watermarks import Watermarks
-from sla_engine.kafka.ownership import partition_of
+from sla_engine.kafka.ownership import Ownership, partition_of
 from sla_engine.metrics import CLOCKS_OPEN
 from sla_engine.resources.registry import Registry
 from sla_engine.store import driver_connection
 from sla_engine.store.signals import standing_keys
+from sla_engine.timers import TimerHeap
 
 log = get_logger(__name__)
 
@@ -32,13 +31,10 @@ class Book:
     def __init__(self, engine: AsyncEngine, registry: Registry) -> None:
         self.engine, self.registry = engine, registry
         self.book: dict[str, Ticket] = {}
-        self.heap: list[tuple[int, str]] = []
-        self.scheduled: dict[str, int] = {}
-        self.wake = asyncio.Event()
+        self.timers = TimerHeap()  # by ticket id
         self.on_commit: list[Any] = []  # callbacks run after a commit (the relay's bell)
         self.reload: set[str] = set()
-        self.owned: set[int] | None = None  # partitions of the tickets topic; None: all
-        self.partitions = 0
+        self.ownership = Ownership()  # of the partitions of the tickets topic
         self.firing: set[str] = set()  # tickets whose timer round is being committed
         self.open_running = 0  # open clocks in the book, kept as tickets change (the gauge)
         self.open_paused = 0
@@ -53,17 +49,10 @@ class Book:
 
     def schedule(self, ticket: Ticket) -> None:
         due = ticket.next_due_ms()
-        if due is None:
-            self.scheduled.pop(ticket.ticket_id, None)
-            if not ticket.open:
-                # settled: keep memory for open clocks
-                self._uncount(self.book.pop(ticket.ticket_id, None))
-            return
-        if self.scheduled.get(ticket.ticket_id) != due:
-            self.scheduled[ticket.ticket_id] = due
-            heapq.heappush(self.heap, (due, ticket.ticket_id))
-            if self.heap[0][1] == ticket.ticket_id:
-                self.wake.set()  # a new earliest deadline: the timer must sleep less
+        self.timers.schedule(ticket.ticket_id, due)
+        if due is None and not ticket.open:
+            # settled: keep memory for open clocks
+            self._uncount(self.book.pop(ticket.ticket_id, None))
 
     async def restore(self) -> int:
         """Load the open clocks this instance owns from PostgreSQL and arm their timers
@@ -124,50 +113,44 @@ class Book:
             for ticket in tickets:
                 self.schedule(ticket)
             return
+        dues: list[tuple[str, int]] = []
         for ticket in tickets:
             due = ticket.next_due_ms()
-            if due is None:
-                self.scheduled.pop(ticket.ticket_id, None)
-                if not ticket.open:
-                    self._uncount(self.book.pop(ticket.ticket_id, None))
-            elif self.scheduled.get(ticket.ticket_id) != due:
-                self.scheduled[ticket.ticket_id] = due
-                self.heap.append((due, ticket.ticket_id))
-        heapq.heapify(self.heap)
-        self.wake.set()
+            if due is not None:
+                dues.append((ticket.ticket_id, due))
+                continue
+            self.timers.cancel(ticket.ticket_id)
+            if not ticket.open:
+                self._uncount(self.book.pop(ticket.ticket_id, None))
+        self.timers.schedule_many(dues)
+
+    @property
+    def partitions(self) -> int:
+        """How many partitions the tickets topic has (0 before the first assignment)."""
+        return self.ownership.total
 
     def owns(self, ticket_id: str) -> bool:
-        owned = self.owned
-        return (
-            owned is None or self._owns_all() or partition_of(ticket_id, self.partitions) in owned
-        )
-
-    def _owns_all(self) -> bool:
-        """Every partition is this instance's (the hash of each ticket id need not be taken:
-        half a million of them take seconds)."""
-        return self.owned is None or self.owned.issuperset(range(self.partitions))
+        return self.ownership.owns(ticket_id)
 
     def revoked(self, partitions: set[int], total: int) -> None:
         """Partitions went to another instance: drop their tickets (it loads them)."""
-        self.partitions = total
-        self.owned = (self.owned if self.owned is not None else set(range(total))) - partitions
+        self.ownership.revoke(partitions, total)
         self.marks.forget(partitions)
         self._drop_unowned()
 
     async def assigned(self, partitions: set[int], total: int) -> None:
         """Partitions came to this instance: load their open clocks from PostgreSQL."""
-        self.partitions = total
-        self.owned = partitions
+        self.ownership.assign(partitions, total)
         self._drop_unowned()
         await self.restore()
 
     def _drop_unowned(self) -> None:
-        if self._owns_all():
+        if self.ownership.owns_all():
             self._count()
             return
         for ticket_id in [t for t in self.book if not self.owns(t)]:
             self._uncount(self.book.pop(ticket_id))
-            self.scheduled.pop(ticket_id, None)
+            self.timers.cancel(ticket_id)
         self._count()
 
     def rules_of_first(self, first: dict[str, Any]) -> ClockRules | None:

@@ -10,9 +10,6 @@ at most once however the two paths (or two instances during a rebalance) interle
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import heapq
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -43,6 +40,7 @@ from sla_engine.metrics import DETECTION_LAG
 from sla_engine.resources.registry import Registry, load_registry
 from sla_engine.store.journal import journaled_before, known_since, ticket_logs
 from sla_engine.store.signals import standing_signals
+from sla_engine.timers import now_ms
 
 log = get_logger(__name__)
 
@@ -53,10 +51,6 @@ ROUND_GAP_MS = 10
 """A timer round starts at most this often: what comes due meanwhile joins the next one. A
 round costs the engine ~2 ms of CPU whatever it holds (a transaction of a few statements),
 so 500 breaches a second fired one by one would take a whole core."""
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class ClockKeeper(Book, ClockWriter):
@@ -207,7 +201,7 @@ class ClockKeeper(Book, ClockWriter):
                 self.schedule(ticket)
         self._release()
         if self.marks.seen_at:
-            self.wake.set()  # the timers wake for the end of a backfill's quiet
+            self.timers.wake.set()  # the timers wake for the end of a backfill's quiet
         for bell in self.on_commit:
             bell()
         self._count()
@@ -217,7 +211,7 @@ class ClockKeeper(Book, ClockWriter):
         for ticket_id in self.marks.released():
             ticket = self.book.get(ticket_id)
             if ticket is not None:
-                self.scheduled.pop(ticket_id, None)  # due again: the watermark passed it
+                self.timers.cancel(ticket_id)  # due again: the watermark passed it
                 self.schedule(ticket)
 
     def evict(self, ticket_ids: Iterable[str]) -> None:
@@ -227,7 +221,7 @@ class ClockKeeper(Book, ClockWriter):
             if ticket is not None:
                 self._uncount(ticket)
                 self.reload.add(ticket_id)
-        self.wake.set()
+        self.timers.wake.set()
 
     # ---- timers --------------------------------------------------------------------------
 
@@ -241,7 +235,7 @@ class ClockKeeper(Book, ClockWriter):
             while not stop.is_set():
                 try:
                     rounds = await self._finished(rounds, ROUNDS_IN_FLIGHT - 1)
-                    await self._sleep_until_due(stop)
+                    await self.timers.sleep_until_due(self.marks.next_expiry())
                     if (gap := last + ROUND_GAP_MS - now_ms()) > 0:
                         await asyncio.sleep(gap / 1000)
                     if self.reload:
@@ -285,18 +279,6 @@ class ClockKeeper(Book, ClockWriter):
             task.result()
         return rounds
 
-    async def _sleep_until_due(self, stop: asyncio.Event) -> None:
-        self.wake.clear()
-        dues = [d for d in (self.heap[0][0] if self.heap else None, self.marks.next_expiry()) if d]
-        if dues:
-            delay = (min(dues) - now_ms()) / 1000
-            if delay <= 0:
-                return
-        else:
-            delay = 3600.0
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wake.wait(), delay)
-
     async def fire(self, now: int) -> None:
         """Fire every ticket whose instant has come, in one transaction."""
         due = self._take_due(now)
@@ -306,11 +288,7 @@ class ClockKeeper(Book, ClockWriter):
     def _take_due(self, now: int) -> list[tuple[Ticket, Outcome]]:
         """Take the tickets whose instant has come off the heap and fire them in memory."""
         due: list[tuple[Ticket, int]] = []
-        while self.heap and self.heap[0][0] <= now:
-            at, ticket_id = heapq.heappop(self.heap)
-            if self.scheduled.get(ticket_id) != at:
-                continue  # superseded by a later reschedule (lazy deletion)
-            del self.scheduled[ticket_id]
+        for at, ticket_id in self.timers.pop_due(now):
             if ticket_id in self.firing:
                 continue  # its round, once committed, schedules it again from what it holds
             if self.marks.park(ticket_id, at, now):
@@ -364,4 +342,4 @@ class ClockKeeper(Book, ClockWriter):
             self.rules_services = None
         else:
             self.rules_services |= services
-        self.wake.set()
+        self.timers.wake.set()

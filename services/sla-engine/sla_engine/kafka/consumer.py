@@ -13,10 +13,10 @@ from pacta.durations import datetime_to_ms
 from pacta.events import TICKETS_TOPIC, MonitoringEvent, TicketEvent
 from pacta.kafka import BatchHandler, Record, decode_events
 from pacta.logs import get_logger
-from sla_engine.clocks.keeper import now_ms
 from sla_engine.metrics import EVENTS_APPLIED, WATERMARK_BEHIND
 from sla_engine.store import SCHEMA
 from sla_engine.store.journal import journal_monitoring, journal_tickets
+from sla_engine.timers import now_ms
 
 log = get_logger(__name__)
 
