@@ -40,7 +40,7 @@ async def list_clocks(
         rows = await query_clocks(
             conn, ticket_id=ticket_id, service=service, state=state, limit=limit
         )
-    book = request.app.state.keeper.book
+    book = request.app.state.keeper.book.tickets
     registry = request.app.state.registry
     now = now_ms()
     return ClockList(items=[_clock_view(row, book, registry, now) for row in rows])

@@ -1,23 +1,21 @@
-"""Policy and calendar versions applied to tickets at the instant they take effect: every
-ticket whose life reaches past that instant (open ones, ones ended since, unmeasured ones) is
-replayed under its rules timeline, so each stretch is measured by the version in force then and
-nothing before the change is recomputed differently (SPEC §11)."""
+"""Which tickets a policy or calendar version reaches: every ticket whose life runs past the
+instant it takes effect (open ones, ones ended since, unmeasured ones) is replayed under its
+rules timeline, so each stretch is measured by the version in force then and nothing before
+the change is recomputed differently (docs/api.md, "Versions of policies and calendars")."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
 
-from pacta.logs import get_logger
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from sla_engine.clocks.store import ended_since
 from sla_engine.domain.rules import ClockRules
 from sla_engine.domain.ticket_log import RulesChange
+from sla_engine.domain.tickets import Ticket
 from sla_engine.domain.timeline import NEVER_SEEN
+from sla_engine.resources.registry import Registry
 from sla_engine.store.journal import unmeasured_tickets
-
-if TYPE_CHECKING:
-    from sla_engine.clocks.keeper import ClockKeeper
-
-log = get_logger(__name__)
 
 
 def last_rules(initial: ClockRules | None, changes: list[RulesChange]) -> ClockRules | None:
@@ -29,36 +27,30 @@ def last_rules(initial: ClockRules | None, changes: list[RulesChange]) -> ClockR
     return initial
 
 
-async def apply_policy_change(
-    keeper: ClockKeeper, now: int, since_ms: int, services: set[str] | None = None
-) -> int:
-    """Replay, under the versions now recorded, every owned ticket of `services` (None: any)
-    whose clocks ran at or after `since_ms`, and the unmeasured ones since: clocks switch
-    rules there keeping their elapsed time, a ticket no policy covered gets clocks from there
-    on, a deleted policy's clocks stop, a correction in the past is measured from its instant."""
-    try:
-        async with keeper.engine.begin() as conn:
-            ids: set[str] = set()
-            for ticket_id, ticket in list(keeper.book.items()):
-                if ticket_id in keeper.firing or (services and ticket.service not in services):
-                    continue
-                initial, changes = keeper.registry.timeline(
-                    ticket.service, ticket.customer, ticket.ticket_type, NEVER_SEEN
-                )
-                later = [c for c in changes if c.at_ms >= since_ms]
-                if later or last_rules(initial, changes) != ticket.rules:
-                    ids.add(ticket_id)
-            ended = await ended_since(conn, since_ms=since_ms, services=services)
-            unmeasured = await unmeasured_tickets(conn, services=services, since_ms=since_ms)
-            ids.update(t for t in [*ended, *unmeasured] if keeper.owns(t))
-            ids.difference_update(keeper.firing)
-            ordered = sorted(ids)
-            outcomes, standing = await keeper.replay_tickets(conn, ordered, now)
-            await keeper.persist(conn, outcomes, now, standing)
-    except Exception:
-        keeper.policy_changed(services, since_ms)  # try again next round
-        raise
-    keeper.committed(ordered)
-    if ordered:
-        log.info("policy change applied", tickets=len(ordered), since_ms=since_ms)
-    return len(ordered)
+async def tickets_reached(
+    conn: AsyncConnection,
+    *,
+    held: Iterable[Ticket],
+    registry: Registry,
+    since_ms: int,
+    services: set[str] | None,
+    owns: Callable[[str], bool],
+) -> set[str]:
+    """The tickets of `services` (None: any) this instance owns whose clocks ran at or after
+    `since_ms`, and the unmeasured ones since: among those `held` in memory, the ones with a
+    change from then on or measured by other rules than the latest; from the database, those
+    ended since and those no policy covered."""
+    ids: set[str] = set()
+    for ticket in held:
+        if services and ticket.service not in services:
+            continue
+        initial, changes = registry.timeline(
+            ticket.service, ticket.customer, ticket.ticket_type, NEVER_SEEN
+        )
+        later = [c for c in changes if c.at_ms >= since_ms]
+        if later or last_rules(initial, changes) != ticket.rules:
+            ids.add(ticket.ticket_id)
+    ended = await ended_since(conn, since_ms=since_ms, services=services)
+    unmeasured = await unmeasured_tickets(conn, services=services, since_ms=since_ms)
+    ids.update(t for t in [*ended, *unmeasured] if owns(t))
+    return ids

@@ -39,10 +39,10 @@ def _log_signals(signals: list[dict[str, Any]]) -> None:
 
 
 class ClockWriter:
-    """The keeper's writes (a mixin: the keeper sets the two topics)."""
+    """The keeper's writes, to the signals and facts topics through the outbox."""
 
-    signals_topic: str
-    facts_topic: str
+    def __init__(self, *, signals_topic: str, facts_topic: str) -> None:
+        self.signals_topic, self.facts_topic = signals_topic, facts_topic
 
     async def persist(
         self,
