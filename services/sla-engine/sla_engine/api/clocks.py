@@ -13,7 +13,7 @@ from pacta.problems import Problem
 from sla_engine.api.answers import answers
 from sla_engine.api.schemas import Availability, ClockList, ClockView
 from sla_engine.availability.views import availability_view
-from sla_engine.clocks.rows import clock_from_row
+from sla_engine.clocks.rows import ClockRow, clock_from_row
 from sla_engine.clocks.store import query_clocks
 from sla_engine.domain.downtime import month_of
 from sla_engine.timers import now_ms
@@ -46,38 +46,38 @@ async def list_clocks(
     return ClockList(items=[_clock_view(row, book, registry, now) for row in rows])
 
 
-def _clock_view(row: dict[str, Any], book: dict[str, Any], registry: Any, now: int) -> ClockView:
-    ticket = book.get(row["ticket_id"])
-    clock = ticket.clocks.get(row["metric"]) if ticket else None
+def _clock_view(row: ClockRow, book: dict[str, Any], registry: Any, now: int) -> ClockView:
+    ticket = book.get(row.ticket_id)
+    clock = ticket.clocks.get(row.metric) if ticket else None
     if clock is None:
         # held by another instance, or settled: its snapshot is exact to `as_of_ms`, and the
         # clock itself counts what came since, so every instance answers the same figures
         with contextlib.suppress(KeyError):
-            clock = clock_from_row(row, registry.calendar(row["calendar"]))
+            clock = clock_from_row(row, registry.calendar(row.calendar))
     if clock is not None:
         elapsed, remaining, state = clock.elapsed_at(now), clock.remaining_ms(now), clock.api_state
         deadline_ms = clock.deadline_ms()
         deadline = None if deadline_ms is None else ms_to_datetime(deadline_ms)
     else:  # its calendar is gone: the snapshot as it stands
-        elapsed, state, deadline = row["elapsed_ms"], row["state"], row["deadline_at"]
-        remaining = None if row["target_ms"] is None else row["target_ms"] - elapsed
+        elapsed, state, deadline = row.elapsed_ms, row.state, row.deadline_at
+        remaining = None if row.target_ms is None else row.target_ms - elapsed
     return ClockView(
-        ticket_id=row["ticket_id"],
-        service=row["service"],
-        customer=row["customer"],
-        metric=row["metric"],
-        policy=row["policy"],
-        policy_version=row["policy_version"],
-        calendar=row["calendar"],
-        calendar_version=row["calendar_version"],
-        priority=row["priority"],
-        target_seconds=None if row["target_ms"] is None else row["target_ms"] / 1000,
+        ticket_id=row.ticket_id,
+        service=row.service,
+        customer=row.customer,
+        metric=row.metric,
+        policy=row.policy,
+        policy_version=row.policy_version,
+        calendar=row.calendar,
+        calendar_version=row.calendar_version,
+        priority=row.priority,
+        target_seconds=None if row.target_ms is None else row.target_ms / 1000,
         state=state,
         elapsed_seconds=elapsed / 1000,
         deadline=deadline,
         remaining_seconds=None if remaining is None else remaining / 1000,
-        started_at=ms_to_datetime(row["started_at_ms"]),
-        stopped_at=None if row["stopped_at_ms"] is None else ms_to_datetime(row["stopped_at_ms"]),
+        started_at=ms_to_datetime(row.started_at_ms),
+        stopped_at=None if row.stopped_at_ms is None else ms_to_datetime(row.stopped_at_ms),
     )
 
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pacta.logs import get_logger
-from sla_engine.clocks.rows import clock_fact, ticket_facts_and_rows
+from sla_engine.clocks.rows import ClockRow, clock_fact, ticket_facts_and_rows
 from sla_engine.clocks.store import delete_clocks, save_clocks
 from sla_engine.domain.signals import retraction_body, signal_body
 from sla_engine.domain.tickets import Outcome, Ticket
@@ -117,7 +118,7 @@ class ClockWriter:
         for labels, count in counts.items():
             SIGNALS.labels(*labels).inc(count)
         _log_signals(emitted)
-        rows: list[dict[str, Any]] = []
+        rows: list[ClockRow] = []
         facts: list[dict[str, Any]] = []
         for ticket in tickets:
             ticket_facts, ticket_rows = ticket_facts_and_rows(
@@ -131,7 +132,7 @@ class ClockWriter:
         if partial:
             gone = await delete_clocks(conn, keep={k: list(v[0]) for k, v in partial.items()})
             for row in gone:
-                row = {**row, "version": partial[row["ticket_id"]][1]}
+                row = replace(row, version=partial[row.ticket_id][1])
                 facts.append(clock_fact(row, removed=True))
         for fact in facts:
             records.append(
