@@ -1,4 +1,4 @@
-"""Ticket clocks end to end (SPEC §4.2): events posted to ingest in event time, figures read back
+"""Ticket clocks end to end (docs/design.md, "SLA clocks"): events posted to ingest in event time, figures read back
 from `GET /v1/clocks` and signals from Kafka, each compared to the second with a deadline worked
 out by hand (in the comments) on business calendars, holidays, DST changes, pauses, priority
 changes and reopens. Every instant lies in the past, so each breach is a replay: it fires at once,
@@ -127,7 +127,7 @@ def office(**extra: Any) -> dict[str, Any]:
 async def test_a_holiday_and_a_weekend_push_the_deadline(
     stack: dict[str, ServiceProcess], signals: TopicReader
 ) -> None:
-    # SPEC's own example moved into the past: Fri 2026-11-20 is declared a holiday
+    # the documented example moved into the past: Fri 2026-11-20 is declared a holiday
     s = Scenario(stack, office(holidays=["2026-11-20"]))
     s.policy({"P1": ("1h", "4h")})
     created = local("2026-11-19 16:00", BERLIN)  # a Thursday

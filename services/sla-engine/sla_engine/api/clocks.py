@@ -91,7 +91,7 @@ async def get_availability(
     _: ReaderKey,
     month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
 ) -> Availability:
-    """Month-to-date availability (SPEC §4.3); the month is the availability calendar's local
+    """Month-to-date availability (docs/design.md, "Availability"); the month is the availability calendar's local
     month, the current one by default."""
     outages = request.app.state.outages
     now = now_ms()

@@ -1,4 +1,4 @@
-"""Versions of policies and calendars over HTTP (SPEC §11): `effective_from` on a PUT (in the
+"""Versions of policies and calendars over HTTP (docs/design.md, "SLA clocks"): `effective_from` on a PUT (in the
 body or the query), what GET shows of the version in force, and the history of each."""
 
 from __future__ import annotations
