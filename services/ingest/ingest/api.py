@@ -1,4 +1,4 @@
-"""Routes of the ingest service: the two generic event endpoints (SPEC §3.1, §3.2, §3.4)."""
+"""Routes of the ingest service: the two generic event endpoints (docs/api.md, Ingest)."""
 
 from __future__ import annotations
 

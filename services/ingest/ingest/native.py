@@ -1,4 +1,4 @@
-"""Routes of the native formats (SPEC §3.3): each tool's payload goes through its adapter in
+"""Routes of the native formats (docs/integrations.md): each tool's payload goes through its adapter in
 `ingest.formats` and then down the generic endpoints' own path (key, signature, rate limit,
 all-or-nothing claim and produce, 202 only once Kafka holds the events)."""
 
