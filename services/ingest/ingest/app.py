@@ -22,6 +22,7 @@ from ingest.signatures import SignatureGuard
 from pacta.db import create_engine, database_reachable, migrate
 from pacta.kafka import create_producer, ensure_topics, kafka_reachable, start_with_retry
 from pacta.logs import get_logger
+from pacta.tasks import stop_tasks
 from pacta.web import create_base_app
 
 log = get_logger(__name__)
@@ -73,10 +74,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            stop.set()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await stop_tasks(stop, tasks)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(producer.stop(), 10)
             with contextlib.suppress(Exception):

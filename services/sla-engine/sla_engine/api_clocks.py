@@ -8,12 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 
 from pacta.auth import ReaderKey
+from pacta.clock import now_ms
 from pacta.durations import ms_to_datetime
 from pacta.problems import Problem
 from sla_engine import store
 from sla_engine.clock_rows import clock_from_row
 from sla_engine.domain.downtime import month_of
-from sla_engine.keeper import now_ms
 from sla_engine.openapi_answers import answers
 from sla_engine.outage_views import availability_view
 from sla_engine.schemas import Availability, ClockList, ClockView

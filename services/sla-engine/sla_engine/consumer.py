@@ -8,13 +8,13 @@ from typing import Any
 from aiokafka import TopicPartition
 from fastapi import FastAPI
 
+from pacta.clock import now_ms
 from pacta.db import claim_events
 from pacta.durations import datetime_to_ms
 from pacta.events import TICKETS_TOPIC, MonitoringEvent, TicketEvent
 from pacta.kafka import BatchHandler, Record, decode_events
 from pacta.logs import get_logger
 from sla_engine import store
-from sla_engine.keeper import now_ms
 from sla_engine.metrics import EVENTS_APPLIED, WATERMARK_BEHIND
 
 log = get_logger(__name__)

@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
-import time
 from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from pacta.clock import now_ms
 from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, TicketEvent, topic_name
 from pacta.logs import get_logger
 from sla_engine import signal_store, store
@@ -51,10 +51,6 @@ ROUND_GAP_MS = 10
 """A timer round starts at most this often: what comes due meanwhile joins the next one. A
 round costs the engine ~2 ms of CPU whatever it holds (a transaction of a few statements),
 so 500 breaches a second fired one by one would take a whole core."""
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class ClockKeeper(Book, ClockWriter):

@@ -7,8 +7,8 @@ import asyncio
 import contextlib
 import heapq
 
+from pacta.clock import now_ms
 from pacta.logs import get_logger
-from sla_engine.keeper import now_ms
 from sla_engine.ownership import partition_of
 
 log = get_logger(__name__)

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from pacta.clock import now_ms
 from pacta.durations import datetime_to_ms, ms_to_datetime
 from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, MonitoringEvent, Signal, topic_name
 from pacta.logs import get_logger
@@ -31,7 +32,6 @@ from sla_engine.domain.downtime import (
     outages,
 )
 from sla_engine.domain.policies import select_availability_policy
-from sla_engine.keeper import now_ms
 from sla_engine.metrics import AVAILABILITY, BUDGET_REMAINING, DETECTION_LAG, SIGNALS
 from sla_engine.outage_timers import OutageTimers
 from sla_engine.outage_views import availability_fact, intent_signal, retraction_signal
