@@ -15,6 +15,7 @@ from pacta.events import MONITORING_TOPIC, TICKETS_TOPIC, topic_name
 from pacta.kafka import create_producer, start_with_retry
 from pacta.logs import get_logger
 from pacta.runtime import consumer_lifespan
+from pacta.tasks import stop_tasks
 from pacta.web import create_base_app
 from sla_engine.api.clocks import router as clocks_router
 from sla_engine.api.resources import router
@@ -124,11 +125,8 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            stop.set()
             relay_task = tasks.pop(1)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await stop_tasks(stop, tasks)
             # a planned stop lets the relay finish its round and flush what is committed, so a
             # restart does not publish those records a second time (consumers would dedup them)
             relay.stop.set()

@@ -1,24 +1,20 @@
 """The timer heap ticket clocks and outages share: when each key (a ticket, a service) next
-falls due, and one task's sleep until the earliest; and the wall clock in epoch milliseconds."""
+falls due, and one task's sleep until the earliest;."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import heapq
-import time
 from collections.abc import Awaitable, Callable, Iterable
 
+from pacta.clock import now_ms
 from pacta.logs import get_logger
 
 log = get_logger(__name__)
 
 IDLE_S = 3600.0
 """How long a timer task sleeps with nothing scheduled (a new instant wakes it sooner)."""
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class TimerHeap:

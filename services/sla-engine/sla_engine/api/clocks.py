@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 
 from pacta.auth import ReaderKey
+from pacta.clock import now_ms
 from pacta.durations import ms_to_datetime
 from pacta.problems import Problem
 from sla_engine.api.answers import answers
@@ -16,7 +17,6 @@ from sla_engine.availability.views import availability_view
 from sla_engine.clocks.rows import ClockRow, clock_from_row
 from sla_engine.clocks.store import query_clocks
 from sla_engine.domain.downtime import month_of
-from sla_engine.timers import now_ms
 
 router = APIRouter(prefix="/v1", responses=answers(401, 422))
 CLEAN = r"^[^\x00-\x1f\x7f]+$"

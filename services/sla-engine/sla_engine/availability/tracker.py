@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from pacta.clock import now_ms
 from pacta.durations import datetime_to_ms, ms_to_datetime
 from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, MonitoringEvent, Signal, topic_name
 from pacta.logs import get_logger
@@ -51,7 +52,7 @@ from sla_engine.kafka.ownership import Ownership
 from sla_engine.metrics import AVAILABILITY, BUDGET_REMAINING, DETECTION_LAG, SIGNALS
 from sla_engine.resources.registry import Registry
 from sla_engine.store.signals import mark_retracted, record_signals
-from sla_engine.timers import TimerHeap, now_ms, run_rounds
+from sla_engine.timers import TimerHeap, run_rounds
 
 log = get_logger(__name__)
 LOOKBACK_MS = max(rule.long_ms for rule in BURN_RULES)

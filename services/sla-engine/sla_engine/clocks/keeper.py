@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from pacta.clock import now_ms
 from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, TicketEvent, topic_name
 from pacta.logs import get_logger
 from sla_engine.clocks.book import Book
@@ -42,7 +43,6 @@ from sla_engine.metrics import DETECTION_LAG
 from sla_engine.resources.registry import Registry, load_registry
 from sla_engine.store.journal import journaled_before, known_since, ticket_logs
 from sla_engine.store.signals import standing_signals
-from sla_engine.timers import now_ms
 
 log = get_logger(__name__)
 

@@ -8,6 +8,7 @@ from typing import Any
 from aiokafka import TopicPartition
 from fastapi import FastAPI
 
+from pacta.clock import now_ms
 from pacta.db import claim_events
 from pacta.durations import datetime_to_ms
 from pacta.events import TICKETS_TOPIC, MonitoringEvent, TicketEvent
@@ -16,7 +17,6 @@ from pacta.logs import get_logger
 from sla_engine.metrics import EVENTS_APPLIED, WATERMARK_BEHIND
 from sla_engine.store import SCHEMA
 from sla_engine.store.journal import journal_monitoring, journal_tickets
-from sla_engine.timers import now_ms
 
 log = get_logger(__name__)
 
