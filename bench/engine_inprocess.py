@@ -15,7 +15,6 @@ import cProfile
 import gc
 import time
 from collections import defaultdict
-from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -88,8 +87,7 @@ async def run(events: int, batch: int, profile: str | None) -> None:
             await put_resource(conn, kind="policy", name=POLICY, body=POLICY_BODY)
             registry = await load_registry(conn)
         keeper = ClockKeeper(engine, registry, env.topic_prefix)
-        app = SimpleNamespace(state=SimpleNamespace(engine=engine, keeper=keeper, outages=None))
-        handle = make_handler(app)  # type: ignore[arg-type]
+        handle = make_handler(engine, keeper)
         producer = create_producer(settings, "bench")
         await producer.start()
         relay = Relay(engine, producer, batch=2000)

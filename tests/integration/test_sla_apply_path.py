@@ -150,9 +150,8 @@ async def engine_path(tag: str) -> AsyncIterator[SimpleNamespace]:
             await put_resource(conn, kind="policy", name="p", body=POLICY)
             registry = await load_registry(conn)
         keeper = ClockKeeper(engine, registry, settings.topic_prefix)
-        app = SimpleNamespace(state=SimpleNamespace(engine=engine, keeper=keeper, outages=None))
         yield SimpleNamespace(
-            handle=make_handler(app),  # type: ignore[arg-type]
+            handle=make_handler(engine, keeper),
             relay=Relay(engine, producer, batch=2000),
             settings=settings,
             dsn=ADMIN_DSN.rsplit("/", 1)[0] + "/" + name,

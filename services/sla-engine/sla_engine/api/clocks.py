@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 
 from pacta.auth import ReaderKey
 from pacta.clock import now_ms
 from pacta.durations import ms_to_datetime
 from pacta.problems import Problem
 from sla_engine.api.answers import answers
+from sla_engine.api.deps import Context
 from sla_engine.api.schemas import Availability, ClockList, ClockView
 from sla_engine.availability.views import availability_view
 from sla_engine.clocks.rows import ClockRow, clock_from_row
 from sla_engine.clocks.store import query_clocks
 from sla_engine.domain.downtime import month_of
+from sla_engine.domain.tickets import Ticket
+from sla_engine.resources.registry import Registry
 
 router = APIRouter(prefix="/v1", responses=answers(401, 422))
 CLEAN = r"^[^\x00-\x1f\x7f]+$"
@@ -29,24 +33,26 @@ NameQuery = Annotated[str | None, Query(min_length=1, max_length=200, pattern=CL
 
 @router.get("/clocks", tags=["clocks"], response_model=ClockList)
 async def list_clocks(
-    request: Request,
+    context: Context,
     _: ReaderKey,
     ticket_id: NameQuery = None,
     service: NameQuery = None,
     state: Annotated[str | None, Query(pattern="^(running|paused|met|breached)$")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> ClockList:
-    async with request.app.state.engine.connect() as conn:
+    async with context.db.connect() as conn:
         rows = await query_clocks(
             conn, ticket_id=ticket_id, service=service, state=state, limit=limit
         )
-    book = request.app.state.keeper.book.tickets
-    registry = request.app.state.registry
+    book = context.keeper.book.tickets
+    registry = context.registry
     now = now_ms()
     return ClockList(items=[_clock_view(row, book, registry, now) for row in rows])
 
 
-def _clock_view(row: ClockRow, book: dict[str, Any], registry: Any, now: int) -> ClockView:
+def _clock_view(
+    row: ClockRow, book: Mapping[str, Ticket], registry: Registry, now: int
+) -> ClockView:
     ticket = book.get(row.ticket_id)
     clock = ticket.clocks.get(row.metric) if ticket else None
     if clock is None:
@@ -86,14 +92,14 @@ def _clock_view(row: ClockRow, book: dict[str, Any], registry: Any, now: int) ->
 
 @router.get("/services/{service}/availability", tags=["availability"], response_model=Availability)
 async def get_availability(
-    request: Request,
+    context: Context,
     service: Annotated[str, Path(min_length=1, max_length=200, pattern=CLEAN)],
     _: ReaderKey,
     month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
 ) -> Availability:
     """Month-to-date availability (docs/design.md, "Availability"); the month is the availability calendar's local
     month, the current one by default."""
-    outages = request.app.state.outages
+    outages = context.outages
     now = now_ms()
     if month is None:
         month = month_of(now, outages.objective(service).calendar.timezone)

@@ -13,7 +13,7 @@ import orjson
 from pacta.calendars import Calendar
 from pacta.durations import datetime_to_ms, ms_to_datetime, parse_timestamp_ms
 from pacta.events import TicketEvent
-from sla_engine.domain.clocks import Clock, Metric
+from sla_engine.domain.clocks import ApiState, Clock, Metric
 from sla_engine.domain.rules import ClockRules
 from sla_engine.domain.signals import iso_time as _iso
 from sla_engine.domain.ticket_log import TicketEvent as ClockEvent
@@ -158,7 +158,7 @@ class ClockRow:
     `labels` as JSON text, `deadline_at` the only instant as a datetime)."""
 
     ticket_id: str
-    metric: str
+    metric: Metric
     service: str
     customer: str | None
     ticket_type: str
@@ -176,7 +176,7 @@ class ClockRow:
     met_signalled: bool
     fired: list[float]
     last_event_ms: int
-    state: str
+    state: ApiState
     deadline_at: datetime | None
     labels: str
     version: int
@@ -186,7 +186,7 @@ class ClockRow:
     calendar_version: int
 
     @classmethod
-    def of_clock(cls, ticket: Ticket, metric: str, clock: Clock, labels: str) -> ClockRow:
+    def of_clock(cls, ticket: Ticket, metric: Metric, clock: Clock, labels: str) -> ClockRow:
         """The row of one of the ticket's clocks (`labels`: the ticket's, as JSON text)."""
         deadline = clock.deadline_ms()
         return cls(
@@ -246,7 +246,7 @@ def clock_from_row(row: ClockRow, calendar: Calendar) -> Clock:
     return Clock(
         ticket_id=row.ticket_id,
         service=row.service,
-        metric=cast(Metric, row.metric),
+        metric=row.metric,
         policy=row.policy,
         priority=row.priority,
         target_ms=row.target_ms,
