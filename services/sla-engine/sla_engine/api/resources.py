@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
@@ -47,8 +47,16 @@ from sla_engine.resources.registry import (
 )
 from sla_engine.resources.registry import list_windows as stored_windows
 
+Spec = TypeVar("Spec", CalendarSpec, PolicySpec)
+
 router = APIRouter(prefix="/v1", responses=answers(401, 422))
 """Calendars, policies and maintenance windows (`api.clocks` has the live views)."""
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI request body of a route that reads its JSON itself (to answer 400 / 422
+    with the problem documents it declares rather than FastAPI's own)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 async def _body(request: Request) -> Any:
@@ -56,6 +64,18 @@ async def _body(request: Request) -> Any:
         return await request.json()
     except ValueError:
         raise Problem(400, "Malformed JSON", "the body is not valid JSON") from None
+
+
+async def _read_put(
+    request: Request, model: type[Spec], effective_from: str | None
+) -> tuple[Spec, datetime | None, int | None]:
+    """A PUT's body as `model`, the instant it takes effect (body or query), the version it
+    names (if any)."""
+    body = await _body(request)
+    starts = effective_from_of(body, effective_from)
+    expected = expected_version_of(body)
+    spec: Spec = _validate(model, body)
+    return spec, starts, expected
 
 
 def _validate(model: type[Any], data: Any) -> Any:
@@ -105,16 +125,7 @@ async def get_calendar(context: Context, name: ResourceName, _: ReaderKey) -> Na
     tags=["calendars"],
     response_model=NamedCalendar,
     responses={201: {"model": NamedCalendar, "description": "Created"}, **answers(400, 403, 409)},
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": with_effective_from(CalendarSpec.model_json_schema())
-                }
-            },
-        }
-    },
+    openapi_extra=_json_body(with_effective_from(CalendarSpec.model_json_schema())),
 )
 async def put_calendar(
     request: Request,
@@ -126,10 +137,7 @@ async def put_calendar(
 ) -> NamedCalendar:
     if name in BUILTIN_CALENDARS:
         raise Problem(409, "Conflict", f"calendar {name!r} is built in and cannot be changed")
-    body = await _body(request)
-    starts = effective_from_of(body, effective_from)
-    expected = expected_version_of(body)
-    spec: CalendarSpec = _validate(CalendarSpec, body)
+    spec, starts, expected = await _read_put(request, CalendarSpec, effective_from)
     calendar = spec.to_calendar(name)
     async with context.db.begin() as conn:
         recorded = await _record(conn, "calendar", name, spec, starts, expected)
@@ -241,14 +249,7 @@ def _policy_view(registry: Registry, policy: Policy) -> NamedPolicy:
     tags=["policies"],
     response_model=NamedPolicy,
     responses={201: {"model": NamedPolicy, "description": "Created"}, **answers(400, 403, 409)},
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": with_effective_from(PolicySpec.model_json_schema())}
-            },
-        }
-    },
+    openapi_extra=_json_body(with_effective_from(PolicySpec.model_json_schema())),
 )
 async def put_policy(
     request: Request,
@@ -259,10 +260,7 @@ async def put_policy(
     effective_from: EffectiveFromQuery = None,
 ) -> NamedPolicy:
     registry = context.registry
-    body = await _body(request)
-    starts = effective_from_of(body, effective_from)
-    expected = expected_version_of(body)
-    spec: PolicySpec = _validate(PolicySpec, body)
+    spec, starts, expected = await _read_put(request, PolicySpec, effective_from)
     policy = spec.named(name)
     missing = sorted(
         c
@@ -343,12 +341,7 @@ async def _replan_outages(
         200: {"model": MaintenanceWindow, "description": "The same window was posted before"},
         **answers(400, 403, 409),
     },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": MaintenanceWindowIn.model_json_schema()}},
-        }
-    },
+    openapi_extra=_json_body(MaintenanceWindowIn.model_json_schema()),
 )
 async def post_window(
     request: Request, context: Context, response: Response, _: AdminKey

@@ -12,35 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sla_engine.clocks.rows import ClockRow
 
-_CLOCK_COLUMNS = (
-    "ticket_id",
-    "metric",
-    "service",
-    "customer",
-    "ticket_type",
-    "policy",
-    "calendar",
-    "priority",
-    "target_ms",
-    "warn_at",
-    "started_at_ms",
-    "as_of_ms",
-    "elapsed_ms",
-    "paused",
-    "stopped_at_ms",
-    "breached_at_ms",
-    "met_signalled",
-    "fired",
-    "last_event_ms",
-    "state",
-    "deadline_at",
-    "labels",
-    "version",
-    "episode",
-    "breach_episode",
-    "policy_version",
-    "calendar_version",
-)
+_CLOCK_COLUMNS = tuple(ClockRow.__dataclass_fields__)
 
 
 _CLOCK_TYPES = {
@@ -72,7 +44,7 @@ _CLOCK_TYPES = {
     "policy_version": "integer",
     "calendar_version": "integer",
 }
-assert tuple(_CLOCK_TYPES) == _CLOCK_COLUMNS
+assert tuple(_CLOCK_TYPES) == _CLOCK_COLUMNS, "ClockRow's fields and the column types differ"
 
 
 def _save_clocks_sql() -> str:
