@@ -48,7 +48,7 @@ from bench.engine_seed import (
 )
 from bench.env import KAFKA, RetryingEnv
 from bench.procs import CpuMeter, listener_pid, wait_quiet
-from bench.report import OUT_DIR, machine, num, stamp, table, target_row, write_json
+from bench.report import OUT_DIR, machine, notes, num, publish, stamp, table, target_row
 from pacta.durations import parse_timestamp_ms
 from pacta.events import SIGNALS_TOPIC, header, topic_name
 
@@ -743,10 +743,7 @@ def render(result: dict[str, Any]) -> str:
             right={1, 2, 3, 4, 5, 6},
         ),
     ]
-    if result["warnings"]:
-        parts += ["", "Warnings:", *(f"  - {p}" for p in result["warnings"])]
-    if result["problems"]:
-        parts += ["", "PROBLEMS:", *(f"  - {p}" for p in result["problems"])]
+    parts += notes(result)
     return "\n".join(parts)
 
 
@@ -754,10 +751,7 @@ async def run(opts: Options) -> dict[str, Any]:
     bench = EngineBench(opts)
     async with asyncio.timeout(BUDGET_S):
         result = await bench.main()
-    print()
-    print(render(result))
-    path = write_json("engine", result)
-    print(f"\n[bench] written {path}")
+    publish("engine", result, render(result))
     return result
 
 

@@ -38,7 +38,17 @@ from bench.procs import (
     start_alertmanager,
     wait_quiet,
 )
-from bench.report import OUT_DIR, machine, ms, num, stamp, table, target_row, write_json
+from bench.report import (
+    OUT_DIR,
+    machine,
+    ms,
+    notes,
+    num,
+    publish,
+    stamp,
+    table,
+    target_row,
+)
 from bench.stack import run_stack, stack_rows
 from bench.wrk import WrkRun, run_wrk, wrk_version
 
@@ -777,18 +787,12 @@ def render(result: dict[str, Any]) -> str:
             right=set(range(2, 13)),
         ),
     ]
-    if result["warnings"]:
-        parts += ["", "Warnings:", *(f"  - {p}" for p in result["warnings"])]
-    if result["problems"]:
-        parts += ["", "PROBLEMS:", *(f"  - {p}" for p in result["problems"])]
+    parts += notes(result)
     return "\n".join(parts)
 
 
 async def run(opts: Options) -> dict[str, Any]:
     bench = IngestBench(opts)
     result = await bench.main()
-    print()
-    print(render(result))
-    path = write_json("ingest", result)
-    print(f"\n[bench] written {path}")
+    publish("ingest", result, render(result))
     return result
