@@ -81,6 +81,9 @@ def test_the_graph_sees_imports_of_every_kind() -> None:
     edges = graph(ROOT / "services/ingest/ingest")
     assert "ingest.admission" in edges["ingest.api"]  # from ingest.admission import admit
     assert "ingest.native" in edges["ingest.app"]  # from ingest import native
+    engine = graph(ROOT / "services/sla-engine/sla_engine")
+    assert "sla_engine.clocks.keeper" in engine["sla_engine.app"]
+    assert "sla_engine.clocks.policy_changes" in engine["sla_engine.clocks.keeper"]
 
 
 def test_a_cycle_is_found() -> None:
