@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerting import direct, flushing, store
 from alerting.context import Context
 from alerting.domain import escalation, grouping, routing
 from alerting.domain.alerts import Alert, alert_key, apply_signal
+from alerting.store.alerts import HistoryEntry
+from alerting.store.groups import NewGroup, RouteOptions
 from pacta.durations import ms_to_datetime
 from pacta.logs import get_logger
 
@@ -26,11 +27,11 @@ async def apply_signals(
     """Apply fresh (already deduplicated) signals in order; return the group keys touched."""
     if not signals:
         return set()
-    current = await store.open_alerts(conn, sorted({alert_key(s) for s in signals}))
+    current = await store.alerts.open_by_key(conn, keys=sorted({alert_key(s) for s in signals}))
     final: dict[str, Alert] = {}  # by alert id, in the order first seen
     applied: dict[str, list[str]] = {}
     fired: set[str] = set()
-    history: list[tuple[str, int, str, dict[str, Any]]] = []
+    history: list[HistoryEntry] = []
     for signal in signals:
         key = alert_key(signal)
         alert, change = apply_signal(current.get(key), signal, now_ms)
@@ -41,11 +42,10 @@ async def apply_signals(
         applied.setdefault(alert.id, []).append(signal["signal_id"])
         if change == "fired":
             fired.add(alert.id)
-        history.append(
-            (alert.id, now_ms, change, {"signal_id": signal["signal_id"], "kind": signal["kind"]})
-        )
-    await store.save_alerts(conn, [(a, applied[i]) for i, a in final.items()])
-    await store.add_history(conn, history)
+        detail = {"signal_id": signal["signal_id"], "kind": signal["kind"]}
+        history.append(HistoryEntry(alert.id, now_ms, change, detail))
+    await store.alerts.save(conn, alerts=[(a, applied[i]) for i, a in final.items()])
+    await store.alerts.add_history(conn, entries=history)
     open_ones = [a for a in final.values() if a.open]
     closed = [a for a in final.values() if not a.open]
     touched = await route(conn, ctx, open_ones, fired, now_ms)
@@ -69,65 +69,31 @@ async def route(
         # every time, not only when it fired: a warning that becomes a breach enters the
         # breach route's escalation then (arming twice is a no-op)
         arm += [(alert, r) for r in routes if r.escalation]
-    rows = await conn.execute(
-        sa.text("SELECT alert_id, group_key FROM alerting.group_alerts WHERE alert_id = ANY(:a)"),
-        {"a": [a.id for a in alerts]},
-    )
-    before: dict[str, set[str]] = {}
-    for alert_id, key in rows:
-        before.setdefault(alert_id, set()).add(key)
+    before = await store.groups.memberships(conn, alert_ids=[a.id for a in alerts])
     # labels changed (a warning became a breach): the alert moves to where it routes now
-    gone = [(a, k) for a, keys in before.items() for k in keys - set(wanted.get(a, {}))]
-    if gone:
-        await conn.execute(
-            sa.text(
-                "DELETE FROM alerting.group_alerts WHERE (alert_id, group_key) IN "
-                "(SELECT * FROM unnest(CAST(:a AS text[]), CAST(:k AS text[])))"
-            ),
-            {"a": [a for a, _ in gone], "k": [k for _, k in gone]},
-        )
-    groups: dict[str, dict[str, Any]] = {}
-    members: list[dict[str, str]] = []
+    gone = [(k, a) for a, keys in before.items() for k in keys - set(wanted.get(a, {}))]
+    await store.groups.leave(conn, pairs=gone)
+    groups: dict[str, NewGroup] = {}
+    members: list[tuple[str, str]] = []
     by_id = {a.id: a for a in alerts}
     for alert_id, targets in wanted.items():
         for key, r in targets.items():
-            members.append({"k": key, "a": alert_id})
+            members.append((key, alert_id))
             if key not in groups:
-                options = flushing.options_of(r)
-                fresh = grouping.formed(now_ms, flushing.timing_of(options))
-                groups[key] = {
-                    "key": key,
-                    "route": r.path_id,
-                    "receiver": r.receiver,
-                    "labels": routing.group_labels(r, by_id[alert_id].labels),
-                    "now": ms_to_datetime(now_ms),
-                    "next": ms_to_datetime(fresh.next_flush_at_ms),
-                    "options": options,
-                }
-    if groups:
-        # one statement each for the whole batch (sorted keys: a stable lock order)
-        await conn.execute(
-            sa.text(
-                "INSERT INTO alerting.groups (key, route, receiver, labels, created_at, "
-                "next_flush_at, options) SELECT key, route, receiver, labels, now, next, "
-                "options FROM "
-                + store.recordset(
-                    "key text, route text, receiver text, labels jsonb, now timestamptz, "
-                    "next timestamptz, options jsonb"
+                options = RouteOptions.of_route(r)
+                fresh = grouping.formed(now_ms, options.timing)
+                groups[key] = NewGroup(
+                    key=key,
+                    receiver=str(r.receiver),
+                    labels=routing.group_labels(r, by_id[alert_id].labels),
+                    options=options,
+                    created_at_ms=now_ms,
+                    next_flush_at_ms=fresh.next_flush_at_ms,
                 )
-                + " ORDER BY ord ON CONFLICT (key) DO NOTHING"
-            ),
-            {"rows": store.jsonb([groups[k] for k in sorted(groups)])},
-        )
-        await conn.execute(
-            sa.text(
-                "INSERT INTO alerting.group_alerts (group_key, alert_id) SELECT k, a FROM "
-                + store.recordset("k text, a text")
-                + " ORDER BY ord ON CONFLICT DO NOTHING"
-            ),
-            {"rows": store.jsonb(members)},
-        )
-    touched = set(groups) | {k for _, k in gone}
+    # one statement each for the whole batch (sorted keys: a stable lock order)
+    await store.groups.create(conn, groups=[groups[k] for k in sorted(groups)])
+    await store.groups.join(conn, pairs=members)
+    touched = set(groups) | {k for k, _ in gone}
     await flushing.changed_many(conn, sorted(touched), now_ms)
     for alert, r in arm:
         # counted from when it fired, or from when it entered this route if that was later
@@ -143,20 +109,14 @@ async def _arm_escalation(
     if policy is None:
         log.warning("escalation policy missing", policy=route.escalation, alert_id=alert.id)
         return
-    first = escalation.step_due_at(policy, start_ms, 0, 0)
-    await conn.execute(
-        sa.text(
-            "INSERT INTO alerting.escalations (alert_id, route, policy, cycle, step, next_at, "
-            "options) VALUES (:a, :r, :p, 0, 0, :at, CAST(:o AS jsonb)) ON CONFLICT DO NOTHING"
-        ),
-        {
-            "a": alert.id,
-            "r": route.path_id,
-            "p": policy.name,
-            "at": ms_to_datetime(first),
-            # the route's time intervals hold its escalation too (page only out of hours...)
-            "o": store.jsonb({**flushing.options_of(route), "started_at_ms": start_ms}),
-        },
+    await store.escalations.arm(
+        conn,
+        alert_id=alert.id,
+        policy=policy.name,
+        # the route's time intervals hold its escalation too (page only out of hours...)
+        options=RouteOptions.of_route(route),
+        started_at_ms=start_ms,
+        first_at_ms=escalation.step_due_at(policy, start_ms, 0, 0),
     )
     ctx.dispatch_wake.set()
 
@@ -164,14 +124,13 @@ async def _arm_escalation(
 async def resolved(conn: AsyncConnection, ctx: Context, alert: Alert, now_ms: int) -> set[str]:
     """The alert resolved: its groups look again, its escalation tells whom it reached, and the
     expire_on_resolve silences that matched it may end."""
-    rows = await conn.execute(
-        sa.text("SELECT group_key FROM alerting.group_alerts WHERE alert_id = :a"), {"a": alert.id}
-    )
-    keys = sorted(r[0] for r in rows)
+    keys = await store.groups.keys_of(conn, alert_id=alert.id)
     await flushing.changed_many(conn, keys, now_ms)
     await direct.close_escalations(conn, ctx, alert, now_ms)
     if any(s.expire_on_resolve for s in ctx.live.silences):
-        ended = await store.expire_on_resolve(conn, alert.id, ms_to_datetime(now_ms))
+        ended = await store.silences.expire_on_resolve(
+            conn, alert_id=alert.id, at=ms_to_datetime(now_ms)
+        )
         if ended:
             log.info("silences expired on resolve", silences=ended, alert_id=alert.id)
             await direct.wake_silenced(conn, ctx, ended)
