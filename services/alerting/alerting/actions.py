@@ -39,7 +39,7 @@ async def resolve(
         await store.alerts.save(conn, alerts=[(done, [])])
         entry = HistoryEntry(alert.id, now_ms, "resolved", {"by": by})
         await store.alerts.add_history(conn, entries=[entry])
-        touched = await pipeline.resolved(conn, ctx, done, now_ms)
+        touched = await pipeline.close(conn, ctx, done, now_ms)
         await flushing.flush_due(conn, ctx, now_ms, keys=sorted(touched))
     return done
 
