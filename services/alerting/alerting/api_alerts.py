@@ -142,9 +142,8 @@ async def ack_page(request: Request, token: Token) -> HTMLResponse:
         return _page("Link not valid", "The alert of this link no longer exists.", status=404)
     s = alert.signal
     what = html.escape(
-        f"{s.get('kind')} of {s.get('metric')} for "
-        f"{s.get('ticket_id') or s.get('service')} (service {s.get('service')}, "
-        f"priority {s.get('priority') or '-'})"
+        f"{s.kind} of {s.metric} for {s.ticket_id or s.service} (service {s.service}, "
+        f"priority {s.priority or '-'})"
     )
     form = (
         f'<form method="post" action="{html.escape(str(request.url.path))}">'

@@ -18,7 +18,7 @@ from alerting.metrics import ALERTS_NOTIFIED
 from alerting.store.alerts import HistoryEntry
 from alerting.store.deliveries import LEASE_MS, DeliveryRow, NewDelivery, Status
 from alerting.store.groups import GroupRow
-from pacta.durations import ms_to_datetime, parse_timestamp_ms
+from pacta.durations import datetime_to_ms, ms_to_datetime
 from pacta.logs import get_logger
 
 log = get_logger(__name__)
@@ -133,7 +133,7 @@ def _flush(
         members.append(
             grouping.Member(
                 alert_id=alert.id,
-                fingerprint=grouping.fingerprint(alert.id, str(alert.signal.get("signal_id"))),
+                fingerprint=grouping.fingerprint(alert.id, alert.signal.signal_id),
                 resolved=not alert.open,
                 acknowledged=alert.state == "acknowledged",
                 muted=reason is not None,
@@ -163,11 +163,9 @@ def idempotency_key(*parts: object) -> str:
 
 
 def newest_detected(alerts: Sequence[Alert], ids: set[str]) -> datetime | None:
-    found = [
-        parse_timestamp_ms(str(a.signal["detected_at"]))
-        for a in alerts
-        if a.id in ids and a.signal.get("detected_at")
-    ]
+    """The latest detection among these alerts' signals (to the millisecond, as signals carry
+    it): what the latency metric measures a notification from."""
+    found = [datetime_to_ms(a.signal.detected_at) for a in alerts if a.id in ids]
     return ms_to_datetime(max(found)) if found else None
 
 
@@ -190,7 +188,7 @@ def _notify(
         a.id
         for a in alerts
         if a.id in decision.firing
-        and grouping.fingerprint(a.id, str(a.signal.get("signal_id"))) not in before.notified
+        and grouping.fingerprint(a.id, a.signal.signal_id) not in before.notified
     } | (set(decision.resolved) & told)
     key = idempotency_key("group", row.key, row.created_at, decision.seq)
     batch.deliveries.append(

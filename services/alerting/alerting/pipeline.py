@@ -86,23 +86,22 @@ async def update_alerts(conn: AsyncConnection, signals: Sequence[Signal], now_ms
     """Apply the signals in order to their alerts (one statement per step, not per signal)."""
     if not signals:
         return Changes([], [], set())
-    bodies = [s.model_dump(mode="json") for s in signals]
-    current = await store.alerts.open_by_key(conn, keys=sorted({alert_key(b) for b in bodies}))
+    current = await store.alerts.open_by_key(conn, keys=sorted({alert_key(s) for s in signals}))
     final: dict[str, Alert] = {}  # by alert id, in the order first seen
     applied: dict[str, list[str]] = {}
     fired: set[str] = set()
     history: list[HistoryEntry] = []
-    for signal in bodies:
+    for signal in signals:
         key = alert_key(signal)
         alert, change = apply_signal(current.get(key), signal, now_ms)
         if alert is None or change == "ignored":
             continue
         current[key] = alert
         final[alert.id] = alert
-        applied.setdefault(alert.id, []).append(signal["signal_id"])
+        applied.setdefault(alert.id, []).append(signal.signal_id)
         if change == "fired":
             fired.add(alert.id)
-        detail = {"signal_id": signal["signal_id"], "kind": signal["kind"]}
+        detail = {"signal_id": signal.signal_id, "kind": signal.kind}
         history.append(HistoryEntry(alert.id, now_ms, change, detail))
     await store.alerts.save(conn, alerts=[(a, applied[i]) for i, a in final.items()])
     await store.alerts.add_history(conn, entries=history)

@@ -32,7 +32,7 @@ def _ts(ms: int | None) -> str | None:
 def alert_view(record: AlertRecord, state: str, history: list[HistoryRow]) -> dict[str, Any]:
     alert = record.alert
     return {
-        **dict(alert.signal),
+        **alert.signal.model_dump(mode="json"),
         "id": alert.id,
         "alert_id": alert.id,
         "key": alert.key,

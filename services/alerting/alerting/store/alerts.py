@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from alerting.domain.alerts import Alert
 from alerting.store.sql import jsonb, ms, recordset, ts
 from pacta.durations import datetime_to_ms, ms_to_datetime
+from pacta.events import Signal
 
 
 def alert_of(row: Row[Any]) -> Alert:
@@ -23,7 +24,7 @@ def alert_of(row: Row[Any]) -> Alert:
         id=row.id,
         key=row.key,
         state=row.state,
-        signal=row.signal,
+        signal=Signal.model_validate(row.signal),
         labels=row.labels,
         fired_at_ms=datetime_to_ms(row.fired_at),
         resolved_at_ms=ms(row.resolved_at),
@@ -114,9 +115,9 @@ async def save(conn: AsyncConnection, *, alerts: Sequence[tuple[Alert, Sequence[
             "id": a.id,
             "key": a.key,
             "state": a.state,
-            "service": str(a.signal.get("service", "")),
+            "service": a.signal.service,
             "labels": dict(a.labels),
-            "signal": dict(a.signal),
+            "signal": a.signal.model_dump(mode="json"),
             "sids": list(sids),
             "fired_at": ms_to_datetime(a.fired_at_ms),
             "resolved_at": ts(a.resolved_at_ms),
