@@ -8,8 +8,8 @@ import time
 from fastapi import FastAPI
 
 from alerting import pipeline
-from alerting.dispatcher import now_ms
 from alerting.metrics import SIGNALS
+from pacta.clock import now_ms
 from pacta.events import Signal
 from pacta.kafka import BatchHandler, Record, decode_events
 from pacta.logs import get_logger

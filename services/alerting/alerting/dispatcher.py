@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -13,15 +12,12 @@ from alerting import direct, flushing, store
 from alerting.context import Context
 from alerting.domain import escalation, muting
 from alerting.store.escalations import EscalationRow
+from pacta.clock import now_ms
 from pacta.logs import get_logger
 
 log = get_logger(__name__)
 IDLE_POLL_S = 1.0
 MUTED_RECHECK_MS = 15_000
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 async def escalate_due(conn: AsyncConnection, ctx: Context, at_ms: int, limit: int = 200) -> None:
