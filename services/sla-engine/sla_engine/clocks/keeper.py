@@ -42,7 +42,7 @@ from sla_engine.kafka.ownership import partition_of
 from sla_engine.metrics import DETECTION_LAG
 from sla_engine.resources.registry import Registry, load_registry
 from sla_engine.store.journal import journaled_before, known_since, ticket_logs
-from sla_engine.store.signals import standing_signals
+from sla_engine.store.signals import SignalKey, standing_signals
 
 log = get_logger(__name__)
 
@@ -159,7 +159,7 @@ class ClockKeeper:
         ticket_ids: list[str],
         now: int,
         batch: dict[str, list[dict[str, Any]]] | None = None,
-    ) -> tuple[list[tuple[Ticket, Outcome]], dict[str, dict[Any, dict[str, Any]]]]:
+    ) -> tuple[list[tuple[Ticket, Outcome]], dict[str, dict[SignalKey, dict[str, Any]]]]:
         """Rebuild tickets from their journals and the policy changes recorded for them; also
         returns the standing signals by ticket and key (what a retraction refers to).
 
