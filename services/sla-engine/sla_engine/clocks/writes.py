@@ -13,7 +13,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pacta.logs import get_logger
-from sla_engine.clocks.rows import ClockRow, clock_fact, ticket_facts_and_rows
+from sla_engine.clocks.rows import ClockFact, ClockRow, clock_fact, ticket_facts_and_rows
 from sla_engine.clocks.store import delete_clocks, save_clocks
 from sla_engine.domain.signals import retraction_body, signal_body
 from sla_engine.domain.tickets import Outcome, Ticket
@@ -123,7 +123,7 @@ class ClockWriter:
             SIGNALS.labels(*labels).inc(count)
         _log_signals(emitted)
         rows: list[ClockRow] = []
-        facts: list[dict[str, Any]] = []
+        facts: list[ClockFact] = []
         for ticket in tickets:
             ticket_facts, ticket_rows = ticket_facts_and_rows(
                 ticket, skip.get(ticket.ticket_id, ())
@@ -142,10 +142,10 @@ class ClockWriter:
             records.append(
                 outbox_record(
                     self.facts_topic,
-                    fact["service"],
-                    fact["fact_id"],
+                    fact.service,
+                    fact.fact_id,
                     orjson.dumps(fact),
-                    fact["occurred_at"],
+                    fact.occurred_at,
                 )
             )
         await enqueue_raw(conn, records)
