@@ -1,5 +1,5 @@
-"""Clock rows and facts: how the keeper's tickets are stored, restored and told to reporting,
-and how journal events become clock events."""
+"""Clock rows and facts: how the keeper's tickets are stored (`ClockRow`), restored from their
+rows (`RowBuilder`) and told to reporting (`ClockFact`)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,10 @@ from typing import Any, Literal, cast
 import orjson
 
 from pacta.calendars import Calendar
-from pacta.durations import datetime_to_ms, ms_to_datetime, parse_timestamp_ms
-from pacta.events import TicketEvent
+from pacta.durations import ms_to_datetime
 from sla_engine.domain.clocks import ApiState, Clock, Metric
 from sla_engine.domain.rules import ClockRules
 from sla_engine.domain.signals import iso_time as _iso
-from sla_engine.domain.ticket_log import TicketEvent as ClockEvent
 from sla_engine.domain.tickets import Ticket
 from sla_engine.resources.registry import Registry
 
@@ -357,41 +355,6 @@ def ticket_facts_and_rows(
     one pass per ticket (the labels' JSON written once and never parsed back)."""
     rows = clock_rows(ticket, skip)
     return [clock_fact(row, labels=ticket.labels) for row in rows], rows
-
-
-def clock_event(event: TicketEvent) -> ClockEvent:
-    return ClockEvent(datetime_to_ms(event.occurred_at), event.action, event.status, event.priority)
-
-
-def event_ms(text: str) -> int:
-    """`parse_timestamp_ms` of a journaled `occurred_at`, in C for the two forms pydantic
-    writes (`...T09:00:00Z`, `...T09:00:00.123000Z`); any other text goes the strict way."""
-    if len(text) in (20, 27) and text[10] == "T" and text[-1] == "Z":
-        return datetime_to_ms(datetime.fromisoformat(text))
-    return parse_timestamp_ms(text)
-
-
-def clock_event_body(body: dict[str, Any]) -> ClockEvent:
-    return ClockEvent(
-        event_ms(body["occurred_at"]),
-        body["action"],
-        body.get("status"),
-        body.get("priority"),
-    )
-
-
-def current_labels(bodies: list[dict[str, Any]]) -> dict[str, str]:
-    """A ticket's current labels: those of its latest event (in event time) that carries any;
-    an event without labels leaves them as they were."""
-    latest: dict[str, str] = {}
-    latest_ms = -1
-    for body in bodies:
-        labels = body.get("labels")
-        if labels:
-            at = event_ms(body["occurred_at"])
-            if at >= latest_ms:
-                latest, latest_ms = dict(labels), at
-    return latest
 
 
 def _json(value: Any) -> str:
