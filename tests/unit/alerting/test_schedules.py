@@ -215,3 +215,45 @@ def test_hand_offs_agree_with_rrule(
     index, a, b = expected(zone, start_ms, shift, n_users, at)
     [got] = on_call(s, {}, at)[1]
     assert (got.user, got.starts_at_ms, got.ends_at_ms) == (users[index], a, b)
+
+
+def test_the_worked_example_of_the_docs() -> None:
+    """docs/oncall.md: a weekly primary, a follow-the-sun secondary, carol's override."""
+    week = {d: ["09:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")}
+    calendars = {
+        "berlin-office": Calendar("berlin-office", BERLIN, week),
+        "nyc-office": Calendar("nyc-office", NEW_YORK, week),
+    }
+    s = Schedule(
+        "payments",
+        BERLIN,
+        (
+            rotation("2026-10-19T09:00:00+02:00", "1w"),
+            rotation(
+                "2026-10-19T09:00:00+02:00",
+                "1d",
+                ("dana", "erik"),
+                name="secondary-emea",
+                active="berlin-office",
+            ),
+            rotation(
+                "2026-10-19T09:00:00-04:00",
+                "1d",
+                ("frank", "gina"),
+                name="secondary-americas",
+                active="nyc-office",
+            ),
+        ),
+        (Override("carol", ms("2026-10-21T10:00:00Z"), ms("2026-10-22T07:00:00Z"), "primary"),),
+    )
+    table = {
+        "2026-10-21T10:00:00+02:00": ["alice", "dana"],
+        "2026-10-21T16:00:00+02:00": ["carol", "dana", "frank"],
+        "2026-10-21T20:00:00+02:00": ["carol", "frank"],
+        "2026-10-22T03:00:00+02:00": ["carol"],
+        "2026-10-26T08:30:00+01:00": ["alice"],
+        "2026-10-26T09:00:00+01:00": ["bob", "erik"],
+        "2026-10-26T16:00:00+01:00": ["bob", "erik", "gina"],
+    }
+    for at, users in table.items():
+        assert on_call(s, calendars, ms(at))[0] == users, at
