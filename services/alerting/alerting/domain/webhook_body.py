@@ -1,4 +1,5 @@
-"""The webhook body and signature of SPEC §5: `sha256=` hex HMAC-SHA256 over `<timestamp>.<body>`."""
+"""The webhook body and its signature (docs/alerting.md, "Delivery"): `sha256=` hex HMAC-SHA256
+over `<timestamp>.<body>`."""
 
 from __future__ import annotations
 
