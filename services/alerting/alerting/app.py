@@ -80,6 +80,7 @@ async def build_context(engine: AsyncEngine, settings: AlertingSettings) -> Cont
         log.info("deliveries in flight at the last stop resume", count=released)
     return Context(
         engine=engine,
+        settings=settings,
         live=config,
         link_secret=secret,
         public_url=settings.public_url(),

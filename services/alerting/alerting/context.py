@@ -14,6 +14,7 @@ from alerting.calendar_feed import CalendarFeed
 from alerting.domain import links
 from alerting.domain.alerts import Alert
 from alerting.live import LiveConfig
+from alerting.settings import AlertingSettings
 from alerting.store.deliveries import DeliveryRow
 
 
@@ -28,6 +29,7 @@ def _start_nothing(rows: Sequence[DeliveryRow]) -> None:
 @dataclass
 class Context:
     engine: AsyncEngine
+    settings: AlertingSettings
     live: LiveConfig
     link_secret: bytes
     public_url: str = "http://127.0.0.1:8003"
