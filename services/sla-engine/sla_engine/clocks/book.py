@@ -18,6 +18,7 @@ from sla_engine.kafka.ownership import Ownership
 from sla_engine.metrics import CLOCKS_OPEN
 from sla_engine.resources.registry import Registry
 from sla_engine.store import driver_connection
+from sla_engine.store.journal import TicketBody
 from sla_engine.store.signals import standing_keys
 from sla_engine.timers import TimerHeap
 
@@ -143,7 +144,7 @@ class Book:
             self.timers.cancel(ticket_id)
         self.set_gauge()
 
-    def rules_of_first(self, first: dict[str, Any]) -> ClockRules | None:
+    def rules_of_first(self, first: TicketBody) -> ClockRules | None:
         key = (first["service"], first.get("customer"), first.get("type", "incident"))
         memo = self.rules_memo
         if memo is None:
