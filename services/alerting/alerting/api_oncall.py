@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerting import store
 from alerting.context import Context
+from alerting.deps import Ctx
 from alerting.domain import schedules
 from alerting.live import LiveConfig
 from alerting.oncall_specs import NAME_PATTERN, ScheduleSpec, UserSpec
@@ -25,20 +25,6 @@ Name = Annotated[str, Path(pattern=NAME_PATTERN)]
 Instant = Annotated[str | None, Query(max_length=64)]
 MAX_RANGE_MS = 366 * 86_400_000
 DEFAULT_RANGE_MS = 7 * 86_400_000
-
-
-def _context(request: Request) -> Context:
-    ctx: Context = request.app.state.ctx
-    return ctx
-
-
-def _engine(request: Request) -> AsyncEngine:
-    engine: AsyncEngine = request.app.state.engine
-    return engine
-
-
-Ctx = Annotated[Context, Depends(_context)]
-Engine = Annotated[AsyncEngine, Depends(_engine)]
 
 
 class Items(BaseModel):
@@ -96,7 +82,7 @@ async def get_user(ctx: Ctx, name: Name, _: ReaderKey) -> dict[str, Any]:
     openapi_extra=body_schema(UserSpec),
 )
 async def put_user(
-    request: Request, response: Response, ctx: Ctx, engine: Engine, name: Name, _: AdminKey
+    request: Request, response: Response, ctx: Ctx, name: Name, _: AdminKey
 ) -> dict[str, Any]:
     spec: UserSpec = validate(UserSpec, await json_body(request))
     errors = [
@@ -106,7 +92,7 @@ async def put_user(
     ]
     if errors:
         raise invalid(errors)
-    async with engine.begin() as conn:
+    async with ctx.engine.begin() as conn:
         created = await store.oncall.put(conn, table="oncall_users", name=name, body=spec.receivers)
     ctx.live.users[name] = tuple(spec.receivers)
     response.status_code = 201 if created else 200
@@ -116,11 +102,11 @@ async def put_user(
 @router.delete(
     "/users/{name}", tags=["on-call"], status_code=204, responses={**WRITE, **responses(404, 409)}
 )
-async def delete_user(ctx: Ctx, engine: Engine, name: Name, _: AdminKey) -> Response:
+async def delete_user(ctx: Ctx, name: Name, _: AdminKey) -> Response:
     naming = schedules_naming(ctx.live, name)
     if naming:
         raise Problem(409, "Conflict", f"user {name!r} is named by schedules {naming}")
-    async with engine.begin() as conn:
+    async with ctx.engine.begin() as conn:
         found = await store.oncall.delete(conn, table="oncall_users", name=name)
     if not found and name not in ctx.live.users:
         raise Problem(404, "Not found", f"user {name!r} does not exist")
@@ -138,11 +124,10 @@ def _schedule(ctx: Context, name: str) -> schedules.Schedule:
     return schedule
 
 
-def _unknown_names(request: Request, ctx: Context, spec: ScheduleSpec) -> list[dict[str, str]]:
+def _unknown_names(ctx: Context, spec: ScheduleSpec) -> list[dict[str, str]]:
     users, calendars = ctx.live.users, ctx.live.calendars
     # before the calendar topic is read, a calendar may not be known yet: not an error then
-    feed = getattr(request.app.state, "calendar_feed", None)
-    calendars_known = feed is None or feed.caught_up.is_set()
+    calendars_known = ctx.calendars_known
     errors = []
     for i, r in enumerate(spec.rotations):
         errors += [
@@ -183,14 +168,14 @@ async def get_schedule(ctx: Ctx, name: Name, _: ReaderKey) -> dict[str, Any]:
     openapi_extra=body_schema(ScheduleSpec),
 )
 async def put_schedule(
-    request: Request, response: Response, ctx: Ctx, engine: Engine, name: Name, _: AdminKey
+    request: Request, response: Response, ctx: Ctx, name: Name, _: AdminKey
 ) -> dict[str, Any]:
     spec: ScheduleSpec = validate(ScheduleSpec, await json_body(request))
-    errors = _unknown_names(request, ctx, spec)
+    errors = _unknown_names(ctx, spec)
     if errors:
         raise invalid(errors)
     body = spec.model_dump(mode="json", exclude_none=True)
-    async with engine.begin() as conn:
+    async with ctx.engine.begin() as conn:
         created = await store.oncall.put(conn, table="schedules", name=name, body=body)
     ctx.live.set_schedule(name, body)
     response.status_code = 201 if created else 200
@@ -203,13 +188,13 @@ async def put_schedule(
     status_code=204,
     responses={**WRITE, **responses(404, 409)},
 )
-async def delete_schedule(ctx: Ctx, engine: Engine, name: Name, _: AdminKey) -> Response:
+async def delete_schedule(ctx: Ctx, name: Name, _: AdminKey) -> Response:
     used = sorted(
         p.name for p in ctx.live.policies.values() if any(name in s.schedules for s in p.steps)
     )
     if used:
         raise Problem(409, "Conflict", f"schedule {name!r} is used by escalation policies {used}")
-    async with engine.begin() as conn:
+    async with ctx.engine.begin() as conn:
         found = await store.oncall.delete(conn, table="schedules", name=name)
     if not found and name not in ctx.live.schedules:
         raise Problem(404, "Not found", f"schedule {name!r} does not exist")
