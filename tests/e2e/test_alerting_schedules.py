@@ -94,6 +94,8 @@ def test_a_breach_pages_whoever_is_on_call_through_their_own_receiver(
     paged = events["paged"]
     assert (paged["schedule"], paged["user"]) == (f"team-{tag}", f"alice-{tag}")
     assert paged["receivers"] == [f"alice-{tag}"]
+    metrics = httpx.get(alerting + "/metrics", timeout=10).text
+    assert f'pacta_oncall_pages_total{{schedule="team-{tag}",user="alice-{tag}"}} 1.0' in metrics
 
     # alice acknowledges from her page's link
     link = str(page.body["alerts"][0]["ack_url"])
