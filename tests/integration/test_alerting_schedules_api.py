@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.support.alerting import Alerting, WebhookCollector, own_alerting
+from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.integration
 READER = {"Authorization": "Bearer test-ingest-key"}
@@ -201,3 +202,30 @@ def test_reading_needs_a_key_and_writing_the_admin_role(alerting: Alerting) -> N
     r = alerting.call("PUT", "/v1/users/eve", {"receivers": ["alice-hook"]}, headers=READER)
     assert r.status_code == 403
     assert alerting.call("PUT", "/v1/schedules/x", weekly(), headers=READER).status_code == 403
+
+
+async def test_a_step_that_reaches_someone_does_not_jump_ahead(
+    alerting: Alerting, hook: WebhookCollector
+) -> None:
+    """A step with receivers of its own and an empty schedule: the history says nobody was on
+    call there, and the next step keeps its time (the whole step runs in one transaction, so
+    had it jumped, the page would be in the history with the receiver's)."""
+    spare = {**weekly()["rotations"][0], "start": "2099-01-05T09:00:00+01:00"}
+    alerting.ok("PUT", "/v1/schedules/nights", {"timezone": "Europe/Berlin", "rotations": [spare]})
+    alerting.ok("PUT", "/v1/schedules/days", weekly())
+    policy = {
+        "steps": [
+            {"after": "0s", "receivers": ["carol-hook"], "schedules": ["nights"]},
+            {"after": "10m", "schedules": ["days"]},
+        ]
+    }
+    alerting.ok("PUT", "/v1/escalation-policies/nightly", policy)
+    alerting.ok("PUT", "/v1/routes", {"receiver": "bob-hook", "group_wait": "1h",
+        "routes": [{"matchers": ['service="jumpy"'], "escalation": "nightly"}]})  # fmt: skip
+    await alerting.signal(kind="breach", service="jumpy", ticket_id="J-1")
+    wait_for("carol's page", lambda: [r for r in hook.accepted("/carol") if "J-1" in str(r.body)])
+    [alert] = [a for a in alerting.alerts() if a.get("ticket_id") == "J-1"]
+    events = [h["event"] for h in alert["history"]]
+    assert "nobody on call" in events
+    assert "paged" not in events
+    assert [h["schedule"] for h in alert["history"] if h["event"] == "nobody on call"] == ["nights"]
