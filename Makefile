@@ -35,7 +35,7 @@ bench: setup ## Run the benchmark (bench/)
 	$(PY) -m bench
 
 lint: ## ruff and strict mypy
-	.venv/bin/ruff check . && .venv/bin/mypy shared services
+	.venv/bin/ruff check . && .venv/bin/mypy shared services cli
 
 clean-data: down ## down, then delete var/ (Kafka data, logs, pid files)
 	rm -rf $(VAR)
