@@ -72,20 +72,59 @@ def hook() -> Iterator[WebhookCollector]:
 
 def test_events_go_in_and_bad_ones_name_the_field(pacta: Pacta, tmp_path: Path) -> None:
     tag = uuid.uuid4().hex[:8]
-    sent = pacta.json("events", "send", "monitoring", "--service", f"cli-{tag}", "--check",
-                      "http", "--status", "firing", "--at", "-5m")
+    sent = pacta.json(
+        "events",
+        "send",
+        "monitoring",
+        "--service",
+        f"cli-{tag}",
+        "--check",
+        "http",
+        "--status",
+        "firing",
+        "--at",
+        "-5m",
+    )
     assert sent["accepted"] == 1
-    again = pacta("events", "send", "ticket", "--ticket-id", f"T-{tag}", "--service",
-                  f"cli-{tag}", "--priority", "P2", "--action", "created", "--status", "open")
+    again = pacta(
+        "events",
+        "send",
+        "ticket",
+        "--ticket-id",
+        f"T-{tag}",
+        "--service",
+        f"cli-{tag}",
+        "--priority",
+        "P2",
+        "--action",
+        "created",
+        "--status",
+        "open",
+    )
     assert "ACCEPTED" in again.stdout
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"service": "x", "check": "c", "status": "firing",
-                               "occurred_at": "2026-11-27T10:00:00"}))
+    bad.write_text(
+        json.dumps(
+            {"service": "x", "check": "c", "status": "firing", "occurred_at": "2026-11-27T10:00:00"}
+        )
+    )
     refused = pacta("events", "send", "monitoring", "-f", str(bad), code=2)
     assert "occurred_at: needs an offset" in refused.stderr
     pacta("events", "send", "monitoring", "--service", "x", code=2)  # a flag missing
-    pacta("events", "send", "monitoring", "--service", "x", "--check", "c", "--status",
-          "firing", "--at", "yesterday", code=2)
+    pacta(
+        "events",
+        "send",
+        "monitoring",
+        "--service",
+        "x",
+        "--check",
+        "c",
+        "--status",
+        "firing",
+        "--at",
+        "yesterday",
+        code=2,
+    )
 
 
 def test_apply_shows_a_diff_writes_once_and_then_changes_nothing(
@@ -108,7 +147,7 @@ policies:
 """)
     (folder / "alerting.yaml").write_text(f"""
 receivers:
-  hook-{tag}: {{type: webhook, url: "{hook.url('/cli')}", secret: s3cret}}
+  hook-{tag}: {{type: webhook, url: "{hook.url("/cli")}", secret: s3cret}}
 route:
   receiver: hook-{tag}
   group_by: [ticket_id]
@@ -129,14 +168,16 @@ route:
         (folder / "sla.yaml").read_text().replace("resolution: 4h", "resolution: 2h")
     )
     third = pacta("apply", "-f", str(folder))
-    assert "-    resolution: 4h" in third.stdout and "+    resolution: 2h" in third.stdout
+    assert "-    resolution: 4h" in third.stdout
+    assert "+    resolution: 2h" in third.stdout
     assert "1 of 4 resources changing" in third.stdout
     routed = pacta.json("routes", "test", f"service=cli-{tag}", "kind=breach")
     assert [m["receiver"] for m in routed["matches"]] == [f"hook-{tag}"]
     # invalid config: the server's 422 names the field, exit 2
     (folder / "sla.yaml").write_text(f"policies:\n  bad-{tag}: {{calendar: nowhere-{tag}}}\n")
     refused = pacta("apply", "-f", str(folder), code=2)
-    assert "PUT /v1/policies/bad-" in refused.stderr and ": 422" in refused.stderr
+    assert "PUT /v1/policies/bad-" in refused.stderr
+    assert ": 422" in refused.stderr
 
 
 def test_silences_alerts_and_reports(pacta: Pacta, tmp_path: Path, hook: WebhookCollector) -> None:
@@ -151,23 +192,41 @@ policies:
     warn_at: [0.5]
     targets: {{P1: {{response: 1h, resolution: 2s}}}}
 receivers:
-  hook-{tag}: {{type: webhook, url: "{hook.url('/alerts')}", secret: s3cret}}
+  hook-{tag}: {{type: webhook, url: "{hook.url("/alerts")}", secret: s3cret}}
 route:
   receiver: hook-{tag}
   group_by: [ticket_id]
   group_wait: 0s
 """)
     pacta("apply", "-f", str(folder), "-q")
-    silence = pacta("silence", "add", f"service={service}", "ticket_id=nothing", "-d", "2h",
-                    "-c", "cli test").stdout.strip()
+    silence = pacta(
+        "silence", "add", f"service={service}", "ticket_id=nothing", "-d", "2h", "-c", "cli test"
+    ).stdout.strip()
     assert silence.startswith("si-")
     assert silence in pacta("silence", "list").stdout
-    pacta("events", "send", "ticket", "--ticket-id", f"T-{tag}", "--service", service,
-          "--priority", "P1", "--action", "created", "--status", "open")
+    pacta(
+        "events",
+        "send",
+        "ticket",
+        "--ticket-id",
+        f"T-{tag}",
+        "--service",
+        service,
+        "--priority",
+        "P1",
+        "--action",
+        "created",
+        "--status",
+        "open",
+    )
 
     def breached() -> list[dict[str, Any]]:
-        return [a for a in pacta.json("alerts", "list", "--state", "firing", f"service={service}",
-                                      "kind=breach")["items"]]
+        return [
+            a
+            for a in pacta.json(
+                "alerts", "list", "--state", "firing", f"service={service}", "kind=breach"
+            )["items"]
+        ]
 
     alerts = wait_for("the breach alert", breached, timeout=60, every=0.5)
     assert all(a["service"] == service for a in alerts)

@@ -60,9 +60,13 @@ def test_instants_and_labels() -> None:
 
 def test_label_matchers_filter_like_alertmanager() -> None:
     labels = {"kind": "breach", "service": "checkout", "priority": "P1"}
-    assert matches(labels, "kind=breach") and not matches(labels, "kind=warning")
-    assert matches(labels, 'kind=~"breach|warning"') and not matches(labels, "kind=~brea")
-    assert matches(labels, "priority!=P4") and matches(labels, "kind!~warn.*")
-    assert matches(labels, "customer=") and not matches(labels, "customer!=")
+    assert matches(labels, "kind=breach")
+    assert not matches(labels, "kind=warning")
+    assert matches(labels, 'kind=~"breach|warning"')
+    assert not matches(labels, "kind=~brea")
+    assert matches(labels, "priority!=P4")
+    assert matches(labels, "kind!~warn.*")
+    assert matches(labels, "customer=")
+    assert not matches(labels, "customer!=")
     with pytest.raises(ValueError, match="name=value"):
         matches(labels, "kind")

@@ -29,8 +29,11 @@ STORED = {
 
 
 def test_durations_compare_in_seconds_and_sets_unordered() -> None:
-    assert seconds("4h30m") == 16200 and seconds("PT4H") == 14400 and seconds("soon") is None
-    assert same("15m", 900) and not same("16m", 900)
+    assert seconds("4h30m") == 16200
+    assert seconds("PT4H") == 14400
+    assert seconds("soon") is None
+    assert same("15m", 900)
+    assert not same("16m", 900)
     assert same(["waiting_for_customer", "pending"], ["pending", "waiting_for_customer"])
     assert same("s3cret", "<set>")  # a write-only secret cannot be compared
 
@@ -46,14 +49,20 @@ def test_the_file_as_the_server_stores_it_is_no_change() -> None:
     changed = {**body, "targets": {"P1": {"response": "15m", "resolution": "2h"}}}
     assert differs(policy(changed), STORED)
     diff = render_diff(policy(changed), STORED)
-    assert "-    resolution: 4h\n" in diff and "+    resolution: 2h\n" in diff
-    assert "response" not in [line[1:].strip().split(":")[0] for line in diff.splitlines()
-                              if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    assert "-    resolution: 4h\n" in diff
+    assert "+    resolution: 2h\n" in diff
+    assert "response" not in [
+        line[1:].strip().split(":")[0]
+        for line in diff.splitlines()
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
 
 
 def test_a_field_left_out_returns_to_its_default() -> None:
-    body = {"match": {"service": "checkout"}, "targets": {"P1": {"response": "15m",
-                                                                 "resolution": "4h"}}}
+    body = {
+        "match": {"service": "checkout"},
+        "targets": {"P1": {"response": "15m", "resolution": "4h"}},
+    }
     # the server pauses on statuses the file no longer lists: applying removes them
     assert differs(policy(body), STORED)
     assert "pause_statuses" in render_diff(policy(body), STORED)
