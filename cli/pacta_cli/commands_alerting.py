@@ -106,13 +106,18 @@ def register(cli: click.Group) -> None:
 
     @silence.command("list")
     @click.option("--all", "everything", is_flag=True, help="expired ones too")
+    @click.option("--quiet", "-q", is_flag=True, help="only the ids, one a line")
     @output_option
     @pass_state
-    def silence_list(state: State, everything: bool, output: str) -> None:
+    def silence_list(state: State, everything: bool, quiet: bool, output: str) -> None:
         """Active and pending silences (all of them with --all)."""
         answer = state.api.get("alerting", "/v1/silences")
         if not everything:
             answer = {"items": [s for s in answer["items"] if s.get("state") != "expired"]}
+        if quiet:
+            for item in answer["items"]:
+                click.echo(item["id"])
+            return
         show(answer, output, ["id", "state", "matchers", "ends_at", "created_by", "comment"])
 
     @silence.command("expire")
@@ -138,7 +143,7 @@ def register(cli: click.Group) -> None:
     @output_option
     @pass_state
     def alerts_list(
-        state: State, matchers: tuple[str, ...], alert_state: str | None, output: str
+        state: State, matchers: tuple[str, ...], quiet: bool, alert_state: str | None, output: str
     ) -> None:
         """Alerts of the last 7 days (and older open ones), filtered by --state and by label
         MATCHERs (`service=checkout`, `kind=~"breach|warning"`, `priority!=P4`)."""
