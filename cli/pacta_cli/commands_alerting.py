@@ -135,6 +135,7 @@ def register(cli: click.Group) -> None:
 
     @alerts.command("list")
     @click.argument("matchers", nargs=-1, metavar="[MATCHER...]")
+    @click.option("--quiet", "-q", is_flag=True, help="only the ids, one a line")
     @click.option(
         "--state",
         "alert_state",

@@ -231,6 +231,8 @@ route:
     alerts = wait_for("the breach alert", breached, timeout=60, every=0.5)
     assert all(a["service"] == service for a in alerts)
     assert pacta.json("alerts", "list", f"service={service}", "kind=nothing")["items"] == []
+    quiet = pacta("alerts", "list", "-q", "--state", "firing", f"service={service}")
+    assert set(quiet.stdout.split()) >= {a["id"] for a in alerts}
     acked = pacta.json("alerts", "ack", alerts[0]["id"])
     assert acked["state"] == "acknowledged"
     pacta("silence", "expire", silence)

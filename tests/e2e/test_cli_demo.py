@@ -95,4 +95,4 @@ def test_the_demo_loads_a_month_worth_reading(
         timeout=300,
     )
     assert again.returncode == 0, again.stderr
-    assert " 0 monitoring and 0 ticket events" in again.stdout
+    assert "\n0 monitoring and 0 ticket events" in again.stdout
