@@ -39,12 +39,25 @@ def marked_blocks(path: Path) -> list[tuple[int, str]]:
     return [(text[: m.start()].count("\n") + 2, m.group(1)) for m in BLOCK.finditer(text)]
 
 
-def documents() -> list[Path]:
+def documents(mark: str = MARK) -> list[Path]:
     return [
         p
         for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-        if MARK in p.read_text()
+        if mark in p.read_text()
     ]
+
+
+def cli_env(stack: dict[str, ServiceProcess], home: Path) -> dict[str, str]:
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(home),
+        "PY": sys.executable,
+        "PACTA_INGEST_URL": stack["ingest"].url,
+        "PACTA_SLA_ENGINE_URL": stack["sla_engine"].url,
+        "PACTA_ALERTING_URL": stack["alerting"].url,
+        "PACTA_REPORTING_URL": stack["reporting"].url,
+        "XDG_CONFIG_HOME": str(home / "config"),
+    }
 
 
 def rewrite(code: str, stack: dict[str, ServiceProcess], mail_port: int) -> str:
