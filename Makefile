@@ -38,7 +38,7 @@ bench: setup ## Run the benchmark (bench/)
 	$(PY) -m bench
 
 lint: ## ruff and strict mypy
-	.venv/bin/ruff check . && .venv/bin/mypy shared services cli
+	.venv/bin/ruff check . && .venv/bin/mypy shared services bench cli
 
 clean-data: down ## down, then delete var/ (Kafka data, logs, pid files)
 	rm -rf $(VAR)
