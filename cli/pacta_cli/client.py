@@ -3,7 +3,6 @@ problem document's fields and exits with a code a script can test."""
 
 from __future__ import annotations
 
-import sys
 from typing import IO, Any
 
 import click
@@ -129,9 +128,3 @@ def _problem(answer: httpx.Response) -> dict[str, Any]:
     except ValueError:
         return {"title": answer.reason_phrase, "detail": answer.text[:500]}
     return body if isinstance(body, dict) else {"detail": str(body)[:500]}
-
-
-def fail_usage(message: str) -> None:
-    """Exit 2 with a message (invalid input found before anything was sent)."""
-    click.echo(f"pacta: {message}", err=True)
-    sys.exit(EXIT_USAGE)

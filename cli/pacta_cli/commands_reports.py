@@ -7,10 +7,8 @@ import re
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import click
-import yaml
 
 from pacta_cli.common import State, output_option, pass_state
 from pacta_cli.output import show
@@ -136,16 +134,26 @@ def register(cli: click.Group) -> None:
     @pass_state
     def import_alertmanager(state: State, file: str, dry_run: bool, output: str) -> None:
         """Import an Alertmanager configuration (alertmanager.yml): its receivers, routing
-        tree and inhibit rules become alerting's (docs/alerting.md)."""
-        text = click.open_file(file).read()
-        try:
-            document: Any = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise click.BadParameter(f"{file}: not YAML ({exc})") from None
-        if not isinstance(document, dict):
-            raise click.BadParameter(f"{file}: an Alertmanager config is a YAML mapping")
-        params = {"dry_run": "true"} if dry_run else None
+        tree and inhibit rules become alerting's (docs/alerting.md). What cannot be carried
+        over is listed as a warning on stderr."""
+        with click.open_file(file, "rb") as source:
+            content = source.read()
         answer = state.api.request(
-            "alerting", "POST", "/v1/import/alertmanager", json=document, params=params
+            "alerting",
+            "POST",
+            "/v1/import/alertmanager",
+            content=content,
+            params={"dry_run": "true"} if dry_run else None,
+            headers={"Content-Type": "application/yaml"},
         ).json()
-        show(answer, output if isinstance(answer, dict) and "items" in answer else "json")
+        if output == "json":
+            show(answer, output)
+            return
+        for warning in answer.get("warnings", []):
+            click.echo(f"warning: {warning}", err=True)
+        verb = "would import" if answer.get("dry_run") else "imported"
+        rules = len((answer.get("inhibit_rules") or {}).get("items", []))
+        click.echo(
+            f"{verb} {len(answer.get('receivers', []))} receivers "
+            f"({', '.join(answer.get('receivers', []))}), the routing tree and {rules} inhibit rules"
+        )
