@@ -72,7 +72,8 @@ class ServiceProcess:
             self.wait_ready()
         return self
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        # 120 s: four services importing at once on two busy cores take over a minute
         def ready() -> bool:
             assert self.proc is not None
             if self.proc.poll() is not None:
