@@ -158,6 +158,10 @@ def register(cli: click.Group) -> None:
             ]
         except (ValueError, re.error) as exc:
             raise click.BadParameter(str(exc)) from None
+        if quiet:
+            for item in items:
+                click.echo(item["id"])
+            return
         show(
             {"items": items},
             output,
