@@ -4,7 +4,7 @@ variables of the blocks before it, as a reader's shell does), and every HTTP err
 every YAML block marked `<!-- doc-test: apply -->` is applied with `pacta apply`, twice (the
 second time changes nothing).
 
-What is rewritten on the way: `localhost:800N` becomes the test services' ports, the
+What is rewritten on the way: `localhost:800N` (or `127.0.0.1:800N`) becomes the test services' ports, the
 development keys become the test keys, the mail catcher's port 2525 a free one, `pacta` and
 `.venv/bin/python` this interpreter. Nothing else: a block that fails here fails for a reader."""
 
@@ -62,7 +62,8 @@ def cli_env(stack: dict[str, ServiceProcess], home: Path) -> dict[str, str]:
 
 def rewrite(code: str, stack: dict[str, ServiceProcess], mail_port: int) -> str:
     for port, name in PORTS.items():
-        code = code.replace(f"localhost:{port}", f"127.0.0.1:{stack[name].port}")
+        for host in ("localhost", "127.0.0.1"):
+            code = code.replace(f"{host}:{port}", f"127.0.0.1:{stack[name].port}")
     code = code.replace("dev-admin-key", ADMIN_KEY).replace("dev-ingest-key", INGEST_KEY)
     code = code.replace(".venv/bin/python", '"$PY"').replace("2525", str(mail_port))
     return code
@@ -70,7 +71,7 @@ def rewrite(code: str, stack: dict[str, ServiceProcess], mail_port: int) -> str:
 
 def test_the_readme_and_alerting_docs_have_marked_examples() -> None:
     names = {p.name for p in documents()}
-    assert {"README.md", "alerting.md"} <= names
+    assert {"README.md", "alerting.md", "integrations.md"} <= names
     assert len(marked_blocks(ROOT / "README.md")) >= 7
     assert "resources.md" in {p.name for p in documents("<!-- doc-test: apply -->")}
 
