@@ -37,7 +37,7 @@ bench: setup ## Run the benchmark (bench/)
 	$(LOCAL)/tools.sh
 	$(PY) -m bench
 
-lint: ## ruff and strict mypy
+lint: ## ruff and strict mypy (shared, services, bench and cli; needs the virtualenv of setup)
 	.venv/bin/ruff check . && .venv/bin/mypy shared services bench cli
 
 clean-data: down ## down, then delete var/ (Kafka data, logs, pid files)

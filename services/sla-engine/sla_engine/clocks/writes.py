@@ -6,17 +6,19 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pacta.logs import get_logger
-from sla_engine.clocks.rows import clock_fact, ticket_facts_and_rows
+from sla_engine.clocks.rows import ClockRow, clock_fact, ticket_facts_and_rows
 from sla_engine.clocks.store import delete_clocks, save_clocks
 from sla_engine.domain.signals import retraction_body, signal_body
 from sla_engine.domain.tickets import Outcome, Ticket
-from sla_engine.kafka.outbox import RawRecord, enqueue_raw
+from sla_engine.kafka.outbox import enqueue_raw, outbox_record
+from sla_engine.kafka.records import OutboxRecord
 from sla_engine.metrics import SIGNALS
 from sla_engine.store.signals import insert_signals, mark_retracted, retracted_counts
 
@@ -97,18 +99,18 @@ class ClockWriter:
         # retractions first: a retracted occurrence and its successor may land together
         await mark_retracted(conn, signal_ids=retracted_ids)
         new_ids = await insert_signals(conn, bodies=signals, raws=raws, keys=keys)
-        records: list[RawRecord] = []
+        records: list[OutboxRecord] = []
         emitted: list[dict[str, Any]] = []
         counts: Counter[tuple[str, str, str, str]] = Counter()
         for body, raw in zip(signals, raws, strict=True):
             if body["signal_id"] in new_ids:
                 records.append(
-                    (
+                    outbox_record(
                         self.signals_topic,
                         body["service"],
                         body["signal_id"],
-                        body["occurred_at"],
                         raw,
+                        body["occurred_at"],
                     )
                 )
                 counts[(body["kind"], body["service"], body["metric"], body["priority"] or "")] += 1
@@ -116,7 +118,7 @@ class ClockWriter:
         for labels, count in counts.items():
             SIGNALS.labels(*labels).inc(count)
         _log_signals(emitted)
-        rows: list[dict[str, Any]] = []
+        rows: list[ClockRow] = []
         facts: list[dict[str, Any]] = []
         for ticket in tickets:
             ticket_facts, ticket_rows = ticket_facts_and_rows(
@@ -130,16 +132,16 @@ class ClockWriter:
         if partial:
             gone = await delete_clocks(conn, keep={k: list(v[0]) for k, v in partial.items()})
             for row in gone:
-                row = {**row, "version": partial[row["ticket_id"]][1]}
+                row = replace(row, version=partial[row.ticket_id][1])
                 facts.append(clock_fact(row, removed=True))
         for fact in facts:
             records.append(
-                (
+                outbox_record(
                     self.facts_topic,
                     fact["service"],
                     fact["fact_id"],
-                    fact["occurred_at"],
                     orjson.dumps(fact),
+                    fact["occurred_at"],
                 )
             )
         await enqueue_raw(conn, records)
