@@ -162,9 +162,10 @@ def _outages(month: Month, rng: random.Random, start: datetime, end: datetime, p
                 "critical",
                 rng.choice(("http_5xx", "latency_p99", "db_down")),
             )
-        if rng.random() < 0.5:  # a degradation that does not count as down
-            at = start + timedelta(days=rng.uniform(0, days - 1))
-            _outage(month, prefix + service, at, 45, "warning", "disk_usage")
+        # a degradation that does not count as down: every service is watched, so its
+        # availability is measured (a service nobody watched has none, not 100 %)
+        at = start + timedelta(days=rng.uniform(0, days - 1))
+        _outage(month, prefix + service, at, 45, "warning", "disk_usage")
     # planned maintenance: Saturday night deploys, the outage inside the window not counted
     for n, service in enumerate(("checkout", "payments", "email", "intranet")):
         saturday = start + timedelta(days=(5 - start.weekday()) % 7 + 7 * (n % 4))
