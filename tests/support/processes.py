@@ -72,8 +72,7 @@ class ServiceProcess:
             self.wait_ready()
         return self
 
-    def wait_ready(self, timeout: float = 120.0) -> None:
-        # 120 s: four services importing at once on two busy cores take over a minute
+    def wait_ready(self, timeout: float = 180.0) -> None:
         def ready() -> bool:
             assert self.proc is not None
             if self.proc.poll() is not None:
