@@ -147,10 +147,10 @@ def _same_set(wanted: list[Any], stored: list[Any]) -> bool:
 
 def current_body(section: str, stored: Any) -> Any:
     """The server's answer without the fields a GET adds (name, version, origin, ...)."""
-    if isinstance(stored, dict) and section not in ("route",):
-        return {k: v for k, v in stored.items() if k not in META}
     if section == "inhibit_rules" and isinstance(stored, dict):
-        return stored.get("items", [])
+        return stored.get("items", [])  # GET answers {"items": [...]}
+    if isinstance(stored, dict) and section != "route":
+        return {k: v for k, v in stored.items() if k not in META}
     return stored
 
 

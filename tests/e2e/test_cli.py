@@ -148,21 +148,32 @@ policies:
     (folder / "alerting.yaml").write_text(f"""
 receivers:
   hook-{tag}: {{type: webhook, url: "{hook.url("/cli")}", secret: s3cret}}
+escalation_policies:
+  page-{tag}:
+    steps:
+      - {{after: 0s, receivers: [hook-{tag}]}}
+      - {{after: 15m, receivers: [hook-{tag}]}}
 route:
   receiver: hook-{tag}
   group_by: [ticket_id]
   routes:
     - matchers: ['service="cli-{tag}"']
       receiver: hook-{tag}
+    - matchers: ['service="cli-{tag}"', kind=breach]
+      escalation: page-{tag}
+inhibit_rules:
+  - source_matchers: [kind=availability_breach]
+    target_matchers: [kind=warning, metric=response]
+    equal: [service]
 """)
     dry = pacta("apply", "-f", str(folder), "--dry-run")
-    assert "4 of 4 resources would change" in dry.stdout
+    assert "6 of 6 resources would change" in dry.stdout
     assert "+    response: 15m" in dry.stdout
     pacta("clocks", "--service", f"cli-{tag}")  # reading works before anything exists
     first = pacta("apply", "-f", str(folder))
     assert f"applied policies/gold-{tag}" in first.stdout
     second = pacta("apply", "-f", str(folder))
-    assert "0 of 4 resources changing" in second.stdout, second.stdout
+    assert "0 of 6 resources changing" in second.stdout, second.stdout
     # a change shows as a diff of that one field
     (folder / "sla.yaml").write_text(
         (folder / "sla.yaml").read_text().replace("resolution: 4h", "resolution: 2h")
@@ -170,7 +181,7 @@ route:
     third = pacta("apply", "-f", str(folder))
     assert "-    resolution: 4h" in third.stdout
     assert "+    resolution: 2h" in third.stdout
-    assert "1 of 4 resources changing" in third.stdout
+    assert "1 of 6 resources changing" in third.stdout
     routed = pacta.json("routes", "test", f"service=cli-{tag}", "kind=breach")
     assert [m["receiver"] for m in routed["matches"]] == [f"hook-{tag}"]
     # invalid config: the server's 422 names the field, exit 2

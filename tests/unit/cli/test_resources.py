@@ -96,3 +96,11 @@ def test_a_resource_defined_twice_is_refused(tmp_path: Path) -> None:
     (tmp_path / "b.yaml").write_text("policies: {p: {calendar: d}}\n")
     with pytest.raises(ValueError, match="also defined in"):
         read_folder(tmp_path)
+
+
+def test_inhibit_rules_compare_with_the_items_the_server_lists() -> None:
+    rules = [{"source_matchers": ["kind=availability_breach"], "equal": ["service"]}]
+    resource = Resource("inhibit_rules", "all", rules, Path("a.yaml"))
+    stored = {"items": [{**rules[0], "target_matchers": ["kind=warning"]}]}
+    assert not differs(resource, stored)
+    assert differs(resource, {"items": []})
