@@ -129,6 +129,7 @@ def override(start: str, end: str, user: str = "carol") -> dict[str, str]:
         (rotation(shift="-1d"), "rotations.0.shift"),
         (rotation(shift="soon"), "rotations.0.shift"),
         (rotation(start="2026-03-23T09:00:00"), "rotations.0.start"),
+        (rotation(start="0001-01-01T00:00:00+01:00"), "rotations.0.start"),
         ({**weekly(), "rotations": []}, "rotations"),
         (
             weekly(overrides=[override("2026-03-25T14:00:00Z", "2026-03-25T10:00:00Z")]),
@@ -181,6 +182,11 @@ def test_shift_ranges_are_bounded_and_instants_checked(alerting: Alerting) -> No
     bad_at = alerting.call("GET", "/v1/schedules/ranges/on-call", params={"at": "yesterday"})
     assert bad_at.status_code == 422
     assert fields(bad_at) == ["at"]
+    far = alerting.call(
+        "GET", "/v1/schedules/ranges/on-call", params={"at": "9999-12-31T23:59:59Z"}
+    )
+    assert far.status_code == 422
+    assert fields(far) == ["at"]
     assert alerting.call("GET", "/v1/schedules/nope/on-call").status_code == 404
 
 

@@ -13,11 +13,11 @@ from alerting.context import Context
 from alerting.deps import Ctx
 from alerting.domain import schedules
 from alerting.live import LiveConfig
-from alerting.oncall_specs import NAME_PATTERN, ScheduleSpec, UserSpec
+from alerting.oncall_specs import EARLIEST, LATEST, NAME_PATTERN, ScheduleSpec, UserSpec
 from alerting.web_helpers import READ, WRITE, body_schema, invalid, json_body, responses, validate
 from pacta.auth import AdminKey, ReaderKey
 from pacta.clock import now_ms
-from pacta.durations import format_timestamp_ms, parse_timestamp_ms
+from pacta.durations import datetime_to_ms, format_timestamp_ms, parse_timestamp_ms
 from pacta.problems import Problem
 
 router = APIRouter(prefix="/v1")
@@ -44,9 +44,12 @@ def _instant(text: str | None, field: str, default: int) -> int:
     if text is None:
         return default
     try:
-        return parse_timestamp_ms(text)
+        at = parse_timestamp_ms(text)
     except ValueError as exc:
         raise invalid([{"field": field, "message": str(exc)}]) from None
+    if not datetime_to_ms(EARLIEST) <= at < datetime_to_ms(LATEST):
+        raise invalid([{"field": field, "message": "must lie between 1970 and 9000"}])
+    return at
 
 
 def schedules_naming(live: LiveConfig, user: str) -> list[str]:

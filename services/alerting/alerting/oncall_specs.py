@@ -4,6 +4,7 @@ the routes)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,6 +18,15 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 Ref = Annotated[str, Field(pattern=NAME_PATTERN)]
 MIN_SHIFT_S = 3_600
 """Shorter shifts are a typo (and a year of one-minute shifts is half a million of them)."""
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
+"""Instants a schedule works with: far enough from year 9999 that a shift after one still
+exists as a date."""
+
+
+def _bounded(value: datetime) -> datetime:
+    if not EARLIEST <= value < LATEST:
+        raise ValueError("must lie between 1970 and 9000")
+    return value
 
 
 class UserSpec(BaseModel):
@@ -34,6 +44,8 @@ class RotationSpec(BaseModel):
     shift: str = Field(max_length=64)
     active: Ref | None = None
 
+    _start = field_validator("start")(_bounded)
+
     @field_validator("shift")
     @classmethod
     def _shift(cls, value: str) -> str:
@@ -49,6 +61,8 @@ class OverrideSpec(BaseModel):
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     rotation: Ref | None = None
+
+    _bounds = field_validator("starts_at", "ends_at")(_bounded)
 
     @model_validator(mode="after")
     def _window(self) -> OverrideSpec:
