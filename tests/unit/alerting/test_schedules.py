@@ -4,6 +4,7 @@ New York, and against dateutil's rrule over random rotations."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from dateutil import rrule
@@ -257,3 +258,32 @@ def test_the_worked_example_of_the_docs() -> None:
     }
     for at, users in table.items():
         assert on_call(s, calendars, ms(at))[0] == users, at
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    cuts=st.lists(st.integers(0, 60 * 24 * 60), min_size=0, max_size=12, unique=True),
+    later_min=st.integers(0, 60 * 24 * 60),
+)
+def test_overrides_replace_exactly_their_intervals(cuts: list[int], later_min: int) -> None:
+    """Non-overlapping overrides from sorted cut points: inside one its user is on call,
+    outside every one the rotation's user is, and the shifts of a range tile it."""
+    base = ms("2026-03-23T08:00:00Z")
+    edges = sorted(cuts)
+    windows = [
+        (base + a * 60_000, base + b * 60_000)
+        for a, b in zip(edges[::2], edges[1::2], strict=False)
+    ]
+    overrides = tuple(Override(f"o{i}", a, b) for i, (a, b) in enumerate(windows))
+    r = rotation("2026-03-23T09:00:00+01:00", "1d")
+    s = Schedule("s", BERLIN, (r,), overrides)
+    at = base + later_min * 60_000
+    inside = [o.user for o in overrides if o.starts_at_ms <= at < o.ends_at_ms]
+    plain = on_call(Schedule("s", BERLIN, (r,)), {}, at)[0]
+    assert on_call(s, {}, at)[0] == (inside or plain)
+    # the shifts of a range cover it without gaps or overlaps
+    end = base + 61 * 86_400_000
+    tiles = shifts(s, {}, base, end)
+    assert tiles[0].starts_at_ms == base
+    assert all(x.ends_at_ms == y.starts_at_ms for x, y in pairwise(tiles))
+    assert tiles[-1].ends_at_ms >= end

@@ -3,6 +3,7 @@ schedule's zone, `active` calendars leave gaps, overrides cut shifts; who is on 
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -131,17 +132,21 @@ def shifts(
         calendar = calendars.get(rotation.active) if rotation.active is not None else None
         if rotation.active is not None and calendar is None:
             continue
-        holes = [
+        # overrides do not overlap, so sorted by start they are sorted by end too: the ones
+        # a shift meets are one slice, found by bisection
+        holes = sorted(
             (o.starts_at_ms, o.ends_at_ms)
             for o in schedule.overrides
             if o.rotation in (None, rotation.name)
-        ]
+        )
+        starts, ends = [h[0] for h in holes], [h[1] for h in holes]
         for raw in rotation_shifts(rotation, zone, from_ms, to_ms):
             pieces = [(raw.starts_at_ms, raw.ends_at_ms)]
             if calendar is not None:
                 # outside the calendar's working time this rotation has nobody on call
                 pieces = list(working_intervals(calendar, raw.starts_at_ms, raw.ends_at_ms))
-            for a, b in _subtract(pieces, holes):
+            met = holes[bisect_right(ends, raw.starts_at_ms) : bisect_left(starts, raw.ends_at_ms)]
+            for a, b in _subtract(pieces, met):
                 if a < to_ms and b > from_ms:
                     out.append(Shift(rotation.name, raw.user, a, b))
     for o in schedule.overrides:
