@@ -1,4 +1,4 @@
-"""The alert state machine of SPEC §5: one alert per ticket clock or per service availability,
+"""The alert state machine: one alert per ticket clock or per service availability,
 firing on at-risk and breach signals, resolving on met, stopped, retracted and recovered."""
 
 from __future__ import annotations
@@ -12,6 +12,14 @@ FIRING_KINDS = frozenset(
     {"warning", "breach", "availability_warning", "availability_breach", "burn_rate"}
 )
 RESOLVING_KINDS = frozenset({"met", "stopped", "retracted", "recovered"})
+SEVERITY = {
+    "warning": 1,
+    "breach": 2,
+    "availability_warning": 1,
+    "burn_rate": 2,
+    "availability_breach": 3,
+}
+"""Which firing signal an alert shows while several are in force: the most severe."""
 LABEL_FIELDS = ("kind", "service", "metric", "policy", "priority", "ticket_id", "customer")
 """Signal fields that become routing labels (beside the signal's own `labels`)."""
 
@@ -72,6 +80,9 @@ def apply_signal(
     signal opens a new episode with a new id)."""
     kind = signal["kind"]
     if current is not None and not current.open:
+        if _retracts_in_same_batch(current, kind, now_ms):
+            # a retraction and a met in one batch: the receiver is told it was retracted
+            return replace(current, signal=signal), "resolved"
         current = None
     if kind in FIRING_KINDS:
         if current is None:
@@ -85,8 +96,9 @@ def apply_signal(
                 fired_at_ms=now_ms,
             )
             return alert, "fired"
-        if kind == "warning" and current.signal.get("kind") == "breach":
-            # a late warning after the breach says nothing new; keep the breach's face
+        if SEVERITY[kind] < SEVERITY.get(current.signal.get("kind", ""), 0):
+            # a less severe signal (a late warning after the breach, a burn rate after the
+            # budget ran out) says nothing new: the alert keeps its most severe face
             return current, "ignored"
         return replace(current, signal=signal, labels=alert_labels(signal)), "updated"
     if kind in RESOLVING_KINDS:
@@ -97,6 +109,14 @@ def apply_signal(
         resolved = replace(current, state="resolved", signal=signal, resolved_at_ms=now_ms)
         return resolved, "resolved"
     return current, "ignored"
+
+
+def _retracts_in_same_batch(resolved: Alert, kind: str, now_ms: int) -> bool:
+    return (
+        kind == "retracted"
+        and resolved.resolved_at_ms == now_ms
+        and resolved.signal.get("kind") in ("met", "stopped")
+    )
 
 
 def acknowledge(alert: Alert, by: str, now_ms: int) -> Alert:
