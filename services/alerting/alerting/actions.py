@@ -43,7 +43,12 @@ async def resolve(
 async def expire_silence(conn: AsyncConnection, ctx: Context, silence_id: str, now_ms: int) -> bool:
     from pacta.durations import ms_to_datetime
 
-    ended = await store.end_silences(conn, [silence_id], ms_to_datetime(now_ms))
+    at = ms_to_datetime(now_ms)
+    if await store.delete_pending_silence(conn, silence_id, at):
+        # one that has not started is removed, as in Alertmanager: it never muted anything
+        await direct.wake_silenced(conn, ctx, [])
+        return True
+    ended = await store.end_silences(conn, [silence_id], at)
     if ended:
         await direct.wake_silenced(conn, ctx, ended)
     return bool(ended)

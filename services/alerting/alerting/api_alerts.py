@@ -17,7 +17,15 @@ from alerting.dispatcher import now_ms
 from alerting.domain import links
 from alerting.specs import SilenceSpec, silence_from_row
 from alerting.views import alert_view, current_state, delivery_view
-from alerting.web_helpers import READ, WRITE, body_schema, json_body, responses, validate
+from alerting.web_helpers import (
+    READ,
+    WRITE,
+    body_schema,
+    invalid,
+    json_body,
+    responses,
+    validate,
+)
 from pacta.auth import AdminKey, ReaderKey
 from pacta.durations import datetime_to_ms, ms_to_datetime
 from pacta.problems import Problem
@@ -27,6 +35,7 @@ AlertId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 SilenceId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Token = Annotated[str, Path(max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")]
 StateFilter = Literal["firing", "acknowledged", "silenced", "inhibited", "resolved"]
+SilenceState = Literal["pending", "active", "expired"]
 Outcome = Literal["pending", "sending", "delivered", "failed"]
 Text = Annotated[str, Query(max_length=200, pattern=r"^[^\x00]*$")]
 
@@ -207,9 +216,8 @@ async def add_silence(request: Request, _: AdminKey) -> dict[str, Any]:
     spec: SilenceSpec = validate(SilenceSpec, await json_body(request))
     at = now_ms()
     starts = spec.starts_at or ms_to_datetime(at)
-    if spec.ends_at <= starts:
-        from alerting.web_helpers import invalid
-
+    if spec.ends_at <= starts or datetime_to_ms(spec.ends_at) <= at:
+        # a silence that has already ended would mute nothing: refused, as in Alertmanager
         raise invalid([{"field": "ends_at", "message": "must lie in the future"}])
     values = {
         "id": "si-" + uuid.uuid4().hex[:20],
@@ -234,11 +242,14 @@ class _Row:
 
 
 @router.get("/silences", tags=["silences"], responses=READ)
-async def list_silences(request: Request, _: ReaderKey) -> dict[str, Any]:
+async def list_silences(
+    request: Request, _: ReaderKey, state: SilenceState | None = None
+) -> dict[str, Any]:
     async with request.app.state.engine.connect() as conn:
         rows = await store.list_silences(conn)
     at = now_ms()
-    return {"items": [_silence_view(r, at) for r in rows]}
+    views = [_silence_view(r, at) for r in rows]
+    return {"items": [v for v in views if state is None or v["state"] == state]}
 
 
 @router.get("/silences/{silence_id}", tags=["silences"], responses={**READ, **responses(404)})

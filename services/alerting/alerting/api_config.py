@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from alerting import receivers, store
 from alerting.domain.routing import RootSpec, build_tree, describe, match, references
 from alerting.live import LiveConfig
+from alerting.receivers import secrets
 from alerting.specs import EscalationPolicySpec, InhibitRules
 from alerting.web_helpers import READ, WRITE, body_schema, invalid, json_body, responses, validate
 from pacta.auth import AdminKey, ReaderKey
@@ -18,7 +19,6 @@ from pacta.problems import Problem
 
 router = APIRouter(prefix="/v1")
 Name = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
-SECRET_SHOWN = "<set>"
 
 
 class Items(BaseModel):
@@ -39,12 +39,7 @@ def _live(request: Request) -> LiveConfig:
     return live
 
 
-def _shown(name: str, config: BaseModel) -> dict[str, Any]:
-    body = config.model_dump(mode="json")
-    for field in getattr(config, "SECRET_FIELDS", frozenset()):
-        if body.get(field) is not None:
-            body[field] = SECRET_SHOWN
-    return {"name": name, **body}
+_shown = secrets.shown
 
 
 # ---- receivers ----------------------------------------------------------------------------
@@ -91,12 +86,11 @@ async def put_receiver(
     if not isinstance(body, dict):
         raise invalid([{"field": "body", "message": "must be a JSON object"}])
     live = _live(request)
-    previous = live.receivers.get(name)
-    if previous is not None and previous.model_dump().get("type") == body.get("type"):
-        # a body read back from GET shows secrets as "<set>": keep the stored ones
-        for field in getattr(previous, "SECRET_FIELDS", frozenset()):
-            if body.get(field) == SECRET_SHOWN:
-                body[field] = getattr(previous, field)
+    # a body read back from GET shows secrets as "<set>": the stored ones are kept while the
+    # receiver still sends to the same place
+    errors = secrets.restore(live.receivers.get(name), body)
+    if errors:
+        raise invalid(errors)
     config = parse_receiver_checked(body)
     stored = config.model_dump(mode="json")
     async with request.app.state.engine.begin() as conn:
@@ -107,6 +101,8 @@ async def put_receiver(
 
 
 def parse_receiver_checked(body: dict[str, Any]) -> BaseModel:
+    if "integrations" in body:
+        body.setdefault("type", "integrations")
     kind = body.get("type")
     if not isinstance(kind, str) or kind not in receivers.TYPES:
         raise invalid([{"field": "type", "message": f"must be one of {sorted(receivers.TYPES)}"}])

@@ -57,6 +57,8 @@ class LiveConfig:
 
 def parse_receiver(body: dict[str, Any]) -> BaseModel:
     """Validate a receiver body against its type's `Config` (ValueError for a bad type)."""
+    if isinstance(body, dict) and "integrations" in body:
+        body = {"type": "integrations", **body}
     kind = body.get("type") if isinstance(body, dict) else None
     module = receivers.TYPES.get(kind) if isinstance(kind, str) else None
     if module is None:

@@ -97,6 +97,14 @@ async def end_silences(conn: AsyncConnection, ids: Sequence[str], at: datetime) 
     return [r[0] for r in rows]
 
 
+async def delete_pending_silence(conn: AsyncConnection, silence_id: str, at: datetime) -> bool:
+    rows = await conn.execute(
+        sa.text("DELETE FROM alerting.silences WHERE id = :id AND starts_at > :at RETURNING id"),
+        {"id": silence_id, "at": at},
+    )
+    return rows.first() is not None
+
+
 async def note_silenced(conn: AsyncConnection, silence_ids: Sequence[str], alert_id: str) -> None:
     await conn.execute(
         sa.text(

@@ -85,6 +85,9 @@ def invalid(errors: list[dict[str, Any]]) -> Problem:
 
 
 def validate(model: type[Any], data: Any, prefix: str = "") -> Any:
+    if not isinstance(data, dict):
+        # JSON null, a list, a number: every body here is an object
+        raise invalid([{"field": prefix or "body", "message": "must be a JSON object"}])
     try:
         return model.model_validate(data)
     except ValidationError as exc:
