@@ -15,7 +15,8 @@ from alerting import actions, queue, store
 from alerting.context import Context
 from alerting.dispatcher import now_ms
 from alerting.domain import links
-from alerting.specs import SilenceSpec, silence_from_row
+from alerting.live import load_silences
+from alerting.specs import SilenceSpec
 from alerting.views import alert_view, current_state, delivery_view
 from alerting.web_helpers import (
     READ,
@@ -230,15 +231,12 @@ async def add_silence(request: Request, _: AdminKey) -> dict[str, Any]:
     }
     async with request.app.state.engine.begin() as conn:
         await store.add_silence(conn, **values)
+        generation = await store.config_generation(conn)
+        silences = await load_silences(conn)
     ctx = _ctx(request)
     row = {**values, "matched": []}
-    ctx.live.silences.append(silence_from_row(_Row(row)))
+    ctx.live.patch(generation, ("silences", "all"), lambda: setattr(ctx.live, "silences", silences))
     return _silence_view(row, at)
-
-
-class _Row:
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)
 
 
 @router.get("/silences", tags=["silences"], responses=READ)

@@ -95,7 +95,8 @@ async def put_receiver(
     stored = config.model_dump(mode="json")
     async with request.app.state.engine.begin() as conn:
         created = await store.put_config(conn, kind="receiver", name=name, body=stored)
-    live.receivers[name] = config
+        generation = await store.config_generation(conn)
+    live.patch(generation, ("receiver", name), lambda: live.receivers.__setitem__(name, config))
     response.status_code = 201 if created else 200
     return _shown(name, config)
 
@@ -124,9 +125,10 @@ async def delete_receiver(request: Request, name: Name, _: AdminKey) -> Response
         raise Problem(409, "Conflict", f"receiver {name!r} is used by {users}")
     async with request.app.state.engine.begin() as conn:
         found = await store.delete_config(conn, kind="receiver", name=name)
+        generation = await store.config_generation(conn)
     if not found and name not in live.receivers:
         raise Problem(404, "Not found", f"receiver {name!r} does not exist")
-    live.receivers.pop(name, None)
+    live.patch(generation, ("receiver", name), lambda: live.drop_receiver(name))
     return Response(status_code=204)
 
 
@@ -186,7 +188,10 @@ async def put_routes(request: Request, _: AdminKey) -> dict[str, Any]:
     body = spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
     async with request.app.state.engine.begin() as conn:
         await store.put_config(conn, kind="routes", name="root", body=body)
-    _live(request).set_tree(body)
+        generation = await store.config_generation(conn)
+    # in force for every signal consumed after this answer
+    live = _live(request)
+    live.patch(generation, ("routes", "root"), lambda: live.set_tree(body))
     return body
 
 
@@ -224,7 +229,9 @@ async def put_inhibit_rules(request: Request, _: AdminKey) -> Items:
     items = [r.model_dump(mode="json") for r in rules.items]
     async with request.app.state.engine.begin() as conn:
         await store.put_config(conn, kind="inhibit_rules", name="all", body=items)
-    _live(request).set_inhibit(items)
+        generation = await store.config_generation(conn)
+    live = _live(request)
+    live.patch(generation, ("inhibit_rules", "all"), lambda: live.set_inhibit(items))
     return Items(items=items)
 
 
@@ -273,7 +280,8 @@ async def put_policy(
     body = spec.model_dump(mode="json")
     async with request.app.state.engine.begin() as conn:
         created = await store.put_config(conn, kind="escalation_policy", name=name, body=body)
-    live.set_policy(name, body)
+        generation = await store.config_generation(conn)
+    live.patch(generation, ("escalation_policy", name), lambda: live.set_policy(name, body))
     response.status_code = 201 if created else 200
     return {"name": name, **body}
 
@@ -293,7 +301,8 @@ async def delete_policy(request: Request, name: Name, _: AdminKey) -> Response:
             raise Problem(409, "Conflict", f"escalation policy {name!r} is used by routes {used}")
     async with request.app.state.engine.begin() as conn:
         found = await store.delete_config(conn, kind="escalation_policy", name=name)
+        generation = await store.config_generation(conn)
     if not found and name not in live.policies:
         raise Problem(404, "Not found", f"escalation policy {name!r} does not exist")
-    live.drop_policy(name)
+    live.patch(generation, ("escalation_policy", name), lambda: live.drop_policy(name))
     return Response(status_code=204)

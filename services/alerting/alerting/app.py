@@ -34,9 +34,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 STATES = ("firing", "acknowledged", "silenced", "inhibited", "resolved")
 
 
-async def _refresh(app: FastAPI, stop: asyncio.Event, every: float = 5.0) -> None:
+async def _refresh(app: FastAPI, stop: asyncio.Event) -> None:
     """Pick up what other instances changed through their API, and keep the gauges current."""
     ctx: Context = app.state.ctx
+    every = app.state.settings.alerting_refresh_seconds
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)

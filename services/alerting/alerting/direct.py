@@ -12,7 +12,7 @@ from alerting import queue, store
 from alerting.context import Context
 from alerting.domain.alerts import Alert
 from alerting.flushing import idempotency_key, newest_detected
-from alerting.specs import silence_from_row
+from alerting.live import load_silences
 from pacta.durations import ms_to_datetime
 
 
@@ -70,10 +70,11 @@ async def close_escalations(conn: AsyncConnection, ctx: Context, alert: Alert, n
 
 async def wake_silenced(conn: AsyncConnection, ctx: Context, silence_ids: Sequence[str]) -> None:
     """Silences ended early: reload them and flush the groups they held back now."""
-    rows = await conn.execute(
-        sa.text("SELECT * FROM alerting.silences WHERE ends_at > now() - interval '1 minute'")
-    )
-    ctx.live.silences = [silence_from_row(r) for r in rows]
+    generation = await store.config_generation(conn)
+    silences = await load_silences(conn)
+    # before the commit (the consumer's transaction ends elsewhere): a rollback leaves this
+    # instance ahead until the next change, and the signal's redelivery does it again anyway
+    ctx.live.patch(generation, ("silences", "all"), lambda: setattr(ctx.live, "silences", silences))
     await conn.execute(
         sa.text(
             "UPDATE alerting.groups SET next_flush_at = LEAST(next_flush_at, now()) WHERE key IN "

@@ -59,6 +59,13 @@ async def delete_config(conn: AsyncConnection, *, kind: str, name: str) -> bool:
     return row.first() is not None
 
 
+async def config_generation(conn: AsyncConnection) -> int:
+    """The configuration's generation; inside a transaction that changed configuration (and
+    so holds the counter's row), the generation of that change."""
+    row = await conn.execute(sa.text("SELECT n FROM alerting.config_generation WHERE id = 1"))
+    return int(row.scalar_one())
+
+
 async def link_secret(conn: AsyncConnection) -> bytes:
     """The key signing acknowledge links, made once and shared by every instance."""
     await conn.execute(
