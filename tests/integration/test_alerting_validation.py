@@ -4,7 +4,7 @@ destination, several integrations under one name, and no coercion of wrong types
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.support.alerting import Alerting, WebhookCollector, own_alerting
+from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -269,3 +270,55 @@ def test_a_receiver_with_several_integrations(alerting: Alerting, hook: WebhookC
     bad = alerting.call("PUT", "/v1/receivers/team", {"integrations": [{"type": "pigeon"}]})
     assert bad.status_code == 422, bad.text
     assert alerting.call("PUT", "/v1/receivers/team", {"integrations": []}).status_code == 422
+
+
+# ---- PagerDuty hears of an ack at once ----------------------------------------------------
+
+
+async def test_pagerduty_is_told_of_an_ack_at_once(
+    alerting: Alerting, hook: WebhookCollector
+) -> None:
+    alerting.ok(
+        "PUT",
+        "/v1/receivers/pd",
+        {"type": "pagerduty", "routing_key": "R0UT1NG", "url": hook.url("/pd")},
+    )
+    alerting.ok(
+        "PUT",
+        "/v1/receivers/pd-and-hook",
+        {
+            "integrations": [
+                {"type": "pagerduty", "routing_key": "K2", "url": hook.url("/pd2")},
+                {"type": "webhook", "url": hook.url("/beside"), "secret": "whsec_test"},
+            ]
+        },
+    )
+    alerting.ok(
+        "PUT",
+        "/v1/routes",
+        {
+            "receiver": "oncall",
+            "group_wait": "0s",
+            "repeat_interval": "24h",
+            "routes": [
+                {"matchers": ["ticket_id=PD-1"], "receiver": "pd"},
+                {"matchers": ["ticket_id=PD-2"], "receiver": "pd-and-hook"},
+            ],
+        },
+    )
+    await alerting.signal(kind="breach", ticket_id="PD-1", service="checkout")
+    await alerting.signal(kind="breach", ticket_id="PD-2", service="checkout")
+
+    def actions(path: str) -> list[str]:
+        return [r.body["event_action"] for r in hook.accepted(path)]
+
+    def acknowledged(path: str) -> Callable[[], bool]:
+        return lambda: actions(path) == ["trigger", "acknowledge"]
+
+    wait_for("the triggers", lambda: actions("/pd") == ["trigger"] and actions("/pd2"), 20)
+    for ticket, path in (("PD-1", "/pd"), ("PD-2", "/pd2")):
+        [alert] = [a for a in alerting.alerts() if a["ticket_id"] == ticket]
+        assert alerting.call("POST", f"/v1/alerts/{alert['id']}/ack").status_code == 200
+        wait_for(f"the acknowledge on {path}", acknowledged(path), 10)
+        dedup = [r.body["dedup_key"] for r in hook.accepted(path)]
+        assert dedup[0] == dedup[1]

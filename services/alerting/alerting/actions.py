@@ -21,7 +21,30 @@ async def ack(
     if acked is not alert:
         await store.save_alert(conn, acked)
         await store.add_history(conn, [(alert.id, now_ms, "acknowledged", {"by": by})])
+        await _tell_pagerduty(conn, ctx, acked, now_ms)
     return acked
+
+
+async def _tell_pagerduty(conn: AsyncConnection, ctx: Context, alert: Alert, now_ms: int) -> None:
+    """PagerDuty keeps paging until it hears of the ack: every PagerDuty receiver (or receiver
+    with a PagerDuty integration) that was told the alert fired is sent `acknowledge` now,
+    not at the group's next notification (which may never come)."""
+    for receiver in await store.receivers_told(conn, alert.id):
+        config = ctx.live.receivers.get(receiver)
+        kinds = [getattr(c, "type", "") for c in getattr(config, "integrations", [config])]
+        if "pagerduty" not in kinds:
+            continue
+        await direct.enqueue_direct(
+            conn,
+            ctx,
+            alert=alert,
+            receiver=receiver,
+            status="firing",
+            key_parts=("acknowledge", alert.id, receiver),
+            group_key=f"acknowledge:{alert.id}",
+            now_ms=now_ms,
+            event="acknowledge notified",
+        )
 
 
 async def resolve(

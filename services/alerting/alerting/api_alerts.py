@@ -184,6 +184,7 @@ async def ack_by_link(request: Request, token: Token) -> HTMLResponse:
         alert = await actions.ack(conn, ctx, alert_id, "link", now_ms())
     if alert is None:
         return _page("Link not valid", "The alert of this link no longer exists.", status=404)
+    ctx.delivery_wake.set()  # PagerDuty hears of the ack now
     return _page(f"Alert {alert.id}", f"State: <b>{html.escape(alert.state)}</b>. Thank you.")
 
 

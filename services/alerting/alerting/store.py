@@ -256,6 +256,18 @@ async def add_history(
         )
 
 
+async def receivers_told(conn: AsyncConnection, alert_id: str) -> list[str]:
+    """The receivers a firing notification of this alert was queued for."""
+    rows = await conn.execute(
+        sa.text(
+            "SELECT DISTINCT receiver FROM alerting.deliveries "
+            "WHERE alert_ids @> ARRAY[CAST(:a AS text)] AND status = 'firing' ORDER BY receiver"
+        ),
+        {"a": alert_id},
+    )
+    return [r[0] for r in rows]
+
+
 async def add_receivers(conn: AsyncConnection, alert_ids: Sequence[str], receiver: str) -> None:
     await add_receivers_many(conn, [(receiver, alert_ids)])
 
