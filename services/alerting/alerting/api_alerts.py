@@ -13,7 +13,6 @@ from fastapi.responses import HTMLResponse
 
 from alerting import actions, queue, store
 from alerting.context import Context
-from alerting.dispatcher import now_ms
 from alerting.domain import links
 from alerting.live import load_silences
 from alerting.specs import SilenceSpec
@@ -28,6 +27,7 @@ from alerting.web_helpers import (
     validate,
 )
 from pacta.auth import AdminKey, ReaderKey
+from pacta.clock import now_ms
 from pacta.durations import datetime_to_ms, ms_to_datetime
 from pacta.problems import Problem
 
