@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from alerting import config_file, delivery, dispatcher, live, queue, store
 from alerting.api_alerts import router as alerts_router
 from alerting.api_config import router as config_router
+from alerting.api_import import router as import_router
 from alerting.calendar_feed import CalendarFeed
 from alerting.consumer import make_handler
 from alerting.context import Context
@@ -144,4 +145,5 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.include_router(config_router)
     app.include_router(alerts_router)
+    app.include_router(import_router)
     return app

@@ -272,7 +272,7 @@ def test_group_keys_are_alertmanagers_path_of_matchers() -> None:
     labels = {"team": "b", "env": "prod", "kind": "breach", "service": "checkout"}
     [hit] = match(tree, labels)
     assert group_key(hit, labels) == (
-        '{}/{team="b",env=~"prod|staging"}/{kind="breach"}:{service="checkout"}'
+        '{}/{env=~"prod|staging",team="b"}/{kind="breach"}:{service="checkout"}'
     )
     [root] = match(tree, {"team": "z"})
     assert group_key(root, {"team": "z"}) == "{}:{}"

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from alerting.domain.matchers import Matcher, go_quote, matches_all, parse_matcher_list
+from alerting.domain.matchers import OPS, Matcher, go_quote, matches_all, parse_matcher_list
 from pacta.durations import parse_duration
 
 DEFAULTS = {"group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"}
@@ -163,7 +163,9 @@ def _build(spec: RouteSpec, parent: Route | None, path: tuple[int, ...]) -> Rout
         if written is not None:
             timing[key] = written
     matchers = tuple(parse_matcher_list(spec.matchers))
-    own = "{" + ",".join(str(m) for m in matchers) + "}"
+    # sorted as Alertmanager sorts a route's matchers (name, value, then operator)
+    ordered = sorted(matchers, key=lambda m: (m.name, m.value, OPS.index(m.op)))
+    own = "{" + ",".join(str(m) for m in ordered) + "}"
     node = Route(
         path=path,
         key=own if parent is None else f"{parent.key}/{own}",

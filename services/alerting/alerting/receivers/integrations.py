@@ -32,7 +32,8 @@ class Config(ReceiverConfig):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["integrations"] = "integrations"
-    integrations: list[Integration] = Field(min_length=1, max_length=16)
+    # none: a receiver that notifies nobody (Alertmanager's receiver without configs)
+    integrations: list[Integration] = Field(max_length=16)
 
 
 class IntegrationsSender:
