@@ -117,8 +117,8 @@ def test_a_teams_configuration_with_what_cannot_be_carried(alerting: Alerting) -
     }
     for combo in itertools.product(*values.values()):
         labels = {k: v for k, v in zip(values, combo, strict=True) if v is not None}
-        expected = [renamed.get(n, n) for n in routes_test(MIGRATION, labels)]
-        assert receivers_for(alerting, labels) == expected, labels
+        wanted = [renamed.get(n, n) for n in routes_test(MIGRATION, labels)]
+        assert receivers_for(alerting, labels) == wanted, labels
 
 
 @pytest.mark.parametrize(
