@@ -106,9 +106,11 @@ class SilenceSpec(BaseModel):
     @field_validator("matchers")
     @classmethod
     def _not_everything(cls, value: list[str]) -> list[str]:
-        # as Alertmanager: matchers that all match the empty string would mute every alert
-        # lacking the label (and `{}` every alert there is)
-        if all(m.matches({}) for m in parse_matcher_list(value)):
+        # as Alertmanager: `=` and `=~` matchers that all match the empty string would mute
+        # every alert lacking the label (and `{}` every alert); like Alertmanager, a negative
+        # matcher (`team!="x"`) counts as one that does not
+        parsed = parse_matcher_list(value)
+        if all(m.op in ("=", "=~") and m.matches({}) for m in parsed):
             raise ValueError("at least one matcher must not match the empty string")
         return value
 
