@@ -94,8 +94,8 @@ async def put_receiver(
     config = parse_receiver_checked(body)
     stored = config.model_dump(mode="json")
     async with request.app.state.engine.begin() as conn:
-        created = await store.put_config(conn, kind="receiver", name=name, body=stored)
-        generation = await store.config_generation(conn)
+        created = await store.config.put(conn, kind="receiver", name=name, body=stored)
+        generation = await store.config.generation(conn)
     live.patch(generation, ("receiver", name), lambda: live.receivers.__setitem__(name, config))
     response.status_code = 201 if created else 200
     return _shown(name, config)
@@ -124,8 +124,8 @@ async def delete_receiver(request: Request, name: Name, _: AdminKey) -> Response
     if users:
         raise Problem(409, "Conflict", f"receiver {name!r} is used by {users}")
     async with request.app.state.engine.begin() as conn:
-        found = await store.delete_config(conn, kind="receiver", name=name)
-        generation = await store.config_generation(conn)
+        found = await store.config.delete(conn, kind="receiver", name=name)
+        generation = await store.config.generation(conn)
     if not found and name not in live.receivers:
         raise Problem(404, "Not found", f"receiver {name!r} does not exist")
     live.patch(generation, ("receiver", name), lambda: live.drop_receiver(name))
@@ -187,8 +187,8 @@ async def put_routes(request: Request, _: AdminKey) -> dict[str, Any]:
     spec = check_tree(request, await json_body(request))
     body = spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
     async with request.app.state.engine.begin() as conn:
-        await store.put_config(conn, kind="routes", name="root", body=body)
-        generation = await store.config_generation(conn)
+        await store.config.put(conn, kind="routes", name="root", body=body)
+        generation = await store.config.generation(conn)
     # in force for every signal consumed after this answer
     live = _live(request)
     live.patch(generation, ("routes", "root"), lambda: live.set_tree(body))
@@ -228,8 +228,8 @@ async def put_inhibit_rules(request: Request, _: AdminKey) -> Items:
     rules: InhibitRules = validate(InhibitRules, await json_body(request))
     items = [r.model_dump(mode="json") for r in rules.items]
     async with request.app.state.engine.begin() as conn:
-        await store.put_config(conn, kind="inhibit_rules", name="all", body=items)
-        generation = await store.config_generation(conn)
+        await store.config.put(conn, kind="inhibit_rules", name="all", body=items)
+        generation = await store.config.generation(conn)
     live = _live(request)
     live.patch(generation, ("inhibit_rules", "all"), lambda: live.set_inhibit(items))
     return Items(items=items)
@@ -279,8 +279,8 @@ async def put_policy(
         raise invalid(errors)
     body = spec.model_dump(mode="json")
     async with request.app.state.engine.begin() as conn:
-        created = await store.put_config(conn, kind="escalation_policy", name=name, body=body)
-        generation = await store.config_generation(conn)
+        created = await store.config.put(conn, kind="escalation_policy", name=name, body=body)
+        generation = await store.config.generation(conn)
     live.patch(generation, ("escalation_policy", name), lambda: live.set_policy(name, body))
     response.status_code = 201 if created else 200
     return {"name": name, **body}
@@ -300,8 +300,8 @@ async def delete_policy(request: Request, name: Name, _: AdminKey) -> Response:
         if used:
             raise Problem(409, "Conflict", f"escalation policy {name!r} is used by routes {used}")
     async with request.app.state.engine.begin() as conn:
-        found = await store.delete_config(conn, kind="escalation_policy", name=name)
-        generation = await store.config_generation(conn)
+        found = await store.config.delete(conn, kind="escalation_policy", name=name)
+        generation = await store.config.generation(conn)
     if not found and name not in live.policies:
         raise Problem(404, "Not found", f"escalation policy {name!r} does not exist")
     live.patch(generation, ("escalation_policy", name), lambda: live.drop_policy(name))

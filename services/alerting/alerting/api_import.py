@@ -106,10 +106,10 @@ async def _store(
     live: LiveConfig = request.app.state.ctx.live
     async with request.app.state.engine.begin() as conn:
         for name, body in bodies.items():
-            await store.put_config(conn, kind="receiver", name=name, body=body)
-        await store.put_config(conn, kind="routes", name="root", body=routes)
-        await store.put_config(conn, kind="inhibit_rules", name="all", body=items)
-        generation = await store.config_generation(conn)
+            await store.config.put(conn, kind="receiver", name=name, body=body)
+        await store.config.put(conn, kind="routes", name="root", body=routes)
+        await store.config.put(conn, kind="inhibit_rules", name="all", body=items)
+        generation = await store.config.generation(conn)
     for name, body in bodies.items():
         config = parse_receiver(body)
         live.patch(generation, ("receiver", name), _setter(live, name, config))

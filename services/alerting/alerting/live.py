@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -92,13 +91,11 @@ async def load(conn: AsyncConnection, calendars: dict[str, Calendar] | None = No
     The generation is read first: what is read after it is at least that new (a snapshot may
     be newer than its number says, never older)."""
     live = LiveConfig()
-    live.generation = live.applied = await store.config_generation(conn)
+    live.generation = live.applied = await store.config.generation(conn)
     if calendars is not None:
         live.calendars = calendars
-    rows = (
-        await conn.execute(sa.text("SELECT kind, name, body, origin FROM alerting.config"))
-    ).all()
-    for kind, name, body, origin in rows:
+    for row in await store.config.load_all(conn):
+        kind, name, body = row.kind, row.name, row.body
         try:
             if kind == "receiver":
                 live.set_receiver(name, body)
@@ -108,7 +105,7 @@ async def load(conn: AsyncConnection, calendars: dict[str, Calendar] | None = No
                 live.set_inhibit(body)
             elif kind == "escalation_policy":
                 live.set_policy(name, body)
-            live.origins[(kind, name)] = origin
+            live.origins[(kind, name)] = row.origin
         except ValueError as exc:
             log.error("stored configuration left out", kind=kind, name=name, error=str(exc))
     live.silences = await load_silences(conn)
@@ -116,10 +113,7 @@ async def load(conn: AsyncConnection, calendars: dict[str, Calendar] | None = No
 
 
 async def load_silences(conn: AsyncConnection) -> list[Silence]:
-    rows = await conn.execute(
-        sa.text("SELECT * FROM alerting.silences WHERE ends_at > now() - interval '1 minute'")
-    )
-    return [silence_from_row(r) for r in rows]
+    return [silence_from_row(r) for r in await store.silences.in_force(conn)]
 
 
 def replace_into(target: LiveConfig, fresh: LiveConfig) -> bool:

@@ -1,4 +1,5 @@
-"""The alert state machine (docs/alerting.md): which signals open, update and resolve an alert."""
+"""The alert state machine (docs/alerting.md, "Concepts"): which signals open, update and resolve
+an alert."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from alerting.domain.alerts import (
     apply_signal,
     resolve_by_hand,
 )
+from pacta.events import Signal
 
 
-def sig(kind: str, sid: str, **kw: Any) -> dict[str, Any]:
+def sig(kind: str, sid: str, **kw: Any) -> Signal:
     base = {
         "signal_id": sid,
         "kind": kind,
@@ -23,8 +25,10 @@ def sig(kind: str, sid: str, **kw: Any) -> dict[str, Any]:
         "priority": "P1",
         "policy": "gold",
         "labels": {"team": "pay"},
+        "occurred_at": "2026-03-02T09:00:00Z",
+        "detected_at": "2026-03-02T09:00:01Z",
     }
-    return {**base, **kw}
+    return Signal.model_validate({**base, **kw})
 
 
 def test_one_alert_per_ticket_clock_and_per_service_availability() -> None:
@@ -114,24 +118,24 @@ def test_ack_and_manual_resolve() -> None:
 
 
 def test_a_firing_alert_shows_its_most_severe_signal_in_force() -> None:
-    avail = {"metric": "availability", "ticket_id": None, "priority": None}
+    avail: dict[str, Any] = {"metric": "availability", "ticket_id": None, "priority": None}
     alert, _ = apply_signal(None, sig("availability_warning", "w", **avail), 1)
     alert, _ = apply_signal(alert, sig("availability_breach", "b", **avail), 2)
     assert alert is not None
     # burn_rate processed after the budget was exhausted: the breach stays the face
     after, change = apply_signal(alert, sig("burn_rate", "r", **avail), 3)
     assert after is not None
-    assert after.signal["kind"] == "availability_breach"
+    assert after.signal.kind == "availability_breach"
     assert change == "ignored"
     # and a warning after a burn rate
     alert, _ = apply_signal(None, sig("burn_rate", "r1", **avail), 1)
     after, _ = apply_signal(alert, sig("availability_warning", "w1", **avail), 2)
     assert after is not None
-    assert after.signal["kind"] == "burn_rate"
+    assert after.signal.kind == "burn_rate"
     # the more severe one replaces the face
     after, change = apply_signal(after, sig("availability_breach", "b1", **avail), 3)
     assert after is not None
-    assert after.signal["kind"] == "availability_breach"
+    assert after.signal.kind == "availability_breach"
     assert change == "updated"
 
 
@@ -142,7 +146,7 @@ def test_a_retraction_resolving_with_a_met_in_the_same_batch_says_retracted() ->
     assert change == "resolved"
     after, change = apply_signal(met, sig("retracted", "b/retracted"), 5)
     assert after is not None
-    assert after.signal["kind"] == "retracted"
+    assert after.signal.kind == "retracted"
     assert after.state == "resolved"
     assert change == "resolved"
     # a retraction arriving in a later batch is a new condition's business, not this face's
@@ -154,4 +158,4 @@ def test_a_retraction_resolving_with_a_met_in_the_same_batch_says_retracted() ->
     after, change = apply_signal(retracted, sig("met", "m"), 5)
     assert change == "ignored"
     assert retracted is not None
-    assert retracted.signal["kind"] == "retracted"
+    assert retracted.signal.kind == "retracted"

@@ -1,12 +1,15 @@
-"""The alert state machine: one alert per ticket clock or per service availability,
-firing on at-risk and breach signals, resolving on met, stopped, retracted and recovered."""
+"""The alert state machine (docs/alerting.md, "Concepts"): one alert per ticket clock or per
+service availability, firing on at-risk and breach signals, resolving on met, stopped, retracted
+and recovered."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal
+
+from pacta.events import Signal
 
 FIRING_KINDS = frozenset(
     {"warning", "breach", "availability_warning", "availability_breach", "burn_rate"}
@@ -27,19 +30,19 @@ BaseState = Literal["firing", "acknowledged", "resolved"]
 State = Literal["firing", "acknowledged", "silenced", "inhibited", "resolved"]
 
 
-def alert_key(signal: Mapping[str, Any]) -> str:
+def alert_key(signal: Signal) -> str:
     """Which alert a signal belongs to: its ticket clock, or its service's availability."""
-    if signal.get("metric") == "availability" or not signal.get("ticket_id"):
-        return f"availability:{signal['service']}"
-    return f"clock:{signal['ticket_id']}:{signal['metric']}"
+    if signal.metric == "availability" or not signal.ticket_id:
+        return f"availability:{signal.service}"
+    return f"clock:{signal.ticket_id}:{signal.metric}"
 
 
-def alert_labels(signal: Mapping[str, Any]) -> dict[str, str]:
+def alert_labels(signal: Signal) -> dict[str, str]:
     """Routing labels: the signal's `labels`, then its fields (which win over a label of the
     same name, since they are what the engine concluded)."""
-    labels = {str(k): str(v) for k, v in (signal.get("labels") or {}).items()}
+    labels = {str(k): str(v) for k, v in signal.labels.items()}
     for name in LABEL_FIELDS:
-        value = signal.get(name)
+        value = getattr(signal, name)
         if value is not None:
             labels[name] = str(value)
     return labels
@@ -56,7 +59,7 @@ class Alert:
     id: str
     key: str
     state: BaseState
-    signal: Mapping[str, Any]
+    signal: Signal  # the latest signal applied: what notifications show
     labels: Mapping[str, str]
     fired_at_ms: int
     resolved_at_ms: int | None = None
@@ -71,14 +74,12 @@ class Alert:
 Change = Literal["fired", "updated", "resolved", "ignored"]
 
 
-def apply_signal(
-    current: Alert | None, signal: Mapping[str, Any], now_ms: int
-) -> tuple[Alert | None, Change]:
+def apply_signal(current: Alert | None, signal: Signal, now_ms: int) -> tuple[Alert | None, Change]:
     """The alert after `signal`, and what happened to it.
 
     `current` is the key's open alert, if any (a resolved one counts as none: the next firing
     signal opens a new episode with a new id)."""
-    kind = signal["kind"]
+    kind = signal.kind
     if current is not None and not current.open:
         if _retracts_in_same_batch(current, kind, now_ms):
             # a retraction and a met in one batch: the receiver is told it was retracted
@@ -88,7 +89,7 @@ def apply_signal(
         if current is None:
             key = alert_key(signal)
             alert = Alert(
-                id=alert_id_for(key, signal["signal_id"]),
+                id=alert_id_for(key, signal.signal_id),
                 key=key,
                 state="firing",
                 signal=signal,
@@ -96,7 +97,7 @@ def apply_signal(
                 fired_at_ms=now_ms,
             )
             return alert, "fired"
-        if SEVERITY[kind] < SEVERITY.get(current.signal.get("kind", ""), 0):
+        if SEVERITY[kind] < SEVERITY.get(current.signal.kind, 0):
             # a less severe signal (a late warning after the breach, a burn rate after the
             # budget ran out) says nothing new: the alert keeps its most severe face
             return current, "ignored"
@@ -115,7 +116,7 @@ def _retracts_in_same_batch(resolved: Alert, kind: str, now_ms: int) -> bool:
     return (
         kind == "retracted"
         and resolved.resolved_at_ms == now_ms
-        and resolved.signal.get("kind") in ("met", "stopped")
+        and resolved.signal.kind in ("met", "stopped")
     )
 
 
