@@ -68,6 +68,8 @@ def test_a_silence_with_one_matcher_that_needs_a_value_is_taken(
     body = {"matchers": matchers, "ends_at": later(hours=1)}
     r = alerting.call("POST", "/v1/silences", body)
     assert r.status_code == 201, r.text
+    # it would mute the alerts of the tests below
+    assert alerting.call("DELETE", f"/v1/silences/{r.json()['id']}").status_code == 204
 
 
 def test_a_silence_that_has_already_ended_is_refused(alerting: Alerting) -> None:
@@ -312,8 +314,8 @@ async def test_pagerduty_is_told_of_an_ack_at_once(
             ],
         },
     )
-    await alerting.signal(kind="breach", ticket_id="PD-1", service="checkout")
-    await alerting.signal(kind="breach", ticket_id="PD-2", service="checkout")
+    await alerting.signal(kind="breach", ticket_id="PD-1", service="paging")
+    await alerting.signal(kind="breach", ticket_id="PD-2", service="paging")
 
     def actions(path: str) -> list[str]:
         return [r.body["event_action"] for r in hook.accepted(path)]
