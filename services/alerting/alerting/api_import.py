@@ -8,11 +8,14 @@ from typing import Any
 
 import yaml
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from alerting import importer, store
+from alerting.context import Context
+from alerting.deps import Ctx
 from alerting.domain.routing import RootSpec, build_tree
 from alerting.live import LiveConfig, parse_receiver
+from alerting.receivers.base import ReceiverConfig
 from alerting.specs import InhibitRules
 from alerting.web_helpers import WRITE, invalid, validate
 from pacta.auth import AdminKey
@@ -29,7 +32,7 @@ YAML_BODY = {
 
 @router.post("/import/alertmanager", tags=["import"], responses=WRITE, openapi_extra=YAML_BODY)
 async def import_alertmanager(
-    request: Request, _: AdminKey, dry_run: bool = False
+    request: Request, ctx: Ctx, _: AdminKey, dry_run: bool = False
 ) -> dict[str, Any]:
     try:
         document = yaml.safe_load(await request.body())
@@ -60,7 +63,7 @@ async def import_alertmanager(
         for n in emptied
     ]
     if not dry_run:
-        await _store(request, bodies, routes, items)
+        await _store(ctx, bodies, routes, items)
     return {
         "receivers": sorted(bodies),
         "routes": routes,
@@ -93,18 +96,18 @@ def _checked(name: str, body: dict[str, Any], imported: importer.Imported) -> di
     return {"type": "integrations", "integrations": kept}
 
 
-def _setter(live: LiveConfig, name: str, config: BaseModel) -> Callable[[], None]:
+def _setter(live: LiveConfig, name: str, config: ReceiverConfig) -> Callable[[], None]:
     return lambda: live.receivers.__setitem__(name, config)
 
 
 async def _store(
-    request: Request,
+    ctx: Context,
     bodies: dict[str, dict[str, Any]],
     routes: dict[str, Any],
     items: list[dict[str, Any]],
 ) -> None:
-    live: LiveConfig = request.app.state.ctx.live
-    async with request.app.state.engine.begin() as conn:
+    live = ctx.live
+    async with ctx.engine.begin() as conn:
         for name, body in bodies.items():
             await store.config.put(conn, kind="receiver", name=name, body=body)
         await store.config.put(conn, kind="routes", name="root", body=routes)
