@@ -97,7 +97,9 @@ async def put_user(
         raise invalid(errors)
     async with ctx.engine.begin() as conn:
         created = await store.oncall.put(conn, table="oncall_users", name=name, body=spec.receivers)
-    ctx.live.users[name] = tuple(spec.receivers)
+        generation = await store.config.generation(conn)
+    receivers = tuple(spec.receivers)
+    ctx.live.patch(generation, ("user", name), lambda: ctx.live.set_user(name, receivers))
     response.status_code = 201 if created else 200
     return {"name": name, "receivers": spec.receivers}
 
@@ -111,9 +113,10 @@ async def delete_user(ctx: Ctx, name: Name, _: AdminKey) -> Response:
         raise Problem(409, "Conflict", f"user {name!r} is named by schedules {naming}")
     async with ctx.engine.begin() as conn:
         found = await store.oncall.delete(conn, table="oncall_users", name=name)
+        generation = await store.config.generation(conn)
     if not found and name not in ctx.live.users:
         raise Problem(404, "Not found", f"user {name!r} does not exist")
-    ctx.live.users.pop(name, None)
+    ctx.live.patch(generation, ("user", name), lambda: ctx.live.drop_user(name))
     return Response(status_code=204)
 
 
@@ -180,7 +183,8 @@ async def put_schedule(
     body = spec.model_dump(mode="json", exclude_none=True)
     async with ctx.engine.begin() as conn:
         created = await store.oncall.put(conn, table="schedules", name=name, body=body)
-    ctx.live.set_schedule(name, body)
+        generation = await store.config.generation(conn)
+    ctx.live.patch(generation, ("schedule", name), lambda: ctx.live.set_schedule(name, body))
     response.status_code = 201 if created else 200
     return {"name": name, **body}
 
@@ -199,10 +203,10 @@ async def delete_schedule(ctx: Ctx, name: Name, _: AdminKey) -> Response:
         raise Problem(409, "Conflict", f"schedule {name!r} is used by escalation policies {used}")
     async with ctx.engine.begin() as conn:
         found = await store.oncall.delete(conn, table="schedules", name=name)
+        generation = await store.config.generation(conn)
     if not found and name not in ctx.live.schedules:
         raise Problem(404, "Not found", f"schedule {name!r} does not exist")
-    ctx.live.schedules.pop(name, None)
-    ctx.live.schedule_specs.pop(name, None)
+    ctx.live.patch(generation, ("schedule", name), lambda: ctx.live.drop_schedule(name))
     return Response(status_code=204)
 
 
