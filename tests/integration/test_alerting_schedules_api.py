@@ -3,10 +3,12 @@ the shifts of a range, and a 4xx naming the field for every kind of bad input.""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -235,3 +237,28 @@ async def test_a_step_that_reaches_someone_does_not_jump_ahead(
     assert "nobody on call" in events
     assert "paged" not in events
     assert [h["schedule"] for h in alert["history"] if h["event"] == "nobody on call"] == ["nights"]
+
+
+async def test_another_instance_s_change_is_picked_up(alerting: Alerting) -> None:
+    """A schedule and a user written by another instance (straight into the tables here)
+    bump the configuration's generation and reach this instance's memory."""
+    conn = await asyncpg.connect(alerting.database_url)
+    try:
+        await conn.execute(
+            "INSERT INTO alerting.oncall_users (name, receivers) VALUES ('zoe', $1::jsonb)",
+            '["alice-hook"]',
+        )
+        body = {**weekly(), "rotations": [{**weekly()["rotations"][0], "users": ["zoe"]}]}
+        await conn.execute(
+            "INSERT INTO alerting.schedules (name, body) VALUES ('elsewhere', $1::jsonb)",
+            json.dumps(body),
+        )
+    finally:
+        await conn.close()
+
+    def seen() -> Any:
+        r = alerting.call("GET", "/v1/schedules/elsewhere/on-call", params={"at": START})
+        return r.json() if r.status_code == 200 else None
+
+    assert wait_for("the refresh", seen, 20)["users"] == ["zoe"]
+    assert alerting.ok("GET", "/v1/users/zoe")["receivers"] == ["alice-hook"]
