@@ -124,6 +124,8 @@ async def test_november_through_the_pipeline_agrees_with_the_engine(
         "outages": 2,
         "mtbf_seconds": (agreed - 4200) / 2,
         "mtrs_seconds": 2100.0,
+        "unmeasured_seconds": 0.0,
+        "coverage": 100.0,
     }
     # one policy, one version (whichever number the engine names): all the clocks under it
     by_version = s["tickets"].pop("by_policy_version")

@@ -436,4 +436,6 @@ async def test_a_calendar_widened_mid_month_changes_agreed_time(
         "outages": 1,
         "mtbf_seconds": float(agreed - 3600),
         "mtrs_seconds": 3600.0,
+        "unmeasured_seconds": 0.0,
+        "coverage": 100.0,
     }

@@ -1,24 +1,30 @@
-"""Routes of the reporting service: the monthly report in four formats and the trends."""
+"""Routes of the reporting service: the monthly report in four formats and the trends
+(docs/reporting.md)."""
 
 from __future__ import annotations
 
 import time
 from datetime import date
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
 from pacta.durations import parse_timestamp_ms
 from pacta.problems import Problem
 from reporting import reports
+from reporting.context import Ctx, Reporting
 from reporting.domain.periods import (
     Bucket,
     PeriodError,
     last_complete_month,
     local_midnight_ms,
     month_bounds,
+    month_name,
+    parse_month,
+    shift_month,
     zone,
 )
 from reporting.metrics import REPORT_SECONDS
@@ -62,10 +68,31 @@ def _checked_tz(tz: str) -> str:
     return tz
 
 
-async def _run(request: Request, build: Any) -> Any:
+def download_name(month: str, service: str | None, fmt: str) -> str:
+    """`Content-Disposition` for a download, whatever the service is called (RFC 6266): an
+    ASCII `filename` with everything else replaced, and the exact name as UTF-8 `filename*`
+    (percent-encoded, so no quote or line break can add a parameter or a header)."""
+    name = f"sla-report-{month}{'-' + service if service else ''}.{fmt}"
+    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "-._") else "_" for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def checked_month(month: str | None, now: int, tz: str) -> str:
+    if month is None:
+        return last_complete_month(now, tz)
     try:
-        async with request.app.state.engine.connect() as conn:
-            return await build(conn, request.app.state.schema)
+        parse_month(month)
+    except PeriodError as exc:
+        raise bad(exc.field, exc.message) from None
+    return month
+
+
+async def _run(ctx: Reporting, build: Any) -> Any:
+    try:
+        async with ctx.engine.connect() as conn:
+            return await build(conn, ctx.schema)
+    except reports.MonthNotStarted as exc:
+        raise bad("month", f"{exc.args[0]} has not started yet") from None
     except reports.UnknownService as exc:
         raise Problem(
             404,
@@ -80,7 +107,7 @@ async def _run(request: Request, build: Any) -> Any:
 @router.get(
     "/reports/monthly",
     tags=["reports"],
-    summary="The monthly SLA report (SPEC §6) as JSON, CSV, HTML or PDF",
+    summary="The monthly SLA report as JSON, CSV, HTML or PDF (docs/reporting.md)",
     responses={
         **ERRORS,
         200: {
@@ -90,9 +117,9 @@ async def _run(request: Request, build: Any) -> Any:
     },
 )
 async def monthly_report(
-    request: Request,
+    ctx: Ctx,
     _: Reader,
-    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+    month: Annotated[str | None, Query(max_length=16, description="YYYY-MM")] = None,
     service: ServiceQ = None,
     tz: TzQ = "UTC",
     format: Literal["json", "csv", "html", "pdf"] = "json",
@@ -100,7 +127,7 @@ async def monthly_report(
     started = time.perf_counter()
     tz = _checked_tz(tz)
     now = now_ms()
-    month = month or last_complete_month(now, tz)
+    month = checked_month(month, now, tz)
 
     async def build(conn: Any, schema: str) -> dict[str, Any]:
         report = await reports.monthly(
@@ -110,35 +137,47 @@ async def monthly_report(
             report["_trends"] = await _charts(conn, schema, month, tz, service, now)
         return report
 
-    report = await _run(request, build)
+    report = await _run(ctx, build)
     body = render_report(report, format)
     REPORT_SECONDS.labels(format).observe(time.perf_counter() - started)
     headers = {}
     if format in ("csv", "pdf"):
-        name = f"sla-report-{month}{'-' + service if service else ''}.{format}"
-        headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        headers["Content-Disposition"] = download_name(month, service, format)
     return Response(body, media_type=MEDIA[format], headers=headers)
 
 
 async def _charts(
     conn: Any, schema: str, month: str, tz: str, service: str | None, now: int
 ) -> dict[str, Any]:
-    """Daily availability and breaches over the month, for the HTML and PDF charts."""
+    """Daily availability and breaches over the month, and twelve months of availability and
+    compliance up to it, for the HTML and PDF charts."""
     start, end = month_bounds(month, tz)
+    year_start = month_bounds(shift_name(month, -11), tz)[0]
     out = {}
-    for kind in ("availability", "breaches"):
-        out[kind] = await reports.trend(
+    for key, kind, a, bucket in (
+        ("availability", "availability", start, "day"),
+        ("breaches", "breaches", start, "day"),
+        ("year_availability", "availability", year_start, "month"),
+        ("year_compliance", "mttr", year_start, "month"),
+    ):
+        out[key] = await reports.trend(
             conn,
             schema,
             kind=kind,
             service=service,
-            start_ms=start,
+            start_ms=a,
             end_ms=end,
-            bucket="day",
+            bucket=bucket,  # type: ignore[arg-type]
             tz=tz,
             now_ms=now,
         )
     return out
+
+
+def shift_name(month: str, by: int) -> str:
+    """The month `by` months from `month` (never before January 1970)."""
+    year, number = shift_month(*parse_month(month), by)
+    return month_name(max(year, 1970), number if year >= 1970 else 1)
 
 
 def _instant(text: str, field: str, tz: str) -> int:
@@ -155,7 +194,7 @@ def _instant(text: str, field: str, tz: str) -> int:
 
 def _trend_route(kind: str) -> Any:
     async def get_trend(
-        request: Request,
+        ctx: Ctx,
         _: Reader,
         service: ServiceQ = None,
         from_: Annotated[str | None, Query(alias="from", max_length=64)] = None,
@@ -188,7 +227,7 @@ def _trend_route(kind: str) -> Any:
                 now_ms=now,
             )
 
-        result = await _run(request, build)
+        result = await _run(ctx, build)
         REPORT_SECONDS.labels(f"trend_{kind}").observe(time.perf_counter() - started)
         return Response(orjson.dumps(result), media_type="application/json")
 

@@ -135,3 +135,22 @@ def month_entries(
             }
         )
     return out
+
+
+def compliance_targets(record: Mapping[str, Any], at_ms: int) -> dict[str, float]:
+    """The share of clocks per priority that must meet their target (percent), as the policy
+    version in force just before `at_ms` (the period's end) says; priorities without one are
+    left out."""
+    current = None
+    for lo, _hi, found in segments(policy_versions(record), at_ms - 1, at_ms):
+        current = found if lo < at_ms else current
+    spec = None if current is None else current.value
+    targets = (spec or {}).get("targets") or {}
+    out: dict[str, float] = {}
+    if not isinstance(targets, Mapping):
+        return out
+    for priority, t in targets.items():
+        value = t.get("compliance") if isinstance(t, Mapping) else None
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 100:
+            out[str(priority)] = float(value)
+    return out
