@@ -20,9 +20,7 @@ def fact(
     unmeasured: tuple[tuple[int, int | None], ...] = (),
     target: float = 99.9,
 ) -> MonthFact:
-    return MonthFact(
-        "shop", "2026-10", 1, "gold", target, "24x7", *bounds, down, (), unmeasured
-    )
+    return MonthFact("shop", "2026-10", 1, "gold", target, "24x7", *bounds, down, (), unmeasured)
 
 
 def test_a_month_no_fact_covers_has_no_figure_even_inside_a_longer_range() -> None:
@@ -30,7 +28,8 @@ def test_a_month_no_fact_covers_has_no_figure_even_inside_a_longer_range() -> No
     assert period_figures([fact()], CALENDAR_24X7, *july, now_ms=OCT[1]) is None
     # July to October asked at once: only October is counted, July adds no agreed time
     fig = period_figures([fact()], CALENDAR_24X7, july[0], OCT[1], now_ms=OCT[1])
-    assert fig is not None and fig.agreed_ms == 31 * 24 * H
+    assert fig is not None
+    assert fig.agreed_ms == 31 * 24 * H
 
 
 def test_previous_month_in_utc_is_not_covered_by_a_berlin_month_fact() -> None:
@@ -60,7 +59,8 @@ def test_unmeasured_stretches_are_neither_up_nor_down() -> None:
     assert fig.downtime_ms == H
     assert fig.unmeasured_ms == 10 * H
     assert fig.agreed_ms == 31 * 24 * H - 10 * H
-    assert fig.coverage is not None and abs(fig.coverage - 100 * (744 - 10) / 744) < 1e-9
+    assert fig.coverage is not None
+    assert abs(fig.coverage - 100 * (744 - 10) / 744) < 1e-9
 
 
 def test_met_follows_the_figure_not_the_budget() -> None:
@@ -68,10 +68,14 @@ def test_met_follows_the_figure_not_the_budget() -> None:
     # 2,690 s down in October: 99.89957 %, under 99.9 even though the budget is 2,678.4 s...
     f = fact(down=((s, s + 2_690_000),))
     fig = period_figures([f], CALENDAR_24X7, *OCT, now_ms=OCT[1], first_ms=s)
-    assert fig is not None and fig.met is False
+    assert fig is not None
+    assert fig.met is False
     # ...and mid-month, with budget to spare for the rest of it, the figure shown still misses
     now = s + 24 * H
     fig = period_figures([fact(down=((s, s + 180_000),))], CALENDAR_24X7, *OCT, now_ms=now)
-    assert fig is not None and fig.actual is not None and fig.actual < 99.9
-    assert fig.budget_consumed is not None and fig.budget_consumed < 1
+    assert fig is not None
+    assert fig.actual is not None
+    assert fig.actual < 99.9
+    assert fig.budget_consumed is not None
+    assert fig.budget_consumed < 1
     assert fig.met is False

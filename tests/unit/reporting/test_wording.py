@@ -31,12 +31,19 @@ def test_times_in_the_report_zone_without_fractions() -> None:
 
 
 def test_download_names_follow_rfc_6266_for_any_service() -> None:
-    for name in ("Kasse\u2013Web", "Zahlung\u20ac", "\u652f\u4ed8", "\u041a\u0430\u0441\u0441\u0430", "P\u0142atno\u015b\u0107"):
+    for name in (
+        "Kasse\u2013Web",
+        "Zahlung\u20ac",
+        "\u652f\u4ed8",
+        "\u041a\u0430\u0441\u0441\u0430",
+        "P\u0142atno\u015b\u0107",
+    ):
         header = download_name("2026-10", name, "pdf")
         header.encode("latin-1")  # a header value must be Latin-1
         assert "filename*=UTF-8''sla-report-2026-10-" in header
-    evil = download_name("2026-10", 'x"; filename*=UTF-8\'\'evil.html\r\nSet-Cookie: a=b', "csv")
+    evil = download_name("2026-10", "x\"; filename*=UTF-8''evil.html\r\nSet-Cookie: a=b", "csv")
     assert evil.count("filename*=") == 1
     assert '"' not in evil.split('filename="', 1)[1].split('"', 1)[0]
-    assert "\r" not in evil and "\n" not in evil
+    assert "\r" not in evil
+    assert "\n" not in evil
     assert evil.endswith(".csv")
