@@ -6,7 +6,9 @@ tables that repeat their header and text in any script."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,7 +46,10 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
 
 @pytest.fixture(scope="module")
 def reporting(service_env: dict[str, str], log_dir: Path) -> Iterator[ServiceProcess]:
-    proc = ServiceProcess("reporting", service_env, log_dir).start()
+    # checks for a month due to be issued twice a second (November is due: it ended over
+    # PACTA_REPORT_PUBLISH_AFTER ago)
+    env = {**service_env, "PACTA_REPORT_PUBLISH_CHECK_S": "0.5"}
+    proc = ServiceProcess("reporting", env, log_dir).start()
     try:
         yield proc
     finally:
@@ -339,3 +344,79 @@ async def test_login_is_origin_checked_and_throttled(seeded: str) -> None:
         r = await client.post("/login", data={"key": "test-admin-key"})
         assert r.status_code == 429
         assert int(r.headers["retry-after"]) > 0
+
+
+def _published(base: str, month: str, **params: str) -> httpx.Response:
+    return httpx.get(
+        f"{base}/v1/reports/monthly/{month}/published", params=params, headers=READ, timeout=30
+    )
+
+
+async def test_issue_restate_and_keep_every_revision(seeded: str, settings: CommonSettings) -> None:
+    assert httpx.post(f"{seeded}/v1/reports/monthly/2026-10/publish", timeout=30).status_code == 401
+    r = httpx.post(f"{seeded}/v1/reports/monthly/2099-01/publish", headers=READ, timeout=30)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "month"
+    assert _published(seeded, "2026-10").status_code == 404
+    async with httpx.AsyncClient(base_url=seeded, headers=READ, timeout=60) as client:
+        # issued at once from several callers: each gets a revision of its own
+        answers = await asyncio.gather(
+            *(client.post("/v1/reports/monthly/2026-10/publish") for _ in range(3))
+        )
+    assert sorted(a.json()["revision"] for a in answers) == [1, 2, 3]
+    issued = _published(seeded, "2026-10", service=SVC).json()
+    assert issued["revision"] == 3
+    assert issued["services"][0]["availability"]["downtime_seconds"] == 2690.0
+    assert _published(seeded, "2026-10", revision="1").json()["revision"] == 1
+    assert get_report(seeded, month="2026-10", service=SVC).json()["restatements"] == []
+
+    # a late event: the engine restates October's downtime
+    late = availability_fact(
+        SVC,
+        "2026-10",
+        version=2,
+        month_start=OCT[0],
+        month_end=OCT[1],
+        down=[["2026-10-10T10:00:00.000Z", "2026-10-10T11:00:00.000Z"]],
+        maintenance=[],
+    )
+    await produce(settings.kafka_bootstrap, settings.topic_prefix, [(FACTS, SVC, late)])
+    report = wait_report(
+        seeded,
+        lambda r: r["services"][0]["availability"]["downtime_seconds"] == 3600.0,
+        month="2026-10",
+        service=SVC,
+    )
+    assert report["revision"] == 3
+    assert report["published_at"] == issued["published_at"]
+    restated = {r["figure"]: r for r in report["restatements"]}
+    assert restated["availability.downtime_seconds"] == {
+        "service": SVC,
+        "figure": "availability.downtime_seconds",
+        "published": 2690.0,
+        "now": 3600.0,
+    }
+    assert "tickets.total" not in restated
+    html = get_report(seeded, month="2026-10", service=SVC, format="html").text
+    assert "Restatements since revision 3" in html
+    pdf = get_report(seeded, month="2026-10", service=SVC, format="pdf").content
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Restatements since revision 3" in text
+    # the revision as issued does not move
+    again = _published(seeded, "2026-10", service=SVC).json()
+    assert again["services"][0]["availability"]["downtime_seconds"] == 2690.0
+    assert _published(seeded, "2026-10", service=SVC, format="pdf").status_code == 200
+
+
+async def test_a_month_due_is_issued_automatically_once(seeded: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        r = _published(seeded, "2026-11")
+        if r.status_code == 200:
+            break
+        await asyncio.sleep(0.2)
+    assert r.status_code == 200, r.text
+    assert r.json()["revision"] == 1
+    await asyncio.sleep(1.5)  # three more checks: none issues a second revision
+    assert _published(seeded, "2026-11").json()["revision"] == 1
+    assert _published(seeded, "2026-11", revision="2").status_code == 404

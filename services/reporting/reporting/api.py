@@ -12,9 +12,10 @@ import orjson
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
+from pacta.auth import AdminKey
 from pacta.durations import parse_timestamp_ms
 from pacta.problems import Problem
-from reporting import reports
+from reporting import publication, reports
 from reporting.context import Ctx, Reporting
 from reporting.domain.periods import (
     Bucket,
@@ -133,6 +134,8 @@ async def monthly_report(
         report = await reports.monthly(
             conn, schema, month=month, tz=tz, service=service, now_ms=now
         )
+        published = await publication.revision_of(conn, schema, month, tz, None)
+        report = publication.with_publication(report, published)
         if format in ("html", "pdf"):
             report["_trends"] = await _charts(conn, schema, month, tz, service, now)
         return report
@@ -144,6 +147,92 @@ async def monthly_report(
     if format in ("csv", "pdf"):
         headers["Content-Disposition"] = download_name(month, service, format)
     return Response(body, media_type=MEDIA[format], headers=headers)
+
+
+async def issued_report(ctx: Reporting, month: str, tz: str, now: int) -> dict[str, Any]:
+    """The month's report over every service, charts included, as it is issued."""
+
+    async def build(conn: Any, schema: str) -> dict[str, Any]:
+        report = await reports.monthly(conn, schema, month=month, tz=tz, service=None, now_ms=now)
+        report["_trends"] = await _charts(conn, schema, month, tz, None, now)
+        return report
+
+    result: dict[str, Any] = await _run(ctx, build)
+    return result
+
+
+@router.post(
+    "/reports/monthly/{month}/publish",
+    tags=["reports"],
+    status_code=201,
+    summary="Issue the month's report as it stands now, as its next revision (admin)",
+    responses={**ERRORS, 403: {"description": "Not an admin key", **PROBLEM}},
+)
+async def publish(ctx: Ctx, _: AdminKey, month: str, tz: TzQ = "UTC") -> Response:
+    tz = _checked_tz(tz)
+    now = now_ms()
+    month = checked_month(month, now, tz)
+    if month_bounds(month, tz)[1] > now:
+        raise bad("month", f"{month} has not ended yet: only a whole month is issued")
+    report = await issued_report(ctx, month, tz, now)
+    issued = await publication.issue(ctx.engine, ctx.schema, report, now_ms=now, automatic=False)
+    assert issued is not None  # a call always issues
+    body = {
+        "month": month,
+        "tz": tz,
+        "revision": issued.revision,
+        "published_at": issued.published_at,
+    }
+    return Response(orjson.dumps(body), status_code=201, media_type="application/json")
+
+
+@router.get(
+    "/reports/monthly/{month}/published",
+    tags=["reports"],
+    summary="A revision of the month's report exactly as issued (default the latest)",
+    responses={
+        **ERRORS,
+        200: {
+            "content": {m: {} for m in MEDIA.values() if m != "application/json"},
+            "description": "The report as issued",
+        },
+    },
+)
+async def published(
+    ctx: Ctx,
+    _: Reader,
+    month: str,
+    revision: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+    service: ServiceQ = None,
+    tz: TzQ = "UTC",
+    format: Literal["json", "csv", "html", "pdf"] = "json",
+) -> Response:
+    tz = _checked_tz(tz)
+    month = checked_month(month, now_ms(), tz)
+    async with ctx.engine.connect() as conn:
+        found = await publication.revision_of(conn, ctx.schema, month, tz, revision)
+    if found is None:
+        what = "this revision" if revision else "no revision"
+        raise Problem(
+            404,
+            "Not issued",
+            f"{month} ({tz}): {what} has been issued",
+            errors=[{"field": "revision" if revision else "month", "message": "not issued"}],
+        )
+    if service is not None:
+        services = [s for s in found["services"] if s["service"] == service]
+        if not services:
+            raise Problem(
+                404,
+                "Unknown service",
+                "service: the revision does not name this service",
+                errors=[{"field": "service", "message": "not in this revision"}],
+            )
+        found = {**found, "services": services}
+    headers = {}
+    if format in ("csv", "pdf"):
+        headers["Content-Disposition"] = download_name(month, service, format)
+    return Response(render_report(found, format), media_type=MEDIA[format], headers=headers)
 
 
 async def _charts(

@@ -3,9 +3,11 @@ trends and the overview page; the routes get their wiring as one `Reporting` obj
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,8 +16,8 @@ from starlette.responses import Response
 from pacta.problems import problem_response, validation_errors
 from pacta.runtime import consumer_lifespan
 from pacta.web import create_base_app
-from reporting import store
-from reporting.api import router
+from reporting import autopublish, store
+from reporting.api import issued_report, router
 from reporting.consumer import TOPICS, make_handler
 from reporting.context import Reporting
 from reporting.settings import ReportingSettings
@@ -29,13 +31,28 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def wiring(app: FastAPI) -> AsyncIterator[None]:
-        app.state.reporting = Reporting(
+        ctx = Reporting(
             settings=settings,
             engine=app.state.engine,
             schema=store.SCHEMA,
             api_keys=app.state.api_keys,
         )
-        yield
+        app.state.reporting = ctx
+
+        async def build(month: str, tz: str, now: int) -> dict[str, Any]:
+            return await issued_report(ctx, month, tz, now)
+
+        async def ready() -> bool:
+            # the consumer runtime exists once the hook has returned
+            runtime = getattr(app.state, "runtime", None)
+            return runtime is not None and bool(await runtime.ready())
+
+        task = asyncio.create_task(autopublish.run(ctx, build, ready), name="autopublish")
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     lifespan = consumer_lifespan(
         settings,

@@ -79,9 +79,10 @@ class _Writer:
 
     def _cell(self, value: Any, head: bool) -> Any:
         text = "" if value is None else str(value)
-        # plain strings stay plain (right-aligned numbers); any text beyond Latin-1, or long
-        # text, becomes a paragraph so it wraps and draws in the fallback font
-        if len(text) > 40 or any(ord(c) > 0xFF for c in text):
+        # plain strings stay plain (right-aligned numbers); text the regular font cannot draw,
+        # or long text, becomes a paragraph so it wraps and draws in the fallback font
+        lacking = any(ord(c) > 0xFF and ord(c) not in self.f.covered for c in text)
+        if len(text) > 40 or lacking:
             return Paragraph(self.f.rich(text), self.head if head else self.cell)
         return text
 
@@ -117,6 +118,7 @@ def _bars(
     *,
     target: float | None = None,
     percent_scale: bool = False,
+    whole_scale: bool = False,
     color: Any = GREEN,
 ) -> Drawing:
     """Bars with gaps for no data (days to come, months nobody measured); the value axis
@@ -133,7 +135,9 @@ def _bars(
     chart.valueAxis.labels.fontSize = 7
     chart.valueAxis.labels.fontName = f.regular
     known = [v for v in values if v is not None]
-    if percent_scale:
+    if whole_scale:
+        chart.valueAxis.valueMin, chart.valueAxis.valueMax = 0.0, 100.0
+    elif percent_scale:
         low = min([*known, 100.0 if target is None else target])
         margin = max(0.5, (100.0 - low) * 0.1)
         chart.valueAxis.valueMin, chart.valueAxis.valueMax = max(0.0, low - margin), 100.0
