@@ -13,7 +13,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from alerting import config_file, delivery, dispatcher, live, queue, store
+from alerting import config_file, delivery, dispatcher, live, queue, report_delivery, store
 from alerting.api_alerts import router as alerts_router
 from alerting.api_config import router as config_router
 from alerting.calendar_feed import CalendarFeed
@@ -107,6 +107,8 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
             give_up_after=settings.alerting_give_up_after_seconds,
         )
         ctx.delivery_room, ctx.delivery_start = worker.room, worker.start
+        reports = report_delivery.runtime(settings, engine, ctx, dispatcher.now_ms)
+        reports.start()
         stop = asyncio.Event()
         tasks = [
             asyncio.create_task(feed.run(stop), name="calendar-feed"),
@@ -124,6 +126,7 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await reports.stop()
             await worker.close()
 
     lifespan = consumer_lifespan(

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from pacta.auth import AdminKey
 from pacta.durations import parse_timestamp_ms
 from pacta.problems import Problem
-from reporting import publication, reports
+from reporting import publication, reports, subscriptions
 from reporting.context import Ctx, Reporting
 from reporting.domain.periods import (
     Bucket,
@@ -161,6 +161,24 @@ async def issued_report(ctx: Reporting, month: str, tz: str, now: int) -> dict[s
     return result
 
 
+async def issue_month(
+    ctx: Reporting, month: str, tz: str, now: int, *, automatic: bool
+) -> publication.Issued | None:
+    """Issue the month's report with a delivery for every subscription in its zone."""
+    report = await issued_report(ctx, month, tz, now)
+
+    async def deliveries(conn: Any, body: dict[str, Any]) -> None:
+        await subscriptions.enqueue_deliveries(
+            conn, ctx.schema, body, render=render_report, now_ms=now
+        )
+
+    issued = await publication.issue(
+        ctx.engine, ctx.schema, report, now_ms=now, automatic=automatic, also=deliveries
+    )
+    ctx.outbox_wake.set()
+    return issued
+
+
 @router.post(
     "/reports/monthly/{month}/publish",
     tags=["reports"],
@@ -174,8 +192,7 @@ async def publish(ctx: Ctx, _: AdminKey, month: str, tz: TzQ = "UTC") -> Respons
     month = checked_month(month, now, tz)
     if month_bounds(month, tz)[1] > now:
         raise bad("month", f"{month} has not ended yet: only a whole month is issued")
-    report = await issued_report(ctx, month, tz, now)
-    issued = await publication.issue(ctx.engine, ctx.schema, report, now_ms=now, automatic=False)
+    issued = await issue_month(ctx, month, tz, now, automatic=False)
     assert issued is not None  # a call always issues
     body = {
         "month": month,

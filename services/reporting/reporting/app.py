@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,8 +15,9 @@ from starlette.responses import Response
 from pacta.problems import problem_response, validation_errors
 from pacta.runtime import consumer_lifespan
 from pacta.web import create_base_app
-from reporting import autopublish, store
-from reporting.api import issued_report, router
+from reporting import autopublish, publication, relay, store
+from reporting.api import issue_month, router
+from reporting.api_subscriptions import router as subscriptions_router
 from reporting.consumer import TOPICS, make_handler
 from reporting.context import Reporting
 from reporting.settings import ReportingSettings
@@ -39,20 +39,26 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         )
         app.state.reporting = ctx
 
-        async def build(month: str, tz: str, now: int) -> dict[str, Any]:
-            return await issued_report(ctx, month, tz, now)
+        async def issue(month: str, tz: str, now: int) -> publication.Issued | None:
+            return await issue_month(ctx, month, tz, now, automatic=True)
 
         async def ready() -> bool:
             # the consumer runtime exists once the hook has returned
             runtime = getattr(app.state, "runtime", None)
             return runtime is not None and bool(await runtime.ready())
 
-        task = asyncio.create_task(autopublish.run(ctx, build, ready), name="autopublish")
+        stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(autopublish.run(ctx, issue, ready), name="autopublish"),
+            asyncio.create_task(relay.run(ctx, stop), name="report-relay"),
+        ]
         try:
             yield
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            stop.set()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     lifespan = consumer_lifespan(
         settings,
@@ -71,6 +77,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     )
     app.add_exception_handler(RequestValidationError, _bad_query)
     app.include_router(router)
+    app.include_router(subscriptions_router)
     app.include_router(views_router)
     return app
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from pacta.logs import get_logger
 from reporting import publication
@@ -17,9 +16,11 @@ from reporting.domain.periods import last_complete_month, month_bounds
 log = get_logger(__name__)
 
 
-async def check_once(
-    ctx: Reporting, build: Callable[[str, str, int], Awaitable[dict[str, Any]]], now_ms: int
-) -> publication.Issued | None:
+Issue = Callable[[str, str, int], Awaitable[publication.Issued | None]]
+"""Issues (month, tz) as of now, automatically: None when a revision exists already."""
+
+
+async def check_once(ctx: Reporting, issue: Issue, now_ms: int) -> publication.Issued | None:
     tz = ctx.settings.report_tz
     month = last_complete_month(now_ms, tz)
     if now_ms < month_bounds(month, tz)[1] + ctx.settings.publish_after_ms:
@@ -27,25 +28,20 @@ async def check_once(
     async with ctx.engine.connect() as conn:
         if await publication.revision_of(conn, ctx.schema, month, tz, None) is not None:
             return None
-    report = await build(month, tz, now_ms)
-    issued = await publication.issue(ctx.engine, ctx.schema, report, now_ms=now_ms, automatic=True)
+    issued = await issue(month, tz, now_ms)
     if issued is not None:
         log.info("month issued automatically", month=month, tz=tz, revision=issued.revision)
     return issued
 
 
-async def run(
-    ctx: Reporting,
-    build: Callable[[str, str, int], Awaitable[dict[str, Any]]],
-    ready: Callable[[], Awaitable[bool]],
-) -> None:
+async def run(ctx: Reporting, issue: Issue, ready: Callable[[], Awaitable[bool]]) -> None:
     """Check every `report_publish_check_s`; the first check waits one interval, so a fresh
     instance has consumed what Kafka holds before it issues anything."""
     while True:
         await asyncio.sleep(ctx.settings.report_publish_check_s)
         try:
             if await ready():
-                await check_once(ctx, build, time.time_ns() // 1_000_000)
+                await check_once(ctx, issue, time.time_ns() // 1_000_000)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a failed check is retried at the next one

@@ -3,6 +3,7 @@ route as the `Ctx` dependency (no attributes read off `app.state` in the routes)
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -23,6 +24,8 @@ class Reporting:
     schema: str
     api_keys: dict[str, Role]
     logins: Throttle = field(default_factory=Throttle)
+    outbox_wake: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when a revision wrote outbox rows: the relay produces them without waiting."""
 
 
 def context(request: Request) -> Reporting:

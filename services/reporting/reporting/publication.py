@@ -5,7 +5,7 @@ serialised by a PostgreSQL advisory lock, so two instances never issue the same 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,9 +40,10 @@ async def issue(
     *,
     now_ms: int,
     automatic: bool,
+    also: Callable[[AsyncConnection, dict[str, Any]], Awaitable[Any]] | None = None,
 ) -> Issued | None:
     """Keep `report` as the month's next revision; an automatic issue is kept only while the
-    month has none (None otherwise)."""
+    month has none (None otherwise). `also` runs in the same transaction with the revision."""
     month, tz = report["month"], report["tz"]
     s = q(schema)
     async with engine.begin() as conn:
@@ -73,6 +74,8 @@ async def issue(
                 "b": orjson.dumps(body).decode(),
             },
         )
+        if also is not None:
+            await also(conn, body)  # in the same transaction: the subscriptions' deliveries
     return Issued(month, tz, revision, published, automatic)
 
 

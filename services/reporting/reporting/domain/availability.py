@@ -1,7 +1,6 @@
-"""A service's availability over any period, recounted from the engine's monthly facts
-(effective down intervals, maintenance windows, unmeasured stretches) on the availability
-calendar (docs/reporting.md, "Availability"). Only time some fact's month covers, from the
-service's first monitoring event on, can count as up: a period without it has no figure."""
+"""A service's availability over any period, recounted from the engine's monthly facts on the
+availability calendar (docs/reporting.md, "Availability"): only time a fact's month covers,
+from the first monitoring event on, can count as up; a period without any has no figure."""
 
 from __future__ import annotations
 
