@@ -10,9 +10,9 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alerting import queue
 from alerting.context import Context
 from alerting.receivers.report_mail import KIND
+from alerting.store import deliveries
 from pacta.durations import ms_to_datetime
 from pacta.events import REPORTS_TOPIC, ReportIssued
 from pacta.kafka import BatchHandler, Record
@@ -49,15 +49,17 @@ def make_handler(engine: AsyncEngine, ctx: Context, now_ms: Any) -> BatchHandler
         async with engine.begin() as conn:
             for report in reports:
                 # the key makes a record consumed twice one delivery
-                await queue.enqueue(
+                await deliveries.enqueue(
                     conn,
-                    idempotency_key=f"report:{report.delivery_id}",
-                    receiver=report.receiver,
-                    group_key=f"report:{report.subscription}",
-                    status="firing",
-                    alerts=[entry(report)],
-                    now=now,
-                    detected_at=None,
+                    delivery=deliveries.NewDelivery(
+                        idempotency_key=f"report:{report.delivery_id}",
+                        receiver=report.receiver,
+                        group_key=f"report:{report.subscription}",
+                        status="firing",
+                        alerts=(entry(report),),
+                        now=now,
+                        detected_at=None,
+                    ),
                 )
         ctx.delivery_wake.set()
         log.info("issued reports queued", ids=[r.delivery_id for r in reports])

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
 from pacta.auth import AdminKey
+from pacta.clock import now_ms
 from pacta.durations import parse_timestamp_ms
 from pacta.problems import Problem
 from reporting import publication, reports, subscriptions
@@ -49,10 +50,6 @@ MEDIA = {
     "html": "text/html; charset=utf-8",
     "pdf": "application/pdf",
 }
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def bad(field: str, message: str) -> Problem:

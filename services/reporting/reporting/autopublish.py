@@ -5,9 +5,9 @@ advisory lock in `publication.issue` lets only the first one issue it."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 
+from pacta.clock import now_ms
 from pacta.logs import get_logger
 from reporting import publication
 from reporting.context import Reporting
@@ -41,7 +41,7 @@ async def run(ctx: Reporting, issue: Issue, ready: Callable[[], Awaitable[bool]]
         await asyncio.sleep(ctx.settings.report_publish_check_s)
         try:
             if await ready():
-                await check_once(ctx, issue, time.time_ns() // 1_000_000)
+                await check_once(ctx, issue, now_ms())
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a failed check is retried at the next one

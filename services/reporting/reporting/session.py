@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -18,6 +17,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pacta.auth import authenticate
+from pacta.clock import now_ms
 from pacta.durations import ms_to_datetime
 from pacta.settings import Role
 from reporting.context import Ctx
@@ -97,10 +97,6 @@ async def signed_in(request: Request, ctx: Ctx, now_ms: int) -> bool:
 
 async def reader(request: Request, ctx: Ctx) -> str:
     """A valid key in the headers, or a valid session cookie (the pages link to reports)."""
-    if await signed_in(request, ctx, _now_ms()):
+    if await signed_in(request, ctx, now_ms()):
         return "session"
     return authenticate(request, "read")
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000

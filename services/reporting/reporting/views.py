@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from pacta.auth import lookup
+from pacta.clock import now_ms
 from pacta.problems import Problem
 from reporting import queries, reports
 from reporting.context import Ctx
@@ -27,10 +28,6 @@ REFRESH_S = 30
 def _login_page(request: Request, error: str | None, status: int = 200) -> HTMLResponse:
     html = environment().get_template("login.html").render(error=error)
     return HTMLResponse(html, status_code=status)
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def risk(row: dict[str, Any]) -> tuple[int, float, float, str]:
@@ -52,7 +49,7 @@ def risk(row: dict[str, Any]) -> tuple[int, float, float, str]:
     response_class=HTMLResponse,
 )
 async def overview(request: Request, ctx: Ctx, tz: str = "UTC") -> Response:
-    now = _now_ms()
+    now = now_ms()
     if not await signed_in(request, ctx, now):
         return _login_page(request, None)
     try:
@@ -154,7 +151,7 @@ async def login(request: Request, ctx: Ctx) -> Response:
     if not key or "\x00" in key or lookup(ctx.api_keys, key) is None:
         ctx.logins.failed(_client(request), now_s)
         return _login_page(request, "That key is not valid.", status=401)
-    token = await open_session(ctx.engine, ctx.schema, key, _now_ms())
+    token = await open_session(ctx.engine, ctx.schema, key, now_ms())
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
         COOKIE,
