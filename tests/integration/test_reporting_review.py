@@ -38,7 +38,12 @@ from tests.support.reporting import (
 )
 
 RUN = uuid.uuid4().hex[:6]
-NAMES = [f"Kasse\u2013Web-{RUN}", f"\u652f\u4ed8-{RUN}", f"\u041a\u0430\u0441\u0441\u0430-{RUN}"]
+NAMES = [
+    f"Kasse\u2013Web-{RUN}",
+    f"\u652f\u4ed8-{RUN}",
+    f"\u041a\u0430\u0441\u0441\u0430-{RUN}",
+    f"\u062e\u062f\u0645\u0629-{RUN}",
+]
 SVC = f"review-{RUN}"
 OCT = ("2026-10-01T00:00:00.000Z", "2026-11-01T00:00:00.000Z")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
@@ -172,13 +177,17 @@ async def seeded(reporting: ServiceProcess, settings: CommonSettings) -> str:
 
 @pytest.mark.parametrize("fmt", ["csv", "pdf"])
 async def test_any_service_name_downloads_with_an_rfc_6266_name(seeded: str, fmt: str) -> None:
+    if fmt == "pdf":  # every script on one page, for a look
+        whole = get_report(seeded, month="2026-10", format="pdf", tz="Asia/Tokyo").content
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "scripts.pdf").write_bytes(whole)
     for name in NAMES:
         r = get_report(seeded, month="2026-10", service=name, format=fmt)
         assert r.status_code == 200, r.text
         disposition = r.headers["content-disposition"]
         assert "filename*=UTF-8''" in disposition
         assert disposition.count("filename*=") == 1
-        if fmt == "pdf":
+        if fmt == "pdf" and "\u062e" not in name:  # Arabic is drawn shaped, right to left
             text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(r.content)).pages)
             assert name in text  # drawn in an embedded font, extractable as the same text
 
@@ -261,6 +270,8 @@ async def test_figures_never_rounded_onto_the_target(seeded: str) -> None:
     assert s["availability"]["met"] is False
     assert s["headline"]["availability"]["met"] is False
     html = get_report(seeded, month="2026-10", service=SVC, format="html").text
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "review.html").write_text(html)  # for a look in a browser
     assert "99.899" in html
     assert "99.900 %" not in html.replace("target 99.900", "")
     assert '<td class="missed">99.899</td>' in html
@@ -313,6 +324,10 @@ async def test_sign_out_ends_the_session_on_the_server(seeded: str) -> None:
         ok = await client.post("/login", data={"key": "test-admin-key"}, follow_redirects=False)
         assert ok.status_code == 303
         token = ok.cookies["pacta_session"]
+        page = await client.get("/", params={"tz": "Europe/Berlin"})
+        assert "to date (Europe/Berlin)" in page.text
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "overview.html").write_text(page.text)
         assert "test-admin-key" not in token
         copied = {"pacta_session": token}
     async with httpx.AsyncClient(base_url=seeded, timeout=10, cookies=copied) as copy:

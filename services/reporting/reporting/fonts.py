@@ -1,6 +1,6 @@
 """Unicode fonts for the PDF: DejaVu Sans (Latin, Greek, Cyrillic, Arabic, Hebrew) with Droid
-Sans Fallback for CJK, both TrueType files from Debian packages (deploy/local/tools.sh installs
-them). Missing files fall back to Helvetica, whose boxes are the only loss."""
+Sans Fallback for CJK, TrueType files from Debian packages (deploy/local/tools.sh installs
+them); Arabic is shaped first. Missing files fall back to Helvetica (boxes the only loss)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
 from pacta.logs import get_logger
+from reporting.shaping import visual
 
 log = get_logger(__name__)
 SEARCH = (
@@ -40,7 +41,7 @@ class Fonts:
         out: list[str] = []
         run: list[str] = []
         in_fallback = False
-        for ch in text:
+        for ch in visual(text):
             needs = self.fallback is not None and ord(ch) not in self.covered and ord(ch) > 0xFF
             if needs != in_fallback and run:
                 out.append(self._run("".join(run), in_fallback))

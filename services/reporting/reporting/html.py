@@ -100,12 +100,14 @@ def report_charts(report: dict[str, Any]) -> dict[str, Markup]:
             )
         )
     compliance = (trends.get("year_compliance") or {}).get("items", [])
-    if compliance:
-        out["year_compliance"] = Markup(
+    for key, metric in (("year_response", "response"), ("year_compliance", "resolution")):
+        if not compliance:
+            break
+        out[key] = Markup(
             bar_chart(
-                "Resolution clocks met by month, twelve months (%)",
+                f"{metric.capitalize()} clocks met by month, twelve months (%)",
                 [local_day(i["start"], report["tz"])[:7] for i in compliance],
-                [i.get("resolution_compliance") for i in compliance],
+                [i.get(f"{metric}_compliance") for i in compliance],
                 floor=0.0,
                 ceiling=100.0,
                 unit="%",

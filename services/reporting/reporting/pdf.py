@@ -8,8 +8,6 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from reportlab.graphics.charts.barcharts import VerticalBarChart
-from reportlab.graphics.shapes import Drawing, Line, String
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
@@ -17,11 +15,12 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from reporting.charts import local_day
 from reporting.domain.report import missed
 from reporting.domain.wording import NONE, duration, local_time, percent
 from reporting.fonts import Fonts, fonts
 from reporting.html import _number
+from reporting.pdf_charts import charts
+from reporting.shaping import visual
 from reporting.version_text import COMPLIANCE_HEAD, VERSION_HEAD, compliance_rows, version_rows
 
 RED, GREEN, GREY, BLUE = (
@@ -78,7 +77,7 @@ class _Writer:
         return Paragraph(self.f.rich(text), self.styles[style])
 
     def _cell(self, value: Any, head: bool) -> Any:
-        text = "" if value is None else str(value)
+        text = "" if value is None else visual(str(value))
         # plain strings stay plain (right-aligned numbers); text the regular font cannot draw,
         # or long text, becomes a paragraph so it wraps and draws in the fallback font
         lacking = any(ord(c) > 0xFF and ord(c) not in self.f.covered for c in text)
@@ -108,52 +107,6 @@ class _Writer:
         style += [("TEXTCOLOR", (c, r), (c, r), GREEN) for r, c in green or []]
         table.setStyle(TableStyle(style))
         return table
-
-
-def _bars(
-    f: Fonts,
-    title: str,
-    labels: list[str],
-    values: list[float | None],
-    *,
-    target: float | None = None,
-    percent_scale: bool = False,
-    whole_scale: bool = False,
-    color: Any = GREEN,
-) -> Drawing:
-    """Bars with gaps for no data (days to come, months nobody measured); the value axis
-    starts low enough that the lowest bar still shows."""
-    d = Drawing(170 * mm, 55 * mm)
-    d.add(String(0, 50 * mm, title, fontName=f.bold, fontSize=9))
-    chart = VerticalBarChart()
-    chart.x, chart.y = round(14 * mm), round(8 * mm)
-    chart.width, chart.height = round(153 * mm), round(38 * mm)
-    chart.data = [values or [None]]
-    chart.categoryAxis.categoryNames = labels or [""]
-    chart.categoryAxis.labels.fontSize = 6
-    chart.categoryAxis.labels.fontName = f.regular
-    chart.valueAxis.labels.fontSize = 7
-    chart.valueAxis.labels.fontName = f.regular
-    known = [v for v in values if v is not None]
-    if whole_scale:
-        chart.valueAxis.valueMin, chart.valueAxis.valueMax = 0.0, 100.0
-    elif percent_scale:
-        low = min([*known, 100.0 if target is None else target])
-        margin = max(0.5, (100.0 - low) * 0.1)
-        chart.valueAxis.valueMin, chart.valueAxis.valueMax = max(0.0, low - margin), 100.0
-    else:
-        chart.valueAxis.valueMin = 0.0
-        chart.valueAxis.valueMax = max([4.0, *known])
-    chart.bars[0].fillColor = color
-    for i, v in enumerate(values):
-        if target is not None and v is not None and v < target:
-            chart.bars[(0, i)].fillColor = RED
-    d.add(chart)
-    if target is not None:
-        lo, hi = chart.valueAxis.valueMin, chart.valueAxis.valueMax
-        y = chart.y + chart.height * (target - lo) / (hi - lo)
-        d.add(Line(chart.x, y, chart.x + chart.width, y, strokeDashArray=[3, 2]))
-    return d
 
 
 def _state(
@@ -335,44 +288,6 @@ def _restatements(w: _Writer, report: dict[str, Any]) -> list[Any]:
     ]
 
 
-def _charts(w: _Writer, report: dict[str, Any]) -> list[Any]:
-    tz = report["tz"]
-    trends = report.get("_trends") or {}
-    targets = [t for s in report["services"] if (t := s["availability"]["target"]) is not None]
-    target = min(targets, default=None)
-    out: list[Any] = []
-    avail = (trends.get("availability") or {}).get("items", [])
-    if avail:
-        labels = [local_day(i["start"], tz)[8:10] for i in avail]
-        values = [i["actual"] for i in avail]
-        out.append(
-            _bars(w.f, "Availability by day (%)", labels, values, target=target, percent_scale=True)
-        )
-    found = (trends.get("breaches") or {}).get("items", [])
-    if found:
-        labels = [local_day(i["start"], tz)[8:10] for i in found]
-        out.append(_bars(w.f, "Breaches by day", labels, [i["breaches"] for i in found], color=RED))
-    year = (trends.get("year_availability") or {}).get("items", [])
-    if year:
-        labels = [local_day(i["start"], tz)[:7] for i in year]
-        out.append(
-            _bars(
-                w.f,
-                "Availability by month, twelve months (%)",
-                labels,
-                [i["actual"] for i in year],
-                target=target,
-                percent_scale=True,
-            )
-        )
-    comp = (trends.get("year_compliance") or {}).get("items", [])
-    if comp:
-        labels = [local_day(i["start"], tz)[:7] for i in comp]
-        values = [i.get("resolution_compliance") for i in comp]
-        out.append(_bars(w.f, "Resolution clocks met by month (%)", labels, values, color=BLUE))
-    return out
-
-
 def render_pdf(report: dict[str, Any]) -> bytes:
     w = _Writer(fonts())
     out = io.BytesIO()
@@ -412,7 +327,7 @@ def render_pdf(report: dict[str, Any]) -> bytes:
             )
         )
     story += [Spacer(1, 3 * mm), *_headline(w, report), *_restatements(w, report)]
-    story += [Spacer(1, 3 * mm), *_charts(w, report)]
+    story += [Spacer(1, 3 * mm), *charts(w.f, report)]
     for s in report["services"]:
         story += _service_story(w, s, report["month"], tz)
     doc.build(

@@ -47,3 +47,13 @@ def test_download_names_follow_rfc_6266_for_any_service() -> None:
     assert "\r" not in evil
     assert "\n" not in evil
     assert evil.endswith(".csv")
+
+
+def test_arabic_is_shaped_and_drawn_right_to_left() -> None:
+    from reporting.shaping import visual
+
+    # "khidma" (service): kha initial, dal final (dal never joins on), meem initial, teh
+    # marbuta final; drawn right to left
+    assert visual("\u062e\u062f\u0645\u0629") == "\ufe94\ufee3\ufeaa\ufea7"
+    assert visual("Kasse 42") == "Kasse 42"
+    assert visual("\u062e\u062f\u0645\u0629-7") == "\ufe94\ufee3\ufeaa\ufea7-7"
