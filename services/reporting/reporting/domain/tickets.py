@@ -1,5 +1,5 @@
 """Ticket figures: how a clock's outcome and a ticket's life count into the daily aggregates,
-and compliance, MTTA and MTTR from those counts (SPEC §6)."""
+and compliance, MTTA and MTTR from those counts."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class ClockOutcome:
     breached_ms: int | None
     deadline_ms: int | None
     policy: str | None = None
-    policy_version: int | None = None  # the version of `policy` the fact names (SPEC §11)
+    policy_version: int | None = None  # the version of `policy` the fact names
 
     @property
     def outcome_ms(self) -> int | None:

@@ -1,4 +1,4 @@
-"""Policy and calendar versions as reporting reads them (SPEC §11): the records of the compacted
+"""Policy and calendar versions as reporting reads them: the records of the compacted
 topics turned into `pacta.versions` lists, and the versions of a policy in force over a month
 with their targets, as the report shows them."""
 
@@ -24,7 +24,7 @@ def _stamp(ms: int | None) -> str | None:
 
 
 def calendar_of(name: str, spec: Mapping[str, Any]) -> Calendar:
-    """A calendar body (SPEC §4.1, or a `CalendarRecord`'s own fields); raises ValueError or
+    """A calendar body (as PUT, docs/api.md; or a `CalendarRecord`'s own fields); raises ValueError or
     KeyError for one the calendar code refuses."""
     return Calendar(
         name=name,
