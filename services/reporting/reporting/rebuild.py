@@ -148,6 +148,13 @@ async def rebuild(settings: ReportingSettings, live: str = store.SCHEMA) -> int:
                             f"{store.q(live)}.{table} ON CONFLICT DO NOTHING"
                         )
                     )
+                # the outbox's ids go on from the copied ones
+                await conn.execute(
+                    sa.text(
+                        f"SELECT setval(pg_get_serial_sequence('{store.q(fresh)}.outbox', 'id'), "
+                        f"coalesce(max(id), 0) + 1, false) FROM {store.q(fresh)}.outbox"
+                    )
+                )
                 await conn.execute(
                     sa.text(f"ALTER SCHEMA {store.q(live)} RENAME TO {store.q(old)}")
                 )
