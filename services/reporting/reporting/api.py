@@ -16,7 +16,7 @@ from pacta.auth import AdminKey
 from pacta.clock import now_ms
 from pacta.durations import parse_timestamp_ms
 from pacta.problems import Problem
-from reporting import publication, reports, subscriptions
+from reporting import publication, reports, review, subscriptions
 from reporting.context import Ctx, Reporting
 from reporting.domain.periods import (
     Bucket,
@@ -133,6 +133,7 @@ async def monthly_report(
         )
         published = await publication.revision_of(conn, schema, month, tz, None)
         report = publication.with_publication(report, published)
+        report = await review.with_review(conn, schema, report)
         if format in ("html", "pdf"):
             report["_trends"] = await _charts(conn, schema, month, tz, service, now)
         return report
@@ -146,11 +147,29 @@ async def monthly_report(
     return Response(body, media_type=MEDIA[format], headers=headers)
 
 
+async def monthly_json(
+    ctx: Reporting, month: str, tz: str, service: str | None, now: int
+) -> dict[str, Any]:
+    """The month's report as JSON answers it (publication and review included)."""
+
+    async def build(conn: Any, schema: str) -> dict[str, Any]:
+        report = await reports.monthly(
+            conn, schema, month=month, tz=tz, service=service, now_ms=now
+        )
+        published = await publication.revision_of(conn, schema, month, tz, None)
+        report = publication.with_publication(report, published)
+        return await review.with_review(conn, schema, report)
+
+    result: dict[str, Any] = await _run(ctx, build)
+    return result
+
+
 async def issued_report(ctx: Reporting, month: str, tz: str, now: int) -> dict[str, Any]:
     """The month's report over every service, charts included, as it is issued."""
 
     async def build(conn: Any, schema: str) -> dict[str, Any]:
         report = await reports.monthly(conn, schema, month=month, tz=tz, service=None, now_ms=now)
+        report = await review.with_review(conn, schema, report)  # the actions as at issue
         report["_trends"] = await _charts(conn, schema, month, tz, None, now)
         return report
 

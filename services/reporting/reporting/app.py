@@ -17,6 +17,7 @@ from pacta.runtime import consumer_lifespan
 from pacta.web import create_base_app
 from reporting import autopublish, publication, relay, store
 from reporting.api import issue_month, router
+from reporting.api_review import router as review_router
 from reporting.api_subscriptions import router as subscriptions_router
 from reporting.consumer import TOPICS, make_handler
 from reporting.context import Reporting
@@ -77,6 +78,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     )
     app.add_exception_handler(RequestValidationError, _bad_query)
     app.include_router(router)
+    app.include_router(review_router)
     app.include_router(subscriptions_router)
     app.include_router(views_router)
     return app

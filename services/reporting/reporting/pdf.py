@@ -77,6 +77,8 @@ class _Writer:
         return Paragraph(self.f.rich(text), self.styles[style])
 
     def _cell(self, value: Any, head: bool) -> Any:
+        if isinstance(value, Paragraph):
+            return value  # wrapped by the caller already
         text = "" if value is None else visual(str(value))
         # plain strings stay plain (right-aligned numbers); text the regular font cannot draw,
         # or long text, becomes a paragraph so it wraps and draws in the fallback font
@@ -225,6 +227,23 @@ def _service_story(w: _Writer, s: dict[str, Any], month: str, tz: str) -> list[A
         for k, v in s["workload"].items()
     ]
     story += [w.para("Workload", "Heading3"), w.table(work)]
+    story.append(w.para("Nonconformities for the management review", "Heading3"))
+    found = s.get("nonconformities") or []
+    if found:
+        rows = [["kind", "what", "when", "action"]] + [
+            [
+                n["kind"].replace("_", " "),
+                n["what"],
+                local_time(n["at"], tz) if n["at"] else NONE,
+                n["action"] or "none recorded",
+            ]
+            for n in found
+        ]
+        widths = [24 * mm, 70 * mm, 38 * mm, 48 * mm]
+        wrapped = [[Paragraph(w.f.rich(str(c)), w.cell) for c in row] for row in rows]
+        story.append(w.table(wrapped, widths=widths))
+    else:
+        story.append(w.para("None: every target met, no breach, nothing restated."))
     story += _versions_story(w, s, tz)
     story.append(w.para("Breaches", "Heading3"))
     breaches = [["when", "metric", "ticket", "priority", "deadline", "version"]] + [
