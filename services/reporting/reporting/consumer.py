@@ -88,12 +88,6 @@ class Decoded:
     applied: Counter[str] = field(default_factory=Counter)
     topics: dict[str, str] = field(default_factory=dict)
     monitoring: list[str] = field(default_factory=list)
-    first_seen: dict[str, int] = field(default_factory=dict)
-    """The earliest monitoring event per service in the batch (before it nothing is up)."""
-
-    def note_monitoring(self, service: str, occurred_ms: int) -> None:
-        if occurred_ms < self.first_seen.get(service, occurred_ms + 1):
-            self.first_seen[service] = occurred_ms
 
     def extend(self, later: Decoded) -> None:
         """`later` decoded from the records after these (a calendar's or policy's newest
@@ -107,8 +101,6 @@ class Decoded:
         self.applied.update(later.applied)
         self.topics.update(later.topics)
         self.monitoring += later.monitoring
-        for service, at in later.first_seen.items():
-            self.note_monitoring(service, at)
 
 
 async def apply_records(engine: AsyncEngine, schema: str, records: list[Record]) -> None:
@@ -127,7 +119,6 @@ def decode_records(records: list[Record]) -> Decoded:
             if suffix == MONITORING_TOPIC:
                 event = MonitoringEvent.model_validate_json(r.value or b"")
                 services.add(event.service)  # downtime comes from the engine's facts
-                d.note_monitoring(event.service, datetime_to_ms(event.occurred_at))
                 monitoring.append(event.id or event.content_id())
                 topics[monitoring[-1]] = r.topic
                 continue
@@ -186,8 +177,6 @@ async def apply_decoded(engine: AsyncEngine, schema: str, d: Decoded) -> None:
         services |= {t.service for t in tickets} | {s.service for s in signals}
         services |= {f["service"] for f in facts}
         await store.add_services(conn, schema, services)
-        # every monitoring record, claimed or not: the earliest instant is idempotent
-        await store.note_first_monitoring(conn, schema, d.first_seen)
         await store.apply_ticket_events(conn, schema, [ticket_view(t) for t in tickets])
         await store.apply_signals(conn, schema, signals)
         await store.apply_clock_facts(conn, schema, [f for f in facts if f["fact"] == "clock"])

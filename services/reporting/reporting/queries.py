@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pacta.agreed_time import CalendarVersions, since_always
 from pacta.calendars import BUILTIN_CALENDARS
-from pacta.durations import datetime_to_ms, ms_to_datetime
+from pacta.durations import ms_to_datetime
 from pacta.logs import get_logger
 from reporting.domain.availability import MonthFact, from_view
 from reporting.domain.periods import split_days
@@ -26,20 +26,6 @@ log = get_logger(__name__)
 async def known_services(conn: AsyncConnection, schema: str) -> list[str]:
     rows = await conn.execute(sa.text(f"SELECT service FROM {q(schema)}.services ORDER BY 1"))
     return [r[0] for r in rows]
-
-
-async def first_monitoring(
-    conn: AsyncConnection, schema: str, services: list[str]
-) -> dict[str, int]:
-    """Each service's earliest monitoring event (absent: none consumed yet)."""
-    rows = await conn.execute(
-        sa.text(
-            f"SELECT service, first_monitoring_at FROM {q(schema)}.services "
-            "WHERE service = ANY(:s) AND first_monitoring_at IS NOT NULL"
-        ),
-        {"s": services},
-    )
-    return {r[0]: datetime_to_ms(r[1]) for r in rows}
 
 
 async def calendars(conn: AsyncConnection, schema: str) -> dict[str, CalendarVersions]:

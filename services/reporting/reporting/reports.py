@@ -65,14 +65,9 @@ async def availability_by_service(
 ) -> dict[str, AvailabilityFigures]:
     calendars = calendars if calendars is not None else await queries.calendars(conn, schema)
     facts = await queries.availability_facts(conn, schema, services, start_ms, end_ms)
-    first = await queries.first_monitoring(conn, schema, services)
     out = {}
     for svc, fs in facts.items():
-        fig = (
-            period_figures(fs, _calendar(calendars, fs), start_ms, end_ms, now_ms, first.get(svc))
-            if fs
-            else None
-        )
+        fig = period_figures(fs, _calendar(calendars, fs), start_ms, end_ms, now_ms) if fs else None
         if fig is not None:
             out[svc] = fig
     return out
@@ -218,18 +213,16 @@ async def trend(
     spans = buckets(start_ms, end_ms, bucket, tz)
     calendars = await queries.calendars(conn, schema) if kind != "breaches" else {}
     facts: dict[str, list[MonthFact]] = {}
-    first: dict[str, int] = {}
     if kind != "breaches":
         # the facts of the whole range once; each bucket recounts its own slice of them
         facts = await queries.availability_facts(conn, schema, services, start_ms, end_ms)
-        first = await queries.first_monitoring(conn, schema, services)
-    items = []
+        items = []
     for a, b in spans:
         item: dict[str, Any] = {"start": format_timestamp_ms(a), "end": format_timestamp_ms(b)}
         future = a >= now_ms
         figs = [
-            period_figures(fs, _calendar(calendars, fs), a, b, now_ms, first.get(svc))
-            for svc, fs in facts.items()
+            period_figures(fs, _calendar(calendars, fs), a, b, now_ms)
+            for fs in facts.values()
             if fs
         ]
         if kind == "availability":

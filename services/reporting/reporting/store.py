@@ -64,24 +64,6 @@ async def add_services(conn: AsyncConnection, schema: str, names: Iterable[str])
     )
 
 
-async def note_first_monitoring(
-    conn: AsyncConnection, schema: str, first_seen: dict[str, int]
-) -> None:
-    """Each service's earliest monitoring event so far (time before it is not measured)."""
-    if not first_seen:
-        return
-    names = sorted(first_seen)
-    await conn.execute(
-        sa.text(
-            f"UPDATE {q(schema)}.services AS s SET first_monitoring_at = "
-            "LEAST(coalesce(s.first_monitoring_at, f.at), f.at) FROM unnest("
-            "CAST(:s AS text[]), CAST(:a AS timestamptz[])) AS f(service, at) "
-            "WHERE s.service = f.service"
-        ),
-        {"s": names, "a": [ms_to_datetime(first_seen[n]) for n in names]},
-    )
-
-
 # ---- clocks ------------------------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 """A service's availability over any period, recounted from the engine's monthly facts on the
-availability calendar (docs/reporting.md, "Availability"): only time a fact's month covers,
-from the first monitoring event on, can count as up; a period without any has no figure."""
+availability calendar (docs/reporting.md, "Availability"): only time a fact's month covers
+and does not mark unmeasured can count as up; a period without any has no figure."""
 
 from __future__ import annotations
 
@@ -162,9 +162,10 @@ def period_figures(
     period touches (and the newest one before it, which sets the objective when none does);
     None when no instant of the period was measured.
 
-    Measured time is what the facts' months cover, from the service's first monitoring event
-    (`first_ms`; None: the earliest fact's month start) up to now, less the stretches a fact
-    marks unmeasured; the rest of the period's agreed time to date is `unmeasured_ms`. Agreed time runs to now within the period; the budget is the whole
+    Measured time is what the facts' months cover, from `first_ms` (None: the earliest fact's
+    month start; the engine marks time before a service's first event in its facts) up to
+    now, less the stretches a fact marks unmeasured; the rest of the period's agreed time to
+    date is `unmeasured_ms`. Agreed time runs to now within the period; the budget is the whole
     covered period's. An outage is one maximal stretch of counted downtime (after maintenance
     is cut out) holding some working time; one that spans the period's edge counts in both
     periods. Every instant counts in the calendar version in force at it.

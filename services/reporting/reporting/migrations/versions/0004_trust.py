@@ -1,6 +1,6 @@
-"""What a management review needs: server-side sessions, each service's first monitoring event
-(no time before it counts as up), the reports as issued (revisions per month and zone), the
-report subscriptions, and indexes for the workload by ticket type.
+"""What a management review needs: server-side sessions, the reports as issued (revisions per
+month and zone), the report subscriptions, the review's actions, and an index for the workload
+by ticket type.
 
 Revision ID: 0004
 Revises: 0003
@@ -26,13 +26,6 @@ def upgrade(schema: str) -> None:
         sa.Column("key_digest", sa.Text, nullable=False),
         sa.Column("expires_at", TZ, nullable=False),
         schema=schema,
-    )
-    op.add_column("services", sa.Column("first_monitoring_at", TZ), schema=schema)
-    # an existing read model starts at its first fact's month; a rebuild makes it exact
-    op.execute(
-        f"UPDATE {schema}.services s SET first_monitoring_at = a.first FROM (SELECT service, "
-        f"min(month_start) AS first FROM {schema}.availability GROUP BY service) a "
-        "WHERE a.service = s.service"
     )
     op.create_table(
         "publications",
@@ -68,5 +61,4 @@ def downgrade(schema: str) -> None:
     op.drop_table("annotations", schema=schema)
     op.drop_table("subscriptions", schema=schema)
     op.drop_table("publications", schema=schema)
-    op.drop_column("services", "first_monitoring_at", schema=schema)
     op.drop_table("sessions", schema=schema)
