@@ -216,7 +216,7 @@ async def trend(
     if kind != "breaches":
         # the facts of the whole range once; each bucket recounts its own slice of them
         facts = await queries.availability_facts(conn, schema, services, start_ms, end_ms)
-        items = []
+    items = []
     for a, b in spans:
         item: dict[str, Any] = {"start": format_timestamp_ms(a), "end": format_timestamp_ms(b)}
         future = a >= now_ms
