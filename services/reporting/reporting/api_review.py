@@ -20,6 +20,7 @@ from reporting.session import reader
 
 router = APIRouter(prefix="/v1/reports/monthly", tags=["management review"])
 Reader = Annotated[str, Depends(reader)]
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 
 
@@ -60,7 +61,12 @@ async def get_review(
 @router.put(
     "/{month}/review",
     summary="Record the action decided for one nonconformity (admin)",
-    responses={404: {"description": "No such nonconformity this month"}},
+    responses={
+        400: {"description": "A body that is not JSON", **PROBLEM},
+        401: {"description": "No valid key", **PROBLEM},
+        403: {"description": "Not admin", **PROBLEM},
+        404: {"description": "No such nonconformity this month", **PROBLEM},
+    },
 )
 async def put_action(
     ctx: Ctx,

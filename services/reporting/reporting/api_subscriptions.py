@@ -45,7 +45,12 @@ async def list_subscriptions(ctx: Ctx, _: Reader) -> Response:
 @router.put(
     "/{name}",
     summary="Create or replace a subscription (admin)",
-    responses={201: {"description": "Created"}, 403: {"description": "Not admin", **PROBLEM}},
+    responses={
+        201: {"description": "Created"},
+        400: {"description": "A body that is not JSON", **PROBLEM},
+        401: {"description": "No valid key", **PROBLEM},
+        403: {"description": "Not admin", **PROBLEM},
+    },
 )
 async def put_subscription(ctx: Ctx, _: AdminKey, name: Name, body: Subscription) -> Response:
     async with ctx.engine.begin() as conn:
