@@ -108,7 +108,7 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
             give_up_after=settings.alerting_give_up_after_seconds,
         )
         ctx.delivery_room, ctx.delivery_start = worker.room, worker.start
-        reports = report_delivery.runtime(settings, engine, ctx, now_ms)
+        reports = report_delivery.runtime(settings, ctx.engine, ctx, now_ms)
         reports.start()
         stop = asyncio.Event()
         tasks = [
