@@ -46,6 +46,7 @@ NAMES = [
     f"\u062e\u062f\u0645\u0629-{RUN}",
 ]
 SVC = f"review-{RUN}"
+POL = f"gold-{RUN}"  # its own policy: other modules of the run read "gold" without targets
 OCT = ("2026-10-01T00:00:00.000Z", "2026-11-01T00:00:00.000Z")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
 
@@ -80,7 +81,7 @@ def _records() -> list[tuple[str, str, dict[str, Any] | None]]:
     fact = availability_fact(
         SVC, "2026-10", version=1, month_start=OCT[0], month_end=OCT[1], down=down, maintenance=[]
     )
-    out.append((FACTS, SVC, fact))
+    out.append((FACTS, SVC, {**fact, "policy": POL}))
     spec = {
         "match": {"service": SVC},
         "targets": {
@@ -89,7 +90,7 @@ def _records() -> list[tuple[str, str, dict[str, Any] | None]]:
         },
     }
     out.append(
-        (POLICIES, "gold", policy_record("gold", [version(1, None, spec, "2026-09-01T00:00:00Z")]))
+        (POLICIES, POL, policy_record(POL, [version(1, None, spec, "2026-09-01T00:00:00Z")]))
     )
     # P1: 1 met, 1 breached (50 % against 95: missed); P2: 1 met (100 % against 50: met)
     for i, (prio, state) in enumerate([("P1", "met"), ("P1", "breached"), ("P2", "met")]):
@@ -118,6 +119,7 @@ def _records() -> list[tuple[str, str, dict[str, Any] | None]]:
                     elapsed_seconds=600,
                     stopped_at="2026-10-03T09:10:00Z",
                     breached_at="2026-10-03T09:05:00Z" if state == "breached" else None,
+                    policy=POL,
                 ),
             )
         )
@@ -398,6 +400,7 @@ async def test_issue_restate_and_keep_every_revision(seeded: str, settings: Comm
         down=[["2026-10-10T10:00:00.000Z", "2026-10-10T11:00:00.000Z"]],
         maintenance=[],
     )
+    late = {**late, "policy": POL}
     await produce(settings.kafka_bootstrap, settings.topic_prefix, [(FACTS, SVC, late)])
     report = wait_report(
         seeded,
