@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alerting import config_file, delivery, dispatcher, live, store
+from alerting import config_file, delivery, dispatcher, live, report_delivery, store
 from alerting.api_alerts import router as alerts_router
 from alerting.api_config import router as config_router
 from alerting.api_import import router as import_router
@@ -111,6 +111,8 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
             give_up_after=settings.alerting_give_up_after_seconds,
         )
         ctx.delivery_room, ctx.delivery_start = worker.room, worker.start
+        reports = report_delivery.runtime(settings, ctx.engine, ctx, now_ms)
+        reports.start()
         stop = asyncio.Event()
         tasks = [
             asyncio.create_task(feed.run(stop), name="calendar-feed"),
@@ -125,6 +127,7 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
             yield
         finally:
             await stop_tasks(stop, tasks)
+            await reports.stop()
             await worker.close()
 
     lifespan = consumer_lifespan(
