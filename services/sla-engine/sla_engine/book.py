@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pacta.logs import get_logger
 from sla_engine import signal_store, store
 from sla_engine.clock_rows import RowBuilder
+from sla_engine.domain.clocks import SignalKey, Stamp
 from sla_engine.domain.rules import ClockRules
+from sla_engine.domain.signals import body_stamp
 from sla_engine.domain.tickets import Ticket
 from sla_engine.domain.watermarks import Watermarks
 from sla_engine.metrics import CLOCKS_OPEN
@@ -108,12 +110,12 @@ class Book:
                     async for chunk in store.stream_open_clocks(raw, ticket_ids=which):
                         rows += len(chunk)
                         build.add(chunk, tickets)
-                    emitted: dict[str, set[tuple[str, str, str, float, int]]] = {}
-                    for key in await signal_store.standing_keys(raw, ticket_ids=which):
+                    emitted: dict[str, dict[SignalKey, Stamp]] = {}
+                    for key, fields in await signal_store.standing_keys(raw, ticket_ids=which):
                         if key[0] in tickets:
-                            emitted.setdefault(key[0], set()).add(key)
-                    for ticket_id, keys in emitted.items():
-                        tickets[ticket_id].emitted = keys
+                            emitted.setdefault(key[0], {})[key] = body_stamp(fields)
+                    for ticket_id, stamps in emitted.items():
+                        tickets[ticket_id].emitted = stamps
         return rows
 
     def _schedule_many(self, tickets: list[Ticket]) -> None:

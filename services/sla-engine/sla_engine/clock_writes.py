@@ -63,10 +63,9 @@ class ClockWriter:
             tickets.append(ticket)
             if outcome.unchanged:
                 skip[ticket.ticket_id] = frozenset(outcome.unchanged)
-            for intent in outcome.intents:
-                generation = retracted.get(intent.key, 0) + 1 if retracted else 1
-                signals.append(signal_body(intent, ticket, now, generation))
-                keys.append((intent.threshold, intent.episode))
+            # a moved signal is retracted and fired again in one go: the new one is the next
+            # occurrence, never the id of the one it replaces
+            now_retracted: set[Any] = set()
             for key in outcome.retracted:
                 body = standing.get(ticket.ticket_id, {}).get(key)
                 if body is None:
@@ -74,6 +73,11 @@ class ClockWriter:
                 signals.append(retraction_body(ticket, now, body))
                 keys.append((None, key[4]))
                 retracted_ids.append(body["signal_id"])
+                now_retracted.add(key)
+            for intent in outcome.intents:
+                generation = retracted.get(intent.key, 0) + 1 + (intent.key in now_retracted)
+                signals.append(signal_body(intent, ticket, now, generation))
+                keys.append((intent.threshold, intent.episode))
         await self.write(conn, tickets, signals, retracted_ids, keys, skip)
 
     async def write(

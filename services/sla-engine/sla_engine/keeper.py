@@ -28,6 +28,7 @@ from sla_engine.clock_rows import (
     current_labels,
 )
 from sla_engine.clock_writes import ClockWriter
+from sla_engine.domain.signals import body_stamp
 from sla_engine.domain.tickets import (
     Outcome,
     Ticket,
@@ -185,7 +186,7 @@ class ClockKeeper(Book, ClockWriter):
             previous = self.book.get(ticket_id)
             ticket.version = previous.version if previous else versions.get(ticket_id, 0)
             ticket.counted = previous.counted if previous else 0  # what the gauge holds of it
-            ticket.emitted = frozenset(standing.get(ticket_id, {}))
+            ticket.emitted = {k: body_stamp(b) for k, b in standing.get(ticket_id, {}).items()}
             outcome = replay_all(
                 ticket,
                 (clock_event_body(b) for b in bodies),

@@ -144,7 +144,7 @@ def test_event_order_in_the_log_does_not_matter() -> None:
 def test_a_late_resolve_retracts_the_breach_and_makes_it_met() -> None:
     created = TicketEvent(T0, "created", "open", "P1")
     _, first = run([created], now_ms=T0 + 5 * H)
-    emitted = {i.key for i in first}
+    emitted = {i.key: i.stamp for i in first}
     assert ("T-1", "resolution", "breach", 1.0, 1) in emitted
     # the ticket system delivers late: the ticket was resolved at 3 h, before the 4 h deadline
     _, second = run([TicketEvent(T0 + 3 * H, "resolved"), created], now_ms=T0 + 5 * H)
@@ -162,10 +162,24 @@ def test_a_late_resolve_retracts_the_breach_and_makes_it_met() -> None:
 
 def test_diff_signals_emits_each_key_once() -> None:
     _, intents = run([TicketEvent(T0, "created", "open", "P1")], now_ms=T0 + 5 * H)
-    to_emit, to_retract = diff_signals(set(), intents + intents)
+    to_emit, to_retract = diff_signals({}, intents + intents)
     assert len(to_emit) == len(intents) == len({i.key for i in intents})
     assert to_retract == []
-    assert diff_signals({i.key for i in intents}, intents) == ([], [])
+    assert diff_signals({i.key: i.stamp for i in intents}, intents) == ([], [])
+
+
+def test_diff_signals_fires_a_moved_signal_again_as_it_now_stands() -> None:
+    created = TicketEvent(T0, "created", "open", "P2")
+    _, first = run([created], now_ms=T0 + 10 * H)
+    emitted = {i.key: i.stamp for i in first}
+    # a priority raise at 1 h arrives late: the breach moves from 8 h (P2) to 4 h (P1)
+    raised = TicketEvent(T0 + H, "updated", priority="P1")
+    _, second = run([created, raised], now_ms=T0 + 10 * H)
+    to_emit, to_retract = diff_signals(emitted, second)
+    breach = ("T-1", "resolution", "breach", 1.0, 1)
+    assert breach in to_retract
+    moved = [i for i in to_emit if i.key == breach]
+    assert [(i.priority, i.occurred_at_ms) for i in moved] == [("P1", T0 + 4 * H)]
 
 
 # ---- properties ------------------------------------------------------------------------------

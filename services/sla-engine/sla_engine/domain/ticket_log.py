@@ -4,11 +4,11 @@ signalled. Pure: instants are epoch milliseconds handed in by the caller."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from pacta.events import TicketAction
-from sla_engine.domain.clocks import METRICS, Clock, Metric, SignalIntent, SignalKey
+from sla_engine.domain.clocks import METRICS, Clock, Metric, SignalIntent, SignalKey, Stamp
 from sla_engine.domain.rules import ClockRules
 
 
@@ -227,17 +227,21 @@ def replay(
 
 
 def diff_signals(
-    old_keys: Collection[SignalKey], new_intents: Iterable[SignalIntent]
+    standing: Mapping[SignalKey, Stamp], new_intents: Iterable[SignalIntent]
 ) -> tuple[list[SignalIntent], list[SignalKey]]:
     """(signals to emit, keys to retract) when a replay's intents replace the standing signals.
 
-    `old_keys` are the keys emitted for the ticket and not yet retracted. Whatever the replay no
-    longer produces (a breach, a met, a warning, a stopped) was not true and is retracted.
+    `standing` holds what was emitted for the ticket and not yet retracted, by key. Whatever the
+    replay no longer produces (a breach, a met, a warning, a stopped) was not true and is
+    retracted; one it produces with another instant or content (a late priority change, pause
+    or version moved it) is retracted as it fired and emitted again as it now stands, so the
+    signals always say what the clocks say, whatever order the events came in.
     """
     fresh: dict[SignalKey, SignalIntent] = {}
     for intent in new_intents:
         fresh.setdefault(intent.key, intent)
-    old = set(old_keys)
-    to_emit = [intent for key, intent in fresh.items() if key not in old]
-    to_retract = sorted(key for key in old if key not in fresh)
+    to_emit = [intent for key, intent in fresh.items() if standing.get(key) != intent.stamp]
+    to_retract = sorted(
+        key for key, stamp in standing.items() if key not in fresh or fresh[key].stamp != stamp
+    )
     return to_emit, to_retract

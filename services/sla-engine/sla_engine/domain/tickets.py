@@ -4,13 +4,16 @@ hands in events, rules and the current time, and persists what comes out."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence, Set
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from sla_engine.domain.clocks import Clock as Clock
-from sla_engine.domain.clocks import Metric, OutOfOrderError, SignalIntent, SignalKey
+from sla_engine.domain.clocks import Metric, OutOfOrderError, SignalIntent, SignalKey, Stamp
 from sla_engine.domain.rules import ClockRules
 from sla_engine.domain.ticket_log import RulesChange, TicketEvent, apply_event, diff_signals, replay
+
+NOTHING: Mapping[SignalKey, Stamp] = MappingProxyType({})
 
 
 @dataclass(slots=True)
@@ -25,8 +28,9 @@ class Ticket:
     labels: dict[str, str] = field(default_factory=dict)  # of its latest event carrying any
     clocks: dict[Metric, Clock] = field(default_factory=dict)
     last_event_ms: int = 0
-    # replaced, never mutated: most open tickets have emitted nothing and share the empty one
-    emitted: Set[SignalKey] = frozenset()
+    # what stands of its signals (emitted, not retracted), by key: what each says; replaced,
+    # never mutated: most open tickets have emitted nothing and share the empty one
+    emitted: Mapping[SignalKey, Stamp] = field(default_factory=lambda: NOTHING)
     version: int = 0
     counted: int = 0  # this ticket's share of the keeper's open-clock gauge, as last counted
 
@@ -91,8 +95,9 @@ def replay_all(
     changes: Sequence[RulesChange] = (),
 ) -> Outcome:
     """Recompute the ticket from its whole event log (measured by `initial` until the first of
-    `changes`, by `ticket.rules` when there are none); diff against what was signalled and
-    retract whatever the log no longer produces."""
+    `changes`, by `ticket.rules` when there are none); diff against what stands of its signals
+    (`ticket.emitted`): retract whatever the log no longer produces or produces otherwise, and
+    emit what it produces anew."""
     events = list(log)
     clocks, intents = replay(
         events,
@@ -106,7 +111,8 @@ def replay_all(
     ticket.last_event_ms = max((e.at_ms for e in events), default=ticket.last_event_ms)
     to_emit, retracted = diff_signals(ticket.emitted, intents)
     if retracted:
-        ticket.emitted = ticket.emitted - set(retracted)
+        gone = set(retracted)
+        ticket.emitted = {k: v for k, v in ticket.emitted.items() if k not in gone}
     return _settle(ticket, to_emit, retracted)
 
 
@@ -131,7 +137,7 @@ def _settle(
 ) -> Outcome:
     fresh = [i for i in intents if i.key not in ticket.emitted]
     if fresh:
-        ticket.emitted = ticket.emitted | {i.key for i in fresh}
+        ticket.emitted = {**ticket.emitted, **{i.key: i.stamp for i in fresh}}
     ticket.version += 1
     return Outcome(fresh, retracted, unchanged)
 

@@ -1,0 +1,59 @@
+"""The same events give the same signals, whatever their batching and order: a late event that
+moves a fired signal retracts it as it fired and fires it as it now stands, under an id of its
+own (docs/design.md, "The same events, the same signals")."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pacta.calendars import CALENDAR_24X7
+from pacta.durations import datetime_to_ms
+from sla_engine.domain.rules import ClockRules
+from sla_engine.domain.ticket_log import TicketEvent
+from tests.unit.sla_engine.domain_engine import DomainEngine
+
+M = 60_000
+H = 60 * M
+RULES = ClockRules(
+    policy="p",
+    calendar=CALENDAR_24X7,
+    targets={"P1": {"response": 15 * M, "resolution": 4 * H}, "P4": {"resolution": 48 * H}},
+    pause_statuses=frozenset({"waiting_for_customer"}),
+)
+
+
+def at(text: str) -> int:
+    return datetime_to_ms(datetime.fromisoformat(text).replace(tzinfo=UTC))
+
+
+CASE_1 = [
+    TicketEvent(at("2026-10-30T13:00"), "created", "open", "P4"),
+    TicketEvent(at("2026-10-30T13:10"), "responded", "in_progress"),
+    TicketEvent(at("2026-10-30T13:30"), "updated", priority="P1"),
+    TicketEvent(at("2026-10-30T21:00"), "resolved", "resolved"),
+]
+NOW = at("2026-12-07T01:00")
+
+
+def breaches(engine: DomainEngine) -> list[tuple[str | None, int]]:
+    return sorted((stamp[2], stamp[0]) for key, stamp in engine.in_force() if key[2] == "breach")
+
+
+def test_a_late_priority_change_moves_the_breach_to_the_new_priority_one_event_at_a_time() -> None:
+    one = DomainEngine(lambda _t: RULES)
+    for n, event in enumerate(CASE_1):
+        one.deliver([("T-1", event)], NOW + n * 1000)
+    assert breaches(one) == [("P1", at("2026-10-30T17:00"))]
+    # the P4 breach fired with the first event was retracted, and the P1 one has its own id
+    ids = {r.signal_id: r.retracted for r in one.signals if r.key[2] == "breach"}
+    assert ids == {"T-1/resolution/breach/1": True, "T-1/resolution/breach/1#2": False}
+
+
+def test_case_1_as_one_batch_gives_the_same_signals() -> None:
+    one, batch = DomainEngine(lambda _t: RULES), DomainEngine(lambda _t: RULES)
+    for n, event in enumerate(CASE_1):
+        one.deliver([("T-1", event)], NOW + n * 1000)
+    batch.deliver([("T-1", e) for e in CASE_1], NOW)
+    assert batch.in_force() == one.in_force()
+    assert batch.clocks() == one.clocks()
+    assert breaches(batch) == [("P1", at("2026-10-30T17:00"))]
