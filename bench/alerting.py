@@ -1,4 +1,4 @@
-"""Event in -> notification delivered (SPEC §9), next to Debian's Alertmanager in the same run.
+"""Event in -> notification delivered (against its target), next to Debian's Alertmanager in the same run.
 
     python -m bench --only alerting --duration 10
 

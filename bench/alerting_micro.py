@@ -1,6 +1,6 @@
 """Alerting alone: breach signals produced straight onto the signals topic -> webhook received.
 
-    python -m bench.alerting_micro --rate 1000 --duration 10     # paced, as SPEC §9
+    python -m bench.alerting_micro --rate 1000 --duration 10     # paced, as the target
     python -m bench.alerting_micro --rate 0 --count 5000         # a burst: how fast it drains
 
 Only the alerting service runs (on a database and topic prefix of its own), with the bench's

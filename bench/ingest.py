@@ -1,4 +1,4 @@
-"""Ingest throughput and latency (SPEC §9 rows 1-2), next to Debian's Alertmanager in the same run.
+"""Ingest throughput and latency (the first two targets of docs/benchmarks.md), next to Debian's Alertmanager in the same run.
 
 Shapes (all wrk -t1 on the same two cores as Kafka, PostgreSQL and the service):
   single   one event per POST /v1/events/monitoring, closed loop, 16, 32 and 64 connections
@@ -49,9 +49,9 @@ receivers:
   - name: blackhole
 """
 
-# perf-reliability-anchors §1.3: the same minimal app (bench/calibrate.py), 1 worker, wrk -t1 -c32
+# The reference box's rate for the same minimal app (bench/calibrate.py), 1 worker, wrk -t1 -c32
 ANCHOR_CALIBRATION = 10_160
-# SPEC §9
+# Targets (docs/benchmarks.md)
 TARGET_SINGLE_EPS = 8_000
 TARGET_P99_MS = 25.0
 TARGET_P99_RATE = 5_000
@@ -601,7 +601,7 @@ class IngestBench:
                 f"(anchor {ANCHOR_CALIBRATION:,})",
                 None,
                 f"{100 * calib.requests_per_s / ANCHOR_CALIBRATION:.0f}% of the anchor's box "
-                "(perf-reliability-anchors §1.3: no auth, PG or Kafka; wrk -c32)",
+                "(reference box: no auth, PG or Kafka; wrk -c32)",
             )
         if single:
             row(
@@ -722,7 +722,7 @@ def render(result: dict[str, Any]) -> str:
     """The human summary: targets with PASS/MISS, then every run."""
     t = [[r["what"], r["measured"], r["target"], r["result"], r["note"]] for r in result["targets"]]
     parts = [
-        "Ingest against SPEC §9 (one 2-core box: Kafka, PostgreSQL, wrk and the service on it)",
+        "Ingest against its targets (one 2-core box: Kafka, PostgreSQL, wrk and the service on it)",
         "",
         table(["what", "measured", "target", "result", "note"], t, right={1}),
         "",

@@ -85,6 +85,6 @@ def write_json(name: str, data: dict[str, Any]) -> Path:
 def target_row(
     what: str, measured: str, target: str, ok: bool | None, note: str = ""
 ) -> dict[str, Any]:
-    """One line of a benchmark's verdict table: PASS, MISS, or `-` where SPEC §9 sets none."""
+    """One line of a benchmark's verdict table: PASS, MISS, or `-` where no target is set."""
     verdict = "-" if ok is None else ("PASS" if ok else "MISS")
     return {"what": what, "measured": measured, "target": target, "result": verdict, "note": note}

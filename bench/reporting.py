@@ -1,4 +1,4 @@
-"""Reporting against SPEC §9: the monthly report's time with 1,000,000 and 10,000,000 events in
+"""Reporting against its targets (docs/benchmarks.md): the monthly report's time with 1,000,000 and 10,000,000 events in
 the read model, and the rebuild by replay (bench/reporting_scale.py).
 
     python -m bench --only reporting

@@ -1,4 +1,4 @@
-"""Reporting at SPEC §9's larger scale: the rebuild by replay (records through Kafka into a fresh
+"""Reporting at the targets' larger scale: the rebuild by replay (records through Kafka into a fresh
 schema, `reporting.rebuild.rebuild`, timed) and the read model grown to 10,000,000 events.
 
 The rebuild replays a stream of the bench's shape (each ticket's 4 events and its 4 clock

@@ -6,7 +6,7 @@ the default rate limit), so the sla-engine, alerting and reporting consume while
 measured. wrk -t1 with 16 connections, every event with an id of its own: single events, then
 batches of 100. Alertmanager's `/api/v2/alerts` gets the same two shapes in the same run
 (each against a fresh Alertmanager, before the stack starts, so the consumers' backlog does
-not slow it), and the ratios SPEC §9 asks for are printed. This phase runs first, on empty
+not slow it), and the ratios the targets ask for are printed. This phase runs first, on empty
 topics, so the consumers start caught up as they do under `make up`; the wait for a quiet box
 before the batch run lets them finish the single run's events.
 """
@@ -125,7 +125,7 @@ async def run_stack(bench: IngestBench) -> None:
 
 
 def stack_rows(bench: IngestBench) -> list[tuple[str, str, str, bool | None, str]]:
-    """The side-by-side rows: Pacta's rate, Alertmanager's, and the ratio SPEC §9 asks for."""
+    """The side-by-side rows: Pacta's rate, Alertmanager's, and the ratio the target asks for."""
     from bench.ingest import TARGET_BATCH_RATIO, TARGET_SINGLE_RATIO
 
     def run(label: str) -> WrkRun | None:

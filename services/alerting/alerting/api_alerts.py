@@ -13,12 +13,12 @@ from fastapi.responses import HTMLResponse
 
 from alerting import actions, queue, store
 from alerting.context import Context
-from alerting.dispatcher import now_ms
 from alerting.domain import links
 from alerting.specs import SilenceSpec, silence_from_row
 from alerting.views import alert_view, current_state, delivery_view
 from alerting.web_helpers import READ, WRITE, body_schema, json_body, responses, validate
 from pacta.auth import AdminKey, ReaderKey
+from pacta.clock import now_ms
 from pacta.durations import datetime_to_ms, ms_to_datetime
 from pacta.problems import Problem
 

@@ -22,11 +22,13 @@ from alerting.context import Context
 from alerting.metrics import ALERTS
 from alerting.settings import AlertingSettings
 from alerting.views import current_state
+from pacta.clock import now_ms
 from pacta.durations import ms_to_datetime
 from pacta.events import SIGNALS_TOPIC
 from pacta.kafka import ensure_topics
 from pacta.logs import get_logger
 from pacta.runtime import consumer_lifespan
+from pacta.tasks import stop_tasks
 from pacta.web import create_base_app
 
 log = get_logger(__name__)
@@ -43,7 +45,7 @@ async def _refresh(app: FastAPI, stop: asyncio.Event, every: float = 5.0) -> Non
         try:
             async with app.state.engine.connect() as conn:
                 live.replace_into(ctx.live, await live.load(conn))
-                at = dispatcher.now_ms()
+                at = now_ms()
                 counts = dict.fromkeys(STATES, 0)
                 since = ms_to_datetime(at) - timedelta(days=7)
                 if ctx.live.silences or ctx.live.inhibit:
@@ -120,10 +122,7 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            stop.set()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await stop_tasks(stop, tasks)
             await worker.close()
 
     lifespan = consumer_lifespan(

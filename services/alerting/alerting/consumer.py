@@ -12,8 +12,8 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerting import flushing, pipeline, store
-from alerting.dispatcher import now_ms
 from alerting.metrics import SIGNALS
+from pacta.clock import now_ms
 from pacta.db import claim_events
 from pacta.events import Signal
 from pacta.kafka import BatchHandler, Record, decode_events

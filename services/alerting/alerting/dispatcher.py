@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,16 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from alerting import direct, flushing, store
 from alerting.context import Context
 from alerting.domain import escalation, muting
+from pacta.clock import now_ms
 from pacta.durations import datetime_to_ms, ms_to_datetime
 from pacta.logs import get_logger
 
 log = get_logger(__name__)
 IDLE_POLL_S = 1.0
 MUTED_RECHECK_MS = 15_000
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 async def escalate_due(conn: AsyncConnection, ctx: Context, at_ms: int, limit: int = 200) -> None:

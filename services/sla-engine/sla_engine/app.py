@@ -15,17 +15,21 @@ from pacta.events import MONITORING_TOPIC, TICKETS_TOPIC, topic_name
 from pacta.kafka import create_producer, start_with_retry
 from pacta.logs import get_logger
 from pacta.runtime import consumer_lifespan
+from pacta.tasks import stop_tasks
 from pacta.web import create_base_app
-from sla_engine import calendar_feed, config_files, resources, store
-from sla_engine.api import router
-from sla_engine.api_clocks import router as clocks_router
-from sla_engine.api_versions import router as versions_router
-from sla_engine.consumer import make_handler
-from sla_engine.keeper import ClockKeeper
-from sla_engine.outages import OutageTracker
-from sla_engine.outbox import Relay
-from sla_engine.ownership import Partitions
+from sla_engine.api.clocks import router as clocks_router
+from sla_engine.api.resources import router
+from sla_engine.api.versions import router as versions_router
+from sla_engine.availability.tracker import OutageTracker
+from sla_engine.clocks.keeper import ClockKeeper
+from sla_engine.kafka.consumer import make_handler
+from sla_engine.kafka.outbox import Relay
+from sla_engine.kafka.ownership import Partitions
+from sla_engine.resources.calendar_feed import publish_all
+from sla_engine.resources.config_files import apply_config_dir
+from sla_engine.resources.registry import load_registry, new_versions_since, older_than
 from sla_engine.settings import EngineSettings
+from sla_engine.store import SCHEMA
 
 log = get_logger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -40,11 +44,11 @@ async def _refresh_registry(app: FastAPI, stop: asyncio.Event, every: float = 5.
             await asyncio.wait_for(stop.wait(), every)
         try:
             async with app.state.engine.connect() as conn:
-                fresh = await resources.load_registry(conn)
+                fresh = await load_registry(conn)
             registry = app.state.registry
-            if resources.older_than(fresh, registry):
+            if older_than(fresh, registry):
                 continue  # read before this instance's own latest PUT: the next round
-            since = resources.new_versions_since(registry, fresh)
+            since = new_versions_since(registry, fresh)
             registry.replace_with(fresh)
             if since is not None:
                 # another instance recorded a version: measure the tickets held here by it
@@ -85,11 +89,9 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
         """Before consuming: resources, open clocks and timers; the relay to Kafka."""
         engine = app.state.engine
         async with engine.begin() as conn:
-            changed_since = await config_files.apply_config_dir(
-                conn, settings.sla_engine_config_dir
-            )
-            app.state.registry = await resources.load_registry(conn)
-            await calendar_feed.publish_all(conn, settings.topic_prefix, app.state.registry)
+            changed_since = await apply_config_dir(conn, settings.sla_engine_config_dir)
+            app.state.registry = await load_registry(conn)
+            await publish_all(conn, settings.topic_prefix, app.state.registry)
         keeper = app.state.keeper = ClockKeeper(engine, app.state.registry, settings.topic_prefix)
         await keeper.restore()
         if changed_since is not None:
@@ -123,11 +125,8 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            stop.set()
             relay_task = tasks.pop(1)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await stop_tasks(stop, tasks)
             # a planned stop lets the relay finish its round and flush what is committed, so a
             # restart does not publish those records a second time (consumers would dedup them)
             relay.stop.set()
@@ -143,7 +142,7 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
 
     lifespan = consumer_lifespan(
         settings,
-        schema=store.SCHEMA,
+        schema=SCHEMA,
         migrations=MIGRATIONS,
         group="sla-engine",
         topics=[MONITORING_TOPIC, TICKETS_TOPIC],

@@ -49,7 +49,8 @@ class MinuteCalendar:
 
     def _index(self, t_ms: int) -> int:
         n, rest = divmod(t_ms - self.start_ms, MINUTE)
-        assert rest == 0 and 0 <= n < len(self.prefix), "outside the reference's stretch"
+        assert rest == 0, "not a whole minute"
+        assert 0 <= n < len(self.prefix), "outside the reference's stretch"
         return n
 
     def counted(self, a_ms: int, b_ms: int) -> int:
@@ -58,7 +59,8 @@ class MinuteCalendar:
 
     def reached(self, a_ms: int, amount_ms: int) -> int:
         """The first instant by which `amount_ms` of working time counted from `a_ms`."""
-        assert amount_ms > 0 and amount_ms % MINUTE == 0
+        assert amount_ms > 0
+        assert amount_ms % MINUTE == 0
         want = self.prefix[self._index(a_ms)] + amount_ms // MINUTE
         n = bisect.bisect_left(self.prefix, want)
         assert n < len(self.prefix), "a deadline beyond the reference's stretch"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sla_engine.relay_batches import OutboxRecord, pack, unpack
+from sla_engine.kafka.batches import OutboxRecord, pack, unpack
 
 TEXT = st.text(max_size=300)
 RECORD = st.tuples(TEXT, TEXT, TEXT, TEXT, TEXT, st.none() | st.binary(max_size=2000))

@@ -7,10 +7,10 @@ from typing import Any
 
 from pacta.durations import format_timestamp_ms, ms_to_datetime
 from pacta.events import Signal
+from sla_engine.api.schemas import Availability
 from sla_engine.domain.budget_alerts import Intent
 from sla_engine.domain.downtime import MonthFigures, Objective
 from sla_engine.domain.signals import LATE_AFTER_MS
-from sla_engine.schemas import Availability
 
 
 def intent_signal(

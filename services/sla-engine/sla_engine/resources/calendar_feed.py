@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pacta.calendars import BUILTIN_CALENDARS, Calendar
 from pacta.events import CALENDARS_TOPIC, POLICIES_TOPIC, CalendarRecord, PolicyRecord, topic_name
-from sla_engine import outbox, resources
 from sla_engine.domain.policies import CalendarSpec
-from sla_engine.resources import Registry
+from sla_engine.kafka.outbox import enqueue_many
+from sla_engine.resources.registry import Registry, versions_of
 
 Record = tuple[str, str, str, dict[str, object] | None]
 
@@ -62,22 +62,22 @@ async def publish(conn: AsyncConnection, prefix: str, name: str, calendar: Calen
     now = datetime.now(UTC)
     body = None
     if calendar is not None:
-        versions = await resources.versions_of(conn, kind="calendar", name=name)
+        versions = await versions_of(conn, kind="calendar", name=name)
         body = calendar_record(name, calendar, now, versions)
     record_id = f"calendar:{name}:{now.isoformat()}"
-    await outbox.enqueue_many(conn, [(topic_name(prefix, CALENDARS_TOPIC), name, record_id, body)])
+    await enqueue_many(conn, [(topic_name(prefix, CALENDARS_TOPIC), name, record_id, body)])
 
 
 async def publish_policy(conn: AsyncConnection, prefix: str, name: str) -> None:
     """One policy's record, every version (a deletion included), in the caller's transaction."""
-    versions = await resources.versions_of(conn, kind="policy", name=name)
+    versions = await versions_of(conn, kind="policy", name=name)
     record: Record = (
         topic_name(prefix, POLICIES_TOPIC),
         name,
         f"policy:{name}:{versions[-1]['version']}",
         policy_record(name, versions),
     )
-    await outbox.enqueue_many(conn, [record])
+    await enqueue_many(conn, [record])
 
 
 async def publish_all(conn: AsyncConnection, prefix: str, registry: Registry) -> int:
@@ -102,5 +102,5 @@ async def publish_all(conn: AsyncConnection, prefix: str, registry: Registry) ->
                     policy_record(name, versions),
                 )
             )
-    await outbox.enqueue_many(conn, records)
+    await enqueue_many(conn, records)
     return len(records)

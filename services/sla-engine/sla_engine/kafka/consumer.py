@@ -8,14 +8,15 @@ from typing import Any
 from aiokafka import TopicPartition
 from fastapi import FastAPI
 
+from pacta.clock import now_ms
 from pacta.db import claim_events
 from pacta.durations import datetime_to_ms
 from pacta.events import TICKETS_TOPIC, MonitoringEvent, TicketEvent
 from pacta.kafka import BatchHandler, Record, decode_events
 from pacta.logs import get_logger
-from sla_engine import store
-from sla_engine.keeper import now_ms
 from sla_engine.metrics import EVENTS_APPLIED, WATERMARK_BEHIND
+from sla_engine.store import SCHEMA
+from sla_engine.store.journal import journal_monitoring, journal_tickets
 
 log = get_logger(__name__)
 
@@ -29,12 +30,12 @@ def make_handler(app: FastAPI) -> BatchHandler:
         touched: list[str] = []
         try:
             async with app.state.engine.begin() as conn:
-                new = await claim_events(conn, store.SCHEMA, [e.id for e in events if e.id])
+                new = await claim_events(conn, SCHEMA, [e.id for e in events if e.id])
                 fresh = [e for e in events if e.id in new]
                 tickets = [e for e in fresh if isinstance(e, TicketEvent)]
                 monitoring = [e for e in fresh if isinstance(e, MonitoringEvent)]
-                bodies = await store.journal_tickets(conn, events=tickets)
-                await store.journal_monitoring(conn, events=monitoring)
+                bodies = await journal_tickets(conn, events=tickets)
+                await journal_monitoring(conn, events=monitoring)
                 touched = sorted({e.ticket_id for e in tickets})
                 await keeper.apply_tickets(conn, tickets, bodies)
                 if outages is not None and monitoring:

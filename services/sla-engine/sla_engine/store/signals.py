@@ -9,7 +9,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from sla_engine.store import OPEN_TICKETS
+from sla_engine.clocks.store import OPEN_TICKETS
 
 _CLOCK_KINDS = "kind IN ('warning', 'breach', 'met', 'stopped')"
 SignalKey = tuple[str, str, str, float, int]

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pacta.durations import datetime_to_ms, ms_to_datetime
-from sla_engine import resources
 from sla_engine.domain.availability import OpenInterval
 from sla_engine.domain.availability_record import Recorded, base_id
 from sla_engine.domain.downtime import CheckEvent, DownInterval
+from sla_engine.resources.registry import add_window
 
 
 async def check_journal(conn: AsyncConnection, *, service: str, check: str) -> list[CheckEvent]:
@@ -158,7 +158,7 @@ async def sync_event_windows(
         {"service": service, "ids": ids},
     )
     for window_id, iv in zip(ids, intervals, strict=True):
-        await resources.add_window(
+        await add_window(
             conn,
             window_id=window_id,
             service=service,

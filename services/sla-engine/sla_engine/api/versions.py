@@ -13,9 +13,9 @@ from pacta.auth import ReaderKey
 from pacta.calendars import BUILTIN_CALENDARS
 from pacta.events import MAX_PAST, EventTime
 from pacta.problems import Problem
-from sla_engine import resources
+from sla_engine.api.answers import answers
 from sla_engine.domain.policies import CalendarSpec
-from sla_engine.openapi_answers import answers
+from sla_engine.resources.registry import versions_of
 
 router = APIRouter(prefix="/v1", responses=answers(401, 422))
 ResourceName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
@@ -118,7 +118,7 @@ def version_view(registry: Any, kind: str, name: str) -> dict[str, Any]:
 
 async def _history(request: Request, kind: str, name: str) -> VersionList:
     async with request.app.state.engine.connect() as conn:
-        rows = await resources.versions_of(conn, kind=kind, name=name)
+        rows = await versions_of(conn, kind=kind, name=name)
     if kind == "calendar" and name in BUILTIN_CALENDARS:
         spec = CalendarSpec.from_calendar(BUILTIN_CALENDARS[name]).model_dump(mode="json")
         builtin = VersionItem(

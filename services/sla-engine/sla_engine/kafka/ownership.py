@@ -48,3 +48,27 @@ class Partitions(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         await self._forward(assigned, 0, "partitions assigned")
+
+
+class Ownership:
+    """The partitions of one topic this instance holds, and so which keys' timers it runs
+    (None: all of them, until the first rebalance says otherwise)."""
+
+    def __init__(self) -> None:
+        self.owned: set[int] | None = None
+        self.total = 0  # partitions of the topic
+
+    def owns(self, key: str) -> bool:
+        return self.owns_all() or partition_of(key, self.total) in (self.owned or ())
+
+    def owns_all(self) -> bool:
+        """Every partition is this instance's (no key need be hashed: half a million ticket
+        ids take seconds)."""
+        return self.owned is None or self.owned.issuperset(range(self.total))
+
+    def revoke(self, partitions: set[int], total: int) -> None:
+        self.total = total
+        self.owned = (self.owned if self.owned is not None else set(range(total))) - partitions
+
+    def assign(self, partitions: set[int], total: int) -> None:
+        self.total, self.owned = total, partitions

@@ -12,11 +12,13 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pacta.logs import get_logger
-from sla_engine import outbox, signal_store, store
-from sla_engine.clock_rows import clock_fact, ticket_facts_and_rows
+from sla_engine.clocks.rows import clock_fact, ticket_facts_and_rows
+from sla_engine.clocks.store import delete_clocks, save_clocks
 from sla_engine.domain.signals import retraction_body, signal_body
 from sla_engine.domain.tickets import Outcome, Ticket
+from sla_engine.kafka.outbox import RawRecord, enqueue_raw
 from sla_engine.metrics import SIGNALS
+from sla_engine.store.signals import insert_signals, mark_retracted, retracted_counts
 
 log = get_logger(__name__)
 
@@ -37,10 +39,10 @@ def _log_signals(signals: list[dict[str, Any]]) -> None:
 
 
 class ClockWriter:
-    """The keeper's writes (a mixin: the keeper sets the two topics)."""
+    """The keeper's writes, to the signals and facts topics through the outbox."""
 
-    signals_topic: str
-    facts_topic: str
+    def __init__(self, *, signals_topic: str, facts_topic: str) -> None:
+        self.signals_topic, self.facts_topic = signals_topic, facts_topic
 
     async def persist(
         self,
@@ -58,7 +60,7 @@ class ClockWriter:
         standing = standing or {}
         # a condition signalled and retracted n times takes the id of occurrence n + 1
         with_new = [t.ticket_id for t, o in outcomes if o.intents]
-        retracted = await signal_store.retracted_counts(conn, ticket_ids=with_new)
+        retracted = await retracted_counts(conn, ticket_ids=with_new)
         for ticket, outcome in outcomes:
             tickets.append(ticket)
             if outcome.unchanged:
@@ -97,9 +99,9 @@ class ClockWriter:
         skip = skip or {}
         raws = [orjson.dumps(body) for body in signals]
         # retractions first: a retracted occurrence and its successor may land together
-        await signal_store.mark_retracted(conn, signal_ids=retracted_ids)
-        new_ids = await signal_store.insert_signals(conn, bodies=signals, raws=raws, keys=keys)
-        records: list[outbox.RawRecord] = []
+        await mark_retracted(conn, signal_ids=retracted_ids)
+        new_ids = await insert_signals(conn, bodies=signals, raws=raws, keys=keys)
+        records: list[RawRecord] = []
         emitted: list[dict[str, Any]] = []
         counts: Counter[tuple[str, str, str, str]] = Counter()
         for body, raw in zip(signals, raws, strict=True):
@@ -126,11 +128,11 @@ class ClockWriter:
             )
             facts += ticket_facts
             rows += ticket_rows
-        await store.save_clocks(conn, rows=rows)
+        await save_clocks(conn, rows=rows)
         # a ticket has both clocks unless a deleted policy took away what it never ended
         partial = {t.ticket_id: (list(t.clocks), t.version) for t in tickets if len(t.clocks) < 2}
         if partial:
-            gone = await store.delete_clocks(conn, keep={k: list(v[0]) for k, v in partial.items()})
+            gone = await delete_clocks(conn, keep={k: list(v[0]) for k, v in partial.items()})
             for row in gone:
                 row = {**row, "version": partial[row["ticket_id"]][1]}
                 facts.append(clock_fact(row, removed=True))
@@ -144,4 +146,4 @@ class ClockWriter:
                     orjson.dumps(fact),
                 )
             )
-        await outbox.enqueue_raw(conn, records)
+        await enqueue_raw(conn, records)

@@ -8,15 +8,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 
 from pacta.auth import ReaderKey
+from pacta.clock import now_ms
 from pacta.durations import ms_to_datetime
 from pacta.problems import Problem
-from sla_engine import store
-from sla_engine.clock_rows import clock_from_row
+from sla_engine.api.answers import answers
+from sla_engine.api.schemas import Availability, ClockList, ClockView
+from sla_engine.availability.views import availability_view
+from sla_engine.clocks.rows import clock_from_row
+from sla_engine.clocks.store import query_clocks
 from sla_engine.domain.downtime import month_of
-from sla_engine.keeper import now_ms
-from sla_engine.openapi_answers import answers
-from sla_engine.outage_views import availability_view
-from sla_engine.schemas import Availability, ClockList, ClockView
 
 router = APIRouter(prefix="/v1", responses=answers(401, 422))
 CLEAN = r"^[^\x00-\x1f\x7f]+$"
@@ -37,10 +37,10 @@ async def list_clocks(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> ClockList:
     async with request.app.state.engine.connect() as conn:
-        rows = await store.query_clocks(
+        rows = await query_clocks(
             conn, ticket_id=ticket_id, service=service, state=state, limit=limit
         )
-    book = request.app.state.keeper.book
+    book = request.app.state.keeper.book.tickets
     registry = request.app.state.registry
     now = now_ms()
     return ClockList(items=[_clock_view(row, book, registry, now) for row in rows])

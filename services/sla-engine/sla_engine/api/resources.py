@@ -12,9 +12,18 @@ from pydantic import ValidationError
 from pacta.auth import AdminKey, ReaderKey
 from pacta.calendars import BUILTIN_CALENDARS
 from pacta.problems import Problem, validation_errors
-from sla_engine import calendar_feed, resources
-from sla_engine.api_clocks import NameQuery
-from sla_engine.api_versions import (
+from sla_engine.api.answers import answers
+from sla_engine.api.clocks import NameQuery
+from sla_engine.api.schemas import (
+    CalendarList,
+    MaintenanceList,
+    MaintenanceWindow,
+    MaintenanceWindowIn,
+    NamedCalendar,
+    NamedPolicy,
+    PolicyList,
+)
+from sla_engine.api.versions import (
     EffectiveFromQuery,
     ResourceName,
     conflict,
@@ -24,19 +33,19 @@ from sla_engine.api_versions import (
     with_effective_from,
 )
 from sla_engine.domain.policies import CalendarSpec, Policy, PolicySpec
-from sla_engine.openapi_answers import answers
-from sla_engine.schemas import (
-    CalendarList,
-    MaintenanceList,
-    MaintenanceWindow,
-    MaintenanceWindowIn,
-    NamedCalendar,
-    NamedPolicy,
-    PolicyList,
+from sla_engine.resources.calendar_feed import publish, publish_policy
+from sla_engine.resources.registry import (
+    Recorded,
+    VersionConflict,
+    create_window,
+    delete_resource,
+    load_registry,
+    put_resource,
 )
+from sla_engine.resources.registry import list_windows as stored_windows
 
 router = APIRouter(prefix="/v1", responses=answers(401, 422))
-"""Calendars, policies and maintenance windows (`api_clocks` has the live views)."""
+"""Calendars, policies and maintenance windows (`api.clocks` has the live views)."""
 
 
 async def _body(request: Request) -> Any:
@@ -121,8 +130,8 @@ async def put_calendar(
     async with request.app.state.engine.begin() as conn:
         recorded = await _record(conn, "calendar", name, spec, starts, expected)
         if recorded.changed:
-            await calendar_feed.publish(conn, _prefix(request), name, calendar)
-        fresh = await resources.load_registry(conn)
+            await publish(conn, _prefix(request), name, calendar)
+        fresh = await load_registry(conn)
     _ring(request)
     request.app.state.registry.replace_with(fresh)
     if recorded.changed and not recorded.created:
@@ -145,12 +154,12 @@ async def delete_calendar(
     if users:
         raise Problem(409, "Conflict", f"calendar {name!r} is used by policies {users}")
     async with request.app.state.engine.begin() as conn:
-        found = await resources.delete_resource(
+        found = await delete_resource(
             conn, kind="calendar", name=name, effective_from=effective_from_of(None, effective_from)
         )
         if found:
-            await calendar_feed.publish(conn, _prefix(request), name, None)
-        fresh = await resources.load_registry(conn)
+            await publish(conn, _prefix(request), name, None)
+        fresh = await load_registry(conn)
     if not found:
         raise Problem(404, "Not found", f"calendar {name!r} does not exist")
     _ring(request)
@@ -165,11 +174,11 @@ async def _record(
     spec: CalendarSpec | PolicySpec,
     starts: datetime | None,
     expected: int | None,
-) -> resources.Recorded:
+) -> Recorded:
     """Record the PUT's version in `conn`; 409 if it names another version than the one in
     force."""
     try:
-        return await resources.put_resource(
+        return await put_resource(
             conn,
             kind=kind,
             name=name,
@@ -177,7 +186,7 @@ async def _record(
             effective_from=starts,
             expected_version=expected,
         )
-    except resources.VersionConflict as exc:
+    except VersionConflict as exc:
         raise conflict(kind, name, expected, exc.current) from None
 
 
@@ -272,8 +281,8 @@ async def put_policy(
     async with request.app.state.engine.begin() as conn:
         recorded = await _record(conn, "policy", name, spec, starts, expected)
         if recorded.changed:
-            await calendar_feed.publish_policy(conn, _prefix(request), name)
-        fresh = await resources.load_registry(conn)
+            await publish_policy(conn, _prefix(request), name)
+        fresh = await load_registry(conn)
     _ring(request)
     previous = registry.policies.get(name)
     registry.replace_with(fresh)
@@ -289,12 +298,10 @@ async def delete_policy(
 ) -> Response:
     starts = effective_from_of(None, effective_from)
     async with request.app.state.engine.begin() as conn:
-        found = await resources.delete_resource(
-            conn, kind="policy", name=name, effective_from=starts
-        )
+        found = await delete_resource(conn, kind="policy", name=name, effective_from=starts)
         if found:
-            await calendar_feed.publish_policy(conn, _prefix(request), name)
-        fresh = await resources.load_registry(conn)
+            await publish_policy(conn, _prefix(request), name)
+        fresh = await load_registry(conn)
     if found is None:
         raise Problem(404, "Not found", f"policy {name!r} does not exist")
     _ring(request)
@@ -352,7 +359,7 @@ async def post_window(request: Request, response: Response, _: AdminKey) -> Main
     window: MaintenanceWindowIn = _validate(MaintenanceWindowIn, await _body(request))
     window_id = window.id or f"mw-{uuid.uuid4().hex[:12]}"
     async with request.app.state.engine.begin() as conn:
-        stored = await resources.create_window(
+        stored = await create_window(
             conn,
             window_id=window_id,
             service=window.service,
@@ -392,7 +399,7 @@ async def list_windows(
     request: Request, _: ReaderKey, service: NameQuery = None
 ) -> MaintenanceList:
     async with request.app.state.engine.connect() as conn:
-        rows = await resources.list_windows(conn, service=service)
+        rows = await stored_windows(conn, service=service)
     return MaintenanceList(
         items=[MaintenanceWindow(**{k: r[k] for k in MaintenanceWindow.model_fields}) for r in rows]
     )

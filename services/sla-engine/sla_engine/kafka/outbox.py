@@ -28,8 +28,7 @@ from pacta.events import (
     SIGNAL_TYPE,
 )
 from pacta.logs import get_logger
-from sla_engine.metrics import OUTBOX_PENDING
-from sla_engine.relay_batches import (
+from sla_engine.kafka.batches import (
     BUNDLE_RECORDS,
     BUNDLE_TYPE,
     BatchSender,
@@ -37,6 +36,7 @@ from sla_engine.relay_batches import (
     pack,
     unpack,
 )
+from sla_engine.metrics import OUTBOX_PENDING
 from sla_engine.store import driver_connection
 
 log = get_logger(__name__)

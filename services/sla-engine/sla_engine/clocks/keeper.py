@@ -1,5 +1,5 @@
 """The clock keeper: the book of open tickets in memory, their timers, and the persistence of
-what they produce (clock snapshots, signals, facts) through the outbox (`clock_writes`).
+what they produce (clock snapshots, signals, facts) through the outbox (`clocks.writes`).
 
 Event path: the consumer's transaction journals the events, then calls `apply_tickets`.
 Timer path: `run_timers` sleeps until the earliest due instant and fires it, with no event
@@ -10,24 +10,23 @@ at most once however the two paths (or two instances during a rebalance) interle
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import heapq
-import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from pacta.clock import now_ms
 from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, TicketEvent, topic_name
 from pacta.logs import get_logger
-from sla_engine import signal_store, store
-from sla_engine.book import Book
-from sla_engine.clock_rows import (
+from sla_engine.clocks.book import Book
+from sla_engine.clocks.policy_changes import last_rules, tickets_reached
+from sla_engine.clocks.rows import (
     clock_event,
     clock_event_body,
     current_labels,
 )
-from sla_engine.clock_writes import ClockWriter
+from sla_engine.clocks.store import clock_versions
+from sla_engine.clocks.writes import ClockWriter
 from sla_engine.domain.signals import body_stamp
 from sla_engine.domain.tickets import (
     Outcome,
@@ -39,9 +38,12 @@ from sla_engine.domain.tickets import (
     unchanged_by_replay,
 )
 from sla_engine.domain.timeline import NEVER_SEEN
+from sla_engine.domain.watermarks import Watermarks
+from sla_engine.kafka.ownership import partition_of
 from sla_engine.metrics import DETECTION_LAG
-from sla_engine.policy_changes import apply_policy_change, last_rules
-from sla_engine.resources import Registry, load_registry
+from sla_engine.resources.registry import Registry, load_registry
+from sla_engine.store.journal import journaled_before, known_since, ticket_logs
+from sla_engine.store.signals import standing_signals
 
 log = get_logger(__name__)
 
@@ -54,15 +56,41 @@ round costs the engine ~2 ms of CPU whatever it holds (a transaction of a few st
 so 500 breaches a second fired one by one would take a whole core."""
 
 
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
+class ClockKeeper:
+    """The event and timer paths over the book of open tickets (`book`), writing what they
+    produce through the writer (`writer`)."""
 
-
-class ClockKeeper(Book, ClockWriter):
     def __init__(self, engine: AsyncEngine, registry: Registry, prefix: str) -> None:
-        super().__init__(engine, registry)
-        self.signals_topic = topic_name(prefix, SIGNALS_TOPIC)
-        self.facts_topic = topic_name(prefix, FACTS_TOPIC)
+        self.engine, self.registry = engine, registry
+        self.book = Book(engine, registry)
+        self.writer = ClockWriter(
+            signals_topic=topic_name(prefix, SIGNALS_TOPIC),
+            facts_topic=topic_name(prefix, FACTS_TOPIC),
+        )
+        self.marks = Watermarks(partition_of)  # partitions behind in a backlog, their event time
+        self.on_commit: list[Callable[[], None]] = []  # run after a commit (the relay's bell)
+        self.firing: set[str] = set()  # tickets whose timer round is being committed
+        self.rules_changed = False  # a policy changed: re-measure open tickets (timer task)
+        self.rules_services: set[str] | None = set()  # whose tickets (None: all)
+        self.rules_since: int | None = None  # the earliest effective instant pending
+
+    # ---- ownership: the partitions of the tickets topic ----------------------------------
+
+    @property
+    def partitions(self) -> int:
+        return self.book.partitions
+
+    async def restore(self) -> int:
+        return await self.book.restore()
+
+    async def assigned(self, partitions: set[int], total: int) -> None:
+        """Partitions came to this instance: load their open clocks from PostgreSQL."""
+        await self.book.assigned(partitions, total)
+
+    def revoked(self, partitions: set[int], total: int) -> None:
+        """Partitions went to another instance: drop their tickets (it loads them)."""
+        self.marks.forget(partitions)
+        self.book.revoked(partitions, total)
 
     # ---- the event path ------------------------------------------------------------------
 
@@ -75,11 +103,11 @@ class ClockKeeper(Book, ClockWriter):
         """Apply journaled ticket events (`bodies`: theirs as journaled, in order); returns the
         touched ticket ids (evict them if the transaction fails, since memory changed before
         the commit)."""
-        self.remember_rules(True)
+        self.book.remember_rules(True)
         try:
             return await self._apply_tickets(conn, events, bodies)
         finally:
-            self.remember_rules(False)
+            self.book.remember_rules(False)
 
     async def _apply_tickets(
         self,
@@ -94,7 +122,7 @@ class ClockKeeper(Book, ClockWriter):
         outcomes: list[tuple[Ticket, Outcome]] = []
         replays: list[str] = []
         for ticket_id, group in by_ticket.items():
-            ticket = self.book.get(ticket_id)
+            ticket = self.book.tickets.get(ticket_id)
             at = self.marks.now_for(ticket_id, now)  # a backfill: the history's instant
             outcome = apply_in_order(ticket, map(clock_event, group), at) if ticket else None
             if outcome is None:
@@ -117,13 +145,13 @@ class ClockKeeper(Book, ClockWriter):
                 t: [b for _e, b in sorted(journaled[t], key=lambda p: p[0].occurred_at)]
                 for t in replays
             }
-        held = {t: stored_state(self.book[t]) for t in replays if t in self.book}
+        held = {t: stored_state(self.book.tickets[t]) for t in replays if t in self.book.tickets}
         replayed, standing = await self.replay_tickets(conn, replays, now, batch)
         replayed = [
             (t, unchanged_by_replay(held[t.ticket_id], t, o) if t.ticket_id in held else o)
             for t, o in replayed
         ]
-        await self.persist(conn, outcomes + replayed, now, standing)
+        await self.writer.persist(conn, outcomes + replayed, now, standing)
         return list(by_ticket)
 
     async def replay_tickets(
@@ -144,20 +172,22 @@ class ClockKeeper(Book, ClockWriter):
         fresh: dict[str, list[dict[str, Any]]] = {}
         if batch:
             eids = [b["id"] for bodies in batch.values() for b in bodies if b.get("id")]
-            before = await store.journaled_before(conn, ticket_ids=list(batch), except_ids=eids)
+            before = await journaled_before(conn, ticket_ids=list(batch), except_ids=eids)
             fresh = {
-                t: bodies for t, bodies in batch.items() if t not in before and t not in self.book
+                t: bodies
+                for t, bodies in batch.items()
+                if t not in before and t not in self.book.tickets
             }
         known = [t for t in ticket_ids if t not in fresh]
-        logs = {**(await store.ticket_logs(conn, ticket_ids=known) if known else {}), **fresh}
-        standing = await signal_store.standing_signals(conn, ticket_ids=known) if known else {}
-        known_at = await store.known_since(conn, ticket_ids=known)
-        if any(self.rules_of_first(b[0]) is None for b in logs.values() if b):
+        logs = {**(await ticket_logs(conn, ticket_ids=known) if known else {}), **fresh}
+        standing = await standing_signals(conn, ticket_ids=known) if known else {}
+        known_at = await known_since(conn, ticket_ids=known)
+        if any(self.book.rules_of_first(b[0]) is None for b in logs.values() if b):
             # another instance may have just defined the policy: look before giving up
             self.registry.replace_with(await load_registry(conn))
         out = []
-        versions = await store.clock_versions(
-            conn, ticket_ids=[t for t in known if t not in self.book and logs.get(t)]
+        versions = await clock_versions(
+            conn, ticket_ids=[t for t in known if t not in self.book.tickets and logs.get(t)]
         )
         for ticket_id in ticket_ids:
             bodies = logs.get(ticket_id) or []
@@ -172,9 +202,9 @@ class ClockKeeper(Book, ClockWriter):
             )
             rules = last_rules(initial, changes)
             if rules is None:
-                self._uncount(self.book.pop(ticket_id, None))
+                self.book.drop(ticket_id)
                 continue  # no policy covers this ticket: nothing to measure
-            rules = self._share(rules)
+            rules = self.book.share(rules)
             ticket = Ticket(
                 ticket_id=ticket_id,
                 service=first["service"],
@@ -183,7 +213,7 @@ class ClockKeeper(Book, ClockWriter):
                 rules=rules,
                 labels=current_labels(bodies),
             )
-            previous = self.book.get(ticket_id)
+            previous = self.book.tickets.get(ticket_id)
             ticket.version = previous.version if previous else versions.get(ticket_id, 0)
             ticket.counted = previous.counted if previous else 0  # what the gauge holds of it
             ticket.emitted = {k: body_stamp(b) for k, b in standing.get(ticket_id, {}).items()}
@@ -194,39 +224,37 @@ class ClockKeeper(Book, ClockWriter):
                 initial=initial,
                 changes=changes,
             )
-            self.book[ticket_id] = ticket
+            self.book.tickets[ticket_id] = ticket
             out.append((ticket, outcome))
         return out, standing
 
     def committed(self, ticket_ids: Iterable[str]) -> None:
         for ticket_id in ticket_ids:
-            ticket = self.book.get(ticket_id)
+            ticket = self.book.tickets.get(ticket_id)
             if ticket is not None:
-                self._recount(ticket)
-                self.schedule(ticket)
+                self.book.recount(ticket)
+                self.book.schedule(ticket)
         self._release()
         if self.marks.seen_at:
-            self.wake.set()  # the timers wake for the end of a backfill's quiet
+            self.book.timers.wake.set()  # the timers wake for the end of a backfill's quiet
         for bell in self.on_commit:
             bell()
-        self._count()
+        self.book.set_gauge()
 
     def _release(self) -> None:
         """Schedule again the timers a backfill's watermark has now passed."""
         for ticket_id in self.marks.released():
-            ticket = self.book.get(ticket_id)
+            ticket = self.book.tickets.get(ticket_id)
             if ticket is not None:
-                self.scheduled.pop(ticket_id, None)  # due again: the watermark passed it
-                self.schedule(ticket)
+                self.book.timers.cancel(ticket_id)  # due again: the watermark passed it
+                self.book.schedule(ticket)
 
     def evict(self, ticket_ids: Iterable[str]) -> None:
         """Forget in-memory state a failed transaction may have changed; reload it later."""
         for ticket_id in ticket_ids:
-            ticket = self.book.pop(ticket_id, None)
-            if ticket is not None:
-                self._uncount(ticket)
-                self.reload.add(ticket_id)
-        self.wake.set()
+            if self.book.drop(ticket_id) is not None:
+                self.book.reload.add(ticket_id)
+        self.book.timers.wake.set()
 
     # ---- timers --------------------------------------------------------------------------
 
@@ -240,18 +268,18 @@ class ClockKeeper(Book, ClockWriter):
             while not stop.is_set():
                 try:
                     rounds = await self._finished(rounds, ROUNDS_IN_FLIGHT - 1)
-                    await self._sleep_until_due(stop)
+                    await self.book.timers.sleep_until_due(self.marks.next_expiry())
                     if (gap := last + ROUND_GAP_MS - now_ms()) > 0:
                         await asyncio.sleep(gap / 1000)
-                    if self.reload:
+                    if self.book.reload:
                         await self._reload()
                     if self.rules_changed:
                         self.rules_changed = False
                         services, self.rules_services = self.rules_services, set()
                         since, self.rules_since = self.rules_since, None
                         now = now_ms()
-                        await apply_policy_change(
-                            self, now, now if since is None else since, services
+                        await self.apply_policy_change(
+                            now, now if since is None else since, services
                         )
                     now = now_ms()
                     if self.marks.expire(now):
@@ -284,18 +312,6 @@ class ClockKeeper(Book, ClockWriter):
             task.result()
         return rounds
 
-    async def _sleep_until_due(self, stop: asyncio.Event) -> None:
-        self.wake.clear()
-        dues = [d for d in (self.heap[0][0] if self.heap else None, self.marks.next_expiry()) if d]
-        if dues:
-            delay = (min(dues) - now_ms()) / 1000
-            if delay <= 0:
-                return
-        else:
-            delay = 3600.0
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wake.wait(), delay)
-
     async def fire(self, now: int) -> None:
         """Fire every ticket whose instant has come, in one transaction."""
         due = self._take_due(now)
@@ -305,16 +321,12 @@ class ClockKeeper(Book, ClockWriter):
     def _take_due(self, now: int) -> list[tuple[Ticket, Outcome]]:
         """Take the tickets whose instant has come off the heap and fire them in memory."""
         due: list[tuple[Ticket, int]] = []
-        while self.heap and self.heap[0][0] <= now:
-            at, ticket_id = heapq.heappop(self.heap)
-            if self.scheduled.get(ticket_id) != at:
-                continue  # superseded by a later reschedule (lazy deletion)
-            del self.scheduled[ticket_id]
+        for at, ticket_id in self.book.timers.pop_due(now):
             if ticket_id in self.firing:
                 continue  # its round, once committed, schedules it again from what it holds
             if self.marks.park(ticket_id, at, now):
                 continue  # the history of its partition has not got there yet (a backfill)
-            ticket = self.book.get(ticket_id)
+            ticket = self.book.tickets.get(ticket_id)
             if ticket is not None:
                 due.append((ticket, at))
         outcomes = [(t, fire_due(t, self.marks.fire_at(t.ticket_id, at, now))) for t, at in due]
@@ -330,7 +342,7 @@ class ClockKeeper(Book, ClockWriter):
         ids = [t.ticket_id for t, _ in outcomes]
         try:
             async with self.engine.begin() as conn:
-                await self.persist(conn, outcomes, now)
+                await self.writer.persist(conn, outcomes, now)
         except Exception:
             self.evict(ids)
             raise
@@ -339,16 +351,46 @@ class ClockKeeper(Book, ClockWriter):
         self.committed(ids)
 
     async def _reload(self) -> None:
-        ids, self.reload = list(self.reload), set()
+        ids, self.book.reload = list(self.book.reload), set()
         try:
             async with self.engine.begin() as conn:
                 outcomes, breaches = await self.replay_tickets(conn, ids, now_ms())
-                await self.persist(conn, outcomes, now_ms(), breaches)
+                await self.writer.persist(conn, outcomes, now_ms(), breaches)
         except Exception:
             self.evict(ids)
-            self.reload.update(ids)  # still to be reloaded: try again next round
+            self.book.reload.update(ids)  # still to be reloaded: try again next round
             raise
         self.committed(ids)
+
+    async def apply_policy_change(
+        self, now: int, since_ms: int, services: set[str] | None = None
+    ) -> int:
+        """Replay, under the versions now recorded, every owned ticket of `services` (None:
+        any) a change effective from `since_ms` reaches (`policy_changes.tickets_reached`):
+        clocks switch rules there keeping their elapsed time, a ticket no policy covered gets
+        clocks from there on, a deleted policy's clocks stop, a correction in the past is
+        measured from its instant."""
+        try:
+            async with self.engine.begin() as conn:
+                held = [t for i, t in self.book.tickets.items() if i not in self.firing]
+                ids = await tickets_reached(
+                    conn,
+                    held=held,
+                    registry=self.registry,
+                    since_ms=since_ms,
+                    services=services,
+                    owns=self.book.owns,
+                )
+                ordered = sorted(ids - self.firing)
+                outcomes, standing = await self.replay_tickets(conn, ordered, now)
+                await self.writer.persist(conn, outcomes, now, standing)
+        except Exception:
+            self.policy_changed(services, since_ms)  # try again next round
+            raise
+        self.committed(ordered)
+        if ordered:
+            log.info("policy change applied", tickets=len(ordered), since_ms=since_ms)
+        return len(ordered)
 
     def policy_changed(self, services: set[str] | None = None, since_ms: int | None = None) -> None:
         """A policy or calendar version was recorded (here or, seen by the refresh, on another
@@ -363,4 +405,4 @@ class ClockKeeper(Book, ClockWriter):
             self.rules_services = None
         else:
             self.rules_services |= services
-        self.wake.set()
+        self.book.timers.wake.set()

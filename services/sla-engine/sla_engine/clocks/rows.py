@@ -17,7 +17,7 @@ from sla_engine.domain.rules import ClockRules
 from sla_engine.domain.signals import iso_time as _iso
 from sla_engine.domain.ticket_log import TicketEvent as ClockEvent
 from sla_engine.domain.tickets import Ticket
-from sla_engine.resources import Registry
+from sla_engine.resources.registry import Registry
 
 _NO_LABELS: dict[str, str] = {}
 """The labels of every restored ticket that has none: shared, so never written to (nothing

@@ -3,16 +3,32 @@ policy, availability signals in real time (timers), and availability facts for r
 
 from __future__ import annotations
 
-import heapq
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from pacta.clock import now_ms
 from pacta.durations import datetime_to_ms, ms_to_datetime
 from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, MonitoringEvent, Signal, topic_name
 from pacta.logs import get_logger
-from sla_engine import outage_store, outbox, signal_store
+from sla_engine.availability.store import (
+    check_journal,
+    event_summaries,
+    last_interval,
+    next_fact_version,
+    open_outage_starts,
+    recorded_signals,
+    replace_check_intervals,
+    seen_until,
+    service_intervals,
+    service_windows,
+    services_down_after,
+    signal_bodies,
+    sync_event_windows,
+)
+from sla_engine.availability.views import availability_fact, intent_signal, retraction_signal
 from sla_engine.domain.availability import BURN_RULES, OpenInterval, month_bounds
 from sla_engine.domain.availability_record import Recorded, judge, standing_ids
 from sla_engine.domain.budget_alerts import plan
@@ -31,11 +47,12 @@ from sla_engine.domain.downtime import (
     outages,
 )
 from sla_engine.domain.policies import select_availability_policy
-from sla_engine.keeper import now_ms
+from sla_engine.kafka.outbox import enqueue
+from sla_engine.kafka.ownership import Ownership
 from sla_engine.metrics import AVAILABILITY, BUDGET_REMAINING, DETECTION_LAG, SIGNALS
-from sla_engine.outage_timers import OutageTimers
-from sla_engine.outage_views import availability_fact, intent_signal, retraction_signal
-from sla_engine.resources import Registry
+from sla_engine.resources.registry import Registry
+from sla_engine.store.signals import mark_retracted, record_signals
+from sla_engine.timers import TimerHeap, run_rounds
 
 log = get_logger(__name__)
 LOOKBACK_MS = max(rule.long_ms for rule in BURN_RULES)
@@ -45,9 +62,12 @@ Dues = dict[str, int | None]
 MONTH_MS = 32 * 86_400_000  # back far enough to reach the start of any calendar's month
 
 
-class OutageTracker(OutageTimers):
+class OutageTracker:
     def __init__(self, engine: AsyncEngine, registry: Registry, prefix: str) -> None:
-        super().__init__()
+        # for each service it owns (by the partitions of the monitoring topic) that is down,
+        # the next instant a threshold falls due
+        self.timers = TimerHeap()
+        self.ownership = Ownership()
         self.engine, self.registry = engine, registry
         self.signals_topic = topic_name(prefix, SIGNALS_TOPIC)
         self.facts_topic = topic_name(prefix, FACTS_TOPIC)
@@ -98,18 +118,14 @@ class OutageTracker(OutageTimers):
             since[service] = min(since.get(service, at), at)
             if check != MAINTENANCE_CHECK and await self._advance(conn, service, check, group):
                 continue
-            journal = await outage_store.check_journal(conn, service=service, check=check)
+            journal = await check_journal(conn, service=service, check=check)
             if check == MAINTENANCE_CHECK:
                 # not an outage: firing opens a maintenance window, resolved closes it
                 windows = check_intervals(check, journal, by_severity=False)
-                reasons = await outage_store.event_summaries(
-                    conn, event_ids=[w.opened_by for w in windows]
-                )
-                await outage_store.sync_event_windows(
-                    conn, service=service, intervals=windows, reasons=reasons
-                )
+                reasons = await event_summaries(conn, event_ids=[w.opened_by for w in windows])
+                await sync_event_windows(conn, service=service, intervals=windows, reasons=reasons)
             else:
-                await outage_store.replace_check_intervals(
+                await replace_check_intervals(
                     conn, service=service, check=check, intervals=check_intervals(check, journal)
                 )
         now = now_ms()
@@ -123,8 +139,8 @@ class OutageTracker(OutageTimers):
     ) -> bool:
         """Events later than all before them (the usual case) extend the check's intervals
         without reading its journal; False when only the whole journal can tell."""
-        last = await outage_store.last_interval(conn, service=service, check=check)
-        seen = await outage_store.seen_until(
+        last = await last_interval(conn, service=service, check=check)
+        seen = await seen_until(
             conn, service=service, check=check, besides=[e.event_id for e in events]
         )
         if last is None and seen is not None:
@@ -132,7 +148,7 @@ class OutageTracker(OutageTimers):
         tail = advance(check, last, seen, events)
         if tail is None:
             return False
-        await outage_store.replace_check_intervals(
+        await replace_check_intervals(
             conn,
             service=service,
             check=check,
@@ -159,7 +175,7 @@ class OutageTracker(OutageTimers):
         if dues is None:
             dues, self._applied = self._applied, {}
         for service, due in dues.items():
-            self.schedule(service, due)
+            self.timers.schedule(service, due if self.ownership.owns(service) else None)
         for bell in self.on_commit:
             bell()
 
@@ -174,7 +190,7 @@ class OutageTracker(OutageTimers):
         down, windows, after, checks = await self._load(
             conn, service, objective, min(since_ms, now)
         )
-        records = await outage_store.recorded_signals(conn, service=service, after_ms=after)
+        records = await recorded_signals(conn, service=service, after_ms=after)
         fired = standing_ids(records)
         result = plan(service, objective, down, windows, since_ms=since_ms, now_ms=now, fired=fired)
         # without a target nothing is judged: a deleted policy stops signalling, it does not
@@ -210,8 +226,8 @@ class OutageTracker(OutageTimers):
         """`retracted` signals for standing ones the data no longer supports (marked now)."""
         if not wrong:
             return []
-        bodies = await outage_store.signal_bodies(conn, signal_ids=[r.signal_id for r in wrong])
-        await signal_store.mark_retracted(conn, signal_ids=[r.signal_id for r in wrong])
+        bodies = await signal_bodies(conn, signal_ids=[r.signal_id for r in wrong])
+        await mark_retracted(conn, signal_ids=[r.signal_id for r in wrong])
         return [retraction_signal(bodies[r.signal_id], now) for r in wrong if r.signal_id in bodies]
 
     def _watch(
@@ -249,7 +265,7 @@ class OutageTracker(OutageTimers):
         tz = objective.calendar.timezone
         after = month_bounds(month_of(since_ms, tz), tz)[0] - LOOKBACK_MS
         while True:
-            intervals = await outage_store.service_intervals(conn, service=service, after_ms=after)
+            intervals = await service_intervals(conn, service=service, after_ms=after)
             down = outages(intervals, objective.down_severities)
             first = min(
                 [since_ms] + [s for s, e in down if s <= since_ms and (e is None or e >= since_ms)]
@@ -258,7 +274,7 @@ class OutageTracker(OutageTimers):
             if needed >= after:
                 break
             after = needed  # an outage began before what was loaded: load from there
-        windows = await outage_store.service_windows(conn, service=service, after_ms=after)
+        windows = await service_windows(conn, service=service, after_ms=after)
         return down, windows, after, intervals
 
     async def figures(self, service: str, month: str, now: int) -> MonthFigures:
@@ -266,18 +282,18 @@ class OutageTracker(OutageTimers):
         objective = self.objective(service)
         start, _end = month_bounds(month, objective.calendar.timezone)
         async with self.engine.connect() as conn:
-            intervals = await outage_store.service_intervals(conn, service=service, after_ms=start)
-            windows = await outage_store.service_windows(conn, service=service, after_ms=start)
+            intervals = await service_intervals(conn, service=service, after_ms=start)
+            windows = await service_windows(conn, service=service, after_ms=start)
         down = outages(intervals, objective.down_severities)
         return month_figures(service, month, objective, down, windows, now)
 
     async def _write_signals(self, conn: AsyncConnection, signals: list[Signal]) -> set[str]:
         bodies = [s.model_dump(mode="json") for s in signals]
-        new_ids = await signal_store.record_signals(conn, signals=bodies)
+        new_ids = await record_signals(conn, signals=bodies)
         for signal, body in zip(signals, bodies, strict=True):
             if signal.signal_id not in new_ids:
                 continue  # fired before (by this path, the other one, or before a restart)
-            await outbox.enqueue(
+            await enqueue(
                 conn,
                 topic=self.signals_topic,
                 key=signal.service,
@@ -290,29 +306,29 @@ class OutageTracker(OutageTimers):
 
     async def _write_fact(self, conn: AsyncConnection, fig: MonthFigures) -> None:
         body = availability_fact(fig, version=0)
-        version = await outage_store.next_fact_version(
-            conn, service=fig.service, month=fig.month, body=body
-        )
+        version = await next_fact_version(conn, service=fig.service, month=fig.month, body=body)
         fact = availability_fact(fig, version=version)
-        await outbox.enqueue(
+        await enqueue(
             conn, topic=self.facts_topic, key=fig.service, record_id=fact["fact_id"], body=fact
         )
 
     async def assigned(self, partitions: set[int], total: int) -> None:
         """Monitoring partitions came to this instance: re-plan their running outages."""
-        self.partitions, self.owned = total, partitions
-        for service in [s for s in self.scheduled if not self._owns(s)]:
-            del self.scheduled[service]
+        self.ownership.assign(partitions, total)
+        self.timers.retain(self.ownership.owns)
         await self.replan_open()
+
+    def revoked(self, partitions: set[int], total: int) -> None:
+        """Monitoring partitions went to another instance: stop timing their services."""
+        self.ownership.revoke(partitions, total)
+        self.timers.retain(self.ownership.owns)
+
+    async def run_timers(self, stop: asyncio.Event) -> None:
+        await run_rounds(self.timers, self.fire, stop, "availability")
 
     async def fire(self, now: int) -> None:
         """Re-plan every service whose instant has come, in one transaction."""
-        due: list[str] = []
-        while self.heap and self.heap[0][0] <= now:
-            at, service = heapq.heappop(self.heap)
-            if self.scheduled.get(service) == at:  # else superseded (lazy deletion)
-                del self.scheduled[service]
-                due.append(service)
+        due = [service for _at, service in self.timers.pop_due(now)]
         if not due:
             return
         dues: Dues = {}
@@ -324,7 +340,7 @@ class OutageTracker(OutageTimers):
                     )
         except Exception:
             for service in due:  # try again shortly; nothing was written
-                self.schedule(service, now + 1_000)
+                self.timers.schedule(service, now + 1_000)
             raise
         self.committed(dues)
 
@@ -344,9 +360,9 @@ class OutageTracker(OutageTimers):
         now = now_ms()
         after = now - MONTH_MS if since_ms is None else min(now - MONTH_MS, since_ms - MONTH_MS)
         async with self.engine.begin() as conn:
-            recent = await outage_store.services_down_after(conn, after_ms=after)
+            recent = await services_down_after(conn, after_ms=after)
             for service in sorted(recent if services is None else recent & services):
-                if self._owns(service):
+                if self.ownership.owns(service):
                     tz = self.objective(service).calendar.timezone
                     this_month = month_bounds(month_of(now, tz), tz)[0]
                     back = None if since_ms is None or since_ms >= this_month else since_ms
@@ -361,8 +377,8 @@ class OutageTracker(OutageTimers):
         dues: Dues = {}
         now = now_ms()
         async with self.engine.begin() as conn:
-            for service in sorted(await outage_store.open_outage_starts(conn)):
-                if not self._owns(service):
+            for service in sorted(await open_outage_starts(conn)):
+                if not self.ownership.owns(service):
                     continue  # another instance owns its partition and its timers
                 dues[service] = await self.evaluate(conn, service, since_ms=now, now=now)
         self.committed(dues)

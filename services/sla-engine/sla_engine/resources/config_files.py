@@ -18,7 +18,7 @@ from pacta.calendars import BUILTIN_CALENDARS
 from pacta.events import EventTime
 from pacta.logs import get_logger
 from sla_engine.domain.policies import CalendarSpec, PolicySpec
-from sla_engine.resources import put_resource
+from sla_engine.resources.registry import put_resource
 
 log = get_logger(__name__)
 
