@@ -98,7 +98,11 @@ def reference(
     policy: str = "p",
 ) -> tuple[dict[str, RefClock], SignalSet]:
     """A ticket's clocks at `now_ms` and every signal due by then, by (key, stamp)."""
-    ordered = sorted(events, key=lambda e: (e.at_ms, LIFECYCLE.index(e.action)))
+    # at one instant: lifecycle order, then one action's events by status, then priority
+    ordered = sorted(
+        events,
+        key=lambda e: (e.at_ms, LIFECYCLE.index(e.action), e.status or "", e.priority or ""),
+    )
     clocks: dict[str, RefClock] = {}
     out: SignalSet = set()
     t = ordered[0].at_ms if ordered else now_ms

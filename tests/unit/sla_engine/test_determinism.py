@@ -57,3 +57,37 @@ def test_case_1_as_one_batch_gives_the_same_signals() -> None:
     assert batch.in_force() == one.in_force()
     assert batch.clocks() == one.clocks()
     assert breaches(batch) == [("P1", at("2026-10-30T17:00"))]
+
+
+# ---- found by the property test (test_properties_tickets.py), kept as regression cases ----
+
+T0 = at("2026-10-27T10:00")
+LATER = at("2026-11-05T00:00")
+
+
+def test_events_at_one_instant_apply_in_the_same_order_whichever_arrives_first() -> None:
+    """A pause at the very instant of the creation, delivered first: the ticket is paused
+    from its start either way (it had started running, and breached, when the creation
+    came second and was taken as the newer event)."""
+    created = TicketEvent(T0, "created", "open", "P1")
+    waiting = TicketEvent(T0, "updated", "waiting_for_customer")
+    first, second = DomainEngine(lambda _t: RULES), DomainEngine(lambda _t: RULES)
+    first.deliver([("T-1", created)], LATER)
+    first.deliver([("T-1", waiting)], LATER)
+    second.deliver([("T-1", waiting)], LATER)
+    second.deliver([("T-1", created)], LATER)
+    assert second.in_force() == first.in_force() == set()
+    assert second.clocks() == first.clocks()
+    assert {state[0] for state in first.clocks().values()} == {"paused"}
+
+
+def test_a_response_at_the_instant_of_creation_is_met_whichever_arrives_first() -> None:
+    created = TicketEvent(T0, "created", "open", "P1")
+    responded = TicketEvent(T0, "responded", "in_progress")
+    first, second = DomainEngine(lambda _t: RULES), DomainEngine(lambda _t: RULES)
+    first.deliver([("T-1", created)], LATER)
+    first.deliver([("T-1", responded)], LATER)
+    second.deliver([("T-1", responded)], LATER)
+    second.deliver([("T-1", created)], LATER)
+    assert second.in_force() == first.in_force()
+    assert ("T-1", "response", "met", 1.0, 1) in {key for key, _stamp in first.in_force()}

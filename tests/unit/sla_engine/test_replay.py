@@ -12,7 +12,13 @@ from pacta.calendars import CALENDAR_24X7, WEEKDAYS, Calendar
 from pacta.durations import datetime_to_ms
 from sla_engine.domain.clocks import Clock, Metric, SignalIntent
 from sla_engine.domain.rules import ClockRules
-from sla_engine.domain.ticket_log import TicketEvent, apply_event, diff_signals, replay
+from sla_engine.domain.ticket_log import (
+    TicketEvent,
+    apply_event,
+    diff_signals,
+    event_order,
+    replay,
+)
 
 H = 3_600_000
 M = 60_000
@@ -196,7 +202,6 @@ later_events = st.lists(
     max_size=8,
 )
 calendars = st.sampled_from([CALENDAR_24X7, OFFICE])
-LIFECYCLE = ["created", "updated", "responded", "resolved", "closed", "reopened"]
 PROPERTY = settings(max_examples=200, deadline=None)
 
 
@@ -216,7 +221,7 @@ def test_incremental_processing_equals_replay(
     clocks: dict[Metric, Clock] = {}
     intents: list[SignalIntent] = []
     last = T0
-    for event in sorted(events, key=lambda e: (e.at_ms, LIFECYCLE.index(e.action))):
+    for event in sorted(events, key=event_order):
         wake = data.draw(st.integers(last, event.at_ms))
         for c in clocks.values():
             intents += c.advance(wake)

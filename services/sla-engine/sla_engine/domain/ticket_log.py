@@ -35,6 +35,14 @@ _STOPS: Mapping[Metric, frozenset[str]] = {
 }
 # same-instant events are applied in lifecycle order, so replays never depend on arrival order
 _LIFECYCLE = ("created", "updated", "responded", "resolved", "closed", "reopened")
+EventOrder = tuple[int, int, str, str]
+
+
+def event_order(event: TicketEvent) -> EventOrder:
+    """Where an event stands among a ticket's events: by instant; at one instant in lifecycle
+    order, and two of one action by what they say (status, then priority), so the order never
+    depends on which arrived first."""
+    return (event.at_ms, _LIFECYCLE.index(event.action), event.status or "", event.priority or "")
 
 
 def _start(
@@ -201,17 +209,17 @@ def replay(
     (`rules` apply until the first of `changes`): the robust answer to late and out-of-order
     events (compare with `diff_signals`). Clocks are accounted only up to the last instant
     something fell due, so a later event that is older than `now_ms` still applies in order."""
-    ordered: list[tuple[int, int, TicketEvent | RulesChange]] = [
-        (e.at_ms, _LIFECYCLE.index(e.action), e) for e in events
+    ordered: list[tuple[EventOrder, TicketEvent | RulesChange]] = [
+        (event_order(e), e) for e in events
     ]
     # a change at the same instant as an event takes effect after it
-    ordered += [(c.at_ms, len(_LIFECYCLE), c) for c in changes]
-    ordered.sort(key=lambda item: (item[0], item[1]))
+    ordered += [((c.at_ms, len(_LIFECYCLE), "", ""), c) for c in changes]
+    ordered.sort(key=lambda item: item[0])
     clocks: dict[Metric, Clock] = {}
     intents: list[SignalIntent] = []
     state = _State()
     current = rules
-    for _at, _order, item in ordered:
+    for _order, item in ordered:
         if isinstance(item, RulesChange):
             current = item.rules
             intents += apply_change(clocks, item, state, ticket_id=ticket_id, service=service)

@@ -11,7 +11,14 @@ from types import MappingProxyType
 from sla_engine.domain.clocks import Clock as Clock
 from sla_engine.domain.clocks import Metric, OutOfOrderError, SignalIntent, SignalKey, Stamp
 from sla_engine.domain.rules import ClockRules
-from sla_engine.domain.ticket_log import RulesChange, TicketEvent, apply_event, diff_signals, replay
+from sla_engine.domain.ticket_log import (
+    RulesChange,
+    TicketEvent,
+    apply_event,
+    diff_signals,
+    event_order,
+    replay,
+)
 
 NOTHING: Mapping[SignalKey, Stamp] = MappingProxyType({})
 
@@ -58,8 +65,10 @@ def apply_in_order(ticket: Ticket, events: Iterable[TicketEvent], now_ms: int) -
     Clocks are not advanced to `now_ms`, only to what falls due by then, so a slightly
     delayed next event still counts as in order.
     """
-    ordered = sorted(events, key=lambda e: e.at_ms)
-    if ordered and ordered[0].at_ms < ticket.last_event_ms:
+    ordered = sorted(events, key=event_order)
+    if ordered and ordered[0].at_ms <= ticket.last_event_ms:
+        # older than the latest event, or at its instant, where the events applied may have
+        # to come after it (`event_order`): only a replay places it
         return None
     snapshot = [(m, _copy(c)) for m, c in ticket.clocks.items()]
     before, last_before = _signatures(ticket), ticket.last_event_ms
