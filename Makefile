@@ -8,7 +8,7 @@ PY := .venv/bin/python
 VAR := $(or $(PACTA_VAR_DIR),var)
 PYTEST_ARGS ?=
 
-.PHONY: help setup up down run test bench lint clean-data
+.PHONY: help setup up down run test test-properties bench lint clean-data
 
 help: ## List the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  %-11s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -29,6 +29,9 @@ run: up ## up, then follow the logs
 test: setup ## Run the test suite (extra pytest arguments: PYTEST_ARGS="-k foo")
 	$(LOCAL)/tools.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-properties: ## The model-based property tests with thousands of random examples
+	HYPOTHESIS_PROFILE=properties $(PY) -m pytest -m properties tests/unit -p no:cacheprovider --timeout=0 $(PYTEST_ARGS)
 
 bench: setup ## Run the benchmark (bench/)
 	$(LOCAL)/tools.sh
