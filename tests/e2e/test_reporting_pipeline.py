@@ -30,6 +30,9 @@ def _checks(service: str) -> list[dict[str, Any]]:
         return {"service": service, "check": check, "status": status, "occurred_at": at}
 
     return [
+        # monitored since before November in every zone: the whole month is measured (time
+        # before a service's first monitoring event is not)
+        e("heartbeat", "firing", "2026-10-30T00:00:00Z"),
         e("http", "firing", "2026-11-10T10:00:00Z"),
         e("db", "firing", "2026-11-10T10:20:00Z"),  # overlaps: the union counts, not the sum
         e("http", "resolved", "2026-11-10T10:30:00Z"),

@@ -260,6 +260,9 @@ async def test_a_calendar_correction_re_counts_last_month_s_availability(
         {"service": d.service, "check": "http", "status": s, "occurred_at": iso(t)}
         for s, t in (("firing", start), ("resolved", end))
     ]
+    # monitored from the month's first day: the whole month is measured
+    beat = {"service": d.service, "check": "heartbeat", "status": "firing"}
+    events.insert(0, {**beat, "occurred_at": iso(last_month_day(1, 0))})
     assert post(d.ingest, "/v1/events/monitoring", events).status_code == 202
     month = f"{start.year:04d}-{start.month:02d}"
 
