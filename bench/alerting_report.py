@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from bench.alerting_http import Arrival, PacedRun
-from bench.report import ms, num, table, target_row
+from bench.report import ms, notes, num, table, target_row
 from pacta.durations import parse_timestamp_ms
 
 TARGET_P99_MS = 150.0  # target: event in -> notification delivered, at 1,000 events/s
@@ -268,8 +268,5 @@ def render(result: dict[str, Any]) -> str:
                     ],
                 ),
             ]
-    if result["warnings"]:
-        parts += ["", "Warnings:", *(f"  - {p}" for p in result["warnings"])]
-    if result["problems"]:
-        parts += ["", "PROBLEMS:", *(f"  - {p}" for p in result["problems"])]
+    parts += notes(result)
     return "\n".join(parts)

@@ -15,17 +15,15 @@ import cProfile
 import gc
 import time
 from collections import defaultdict
-from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
 from aiokafka import ConsumerRecord
 
 import sla_engine.app as engine_app
-from bench.engine import _Env
 from bench.engine_apply import cpu_seconds
 from bench.engine_seed import POLICY, POLICY_BODY, lifecycle_events
-from bench.env import KAFKA
+from bench.env import KAFKA, RetryingEnv
 from pacta.db import create_engine, migrate
 from pacta.events import TICKETS_TOPIC, topic_name
 from pacta.kafka import Record, create_producer
@@ -78,7 +76,7 @@ def records(prefix: str, events: int) -> list[Record]:
 
 async def run(events: int, batch: int, profile: str | None) -> None:
     configure_logging("WARNING", "sla-engine")  # as the benchmark's engine runs
-    async with _Env() as env:
+    async with RetryingEnv() as env:
         settings = CommonSettings(
             kafka_bootstrap=KAFKA, database_url=env.database_url, topic_prefix=env.topic_prefix
         )
@@ -88,8 +86,7 @@ async def run(events: int, batch: int, profile: str | None) -> None:
             await put_resource(conn, kind="policy", name=POLICY, body=POLICY_BODY)
             registry = await load_registry(conn)
         keeper = ClockKeeper(engine, registry, env.topic_prefix)
-        app = SimpleNamespace(state=SimpleNamespace(engine=engine, keeper=keeper, outages=None))
-        handle = make_handler(app)  # type: ignore[arg-type]
+        handle = make_handler(engine, keeper)
         producer = create_producer(settings, "bench")
         await producer.start()
         relay = Relay(engine, producer, batch=2000)

@@ -11,7 +11,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -20,8 +19,10 @@ from pagerduty import EventsApiV2Client
 from pacta.events import MONITORING_TOPIC, topic_name
 from pacta.settings import CommonSettings
 from tests.support.client import ADMIN_KEY, INGEST_KEY
+from tests.support.daemons import stop_process
 from tests.support.kafka import TopicReader
 from tests.support.processes import ServiceProcess, free_port, wait_for
+from tests.support.sla_api import wait_downtime
 
 pytestmark = pytest.mark.e2e
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -62,12 +63,7 @@ def tls_ingest(
         wait_for("the TLS ingest /readyz", ready, timeout=60, every=0.1)
         yield url, cert
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
 
 
 @pytest.fixture
@@ -75,12 +71,6 @@ async def monitoring(settings: CommonSettings) -> AsyncIterator[TopicReader]:
     topic = topic_name(settings.topic_prefix, MONITORING_TOPIC)
     async with TopicReader(settings.kafka_bootstrap, topic) as reader:
         yield reader
-
-
-def downtime(engine: str, service: str) -> dict[str, Any]:
-    r = httpx.get(f"{engine}/v1/services/{service}/availability", headers=ADMIN, timeout=10)
-    assert r.status_code == 200, r.text
-    return r.json()  # type: ignore[no-any-return]
 
 
 async def test_pagerduty_python_client_trigger_acknowledge_resolve(
@@ -117,10 +107,6 @@ async def test_pagerduty_python_client_trigger_acknowledge_resolve(
     end = datetime.fromisoformat(resolved["occurred_at"])
     expected = (end.replace(microsecond=end.microsecond // 1000 * 1000)
                 - start.replace(microsecond=start.microsecond // 1000 * 1000)).total_seconds()  # fmt: skip
-    wait_for(
-        "the outage in the engine's availability",
-        lambda: downtime(engine, service)["downtime_seconds"] == expected,
-        timeout=30,
-    )
+    await wait_downtime(engine, service, expected)  # the outage in the engine's availability
     # nothing else for the service: the acknowledgement changed nothing
     assert len(monitoring.matching(lambda e: e.get("service") == service)) == 2

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from pacta.auth import AdminKey, ReaderKey
-from pacta.calendars import BUILTIN_CALENDARS
+from pacta.calendars import BUILTIN_CALENDARS, Calendar
 from pacta.problems import Problem, validation_errors
 from sla_engine.api.answers import answers
 from sla_engine.api.clocks import NameQuery
+from sla_engine.api.deps import Context
 from sla_engine.api.schemas import (
     CalendarList,
     MaintenanceList,
@@ -32,10 +33,12 @@ from sla_engine.api.versions import (
     version_view,
     with_effective_from,
 )
+from sla_engine.context import EngineContext
 from sla_engine.domain.policies import CalendarSpec, Policy, PolicySpec
 from sla_engine.resources.calendar_feed import publish, publish_policy
 from sla_engine.resources.registry import (
     Recorded,
+    Registry,
     VersionConflict,
     create_window,
     delete_resource,
@@ -44,8 +47,16 @@ from sla_engine.resources.registry import (
 )
 from sla_engine.resources.registry import list_windows as stored_windows
 
+Spec = TypeVar("Spec", CalendarSpec, PolicySpec)
+
 router = APIRouter(prefix="/v1", responses=answers(401, 422))
 """Calendars, policies and maintenance windows (`api.clocks` has the live views)."""
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI request body of a route that reads its JSON itself (to answer 400 / 422
+    with the problem documents it declares rather than FastAPI's own)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 async def _body(request: Request) -> Any:
@@ -53,6 +64,18 @@ async def _body(request: Request) -> Any:
         return await request.json()
     except ValueError:
         raise Problem(400, "Malformed JSON", "the body is not valid JSON") from None
+
+
+async def _read_put(
+    request: Request, model: type[Spec], effective_from: str | None
+) -> tuple[Spec, datetime | None, int | None]:
+    """A PUT's body as `model`, the instant it takes effect (body or query), the version it
+    names (if any)."""
+    body = await _body(request)
+    starts = effective_from_of(body, effective_from)
+    expected = expected_version_of(body)
+    spec: Spec = _validate(model, body)
+    return spec, starts, expected
 
 
 def _validate(model: type[Any], data: Any) -> Any:
@@ -74,8 +97,8 @@ def _validate(model: type[Any], data: Any) -> Any:
 
 
 @router.get("/calendars", tags=["calendars"], response_model=CalendarList)
-async def list_calendars(request: Request, _: ReaderKey) -> CalendarList:
-    registry = request.app.state.registry
+async def list_calendars(context: Context, _: ReaderKey) -> CalendarList:
+    registry = context.registry
     items = [_calendar_view(n, c, True) for n, c in BUILTIN_CALENDARS.items()]
     items += [
         _calendar_view(n, c, False, registry.origins.get(("calendar", n), "api"), registry=registry)
@@ -87,8 +110,8 @@ async def list_calendars(request: Request, _: ReaderKey) -> CalendarList:
 @router.get(
     "/calendars/{name}", tags=["calendars"], response_model=NamedCalendar, responses=answers(404)
 )
-async def get_calendar(request: Request, name: ResourceName, _: ReaderKey) -> NamedCalendar:
-    registry = request.app.state.registry
+async def get_calendar(context: Context, name: ResourceName, _: ReaderKey) -> NamedCalendar:
+    registry = context.registry
     if name in BUILTIN_CALENDARS:
         return _calendar_view(name, BUILTIN_CALENDARS[name], True)
     if name not in registry.calendars:
@@ -102,19 +125,11 @@ async def get_calendar(request: Request, name: ResourceName, _: ReaderKey) -> Na
     tags=["calendars"],
     response_model=NamedCalendar,
     responses={201: {"model": NamedCalendar, "description": "Created"}, **answers(400, 403, 409)},
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": with_effective_from(CalendarSpec.model_json_schema())
-                }
-            },
-        }
-    },
+    openapi_extra=_json_body(with_effective_from(CalendarSpec.model_json_schema())),
 )
 async def put_calendar(
     request: Request,
+    context: Context,
     response: Response,
     name: ResourceName,
     _: AdminKey,
@@ -122,21 +137,18 @@ async def put_calendar(
 ) -> NamedCalendar:
     if name in BUILTIN_CALENDARS:
         raise Problem(409, "Conflict", f"calendar {name!r} is built in and cannot be changed")
-    body = await _body(request)
-    starts = effective_from_of(body, effective_from)
-    expected = expected_version_of(body)
-    spec: CalendarSpec = _validate(CalendarSpec, body)
+    spec, starts, expected = await _read_put(request, CalendarSpec, effective_from)
     calendar = spec.to_calendar(name)
-    async with request.app.state.engine.begin() as conn:
+    async with context.db.begin() as conn:
         recorded = await _record(conn, "calendar", name, spec, starts, expected)
         if recorded.changed:
-            await publish(conn, _prefix(request), name, calendar)
+            await publish(conn, context.settings.topic_prefix, name, calendar)
         fresh = await load_registry(conn)
-    _ring(request)
-    request.app.state.registry.replace_with(fresh)
+    context.relay.notify()
+    context.registry.replace_with(fresh)
     if recorded.changed and not recorded.created:
         # the policies on it measure their tickets and this month by it from its instant on
-        await _replan_outages(request, everything=True, since_ms=recorded.since_ms)
+        await _replan_outages(context, everything=True, since_ms=recorded.since_ms)
     response.status_code = 201 if recorded.created else 200
     return _calendar_view(name, calendar, False, registry=fresh)
 
@@ -145,24 +157,24 @@ async def put_calendar(
     "/calendars/{name}", tags=["calendars"], status_code=204, responses=answers(403, 404, 409)
 )
 async def delete_calendar(
-    request: Request, name: ResourceName, _: AdminKey, effective_from: EffectiveFromQuery = None
+    context: Context, name: ResourceName, _: AdminKey, effective_from: EffectiveFromQuery = None
 ) -> Response:
-    registry = request.app.state.registry
+    registry = context.registry
     if name in BUILTIN_CALENDARS:
         raise Problem(409, "Conflict", f"calendar {name!r} is built in and cannot be deleted")
     users = sorted(p.name for p in registry.policies.values() if name in p.calendar_names())
     if users:
         raise Problem(409, "Conflict", f"calendar {name!r} is used by policies {users}")
-    async with request.app.state.engine.begin() as conn:
+    async with context.db.begin() as conn:
         found = await delete_resource(
             conn, kind="calendar", name=name, effective_from=effective_from_of(None, effective_from)
         )
         if found:
-            await publish(conn, _prefix(request), name, None)
+            await publish(conn, context.settings.topic_prefix, name, None)
         fresh = await load_registry(conn)
     if not found:
         raise Problem(404, "Not found", f"calendar {name!r} does not exist")
-    _ring(request)
+    context.relay.notify()
     registry.replace_with(fresh)
     return Response(status_code=204)
 
@@ -190,19 +202,13 @@ async def _record(
         raise conflict(kind, name, expected, exc.current) from None
 
 
-def _prefix(request: Request) -> str:
-    return str(request.app.state.settings.topic_prefix)
-
-
-def _ring(request: Request) -> None:
-    """Wake the outbox relay: what was just committed goes to Kafka now, not at its next poll."""
-    relay = getattr(request.app.state, "relay", None)
-    if relay is not None:
-        relay.notify()
-
-
 def _calendar_view(
-    name: str, calendar: Any, builtin: bool, origin: str = "api", *, registry: Any = None
+    name: str,
+    calendar: Calendar,
+    builtin: bool,
+    origin: str = "api",
+    *,
+    registry: Registry | None = None,
 ) -> NamedCalendar:
     spec = CalendarSpec.from_calendar(calendar)
     origin = "builtin" if builtin else origin
@@ -214,8 +220,8 @@ def _calendar_view(
 
 
 @router.get("/policies", tags=["policies"], response_model=PolicyList)
-async def list_policies(request: Request, _: ReaderKey) -> PolicyList:
-    registry = request.app.state.registry
+async def list_policies(context: Context, _: ReaderKey) -> PolicyList:
+    registry = context.registry
     return PolicyList(
         items=[_policy_view(registry, p) for _, p in sorted(registry.policies.items())]
     )
@@ -224,15 +230,15 @@ async def list_policies(request: Request, _: ReaderKey) -> PolicyList:
 @router.get(
     "/policies/{name}", tags=["policies"], response_model=NamedPolicy, responses=answers(404)
 )
-async def get_policy(request: Request, name: ResourceName, _: ReaderKey) -> NamedPolicy:
-    registry = request.app.state.registry
+async def get_policy(context: Context, name: ResourceName, _: ReaderKey) -> NamedPolicy:
+    registry = context.registry
     policy = registry.policies.get(name)
     if policy is None:
         raise Problem(404, "Not found", f"policy {name!r} does not exist")
     return _policy_view(registry, policy)
 
 
-def _policy_view(registry: Any, policy: Policy) -> NamedPolicy:
+def _policy_view(registry: Registry, policy: Policy) -> NamedPolicy:
     origin = registry.origins.get(("policy", policy.name), "api")
     current = version_view(registry, "policy", policy.name)
     return NamedPolicy(**policy.model_dump(), origin=origin, **current)
@@ -243,27 +249,18 @@ def _policy_view(registry: Any, policy: Policy) -> NamedPolicy:
     tags=["policies"],
     response_model=NamedPolicy,
     responses={201: {"model": NamedPolicy, "description": "Created"}, **answers(400, 403, 409)},
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": with_effective_from(PolicySpec.model_json_schema())}
-            },
-        }
-    },
+    openapi_extra=_json_body(with_effective_from(PolicySpec.model_json_schema())),
 )
 async def put_policy(
     request: Request,
+    context: Context,
     response: Response,
     name: ResourceName,
     _: AdminKey,
     effective_from: EffectiveFromQuery = None,
 ) -> NamedPolicy:
-    registry = request.app.state.registry
-    body = await _body(request)
-    starts = effective_from_of(body, effective_from)
-    expected = expected_version_of(body)
-    spec: PolicySpec = _validate(PolicySpec, body)
+    registry = context.registry
+    spec, starts, expected = await _read_put(request, PolicySpec, effective_from)
     policy = spec.named(name)
     missing = sorted(
         c
@@ -278,36 +275,36 @@ async def put_policy(
         ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         raise Problem(422, "Invalid body", detail, errors=errors)
-    async with request.app.state.engine.begin() as conn:
+    async with context.db.begin() as conn:
         recorded = await _record(conn, "policy", name, spec, starts, expected)
         if recorded.changed:
-            await publish_policy(conn, _prefix(request), name)
+            await publish_policy(conn, context.settings.topic_prefix, name)
         fresh = await load_registry(conn)
-    _ring(request)
+    context.relay.notify()
     previous = registry.policies.get(name)
     registry.replace_with(fresh)
     if recorded.changed:
-        await _replan_outages(request, previous, policy, since_ms=recorded.since_ms)
+        await _replan_outages(context, previous, policy, since_ms=recorded.since_ms)
     response.status_code = 201 if recorded.created else 200
     return _policy_view(registry, policy)
 
 
 @router.delete("/policies/{name}", tags=["policies"], status_code=204, responses=answers(403, 404))
 async def delete_policy(
-    request: Request, name: ResourceName, _: AdminKey, effective_from: EffectiveFromQuery = None
+    context: Context, name: ResourceName, _: AdminKey, effective_from: EffectiveFromQuery = None
 ) -> Response:
     starts = effective_from_of(None, effective_from)
-    async with request.app.state.engine.begin() as conn:
+    async with context.db.begin() as conn:
         found = await delete_resource(conn, kind="policy", name=name, effective_from=starts)
         if found:
-            await publish_policy(conn, _prefix(request), name)
+            await publish_policy(conn, context.settings.topic_prefix, name)
         fresh = await load_registry(conn)
     if found is None:
         raise Problem(404, "Not found", f"policy {name!r} does not exist")
-    _ring(request)
-    previous = request.app.state.registry.policies.get(name)
-    request.app.state.registry.replace_with(fresh)
-    await _replan_outages(request, previous, since_ms=found.since_ms)
+    context.relay.notify()
+    previous = context.registry.policies.get(name)
+    context.registry.replace_with(fresh)
+    await _replan_outages(context, previous, since_ms=found.since_ms)
     return Response(status_code=204)
 
 
@@ -320,7 +317,7 @@ def _calendar_fields(spec: PolicySpec, calendar: str) -> list[str]:
 
 
 async def _replan_outages(
-    request: Request, *policies: Policy | None, everything: bool = False, since_ms: int
+    context: EngineContext, *policies: Policy | None, everything: bool = False, since_ms: int
 ) -> None:
     """This month of the services the policy covered or covers is measured against the
     policies as they now are, and so are open tickets from this instant on (the keeper's
@@ -328,12 +325,8 @@ async def _replan_outages(
     names = {p.match.service for p in policies if p is not None}
     # a catch-all (no service named) may cover any service, and so may a calendar change
     services = None if everything or None in names else {n for n in names if n}
-    outages = getattr(request.app.state, "outages", None)
-    if outages is not None:
-        await outages.replan_months(services, since_ms)
-    keeper = getattr(request.app.state, "keeper", None)
-    if keeper is not None:
-        keeper.policy_changed(services, since_ms)
+    await context.outages.replan_months(services, since_ms)
+    context.keeper.policy_changed(services, since_ms)
 
 
 # ---- maintenance windows ------------------------------------------------------------------
@@ -348,17 +341,14 @@ async def _replan_outages(
         200: {"model": MaintenanceWindow, "description": "The same window was posted before"},
         **answers(400, 403, 409),
     },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": MaintenanceWindowIn.model_json_schema()}},
-        }
-    },
+    openapi_extra=_json_body(MaintenanceWindowIn.model_json_schema()),
 )
-async def post_window(request: Request, response: Response, _: AdminKey) -> MaintenanceWindow:
+async def post_window(
+    request: Request, context: Context, response: Response, _: AdminKey
+) -> MaintenanceWindow:
     window: MaintenanceWindowIn = _validate(MaintenanceWindowIn, await _body(request))
     window_id = window.id or f"mw-{uuid.uuid4().hex[:12]}"
-    async with request.app.state.engine.begin() as conn:
+    async with context.db.begin() as conn:
         stored = await create_window(
             conn,
             window_id=window_id,
@@ -378,12 +368,8 @@ async def post_window(request: Request, response: Response, _: AdminKey) -> Main
                 )
             response.status_code = 200
             return MaintenanceWindow(**{k: stored[k] for k in MaintenanceWindow.model_fields})
-        outages = getattr(request.app.state, "outages", None)
-        dues = None
-        if outages is not None:
-            dues = await outages.maintenance_changed(conn, window.service, window.starts_at)
-    if outages is not None and dues is not None:
-        outages.committed(dues)  # its timers, now that the window is committed
+        dues = await context.outages.maintenance_changed(conn, window.service, window.starts_at)
+    context.outages.committed(dues)  # its timers, now that the window is committed
     return MaintenanceWindow(
         id=window_id,
         service=window.service,
@@ -396,9 +382,9 @@ async def post_window(request: Request, response: Response, _: AdminKey) -> Main
 
 @router.get("/maintenance-windows", tags=["maintenance"], response_model=MaintenanceList)
 async def list_windows(
-    request: Request, _: ReaderKey, service: NameQuery = None
+    context: Context, _: ReaderKey, service: NameQuery = None
 ) -> MaintenanceList:
-    async with request.app.state.engine.connect() as conn:
+    async with context.db.connect() as conn:
         rows = await stored_windows(conn, service=service)
     return MaintenanceList(
         items=[MaintenanceWindow(**{k: r[k] for k in MaintenanceWindow.model_fields}) for r in rows]

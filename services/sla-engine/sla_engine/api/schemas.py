@@ -20,11 +20,11 @@ from sla_engine.domain.policies import CalendarSpec, Policy
 
 WINDOW_REACH = timedelta(days=400)
 """How far from now a maintenance window may lie: after the fact as far back as events may
-(SPEC §3), ahead of time a year and a month."""
+be (400 days), ahead of time a year and a month."""
 
 
 class Versioned(BaseModel):
-    """Which version a resource is (SPEC §11): in force since `effective_from` (None: since
+    """Which version a resource is (docs/design.md, "SLA clocks"): in force since `effective_from` (None: since
     always); `GET .../versions` lists them all. A PUT may name `version` (409 if another one
     is in force by then)."""
 
@@ -107,7 +107,7 @@ class ClockView(BaseModel):
     customer: str | None
     metric: Literal["response", "resolution"]
     policy: str
-    policy_version: int = Field(description="the version of `policy` measuring it (SPEC §11)")
+    policy_version: int = Field(description="the version of `policy` measuring it")
     calendar: str
     calendar_version: int = Field(description="the version of `calendar` measuring it")
     priority: str | None
@@ -125,12 +125,12 @@ class ClockList(BaseModel):
 
 
 class Availability(BaseModel):
-    """Month-to-date availability of one service (SPEC §4.3, §6)."""
+    """Month-to-date availability of one service (docs/design.md, "Availability")."""
 
     service: str
     month: str
     policy: str | None
-    policy_version: int | None = Field(description="the version in force now (SPEC §11)")
+    policy_version: int | None = Field(description="the version in force now")
     calendar: str
     calendar_version: int | None
     target: float | None
@@ -144,7 +144,7 @@ class Availability(BaseModel):
     budget_seconds: float | None = Field(description="the whole month's error budget")
     budget_remaining_seconds: float | None
     budget_consumed: float | None = Field(description="fraction of the error budget used")
-    met: bool | None = Field(description="actual >= target (SPEC §6), month to date")
+    met: bool | None = Field(description="actual >= target, month to date")
     on_track: bool | None = Field(
         description="downtime within the whole month's error budget (false once "
         "`availability_breach` fired)"

@@ -1,4 +1,4 @@
-"""Versions of policies and calendars over HTTP (SPEC §11): `effective_from` on a PUT (in the
+"""Versions of policies and calendars over HTTP (docs/design.md, "SLA clocks"): `effective_from` on a PUT (in the
 body or the query), what GET shows of the version in force, and the history of each."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from pacta.auth import ReaderKey
@@ -14,8 +14,10 @@ from pacta.calendars import BUILTIN_CALENDARS
 from pacta.events import MAX_PAST, EventTime
 from pacta.problems import Problem
 from sla_engine.api.answers import answers
+from sla_engine.api.deps import Context
+from sla_engine.context import EngineContext
 from sla_engine.domain.policies import CalendarSpec
-from sla_engine.resources.registry import versions_of
+from sla_engine.resources.registry import Registry, versions_of
 
 router = APIRouter(prefix="/v1", responses=answers(401, 422))
 ResourceName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
@@ -107,7 +109,7 @@ def _invalid(message: str) -> Problem:
     )
 
 
-def version_view(registry: Any, kind: str, name: str) -> dict[str, Any]:
+def version_view(registry: Registry | None, kind: str, name: str) -> dict[str, Any]:
     """`version` and `effective_from` of the version in force now."""
     if registry is None or (name in BUILTIN_CALENDARS and kind == "calendar"):
         return {"version": 1, "effective_from": None}
@@ -116,8 +118,8 @@ def version_view(registry: Any, kind: str, name: str) -> dict[str, Any]:
     return {"version": latest.get("version", 1), "effective_from": latest.get("effective_from")}
 
 
-async def _history(request: Request, kind: str, name: str) -> VersionList:
-    async with request.app.state.engine.connect() as conn:
+async def _history(context: EngineContext, kind: str, name: str) -> VersionList:
+    async with context.db.connect() as conn:
         rows = await versions_of(conn, kind=kind, name=name)
     if kind == "calendar" and name in BUILTIN_CALENDARS:
         spec = CalendarSpec.from_calendar(BUILTIN_CALENDARS[name]).model_dump(mode="json")
@@ -152,9 +154,9 @@ async def _history(request: Request, kind: str, name: str) -> VersionList:
     response_model=VersionList,
     responses=answers(404),
 )
-async def policy_versions(request: Request, name: ResourceName, _: ReaderKey) -> VersionList:
+async def policy_versions(context: Context, name: ResourceName, _: ReaderKey) -> VersionList:
     """Every version of the policy, oldest first, a deletion included."""
-    return await _history(request, "policy", name)
+    return await _history(context, "policy", name)
 
 
 @router.get(
@@ -163,9 +165,9 @@ async def policy_versions(request: Request, name: ResourceName, _: ReaderKey) ->
     response_model=VersionList,
     responses=answers(404),
 )
-async def calendar_versions(request: Request, name: ResourceName, _: ReaderKey) -> VersionList:
+async def calendar_versions(context: Context, name: ResourceName, _: ReaderKey) -> VersionList:
     """Every version of the calendar, oldest first, a deletion included."""
-    return await _history(request, "calendar", name)
+    return await _history(context, "calendar", name)
 
 
 def with_effective_from(schema: dict[str, Any]) -> dict[str, Any]:

@@ -56,7 +56,7 @@ from sla_engine.kafka.outbox import enqueue
 from sla_engine.kafka.ownership import Ownership
 from sla_engine.metrics import AVAILABILITY, BUDGET_REMAINING, COVERAGE, DETECTION_LAG, SIGNALS
 from sla_engine.resources.registry import Registry
-from sla_engine.store.signals import mark_retracted, record_signals
+from sla_engine.store.signals import insert_signals, mark_retracted, signal_record
 from sla_engine.timers import TimerHeap, run_rounds
 
 log = get_logger(__name__)
@@ -325,7 +325,7 @@ class OutageTracker:
 
     async def _write_signals(self, conn: AsyncConnection, signals: list[Signal]) -> set[str]:
         bodies = [s.model_dump(mode="json") for s in signals]
-        new_ids = await record_signals(conn, signals=bodies)
+        new_ids = await insert_signals(conn, signals=[signal_record(b) for b in bodies])
         for signal, body in zip(signals, bodies, strict=True):
             if signal.signal_id not in new_ids:
                 continue  # fired before (by this path, the other one, or before a restart)

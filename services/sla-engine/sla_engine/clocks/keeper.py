@@ -19,12 +19,8 @@ from pacta.clock import now_ms
 from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, TicketEvent, topic_name
 from pacta.logs import get_logger
 from sla_engine.clocks.book import Book
+from sla_engine.clocks.events import clock_event, clock_event_body, current_labels
 from sla_engine.clocks.policy_changes import last_rules, tickets_reached
-from sla_engine.clocks.rows import (
-    clock_event,
-    clock_event_body,
-    current_labels,
-)
 from sla_engine.clocks.store import clock_versions
 from sla_engine.clocks.writes import ClockWriter
 from sla_engine.domain.signals import body_stamp
@@ -43,7 +39,8 @@ from sla_engine.kafka.ownership import partition_of
 from sla_engine.metrics import DETECTION_LAG
 from sla_engine.resources.registry import Registry, load_registry
 from sla_engine.store.journal import journaled_before, known_since, ticket_logs
-from sla_engine.store.signals import standing_signals
+from sla_engine.store.signals import SignalKey, standing_signals
+from sla_engine.timers import still_running
 
 log = get_logger(__name__)
 
@@ -160,7 +157,7 @@ class ClockKeeper:
         ticket_ids: list[str],
         now: int,
         batch: dict[str, list[dict[str, Any]]] | None = None,
-    ) -> tuple[list[tuple[Ticket, Outcome]], dict[str, dict[Any, dict[str, Any]]]]:
+    ) -> tuple[list[tuple[Ticket, Outcome]], dict[str, dict[SignalKey, dict[str, Any]]]]:
         """Rebuild tickets from their journals and the policy changes recorded for them; also
         returns the standing signals by ticket and key (what a retraction refers to).
 
@@ -267,7 +264,7 @@ class ClockKeeper:
         try:
             while not stop.is_set():
                 try:
-                    rounds = await self._finished(rounds, ROUNDS_IN_FLIGHT - 1)
+                    rounds = await still_running(rounds, ROUNDS_IN_FLIGHT - 1)
                     await self.book.timers.sleep_until_due(self.marks.next_expiry())
                     if (gap := last + ROUND_GAP_MS - now_ms()) > 0:
                         await asyncio.sleep(gap / 1000)
@@ -297,20 +294,6 @@ class ClockKeeper:
             for task in rounds:
                 task.cancel()
             await asyncio.gather(*rounds, return_exceptions=True)
-
-    async def _finished(
-        self, rounds: set[asyncio.Task[None]], keep: int
-    ) -> set[asyncio.Task[None]]:
-        """The rounds still committing, once at most `keep` are; a failed one is re-raised
-        (after its tickets were evicted) so that the loop backs off as it always did."""
-        done = {t for t in rounds if t.done()}
-        rounds = rounds - done
-        if len(rounds) > keep:
-            finished, rounds = await asyncio.wait(rounds, return_when=asyncio.FIRST_COMPLETED)
-            done |= finished
-        for task in done:
-            task.result()
-        return rounds
 
     async def fire(self, now: int) -> None:
         """Fire every ticket whose instant has come, in one transaction."""

@@ -1,21 +1,20 @@
-"""Clock rows and facts: how the keeper's tickets are stored, restored and told to reporting,
-and how journal events become clock events."""
+"""Clock rows and facts: how the keeper's tickets are stored (`ClockRow`), restored from their
+rows (`RowBuilder`) and told to reporting (`ClockFact`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import orjson
 
 from pacta.calendars import Calendar
-from pacta.durations import datetime_to_ms, ms_to_datetime, parse_timestamp_ms
-from pacta.events import TicketEvent
-from sla_engine.domain.clocks import Clock, Metric
+from pacta.durations import ms_to_datetime
+from sla_engine.domain.clocks import ApiState, Clock, Metric
 from sla_engine.domain.rules import ClockRules
 from sla_engine.domain.signals import iso_time as _iso
-from sla_engine.domain.ticket_log import TicketEvent as ClockEvent
 from sla_engine.domain.tickets import Ticket
 from sla_engine.resources.registry import Registry
 
@@ -151,203 +150,211 @@ assert tuple(Clock.__dataclass_fields__) == (
 ), "Clock's fields changed order: update RowBuilder.add"
 
 
-def clock_rows(ticket: Ticket, skip: Collection[str] = ()) -> list[dict[str, Any]]:
-    """The rows of the ticket's clocks, but those in `skip` (unchanged since written)."""
-    rows = []
-    for metric, clock in ticket.clocks.items():
-        if metric in skip:
-            continue
+@dataclass(slots=True)
+class ClockRow:
+    """One clock's snapshot as `sla_engine.clocks` holds it (the fields in its column order;
+    `labels` as JSON text, `deadline_at` the only instant as a datetime)."""
+
+    ticket_id: str
+    metric: Metric
+    service: str
+    customer: str | None
+    ticket_type: str
+    policy: str
+    calendar: str
+    priority: str | None
+    target_ms: int | None
+    warn_at: list[float]
+    started_at_ms: int
+    as_of_ms: int
+    elapsed_ms: int
+    paused: bool
+    stopped_at_ms: int | None
+    breached_at_ms: int | None
+    met_signalled: bool
+    fired: list[float]
+    last_event_ms: int
+    state: ApiState
+    deadline_at: datetime | None
+    labels: str
+    version: int
+    episode: int
+    breach_episode: int
+    policy_version: int
+    calendar_version: int
+
+    @classmethod
+    def of_clock(cls, ticket: Ticket, metric: Metric, clock: Clock, labels: str) -> ClockRow:
+        """The row of one of the ticket's clocks (`labels`: the ticket's, as JSON text)."""
         deadline = clock.deadline_ms()
-        rows.append(
-            {
-                "ticket_id": ticket.ticket_id,
-                "metric": metric,
-                "service": ticket.service,
-                "customer": ticket.customer,
-                "ticket_type": ticket.ticket_type,
-                "policy": clock.policy,
-                "calendar": clock.calendar.name,
-                "priority": clock.priority,
-                "target_ms": clock.target_ms,
-                "warn_at": list(clock.warn_at),
-                "started_at_ms": clock.started_at_ms,
-                "as_of_ms": clock.as_of_ms,
-                "elapsed_ms": clock.elapsed_ms,
-                "paused": clock.paused,
-                "stopped_at_ms": clock.stopped_at_ms,
-                "breached_at_ms": clock.breached_at_ms,
-                "met_signalled": clock.met_signalled,
-                "fired": sorted(clock.fired),
-                "last_event_ms": ticket.last_event_ms,
-                "state": clock.api_state,
-                "deadline_at": None if deadline is None else ms_to_datetime(deadline),
-                "labels": _json(ticket.labels),
-                "version": ticket.version,
-                "episode": clock.episode,
-                "breach_episode": clock.breach_episode,
-                "policy_version": clock.policy_version,
-                "calendar_version": clock.calendar_version,
-            }
+        return cls(
+            ticket_id=ticket.ticket_id,
+            metric=metric,
+            service=ticket.service,
+            customer=ticket.customer,
+            ticket_type=ticket.ticket_type,
+            policy=clock.policy,
+            calendar=clock.calendar.name,
+            priority=clock.priority,
+            target_ms=clock.target_ms,
+            warn_at=list(clock.warn_at),
+            started_at_ms=clock.started_at_ms,
+            as_of_ms=clock.as_of_ms,
+            elapsed_ms=clock.elapsed_ms,
+            paused=clock.paused,
+            stopped_at_ms=clock.stopped_at_ms,
+            breached_at_ms=clock.breached_at_ms,
+            met_signalled=clock.met_signalled,
+            fired=sorted(clock.fired),
+            last_event_ms=ticket.last_event_ms,
+            state=clock.api_state,
+            deadline_at=None if deadline is None else ms_to_datetime(deadline),
+            labels=labels,
+            version=ticket.version,
+            episode=clock.episode,
+            breach_episode=clock.breach_episode,
+            policy_version=clock.policy_version,
+            calendar_version=clock.calendar_version,
         )
-    return rows
+
+    @classmethod
+    def of_stored(cls, row: Mapping[Any, Any]) -> ClockRow:
+        """A row as read back from the table (its jsonb labels as text or already decoded)."""
+        fields = {name: row[name] for name in _COLUMNS}
+        labels = fields["labels"]
+        fields["labels"] = labels if isinstance(labels, str) else _json(labels)
+        return cls(**fields)
 
 
-def clock_from_row(row: dict[str, Any], calendar: Calendar) -> Clock:
+_COLUMNS = tuple(ClockRow.__dataclass_fields__)
+
+
+def clock_rows(ticket: Ticket, skip: Collection[str] = ()) -> list[ClockRow]:
+    """The rows of the ticket's clocks, but those in `skip` (unchanged since written)."""
+    labels = _json(ticket.labels)
+    return [
+        ClockRow.of_clock(ticket, metric, clock, labels)
+        for metric, clock in ticket.clocks.items()
+        if metric not in skip
+    ]
+
+
+def clock_from_row(row: ClockRow, calendar: Calendar) -> Clock:
     """One clock from its stored snapshot (a row of `sla_engine.clocks`), exact to `as_of_ms`."""
     return Clock(
-        ticket_id=row["ticket_id"],
-        service=row["service"],
-        metric=row["metric"],
-        policy=row["policy"],
-        priority=row["priority"],
-        target_ms=row["target_ms"],
+        ticket_id=row.ticket_id,
+        service=row.service,
+        metric=row.metric,
+        policy=row.policy,
+        priority=row.priority,
+        target_ms=row.target_ms,
         calendar=calendar,
-        warn_at=tuple(row["warn_at"]),
-        started_at_ms=row["started_at_ms"],
-        as_of_ms=row["as_of_ms"],
-        elapsed_ms=row["elapsed_ms"],
-        paused=row["paused"],
-        stopped_at_ms=row["stopped_at_ms"],
-        breached_at_ms=row["breached_at_ms"],
-        met_signalled=row["met_signalled"],
-        fired=frozenset(row["fired"]),
-        episode=row.get("episode", 1),
-        breach_episode=row.get("breach_episode", 0),
-        policy_version=row.get("policy_version", 0),
-        calendar_version=row.get("calendar_version", 0),
+        warn_at=tuple(row.warn_at),
+        started_at_ms=row.started_at_ms,
+        as_of_ms=row.as_of_ms,
+        elapsed_ms=row.elapsed_ms,
+        paused=row.paused,
+        stopped_at_ms=row.stopped_at_ms,
+        breached_at_ms=row.breached_at_ms,
+        met_signalled=row.met_signalled,
+        fired=frozenset(row.fired),
+        episode=row.episode,
+        breach_episode=row.breach_episode,
+        policy_version=row.policy_version,
+        calendar_version=row.calendar_version,
     )
 
 
-def clock_fact(row: dict[str, Any], removed: bool = False) -> dict[str, Any]:
-    """What reporting needs to count a clock exactly as the engine does. Keys are only ever
-    added: `outcome` is `met`, `stopped` (breached, then stopped: counts as breached),
-    `breached` (still open) or None while open in time; `breached` is the count-as-breached
-    truth as the engine now derives it (a retracted breach is no longer in it); `removed` is
-    true for a clock no policy measures any more (its policy was deleted before it ended)."""
-    deadline = row["deadline_at"]
-    breached_at = row.get("breached_at_ms")
-    stopped = row["stopped_at_ms"] is not None
+@dataclass(slots=True)
+class ClockFact:
+    """What reporting needs to count a clock exactly as the engine does: the body of a clock
+    fact on the facts topic (docs/reporting.md), its JSON object the fields in this order.
+    Fields are only ever added. `outcome` is `met`, `stopped` (breached, then stopped: counts
+    as breached), `breached` (still open) or None while open in time; `breached` is the
+    count-as-breached truth as the engine now derives it (a retracted breach is no longer in
+    it); `removed` is true for a clock no policy measures any more (its policy was deleted
+    before it ended); the versions are those of `policy` and `calendar` it is measured by."""
+
+    fact_id: str
+    fact: Literal["clock"]
+    ticket_id: str
+    metric: Metric
+    service: str
+    customer: str | None
+    ticket_type: str
+    policy: str
+    priority: str | None
+    state: ApiState
+    version: int
+    elapsed_seconds: float
+    target_seconds: float | None
+    started_at: str
+    stopped_at: str | None
+    deadline: str | None
+    occurred_at: str
+    outcome: Literal["met", "stopped", "breached"] | None
+    breached: bool
+    breached_at: str | None
+    episode: int
+    breach_episode: int
+    labels: dict[str, str]
+    removed: bool
+    calendar: str
+    policy_version: int
+    calendar_version: int
+
+
+def clock_fact(
+    row: ClockRow, *, removed: bool = False, labels: dict[str, str] | None = None
+) -> ClockFact:
+    """The fact of a clock row (`labels`: the row's, already decoded)."""
+    deadline = row.deadline_at
+    breached_at = row.breached_at_ms
+    stopped_at = row.stopped_at_ms
+    target = row.target_ms
+    outcome: Literal["met", "stopped", "breached"] | None = None
     if breached_at is not None:
-        outcome: str | None = "stopped" if stopped else "breached"
-    else:
-        outcome = "met" if stopped and row["target_ms"] is not None else None
-    return {
-        "fact_id": f"clock:{row['ticket_id']}:{row['metric']}:{row['version']}",
-        "fact": "clock",
-        "ticket_id": row["ticket_id"],
-        "metric": row["metric"],
-        "service": row["service"],
-        "customer": row["customer"],
-        "ticket_type": row["ticket_type"],
-        "policy": row["policy"],
-        "priority": row["priority"],
-        "state": row["state"],
-        "version": row["version"],
-        "elapsed_seconds": row["elapsed_ms"] / 1000,
-        "target_seconds": None if row["target_ms"] is None else row["target_ms"] / 1000,
-        "started_at": ms_to_datetime(row["started_at_ms"]).isoformat(),
-        "stopped_at": None
-        if row["stopped_at_ms"] is None
-        else ms_to_datetime(row["stopped_at_ms"]).isoformat(),
-        "deadline": None if deadline is None else deadline.isoformat(),
-        "occurred_at": ms_to_datetime(row["stopped_at_ms"] or row["as_of_ms"]).isoformat(),
-        "outcome": outcome,
-        "breached": breached_at is not None,
-        "breached_at": None if breached_at is None else ms_to_datetime(breached_at).isoformat(),
-        "episode": row.get("episode", 1),
-        "breach_episode": row.get("breach_episode", 0),
-        "labels": orjson.loads(row["labels"]) if isinstance(row["labels"], str) else row["labels"],
-        "removed": removed,
-        "calendar": row["calendar"],
-        # the versions of `policy` and `calendar` the clock is measured by now (SPEC §11)
-        "policy_version": row.get("policy_version"),
-        "calendar_version": row.get("calendar_version"),
-    }
+        outcome = "breached" if stopped_at is None else "stopped"
+    elif stopped_at is not None and target is not None:
+        outcome = "met"
+    return ClockFact(
+        fact_id=f"clock:{row.ticket_id}:{row.metric}:{row.version}",
+        fact="clock",
+        ticket_id=row.ticket_id,
+        metric=row.metric,
+        service=row.service,
+        customer=row.customer,
+        ticket_type=row.ticket_type,
+        policy=row.policy,
+        priority=row.priority,
+        state=row.state,
+        version=row.version,
+        elapsed_seconds=row.elapsed_ms / 1000,
+        target_seconds=None if target is None else target / 1000,
+        started_at=_iso(row.started_at_ms),
+        stopped_at=None if stopped_at is None else _iso(stopped_at),
+        deadline=None if deadline is None else deadline.isoformat(),
+        occurred_at=_iso(stopped_at or row.as_of_ms),
+        outcome=outcome,
+        breached=breached_at is not None,
+        breached_at=None if breached_at is None else _iso(breached_at),
+        episode=row.episode,
+        breach_episode=row.breach_episode,
+        labels=orjson.loads(row.labels) if labels is None else labels,
+        removed=removed,
+        calendar=row.calendar,
+        policy_version=row.policy_version,
+        calendar_version=row.calendar_version,
+    )
 
 
 def ticket_facts_and_rows(
     ticket: Ticket, skip: Collection[str] = ()
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """`[clock_fact(r) for r in clock_rows(ticket, skip)]` and those rows, built together: the
-    event path's one pass per ticket (the labels' JSON once, instants formatted once)."""
+) -> tuple[list[ClockFact], list[ClockRow]]:
+    """The rows of the ticket's clocks but those in `skip` and their facts: the event path's
+    one pass per ticket (the labels' JSON written once and never parsed back)."""
     rows = clock_rows(ticket, skip)
-    facts = []
-    for row in rows:
-        deadline = row["deadline_at"]
-        breached_at = row["breached_at_ms"]
-        stopped_at = row["stopped_at_ms"]
-        target = row["target_ms"]
-        if breached_at is not None:
-            outcome: str | None = "breached" if stopped_at is None else "stopped"
-        else:
-            outcome = "met" if stopped_at is not None and target is not None else None
-        facts.append(
-            {
-                "fact_id": f"clock:{row['ticket_id']}:{row['metric']}:{row['version']}",
-                "fact": "clock",
-                "ticket_id": row["ticket_id"],
-                "metric": row["metric"],
-                "service": row["service"],
-                "customer": row["customer"],
-                "ticket_type": row["ticket_type"],
-                "policy": row["policy"],
-                "priority": row["priority"],
-                "state": row["state"],
-                "version": row["version"],
-                "elapsed_seconds": row["elapsed_ms"] / 1000,
-                "target_seconds": None if target is None else target / 1000,
-                "started_at": _iso(row["started_at_ms"]),
-                "stopped_at": None if stopped_at is None else _iso(stopped_at),
-                "deadline": None if deadline is None else deadline.isoformat(),
-                "occurred_at": _iso(stopped_at or row["as_of_ms"]),
-                "outcome": outcome,
-                "breached": breached_at is not None,
-                "breached_at": None if breached_at is None else _iso(breached_at),
-                "episode": row["episode"],
-                "breach_episode": row["breach_episode"],
-                "labels": ticket.labels,
-                "removed": False,
-                "calendar": row["calendar"],
-                "policy_version": row.get("policy_version"),
-                "calendar_version": row.get("calendar_version"),
-            }
-        )
-    return facts, rows
-
-
-def clock_event(event: TicketEvent) -> ClockEvent:
-    return ClockEvent(datetime_to_ms(event.occurred_at), event.action, event.status, event.priority)
-
-
-def event_ms(text: str) -> int:
-    """`parse_timestamp_ms` of a journaled `occurred_at`, in C for the two forms pydantic
-    writes (`...T09:00:00Z`, `...T09:00:00.123000Z`); any other text goes the strict way."""
-    if len(text) in (20, 27) and text[10] == "T" and text[-1] == "Z":
-        return datetime_to_ms(datetime.fromisoformat(text))
-    return parse_timestamp_ms(text)
-
-
-def clock_event_body(body: dict[str, Any]) -> ClockEvent:
-    return ClockEvent(
-        event_ms(body["occurred_at"]),
-        body["action"],
-        body.get("status"),
-        body.get("priority"),
-    )
-
-
-def current_labels(bodies: list[dict[str, Any]]) -> dict[str, str]:
-    """A ticket's current labels: those of its latest event (in event time) that carries any;
-    an event without labels leaves them as they were."""
-    latest: dict[str, str] = {}
-    latest_ms = -1
-    for body in bodies:
-        labels = body.get("labels")
-        if labels:
-            at = event_ms(body["occurred_at"])
-            if at >= latest_ms:
-                latest, latest_ms = dict(labels), at
-    return latest
+    return [clock_fact(row, labels=ticket.labels) for row in rows], rows
 
 
 def _json(value: Any) -> str:

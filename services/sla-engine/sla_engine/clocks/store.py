@@ -10,35 +10,9 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-_CLOCK_COLUMNS = (
-    "ticket_id",
-    "metric",
-    "service",
-    "customer",
-    "ticket_type",
-    "policy",
-    "calendar",
-    "priority",
-    "target_ms",
-    "warn_at",
-    "started_at_ms",
-    "as_of_ms",
-    "elapsed_ms",
-    "paused",
-    "stopped_at_ms",
-    "breached_at_ms",
-    "met_signalled",
-    "fired",
-    "last_event_ms",
-    "state",
-    "deadline_at",
-    "labels",
-    "version",
-    "episode",
-    "breach_episode",
-    "policy_version",
-    "calendar_version",
-)
+from sla_engine.clocks.rows import ClockRow
+
+_CLOCK_COLUMNS = tuple(ClockRow.__dataclass_fields__)
 
 
 _CLOCK_TYPES = {
@@ -70,7 +44,7 @@ _CLOCK_TYPES = {
     "policy_version": "integer",
     "calendar_version": "integer",
 }
-assert tuple(_CLOCK_TYPES) == _CLOCK_COLUMNS
+assert tuple(_CLOCK_TYPES) == _CLOCK_COLUMNS, "ClockRow's fields and the column types differ"
 
 
 def _save_clocks_sql() -> str:
@@ -89,7 +63,7 @@ def _save_clocks_sql() -> str:
 _SAVE_CLOCKS = _save_clocks_sql()
 
 
-async def save_clocks(conn: AsyncConnection, *, rows: list[dict[str, Any]]) -> None:
+async def save_clocks(conn: AsyncConnection, *, rows: list[ClockRow]) -> None:
     """Upsert clock snapshots; an older snapshot never overwrites a newer one.
 
     One statement for the whole batch, the rows as one JSON document (a per-row statement
@@ -97,7 +71,7 @@ async def save_clocks(conn: AsyncConnection, *, rows: list[dict[str, Any]]) -> N
     later row is the one written, as one upsert after the other would leave it."""
     if not rows:
         return
-    latest = {(r["ticket_id"], r["metric"]): r for r in rows}
+    latest = {(r.ticket_id, r.metric): r for r in rows}
     await conn.execute(
         sa.text(_SAVE_CLOCKS),
         {"rows": orjson.dumps(list(latest.values())).decode()},
@@ -159,7 +133,7 @@ async def query_clocks(
     service: str | None,
     state: str | None,
     limit: int,
-) -> list[dict[str, Any]]:
+) -> list[ClockRow]:
     clauses: list[str] = []
     params: dict[str, object] = {"limit": limit}
     for column, value in (("ticket_id", ticket_id), ("service", service), ("state", state)):
@@ -171,12 +145,10 @@ async def query_clocks(
         sa.text(f"SELECT * FROM sla_engine.clocks {where} ORDER BY ticket_id, metric LIMIT :limit"),
         params,
     )
-    return [dict(r._mapping) for r in result]
+    return [ClockRow.of_stored(r._mapping) for r in result]
 
 
-async def delete_clocks(
-    conn: AsyncConnection, *, keep: dict[str, list[str]]
-) -> list[dict[str, Any]]:
+async def delete_clocks(conn: AsyncConnection, *, keep: dict[str, list[str]]) -> list[ClockRow]:
     """Delete the clocks of these tickets other than the metrics kept (a policy was deleted:
     what it never measured to an end is no longer measured at all); the rows deleted."""
     if not keep:
@@ -188,7 +160,7 @@ async def delete_clocks(
         ),
         {"keep": orjson.dumps(keep).decode()},
     )
-    return [dict(r._mapping) for r in result]
+    return [ClockRow.of_stored(r._mapping) for r in result]
 
 
 async def ended_since(

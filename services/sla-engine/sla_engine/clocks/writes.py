@@ -6,19 +6,28 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pacta.logs import get_logger
-from sla_engine.clocks.rows import clock_fact, ticket_facts_and_rows
+from sla_engine.clocks.rows import ClockFact, ClockRow, clock_fact, ticket_facts_and_rows
 from sla_engine.clocks.store import delete_clocks, save_clocks
 from sla_engine.domain.signals import retraction_body, signal_body
 from sla_engine.domain.tickets import Outcome, Ticket
-from sla_engine.kafka.outbox import RawRecord, enqueue_raw
+from sla_engine.kafka.outbox import enqueue_raw, outbox_record
+from sla_engine.kafka.records import OutboxRecord
 from sla_engine.metrics import SIGNALS
-from sla_engine.store.signals import insert_signals, mark_retracted, retracted_counts
+from sla_engine.store.signals import (
+    SignalKey,
+    SignalRecord,
+    insert_signals,
+    mark_retracted,
+    retracted_counts,
+    signal_record,
+)
 
 log = get_logger(__name__)
 
@@ -49,11 +58,10 @@ class ClockWriter:
         conn: AsyncConnection,
         outcomes: Iterable[tuple[Ticket, Outcome]],
         now: int,
-        standing: dict[str, dict[Any, dict[str, Any]]] | None = None,
+        standing: dict[str, dict[SignalKey, dict[str, Any]]] | None = None,
     ) -> None:
         outcomes = list(outcomes)
-        signals: list[dict[str, Any]] = []
-        keys: list[tuple[float | None, int]] = []
+        signals: list[SignalRecord] = []
         retracted_ids: list[str] = []
         tickets: list[Ticket] = []
         skip: dict[str, frozenset[str]] = {}
@@ -69,50 +77,48 @@ class ClockWriter:
             # occurrence, never the id of the one it replaces
             now_retracted: set[Any] = set()
             for key in outcome.retracted:
-                body = standing.get(ticket.ticket_id, {}).get(key)
-                if body is None:
+                standing_body = standing.get(ticket.ticket_id, {}).get(key)
+                if standing_body is None:
                     continue  # emitted by another instance a moment ago: its replay sees it
-                signals.append(retraction_body(ticket, now, body))
-                keys.append((None, key[4]))
-                retracted_ids.append(body["signal_id"])
+                body = retraction_body(ticket, now, standing_body)
+                signals.append(signal_record(body, episode=key[4]))
+                retracted_ids.append(standing_body["signal_id"])
                 now_retracted.add(key)
             for intent in outcome.intents:
                 generation = retracted.get(intent.key, 0) + 1 + (intent.key in now_retracted)
-                signals.append(signal_body(intent, ticket, now, generation))
-                keys.append((intent.threshold, intent.episode))
-        await self.write(conn, tickets, signals, retracted_ids, keys, skip)
+                body = signal_body(intent, ticket, now, generation)
+                signals.append(
+                    signal_record(body, threshold=intent.threshold, episode=intent.episode)
+                )
+        await self.write(conn, tickets, signals, retracted_ids, skip)
 
     async def write(
         self,
         conn: AsyncConnection,
         tickets: list[Ticket],
-        signals: list[dict[str, Any]],
+        signals: list[SignalRecord],
         retracted_ids: list[str],
-        keys: list[tuple[float | None, int]] | None = None,
         skip: dict[str, frozenset[str]] | None = None,
     ) -> None:
-        """Clock snapshots, new signals (bodies as `Signal.model_dump(mode="json")` gives
-        them) and their outbox records, and clock facts, in `conn`; a clock in `skip` (by
-        ticket) did not change, so neither its row nor its fact is written again (a ticket
-        event usually moves one of its two clocks). Each body is serialised once, for the
-        signals table and the outbox alike."""
+        """Clock snapshots, new signals and their outbox records, and clock facts, in `conn`;
+        a clock in `skip` (by ticket) did not change, so neither its row nor its fact is
+        written again (a ticket event usually moves one of its two clocks)."""
         skip = skip or {}
-        raws = [orjson.dumps(body) for body in signals]
         # retractions first: a retracted occurrence and its successor may land together
         await mark_retracted(conn, signal_ids=retracted_ids)
-        new_ids = await insert_signals(conn, bodies=signals, raws=raws, keys=keys)
-        records: list[RawRecord] = []
+        new_ids = await insert_signals(conn, signals=signals)
+        records: list[OutboxRecord] = []
         emitted: list[dict[str, Any]] = []
         counts: Counter[tuple[str, str, str, str]] = Counter()
-        for body, raw in zip(signals, raws, strict=True):
+        for body, raw, _threshold, _episode in signals:
             if body["signal_id"] in new_ids:
                 records.append(
-                    (
+                    outbox_record(
                         self.signals_topic,
                         body["service"],
                         body["signal_id"],
-                        body["occurred_at"],
                         raw,
+                        body["occurred_at"],
                     )
                 )
                 counts[(body["kind"], body["service"], body["metric"], body["priority"] or "")] += 1
@@ -120,8 +126,8 @@ class ClockWriter:
         for labels, count in counts.items():
             SIGNALS.labels(*labels).inc(count)
         _log_signals(emitted)
-        rows: list[dict[str, Any]] = []
-        facts: list[dict[str, Any]] = []
+        rows: list[ClockRow] = []
+        facts: list[ClockFact] = []
         for ticket in tickets:
             ticket_facts, ticket_rows = ticket_facts_and_rows(
                 ticket, skip.get(ticket.ticket_id, ())
@@ -134,16 +140,16 @@ class ClockWriter:
         if partial:
             gone = await delete_clocks(conn, keep={k: list(v[0]) for k, v in partial.items()})
             for row in gone:
-                row = {**row, "version": partial[row["ticket_id"]][1]}
+                row = replace(row, version=partial[row.ticket_id][1])
                 facts.append(clock_fact(row, removed=True))
         for fact in facts:
             records.append(
-                (
+                outbox_record(
                     self.facts_topic,
-                    fact["service"],
-                    fact["fact_id"],
-                    fact["occurred_at"],
+                    fact.service,
+                    fact.fact_id,
                     orjson.dumps(fact),
+                    fact.occurred_at,
                 )
             )
         await enqueue_raw(conn, records)

@@ -3,10 +3,10 @@ clocks) and the outage tracker (availability) apply it, all in one transaction."
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from aiokafka import TopicPartition
-from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pacta.clock import now_ms
 from pacta.db import claim_events
@@ -14,22 +14,33 @@ from pacta.durations import datetime_to_ms
 from pacta.events import TICKETS_TOPIC, MonitoringEvent, TicketEvent
 from pacta.kafka import BatchHandler, Record, decode_events
 from pacta.logs import get_logger
+from sla_engine.availability.tracker import OutageTracker
+from sla_engine.clocks.keeper import ClockKeeper
 from sla_engine.metrics import EVENTS_APPLIED, WATERMARK_BEHIND
 from sla_engine.store import SCHEMA
 from sla_engine.store.journal import journal_monitoring, journal_tickets
 
 log = get_logger(__name__)
+Highwater = Callable[[TopicPartition], int | None]
+"""The offset after the last record of a partition on the broker, as the consumer last saw
+it (None: not known yet)."""
 
 
-def make_handler(app: FastAPI) -> BatchHandler:
+def make_handler(
+    db: AsyncEngine,
+    keeper: ClockKeeper,
+    outages: OutageTracker | None = None,
+    highwater: Highwater | None = None,
+) -> BatchHandler:
+    """The consumer's handler of a batch; `outages` None: ticket events only (tests, bench),
+    `highwater` None: no partition counts as lagging behind."""
+
     async def handle(records: list[Record]) -> None:
         events = [e for e in decode_events(records) if isinstance(e, MonitoringEvent | TicketEvent)]
-        keeper = app.state.keeper
-        observe_backlog(app.state, keeper, records, events)
-        outages = getattr(app.state, "outages", None)
+        observe_backlog(keeper, records, events, highwater)
         touched: list[str] = []
         try:
-            async with app.state.engine.begin() as conn:
+            async with db.begin() as conn:
                 new = await claim_events(conn, SCHEMA, [e.id for e in events if e.id])
                 fresh = [e for e in events if e.id in new]
                 tickets = [e for e in fresh if isinstance(e, TicketEvent)]
@@ -57,7 +68,10 @@ def make_handler(app: FastAPI) -> BatchHandler:
 
 
 def observe_backlog(
-    app_state: Any, keeper: Any, records: list[Record], events: list[MonitoringEvent | TicketEvent]
+    keeper: ClockKeeper,
+    records: list[Record],
+    events: list[MonitoringEvent | TicketEvent],
+    highwater: Highwater | None = None,
 ) -> None:
     """Tell the keeper how far each tickets partition of the batch has got in event time
     (`sla_engine.domain.watermarks`): the instants of the events it brought."""
@@ -75,15 +89,14 @@ def observe_backlog(
                 datetime_to_ms(event.occurred_at)
             )
     lagging: set[int] = set()
-    consumer = getattr(getattr(app_state, "runtime", None), "consumer", None)
-    if consumer is not None:
+    if highwater is not None:
         last: dict[TopicPartition, int] = {}
         for r in records:
             if r.topic.endswith(TICKETS_TOPIC):
                 tp = TopicPartition(r.topic, r.partition)
                 last[tp] = max(r.offset, last.get(tp, -1))
         for tp, offset in last.items():
-            high = consumer.highwater(tp)
+            high = highwater(tp)
             if high is not None and high > offset + 1:
                 lagging.add(tp.partition)
     now = now_ms()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import cast
 
 import orjson
@@ -27,12 +28,13 @@ from pacta.events import (
     POLICY_TYPE,
     SIGNAL_TYPE,
 )
+from pacta.kafka import BatchProducer
 from pacta.logs import get_logger
-from sla_engine.kafka.batches import (
+from sla_engine.kafka.records import (
     BUNDLE_RECORDS,
     BUNDLE_TYPE,
-    BatchSender,
     OutboxRecord,
+    kafka_record,
     pack,
     unpack,
 )
@@ -42,25 +44,19 @@ from sla_engine.store import driver_connection
 log = get_logger(__name__)
 
 
+def outbox_record(
+    topic: str, key: str, record_id: str, value: bytes | None, ce_time: str
+) -> OutboxRecord:
+    """An outbox record of `topic` (its CloudEvents type follows from the topic); `value`: the
+    body's JSON (None: a tombstone), `ce_time`: when what it tells of happened."""
+    return OutboxRecord(topic, key, record_id, _ce_type(topic), ce_time, value)
+
+
 async def enqueue(
     conn: AsyncConnection, *, topic: str, key: str, record_id: str, body: dict[str, object]
 ) -> None:
     """Add one record to the outbox inside the caller's transaction."""
-    ce_type = _ce_type(topic)
-    await conn.execute(
-        sa.text(
-            "INSERT INTO sla_engine.outbox (topic, key, record_id, ce_type, ce_time, body) "
-            "VALUES (:topic, :key, :rid, :ce_type, :ce_time, :body)"
-        ),
-        {
-            "topic": topic,
-            "key": key,
-            "rid": record_id,
-            "ce_type": ce_type,
-            "ce_time": _ce_time(body),
-            "body": orjson.dumps(body),
-        },
-    )
+    await enqueue_many(conn, [(topic, key, record_id, body)])
 
 
 def _ce_time(body: Mapping[str, object] | None) -> str:
@@ -72,6 +68,7 @@ def _ce_time(body: Mapping[str, object] | None) -> str:
     return str(body.get("occurred_at") or body.get("updated_at") or latest or "")
 
 
+@cache
 def _ce_type(topic: str) -> str:
     if topic.endswith(CALENDARS_TOPIC):
         return CALENDAR_TYPE
@@ -83,56 +80,47 @@ def _ce_type(topic: str) -> str:
 async def enqueue_many(
     conn: AsyncConnection, records: Sequence[tuple[str, str, str, dict[str, object] | None]]
 ) -> None:
-    """Add (topic, key, record_id, body) records to the outbox inside the caller's transaction:
-    one statement for them all, their `seq` in the order given. A None body is a tombstone
-    (the compacted calendars topic deletes the key)."""
-    if not records:
-        return
-    types = {topic: _ce_type(topic) for topic in {r[0] for r in records}}
-    await conn.execute(
-        sa.text(
-            "INSERT INTO sla_engine.outbox (topic, key, record_id, ce_type, ce_time, body) "
-            "SELECT topic, key, rid, ce_type, ce_time, body FROM unnest(CAST(:topics AS text[]), "
-            "CAST(:keys AS text[]), CAST(:rids AS text[]), CAST(:types AS text[]), "
-            "CAST(:times AS text[]), CAST(:bodies AS bytea[])) "
-            "WITH ORDINALITY AS r(topic, key, rid, ce_type, ce_time, body, n) ORDER BY n"
-        ),
-        {
-            "topics": [r[0] for r in records],
-            "keys": [r[1] for r in records],
-            "rids": [r[2] for r in records],
-            "types": [types[r[0]] for r in records],
-            "times": [_ce_time(r[3]) for r in records],
-            "bodies": [None if r[3] is None else orjson.dumps(r[3]) for r in records],
-        },
+    """Add (topic, key, record_id, body) records to the outbox inside the caller's transaction,
+    their `seq` in the order given. A None body is a tombstone (the compacted calendars topic
+    deletes the key)."""
+    await _insert(
+        conn,
+        [
+            outbox_record(t, k, rid, None if body is None else orjson.dumps(body), _ce_time(body))
+            for t, k, rid, body in records
+        ],
     )
 
-
-RawRecord = tuple[str, str, str, str, bytes]
-"""(topic, key, record id, CloudEvents time, the body's JSON) of an outbox record."""
 
 BUNDLE_FROM = 64
 """Fewer records than this go as rows of their own (a timer round's few signals)."""
 
 
-async def enqueue_raw(conn: AsyncConnection, records: Sequence[RawRecord]) -> None:
-    """`enqueue_many` for bodies already serialised, their time given: the event path's
-    records (signals and clock facts). Many go as bundles of `BUNDLE_RECORDS` per row (the
+async def enqueue_raw(conn: AsyncConnection, records: Sequence[OutboxRecord]) -> None:
+    """`enqueue_many` for records already built (`outbox_record`), bodies serialised: the
+    event path's signals and clock facts. Many go as bundles of `BUNDLE_RECORDS` per row (the
     relay unpacks them in order), compressed with lz4 where the server has it."""
-    if not records:
+    if len(records) < BUNDLE_FROM:
+        await _insert(conn, records)
         return
-    types = {topic: _ce_type(topic) for topic in {r[0] for r in records}}
-    full = [(t, k, rid, types[t], time, body) for t, k, rid, time, body in records]
-    if len(full) < BUNDLE_FROM:
-        rows = full
-    else:
-        if await _lz4(conn):
-            # pglz would take three times as long over the bundles' JSON
-            await conn.execute(sa.text("SET LOCAL default_toast_compression = lz4"))
-        rows = [
-            ("", str(len(part)), part[0][2], BUNDLE_TYPE, "", pack(part))
-            for part in (full[n : n + BUNDLE_RECORDS] for n in range(0, len(full), BUNDLE_RECORDS))
-        ]
+    if await _lz4(conn):
+        # pglz would take three times as long over the bundles' JSON
+        await conn.execute(sa.text("SET LOCAL default_toast_compression = lz4"))
+    await _insert(
+        conn,
+        [
+            OutboxRecord("", str(len(part)), part[0].record_id, BUNDLE_TYPE, "", pack(part))
+            for part in (
+                records[n : n + BUNDLE_RECORDS] for n in range(0, len(records), BUNDLE_RECORDS)
+            )
+        ],
+    )
+
+
+async def _insert(conn: AsyncConnection, rows: Sequence[OutboxRecord]) -> None:
+    """One statement for all the rows, their `seq` in the order given."""
+    if not rows:
+        return
     await conn.execute(
         sa.text(
             "INSERT INTO sla_engine.outbox (topic, key, record_id, ce_type, ce_time, body) "
@@ -142,12 +130,12 @@ async def enqueue_raw(conn: AsyncConnection, records: Sequence[RawRecord]) -> No
             "WITH ORDINALITY AS r(topic, key, rid, ce_type, ce_time, body, n) ORDER BY n"
         ),
         {
-            "topics": [r[0] for r in rows],
-            "keys": [r[1] for r in rows],
-            "rids": [r[2] for r in rows],
-            "types": [r[3] for r in rows],
-            "times": [r[4] for r in rows],
-            "bodies": [r[5] for r in rows],
+            "topics": [r.topic for r in rows],
+            "keys": [r.key for r in rows],
+            "rids": [r.record_id for r in rows],
+            "types": [r.ce_type for r in rows],
+            "times": [r.ce_time for r in rows],
+            "bodies": [r.value for r in rows],
         },
     )
 
@@ -179,7 +167,7 @@ class Relay:
         self.engine, self.producer, self.batch = engine, producer, batch
         self.wake = asyncio.Event()
         self.stop = asyncio.Event()
-        self.sender = BatchSender()
+        self.sender = BatchProducer()
 
     def notify(self) -> None:
         self.wake.set()
@@ -240,8 +228,8 @@ class Relay:
                 # null: a row written before the column was (read the time from the body)
                 occurred = ce_time if ce_time is not None else _ce_time(_parse(body))
                 # a None body is a tombstone, sent as a record without a value
-                records.append((topic, key, rid, ce_type, occurred, body))
-            await self.sender.send(self.producer, records, timeout=10.0)
+                records.append(OutboxRecord(topic, key, rid, ce_type, occurred, body))
+            await self.sender.send(self.producer, [kafka_record(r) for r in records], timeout=10.0)
             await raw.execute("DELETE FROM sla_engine.outbox WHERE seq = ANY($1::bigint[])", seqs)
         more = more or len(heads) == self.batch
         OUTBOX_PENDING.set(count if more else 0)

@@ -31,7 +31,7 @@ class ConfigFiles:
     policies: dict[str, PolicySpec] = field(default_factory=dict)
     sources: dict[tuple[str, str], Path] = field(default_factory=dict)
     effective: dict[tuple[str, str], datetime] = field(default_factory=dict)
-    """The `effective_from` a body gives (SPEC §11); the same again at the next start is no
+    """The `effective_from` a body gives (from then on the version counts); the same again at the next start is no
     new version, so an unchanged file never adds one."""
 
 

@@ -1,4 +1,4 @@
-"""Calendars and policies with every version (SPEC §11), and maintenance windows: stored in
+"""Calendars and policies with every version (each in force from its `effective_from`), and maintenance windows: stored in
 PostgreSQL and cached in memory as the registry every event is matched against."""
 
 from __future__ import annotations
