@@ -10,6 +10,7 @@ from pacta.calendars import CALENDAR_24X7
 from pacta.durations import datetime_to_ms
 from sla_engine.domain.rules import ClockRules
 from sla_engine.domain.ticket_log import TicketEvent
+from sla_engine.domain.tickets import Ticket, fire_due, replay_all
 from tests.unit.sla_engine.domain_engine import DomainEngine
 
 M = 60_000
@@ -91,3 +92,36 @@ def test_a_response_at_the_instant_of_creation_is_met_whichever_arrives_first() 
     second.deliver([("T-1", created)], LATER)
     assert second.in_force() == first.in_force()
     assert ("T-1", "response", "met", 1.0, 1) in {key for key, _stamp in first.in_force()}
+
+
+def test_a_replay_up_to_a_watermark_leaves_the_signals_after_it_standing() -> None:
+    """A backfill judges a ticket at its history's instant: a replay there cannot see the
+    signals standing after it, and must not retract them only to fire them again later."""
+    t = Ticket(ticket_id="T-1", service="s", customer=None, ticket_type="incident", rules=RULES)
+    created = TicketEvent(T0, "created", "open", "P1")
+    first = replay_all(t, [created], T0 + 5 * H)
+    breach = ("T-1", "resolution", "breach", 1.0, 1)
+    assert breach in {i.key for i in first.intents}
+    # a late event an hour in, replayed at a watermark before the breach: the breach stands
+    noted = TicketEvent(T0 + H, "updated", "open")
+    held = replay_all(t, [created, noted], T0 + 2 * H)
+    assert breach not in held.retracted
+    assert breach in t.emitted
+    # the clock gets there as it stood: nothing new; had it moved, it would fire again
+    assert [i.key for i in fire_due(t, T0 + 5 * H).intents if i.key == breach] == []
+
+
+def test_a_standing_signal_the_clock_reaches_otherwise_is_fired_again() -> None:
+    t = Ticket(ticket_id="T-1", service="s", customer=None, ticket_type="incident", rules=RULES)
+    created = TicketEvent(T0, "created", "open", "P1")
+    replay_all(t, [created], T0 + 5 * H)
+    breach = ("T-1", "resolution", "breach", 1.0, 1)
+    # a pause an hour in, replayed at a watermark before the breach: it stands for now ...
+    waiting = TicketEvent(T0 + H, "updated", "waiting_for_customer")
+    resumed = TicketEvent(T0 + 2 * H, "updated", "open")
+    replay_all(t, [created, waiting, resumed], T0 + 2 * H)
+    assert breach in t.emitted
+    # ... and when the clock reaches the breach an hour later than it fired, it is moved
+    due = fire_due(t, T0 + 6 * H)
+    assert breach in due.retracted
+    assert [i.occurred_at_ms for i in due.intents if i.key == breach] == [T0 + 5 * H]

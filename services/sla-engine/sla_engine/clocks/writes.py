@@ -27,6 +27,7 @@ from sla_engine.store.signals import (
     mark_retracted,
     retracted_counts,
     signal_record,
+    standing_signals,
 )
 
 log = get_logger(__name__)
@@ -66,6 +67,11 @@ class ClockWriter:
         tickets: list[Ticket] = []
         skip: dict[str, frozenset[str]] = {}
         standing = standing or {}
+        # the timers' and in-order paths retract rarely (a signal a replay up to a backfill's
+        # watermark left standing, which the clock reached otherwise): read what they retract
+        unread = [t.ticket_id for t, o in outcomes if o.retracted and t.ticket_id not in standing]
+        if unread:
+            standing = {**standing, **await standing_signals(conn, ticket_ids=unread)}
         # a condition signalled and retracted n times takes the id of occurrence n + 1
         with_new = [t.ticket_id for t, o in outcomes if o.intents]
         retracted = await retracted_counts(conn, ticket_ids=with_new)

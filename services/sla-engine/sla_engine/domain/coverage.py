@@ -28,9 +28,7 @@ def silences(instants: Iterable[int], max_silence_ms: int) -> list[OpenInterval]
     from the last event + `max_silence_ms` to the next event (None: no next event yet)."""
     ordered = sorted(set(instants))
     out: list[OpenInterval] = [
-        (a + max_silence_ms, b)
-        for a, b in pairwise(ordered)
-        if b - a > max_silence_ms
+        (a + max_silence_ms, b) for a, b in pairwise(ordered) if b - a > max_silence_ms
     ]
     if ordered:
         out.append((ordered[-1] + max_silence_ms, None))

@@ -235,7 +235,9 @@ def replay(
 
 
 def diff_signals(
-    standing: Mapping[SignalKey, Stamp], new_intents: Iterable[SignalIntent]
+    standing: Mapping[SignalKey, Stamp],
+    new_intents: Iterable[SignalIntent],
+    horizon_ms: int | None = None,
 ) -> tuple[list[SignalIntent], list[SignalKey]]:
     """(signals to emit, keys to retract) when a replay's intents replace the standing signals.
 
@@ -244,12 +246,21 @@ def diff_signals(
     retracted; one it produces with another instant or content (a late priority change, pause
     or version moved it) is retracted as it fired and emitted again as it now stands, so the
     signals always say what the clocks say, whatever order the events came in.
+
+    `horizon_ms`: the instant the replay judged up to (a backfill's watermark): a standing
+    signal after it is beyond what the replay could see, and stands until the clock gets there.
     """
     fresh: dict[SignalKey, SignalIntent] = {}
     for intent in new_intents:
         fresh.setdefault(intent.key, intent)
     to_emit = [intent for key, intent in fresh.items() if standing.get(key) != intent.stamp]
     to_retract = sorted(
-        key for key, stamp in standing.items() if key not in fresh or fresh[key].stamp != stamp
+        key
+        for key, stamp in standing.items()
+        if (
+            fresh[key].stamp != stamp
+            if key in fresh
+            else horizon_ms is None or stamp[0] <= horizon_ms
+        )
     )
     return to_emit, to_retract

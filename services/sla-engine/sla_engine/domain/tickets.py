@@ -118,7 +118,7 @@ def replay_all(
     )
     ticket.clocks = clocks
     ticket.last_event_ms = max((e.at_ms for e in events), default=ticket.last_event_ms)
-    to_emit, retracted = diff_signals(ticket.emitted, intents)
+    to_emit, retracted = diff_signals(ticket.emitted, intents, now_ms)
     if retracted:
         gone = set(retracted)
         ticket.emitted = {k: v for k, v in ticket.emitted.items() if k not in gone}
@@ -144,9 +144,13 @@ def _settle(
     retracted: list[SignalKey],
     unchanged: frozenset[Metric] = frozenset(),
 ) -> Outcome:
-    fresh = [i for i in intents if i.key not in ticket.emitted]
+    fresh = [i for i in intents if ticket.emitted.get(i.key) != i.stamp]
+    # one standing that says otherwise (a replay up to a backfill's watermark left it, and
+    # the clock got there another way) is retracted as it fired, and fired as it now stands
+    moved = [i.key for i in fresh if i.key in ticket.emitted and i.key not in retracted]
     if fresh:
         ticket.emitted = {**ticket.emitted, **{i.key: i.stamp for i in fresh}}
+    retracted = [*retracted, *moved]
     ticket.version += 1
     return Outcome(fresh, retracted, unchanged)
 
