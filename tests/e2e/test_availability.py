@@ -176,8 +176,10 @@ async def test_bad_month_is_422_and_a_key_is_needed(stack: dict[str, ServiceProc
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["downtime_seconds"] == 0
-    assert body["agreed_service_seconds"] == 29 * 86400  # a leap February, all of it past
-    assert body["actual"] == 100.0
+    # never monitored: nothing of the month was measured, so there is no figure (never 100 %)
+    assert body["unmeasured_seconds"] == 29 * 86400  # a leap February, all of it past
+    assert body["agreed_service_seconds"] == 0
+    assert (body["actual"], body["met"], body["coverage"]) == (None, None, 0.0)
 
 
 async def test_maintenance_after_the_fact_reduces_downtime_exactly(
