@@ -111,17 +111,32 @@ def test_a_replay_up_to_a_watermark_leaves_the_signals_after_it_standing() -> No
     assert [i.key for i in fire_due(t, T0 + 5 * H).intents if i.key == breach] == []
 
 
-def test_a_standing_signal_the_clock_reaches_otherwise_is_fired_again() -> None:
+def test_a_standing_signal_after_a_watermark_that_moved_is_retracted_and_fired_when_due() -> None:
     t = Ticket(ticket_id="T-1", service="s", customer=None, ticket_type="incident", rules=RULES)
     created = TicketEvent(T0, "created", "open", "P1")
     replay_all(t, [created], T0 + 5 * H)
     breach = ("T-1", "resolution", "breach", 1.0, 1)
-    # a pause an hour in, replayed at a watermark before the breach: it stands for now ...
+    # a pause an hour in, replayed at a watermark before the breach: the clocks, running on,
+    # breach an hour later than it fired: retracted now ...
     waiting = TicketEvent(T0 + H, "updated", "waiting_for_customer")
     resumed = TicketEvent(T0 + 2 * H, "updated", "open")
-    replay_all(t, [created, waiting, resumed], T0 + 2 * H)
-    assert breach in t.emitted
-    # ... and when the clock reaches the breach an hour later than it fired, it is moved
+    held = replay_all(t, [created, waiting, resumed], T0 + 2 * H)
+    assert breach in held.retracted
+    assert breach not in t.emitted
+    # ... and fired as it stands when the clock gets there
     due = fire_due(t, T0 + 6 * H)
-    assert breach in due.retracted
     assert [i.occurred_at_ms for i in due.intents if i.key == breach] == [T0 + 5 * H]
+
+
+def test_a_late_resolve_replayed_at_a_watermark_still_retracts_the_breach_it_disproves() -> None:
+    """The resolve comes late, alone: its partition is judged at its instant, before the
+    breach. The breach is after what the replay judged, but the stopped clock will never give
+    it: retracted, and the met fires."""
+    t = Ticket(ticket_id="T-1", service="s", customer=None, ticket_type="incident", rules=RULES)
+    created = TicketEvent(T0, "created", "open", "P1")
+    replay_all(t, [created], T0 + 5 * H)
+    breach = ("T-1", "resolution", "breach", 1.0, 1)
+    resolved = TicketEvent(T0 + 3 * H, "resolved", "resolved")
+    outcome = replay_all(t, [created, resolved], T0 + 3 * H)  # the watermark: the resolve
+    assert breach in outcome.retracted
+    assert ("T-1", "resolution", "met", 1.0, 1) in {i.key for i in outcome.intents}

@@ -4,7 +4,7 @@ signalled. Pure: instants are epoch milliseconds handed in by the caller."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from pacta.events import TicketAction
@@ -237,7 +237,7 @@ def replay(
 def diff_signals(
     standing: Mapping[SignalKey, Stamp],
     new_intents: Iterable[SignalIntent],
-    horizon_ms: int | None = None,
+    ahead: Collection[SignalKey] = (),
 ) -> tuple[list[SignalIntent], list[SignalKey]]:
     """(signals to emit, keys to retract) when a replay's intents replace the standing signals.
 
@@ -247,8 +247,9 @@ def diff_signals(
     or version moved it) is retracted as it fired and emitted again as it now stands, so the
     signals always say what the clocks say, whatever order the events came in.
 
-    `horizon_ms`: the instant the replay judged up to (a backfill's watermark): a standing
-    signal after it is beyond what the replay could see, and stands until the clock gets there.
+    `ahead`: standing signals after the instant the replay judged up to (a backfill's
+    watermark) that the clocks will still give as they stand: they stay, and are not retracted
+    only to be fired again when the clock gets there.
     """
     fresh: dict[SignalKey, SignalIntent] = {}
     for intent in new_intents:
@@ -257,10 +258,6 @@ def diff_signals(
     to_retract = sorted(
         key
         for key, stamp in standing.items()
-        if (
-            fresh[key].stamp != stamp
-            if key in fresh
-            else horizon_ms is None or stamp[0] <= horizon_ms
-        )
+        if (fresh[key].stamp != stamp if key in fresh else key not in ahead)
     )
     return to_emit, to_retract

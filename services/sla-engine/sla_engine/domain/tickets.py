@@ -118,11 +118,21 @@ def replay_all(
     )
     ticket.clocks = clocks
     ticket.last_event_ms = max((e.at_ms for e in events), default=ticket.last_event_ms)
-    to_emit, retracted = diff_signals(ticket.emitted, intents, now_ms)
+    to_emit, retracted = diff_signals(ticket.emitted, intents, _ahead(ticket, clocks, now_ms))
     if retracted:
         gone = set(retracted)
         ticket.emitted = {k: v for k, v in ticket.emitted.items() if k not in gone}
     return _settle(ticket, to_emit, retracted)
+
+
+def _ahead(ticket: Ticket, clocks: Mapping[Metric, Clock], now_ms: int) -> set[SignalKey]:
+    """The standing signals after `now_ms` (a replay judged at a backfill's watermark) that the
+    replayed clocks, running on as they stand, give again just as they stand."""
+    later = [stamp[0] for stamp in ticket.emitted.values() if stamp[0] > now_ms]
+    if not later:
+        return set()
+    projected = [i for c in clocks.values() for i in c.copy().advance_due(max(later))]
+    return {i.key for i in projected if ticket.emitted.get(i.key) == i.stamp}
 
 
 def advance_due(ticket: Ticket, now_ms: int) -> list[SignalIntent]:
