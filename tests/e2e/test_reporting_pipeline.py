@@ -198,6 +198,9 @@ async def test_month_edges_move_with_the_zone_and_a_reopened_ticket_counts_once(
         stack,
         "/v1/events/monitoring",
         [
+            # monitored since before October in every zone (time before a service's first
+            # monitoring event is unmeasured, and these figures count the whole months)
+            {**check("firing", "2026-09-29T00:00:00Z"), "check": "heartbeat"},
             check("firing", "2026-10-31T23:10:00Z"),  # 50 min in UTC October, 10 in November
             check("resolved", "2026-11-01T00:10:00Z"),
             check("firing", "2026-11-30T22:30:00Z"),  # Berlin's November ends at 23:00 UTC

@@ -231,11 +231,19 @@ async def test_a_calendar_version_re_measures_the_clocks_on_it_from_its_instant(
         d.engine, d.ticket, lambda c: c["resolution"]["calendar_version"] == 2
     )
     # 2 h under the office hours, then all day from the 10th 20:00 to the 12th 10:00 (38 h);
-    # the breach is the same occurrence, moved to 22:00 on the 10th: the clock says so
+    # the breach moved to 22:00 on the 10th: retracted as it fired and fired as it now stands,
+    # with an id of its own, and so its `stopped` (the signals say what the clocks say)
     assert clocks["resolution"]["elapsed_seconds"] == (2 + 38) * 3600
     assert utc(clocks["resolution"]["deadline"]) == last_month_day(10, 22)
     assert clocks["resolution"]["state"] == "breached"
-    assert [s["kind"] for s in d.mine(signals)] == ["breach", "stopped"]
+    moved = await d.wait(signals, f"{d.ticket}/resolution/breach/1#2")
+    assert utc(moved["occurred_at"]) == last_month_day(10, 22)
+    assert moved["calendar_version"] == 2
+    await d.wait(signals, f"{d.ticket}/resolution/stopped/1#2")
+    assert sorted(s["signal_id"] for s in d.mine(signals) if s["kind"] == "retracted") == [
+        f"{d.ticket}/resolution/breach/1/retracted",
+        f"{d.ticket}/resolution/stopped/1/retracted",
+    ]
     versions = call("GET", f"{d.engine}/v1/calendars/{calendar}/versions").json()["items"]
     assert [v["version"] for v in versions] == [1, 2]
     # the built-in calendar is one version, there since always
