@@ -4,9 +4,7 @@ policy, availability signals in real time (timers), and availability facts for r
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -15,6 +13,7 @@ from pacta.clock import now_ms
 from pacta.durations import datetime_to_ms, ms_to_datetime
 from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, MonitoringEvent, Signal, topic_name
 from pacta.logs import get_logger
+from sla_engine.availability.gauges import LiveGauges, Measured
 from sla_engine.availability.store import (
     check_journal,
     event_summaries,
@@ -35,7 +34,7 @@ from sla_engine.availability.views import availability_fact, intent_signal, retr
 from sla_engine.domain.availability import BURN_RULES, OpenInterval, month_bounds
 from sla_engine.domain.availability_record import Recorded, judge, standing_ids
 from sla_engine.domain.budget_alerts import plan
-from sla_engine.domain.coverage import HEARTBEAT_CHECK, Monitoring
+from sla_engine.domain.coverage import HEARTBEAT_CHECK
 from sla_engine.domain.downtime import (
     MAINTENANCE_CHECK,
     CheckEvent,
@@ -54,7 +53,7 @@ from sla_engine.domain.downtime import (
 from sla_engine.domain.policies import select_availability_policy
 from sla_engine.kafka.outbox import enqueue
 from sla_engine.kafka.ownership import Ownership
-from sla_engine.metrics import AVAILABILITY, BUDGET_REMAINING, COVERAGE, DETECTION_LAG, SIGNALS
+from sla_engine.metrics import DETECTION_LAG, SIGNALS
 from sla_engine.resources.registry import Registry
 from sla_engine.store.signals import insert_signals, mark_retracted, signal_record
 from sla_engine.timers import TimerHeap, run_rounds
@@ -65,17 +64,6 @@ LOOKBACK_MS = max(rule.long_ms for rule in BURN_RULES)
 
 Dues = dict[str, int | None]
 MONTH_MS = 32 * 86_400_000  # back far enough to reach the start of any calendar's month
-
-
-@dataclass(frozen=True, slots=True)
-class Measured:
-    """What a service's live gauges are computed from at each scrape."""
-
-    objective: Objective
-    down: list[OpenInterval]
-    windows: list[OpenInterval]
-    monitoring: Monitoring
-    firing: list[OpenInterval]
 
 
 class OutageTracker:
@@ -89,7 +77,7 @@ class OutageTracker:
         self.facts_topic = topic_name(prefix, FACTS_TOPIC)
         self.on_commit: list[Callable[[], None]] = []  # run after a commit (the relay's bell)
         self._applied: Dues = {}  # timers the consumer's open transaction asks for
-        self.live: dict[str, Measured] = {}
+        self.gauges = LiveGauges()
 
     def objective(self, service: str) -> Objective:
         policy = select_availability_policy(self.registry.policies.values(), service)
@@ -249,7 +237,7 @@ class OutageTracker:
                     )
         for fig in result.figures:
             await self._write_fact(conn, fig)
-        self._watch(service, Measured(objective, down, windows, monitoring, firing))
+        self.gauges.watch(service, Measured(objective, down, windows, monitoring, firing))
         return result.next_due_ms
 
     async def _retractions(
@@ -261,32 +249,6 @@ class OutageTracker:
         bodies = await signal_bodies(conn, signal_ids=[r.signal_id for r in wrong])
         await mark_retracted(conn, signal_ids=[r.signal_id for r in wrong])
         return [retraction_signal(bodies[r.signal_id], now) for r in wrong if r.signal_id in bodies]
-
-    def _watch(self, service: str, measured: Measured) -> None:
-        """Keep the service's outages for its gauges, which are computed at each scrape, so
-        a dashboard sees the availability fall during an outage, not only at its events."""
-        if service not in self.live:
-            AVAILABILITY.labels(service).set_function(lambda: self._gauge(service, "actual"))
-            COVERAGE.labels(service).set_function(lambda: self._gauge(service, "coverage"))
-            if measured.objective.target is not None:
-                BUDGET_REMAINING.labels(service).set_function(
-                    lambda: self._gauge(service, "budget")
-                )
-        self.live[service] = measured
-
-    def _gauge(self, service: str, which: str) -> float:
-        m = self.live[service]
-        now = now_ms()
-        month = month_of(now, m.objective.calendar.timezone)
-        fig = month_figures(
-            service, month, m.objective, m.down, m.windows, now, m.monitoring, m.firing
-        )
-        if which == "actual":
-            # no figure (nothing measured this month) is no value, never 100 %
-            return math.nan if fig.actual_pct is None else fig.actual_pct / 100
-        if which == "coverage":
-            return math.nan if fig.coverage_pct is None else fig.coverage_pct / 100
-        return 1.0 if fig.budget_consumed is None else 1 - fig.budget_consumed
 
     async def _load(
         self, conn: AsyncConnection, service: str, objective: Objective, since_ms: int
