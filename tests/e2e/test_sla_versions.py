@@ -131,11 +131,18 @@ async def test_a_correction_in_the_middle_of_last_month_re_measures_only_what_ca
 
     after = signals.records[seen:]
     assert not [s for s in after if s["ticket_id"] == early]
-    assert sorted(s["kind"] for s in after if s["ticket_id"] == late) == [
-        "breach",
-        "retracted",
-        "stopped",
+    # the late ticket is measured by the new version all its life: its resolution breached,
+    # and its response met, the same instant as before, now under version 2 (a signal says the
+    # version it was computed under, so it is retracted as fired and fired as it stands)
+    assert sorted((s["metric"], s["kind"]) for s in after if s["ticket_id"] == late) == [
+        ("resolution", "breach"),
+        ("resolution", "retracted"),
+        ("resolution", "stopped"),
+        ("response", "met"),
+        ("response", "retracted"),
     ]
+    met = next(s for s in after if s["ticket_id"] == late and s["kind"] == "met")
+    assert (met["signal_id"], met["policy_version"]) == (f"{late}/response/met/1#2", 2)
 
 
 async def test_a_change_now_reaches_open_tickets_at_once_keeping_their_elapsed_time(
