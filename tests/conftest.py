@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, settings
 
 from pacta.kafka import ensure_topics
 from pacta.settings import CommonSettings
+from tests.support.alerting import hook, mailbox  # noqa: F401  (the alerting tests' fixtures)
 from tests.support.processes import ServiceProcess
 
 KAFKA = os.environ.get("PACTA_KAFKA_BOOTSTRAP", "127.0.0.1:9092")

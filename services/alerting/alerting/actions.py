@@ -3,6 +3,8 @@ one transaction with its consequences (escalation stops, receivers told, groups 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerting import direct, flushing, pipeline, store
@@ -10,6 +12,9 @@ from alerting.context import Context
 from alerting.domain.alerts import Alert, acknowledge, resolve_by_hand
 from alerting.store.alerts import HistoryEntry
 from pacta.durations import ms_to_datetime
+
+Action = Callable[[AsyncConnection, Context, str, str, int], Awaitable[Alert | None]]
+"""What a person does to one alert: (conn, ctx, alert id, by whom, now) -> the alert after it."""
 
 
 async def ack(

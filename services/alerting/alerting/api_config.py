@@ -9,8 +9,11 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerting import receivers, store
+from alerting.context import Context
+from alerting.deps import Ctx
 from alerting.domain.routing import RootSpec, build_tree, describe, match, references
 from alerting.live import LiveConfig
+from alerting.receivers.base import ReceiverConfig
 from alerting.specs import EscalationPolicySpec, InhibitRules
 from alerting.web_helpers import READ, WRITE, body_schema, invalid, json_body, responses, validate
 from pacta.auth import AdminKey, ReaderKey
@@ -34,14 +37,9 @@ class RouteTest(BaseModel):
     routes: dict[str, Any] | None = None
 
 
-def _live(request: Request) -> LiveConfig:
-    live: LiveConfig = request.app.state.ctx.live
-    return live
-
-
-def _shown(name: str, config: BaseModel) -> dict[str, Any]:
+def _shown(name: str, config: ReceiverConfig) -> dict[str, Any]:
     body = config.model_dump(mode="json")
-    for field in getattr(config, "SECRET_FIELDS", frozenset()):
+    for field in config.SECRET_FIELDS:
         if body.get(field) is not None:
             body[field] = SECRET_SHOWN
     return {"name": name, **body}
@@ -51,14 +49,14 @@ def _shown(name: str, config: BaseModel) -> dict[str, Any]:
 
 
 @router.get("/receivers", tags=["receivers"], response_model=Items, responses=READ)
-async def list_receivers(request: Request, _: ReaderKey) -> Items:
-    live = _live(request)
+async def list_receivers(ctx: Ctx, _: ReaderKey) -> Items:
+    live = ctx.live
     return Items(items=[_shown(n, c) for n, c in sorted(live.receivers.items())])
 
 
 @router.get("/receivers/{name}", tags=["receivers"], responses={**READ, **responses(404)})
-async def get_receiver(request: Request, name: Name, _: ReaderKey) -> dict[str, Any]:
-    config = _live(request).receivers.get(name)
+async def get_receiver(ctx: Ctx, name: Name, _: ReaderKey) -> dict[str, Any]:
+    config = ctx.live.receivers.get(name)
     if config is None:
         raise Problem(404, "Not found", f"receiver {name!r} does not exist")
     return _shown(name, config)
@@ -85,33 +83,33 @@ _RECEIVER_SCHEMA = {
     openapi_extra=_RECEIVER_SCHEMA,
 )
 async def put_receiver(
-    request: Request, response: Response, name: Name, _: AdminKey
+    request: Request, ctx: Ctx, response: Response, name: Name, _: AdminKey
 ) -> dict[str, Any]:
     body = await json_body(request)
     if not isinstance(body, dict):
         raise invalid([{"field": "body", "message": "must be a JSON object"}])
-    live = _live(request)
+    live = ctx.live
     previous = live.receivers.get(name)
     if previous is not None and previous.model_dump().get("type") == body.get("type"):
         # a body read back from GET shows secrets as "<set>": keep the stored ones
-        for field in getattr(previous, "SECRET_FIELDS", frozenset()):
+        for field in previous.SECRET_FIELDS:
             if body.get(field) == SECRET_SHOWN:
                 body[field] = getattr(previous, field)
     config = parse_receiver_checked(body)
     stored = config.model_dump(mode="json")
-    async with request.app.state.engine.begin() as conn:
+    async with ctx.engine.begin() as conn:
         created = await store.config.put(conn, kind="receiver", name=name, body=stored)
     live.receivers[name] = config
     response.status_code = 201 if created else 200
     return _shown(name, config)
 
 
-def parse_receiver_checked(body: dict[str, Any]) -> BaseModel:
+def parse_receiver_checked(body: dict[str, Any]) -> ReceiverConfig:
     kind = body.get("type")
     if not isinstance(kind, str) or kind not in receivers.TYPES:
         raise invalid([{"field": "type", "message": f"must be one of {sorted(receivers.TYPES)}"}])
     module = receivers.TYPES[kind]
-    config: BaseModel = validate(module.Config, body)
+    config: ReceiverConfig = validate(module.Config, body)
     return config
 
 
@@ -121,12 +119,12 @@ def parse_receiver_checked(body: dict[str, Any]) -> BaseModel:
     status_code=204,
     responses={**WRITE, **responses(404, 409)},
 )
-async def delete_receiver(request: Request, name: Name, _: AdminKey) -> Response:
-    live = _live(request)
+async def delete_receiver(ctx: Ctx, name: Name, _: AdminKey) -> Response:
+    live = ctx.live
     users = _receiver_users(live, name)
     if users:
         raise Problem(409, "Conflict", f"receiver {name!r} is used by {users}")
-    async with request.app.state.engine.begin() as conn:
+    async with ctx.engine.begin() as conn:
         found = await store.config.delete(conn, kind="receiver", name=name)
     if not found and name not in live.receivers:
         raise Problem(404, "Not found", f"receiver {name!r} does not exist")
@@ -150,7 +148,7 @@ def _receiver_users(live: LiveConfig, name: str) -> list[str]:
 # ---- routes -------------------------------------------------------------------------------
 
 
-def check_tree(request: Request, data: Any, prefix: str = "") -> RootSpec:
+def check_tree(ctx: Context, data: Any, prefix: str = "") -> RootSpec:
     """Validate a tree as PUT /v1/routes does: grammar, durations, and every name it uses."""
     if not isinstance(data, dict):
         raise invalid([{"field": prefix or "body", "message": "must be a JSON object"}])
@@ -159,9 +157,8 @@ def check_tree(request: Request, data: Any, prefix: str = "") -> RootSpec:
         build_tree(spec)
     except ValueError as exc:
         raise invalid([{"field": prefix or "routes", "message": str(exc)}]) from None
-    live = _live(request)
-    feed = getattr(request.app.state, "calendar_feed", None)
-    calendars_known = feed is None or feed.caught_up.is_set()
+    live = ctx.live
+    calendars_known = ctx.calendars_known
     errors = []
     for field, kind, name in references(spec):
         where = f"{prefix}.{field}" if prefix else field
@@ -177,30 +174,30 @@ def check_tree(request: Request, data: Any, prefix: str = "") -> RootSpec:
 
 
 @router.get("/routes", tags=["routes"], responses={**READ, **responses(404)})
-async def get_routes(request: Request, _: ReaderKey) -> dict[str, Any]:
-    live = _live(request)
+async def get_routes(ctx: Ctx, _: ReaderKey) -> dict[str, Any]:
+    live = ctx.live
     if live.tree_spec is None:
         raise Problem(404, "Not found", "no routing tree is set (PUT /v1/routes)")
     return live.tree_spec
 
 
 @router.put("/routes", tags=["routes"], responses=WRITE, openapi_extra=body_schema(RootSpec))
-async def put_routes(request: Request, _: AdminKey) -> dict[str, Any]:
-    spec = check_tree(request, await json_body(request))
+async def put_routes(request: Request, ctx: Ctx, _: AdminKey) -> dict[str, Any]:
+    spec = check_tree(ctx, await json_body(request))
     body = spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    async with request.app.state.engine.begin() as conn:
+    async with ctx.engine.begin() as conn:
         await store.config.put(conn, kind="routes", name="root", body=body)
-    _live(request).set_tree(body)
+    ctx.live.set_tree(body)
     return body
 
 
 @router.post("/routes/test", tags=["routes"], responses=WRITE, openapi_extra=body_schema(RouteTest))
-async def try_routes(request: Request, _: ReaderKey) -> dict[str, Any]:
+async def try_routes(request: Request, ctx: Ctx, _: ReaderKey) -> dict[str, Any]:
     """Where an alert with these labels would go: `amtool config routes test` over HTTP."""
     test: RouteTest = validate(RouteTest, await json_body(request))
-    live = _live(request)
+    live = ctx.live
     if test.routes is not None:
-        tree = build_tree(check_tree(request, test.routes, "routes"))
+        tree = build_tree(check_tree(ctx, test.routes, "routes"))
     elif live.tree is not None:
         tree = live.tree
     else:
@@ -212,8 +209,8 @@ async def try_routes(request: Request, _: ReaderKey) -> dict[str, Any]:
 
 
 @router.get("/inhibit-rules", tags=["inhibit-rules"], response_model=Items, responses=READ)
-async def get_inhibit_rules(request: Request, _: ReaderKey) -> Items:
-    return Items(items=_live(request).inhibit_spec)
+async def get_inhibit_rules(ctx: Ctx, _: ReaderKey) -> Items:
+    return Items(items=ctx.live.inhibit_spec)
 
 
 @router.put(
@@ -223,12 +220,12 @@ async def get_inhibit_rules(request: Request, _: ReaderKey) -> Items:
     responses=WRITE,
     openapi_extra=body_schema(InhibitRules),
 )
-async def put_inhibit_rules(request: Request, _: AdminKey) -> Items:
+async def put_inhibit_rules(request: Request, ctx: Ctx, _: AdminKey) -> Items:
     rules: InhibitRules = validate(InhibitRules, await json_body(request))
     items = [r.model_dump(mode="json") for r in rules.items]
-    async with request.app.state.engine.begin() as conn:
+    async with ctx.engine.begin() as conn:
         await store.config.put(conn, kind="inhibit_rules", name="all", body=items)
-    _live(request).set_inhibit(items)
+    ctx.live.set_inhibit(items)
     return Items(items=items)
 
 
@@ -238,8 +235,8 @@ async def put_inhibit_rules(request: Request, _: AdminKey) -> Items:
 @router.get(
     "/escalation-policies", tags=["escalation-policies"], response_model=Items, responses=READ
 )
-async def list_policies(request: Request, _: ReaderKey) -> Items:
-    specs = _live(request).policy_specs
+async def list_policies(ctx: Ctx, _: ReaderKey) -> Items:
+    specs = ctx.live.policy_specs
     return Items(items=[{"name": n, **b} for n, b in sorted(specs.items())])
 
 
@@ -248,8 +245,8 @@ async def list_policies(request: Request, _: ReaderKey) -> Items:
     tags=["escalation-policies"],
     responses={**READ, **responses(404)},
 )
-async def get_policy(request: Request, name: Name, _: ReaderKey) -> dict[str, Any]:
-    body = _live(request).policy_specs.get(name)
+async def get_policy(ctx: Ctx, name: Name, _: ReaderKey) -> dict[str, Any]:
+    body = ctx.live.policy_specs.get(name)
     if body is None:
         raise Problem(404, "Not found", f"escalation policy {name!r} does not exist")
     return {"name": name, **body}
@@ -262,10 +259,10 @@ async def get_policy(request: Request, name: Name, _: ReaderKey) -> dict[str, An
     openapi_extra=body_schema(EscalationPolicySpec),
 )
 async def put_policy(
-    request: Request, response: Response, name: Name, _: AdminKey
+    request: Request, ctx: Ctx, response: Response, name: Name, _: AdminKey
 ) -> dict[str, Any]:
     spec: EscalationPolicySpec = validate(EscalationPolicySpec, await json_body(request))
-    live = _live(request)
+    live = ctx.live
     errors = [
         {"field": f"steps.{i}.receivers.{j}", "message": f"receiver {r!r} is not defined"}
         for i, step in enumerate(spec.steps)
@@ -275,7 +272,7 @@ async def put_policy(
     if errors:
         raise invalid(errors)
     body = spec.model_dump(mode="json")
-    async with request.app.state.engine.begin() as conn:
+    async with ctx.engine.begin() as conn:
         created = await store.config.put(conn, kind="escalation_policy", name=name, body=body)
     live.set_policy(name, body)
     response.status_code = 201 if created else 200
@@ -288,14 +285,14 @@ async def put_policy(
     status_code=204,
     responses={**WRITE, **responses(404, 409)},
 )
-async def delete_policy(request: Request, name: Name, _: AdminKey) -> Response:
-    live = _live(request)
+async def delete_policy(ctx: Ctx, name: Name, _: AdminKey) -> Response:
+    live = ctx.live
     if live.tree_spec is not None:
         spec = RootSpec.model_validate(live.tree_spec)
         used = [f for f, kind, n in references(spec) if kind == "escalation" and n == name]
         if used:
             raise Problem(409, "Conflict", f"escalation policy {name!r} is used by routes {used}")
-    async with request.app.state.engine.begin() as conn:
+    async with ctx.engine.begin() as conn:
         found = await store.config.delete(conn, kind="escalation_policy", name=name)
     if not found and name not in live.policies:
         raise Problem(404, "Not found", f"escalation policy {name!r} does not exist")

@@ -15,12 +15,10 @@ from datetime import datetime
 import aiohttp
 import httpx
 import orjson
-from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerting import receivers, store
 from alerting.context import Context
-from alerting.metrics import LATENCY, NOTIFICATIONS, QUEUE_DEPTH
+from alerting.metrics import LATENCY, NOTIFICATIONS
 from alerting.receivers.base import DeliveryError, Notification, Sender
 from alerting.store.deliveries import LEASE_MS, Attempt, DeliveryRow
 from alerting.store.deliveries import Outcome as OutcomeKind
@@ -60,7 +58,6 @@ class Outcome:
 class Worker:
     def __init__(
         self,
-        engine: AsyncEngine,
         ctx: Context,
         *,
         concurrency: int,
@@ -68,7 +65,7 @@ class Worker:
         retry_max: float,
         give_up_after: float,
     ) -> None:
-        self.engine, self.ctx = engine, ctx
+        self.engine, self.ctx = ctx.engine, ctx
         self.concurrency = concurrency
         self.retry_initial, self.retry_max, self.give_up_after = (
             retry_initial,
@@ -100,7 +97,7 @@ class Worker:
         self.closing = False
 
     def sender_for(self, name: str) -> tuple[str, Sender] | None:
-        config: BaseModel | None = self.ctx.live.receivers.get(name)
+        config = self.ctx.live.receivers.get(name)
         if config is None:
             return None
         kind = str(getattr(config, "type", ""))
@@ -310,8 +307,3 @@ class Worker:
             log.warning("delivery leases not handed back", error=repr(exc))
         await self.http.aclose()
         await self.web.close()
-
-
-async def gauge_queue(engine: AsyncEngine) -> None:
-    async with engine.connect() as conn:
-        QUEUE_DEPTH.set(await store.deliveries.depth(conn))

@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerting import receivers, store
 from alerting.domain.escalation import Policy
 from alerting.domain.muting import InhibitRule, Silence
 from alerting.domain.routing import RootSpec, Route, build_tree
+from alerting.receivers.base import ReceiverConfig
 from alerting.specs import EscalationPolicySpec, InhibitRules, silence_from_row
 from pacta.calendars import BUILTIN_CALENDARS, Calendar
 from pacta.logs import get_logger
@@ -22,7 +22,7 @@ log = get_logger(__name__)
 
 @dataclass
 class LiveConfig:
-    receivers: dict[str, BaseModel] = field(default_factory=dict)
+    receivers: dict[str, ReceiverConfig] = field(default_factory=dict)
     tree_spec: dict[str, Any] | None = None
     tree: Route | None = None
     inhibit_spec: list[dict[str, Any]] = field(default_factory=list)
@@ -54,13 +54,13 @@ class LiveConfig:
         self.policies.pop(name, None)
 
 
-def parse_receiver(body: dict[str, Any]) -> BaseModel:
+def parse_receiver(body: dict[str, Any]) -> ReceiverConfig:
     """Validate a receiver body against its type's `Config` (ValueError for a bad type)."""
     kind = body.get("type") if isinstance(body, dict) else None
     module = receivers.TYPES.get(kind) if isinstance(kind, str) else None
     if module is None:
         raise ValueError(f"type: must be one of {sorted(receivers.TYPES)}")
-    config: BaseModel = module.Config.model_validate(body)
+    config: ReceiverConfig = module.Config.model_validate(body)
     return config
 
 

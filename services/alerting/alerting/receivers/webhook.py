@@ -1,4 +1,4 @@
-"""The `webhook` receiver: the SPEC §5 body, signed (`X-Pacta-Signature` over
+"""The `webhook` receiver: the body of docs/alerting.md, signed (`X-Pacta-Signature` over
 `<X-Pacta-Timestamp>.<body>`), with the delivery's stable `Idempotency-Key`. Sent with aiohttp:
 the hot path of every group's notification, at a fifth of httpx's CPU per request."""
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alerting.store.sql import jsonb
+from alerting.store.sql import build, jsonb
 
 Kind = Literal["receiver", "routes", "inhibit_rules", "escalation_policy"]
 Origin = Literal["api", "file"]
@@ -26,7 +26,7 @@ class ConfigRow:
 
     @classmethod
     def of(cls, row: Row[Any]) -> ConfigRow:
-        return cls(kind=row.kind, name=row.name, body=row.body, origin=row.origin)
+        return build(cls, row)
 
 
 async def put(

@@ -28,15 +28,23 @@ class Measured:
 class LiveGauges:
     def __init__(self) -> None:
         self.live: dict[str, Measured] = {}
+        self.gauged: set[str] = set()  # services whose gauges are registered
 
     def watch(self, service: str, measured: Measured) -> None:
-        """Keep what the service's gauges are computed from (registering them the first time)."""
-        if service not in self.live:
+        """Keep what the service's gauges are computed from. Only a service with an
+        availability target has gauges (docs/metrics.md), and it gets them when the target
+        comes, also after its first monitoring events; they go when the target goes."""
+        self.live[service] = measured
+        has_target = measured.objective.target is not None
+        if has_target and service not in self.gauged:
             AVAILABILITY.labels(service).set_function(lambda: self.value(service, "actual"))
             COVERAGE.labels(service).set_function(lambda: self.value(service, "coverage"))
-            if measured.objective.target is not None:
-                BUDGET_REMAINING.labels(service).set_function(lambda: self.value(service, "budget"))
-        self.live[service] = measured
+            BUDGET_REMAINING.labels(service).set_function(lambda: self.value(service, "budget"))
+            self.gauged.add(service)
+        elif not has_target and service in self.gauged:
+            for gauge in (AVAILABILITY, COVERAGE, BUDGET_REMAINING):
+                gauge.remove(service)
+            self.gauged.discard(service)
 
     def value(self, service: str, which: str) -> float:
         m = self.live[service]

@@ -4,11 +4,11 @@ clock event, and a ticket's current labels follow from its bodies."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pacta.durations import datetime_to_ms, parse_timestamp_ms
 from pacta.events import TicketEvent
 from sla_engine.domain.ticket_log import TicketEvent as ClockEvent
+from sla_engine.store.journal import TicketBody
 
 
 def clock_event(event: TicketEvent) -> ClockEvent:
@@ -23,7 +23,7 @@ def event_ms(text: str) -> int:
     return parse_timestamp_ms(text)
 
 
-def clock_event_body(body: dict[str, Any]) -> ClockEvent:
+def clock_event_body(body: TicketBody) -> ClockEvent:
     return ClockEvent(
         event_ms(body["occurred_at"]),
         body["action"],
@@ -32,7 +32,7 @@ def clock_event_body(body: dict[str, Any]) -> ClockEvent:
     )
 
 
-def current_labels(bodies: list[dict[str, Any]]) -> dict[str, str]:
+def current_labels(bodies: list[TicketBody]) -> dict[str, str]:
     """A ticket's current labels: those of its latest event (in event time) that carries any;
     an event without labels leaves them as they were."""
     latest: dict[str, str] = {}

@@ -38,7 +38,7 @@ from sla_engine.domain.watermarks import Watermarks
 from sla_engine.kafka.ownership import partition_of
 from sla_engine.metrics import DETECTION_LAG
 from sla_engine.resources.registry import Registry, load_registry
-from sla_engine.store.journal import journaled_before, known_since, ticket_logs
+from sla_engine.store.journal import TicketBody, journaled_before, known_since, ticket_logs
 from sla_engine.store.signals import SignalKey, standing_signals
 from sla_engine.timers import still_running
 
@@ -95,7 +95,7 @@ class ClockKeeper:
         self,
         conn: AsyncConnection,
         events: list[TicketEvent],
-        bodies: list[dict[str, Any]] | None = None,
+        bodies: list[TicketBody] | None = None,
     ) -> list[str]:
         """Apply journaled ticket events (`bodies`: theirs as journaled, in order); returns the
         touched ticket ids (evict them if the transaction fails, since memory changed before
@@ -110,7 +110,7 @@ class ClockKeeper:
         self,
         conn: AsyncConnection,
         events: list[TicketEvent],
-        bodies: list[dict[str, Any]] | None,
+        bodies: list[TicketBody] | None,
     ) -> list[str]:
         by_ticket: dict[str, list[TicketEvent]] = {}
         for event in events:
@@ -135,7 +135,7 @@ class ClockKeeper:
         batch = None
         if bodies is not None:
             # in event time, as the journal is read (the instant itself, not its text)
-            journaled: dict[str, list[tuple[TicketEvent, dict[str, Any]]]] = {}
+            journaled: dict[str, list[tuple[TicketEvent, TicketBody]]] = {}
             for event, body in zip(events, bodies, strict=True):
                 journaled.setdefault(event.ticket_id, []).append((event, body))
             batch = {
@@ -156,7 +156,7 @@ class ClockKeeper:
         conn: AsyncConnection,
         ticket_ids: list[str],
         now: int,
-        batch: dict[str, list[dict[str, Any]]] | None = None,
+        batch: dict[str, list[TicketBody]] | None = None,
     ) -> tuple[list[tuple[Ticket, Outcome]], dict[str, dict[SignalKey, dict[str, Any]]]]:
         """Rebuild tickets from their journals and the policy changes recorded for them; also
         returns the standing signals by ticket and key (what a retraction refers to).
@@ -166,9 +166,9 @@ class ClockKeeper:
         changes recorded either, so it is replayed from these with no read of its journal."""
         if not ticket_ids:
             return [], {}
-        fresh: dict[str, list[dict[str, Any]]] = {}
+        fresh: dict[str, list[TicketBody]] = {}
         if batch:
-            eids = [b["id"] for bodies in batch.values() for b in bodies if b.get("id")]
+            eids = [i for bodies in batch.values() for b in bodies if (i := b.get("id"))]
             before = await journaled_before(conn, ticket_ids=list(batch), except_ids=eids)
             fresh = {
                 t: bodies
