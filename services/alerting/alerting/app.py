@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from alerting import config_file, delivery, dispatcher, live, store
 from alerting.api_alerts import router as alerts_router
 from alerting.api_config import router as config_router
+from alerting.api_import import router as import_router
 from alerting.calendar_feed import CalendarFeed
 from alerting.consumer import make_handler
 from alerting.context import Context
@@ -36,8 +37,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 STATES = ("firing", "acknowledged", "silenced", "inhibited", "resolved")
 
 
-async def _refresh(ctx: Context, stop: asyncio.Event, every: float = 5.0) -> None:
+async def _refresh(ctx: Context, stop: asyncio.Event) -> None:
     """Pick up what other instances changed through their API, and keep the gauges current."""
+    every = ctx.settings.alerting_refresh_seconds
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)
@@ -141,4 +143,5 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
     )
     app.include_router(config_router)
     app.include_router(alerts_router)
+    app.include_router(import_router)
     return app
