@@ -1,4 +1,4 @@
-"""Ticket SLA clocks (SPEC §4.2): one response or resolution clock as an event-time state machine.
+"""Ticket SLA clocks (docs/design.md, "SLA clocks"): one response or resolution clock as an event-time state machine.
 
 Pure: instants are integer epoch milliseconds handed in by the caller; nothing reads the clock.
 """
@@ -47,7 +47,7 @@ class SignalIntent:
     episode: int = 1
     elapsed_ms: int = 0  # working time counted at `occurred_at_ms` (not at detection)
     target_ms: int | None = None  # the target in force at `occurred_at_ms`
-    policy_version: int = 0  # the versions the condition was computed under (SPEC §11)
+    policy_version: int = 0  # the versions the condition was computed under (docs/design.md, "SLA clocks": policy and calendar versions)
     calendar_version: int = 0
 
     @property

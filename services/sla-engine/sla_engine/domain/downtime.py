@@ -1,4 +1,4 @@
-"""Down intervals of monitored checks and a service's month figures (SPEC §4.3).
+"""Down intervals of monitored checks and a service's month figures (docs/design.md, "Availability").
 
 Pure: intervals come from a check's whole journal in event time, whatever the arrival order."""
 
@@ -30,7 +30,7 @@ from sla_engine.domain.coverage import Monitoring, unmeasured
 from sla_engine.domain.policies import Policy
 
 MAINTENANCE_CHECK = "maintenance"
-"""The check whose firing opens a maintenance window instead of an outage (SPEC §3.1)."""
+"""The check whose firing opens a maintenance window instead of an outage (docs/integrations.md)."""
 
 _FOREVER = 2**62  # stands for the unknown end of an open interval while merging
 
@@ -193,7 +193,7 @@ class Objective:
     calendar: Calendar
     down_severities: frozenset[str]
     warn_at: tuple[float, ...]
-    policy_version: int | None = None  # the versions in force now (SPEC §11)
+    policy_version: int | None = None  # the versions in force now (docs/design.md, "SLA clocks": policy and calendar versions)
     calendar_version: int | None = None
     calendars: tuple[Version[Calendar], ...] = ()  # every version of `calendar`, if any
     max_silence_ms: int | None = None  # coverage: silence longer than this is unmeasured
@@ -264,7 +264,7 @@ class MonthFigures:
     budget_ms: int | None
     actual_pct: float | None  # None: nothing of the month to date was measured
     budget_consumed: float | None
-    met: bool | None  # actual >= target (SPEC §6), to date
+    met: bool | None  # actual >= target (as the monthly report judges it), to date
     down: bool
     intervals: list[OpenInterval]  # effective: after maintenance, inside the month to as_of
     on_track: bool | None = None  # downtime within the whole month's budget
@@ -299,7 +299,7 @@ def month_figures(
 
     Agreed time to date runs from the month's start to now (or the month's end); the budget is
     the whole month's: (1 - target) x the month's agreed time, with a still-open maintenance
-    window counted up to now. `met` is actual >= target to date (SPEC §6); `on_track` is the
+    window counted up to now. `met` is actual >= target to date (as the monthly report judges it); `on_track` is the
     budget view: downtime has not exceeded the whole month's budget, so it turns false exactly
     when `availability_breach` fires. Once the month is over the two agree (to the rounding of
     the budget down to the millisecond).

@@ -1,4 +1,4 @@
-"""SLA policies and calendars as configured (SPEC §4.1): validated models, and policy selection.
+"""SLA policies and calendars as configured (docs/resources.md): validated models, and policy selection.
 
 Pure: pydantic models for the JSON / YAML forms; the arithmetic lives in calendars and clocks.
 """

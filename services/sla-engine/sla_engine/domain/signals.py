@@ -1,4 +1,4 @@
-"""From the clocks' signal intents to the signals of SPEC §4.4: ids per occurrence, detection
+"""From the clocks' signal intents to the signals docs/api.md lists: ids per occurrence, detection
 time, the `late` flag, and the fields alerting and reporting route on."""
 
 from __future__ import annotations
@@ -175,7 +175,7 @@ def signal_body(
         "elapsed_seconds": intent.elapsed_ms / 1000,
         "target_seconds": None if target is None else target / 1000,
         "summary": summary,
-        # the versions it was computed under (SPEC §11); 0 (none known) is told as null
+        # the versions it was computed under (docs/design.md, "SLA clocks": policy and calendar versions); 0 (none known) is told as null
         "policy_version": intent.policy_version or None,
         "calendar_version": intent.calendar_version or None,
     }

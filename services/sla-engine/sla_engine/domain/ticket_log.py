@@ -1,4 +1,4 @@
-"""A ticket's event log -> its clocks (SPEC §4.2): in-order application, the replay of the whole
+"""A ticket's event log -> its clocks (docs/design.md, "SLA clocks"): in-order application, the replay of the whole
 log in event time, policy changes taking effect at their instant, and the diff against what was
 signalled. Pure: instants are epoch milliseconds handed in by the caller."""
 
