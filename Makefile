@@ -8,7 +8,7 @@ PY := .venv/bin/python
 VAR := $(or $(PACTA_VAR_DIR),var)
 PYTEST_ARGS ?=
 
-.PHONY: help setup up down run demo test bench lint clean-data
+.PHONY: help setup up down run demo test test-properties bench lint clean-data
 
 help: ## List the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  %-11s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -32,6 +32,9 @@ demo: ## Load a realistic last month into the running stack (after `make up`)
 test: setup ## Run the test suite (extra pytest arguments: PYTEST_ARGS="-k foo")
 	$(LOCAL)/tools.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-properties: ## The model-based property tests with thousands of random examples
+	HYPOTHESIS_PROFILE=properties $(PY) -m pytest -m properties tests/unit -p no:cacheprovider --timeout=0 $(PYTEST_ARGS)
 
 bench: setup ## Run the benchmark (bench/)
 	$(LOCAL)/tools.sh

@@ -12,6 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from hypothesis import HealthCheck, settings
 
 from pacta.kafka import ensure_topics
 from pacta.settings import CommonSettings
@@ -23,6 +24,16 @@ ADMIN_DSN = os.environ.get("PACTA_TEST_ADMIN_DSN", "postgresql://pacta:pacta@127
 RUN_ID = uuid.uuid4().hex[:8]
 ADMIN_KEY, INGEST_KEY, READ_KEY = "test-admin-key", "test-ingest-key", "test-admin-key"
 API_KEYS = f"{ADMIN_KEY}:admin,{INGEST_KEY}:ingest"
+
+# `make test-properties`: the model-based property tests (marker `properties`) with thousands
+# of random examples; by default they run a bounded, seeded number (see their modules)
+settings.register_profile(
+    "properties",
+    max_examples=int(os.environ.get("PACTA_PROPERTY_EXAMPLES", "3000")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=True,
+)
 
 
 async def _check_kafka() -> None:

@@ -23,6 +23,7 @@ from sla_engine.clocks.events import clock_event, clock_event_body, current_labe
 from sla_engine.clocks.policy_changes import last_rules, tickets_reached
 from sla_engine.clocks.store import clock_versions
 from sla_engine.clocks.writes import ClockWriter
+from sla_engine.domain.signals import body_stamp
 from sla_engine.domain.tickets import (
     Outcome,
     Ticket,
@@ -212,7 +213,7 @@ class ClockKeeper:
             previous = self.book.tickets.get(ticket_id)
             ticket.version = previous.version if previous else versions.get(ticket_id, 0)
             ticket.counted = previous.counted if previous else 0  # what the gauge holds of it
-            ticket.emitted = frozenset(standing.get(ticket_id, {}))
+            ticket.emitted = {k: body_stamp(b) for k, b in standing.get(ticket_id, {}).items()}
             outcome = replay_all(
                 ticket,
                 (clock_event_body(b) for b in bodies),
