@@ -1,4 +1,4 @@
-"""The HTTP shell every service shares: app factory, health and metrics routes, body limit."""
+"""The HTTP shell every service shares: app factory, health and metrics routes, body and\nencoding limits, the API key schemes in OpenAPI."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from prometheus_client import (
@@ -58,8 +59,69 @@ def create_base_app(
     install_problem_handlers(app)
     app.include_router(health_router())
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(EncodingGuard)
     app.add_middleware(RequestTimer)
+    declare_security(app)
     return app
+
+
+SECURITY_SCHEMES: dict[str, dict[str, str]] = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "an API key as `Authorization: Bearer <key>` (or `Authorization: Key <key>`)",
+    },
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+}
+"""The two ways every service takes an API key (pacta.auth), as OpenAPI names them."""
+
+
+def declare_security(app: FastAPI) -> None:
+    """Declare the key schemes in the app's OpenAPI document and require one of them on every
+    route that answers 401, so a generated client knows it needs a key. The sign-in form,
+    which takes the key in its body, is the one route answering 401 without a scheme."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()
+        document.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                body = operation.get("requestBody", {}).get("content", {})
+                if "401" in operation.get("responses", {}) and FORM not in body:
+                    operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+class EncodingGuard:
+    """Refuse a body in a `Content-Encoding` with 415: no service decodes one, and reading
+    gzip as JSON would only fail later with a confusing 400."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
+                    response = problem_response(
+                        415,
+                        "Unsupported content encoding",
+                        "bodies are read as sent: no Content-Encoding (or identity)",
+                        instance=scope.get("path"),
+                        headers={"Accept-Encoding": "identity"},
+                    )
+                    await response(scope, _empty_receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 class RequestTimer:
