@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Debian tools for the benchmark and the tests: prometheus, alertmanager, wrk, and chromium
+# Tools for the benchmark and the tests: prometheus, alertmanager, wrk, chromium, and helm
 # (the reporting overview is rendered headless in a test).
 # Installs only what is missing; daemons are not started (Alertmanager's default port 9093 is
 # Kafka's controller port here, so tests run it on a port of their own).
@@ -7,3 +7,5 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 apt_ensure prometheus prometheus-alertmanager wrk chromium
+# helm for the chart's tests (tests/unit/test_helm_chart.py), built from the Go module proxy
+"$HERE/helm.sh" >/dev/null

