@@ -37,8 +37,8 @@ bench: setup ## Run the benchmark (bench/)
 	$(LOCAL)/tools.sh
 	$(PY) -m bench
 
-lint: ## ruff and strict mypy
-	.venv/bin/ruff check . && .venv/bin/mypy shared services
+lint: ## ruff and strict mypy (shared, services and bench; needs the virtualenv of setup)
+	.venv/bin/ruff check . && .venv/bin/mypy shared services bench
 
 clean-data: down ## down, then delete var/ (Kafka data, logs, pid files)
 	rm -rf $(VAR)

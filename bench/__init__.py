@@ -1,4 +1,4 @@
-"""Pacta's benchmarks (`python -m bench`, `make bench`): SPEC §9's service levels, measured.
+"""Pacta's benchmarks (`python -m bench`, `make bench`): the service levels of docs/benchmarks.md, measured.
 
 Each benchmark builds its own environment (database, topic prefix, processes), drives real load
 with wrk, checks that nothing acknowledged went missing, prints a table against the targets and

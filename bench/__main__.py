@@ -1,4 +1,4 @@
-"""`python -m bench` (`make bench`): run the benchmarks against SPEC §9 and print PASS/MISS.
+"""`python -m bench` (`make bench`): run the benchmarks against their targets and print PASS/MISS.
 
     python -m bench                       # every benchmark (ingest, engine)
     python -m bench --only ingest --duration 10

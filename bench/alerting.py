@@ -1,4 +1,4 @@
-"""Event in -> notification delivered (SPEC §9), next to Debian's Alertmanager in the same run.
+"""Event in -> notification delivered (against its target), next to Debian's Alertmanager in the same run.
 
     python -m bench --only alerting --duration 10
 
@@ -38,9 +38,7 @@ from bench.alerting_report import (
     render,
 )
 from bench.alerting_report import verdicts as verdict_rows
-from bench.engine import ADMIN_KEY
-from bench.engine import _Env as RetryingEnv  # DROP DATABASE retried past autovacuum
-from bench.env import API_KEY, KAFKA, BenchEnv
+from bench.env import ADMIN_KEY, API_KEY, KAFKA, BenchEnv, RetryingEnv
 from bench.procs import CpuMeter, Proc, free_port, listener_pid, start_alertmanager, wait_quiet
 from bench.report import OUT_DIR, machine, stamp, write_json
 

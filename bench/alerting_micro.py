@@ -1,6 +1,6 @@
 """Alerting alone: breach signals produced straight onto the signals topic -> webhook received.
 
-    python -m bench.alerting_micro --rate 1000 --duration 10     # paced, as SPEC §9
+    python -m bench.alerting_micro --rate 1000 --duration 10     # paced, as the target
     python -m bench.alerting_micro --rate 0 --count 5000         # a burst: how fast it drains
 
 Only the alerting service runs (on a database and topic prefix of its own), with the bench's
@@ -29,9 +29,7 @@ from aiokafka import AIOKafkaProducer
 from bench.alerting import ADMIN, ROUTE
 from bench.alerting_http import Collector
 from bench.alerting_report import matched, pacta_keys, quantiles
-from bench.engine import ADMIN_KEY
-from bench.engine import _Env as RetryingEnv
-from bench.env import KAFKA
+from bench.env import ADMIN_KEY, KAFKA, RetryingEnv
 from bench.procs import Proc, free_port
 from bench.report import OUT_DIR, stamp
 from pacta.events import SIGNALS_TOPIC, topic_name

@@ -1,4 +1,4 @@
-"""The box's speed today: the "Pacta-like ingest, no Kafka" of perf-reliability-anchors §1.3/§7.
+"""The box's speed today: a "Pacta-like ingest, no Kafka" as reference point.
 
 `python -m bench.calibrate PORT` serves one FastAPI route, POST /v1/events/monitoring, that does
 what the anchor measured (10,160 req/s on 1 worker, wrk -t1 -c32 on the same 2 vCPUs): parse one

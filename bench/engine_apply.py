@@ -19,11 +19,12 @@ import time
 from itertools import islice
 from typing import Any
 
-from bench.engine import TARGET_APPLY_EPS, Engine, _Env
+from bench.engine_proc import Engine
 from bench.engine_seed import TicketProducer, lifecycle_events
-from bench.env import KAFKA
+from bench.env import KAFKA, RetryingEnv
 from bench.report import OUT_DIR, table, target_row
 
+TARGET_APPLY_EPS = 10_000.0  # "sla-engine apply rate": ticket events/s applied (a backfill)
 TARGET_BACKFILL_S = 120.0  # issue 11: "a backfill of 1,000,000 ticket events in under two minutes"
 CHUNK = 5000
 
@@ -55,7 +56,7 @@ async def _applied(engines: list[Engine]) -> float:
 async def run(
     events: int, limit_s: float, instances: int = 1, preload: bool = False
 ) -> dict[str, Any]:
-    async with _Env() as env:
+    async with RetryingEnv() as env:
         engines = [Engine(env, OUT_DIR / "logs", f"apply{n}") for n in range(instances)]
         engines[0].start()
         await engines[0].wait_ready(120)

@@ -15,27 +15,27 @@ import cProfile
 import gc
 import time
 from collections import defaultdict
-from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
 from aiokafka import ConsumerRecord
 
 import sla_engine.app as engine_app
-from bench.engine import _Env
 from bench.engine_apply import cpu_seconds
 from bench.engine_seed import POLICY, POLICY_BODY, lifecycle_events
-from bench.env import KAFKA
+from bench.env import KAFKA, RetryingEnv
 from pacta.db import create_engine, migrate
 from pacta.events import TICKETS_TOPIC, topic_name
 from pacta.kafka import Record, create_producer
 from pacta.logs import configure_logging
 from pacta.settings import CommonSettings
-from sla_engine import outbox, resources, store
 from sla_engine.app import MIGRATIONS
-from sla_engine.consumer import make_handler
-from sla_engine.keeper import ClockKeeper
-from sla_engine.outbox import Relay
+from sla_engine.clocks.keeper import ClockKeeper
+from sla_engine.kafka import outbox
+from sla_engine.kafka.consumer import make_handler
+from sla_engine.kafka.outbox import Relay
+from sla_engine.resources.registry import load_registry, put_resource
+from sla_engine.store import SCHEMA
 
 
 class StatementTimer:
@@ -76,18 +76,17 @@ def records(prefix: str, events: int) -> list[Record]:
 
 async def run(events: int, batch: int, profile: str | None) -> None:
     configure_logging("WARNING", "sla-engine")  # as the benchmark's engine runs
-    async with _Env() as env:
+    async with RetryingEnv() as env:
         settings = CommonSettings(
             kafka_bootstrap=KAFKA, database_url=env.database_url, topic_prefix=env.topic_prefix
         )
-        await migrate(settings.database_url, store.SCHEMA, MIGRATIONS)
+        await migrate(settings.database_url, SCHEMA, MIGRATIONS)
         engine = create_engine(settings.database_url)
         async with engine.begin() as conn:
-            await resources.put_resource(conn, kind="policy", name=POLICY, body=POLICY_BODY)
-            registry = await resources.load_registry(conn)
+            await put_resource(conn, kind="policy", name=POLICY, body=POLICY_BODY)
+            registry = await load_registry(conn)
         keeper = ClockKeeper(engine, registry, env.topic_prefix)
-        app = SimpleNamespace(state=SimpleNamespace(engine=engine, keeper=keeper, outages=None))
-        handle = make_handler(app)  # type: ignore[arg-type]
+        handle = make_handler(engine, keeper)
         producer = create_producer(settings, "bench")
         await producer.start()
         relay = Relay(engine, producer, batch=2000)

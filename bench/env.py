@@ -25,6 +25,7 @@ from pacta.settings import CommonSettings
 KAFKA = os.environ.get("PACTA_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 ADMIN_DSN = os.environ.get("PACTA_BENCH_ADMIN_DSN", "postgresql://pacta:pacta@127.0.0.1:5432/pacta")
 API_KEY = "bench-ingest-key"
+ADMIN_KEY = "bench-admin-key"
 
 
 @dataclass
@@ -163,3 +164,18 @@ class BenchEnv:
     async def seen_events(self) -> int:
         async with self.db() as conn:
             return int(await conn.fetchval("SELECT count(*) FROM ingest.seen_events"))
+
+
+class RetryingEnv(BenchEnv):
+    """BenchEnv, whose final DROP DATABASE is retried: an autovacuum worker (which only a
+    superuser may terminate) can hold the database for a moment after a million-row write."""
+
+    async def __aexit__(self, *exc: object) -> None:
+        for attempt in range(10):
+            try:
+                await super().__aexit__(*exc)
+                return
+            except asyncpg.InsufficientPrivilegeError:
+                if attempt == 9:
+                    raise
+                await asyncio.sleep(3)

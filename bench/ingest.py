@@ -1,4 +1,4 @@
-"""Ingest throughput and latency (SPEC §9 rows 1-2), next to Debian's Alertmanager in the same run.
+"""Ingest throughput and latency (the first two targets of docs/benchmarks.md), next to Debian's Alertmanager in the same run.
 
 Shapes (all wrk -t1 on the same two cores as Kafka, PostgreSQL and the service):
   single   one event per POST /v1/events/monitoring, closed loop, 16, 32 and 64 connections
@@ -38,7 +38,17 @@ from bench.procs import (
     start_alertmanager,
     wait_quiet,
 )
-from bench.report import OUT_DIR, machine, ms, num, stamp, table, target_row, write_json
+from bench.report import (
+    OUT_DIR,
+    machine,
+    ms,
+    notes,
+    num,
+    publish,
+    stamp,
+    table,
+    target_row,
+)
 from bench.stack import run_stack, stack_rows
 from bench.wrk import WrkRun, run_wrk, wrk_version
 
@@ -49,9 +59,9 @@ receivers:
   - name: blackhole
 """
 
-# perf-reliability-anchors §1.3: the same minimal app (bench/calibrate.py), 1 worker, wrk -t1 -c32
+# The reference box's rate for the same minimal app (bench/calibrate.py), 1 worker, wrk -t1 -c32
 ANCHOR_CALIBRATION = 10_160
-# SPEC §9
+# Targets (docs/benchmarks.md)
 TARGET_SINGLE_EPS = 8_000
 TARGET_P99_MS = 25.0
 TARGET_P99_RATE = 5_000
@@ -269,7 +279,7 @@ class IngestBench:
             self.calib.stop()
             self.calib = None
 
-    async def _start_alertmanager(self, stack: contextlib.AsyncExitStack) -> Proc:
+    async def start_alertmanager(self, stack: contextlib.AsyncExitStack) -> Proc:
         log = self.log_dir / f"alertmanager-{self.stamp}.log"
         am, self.am_url = await start_alertmanager(stack, AM_CONFIG, log)
         return am
@@ -281,7 +291,7 @@ class IngestBench:
             "BENCH_TOKEN": API_KEY,
         }
 
-    async def _pacta(
+    async def pacta_run(
         self,
         label: str,
         conns: int,
@@ -326,7 +336,7 @@ class IngestBench:
         await asyncio.sleep(self.opts.pause)
         return run
 
-    async def _am(
+    async def am_run(
         self, label: str, conns: int, batch: int, duration: float, rate: float = 0
     ) -> WrkRun:
         run = WrkRun(
@@ -369,23 +379,23 @@ class IngestBench:
 
     async def _pacta_runs(self) -> None:
         o = self.opts
-        await self._pacta("warmup", 32, 1, o.warmup)
+        await self.pacta_run("warmup", 32, 1, o.warmup)
         if "single" in o.shapes:
             for c in o.single_connections:
-                await self._pacta(f"single-c{c}", c, 1, o.duration)
+                await self.pacta_run(f"single-c{c}", c, 1, o.duration)
         if "batch" in o.shapes:
-            await self._pacta(
+            await self.pacta_run(
                 f"batch{o.batch_size}-c{o.batch_connections}",
                 o.batch_connections,
                 o.batch_size,
                 o.duration,
             )
         if "paced" in o.shapes:
-            await self._pacta(
+            await self.pacta_run(
                 f"paced-{o.paced_rate:g}", o.paced_connections, 1, o.duration, rate=o.paced_rate
             )
             if o.light_rate:
-                await self._pacta(
+                await self.pacta_run(
                     f"light-paced-{o.light_rate:g}", 16, 1, o.duration, rate=o.light_rate
                 )
 
@@ -413,9 +423,9 @@ class IngestBench:
         for label, conns, batch, rate in shapes:
             if self.am is not None:
                 self.am.stop()
-            self.am = await self._start_alertmanager(self.stack)
-            await self._am(f"{label}-warmup", min(conns, 16), batch, o.warmup)
-            await self._am(label, conns, batch, o.duration, rate=rate)
+            self.am = await self.start_alertmanager(self.stack)
+            await self.am_run(f"{label}-warmup", min(conns, 16), batch, o.warmup)
+            await self.am_run(label, conns, batch, o.duration, rate=rate)
         if self.am is not None:
             self.am.stop()  # it keeps working on its alerts for a while: not during profiles
             self.am = None
@@ -550,7 +560,7 @@ class IngestBench:
             samplers.append(sampler)
 
         try:
-            run = await self._pacta(
+            run = await self.pacta_run(
                 f"profiled-{shape}", conns, batch, self.opts.duration, just_before=attach
             )
         finally:
@@ -601,7 +611,7 @@ class IngestBench:
                 f"(anchor {ANCHOR_CALIBRATION:,})",
                 None,
                 f"{100 * calib.requests_per_s / ANCHOR_CALIBRATION:.0f}% of the anchor's box "
-                "(perf-reliability-anchors §1.3: no auth, PG or Kafka; wrk -c32)",
+                "(reference box: no auth, PG or Kafka; wrk -c32)",
             )
         if single:
             row(
@@ -669,7 +679,9 @@ class IngestBench:
                 ratio >= TARGET_BATCH_RATIO,
                 f"Alertmanager {num(am_batch.events_per_s)} alerts/s ({am_batch.label})",
             )
-        for stack_row in stack_rows(self):
+        for stack_row in stack_rows(
+            self, single_target=TARGET_SINGLE_RATIO, batch_target=TARGET_BATCH_RATIO
+        ):
             row(*stack_row)
         row(
             "acknowledged == landed in Kafka",
@@ -722,7 +734,7 @@ def render(result: dict[str, Any]) -> str:
     """The human summary: targets with PASS/MISS, then every run."""
     t = [[r["what"], r["measured"], r["target"], r["result"], r["note"]] for r in result["targets"]]
     parts = [
-        "Ingest against SPEC §9 (one 2-core box: Kafka, PostgreSQL, wrk and the service on it)",
+        "Ingest against its targets (one 2-core box: Kafka, PostgreSQL, wrk and the service on it)",
         "",
         table(["what", "measured", "target", "result", "note"], t, right={1}),
         "",
@@ -775,18 +787,12 @@ def render(result: dict[str, Any]) -> str:
             right=set(range(2, 13)),
         ),
     ]
-    if result["warnings"]:
-        parts += ["", "Warnings:", *(f"  - {p}" for p in result["warnings"])]
-    if result["problems"]:
-        parts += ["", "PROBLEMS:", *(f"  - {p}" for p in result["problems"])]
+    parts += notes(result)
     return "\n".join(parts)
 
 
 async def run(opts: Options) -> dict[str, Any]:
     bench = IngestBench(opts)
     result = await bench.main()
-    print()
-    print(render(result))
-    path = write_json("ingest", result)
-    print(f"\n[bench] written {path}")
+    publish("ingest", result, render(result))
     return result

@@ -69,22 +69,7 @@ class Proc:
     def wait_http(self, url: str, timeout: float) -> None:
         """Poll `url` until it answers 200; fail with the log tail when the child exits or the
         deadline passes."""
-        deadline = time.monotonic() + timeout
-        last: object = None
-        while time.monotonic() < deadline:
-            if not self.alive():
-                raise RuntimeError(f"{self.name} exited before it was ready:\n{self.tail()}")
-            try:
-                r = httpx.get(url, timeout=2)
-                if r.status_code == 200:
-                    return
-                last = f"HTTP {r.status_code}: {r.text[:200]}"
-            except httpx.HTTPError as exc:
-                last = exc
-            time.sleep(0.1)
-        raise RuntimeError(
-            f"{self.name} not ready after {timeout:.0f}s at {url} (last: {last!r})\n{self.tail()}"
-        )
+        wait_http(url, timeout, self)
 
     def tail(self, lines: int = 30) -> str:
         try:
@@ -309,11 +294,14 @@ def _has_listener(pid: int, port: int) -> bool:
     return bool(_socket_inodes(pid) & _tcp_inodes(port, state="0A"))
 
 
-def wait_http(url: str, timeout: float) -> None:
-    """Poll `url` until it answers 200, or fail at the deadline."""
+def wait_http(url: str, timeout: float, proc: Proc | None = None) -> None:
+    """Poll `url` until it answers 200, or fail at the deadline; with `proc`, fail as soon as
+    that process exits, and show its log tail."""
     deadline = time.monotonic() + timeout
     last: object = None
     while time.monotonic() < deadline:
+        if proc is not None and not proc.alive():
+            raise RuntimeError(f"{proc.name} exited before it was ready:\n{proc.tail()}")
         try:
             r = httpx.get(url, timeout=2)
             if r.status_code == 200:
@@ -322,7 +310,11 @@ def wait_http(url: str, timeout: float) -> None:
         except httpx.HTTPError as exc:
             last = exc
         time.sleep(0.1)
-    raise RuntimeError(f"not ready after {timeout:.0f}s at {url} (last: {last!r})")
+    if proc is None:
+        raise RuntimeError(f"not ready after {timeout:.0f}s at {url} (last: {last!r})")
+    raise RuntimeError(
+        f"{proc.name} not ready after {timeout:.0f}s at {url} (last: {last!r})\n{proc.tail()}"
+    )
 
 
 def family_thread_ticks(pids: Iterable[int]) -> dict[int, dict[int, int]]:

@@ -82,9 +82,29 @@ def write_json(name: str, data: dict[str, Any]) -> Path:
     return path
 
 
+def notes(result: dict[str, Any]) -> list[str]:
+    """The closing lines of a rendered result: its warnings (the numbers are suspect) and its
+    problems (the run fails)."""
+    parts: list[str] = []
+    if result["warnings"]:
+        parts += ["", "Warnings:", *(f"  - {p}" for p in result["warnings"])]
+    if result["problems"]:
+        parts += ["", "PROBLEMS:", *(f"  - {p}" for p in result["problems"])]
+    return parts
+
+
+def publish(name: str, result: dict[str, Any], rendered: str) -> Path:
+    """Print a benchmark's rendered result and keep all of it in `var/bench/<name>-<ts>.json`."""
+    print()
+    print(rendered)
+    path = write_json(name, result)
+    print(f"\n[bench] written {path}")
+    return path
+
+
 def target_row(
     what: str, measured: str, target: str, ok: bool | None, note: str = ""
 ) -> dict[str, Any]:
-    """One line of a benchmark's verdict table: PASS, MISS, or `-` where SPEC §9 sets none."""
+    """One line of a benchmark's verdict table: PASS, MISS, or `-` where no target is set."""
     verdict = "-" if ok is None else ("PASS" if ok else "MISS")
     return {"what": what, "measured": measured, "target": target, "result": verdict, "note": note}

@@ -1,4 +1,4 @@
-"""Reporting at SPEC §9's larger scale: the rebuild by replay (records through Kafka into a fresh
+"""Reporting at the targets' larger scale: the rebuild by replay (records through Kafka into a fresh
 schema, `reporting.rebuild.rebuild`, timed) and the read model grown to 10,000,000 events.
 
 The rebuild replays a stream of the bench's shape (each ticket's 4 events and its 4 clock
@@ -18,6 +18,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 
 from bench.env import KAFKA, BenchEnv
+from bench.reporting_records import availability_records, ticket_records
 from pacta.db import create_engine
 from pacta.kafka import create_producer, ensure_topics, send_all
 from reporting.rebuild import rebuild
@@ -35,8 +36,6 @@ def _settings(env: BenchEnv) -> ReportingSettings:
 
 async def measure_rebuild(env: BenchEnv, events: int, target_events: int) -> dict[str, Any]:
     """Produce a stream of `events` events (and their facts), then time its rebuild by replay."""
-    from bench.reporting import _availability_records, _ticket_records
-
     settings = _settings(env)
     await ensure_topics(settings)
     rng = random.Random(11)
@@ -45,11 +44,11 @@ async def measure_rebuild(env: BenchEnv, events: int, target_events: int) -> dic
     produced = 0
     try:
         chunk: list[tuple[str, bytes, bytes, list[Any]]] = [
-            (r.topic, r.key, r.value, []) for r in _availability_records(env.topic_prefix, rng)
+            (r.topic, r.key, r.value, []) for r in availability_records(env.topic_prefix, rng)
         ]
         for n in range(events // 4):
             chunk += [
-                (r.topic, r.key, r.value, []) for r in _ticket_records(env.topic_prefix, n, rng)
+                (r.topic, r.key, r.value, []) for r in ticket_records(env.topic_prefix, n, rng)
             ]
             if len(chunk) >= 20_000:
                 await send_all(producer, cast(Any, chunk), timeout=120)

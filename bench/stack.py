@@ -6,7 +6,7 @@ the default rate limit), so the sla-engine, alerting and reporting consume while
 measured. wrk -t1 with 16 connections, every event with an id of its own: single events, then
 batches of 100. Alertmanager's `/api/v2/alerts` gets the same two shapes in the same run
 (each against a fresh Alertmanager, before the stack starts, so the consumers' backlog does
-not slow it), and the ratios SPEC §9 asks for are printed. This phase runs first, on empty
+not slow it), and the ratios the targets ask for are printed. This phase runs first, on empty
 topics, so the consumers start caught up as they do under `make up`; the wait for a quiet box
 before the batch run lets them finish the single run's events.
 """
@@ -17,15 +17,14 @@ import asyncio
 import contextlib
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from bench.procs import family, free_port, wait_all_serving, wait_http
+from bench.env import BenchEnv
+from bench.procs import CpuMeter, Proc, family, free_port, wait_all_serving, wait_http
 from bench.report import num
-
-if TYPE_CHECKING:
-    from bench.ingest import IngestBench
-    from bench.wrk import WrkRun
+from bench.wrk import WrkRun
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES_SH = ROOT / "deploy/local/services.sh"
@@ -34,6 +33,47 @@ BATCH = 100
 PORT_VARS = ("INGEST", "SLA_ENGINE", "ALERTING", "REPORTING")
 # What the bench's lone ingest runs with but `make up` does not: the stack keeps the defaults.
 NOT_MAKE_UP = ("PACTA_LOG_LEVEL", "PACTA_INGEST_RATE_LIMIT")
+
+
+class StackOptions(Protocol):
+    """The ingest bench's options the stack phase reads."""
+
+    @property
+    def alertmanager(self) -> bool: ...
+    @property
+    def warmup(self) -> float: ...
+    @property
+    def duration(self) -> float: ...
+    @property
+    def ingest_env(self) -> tuple[tuple[str, str], ...]: ...
+
+
+class IngestBench(Protocol):
+    """What the stack phase drives of the ingest bench (`bench.ingest.IngestBench`): its run's
+    environment and meters, its Alertmanager, and its wrk runs against either."""
+
+    am: Proc | None
+    ingest_url: str
+    ingest_pids: Callable[[], list[int]]
+
+    @property
+    def opts(self) -> StackOptions: ...
+    @property
+    def log_dir(self) -> Path: ...
+    @property
+    def stamp(self) -> str: ...
+    @property
+    def env(self) -> BenchEnv: ...
+    @property
+    def stack(self) -> contextlib.AsyncExitStack: ...
+    @property
+    def meter(self) -> CpuMeter: ...
+    @property
+    def runs(self) -> list[WrkRun]: ...
+    def lone_ingest_pids(self) -> list[int]: ...
+    async def start_alertmanager(self, stack: contextlib.AsyncExitStack) -> Proc: ...
+    async def am_run(self, label: str, conns: int, batch: int, duration: float) -> WrkRun: ...
+    async def pacta_run(self, label: str, conns: int, batch: int, duration: float) -> WrkRun: ...
 
 
 class Stack:
@@ -94,9 +134,9 @@ async def run_stack(bench: IngestBench) -> None:
         ):
             if bench.am is not None:
                 bench.am.stop()
-            bench.am = await bench._start_alertmanager(bench.stack)
-            await bench._am(f"{label}-warmup", CONNECTIONS, batch, o.warmup)
-            await bench._am(label, CONNECTIONS, batch, o.duration)
+            bench.am = await bench.start_alertmanager(bench.stack)
+            await bench.am_run(f"{label}-warmup", CONNECTIONS, batch, o.warmup)
+            await bench.am_run(label, CONNECTIONS, batch, o.duration)
         if bench.am is not None:
             bench.am.stop()
             bench.am = None
@@ -116,25 +156,27 @@ async def run_stack(bench: IngestBench) -> None:
         reporting=lambda: stack.pids("reporting"),
     )
     try:
-        await bench._pacta("stack-warmup", CONNECTIONS, 1, o.warmup)
-        await bench._pacta(f"stack-single-c{CONNECTIONS}", CONNECTIONS, 1, o.duration)
-        await bench._pacta(f"stack-batch{BATCH}-c{CONNECTIONS}", CONNECTIONS, BATCH, o.duration)
+        await bench.pacta_run("stack-warmup", CONNECTIONS, 1, o.warmup)
+        await bench.pacta_run(f"stack-single-c{CONNECTIONS}", CONNECTIONS, 1, o.duration)
+        await bench.pacta_run(f"stack-batch{BATCH}-c{CONNECTIONS}", CONNECTIONS, BATCH, o.duration)
     finally:
         bench.ingest_pids = bench.lone_ingest_pids
         await asyncio.to_thread(stack.stop)
 
 
-def stack_rows(bench: IngestBench) -> list[tuple[str, str, str, bool | None, str]]:
-    """The side-by-side rows: Pacta's rate, Alertmanager's, and the ratio SPEC §9 asks for."""
-    from bench.ingest import TARGET_BATCH_RATIO, TARGET_SINGLE_RATIO
+def stack_rows(
+    bench: IngestBench, *, single_target: float, batch_target: float
+) -> list[tuple[str, str, str, bool | None, str]]:
+    """The side-by-side rows: Pacta's rate, Alertmanager's, and the ratio the target asks for
+    (`single_target` for single events, `batch_target` for batches)."""
 
     def run(label: str) -> WrkRun | None:
         return next((r for r in bench.runs if r.label == label), None)
 
     rows: list[tuple[str, str, str, bool | None, str]] = []
     for shape, batch, target in (
-        (f"single-c{CONNECTIONS}", 1, TARGET_SINGLE_RATIO),
-        (f"batch{BATCH}-c{CONNECTIONS}", BATCH, TARGET_BATCH_RATIO),
+        (f"single-c{CONNECTIONS}", 1, single_target),
+        (f"batch{BATCH}-c{CONNECTIONS}", BATCH, batch_target),
     ):
         pacta, am = run(f"stack-{shape}"), run(f"am-stack-{shape}")
         if pacta is None:

@@ -1,4 +1,4 @@
-"""Agreed service time under calendar versions (SPEC §4.3, §11): each stretch of a period counts
+"""Agreed service time under calendar versions (docs/design.md, Availability): each stretch of a period counts
 in the calendar version in force in it, maintenance windows cut out. Pure, epoch ms; the
 engine's month figures and reporting's recount call these same functions."""
 

@@ -1,4 +1,4 @@
-"""API keys and roles (SPEC §8): `ingest` may post events, `admin` may also change things.
+"""API keys and roles (docs/api.md, Access): `ingest` may post events, `admin` may also change things.
 
 Reading needs any valid key. Keys come as `Authorization: Bearer`, `Authorization: Key`
 (Alerta's style) or `X-API-Key`; they are compared in constant time.

@@ -179,7 +179,7 @@ class _Event(BaseModel):
 
 
 class MonitoringEvent(_Event):
-    """SPEC §3.1: one monitored condition of a service firing or resolving."""
+    """A generic monitoring event: one monitored condition of a service firing or resolving."""
 
     service: Name
     check: Name
@@ -192,7 +192,7 @@ class MonitoringEvent(_Event):
 
 
 class TicketEvent(_Event):
-    """SPEC §3.2: one step in a ticket's life."""
+    """A generic ticket event: one step in a ticket's life."""
 
     ticket_id: Name
     service: Name
@@ -223,7 +223,7 @@ SignalKind = Literal[
 
 
 class Signal(BaseModel):
-    """SPEC §4.4: what the sla-engine concludes; keyed by service on Kafka."""
+    """What the sla-engine concludes about a clock or an availability; keyed by service on Kafka."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -246,7 +246,7 @@ class Signal(BaseModel):
     target_seconds: float | None = None
     summary: str | None = None
     policy_version: int | None = None
-    """The version of `policy` the condition was computed under (SPEC §11)."""
+    """The version of `policy` the condition was computed under (docs/design.md)."""
     calendar_version: int | None = None
     """The version of the policy's calendar in effect at `occurred_at`."""
 
@@ -265,7 +265,7 @@ class ResourceVersion(BaseModel):
     effective_from: UtcTime | None = None
     recorded_at: UtcTime
     spec: dict[str, Any] | None = None
-    """The resource's body as PUT (SPEC §4.1); None: deleted from `effective_from` on."""
+    """The resource's body as PUT (docs/api.md); None: deleted from `effective_from` on."""
 
 
 class CalendarRecord(BaseModel):

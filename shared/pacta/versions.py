@@ -1,4 +1,4 @@
-"""Versions with effective dates (SPEC §11): which version of a policy or calendar is in force at
+"""Versions with effective dates (a change never rewrites the past): which version of a policy or calendar is in force at
 an instant, and the stretches of a period each one governs. Pure: instants in epoch ms."""
 
 from __future__ import annotations

@@ -131,7 +131,7 @@ async def test_downtime_is_the_union_of_critical_checks_exact_to_the_ms(
     assert body["budget_seconds"] == floor(month_ms / 1000) / 1000
     assert body["actual"] == pytest.approx(100 * (1 - expected / (as_of - start)), abs=1e-9)
     assert body["budget_consumed"] == pytest.approx(expected / floor(month_ms / 1000))
-    # met is actual >= target to date (SPEC §6), on_track the budget view (issue 10, item 8)
+    # met is actual >= target to date, on_track the budget view (issue 10, item 8)
     assert body["met"] is (body["actual"] >= 99.9)
     assert body["on_track"] is True
     assert body["down"] is False

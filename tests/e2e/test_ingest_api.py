@@ -1,4 +1,4 @@
-"""End to end: the ingest HTTP contract (SPEC §3.1, §3.2, §3.4) against the real process.
+"""End to end: the ingest HTTP contract (docs/api.md, Ingest) against the real process.
 
 Refusals are checked for what they answer and for what they leave behind: an event of a refused
 request must never reach a consumer. That is proven with an ordering barrier, not a sleep: a good

@@ -6,13 +6,10 @@ limit, in test_integrations_prometheus.py.)"""
 from __future__ import annotations
 
 import hashlib
-import shutil
 import subprocess
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,50 +19,13 @@ import yaml
 from pacta.events import MONITORING_TOPIC, topic_name
 from pacta.settings import CommonSettings
 from tests.support.client import ADMIN_KEY, INGEST_KEY
+from tests.support.daemons import Daemon, require
 from tests.support.kafka import TopicReader
 from tests.support.processes import ServiceProcess, free_port, wait_for
+from tests.support.sla_api import month_part, wait_downtime
 
 pytestmark = pytest.mark.e2e
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
-
-
-def require(binary: str) -> str:
-    """The Debian tool's path; its absence is a broken machine, so fail rather than skip."""
-    path = shutil.which(binary)
-    if path is None:
-        pytest.fail(f"`{binary}` is not installed: run `bash deploy/local/tools.sh`")
-    return path
-
-
-class Daemon:
-    """A Debian daemon on loopback with a work directory of its own, waited on via /-/ready."""
-
-    def __init__(self, name: str, argv: list[str], url: str, workdir: Path) -> None:
-        self.name, self.url, self.log = name, url, workdir / f"{name}.log"
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-
-        def ready() -> bool:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"{name} exited:\n{self.tail()}")
-            return httpx.get(url + "/-/ready", timeout=2).status_code == 200
-
-        try:
-            wait_for(f"{name} /-/ready", ready, timeout=30, every=0.1)
-        except AssertionError as exc:
-            self.stop()
-            raise AssertionError(f"{exc}\n{self.tail()}") from None
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
 
 
 def alertmanager_config(ingest: str) -> dict[str, Any]:
@@ -161,26 +121,6 @@ def put_policy(engine: str, service: str) -> None:
     assert r.status_code in (200, 201), r.text
 
 
-def in_month(start: datetime, end: datetime) -> float:
-    """Seconds of [start, end) in the current UTC month (the availability API's period)."""
-    now = datetime.now(UTC)
-    first = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return max(0.0, (end - max(start, first)).total_seconds())
-
-
-async def downtime(engine: str, service: str, expect: float, timeout: float = 30.0) -> None:
-    body: dict[str, Any] = {}
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r = httpx.get(f"{engine}/v1/services/{service}/availability", headers=ADMIN, timeout=10)
-        assert r.status_code == 200, r.text
-        body = r.json()
-        if body["downtime_seconds"] == expect:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{service}: expected {expect}s of downtime, the engine says {body}")
-
-
 def ms(at: datetime) -> datetime:
     return at.replace(microsecond=at.microsecond // 1000 * 1000)
 
@@ -211,7 +151,7 @@ async def test_alertmanager_firing_then_resolved_is_downtime_to_the_ms(
         timeout=45,
     )
     assert resolved["labels"]["alertname"] == "HighErrorRate"
-    await downtime(stack["sla_engine"].url, service, in_month(start, end))
+    await wait_downtime(stack["sla_engine"].url, service, month_part(start, end))
 
 
 async def test_group_reflushes_count_once(
@@ -266,4 +206,4 @@ async def test_alertmanager_pagerduty_receiver_through_v2_enqueue(
     # PagerDuty events carry no timestamp: receipt times, so downtime is their difference
     start = ms(datetime.fromisoformat(firing["occurred_at"]))
     end = ms(datetime.fromisoformat(resolved["occurred_at"]))
-    await downtime(stack["sla_engine"].url, service, in_month(start, end))
+    await wait_downtime(stack["sla_engine"].url, service, month_part(start, end))

@@ -5,7 +5,6 @@ naming the field and leave nothing behind."""
 from __future__ import annotations
 
 import random
-import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ from pacta.settings import CommonSettings
 from tests.support.client import ADMIN_KEY, INGEST_KEY, iso, post
 from tests.support.kafka import TopicReader
 from tests.support.processes import ServiceProcess
+from tests.support.sla_api import month_part, wait_downtime
 from tests.unit.ingest.formats.test_robustness import mutations
 
 pytestmark = pytest.mark.e2e
@@ -58,24 +58,6 @@ def availability_policy(engine: str, service: str) -> None:
     assert r.status_code in (200, 201), r.text
 
 
-def wait_downtime(engine: str, service: str, expect: float, timeout: float = 30.0) -> None:
-    body: dict[str, Any] = {}
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r = httpx.get(f"{engine}/v1/services/{service}/availability", headers=ADMIN, timeout=10)
-        assert r.status_code == 200, r.text
-        body = r.json()
-        if body["downtime_seconds"] == expect:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{service}: expected {expect}s of downtime, the engine says {body}")
-
-
-def month_part(start: datetime, end: datetime) -> float:
-    first = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return max(0.0, (end - max(start, first)).total_seconds())
-
-
 async def test_grafana_firing_then_resolved_is_downtime(stack: dict[str, ServiceProcess]) -> None:
     service = f"graf-{uuid.uuid4().hex[:8]}"
     engine, ingest = stack["sla_engine"].url, stack["ingest"].url
@@ -95,7 +77,7 @@ async def test_grafana_firing_then_resolved_is_downtime(stack: dict[str, Service
         r = post(ingest, "/v1/ingest/grafana", body)
         assert r.status_code == 202, r.text
     assert r.json() == {"accepted": 0, "duplicates": 1, "ids": [r.json()["ids"][0]]}
-    wait_downtime(engine, service, month_part(start, end))
+    await wait_downtime(engine, service, month_part(start, end))
 
 
 async def test_pagerduty_trigger_and_resolve_answered_as_pagerduty(
@@ -140,7 +122,7 @@ async def test_pagerduty_trigger_and_resolve_answered_as_pagerduty(
     assert resolved["check"] == trigger["dedup_key"]
     end = datetime.fromisoformat(resolved["occurred_at"])
     end = end.replace(microsecond=end.microsecond // 1000 * 1000)
-    wait_downtime(engine, service, month_part(start, end))
+    await wait_downtime(engine, service, month_part(start, end))
 
 
 def test_pagerduty_errors_have_pagerduty_shape(stack: dict[str, ServiceProcess]) -> None:

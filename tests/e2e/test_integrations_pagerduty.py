@@ -20,6 +20,7 @@ from pagerduty import EventsApiV2Client
 from pacta.events import MONITORING_TOPIC, topic_name
 from pacta.settings import CommonSettings
 from tests.support.client import ADMIN_KEY, INGEST_KEY
+from tests.support.daemons import stop_process
 from tests.support.kafka import TopicReader
 from tests.support.processes import ServiceProcess, free_port, wait_for
 
@@ -62,12 +63,7 @@ def tls_ingest(
         wait_for("the TLS ingest /readyz", ready, timeout=60, every=0.1)
         yield url, cert
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
 
 
 @pytest.fixture

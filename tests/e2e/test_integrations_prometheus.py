@@ -16,21 +16,19 @@ import pytest
 import yaml
 
 from tests.e2e.test_integrations_alertmanager import (
-    Daemon,
     alertmanager,
     alertmanager_config,
-    downtime,
     go_time,
-    in_month,
     monitoring,
     ms,
     post_alerts,
     put_policy,
-    require,
 )
 from tests.support.client import INGEST_KEY
+from tests.support.daemons import Daemon, require
 from tests.support.kafka import TopicReader
 from tests.support.processes import ServiceProcess, free_port, wait_for
+from tests.support.sla_api import month_part, wait_downtime
 
 pytestmark = pytest.mark.e2e
 __all__ = ["alertmanager", "monitoring"]  # fixtures shared with the Alertmanager tests
@@ -105,7 +103,7 @@ async def test_prometheus_rule_fires_and_resolves_through_alertmanager_into_pact
     start = ms(datetime.fromisoformat(firing["occurred_at"]))
     end = ms(datetime.fromisoformat(resolved["occurred_at"]))
     assert end > start
-    await downtime(stack["sla_engine"].url, service, in_month(start, end))
+    await wait_downtime(stack["sla_engine"].url, service, month_part(start, end))
 
 
 @pytest.fixture(scope="module")

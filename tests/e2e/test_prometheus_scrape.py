@@ -5,7 +5,6 @@ once the stack has seen traffic (native formats, an outage, tickets that warn, b
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 import uuid
@@ -20,6 +19,7 @@ import yaml
 
 from tests.support.alerting import SECRET, WebhookCollector
 from tests.support.client import ago, post
+from tests.support.daemons import Daemon, require
 from tests.support.processes import ServiceProcess, free_port, wait_for
 from tests.support.reporting import get_report
 
@@ -44,17 +44,6 @@ GRAFANA_VARIABLES = {
 ADMIN = {"Authorization": "Bearer test-admin-key"}
 
 
-def require(binary: str) -> str:
-    """The Debian tool's path; its absence is a broken machine, so fail rather than skip."""
-    path = shutil.which(binary)
-    if path is None:
-        pytest.fail(
-            f"`{binary}` is not installed: run `bash deploy/local/tools.sh` "
-            "(Debian package prometheus) or `make test`, which does"
-        )
-    return path
-
-
 def scrape_config(stack: dict[str, ServiceProcess], rules: Path) -> dict[str, Any]:
     """The shipped local config with the stack's dynamic ports and a 1 s scrape interval."""
     config: dict[str, Any] = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
@@ -74,45 +63,27 @@ def prometheus(
     stack: dict[str, ServiceProcess], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A Prometheus of this test's own on a free port, scraping the stack; its base URL."""
-    binary = require("prometheus")
     workdir = tmp_path_factory.mktemp("prometheus")
     config_path = workdir / "prometheus.yml"
     rules = PROMETHEUS_DIR / "pacta.rules.yml"
     config_path.write_text(yaml.safe_dump(scrape_config(stack, rules)))
     port = free_port()
-    log_path = workdir / "prometheus.log"
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config_path}",
-                f"--storage.tsdb.path={workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--log.level=warn",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
+    daemon = Daemon(
+        "prometheus",
+        [
+            require("prometheus"),
+            f"--config.file={config_path}",
+            f"--storage.tsdb.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        f"http://127.0.0.1:{port}",
+        workdir,
+    )
     try:
-
-        def ready() -> bool:
-            if proc.poll() is not None:
-                raise AssertionError(f"prometheus exited:\n{log_path.read_text(errors='replace')}")
-            return httpx.get(url + "/-/ready", timeout=2).status_code == 200
-
-        try:
-            wait_for("Prometheus /-/ready", ready, timeout=30, every=0.1)
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}\n{log_path.read_text(errors='replace')[-3000:]}") from None
-        yield url
+        yield daemon.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        daemon.stop()
 
 
 def query(base: str, expr: str) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""End to end through the sla-engine's HTTP API (SPEC §4.1): calendars and policies created,
+"""End to end through the sla-engine's HTTP API (docs/api/sla-engine.openapi.json): calendars and policies created,
 replaced, listed and deleted as a new user would, every bad body answered 4xx naming the field,
 never 500; and the most specific policy is the one a ticket's clocks run under."""
 
@@ -232,7 +232,7 @@ def test_a_calendar_in_use_cannot_be_deleted(engine: str) -> None:
 
 # ---- policies -----------------------------------------------------------------------------
 
-SPEC_EXAMPLE = """
+EXAMPLE = """
   {"match": {"service": "checkout", "customer": null, "type": ["incident"]},
    "calendar": "24x7",
    "targets": {"P1": {"response": "15m", "resolution": "4h"}, "P2": {"response": "1h", "resolution": "8h"}},
@@ -247,7 +247,7 @@ def test_the_spec_example_policy_is_accepted_verbatim(engine: str) -> None:
     url = f"{engine}/v1/policies/{name}"
     r = httpx.put(
         url,
-        content=SPEC_EXAMPLE.encode(),
+        content=EXAMPLE.encode(),
         headers={"Authorization": "Bearer test-admin-key", "Content-Type": "application/json"},
     )
     try:

@@ -1,4 +1,4 @@
-"""Config as code (SPEC §4.1): an sla-engine started with a folder of YAML files serves the
+"""Config as code (docs/design.md, "Configuration as code"): an sla-engine started with a folder of YAML files serves the
 calendars and policies they define (origin `file`), a file wins over what the database had under
 the same name, tickets run on them; and a bad file stops the start with a message naming it."""
 
@@ -24,7 +24,7 @@ GOOD = """
 # what a team keeps in git next to its services
 calendars:
   office-{tag}:
-    effective_from: 2026-11-01T00:00:00Z   # this version counts from then (SPEC §11)
+    effective_from: 2026-11-01T00:00:00Z   # this version counts from then
     timezone: Europe/Berlin
     hours:
       mon: ["09:00-17:00"]

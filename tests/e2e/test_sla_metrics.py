@@ -1,4 +1,4 @@
-"""The sla-engine's /metrics after a live breach (SPEC §7): open clocks by state, signals by
+"""The sla-engine's /metrics after a live breach (docs/metrics.md): open clocks by state, signals by
 kind, service, metric and priority, and the breach detection lag of the timer that fired it."""
 
 from __future__ import annotations

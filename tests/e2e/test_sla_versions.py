@@ -1,4 +1,4 @@
-"""Policy versions with effective dates (SPEC §11, issue 11) through the pipeline: a change now
+"""Policy versions with effective dates (docs/design.md, "SLA clocks"; issue 11) through the pipeline: a change now
 reaches open tickets at once with their elapsed time kept, a correction in the middle of last
 month re-measures only what came after it, and every clock and signal names its version. All
 figures are hand-computed; events go in through ingest and signals are read from Kafka."""

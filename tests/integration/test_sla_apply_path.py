@@ -32,12 +32,13 @@ from pacta.events import (
 )
 from pacta.kafka import Record, create_producer, ensure_topics
 from pacta.settings import CommonSettings
-from sla_engine import resources, store
 from sla_engine.app import MIGRATIONS
-from sla_engine.clock_rows import clock_fact
-from sla_engine.consumer import make_handler
-from sla_engine.keeper import ClockKeeper
-from sla_engine.outbox import Relay
+from sla_engine.clocks.keeper import ClockKeeper
+from sla_engine.clocks.rows import ClockRow, clock_fact
+from sla_engine.kafka.consumer import make_handler
+from sla_engine.kafka.outbox import Relay
+from sla_engine.resources.registry import load_registry, put_resource
+from sla_engine.store import SCHEMA
 from tests.conftest import ADMIN_DSN, RUN_ID
 from tests.support.kafka import TopicReader
 
@@ -140,18 +141,17 @@ async def engine_path(tag: str) -> AsyncIterator[SimpleNamespace]:
         topic_prefix=f"test{RUN_ID}{tag}",
     )
     await ensure_topics(settings)
-    await migrate(settings.database_url, store.SCHEMA, MIGRATIONS)
+    await migrate(settings.database_url, SCHEMA, MIGRATIONS)
     engine = create_engine(settings.database_url)
     producer = create_producer(settings, "test-apply-path")
     await producer.start()
     try:
         async with engine.begin() as conn:
-            await resources.put_resource(conn, kind="policy", name="p", body=POLICY)
-            registry = await resources.load_registry(conn)
+            await put_resource(conn, kind="policy", name="p", body=POLICY)
+            registry = await load_registry(conn)
         keeper = ClockKeeper(engine, registry, settings.topic_prefix)
-        app = SimpleNamespace(state=SimpleNamespace(engine=engine, keeper=keeper, outages=None))
         yield SimpleNamespace(
-            handle=make_handler(app),  # type: ignore[arg-type]
+            handle=make_handler(engine, keeper),
             relay=Relay(engine, producer, batch=2000),
             settings=settings,
             dsn=ADMIN_DSN.rsplit("/", 1)[0] + "/" + name,
@@ -268,5 +268,5 @@ async def test_one_large_batch_ends_where_one_event_at_a_time_ends() -> None:
                     newest[key] = fact
             assert len({f["fact_id"] for f in facts.records}) == len(facts.records)
             for row in result["clocks"]:
-                expected = orjson.loads(orjson.dumps(clock_fact(row)))
+                expected = orjson.loads(orjson.dumps(clock_fact(ClockRow.of_stored(row))))
                 assert newest[(row["ticket_id"], row["metric"])] == expected

@@ -163,7 +163,7 @@ def signal(
 def version(
     number: int, effective_from: str | None, spec: dict[str, Any] | None, recorded_at: str
 ) -> dict[str, Any]:
-    """One `ResourceVersion` (SPEC §11): `spec` is the body as PUT, None a deletion."""
+    """One `ResourceVersion`: `spec` is the body as PUT, None a deletion."""
     return {
         "version": number,
         "effective_from": effective_from,

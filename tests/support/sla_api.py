@@ -70,3 +70,26 @@ async def wait_clocks(
 def stopped_at(metric: str, when: datetime) -> Callable[[Clocks], bool]:
     """A `done` for `wait_clocks`: the clock of `metric` stopped at `when` (its last event)."""
     return lambda c: c[metric]["stopped_at"] is not None and utc(c[metric]["stopped_at"]) == when
+
+
+def month_part(start: datetime, end: datetime) -> float:
+    """Seconds of [start, end) in the current UTC month (the availability API's period)."""
+    first = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return max(0.0, (end - max(start, first)).total_seconds())
+
+
+async def wait_downtime(
+    engine: str, service: str, expect: float, timeout: float = 30.0
+) -> dict[str, Any]:
+    """Poll the service's availability until its downtime is `expect` seconds; fail with what
+    the engine last said at the deadline."""
+    body: dict[str, Any] = {}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = call("GET", f"{engine}/v1/services/{service}/availability")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        if body["downtime_seconds"] == expect:
+            return body
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{service}: expected {expect}s of downtime, the engine says {body}")

@@ -11,14 +11,16 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from alerting import actions, queue, store
+from alerting import actions, store
 from alerting.context import Context
-from alerting.dispatcher import now_ms
 from alerting.domain import links
 from alerting.specs import SilenceSpec, silence_from_row
+from alerting.store.alerts import AlertRecord
+from alerting.store.silences import SilenceRow
 from alerting.views import alert_view, current_state, delivery_view
-from alerting.web_helpers import READ, WRITE, body_schema, json_body, responses, validate
+from alerting.web_helpers import READ, WRITE, body_schema, invalid, json_body, responses, validate
 from pacta.auth import AdminKey, ReaderKey
+from pacta.clock import now_ms
 from pacta.durations import datetime_to_ms, ms_to_datetime
 from pacta.problems import Problem
 
@@ -36,16 +38,15 @@ def _ctx(request: Request) -> Context:
     return ctx
 
 
-async def _views(request: Request, rows: list[Any], at: int) -> list[dict[str, Any]]:
+async def _views(request: Request, records: list[AlertRecord], at: int) -> list[dict[str, Any]]:
     ctx = _ctx(request)
     async with request.app.state.engine.connect() as conn:
-        sources = await store.open_alert_labels(conn) if ctx.live.inhibit else []
-        history = await store.histories(conn, [r.id for r in rows])
+        sources = await store.alerts.open_labels(conn) if ctx.live.inhibit else []
+        history = await store.alerts.histories(conn, alert_ids=[r.alert.id for r in records])
     out = []
-    for row in rows:
-        alert = store.alert_from_row(row)
-        state = current_state(ctx, alert, sources, at)
-        out.append(alert_view(alert, state, row, history.get(row.id, [])))
+    for record in records:
+        state = current_state(ctx, record.alert, sources, at)
+        out.append(alert_view(record, state, history.get(record.alert.id, [])))
     return out
 
 
@@ -59,8 +60,8 @@ async def list_alerts(
     """Every alert of the last 7 days (and any older one still open), or those in `state`."""
     at = now_ms()
     async with request.app.state.engine.connect() as conn:
-        rows = await store.list_alerts(conn, since=ms_to_datetime(at) - timedelta(days=7))
-    items = await _views(request, rows, at)
+        records = await store.alerts.recent(conn, since=ms_to_datetime(at) - timedelta(days=7))
+    items = await _views(request, records, at)
     if state is not None:
         items = [i for i in items if i["state"] == state]
     return {"items": items}
@@ -68,17 +69,11 @@ async def list_alerts(
 
 @router.get("/alerts/{alert_id}", tags=["alerts"], responses={**READ, **responses(404)})
 async def get_alert(request: Request, alert_id: AlertId, _: ReaderKey) -> dict[str, Any]:
-    import sqlalchemy as sa
-
     async with request.app.state.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                sa.text("SELECT * FROM alerting.alerts WHERE id = :i"), {"i": alert_id}
-            )
-        ).first()
-    if row is None:
+        record = await store.alerts.get_record(conn, alert_id=alert_id)
+    if record is None:
         raise Problem(404, "Not found", f"alert {alert_id!r} does not exist")
-    return (await _views(request, [row], now_ms()))[0]
+    return (await _views(request, [record], now_ms()))[0]
 
 
 async def _act(request: Request, alert_id: str, by: str, what: str) -> dict[str, Any]:
@@ -142,14 +137,13 @@ async def ack_page(request: Request, token: Token) -> HTMLResponse:
             "Link not valid", "This acknowledge link is not valid or has expired.", status=404
         )
     async with request.app.state.engine.connect() as conn:
-        alert = await store.get_alert(conn, alert_id)
+        alert = await store.alerts.get(conn, alert_id=alert_id)
     if alert is None:
         return _page("Link not valid", "The alert of this link no longer exists.", status=404)
     s = alert.signal
     what = html.escape(
-        f"{s.get('kind')} of {s.get('metric')} for "
-        f"{s.get('ticket_id') or s.get('service')} (service {s.get('service')}, "
-        f"priority {s.get('priority') or '-'})"
+        f"{s.kind} of {s.metric} for {s.ticket_id or s.service} (service {s.service}, "
+        f"priority {s.priority or '-'})"
     )
     form = (
         f'<form method="post" action="{html.escape(str(request.url.path))}">'
@@ -180,19 +174,19 @@ async def ack_by_link(request: Request, token: Token) -> HTMLResponse:
 # ---- silences -----------------------------------------------------------------------------
 
 
-def _silence_view(row: dict[str, Any], at: int) -> dict[str, Any]:
-    starts, ends = datetime_to_ms(row["starts_at"]), datetime_to_ms(row["ends_at"])
+def _silence_view(row: SilenceRow, at: int) -> dict[str, Any]:
+    starts, ends = datetime_to_ms(row.starts_at), datetime_to_ms(row.ends_at)
     state = "pending" if at < starts else "active" if at < ends else "expired"
     return {
-        "id": row["id"],
-        "matchers": row["matchers"],
-        "starts_at": row["starts_at"].isoformat(),
-        "ends_at": row["ends_at"].isoformat(),
-        "comment": row["comment"],
-        "created_by": row["created_by"],
-        "expire_on_resolve": row["expire_on_resolve"],
+        "id": row.id,
+        "matchers": row.matchers,
+        "starts_at": row.starts_at.isoformat(),
+        "ends_at": row.ends_at.isoformat(),
+        "comment": row.comment,
+        "created_by": row.created_by,
+        "expire_on_resolve": row.expire_on_resolve,
         "state": state,
-        "matched_alerts": list(row["matched"]),
+        "matched_alerts": list(row.matched),
     }
 
 
@@ -208,35 +202,26 @@ async def add_silence(request: Request, _: AdminKey) -> dict[str, Any]:
     at = now_ms()
     starts = spec.starts_at or ms_to_datetime(at)
     if spec.ends_at <= starts:
-        from alerting.web_helpers import invalid
-
         raise invalid([{"field": "ends_at", "message": "must lie in the future"}])
-    values = {
-        "id": "si-" + uuid.uuid4().hex[:20],
-        "matchers": spec.matchers,
-        "starts_at": starts,
-        "ends_at": spec.ends_at,
-        "comment": spec.comment,
-        "created_by": spec.created_by,
-        "expire_on_resolve": spec.expire_on_resolve,
-    }
+    silence = SilenceRow(
+        id="si-" + uuid.uuid4().hex[:20],
+        matchers=list(spec.matchers),
+        starts_at=starts,
+        ends_at=spec.ends_at,
+        comment=spec.comment,
+        created_by=spec.created_by,
+        expire_on_resolve=spec.expire_on_resolve,
+    )
     async with request.app.state.engine.begin() as conn:
-        await store.add_silence(conn, **values)
-    ctx = _ctx(request)
-    row = {**values, "matched": []}
-    ctx.live.silences.append(silence_from_row(_Row(row)))
-    return _silence_view(row, at)
-
-
-class _Row:
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)
+        await store.silences.add(conn, silence=silence)
+    _ctx(request).live.silences.append(silence_from_row(silence))
+    return _silence_view(silence, at)
 
 
 @router.get("/silences", tags=["silences"], responses=READ)
 async def list_silences(request: Request, _: ReaderKey) -> dict[str, Any]:
     async with request.app.state.engine.connect() as conn:
-        rows = await store.list_silences(conn)
+        rows = await store.silences.listing(conn)
     at = now_ms()
     return {"items": [_silence_view(r, at) for r in rows]}
 
@@ -244,10 +229,10 @@ async def list_silences(request: Request, _: ReaderKey) -> dict[str, Any]:
 @router.get("/silences/{silence_id}", tags=["silences"], responses={**READ, **responses(404)})
 async def get_silence(request: Request, silence_id: SilenceId, _: ReaderKey) -> dict[str, Any]:
     async with request.app.state.engine.connect() as conn:
-        rows = [r for r in await store.list_silences(conn) if r["id"] == silence_id]
-    if not rows:
+        row = await store.silences.get(conn, silence_id=silence_id)
+    if row is None:
         raise Problem(404, "Not found", f"silence {silence_id!r} does not exist")
-    return _silence_view(rows[0], now_ms())
+    return _silence_view(row, now_ms())
 
 
 @router.delete(
@@ -281,10 +266,10 @@ async def list_deliveries(
 ) -> dict[str, Any]:
     """Every delivery with its attempts, newest first."""
     async with request.app.state.engine.connect() as conn:
-        rows = await queue.list_deliveries(
-            conn, alert_id=alert_id, receiver=receiver, outcome=outcome, limit=limit
+        rows = await store.deliveries.listing(
+            conn, alert_id=alert_id, receiver=receiver, state=outcome, limit=limit
         )
-        attempts = await queue.attempts_of(conn, [r.id for r in rows])
+        attempts = await store.deliveries.attempts_of(conn, ids=[r.id for r in rows])
     return {"items": [delivery_view(r, attempts.get(r.id, [])) for r in rows]}
 
 
@@ -300,7 +285,9 @@ async def replay_delivery(
     """Send a delivery again with its own Idempotency-Key (a failed one, or a delivered one a
     receiver lost)."""
     async with request.app.state.engine.begin() as conn:
-        before = await queue.replay(conn, delivery_id, ms_to_datetime(now_ms()))
+        before = await store.deliveries.replay(
+            conn, delivery_id=delivery_id, now=ms_to_datetime(now_ms())
+        )
     if before is None:
         raise Problem(404, "Not found", f"delivery {delivery_id} does not exist")
     _ctx(request).delivery_wake.set()

@@ -100,7 +100,7 @@ async def put_receiver(
     config = parse_receiver_checked(body)
     stored = config.model_dump(mode="json")
     async with request.app.state.engine.begin() as conn:
-        created = await store.put_config(conn, kind="receiver", name=name, body=stored)
+        created = await store.config.put(conn, kind="receiver", name=name, body=stored)
     live.receivers[name] = config
     response.status_code = 201 if created else 200
     return _shown(name, config)
@@ -127,7 +127,7 @@ async def delete_receiver(request: Request, name: Name, _: AdminKey) -> Response
     if users:
         raise Problem(409, "Conflict", f"receiver {name!r} is used by {users}")
     async with request.app.state.engine.begin() as conn:
-        found = await store.delete_config(conn, kind="receiver", name=name)
+        found = await store.config.delete(conn, kind="receiver", name=name)
     if not found and name not in live.receivers:
         raise Problem(404, "Not found", f"receiver {name!r} does not exist")
     live.receivers.pop(name, None)
@@ -189,7 +189,7 @@ async def put_routes(request: Request, _: AdminKey) -> dict[str, Any]:
     spec = check_tree(request, await json_body(request))
     body = spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
     async with request.app.state.engine.begin() as conn:
-        await store.put_config(conn, kind="routes", name="root", body=body)
+        await store.config.put(conn, kind="routes", name="root", body=body)
     _live(request).set_tree(body)
     return body
 
@@ -227,7 +227,7 @@ async def put_inhibit_rules(request: Request, _: AdminKey) -> Items:
     rules: InhibitRules = validate(InhibitRules, await json_body(request))
     items = [r.model_dump(mode="json") for r in rules.items]
     async with request.app.state.engine.begin() as conn:
-        await store.put_config(conn, kind="inhibit_rules", name="all", body=items)
+        await store.config.put(conn, kind="inhibit_rules", name="all", body=items)
     _live(request).set_inhibit(items)
     return Items(items=items)
 
@@ -276,7 +276,7 @@ async def put_policy(
         raise invalid(errors)
     body = spec.model_dump(mode="json")
     async with request.app.state.engine.begin() as conn:
-        created = await store.put_config(conn, kind="escalation_policy", name=name, body=body)
+        created = await store.config.put(conn, kind="escalation_policy", name=name, body=body)
     live.set_policy(name, body)
     response.status_code = 201 if created else 200
     return {"name": name, **body}
@@ -296,7 +296,7 @@ async def delete_policy(request: Request, name: Name, _: AdminKey) -> Response:
         if used:
             raise Problem(409, "Conflict", f"escalation policy {name!r} is used by routes {used}")
     async with request.app.state.engine.begin() as conn:
-        found = await store.delete_config(conn, kind="escalation_policy", name=name)
+        found = await store.config.delete(conn, kind="escalation_policy", name=name)
     if not found and name not in live.policies:
         raise Problem(404, "Not found", f"escalation policy {name!r} does not exist")
     live.drop_policy(name)

@@ -10,10 +10,9 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
-import sqlalchemy as sa
 from fastapi import FastAPI
 
-from alerting import config_file, delivery, dispatcher, live, queue, store
+from alerting import config_file, delivery, dispatcher, live, store
 from alerting.api_alerts import router as alerts_router
 from alerting.api_config import router as config_router
 from alerting.calendar_feed import CalendarFeed
@@ -22,11 +21,13 @@ from alerting.context import Context
 from alerting.metrics import ALERTS
 from alerting.settings import AlertingSettings
 from alerting.views import current_state
+from pacta.clock import now_ms
 from pacta.durations import ms_to_datetime
 from pacta.events import SIGNALS_TOPIC
 from pacta.kafka import ensure_topics
 from pacta.logs import get_logger
 from pacta.runtime import consumer_lifespan
+from pacta.tasks import stop_tasks
 from pacta.web import create_base_app
 
 log = get_logger(__name__)
@@ -43,19 +44,17 @@ async def _refresh(app: FastAPI, stop: asyncio.Event, every: float = 5.0) -> Non
         try:
             async with app.state.engine.connect() as conn:
                 live.replace_into(ctx.live, await live.load(conn))
-                at = dispatcher.now_ms()
+                at = now_ms()
                 counts = dict.fromkeys(STATES, 0)
                 since = ms_to_datetime(at) - timedelta(days=7)
                 if ctx.live.silences or ctx.live.inhibit:
                     # silenced and inhibited are worked out per alert, as the API shows them
-                    rows = await store.list_alerts(conn, since=since)
-                    sources = await store.open_alert_labels(conn) if ctx.live.inhibit else []
-                    for row in rows:
-                        alert = store.alert_from_row(row)
-                        counts[current_state(ctx, alert, sources, at)] += 1
+                    records = await store.alerts.recent(conn, since=since)
+                    sources = await store.alerts.open_labels(conn) if ctx.live.inhibit else []
+                    for record in records:
+                        counts[current_state(ctx, record.alert, sources, at)] += 1
                 else:
-                    for state, n in await store.count_alerts(conn, since=since):
-                        counts[state] = n
+                    counts.update(await store.alerts.count_by_state(conn, since=since))
             for state, n in counts.items():
                 ALERTS.labels(state).set(n)
             await delivery.gauge_queue(app.state.engine)
@@ -72,19 +71,14 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
         logging.getLogger("httpx").setLevel(logging.WARNING)
         engine = app.state.engine
         async with engine.begin() as conn:
-            known = {
-                r[0]
-                for r in await conn.execute(
-                    sa.text("SELECT name FROM alerting.config WHERE kind = 'receiver'")
-                )
-            }
+            known = await store.config.names(conn, kind="receiver")
             await config_file.apply(conn, settings.alerting_config_file, known)
             secret = (
                 settings.alerting_link_secret.encode()
                 if settings.alerting_link_secret
-                else await store.link_secret(conn)
+                else await store.config.link_secret(conn)
             )
-            released = await queue.release_leases(conn)
+            released = await store.deliveries.release_leases(conn)
             config = await live.load(conn)
         if released:
             log.info("deliveries in flight at the last stop resume", count=released)
@@ -120,10 +114,7 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            stop.set()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await stop_tasks(stop, tasks)
             await worker.close()
 
     lifespan = consumer_lifespan(

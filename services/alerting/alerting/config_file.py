@@ -61,9 +61,9 @@ async def apply(conn: AsyncConnection, path: str, known_receivers: set[str]) -> 
                 raise ValueError(f"{path}: route.{field}: escalation {name!r} is not defined")
     for name, body in config.receivers.items():
         stored = parse_receiver(body).model_dump(mode="json")
-        await store.put_config(conn, kind="receiver", name=name, body=stored, origin="file")
+        await store.config.put(conn, kind="receiver", name=name, body=stored, origin="file")
     for name, pspec in config.escalation_policies.items():
-        await store.put_config(
+        await store.config.put(
             conn,
             kind="escalation_policy",
             name=name,
@@ -72,10 +72,10 @@ async def apply(conn: AsyncConnection, path: str, known_receivers: set[str]) -> 
         )
     if config.route is not None:
         body = config.route.model_dump(mode="json", by_alias=True, exclude_unset=True)
-        await store.put_config(conn, kind="routes", name="root", body=body, origin="file")
+        await store.config.put(conn, kind="routes", name="root", body=body, origin="file")
     if config.inhibit_rules is not None:
         items = [r.model_dump(mode="json") for r in config.inhibit_rules]
-        await store.put_config(conn, kind="inhibit_rules", name="all", body=items, origin="file")
+        await store.config.put(conn, kind="inhibit_rules", name="all", body=items, origin="file")
     log.info(
         "alerting config file loaded",
         path=path,

@@ -33,7 +33,7 @@ class Context:
     def entry(self, alert: Alert, state: str, now_ms: int) -> dict[str, Any]:
         """One `alerts` entry of a notification: the signal's fields, alert_id, state, ack_url."""
         return {
-            **dict(alert.signal),
+            **alert.signal.model_dump(mode="json"),
             "alert_id": alert.id,
             "state": state,
             "ack_url": self.ack_url(alert.id, now_ms),

@@ -9,8 +9,8 @@ import contextlib
 import random
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import aiohttp
 import httpx
@@ -18,15 +18,17 @@ import orjson
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alerting import queue, receivers
+from alerting import receivers, store
 from alerting.context import Context
 from alerting.metrics import LATENCY, NOTIFICATIONS, QUEUE_DEPTH
 from alerting.receivers.base import DeliveryError, Notification, Sender
+from alerting.store.deliveries import LEASE_MS, Attempt, DeliveryRow
+from alerting.store.deliveries import Outcome as OutcomeKind
 from pacta.durations import datetime_to_ms, ms_to_datetime
 from pacta.logs import get_logger
 
 log = get_logger(__name__)
-LEASE_S = queue.LEASE_MS / 1000
+LEASE_S = LEASE_MS / 1000
 PREFETCH = 4
 
 
@@ -40,6 +42,19 @@ def backoff_seconds(
     if hint is not None:
         delay = max(delay, min(hint, 3600.0))
     return float(delay)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt came to: the attempt as it is recorded, and what the metrics and the
+    delivery log need beside it."""
+
+    attempt: Attempt
+    receiver: str
+    kind: str  # the receiver's type, "unknown" if it is not configured
+    finished_ms: int
+    detected_at: datetime | None
+    alert_ids: tuple[str, ...]
 
 
 class Worker:
@@ -80,7 +95,7 @@ class Worker:
         self.senders: dict[str, tuple[bytes, Sender]] = {}
         self.rng = random.Random()
         # outcomes wait here to be written together: one transaction per round, not per send
-        self.outcomes: list[dict[str, Any]] = []
+        self.outcomes: list[Outcome] = []
         self.outcome_ready = asyncio.Event()
         self.closing = False
 
@@ -109,7 +124,9 @@ class Worker:
             batch, self.outcomes = self.outcomes, []
             try:
                 async with self.engine.begin() as conn:
-                    await queue.record_attempts(conn, [o["row"] for o in batch])
+                    await store.deliveries.record_attempts(
+                        conn, attempts=[o.attempt for o in batch]
+                    )
             except Exception as exc:
                 if stop.is_set():
                     return
@@ -119,15 +136,15 @@ class Worker:
                 await asyncio.sleep(0.5)
                 continue
             for o in batch:
-                self.held.discard(o["row"]["id"])
+                self.held.discard(o.attempt.delivery_id)
                 self._observe(o)
             self.ctx.delivery_wake.set()
             log.info(
                 "deliveries recorded",
-                delivered=sum(o["row"]["outcome"] == "delivered" for o in batch),
-                retry=sum(o["row"]["outcome"] == "retry" for o in batch),
-                failed=sum(o["row"]["outcome"] == "failed" for o in batch),
-                ids=[o["row"]["id"] for o in batch][:20],
+                delivered=sum(o.attempt.outcome == "delivered" for o in batch),
+                retry=sum(o.attempt.outcome == "retry" for o in batch),
+                failed=sum(o.attempt.outcome == "failed" for o in batch),
+                ids=[o.attempt.delivery_id for o in batch][:20],
             )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -155,7 +172,7 @@ class Worker:
         now = time.time()
         free = {r: self.prefetch - n for r, n in self.busy.items() if n}
         async with self.engine.begin() as conn:
-            rows = await queue.claim(
+            rows = await store.deliveries.claim(
                 conn,
                 now=ms_to_datetime(int(now * 1000)),
                 lease_until=ms_to_datetime(int((now + LEASE_S) * 1000)),
@@ -170,7 +187,7 @@ class Worker:
         row leased then would wait for its lease to run out)."""
         return 0 if self.closing else self.prefetch - self.busy.get(receiver, 0)
 
-    def start(self, rows: Sequence[Any]) -> None:
+    def start(self, rows: Sequence[DeliveryRow]) -> None:
         """Send rows leased to this worker (by its claim, or by the transaction that queued
         them), each once a slot of its receiver is free."""
         for row in rows:
@@ -180,7 +197,7 @@ class Worker:
             self.held.add(row.id)
             task.add_done_callback(self.tasks.discard)
 
-    async def deliver(self, row: Any) -> None:
+    async def deliver(self, row: DeliveryRow) -> None:
         slot = self.slots.setdefault(row.receiver, asyncio.Semaphore(self.concurrency))
         try:
             async with slot:  # the per-receiver concurrency limit
@@ -196,9 +213,10 @@ class Worker:
         self.outcome_ready.set()
         self.ctx.delivery_wake.set()
 
-    async def _send(self, row: Any) -> dict[str, Any]:
+    async def _send(self, row: DeliveryRow) -> Outcome:
         started = ms_to_datetime(int(time.time() * 1000))
-        outcome, detail, hint = "failed", "receiver is not configured", None
+        outcome: OutcomeKind = "failed"
+        detail, hint = "receiver is not configured", None
         try:
             found = self.sender_for(row.receiver)
         except Exception as exc:  # a receiver type that cannot be built: kept for replay
@@ -209,7 +227,7 @@ class Worker:
                 receiver=row.receiver,
                 group_key=row.group_key,
                 status=row.status,
-                alerts=tuple(row.alerts),
+                alerts=row.alerts,
                 idempotency_key=row.idempotency_key,
             )
             try:
@@ -231,40 +249,41 @@ class Worker:
                     row.attempts, self.retry_initial, self.retry_max, hint, self.rng
                 )
                 next_at = ms_to_datetime(finished_ms + int(delay * 1000))
-        return {
-            "row": {
-                "id": row.id,
-                "attempt": row.attempts,
-                "started_at": started,
-                "finished_at": ms_to_datetime(finished_ms),
-                "outcome": outcome,
-                "detail": detail,
-                "next_attempt_at": next_at,
-            },
-            "receiver": row.receiver,
-            "kind": kind,
-            "finished_ms": finished_ms,
-            "detected_at": row.detected_at,
-            "alert_ids": list(row.alert_ids)[:20],
-        }
+        attempt = Attempt(
+            delivery_id=row.id,
+            attempt=row.attempts,
+            started_at=started,
+            finished_at=ms_to_datetime(finished_ms),
+            outcome=outcome,
+            detail=str(detail),
+            next_attempt_at=next_at,
+        )
+        return Outcome(
+            attempt=attempt,
+            receiver=row.receiver,
+            kind=kind,
+            finished_ms=finished_ms,
+            detected_at=row.detected_at,
+            alert_ids=row.alert_ids[:20],
+        )
 
-    def _observe(self, o: dict[str, Any]) -> None:
-        row, receiver = o["row"], o["receiver"]
-        NOTIFICATIONS.labels(receiver, o["kind"], row["outcome"]).inc()
-        if row["outcome"] == "delivered" and o["detected_at"] is not None:
-            LATENCY.labels(receiver).observe(
-                max(0.0, (o["finished_ms"] - datetime_to_ms(o["detected_at"])) / 1000)
+    def _observe(self, o: Outcome) -> None:
+        a = o.attempt
+        NOTIFICATIONS.labels(o.receiver, o.kind, a.outcome).inc()
+        if a.outcome == "delivered" and o.detected_at is not None:
+            LATENCY.labels(o.receiver).observe(
+                max(0.0, (o.finished_ms - datetime_to_ms(o.detected_at)) / 1000)
             )
-        if row["outcome"] != "delivered":
+        if a.outcome != "delivered":
             # a success is counted in the round's summary; a failure is worth a line of its own
             log.warning(
                 "delivery attempt failed",
-                delivery_id=row["id"],
-                receiver=receiver,
-                attempt=row["attempt"],
-                outcome=row["outcome"],
-                detail=str(row["detail"])[:200],
-                alert_ids=o["alert_ids"],
+                delivery_id=a.delivery_id,
+                receiver=o.receiver,
+                attempt=a.attempt,
+                outcome=a.outcome,
+                detail=a.detail[:200],
+                alert_ids=list(o.alert_ids),
             )
 
     async def close(self, grace: float = 5.0) -> None:
@@ -280,11 +299,13 @@ class Worker:
             if self.outcomes:
                 batch, self.outcomes = self.outcomes, []
                 async with self.engine.begin() as conn:
-                    await queue.record_attempts(conn, [o["row"] for o in batch])
-                self.held -= {o["row"]["id"] for o in batch}
+                    await store.deliveries.record_attempts(
+                        conn, attempts=[o.attempt for o in batch]
+                    )
+                self.held -= {o.attempt.delivery_id for o in batch}
             if self.held:
                 async with self.engine.begin() as conn:
-                    await queue.release(conn, sorted(self.held))
+                    await store.deliveries.release(conn, ids=sorted(self.held))
         except Exception as exc:  # the leases run out by themselves
             log.warning("delivery leases not handed back", error=repr(exc))
         await self.http.aclose()
@@ -293,4 +314,4 @@ class Worker:
 
 async def gauge_queue(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
-        QUEUE_DEPTH.set(await queue.depth(conn))
+        QUEUE_DEPTH.set(await store.deliveries.depth(conn))

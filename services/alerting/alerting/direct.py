@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alerting import queue, store
+from alerting import store
 from alerting.context import Context
 from alerting.domain.alerts import Alert
 from alerting.flushing import idempotency_key, newest_detected
 from alerting.specs import silence_from_row
+from alerting.store.alerts import HistoryEntry
+from alerting.store.deliveries import NewDelivery, Status
 from pacta.durations import ms_to_datetime
 
 
@@ -22,7 +23,7 @@ async def enqueue_direct(
     *,
     alert: Alert,
     receiver: str,
-    status: str,
+    status: Status,
     key_parts: Sequence[object],
     group_key: str,
     now_ms: int,
@@ -30,30 +31,27 @@ async def enqueue_direct(
 ) -> None:
     """A notification of one alert outside any group (escalation steps and their resolve)."""
     state = "resolved" if status == "resolved" else alert.state
-    delivery = await queue.enqueue(
-        conn,
+    delivery = NewDelivery(
         idempotency_key=idempotency_key(*key_parts),
         receiver=receiver,
         group_key=group_key,
         status=status,
-        alerts=[ctx.entry(alert, state, now_ms)],
+        alerts=(ctx.entry(alert, state, now_ms),),
         now=ms_to_datetime(now_ms),
         detected_at=newest_detected([alert], {alert.id}) if event == "escalated" else None,
     )
-    if delivery is not None:
-        await store.add_receivers(conn, [alert.id], receiver)
-        await store.add_history(
-            conn, [(alert.id, now_ms, event, {"receiver": receiver, "delivery_id": delivery})]
+    delivery_id = await store.deliveries.enqueue(conn, delivery=delivery)
+    if delivery_id is not None:
+        await store.alerts.add_receivers(conn, pairs=[(receiver, [alert.id])])
+        detail = {"receiver": receiver, "delivery_id": delivery_id}
+        await store.alerts.add_history(
+            conn, entries=[HistoryEntry(alert.id, now_ms, event, detail)]
         )
 
 
 async def close_escalations(conn: AsyncConnection, ctx: Context, alert: Alert, now_ms: int) -> None:
     """The alert resolved: escalation stops, and every receiver it reached hears so."""
-    rows = await conn.execute(
-        sa.text("DELETE FROM alerting.escalations WHERE alert_id = :a RETURNING *"),
-        {"a": alert.id},
-    )
-    for row in rows.all():
+    for row in await store.escalations.close(conn, alert_id=alert.id):
         for receiver in row.notified:
             await enqueue_direct(
                 conn,
@@ -70,16 +68,6 @@ async def close_escalations(conn: AsyncConnection, ctx: Context, alert: Alert, n
 
 async def wake_silenced(conn: AsyncConnection, ctx: Context, silence_ids: Sequence[str]) -> None:
     """Silences ended early: reload them and flush the groups they held back now."""
-    rows = await conn.execute(
-        sa.text("SELECT * FROM alerting.silences WHERE ends_at > now() - interval '1 minute'")
-    )
-    ctx.live.silences = [silence_from_row(r) for r in rows]
-    await conn.execute(
-        sa.text(
-            "UPDATE alerting.groups SET next_flush_at = LEAST(next_flush_at, now()) WHERE key IN "
-            "(SELECT g.group_key FROM alerting.group_alerts g JOIN alerting.silences s "
-            "ON g.alert_id = ANY(s.matched) WHERE s.id = ANY(:ids))"
-        ),
-        {"ids": list(silence_ids)},
-    )
+    ctx.live.silences = [silence_from_row(r) for r in await store.silences.in_force(conn)]
+    await store.groups.wake_held_by(conn, silence_ids=silence_ids)
     ctx.dispatch_wake.set()

@@ -5,73 +5,35 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import replace
+from datetime import datetime
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alerting import queue, store
+from alerting import store
 from alerting.context import Context
-from alerting.domain import grouping, muting, routing
+from alerting.domain import grouping, muting
 from alerting.domain.alerts import Alert
 from alerting.metrics import ALERTS_NOTIFIED
-from pacta.durations import datetime_to_ms, ms_to_datetime, parse_timestamp_ms
+from alerting.store.alerts import HistoryEntry
+from alerting.store.deliveries import LEASE_MS, DeliveryRow, NewDelivery, Status
+from alerting.store.groups import GroupRow
+from pacta.durations import datetime_to_ms, ms_to_datetime
 from pacta.logs import get_logger
 
 log = get_logger(__name__)
-
-
-def options_of(route: routing.Route) -> dict[str, Any]:
-    """What a group keeps of its route, so a later change of the tree does not strand it."""
-    return {
-        "route": route.path_id,
-        "group_wait_ms": route.seconds("group_wait") * 1000,
-        "group_interval_ms": route.seconds("group_interval") * 1000,
-        "repeat_interval_ms": route.seconds("repeat_interval") * 1000,
-        "mute": list(route.mute_time_intervals),
-        "active": list(route.active_time_intervals),
-    }
-
-
-def timing_of(options: dict[str, Any]) -> grouping.Timing:
-    return grouping.Timing(
-        options["group_wait_ms"], options["group_interval_ms"], options["repeat_interval_ms"]
-    )
-
-
-def _state(row: Any) -> grouping.GroupState:
-    return grouping.GroupState(
-        created_at_ms=datetime_to_ms(row.created_at),
-        next_flush_at_ms=datetime_to_ms(row.next_flush_at),
-        first_flush_at_ms=datetime_to_ms(row.first_flush_at) if row.first_flush_at else None,
-        last_sent_at_ms=datetime_to_ms(row.last_sent_at) if row.last_sent_at else None,
-        notified=frozenset(row.notified),
-        seq=row.seq,
-    )
 
 
 async def changed_many(conn: AsyncConnection, keys: Sequence[str], now_ms: int) -> None:
     """Alerts of these groups joined, changed or resolved: bring their next flush forward."""
     if not keys:
         return
-    rows = await conn.execute(
-        sa.text("SELECT * FROM alerting.groups WHERE key = ANY(:k) ORDER BY key FOR UPDATE"),
-        {"k": list(keys)},
-    )
     moved = []
-    for row in rows:
-        state = grouping.on_change(_state(row), now_ms, timing_of(row.options))
-        if state.next_flush_at_ms != datetime_to_ms(row.next_flush_at):
-            moved.append({"n": ms_to_datetime(state.next_flush_at_ms), "k": row.key})
-    if moved:
-        await conn.execute(
-            sa.text(
-                "UPDATE alerting.groups g SET next_flush_at = x.n FROM "
-                + store.recordset("k text, n timestamptz")
-                + " WHERE g.key = x.k"
-            ),
-            {"rows": store.jsonb(moved)},
-        )
+    for row in await store.groups.lock(conn, keys=keys):
+        state = grouping.on_change(row.state, now_ms, row.options.timing)
+        if state.next_flush_at_ms != row.state.next_flush_at_ms:
+            moved.append((row.key, state.next_flush_at_ms))
+    await store.groups.move_next_flush(conn, moves=moved)
 
 
 async def flush_due(
@@ -80,29 +42,20 @@ async def flush_due(
     now_ms: int,
     keys: Sequence[str] | None = None,
     limit: int = 500,
-    leased: list[Any] | None = None,
+    leased: list[DeliveryRow] | None = None,
 ) -> int:
     """Flush the groups due at `now_ms` (only `keys` if given); a group another instance is
     flushing right now is skipped. Returns how many deliveries were queued. With `leased`,
     deliveries this process's worker has room for are written leased to it and added there,
     for the caller to hand over once its transaction committed."""
-    where = "next_flush_at <= :now" + (" AND key = ANY(:keys)" if keys is not None else "")
     if keys is not None:
         # the consumer's own groups: every one of them now, none left for the timer's next round
         limit = max(limit, len(keys))
-    rows = (
-        await conn.execute(
-            sa.text(
-                f"SELECT * FROM alerting.groups WHERE {where} ORDER BY next_flush_at "
-                "LIMIT :n FOR UPDATE SKIP LOCKED"
-            ),
-            {"now": ms_to_datetime(now_ms), "keys": list(keys or []), "n": limit},
-        )
-    ).all()
+    rows = await store.groups.due(conn, now_ms=now_ms, keys=keys, limit=limit)
     if not rows:
         return 0
-    members = await _members(conn, [r.key for r in rows])
-    sources = await store.open_alert_labels(conn) if ctx.live.inhibit else []
+    members = await store.groups.members(conn, keys=[r.key for r in rows])
+    sources = await store.alerts.open_labels(conn) if ctx.live.inhibit else []
     batch = _Batch()
     for row in rows:
         try:
@@ -110,15 +63,13 @@ async def flush_due(
         except Exception:
             # a group the code cannot decide must not hold up the others
             log.exception("group flush failed; retried in a minute", group=row.key)
-            batch.updates.append(
-                {**_group_params(row, None), "next": ms_to_datetime(now_ms + 60_000)}
-            )
+            batch.states.append((row.key, replace(row.state, next_flush_at_ms=now_ms + 60_000)))
     if leased is not None:
         room: dict[str, int] = {}
-        for d in batch.deliveries:
-            left = room.setdefault(d["receiver"], ctx.delivery_room(d["receiver"]))
-            d["lease"] = left > 0
-            room[d["receiver"]] = left - 1
+        for i, d in enumerate(batch.deliveries):
+            left = room.setdefault(d.receiver, ctx.delivery_room(d.receiver))
+            batch.deliveries[i] = replace(d, lease=left > 0)
+            room[d.receiver] = left - 1
     leased_rows = await batch.write(conn, now_ms)
     if leased is not None:
         leased += leased_rows
@@ -130,70 +81,26 @@ class _Batch:
     """What one round of flushes writes, one statement per kind."""
 
     def __init__(self) -> None:
-        self.deliveries: list[dict[str, Any]] = []
+        self.deliveries: list[NewDelivery] = []
         self.receivers: list[tuple[str, list[str]]] = []
-        self.history: list[tuple[str, int, str, dict[str, Any]]] = []
+        self.history: list[HistoryEntry] = []
         self.drops: list[tuple[str, str]] = []
-        self.updates: list[dict[str, Any]] = []
+        self.states: list[tuple[str, grouping.GroupState]] = []
         self.ended: list[str] = []
         self.silenced: list[tuple[str, str]] = []
         self.entries = 0
 
-    async def write(self, conn: AsyncConnection, now_ms: int) -> list[Any]:
-        leased = []
-        if self.deliveries:
-            leased = await queue.enqueue_many(
-                conn,
-                self.deliveries,
-                lease_until=ms_to_datetime(now_ms + queue.LEASE_MS),
-                leased=sum(bool(d.get("lease")) for d in self.deliveries),
-            )
-        await store.add_receivers_many(conn, self.receivers)
-        await store.add_history(conn, self.history)
-        if self.drops:
-            await conn.execute(
-                sa.text(
-                    "DELETE FROM alerting.group_alerts WHERE (group_key, alert_id) IN "
-                    "(SELECT * FROM unnest(CAST(:g AS text[]), CAST(:a AS text[])))"
-                ),
-                {"g": [g for g, _ in self.drops], "a": [a for _, a in self.drops]},
-            )
-        if self.ended:
-            await conn.execute(
-                sa.text("DELETE FROM alerting.groups WHERE key = ANY(:k)"), {"k": self.ended}
-            )
-            await conn.execute(
-                sa.text("DELETE FROM alerting.group_alerts WHERE group_key = ANY(:k)"),
-                {"k": self.ended},
-            )
-        if self.updates:
-            await conn.execute(
-                sa.text(
-                    "UPDATE alerting.groups g SET next_flush_at = x.next, first_flush_at = "
-                    "x.first, last_sent_at = x.sent, notified = x.notified, seq = x.seq FROM "
-                    + store.recordset(
-                        "k text, next timestamptz, first timestamptz, sent timestamptz, "
-                        "notified text[], seq integer"
-                    )
-                    + " WHERE g.key = x.k"
-                ),
-                {"rows": store.jsonb(self.updates)},
-            )
-        for silence_id, alert_id in self.silenced:
-            await store.note_silenced(conn, [silence_id], alert_id)
+    async def write(self, conn: AsyncConnection, now_ms: int) -> list[DeliveryRow]:
+        leased = await store.deliveries.enqueue_many(
+            conn, deliveries=self.deliveries, lease_until=ms_to_datetime(now_ms + LEASE_MS)
+        )
+        await store.alerts.add_receivers(conn, pairs=self.receivers)
+        await store.alerts.add_history(conn, entries=self.history)
+        await store.groups.leave(conn, pairs=self.drops)
+        await store.groups.end(conn, keys=self.ended)
+        await store.groups.save_states(conn, states=self.states)
+        await store.silences.note_matched(conn, pairs=self.silenced)
         return leased
-
-
-def _group_params(row: Any, state: grouping.GroupState | None) -> dict[str, Any]:
-    s = state or _state(row)
-    return {
-        "next": ms_to_datetime(s.next_flush_at_ms),
-        "first": ms_to_datetime(s.first_flush_at_ms) if s.first_flush_at_ms else None,
-        "sent": ms_to_datetime(s.last_sent_at_ms) if s.last_sent_at_ms else None,
-        "notified": sorted(s.notified),
-        "seq": s.seq,
-        "k": row.key,
-    }
 
 
 def _mute_reason(
@@ -207,23 +114,9 @@ def _mute_reason(
     return None, []
 
 
-async def _members(conn: AsyncConnection, keys: Sequence[str]) -> dict[str, list[Alert]]:
-    rows = await conn.execute(
-        sa.text(
-            "SELECT g.group_key, a.* FROM alerting.group_alerts g JOIN alerting.alerts a "
-            "ON g.alert_id = a.id WHERE g.group_key = ANY(:k) ORDER BY a.fired_at, a.id"
-        ),
-        {"k": list(keys)},
-    )
-    out: dict[str, list[Alert]] = {}
-    for r in rows:
-        out.setdefault(r.group_key, []).append(store.alert_from_row(r))
-    return out
-
-
 def _flush(
     ctx: Context,
-    row: Any,
+    row: GroupRow,
     alerts: list[Alert],
     now_ms: int,
     sources: list[tuple[str, dict[str, str]]],
@@ -240,20 +133,20 @@ def _flush(
         members.append(
             grouping.Member(
                 alert_id=alert.id,
-                fingerprint=grouping.fingerprint(alert.id, str(alert.signal.get("signal_id"))),
+                fingerprint=grouping.fingerprint(alert.id, alert.signal.signal_id),
                 resolved=not alert.open,
                 acknowledged=alert.state == "acknowledged",
                 muted=reason is not None,
             )
         )
     calendars = ctx.live.calendars
-    muted = muting.time_muted(options["mute"], options["active"], calendars, now_ms)
-    turn = muting.next_time_change([*options["mute"], *options["active"]], calendars, now_ms)
+    muted = muting.time_muted(options.mute, options.active, calendars, now_ms)
+    turn = muting.next_time_change([*options.mute, *options.active], calendars, now_ms)
     if turn is not None:
         wake = turn if wake is None else min(wake, turn)
-    before = _state(row)
+    before = row.state
     decision = grouping.flush(
-        before, members, now_ms, timing_of(options), time_muted=muted, wake_at_ms=wake
+        before, members, now_ms, options.timing, time_muted=muted, wake_at_ms=wake
     )
     if decision.send:
         _notify(ctx, row, before, alerts, decision, now_ms, batch)
@@ -261,7 +154,7 @@ def _flush(
     if decision.state is None:
         batch.ended.append(row.key)
     else:
-        batch.updates.append(_group_params(row, decision.state))
+        batch.states.append((row.key, decision.state))
 
 
 def idempotency_key(*parts: object) -> str:
@@ -269,18 +162,16 @@ def idempotency_key(*parts: object) -> str:
     return "pacta-" + hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
-def newest_detected(alerts: Sequence[Alert], ids: set[str]) -> Any:
-    found = [
-        parse_timestamp_ms(str(a.signal["detected_at"]))
-        for a in alerts
-        if a.id in ids and a.signal.get("detected_at")
-    ]
+def newest_detected(alerts: Sequence[Alert], ids: set[str]) -> datetime | None:
+    """The latest detection among these alerts' signals (to the millisecond, as signals carry
+    it): what the latency metric measures a notification from."""
+    found = [datetime_to_ms(a.signal.detected_at) for a in alerts if a.id in ids]
     return ms_to_datetime(max(found)) if found else None
 
 
 def _notify(
     ctx: Context,
-    row: Any,
+    row: GroupRow,
     before: grouping.GroupState,
     alerts: Sequence[Alert],
     decision: grouping.Flush,
@@ -290,29 +181,29 @@ def _notify(
     by_id = {a.id: a for a in alerts}
     entries = [ctx.entry(by_id[i], by_id[i].state, now_ms) for i in decision.firing]
     entries += [ctx.entry(by_id[i], "resolved", now_ms) for i in decision.resolved]
-    status = "firing" if decision.firing else "resolved"
+    status: Status = "firing" if decision.firing else "resolved"
     told = {grouping.alert_of(f) for f in before.notified}
     # what is news in this notification: the latency metric measures from its detection
     fresh = {
         a.id
         for a in alerts
         if a.id in decision.firing
-        and grouping.fingerprint(a.id, str(a.signal.get("signal_id"))) not in before.notified
+        and grouping.fingerprint(a.id, a.signal.signal_id) not in before.notified
     } | (set(decision.resolved) & told)
     key = idempotency_key("group", row.key, row.created_at, decision.seq)
     batch.deliveries.append(
-        {
-            "key": key,
-            "receiver": row.receiver,
-            "group_key": row.key,
-            "status": status,
-            "alerts": entries,
-            "now": ms_to_datetime(now_ms),
-            "detected_at": newest_detected(alerts, fresh),
-        }
+        NewDelivery(
+            idempotency_key=key,
+            receiver=row.receiver,
+            group_key=row.key,
+            status=status,
+            alerts=tuple(entries),
+            now=ms_to_datetime(now_ms),
+            detected_at=newest_detected(alerts, fresh),
+        )
     )
     ids = [*decision.firing, *decision.resolved]
     batch.receivers.append((row.receiver, ids))
     detail = {"receiver": row.receiver, "idempotency_key": key, "status": status}
-    batch.history += [(i, now_ms, "notified", detail) for i in ids]
+    batch.history += [HistoryEntry(i, now_ms, "notified", detail) for i in ids]
     batch.entries += len(ids)

@@ -6,11 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alerting import receivers
+from alerting import receivers, store
 from alerting.domain.escalation import Policy
 from alerting.domain.muting import InhibitRule, Silence
 from alerting.domain.routing import RootSpec, Route, build_tree
@@ -71,10 +70,8 @@ async def load(conn: AsyncConnection, calendars: dict[str, Calendar] | None = No
     live = LiveConfig()
     if calendars is not None:
         live.calendars = calendars
-    rows = (
-        await conn.execute(sa.text("SELECT kind, name, body, origin FROM alerting.config"))
-    ).all()
-    for kind, name, body, origin in rows:
+    for row in await store.config.load_all(conn):
+        kind, name, body = row.kind, row.name, row.body
         try:
             if kind == "receiver":
                 live.set_receiver(name, body)
@@ -84,13 +81,10 @@ async def load(conn: AsyncConnection, calendars: dict[str, Calendar] | None = No
                 live.set_inhibit(body)
             elif kind == "escalation_policy":
                 live.set_policy(name, body)
-            live.origins[(kind, name)] = origin
+            live.origins[(kind, name)] = row.origin
         except ValueError as exc:
             log.error("stored configuration left out", kind=kind, name=name, error=str(exc))
-    silences = await conn.execute(
-        sa.text("SELECT * FROM alerting.silences WHERE ends_at > now() - interval '1 minute'")
-    )
-    live.silences = [silence_from_row(r) for r in silences]
+    live.silences = [silence_from_row(r) for r in await store.silences.in_force(conn)]
     return live
 
 

@@ -1,36 +1,96 @@
-"""Signals in, alerts out: apply each signal to its alert, put the alert in the aggregation
-groups its labels route to, arm escalations; all inside the consumer's transaction, a batch of
-signals at a time (one statement per step, not per signal)."""
+"""The path of a signal through alerting, stage by stage, in one place (as Alertmanager's
+`notify.PipelineBuilder`): `run` reads top to bottom from Kafka's batch to the delivery queue.
+Every stage runs in the consumer's transaction, a batch of signals at a time."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass, field
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerting import direct, flushing, store
 from alerting.context import Context
 from alerting.domain import escalation, grouping, routing
 from alerting.domain.alerts import Alert, alert_key, apply_signal
+from alerting.store.alerts import HistoryEntry
+from alerting.store.deliveries import DeliveryRow
+from alerting.store.groups import NewGroup, RouteOptions
 from pacta.durations import ms_to_datetime
+from pacta.events import Signal
 from pacta.logs import get_logger
 
 log = get_logger(__name__)
 
 
-async def apply_signals(
-    conn: AsyncConnection, ctx: Context, signals: Sequence[dict[str, Any]], now_ms: int
-) -> set[str]:
-    """Apply fresh (already deduplicated) signals in order; return the group keys touched."""
+@dataclass
+class Applied:
+    """What a batch came to: the signals new to alerting, the deliveries queued, and those
+    leased to this process's worker (started once the transaction committed)."""
+
+    fresh: list[Signal]
+    queued: int = 0
+    leased: list[DeliveryRow] = field(default_factory=list)
+
+
+async def run(
+    conn: AsyncConnection, ctx: Context, signals: Sequence[Signal], now_ms: int
+) -> Applied:
+    """One batch of signals, stage after stage. Muting (silences, then inhibition, then the
+    route's time intervals) is decided when a group flushes, on the alerts as they are then:
+    a silence that ends or a source that resolves releases what it held at the next flush."""
+    # 1. inbox: a signal applied before (restart, replay, rebalance) is dropped here, in the
+    #    transaction that applies the rest, so it can never notify twice
+    fresh = await take_new(conn, signals)
+    # 2. alert state: each signal fires, updates or resolves its alert (domain.alerts)
+    changes = await update_alerts(conn, fresh, now_ms)
+    # 3. routing: the routes each open alert's labels match (domain.routing)
+    routes = match_routes(ctx, changes.open)
+    # 4. grouping: open alerts join (and leave) the aggregation groups of their routes
+    touched = await group(conn, routes, now_ms)
+    # 5. escalation: the routes' escalation policies start paging (domain.escalation)
+    await arm_escalations(conn, ctx, routes, changes.fired, now_ms)
+    # 6. resolved alerts: their groups look again, their escalations tell whom they reached
+    for alert in changes.closed:
+        touched |= await close(conn, ctx, alert, now_ms)
+    # 7. flush the touched groups that are due: mute, decide (domain.grouping), queue the
+    #    deliveries (the delivery worker sends them: delivery.py)
+    applied = Applied(fresh)
+    applied.queued = await flushing.flush_due(
+        conn, ctx, now_ms, keys=sorted(touched), leased=applied.leased
+    )
+    return applied
+
+
+async def take_new(conn: AsyncConnection, signals: Sequence[Signal]) -> list[Signal]:
+    """The signals never applied before, each once, in the order given; kept for the record."""
+    new = await store.inbox.claim(conn, signal_ids=[s.signal_id for s in signals])
+    seen: set[str] = set()
+    fresh = []
+    for s in signals:
+        if s.signal_id in new and s.signal_id not in seen:
+            seen.add(s.signal_id)
+            fresh.append(s)
+    await store.inbox.record_signals(conn, signals=fresh)
+    return fresh
+
+
+@dataclass
+class Changes:
+    open: list[Alert]  # fired or updated, still open
+    closed: list[Alert]  # resolved by this batch
+    fired: set[str]  # ids of the alerts this batch opened
+
+
+async def update_alerts(conn: AsyncConnection, signals: Sequence[Signal], now_ms: int) -> Changes:
+    """Apply the signals in order to their alerts (one statement per step, not per signal)."""
     if not signals:
-        return set()
-    current = await store.open_alerts(conn, sorted({alert_key(s) for s in signals}))
+        return Changes([], [], set())
+    current = await store.alerts.open_by_key(conn, keys=sorted({alert_key(s) for s in signals}))
     final: dict[str, Alert] = {}  # by alert id, in the order first seen
     applied: dict[str, list[str]] = {}
     fired: set[str] = set()
-    history: list[tuple[str, int, str, dict[str, Any]]] = []
+    history: list[HistoryEntry] = []
     for signal in signals:
         key = alert_key(signal)
         alert, change = apply_signal(current.get(key), signal, now_ms)
@@ -38,140 +98,106 @@ async def apply_signals(
             continue
         current[key] = alert
         final[alert.id] = alert
-        applied.setdefault(alert.id, []).append(signal["signal_id"])
+        applied.setdefault(alert.id, []).append(signal.signal_id)
         if change == "fired":
             fired.add(alert.id)
-        history.append(
-            (alert.id, now_ms, change, {"signal_id": signal["signal_id"], "kind": signal["kind"]})
-        )
-    await store.save_alerts(conn, [(a, applied[i]) for i, a in final.items()])
-    await store.add_history(conn, history)
+        detail = {"signal_id": signal.signal_id, "kind": signal.kind}
+        history.append(HistoryEntry(alert.id, now_ms, change, detail))
+    await store.alerts.save(conn, alerts=[(a, applied[i]) for i, a in final.items()])
+    await store.alerts.add_history(conn, entries=history)
     open_ones = [a for a in final.values() if a.open]
-    closed = [a for a in final.values() if not a.open]
-    touched = await route(conn, ctx, open_ones, fired, now_ms)
-    for alert in closed:
-        touched |= await resolved(conn, ctx, alert, now_ms)
-    return touched
+    return Changes(open_ones, [a for a in final.values() if not a.open], fired)
 
 
-async def route(
-    conn: AsyncConnection, ctx: Context, alerts: Sequence[Alert], fired: set[str], now_ms: int
-) -> set[str]:
-    """Put each alert into the groups its labels route to now (leaving the others)."""
-    if not alerts:
-        return set()
+def match_routes(ctx: Context, alerts: Sequence[Alert]) -> list[tuple[Alert, list[routing.Route]]]:
     tree = ctx.live.tree
-    wanted: dict[str, dict[str, routing.Route]] = {}
-    arm: list[tuple[Alert, routing.Route]] = []
-    for alert in alerts:
-        routes = routing.match(tree, alert.labels) if tree is not None else []
-        wanted[alert.id] = {routing.group_key(r, alert.labels): r for r in routes if r.receiver}
-        # every time, not only when it fired: a warning that becomes a breach enters the
-        # breach route's escalation then (arming twice is a no-op)
-        arm += [(alert, r) for r in routes if r.escalation]
-    rows = await conn.execute(
-        sa.text("SELECT alert_id, group_key FROM alerting.group_alerts WHERE alert_id = ANY(:a)"),
-        {"a": [a.id for a in alerts]},
-    )
-    before: dict[str, set[str]] = {}
-    for alert_id, key in rows:
-        before.setdefault(alert_id, set()).add(key)
+    return [(a, routing.match(tree, a.labels) if tree is not None else []) for a in alerts]
+
+
+async def group(
+    conn: AsyncConnection, routes: Sequence[tuple[Alert, list[routing.Route]]], now_ms: int
+) -> set[str]:
+    """Put each alert into the groups of its routes that notify (leaving the others); the keys
+    of the groups touched."""
+    if not routes:
+        return set()
+    wanted = {
+        alert.id: {routing.group_key(r, alert.labels): r for r in matched if r.receiver}
+        for alert, matched in routes
+    }
+    before = await store.groups.memberships(conn, alert_ids=list(wanted))
     # labels changed (a warning became a breach): the alert moves to where it routes now
-    gone = [(a, k) for a, keys in before.items() for k in keys - set(wanted.get(a, {}))]
-    if gone:
-        await conn.execute(
-            sa.text(
-                "DELETE FROM alerting.group_alerts WHERE (alert_id, group_key) IN "
-                "(SELECT * FROM unnest(CAST(:a AS text[]), CAST(:k AS text[])))"
-            ),
-            {"a": [a for a, _ in gone], "k": [k for _, k in gone]},
-        )
-    groups: dict[str, dict[str, Any]] = {}
-    members: list[dict[str, str]] = []
-    by_id = {a.id: a for a in alerts}
+    gone = [(k, a) for a, keys in before.items() for k in keys - set(wanted.get(a, {}))]
+    await store.groups.leave(conn, pairs=gone)
+    groups: dict[str, NewGroup] = {}
+    members: list[tuple[str, str]] = []
+    labels = {alert.id: alert.labels for alert, _ in routes}
     for alert_id, targets in wanted.items():
         for key, r in targets.items():
-            members.append({"k": key, "a": alert_id})
+            members.append((key, alert_id))
             if key not in groups:
-                options = flushing.options_of(r)
-                fresh = grouping.formed(now_ms, flushing.timing_of(options))
-                groups[key] = {
-                    "key": key,
-                    "route": r.path_id,
-                    "receiver": r.receiver,
-                    "labels": routing.group_labels(r, by_id[alert_id].labels),
-                    "now": ms_to_datetime(now_ms),
-                    "next": ms_to_datetime(fresh.next_flush_at_ms),
-                    "options": options,
-                }
-    if groups:
-        # one statement each for the whole batch (sorted keys: a stable lock order)
-        await conn.execute(
-            sa.text(
-                "INSERT INTO alerting.groups (key, route, receiver, labels, created_at, "
-                "next_flush_at, options) SELECT key, route, receiver, labels, now, next, "
-                "options FROM "
-                + store.recordset(
-                    "key text, route text, receiver text, labels jsonb, now timestamptz, "
-                    "next timestamptz, options jsonb"
+                options = RouteOptions.of_route(r)
+                groups[key] = NewGroup(
+                    key=key,
+                    receiver=str(r.receiver),
+                    labels=routing.group_labels(r, labels[alert_id]),
+                    options=options,
+                    created_at_ms=now_ms,
+                    next_flush_at_ms=grouping.formed(now_ms, options.timing).next_flush_at_ms,
                 )
-                + " ORDER BY ord ON CONFLICT (key) DO NOTHING"
-            ),
-            {"rows": store.jsonb([groups[k] for k in sorted(groups)])},
-        )
-        await conn.execute(
-            sa.text(
-                "INSERT INTO alerting.group_alerts (group_key, alert_id) SELECT k, a FROM "
-                + store.recordset("k text, a text")
-                + " ORDER BY ord ON CONFLICT DO NOTHING"
-            ),
-            {"rows": store.jsonb(members)},
-        )
-    touched = set(groups) | {k for _, k in gone}
+    # one statement each for the whole batch (sorted keys: a stable lock order)
+    await store.groups.create(conn, groups=[groups[k] for k in sorted(groups)])
+    await store.groups.join(conn, pairs=members)
+    touched = set(groups) | {k for k, _ in gone}
     await flushing.changed_many(conn, sorted(touched), now_ms)
-    for alert, r in arm:
-        # counted from when it fired, or from when it entered this route if that was later
-        start = alert.fired_at_ms if alert.id in fired else now_ms
-        await _arm_escalation(conn, ctx, alert, r, start)
     return touched
 
 
-async def _arm_escalation(
+async def arm_escalations(
+    conn: AsyncConnection,
+    ctx: Context,
+    routes: Sequence[tuple[Alert, list[routing.Route]]],
+    fired: set[str],
+    now_ms: int,
+) -> None:
+    """Every time, not only when it fired: a warning that becomes a breach enters the breach
+    route's escalation then (arming twice is a no-op)."""
+    for alert, matched in routes:
+        for route in matched:
+            if route.escalation:
+                # counted from when it fired, or from when it entered this route if later
+                start = alert.fired_at_ms if alert.id in fired else now_ms
+                await _arm(conn, ctx, alert, route, start)
+
+
+async def _arm(
     conn: AsyncConnection, ctx: Context, alert: Alert, route: routing.Route, start_ms: int
 ) -> None:
     policy = ctx.live.policies.get(route.escalation or "")
     if policy is None:
         log.warning("escalation policy missing", policy=route.escalation, alert_id=alert.id)
         return
-    first = escalation.step_due_at(policy, start_ms, 0, 0)
-    await conn.execute(
-        sa.text(
-            "INSERT INTO alerting.escalations (alert_id, route, policy, cycle, step, next_at, "
-            "options) VALUES (:a, :r, :p, 0, 0, :at, CAST(:o AS jsonb)) ON CONFLICT DO NOTHING"
-        ),
-        {
-            "a": alert.id,
-            "r": route.path_id,
-            "p": policy.name,
-            "at": ms_to_datetime(first),
-            # the route's time intervals hold its escalation too (page only out of hours...)
-            "o": store.jsonb({**flushing.options_of(route), "started_at_ms": start_ms}),
-        },
+    await store.escalations.arm(
+        conn,
+        alert_id=alert.id,
+        policy=policy.name,
+        # the route's time intervals hold its escalation too (page only out of hours...)
+        options=RouteOptions.of_route(route),
+        started_at_ms=start_ms,
+        first_at_ms=escalation.step_due_at(policy, start_ms, 0, 0),
     )
     ctx.dispatch_wake.set()
 
 
-async def resolved(conn: AsyncConnection, ctx: Context, alert: Alert, now_ms: int) -> set[str]:
+async def close(conn: AsyncConnection, ctx: Context, alert: Alert, now_ms: int) -> set[str]:
     """The alert resolved: its groups look again, its escalation tells whom it reached, and the
-    expire_on_resolve silences that matched it may end."""
-    rows = await conn.execute(
-        sa.text("SELECT group_key FROM alerting.group_alerts WHERE alert_id = :a"), {"a": alert.id}
-    )
-    keys = sorted(r[0] for r in rows)
+    expire_on_resolve silences that matched it may end. The keys of its groups."""
+    keys = await store.groups.keys_of(conn, alert_id=alert.id)
     await flushing.changed_many(conn, keys, now_ms)
     await direct.close_escalations(conn, ctx, alert, now_ms)
     if any(s.expire_on_resolve for s in ctx.live.silences):
-        ended = await store.expire_on_resolve(conn, alert.id, ms_to_datetime(now_ms))
+        at = ms_to_datetime(now_ms)
+        ended = await store.silences.expire_on_resolve(conn, alert_id=alert.id, at=at)
         if ended:
             log.info("silences expired on resolve", silences=ended, alert_id=alert.id)
             await direct.wake_silenced(conn, ctx, ended)

@@ -3,15 +3,13 @@ and their translation into domain values."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from alerting.domain.escalation import Policy, Step
 from alerting.domain.matchers import parse_matcher_list
 from alerting.domain.muting import InhibitRule, Silence
 from alerting.domain.routing import MatcherEntry
+from alerting.store.silences import SilenceRow
 from pacta.durations import datetime_to_ms, parse_duration
 
 
@@ -110,7 +108,7 @@ class SilenceSpec(BaseModel):
         return self
 
 
-def silence_from_row(row: Any) -> Silence:
+def silence_from_row(row: SilenceRow) -> Silence:
     return Silence(
         id=row.id,
         matchers=tuple(parse_matcher_list(row.matchers)),
@@ -118,7 +116,3 @@ def silence_from_row(row: Any) -> Silence:
         ends_at_ms=datetime_to_ms(row.ends_at),
         expire_on_resolve=row.expire_on_resolve,
     )
-
-
-def check_datetime(value: datetime) -> int:
-    return datetime_to_ms(value)

@@ -8,6 +8,8 @@ from typing import Any
 from alerting.context import Context
 from alerting.domain import muting
 from alerting.domain.alerts import Alert
+from alerting.store.alerts import AlertRecord, HistoryRow
+from alerting.store.deliveries import Attempt, DeliveryRow
 from pacta.durations import format_timestamp_ms
 
 
@@ -27,9 +29,10 @@ def _ts(ms: int | None) -> str | None:
     return format_timestamp_ms(ms) if ms is not None else None
 
 
-def alert_view(alert: Alert, state: str, row: Any, history: list[dict[str, Any]]) -> dict[str, Any]:
+def alert_view(record: AlertRecord, state: str, history: list[HistoryRow]) -> dict[str, Any]:
+    alert = record.alert
     return {
-        **dict(alert.signal),
+        **alert.signal.model_dump(mode="json"),
         "id": alert.id,
         "alert_id": alert.id,
         "key": alert.key,
@@ -39,15 +42,13 @@ def alert_view(alert: Alert, state: str, row: Any, history: list[dict[str, Any]]
         "resolved_at": _ts(alert.resolved_at_ms),
         "acknowledged_at": _ts(alert.acked_at_ms),
         "acknowledged_by": alert.acked_by,
-        "receivers": list(row.receivers),
-        "signals": list(row.signals),
-        "history": [
-            {"at": h["at"].isoformat(), "event": h["event"], **h["detail"]} for h in history
-        ],
+        "receivers": list(record.receivers),
+        "signals": list(record.signals),
+        "history": [{"at": h.at.isoformat(), "event": h.event, **h.detail} for h in history],
     }
 
 
-def delivery_view(row: Any, attempts: list[Any]) -> dict[str, Any]:
+def delivery_view(row: DeliveryRow, attempts: list[Attempt]) -> dict[str, Any]:
     return {
         "id": row.id,
         "idempotency_key": row.idempotency_key,

@@ -1,4 +1,4 @@
-"""Routes of the ingest service: the two generic event endpoints (SPEC §3.1, §3.2, §3.4)."""
+"""Routes of the ingest service: the two generic event endpoints (docs/api.md, Ingest)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from ingest import store
+from ingest.admission import admit, unavailable
 from ingest.metrics import EVENTS_DUPLICATED, EVENTS_RECEIVED, EVENTS_REJECTED, source_label
 from ingest.parsing import Event, Kind, parse_events
-from ingest.ratelimit import retry_after_header
-from ingest.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, SignatureGuard
 from pacta.auth import IngestKey
 from pacta.events import MonitoringEvent, TicketEvent
 from pacta.logs import get_logger
@@ -80,80 +78,25 @@ async def post_tickets(request: Request, key: IngestKey) -> Response:
     return await ingest_events(request, key, "ticket", await request.body())
 
 
-#: Answers after which the request was not processed: its signature may be sent again.
-_NOT_PROCESSED = frozenset({429, 500, 502, 503, 504})
-
-
 async def ingest_events(request: Request, key: str, kind: Kind, raw: bytes) -> Response:
     """Signature, rate limit, validation, then Kafka: the first refusal answers the request."""
-    state = request.app.state
-    guard: SignatureGuard | None = state.signatures
-    claimed = None
-    if guard is not None:
+
+    def refused(reason: str) -> None:
+        EVENTS_REJECTED.labels("api", kind, reason).inc()
+
+    async def handle() -> Response:
+        # Any content type is read as JSON: curl's default form type is a common slip.
+        now = datetime.now(UTC)
         try:
-            headers = request.headers
-            stamp = headers.get(TIMESTAMP_HEADER)
-            claimed = guard.verify(key, raw, headers.get(SIGNATURE_HEADER), stamp)
-            if claimed is not None and stamp is not None:
-                await _claim_signature(state, guard, claimed, int(stamp) + int(guard.window))
-        except SignatureError as exc:
-            EVENTS_REJECTED.labels("api", kind, "signature").inc()
-            raise Problem(401, "Invalid signature", str(exc)) from None
-    try:
-        return await _rate_limited_ingest(request, key, kind, raw)
-    except Problem as problem:
-        if guard is not None and claimed is not None and problem.status in _NOT_PROCESSED:
-            # The sender may retry exactly the same signed request, as Retry-After asks.
-            guard.release(claimed)
-            await _release_signature(state, claimed)
-        raise
+            events = parse_events(
+                raw, kind, now=now, max_batch=request.app.state.settings.ingest_max_batch
+            )
+        except Problem:
+            refused("invalid")
+            raise
+        return await accept(request, events, kind, now)
 
-
-async def _claim_signature(state: Any, guard: SignatureGuard, claimed: bytes, expires: int) -> None:
-    """The worker's guard refused replays it saw; PostgreSQL refuses those any worker saw,
-    before or after a restart. Without a pool (no database yet) the guard alone decides."""
-    pool = getattr(state, "claim_pool", None)
-    if pool is None:
-        return
-    try:
-        fresh = await store.claim_signature(pool, signature=claimed, expires_at=expires)
-    except Exception as exc:
-        guard.release(claimed)
-        log.warning("signature not recorded", error=repr(exc))
-        raise _unavailable(state.settings.ingest_retry_after, "PostgreSQL unreachable") from None
-    if not fresh:
-        raise SignatureError("this signature was already used (replay refused)")
-
-
-async def _release_signature(state: Any, claimed: bytes) -> None:
-    pool = getattr(state, "claim_pool", None)
-    if pool is None:
-        return
-    try:
-        await store.release_signature(pool, signature=claimed)
-    except Exception as exc:  # the sender then signs its retry anew
-        log.warning("signature not released", error=repr(exc))
-
-
-async def _rate_limited_ingest(request: Request, key: str, kind: Kind, raw: bytes) -> Response:
-    state = request.app.state
-    wait = state.limiter.acquire(key)
-    if wait:
-        EVENTS_REJECTED.labels("api", kind, "rate_limited").inc()
-        raise Problem(
-            429,
-            "Too many requests",
-            "per-key rate limit reached",
-            headers={"Retry-After": retry_after_header(wait)},
-        )
-    # Any content type is read as JSON: curl's default form type is a common slip, not an error.
-    now = datetime.now(UTC)
-    try:
-        events = parse_events(raw, kind, now=now, max_batch=state.settings.ingest_max_batch)
-    except Problem:
-        EVENTS_REJECTED.labels("api", kind, "invalid").inc()
-        raise
-    return await accept(request, events, kind, now)
+    return await admit(request, key, raw, handle, refused=refused)
 
 
 async def accept(request: Request, events: list[Event], kind: str, now: datetime) -> Response:
@@ -173,7 +116,7 @@ async def accept(request: Request, events: list[Event], kind: str, now: datetime
         raise
     except Exception as exc:
         log.warning("events not acknowledged", error=repr(exc), count=len(ids))
-        raise _unavailable(
+        raise unavailable(
             state.settings.ingest_retry_after, "Kafka or PostgreSQL did not acknowledge"
         ) from None
     _count(events, fresh, kind)
@@ -218,7 +161,3 @@ def _count(events: list[Event], fresh: list[Event], kind: str) -> None:
 
 def _debug() -> bool:
     return _stdlib_log.isEnabledFor(logging.DEBUG)
-
-
-def _unavailable(retry_after: int, detail: str) -> Problem:
-    return Problem(503, "Service unavailable", detail, headers={"Retry-After": str(retry_after)})

@@ -11,17 +11,18 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
-from ingest import store
+from ingest import native, native_pagerduty, store
 from ingest.api import router
 from ingest.committer import Committer
 from ingest.fastpath import EventsFastPath
-from ingest.native import install as install_native
+from ingest.formats.mapping import load_mappings
 from ingest.ratelimit import RateLimiter, SharedRateLimiter
 from ingest.settings import IngestSettings
 from ingest.signatures import SignatureGuard
 from pacta.db import create_engine, database_reachable, migrate
 from pacta.kafka import create_producer, ensure_topics, kafka_reachable, start_with_retry
 from pacta.logs import get_logger
+from pacta.tasks import stop_tasks
 from pacta.web import create_base_app
 
 log = get_logger(__name__)
@@ -73,10 +74,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            stop.set()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await stop_tasks(stop, tasks)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(producer.stop(), 10)
             with contextlib.suppress(Exception):
@@ -96,7 +94,10 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     # No secret configured, no guard: unsigned deployments pay nothing on the hot path.
     app.state.signatures = SignatureGuard(secrets, settings.ingest_hmac_window) if secrets else None
     app.include_router(router)
-    install_native(app, settings)  # the native formats, docs/integrations.md
+    # the native formats (docs/integrations.md); a bad mappings file stops the start-up
+    app.state.mappings = load_mappings(settings.ingest_mappings_file or None)
+    app.include_router(native.router)
+    app.include_router(native_pagerduty.router)
     # innermost, behind the body limit and the request timer: see fastpath.py
     app.user_middleware.append(Middleware(EventsFastPath, api=app))
     return app

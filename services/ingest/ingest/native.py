@@ -1,6 +1,6 @@
-"""Routes of the native formats (SPEC §3.3): each tool's payload goes through its adapter in
-`ingest.formats` and then down the generic endpoints' own path (key, signature, rate limit,
-all-or-nothing claim and produce, 202 only once Kafka holds the events)."""
+"""Routes of the native formats (docs/integrations.md): each tool's payload goes through its
+adapter in `ingest.formats` and then down the generic endpoints' own path (key, signature, rate
+limit, all-or-nothing produce and claim, 202 only once Kafka holds the events)."""
 
 from __future__ import annotations
 
@@ -11,17 +11,15 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Query, Request
 from prometheus_client import Counter
 from starlette.responses import Response
 
-from ingest.api import _NOT_PROCESSED, _claim_signature, _release_signature, accept
+from ingest.admission import admit
+from ingest.api import accept
 from ingest.formats import alertmanager, cloudevents, grafana, jira, servicenow
 from ingest.formats.base import Event, FormatError
-from ingest.formats.mapping import Mappings, load_mappings
-from ingest.ratelimit import retry_after_header
-from ingest.settings import IngestSettings
-from ingest.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError
+from ingest.formats.mapping import Mappings
 from pacta.auth import authenticate
 from pacta.events import MonitoringEvent
 from pacta.logs import get_logger
@@ -41,6 +39,8 @@ NATIVE_REQUESTS = Counter(
 #: ticket system's update rate, and the body limit still holds.
 RATE_EXEMPT = frozenset({"alertmanager", "grafana", "servicenow"})
 Adapter = Callable[[bytes, dict[str, str], Any, datetime], list[Event]]
+#: An adapter that needs I/O (PagerDuty looks up the service its trigger remembered).
+Parse = Callable[[bytes, dict[str, str], Any, datetime], Awaitable[list[Event]]]
 ADAPTERS: dict[str, Adapter] = {
     "alertmanager": alertmanager.parse,
     "grafana": grafana.parse,
@@ -69,15 +69,6 @@ SourceQuery = Annotated[
         description="a named source of the mappings file (default: the format's own name)",
     ),
 ]
-
-
-def install(app: FastAPI, settings: IngestSettings) -> None:
-    """Mount the routes and load the mappings (a bad file stops the start-up)."""
-    from ingest import native_pagerduty  # its routes use this module's shell
-
-    app.state.mappings = load_mappings(settings.ingest_mappings_file or None)
-    app.include_router(router)
-    app.include_router(native_pagerduty.router)
 
 
 def body_schema(description: str, fmt: str = "") -> dict[str, Any]:
@@ -120,52 +111,32 @@ async def ingest_native(
     source: str | None,
     *,
     key: str | None = None,
-    parse: Callable[[bytes, dict[str, str], Any, datetime], Awaitable[list[Event]]] | None = None,
+    parse: Parse | None = None,
 ) -> Response:
-    """Key, signature, rate limit, adapter, then the generic accept (claim, Kafka, 202)."""
-    state = request.app.state
+    """Key, signature, rate limit (admission.py), adapter, then the generic accept (Kafka,
+    claim, 202)."""
     raw = await request.body()
     key = key or _webhook_key(request, fmt, source, raw) or authenticate(request, "ingest")
-    guard = state.signatures
-    claimed = None
-    if guard is not None:
-        try:
-            stamp = request.headers.get(TIMESTAMP_HEADER)
-            claimed = guard.verify(key, raw, request.headers.get(SIGNATURE_HEADER), stamp)
-            if claimed is not None and stamp is not None:
-                # the generic endpoints' replay guard, shared by every worker (PostgreSQL)
-                await _claim_signature(state, guard, claimed, int(stamp) + int(guard.window))
-        except SignatureError as exc:
-            _count(fmt, "rejected", "signature")
-            raise Problem(401, "Invalid signature", str(exc)) from None
-    try:
-        return await _limited(request, fmt, source, key, raw, parse)
-    except Problem as problem:
-        if claimed is not None and problem.status in _NOT_PROCESSED:
-            guard.release(claimed)  # the sender may retry the same signed request
-            await _release_signature(state, claimed)
-        raise
+
+    def refused(reason: str) -> None:
+        _count(fmt, "rejected", reason)
+
+    async def handle() -> Response:
+        return await _parse_and_accept(request, fmt, source, raw, parse)
+
+    return await admit(
+        request, key, raw, handle, refused=refused, rate_limited=fmt not in RATE_EXEMPT
+    )
 
 
-async def _limited(
+async def _parse_and_accept(
     request: Request,
     fmt: str,
     source: str | None,
-    key: str,
     raw: bytes,
-    parse: Callable[[bytes, dict[str, str], Any, datetime], Awaitable[list[Event]]] | None,
+    parse: Parse | None,
 ) -> Response:
     state = request.app.state
-    if fmt not in RATE_EXEMPT:
-        wait = state.limiter.acquire(key)
-        if wait:
-            _count(fmt, "rejected", "rate_limited")
-            raise Problem(
-                429,
-                "Too many requests",
-                "per-key rate limit reached",
-                headers={"Retry-After": retry_after_header(wait)},
-            )
     mappings: Mappings = state.mappings
     mapping = mappings.get(fmt, source or fmt)
     if mapping is None:

@@ -1,4 +1,4 @@
-"""Optional per-key HMAC-SHA256 body signatures (SPEC §3.4): a timestamp, a window, a replay guard.
+"""Optional per-key HMAC-SHA256 body signatures (docs/api.md): a timestamp, a window, a replay guard.
 
 A sender whose API key has a secret signs the bytes `b"<timestamp>." + raw body` and sends
 `X-Pacta-Signature: sha256=<hex>` with `X-Pacta-Timestamp: <unix seconds>` (Stripe's shape).

@@ -10,6 +10,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
+from pacta.clock import now_ms
 from pacta.durations import parse_timestamp_ms
 from pacta.problems import Problem
 from reporting import reports
@@ -42,10 +43,6 @@ MEDIA = {
     "html": "text/html; charset=utf-8",
     "pdf": "application/pdf",
 }
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def bad(field: str, message: str) -> Problem:

@@ -9,23 +9,30 @@ import gc
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pacta.events import MONITORING_TOPIC, TICKETS_TOPIC, topic_name
-from pacta.kafka import create_producer, start_with_retry
+from pacta.kafka import BatchHandler, create_producer, start_with_retry
 from pacta.logs import get_logger
 from pacta.runtime import consumer_lifespan
+from pacta.tasks import stop_tasks
 from pacta.web import create_base_app
-from sla_engine import calendar_feed, config_files, resources, store
-from sla_engine.api import router
-from sla_engine.api_clocks import router as clocks_router
-from sla_engine.api_versions import router as versions_router
-from sla_engine.consumer import make_handler
-from sla_engine.keeper import ClockKeeper
-from sla_engine.outages import OutageTracker
-from sla_engine.outbox import Relay
-from sla_engine.ownership import Partitions
+from sla_engine.api.clocks import router as clocks_router
+from sla_engine.api.resources import router
+from sla_engine.api.versions import router as versions_router
+from sla_engine.availability.tracker import OutageTracker
+from sla_engine.clocks.keeper import ClockKeeper
+from sla_engine.context import EngineContext
+from sla_engine.kafka.consumer import make_handler
+from sla_engine.kafka.outbox import Relay
+from sla_engine.kafka.ownership import Partitions
+from sla_engine.resources.calendar_feed import publish_all
+from sla_engine.resources.config_files import apply_config_dir
+from sla_engine.resources.registry import load_registry, new_versions_since, older_than
 from sla_engine.settings import EngineSettings
+from sla_engine.store import SCHEMA
 
 log = get_logger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -33,25 +40,46 @@ GC_YOUNG_THRESHOLD = 50_000
 """Allocations between two young collections (Python's default: 700)."""
 
 
-async def _refresh_registry(app: FastAPI, stop: asyncio.Event, every: float = 5.0) -> None:
+async def _refresh_registry(
+    context: EngineContext, stop: asyncio.Event, every: float = 5.0
+) -> None:
     """Pick up what other instances changed through their API (they share the database)."""
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)
         try:
-            async with app.state.engine.connect() as conn:
-                fresh = await resources.load_registry(conn)
-            registry = app.state.registry
-            if resources.older_than(fresh, registry):
+            async with context.db.connect() as conn:
+                fresh = await load_registry(conn)
+            registry = context.registry
+            if older_than(fresh, registry):
                 continue  # read before this instance's own latest PUT: the next round
-            since = resources.new_versions_since(registry, fresh)
+            since = new_versions_since(registry, fresh)
             registry.replace_with(fresh)
             if since is not None:
                 # another instance recorded a version: measure the tickets held here by it
-                app.state.keeper.policy_changed(None, since)
-                await app.state.outages.replan_months(None, since)
+                context.keeper.policy_changed(None, since)
+                await context.outages.replan_months(None, since)
         except Exception as exc:
             log.warning("registry refresh failed", error=repr(exc))
+
+
+def _context(app: FastAPI) -> EngineContext:
+    context = app.state.context
+    assert isinstance(context, EngineContext), "built by the lifespan's hook"
+    return context
+
+
+def _consumer(app: FastAPI) -> AIOKafkaConsumer:
+    """The group consumer `consumer_lifespan` runs (it exists once the hook has run)."""
+    consumer: AIOKafkaConsumer = app.state.runtime.consumer
+    return consumer
+
+
+def _handler(app: FastAPI) -> BatchHandler:
+    context = _context(app)
+    return make_handler(
+        context.db, context.keeper, context.outages, lambda tp: _consumer(app).highwater(tp)
+    )
 
 
 def _partitions(settings: EngineSettings) -> Callable[[FastAPI], Partitions]:
@@ -62,10 +90,11 @@ def _partitions(settings: EngineSettings) -> Callable[[FastAPI], Partitions]:
 
     def make(app: FastAPI) -> Partitions:
         def count(topic: str) -> int | None:
-            found = app.state.runtime.consumer.partitions_for_topic(topic)
+            found = _consumer(app).partitions_for_topic(topic)
             return len(found) if found else None
 
-        keeper, outages = app.state.keeper, app.state.outages
+        context = _context(app)
+        keeper, outages = context.keeper, context.outages
         return Partitions(
             count,
             {
@@ -83,20 +112,16 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def engine_state(app: FastAPI) -> AsyncIterator[None]:
         """Before consuming: resources, open clocks and timers; the relay to Kafka."""
-        engine = app.state.engine
+        engine: AsyncEngine = app.state.engine  # consumer_lifespan's, migrated
         async with engine.begin() as conn:
-            changed_since = await config_files.apply_config_dir(
-                conn, settings.sla_engine_config_dir
-            )
-            app.state.registry = await resources.load_registry(conn)
-            await calendar_feed.publish_all(conn, settings.topic_prefix, app.state.registry)
-        keeper = app.state.keeper = ClockKeeper(engine, app.state.registry, settings.topic_prefix)
+            changed_since = await apply_config_dir(conn, settings.sla_engine_config_dir)
+            registry = await load_registry(conn)
+            await publish_all(conn, settings.topic_prefix, registry)
+        keeper = ClockKeeper(engine, registry, settings.topic_prefix)
         await keeper.restore()
         if changed_since is not None:
             keeper.policy_changed(None, changed_since)  # a file changed a policy or calendar
-        outages = app.state.outages = OutageTracker(
-            engine, app.state.registry, settings.topic_prefix
-        )
+        outages = OutageTracker(engine, registry, settings.topic_prefix)
         await outages.restore()
         # a backfill allocates a few hundred short-lived objects per event (bodies, rows,
         # facts): at Python's default of a young collection every 700 allocations, the
@@ -106,16 +131,24 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
         gc.freeze()
         producer = create_producer(settings, client_id="pacta-sla-engine")
         stop = asyncio.Event()
-        relay = app.state.relay = Relay(engine, producer, batch=2000)
+        relay = Relay(engine, producer, batch=2000)
         keeper.on_commit.append(relay.notify)
         outages.on_commit.append(relay.notify)
+        context = app.state.context = EngineContext(
+            settings=settings,
+            db=engine,
+            registry=registry,
+            keeper=keeper,
+            outages=outages,
+            relay=relay,
+        )
 
         async def relay_when_connected() -> None:
             if await start_with_retry(producer, "sla-engine-producer", stop):
                 await relay.run()
 
         tasks = [
-            asyncio.create_task(_refresh_registry(app, stop), name="registry-refresh"),
+            asyncio.create_task(_refresh_registry(context, stop), name="registry-refresh"),
             asyncio.create_task(relay_when_connected(), name="outbox-relay"),
             asyncio.create_task(keeper.run_timers(stop), name="clock-timers"),
             asyncio.create_task(outages.run_timers(stop), name="availability-timers"),
@@ -123,11 +156,8 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            stop.set()
             relay_task = tasks.pop(1)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await stop_tasks(stop, tasks)
             # a planned stop lets the relay finish its round and flush what is committed, so a
             # restart does not publish those records a second time (consumers would dedup them)
             relay.stop.set()
@@ -143,11 +173,11 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
 
     lifespan = consumer_lifespan(
         settings,
-        schema=store.SCHEMA,
+        schema=SCHEMA,
         migrations=MIGRATIONS,
         group="sla-engine",
         topics=[MONITORING_TOPIC, TICKETS_TOPIC],
-        make_handler=make_handler,
+        make_handler=_handler,
         hook=engine_state,
         make_listener=_partitions(settings),
         # a backfill's batches: the per-batch statements (inbox, journal, replays, clocks,
@@ -161,7 +191,6 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
         settings=settings,
         lifespan=lifespan,
     )
-    app.state.settings = settings
     app.include_router(router)
     app.include_router(clocks_router)
     app.include_router(versions_router)

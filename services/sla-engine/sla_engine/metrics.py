@@ -1,4 +1,4 @@
-"""Prometheus metrics of the sla-engine (SPEC §7)."""
+"""Prometheus metrics of the sla-engine (docs/metrics.md)."""
 
 from prometheus_client import Counter, Gauge, Histogram
 

@@ -1,4 +1,5 @@
-"""The alert state machine of SPEC §5: which signals open, update and resolve an alert."""
+"""The alert state machine (docs/alerting.md, "Concepts"): which signals open, update and resolve
+an alert."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from alerting.domain.alerts import (
     apply_signal,
     resolve_by_hand,
 )
+from pacta.events import Signal
 
 
-def sig(kind: str, sid: str, **kw: Any) -> dict[str, Any]:
+def sig(kind: str, sid: str, **kw: Any) -> Signal:
     base = {
         "signal_id": sid,
         "kind": kind,
@@ -23,8 +25,10 @@ def sig(kind: str, sid: str, **kw: Any) -> dict[str, Any]:
         "priority": "P1",
         "policy": "gold",
         "labels": {"team": "pay"},
+        "occurred_at": "2026-03-02T09:00:00Z",
+        "detected_at": "2026-03-02T09:00:01Z",
     }
-    return {**base, **kw}
+    return Signal.model_validate({**base, **kw})
 
 
 def test_one_alert_per_ticket_clock_and_per_service_availability() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sla_engine.config_files import read_config_dir
+from sla_engine.resources.config_files import read_config_dir
 
 GOOD = """
 calendars:

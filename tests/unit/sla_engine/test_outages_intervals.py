@@ -302,7 +302,7 @@ def test_month_of_keeps_four_digit_years() -> None:
 
 
 def test_calendar_versions_count_each_stretch_in_the_version_in_force() -> None:
-    """Office hours (09-17 every day) until June 15th, around the clock from then (SPEC §11):
+    """Office hours (09-17 every day) until June 15th, around the clock from then (a calendar version):
     14 days x 8 h + 16 days x 24 h agreed; an outage from the 14th 16:00 to the 15th 02:00 is
     1 h under the first version and 2 h under the second."""
     days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sla_engine.relay_batches import OutboxRecord, pack, unpack
+from sla_engine.kafka.records import OutboxRecord, pack, unpack
 
 TEXT = st.text(max_size=300)
-RECORD = st.tuples(TEXT, TEXT, TEXT, TEXT, TEXT, st.none() | st.binary(max_size=2000))
+RECORD = st.builds(OutboxRecord, TEXT, TEXT, TEXT, TEXT, TEXT, st.none() | st.binary(max_size=2000))
 
 
 @given(st.lists(RECORD, max_size=50))
@@ -17,8 +17,8 @@ def test_a_bundle_unpacks_to_its_records(records: list[OutboxRecord]) -> None:
 
 
 def test_a_bundle_keeps_unicode_and_empty_values() -> None:
-    records: list[OutboxRecord] = [
-        (
+    records = [
+        OutboxRecord(
             "pacta.signals",
             "svc-é",
             "T-1/response/breach/1",
@@ -26,7 +26,7 @@ def test_a_bundle_keeps_unicode_and_empty_values() -> None:
             "2026-12-01T10:00:00Z",
             b"{}",
         ),
-        ("pacta.sla.calendars", "24x7", "calendar:24x7", "pacta.calendar", "", None),
-        ("t", "", "", "", "", b""),
+        OutboxRecord("pacta.sla.calendars", "24x7", "calendar:24x7", "pacta.calendar", "", None),
+        OutboxRecord("t", "", "", "", "", b""),
     ]
     assert unpack(pack(records)) == records

@@ -1,4 +1,4 @@
-"""Policy and calendar models: the SPEC's JSON, strict validation, selection by specificity."""
+"""Policy and calendar models: the documented JSON, strict validation, selection by specificity."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from sla_engine.domain.policies import (
     select_policy,
 )
 
-SPEC_EXAMPLE: dict[str, Any] = {
+EXAMPLE: dict[str, Any] = {
     "match": {"service": "checkout", "customer": None, "type": ["incident"]},
     "calendar": "24x7",
     "targets": {
@@ -39,7 +39,7 @@ def policy(name: str, **match: Any) -> Policy:
 
 
 def test_the_spec_example_parses_into_clock_rules() -> None:
-    gold = PolicySpec.model_validate(SPEC_EXAMPLE).named("gold")
+    gold = PolicySpec.model_validate(EXAMPLE).named("gold")
     assert gold.targets["P1"].resolution == 4 * 3600
     rules = gold.clock_rules(CALENDAR_24X7)
     assert rules.policy == "gold"
@@ -96,7 +96,7 @@ def test_defaults_and_normalisation() -> None:
 )
 def test_invalid_policies_name_the_field(change: dict[str, Any], field: str) -> None:
     with pytest.raises(ValidationError) as caught:
-        PolicySpec.model_validate({**SPEC_EXAMPLE, **change})
+        PolicySpec.model_validate({**EXAMPLE, **change})
     locations = {".".join(str(part) for part in error["loc"]) for error in caught.value.errors()}
     assert field in locations
 
@@ -108,8 +108,8 @@ def test_a_policy_must_measure_something() -> None:
 
 def test_policy_names_are_url_safe() -> None:
     with pytest.raises(ValidationError):
-        PolicySpec.model_validate(SPEC_EXAMPLE).named("../etc")
-    assert load_policies({"gold": SPEC_EXAMPLE})[0].name == "gold"
+        PolicySpec.model_validate(EXAMPLE).named("../etc")
+    assert load_policies({"gold": EXAMPLE})[0].name == "gold"
 
 
 def test_selection_by_specificity() -> None:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from pacta.calendars import CALENDAR_24X7
 from pacta.durations import ms_to_datetime, parse_timestamp_ms
-from sla_engine.clock_rows import clock_fact, clock_rows, event_ms, ticket_facts_and_rows
+from sla_engine.clocks.rows import clock_fact, clock_rows, event_ms, ticket_facts_and_rows
 from sla_engine.domain.clocks import SignalIntent
 from sla_engine.domain.rules import ClockRules
 from sla_engine.domain.signals import (

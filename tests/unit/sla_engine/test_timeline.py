@@ -1,4 +1,4 @@
-"""A ticket's rules over its life from policy and calendar versions (SPEC §11), and what a
+"""A ticket's rules over its life from policy and calendar versions (docs/design.md, "SLA clocks"), and what a
 replay does with them: each stretch measured by the version in force, nothing before a change
 recomputed, a clock that ended before a change keeping its version until a reopen."""
 

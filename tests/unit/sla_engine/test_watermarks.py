@@ -5,7 +5,7 @@ comes back or the partition has been quiet; a live stream or one late event neve
 from __future__ import annotations
 
 from sla_engine.domain.watermarks import BEHIND_MS, ENTER_EVENTS, QUIET_MS, Watermarks
-from sla_engine.ownership import partition_of
+from sla_engine.kafka.ownership import partition_of
 
 NOW = 10**12
 DAY = 86_400_000

@@ -1,12 +1,15 @@
-"""The alert state machine of SPEC §5: one alert per ticket clock or per service availability,
-firing on at-risk and breach signals, resolving on met, stopped, retracted and recovered."""
+"""The alert state machine (docs/alerting.md, "Concepts"): one alert per ticket clock or per
+service availability, firing on at-risk and breach signals, resolving on met, stopped, retracted
+and recovered."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal
+
+from pacta.events import Signal
 
 FIRING_KINDS = frozenset(
     {"warning", "breach", "availability_warning", "availability_breach", "burn_rate"}
@@ -19,19 +22,19 @@ BaseState = Literal["firing", "acknowledged", "resolved"]
 State = Literal["firing", "acknowledged", "silenced", "inhibited", "resolved"]
 
 
-def alert_key(signal: Mapping[str, Any]) -> str:
+def alert_key(signal: Signal) -> str:
     """Which alert a signal belongs to: its ticket clock, or its service's availability."""
-    if signal.get("metric") == "availability" or not signal.get("ticket_id"):
-        return f"availability:{signal['service']}"
-    return f"clock:{signal['ticket_id']}:{signal['metric']}"
+    if signal.metric == "availability" or not signal.ticket_id:
+        return f"availability:{signal.service}"
+    return f"clock:{signal.ticket_id}:{signal.metric}"
 
 
-def alert_labels(signal: Mapping[str, Any]) -> dict[str, str]:
+def alert_labels(signal: Signal) -> dict[str, str]:
     """Routing labels: the signal's `labels`, then its fields (which win over a label of the
     same name, since they are what the engine concluded)."""
-    labels = {str(k): str(v) for k, v in (signal.get("labels") or {}).items()}
+    labels = {str(k): str(v) for k, v in signal.labels.items()}
     for name in LABEL_FIELDS:
-        value = signal.get(name)
+        value = getattr(signal, name)
         if value is not None:
             labels[name] = str(value)
     return labels
@@ -48,7 +51,7 @@ class Alert:
     id: str
     key: str
     state: BaseState
-    signal: Mapping[str, Any]
+    signal: Signal  # the latest signal applied: what notifications show
     labels: Mapping[str, str]
     fired_at_ms: int
     resolved_at_ms: int | None = None
@@ -63,21 +66,19 @@ class Alert:
 Change = Literal["fired", "updated", "resolved", "ignored"]
 
 
-def apply_signal(
-    current: Alert | None, signal: Mapping[str, Any], now_ms: int
-) -> tuple[Alert | None, Change]:
+def apply_signal(current: Alert | None, signal: Signal, now_ms: int) -> tuple[Alert | None, Change]:
     """The alert after `signal`, and what happened to it.
 
     `current` is the key's open alert, if any (a resolved one counts as none: the next firing
     signal opens a new episode with a new id)."""
-    kind = signal["kind"]
+    kind = signal.kind
     if current is not None and not current.open:
         current = None
     if kind in FIRING_KINDS:
         if current is None:
             key = alert_key(signal)
             alert = Alert(
-                id=alert_id_for(key, signal["signal_id"]),
+                id=alert_id_for(key, signal.signal_id),
                 key=key,
                 state="firing",
                 signal=signal,
@@ -85,7 +86,7 @@ def apply_signal(
                 fired_at_ms=now_ms,
             )
             return alert, "fired"
-        if kind == "warning" and current.signal.get("kind") == "breach":
+        if kind == "warning" and current.signal.kind == "breach":
             # a late warning after the breach says nothing new; keep the breach's face
             return current, "ignored"
         return replace(current, signal=signal, labels=alert_labels(signal)), "updated"

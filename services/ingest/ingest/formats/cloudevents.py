@@ -1,5 +1,5 @@
 """CloudEvents 1.0 over HTTP (structured, binary and batch modes) whose `data` is a generic
-event: type `io.pacta.monitoring` (SPEC §3.1) or `io.pacta.ticket` (§3.2). The data's `id`
+event: type `io.pacta.monitoring` or `io.pacta.ticket` (the generic events). The data's `id`
 defaults to the CloudEvent's, its `occurred_at` to the CloudEvent's `time`; the data itself is
 held to the generic endpoints' strict rules."""
 

@@ -1,4 +1,4 @@
-"""Per-source mappings of the native formats (SPEC §3.3), with the SPEC's defaults; loadable
+"""Per-source mappings of the native formats, with the defaults of docs/integrations.md; loadable
 from a YAML file at start-up (PACTA_INGEST_MAPPINGS_FILE, see docs/integrations.md)."""
 
 from __future__ import annotations

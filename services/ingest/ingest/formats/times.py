@@ -1,4 +1,4 @@
-"""Timestamps as the tools really send them (reference/ingest-formats.md §0.1): nanosecond
+"""Timestamps as the tools really send them (docs/integrations.md): nanosecond
 fractions, offsets without a colon, epoch milliseconds, ServiceNow's offset-less UTC, and Go's
 zero time for "no end yet". Anything else is refused naming the field."""
 

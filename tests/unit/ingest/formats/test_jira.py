@@ -1,4 +1,4 @@
-"""Jira issue webhooks: a ticket's lifecycle as Jira delivers it, with the SPEC's defaults."""
+"""Jira issue webhooks: a ticket's lifecycle as Jira delivers it, with the default mapping."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The mappings file: named sources per format, SPEC defaults, start-up errors naming the entry."""
+"""The mappings file: named sources per format, the default mappings, start-up errors naming the entry."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ServiceNow incident snapshots: the §3.3 defaults, and lifecycle steps counted once by id."""
+"""ServiceNow incident snapshots: the default mapping, and lifecycle steps counted once by id."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Policy and calendar versions with effective dates (SPEC §11): every version kept, the clocks
+"""Policy and calendar versions with effective dates (docs/design.md, "SLA clocks"): every version kept, the clocks
 naming the versions they are measured by, and when each ticket event was journaled (a first
 policy version counts since always only for tickets the engine learns of after it).
 

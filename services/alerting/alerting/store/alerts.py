@@ -1,0 +1,216 @@
+"""Alerts as stored: their state, routing labels and latest signal, the signals applied to each,
+the receivers each reached, and their history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from alerting.domain.alerts import Alert
+from alerting.store.sql import jsonb, ms, recordset, ts
+from pacta.durations import datetime_to_ms, ms_to_datetime
+from pacta.events import Signal
+
+
+def alert_of(row: Row[Any]) -> Alert:
+    """The one builder of an `Alert` from a row of `alerting.alerts`."""
+    return Alert(
+        id=row.id,
+        key=row.key,
+        state=row.state,
+        signal=Signal.model_validate(row.signal),
+        labels=row.labels,
+        fired_at_ms=datetime_to_ms(row.fired_at),
+        resolved_at_ms=ms(row.resolved_at),
+        acked_at_ms=ms(row.acked_at),
+        acked_by=row.acked_by,
+    )
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """An alert with what the API shows beside it: whom it reached and the signals applied."""
+
+    alert: Alert
+    receivers: tuple[str, ...]
+    signals: tuple[str, ...]
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> AlertRecord:
+        return cls(alert_of(row), tuple(row.receivers), tuple(row.signals))
+
+
+class HistoryEntry(NamedTuple):
+    """One event of an alert's history, as written."""
+
+    alert_id: str
+    at_ms: int
+    event: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One event of an alert's history, as read."""
+
+    at: datetime
+    event: str
+    detail: dict[str, Any]
+
+
+async def get(conn: AsyncConnection, *, alert_id: str, lock: bool = False) -> Alert | None:
+    sql = "SELECT * FROM alerting.alerts WHERE id = :id" + (" FOR UPDATE" if lock else "")
+    row = (await conn.execute(sa.text(sql), {"id": alert_id})).first()
+    return alert_of(row) if row else None
+
+
+async def get_record(conn: AsyncConnection, *, alert_id: str) -> AlertRecord | None:
+    row = (
+        await conn.execute(sa.text("SELECT * FROM alerting.alerts WHERE id = :i"), {"i": alert_id})
+    ).first()
+    return AlertRecord.of(row) if row else None
+
+
+async def open_by_key(conn: AsyncConnection, *, keys: Sequence[str]) -> dict[str, Alert]:
+    """The open alert of each key, locked for this transaction."""
+    rows = await conn.execute(
+        sa.text(
+            "SELECT * FROM alerting.alerts WHERE key = ANY(:k) AND state <> 'resolved' "
+            "ORDER BY key FOR UPDATE"
+        ),
+        {"k": list(keys)},
+    )
+    return {r.key: alert_of(r) for r in rows}
+
+
+_SAVE = sa.text(
+    "INSERT INTO alerting.alerts AS t (id, key, state, service, labels, signal, signals, "
+    "fired_at, resolved_at, acked_at, acked_by, updated_at) SELECT id, key, state, service, "
+    "labels, signal, sids, fired_at, resolved_at, acked_at, acked_by, now() FROM "
+    + recordset(
+        "id text, key text, state text, service text, labels jsonb, signal jsonb, sids text[], "
+        "fired_at timestamptz, resolved_at timestamptz, acked_at timestamptz, acked_by text"
+    )
+    + " ORDER BY ord ON CONFLICT (id) DO UPDATE SET "
+    "state = EXCLUDED.state, labels = EXCLUDED.labels, signal = EXCLUDED.signal, "
+    "signals = t.signals || EXCLUDED.signals, "
+    "resolved_at = EXCLUDED.resolved_at, acked_at = EXCLUDED.acked_at, "
+    "acked_by = EXCLUDED.acked_by, updated_at = now()"
+)
+
+
+async def save(conn: AsyncConnection, *, alerts: Sequence[tuple[Alert, Sequence[str]]]) -> None:
+    """Upsert alerts in the order given (a resolved one before the new episode of its key),
+    appending the ids of the signals applied to each."""
+    if not alerts:
+        return
+    rows = [
+        {
+            "id": a.id,
+            "key": a.key,
+            "state": a.state,
+            "service": a.signal.service,
+            "labels": dict(a.labels),
+            "signal": a.signal.model_dump(mode="json"),
+            "sids": list(sids),
+            "fired_at": ms_to_datetime(a.fired_at_ms),
+            "resolved_at": ts(a.resolved_at_ms),
+            "acked_at": ts(a.acked_at_ms),
+            "acked_by": a.acked_by,
+        }
+        for a, sids in alerts
+    ]
+    await conn.execute(_SAVE, {"rows": jsonb(rows)})
+
+
+_HISTORY = sa.text(
+    "INSERT INTO alerting.alert_history (alert_id, at, event, detail) SELECT a, at, e, d FROM "
+    + recordset("a text, at timestamptz, e text, d jsonb")
+    + " ORDER BY ord"
+)
+
+
+async def add_history(conn: AsyncConnection, *, entries: Sequence[HistoryEntry]) -> None:
+    if entries:
+        rows = [
+            {"a": e.alert_id, "at": ms_to_datetime(e.at_ms), "e": e.event, "d": e.detail}
+            for e in entries
+        ]
+        await conn.execute(_HISTORY, {"rows": jsonb(rows)})
+
+
+_RECEIVERS = sa.text(
+    "UPDATE alerting.alerts a SET receivers = a.receivers || ARRAY(SELECT n FROM "
+    "unnest(x.r) WITH ORDINALITY AS u(n, o) WHERE NOT (n = ANY(a.receivers)) ORDER BY o) FROM "
+    + recordset("id text, r text[]")
+    + " WHERE a.id = x.id AND NOT (x.r <@ a.receivers)"
+)
+
+
+async def add_receivers(
+    conn: AsyncConnection, *, pairs: Sequence[tuple[str, Sequence[str]]]
+) -> None:
+    """(receiver, alert ids) pairs: note on each alert every receiver it reached."""
+    # one row per alert, every new receiver at once: an UPDATE may touch a row only once
+    wanted: dict[str, list[str]] = {}
+    for receiver, ids in pairs:
+        for alert_id in ids:
+            names = wanted.setdefault(alert_id, [])
+            if receiver not in names:
+                names.append(receiver)
+    if wanted:
+        rows = [{"id": i, "r": names} for i, names in sorted(wanted.items())]
+        await conn.execute(_RECEIVERS, {"rows": jsonb(rows)})
+
+
+async def recent(conn: AsyncConnection, *, since: datetime, limit: int = 5000) -> list[AlertRecord]:
+    """Alerts fired since `since`, and any older one still open; newest first."""
+    rows = await conn.execute(
+        sa.text(
+            "SELECT * FROM alerting.alerts WHERE (fired_at >= :since OR state <> 'resolved') "
+            "ORDER BY fired_at DESC LIMIT :n"
+        ),
+        {"since": since, "n": limit},
+    )
+    return [AlertRecord.of(r) for r in rows]
+
+
+async def count_by_state(conn: AsyncConnection, *, since: datetime) -> dict[str, int]:
+    rows = await conn.execute(
+        sa.text(
+            "SELECT state, count(*) AS n FROM alerting.alerts WHERE fired_at >= :since "
+            "OR state <> 'resolved' GROUP BY state"
+        ),
+        {"since": since},
+    )
+    return {str(r.state): int(r.n) for r in rows}
+
+
+async def histories(
+    conn: AsyncConnection, *, alert_ids: Sequence[str]
+) -> dict[str, list[HistoryRow]]:
+    rows = await conn.execute(
+        sa.text(
+            "SELECT alert_id, at, event, detail FROM alerting.alert_history "
+            "WHERE alert_id = ANY(:ids) ORDER BY seq"
+        ),
+        {"ids": list(alert_ids)},
+    )
+    out: dict[str, list[HistoryRow]] = {}
+    for r in rows:
+        out.setdefault(r.alert_id, []).append(HistoryRow(r.at, r.event, r.detail))
+    return out
+
+
+async def open_labels(conn: AsyncConnection) -> list[tuple[str, dict[str, str]]]:
+    """(id, labels) of every firing or acknowledged alert: the possible inhibition sources."""
+    rows = await conn.execute(
+        sa.text("SELECT id, labels FROM alerting.alerts WHERE state <> 'resolved'")
+    )
+    return [(r.id, r.labels) for r in rows]

@@ -1,0 +1,364 @@
+"""The durable delivery queue: a delivery row per notification to one receiver, written in the
+transaction that decided it, claimed with a lease, every attempt recorded; nothing is deleted."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from alerting.store.sql import jsonb, recordset
+
+LEASE_MS = 120_000  # a row leased to a worker: longer than any send, short enough to resume
+State = Literal["pending", "sending", "delivered", "failed"]
+Outcome = Literal["delivered", "retry", "failed"]
+Status = Literal["firing", "resolved"]
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    """A notification decided: queued in the deciding transaction. With `lease`, it is written
+    leased to this process's worker (its first attempt begun: a claim without the round trip)."""
+
+    idempotency_key: str
+    receiver: str
+    group_key: str
+    status: Status
+    alerts: tuple[Mapping[str, Any], ...]  # the webhook body's `alerts` entries
+    now: datetime
+    detected_at: datetime | None
+    lease: bool = False
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    id: int
+    idempotency_key: str
+    receiver: str
+    group_key: str
+    status: Status
+    alert_ids: tuple[str, ...]
+    alerts: tuple[Mapping[str, Any], ...]
+    state: State
+    attempts: int
+    next_attempt_at: datetime
+    detected_at: datetime | None
+    created_at: datetime
+    delivered_at: datetime | None
+    last_error: str | None
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> DeliveryRow:
+        return cls(
+            id=row.id,
+            idempotency_key=row.idempotency_key,
+            receiver=row.receiver,
+            group_key=row.group_key,
+            status=row.status,
+            alert_ids=tuple(row.alert_ids),
+            alerts=tuple(row.alerts),
+            state=row.state,
+            attempts=row.attempts,
+            next_attempt_at=row.next_attempt_at,
+            detected_at=row.detected_at,
+            created_at=row.created_at,
+            delivered_at=row.delivered_at,
+            last_error=row.last_error,
+        )
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt of a delivery and what it came to; `next_attempt_at` is set for a retry
+    (it is not kept with the attempt: read back, it is None)."""
+
+    delivery_id: int
+    attempt: int
+    started_at: datetime
+    finished_at: datetime
+    outcome: Outcome
+    detail: str
+    next_attempt_at: datetime | None = None
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> Attempt:
+        return cls(
+            delivery_id=row.delivery_id,
+            attempt=row.attempt,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            outcome=row.outcome,
+            detail=row.detail,
+        )
+
+
+async def enqueue(conn: AsyncConnection, *, delivery: NewDelivery) -> int | None:
+    """Queue one notification; its id, None if its idempotency key is queued already (a
+    replay of the decision that made it)."""
+    row = await conn.execute(
+        sa.text(
+            "INSERT INTO alerting.deliveries (idempotency_key, receiver, group_key, status, "
+            "alert_ids, alerts, state, next_attempt_at, detected_at, created_at) VALUES "
+            "(:key, :receiver, :group_key, :status, :ids, CAST(:alerts AS jsonb), 'pending', "
+            ":now, :detected_at, :now) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
+        ),
+        {
+            "key": delivery.idempotency_key,
+            "receiver": delivery.receiver,
+            "group_key": delivery.group_key,
+            "status": delivery.status,
+            "ids": [str(a["alert_id"]) for a in delivery.alerts],
+            "alerts": jsonb(list(delivery.alerts)),
+            "now": delivery.now,
+            "detected_at": delivery.detected_at,
+        },
+    )
+    found: int | None = row.scalar()
+    return found
+
+
+_ENQUEUE_MANY = (
+    "INSERT INTO alerting.deliveries (idempotency_key, receiver, group_key, status, "
+    "alert_ids, alerts, state, next_attempt_at, detected_at, created_at, lease_until, "
+    "attempts) SELECT key, receiver, group_key, status, ids, alerts, CASE WHEN lease "
+    "THEN 'sending' ELSE 'pending' END, now, detected_at, now, CASE WHEN lease THEN "
+    "CAST(:lease AS timestamptz) END, CASE WHEN lease THEN 1 ELSE 0 END FROM "
+    + recordset(
+        "key text, receiver text, group_key text, status text, ids text[], "
+        "alerts jsonb, now timestamptz, detected_at timestamptz, lease boolean"
+    )
+    + " ORDER BY ord ON CONFLICT (idempotency_key) DO NOTHING "
+)
+
+
+async def enqueue_many(
+    conn: AsyncConnection, *, deliveries: Sequence[NewDelivery], lease_until: datetime
+) -> list[DeliveryRow]:
+    """Queue notifications; a key queued already is left as it is (a replay of the decision
+    that made it). Those with `lease` are written leased until `lease_until` and returned."""
+    if not deliveries:
+        return []
+    leased = any(d.lease for d in deliveries)
+    rows = [
+        {
+            "key": d.idempotency_key,
+            "receiver": d.receiver,
+            "group_key": d.group_key,
+            "status": d.status,
+            "now": d.now,
+            "detected_at": d.detected_at,
+            "ids": [str(a["alert_id"]) for a in d.alerts],
+            "alerts": list(d.alerts),
+            "lease": d.lease,
+        }
+        for d in deliveries
+    ]
+    result = await conn.execute(
+        sa.text(_ENQUEUE_MANY + ("RETURNING *" if leased else "")),
+        {"rows": jsonb(rows), "lease": lease_until},
+    )
+    return [DeliveryRow.of(r) for r in result if r.state == "sending"] if leased else []
+
+
+async def claim(
+    conn: AsyncConnection,
+    *,
+    now: datetime,
+    lease_until: datetime,
+    free: Mapping[str, int],
+    default_free: int,
+) -> list[DeliveryRow]:
+    """Take due deliveries (pending, or sending whose lease ran out: the worker that had them
+    died) up to each receiver's free slots, and lease them."""
+    # each receiver's due rows on their own: a receiver with a long backlog (one that was
+    # down) takes only its share and cannot hide the others' deliveries behind it
+    rows = (
+        await conn.execute(
+            sa.text(
+                "SELECT d.id, d.receiver FROM (SELECT DISTINCT receiver FROM alerting.deliveries "
+                "WHERE state IN ('pending', 'sending') AND next_attempt_at <= :now) r "
+                "CROSS JOIN LATERAL (SELECT id, receiver FROM alerting.deliveries x "
+                "WHERE x.receiver = r.receiver AND x.state IN ('pending', 'sending') "
+                "AND x.next_attempt_at <= :now AND (x.lease_until IS NULL OR x.lease_until <= :now) "
+                "ORDER BY x.next_attempt_at, x.id LIMIT :n FOR UPDATE SKIP LOCKED) d"
+            ),
+            {"now": now, "n": max(default_free, *free.values(), 1)},
+        )
+    ).all()
+    taken: list[int] = []
+    counts: dict[str, int] = {}
+    for r in rows:
+        if counts.get(r.receiver, 0) < free.get(r.receiver, default_free):
+            counts[r.receiver] = counts.get(r.receiver, 0) + 1
+            taken.append(r.id)
+    if not taken:
+        return []
+    result = await conn.execute(
+        sa.text(
+            "UPDATE alerting.deliveries SET state = 'sending', lease_until = :lease, "
+            "attempts = attempts + 1 WHERE id = ANY(:ids) RETURNING *"
+        ),
+        {"ids": taken, "lease": lease_until},
+    )
+    return [DeliveryRow.of(r) for r in result]
+
+
+_NEXT_STATE: dict[Outcome, State] = {
+    "delivered": "delivered",
+    "retry": "pending",
+    "failed": "failed",
+}
+
+
+async def record_attempts(conn: AsyncConnection, *, attempts: Sequence[Attempt]) -> None:
+    """Write attempts and move each delivery on: delivered, back to pending, or failed. One
+    statement per kind for a whole round of sends."""
+    if not attempts:
+        return
+    await conn.execute(
+        sa.text(
+            "INSERT INTO alerting.delivery_attempts (delivery_id, attempt, started_at, "
+            "finished_at, outcome, detail) SELECT id, attempt, started_at, finished_at, "
+            "outcome, detail FROM "
+            + recordset(
+                "id bigint, attempt integer, started_at timestamptz, finished_at timestamptz, "
+                "outcome text, detail text"
+            )
+            + " ORDER BY ord"
+        ),
+        {
+            "rows": jsonb(
+                [
+                    {
+                        "id": a.delivery_id,
+                        "attempt": a.attempt,
+                        "started_at": a.started_at,
+                        "finished_at": a.finished_at,
+                        "outcome": a.outcome,
+                        "detail": a.detail[:2000],
+                    }
+                    for a in attempts
+                ]
+            )
+        },
+    )
+    await conn.execute(
+        sa.text(
+            "UPDATE alerting.deliveries d SET state = x.state, lease_until = NULL, "
+            "next_attempt_at = COALESCE(x.next, d.next_attempt_at), last_error = x.err, "
+            "delivered_at = CASE WHEN x.state = 'delivered' THEN x.f ELSE d.delivered_at END "
+            "FROM "
+            + recordset("id bigint, state text, next timestamptz, f timestamptz, err text")
+            + " WHERE d.id = x.id"
+        ),
+        {
+            "rows": jsonb(
+                [
+                    {
+                        "state": _NEXT_STATE[a.outcome],
+                        "next": a.next_attempt_at,
+                        "f": a.finished_at,
+                        "id": a.delivery_id,
+                        "err": None if a.outcome == "delivered" else a.detail[:2000],
+                    }
+                    for a in attempts
+                ]
+            )
+        },
+    )
+
+
+async def replay(conn: AsyncConnection, *, delivery_id: int, now: datetime) -> str | None:
+    """Queue a delivery again (same idempotency key); its previous state, None if unknown."""
+    row = (
+        await conn.execute(
+            sa.text("SELECT state FROM alerting.deliveries WHERE id = :id FOR UPDATE"),
+            {"id": delivery_id},
+        )
+    ).first()
+    if row is None:
+        return None
+    if row.state in ("failed", "delivered"):
+        await conn.execute(
+            sa.text(
+                "UPDATE alerting.deliveries SET state = 'pending', next_attempt_at = :now, "
+                "created_at = :now, lease_until = NULL WHERE id = :id"
+            ),
+            {"id": delivery_id, "now": now},
+        )
+    return str(row.state)
+
+
+async def listing(
+    conn: AsyncConnection,
+    *,
+    alert_id: str | None,
+    receiver: str | None,
+    state: State | None,
+    limit: int,
+) -> list[DeliveryRow]:
+    """Deliveries newest first, of one alert, receiver or state if given."""
+    where: list[str] = []
+    params: dict[str, object] = {"n": limit}
+    if alert_id:
+        where.append(":alert = ANY(alert_ids)")
+        params["alert"] = alert_id
+    if receiver:
+        where.append("receiver = :receiver")
+        params["receiver"] = receiver
+    if state:
+        where.append("state = :state")
+        params["state"] = state
+    clause = ("WHERE " + " AND ".join(where)) if where else ""
+    rows = await conn.execute(
+        sa.text(f"SELECT * FROM alerting.deliveries {clause} ORDER BY id DESC LIMIT :n"), params
+    )
+    return [DeliveryRow.of(r) for r in rows]
+
+
+async def attempts_of(conn: AsyncConnection, *, ids: Sequence[int]) -> dict[int, list[Attempt]]:
+    rows = await conn.execute(
+        sa.text(
+            "SELECT * FROM alerting.delivery_attempts WHERE delivery_id = ANY(:ids) ORDER BY seq"
+        ),
+        {"ids": list(ids)},
+    )
+    out: dict[int, list[Attempt]] = {}
+    for r in rows:
+        out.setdefault(r.delivery_id, []).append(Attempt.of(r))
+    return out
+
+
+async def depth(conn: AsyncConnection) -> int:
+    """Deliveries pending or being sent."""
+    row = await conn.execute(
+        sa.text("SELECT count(*) FROM alerting.deliveries WHERE state IN ('pending', 'sending')")
+    )
+    return int(row.scalar_one())
+
+
+async def release_leases(conn: AsyncConnection) -> int:
+    """At start-up: deliveries left `sending` by a crash come due again at once (the receiver
+    may see one twice, with the same Idempotency-Key; at least once, never lost)."""
+    row = await conn.execute(
+        sa.text(
+            "UPDATE alerting.deliveries SET lease_until = NULL WHERE state = 'sending' RETURNING 1"
+        )
+    )
+    return len(row.all())
+
+
+async def release(conn: AsyncConnection, *, ids: Sequence[int]) -> None:
+    """Hand back leases this instance holds (a planned stop): due again at once."""
+    await conn.execute(
+        sa.text(
+            "UPDATE alerting.deliveries SET lease_until = NULL "
+            "WHERE id = ANY(:ids) AND state = 'sending'"
+        ),
+        {"ids": list(ids)},
+    )

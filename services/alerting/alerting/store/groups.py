@@ -1,0 +1,296 @@
+"""Aggregation groups as stored: each group's route options and timing state, which alerts are
+in it, and the instant the next group flush or escalation step is due."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from alerting.domain import grouping, routing
+from alerting.domain.alerts import Alert
+from alerting.store.alerts import alert_of
+from alerting.store.sql import jsonb, ms, recordset, ts
+from pacta.durations import datetime_to_ms, ms_to_datetime
+
+
+@dataclass(frozen=True)
+class RouteOptions:
+    """What a group (and an escalation) keeps of its route, so a later change of the tree does
+    not strand it: its timing and its time intervals."""
+
+    route: str
+    group_wait_ms: int
+    group_interval_ms: int
+    repeat_interval_ms: int
+    mute: tuple[str, ...]
+    active: tuple[str, ...]
+
+    @classmethod
+    def of_route(cls, route: routing.Route) -> RouteOptions:
+        return cls(
+            route=route.path_id,
+            group_wait_ms=route.seconds("group_wait") * 1000,
+            group_interval_ms=route.seconds("group_interval") * 1000,
+            repeat_interval_ms=route.seconds("repeat_interval") * 1000,
+            mute=tuple(route.mute_time_intervals),
+            active=tuple(route.active_time_intervals),
+        )
+
+    @classmethod
+    def of_json(cls, body: dict[str, Any]) -> RouteOptions:
+        return cls(
+            route=str(body["route"]),
+            group_wait_ms=int(body["group_wait_ms"]),
+            group_interval_ms=int(body["group_interval_ms"]),
+            repeat_interval_ms=int(body["repeat_interval_ms"]),
+            mute=tuple(body.get("mute", ())),
+            active=tuple(body.get("active", ())),
+        )
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "route": self.route,
+            "group_wait_ms": self.group_wait_ms,
+            "group_interval_ms": self.group_interval_ms,
+            "repeat_interval_ms": self.repeat_interval_ms,
+            "mute": list(self.mute),
+            "active": list(self.active),
+        }
+
+    @property
+    def timing(self) -> grouping.Timing:
+        return grouping.Timing(self.group_wait_ms, self.group_interval_ms, self.repeat_interval_ms)
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    key: str
+    receiver: str
+    created_at: datetime  # part of its deliveries' idempotency keys, kept as read
+    options: RouteOptions
+    state: grouping.GroupState
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> GroupRow:
+        return cls(
+            key=row.key,
+            receiver=row.receiver,
+            created_at=row.created_at,
+            options=RouteOptions.of_json(row.options),
+            state=grouping.GroupState(
+                created_at_ms=datetime_to_ms(row.created_at),
+                next_flush_at_ms=datetime_to_ms(row.next_flush_at),
+                first_flush_at_ms=ms(row.first_flush_at),
+                last_sent_at_ms=ms(row.last_sent_at),
+                notified=frozenset(row.notified),
+                seq=row.seq,
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class NewGroup:
+    key: str
+    receiver: str
+    labels: dict[str, str]
+    options: RouteOptions
+    created_at_ms: int
+    next_flush_at_ms: int
+
+
+async def memberships(conn: AsyncConnection, *, alert_ids: Sequence[str]) -> dict[str, set[str]]:
+    """The keys of the groups each alert is in."""
+    rows = await conn.execute(
+        sa.text("SELECT alert_id, group_key FROM alerting.group_alerts WHERE alert_id = ANY(:a)"),
+        {"a": list(alert_ids)},
+    )
+    out: dict[str, set[str]] = {}
+    for r in rows:
+        out.setdefault(r.alert_id, set()).add(r.group_key)
+    return out
+
+
+async def keys_of(conn: AsyncConnection, *, alert_id: str) -> list[str]:
+    """The keys of the groups this alert is in, sorted."""
+    rows = await conn.execute(
+        sa.text("SELECT group_key FROM alerting.group_alerts WHERE alert_id = :a"), {"a": alert_id}
+    )
+    return sorted(str(r.group_key) for r in rows)
+
+
+async def leave(conn: AsyncConnection, *, pairs: Sequence[tuple[str, str]]) -> None:
+    """(group key, alert id) pairs: the alert leaves the group."""
+    if pairs:
+        await conn.execute(
+            sa.text(
+                "DELETE FROM alerting.group_alerts WHERE (group_key, alert_id) IN "
+                "(SELECT * FROM unnest(CAST(:g AS text[]), CAST(:a AS text[])))"
+            ),
+            {"g": [g for g, _ in pairs], "a": [a for _, a in pairs]},
+        )
+
+
+_CREATE = sa.text(
+    "INSERT INTO alerting.groups (key, route, receiver, labels, created_at, next_flush_at, "
+    "options) SELECT key, route, receiver, labels, now, next, options FROM "
+    + recordset(
+        "key text, route text, receiver text, labels jsonb, now timestamptz, next timestamptz, "
+        "options jsonb"
+    )
+    + " ORDER BY ord ON CONFLICT (key) DO NOTHING"
+)
+_JOIN = sa.text(
+    "INSERT INTO alerting.group_alerts (group_key, alert_id) SELECT k, a FROM "
+    + recordset("k text, a text")
+    + " ORDER BY ord ON CONFLICT DO NOTHING"
+)
+
+
+async def create(conn: AsyncConnection, *, groups: Sequence[NewGroup]) -> None:
+    """Form these groups (one that exists already is kept as it is)."""
+    if groups:
+        rows = [
+            {
+                "key": g.key,
+                "route": g.options.route,
+                "receiver": g.receiver,
+                "labels": g.labels,
+                "now": ms_to_datetime(g.created_at_ms),
+                "next": ms_to_datetime(g.next_flush_at_ms),
+                "options": g.options.json(),
+            }
+            for g in groups
+        ]
+        await conn.execute(_CREATE, {"rows": jsonb(rows)})
+
+
+async def join(conn: AsyncConnection, *, pairs: Sequence[tuple[str, str]]) -> None:
+    """(group key, alert id) pairs: the alert is in the group."""
+    if pairs:
+        await conn.execute(_JOIN, {"rows": jsonb([{"k": k, "a": a} for k, a in pairs])})
+
+
+async def lock(conn: AsyncConnection, *, keys: Sequence[str]) -> list[GroupRow]:
+    """These groups, locked for this transaction (in key order: a stable lock order)."""
+    rows = await conn.execute(
+        sa.text("SELECT * FROM alerting.groups WHERE key = ANY(:k) ORDER BY key FOR UPDATE"),
+        {"k": list(keys)},
+    )
+    return [GroupRow.of(r) for r in rows]
+
+
+async def due(
+    conn: AsyncConnection, *, now_ms: int, keys: Sequence[str] | None, limit: int
+) -> list[GroupRow]:
+    """Groups due at `now_ms` (only `keys` if given), locked; those another transaction holds
+    are skipped."""
+    where = "next_flush_at <= :now" + (" AND key = ANY(:keys)" if keys is not None else "")
+    rows = await conn.execute(
+        sa.text(
+            f"SELECT * FROM alerting.groups WHERE {where} ORDER BY next_flush_at "
+            "LIMIT :n FOR UPDATE SKIP LOCKED"
+        ),
+        {"now": ms_to_datetime(now_ms), "keys": list(keys or []), "n": limit},
+    )
+    return [GroupRow.of(r) for r in rows]
+
+
+async def members(conn: AsyncConnection, *, keys: Sequence[str]) -> dict[str, list[Alert]]:
+    """The alerts of each group, oldest first."""
+    rows = await conn.execute(
+        sa.text(
+            "SELECT g.group_key, a.* FROM alerting.group_alerts g JOIN alerting.alerts a "
+            "ON g.alert_id = a.id WHERE g.group_key = ANY(:k) ORDER BY a.fired_at, a.id"
+        ),
+        {"k": list(keys)},
+    )
+    out: dict[str, list[Alert]] = {}
+    for r in rows:
+        out.setdefault(r.group_key, []).append(alert_of(r))
+    return out
+
+
+async def move_next_flush(conn: AsyncConnection, *, moves: Sequence[tuple[str, int]]) -> None:
+    """(group key, instant) pairs: the group's next flush is then."""
+    if moves:
+        await conn.execute(
+            sa.text(
+                "UPDATE alerting.groups g SET next_flush_at = x.n FROM "
+                + recordset("k text, n timestamptz")
+                + " WHERE g.key = x.k"
+            ),
+            {"rows": jsonb([{"n": ms_to_datetime(at), "k": k} for k, at in moves])},
+        )
+
+
+_SAVE_STATES = sa.text(
+    "UPDATE alerting.groups g SET next_flush_at = x.next, first_flush_at = x.first, "
+    "last_sent_at = x.sent, notified = x.notified, seq = x.seq FROM "
+    + recordset(
+        "k text, next timestamptz, first timestamptz, sent timestamptz, notified text[], "
+        "seq integer"
+    )
+    + " WHERE g.key = x.k"
+)
+
+
+async def save_states(
+    conn: AsyncConnection, *, states: Sequence[tuple[str, grouping.GroupState]]
+) -> None:
+    """(group key, state) pairs: each group's timing after its flush."""
+    if states:
+        rows = [
+            {
+                "next": ms_to_datetime(s.next_flush_at_ms),
+                "first": ts(s.first_flush_at_ms),
+                "sent": ts(s.last_sent_at_ms),
+                "notified": sorted(s.notified),
+                "seq": s.seq,
+                "k": key,
+            }
+            for key, s in states
+        ]
+        await conn.execute(_SAVE_STATES, {"rows": jsonb(rows)})
+
+
+async def end(conn: AsyncConnection, *, keys: Sequence[str]) -> None:
+    """These groups are empty: they and their memberships go."""
+    if keys:
+        await conn.execute(
+            sa.text("DELETE FROM alerting.groups WHERE key = ANY(:k)"), {"k": list(keys)}
+        )
+        await conn.execute(
+            sa.text("DELETE FROM alerting.group_alerts WHERE group_key = ANY(:k)"),
+            {"k": list(keys)},
+        )
+
+
+async def wake_held_by(conn: AsyncConnection, *, silence_ids: Sequence[str]) -> None:
+    """The groups of the alerts these silences matched flush now."""
+    await conn.execute(
+        sa.text(
+            "UPDATE alerting.groups SET next_flush_at = LEAST(next_flush_at, now()) WHERE key IN "
+            "(SELECT g.group_key FROM alerting.group_alerts g JOIN alerting.silences s "
+            "ON g.alert_id = ANY(s.matched) WHERE s.id = ANY(:ids))"
+        ),
+        {"ids": list(silence_ids)},
+    )
+
+
+async def next_due_ms(conn: AsyncConnection) -> int | None:
+    """The earliest instant a group flush or an escalation step is due; None if none is."""
+    row = (
+        await conn.execute(
+            sa.text(
+                "SELECT LEAST((SELECT min(next_flush_at) FROM alerting.groups), "
+                "(SELECT min(next_at) FROM alerting.escalations WHERE active))"
+            )
+        )
+    ).scalar()
+    return datetime_to_ms(row) if row is not None else None

@@ -1,0 +1,38 @@
+"""What every store module shares: the schema's name, JSON parameters, and a batch of rows
+passed as one parameter."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from pacta.durations import datetime_to_ms, ms_to_datetime
+
+SCHEMA = "alerting"
+
+
+def jsonb(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def recordset(columns: str) -> str:
+    """`FROM` a batch of rows passed as one jsonb parameter `:rows`, in the order given: one
+    statement, one parse and one executor run for a whole batch (an executemany runs the
+    statement once per row, on both ends)."""
+    names = ", ".join(c.split()[0] for c in columns.split(","))
+    return (
+        f"ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) AS ({columns})) "
+        f"WITH ORDINALITY AS x({names}, ord)"
+    )
+
+
+def ts(ms: int | None) -> datetime | None:
+    """An optional instant as the database takes it."""
+    return ms_to_datetime(ms) if ms is not None else None
+
+
+def ms(moment: datetime | None) -> int | None:
+    """An optional instant as the domain takes it."""
+    return datetime_to_ms(moment) if moment is not None else None

@@ -1,0 +1,1 @@
+"""Availability: outages of monitored checks, their timers, signals and facts."""

@@ -1,0 +1,364 @@
+"""Clock rows and facts: how the keeper's tickets are stored, restored and told to reporting,
+and how journal events become clock events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+import orjson
+
+from pacta.calendars import Calendar
+from pacta.durations import datetime_to_ms, ms_to_datetime, parse_timestamp_ms
+from pacta.events import TicketEvent
+from sla_engine.domain.clocks import ApiState, Clock, Metric
+from sla_engine.domain.rules import ClockRules
+from sla_engine.domain.signals import iso_time as _iso
+from sla_engine.domain.ticket_log import TicketEvent as ClockEvent
+from sla_engine.domain.tickets import Ticket
+from sla_engine.resources.registry import Registry
+
+_NO_LABELS: dict[str, str] = {}
+"""The labels of every restored ticket that has none: shared, so never written to (nothing
+writes to a ticket's labels; a replay gives the ticket a dict of its own)."""
+
+
+class RowBuilder:
+    """Tickets and clocks from clock rows, sharing what repeats: one rules object per policy,
+    one string per service / customer / policy / priority, the ticket's id, the empty sets."""
+
+    def __init__(self, registry: Registry, share: Callable[[ClockRules], ClockRules]) -> None:
+        self.registry, self.share = registry, share
+        self.rules: dict[str, ClockRules | None] = {}
+        self.strings: dict[str, str] = {}
+        self.targets: dict[int, int] = {}
+
+    def _rules(self, policy: str) -> ClockRules | None:
+        if policy not in self.rules:
+            rules = self.registry.rules_of(policy)
+            self.rules[policy] = None if rules is None else self.share(rules)
+        return self.rules[policy]
+
+    def add(self, rows: list[Any], tickets: dict[str, Ticket]) -> None:
+        """Rows in the column order of `store.stream_open_clocks`; a million of them take a
+        few seconds, so clocks are built positionally (the field order is checked below)."""
+        strings, targets = self.strings.setdefault, self.targets.setdefault
+        no_fired: frozenset[float] = frozenset()
+        for row in rows:
+            (
+                ticket_id,
+                metric,
+                service,
+                customer,
+                ticket_type,
+                policy,
+                priority,
+                target_ms,
+                warn_at,
+                started_at_ms,
+                as_of_ms,
+                elapsed_ms,
+                paused,
+                stopped_at_ms,
+                breached_at_ms,
+                met_signalled,
+                fired,
+                last_event_ms,
+                labels,
+                version,
+                episode,
+                breach_episode,
+                policy_version,
+                calendar_version,
+            ) = row
+            rules = self.rules[policy] if policy in self.rules else self._rules(policy)
+            if rules is None:
+                continue
+            ticket = tickets.get(ticket_id)
+            if ticket is None:
+                ticket = tickets[ticket_id] = Ticket(
+                    ticket_id=ticket_id,
+                    service=strings(service, service),
+                    customer=None if customer is None else strings(customer, customer),
+                    ticket_type=strings(ticket_type, ticket_type),
+                    rules=rules,
+                    labels=_NO_LABELS if labels is None or labels == "{}" else orjson.loads(labels),
+                    last_event_ms=last_event_ms,
+                    version=version,
+                )
+                if started_at_ms == last_event_ms:
+                    started_at_ms = ticket.last_event_ms  # one int object where they are equal
+            else:
+                # a row not rewritten since (its clock did not change) may hold an older one
+                ticket.last_event_ms = max(ticket.last_event_ms, last_event_ms)
+                for other in ticket.clocks.values():
+                    if started_at_ms == other.started_at_ms:
+                        started_at_ms = other.started_at_ms
+                    if as_of_ms == other.as_of_ms:
+                        as_of_ms = other.as_of_ms
+                    break
+            if as_of_ms == started_at_ms:
+                as_of_ms = started_at_ms
+            warn_at = tuple(warn_at)
+            metric = cast(Metric, strings(metric, metric))
+            ticket.clocks[metric] = Clock(
+                ticket.ticket_id,
+                ticket.service if service == ticket.service else strings(service, service),
+                metric,
+                rules.policy if policy == rules.policy else policy,
+                None if priority is None else strings(priority, priority),
+                None if target_ms is None else targets(target_ms, target_ms),
+                rules.calendar,
+                rules.warn_at if warn_at == rules.warn_at else warn_at,
+                started_at_ms,
+                as_of_ms,
+                elapsed_ms,
+                paused,
+                stopped_at_ms,
+                breached_at_ms,
+                met_signalled,
+                frozenset(fired) if fired else no_fired,
+                episode,
+                breach_episode,
+                policy_version,
+                calendar_version,
+            )
+
+
+# `RowBuilder.add` passes a clock's fields by position, in this order
+assert tuple(Clock.__dataclass_fields__) == (
+    "ticket_id",
+    "service",
+    "metric",
+    "policy",
+    "priority",
+    "target_ms",
+    "calendar",
+    "warn_at",
+    "started_at_ms",
+    "as_of_ms",
+    "elapsed_ms",
+    "paused",
+    "stopped_at_ms",
+    "breached_at_ms",
+    "met_signalled",
+    "fired",
+    "episode",
+    "breach_episode",
+    "policy_version",
+    "calendar_version",
+), "Clock's fields changed order: update RowBuilder.add"
+
+
+@dataclass(slots=True)
+class ClockRow:
+    """One clock's snapshot as `sla_engine.clocks` holds it (the fields in its column order;
+    `labels` as JSON text, `deadline_at` the only instant as a datetime)."""
+
+    ticket_id: str
+    metric: Metric
+    service: str
+    customer: str | None
+    ticket_type: str
+    policy: str
+    calendar: str
+    priority: str | None
+    target_ms: int | None
+    warn_at: list[float]
+    started_at_ms: int
+    as_of_ms: int
+    elapsed_ms: int
+    paused: bool
+    stopped_at_ms: int | None
+    breached_at_ms: int | None
+    met_signalled: bool
+    fired: list[float]
+    last_event_ms: int
+    state: ApiState
+    deadline_at: datetime | None
+    labels: str
+    version: int
+    episode: int
+    breach_episode: int
+    policy_version: int
+    calendar_version: int
+
+    @classmethod
+    def of_clock(cls, ticket: Ticket, metric: Metric, clock: Clock, labels: str) -> ClockRow:
+        """The row of one of the ticket's clocks (`labels`: the ticket's, as JSON text)."""
+        deadline = clock.deadline_ms()
+        return cls(
+            ticket_id=ticket.ticket_id,
+            metric=metric,
+            service=ticket.service,
+            customer=ticket.customer,
+            ticket_type=ticket.ticket_type,
+            policy=clock.policy,
+            calendar=clock.calendar.name,
+            priority=clock.priority,
+            target_ms=clock.target_ms,
+            warn_at=list(clock.warn_at),
+            started_at_ms=clock.started_at_ms,
+            as_of_ms=clock.as_of_ms,
+            elapsed_ms=clock.elapsed_ms,
+            paused=clock.paused,
+            stopped_at_ms=clock.stopped_at_ms,
+            breached_at_ms=clock.breached_at_ms,
+            met_signalled=clock.met_signalled,
+            fired=sorted(clock.fired),
+            last_event_ms=ticket.last_event_ms,
+            state=clock.api_state,
+            deadline_at=None if deadline is None else ms_to_datetime(deadline),
+            labels=labels,
+            version=ticket.version,
+            episode=clock.episode,
+            breach_episode=clock.breach_episode,
+            policy_version=clock.policy_version,
+            calendar_version=clock.calendar_version,
+        )
+
+    @classmethod
+    def of_stored(cls, row: Mapping[Any, Any]) -> ClockRow:
+        """A row as read back from the table (its jsonb labels as text or already decoded)."""
+        fields = {name: row[name] for name in _COLUMNS}
+        labels = fields["labels"]
+        fields["labels"] = labels if isinstance(labels, str) else _json(labels)
+        return cls(**fields)
+
+
+_COLUMNS = tuple(ClockRow.__dataclass_fields__)
+
+
+def clock_rows(ticket: Ticket, skip: Collection[str] = ()) -> list[ClockRow]:
+    """The rows of the ticket's clocks, but those in `skip` (unchanged since written)."""
+    labels = _json(ticket.labels)
+    return [
+        ClockRow.of_clock(ticket, metric, clock, labels)
+        for metric, clock in ticket.clocks.items()
+        if metric not in skip
+    ]
+
+
+def clock_from_row(row: ClockRow, calendar: Calendar) -> Clock:
+    """One clock from its stored snapshot (a row of `sla_engine.clocks`), exact to `as_of_ms`."""
+    return Clock(
+        ticket_id=row.ticket_id,
+        service=row.service,
+        metric=row.metric,
+        policy=row.policy,
+        priority=row.priority,
+        target_ms=row.target_ms,
+        calendar=calendar,
+        warn_at=tuple(row.warn_at),
+        started_at_ms=row.started_at_ms,
+        as_of_ms=row.as_of_ms,
+        elapsed_ms=row.elapsed_ms,
+        paused=row.paused,
+        stopped_at_ms=row.stopped_at_ms,
+        breached_at_ms=row.breached_at_ms,
+        met_signalled=row.met_signalled,
+        fired=frozenset(row.fired),
+        episode=row.episode,
+        breach_episode=row.breach_episode,
+        policy_version=row.policy_version,
+        calendar_version=row.calendar_version,
+    )
+
+
+def clock_fact(
+    row: ClockRow, *, removed: bool = False, labels: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """What reporting needs to count a clock exactly as the engine does (the body of a clock
+    fact on the facts topic; docs/reporting.md). Keys are only ever added: `outcome` is `met`,
+    `stopped` (breached, then stopped: counts as breached), `breached` (still open) or None
+    while open in time; `breached` is the count-as-breached truth as the engine now derives it
+    (a retracted breach is no longer in it); `removed` is true for a clock no policy measures
+    any more (its policy was deleted before it ended). `labels`: the row's, already decoded."""
+    deadline = row.deadline_at
+    breached_at = row.breached_at_ms
+    stopped_at = row.stopped_at_ms
+    target = row.target_ms
+    if breached_at is not None:
+        outcome: str | None = "breached" if stopped_at is None else "stopped"
+    else:
+        outcome = "met" if stopped_at is not None and target is not None else None
+    return {
+        "fact_id": f"clock:{row.ticket_id}:{row.metric}:{row.version}",
+        "fact": "clock",
+        "ticket_id": row.ticket_id,
+        "metric": row.metric,
+        "service": row.service,
+        "customer": row.customer,
+        "ticket_type": row.ticket_type,
+        "policy": row.policy,
+        "priority": row.priority,
+        "state": row.state,
+        "version": row.version,
+        "elapsed_seconds": row.elapsed_ms / 1000,
+        "target_seconds": None if target is None else target / 1000,
+        "started_at": _iso(row.started_at_ms),
+        "stopped_at": None if stopped_at is None else _iso(stopped_at),
+        "deadline": None if deadline is None else deadline.isoformat(),
+        "occurred_at": _iso(stopped_at or row.as_of_ms),
+        "outcome": outcome,
+        "breached": breached_at is not None,
+        "breached_at": None if breached_at is None else _iso(breached_at),
+        "episode": row.episode,
+        "breach_episode": row.breach_episode,
+        "labels": orjson.loads(row.labels) if labels is None else labels,
+        "removed": removed,
+        "calendar": row.calendar,
+        # the versions of `policy` and `calendar` the clock is measured by now
+        "policy_version": row.policy_version,
+        "calendar_version": row.calendar_version,
+    }
+
+
+def ticket_facts_and_rows(
+    ticket: Ticket, skip: Collection[str] = ()
+) -> tuple[list[dict[str, Any]], list[ClockRow]]:
+    """The rows of the ticket's clocks but those in `skip` and their facts: the event path's
+    one pass per ticket (the labels' JSON written once and never parsed back)."""
+    rows = clock_rows(ticket, skip)
+    return [clock_fact(row, labels=ticket.labels) for row in rows], rows
+
+
+def clock_event(event: TicketEvent) -> ClockEvent:
+    return ClockEvent(datetime_to_ms(event.occurred_at), event.action, event.status, event.priority)
+
+
+def event_ms(text: str) -> int:
+    """`parse_timestamp_ms` of a journaled `occurred_at`, in C for the two forms pydantic
+    writes (`...T09:00:00Z`, `...T09:00:00.123000Z`); any other text goes the strict way."""
+    if len(text) in (20, 27) and text[10] == "T" and text[-1] == "Z":
+        return datetime_to_ms(datetime.fromisoformat(text))
+    return parse_timestamp_ms(text)
+
+
+def clock_event_body(body: dict[str, Any]) -> ClockEvent:
+    return ClockEvent(
+        event_ms(body["occurred_at"]),
+        body["action"],
+        body.get("status"),
+        body.get("priority"),
+    )
+
+
+def current_labels(bodies: list[dict[str, Any]]) -> dict[str, str]:
+    """A ticket's current labels: those of its latest event (in event time) that carries any;
+    an event without labels leaves them as they were."""
+    latest: dict[str, str] = {}
+    latest_ms = -1
+    for body in bodies:
+        labels = body.get("labels")
+        if labels:
+            at = event_ms(body["occurred_at"])
+            if at >= latest_ms:
+                latest, latest_ms = dict(labels), at
+    return latest
+
+
+def _json(value: Any) -> str:
+    return "{}" if not value else orjson.dumps(value).decode()

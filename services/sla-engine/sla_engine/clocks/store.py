@@ -1,0 +1,178 @@
+"""The sla_engine.clocks table: clock snapshots upserted by version, streamed back at start-up
+and on a rebalance, and read by the API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from sla_engine.clocks.rows import ClockRow
+
+_CLOCK_COLUMNS = tuple(ClockRow.__dataclass_fields__)
+
+
+_CLOCK_TYPES = {
+    "ticket_id": "text",
+    "metric": "text",
+    "service": "text",
+    "customer": "text",
+    "ticket_type": "text",
+    "policy": "text",
+    "calendar": "text",
+    "priority": "text",
+    "target_ms": "bigint",
+    "warn_at": "float8[]",
+    "started_at_ms": "bigint",
+    "as_of_ms": "bigint",
+    "elapsed_ms": "bigint",
+    "paused": "boolean",
+    "stopped_at_ms": "bigint",
+    "breached_at_ms": "bigint",
+    "met_signalled": "boolean",
+    "fired": "float8[]",
+    "last_event_ms": "bigint",
+    "state": "text",
+    "deadline_at": "timestamptz",
+    "labels": "text",  # the JSON text of the labels
+    "version": "bigint",
+    "episode": "integer",
+    "breach_episode": "integer",
+    "policy_version": "integer",
+    "calendar_version": "integer",
+}
+assert tuple(_CLOCK_TYPES) == _CLOCK_COLUMNS, "ClockRow's fields and the column types differ"
+
+
+def _save_clocks_sql() -> str:
+    cols = ", ".join(_CLOCK_COLUMNS)
+    values = ", ".join("r.labels::jsonb" if c == "labels" else f"r.{c}" for c in _CLOCK_COLUMNS)
+    record = ", ".join(f"{c} {t}" for c, t in _CLOCK_TYPES.items())
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _CLOCK_COLUMNS[2:])
+    return (
+        f"INSERT INTO sla_engine.clocks ({cols}) SELECT {values} "
+        f"FROM json_to_recordset(CAST(:rows AS json)) AS r({record}) "
+        f"ON CONFLICT (ticket_id, metric) DO UPDATE SET {updates} "
+        "WHERE sla_engine.clocks.version <= EXCLUDED.version"
+    )
+
+
+_SAVE_CLOCKS = _save_clocks_sql()
+
+
+async def save_clocks(conn: AsyncConnection, *, rows: list[ClockRow]) -> None:
+    """Upsert clock snapshots; an older snapshot never overwrites a newer one.
+
+    One statement for the whole batch, the rows as one JSON document (a per-row statement
+    costs the engine's one thread more than the database); should a clock appear twice, the
+    later row is the one written, as one upsert after the other would leave it."""
+    if not rows:
+        return
+    latest = {(r.ticket_id, r.metric): r for r in rows}
+    await conn.execute(
+        sa.text(_SAVE_CLOCKS),
+        {"rows": orjson.dumps(list(latest.values())).decode()},
+    )
+
+
+# Restoring a million open clocks: raw asyncpg, only the columns the keeper needs, labels as
+# text (decoded by the caller only when not empty), streamed in chunks under one snapshot so
+# that no list of a million row dicts is ever held.
+
+_OPEN_COLUMNS = (
+    "ticket_id, metric, service, customer, ticket_type, policy, priority, target_ms, warn_at, "
+    "started_at_ms, as_of_ms, elapsed_ms, paused, stopped_at_ms, breached_at_ms, "
+    "met_signalled, fired, last_event_ms, labels::text AS labels, version, episode, "
+    "breach_episode, policy_version, calendar_version"
+)
+OPEN_TICKETS = "SELECT ticket_id FROM sla_engine.clocks WHERE stopped_at_ms IS NULL"
+
+
+async def open_ticket_ids(raw: Any) -> list[str]:
+    """Tickets that have an open clock (run inside the caller's snapshot)."""
+    ids = await raw.fetchval(f"SELECT array_agg(DISTINCT ticket_id) FROM ({OPEN_TICKETS}) o")
+    return list(ids or ())
+
+
+async def stream_open_clocks(
+    raw: Any, *, ticket_ids: list[str] | None, chunk: int = 20_000
+) -> AsyncIterator[list[Any]]:
+    """Every clock of the given tickets (None: of every ticket with an open clock), as chunks
+    of asyncpg records; `raw` must be inside a transaction (a cursor needs one)."""
+    if ticket_ids is None:
+        query = f"SELECT {_OPEN_COLUMNS} FROM sla_engine.clocks WHERE ticket_id IN ({OPEN_TICKETS})"
+        cursor = await raw.cursor(query)
+    else:
+        query = f"SELECT {_OPEN_COLUMNS} FROM sla_engine.clocks WHERE ticket_id = ANY($1::text[])"
+        cursor = await raw.cursor(query, ticket_ids)
+    while rows := await cursor.fetch(chunk):
+        yield rows
+
+
+async def clock_versions(conn: AsyncConnection, *, ticket_ids: list[str]) -> dict[str, int]:
+    """The highest clock snapshot version of each ticket that has one."""
+    if not ticket_ids:
+        return {}
+    result = await conn.execute(
+        sa.text(
+            "SELECT ticket_id, max(version) FROM sla_engine.clocks "
+            "WHERE ticket_id = ANY(:ids) GROUP BY ticket_id"
+        ),
+        {"ids": ticket_ids},
+    )
+    return {r[0]: int(r[1]) for r in result}
+
+
+async def query_clocks(
+    conn: AsyncConnection,
+    *,
+    ticket_id: str | None,
+    service: str | None,
+    state: str | None,
+    limit: int,
+) -> list[ClockRow]:
+    clauses: list[str] = []
+    params: dict[str, object] = {"limit": limit}
+    for column, value in (("ticket_id", ticket_id), ("service", service), ("state", state)):
+        if value is not None:
+            clauses.append(f"{column} = :{column}")
+            params[column] = value
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    result = await conn.execute(
+        sa.text(f"SELECT * FROM sla_engine.clocks {where} ORDER BY ticket_id, metric LIMIT :limit"),
+        params,
+    )
+    return [ClockRow.of_stored(r._mapping) for r in result]
+
+
+async def delete_clocks(conn: AsyncConnection, *, keep: dict[str, list[str]]) -> list[ClockRow]:
+    """Delete the clocks of these tickets other than the metrics kept (a policy was deleted:
+    what it never measured to an end is no longer measured at all); the rows deleted."""
+    if not keep:
+        return []
+    result = await conn.execute(
+        sa.text(
+            "DELETE FROM sla_engine.clocks c USING jsonb_each(CAST(:keep AS jsonb)) AS k "
+            "WHERE c.ticket_id = k.key AND NOT (k.value ? c.metric) RETURNING c.*"
+        ),
+        {"keep": orjson.dumps(keep).decode()},
+    )
+    return [ClockRow.of_stored(r._mapping) for r in result]
+
+
+async def ended_since(
+    conn: AsyncConnection, *, since_ms: int, services: set[str] | None = None
+) -> list[str]:
+    """Tickets with a clock that stopped at or after `since_ms` (a change effective then is
+    replayed over what they measured from then on)."""
+    result = await conn.execute(
+        sa.text(
+            "SELECT DISTINCT ticket_id FROM sla_engine.clocks WHERE stopped_at_ms >= :since"
+            + ("" if services is None else " AND service = ANY(:services)")
+        ),
+        {"since": since_ms, **({} if services is None else {"services": sorted(services)})},
+    )
+    return [ticket_id for (ticket_id,) in result]

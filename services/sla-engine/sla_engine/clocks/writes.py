@@ -1,0 +1,147 @@
+"""What the keeper's tickets produce, written in the caller's transaction: clock snapshots,
+signals under their stable ids (ON CONFLICT DO NOTHING) and, through the outbox, the signals
+and clock facts for Kafka. The event path, the timers and the replays all end here."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from pacta.logs import get_logger
+from sla_engine.clocks.rows import ClockRow, clock_fact, ticket_facts_and_rows
+from sla_engine.clocks.store import delete_clocks, save_clocks
+from sla_engine.domain.signals import retraction_body, signal_body
+from sla_engine.domain.tickets import Outcome, Ticket
+from sla_engine.kafka.outbox import enqueue_raw, outbox_record
+from sla_engine.kafka.records import OutboxRecord
+from sla_engine.metrics import SIGNALS
+from sla_engine.store.signals import insert_signals, mark_retracted, retracted_counts
+
+log = get_logger(__name__)
+
+
+def _log_signals(signals: list[dict[str, Any]]) -> None:
+    """Breaches, stops and retractions one line each (what an operator looks for); warnings
+    and mets one line per batch with their ids (a backfill yields thousands a second)."""
+    routine = []
+    for signal in signals:
+        if signal["kind"] in ("warning", "met"):
+            routine.append(signal["signal_id"])
+        else:
+            log.info(
+                "signal", signal_id=signal["signal_id"], kind=signal["kind"], late=signal["late"]
+            )
+    if routine:
+        log.info("signals", kinds="warning/met", count=len(routine), signal_ids=routine[:100])
+
+
+class ClockWriter:
+    """The keeper's writes, to the signals and facts topics through the outbox."""
+
+    def __init__(self, *, signals_topic: str, facts_topic: str) -> None:
+        self.signals_topic, self.facts_topic = signals_topic, facts_topic
+
+    async def persist(
+        self,
+        conn: AsyncConnection,
+        outcomes: Iterable[tuple[Ticket, Outcome]],
+        now: int,
+        standing: dict[str, dict[Any, dict[str, Any]]] | None = None,
+    ) -> None:
+        outcomes = list(outcomes)
+        signals: list[dict[str, Any]] = []
+        keys: list[tuple[float | None, int]] = []
+        retracted_ids: list[str] = []
+        tickets: list[Ticket] = []
+        skip: dict[str, frozenset[str]] = {}
+        standing = standing or {}
+        # a condition signalled and retracted n times takes the id of occurrence n + 1
+        with_new = [t.ticket_id for t, o in outcomes if o.intents]
+        retracted = await retracted_counts(conn, ticket_ids=with_new)
+        for ticket, outcome in outcomes:
+            tickets.append(ticket)
+            if outcome.unchanged:
+                skip[ticket.ticket_id] = frozenset(outcome.unchanged)
+            for intent in outcome.intents:
+                generation = retracted.get(intent.key, 0) + 1 if retracted else 1
+                signals.append(signal_body(intent, ticket, now, generation))
+                keys.append((intent.threshold, intent.episode))
+            for key in outcome.retracted:
+                body = standing.get(ticket.ticket_id, {}).get(key)
+                if body is None:
+                    continue  # emitted by another instance a moment ago: its replay sees it
+                signals.append(retraction_body(ticket, now, body))
+                keys.append((None, key[4]))
+                retracted_ids.append(body["signal_id"])
+        await self.write(conn, tickets, signals, retracted_ids, keys, skip)
+
+    async def write(
+        self,
+        conn: AsyncConnection,
+        tickets: list[Ticket],
+        signals: list[dict[str, Any]],
+        retracted_ids: list[str],
+        keys: list[tuple[float | None, int]] | None = None,
+        skip: dict[str, frozenset[str]] | None = None,
+    ) -> None:
+        """Clock snapshots, new signals (bodies as `Signal.model_dump(mode="json")` gives
+        them) and their outbox records, and clock facts, in `conn`; a clock in `skip` (by
+        ticket) did not change, so neither its row nor its fact is written again (a ticket
+        event usually moves one of its two clocks). Each body is serialised once, for the
+        signals table and the outbox alike."""
+        skip = skip or {}
+        raws = [orjson.dumps(body) for body in signals]
+        # retractions first: a retracted occurrence and its successor may land together
+        await mark_retracted(conn, signal_ids=retracted_ids)
+        new_ids = await insert_signals(conn, bodies=signals, raws=raws, keys=keys)
+        records: list[OutboxRecord] = []
+        emitted: list[dict[str, Any]] = []
+        counts: Counter[tuple[str, str, str, str]] = Counter()
+        for body, raw in zip(signals, raws, strict=True):
+            if body["signal_id"] in new_ids:
+                records.append(
+                    outbox_record(
+                        self.signals_topic,
+                        body["service"],
+                        body["signal_id"],
+                        raw,
+                        body["occurred_at"],
+                    )
+                )
+                counts[(body["kind"], body["service"], body["metric"], body["priority"] or "")] += 1
+                emitted.append(body)
+        for labels, count in counts.items():
+            SIGNALS.labels(*labels).inc(count)
+        _log_signals(emitted)
+        rows: list[ClockRow] = []
+        facts: list[dict[str, Any]] = []
+        for ticket in tickets:
+            ticket_facts, ticket_rows = ticket_facts_and_rows(
+                ticket, skip.get(ticket.ticket_id, ())
+            )
+            facts += ticket_facts
+            rows += ticket_rows
+        await save_clocks(conn, rows=rows)
+        # a ticket has both clocks unless a deleted policy took away what it never ended
+        partial = {t.ticket_id: (list(t.clocks), t.version) for t in tickets if len(t.clocks) < 2}
+        if partial:
+            gone = await delete_clocks(conn, keep={k: list(v[0]) for k, v in partial.items()})
+            for row in gone:
+                row = replace(row, version=partial[row.ticket_id][1])
+                facts.append(clock_fact(row, removed=True))
+        for fact in facts:
+            records.append(
+                outbox_record(
+                    self.facts_topic,
+                    fact["service"],
+                    fact["fact_id"],
+                    orjson.dumps(fact),
+                    fact["occurred_at"],
+                )
+            )
+        await enqueue_raw(conn, records)

@@ -1,0 +1,106 @@
+"""The sla-engine's Kafka shell: journal each new event once, then let the keeper (ticket
+clocks) and the outage tracker (availability) apply it, all in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiokafka import TopicPartition
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pacta.clock import now_ms
+from pacta.db import claim_events
+from pacta.durations import datetime_to_ms
+from pacta.events import TICKETS_TOPIC, MonitoringEvent, TicketEvent
+from pacta.kafka import BatchHandler, Record, decode_events
+from pacta.logs import get_logger
+from sla_engine.availability.tracker import OutageTracker
+from sla_engine.clocks.keeper import ClockKeeper
+from sla_engine.metrics import EVENTS_APPLIED, WATERMARK_BEHIND
+from sla_engine.store import SCHEMA
+from sla_engine.store.journal import journal_monitoring, journal_tickets
+
+log = get_logger(__name__)
+Highwater = Callable[[TopicPartition], int | None]
+"""The offset after the last record of a partition on the broker, as the consumer last saw
+it (None: not known yet)."""
+
+
+def make_handler(
+    db: AsyncEngine,
+    keeper: ClockKeeper,
+    outages: OutageTracker | None = None,
+    highwater: Highwater | None = None,
+) -> BatchHandler:
+    """The consumer's handler of a batch; `outages` None: ticket events only (tests, bench),
+    `highwater` None: no partition counts as lagging behind."""
+
+    async def handle(records: list[Record]) -> None:
+        events = [e for e in decode_events(records) if isinstance(e, MonitoringEvent | TicketEvent)]
+        observe_backlog(keeper, records, events, highwater)
+        touched: list[str] = []
+        try:
+            async with db.begin() as conn:
+                new = await claim_events(conn, SCHEMA, [e.id for e in events if e.id])
+                fresh = [e for e in events if e.id in new]
+                tickets = [e for e in fresh if isinstance(e, TicketEvent)]
+                monitoring = [e for e in fresh if isinstance(e, MonitoringEvent)]
+                bodies = await journal_tickets(conn, events=tickets)
+                await journal_monitoring(conn, events=monitoring)
+                touched = sorted({e.ticket_id for e in tickets})
+                await keeper.apply_tickets(conn, tickets, bodies)
+                if outages is not None and monitoring:
+                    await outages.apply(conn, monitoring)
+        except Exception:
+            keeper.marks.settle(now_ms())  # the batch is retried, and observed again
+            keeper.evict(touched)
+            raise
+        keeper.marks.settle(now_ms())  # partitions this batch caught up: the wall clock rules
+        keeper.committed(touched)
+        if outages is not None:
+            outages.committed()
+        EVENTS_APPLIED.labels("ticket").inc(len(tickets))
+        EVENTS_APPLIED.labels("monitoring").inc(len(monitoring))
+        if fresh:
+            log.info("events applied", ids=[e.id for e in fresh][:20], count=len(fresh))
+
+    return handle
+
+
+def observe_backlog(
+    keeper: ClockKeeper,
+    records: list[Record],
+    events: list[MonitoringEvent | TicketEvent],
+    highwater: Highwater | None = None,
+) -> None:
+    """Tell the keeper how far each tickets partition of the batch has got in event time
+    (`sla_engine.domain.watermarks`): the instants of the events it brought."""
+    if not keeper.partitions:
+        return
+    partition = {
+        bytes(r.key).decode(errors="replace"): r.partition
+        for r in records
+        if r.topic.endswith(TICKETS_TOPIC) and r.key is not None
+    }
+    seen: dict[int, list[int]] = {}
+    for event in events:
+        if isinstance(event, TicketEvent) and event.ticket_id in partition:
+            seen.setdefault(partition[event.ticket_id], []).append(
+                datetime_to_ms(event.occurred_at)
+            )
+    lagging: set[int] = set()
+    if highwater is not None:
+        last: dict[TopicPartition, int] = {}
+        for r in records:
+            if r.topic.endswith(TICKETS_TOPIC):
+                tp = TopicPartition(r.topic, r.partition)
+                last[tp] = max(r.offset, last.get(tp, -1))
+        for tp, offset in last.items():
+            high = highwater(tp)
+            if high is not None and high > offset + 1:
+                lagging.add(tp.partition)
+    now = now_ms()
+    keeper.marks.observe(keeper.partitions, seen, now, lagging)
+    for p in seen:
+        mark = None if p in keeper.marks.leaving else keeper.marks.marks.get(p)
+        WATERMARK_BEHIND.labels(str(p)).set(0 if mark is None else (now - mark) / 1000)

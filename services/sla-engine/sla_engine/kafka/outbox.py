@@ -1,0 +1,236 @@
+"""The transactional outbox: what the engine produces is written in the same PostgreSQL
+transaction as the state that caused it, then relayed to Kafka by one task.
+
+A crash between the commit and the produce leaves the row in place, so the relay sends it after
+the restart; a crash after the produce but before the row is deleted sends it twice, which the
+consumers' dedup by `signal_id` / fact id absorbs. Nothing is lost and nothing counts twice,
+without Kafka transactions (which a single broker cannot run durably).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import cast
+
+import orjson
+import sqlalchemy as sa
+from aiokafka import AIOKafkaProducer
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from pacta.events import (
+    CALENDAR_TYPE,
+    CALENDARS_TOPIC,
+    FACT_TYPE,
+    POLICIES_TOPIC,
+    POLICY_TYPE,
+    SIGNAL_TYPE,
+)
+from pacta.kafka import BatchProducer
+from pacta.logs import get_logger
+from sla_engine.kafka.records import (
+    BUNDLE_RECORDS,
+    BUNDLE_TYPE,
+    OutboxRecord,
+    kafka_record,
+    pack,
+    unpack,
+)
+from sla_engine.metrics import OUTBOX_PENDING
+from sla_engine.store import driver_connection
+
+log = get_logger(__name__)
+
+
+def outbox_record(
+    topic: str, key: str, record_id: str, value: bytes | None, ce_time: str
+) -> OutboxRecord:
+    """An outbox record of `topic` (its CloudEvents type follows from the topic); `value`: the
+    body's JSON (None: a tombstone), `ce_time`: when what it tells of happened."""
+    return OutboxRecord(topic, key, record_id, _ce_type(topic), ce_time, value)
+
+
+async def enqueue(
+    conn: AsyncConnection, *, topic: str, key: str, record_id: str, body: dict[str, object]
+) -> None:
+    """Add one record to the outbox inside the caller's transaction."""
+    await enqueue_many(conn, [(topic, key, record_id, body)])
+
+
+def _ce_time(body: Mapping[str, object] | None) -> str:
+    """The record's CloudEvents `time`: when what it tells of happened."""
+    if body is None:
+        return ""
+    versions = body.get("versions")
+    latest = versions[-1].get("recorded_at") if isinstance(versions, list) and versions else None
+    return str(body.get("occurred_at") or body.get("updated_at") or latest or "")
+
+
+@cache
+def _ce_type(topic: str) -> str:
+    if topic.endswith(CALENDARS_TOPIC):
+        return CALENDAR_TYPE
+    if topic.endswith(POLICIES_TOPIC):
+        return POLICY_TYPE
+    return SIGNAL_TYPE if topic.endswith("signals") else FACT_TYPE
+
+
+async def enqueue_many(
+    conn: AsyncConnection, records: Sequence[tuple[str, str, str, dict[str, object] | None]]
+) -> None:
+    """Add (topic, key, record_id, body) records to the outbox inside the caller's transaction,
+    their `seq` in the order given. A None body is a tombstone (the compacted calendars topic
+    deletes the key)."""
+    await _insert(
+        conn,
+        [
+            outbox_record(t, k, rid, None if body is None else orjson.dumps(body), _ce_time(body))
+            for t, k, rid, body in records
+        ],
+    )
+
+
+BUNDLE_FROM = 64
+"""Fewer records than this go as rows of their own (a timer round's few signals)."""
+
+
+async def enqueue_raw(conn: AsyncConnection, records: Sequence[OutboxRecord]) -> None:
+    """`enqueue_many` for records already built (`outbox_record`), bodies serialised: the
+    event path's signals and clock facts. Many go as bundles of `BUNDLE_RECORDS` per row (the
+    relay unpacks them in order), compressed with lz4 where the server has it."""
+    if len(records) < BUNDLE_FROM:
+        await _insert(conn, records)
+        return
+    if await _lz4(conn):
+        # pglz would take three times as long over the bundles' JSON
+        await conn.execute(sa.text("SET LOCAL default_toast_compression = lz4"))
+    await _insert(
+        conn,
+        [
+            OutboxRecord("", str(len(part)), part[0].record_id, BUNDLE_TYPE, "", pack(part))
+            for part in (
+                records[n : n + BUNDLE_RECORDS] for n in range(0, len(records), BUNDLE_RECORDS)
+            )
+        ],
+    )
+
+
+async def _insert(conn: AsyncConnection, rows: Sequence[OutboxRecord]) -> None:
+    """One statement for all the rows, their `seq` in the order given."""
+    if not rows:
+        return
+    await conn.execute(
+        sa.text(
+            "INSERT INTO sla_engine.outbox (topic, key, record_id, ce_type, ce_time, body) "
+            "SELECT topic, key, rid, ce_type, ce_time, body FROM unnest(CAST(:topics AS text[]), "
+            "CAST(:keys AS text[]), CAST(:rids AS text[]), CAST(:types AS text[]), "
+            "CAST(:times AS text[]), CAST(:bodies AS bytea[])) "
+            "WITH ORDINALITY AS r(topic, key, rid, ce_type, ce_time, body, n) ORDER BY n"
+        ),
+        {
+            "topics": [r.topic for r in rows],
+            "keys": [r.key for r in rows],
+            "rids": [r.record_id for r in rows],
+            "types": [r.ce_type for r in rows],
+            "times": [r.ce_time for r in rows],
+            "bodies": [r.value for r in rows],
+        },
+    )
+
+
+_LZ4: list[bool] = []
+
+
+async def _lz4(conn: AsyncConnection) -> bool:
+    """Whether the server was built with lz4 (asked once per process)."""
+    if not _LZ4:
+        found = await conn.scalar(
+            sa.text(
+                "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+                "WHERE name = 'default_toast_compression'"
+            )
+        )
+        _LZ4.append(bool(found))
+    return _LZ4[0]
+
+
+def _parse(value: bytes | None) -> dict[str, object] | None:
+    return None if value is None else cast(dict[str, object], orjson.loads(value))
+
+
+class Relay:
+    """Publishes outbox rows in order and deletes them once Kafka acknowledged."""
+
+    def __init__(self, engine: AsyncEngine, producer: AIOKafkaProducer, batch: int = 500) -> None:
+        self.engine, self.producer, self.batch = engine, producer, batch
+        self.wake = asyncio.Event()
+        self.stop = asyncio.Event()
+        self.sender = BatchProducer()
+
+    def notify(self) -> None:
+        self.wake.set()
+
+    async def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                sent = await self.relay_once()
+            except Exception as exc:
+                log.warning("outbox relay failed; retrying", error=repr(exc))
+                sent = 0
+                await asyncio.sleep(0.5)
+            if sent < self.batch:
+                # Idle: wait for a commit to ring, with a slow poll as a safety net.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), 1.0)
+                self.wake.clear()
+
+    async def flush(self) -> None:
+        """Relay until the outbox is empty (a planned stop)."""
+        while await self.relay_once() > 0:
+            pass
+
+    async def relay_once(self) -> int:
+        """One round: up to `batch` records (rows, or the records of bundles) in seq order,
+        sent and then deleted; returns how many records, `batch` if more are waiting."""
+        async with self.engine.begin() as conn:
+            # the driver's own records: a round holds thousands of rows, and SQLAlchemy's
+            # row objects around them cost more than the rows themselves
+            raw = await driver_connection(conn)
+            heads = await raw.fetch(
+                "SELECT seq, ce_type, key FROM sla_engine.outbox "
+                "ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self.batch,
+            )
+            seqs: list[int] = []
+            count, more = 0, False
+            for seq, ce_type, key in heads:
+                size = int(key) if ce_type == BUNDLE_TYPE else 1
+                if seqs and count + size > self.batch:
+                    more = True  # the rest stays for the next round (unlocked at commit)
+                    break
+                seqs.append(seq)
+                count += size
+            if not seqs:
+                OUTBOX_PENDING.set(0)
+                return 0
+            rows = await raw.fetch(
+                "SELECT topic, key, record_id, ce_type, ce_time, body FROM sla_engine.outbox "
+                "WHERE seq = ANY($1::bigint[]) ORDER BY seq",
+                seqs,
+            )
+            records: list[OutboxRecord] = []
+            for topic, key, rid, ce_type, ce_time, body in rows:
+                if ce_type == BUNDLE_TYPE:
+                    records += unpack(body)
+                    continue
+                # null: a row written before the column was (read the time from the body)
+                occurred = ce_time if ce_time is not None else _ce_time(_parse(body))
+                # a None body is a tombstone, sent as a record without a value
+                records.append(OutboxRecord(topic, key, rid, ce_type, occurred, body))
+            await self.sender.send(self.producer, [kafka_record(r) for r in records], timeout=10.0)
+            await raw.execute("DELETE FROM sla_engine.outbox WHERE seq = ANY($1::bigint[])", seqs)
+        more = more or len(heads) == self.batch
+        OUTBOX_PENDING.set(count if more else 0)
+        return max(count, self.batch) if more else count

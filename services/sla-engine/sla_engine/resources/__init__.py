@@ -1,0 +1,1 @@
+"""Calendars, policies and maintenance windows: the registry, config as code, the resource topics."""
