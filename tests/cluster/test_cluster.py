@@ -90,7 +90,7 @@ class Stack:
                 p.start(wait=False)
         for procs in self.instances.values():
             for p in procs:
-                p.wait_ready(timeout=120)
+                p.wait_ready(timeout=300)  # eight processes starting at once on a loaded box
 
     def live(self, module: str) -> list[str]:
         return [p.url for p in self.instances[module] if p.proc and p.proc.poll() is None]
@@ -334,7 +334,7 @@ def restart_instance(proc: ServiceProcess, down_s: float = 2.0) -> None:
     proc.kill()
     time.sleep(down_s)  # the other instance carries the load alone meanwhile
     proc.start(wait=False)
-    proc.wait_ready(timeout=120)
+    proc.wait_ready(timeout=300)
 
 
 async def test_the_stack_survives_brokers_instances_postgres_and_a_receiver_going_down(
