@@ -9,6 +9,7 @@ import os
 import select
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -146,7 +147,7 @@ def test_a_body_over_the_limit_is_413_without_a_key(
     assert time.monotonic() - started < 3.0
 
     # chunked, no length declared: counted as it streams
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks() -> Iterator[bytes]:
         for _ in range(40):
             yield b"[" * 65536
 
