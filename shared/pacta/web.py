@@ -20,7 +20,7 @@ from prometheus_client import (
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pacta.problems import install_problem_handlers, problem_response
+from pacta.problems import PROBLEM_JSON, install_problem_handlers, problem_response
 from pacta.settings import CommonSettings
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
@@ -78,8 +78,9 @@ SECURITY_SCHEMES: dict[str, dict[str, str]] = {
 
 def declare_security(app: FastAPI) -> None:
     """Declare the key schemes in the app's OpenAPI document and require one of them on every
-    route that answers 401, so a generated client knows it needs a key. The sign-in form,
-    which takes the key in its body, is the one route answering 401 without a scheme."""
+    route whose 401 is the key check's problem document (pacta.auth), so a generated client
+    knows it needs a key. Routes that may take the key in their body instead (the sign-in
+    form, PagerDuty's `routing_key`) declare a plain 401 and get no scheme."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -89,16 +90,13 @@ def declare_security(app: FastAPI) -> None:
         document.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
         for operations in document.get("paths", {}).values():
             for operation in operations.values():
-                body = operation.get("requestBody", {}).get("content", {})
-                if "401" in operation.get("responses", {}) and FORM not in body:
+                refused = operation.get("responses", {}).get("401", {})
+                if PROBLEM_JSON in refused.get("content", {}):
                     operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
         app.openapi_schema = document
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-
-FORM = "application/x-www-form-urlencoded"
 
 
 class EncodingGuard:
