@@ -285,12 +285,44 @@ async def check_phase(
     twice = {k: n for k, n in breaches_by_ticket(hook, phase.service).items() if n > 1}
     assert not twice, f"{phase.name}: breaches notified more than once: {twice}"
     assert set(breaches_by_ticket(hook, phase.service)) == set(tickets)
-    check_report(stack.live("reporting"), phase, tickets)
+    try:
+        check_report(stack.live("reporting"), phase, tickets)
+    except AssertionError as exc:
+        raise AssertionError(f"{await diagnose(db, phase)}\n{str(exc)[:2000]}") from None
     print(
         f"{time.strftime('%H:%M:%S')} {phase.name}: {len(tickets)} tickets, {len(ids)} events "
         f"counted once, breaches notified once, report exact ({time.monotonic() - started:.0f} s)",
         flush=True,
     )
+
+
+async def diagnose(db: asyncpg.Connection, phase: Phase) -> str:
+    """Where the report parts from the engine: the resolution clocks reporting does not hold
+    as breached, with the engine's own row, the facts reporting took in, the outbox."""
+    rows = await db.fetch(
+        "SELECT e.ticket_id, e.state AS engine_state, e.version AS engine_version, "
+        "r.state AS reporting_state, r.version AS reporting_version "
+        "FROM sla_engine.clocks e LEFT JOIN reporting.clocks r "
+        "ON r.ticket_id = e.ticket_id AND r.metric = e.metric "
+        "WHERE e.service = $1 AND e.metric = 'resolution' "
+        "AND (r.state IS DISTINCT FROM 'breached' OR r.version IS DISTINCT FROM e.version)",
+        phase.service,
+    )
+    out = [f"{len(rows)} resolution clocks differ between the engine and reporting:"]
+    for r in rows[:10]:
+        facts = await db.fetch(
+            "SELECT event_id FROM reporting.inbox WHERE event_id LIKE $1 ORDER BY 1",
+            f"clock:{r['ticket_id']}:resolution:%",
+        )
+        pending = await db.fetchval(
+            "SELECT count(*) FROM sla_engine.outbox WHERE record_id LIKE $1",
+            f"%{r['ticket_id']}%",
+        )
+        out.append(
+            f"  {dict(r)} facts in reporting: {[f['event_id'] for f in facts]} "
+            f"outbox rows: {pending}"
+        )
+    return "\n".join(out)
 
 
 def put(url: str, path: str, body: Any) -> None:
