@@ -68,18 +68,17 @@ class Stack:
     """Two instances of each service; `live(module)` are those not killed."""
 
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.instances = {
-            m: [
+        self.instances: dict[str, list[ServiceProcess]] = {m: [] for m in MODULES}
+        ports: set[int] = set()
+        for m in MODULES:
+            for i in range(2):
                 # one process per instance (kill -9 hits the server itself); a stable id each
-                ServiceProcess(
-                    m,
-                    {**env, "PACTA_INGEST_WORKERS": "1", "PACTA_INSTANCE_ID": f"{m}-{i}"},
-                    log_dir,
-                )
-                for i in range(2)
-            ]
-            for m in MODULES
-        }
+                extra = {"PACTA_INGEST_WORKERS": "1", "PACTA_INSTANCE_ID": f"{m}-{i}"}
+                proc = ServiceProcess(m, {**env, **extra}, log_dir)
+                while proc.port in ports:  # free_port() may hand out a port twice before binds
+                    proc = ServiceProcess(m, {**env, **extra}, log_dir)
+                ports.add(proc.port)
+                self.instances[m].append(proc)
         for procs in self.instances.values():
             for p in procs:
                 p.env["PACTA_ALERTING_PUBLIC_URL"] = p.url
