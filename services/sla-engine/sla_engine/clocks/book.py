@@ -130,14 +130,7 @@ class Book:
 
     async def assigned(self, partitions: set[int], total: int) -> None:
         """Partitions came to this instance: load their open clocks from PostgreSQL."""
-        first = self.ownership.owned is None
         self.ownership.assign(partitions, total)
-        if first and not self.ownership.owns_all():
-            # The start-up snapshot of every clock is stale wherever another instance ran
-            # the partitions since (a restarted instance fired breaches from it at versions
-            # its peer had already written): what this instance owns is loaded afresh.
-            for ticket_id in list(self.tickets):
-                self.drop(ticket_id)
         self._drop_unowned()
         await self.restore()
 
