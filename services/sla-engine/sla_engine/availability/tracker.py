@@ -324,8 +324,6 @@ class OutageTracker:
         self.timers.retain(self.ownership.owns)
 
     async def run_timers(self, stop: asyncio.Event) -> None:
-        # nothing fires before the first assignment: another instance may own the services
-        await self.ownership.decided(stop)
         await run_rounds(self.timers, self.fire, stop, "availability")
 
     async def fire(self, now: int) -> None:

@@ -274,10 +274,6 @@ class ClockKeeper:
         to ROUNDS_IN_FLIGHT rounds commit at once, never two with the same ticket."""
         rounds: set[asyncio.Task[None]] = set()
         last = 0
-        # Until the group's first assignment says which partitions are this instance's, it
-        # holds every open clock restored at start but fires none: another instance may own
-        # them (a restarted instance fired its peer's timers, each writing its own version).
-        await self.book.ownership.decided(stop)
         try:
             while not stop.is_set():
                 try:

@@ -5,7 +5,6 @@ instances never both run a ticket's timers (and the signal table's unique id is 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 from aiokafka import TopicPartition
@@ -58,21 +57,6 @@ class Ownership:
     def __init__(self) -> None:
         self.owned: set[int] | None = None
         self.total = 0  # partitions of the topic
-        self._decided = asyncio.Event()
-
-    async def decided(self, stop: asyncio.Event, at_most_s: float = 60.0) -> None:
-        """Return once the group said which partitions are this instance's (or on `stop`):
-        before that, another instance may own any key, so no timer may fire. Past
-        `at_most_s` without a word from the group (Kafka away at start), go on owning all,
-        as one instance alone would."""
-        waits = {asyncio.ensure_future(self._decided.wait()), asyncio.ensure_future(stop.wait())}
-        done, pending = await asyncio.wait(
-            waits, timeout=at_most_s, return_when=asyncio.FIRST_COMPLETED
-        )
-        for task in pending:
-            task.cancel()
-        if not done:
-            log.warning("no partition assignment yet; timers run for every key", waited=at_most_s)
 
     def owns(self, key: str) -> bool:
         return self.owns_all() or partition_of(key, self.total) in (self.owned or ())
@@ -85,8 +69,6 @@ class Ownership:
     def revoke(self, partitions: set[int], total: int) -> None:
         self.total = total
         self.owned = (self.owned if self.owned is not None else set(range(total))) - partitions
-        self._decided.set()
 
     def assign(self, partitions: set[int], total: int) -> None:
         self.total, self.owned = total, partitions
-        self._decided.set()
