@@ -86,21 +86,10 @@ class ClockKeeper:
         """Partitions came to this instance: load their open clocks from PostgreSQL."""
         await self.book.assigned(partitions, total)
 
-    async def revoked(self, partitions: set[int], total: int, wait_s: float = 10.0) -> None:
-        """Partitions went to another instance: drop their tickets (it loads them), then wait
-        for the timer rounds already committing some of them. The new owner reads PostgreSQL
-        once the rebalance completes; a round committing after that would write the same
-        snapshot versions as the new owner's next ones, with other contents (seen with two
-        instances and a rebalance: a breach's fact lost behind a warning's of one version)."""
+    def revoked(self, partitions: set[int], total: int) -> None:
+        """Partitions went to another instance: drop their tickets (it loads them)."""
         self.marks.forget(partitions)
         self.book.revoked(partitions, total)
-        self.book.reload = {t for t in self.book.reload if self.book.owns(t)}
-        deadline = asyncio.get_running_loop().time() + wait_s
-        while any(partition_of(t, total) in partitions for t in self.firing):
-            if asyncio.get_running_loop().time() > deadline:
-                log.warning("timer rounds still committing revoked tickets", waited=wait_s)
-                break
-            await asyncio.sleep(0.005)
 
     # ---- the event path ------------------------------------------------------------------
 
