@@ -49,6 +49,7 @@ from bench.engine_seed import (
 from bench.env import KAFKA, RetryingEnv
 from bench.procs import CpuMeter, listener_pid, wait_quiet
 from bench.report import OUT_DIR, machine, notes, num, publish, stamp, table, target_row
+from pacta.clock import now_ms
 from pacta.durations import parse_timestamp_ms
 from pacta.events import SIGNALS_TOPIC, header, topic_name
 
@@ -75,10 +76,6 @@ class Options:
     ready_timeout: float = 180.0
     quiet_wait: float = 60.0
     quiet_threshold: float = 35.0
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def percentiles(values: list[float]) -> dict[str, float | int | None]:
@@ -195,7 +192,7 @@ class EngineBench:
         o = self.opts
         tickets = o.small // 2
         stream = int(tickets * 0.9)
-        now = _now_ms()
+        now = now_ms()
         seed = Seed(
             prefix="A",
             tickets=tickets,
@@ -231,7 +228,7 @@ class EngineBench:
 
         # the apply-rate burst (the breach stream goes on meanwhile)
         base = (await self.engine.scrape())["events_applied"]
-        events = list(lifecycle_events("E", o.burst // 3, _now_ms() - 600_000))
+        events = list(lifecycle_events("E", o.burst // 3, now_ms() - 600_000))
         b0 = time.time()
         self.meter.start()
         async with TicketProducer(KAFKA, self.env.topic_prefix) as producer:
@@ -281,7 +278,7 @@ class EngineBench:
         o = self.opts
         async with self.env.db() as conn:
             await conn.execute("DELETE FROM sla_engine.clocks")
-        stopped = self.facts.get("a_stopped_ms") or _now_ms()
+        stopped = self.facts.get("a_stopped_ms") or now_ms()
         tickets = o.large // 2
         # the stream runs long enough for a slow start plus the window; what falls due before
         # the engine is ready counts with the breaches that came due while it was down
@@ -301,7 +298,7 @@ class EngineBench:
         async with self.env.db() as conn:
             # the far tickets first: the stream's start depends on how long they take
             took = await seed_clocks(conn, seed, first=seed.down + seed.stream + 1)
-            seed = replace(seed, stream_start_ms=_now_ms() + int(lead_s * 1000))
+            seed = replace(seed, stream_start_ms=now_ms() + int(lead_s * 1000))
             took += await seed_clocks(conn, seed, first=1, last=seed.down + seed.stream)
         self.seeds.append(seed)
         self.facts["b_seed_s"] = round(took, 1)
@@ -340,7 +337,7 @@ class EngineBench:
             await self._sleep_until(w0 - 1_000)
             base = m["events_applied"]
             self.meter.start()
-            events = lifecycle_events("C", 10_000_000, _now_ms() - 600_000)
+            events = lifecycle_events("C", 10_000_000, now_ms() - 600_000)
             async with TicketProducer(KAFKA, self.env.topic_prefix) as producer:
                 paced = await producer.paced(events, o.ingest_rate, o.window + 2)
             win.cpu = self.meter.stop(child_name="bench_children")
@@ -393,7 +390,7 @@ class EngineBench:
 
     async def _final_counts(self) -> None:
         """Every breach, per clock, in the database and on the signals topic."""
-        collected_ms = _now_ms()
+        collected_ms = now_ms()
         async with self.env.db() as conn:
             rows = await conn.fetch(
                 "SELECT signal_id, ticket_id, metric, "

@@ -23,6 +23,7 @@ from bench.engine_proc import Engine
 from bench.engine_seed import TicketProducer, lifecycle_events
 from bench.env import KAFKA, RetryingEnv
 from bench.report import OUT_DIR, table, target_row
+from pacta.clock import now_ms
 
 TARGET_APPLY_EPS = 10_000.0  # "sla-engine apply rate": ticket events/s applied (a backfill)
 TARGET_BACKFILL_S = 120.0  # issue 11: "a backfill of 1,000,000 ticket events in under two minutes"
@@ -40,9 +41,7 @@ async def _produce(prefix: str, events: int) -> int:
     """The lifecycles (created, responded, resolved), a day in the past, in chunks (a million
     events are never held at once); returns how many were sent."""
     tickets = -(-events // 3)  # the last ticket's lifecycle may be cut short
-    lifecycles = islice(
-        lifecycle_events("E", tickets, int(time.time() * 1000) - 86_400_000), events
-    )
+    lifecycles = islice(lifecycle_events("E", tickets, now_ms() - 86_400_000), events)
     async with TicketProducer(KAFKA, prefix) as producer:
         while chunk := list(islice(lifecycles, CHUNK)):
             await producer.send(chunk)

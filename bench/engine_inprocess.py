@@ -24,6 +24,7 @@ import sla_engine.app as engine_app
 from bench.engine_apply import cpu_seconds
 from bench.engine_seed import POLICY, POLICY_BODY, lifecycle_events
 from bench.env import KAFKA, RetryingEnv
+from pacta.clock import now_ms
 from pacta.db import create_engine, migrate
 from pacta.events import TICKETS_TOPIC, topic_name
 from pacta.kafka import Record, create_producer
@@ -65,7 +66,7 @@ class StatementTimer:
 
 def records(prefix: str, events: int) -> list[Record]:
     topic = topic_name(prefix, TICKETS_TOPIC)
-    now = int(time.time() * 1000)
+    now = now_ms()
     out: list[Record] = []
     for n, (tid, _eid, value) in enumerate(lifecycle_events("E", events // 3, now - 86_400_000)):
         out.append(

@@ -12,9 +12,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from hypothesis import HealthCheck, settings
 
 from pacta.kafka import ensure_topics
 from pacta.settings import CommonSettings
+from tests.support.alerting import hook, mailbox  # noqa: F401  (the alerting tests' fixtures)
 from tests.support.processes import ServiceProcess
 
 KAFKA = os.environ.get("PACTA_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -25,6 +27,16 @@ API_KEYS = f"{ADMIN_KEY}:admin,{INGEST_KEY}:ingest"
 # The cluster tests run against the three-broker cluster only (`make test-cluster` starts it
 # and names it in PACTA_CLUSTER_BOOTSTRAP); `make test` leaves them out.
 collect_ignore = [] if os.environ.get("PACTA_CLUSTER_BOOTSTRAP") else ["cluster"]
+
+# `make test-properties`: the model-based property tests (marker `properties`) with thousands
+# of random examples; by default they run a bounded, seeded number (see their modules)
+settings.register_profile(
+    "properties",
+    max_examples=int(os.environ.get("PACTA_PROPERTY_EXAMPLES", "3000")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=True,
+)
 
 
 async def _check_kafka() -> None:

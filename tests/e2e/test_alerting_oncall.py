@@ -1,61 +1,22 @@
-"""End to end, as SPEC's "done" reads: a receiver and a route are put, a ticket with a short
+"""End to end, as an on-call engineer meets it: a receiver and a route are put, a ticket with a short
 target is posted, and at its deadline a signed webhook, a Slack message and an e-mail arrive on
 their own, once each; the engineer acknowledges from the link and the escalation stops."""
 
 from __future__ import annotations
 
-import email
-import email.policy
-import threading
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 
 from pacta.durations import parse_timestamp_ms
-from tests.support.alerting import ADMIN, SECRET, WebhookCollector
+from tests.support.alerting import SECRET, Mailbox, WebhookCollector, put_config
 from tests.support.client import iso, post
-from tests.support.processes import ServiceProcess, free_port, wait_for
+from tests.support.processes import ServiceProcess, wait_for
 
 pytestmark = pytest.mark.e2e
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        with self.lock:
-            self.messages.append(
-                email.message_from_bytes(envelope.content, policy=email.policy.default)
-            )
-        return "250 OK"
-
-
-@pytest.fixture
-def hook() -> Iterator[WebhookCollector]:
-    c = WebhookCollector()
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box, port = Mailbox(), free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield box, port
-    controller.stop()
-
-
-def put(base: str, path: str, body: object) -> None:
-    r = httpx.put(base + path, json=body, headers=ADMIN, timeout=10)
-    assert r.status_code in (200, 201), f"{path}: {r.status_code} {r.text}"
 
 
 def ticket(tag: str, name: str) -> dict[str, object]:
@@ -74,14 +35,14 @@ def test_webhook_slack_and_mail_at_the_deadline_then_ack_stops_the_escalation(
     tag = uuid.uuid4().hex[:8]
     alerting, engine = stack["alerting"].url, stack["sla_engine"].url
     box, smtp_port = mailbox
-    put(alerting, "/v1/receivers/sink", {"type": "webhook", "url": hook.url("/sink")})
-    put(
+    put_config(alerting, "/v1/receivers/sink", {"type": "webhook", "url": hook.url("/sink")})
+    put_config(
         alerting,
         "/v1/receivers/oncall",
         {"type": "webhook", "url": hook.url("/oncall"), "secret": SECRET},
     )
-    put(alerting, "/v1/receivers/chat", {"type": "slack", "url": hook.url("/slack")})
-    put(
+    put_config(alerting, "/v1/receivers/chat", {"type": "slack", "url": hook.url("/slack")})
+    put_config(
         alerting,
         "/v1/receivers/mail",
         {
@@ -93,8 +54,8 @@ def test_webhook_slack_and_mail_at_the_deadline_then_ack_stops_the_escalation(
             "require_tls": False,
         },
     )
-    put(alerting, "/v1/receivers/lead", {"type": "webhook", "url": hook.url("/lead")})
-    put(
+    put_config(alerting, "/v1/receivers/lead", {"type": "webhook", "url": hook.url("/lead")})
+    put_config(
         alerting,
         "/v1/escalation-policies/page",
         {
@@ -104,11 +65,11 @@ def test_webhook_slack_and_mail_at_the_deadline_then_ack_stops_the_escalation(
             ]
         },
     )
-    put(alerting, "/v1/routes",
+    put_config(alerting, "/v1/routes",
         {"receiver": "sink", "group_by": ["ticket_id"], "group_wait": "0s",
          "routes": [{"matchers": [f'service="oncall-{tag}"', 'kind="breach"'],
                      "receiver": "oncall", "escalation": "page"}]})  # fmt: skip
-    put(engine, f"/v1/policies/oncall-{tag}",
+    put_config(engine, f"/v1/policies/oncall-{tag}",
         {"match": {"service": f"oncall-{tag}"}, "warn_at": [],
          "targets": {"P1": {"response": "1h", "resolution": "3s"}}})  # fmt: skip
     created = ticket(tag, "T")

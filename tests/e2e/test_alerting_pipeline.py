@@ -4,30 +4,17 @@ its deadline, with no one watching; the engineer acknowledges from the link in i
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 from pacta.durations import parse_timestamp_ms
-from tests.support.alerting import ADMIN, SECRET, WebhookCollector
+from tests.support.alerting import ADMIN, SECRET, WebhookCollector, put_config
 from tests.support.client import iso, post
 from tests.support.processes import ServiceProcess, wait_for
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def hook() -> Iterator[WebhookCollector]:
-    c = WebhookCollector()
-    yield c
-    c.close()
-
-
-def put(base: str, path: str, body: object) -> None:
-    r = httpx.put(base + path, json=body, headers=ADMIN, timeout=10)
-    assert r.status_code in (200, 201), f"{path}: {r.status_code} {r.text}"
 
 
 def test_a_ticket_breach_is_delivered_at_its_deadline_once(
@@ -35,12 +22,12 @@ def test_a_ticket_breach_is_delivered_at_its_deadline_once(
 ) -> None:
     tag = uuid.uuid4().hex[:8]
     alerting, engine = stack["alerting"].url, stack["sla_engine"].url
-    put(
+    put_config(
         alerting,
         "/v1/receivers/oncall",
         {"type": "webhook", "url": hook.url("/oncall"), "secret": SECRET},
     )
-    put(
+    put_config(
         alerting,
         "/v1/routes",
         {
@@ -56,7 +43,7 @@ def test_a_ticket_breach_is_delivered_at_its_deadline_once(
             ],
         },
     )
-    put(
+    put_config(
         engine,
         f"/v1/policies/fast-{tag}",
         {

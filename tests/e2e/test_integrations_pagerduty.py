@@ -11,7 +11,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -23,6 +22,7 @@ from tests.support.client import ADMIN_KEY, INGEST_KEY
 from tests.support.daemons import stop_process
 from tests.support.kafka import TopicReader
 from tests.support.processes import ServiceProcess, free_port, wait_for
+from tests.support.sla_api import wait_downtime
 
 pytestmark = pytest.mark.e2e
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -73,12 +73,6 @@ async def monitoring(settings: CommonSettings) -> AsyncIterator[TopicReader]:
         yield reader
 
 
-def downtime(engine: str, service: str) -> dict[str, Any]:
-    r = httpx.get(f"{engine}/v1/services/{service}/availability", headers=ADMIN, timeout=10)
-    assert r.status_code == 200, r.text
-    return r.json()  # type: ignore[no-any-return]
-
-
 async def test_pagerduty_python_client_trigger_acknowledge_resolve(
     stack: dict[str, ServiceProcess], tls_ingest: tuple[str, Path], monitoring: TopicReader
 ) -> None:
@@ -113,10 +107,6 @@ async def test_pagerduty_python_client_trigger_acknowledge_resolve(
     end = datetime.fromisoformat(resolved["occurred_at"])
     expected = (end.replace(microsecond=end.microsecond // 1000 * 1000)
                 - start.replace(microsecond=start.microsecond // 1000 * 1000)).total_seconds()  # fmt: skip
-    wait_for(
-        "the outage in the engine's availability",
-        lambda: downtime(engine, service)["downtime_seconds"] == expected,
-        timeout=30,
-    )
+    await wait_downtime(engine, service, expected)  # the outage in the engine's availability
     # nothing else for the service: the acknowledgement changed nothing
     assert len(monitoring.matching(lambda e: e.get("service") == service)) == 2

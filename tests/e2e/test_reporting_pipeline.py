@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.client import ADMIN_KEY, post
 from tests.support.processes import ServiceProcess
-from tests.support.reporting import wait_report
+from tests.support.reporting import outcomes_only, wait_report
 
 pytestmark = pytest.mark.e2e
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -30,6 +30,9 @@ def _checks(service: str) -> list[dict[str, Any]]:
         return {"service": service, "check": check, "status": status, "occurred_at": at}
 
     return [
+        # monitored since before November in every zone: the whole month is measured (time
+        # before a service's first monitoring event is not)
+        e("heartbeat", "firing", "2026-10-30T00:00:00Z"),
         e("http", "firing", "2026-11-10T10:00:00Z"),
         e("db", "firing", "2026-11-10T10:20:00Z"),  # overlaps: the union counts, not the sum
         e("http", "resolved", "2026-11-10T10:30:00Z"),
@@ -124,13 +127,16 @@ async def test_november_through_the_pipeline_agrees_with_the_engine(
         "outages": 2,
         "mtbf_seconds": (agreed - 4200) / 2,
         "mtrs_seconds": 2100.0,
+        "unmeasured_seconds": 0.0,
+        "coverage": 100.0,
     }
     # one policy, one version (whichever number the engine names): all the clocks under it
     by_version = s["tickets"].pop("by_policy_version")
+    plain = outcomes_only(s["tickets"])
     assert [(v["policy"], v["response"], v["resolution"]) for v in by_version] == [
-        (f"rep-{tag}", s["tickets"]["response"], s["tickets"]["resolution"])
+        (f"rep-{tag}", plain["response"], plain["resolution"])
     ]
-    assert s["tickets"] == {
+    assert plain == {
         "total": 3,
         "by_priority": {"P1": 2, "P2": 1, "P3": 0, "P4": 0},
         "response": {"met": 2, "breached": 1, "compliance": 200 / 3},
@@ -195,6 +201,9 @@ async def test_month_edges_move_with_the_zone_and_a_reopened_ticket_counts_once(
         stack,
         "/v1/events/monitoring",
         [
+            # monitored since before October in every zone (time before a service's first
+            # monitoring event is unmeasured, and these figures count the whole months)
+            {**check("firing", "2026-09-29T00:00:00Z"), "check": "heartbeat"},
             check("firing", "2026-10-31T23:10:00Z"),  # 50 min in UTC October, 10 in November
             check("resolved", "2026-11-01T00:10:00Z"),
             check("firing", "2026-11-30T22:30:00Z"),  # Berlin's November ends at 23:00 UTC
@@ -235,8 +244,16 @@ async def test_month_edges_move_with_the_zone_and_a_reopened_ticket_counts_once(
     assert utc["availability"]["outages"] == 2
     assert utc["availability"]["agreed_service_seconds"] == 30 * 86400
     assert utc["tickets"]["by_priority"]["P1"] == 1
-    assert utc["tickets"]["response"] == {"met": 1, "breached": 0, "compliance": 100.0}
-    assert utc["tickets"]["resolution"] == {"met": 1, "breached": 0, "compliance": 100.0}
+    assert outcomes_only(utc["tickets"])["response"] == {
+        "met": 1,
+        "breached": 0,
+        "compliance": 100.0,
+    }
+    assert outcomes_only(utc["tickets"])["resolution"] == {
+        "met": 1,
+        "breached": 0,
+        "compliance": 100.0,
+    }
     assert utc["tickets"]["mtta_seconds"] == 600.0
     assert utc["previous"]["availability"]["downtime_seconds"] == 3000.0
     for month, report in ((MONTH, utc), ("2026-10", utc["previous"])):

@@ -3,33 +3,25 @@ secrets write-only, and a 4xx problem naming the field for every kind of bad inp
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.alerting import Alerting, WebhookCollector, own_alerting
+from tests.support.alerting import Alerting, WebhookCollector, running_alerting
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def hook() -> Iterator[WebhookCollector]:
-    c = WebhookCollector()
-    yield c
-    c.close()
 
 
 @pytest.fixture(scope="module")
 async def alerting(
     kafka_bootstrap: str, service_env: dict[str, str], log_dir: Path, hook: WebhookCollector
 ) -> AsyncIterator[Alerting]:
-    a = await own_alerting(kafka_bootstrap, service_env, log_dir)
-    a.webhook("oncall", hook, "/oncall")
-    yield a
-    await a.close()
+    async with running_alerting(kafka_bootstrap, service_env, log_dir) as a:
+        a.webhook("oncall", hook, "/oncall")
+        yield a
 
 
 def fields(r: httpx.Response) -> list[str]:

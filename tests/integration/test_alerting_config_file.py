@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from tests.conftest import ADMIN_DSN
-from tests.support.alerting import WebhookCollector, fresh_database, own_alerting, wait_count
+from tests.support.alerting import (
+    WebhookCollector,
+    drop_database,
+    fresh_database,
+    running_alerting,
+    wait_count,
+)
 from tests.support.processes import ServiceProcess, wait_for
 
 pytestmark = pytest.mark.integration
@@ -37,15 +42,17 @@ inhibit_rules:
 
 
 async def test_the_file_is_loaded_at_start(
-    kafka_bootstrap: str, service_env: dict[str, str], log_dir: Path, tmp_path: Path
+    kafka_bootstrap: str,
+    service_env: dict[str, str],
+    log_dir: Path,
+    tmp_path: Path,
+    hook: WebhookCollector,
 ) -> None:
-    hook = WebhookCollector()
     path = tmp_path / "alerting.yaml"
     path.write_text(GOOD.replace("PORT", str(hook.port)))
-    a = await own_alerting(
+    async with running_alerting(
         kafka_bootstrap, service_env, log_dir, PACTA_ALERTING_CONFIG_FILE=str(path)
-    )
-    try:
+    ) as a:
         tree = a.ok("GET", "/v1/routes")
         assert tree["group_wait"] == "0s"
         assert tree["routes"][0]["escalation"] == "page"
@@ -56,9 +63,6 @@ async def test_the_file_is_loaded_at_start(
         [got] = wait_count("the page", lambda: hook.accepted("/yaml"), 1)
         assert got.body["alerts"][0]["ticket_id"] == "Y-1"
         assert got.body["group_key"].startswith("escalation:page:")
-    finally:
-        await a.close()
-        hook.close()
 
 
 async def test_a_bad_file_stops_the_start_naming_the_mistake(
@@ -76,6 +80,4 @@ async def test_a_bad_file_stops_the_start_naming_the_mistake(
     code = wait_for("the refusal to start", lambda: proc.proc.poll() if proc.proc else None, 30)
     assert code != 0
     assert "receiver 'nobody' is not defined" in proc.tail(200)
-    conn = await asyncpg.connect(ADMIN_DSN)
-    await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    await conn.close()
+    await drop_database(url)

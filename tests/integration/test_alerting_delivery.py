@@ -5,49 +5,41 @@ it is back; failures are kept and replayed; kill -9 in a burst loses nothing."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.alerting import Alerting, WebhookCollector, own_alerting, wait_count
+from tests.support.alerting import Alerting, WebhookCollector, running_alerting, wait_count
 from tests.support.processes import ServiceProcess, wait_for
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def hook() -> Iterator[WebhookCollector]:
-    c = WebhookCollector()
-    yield c
-    c.close()
-
-
-@pytest.fixture(scope="module")
 async def alerting(
     kafka_bootstrap: str, service_env: dict[str, str], log_dir: Path, hook: WebhookCollector
 ) -> AsyncIterator[Alerting]:
-    a = await own_alerting(kafka_bootstrap, service_env, log_dir)
-    a.webhook("hook", hook, "/main")
-    a.webhook("flaky", hook, "/flaky")
-    a.webhook("slow", hook, "/slow")
-    a.ok(
-        "PUT",
-        "/v1/routes",
-        {
-            "receiver": "hook",
-            "group_by": ["..."],
-            "group_wait": "0s",
-            "group_interval": "1s",
-            "routes": [
-                {"matchers": ["service=flaky"], "receiver": "flaky"},
-                {"matchers": ["service=slow"], "receiver": "slow"},
-            ],
-        },
-    )
-    yield a
-    await a.close()
+    async with running_alerting(kafka_bootstrap, service_env, log_dir) as a:
+        a.webhook("hook", hook, "/main")
+        a.webhook("flaky", hook, "/flaky")
+        a.webhook("slow", hook, "/slow")
+        a.ok(
+            "PUT",
+            "/v1/routes",
+            {
+                "receiver": "hook",
+                "group_by": ["..."],
+                "group_wait": "0s",
+                "group_interval": "1s",
+                "routes": [
+                    {"matchers": ["service=flaky"], "receiver": "flaky"},
+                    {"matchers": ["service=slow"], "receiver": "slow"},
+                ],
+            },
+        )
+        yield a
 
 
 async def test_a_breach_becomes_one_signed_webhook(

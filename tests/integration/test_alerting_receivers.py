@@ -4,50 +4,15 @@ the same alert reaches a Slack incoming webhook (a real HTTP server) as blocks."
 
 from __future__ import annotations
 
-import email
-import email.policy
-import threading
-from collections.abc import AsyncIterator, Iterator
-from email.message import EmailMessage
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from tests.support.alerting import Alerting, WebhookCollector, own_alerting
-from tests.support.processes import free_port, wait_for
+from tests.support.alerting import Alerting, Mailbox, WebhookCollector, running_alerting
+from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.integration
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        with self.lock:
-            self.messages.append(message)
-        return "250 OK"
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[tuple[Mailbox, int]]:
-    box, port = Mailbox(), free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield box, port
-    controller.stop()
-
-
-@pytest.fixture(scope="module")
-def hook() -> Iterator[WebhookCollector]:
-    c = WebhookCollector()
-    yield c
-    c.close()
 
 
 @pytest.fixture(scope="module")
@@ -55,44 +20,43 @@ async def alerting(
     kafka_bootstrap: str,
     service_env: dict[str, str],
     log_dir: Path,
-    smtp: tuple[Mailbox, int],
+    mailbox: tuple[Mailbox, int],
     hook: WebhookCollector,
 ) -> AsyncIterator[Alerting]:
-    a = await own_alerting(kafka_bootstrap, service_env, log_dir)
-    a.ok(
-        "PUT",
-        "/v1/receivers/mail",
-        {
-            "type": "email",
-            "host": "127.0.0.1",
-            "port": smtp[1],
-            "from": "pacta@example.com",
-            "to": ["oncall@example.com"],
-            "require_tls": False,
-        },
-    )
-    a.ok("PUT", "/v1/receivers/chat", {"type": "slack", "url": hook.url("/slack")})
-    a.ok(
-        "PUT",
-        "/v1/routes",
-        {
-            "receiver": "mail",
-            "group_by": ["..."],
-            "group_wait": "0s",
-            "routes": [
-                {"matchers": ["kind=breach"], "receiver": "mail", "continue": True},
-                {"matchers": ["kind=breach"], "receiver": "chat"},
-            ],
-        },
-    )
-    yield a
-    await a.close()
+    async with running_alerting(kafka_bootstrap, service_env, log_dir) as a:
+        a.ok(
+            "PUT",
+            "/v1/receivers/mail",
+            {
+                "type": "email",
+                "host": "127.0.0.1",
+                "port": mailbox[1],
+                "from": "pacta@example.com",
+                "to": ["oncall@example.com"],
+                "require_tls": False,
+            },
+        )
+        a.ok("PUT", "/v1/receivers/chat", {"type": "slack", "url": hook.url("/slack")})
+        a.ok(
+            "PUT",
+            "/v1/routes",
+            {
+                "receiver": "mail",
+                "group_by": ["..."],
+                "group_wait": "0s",
+                "routes": [
+                    {"matchers": ["kind=breach"], "receiver": "mail", "continue": True},
+                    {"matchers": ["kind=breach"], "receiver": "chat"},
+                ],
+            },
+        )
+        yield a
 
 
 async def test_a_breach_reaches_the_mailbox_and_the_channel(
-    alerting: Alerting, smtp: tuple[Mailbox, int], hook: WebhookCollector
+    alerting: Alerting, mailbox: tuple[Mailbox, int], hook: WebhookCollector
 ) -> None:
-    box = smtp[0]
+    box = mailbox[0]
     await alerting.signal(kind="breach", ticket_id="MAIL-1", service="checkout", priority="P1")
     [mail] = wait_for("the mail", lambda: list(box.messages), 20)
     assert mail["To"] == "oncall@example.com"

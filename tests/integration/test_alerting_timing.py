@@ -5,14 +5,14 @@ stopped by an ack; a route muted out of hours by a business calendar from the ca
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.alerting import Alerting, WebhookCollector, own_alerting, wait_count
+from tests.support.alerting import Alerting, WebhookCollector, running_alerting, wait_count
 from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.integration
@@ -30,79 +30,76 @@ def off_hours_calendar(name: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def hook() -> Iterator[WebhookCollector]:
-    c = WebhookCollector()
-    yield c
-    c.close()
-
-
-@pytest.fixture(scope="module")
 async def alerting(
     kafka_bootstrap: str, service_env: dict[str, str], log_dir: Path, hook: WebhookCollector
 ) -> AsyncIterator[Alerting]:
-    a = await own_alerting(kafka_bootstrap, service_env, log_dir)
-    for name in ("main", "esc1", "esc2", "cal"):
-        a.webhook(name, hook, f"/{name}")
-    a.ok(
-        "PUT",
-        "/v1/escalation-policies/page",
-        {"steps": [{"after": "0s", "receivers": ["esc1"]}, {"after": "2s", "receivers": ["esc2"]}]},
-    )
-    await a.calendar(off_hours_calendar("night-shift"))
-    tree = {
-        "receiver": "main",
-        "group_by": ["..."],
-        "group_wait": "0s",
-        "group_interval": "1s",
-        "routes": [
+    async with running_alerting(kafka_bootstrap, service_env, log_dir) as a:
+        for name in ("main", "esc1", "esc2", "cal"):
+            a.webhook(name, hook, f"/{name}")
+        a.ok(
+            "PUT",
+            "/v1/escalation-policies/page",
             {
-                "matchers": ["service=grp"],
-                "group_by": ["service"],
-                "group_wait": "2s",
-                "group_interval": "2s",
-                "repeat_interval": "4s",
+                "steps": [
+                    {"after": "0s", "receivers": ["esc1"]},
+                    {"after": "2s", "receivers": ["esc2"]},
+                ]
             },
-            {
-                "matchers": ["service=esc"],
-                "escalation": "page",
-                "receiver": "esc1",
-                "group_wait": "1h",
-            },
-            {
-                "matchers": ["service=esc-late", "kind=breach"],
-                "escalation": "page",
-                "receiver": "esc1",
-                "group_wait": "1h",
-            },
-            {
-                "matchers": ["service=cal"],
-                "receiver": "cal",
-                "active_time_intervals": ["night-shift"],
-            },
-            {
-                "matchers": ["service=always-muted"],
-                "receiver": "cal",
-                "mute_time_intervals": ["24x7"],
-            },
-        ],
-    }
-    # the calendar arrives through Kafka: the tree is refused until it is known
-    wait_for("the calendar", lambda: a.call("PUT", "/v1/routes", tree).status_code == 200, 20)
-    a.ok(
-        "PUT",
-        "/v1/inhibit-rules",
-        {
-            "items": [
+        )
+        await a.calendar(off_hours_calendar("night-shift"))
+        tree = {
+            "receiver": "main",
+            "group_by": ["..."],
+            "group_wait": "0s",
+            "group_interval": "1s",
+            "routes": [
                 {
-                    "source_matchers": ["kind=availability_breach"],
-                    "target_matchers": ["kind=warning"],
-                    "equal": ["service"],
-                }
-            ]
-        },
-    )
-    yield a
-    await a.close()
+                    "matchers": ["service=grp"],
+                    "group_by": ["service"],
+                    "group_wait": "2s",
+                    "group_interval": "2s",
+                    "repeat_interval": "4s",
+                },
+                {
+                    "matchers": ["service=esc"],
+                    "escalation": "page",
+                    "receiver": "esc1",
+                    "group_wait": "1h",
+                },
+                {
+                    "matchers": ["service=esc-late", "kind=breach"],
+                    "escalation": "page",
+                    "receiver": "esc1",
+                    "group_wait": "1h",
+                },
+                {
+                    "matchers": ["service=cal"],
+                    "receiver": "cal",
+                    "active_time_intervals": ["night-shift"],
+                },
+                {
+                    "matchers": ["service=always-muted"],
+                    "receiver": "cal",
+                    "mute_time_intervals": ["24x7"],
+                },
+            ],
+        }
+        # the calendar arrives through Kafka: the tree is refused until it is known
+        wait_for("the calendar", lambda: a.call("PUT", "/v1/routes", tree).status_code == 200, 20)
+        a.ok(
+            "PUT",
+            "/v1/inhibit-rules",
+            {
+                "items": [
+                    {
+                        "source_matchers": ["kind=availability_breach"],
+                        "target_matchers": ["kind=warning"],
+                        "equal": ["service"],
+                    }
+                ]
+            },
+        )
+        yield a
 
 
 def bodies(hook: WebhookCollector, path: str, service: str) -> list[Any]:

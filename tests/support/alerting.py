@@ -1,17 +1,23 @@
-"""What the alerting tests share: a real HTTP receiver that checks every signature, an alerting
-process of its own (database and topic prefix), signals produced straight onto its topic."""
+"""What the alerting tests share: a real HTTP receiver that checks every signature, a real SMTP
+server, an alerting process of its own (database and topic prefix), signals produced straight
+onto its topic. `hook` and `mailbox` are fixtures for every tier (registered in
+tests/conftest.py)."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import hashlib
 import hmac
 import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -19,7 +25,9 @@ from typing import Any
 import asyncpg
 import httpx
 import orjson
+import pytest
 from aiokafka import AIOKafkaProducer
+from aiosmtpd.controller import Controller
 
 from pacta.events import CALENDARS_TOPIC, SIGNALS_TOPIC, topic_name
 from tests.support.client import ADMIN_KEY
@@ -124,14 +132,7 @@ class Alerting:
         finally:
             await admin.close()
         if self.database_url:
-            from tests.conftest import ADMIN_DSN
-
-            conn = await asyncpg.connect(ADMIN_DSN)
-            try:
-                name = self.database_url.rsplit("/", 1)[1]
-                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            finally:
-                await conn.close()
+            await drop_database(self.database_url)
 
     @property
     def url(self) -> str:
@@ -200,6 +201,16 @@ async def produce(
         await producer.stop()
 
 
+async def drop_database(url: str) -> None:
+    from tests.conftest import ADMIN_DSN
+
+    conn = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 async def fresh_database(admin_dsn: str) -> str:
     name = f"pacta_alerting_{uuid.uuid4().hex[:10]}"
     conn = await asyncpg.connect(admin_dsn)
@@ -253,3 +264,61 @@ async def own_alerting(
     url = await fresh_database(ADMIN_DSN)
     proc = start_alerting(service_env, log_dir, url, prefix, **extra)
     return Alerting(proc, prefix, kafka_bootstrap, url)
+
+
+@asynccontextmanager
+async def running_alerting(
+    kafka_bootstrap: str, service_env: dict[str, str], log_dir: Path, **extra: str
+) -> AsyncIterator[Alerting]:
+    """`own_alerting`, stopped and cleaned up however the block ends."""
+    a = await own_alerting(kafka_bootstrap, service_env, log_dir, **extra)
+    try:
+        yield a
+    finally:
+        await a.close()
+
+
+def put_config(base: str, path: str, body: object) -> None:
+    """PUT a configuration resource with the admin key; it must be taken (200 or 201)."""
+    r = httpx.put(base + path, json=body, headers=ADMIN, timeout=10)
+    assert r.status_code in (200, 201), f"{path}: {r.status_code} {r.text}"
+
+
+class Mailbox:
+    """An SMTP server's handler (aiosmtpd): keeps every message it is sent."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        with self.lock:
+            self.messages.append(message)
+        return "250 OK"
+
+
+@contextmanager
+def smtp_mailbox() -> Iterator[tuple[Mailbox, int]]:
+    """A real SMTP server on a free port: (its mailbox, its port)."""
+    box, port = Mailbox(), free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="module")
+def hook() -> Iterator[WebhookCollector]:
+    """A webhook receiver for the tests of one module."""
+    yield from collectors()
+
+
+@pytest.fixture(scope="module")
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    """An SMTP server for the tests of one module: (its mailbox, its port)."""
+    with smtp_mailbox() as found:
+        yield found

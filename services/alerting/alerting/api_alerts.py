@@ -13,8 +13,10 @@ from fastapi.responses import HTMLResponse
 
 from alerting import actions, store
 from alerting.context import Context
+from alerting.deps import Ctx
 from alerting.domain import links
-from alerting.specs import SilenceSpec, silence_from_row
+from alerting.live import load_silences
+from alerting.specs import SilenceSpec
 from alerting.store.alerts import AlertRecord
 from alerting.store.silences import SilenceRow
 from alerting.views import alert_view, current_state, delivery_view
@@ -29,18 +31,13 @@ AlertId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 SilenceId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Token = Annotated[str, Path(max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")]
 StateFilter = Literal["firing", "acknowledged", "silenced", "inhibited", "resolved"]
+SilenceState = Literal["pending", "active", "expired"]
 Outcome = Literal["pending", "sending", "delivered", "failed"]
 Text = Annotated[str, Query(max_length=200, pattern=r"^[^\x00]*$")]
 
 
-def _ctx(request: Request) -> Context:
-    ctx: Context = request.app.state.ctx
-    return ctx
-
-
-async def _views(request: Request, records: list[AlertRecord], at: int) -> list[dict[str, Any]]:
-    ctx = _ctx(request)
-    async with request.app.state.engine.connect() as conn:
+async def _views(ctx: Context, records: list[AlertRecord], at: int) -> list[dict[str, Any]]:
+    async with ctx.engine.connect() as conn:
         sources = await store.alerts.open_labels(conn) if ctx.live.inhibit else []
         history = await store.alerts.histories(conn, alert_ids=[r.alert.id for r in records])
     out = []
@@ -54,50 +51,45 @@ async def _views(request: Request, records: list[AlertRecord], at: int) -> list[
 
 
 @router.get("/alerts", tags=["alerts"], responses=READ)
-async def list_alerts(
-    request: Request, _: ReaderKey, state: StateFilter | None = None
-) -> dict[str, Any]:
+async def list_alerts(ctx: Ctx, _: ReaderKey, state: StateFilter | None = None) -> dict[str, Any]:
     """Every alert of the last 7 days (and any older one still open), or those in `state`."""
     at = now_ms()
-    async with request.app.state.engine.connect() as conn:
+    async with ctx.engine.connect() as conn:
         records = await store.alerts.recent(conn, since=ms_to_datetime(at) - timedelta(days=7))
-    items = await _views(request, records, at)
+    items = await _views(ctx, records, at)
     if state is not None:
         items = [i for i in items if i["state"] == state]
     return {"items": items}
 
 
 @router.get("/alerts/{alert_id}", tags=["alerts"], responses={**READ, **responses(404)})
-async def get_alert(request: Request, alert_id: AlertId, _: ReaderKey) -> dict[str, Any]:
-    async with request.app.state.engine.connect() as conn:
+async def get_alert(ctx: Ctx, alert_id: AlertId, _: ReaderKey) -> dict[str, Any]:
+    async with ctx.engine.connect() as conn:
         record = await store.alerts.get_record(conn, alert_id=alert_id)
     if record is None:
         raise Problem(404, "Not found", f"alert {alert_id!r} does not exist")
-    return (await _views(request, [record], now_ms()))[0]
+    return (await _views(ctx, [record], now_ms()))[0]
 
 
-async def _act(request: Request, alert_id: str, by: str, what: str) -> dict[str, Any]:
-    ctx = _ctx(request)
-    async with request.app.state.engine.begin() as conn:
-        fn = actions.ack if what == "ack" else actions.resolve
-        alert = await fn(conn, ctx, alert_id, by, now_ms())
+async def _act(ctx: Context, alert_id: str, by: str, action: actions.Action) -> dict[str, Any]:
+    async with ctx.engine.begin() as conn:
+        alert = await action(conn, ctx, alert_id, by, now_ms())
     if alert is None:
         raise Problem(404, "Not found", f"alert {alert_id!r} does not exist")
-    ctx.delivery_wake.set()
-    ctx.dispatch_wake.set()
-    return await get_alert(request, alert_id, by)
+    ctx.wake()
+    return await get_alert(ctx, alert_id, by)
 
 
 @router.post("/alerts/{alert_id}/ack", tags=["alerts"], responses={**WRITE, **responses(404)})
-async def ack_alert(request: Request, alert_id: AlertId, key: AdminKey) -> dict[str, Any]:
+async def ack_alert(ctx: Ctx, alert_id: AlertId, key: AdminKey) -> dict[str, Any]:
     """Acknowledge: escalation steps and repeat notifications stop."""
-    return await _act(request, alert_id, "api", "ack")
+    return await _act(ctx, alert_id, "api", actions.ack)
 
 
 @router.post("/alerts/{alert_id}/resolve", tags=["alerts"], responses={**WRITE, **responses(404)})
-async def resolve_alert(request: Request, alert_id: AlertId, key: AdminKey) -> dict[str, Any]:
+async def resolve_alert(ctx: Ctx, alert_id: AlertId, key: AdminKey) -> dict[str, Any]:
     """Resolve by hand: receivers that were told it fired are told it resolved."""
-    return await _act(request, alert_id, "api", "resolve")
+    return await _act(ctx, alert_id, "api", actions.resolve)
 
 
 # ---- the one-click acknowledge link -------------------------------------------------------
@@ -116,8 +108,8 @@ def _page(title: str, text: str, form: str = "", status: int = 200) -> HTMLRespo
     )
 
 
-def _token_alert(request: Request, token: str) -> str | None:
-    return links.verify(_ctx(request).link_secret, token, now_ms())
+def _token_alert(ctx: Context, token: str) -> str | None:
+    return links.verify(ctx.link_secret, token, now_ms())
 
 
 _LINK_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -128,15 +120,15 @@ _LINK_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/ack/{token}", tags=["alerts"], response_class=HTMLResponse, responses=_LINK_RESPONSES)
-async def ack_page(request: Request, token: Token) -> HTMLResponse:
+async def ack_page(request: Request, ctx: Ctx, token: Token) -> HTMLResponse:
     """A small page naming the alert, with a button: a GET acknowledges nothing (link
     previews and mail scanners only GET)."""
-    alert_id = _token_alert(request, token)
+    alert_id = _token_alert(ctx, token)
     if alert_id is None:
         return _page(
             "Link not valid", "This acknowledge link is not valid or has expired.", status=404
         )
-    async with request.app.state.engine.connect() as conn:
+    async with ctx.engine.connect() as conn:
         alert = await store.alerts.get(conn, alert_id=alert_id)
     if alert is None:
         return _page("Link not valid", "The alert of this link no longer exists.", status=404)
@@ -157,17 +149,17 @@ async def ack_page(request: Request, token: Token) -> HTMLResponse:
 @router.post(
     "/ack/{token}", tags=["alerts"], response_class=HTMLResponse, responses=_LINK_RESPONSES
 )
-async def ack_by_link(request: Request, token: Token) -> HTMLResponse:
-    alert_id = _token_alert(request, token)
+async def ack_by_link(ctx: Ctx, token: Token) -> HTMLResponse:
+    alert_id = _token_alert(ctx, token)
     if alert_id is None:
         return _page(
             "Link not valid", "This acknowledge link is not valid or has expired.", status=404
         )
-    ctx = _ctx(request)
-    async with request.app.state.engine.begin() as conn:
+    async with ctx.engine.begin() as conn:
         alert = await actions.ack(conn, ctx, alert_id, "link", now_ms())
     if alert is None:
         return _page("Link not valid", "The alert of this link no longer exists.", status=404)
+    ctx.delivery_wake.set()  # PagerDuty hears of the ack now
     return _page(f"Alert {alert.id}", f"State: <b>{html.escape(alert.state)}</b>. Thank you.")
 
 
@@ -197,11 +189,12 @@ def _silence_view(row: SilenceRow, at: int) -> dict[str, Any]:
     responses=WRITE,
     openapi_extra=body_schema(SilenceSpec),
 )
-async def add_silence(request: Request, _: AdminKey) -> dict[str, Any]:
+async def add_silence(request: Request, ctx: Ctx, _: AdminKey) -> dict[str, Any]:
     spec: SilenceSpec = validate(SilenceSpec, await json_body(request))
     at = now_ms()
     starts = spec.starts_at or ms_to_datetime(at)
-    if spec.ends_at <= starts:
+    if spec.ends_at <= starts or datetime_to_ms(spec.ends_at) <= at:
+        # a silence that has already ended would mute nothing: refused, as in Alertmanager
         raise invalid([{"field": "ends_at", "message": "must lie in the future"}])
     silence = SilenceRow(
         id="si-" + uuid.uuid4().hex[:20],
@@ -212,23 +205,29 @@ async def add_silence(request: Request, _: AdminKey) -> dict[str, Any]:
         created_by=spec.created_by,
         expire_on_resolve=spec.expire_on_resolve,
     )
-    async with request.app.state.engine.begin() as conn:
+    async with ctx.engine.begin() as conn:
         await store.silences.add(conn, silence=silence)
-    _ctx(request).live.silences.append(silence_from_row(silence))
+        generation = await store.config.generation(conn)
+        silences = await load_silences(conn)
+    live = ctx.live
+    live.patch(generation, ("silences", "all"), lambda: setattr(live, "silences", silences))
     return _silence_view(silence, at)
 
 
 @router.get("/silences", tags=["silences"], responses=READ)
-async def list_silences(request: Request, _: ReaderKey) -> dict[str, Any]:
-    async with request.app.state.engine.connect() as conn:
+async def list_silences(
+    ctx: Ctx, _: ReaderKey, state: SilenceState | None = None
+) -> dict[str, Any]:
+    async with ctx.engine.connect() as conn:
         rows = await store.silences.listing(conn)
     at = now_ms()
-    return {"items": [_silence_view(r, at) for r in rows]}
+    views = [_silence_view(r, at) for r in rows]
+    return {"items": [v for v in views if state is None or v["state"] == state]}
 
 
 @router.get("/silences/{silence_id}", tags=["silences"], responses={**READ, **responses(404)})
-async def get_silence(request: Request, silence_id: SilenceId, _: ReaderKey) -> dict[str, Any]:
-    async with request.app.state.engine.connect() as conn:
+async def get_silence(ctx: Ctx, silence_id: SilenceId, _: ReaderKey) -> dict[str, Any]:
+    async with ctx.engine.connect() as conn:
         row = await store.silences.get(conn, silence_id=silence_id)
     if row is None:
         raise Problem(404, "Not found", f"silence {silence_id!r} does not exist")
@@ -241,10 +240,9 @@ async def get_silence(request: Request, silence_id: SilenceId, _: ReaderKey) -> 
     status_code=204,
     responses={**WRITE, **responses(404)},
 )
-async def delete_silence(request: Request, silence_id: SilenceId, _: AdminKey) -> Response:
+async def delete_silence(ctx: Ctx, silence_id: SilenceId, _: AdminKey) -> Response:
     """Expire the silence now (kept in the list as expired); what it held back is sent."""
-    ctx = _ctx(request)
-    async with request.app.state.engine.begin() as conn:
+    async with ctx.engine.begin() as conn:
         ended = await actions.expire_silence(conn, ctx, silence_id, now_ms())
     if not ended:
         raise Problem(404, "Not found", f"silence {silence_id!r} does not exist or has ended")
@@ -257,7 +255,7 @@ async def delete_silence(request: Request, silence_id: SilenceId, _: AdminKey) -
 
 @router.get("/deliveries", tags=["deliveries"], responses=READ)
 async def list_deliveries(
-    request: Request,
+    ctx: Ctx,
     _: ReaderKey,
     alert_id: Text | None = None,
     receiver: Text | None = None,
@@ -265,7 +263,7 @@ async def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> dict[str, Any]:
     """Every delivery with its attempts, newest first."""
-    async with request.app.state.engine.connect() as conn:
+    async with ctx.engine.connect() as conn:
         rows = await store.deliveries.listing(
             conn, alert_id=alert_id, receiver=receiver, state=outcome, limit=limit
         )
@@ -280,15 +278,15 @@ async def list_deliveries(
     responses={**WRITE, **responses(404)},
 )
 async def replay_delivery(
-    request: Request, delivery_id: Annotated[int, Path(ge=1, le=2**62)], _: AdminKey
+    ctx: Ctx, delivery_id: Annotated[int, Path(ge=1, le=2**62)], _: AdminKey
 ) -> dict[str, Any]:
     """Send a delivery again with its own Idempotency-Key (a failed one, or a delivered one a
     receiver lost)."""
-    async with request.app.state.engine.begin() as conn:
+    async with ctx.engine.begin() as conn:
         before = await store.deliveries.replay(
             conn, delivery_id=delivery_id, now=ms_to_datetime(now_ms())
         )
     if before is None:
         raise Problem(404, "Not found", f"delivery {delivery_id} does not exist")
-    _ctx(request).delivery_wake.set()
+    ctx.delivery_wake.set()
     return {"id": delivery_id, "previous_outcome": before, "outcome": "pending"}

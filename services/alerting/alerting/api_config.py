@@ -9,8 +9,12 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerting import receivers, store
+from alerting.context import Context
+from alerting.deps import Ctx
 from alerting.domain.routing import RootSpec, build_tree, describe, match, references
 from alerting.live import LiveConfig
+from alerting.receivers import secrets
+from alerting.receivers.base import ReceiverConfig
 from alerting.specs import EscalationPolicySpec, InhibitRules
 from alerting.web_helpers import READ, WRITE, body_schema, invalid, json_body, responses, validate
 from pacta.auth import AdminKey, ReaderKey
@@ -18,7 +22,6 @@ from pacta.problems import Problem
 
 router = APIRouter(prefix="/v1")
 Name = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
-SECRET_SHOWN = "<set>"
 
 
 class Items(BaseModel):
@@ -34,31 +37,21 @@ class RouteTest(BaseModel):
     routes: dict[str, Any] | None = None
 
 
-def _live(request: Request) -> LiveConfig:
-    live: LiveConfig = request.app.state.ctx.live
-    return live
-
-
-def _shown(name: str, config: BaseModel) -> dict[str, Any]:
-    body = config.model_dump(mode="json")
-    for field in getattr(config, "SECRET_FIELDS", frozenset()):
-        if body.get(field) is not None:
-            body[field] = SECRET_SHOWN
-    return {"name": name, **body}
+_shown = secrets.shown
 
 
 # ---- receivers ----------------------------------------------------------------------------
 
 
 @router.get("/receivers", tags=["receivers"], response_model=Items, responses=READ)
-async def list_receivers(request: Request, _: ReaderKey) -> Items:
-    live = _live(request)
+async def list_receivers(ctx: Ctx, _: ReaderKey) -> Items:
+    live = ctx.live
     return Items(items=[_shown(n, c) for n, c in sorted(live.receivers.items())])
 
 
 @router.get("/receivers/{name}", tags=["receivers"], responses={**READ, **responses(404)})
-async def get_receiver(request: Request, name: Name, _: ReaderKey) -> dict[str, Any]:
-    config = _live(request).receivers.get(name)
+async def get_receiver(ctx: Ctx, name: Name, _: ReaderKey) -> dict[str, Any]:
+    config = ctx.live.receivers.get(name)
     if config is None:
         raise Problem(404, "Not found", f"receiver {name!r} does not exist")
     return _shown(name, config)
@@ -85,33 +78,35 @@ _RECEIVER_SCHEMA = {
     openapi_extra=_RECEIVER_SCHEMA,
 )
 async def put_receiver(
-    request: Request, response: Response, name: Name, _: AdminKey
+    request: Request, ctx: Ctx, response: Response, name: Name, _: AdminKey
 ) -> dict[str, Any]:
     body = await json_body(request)
     if not isinstance(body, dict):
         raise invalid([{"field": "body", "message": "must be a JSON object"}])
-    live = _live(request)
-    previous = live.receivers.get(name)
-    if previous is not None and previous.model_dump().get("type") == body.get("type"):
-        # a body read back from GET shows secrets as "<set>": keep the stored ones
-        for field in getattr(previous, "SECRET_FIELDS", frozenset()):
-            if body.get(field) == SECRET_SHOWN:
-                body[field] = getattr(previous, field)
+    live = ctx.live
+    # a body read back from GET shows secrets as "<set>": the stored ones are kept while the
+    # receiver still sends to the same place
+    errors = secrets.restore(live.receivers.get(name), body)
+    if errors:
+        raise invalid(errors)
     config = parse_receiver_checked(body)
     stored = config.model_dump(mode="json")
-    async with request.app.state.engine.begin() as conn:
+    async with ctx.engine.begin() as conn:
         created = await store.config.put(conn, kind="receiver", name=name, body=stored)
-    live.receivers[name] = config
+        generation = await store.config.generation(conn)
+    live.patch(generation, ("receiver", name), lambda: live.receivers.__setitem__(name, config))
     response.status_code = 201 if created else 200
     return _shown(name, config)
 
 
-def parse_receiver_checked(body: dict[str, Any]) -> BaseModel:
+def parse_receiver_checked(body: dict[str, Any]) -> ReceiverConfig:
+    if "integrations" in body:
+        body.setdefault("type", "integrations")
     kind = body.get("type")
     if not isinstance(kind, str) or kind not in receivers.TYPES:
         raise invalid([{"field": "type", "message": f"must be one of {sorted(receivers.TYPES)}"}])
     module = receivers.TYPES[kind]
-    config: BaseModel = validate(module.Config, body)
+    config: ReceiverConfig = validate(module.Config, body)
     return config
 
 
@@ -121,16 +116,17 @@ def parse_receiver_checked(body: dict[str, Any]) -> BaseModel:
     status_code=204,
     responses={**WRITE, **responses(404, 409)},
 )
-async def delete_receiver(request: Request, name: Name, _: AdminKey) -> Response:
-    live = _live(request)
+async def delete_receiver(ctx: Ctx, name: Name, _: AdminKey) -> Response:
+    live = ctx.live
     users = _receiver_users(live, name)
     if users:
         raise Problem(409, "Conflict", f"receiver {name!r} is used by {users}")
-    async with request.app.state.engine.begin() as conn:
+    async with ctx.engine.begin() as conn:
         found = await store.config.delete(conn, kind="receiver", name=name)
+        generation = await store.config.generation(conn)
     if not found and name not in live.receivers:
         raise Problem(404, "Not found", f"receiver {name!r} does not exist")
-    live.receivers.pop(name, None)
+    live.patch(generation, ("receiver", name), lambda: live.drop_receiver(name))
     return Response(status_code=204)
 
 
@@ -150,7 +146,7 @@ def _receiver_users(live: LiveConfig, name: str) -> list[str]:
 # ---- routes -------------------------------------------------------------------------------
 
 
-def check_tree(request: Request, data: Any, prefix: str = "") -> RootSpec:
+def check_tree(ctx: Context, data: Any, prefix: str = "") -> RootSpec:
     """Validate a tree as PUT /v1/routes does: grammar, durations, and every name it uses."""
     if not isinstance(data, dict):
         raise invalid([{"field": prefix or "body", "message": "must be a JSON object"}])
@@ -159,9 +155,8 @@ def check_tree(request: Request, data: Any, prefix: str = "") -> RootSpec:
         build_tree(spec)
     except ValueError as exc:
         raise invalid([{"field": prefix or "routes", "message": str(exc)}]) from None
-    live = _live(request)
-    feed = getattr(request.app.state, "calendar_feed", None)
-    calendars_known = feed is None or feed.caught_up.is_set()
+    live = ctx.live
+    calendars_known = ctx.calendars_known
     errors = []
     for field, kind, name in references(spec):
         where = f"{prefix}.{field}" if prefix else field
@@ -177,30 +172,33 @@ def check_tree(request: Request, data: Any, prefix: str = "") -> RootSpec:
 
 
 @router.get("/routes", tags=["routes"], responses={**READ, **responses(404)})
-async def get_routes(request: Request, _: ReaderKey) -> dict[str, Any]:
-    live = _live(request)
+async def get_routes(ctx: Ctx, _: ReaderKey) -> dict[str, Any]:
+    live = ctx.live
     if live.tree_spec is None:
         raise Problem(404, "Not found", "no routing tree is set (PUT /v1/routes)")
     return live.tree_spec
 
 
 @router.put("/routes", tags=["routes"], responses=WRITE, openapi_extra=body_schema(RootSpec))
-async def put_routes(request: Request, _: AdminKey) -> dict[str, Any]:
-    spec = check_tree(request, await json_body(request))
+async def put_routes(request: Request, ctx: Ctx, _: AdminKey) -> dict[str, Any]:
+    spec = check_tree(ctx, await json_body(request))
     body = spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    async with request.app.state.engine.begin() as conn:
+    async with ctx.engine.begin() as conn:
         await store.config.put(conn, kind="routes", name="root", body=body)
-    _live(request).set_tree(body)
+        generation = await store.config.generation(conn)
+    # in force for every signal consumed after this answer
+    live = ctx.live
+    live.patch(generation, ("routes", "root"), lambda: live.set_tree(body))
     return body
 
 
 @router.post("/routes/test", tags=["routes"], responses=WRITE, openapi_extra=body_schema(RouteTest))
-async def try_routes(request: Request, _: ReaderKey) -> dict[str, Any]:
+async def try_routes(request: Request, ctx: Ctx, _: ReaderKey) -> dict[str, Any]:
     """Where an alert with these labels would go: `amtool config routes test` over HTTP."""
     test: RouteTest = validate(RouteTest, await json_body(request))
-    live = _live(request)
+    live = ctx.live
     if test.routes is not None:
-        tree = build_tree(check_tree(request, test.routes, "routes"))
+        tree = build_tree(check_tree(ctx, test.routes, "routes"))
     elif live.tree is not None:
         tree = live.tree
     else:
@@ -212,8 +210,8 @@ async def try_routes(request: Request, _: ReaderKey) -> dict[str, Any]:
 
 
 @router.get("/inhibit-rules", tags=["inhibit-rules"], response_model=Items, responses=READ)
-async def get_inhibit_rules(request: Request, _: ReaderKey) -> Items:
-    return Items(items=_live(request).inhibit_spec)
+async def get_inhibit_rules(ctx: Ctx, _: ReaderKey) -> Items:
+    return Items(items=ctx.live.inhibit_spec)
 
 
 @router.put(
@@ -223,12 +221,14 @@ async def get_inhibit_rules(request: Request, _: ReaderKey) -> Items:
     responses=WRITE,
     openapi_extra=body_schema(InhibitRules),
 )
-async def put_inhibit_rules(request: Request, _: AdminKey) -> Items:
+async def put_inhibit_rules(request: Request, ctx: Ctx, _: AdminKey) -> Items:
     rules: InhibitRules = validate(InhibitRules, await json_body(request))
     items = [r.model_dump(mode="json") for r in rules.items]
-    async with request.app.state.engine.begin() as conn:
+    async with ctx.engine.begin() as conn:
         await store.config.put(conn, kind="inhibit_rules", name="all", body=items)
-    _live(request).set_inhibit(items)
+        generation = await store.config.generation(conn)
+    live = ctx.live
+    live.patch(generation, ("inhibit_rules", "all"), lambda: live.set_inhibit(items))
     return Items(items=items)
 
 
@@ -238,8 +238,8 @@ async def put_inhibit_rules(request: Request, _: AdminKey) -> Items:
 @router.get(
     "/escalation-policies", tags=["escalation-policies"], response_model=Items, responses=READ
 )
-async def list_policies(request: Request, _: ReaderKey) -> Items:
-    specs = _live(request).policy_specs
+async def list_policies(ctx: Ctx, _: ReaderKey) -> Items:
+    specs = ctx.live.policy_specs
     return Items(items=[{"name": n, **b} for n, b in sorted(specs.items())])
 
 
@@ -248,8 +248,8 @@ async def list_policies(request: Request, _: ReaderKey) -> Items:
     tags=["escalation-policies"],
     responses={**READ, **responses(404)},
 )
-async def get_policy(request: Request, name: Name, _: ReaderKey) -> dict[str, Any]:
-    body = _live(request).policy_specs.get(name)
+async def get_policy(ctx: Ctx, name: Name, _: ReaderKey) -> dict[str, Any]:
+    body = ctx.live.policy_specs.get(name)
     if body is None:
         raise Problem(404, "Not found", f"escalation policy {name!r} does not exist")
     return {"name": name, **body}
@@ -262,10 +262,10 @@ async def get_policy(request: Request, name: Name, _: ReaderKey) -> dict[str, An
     openapi_extra=body_schema(EscalationPolicySpec),
 )
 async def put_policy(
-    request: Request, response: Response, name: Name, _: AdminKey
+    request: Request, ctx: Ctx, response: Response, name: Name, _: AdminKey
 ) -> dict[str, Any]:
     spec: EscalationPolicySpec = validate(EscalationPolicySpec, await json_body(request))
-    live = _live(request)
+    live = ctx.live
     errors = [
         {"field": f"steps.{i}.receivers.{j}", "message": f"receiver {r!r} is not defined"}
         for i, step in enumerate(spec.steps)
@@ -275,9 +275,10 @@ async def put_policy(
     if errors:
         raise invalid(errors)
     body = spec.model_dump(mode="json")
-    async with request.app.state.engine.begin() as conn:
+    async with ctx.engine.begin() as conn:
         created = await store.config.put(conn, kind="escalation_policy", name=name, body=body)
-    live.set_policy(name, body)
+        generation = await store.config.generation(conn)
+    live.patch(generation, ("escalation_policy", name), lambda: live.set_policy(name, body))
     response.status_code = 201 if created else 200
     return {"name": name, **body}
 
@@ -288,16 +289,17 @@ async def put_policy(
     status_code=204,
     responses={**WRITE, **responses(404, 409)},
 )
-async def delete_policy(request: Request, name: Name, _: AdminKey) -> Response:
-    live = _live(request)
+async def delete_policy(ctx: Ctx, name: Name, _: AdminKey) -> Response:
+    live = ctx.live
     if live.tree_spec is not None:
         spec = RootSpec.model_validate(live.tree_spec)
         used = [f for f, kind, n in references(spec) if kind == "escalation" and n == name]
         if used:
             raise Problem(409, "Conflict", f"escalation policy {name!r} is used by routes {used}")
-    async with request.app.state.engine.begin() as conn:
+    async with ctx.engine.begin() as conn:
         found = await store.config.delete(conn, kind="escalation_policy", name=name)
+        generation = await store.config.generation(conn)
     if not found and name not in live.policies:
         raise Problem(404, "Not found", f"escalation policy {name!r} does not exist")
-    live.drop_policy(name)
+    live.patch(generation, ("escalation_policy", name), lambda: live.drop_policy(name))
     return Response(status_code=204)

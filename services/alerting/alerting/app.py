@@ -11,14 +11,16 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alerting import config_file, delivery, dispatcher, live, store
+from alerting import config_file, delivery, dispatcher, live, report_delivery, store
 from alerting.api_alerts import router as alerts_router
 from alerting.api_config import router as config_router
+from alerting.api_import import router as import_router
 from alerting.calendar_feed import CalendarFeed
 from alerting.consumer import make_handler
 from alerting.context import Context
-from alerting.metrics import ALERTS
+from alerting.metrics import ALERTS, QUEUE_DEPTH
 from alerting.settings import AlertingSettings
 from alerting.views import current_state
 from pacta.clock import now_ms
@@ -35,14 +37,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 STATES = ("firing", "acknowledged", "silenced", "inhibited", "resolved")
 
 
-async def _refresh(app: FastAPI, stop: asyncio.Event, every: float = 5.0) -> None:
+async def _refresh(ctx: Context, stop: asyncio.Event) -> None:
     """Pick up what other instances changed through their API, and keep the gauges current."""
-    ctx: Context = app.state.ctx
+    every = ctx.settings.alerting_refresh_seconds
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)
         try:
-            async with app.state.engine.connect() as conn:
+            async with ctx.engine.connect() as conn:
                 live.replace_into(ctx.live, await live.load(conn))
                 at = now_ms()
                 counts = dict.fromkeys(STATES, 0)
@@ -55,11 +57,37 @@ async def _refresh(app: FastAPI, stop: asyncio.Event, every: float = 5.0) -> Non
                         counts[current_state(ctx, record.alert, sources, at)] += 1
                 else:
                     counts.update(await store.alerts.count_by_state(conn, since=since))
+                depth = await store.deliveries.depth(conn)
             for state, n in counts.items():
                 ALERTS.labels(state).set(n)
-            await delivery.gauge_queue(app.state.engine)
+            QUEUE_DEPTH.set(depth)
         except Exception as exc:
             log.warning("alerting refresh failed", error=repr(exc))
+
+
+async def build_context(engine: AsyncEngine, settings: AlertingSettings) -> Context:
+    """Load the configuration (the file first, over what the API had set), the link key, and
+    hand back the deliveries a stopped process held."""
+    async with engine.begin() as conn:
+        known = await store.config.names(conn, kind="receiver")
+        await config_file.apply(conn, settings.alerting_config_file, known)
+        secret = (
+            settings.alerting_link_secret.encode()
+            if settings.alerting_link_secret
+            else await store.config.link_secret(conn)
+        )
+        released = await store.deliveries.release_leases(conn)
+        config = await live.load(conn)
+    if released:
+        log.info("deliveries in flight at the last stop resume", count=released)
+    return Context(
+        engine=engine,
+        settings=settings,
+        live=config,
+        link_secret=secret,
+        public_url=settings.public_url(),
+        link_ttl_ms=settings.alerting_ack_link_ttl_seconds * 1000,
+    )
 
 
 def create_app(settings: AlertingSettings | None = None) -> FastAPI:
@@ -69,31 +97,12 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
     async def alerting_state(app: FastAPI) -> AsyncIterator[None]:
         # httpx logs every request at INFO; the delivery log says more, once
         logging.getLogger("httpx").setLevel(logging.WARNING)
-        engine = app.state.engine
-        async with engine.begin() as conn:
-            known = await store.config.names(conn, kind="receiver")
-            await config_file.apply(conn, settings.alerting_config_file, known)
-            secret = (
-                settings.alerting_link_secret.encode()
-                if settings.alerting_link_secret
-                else await store.config.link_secret(conn)
-            )
-            released = await store.deliveries.release_leases(conn)
-            config = await live.load(conn)
-        if released:
-            log.info("deliveries in flight at the last stop resume", count=released)
-        ctx = app.state.ctx = Context(
-            live=config,
-            link_secret=secret,
-            public_url=settings.public_url(),
-            link_ttl_ms=settings.alerting_ack_link_ttl_seconds * 1000,
-        )
+        ctx = app.state.ctx = await build_context(app.state.engine, settings)
         # the calendar feed reads its topic before the consumer runtime would create it
         with contextlib.suppress(Exception):
             await asyncio.wait_for(ensure_topics(settings), 15)
-        feed = app.state.calendar_feed = CalendarFeed(settings, config.calendars)
+        feed = ctx.calendar_feed = CalendarFeed(settings, ctx.live.calendars)
         worker = delivery.Worker(
-            engine,
             ctx,
             concurrency=settings.alerting_receiver_concurrency,
             retry_initial=settings.alerting_retry_initial_seconds,
@@ -101,12 +110,14 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
             give_up_after=settings.alerting_give_up_after_seconds,
         )
         ctx.delivery_room, ctx.delivery_start = worker.room, worker.start
+        reports = report_delivery.runtime(settings, ctx.engine, ctx, now_ms)
+        reports.start()
         stop = asyncio.Event()
         tasks = [
             asyncio.create_task(feed.run(stop), name="calendar-feed"),
-            asyncio.create_task(dispatcher.run(engine, ctx, stop), name="dispatcher"),
+            asyncio.create_task(dispatcher.run(ctx, stop), name="dispatcher"),
             asyncio.create_task(worker.run(stop), name="delivery-worker"),
-            asyncio.create_task(_refresh(app, stop), name="alerting-refresh"),
+            asyncio.create_task(_refresh(ctx, stop), name="alerting-refresh"),
         ]
         # routes muted by a calendar must know it before the first signal is applied
         with contextlib.suppress(TimeoutError):
@@ -115,6 +126,7 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
             yield
         finally:
             await stop_tasks(stop, tasks)
+            await reports.stop()
             await worker.close()
 
     lifespan = consumer_lifespan(
@@ -132,7 +144,7 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
         settings=settings,
         lifespan=lifespan,
     )
-    app.state.settings = settings
     app.include_router(config_router)
     app.include_router(alerts_router)
+    app.include_router(import_router)
     return app

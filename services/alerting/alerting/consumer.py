@@ -8,6 +8,7 @@ import time
 from fastapi import FastAPI
 
 from alerting import pipeline
+from alerting.context import Context
 from alerting.metrics import SIGNALS
 from pacta.clock import now_ms
 from pacta.events import Signal
@@ -18,21 +19,22 @@ log = get_logger(__name__)
 
 
 def make_handler(app: FastAPI) -> BatchHandler:
+    """The batch handler of the signals topic (made once the lifespan built the context)."""
+    ctx: Context = app.state.ctx
+
     async def handle(records: list[Record]) -> None:
         signals = [s for s in decode_events(records) if isinstance(s, Signal)]
         if not signals:
             return
-        ctx = app.state.ctx
         started = time.perf_counter()
-        async with app.state.engine.begin() as conn:
+        async with ctx.engine.begin() as conn:
             applied = await pipeline.run(conn, ctx, signals, now_ms())
         # committed: the deliveries leased to this process's worker start now, without a claim
         ctx.delivery_start(applied.leased)
         for s in applied.fresh:
             SIGNALS.labels(s.kind).inc()
         # after the commit: a worker woken earlier would find nothing yet
-        ctx.delivery_wake.set()
-        ctx.dispatch_wake.set()
+        ctx.wake()
         if applied.fresh:
             log.info(
                 "signals applied",

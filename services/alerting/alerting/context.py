@@ -1,5 +1,5 @@
-"""What the pipeline stages share: the live configuration, the link key and the settings that
-shape notifications (one object, built in the lifespan)."""
+"""The alerting service's wiring: one typed object built in the lifespan and shared by the
+pipeline stages, the timers, the delivery worker and the routes (as the `deps.Ctx` dependency)."""
 
 from __future__ import annotations
 
@@ -8,23 +8,50 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alerting.calendar_feed import CalendarFeed
 from alerting.domain import links
 from alerting.domain.alerts import Alert
 from alerting.live import LiveConfig
+from alerting.settings import AlertingSettings
+from alerting.store.deliveries import DeliveryRow
+
+
+def _no_room(receiver: str) -> int:
+    return 0
+
+
+def _start_nothing(rows: Sequence[DeliveryRow]) -> None:
+    return None
 
 
 @dataclass
 class Context:
+    engine: AsyncEngine
+    settings: AlertingSettings
     live: LiveConfig
     link_secret: bytes
     public_url: str = "http://127.0.0.1:8003"
     link_ttl_ms: int = 7 * 86_400_000
+    # the engine's calendars as this process follows them (None: not followed, names unchecked)
+    calendar_feed: CalendarFeed | None = None
     dispatch_wake: asyncio.Event = field(default_factory=asyncio.Event)
     delivery_wake: asyncio.Event = field(default_factory=asyncio.Event)
     # the delivery worker of this process: how many rows it would take now for a receiver,
-    # and where rows leased to it in a committed transaction go (set in the lifespan)
-    delivery_room: Callable[[str], int] = lambda receiver: 0
-    delivery_start: Callable[[Sequence[Any]], None] = lambda rows: None
+    # and where rows leased to it in a committed transaction go (set once the worker exists)
+    delivery_room: Callable[[str], int] = _no_room
+    delivery_start: Callable[[Sequence[DeliveryRow]], None] = _start_nothing
+
+    @property
+    def calendars_known(self) -> bool:
+        """Whether every calendar of the engine has been read (names can be checked)."""
+        return self.calendar_feed is None or self.calendar_feed.caught_up.is_set()
+
+    def wake(self) -> None:
+        """Something was committed that the timers and the delivery worker act on."""
+        self.delivery_wake.set()
+        self.dispatch_wake.set()
 
     def ack_url(self, alert_id: str, now_ms: int) -> str:
         token = links.sign(self.link_secret, alert_id, now_ms + self.link_ttl_ms)

@@ -11,16 +11,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import aiohttp
 import httpx
 import orjson
-from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerting import receivers, store
 from alerting.context import Context
-from alerting.metrics import LATENCY, NOTIFICATIONS, QUEUE_DEPTH
+from alerting.metrics import LATENCY, NOTIFICATIONS
 from alerting.receivers.base import DeliveryError, Notification, Sender
 from alerting.store.deliveries import LEASE_MS, Attempt, DeliveryRow
 from alerting.store.deliveries import Outcome as OutcomeKind
@@ -60,7 +59,6 @@ class Outcome:
 class Worker:
     def __init__(
         self,
-        engine: AsyncEngine,
         ctx: Context,
         *,
         concurrency: int,
@@ -68,7 +66,7 @@ class Worker:
         retry_max: float,
         give_up_after: float,
     ) -> None:
-        self.engine, self.ctx = engine, ctx
+        self.engine, self.ctx = ctx.engine, ctx
         self.concurrency = concurrency
         self.retry_initial, self.retry_max, self.give_up_after = (
             retry_initial,
@@ -100,7 +98,7 @@ class Worker:
         self.closing = False
 
     def sender_for(self, name: str) -> tuple[str, Sender] | None:
-        config: BaseModel | None = self.ctx.live.receivers.get(name)
+        config = self.ctx.live.receivers.get(name)
         if config is None:
             return None
         kind = str(getattr(config, "type", ""))
@@ -108,7 +106,10 @@ class Worker:
         cached = self.senders.get(name)
         if cached is None or cached[0] != fingerprint:
             module = receivers.TYPES[kind]
-            client = self.web if getattr(module, "CLIENT", "httpx") == "aiohttp" else self.http
+            wanted = getattr(module, "CLIENT", "httpx")
+            client: Any = self.web if wanted == "aiohttp" else self.http
+            if wanted == "both":
+                client = (self.http, self.web)
             cached = (fingerprint, module.build(config, client))
             self.senders[name] = cached
         return kind, cached[1]
@@ -310,8 +311,3 @@ class Worker:
             log.warning("delivery leases not handed back", error=repr(exc))
         await self.http.aclose()
         await self.web.close()
-
-
-async def gauge_queue(engine: AsyncEngine) -> None:
-    async with engine.connect() as conn:
-        QUEUE_DEPTH.set(await store.deliveries.depth(conn))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerting import direct, flushing, store
 from alerting.context import Context
@@ -94,17 +94,17 @@ async def _escalate(
     )
 
 
-async def run(engine: AsyncEngine, ctx: Context, stop: asyncio.Event) -> None:
+async def run(ctx: Context, stop: asyncio.Event) -> None:
     """Flush and escalate whatever is due, then sleep until the next instant anything is."""
     while not stop.is_set():
         wait = IDLE_POLL_S
         try:
             at = now_ms()
-            async with engine.begin() as conn:
+            async with ctx.engine.begin() as conn:
                 await flushing.flush_due(conn, ctx, at)
                 await escalate_due(conn, ctx, at)
             ctx.delivery_wake.set()
-            async with engine.connect() as conn:
+            async with ctx.engine.connect() as conn:
                 upcoming = await store.groups.next_due_ms(conn)
             if upcoming is not None:
                 wait = min(IDLE_POLL_S, max(0.0, (upcoming - now_ms()) / 1000))

@@ -1,4 +1,4 @@
-"""Alerting's Prometheus metrics (SPEC §7): notifications by receiver and outcome, their
+"""Alerting's Prometheus metrics (docs/metrics.md): notifications by receiver and outcome, their
 latency from the signal's detection, the delivery queue's depth and alerts by state."""
 
 from __future__ import annotations

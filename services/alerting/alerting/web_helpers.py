@@ -3,13 +3,14 @@ hide), validating it into a problem document naming the field, and the 4xx answe
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from pacta.problems import Problem, validation_errors
 
+M = TypeVar("M", bound=BaseModel)
 PROBLEM = {
     "content": {
         "application/problem+json": {
@@ -84,7 +85,11 @@ def invalid(errors: list[dict[str, Any]]) -> Problem:
     return Problem(422, "Invalid body", detail, errors=errors)
 
 
-def validate(model: type[Any], data: Any, prefix: str = "") -> Any:
+def validate(model: type[M], data: Any, prefix: str = "") -> M:
+    """`data` as `model`, or a 422 problem naming each field that is wrong."""
+    if not isinstance(data, dict):
+        # JSON null, a list, a number: every body here is an object
+        raise invalid([{"field": prefix or "body", "message": "must be a JSON object"}])
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -103,3 +103,16 @@ async def run_rounds(
         except Exception as exc:
             log.exception(f"{what} timer round failed; retrying", error=repr(exc))
             await asyncio.sleep(0.2)
+
+
+async def still_running(rounds: set[asyncio.Task[None]], keep: int) -> set[asyncio.Task[None]]:
+    """The rounds still running, once at most `keep` are; a failed one is re-raised (after
+    its own clean-up) so that the caller's loop backs off."""
+    done = {t for t in rounds if t.done()}
+    rounds = rounds - done
+    if len(rounds) > keep:
+        finished, rounds = await asyncio.wait(rounds, return_when=asyncio.FIRST_COMPLETED)
+        done |= finished
+    for task in done:
+        task.result()
+    return rounds

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from pacta.calendars import CALENDAR_24X7
 from pacta.durations import ms_to_datetime, parse_timestamp_ms
-from sla_engine.clocks.rows import clock_fact, clock_rows, event_ms, ticket_facts_and_rows
+from sla_engine.clocks.events import event_ms
+from sla_engine.clocks.rows import clock_fact, clock_rows, ticket_facts_and_rows
 from sla_engine.domain.clocks import SignalIntent
 from sla_engine.domain.rules import ClockRules
 from sla_engine.domain.signals import (
@@ -149,3 +150,34 @@ def test_journaled_instants_parse_as_the_strict_parser_parses_them(ms: int) -> N
     assert event_ms(text) == parse_timestamp_ms(text) == ms
     for other in (text.replace("Z", "+00:00"), text.replace("T", " "), text[:-1] + "+01:00"):
         assert event_ms(other) == parse_timestamp_ms(other)
+
+
+def test_a_clock_fact_is_the_json_object_reporting_reads() -> None:
+    """The fact's JSON keeps the keys, their order and the types reporting parses (a
+    dataclass serialised by orjson, as the dict it replaced was)."""
+    t = ticket("acme", {"team": "a"})
+    replay_all(
+        t,
+        [TicketEvent(T0, "created", "open", "P1"), TicketEvent(T0 + 7 * M, "responded")],
+        T0 + 40 * M,
+    )
+    facts, _rows = ticket_facts_and_rows(t)
+    wire = {f["metric"]: f for f in (orjson.loads(orjson.dumps(f)) for f in facts)}
+    assert list(wire["response"]) == [
+        "fact_id", "fact", "ticket_id", "metric", "service", "customer", "ticket_type", "policy",
+        "priority", "state", "version", "elapsed_seconds", "target_seconds", "started_at",
+        "stopped_at", "deadline", "occurred_at", "outcome", "breached", "breached_at", "episode",
+        "breach_episode", "labels", "removed", "calendar", "policy_version", "calendar_version",
+    ]  # fmt: skip
+    response = wire["response"]
+    assert response["fact_id"] == f"clock:T-1:response:{t.version}"
+    assert (response["outcome"], response["breached"], response["state"]) == (
+        "stopped", True, "breached",
+    )  # fmt: skip
+    assert response["elapsed_seconds"] == 420.0
+    assert response["target_seconds"] == 300.0
+    assert response["started_at"] == ms_to_datetime(T0).isoformat()
+    assert response["stopped_at"] == ms_to_datetime(T0 + 7 * M).isoformat()
+    assert response["labels"] == {"team": "a"}
+    assert wire["resolution"]["outcome"] == "breached"  # open, past its 30 minutes
+    assert wire["resolution"]["stopped_at"] is None

@@ -1,4 +1,4 @@
-"""The webhook body and signature of SPEC §5: `sha256=` hex HMAC-SHA256 over `<timestamp>.<body>`."""
+"""The webhook body and signature (docs/alerting.md): `sha256=` hex HMAC-SHA256 over `<timestamp>.<body>`."""
 
 from __future__ import annotations
 

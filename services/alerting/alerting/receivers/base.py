@@ -15,7 +15,7 @@ from pydantic import BaseModel
 class Notification:
     """What one delivery attempt sends to one receiver.
 
-    `alerts` are the webhook body's entries: every signal field of SPEC §4.4 (`signal_id`,
+    `alerts` are the webhook body's entries: every signal field (docs/alerting.md; `signal_id`,
     `kind`, `service`, `metric`, `ticket_id`, `priority`, `deadline`, `occurred_at`,
     `elapsed_seconds`, `target_seconds`, `labels`, ...) plus `alert_id`, `state` and `ack_url`.
     The same `idempotency_key` is sent on every attempt of one delivery."""

@@ -58,7 +58,7 @@ class AlertView:
             ("Metric", f"{self.metric} (policy {self.policy})" if self.policy else self.metric),
             ("Deadline", self.deadline),
             ("How late", self.lateness),
-            # SPEC §4.2: a replay's signals carry `late`, so a backfill is told from a live breach
+            # a replay's signals carry `late`, so a backfill is told from a live breach
             ("Detected", "late, from replayed events" if self.late else None),
             ("Elapsed", self.progress),
             ("State", self.state),
@@ -211,7 +211,7 @@ def lateness(alert: Mapping[str, Any]) -> str | None:
 
 
 def policy_text(policy: Any, version: Any) -> str | None:
-    """`gold v2`: which policy, in which version (SPEC §11), measured the condition."""
+    """`gold v2`: which policy, in which version, measured the condition."""
     name = _text(policy)
     if name is None:
         return None

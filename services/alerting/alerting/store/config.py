@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alerting.store.sql import jsonb
+from alerting.store.sql import build, jsonb
 
 Kind = Literal["receiver", "routes", "inhibit_rules", "escalation_policy"]
 Origin = Literal["api", "file"]
@@ -26,7 +26,7 @@ class ConfigRow:
 
     @classmethod
     def of(cls, row: Row[Any]) -> ConfigRow:
-        return cls(kind=row.kind, name=row.name, body=row.body, origin=row.origin)
+        return build(cls, row)
 
 
 async def put(
@@ -77,3 +77,11 @@ async def link_secret(conn: AsyncConnection) -> bytes:
     )
     row = await conn.execute(sa.text("SELECT value FROM alerting.secrets WHERE name='ack_links'"))
     return bytes(row.scalar_one())
+
+
+async def generation(conn: AsyncConnection) -> int:
+    """The configuration's generation (bumped by trigger on every change of a configuration
+    resource or a silence's window); inside a transaction that changed configuration, and so
+    holds the counter's row, the generation of that change."""
+    row = await conn.execute(sa.text("SELECT n FROM alerting.config_generation WHERE id = 1"))
+    return int(row.scalar_one())

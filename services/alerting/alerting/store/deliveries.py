@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alerting.store.sql import jsonb, recordset
+from alerting.store.sql import build, jsonb, recordset
 
 LEASE_MS = 120_000  # a row leased to a worker: longer than any send, short enough to resume
 State = Literal["pending", "sending", "delivered", "failed"]
@@ -54,22 +54,7 @@ class DeliveryRow:
 
     @classmethod
     def of(cls, row: Row[Any]) -> DeliveryRow:
-        return cls(
-            id=row.id,
-            idempotency_key=row.idempotency_key,
-            receiver=row.receiver,
-            group_key=row.group_key,
-            status=row.status,
-            alert_ids=tuple(row.alert_ids),
-            alerts=tuple(row.alerts),
-            state=row.state,
-            attempts=row.attempts,
-            next_attempt_at=row.next_attempt_at,
-            detected_at=row.detected_at,
-            created_at=row.created_at,
-            delivered_at=row.delivered_at,
-            last_error=row.last_error,
-        )
+        return build(cls, row, alert_ids=tuple(row.alert_ids), alerts=tuple(row.alerts))
 
 
 @dataclass(frozen=True)
@@ -87,14 +72,7 @@ class Attempt:
 
     @classmethod
     def of(cls, row: Row[Any]) -> Attempt:
-        return cls(
-            delivery_id=row.delivery_id,
-            attempt=row.attempt,
-            started_at=row.started_at,
-            finished_at=row.finished_at,
-            outcome=row.outcome,
-            detail=row.detail,
-        )
+        return build(cls, row)
 
 
 async def enqueue(conn: AsyncConnection, *, delivery: NewDelivery) -> int | None:
@@ -362,3 +340,15 @@ async def release(conn: AsyncConnection, *, ids: Sequence[int]) -> None:
         ),
         {"ids": list(ids)},
     )
+
+
+async def receivers_told(conn: AsyncConnection, *, alert_id: str) -> list[str]:
+    """The receivers a firing notification of this alert was queued for."""
+    rows = await conn.execute(
+        sa.text(
+            "SELECT DISTINCT receiver FROM alerting.deliveries "
+            "WHERE alert_ids @> ARRAY[CAST(:a AS text)] AND status = 'firing' ORDER BY receiver"
+        ),
+        {"a": alert_id},
+    )
+    return [str(r[0]) for r in rows]

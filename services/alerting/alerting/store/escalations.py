@@ -12,7 +12,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerting.store.groups import RouteOptions
-from alerting.store.sql import jsonb
+from alerting.store.sql import build, jsonb
 from pacta.durations import datetime_to_ms, ms_to_datetime
 
 
@@ -33,12 +33,9 @@ class EscalationRow:
     def of(cls, row: Row[Any]) -> EscalationRow:
         options = row.options or {}
         started = options.get("started_at_ms")
-        return cls(
-            alert_id=row.alert_id,
-            route=row.route,
-            policy=row.policy,
-            cycle=row.cycle,
-            step=row.step,
+        return build(
+            cls,
+            row,
             next_at_ms=datetime_to_ms(row.next_at),
             notified=tuple(row.notified),
             mute=tuple(options.get("mute", ())),

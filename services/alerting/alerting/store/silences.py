@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alerting.store.sql import jsonb
+from alerting.store.sql import build, jsonb
 
 
 @dataclass(frozen=True)
@@ -28,16 +28,7 @@ class SilenceRow:
 
     @classmethod
     def of(cls, row: Row[Any]) -> SilenceRow:
-        return cls(
-            id=row.id,
-            matchers=list(row.matchers),
-            starts_at=row.starts_at,
-            ends_at=row.ends_at,
-            comment=row.comment,
-            created_by=row.created_by,
-            expire_on_resolve=row.expire_on_resolve,
-            matched=tuple(row.matched),
-        )
+        return build(cls, row, matchers=list(row.matchers), matched=tuple(row.matched))
 
 
 async def add(conn: AsyncConnection, *, silence: SilenceRow) -> None:
@@ -121,3 +112,12 @@ async def in_force(conn: AsyncConnection) -> list[SilenceRow]:
         sa.text("SELECT * FROM alerting.silences WHERE ends_at > now() - interval '1 minute'")
     )
     return [SilenceRow.of(r) for r in rows]
+
+
+async def delete_pending(conn: AsyncConnection, *, silence_id: str, at: datetime) -> bool:
+    """Remove a silence that has not started by `at`; whether there was one."""
+    rows = await conn.execute(
+        sa.text("DELETE FROM alerting.silences WHERE id = :id AND starts_at > :at RETURNING id"),
+        {"id": silence_id, "at": at},
+    )
+    return rows.first() is not None

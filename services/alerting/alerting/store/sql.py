@@ -3,14 +3,30 @@ passed as one parameter."""
 
 from __future__ import annotations
 
+from dataclasses import MISSING, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
+from sqlalchemy.engine import Row
 
 from pacta.durations import datetime_to_ms, ms_to_datetime
 
 SCHEMA = "alerting"
+T = TypeVar("T")
+
+
+def build(cls: type[T], row: Row[Any], **given: Any) -> T:
+    """A row dataclass from a result row: each field from the column of its name, unless
+    `given` (a conversion), or its default if the row has no such column."""
+    columns = row._mapping
+    values = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        if f.name in given:
+            values[f.name] = given[f.name]
+        elif f.name in columns or f.default is MISSING:
+            values[f.name] = columns[f.name]
+    return cls(**values)
 
 
 def jsonb(value: Any) -> str:

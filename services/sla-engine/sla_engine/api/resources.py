@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pacta.auth import AdminKey, ReaderKey
 from pacta.calendars import BUILTIN_CALENDARS, Calendar
@@ -48,6 +49,7 @@ from sla_engine.resources.registry import (
 from sla_engine.resources.registry import list_windows as stored_windows
 
 Spec = TypeVar("Spec", CalendarSpec, PolicySpec)
+Model = TypeVar("Model", bound=BaseModel)
 
 router = APIRouter(prefix="/v1", responses=answers(401, 422))
 """Calendars, policies and maintenance windows (`api.clocks` has the live views)."""
@@ -74,11 +76,10 @@ async def _read_put(
     body = await _body(request)
     starts = effective_from_of(body, effective_from)
     expected = expected_version_of(body)
-    spec: Spec = _validate(model, body)
-    return spec, starts, expected
+    return _validate(model, body), starts, expected
 
 
-def _validate(model: type[Any], data: Any) -> Any:
+def _validate(model: type[Model], data: Any) -> Model:
     try:
         return model.model_validate(data, context={"now": datetime.now(UTC)})
     except ValidationError as exc:
@@ -180,7 +181,7 @@ async def delete_calendar(
 
 
 async def _record(
-    conn: Any,
+    conn: AsyncConnection,
     kind: str,
     name: str,
     spec: CalendarSpec | PolicySpec,
@@ -346,7 +347,7 @@ async def _replan_outages(
 async def post_window(
     request: Request, context: Context, response: Response, _: AdminKey
 ) -> MaintenanceWindow:
-    window: MaintenanceWindowIn = _validate(MaintenanceWindowIn, await _body(request))
+    window = _validate(MaintenanceWindowIn, await _body(request))
     window_id = window.id or f"mw-{uuid.uuid4().hex[:12]}"
     async with context.db.begin() as conn:
         stored = await create_window(

@@ -5,23 +5,32 @@ and on a rebalance (the event and timer paths are in `keeper`)."""
 from __future__ import annotations
 
 import gc
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from pacta.calendars import Calendar
 from pacta.logs import get_logger
 from sla_engine.clocks.rows import RowBuilder
 from sla_engine.clocks.store import open_ticket_ids, stream_open_clocks
+from sla_engine.domain.clocks import SignalKey, Stamp
+from sla_engine.domain.policies import Policy
 from sla_engine.domain.rules import ClockRules
+from sla_engine.domain.signals import body_stamp
 from sla_engine.domain.tickets import Ticket
 from sla_engine.kafka.ownership import Ownership
 from sla_engine.metrics import CLOCKS_OPEN
 from sla_engine.resources.registry import Registry
 from sla_engine.store import driver_connection
+from sla_engine.store.journal import TicketBody
 from sla_engine.store.signals import standing_keys
 from sla_engine.timers import TimerHeap
 
 log = get_logger(__name__)
+
+RulesKey = tuple[str, str | None, str]
+"""(service, customer, ticket type): what picks a ticket's policy."""
+RulesMemo = tuple[dict[str, Policy], dict[str, Calendar], dict[RulesKey, ClockRules | None]]
+"""The policies and calendars a memo was taken under, and its answers."""
 
 
 class Book:
@@ -36,7 +45,7 @@ class Book:
         self.open_running = 0  # open clocks in the book, kept as tickets change (the gauge)
         self.open_paused = 0
         self.shared_rules: dict[str, ClockRules] = {}
-        self.rules_memo: tuple[Any, Any, dict[tuple[Any, ...], ClockRules | None]] | None = None
+        self.rules_memo: RulesMemo | None = None
 
     def schedule(self, ticket: Ticket) -> None:
         due = ticket.next_due_ms()
@@ -90,12 +99,12 @@ class Book:
                     async for chunk in stream_open_clocks(raw, ticket_ids=which):
                         rows += len(chunk)
                         build.add(chunk, tickets)
-                    emitted: dict[str, set[tuple[str, str, str, float, int]]] = {}
-                    for key in await standing_keys(raw, ticket_ids=which):
+                    emitted: dict[str, dict[SignalKey, Stamp]] = {}
+                    for key, fields in await standing_keys(raw, ticket_ids=which):
                         if key[0] in tickets:
-                            emitted.setdefault(key[0], set()).add(key)
-                    for ticket_id, keys in emitted.items():
-                        tickets[ticket_id].emitted = keys
+                            emitted.setdefault(key[0], {})[key] = body_stamp(fields)
+                    for ticket_id, stamps in emitted.items():
+                        tickets[ticket_id].emitted = stamps
         return rows
 
     def _schedule_many(self, tickets: list[Ticket]) -> None:
@@ -143,8 +152,8 @@ class Book:
             self.timers.cancel(ticket_id)
         self.set_gauge()
 
-    def rules_of_first(self, first: dict[str, Any]) -> ClockRules | None:
-        key = (first["service"], first.get("customer"), first.get("type", "incident"))
+    def rules_of_first(self, first: TicketBody) -> ClockRules | None:
+        key: RulesKey = (first["service"], first.get("customer"), first.get("type", "incident"))
         memo = self.rules_memo
         if memo is None:
             return self.registry.rules_for(*key)

@@ -19,14 +19,11 @@ from pacta.clock import now_ms
 from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, TicketEvent, topic_name
 from pacta.logs import get_logger
 from sla_engine.clocks.book import Book
+from sla_engine.clocks.events import clock_event, clock_event_body, current_labels
 from sla_engine.clocks.policy_changes import last_rules, tickets_reached
-from sla_engine.clocks.rows import (
-    clock_event,
-    clock_event_body,
-    current_labels,
-)
 from sla_engine.clocks.store import clock_versions
 from sla_engine.clocks.writes import ClockWriter
+from sla_engine.domain.signals import body_stamp
 from sla_engine.domain.tickets import (
     Outcome,
     Ticket,
@@ -41,8 +38,9 @@ from sla_engine.domain.watermarks import Watermarks
 from sla_engine.kafka.ownership import partition_of
 from sla_engine.metrics import DETECTION_LAG
 from sla_engine.resources.registry import Registry, load_registry
-from sla_engine.store.journal import journaled_before, known_since, ticket_logs
-from sla_engine.store.signals import standing_signals
+from sla_engine.store.journal import TicketBody, journaled_before, known_since, ticket_logs
+from sla_engine.store.signals import SignalKey, standing_signals
+from sla_engine.timers import still_running
 
 log = get_logger(__name__)
 
@@ -97,7 +95,7 @@ class ClockKeeper:
         self,
         conn: AsyncConnection,
         events: list[TicketEvent],
-        bodies: list[dict[str, Any]] | None = None,
+        bodies: list[TicketBody] | None = None,
     ) -> list[str]:
         """Apply journaled ticket events (`bodies`: theirs as journaled, in order); returns the
         touched ticket ids (evict them if the transaction fails, since memory changed before
@@ -112,7 +110,7 @@ class ClockKeeper:
         self,
         conn: AsyncConnection,
         events: list[TicketEvent],
-        bodies: list[dict[str, Any]] | None,
+        bodies: list[TicketBody] | None,
     ) -> list[str]:
         by_ticket: dict[str, list[TicketEvent]] = {}
         for event in events:
@@ -137,7 +135,7 @@ class ClockKeeper:
         batch = None
         if bodies is not None:
             # in event time, as the journal is read (the instant itself, not its text)
-            journaled: dict[str, list[tuple[TicketEvent, dict[str, Any]]]] = {}
+            journaled: dict[str, list[tuple[TicketEvent, TicketBody]]] = {}
             for event, body in zip(events, bodies, strict=True):
                 journaled.setdefault(event.ticket_id, []).append((event, body))
             batch = {
@@ -158,8 +156,8 @@ class ClockKeeper:
         conn: AsyncConnection,
         ticket_ids: list[str],
         now: int,
-        batch: dict[str, list[dict[str, Any]]] | None = None,
-    ) -> tuple[list[tuple[Ticket, Outcome]], dict[str, dict[Any, dict[str, Any]]]]:
+        batch: dict[str, list[TicketBody]] | None = None,
+    ) -> tuple[list[tuple[Ticket, Outcome]], dict[str, dict[SignalKey, dict[str, Any]]]]:
         """Rebuild tickets from their journals and the policy changes recorded for them; also
         returns the standing signals by ticket and key (what a retraction refers to).
 
@@ -168,9 +166,9 @@ class ClockKeeper:
         changes recorded either, so it is replayed from these with no read of its journal."""
         if not ticket_ids:
             return [], {}
-        fresh: dict[str, list[dict[str, Any]]] = {}
+        fresh: dict[str, list[TicketBody]] = {}
         if batch:
-            eids = [b["id"] for bodies in batch.values() for b in bodies if b.get("id")]
+            eids = [i for bodies in batch.values() for b in bodies if (i := b.get("id"))]
             before = await journaled_before(conn, ticket_ids=list(batch), except_ids=eids)
             fresh = {
                 t: bodies
@@ -215,7 +213,7 @@ class ClockKeeper:
             previous = self.book.tickets.get(ticket_id)
             ticket.version = previous.version if previous else versions.get(ticket_id, 0)
             ticket.counted = previous.counted if previous else 0  # what the gauge holds of it
-            ticket.emitted = frozenset(standing.get(ticket_id, {}))
+            ticket.emitted = {k: body_stamp(b) for k, b in standing.get(ticket_id, {}).items()}
             outcome = replay_all(
                 ticket,
                 (clock_event_body(b) for b in bodies),
@@ -266,7 +264,7 @@ class ClockKeeper:
         try:
             while not stop.is_set():
                 try:
-                    rounds = await self._finished(rounds, ROUNDS_IN_FLIGHT - 1)
+                    rounds = await still_running(rounds, ROUNDS_IN_FLIGHT - 1)
                     await self.book.timers.sleep_until_due(self.marks.next_expiry())
                     if (gap := last + ROUND_GAP_MS - now_ms()) > 0:
                         await asyncio.sleep(gap / 1000)
@@ -296,20 +294,6 @@ class ClockKeeper:
             for task in rounds:
                 task.cancel()
             await asyncio.gather(*rounds, return_exceptions=True)
-
-    async def _finished(
-        self, rounds: set[asyncio.Task[None]], keep: int
-    ) -> set[asyncio.Task[None]]:
-        """The rounds still committing, once at most `keep` are; a failed one is re-raised
-        (after its tickets were evicted) so that the loop backs off as it always did."""
-        done = {t for t in rounds if t.done()}
-        rounds = rounds - done
-        if len(rounds) > keep:
-            finished, rounds = await asyncio.wait(rounds, return_when=asyncio.FIRST_COMPLETED)
-            done |= finished
-        for task in done:
-            task.result()
-        return rounds
 
     async def fire(self, now: int) -> None:
         """Fire every ticket whose instant has come, in one transaction."""

@@ -1,22 +1,20 @@
-"""Clock rows and facts: how the keeper's tickets are stored, restored and told to reporting,
-and how journal events become clock events."""
+"""Clock rows and facts: how the keeper's tickets are stored (`ClockRow`), restored from their
+rows (`RowBuilder`) and told to reporting (`ClockFact`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import orjson
 
 from pacta.calendars import Calendar
-from pacta.durations import datetime_to_ms, ms_to_datetime, parse_timestamp_ms
-from pacta.events import TicketEvent
+from pacta.durations import ms_to_datetime
 from sla_engine.domain.clocks import ApiState, Clock, Metric
 from sla_engine.domain.rules import ClockRules
 from sla_engine.domain.signals import iso_time as _iso
-from sla_engine.domain.ticket_log import TicketEvent as ClockEvent
 from sla_engine.domain.tickets import Ticket
 from sla_engine.resources.registry import Registry
 
@@ -267,97 +265,96 @@ def clock_from_row(row: ClockRow, calendar: Calendar) -> Clock:
     )
 
 
+@dataclass(slots=True)
+class ClockFact:
+    """What reporting needs to count a clock exactly as the engine does: the body of a clock
+    fact on the facts topic (docs/reporting.md), its JSON object the fields in this order.
+    Fields are only ever added. `outcome` is `met`, `stopped` (breached, then stopped: counts
+    as breached), `breached` (still open) or None while open in time; `breached` is the
+    count-as-breached truth as the engine now derives it (a retracted breach is no longer in
+    it); `removed` is true for a clock no policy measures any more (its policy was deleted
+    before it ended); the versions are those of `policy` and `calendar` it is measured by."""
+
+    fact_id: str
+    fact: Literal["clock"]
+    ticket_id: str
+    metric: Metric
+    service: str
+    customer: str | None
+    ticket_type: str
+    policy: str
+    priority: str | None
+    state: ApiState
+    version: int
+    elapsed_seconds: float
+    target_seconds: float | None
+    started_at: str
+    stopped_at: str | None
+    deadline: str | None
+    occurred_at: str
+    outcome: Literal["met", "stopped", "breached"] | None
+    breached: bool
+    breached_at: str | None
+    episode: int
+    breach_episode: int
+    labels: dict[str, str]
+    removed: bool
+    calendar: str
+    policy_version: int
+    calendar_version: int
+
+
 def clock_fact(
     row: ClockRow, *, removed: bool = False, labels: dict[str, str] | None = None
-) -> dict[str, Any]:
-    """What reporting needs to count a clock exactly as the engine does (the body of a clock
-    fact on the facts topic; docs/reporting.md). Keys are only ever added: `outcome` is `met`,
-    `stopped` (breached, then stopped: counts as breached), `breached` (still open) or None
-    while open in time; `breached` is the count-as-breached truth as the engine now derives it
-    (a retracted breach is no longer in it); `removed` is true for a clock no policy measures
-    any more (its policy was deleted before it ended). `labels`: the row's, already decoded."""
+) -> ClockFact:
+    """The fact of a clock row (`labels`: the row's, already decoded)."""
     deadline = row.deadline_at
     breached_at = row.breached_at_ms
     stopped_at = row.stopped_at_ms
     target = row.target_ms
+    outcome: Literal["met", "stopped", "breached"] | None = None
     if breached_at is not None:
-        outcome: str | None = "breached" if stopped_at is None else "stopped"
-    else:
-        outcome = "met" if stopped_at is not None and target is not None else None
-    return {
-        "fact_id": f"clock:{row.ticket_id}:{row.metric}:{row.version}",
-        "fact": "clock",
-        "ticket_id": row.ticket_id,
-        "metric": row.metric,
-        "service": row.service,
-        "customer": row.customer,
-        "ticket_type": row.ticket_type,
-        "policy": row.policy,
-        "priority": row.priority,
-        "state": row.state,
-        "version": row.version,
-        "elapsed_seconds": row.elapsed_ms / 1000,
-        "target_seconds": None if target is None else target / 1000,
-        "started_at": _iso(row.started_at_ms),
-        "stopped_at": None if stopped_at is None else _iso(stopped_at),
-        "deadline": None if deadline is None else deadline.isoformat(),
-        "occurred_at": _iso(stopped_at or row.as_of_ms),
-        "outcome": outcome,
-        "breached": breached_at is not None,
-        "breached_at": None if breached_at is None else _iso(breached_at),
-        "episode": row.episode,
-        "breach_episode": row.breach_episode,
-        "labels": orjson.loads(row.labels) if labels is None else labels,
-        "removed": removed,
-        "calendar": row.calendar,
-        # the versions of `policy` and `calendar` the clock is measured by now
-        "policy_version": row.policy_version,
-        "calendar_version": row.calendar_version,
-    }
+        outcome = "breached" if stopped_at is None else "stopped"
+    elif stopped_at is not None and target is not None:
+        outcome = "met"
+    return ClockFact(
+        fact_id=f"clock:{row.ticket_id}:{row.metric}:{row.version}",
+        fact="clock",
+        ticket_id=row.ticket_id,
+        metric=row.metric,
+        service=row.service,
+        customer=row.customer,
+        ticket_type=row.ticket_type,
+        policy=row.policy,
+        priority=row.priority,
+        state=row.state,
+        version=row.version,
+        elapsed_seconds=row.elapsed_ms / 1000,
+        target_seconds=None if target is None else target / 1000,
+        started_at=_iso(row.started_at_ms),
+        stopped_at=None if stopped_at is None else _iso(stopped_at),
+        deadline=None if deadline is None else deadline.isoformat(),
+        occurred_at=_iso(stopped_at or row.as_of_ms),
+        outcome=outcome,
+        breached=breached_at is not None,
+        breached_at=None if breached_at is None else _iso(breached_at),
+        episode=row.episode,
+        breach_episode=row.breach_episode,
+        labels=orjson.loads(row.labels) if labels is None else labels,
+        removed=removed,
+        calendar=row.calendar,
+        policy_version=row.policy_version,
+        calendar_version=row.calendar_version,
+    )
 
 
 def ticket_facts_and_rows(
     ticket: Ticket, skip: Collection[str] = ()
-) -> tuple[list[dict[str, Any]], list[ClockRow]]:
+) -> tuple[list[ClockFact], list[ClockRow]]:
     """The rows of the ticket's clocks but those in `skip` and their facts: the event path's
     one pass per ticket (the labels' JSON written once and never parsed back)."""
     rows = clock_rows(ticket, skip)
     return [clock_fact(row, labels=ticket.labels) for row in rows], rows
-
-
-def clock_event(event: TicketEvent) -> ClockEvent:
-    return ClockEvent(datetime_to_ms(event.occurred_at), event.action, event.status, event.priority)
-
-
-def event_ms(text: str) -> int:
-    """`parse_timestamp_ms` of a journaled `occurred_at`, in C for the two forms pydantic
-    writes (`...T09:00:00Z`, `...T09:00:00.123000Z`); any other text goes the strict way."""
-    if len(text) in (20, 27) and text[10] == "T" and text[-1] == "Z":
-        return datetime_to_ms(datetime.fromisoformat(text))
-    return parse_timestamp_ms(text)
-
-
-def clock_event_body(body: dict[str, Any]) -> ClockEvent:
-    return ClockEvent(
-        event_ms(body["occurred_at"]),
-        body["action"],
-        body.get("status"),
-        body.get("priority"),
-    )
-
-
-def current_labels(bodies: list[dict[str, Any]]) -> dict[str, str]:
-    """A ticket's current labels: those of its latest event (in event time) that carries any;
-    an event without labels leaves them as they were."""
-    latest: dict[str, str] = {}
-    latest_ms = -1
-    for body in bodies:
-        labels = body.get("labels")
-        if labels:
-            at = event_ms(body["occurred_at"])
-            if at >= latest_ms:
-                latest, latest_ms = dict(labels), at
-    return latest
 
 
 def _json(value: Any) -> str:

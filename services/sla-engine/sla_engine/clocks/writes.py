@@ -13,14 +13,22 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pacta.logs import get_logger
-from sla_engine.clocks.rows import ClockRow, clock_fact, ticket_facts_and_rows
+from sla_engine.clocks.rows import ClockFact, ClockRow, clock_fact, ticket_facts_and_rows
 from sla_engine.clocks.store import delete_clocks, save_clocks
 from sla_engine.domain.signals import retraction_body, signal_body
 from sla_engine.domain.tickets import Outcome, Ticket
 from sla_engine.kafka.outbox import enqueue_raw, outbox_record
 from sla_engine.kafka.records import OutboxRecord
 from sla_engine.metrics import SIGNALS
-from sla_engine.store.signals import insert_signals, mark_retracted, retracted_counts
+from sla_engine.store.signals import (
+    SignalKey,
+    SignalRecord,
+    insert_signals,
+    mark_retracted,
+    retracted_counts,
+    signal_record,
+    standing_signals,
+)
 
 log = get_logger(__name__)
 
@@ -51,15 +59,19 @@ class ClockWriter:
         conn: AsyncConnection,
         outcomes: Iterable[tuple[Ticket, Outcome]],
         now: int,
-        standing: dict[str, dict[Any, dict[str, Any]]] | None = None,
+        standing: dict[str, dict[SignalKey, dict[str, Any]]] | None = None,
     ) -> None:
         outcomes = list(outcomes)
-        signals: list[dict[str, Any]] = []
-        keys: list[tuple[float | None, int]] = []
+        signals: list[SignalRecord] = []
         retracted_ids: list[str] = []
         tickets: list[Ticket] = []
         skip: dict[str, frozenset[str]] = {}
         standing = standing or {}
+        # the timers' and in-order paths retract rarely (a signal a replay up to a backfill's
+        # watermark left standing, which the clock reached otherwise): read what they retract
+        unread = [t.ticket_id for t, o in outcomes if o.retracted and t.ticket_id not in standing]
+        if unread:
+            standing = {**standing, **await standing_signals(conn, ticket_ids=unread)}
         # a condition signalled and retracted n times takes the id of occurrence n + 1
         with_new = [t.ticket_id for t, o in outcomes if o.intents]
         retracted = await retracted_counts(conn, ticket_ids=with_new)
@@ -67,42 +79,44 @@ class ClockWriter:
             tickets.append(ticket)
             if outcome.unchanged:
                 skip[ticket.ticket_id] = frozenset(outcome.unchanged)
-            for intent in outcome.intents:
-                generation = retracted.get(intent.key, 0) + 1 if retracted else 1
-                signals.append(signal_body(intent, ticket, now, generation))
-                keys.append((intent.threshold, intent.episode))
+            # a moved signal is retracted and fired again in one go: the new one is the next
+            # occurrence, never the id of the one it replaces
+            now_retracted: set[Any] = set()
             for key in outcome.retracted:
-                body = standing.get(ticket.ticket_id, {}).get(key)
-                if body is None:
+                standing_body = standing.get(ticket.ticket_id, {}).get(key)
+                if standing_body is None:
                     continue  # emitted by another instance a moment ago: its replay sees it
-                signals.append(retraction_body(ticket, now, body))
-                keys.append((None, key[4]))
-                retracted_ids.append(body["signal_id"])
-        await self.write(conn, tickets, signals, retracted_ids, keys, skip)
+                body = retraction_body(ticket, now, standing_body)
+                signals.append(signal_record(body, episode=key[4]))
+                retracted_ids.append(standing_body["signal_id"])
+                now_retracted.add(key)
+            for intent in outcome.intents:
+                generation = retracted.get(intent.key, 0) + 1 + (intent.key in now_retracted)
+                body = signal_body(intent, ticket, now, generation)
+                signals.append(
+                    signal_record(body, threshold=intent.threshold, episode=intent.episode)
+                )
+        await self.write(conn, tickets, signals, retracted_ids, skip)
 
     async def write(
         self,
         conn: AsyncConnection,
         tickets: list[Ticket],
-        signals: list[dict[str, Any]],
+        signals: list[SignalRecord],
         retracted_ids: list[str],
-        keys: list[tuple[float | None, int]] | None = None,
         skip: dict[str, frozenset[str]] | None = None,
     ) -> None:
-        """Clock snapshots, new signals (bodies as `Signal.model_dump(mode="json")` gives
-        them) and their outbox records, and clock facts, in `conn`; a clock in `skip` (by
-        ticket) did not change, so neither its row nor its fact is written again (a ticket
-        event usually moves one of its two clocks). Each body is serialised once, for the
-        signals table and the outbox alike."""
+        """Clock snapshots, new signals and their outbox records, and clock facts, in `conn`;
+        a clock in `skip` (by ticket) did not change, so neither its row nor its fact is
+        written again (a ticket event usually moves one of its two clocks)."""
         skip = skip or {}
-        raws = [orjson.dumps(body) for body in signals]
         # retractions first: a retracted occurrence and its successor may land together
         await mark_retracted(conn, signal_ids=retracted_ids)
-        new_ids = await insert_signals(conn, bodies=signals, raws=raws, keys=keys)
+        new_ids = await insert_signals(conn, signals=signals)
         records: list[OutboxRecord] = []
         emitted: list[dict[str, Any]] = []
         counts: Counter[tuple[str, str, str, str]] = Counter()
-        for body, raw in zip(signals, raws, strict=True):
+        for body, raw, _threshold, _episode in signals:
             if body["signal_id"] in new_ids:
                 records.append(
                     outbox_record(
@@ -119,7 +133,7 @@ class ClockWriter:
             SIGNALS.labels(*labels).inc(count)
         _log_signals(emitted)
         rows: list[ClockRow] = []
-        facts: list[dict[str, Any]] = []
+        facts: list[ClockFact] = []
         for ticket in tickets:
             ticket_facts, ticket_rows = ticket_facts_and_rows(
                 ticket, skip.get(ticket.ticket_id, ())
@@ -138,10 +152,10 @@ class ClockWriter:
             records.append(
                 outbox_record(
                     self.facts_topic,
-                    fact["service"],
-                    fact["fact_id"],
+                    fact.service,
+                    fact.fact_id,
                     orjson.dumps(fact),
-                    fact["occurred_at"],
+                    fact.occurred_at,
                 )
             )
         await enqueue_raw(conn, records)

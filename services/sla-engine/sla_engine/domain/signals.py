@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from pacta.durations import format_timestamp_ms
+from pacta.durations import format_timestamp_ms, parse_timestamp_ms
 from pacta.events import Signal
-from sla_engine.domain.clocks import SignalIntent, SignalKey
+from sla_engine.domain.clocks import SignalIntent, SignalKey, Stamp
 from sla_engine.domain.tickets import Ticket
 
 LATE_AFTER_MS = 2_000
@@ -32,6 +32,21 @@ def clock_signal_id(key: SignalKey, generation: int = 1) -> str:
     if generation > 1:
         text += f"#{generation}"
     return text
+
+
+def body_stamp(body: dict[str, Any]) -> Stamp:
+    """A recorded signal body's `Stamp` (what a replay compares with its intent's `stamp`)."""
+    deadline, target = body.get("deadline"), body.get("target_seconds")
+    return (
+        parse_timestamp_ms(body["occurred_at"]),
+        None if deadline is None else parse_timestamp_ms(deadline),
+        body.get("priority"),
+        body.get("policy") or "",
+        body.get("policy_version") or 0,
+        body.get("calendar_version") or 0,
+        None if target is None else round(target * 1000),
+        round((body.get("elapsed_seconds") or 0) * 1000),
+    )
 
 
 def from_intent(intent: SignalIntent, ticket: Ticket, detected_ms: int, generation: int) -> Signal:

@@ -3,23 +3,37 @@ replay reads of it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pacta.events import MonitoringEvent, TicketEvent
+from pacta.events import MonitoringEvent, TicketAction, TicketEvent
 
 
-async def journal_tickets(
-    conn: AsyncConnection, *, events: list[TicketEvent]
-) -> list[dict[str, Any]]:
+class TicketBody(TypedDict, total=False):
+    """A ticket event as the journal holds it (`TicketEvent.model_dump(mode="json")`): what a
+    replay reads. The keys a replay uses are listed; the others ride along."""
+
+    id: str | None
+    ticket_id: str
+    service: str
+    customer: str | None
+    type: str
+    action: TicketAction
+    status: str | None
+    priority: str | None
+    occurred_at: str
+    labels: dict[str, str]
+
+
+async def journal_tickets(conn: AsyncConnection, *, events: list[TicketEvent]) -> list[TicketBody]:
     """Journal the events; returns their bodies as journaled, in the same order (what a
     replay of a ticket with no earlier events reads instead of the journal)."""
     if not events:
         return []
-    bodies = [e.model_dump(mode="json") for e in events]
+    bodies = [cast(TicketBody, e.model_dump(mode="json")) for e in events]
     await conn.execute(
         sa.text(
             "INSERT INTO sla_engine.ticket_events (event_id, ticket_id, occurred_at, body) "
@@ -78,7 +92,9 @@ def _row(event: MonitoringEvent | TicketEvent, **extra: Any) -> dict[str, Any]:
     }
 
 
-async def ticket_logs(conn: AsyncConnection, *, ticket_ids: list[str]) -> dict[str, list[Any]]:
+async def ticket_logs(
+    conn: AsyncConnection, *, ticket_ids: list[str]
+) -> dict[str, list[TicketBody]]:
     """The journal of each ticket, oldest first."""
     result = await conn.execute(
         sa.text(
@@ -87,7 +103,7 @@ async def ticket_logs(conn: AsyncConnection, *, ticket_ids: list[str]) -> dict[s
         ),
         {"ids": ticket_ids},
     )
-    logs: dict[str, list[Any]] = {t: [] for t in ticket_ids}
+    logs: dict[str, list[TicketBody]] = {t: [] for t in ticket_ids}
     for ticket_id, body in result:
         logs[ticket_id].append(body)
     return logs
@@ -95,7 +111,7 @@ async def ticket_logs(conn: AsyncConnection, *, ticket_ids: list[str]) -> dict[s
 
 async def unmeasured_tickets(
     conn: AsyncConnection, *, services: set[str] | None = None, since_ms: int | None = None
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, TicketBody]:
     """Journaled tickets without clocks (no policy covered them) that are still open (their
     latest event neither resolves nor closes them) or had an event at or after `since_ms`,
     with their first event."""

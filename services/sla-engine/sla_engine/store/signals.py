@@ -3,7 +3,8 @@ once, ever), which of them stand and which were retracted."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import orjson
 import sqlalchemy as sa
@@ -15,12 +16,16 @@ _CLOCK_KINDS = "kind IN ('warning', 'breach', 'met', 'stopped')"
 SignalKey = tuple[str, str, str, float, int]
 
 
-async def standing_keys(raw: Any, *, ticket_ids: list[str] | None) -> list[SignalKey]:
+async def standing_keys(
+    raw: Any, *, ticket_ids: list[str] | None
+) -> list[tuple[SignalKey, dict[str, Any]]]:
     """(ticket_id, metric, kind, threshold, episode) of the clock signals emitted and not
-    retracted, for the given tickets (None: every ticket with an open clock); the columns hold
-    what the body holds (`record_signals` fills them from it)."""
+    retracted, for the given tickets (None: every ticket with an open clock), each with the
+    fields of its body that say what it says (`body_stamp`); the columns hold what the body
+    holds (`insert_signals` fills them from it)."""
     where = f"NOT retracted AND {_CLOCK_KINDS}"
-    columns = "ticket_id, metric, kind, threshold, episode"
+    fields = ", ".join(f"body->>'{f}'" for f in _STAMP_FIELDS)
+    columns = f"ticket_id, metric, kind, threshold, episode, {fields}"
     if ticket_ids is None:
         rows = await raw.fetch(
             f"SELECT {columns} FROM sla_engine.signals "
@@ -32,7 +37,31 @@ async def standing_keys(raw: Any, *, ticket_ids: list[str] | None) -> list[Signa
             f"WHERE {where} AND ticket_id = ANY($1::text[])",
             ticket_ids,
         )
-    return [(r[0], r[1], r[2], float(r[3]), int(r[4])) for r in rows]
+    return [
+        (
+            (r[0], r[1], r[2], float(r[3]), int(r[4])),
+            {f: _typed(f, r[5 + n]) for n, f in enumerate(_STAMP_FIELDS)},
+        )
+        for r in rows
+    ]
+
+
+_STAMP_FIELDS = (
+    "occurred_at",
+    "deadline",
+    "priority",
+    "policy",
+    "policy_version",
+    "calendar_version",
+    "target_seconds",
+    "elapsed_seconds",
+)
+
+
+def _typed(field: str, text: str | None) -> Any:
+    if text is None or field in ("occurred_at", "deadline", "priority", "policy"):
+        return text
+    return float(text) if field.endswith("_seconds") else int(text)
 
 
 async def retracted_counts(conn: AsyncConnection, *, ticket_ids: list[str]) -> dict[SignalKey, int]:
@@ -69,40 +98,27 @@ async def standing_signals(
     return out
 
 
-async def record_signals(
-    conn: AsyncConnection,
-    *,
-    signals: list[dict[str, Any]],
-    keys: list[tuple[float | None, int]] | None = None,
-) -> set[str]:
-    """Insert signals; return the ids that are new (a signal is emitted at most once, ever).
-    `keys` are the (threshold, episode) of each in its clock's terms (a `warn_before` mark is
-    not the fraction the body shows); by default the body's threshold and episode 1."""
-    if not signals:
-        return set()
-    rows = [
-        {
-            "s": body,
-            "t": None if keys is None else keys[n][0],
-            "e": 1 if keys is None else keys[n][1],
-        }
-        for n, body in enumerate(signals)
-    ]
-    result = await conn.execute(
-        sa.text(
-            "INSERT INTO sla_engine.signals (signal_id, kind, service, ticket_id, metric, "
-            "threshold, occurred_at, detected_at, episode, body) "
-            "SELECT r->'s'->>'signal_id', r->'s'->>'kind', r->'s'->>'service', "
-            "r->'s'->>'ticket_id', r->'s'->>'metric', "
-            "coalesce((r->>'t')::float, (r->'s'->>'threshold')::float), "
-            "(r->'s'->>'occurred_at')::timestamptz, (r->'s'->>'detected_at')::timestamptz, "
-            "(r->>'e')::int, r->'s' "
-            "FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS r "
-            "ON CONFLICT DO NOTHING RETURNING signal_id"
-        ),
-        {"rows": orjson.dumps(rows).decode()},
-    )
-    return {r[0] for r in result}
+class SignalRecord(NamedTuple):
+    """A signal on its way to the signals table and the outbox: its body as the signals topic
+    carries it (`Signal.model_dump(mode="json")`), that body's JSON (serialised once, for the
+    table and the outbox alike), and its condition's key columns."""
+
+    body: dict[str, Any]
+    raw: bytes
+    threshold: float | None
+    """In the clock's terms (a `warn_before` mark is not the fraction the body shows); None:
+    the body's."""
+    episode: int
+
+    @property
+    def signal_id(self) -> str:
+        return str(self.body["signal_id"])
+
+
+def signal_record(
+    body: dict[str, Any], *, threshold: float | None = None, episode: int = 1
+) -> SignalRecord:
+    return SignalRecord(body, orjson.dumps(body), threshold, episode)
 
 
 _INSERT_SIGNALS = (
@@ -119,23 +135,12 @@ _INSERT_SIGNALS = (
 )
 
 
-async def insert_signals(
-    conn: AsyncConnection,
-    *,
-    bodies: list[dict[str, Any]],
-    raws: list[bytes],
-    keys: list[tuple[float | None, int]] | None = None,
-) -> set[str]:
-    """`record_signals` for bodies already serialised (`raws`, their JSON): the columns as
-    arrays, so PostgreSQL parses each body once, as the jsonb it keeps."""
-    if not bodies:
+async def insert_signals(conn: AsyncConnection, *, signals: Sequence[SignalRecord]) -> set[str]:
+    """Insert signals; return the ids that are new (a signal is emitted at most once, ever).
+    The columns go as arrays, so PostgreSQL parses each body once, as the jsonb it keeps."""
+    if not signals:
         return set()
-    thresholds: list[float | None] = []
-    episodes: list[int] = []
-    for n, body in enumerate(bodies):
-        key = None if keys is None else keys[n]
-        thresholds.append(body["threshold"] if key is None or key[0] is None else key[0])
-        episodes.append(1 if key is None else key[1])
+    bodies = [s.body for s in signals]
     result = await conn.execute(
         sa.text(_INSERT_SIGNALS),
         {
@@ -144,11 +149,13 @@ async def insert_signals(
             "services": [b["service"] for b in bodies],
             "tickets": [b["ticket_id"] for b in bodies],
             "metrics": [b["metric"] for b in bodies],
-            "thresholds": thresholds,
+            "thresholds": [
+                s.body["threshold"] if s.threshold is None else s.threshold for s in signals
+            ],
             "occurred": [b["occurred_at"] for b in bodies],
             "detected": [b["detected_at"] for b in bodies],
-            "episodes": episodes,
-            "bodies": [raw.decode() for raw in raws],
+            "episodes": [s.episode for s in signals],
+            "bodies": [s.raw.decode() for s in signals],
         },
     )
     return {r[0] for r in result}

@@ -1,4 +1,4 @@
-"""Alerts as the delivery queue hands them to receivers (SPEC §5 webhook entries), for tests."""
+"""Alerts as the delivery queue hands them to receivers (the webhook entries of docs/alerting.md), for tests."""
 
 from __future__ import annotations
 
