@@ -24,6 +24,9 @@ ADMIN_DSN = os.environ.get("PACTA_TEST_ADMIN_DSN", "postgresql://pacta:pacta@127
 RUN_ID = uuid.uuid4().hex[:8]
 ADMIN_KEY, INGEST_KEY, READ_KEY = "test-admin-key", "test-ingest-key", "test-admin-key"
 API_KEYS = f"{ADMIN_KEY}:admin,{INGEST_KEY}:ingest"
+# The cluster tests run against the three-broker cluster only (`make test-cluster` starts it
+# and names it in PACTA_CLUSTER_BOOTSTRAP); `make test` leaves them out.
+collect_ignore = [] if os.environ.get("PACTA_CLUSTER_BOOTSTRAP") else ["cluster"]
 
 # `make test-properties`: the model-based property tests (marker `properties`) with thousands
 # of random examples; by default they run a bounded, seeded number (see their modules)
