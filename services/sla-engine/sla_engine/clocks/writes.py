@@ -108,7 +108,9 @@ class ClockWriter:
     ) -> None:
         """Clock snapshots, new signals and their outbox records, and clock facts, in `conn`;
         a clock in `skip` (by ticket) did not change, so neither its row nor its fact is
-        written again (a ticket event usually moves one of its two clocks)."""
+        written again (a ticket event usually moves one of its two clocks), but a ticket
+        always writes one row. Raises `ClockFenceError` (the caller's transaction must roll
+        back) when another writer wrote these tickets meanwhile."""
         skip = skip or {}
         # retractions first: a retracted occurrence and its successor may land together
         await mark_retracted(conn, signal_ids=retracted_ids)
@@ -135,9 +137,12 @@ class ClockWriter:
         rows: list[ClockRow] = []
         facts: list[ClockFact] = []
         for ticket in tickets:
-            ticket_facts, ticket_rows = ticket_facts_and_rows(
-                ticket, skip.get(ticket.ticket_id, ())
-            )
+            unchanged = skip.get(ticket.ticket_id, frozenset())
+            if ticket.clocks and unchanged.issuperset(ticket.clocks):
+                # one row carries every version: the fence (`save_clocks`) reads a ticket's
+                # newest stored version as the one its holder last wrote
+                unchanged = unchanged - {next(iter(ticket.clocks))}
+            ticket_facts, ticket_rows = ticket_facts_and_rows(ticket, unchanged)
             facts += ticket_facts
             rows += ticket_rows
         await save_clocks(conn, rows=rows)
