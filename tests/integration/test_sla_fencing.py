@@ -83,7 +83,9 @@ async def test_two_holders_of_a_ticket_never_write_one_version_twice() -> None:
         await a(as_records(engines.topic, [event(0, t0, action="created", priority="P2")]))
         assert keeper_a.book.tickets["F1"].version == 1
         # instance B, which now also believes it owns it, brings the response
-        await b(as_records(engines.topic, [event(1, t0 + timedelta(minutes=1), action="responded")]))
+        await b(
+            as_records(engines.topic, [event(1, t0 + timedelta(minutes=1), action="responded")])
+        )
         # A, still holding version 1 in memory, brings an event B never saw
         await a(
             as_records(
