@@ -211,13 +211,13 @@ def resent(hook: WebhookCollector) -> int:
 
 
 def expected_report(phase: Phase, tickets: list[str]) -> dict[str, Any]:
-    """The figures by hand. The month is under way: its agreed service time is the 24x7 time
-    from its start to the engine's latest figure, somewhere between the outage's end and now."""
-    start, _ = month_bounds(datetime.fromisoformat(phase.month + "-01T00:00:00+00:00"))
+    """The figures by hand. The month is under way and the service's first monitoring event is
+    the outage's start (time before it is unmeasured, not up): its agreed service time is the
+    24x7 time from there to the engine's latest figure, between the outage's end and now."""
     return {
         "downtime_seconds": (phase.down_to - phase.down_from).total_seconds(),
-        "agreed_at_least": (phase.down_to - start).total_seconds(),
-        "agreed_at_most": (datetime.now(UTC) - start).total_seconds() + 1,
+        "agreed_at_least": (phase.down_to - phase.down_from).total_seconds(),
+        "agreed_at_most": (datetime.now(UTC) - phase.down_from).total_seconds() + 1,
         "tickets": len(tickets),
     }
 
