@@ -5,6 +5,7 @@
     python -m bench --only ingest --profile   # + py-spy profiles of the ingest (needs py-spy)
     python -m bench --only engine
     python -m bench --only alerting       # event in -> webhook out, next to Alertmanager
+    python -m bench --only drain          # breach signals/s through one alerting instance
 
 Needs Kafka and PostgreSQL up (`make setup`) and wrk + prometheus-alertmanager
 (`bash deploy/local/tools.sh`). Results: a table on stdout, the details as JSON in var/bench/.
@@ -20,7 +21,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench import alerting, engine, ingest, reporting
+from bench import alerting, drain, engine, ingest, reporting
 from pacta.logs import configure_logging
 
 RERUN = (
@@ -51,6 +52,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], Awaitable[dict[str, Any]]]]
     "engine": engine.from_args,
     "reporting": reporting.from_args,
     "alerting": alerting.from_args,
+    "drain": drain.from_args,
 }
 
 
@@ -66,6 +68,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="connections of the closed-loop single-event runs",
     )
     p.add_argument("--batch-connections", type=int, default=8)
+    p.add_argument(
+        "--drain-signals", type=int, default=50_000, help="breach signals of the drain phase"
+    )
     p.add_argument("--rate", type=float, default=5000.0, help="requests/s of the paced run")
     p.add_argument(
         "--shapes",
@@ -118,7 +123,7 @@ async def _main(args: argparse.Namespace) -> int:
     # Everything is bounded: a run that hangs past this budget is cancelled and cleaned up.
     runs = 17 + 2 * len(args.connections) + (2 if args.profile else 0)
     budget = runs * (args.duration + args.quiet_wait + 20) + 240 + engine.BUDGET_S
-    budget += reporting.BUDGET_S + alerting.BUDGET_S
+    budget += reporting.BUDGET_S + alerting.BUDGET_S + drain.BUDGET_S
     async with asyncio.timeout(budget):
         for name in args.only or sorted(BENCHMARKS):
             print(f"[bench] {name}: {args.duration:g} s per run", flush=True)
