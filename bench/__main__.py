@@ -71,6 +71,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument("--batch-connections", type=int, default=8)
     p.add_argument(
+        "--alerting-mode",
+        choices=("storm", "latency"),
+        default="storm",
+        help="alerting: the alert storm (deadline -> webhook) or POST -> webhook of due breaches",
+    )
+    p.add_argument(
         "--no-cost-profile", action="store_true", help="the cost phase without py-spy profiles"
     )
     p.add_argument(
