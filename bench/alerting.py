@@ -49,7 +49,15 @@ from bench.alerting_report import (
 )
 from bench.alerting_report import verdicts as verdict_rows
 from bench.env import ADMIN_KEY, API_KEY, KAFKA, BenchEnv, RetryingEnv
-from bench.procs import CpuMeter, Proc, free_port, listener_pid, start_alertmanager, wait_quiet
+from bench.procs import (
+    CpuMeter,
+    Proc,
+    family,
+    free_port,
+    listener_pid,
+    start_alertmanager,
+    wait_quiet,
+)
 from bench.receiver import Receiver
 from bench.render import publish
 from bench.report import OUT_DIR, machine, stamp, write_json
@@ -159,8 +167,9 @@ class AlertingBench:
         }
 
     def _pid_of(self, name: str) -> Any:
+        # the process and its children: the ingest's workers
         return lambda: (
-            [self.procs[name].pid] if name in self.procs and self.procs[name].alive() else []
+            family(self.procs[name].pid) if name in self.procs and self.procs[name].alive() else []
         )
 
     # ---- the systems ------------------------------------------------------------------------

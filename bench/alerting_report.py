@@ -220,7 +220,7 @@ def verdicts(
                 "-" if ratio is None else f"{ratio:.2f}x",
                 "<= 1.0x (no slower)",
                 ratio is not None and ratio <= 1.0,
-                "same rate, same collector, one after the other in this run",
+                "same rate, same receiver, one after the other in this run",
             )
         )
     return rows
