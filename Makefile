@@ -8,7 +8,7 @@ PY := .venv/bin/python
 VAR := $(or $(PACTA_VAR_DIR),var)
 PYTEST_ARGS ?=
 
-.PHONY: help setup up down run test bench lint clean-data
+.PHONY: help setup up down run demo test bench lint clean-data
 
 help: ## List the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  %-11s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -26,6 +26,9 @@ down: ## Stop the services, Kafka and PostgreSQL (data kept)
 run: up ## up, then follow the logs
 	tail -F $(VAR)/log/*.log
 
+demo: ## Load a realistic last month into the running stack (after `make up`)
+	$(LOCAL)/demo.sh
+
 test: setup ## Run the test suite (extra pytest arguments: PYTEST_ARGS="-k foo")
 	$(LOCAL)/tools.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -34,8 +37,8 @@ bench: setup ## Run the benchmark (bench/)
 	$(LOCAL)/tools.sh
 	$(PY) -m bench
 
-lint: ## ruff and strict mypy (shared, services and bench; needs the virtualenv of setup)
-	.venv/bin/ruff check . && .venv/bin/mypy shared services bench
+lint: ## ruff and strict mypy (shared, services, bench and cli; needs the virtualenv of setup)
+	.venv/bin/ruff check . && .venv/bin/mypy shared services bench cli
 
 clean-data: down ## down, then delete var/ (Kafka data, logs, pid files)
 	rm -rf $(VAR)

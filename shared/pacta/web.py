@@ -6,8 +6,16 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 
+import fastapi_offline
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -52,14 +60,53 @@ def create_base_app(
         # Pacta exports Prometheus metrics itself; FastAPI's OpenTelemetry hooks would look up
         # providers on every request for nothing
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # /docs and /redoc are served below with assets of our own, not from a CDN
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.api_keys = settings.keys()
     app.state.readiness = {}
     install_problem_handlers(app)
     app.include_router(health_router())
+    install_docs(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(RequestTimer)
     return app
+
+
+DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+"""Swagger UI 5 and ReDoc, pinned with the fastapi-offline package, so /docs works offline."""
+
+
+def install_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc, their scripts and styles served from /docs/assets."""
+    app.mount("/docs/assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+    title, openapi = app.title, app.openapi_url or "/openapi.json"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> Response:
+        return get_swagger_ui_html(
+            openapi_url=openapi,
+            title=f"{title}: API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon.png",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    async def swagger_ui_redirect() -> Response:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> Response:
+        return get_redoc_html(
+            openapi_url=openapi,
+            title=f"{title}: API",
+            redoc_js_url="/docs/assets/redoc.standalone.js",
+            redoc_favicon_url="/docs/assets/favicon.png",
+            with_google_fonts=False,
+        )
 
 
 class RequestTimer:

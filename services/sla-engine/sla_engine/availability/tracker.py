@@ -74,6 +74,7 @@ class OutageTracker:
         self.on_commit: list[Callable[[], None]] = []  # run after a commit (the relay's bell)
         self._applied: Dues = {}  # timers the consumer's open transaction asks for
         self.live: dict[str, tuple[Objective, list[OpenInterval], list[OpenInterval]]] = {}
+        self.gauged: set[str] = set()  # services whose gauges are registered
 
     def objective(self, service: str) -> Objective:
         policy = select_availability_policy(self.registry.policies.values(), service)
@@ -239,13 +240,17 @@ class OutageTracker:
     ) -> None:
         """Keep the service's outages for its gauges, which are computed at each scrape, so
         a dashboard sees the availability fall during an outage, not only at its events."""
-        if service not in self.live:
-            AVAILABILITY.labels(service).set_function(lambda: self._gauge(service, "actual"))
-            if objective.target is not None:
-                BUDGET_REMAINING.labels(service).set_function(
-                    lambda: self._gauge(service, "budget")
-                )
         self.live[service] = (objective, down, windows)
+        # only a service with an availability target has gauges (docs/metrics.md), and it
+        # gets them when the target comes, also after its first monitoring events
+        if objective.target is not None and service not in self.gauged:
+            AVAILABILITY.labels(service).set_function(lambda: self._gauge(service, "actual"))
+            BUDGET_REMAINING.labels(service).set_function(lambda: self._gauge(service, "budget"))
+            self.gauged.add(service)
+        elif objective.target is None and service in self.gauged:
+            AVAILABILITY.remove(service)
+            BUDGET_REMAINING.remove(service)
+            self.gauged.discard(service)
 
     def _gauge(self, service: str, which: str) -> float:
         objective, down, windows = self.live[service]
