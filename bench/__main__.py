@@ -1,6 +1,6 @@
 """`python -m bench` (`make bench`): run the benchmarks against their targets and print PASS/MISS.
 
-    python -m bench                       # every benchmark (ingest, engine)
+    python -m bench                       # every benchmark
     python -m bench --only ingest --duration 10
     python -m bench --only ingest --profile   # + py-spy profiles of the ingest (needs py-spy)
     python -m bench --only engine
@@ -9,7 +9,8 @@
     python -m bench --only cost           # CPU per event of every process, at 1,000 events/s
 
 Needs Kafka and PostgreSQL up (`make setup`) and wrk + prometheus-alertmanager
-(`bash deploy/local/tools.sh`). Results: a table on stdout, the details as JSON in var/bench/.
+(`bash deploy/local/tools.sh`). Results: a table on stdout, the details as JSON in var/bench/, each service level's latest
+figure in bench/results.json and the table at the top of docs/benchmarks.md (`python -m bench.render`).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from bench import alerting, cost, drain, engine, ingest, reporting
 from pacta.logs import configure_logging
 
 RERUN = (
-    "Re-run: `make bench`, or `.venv/bin/python -m bench --only ingest --duration 10` "
-    "(add --profile for py-spy profiles) or `--only engine`; see docs/benchmarks.md"
+    "Re-run: `make bench`, or one phase: `.venv/bin/python -m bench --only ingest --duration 10` "
+    "(add --profile for py-spy profiles), `--only engine`, `--only cost`, `--only drain`, "
+    "`--only alerting`; figures in bench/results.json, table in docs/benchmarks.md"
 )
 
 
