@@ -310,7 +310,7 @@ class AlertingBench:
         out = analyse(system, run, hits, since)
         if system == "pacta":
             fired = await self._fired_at()
-            out["stages"] = pacta_stages(run, arrivals, prefix, fired)
+            out["stages"] = pacta_stages(run, arrivals, prefix, fired, since)
         out.update(
             load_before=load,
             load_after=round(os.getloadavg()[0], 2),

@@ -80,11 +80,17 @@ def _rounded(values: list[float]) -> dict[str, float | None]:
 
 
 def pacta_stages(
-    run: PacedRun, arrivals: Iterable[Arrival], prefix: str, fired_at: dict[str, float]
+    run: PacedRun,
+    arrivals: Iterable[Arrival],
+    prefix: str,
+    fired_at: dict[str, float],
+    since: dict[int, float] | None = None,
 ) -> dict[str, dict[str, float | None]]:
     """Where the time of each event's first notification went, by the instants the pipeline
     itself records: the breach's `detected_at` (sla-engine) and the alert's `fired_at`
-    (alerting, when it applied the signal). One clock: every process is on this machine."""
+    (alerting, when it applied the signal). The first stage starts at the POST, or at
+    `since[k]` (the breach's deadline, in the storm). One clock: every process is on this
+    machine."""
     head = prefix + "-"
     detect: list[float] = []
     consume: list[float] = []
@@ -100,13 +106,14 @@ def pacta_stages(
                 continue
             seen.add(k)
             detected = parse_timestamp_ms(str(alert["detected_at"])) / 1000
-            detect.append(1000 * (detected - run.sent[k].at))
+            start = run.sent[k].at if since is None else since.get(k, run.sent[k].at)
+            detect.append(1000 * (detected - start))
             fired = fired_at.get(str(alert.get("alert_id")))
             if fired is not None:
                 consume.append(1000 * (fired - detected))
                 deliver.append(1000 * (a.at - fired))
     return {
-        "post_to_engine_detected": _rounded(detect),
+        ("post" if since is None else "deadline") + "_to_engine_detected": _rounded(detect),
         "engine_detected_to_alerting_fired": _rounded(consume),
         "alerting_fired_to_webhook": _rounded(deliver),
     }

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 
 from bench.alerting_http import Arrival, PacedRun, Sent, paced_post
-from bench.alerting_report import analyse, deadlines, matched, pacta_keys, verdicts
+from bench.alerting_report import analyse, deadlines, matched, pacta_keys, pacta_stages, verdicts
 from bench.receiver import Receiver
 
 T0 = 1767225600.0  # 2026-01-01T00:00:00Z
@@ -72,3 +72,19 @@ async def test_the_receiver_process_keeps_every_post_in_order(tmp_path: Path) ->
     assert [a.at for a in got] == sorted(a.at for a in got)
     assert tail == got[150:]
     assert got[0].at >= run.sent[0].at
+
+
+def test_the_storm_splits_from_the_deadline_to_the_engines_detection() -> None:
+    run = PacedRun(rate=1000, count=1, sent=[Sent(T0, 202, 1.0)])
+    alert = {
+        "ticket_id": "p-0",
+        "kind": "breach",
+        "alert_id": "a-0",
+        "deadline": "2026-01-01T00:00:01.000Z",
+        "detected_at": "2026-01-01T00:00:01.030Z",
+    }
+    arrivals = [Arrival(T0 + 1.1, "/pacta", "k", orjson.dumps({"alerts": [alert]}))]
+    stages = pacta_stages(run, arrivals, "p", {"a-0": T0 + 1.06}, deadlines(arrivals, "p"))
+    assert stages["deadline_to_engine_detected"]["p50"] == 30.0
+    assert stages["engine_detected_to_alerting_fired"]["p50"] == 30.0
+    assert pacta_stages(run, arrivals, "p", {})["post_to_engine_detected"]["p50"] == 1030.0
