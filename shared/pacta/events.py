@@ -39,6 +39,9 @@ CALENDARS_TOPIC = "sla.calendars"
 POLICIES_TOPIC = "sla.policies"
 """Compacted: key = policy name, value = `PolicyRecord` JSON with every version (a deletion is
 a version too, so a policy's history is never lost to compaction)."""
+REPORTS_TOPIC = "reports.issued"
+"""Key = subscription name, value = `ReportIssued` JSON: a revision of a monthly report for one
+subscription, which alerting delivers to the subscription's receiver."""
 ALL_TOPICS = (
     MONITORING_TOPIC,
     TICKETS_TOPIC,
@@ -46,6 +49,7 @@ ALL_TOPICS = (
     FACTS_TOPIC,
     CALENDARS_TOPIC,
     POLICIES_TOPIC,
+    REPORTS_TOPIC,
 )
 COMPACTED_TOPICS = frozenset({CALENDARS_TOPIC, POLICIES_TOPIC})
 
@@ -295,6 +299,32 @@ class PolicyRecord(BaseModel):
 
     name: str
     versions: list[ResourceVersion]
+
+
+class ReportIssued(BaseModel):
+    """A revision of a monthly report issued for one report subscription (reporting produces
+    it, alerting delivers it: an e-mail with the report attached, or a link)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    delivery_id: str
+    """Stable per subscription and revision: a record delivered twice is queued once."""
+    subscription: str
+    receiver: str
+    month: str
+    tz: str
+    revision: int
+    published_at: str
+    services: list[str] | None = None
+    format: str
+    filename: str
+    content_type: str
+    content_base64: str | None = None
+    """The report itself; None when too large for a record (the link stands in)."""
+    link: str
+    """Where the revision is served as issued (relative to reporting's base URL)."""
+    summary: list[dict[str, Any]] = []
+    """Per service: availability and compliance with whether each met its target."""
 
 
 def cloudevent_headers(

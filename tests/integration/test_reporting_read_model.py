@@ -257,7 +257,18 @@ async def test_figures_redelivered_out_of_order_and_rebuilt(
         "outages": 2,
         "mtbf_seconds": (agreed - 3600) / 2,
         "mtrs_seconds": 1800.0,
+        "unmeasured_seconds": 0.0,
+        "coverage": 100.0,
     }
+    outcomes = ("met", "breached", "compliance")
+    for metric in ("response", "resolution"):
+        # the per-priority outcomes add up to the metric's; no policy record: no targets
+        block = s["tickets"][metric]
+        per = block.pop("by_priority")
+        assert block.pop("target_met") is None
+        assert sum(p["met"] for p in per.values()) == block["met"]
+        assert sum(p["breached"] for p in per.values()) == block["breached"]
+        assert all(p["target"] is None and p["target_met"] is None for p in per.values())
     assert s["tickets"] == {
         "total": 3,
         "by_priority": {"P1": 2, "P2": 1, "P3": 0, "P4": 0},
@@ -287,9 +298,15 @@ async def test_figures_redelivered_out_of_order_and_rebuilt(
         "start": "2026-09-30T22:00:00.000Z",
         "end": "2026-10-31T23:00:00.000Z",
     }
-    assert b["availability"]["agreed_service_seconds"] == 31 * 86400 + 3600 - 7200
+    # the two hours of 30 September lie before the service's first data: not measured
+    assert b["availability"]["agreed_service_seconds"] == 31 * 86400 - 3600 - 7200
+    assert b["availability"]["unmeasured_seconds"] == 7200.0
     assert b["availability"]["downtime_seconds"] == 3600.0
-    assert b["tickets"]["response"] == {"met": 2, "breached": 0, "compliance": 100.0}
+    assert {k: b["tickets"]["response"][k] for k in outcomes} == {
+        "met": 2,
+        "breached": 0,
+        "compliance": 100.0,
+    }
     assert b["tickets"]["total"] == 3
     assert [x["signal_id"] for x in b["breaches"]] == [f"{SVC}-ab"]
     nov = get_report(reporting.url, month="2026-11", service=SVC, tz="Europe/Berlin").json()

@@ -29,7 +29,30 @@ async def ack(
         await store.alerts.save(conn, alerts=[(acked, [])])
         entry = HistoryEntry(alert.id, now_ms, "acknowledged", {"by": by})
         await store.alerts.add_history(conn, entries=[entry])
+        await _tell_pagerduty(conn, ctx, acked, now_ms)
     return acked
+
+
+async def _tell_pagerduty(conn: AsyncConnection, ctx: Context, alert: Alert, now_ms: int) -> None:
+    """PagerDuty keeps paging until it hears of the ack: every PagerDuty receiver (or receiver
+    with a PagerDuty integration) that was told the alert fired is sent `acknowledge` now,
+    not at the group's next notification (which may never come)."""
+    for receiver in await store.deliveries.receivers_told(conn, alert_id=alert.id):
+        config = ctx.live.receivers.get(receiver)
+        kinds = [getattr(c, "type", "") for c in getattr(config, "integrations", [config])]
+        if "pagerduty" not in kinds:
+            continue
+        await direct.enqueue_direct(
+            conn,
+            ctx,
+            alert=alert,
+            receiver=receiver,
+            status="firing",
+            key_parts=("acknowledge", alert.id, receiver),
+            group_key=f"acknowledge:{alert.id}",
+            now_ms=now_ms,
+            event="acknowledge notified",
+        )
 
 
 async def resolve(
@@ -50,7 +73,12 @@ async def resolve(
 
 
 async def expire_silence(conn: AsyncConnection, ctx: Context, silence_id: str, now_ms: int) -> bool:
-    ended = await store.silences.end(conn, ids=[silence_id], at=ms_to_datetime(now_ms))
+    at = ms_to_datetime(now_ms)
+    if await store.silences.delete_pending(conn, silence_id=silence_id, at=at):
+        # one that has not started is removed, as in Alertmanager: it never muted anything
+        await direct.wake_silenced(conn, ctx, [])
+        return True
+    ended = await store.silences.end(conn, ids=[silence_id], at=at)
     if ended:
         await direct.wake_silenced(conn, ctx, ended)
     return bool(ended)

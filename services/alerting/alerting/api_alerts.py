@@ -15,7 +15,8 @@ from alerting import actions, store
 from alerting.context import Context
 from alerting.deps import Ctx
 from alerting.domain import links
-from alerting.specs import SilenceSpec, silence_from_row
+from alerting.live import load_silences
+from alerting.specs import SilenceSpec
 from alerting.store.alerts import AlertRecord
 from alerting.store.silences import SilenceRow
 from alerting.views import alert_view, current_state, delivery_view
@@ -30,6 +31,7 @@ AlertId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 SilenceId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Token = Annotated[str, Path(max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")]
 StateFilter = Literal["firing", "acknowledged", "silenced", "inhibited", "resolved"]
+SilenceState = Literal["pending", "active", "expired"]
 Outcome = Literal["pending", "sending", "delivered", "failed"]
 Text = Annotated[str, Query(max_length=200, pattern=r"^[^\x00]*$")]
 
@@ -157,6 +159,7 @@ async def ack_by_link(ctx: Ctx, token: Token) -> HTMLResponse:
         alert = await actions.ack(conn, ctx, alert_id, "link", now_ms())
     if alert is None:
         return _page("Link not valid", "The alert of this link no longer exists.", status=404)
+    ctx.delivery_wake.set()  # PagerDuty hears of the ack now
     return _page(f"Alert {alert.id}", f"State: <b>{html.escape(alert.state)}</b>. Thank you.")
 
 
@@ -190,7 +193,8 @@ async def add_silence(request: Request, ctx: Ctx, _: AdminKey) -> dict[str, Any]
     spec: SilenceSpec = validate(SilenceSpec, await json_body(request))
     at = now_ms()
     starts = spec.starts_at or ms_to_datetime(at)
-    if spec.ends_at <= starts:
+    if spec.ends_at <= starts or datetime_to_ms(spec.ends_at) <= at:
+        # a silence that has already ended would mute nothing: refused, as in Alertmanager
         raise invalid([{"field": "ends_at", "message": "must lie in the future"}])
     silence = SilenceRow(
         id="si-" + uuid.uuid4().hex[:20],
@@ -203,16 +207,22 @@ async def add_silence(request: Request, ctx: Ctx, _: AdminKey) -> dict[str, Any]
     )
     async with ctx.engine.begin() as conn:
         await store.silences.add(conn, silence=silence)
-    ctx.live.silences.append(silence_from_row(silence))
+        generation = await store.config.generation(conn)
+        silences = await load_silences(conn)
+    live = ctx.live
+    live.patch(generation, ("silences", "all"), lambda: setattr(live, "silences", silences))
     return _silence_view(silence, at)
 
 
 @router.get("/silences", tags=["silences"], responses=READ)
-async def list_silences(ctx: Ctx, _: ReaderKey) -> dict[str, Any]:
+async def list_silences(
+    ctx: Ctx, _: ReaderKey, state: SilenceState | None = None
+) -> dict[str, Any]:
     async with ctx.engine.connect() as conn:
         rows = await store.silences.listing(conn)
     at = now_ms()
-    return {"items": [_silence_view(r, at) for r in rows]}
+    views = [_silence_view(r, at) for r in rows]
+    return {"items": [v for v in views if state is None or v["state"] == state]}
 
 
 @router.get("/silences/{silence_id}", tags=["silences"], responses={**READ, **responses(404)})

@@ -13,6 +13,7 @@ from alerting.context import Context
 from alerting.deps import Ctx
 from alerting.domain.routing import RootSpec, build_tree, describe, match, references
 from alerting.live import LiveConfig
+from alerting.receivers import secrets
 from alerting.receivers.base import ReceiverConfig
 from alerting.specs import EscalationPolicySpec, InhibitRules
 from alerting.web_helpers import READ, WRITE, body_schema, invalid, json_body, responses, validate
@@ -21,7 +22,6 @@ from pacta.problems import Problem
 
 router = APIRouter(prefix="/v1")
 Name = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
-SECRET_SHOWN = "<set>"
 
 
 class Items(BaseModel):
@@ -37,12 +37,7 @@ class RouteTest(BaseModel):
     routes: dict[str, Any] | None = None
 
 
-def _shown(name: str, config: ReceiverConfig) -> dict[str, Any]:
-    body = config.model_dump(mode="json")
-    for field in config.SECRET_FIELDS:
-        if body.get(field) is not None:
-            body[field] = SECRET_SHOWN
-    return {"name": name, **body}
+_shown = secrets.shown
 
 
 # ---- receivers ----------------------------------------------------------------------------
@@ -89,22 +84,24 @@ async def put_receiver(
     if not isinstance(body, dict):
         raise invalid([{"field": "body", "message": "must be a JSON object"}])
     live = ctx.live
-    previous = live.receivers.get(name)
-    if previous is not None and previous.model_dump().get("type") == body.get("type"):
-        # a body read back from GET shows secrets as "<set>": keep the stored ones
-        for field in previous.SECRET_FIELDS:
-            if body.get(field) == SECRET_SHOWN:
-                body[field] = getattr(previous, field)
+    # a body read back from GET shows secrets as "<set>": the stored ones are kept while the
+    # receiver still sends to the same place
+    errors = secrets.restore(live.receivers.get(name), body)
+    if errors:
+        raise invalid(errors)
     config = parse_receiver_checked(body)
     stored = config.model_dump(mode="json")
     async with ctx.engine.begin() as conn:
         created = await store.config.put(conn, kind="receiver", name=name, body=stored)
-    live.receivers[name] = config
+        generation = await store.config.generation(conn)
+    live.patch(generation, ("receiver", name), lambda: live.receivers.__setitem__(name, config))
     response.status_code = 201 if created else 200
     return _shown(name, config)
 
 
 def parse_receiver_checked(body: dict[str, Any]) -> ReceiverConfig:
+    if "integrations" in body:
+        body.setdefault("type", "integrations")
     kind = body.get("type")
     if not isinstance(kind, str) or kind not in receivers.TYPES:
         raise invalid([{"field": "type", "message": f"must be one of {sorted(receivers.TYPES)}"}])
@@ -126,9 +123,10 @@ async def delete_receiver(ctx: Ctx, name: Name, _: AdminKey) -> Response:
         raise Problem(409, "Conflict", f"receiver {name!r} is used by {users}")
     async with ctx.engine.begin() as conn:
         found = await store.config.delete(conn, kind="receiver", name=name)
+        generation = await store.config.generation(conn)
     if not found and name not in live.receivers:
         raise Problem(404, "Not found", f"receiver {name!r} does not exist")
-    live.receivers.pop(name, None)
+    live.patch(generation, ("receiver", name), lambda: live.drop_receiver(name))
     return Response(status_code=204)
 
 
@@ -187,7 +185,10 @@ async def put_routes(request: Request, ctx: Ctx, _: AdminKey) -> dict[str, Any]:
     body = spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
     async with ctx.engine.begin() as conn:
         await store.config.put(conn, kind="routes", name="root", body=body)
-    ctx.live.set_tree(body)
+        generation = await store.config.generation(conn)
+    # in force for every signal consumed after this answer
+    live = ctx.live
+    live.patch(generation, ("routes", "root"), lambda: live.set_tree(body))
     return body
 
 
@@ -225,7 +226,9 @@ async def put_inhibit_rules(request: Request, ctx: Ctx, _: AdminKey) -> Items:
     items = [r.model_dump(mode="json") for r in rules.items]
     async with ctx.engine.begin() as conn:
         await store.config.put(conn, kind="inhibit_rules", name="all", body=items)
-    ctx.live.set_inhibit(items)
+        generation = await store.config.generation(conn)
+    live = ctx.live
+    live.patch(generation, ("inhibit_rules", "all"), lambda: live.set_inhibit(items))
     return Items(items=items)
 
 
@@ -274,7 +277,8 @@ async def put_policy(
     body = spec.model_dump(mode="json")
     async with ctx.engine.begin() as conn:
         created = await store.config.put(conn, kind="escalation_policy", name=name, body=body)
-    live.set_policy(name, body)
+        generation = await store.config.generation(conn)
+    live.patch(generation, ("escalation_policy", name), lambda: live.set_policy(name, body))
     response.status_code = 201 if created else 200
     return {"name": name, **body}
 
@@ -294,7 +298,8 @@ async def delete_policy(ctx: Ctx, name: Name, _: AdminKey) -> Response:
             raise Problem(409, "Conflict", f"escalation policy {name!r} is used by routes {used}")
     async with ctx.engine.begin() as conn:
         found = await store.config.delete(conn, kind="escalation_policy", name=name)
+        generation = await store.config.generation(conn)
     if not found and name not in live.policies:
         raise Problem(404, "Not found", f"escalation policy {name!r} does not exist")
-    live.drop_policy(name)
+    live.patch(generation, ("escalation_policy", name), lambda: live.drop_policy(name))
     return Response(status_code=204)

@@ -13,9 +13,10 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alerting import config_file, delivery, dispatcher, live, store
+from alerting import config_file, delivery, dispatcher, live, report_delivery, store
 from alerting.api_alerts import router as alerts_router
 from alerting.api_config import router as config_router
+from alerting.api_import import router as import_router
 from alerting.calendar_feed import CalendarFeed
 from alerting.consumer import make_handler
 from alerting.context import Context
@@ -36,8 +37,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 STATES = ("firing", "acknowledged", "silenced", "inhibited", "resolved")
 
 
-async def _refresh(ctx: Context, stop: asyncio.Event, every: float = 5.0) -> None:
+async def _refresh(ctx: Context, stop: asyncio.Event) -> None:
     """Pick up what other instances changed through their API, and keep the gauges current."""
+    every = ctx.settings.alerting_refresh_seconds
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)
@@ -108,6 +110,8 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
             give_up_after=settings.alerting_give_up_after_seconds,
         )
         ctx.delivery_room, ctx.delivery_start = worker.room, worker.start
+        reports = report_delivery.runtime(settings, ctx.engine, ctx, now_ms)
+        reports.start()
         stop = asyncio.Event()
         tasks = [
             asyncio.create_task(feed.run(stop), name="calendar-feed"),
@@ -122,6 +126,7 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
             yield
         finally:
             await stop_tasks(stop, tasks)
+            await reports.stop()
             await worker.close()
 
     lifespan = consumer_lifespan(
@@ -141,4 +146,5 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
     )
     app.include_router(config_router)
     app.include_router(alerts_router)
+    app.include_router(import_router)
     return app

@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import aiohttp
 import httpx
@@ -105,7 +106,10 @@ class Worker:
         cached = self.senders.get(name)
         if cached is None or cached[0] != fingerprint:
             module = receivers.TYPES[kind]
-            client = self.web if getattr(module, "CLIENT", "httpx") == "aiohttp" else self.http
+            wanted = getattr(module, "CLIENT", "httpx")
+            client: Any = self.web if wanted == "aiohttp" else self.http
+            if wanted == "both":
+                client = (self.http, self.web)
             cached = (fingerprint, module.build(config, client))
             self.senders[name] = cached
         return kind, cached[1]

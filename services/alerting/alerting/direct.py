@@ -11,7 +11,7 @@ from alerting import store
 from alerting.context import Context
 from alerting.domain.alerts import Alert
 from alerting.flushing import idempotency_key, newest_detected
-from alerting.specs import silence_from_row
+from alerting.live import load_silences
 from alerting.store.alerts import HistoryEntry
 from alerting.store.deliveries import NewDelivery, Status
 from pacta.durations import ms_to_datetime
@@ -68,6 +68,10 @@ async def close_escalations(conn: AsyncConnection, ctx: Context, alert: Alert, n
 
 async def wake_silenced(conn: AsyncConnection, ctx: Context, silence_ids: Sequence[str]) -> None:
     """Silences ended early: reload them and flush the groups they held back now."""
-    ctx.live.silences = [silence_from_row(r) for r in await store.silences.in_force(conn)]
+    generation = await store.config.generation(conn)
+    silences = await load_silences(conn)
+    # before the commit (the consumer's transaction ends elsewhere): a rollback leaves this
+    # instance ahead until the next change, and the signal's redelivery does it again anyway
+    ctx.live.patch(generation, ("silences", "all"), lambda: setattr(ctx.live, "silences", silences))
     await store.groups.wake_held_by(conn, silence_ids=silence_ids)
     ctx.dispatch_wake.set()

@@ -3,6 +3,7 @@ rules, escalation policies, silences, and the calendars copied from the engine's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,9 +33,26 @@ class LiveConfig:
     silences: list[Silence] = field(default_factory=list)
     calendars: dict[str, Calendar] = field(default_factory=lambda: dict(BUILTIN_CALENDARS))
     origins: dict[tuple[str, str], str] = field(default_factory=dict)
+    # the generation of the snapshot in force, the newest generation applied in any way, and
+    # per resource the generation of the change this instance made to it itself
+    generation: int = 0
+    applied: int = 0
+    patched: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def patch(self, generation: int, resource: tuple[str, str], change: Callable[[], None]) -> None:
+        """Apply a change this instance committed at `generation`, unless what is in force
+        already has it or something newer (a snapshot read after it, a later change)."""
+        if generation <= self.generation or generation <= self.patched.get(resource, 0):
+            return
+        change()
+        self.patched[resource] = generation
+        self.applied = max(self.applied, generation)
 
     def set_receiver(self, name: str, body: dict[str, Any]) -> None:
         self.receivers[name] = parse_receiver(body)
+
+    def drop_receiver(self, name: str) -> None:
+        self.receivers.pop(name, None)
 
     def set_tree(self, body: dict[str, Any] | None) -> None:
         self.tree_spec = body
@@ -56,6 +74,8 @@ class LiveConfig:
 
 def parse_receiver(body: dict[str, Any]) -> ReceiverConfig:
     """Validate a receiver body against its type's `Config` (ValueError for a bad type)."""
+    if isinstance(body, dict) and "integrations" in body:
+        body = {"type": "integrations", **body}
     kind = body.get("type") if isinstance(body, dict) else None
     module = receivers.TYPES.get(kind) if isinstance(kind, str) else None
     if module is None:
@@ -66,8 +86,12 @@ def parse_receiver(body: dict[str, Any]) -> ReceiverConfig:
 
 async def load(conn: AsyncConnection, calendars: dict[str, Calendar] | None = None) -> LiveConfig:
     """Everything from the alerting schema; a stored resource that no longer validates (a
-    receiver type changed shape) is logged and left out rather than stopping the service."""
+    receiver type changed shape) is logged and left out rather than stopping the service.
+
+    The generation is read first: what is read after it is at least that new (a snapshot may
+    be newer than its number says, never older)."""
     live = LiveConfig()
+    live.generation = live.applied = await store.config.generation(conn)
     if calendars is not None:
         live.calendars = calendars
     for row in await store.config.load_all(conn):
@@ -84,14 +108,25 @@ async def load(conn: AsyncConnection, calendars: dict[str, Calendar] | None = No
             live.origins[(kind, name)] = row.origin
         except ValueError as exc:
             log.error("stored configuration left out", kind=kind, name=name, error=str(exc))
-    live.silences = [silence_from_row(r) for r in await store.silences.in_force(conn)]
+    live.silences = await load_silences(conn)
     return live
 
 
-def replace_into(target: LiveConfig, fresh: LiveConfig) -> None:
-    """Swap in what another instance may have changed, keeping the calendar copy."""
+async def load_silences(conn: AsyncConnection) -> list[Silence]:
+    return [silence_from_row(r) for r in await store.silences.in_force(conn)]
+
+
+def replace_into(target: LiveConfig, fresh: LiveConfig) -> bool:
+    """Swap in what another instance may have changed, keeping the calendar copy; a snapshot
+    older than a change already in force (read before this instance's own PUT committed) is
+    dropped, so no refresh brings an older configuration back."""
+    if fresh.generation < target.applied:
+        return False
     for name in (
         "receivers", "tree_spec", "tree", "inhibit_spec", "inhibit",
         "policy_specs", "policies", "silences", "origins",
     ):  # fmt: skip
         setattr(target, name, getattr(fresh, name))
+    target.generation = target.applied = fresh.generation
+    target.patched = {}
+    return True

@@ -28,6 +28,12 @@ class AlertingSettings(CommonSettings):
     )
     # Alertmanager sets no limit (each group notifies on its own); 4 capped a receiver at
     # about 400 notifications/s on a busy box, 32 lets one keep up with 1,000 groups/s
+    alerting_refresh_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        description="how often an instance reads the configuration other instances changed",
+    )
     alerting_receiver_concurrency: int = Field(
         32, ge=1, le=256, description="deliveries in flight at once per receiver"
     )

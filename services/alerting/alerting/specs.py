@@ -72,7 +72,7 @@ class EscalationPolicySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     steps: list[StepSpec] = Field(min_length=1, max_length=32)
-    repeat: int = Field(0, ge=0, le=100)
+    repeat: int = Field(0, ge=0, le=100, strict=True)
 
     @model_validator(mode="after")
     def _ordered(self) -> EscalationPolicySpec:
@@ -100,6 +100,17 @@ class SilenceSpec(BaseModel):
     expire_on_resolve: bool = False
 
     _t = field_validator("comment", "created_by")(_no_nul)
+
+    @field_validator("matchers")
+    @classmethod
+    def _not_everything(cls, value: list[str]) -> list[str]:
+        # as Alertmanager: `=` and `=~` matchers that all match the empty string would mute
+        # every alert lacking the label (and `{}` every alert); like Alertmanager, a negative
+        # matcher (`team!="x"`) counts as one that does not
+        parsed = parse_matcher_list(value)
+        if all(m.op in ("=", "=~") and m.matches({}) for m in parsed):
+            raise ValueError("at least one matcher must not match the empty string")
+        return value
 
     @model_validator(mode="after")
     def _window(self) -> SilenceSpec:

@@ -87,6 +87,9 @@ def invalid(errors: list[dict[str, Any]]) -> Problem:
 
 def validate(model: type[M], data: Any, prefix: str = "") -> M:
     """`data` as `model`, or a 422 problem naming each field that is wrong."""
+    if not isinstance(data, dict):
+        # JSON null, a list, a number: every body here is an object
+        raise invalid([{"field": prefix or "body", "message": "must be a JSON object"}])
     try:
         return model.model_validate(data)
     except ValidationError as exc:

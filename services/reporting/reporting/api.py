@@ -1,25 +1,32 @@
-"""Routes of the reporting service: the monthly report in four formats and the trends."""
+"""Routes of the reporting service: the monthly report in four formats and the trends
+(docs/reporting.md)."""
 
 from __future__ import annotations
 
 import time
 from datetime import date
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
+from pacta.auth import AdminKey
 from pacta.clock import now_ms
 from pacta.durations import parse_timestamp_ms
 from pacta.problems import Problem
-from reporting import reports
+from reporting import publication, reports, review, subscriptions
+from reporting.context import Ctx, Reporting
 from reporting.domain.periods import (
     Bucket,
     PeriodError,
     last_complete_month,
     local_midnight_ms,
     month_bounds,
+    month_name,
+    parse_month,
+    shift_month,
     zone,
 )
 from reporting.metrics import REPORT_SECONDS
@@ -59,10 +66,31 @@ def _checked_tz(tz: str) -> str:
     return tz
 
 
-async def _run(request: Request, build: Any) -> Any:
+def download_name(month: str, service: str | None, fmt: str) -> str:
+    """`Content-Disposition` for a download, whatever the service is called (RFC 6266): an
+    ASCII `filename` with everything else replaced, and the exact name as UTF-8 `filename*`
+    (percent-encoded, so no quote or line break can add a parameter or a header)."""
+    name = f"sla-report-{month}{'-' + service if service else ''}.{fmt}"
+    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "-._") else "_" for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def checked_month(month: str | None, now: int, tz: str) -> str:
+    if month is None:
+        return last_complete_month(now, tz)
     try:
-        async with request.app.state.engine.connect() as conn:
-            return await build(conn, request.app.state.schema)
+        parse_month(month)
+    except PeriodError as exc:
+        raise bad(exc.field, exc.message) from None
+    return month
+
+
+async def _run(ctx: Reporting, build: Any) -> Any:
+    try:
+        async with ctx.engine.connect() as conn:
+            return await build(conn, ctx.schema)
+    except reports.MonthNotStarted as exc:
+        raise bad("month", f"{exc.args[0]} has not started yet") from None
     except reports.UnknownService as exc:
         raise Problem(
             404,
@@ -77,7 +105,7 @@ async def _run(request: Request, build: Any) -> Any:
 @router.get(
     "/reports/monthly",
     tags=["reports"],
-    summary="The monthly SLA report (SPEC §6) as JSON, CSV, HTML or PDF",
+    summary="The monthly SLA report as JSON, CSV, HTML or PDF (docs/reporting.md)",
     responses={
         **ERRORS,
         200: {
@@ -87,9 +115,9 @@ async def _run(request: Request, build: Any) -> Any:
     },
 )
 async def monthly_report(
-    request: Request,
+    ctx: Ctx,
     _: Reader,
-    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+    month: Annotated[str | None, Query(max_length=16, description="YYYY-MM")] = None,
     service: ServiceQ = None,
     tz: TzQ = "UTC",
     format: Literal["json", "csv", "html", "pdf"] = "json",
@@ -97,45 +125,181 @@ async def monthly_report(
     started = time.perf_counter()
     tz = _checked_tz(tz)
     now = now_ms()
-    month = month or last_complete_month(now, tz)
+    month = checked_month(month, now, tz)
 
     async def build(conn: Any, schema: str) -> dict[str, Any]:
         report = await reports.monthly(
             conn, schema, month=month, tz=tz, service=service, now_ms=now
         )
+        published = await publication.revision_of(conn, schema, month, tz, None)
+        report = publication.with_publication(report, published)
+        report = await review.with_review(conn, schema, report)
         if format in ("html", "pdf"):
             report["_trends"] = await _charts(conn, schema, month, tz, service, now)
         return report
 
-    report = await _run(request, build)
+    report = await _run(ctx, build)
     body = render_report(report, format)
     REPORT_SECONDS.labels(format).observe(time.perf_counter() - started)
     headers = {}
     if format in ("csv", "pdf"):
-        name = f"sla-report-{month}{'-' + service if service else ''}.{format}"
-        headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        headers["Content-Disposition"] = download_name(month, service, format)
     return Response(body, media_type=MEDIA[format], headers=headers)
+
+
+async def monthly_json(
+    ctx: Reporting, month: str, tz: str, service: str | None, now: int
+) -> dict[str, Any]:
+    """The month's report as JSON answers it (publication and review included)."""
+
+    async def build(conn: Any, schema: str) -> dict[str, Any]:
+        report = await reports.monthly(
+            conn, schema, month=month, tz=tz, service=service, now_ms=now
+        )
+        published = await publication.revision_of(conn, schema, month, tz, None)
+        report = publication.with_publication(report, published)
+        return await review.with_review(conn, schema, report)
+
+    result: dict[str, Any] = await _run(ctx, build)
+    return result
+
+
+async def issued_report(ctx: Reporting, month: str, tz: str, now: int) -> dict[str, Any]:
+    """The month's report over every service, charts included, as it is issued."""
+
+    async def build(conn: Any, schema: str) -> dict[str, Any]:
+        report = await reports.monthly(conn, schema, month=month, tz=tz, service=None, now_ms=now)
+        report = await review.with_review(conn, schema, report)  # the actions as at issue
+        report["_trends"] = await _charts(conn, schema, month, tz, None, now)
+        return report
+
+    result: dict[str, Any] = await _run(ctx, build)
+    return result
+
+
+async def issue_month(
+    ctx: Reporting, month: str, tz: str, now: int, *, automatic: bool
+) -> publication.Issued | None:
+    """Issue the month's report with a delivery for every subscription in its zone."""
+    report = await issued_report(ctx, month, tz, now)
+
+    async def deliveries(conn: Any, body: dict[str, Any]) -> None:
+        await subscriptions.enqueue_deliveries(
+            conn, ctx.schema, body, render=render_report, now_ms=now
+        )
+
+    issued = await publication.issue(
+        ctx.engine, ctx.schema, report, now_ms=now, automatic=automatic, also=deliveries
+    )
+    ctx.outbox_wake.set()
+    return issued
+
+
+@router.post(
+    "/reports/monthly/{month}/publish",
+    tags=["reports"],
+    status_code=201,
+    summary="Issue the month's report as it stands now, as its next revision (admin)",
+    responses={**ERRORS, 403: {"description": "Not an admin key", **PROBLEM}},
+)
+async def publish(ctx: Ctx, _: AdminKey, month: str, tz: TzQ = "UTC") -> Response:
+    tz = _checked_tz(tz)
+    now = now_ms()
+    month = checked_month(month, now, tz)
+    if month_bounds(month, tz)[1] > now:
+        raise bad("month", f"{month} has not ended yet: only a whole month is issued")
+    issued = await issue_month(ctx, month, tz, now, automatic=False)
+    assert issued is not None  # a call always issues
+    body = {
+        "month": month,
+        "tz": tz,
+        "revision": issued.revision,
+        "published_at": issued.published_at,
+    }
+    return Response(orjson.dumps(body), status_code=201, media_type="application/json")
+
+
+@router.get(
+    "/reports/monthly/{month}/published",
+    tags=["reports"],
+    summary="A revision of the month's report exactly as issued (default the latest)",
+    responses={
+        **ERRORS,
+        200: {
+            "content": {m: {} for m in MEDIA.values() if m != "application/json"},
+            "description": "The report as issued",
+        },
+    },
+)
+async def published(
+    ctx: Ctx,
+    _: Reader,
+    month: str,
+    revision: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+    service: ServiceQ = None,
+    tz: TzQ = "UTC",
+    format: Literal["json", "csv", "html", "pdf"] = "json",
+) -> Response:
+    tz = _checked_tz(tz)
+    month = checked_month(month, now_ms(), tz)
+    async with ctx.engine.connect() as conn:
+        found = await publication.revision_of(conn, ctx.schema, month, tz, revision)
+    if found is None:
+        what = "this revision" if revision else "no revision"
+        raise Problem(
+            404,
+            "Not issued",
+            f"{month} ({tz}): {what} has been issued",
+            errors=[{"field": "revision" if revision else "month", "message": "not issued"}],
+        )
+    if service is not None:
+        services = [s for s in found["services"] if s["service"] == service]
+        if not services:
+            raise Problem(
+                404,
+                "Unknown service",
+                "service: the revision does not name this service",
+                errors=[{"field": "service", "message": "not in this revision"}],
+            )
+        found = {**found, "services": services}
+    headers = {}
+    if format in ("csv", "pdf"):
+        headers["Content-Disposition"] = download_name(month, service, format)
+    return Response(render_report(found, format), media_type=MEDIA[format], headers=headers)
 
 
 async def _charts(
     conn: Any, schema: str, month: str, tz: str, service: str | None, now: int
 ) -> dict[str, Any]:
-    """Daily availability and breaches over the month, for the HTML and PDF charts."""
+    """Daily availability and breaches over the month, and twelve months of availability and
+    compliance up to it, for the HTML and PDF charts."""
     start, end = month_bounds(month, tz)
+    year_start = month_bounds(shift_name(month, -11), tz)[0]
     out = {}
-    for kind in ("availability", "breaches"):
-        out[kind] = await reports.trend(
+    for key, kind, a, bucket in (
+        ("availability", "availability", start, "day"),
+        ("breaches", "breaches", start, "day"),
+        ("year_availability", "availability", year_start, "month"),
+        ("year_compliance", "mttr", year_start, "month"),
+    ):
+        out[key] = await reports.trend(
             conn,
             schema,
             kind=kind,
             service=service,
-            start_ms=start,
+            start_ms=a,
             end_ms=end,
-            bucket="day",
+            bucket=bucket,  # type: ignore[arg-type]
             tz=tz,
             now_ms=now,
         )
     return out
+
+
+def shift_name(month: str, by: int) -> str:
+    """The month `by` months from `month` (never before January 1970)."""
+    year, number = shift_month(*parse_month(month), by)
+    return month_name(max(year, 1970), number if year >= 1970 else 1)
 
 
 def _instant(text: str, field: str, tz: str) -> int:
@@ -152,7 +316,7 @@ def _instant(text: str, field: str, tz: str) -> int:
 
 def _trend_route(kind: str) -> Any:
     async def get_trend(
-        request: Request,
+        ctx: Ctx,
         _: Reader,
         service: ServiceQ = None,
         from_: Annotated[str | None, Query(alias="from", max_length=64)] = None,
@@ -185,7 +349,7 @@ def _trend_route(kind: str) -> Any:
                 now_ms=now,
             )
 
-        result = await _run(request, build)
+        result = await _run(ctx, build)
         REPORT_SECONDS.labels(f"trend_{kind}").observe(time.perf_counter() - started)
         return Response(orjson.dumps(result), media_type="application/json")
 

@@ -20,6 +20,7 @@ from pacta.events import (
     FACTS_TOPIC,
     MONITORING_TOPIC,
     POLICIES_TOPIC,
+    REPORTS_TOPIC,
     SIGNALS_TOPIC,
     TICKETS_TOPIC,
     CalendarRecord,
@@ -35,8 +36,8 @@ from reporting.domain.ticket_life import TicketEventView
 from reporting.metrics import RECORDS_APPLIED
 
 log = get_logger(__name__)
-TOPICS = ALL_TOPICS
-"""Reporting reads every topic: events, signals, facts, calendars and policies."""
+TOPICS = tuple(t for t in ALL_TOPICS if t != REPORTS_TOPIC)
+"""Reporting reads every topic but its own: events, signals, facts, calendars and policies."""
 
 
 @lru_cache(maxsize=256)

@@ -10,7 +10,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from reporting.charts import bar_chart, local_day
-from reporting.domain.report import headline_compliance, missed
+from reporting.domain.report import missed
+from reporting.domain.wording import duration, local_time, percent
 from reporting.version_text import COMPLIANCE_HEAD, VERSION_HEAD, compliance_rows, version_rows
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -28,14 +29,12 @@ def _number(value: Any, digits: int = 2) -> str:
 
 
 def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return NONE
-    s = round(seconds)
-    d, s = divmod(s, 86_400)
-    h, s = divmod(s, 3_600)
-    m, s = divmod(s, 60)
-    text = f"{h:d}h {m:02d}m {s:02d}s" if h or d else f"{m:d}m {s:02d}s"
-    return f"{d}d {text}" if d else text
+    return duration(seconds)
+
+
+def _state(met: bool | None) -> str:
+    """The CSS class of a figure judged by itself: red when missed, green when met."""
+    return "" if met is None else ("ok" if met else "missed")
 
 
 @lru_cache(maxsize=1)
@@ -48,9 +47,11 @@ def environment() -> Environment:
     )
     env.filters["num"] = _number
     env.filters["dur"] = _duration
-    env.filters["when"] = lambda d: NONE if d is None else d.strftime("%Y-%m-%d %H:%M:%S UTC")
+    env.filters["when"] = lambda d, tz="UTC": NONE if d is None else local_time(d.isoformat(), tz)
+    env.filters["at"] = local_time
     env.filters["pct"] = lambda f: NONE if f is None else f"{f * 100:,.1f} %"
-    env.globals["headline"] = headline_compliance
+    env.filters["percent"] = percent
+    env.filters["state"] = _state
     env.globals["missed"] = missed
     env.globals["version_rows"] = version_rows
     env.globals["compliance_rows"] = compliance_rows
@@ -80,15 +81,48 @@ def report_charts(report: dict[str, Any]) -> dict[str, Markup]:
                 unit="%",
             )
         )
+    year = (trends.get("year_availability") or {}).get("items", [])
+    if year:
+        labels = [local_day(i["start"], report["tz"])[:7] for i in year]
+        values = [i["actual"] for i in year]
+        targets = [s["availability"]["target"] for s in report["services"]]
+        target = min([t for t in targets if t is not None], default=None)
+        low = min([v for v in values if v is not None] + [target or 100.0, 99.0])
+        out["year_availability"] = Markup(
+            bar_chart(
+                "Availability by month, twelve months (%)",
+                labels,
+                values,
+                floor=max(0.0, low - 0.5),
+                ceiling=100.0,
+                target=target,
+                unit="%",
+            )
+        )
+    compliance = (trends.get("year_compliance") or {}).get("items", [])
+    for key, metric in (("year_response", "response"), ("year_compliance", "resolution")):
+        if not compliance:
+            break
+        out[key] = Markup(
+            bar_chart(
+                f"{metric.capitalize()} clocks met by month, twelve months (%)",
+                [local_day(i["start"], report["tz"])[:7] for i in compliance],
+                [i.get(f"{metric}_compliance") for i in compliance],
+                floor=0.0,
+                ceiling=100.0,
+                unit="%",
+                color="#1565c0",
+            )
+        )
     found = (trends.get("breaches") or {}).get("items", [])
     if found:
         out["breaches"] = Markup(
             bar_chart(
                 "Breaches by day",
                 [local_day(i["start"], report["tz"])[5:] for i in found],
-                [float(i["breaches"]) for i in found],
+                [None if i["breaches"] is None else float(i["breaches"]) for i in found],
                 floor=0.0,
-                ceiling=max([4.0] + [float(i["breaches"]) for i in found]),
+                ceiling=max([4.0] + [float(i["breaches"] or 0) for i in found]),
                 color="#c62828",
             )
         )

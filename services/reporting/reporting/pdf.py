@@ -1,5 +1,6 @@
 """The monthly report as PDF (reportlab): A4, the same content as the HTML page with its
-charts drawn as vector graphics, and on every page the period, time zone, generation time
+charts drawn as vector graphics, Unicode fonts embedded (any script legible), tables that
+repeat their header on every page, and on every page the period, time zone, generation time
 and "page n of m"."""
 
 from __future__ import annotations
@@ -7,34 +8,36 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from reportlab.graphics.charts.barcharts import VerticalBarChart
-from reportlab.graphics.shapes import Drawing, Line, String
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from reporting.charts import local_day
-from reporting.domain.report import headline_compliance, missed
-from reporting.html import NONE, _duration, _number
+from reporting.domain.report import missed
+from reporting.domain.wording import NONE, duration, local_time, percent
+from reporting.fonts import Fonts, fonts
+from reporting.html import _number
+from reporting.pdf_charts import charts
+from reporting.shaping import visual
 from reporting.version_text import COMPLIANCE_HEAD, VERSION_HEAD, compliance_rows, version_rows
 
-RED, GREEN, GREY = (
+RED, GREEN, GREY, BLUE = (
     colors.HexColor("#c62828"),
     colors.HexColor("#2e7d32"),
     colors.HexColor("#f4f4f4"),
+    colors.HexColor("#1565c0"),
 )
 
 
 class _NumberedCanvas(Canvas):
     """Holds every page back until the end, so each footer can say how many pages there are."""
 
-    def __init__(self, *args: Any, footer: str = "", **kwargs: Any) -> None:
+    def __init__(self, *args: Any, footer: str = "", font: str = "Helvetica", **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._pages: list[dict[str, Any]] = []
-        self._footer = footer
+        self._footer, self._font = footer, font
 
     def showPage(self) -> None:  # reportlab names it so
         self._pages.append(dict(self.__dict__))
@@ -44,7 +47,7 @@ class _NumberedCanvas(Canvas):
         total = len(self._pages)
         for number, page in enumerate(self._pages, start=1):
             self.__dict__.update(page)
-            self.setFont("Helvetica", 8)
+            self.setFont(self._font, 7.5)
             self.setFillColor(colors.HexColor("#555555"))
             first, _, second = self._footer.partition("\n")
             self.drawString(15 * mm, 11 * mm, first)
@@ -54,97 +57,115 @@ class _NumberedCanvas(Canvas):
         super().save()
 
 
-def _bars(
-    title: str, items: list[dict[str, Any]], key: str, target: float | None, tz: str
-) -> Drawing:
-    values = [float(i[key]) if i.get(key) is not None else 0.0 for i in items]
-    d = Drawing(170 * mm, 55 * mm)
-    d.add(String(0, 50 * mm, title, fontName="Helvetica-Bold", fontSize=9))
-    chart = VerticalBarChart()
-    chart.x, chart.y = round(12 * mm), round(8 * mm)
-    chart.width, chart.height = round(155 * mm), round(38 * mm)
-    chart.data = [values or [0.0]]
-    chart.categoryAxis.categoryNames = [local_day(i["start"], tz)[8:10] for i in items] or [""]
-    chart.categoryAxis.labels.fontSize = 6
-    chart.valueAxis.labels.fontSize = 7
-    if key == "actual":
-        low = min([v for v in values if v] + [target or 100.0, 99.0])
-        chart.valueAxis.valueMin, chart.valueAxis.valueMax = max(0.0, low - 0.5), 100.0
-    else:
-        chart.valueAxis.valueMin = 0.0
-        chart.valueAxis.valueMax = max([4.0, *values])
-    chart.bars[0].fillColor = GREEN if key == "actual" else RED
-    for i, v in enumerate(values):
-        if target is not None and v < target:
-            chart.bars[(0, i)].fillColor = RED
-    d.add(chart)
-    if target is not None and key == "actual":
-        lo, hi = chart.valueAxis.valueMin, chart.valueAxis.valueMax
-        y = chart.y + chart.height * (target - lo) / (hi - lo)
-        d.add(Line(chart.x, y, chart.x + chart.width, y, strokeDashArray=[3, 2]))
-    return d
+class _Writer:
+    """The story's pieces in the embedded fonts."""
+
+    def __init__(self, f: Fonts) -> None:
+        self.f = f
+        base = getSampleStyleSheet()
+        self.styles = {
+            name: ParagraphStyle(
+                name, parent=base[name], fontName=f.bold if name != "Normal" else f.regular
+            )
+            for name in ("Title", "Heading2", "Heading3", "Normal")
+        }
+        self.cell = ParagraphStyle("cell", parent=base["BodyText"], fontName=f.regular)
+        self.cell.fontSize, self.cell.leading = 7.5, 9
+        self.head = ParagraphStyle("head", parent=self.cell, fontName=f.bold)
+
+    def para(self, text: str, style: str = "Normal") -> Paragraph:
+        return Paragraph(self.f.rich(text), self.styles[style])
+
+    def _cell(self, value: Any, head: bool) -> Any:
+        if isinstance(value, Paragraph):
+            return value  # wrapped by the caller already
+        text = "" if value is None else visual(str(value))
+        # plain strings stay plain (right-aligned numbers); text the regular font cannot draw,
+        # or long text, becomes a paragraph so it wraps and draws in the fallback font
+        lacking = any(ord(c) > 0xFF and ord(c) not in self.f.covered for c in text)
+        if len(text) > 40 or lacking:
+            return Paragraph(self.f.rich(text), self.head if head else self.cell)
+        return text
+
+    def table(
+        self,
+        rows: list[list[Any]],
+        red: list[tuple[int, int]] | None = None,
+        widths: list[float] | None = None,
+        green: list[tuple[int, int]] | None = None,
+    ) -> Table:
+        cells = [[self._cell(v, r == 0) for v in row] for r, row in enumerate(rows)]
+        # the header row repeats at the top of every page the table runs onto
+        table = Table(cells, hAlign="LEFT", colWidths=widths, repeatRows=1)
+        style: list[Any] = [
+            ("FONT", (0, 0), (-1, -1), self.f.regular, 7.5),
+            ("FONT", (0, 0), (-1, 0), self.f.bold, 7.5),
+            ("BACKGROUND", (0, 0), (-1, 0), GREY),
+            ("ALIGN", (1, 0), (-1, -1), "RIGHT"),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#dddddd")),
+        ]
+        style += [("TEXTCOLOR", (c, r), (c, r), RED) for r, c in red or []]
+        style += [("TEXTCOLOR", (c, r), (c, r), GREEN) for r, c in green or []]
+        table.setStyle(TableStyle(style))
+        return table
 
 
-def _table(
-    rows: list[list[Any]], red_cells: list[tuple[int, int]], widths: list[float] | None = None
-) -> Table:
-    table = Table(rows, hAlign="LEFT", colWidths=widths)
-    style: list[Any] = [
-        ("FONT", (0, 0), (-1, -1), "Helvetica", 8),
-        ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8),
-        ("BACKGROUND", (0, 0), (-1, 0), GREY),
-        ("ALIGN", (1, 0), (-1, -1), "RIGHT"),
-        ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#dddddd")),
-    ]
-    style += [("TEXTCOLOR", (c, r), (c, r), RED) for r, c in red_cells]
-    table.setStyle(TableStyle(style))
-    return table
+def _state(
+    met: bool | None, cell: tuple[int, int], red: list[tuple[int, int]], green: list[Any]
+) -> None:
+    if met is False:
+        red.append(cell)
+    elif met is True:
+        green.append(cell)
 
 
-def _versions_story(s: dict[str, Any], tz: str) -> list[Any]:
+def _versions_story(w: _Writer, s: dict[str, Any], tz: str) -> list[Any]:
     """Which targets were in force over which days, and the compliance under each version."""
-    styles = getSampleStyleSheet()
-    story: list[Any] = [Paragraph("Policy versions", styles["Heading3"])]
+    story: list[Any] = [w.para("Policy versions", "Heading3")]
     rows = version_rows(s, tz)
     if not rows:
-        story.append(
-            Paragraph("No version history received for this service's policy.", styles["Normal"])
-        )
+        story.append(w.para("No version history received for this service's policy."))
         return story
-    cell = styles["BodyText"].clone("cell", fontSize=7, leading=8.5)
-    wrapped = [[Paragraph(_esc(c), cell) for c in row] for row in rows]
+    wrapped = [[Paragraph(w.f.rich(c), w.cell) for c in row] for row in rows]
     widths = [22 * mm, 16 * mm, 50 * mm, 50 * mm, 22 * mm, 20 * mm]
-    story.append(_table([VERSION_HEAD, *wrapped], [], widths))
+    story.append(w.table([VERSION_HEAD, *wrapped], [], widths))
     compliance = compliance_rows(s)
     if compliance:
-        story += [Spacer(1, 2 * mm), _table([COMPLIANCE_HEAD, *compliance], [])]
+        story += [Spacer(1, 2 * mm), w.table([COMPLIANCE_HEAD, *compliance])]
     return story
 
 
-def _service_story(s: dict[str, Any], month: str, tz: str) -> list[Any]:
-    styles = getSampleStyleSheet()
+def _figures_rows(s: dict[str, Any], month: str) -> tuple[list[list[Any]], list[Any], list[Any]]:
     a, p = s["availability"], s["previous"]
     pa, t, pt = p["availability"], s["tickets"], p["tickets"]
     rows: list[list[Any]] = [
         ["", month, p["month"]],
-        ["availability %", _number(a["actual"], 4), _number(pa["actual"], 4)],
-        ["target %", _number(a["target"], 3), _number(pa["target"], 3)],
+        ["availability %", percent(a["actual"], a["target"]), percent(pa["actual"], pa["target"])],
+        ["target %", percent(a["target"], a["target"]), percent(pa["target"], pa["target"])],
         ["target met", _number(a["met"]), _number(pa["met"])],
-        ["downtime", _duration(a["downtime_seconds"]), _duration(pa["downtime_seconds"])],
+        ["downtime", duration(a["downtime_seconds"]), duration(pa["downtime_seconds"])],
         [
             "agreed service time",
-            _duration(a["agreed_service_seconds"]),
-            _duration(pa["agreed_service_seconds"]),
+            duration(a["agreed_service_seconds"]),
+            duration(pa["agreed_service_seconds"]),
         ],
+        ["unmeasured", duration(a["unmeasured_seconds"]), duration(pa["unmeasured_seconds"])],
+        ["coverage %", _number(a["coverage"], 1), _number(pa["coverage"], 1)],
         ["budget consumed %", _pct(a["budget_consumed"]), _pct(pa["budget_consumed"])],
         ["outages", _number(a["outages"]), _number(pa["outages"])],
-        ["MTBF", _duration(a["mtbf_seconds"]), _duration(pa["mtbf_seconds"])],
-        ["MTRS", _duration(a["mtrs_seconds"]), _duration(pa["mtrs_seconds"])],
+        ["MTBF", duration(a["mtbf_seconds"]), duration(pa["mtbf_seconds"])],
+        ["MTRS", duration(a["mtrs_seconds"]), duration(pa["mtrs_seconds"])],
         ["tickets opened", t["total"], pt["total"]],
     ]
+    red: list[Any] = []
+    green: list[Any] = []
+    _state(a["met"], (1, 1), red, green)
+    _state(a["met"], (3, 1), red, green)
+    _state(pa["met"], (1, 2), red, green)
     rows += [[f"  {k}", v, pt["by_priority"].get(k, 0)] for k, v in t["by_priority"].items()]
-    red = [(1, 1), (3, 1)] if a["met"] is False else []
     for metric in ("response", "resolution"):
+        met = s["headline"][metric]["met"]
         rows.append(
             [
                 f"{metric} met / breached",
@@ -159,11 +180,11 @@ def _service_story(s: dict[str, Any], month: str, tz: str) -> list[Any]:
                 _number(pt[metric]["compliance"], 1),
             ]
         )
-        if t[metric]["breached"]:
-            red += [(len(rows) - 2, 1), (len(rows) - 1, 1)]
+        _state(met, (len(rows) - 2, 1), red, green)
+        _state(met, (len(rows) - 1, 1), red, green)
     rows += [
-        ["MTTA", _duration(t["mtta_seconds"]), _duration(pt["mtta_seconds"])],
-        ["MTTR", _duration(t["mttr_seconds"]), _duration(pt["mttr_seconds"])],
+        ["MTTA", duration(t["mtta_seconds"]), duration(pt["mtta_seconds"])],
+        ["MTTR", duration(t["mttr_seconds"]), duration(pt["mttr_seconds"])],
         [
             "changes (failed)",
             f"{s['changes']['total']} ({s['changes']['failed']})",
@@ -175,24 +196,70 @@ def _service_story(s: dict[str, Any], month: str, tz: str) -> list[Any]:
             _number(p["changes"]["success_rate"], 1),
         ],
     ]
+    return rows, red, green
+
+
+def _service_story(w: _Writer, s: dict[str, Any], month: str, tz: str) -> list[Any]:
+    rows, red, green = _figures_rows(s, month)
     title = s["service"] + (f"  (policy {s['policy']})" if s["policy"] else "")
-    story: list[Any] = [Paragraph(_esc(title), styles["Heading2"]), _table(rows, red)]
-    story += _versions_story(s, tz)
-    story.append(Paragraph("Breaches", styles["Heading3"]))
+    story: list[Any] = [w.para(title, "Heading2"), w.table(rows, red, green=green)]
+    prio = [["priority", "metric", "met / breached", "compliance %", "target %", "target met"]]
+    pred: list[Any] = []
+    pgreen: list[Any] = []
+    for metric in ("response", "resolution"):
+        for p, f in s["tickets"][metric].get("by_priority", {}).items():
+            prio.append(
+                [
+                    p,
+                    metric,
+                    f"{f['met']} / {f['breached']}",
+                    _number(f["compliance"], 1),
+                    _number(f["target"], 1),
+                    _number(f["target_met"]),
+                ]
+            )
+            _state(f["target_met"], (len(prio) - 1, 3), pred, pgreen)
+            _state(f["target_met"], (len(prio) - 1, 5), pred, pgreen)
+    if len(prio) > 1:
+        story += [w.para("Compliance by priority", "Heading3"), w.table(prio, pred, green=pgreen)]
+    work = [["ticket type", "opened", "closed", "backlog at the end"]] + [
+        [k.replace("_", " "), v["opened"], v["closed"], v["backlog"]]
+        for k, v in s["workload"].items()
+    ]
+    story += [w.para("Workload", "Heading3"), w.table(work)]
+    story.append(w.para("Nonconformities for the management review", "Heading3"))
+    found = s.get("nonconformities") or []
+    if found:
+        rows = [["kind", "what", "when", "action"]] + [
+            [
+                n["kind"].replace("_", " "),
+                n["what"],
+                local_time(n["at"], tz) if n["at"] else NONE,
+                n["action"] or "none recorded",
+            ]
+            for n in found
+        ]
+        widths = [24 * mm, 70 * mm, 38 * mm, 48 * mm]
+        wrapped = [[Paragraph(w.f.rich(str(c)), w.cell) for c in row] for row in rows]
+        story.append(w.table(wrapped, widths=widths))
+    else:
+        story.append(w.para("None: every target met, no breach, nothing restated."))
+    story += _versions_story(w, s, tz)
+    story.append(w.para("Breaches", "Heading3"))
     breaches = [["when", "metric", "ticket", "priority", "deadline", "version"]] + [
         [
-            b["occurred_at"],
+            local_time(b["occurred_at"], tz),
             b["metric"],
             b.get("ticket_id") or NONE,
             b.get("priority") or NONE,
-            b.get("deadline") or NONE,
+            local_time(b.get("deadline"), tz),
             NONE if b.get("policy_version") is None else f"v{b['policy_version']}",
         ]
         for b in s["breaches"]
     ]
     if len(breaches) == 1:
         breaches.append(["none", "", "", "", "", ""])
-    story.append(_table(breaches, []))
+    story.append(w.table(breaches))
     return story
 
 
@@ -200,17 +267,55 @@ def _pct(fraction: float | None) -> str:
     return NONE if fraction is None else f"{fraction * 100:,.1f}"
 
 
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _headline(w: _Writer, report: dict[str, Any]) -> list[Any]:
+    head: list[list[Any]] = [
+        ["service", "availability %", "target %", "response met %", "resolution met %"]
+    ]
+    red: list[Any] = []
+    green: list[Any] = []
+    for i, s in enumerate(report["services"], start=1):
+        h = s["headline"]
+        a = h["availability"]
+        head.append(
+            [
+                s["service"],
+                percent(a["actual"], a["target"]),
+                percent(a["target"], a["target"]),
+                _number(h["response"]["compliance"], 1),
+                _number(h["resolution"]["compliance"], 1),
+            ]
+        )
+        if missed(s):
+            red.append((i, 0))
+        _state(a["met"], (i, 1), red, green)
+        _state(h["response"]["met"], (i, 3), red, green)
+        _state(h["resolution"]["met"], (i, 4), red, green)
+    return [w.para("Headline", "Heading2"), w.table(head, red, green=green)]
+
+
+def _restatements(w: _Writer, report: dict[str, Any]) -> list[Any]:
+    found = report.get("restatements") or []
+    if not found:
+        return []
+    rows = [["service", "figure", "as issued", "now"]] + [
+        [r["service"], r["figure"], _number(r["published"], 4), _number(r["now"], 4)] for r in found
+    ]
+    return [
+        w.para(f"Restatements since revision {report.get('revision')}", "Heading2"),
+        w.para("Late events changed these figures after the report was issued."),
+        w.table(rows),
+    ]
 
 
 def render_pdf(report: dict[str, Any]) -> bytes:
-    styles = getSampleStyleSheet()
+    w = _Writer(fonts())
     out = io.BytesIO()
+    tz = report["tz"]
     period = report["period"]
     footer = (
-        f"Pacta SLA report {report['month']} · period {period['start']} to {period['end']}\n"
-        f"time zone {report['tz']} · generated {report['generated_at']}"
+        f"Pacta SLA report {report['month']} · period {local_time(period['start'], tz)} to "
+        f"{local_time(period['end'], tz)}\n"
+        f"time zone {tz} · generated {local_time(report['generated_at'], tz)}"
     )
     doc = SimpleDocTemplate(
         out,
@@ -223,44 +328,29 @@ def render_pdf(report: dict[str, Any]) -> bytes:
         author="Pacta",
     )
     story: list[Any] = [
-        Paragraph(f"Service level report, {report['month']}", styles["Title"]),
-        Paragraph(
-            _esc(f"Time zone {report['tz']} · generated {report['generated_at']}"), styles["Normal"]
+        w.para(f"Service level report, {report['month']}", "Title"),
+        w.para(
+            f"Period {local_time(period['start'], tz)} to {local_time(period['end'], tz)} · "
+            f"time zone {tz} · generated {local_time(report['generated_at'], tz)}"
         ),
-        Spacer(1, 4 * mm),
-        Paragraph("Headline compliance", styles["Heading2"]),
     ]
-    head: list[list[Any]] = [["service", "ticket clocks met %", "availability %", "target %"]]
-    red: list[tuple[int, int]] = []
-    for i, s in enumerate(report["services"], start=1):
-        a = s["availability"]
-        head.append(
-            [
-                s["service"],
-                _number(headline_compliance(s), 1),
-                _number(a["actual"], 3),
-                _number(a["target"], 3),
-            ]
+    if report.get("partial"):
+        story.append(
+            w.para(f"The month is not over: figures to {local_time(report['as_of'], tz)}.")
         )
-        if missed(s):
-            red += [(i, 0), (i, 1)] + ([(i, 2)] if a["met"] is False else [])
-    story.append(_table(head, red))
-    trends = report.get("_trends") or {}
-    avail = (trends.get("availability") or {}).get("items", [])
-    if avail:
-        targets = [
-            s["availability"]["target"] for s in report["services"] if s["availability"]["target"]
-        ]
-        story += [
-            Spacer(1, 4 * mm),
-            _bars(
-                "Availability by day (%)", avail, "actual", min(targets, default=None), report["tz"]
-            ),
-        ]
-    found = (trends.get("breaches") or {}).get("items", [])
-    if found:
-        story.append(_bars("Breaches by day", found, "breaches", None, report["tz"]))
+    if report.get("revision"):
+        story.append(
+            w.para(
+                f"Issued as revision {report['revision']} on "
+                f"{local_time(report['published_at'], tz)}."
+            )
+        )
+    story += [Spacer(1, 3 * mm), *_headline(w, report), *_restatements(w, report)]
+    story += [Spacer(1, 3 * mm), *charts(w.f, report)]
     for s in report["services"]:
-        story += _service_story(s, report["month"], report["tz"])
-    doc.build(story, canvasmaker=lambda *a, **k: _NumberedCanvas(*a, footer=footer, **k))
+        story += _service_story(w, s, report["month"], tz)
+    doc.build(
+        story,
+        canvasmaker=lambda *a, **k: _NumberedCanvas(*a, footer=footer, font=w.f.regular, **k),
+    )
     return out.getvalue()

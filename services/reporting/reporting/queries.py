@@ -144,14 +144,14 @@ async def ticket_counts(
         params |= {"d0": split.first_day, "d1": split.end_day}
         days = await conn.execute(
             sa.text(
-                f"SELECT service, metric, sum(met), sum(breached), sum(stopped), sum(elapsed_ms) "
-                f"FROM {s}.clock_days WHERE service = ANY(:svc) AND day >= :d0 AND day < :d1 "
-                "GROUP BY service, metric"
+                "SELECT service, metric, priority, sum(met), sum(breached), sum(stopped), "
+                f"sum(elapsed_ms) FROM {s}.clock_days WHERE service = ANY(:svc) "
+                "AND day >= :d0 AND day < :d1 GROUP BY service, metric, priority"
             ),
             params,
         )
-        for service, metric, met, breached, stopped, elapsed in days:
-            out[service].tally(metric).add(int(met), int(breached), int(stopped), int(elapsed))
+        for service, metric, priority, met, breached, stopped, elapsed in days:
+            out[service].add(metric, priority, int(met), int(breached), int(stopped), int(elapsed))
         tdays = await conn.execute(
             sa.text(
                 f"SELECT service, kind, priority, sum(count), sum(failed) FROM {s}.ticket_days "
@@ -176,23 +176,23 @@ async def _edge_clocks(
 ) -> None:
     decided = await conn.execute(
         sa.text(
-            f"SELECT service, metric, count(*) FILTER (WHERE state = 'met'), "
+            f"SELECT service, metric, priority, count(*) FILTER (WHERE state = 'met'), "
             f"count(*) FILTER (WHERE state = 'breached') FROM {s}.clocks "
-            f"WHERE service = ANY(:svc) AND ({_range_sql('outcome_at', n)}) GROUP BY 1, 2"
+            f"WHERE service = ANY(:svc) AND ({_range_sql('outcome_at', n)}) GROUP BY 1, 2, 3"
         ),
         params,
     )
-    for service, metric, met, breached in decided:
-        out[service].tally(metric).add(int(met), int(breached), 0, 0)
+    for service, metric, priority, met, breached in decided:
+        out[service].add(metric, priority, int(met), int(breached), 0, 0)
     stopped = await conn.execute(
         sa.text(
-            f"SELECT service, metric, count(*), sum(elapsed_ms) FROM {s}.clocks "
-            f"WHERE service = ANY(:svc) AND ({_range_sql('stopped_at', n)}) GROUP BY 1, 2"
+            f"SELECT service, metric, priority, count(*), sum(elapsed_ms) FROM {s}.clocks "
+            f"WHERE service = ANY(:svc) AND ({_range_sql('stopped_at', n)}) GROUP BY 1, 2, 3"
         ),
         params,
     )
-    for service, metric, count, elapsed in stopped:
-        out[service].tally(metric).add(0, 0, int(count), int(elapsed))
+    for service, metric, priority, count, elapsed in stopped:
+        out[service].add(metric, priority, 0, 0, int(count), int(elapsed))
 
 
 async def _edge_tickets(
@@ -277,3 +277,41 @@ async def recent_breaches(conn: AsyncConnection, schema: str, limit: int) -> lis
         {"n": limit},
     )
     return [r[0] for r in rows]
+
+
+TICKET_TYPES = ("incident", "service_request", "problem", "change")
+
+
+async def workload(
+    conn: AsyncConnection, schema: str, services: list[str], start_ms: int, end_ms: int
+) -> dict[str, dict[str, dict[str, int]]]:
+    """Per service and ticket type: opened and closed (first resolved or closed) in
+    [start_ms, end_ms), and the backlog (opened before `end_ms`, not closed by then)."""
+    a, b = ms_to_datetime(start_ms), ms_to_datetime(end_ms)
+    rows = await conn.execute(
+        sa.text(
+            "SELECT service, type, "
+            "count(*) FILTER (WHERE opened_at >= :a), "
+            "count(*) FILTER (WHERE completed_at >= :a AND completed_at < :b), "
+            "count(*) FILTER (WHERE completed_at IS NULL OR completed_at >= :b) "
+            f"FROM {q(schema)}.tickets WHERE service = ANY(:svc) AND opened_at < :b "
+            "AND (completed_at IS NULL OR completed_at >= :a) GROUP BY 1, 2"
+        ),
+        {"svc": services, "a": a, "b": b},
+    )
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for service, kind, opened, closed, backlog in rows:
+        types = out.setdefault(service, _empty_workload())
+        block = types.setdefault(kind, {"opened": 0, "closed": 0, "backlog": 0})
+        block["opened"] += int(opened)
+        block["closed"] += int(closed)
+        block["backlog"] += int(backlog)
+    return out
+
+
+def _empty_workload() -> dict[str, dict[str, int]]:
+    return {t: {"opened": 0, "closed": 0, "backlog": 0} for t in TICKET_TYPES}
+
+
+def empty_workload() -> dict[str, dict[str, int]]:
+    return _empty_workload()

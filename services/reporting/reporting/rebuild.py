@@ -25,6 +25,8 @@ from reporting.consumer import TOPICS, Decoded, apply_decoded, decode_records
 from reporting.settings import ReportingSettings
 
 log = get_logger(__name__)
+KEPT_TABLES = ("sessions", "publications", "subscriptions", "outbox", "annotations")
+"""Reporting's own records, not a read model of any topic: a rebuild keeps them."""
 BATCH = 8000  # records per transaction: fewer, larger statements
 SLICE = 500  # records decoded between two looks at the pending apply
 
@@ -137,6 +139,22 @@ async def rebuild(settings: ReportingSettings, live: str = store.SCHEMA) -> int:
                 sa.text("SELECT count(*) FROM pg_namespace WHERE nspname = :n"), {"n": live}
             )
             if exists:
+                # what no topic holds (sessions, reports as issued, subscriptions, the review's
+                # actions) moves over in the swap's own transaction
+                for table in KEPT_TABLES:
+                    await conn.execute(
+                        sa.text(
+                            f"INSERT INTO {store.q(fresh)}.{table} SELECT * FROM "
+                            f"{store.q(live)}.{table} ON CONFLICT DO NOTHING"
+                        )
+                    )
+                # the outbox's ids go on from the copied ones
+                await conn.execute(
+                    sa.text(
+                        f"SELECT setval(pg_get_serial_sequence('{store.q(fresh)}.outbox', 'id'), "
+                        f"coalesce(max(id), 0) + 1, false) FROM {store.q(fresh)}.outbox"
+                    )
+                )
                 await conn.execute(
                     sa.text(f"ALTER SCHEMA {store.q(live)} RENAME TO {store.q(old)}")
                 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,11 +14,18 @@ from pacta.durations import format_timestamp_ms
 from pacta.logs import get_logger
 from reporting import queries
 from reporting.domain.availability import AvailabilityFigures, MonthFact, combine, period_figures
-from reporting.domain.periods import Bucket, buckets, month_bounds, previous_month
+from reporting.domain.periods import (
+    Bucket,
+    PeriodError,
+    buckets,
+    month_bounds,
+    previous_month,
+)
 from reporting.domain.report import figures_block, service_report, with_versions
-from reporting.domain.tickets import TicketCounts
-from reporting.domain.version_counts import VersionKey, by_policy_version
-from reporting.domain.versions import month_entries
+from reporting.domain.tickets import Tally, TicketCounts, ticket_figures
+from reporting.domain.version_counts import VersionKey
+from reporting.domain.version_counts import by_policy_version as by_version_figures
+from reporting.domain.versions import compliance_targets, month_entries
 from reporting.store import q
 
 log = get_logger(__name__)
@@ -57,11 +65,26 @@ async def availability_by_service(
 ) -> dict[str, AvailabilityFigures]:
     calendars = calendars if calendars is not None else await queries.calendars(conn, schema)
     facts = await queries.availability_facts(conn, schema, services, start_ms, end_ms)
-    return {
-        svc: period_figures(fs, _calendar(calendars, fs), start_ms, end_ms, now_ms)
-        for svc, fs in facts.items()
-        if fs
-    }
+    out = {}
+    for svc, fs in facts.items():
+        fig = period_figures(fs, _calendar(calendars, fs), start_ms, end_ms, now_ms) if fs else None
+        if fig is not None:
+            out[svc] = fig
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A month's figures per service, its breaches, its availability policies and counts."""
+
+    blocks: dict[str, dict[str, Any]]
+    breaches: dict[str, list[dict[str, Any]]]
+    policies: dict[str, str]
+    counts: dict[str, TicketCounts]
+
+
+class MonthNotStarted(ValueError):
+    """A report asked for a month whose first instant (in its zone) lies in the future."""
 
 
 async def _period(
@@ -72,14 +95,18 @@ async def _period(
     tz: str,
     now_ms: int,
     calendars: dict[str, CalendarVersions],
-) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]], dict[str, str | None]]:
-    start, end = month_bounds(month, tz)
+) -> Period:
+    try:
+        start, end = month_bounds(month, tz)
+    except PeriodError:
+        # the month before January 1970: nobody measured it
+        return Period({s: figures_block(None, None) for s in services}, {}, {}, {})
     avail = await availability_by_service(conn, schema, services, start, end, now_ms, calendars)
     counts = await queries.ticket_counts(conn, schema, services, start, end)
     found = await queries.breaches(conn, schema, services, start, end)
     blocks = {s: figures_block(avail.get(s), counts.get(s)) for s in services}
-    policies = {s: avail[s].policy if s in avail else None for s in services}
-    return blocks, found, policies
+    policies = {s: p for s in services if s in avail and (p := avail[s].policy) is not None}
+    return Period(blocks, found, policies, dict(counts))
 
 
 async def monthly(
@@ -91,46 +118,60 @@ async def monthly(
     service: str | None,
     now_ms: int,
 ) -> dict[str, Any]:
+    start, end = month_bounds(month, tz)
+    if start > now_ms:
+        raise MonthNotStarted(month)
     services = await services_of(conn, schema, service)
     calendars = await queries.calendars(conn, schema)
-    blocks, found, policies = await _period(conn, schema, services, month, tz, now_ms, calendars)
+    this = await _period(conn, schema, services, month, tz, now_ms, calendars)
+    blocks, found, policies = this.blocks, this.breaches, this.policies
     before = previous_month(month)
-    prev_blocks, prev_found, _ = await _period(
-        conn, schema, services, before, tz, now_ms, calendars
-    )
+    prev = await _period(conn, schema, services, before, tz, now_ms, calendars)
+    prev_blocks, prev_found = prev.blocks, prev.breaches
     ticket_policies = await _ticket_policies(conn, schema, services)
-    start, end = month_bounds(month, tz)
     by_version = await queries.version_counts(conn, schema, services, start, end)
-    named = {s: policies[s] or ticket_policies.get(s) for s in services}
-    measured_by = {s: _measured_by(named[s], policies[s], by_version.get(s, {})) for s in services}
+    named = {s: policies.get(s) or ticket_policies.get(s) for s in services}
+    measured_by = {
+        s: _measured_by(named[s], policies.get(s), by_version.get(s, {})) for s in services
+    }
     records = await queries.policy_records(
         conn, schema, sorted({p for ps in measured_by.values() for p in ps})
     )
+    as_of = min(now_ms, end)
+    work = await queries.workload(conn, schema, services, start, as_of)
     out = []
     for s in services:
         current = blocks[s]
-        current["tickets"]["by_policy_version"] = by_policy_version(by_version.get(s, {}))
+        record = records.get(named[s] or "")
+        targets = compliance_targets(record, end) if record else {}
+        current["tickets"] = ticket_figures(this.counts.get(s) or TicketCounts(), targets)
+        current["tickets"]["by_policy_version"] = by_version_figures(by_version.get(s, {}))
         entries = [
             e
             for p in measured_by[s]
             if p in records
             for e in month_entries(p, records[p], start, end)
         ]
-        out.append(
-            service_report(
-                s,
-                named[s],
-                current,
-                [with_versions(b) for b in found.get(s, [])],
-                {"month": before, **prev_blocks[s], "breach_count": len(prev_found.get(s, []))},
-                entries,
-            )
+        report = service_report(
+            s,
+            named[s],
+            current,
+            [with_versions(b) for b in found.get(s, [])],
+            {"month": before, **prev_blocks[s], "breach_count": len(prev_found.get(s, []))},
+            entries,
         )
+        report["workload"] = work.get(s) or queries.empty_workload()
+        out.append(report)
     return {
         "month": month,
         "tz": tz,
         "generated_at": format_timestamp_ms(now_ms),
         "period": {"start": format_timestamp_ms(start), "end": format_timestamp_ms(end)},
+        "partial": now_ms < end,
+        "as_of": format_timestamp_ms(as_of),
+        "published_at": None,
+        "revision": None,
+        "restatements": [],
         "services": out,
     }
 
@@ -166,6 +207,8 @@ async def trend(
     tz: str,
     now_ms: int,
 ) -> dict[str, Any]:
+    """Buckets of the range; a bucket still to come has every figure null, and one nobody
+    measured has null availability (the same rule as a month's report, whatever range)."""
     services = await services_of(conn, schema, service)
     spans = buckets(start_ms, end_ms, bucket, tz)
     calendars = await queries.calendars(conn, schema) if kind != "breaches" else {}
@@ -176,6 +219,7 @@ async def trend(
     items = []
     for a, b in spans:
         item: dict[str, Any] = {"start": format_timestamp_ms(a), "end": format_timestamp_ms(b)}
+        future = a >= now_ms
         figs = [
             period_figures(fs, _calendar(calendars, fs), a, b, now_ms)
             for fs in facts.values()
@@ -184,14 +228,14 @@ async def trend(
         if kind == "availability":
             item |= _availability_item(combine(figs))
         elif kind == "breaches":
-            found = await queries.breaches(conn, schema, services, a, b)
+            found = {} if future else await queries.breaches(conn, schema, services, a, b)
             signals = [x for xs in found.values() for x in xs]
-            item["breaches"] = len(signals)
+            item["breaches"] = None if future else len(signals)
             for metric in ("response", "resolution", "availability"):
-                item[metric] = sum(1 for x in signals if x["metric"] == metric)
+                item[metric] = None if future else sum(1 for x in signals if x["metric"] == metric)
         else:
-            counts = await queries.ticket_counts(conn, schema, services, a, b)
-            item |= _mttr_item(list(counts.values()), combine(figs))
+            counts = {} if future else await queries.ticket_counts(conn, schema, services, a, b)
+            item |= _mttr_item(list(counts.values()), combine(figs), future)
         items.append(item)
     return {"items": items}
 
@@ -202,26 +246,40 @@ def _availability_item(fig: AvailabilityFigures | None) -> dict[str, Any]:
             "actual": None,
             "downtime_seconds": None,
             "agreed_service_seconds": None,
+            "unmeasured_seconds": None,
+            "coverage": None,
             "outages": None,
         }
     return {
         "actual": fig.actual,
         "downtime_seconds": fig.downtime_ms / 1000,
         "agreed_service_seconds": fig.agreed_ms / 1000,
+        "unmeasured_seconds": fig.unmeasured_ms / 1000,
+        "coverage": fig.coverage,
         "outages": fig.outages,
     }
 
 
-def _mttr_item(counts: list[TicketCounts], fig: AvailabilityFigures | None) -> dict[str, Any]:
+def _mttr_item(
+    counts: list[TicketCounts], fig: AvailabilityFigures | None, future: bool
+) -> dict[str, Any]:
     resolved = sum(c.resolution.stopped for c in counts)
     responded = sum(c.response.stopped for c in counts)
     res_ms = sum(c.resolution.elapsed_ms for c in counts)
     resp_ms = sum(c.response.elapsed_ms for c in counts)
     mtrs = None if fig is None else fig.mtrs_ms
+    compliance = {}
+    for metric in ("response", "resolution"):
+        total = Tally()
+        for c in counts:
+            t = c.tally(metric)
+            total.add(t.met, t.breached, 0, 0)
+        compliance[f"{metric}_compliance"] = total.compliance
     return {
-        "resolved": resolved,
+        "resolved": None if future else resolved,
         "mttr_seconds": None if not resolved else res_ms / resolved / 1000,
         "mtta_seconds": None if not responded else resp_ms / responded / 1000,
         "outages": None if fig is None else fig.outages,
         "mtrs_seconds": None if mtrs is None else mtrs / 1000,
+        **compliance,
     }

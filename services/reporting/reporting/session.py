@@ -1,57 +1,102 @@
-"""Sign-in for the overview page: a read key checked once, then a signed session cookie
-(HttpOnly, SameSite=Strict) that names the key by a hash, never the key itself."""
+"""Sign-in for the overview page: a read key checked once, then a session kept on the server.
+
+The cookie holds only a random token (HttpOnly, SameSite=Strict); the database keeps its
+sha256, its expiry and a salted digest of the key signed in with. Signing out deletes the row,
+so a copied cookie stops working at once; rotating the keys ends every session made with a key
+that is gone."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import time
+import secrets
+from datetime import timedelta
 
+import sqlalchemy as sa
 from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pacta.auth import authenticate
+from pacta.clock import now_ms
+from pacta.durations import ms_to_datetime
 from pacta.settings import Role
+from reporting.context import Ctx
+from reporting.store import q
 
 COOKIE = "pacta_session"
 LIFETIME_S = 12 * 3600
 
 
-def _secret(keys: dict[str, Role]) -> bytes:
-    # derived from the configured keys: every instance agrees, and rotating the keys ends
-    # every session (there is no separate secret to forget)
-    return hashlib.sha256(("pacta-session:" + ",".join(sorted(keys))).encode()).digest()
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _key_id(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()[:32]
+def _digest(salt: str, key: str) -> str:
+    return hashlib.sha256(f"{salt}:{key}".encode()).hexdigest()
 
 
-def issue(keys: dict[str, Role], key: str, now_s: int) -> str:
-    payload = f"{_key_id(key)}.{now_s + LIFETIME_S}"
-    mac = hmac.new(_secret(keys), payload.encode(), hashlib.sha256).digest()
-    return payload + "." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
+async def open_session(engine: AsyncEngine, schema: str, key: str, now_ms: int) -> str:
+    """A new session for `key` (already checked); returns the cookie's token."""
+    token, salt = secrets.token_urlsafe(32), secrets.token_hex(16)
+    s = q(schema)
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.text(f"DELETE FROM {s}.sessions WHERE expires_at < :now"),
+            {"now": ms_to_datetime(now_ms)},
+        )
+        await conn.execute(
+            sa.text(
+                f"INSERT INTO {s}.sessions (token_hash, key_salt, key_digest, expires_at) "
+                "VALUES (:t, :s, :d, :e)"
+            ),
+            {
+                "t": _hash(token),
+                "s": salt,
+                "d": _digest(salt, key),
+                "e": ms_to_datetime(now_ms) + timedelta(seconds=LIFETIME_S),
+            },
+        )
+    return token
 
 
-def verify(keys: dict[str, Role], cookie: str, now_s: int) -> bool:
-    parts = cookie.split(".")
-    if len(parts) != 3 or not parts[1].isdigit():
+async def close_session(engine: AsyncEngine, schema: str, token: str) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.text(f"DELETE FROM {q(schema)}.sessions WHERE token_hash = :t"),
+            {"t": _hash(token)},
+        )
+
+
+async def session_valid(
+    engine: AsyncEngine, schema: str, keys: dict[str, Role], token: str, now_ms: int
+) -> bool:
+    if not token or len(token) > 200:
         return False
-    payload = f"{parts[0]}.{parts[1]}"
-    mac = hmac.new(_secret(keys), payload.encode(), hashlib.sha256).digest()
-    expected = base64.urlsafe_b64encode(mac).decode().rstrip("=")
-    if not hmac.compare_digest(expected, parts[2]) or int(parts[1]) < now_s:
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                sa.text(
+                    f"SELECT key_salt, key_digest FROM {q(schema)}.sessions "
+                    "WHERE token_hash = :t AND expires_at > :now"
+                ),
+                {"t": _hash(token), "now": ms_to_datetime(now_ms)},
+            )
+        ).first()
+    if row is None:
         return False
-    return any(hmac.compare_digest(_key_id(k), parts[0]) for k in keys)
+    salt, digest = row
+    return any(hmac.compare_digest(_digest(salt, k), digest) for k in keys)
 
 
-def signed_in(request: Request) -> bool:
-    cookie = request.cookies.get(COOKIE)
-    return cookie is not None and verify(request.app.state.api_keys, cookie, int(time.time()))
+async def signed_in(request: Request, ctx: Ctx, now_ms: int) -> bool:
+    token = request.cookies.get(COOKIE)
+    return token is not None and await session_valid(
+        ctx.engine, ctx.schema, ctx.api_keys, token, now_ms
+    )
 
 
-async def reader(request: Request) -> str:
+async def reader(request: Request, ctx: Ctx) -> str:
     """A valid key in the headers, or a valid session cookie (the pages link to reports)."""
-    if signed_in(request):
+    if await signed_in(request, ctx, now_ms()):
         return "session"
     return authenticate(request, "read")

@@ -115,3 +115,47 @@ def test_ack_and_manual_resolve() -> None:
     done = resolve_by_hand(acked, 30)
     assert done.state == "resolved"
     assert acknowledge(done, "x", 40) is done
+
+
+def test_a_firing_alert_shows_its_most_severe_signal_in_force() -> None:
+    avail: dict[str, Any] = {"metric": "availability", "ticket_id": None, "priority": None}
+    alert, _ = apply_signal(None, sig("availability_warning", "w", **avail), 1)
+    alert, _ = apply_signal(alert, sig("availability_breach", "b", **avail), 2)
+    assert alert is not None
+    # burn_rate processed after the budget was exhausted: the breach stays the face
+    after, change = apply_signal(alert, sig("burn_rate", "r", **avail), 3)
+    assert after is not None
+    assert after.signal.kind == "availability_breach"
+    assert change == "ignored"
+    # and a warning after a burn rate
+    alert, _ = apply_signal(None, sig("burn_rate", "r1", **avail), 1)
+    after, _ = apply_signal(alert, sig("availability_warning", "w1", **avail), 2)
+    assert after is not None
+    assert after.signal.kind == "burn_rate"
+    # the more severe one replaces the face
+    after, change = apply_signal(after, sig("availability_breach", "b1", **avail), 3)
+    assert after is not None
+    assert after.signal.kind == "availability_breach"
+    assert change == "updated"
+
+
+def test_a_retraction_resolving_with_a_met_in_the_same_batch_says_retracted() -> None:
+    alert, _ = apply_signal(None, sig("breach", "b"), 1)
+    met, change = apply_signal(alert, sig("met", "m"), 5)
+    assert met is not None
+    assert change == "resolved"
+    after, change = apply_signal(met, sig("retracted", "b/retracted"), 5)
+    assert after is not None
+    assert after.signal.kind == "retracted"
+    assert after.state == "resolved"
+    assert change == "resolved"
+    # a retraction arriving in a later batch is a new condition's business, not this face's
+    _later, change = apply_signal(met, sig("retracted", "b/retracted"), 6)
+    assert change == "ignored"
+    # the other order: the retraction resolves, the met changes nothing
+    alert, _ = apply_signal(None, sig("breach", "b"), 1)
+    retracted, _ = apply_signal(alert, sig("retracted", "b/retracted"), 5)
+    after, change = apply_signal(retracted, sig("met", "m"), 5)
+    assert change == "ignored"
+    assert retracted is not None
+    assert retracted.signal.kind == "retracted"

@@ -3,6 +3,8 @@ matcher/parse/parse_test.go, and matching semantics (anchored regexes, missing l
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from alerting.domain.matchers import MatcherError, parse_matchers
@@ -122,3 +124,87 @@ def test_not_equal_and_not_regex() -> None:
     [nre] = parse_matchers('kind!~"warning|availability_warning"')
     assert nre.matches({"kind": "breach"})
     assert not nre.matches({"kind": "warning"})
+
+
+# ---- the regex dialect is RE2's (Go's `regexp`, which Alertmanager uses) ---------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ('severity=~"(?i)critical"', "CRITICAL"),
+        ('severity=~"(?i)critical"', "Critical"),
+        ('name=~"[[:alpha:]]+"', "checkout"),
+        ('name=~"\\\\pL+"', "Zürich"),
+        ('name=~"\\\\p{Greek}+"', "αβγ"),
+        ('name=~"abc\\\\z"', "abc"),
+        ('name=~"\\\\Aabc"', "abc"),
+        ('name=~"\\\\d+"', "123"),
+    ],
+)
+def test_re2_syntax_works(text: str, value: str) -> None:
+    [m] = parse_matchers(text)
+    assert m.matches({m.name: value})
+
+
+def test_posix_classes_and_perl_classes_are_ascii_as_in_go() -> None:
+    [alpha] = parse_matchers('name=~"[[:alpha:]]+"')
+    assert not alpha.matches({"name": "abc1"})
+    [digits] = parse_matchers('n=~"\\\\d+"')
+    assert not digits.matches({"n": "١٢٣"})  # Arabic-Indic digits are not \d in Go
+
+
+def test_dollar_is_the_end_of_the_text_not_before_a_final_newline() -> None:
+    [m] = parse_matchers('name=~"abc$"')
+    assert not m.matches({"name": "abc\n"})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'name=~"a(?=b)b"',  # lookahead
+        'name=~"(?<=a)b"',  # lookbehind
+        'name=~"a(?!b)"',
+        'name=~"(a)\\\\1"',  # backreference
+        'name=~"(?P<x>a)(?P=x)"',
+        'name=~"a{1001}"',  # over RE2's repeat limit, as Go's
+        'name=~"\\\\Z"',  # Python's, not RE2's
+    ],
+)
+def test_what_re2_refuses_is_refused(text: str) -> None:
+    with pytest.raises(MatcherError):
+        parse_matchers(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"name"="\\xf0\\x9f"}',  # the UTF-8 grammar unquotes to bytes: not UTF-8
+        '{"name"=~"\\xff"}',
+        '{"name"="\\377"}',
+        '{"name"="\\ud800"}',  # a surrogate is no code point
+        "name=\ud800",  # a lone surrogate from JSON
+    ],
+)
+def test_escapes_that_give_invalid_utf8_are_refused(text: str) -> None:
+    with pytest.raises(MatcherError):
+        parse_matchers(text)
+
+
+def test_escapes_that_give_valid_utf8_decode_as_go_does() -> None:
+    [m] = parse_matchers('{"name"="\\xf0\\x9f\\x98\\x80"}')
+    assert m.value == "\U0001f600"
+
+
+def test_no_label_value_stalls_a_regex() -> None:
+    # catastrophic backtracking for a backtracking engine; RE2 runs in linear time
+    [m] = parse_matchers('service=~"(a+)+b"')
+    started = time.perf_counter()
+    for n in (24, 32, 10_000, 100_000):
+        assert not m.matches({"service": "a" * n})
+    assert time.perf_counter() - started < 0.5
+
+
+def test_a_label_with_a_lone_surrogate_does_not_crash_a_match() -> None:
+    [m] = parse_matchers('service=~".*"')
+    assert m.matches({"service": "a\ud800b"})

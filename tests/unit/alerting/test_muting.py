@@ -45,8 +45,8 @@ def test_an_availability_breach_mutes_the_services_response_warnings() -> None:
 
 
 def test_missing_equal_labels_agree_and_an_alert_never_inhibits_itself() -> None:
-    r = rule("kind=~.+", "kind=~.+", "cluster")
-    labels = {"kind": "breach"}
+    r = rule("kind=~.+", "kind=warning", "cluster")
+    labels = {"kind": "warning"}
     assert inhibited([r], "t", labels, [("other", {"kind": "breach"})])
     assert not inhibited([r], "t", labels, [("t", labels)])
 
@@ -70,3 +70,30 @@ def test_time_intervals_by_calendar() -> None:
         "2026-11-30T17:00:00+01:00"
     )
     assert next_time_change(["24x7"], cals, monday_noon) is None
+
+
+def test_alerts_matching_both_sides_of_a_rule_do_not_inhibit_each_other() -> None:
+    # Alertmanager: an alert matching source and target is not inhibited by another alert
+    # that also matches both (otherwise every such alert would mute the rest)
+    both = parse_matcher_list(['kind="breach"', 'service="S"'])
+    rule = InhibitRule(tuple(both), tuple(both), ("service",))
+    a = {"kind": "breach", "service": "S", "ticket_id": "1"}
+    b = {"kind": "breach", "service": "S", "ticket_id": "2"}
+    assert not inhibited([rule], "a", a, [("a", a), ("b", b)])
+    assert not inhibited([rule], "b", b, [("a", a), ("b", b)])
+
+
+def test_a_source_only_alert_still_inhibits_a_two_sided_one() -> None:
+    rule = InhibitRule(
+        tuple(parse_matcher_list(['severity=~"critical|major"'])),
+        tuple(parse_matcher_list(['severity=~"major|minor"'])),
+        ("service",),
+    )
+    critical = {"severity": "critical", "service": "S"}
+    major = {"severity": "major", "service": "S"}
+    minor = {"severity": "minor", "service": "S"}
+    assert inhibited([rule], "major", major, [("critical", critical), ("major", major)])
+    assert inhibited([rule], "minor", minor, [("major", major)])
+    # major against major only: both sides match both, no inhibition
+    other_major = {"severity": "major", "service": "S", "x": "1"}
+    assert not inhibited([rule], "major", major, [("major2", other_major)])

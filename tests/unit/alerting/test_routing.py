@@ -160,9 +160,9 @@ def test_a_matching_parent_whose_children_do_not_match_is_the_deepest_node() -> 
     assert node.path == (0,)
     assert node.receiver == "checkout-team"
     [deep] = match(tree, {"service": "checkout", "priority": "P1"})
-    # receiver and escalation inherit independently
+    # a node naming an escalation and no receiver notifies through the escalation alone
     assert deep.path == (0, 0)
-    assert deep.receiver == "checkout-team"
+    assert deep.receiver is None
     assert deep.escalation == "page"
 
 
@@ -201,3 +201,110 @@ def test_bad_trees_are_refused(tree: dict[str, Any], field: str) -> None:
 def test_group_wait_may_be_zero() -> None:
     tree = build_tree(RootSpec.model_validate({"receiver": "r", "group_wait": "0s"}))
     assert tree.seconds("group_wait") == 0
+
+
+def test_a_node_naming_an_escalation_and_no_receiver_notifies_through_the_escalation_alone() -> (
+    None
+):
+    tree = build_tree(
+        RootSpec.model_validate(
+            {
+                "receiver": "team-mail",
+                "routes": [
+                    {"matchers": ["kind=breach"], "escalation": "oncall"},
+                    {"matchers": ["kind=warning"], "receiver": "chat"},
+                ],
+            }
+        )
+    )
+    [hit] = match(tree, {"kind": "breach"})
+    assert hit.receiver is None
+    assert hit.escalation == "oncall"
+    [hit] = match(tree, {"kind": "warning"})
+    assert hit.receiver == "chat"
+    assert hit.escalation is None
+
+
+def test_children_of_an_escalation_only_node_inherit_that_rule() -> None:
+    tree = build_tree(
+        RootSpec.model_validate(
+            {
+                "receiver": "team-mail",
+                "routes": [
+                    {
+                        "matchers": ["kind=breach"],
+                        "escalation": "oncall",
+                        "routes": [
+                            {"matchers": ["priority=P1"]},
+                            {"matchers": ["priority=P2"], "receiver": "chat"},
+                        ],
+                    }
+                ],
+            }
+        )
+    )
+    [p1] = match(tree, {"kind": "breach", "priority": "P1"})
+    assert (p1.receiver, p1.escalation) == (None, "oncall")
+    [p2] = match(tree, {"kind": "breach", "priority": "P2"})
+    assert (p2.receiver, p2.escalation) == ("chat", "oncall")
+
+
+def test_a_node_naming_both_notifies_both() -> None:
+    tree = build_tree(RootSpec.model_validate({"receiver": "team-mail", "escalation": "oncall"}))
+    [root] = match(tree, {})
+    assert (root.receiver, root.escalation) == ("team-mail", "oncall")
+
+
+def test_group_keys_are_alertmanagers_path_of_matchers() -> None:
+    spec = {
+        "receiver": "r",
+        "group_by": ["service"],
+        "routes": [
+            {"matchers": ["team=a"], "receiver": "a"},
+            {
+                "matchers": ['team="b"', 'env=~"prod|staging"'],
+                "receiver": "b",
+                "routes": [{"matchers": ["kind=breach"], "receiver": "c"}],
+            },
+        ],
+    }
+    tree = build_tree(RootSpec.model_validate(spec))
+    labels = {"team": "b", "env": "prod", "kind": "breach", "service": "checkout"}
+    [hit] = match(tree, labels)
+    assert group_key(hit, labels) == (
+        '{}/{env=~"prod|staging",team="b"}/{kind="breach"}:{service="checkout"}'
+    )
+    [root] = match(tree, {"team": "z"})
+    assert group_key(root, {"team": "z"}) == "{}:{}"
+
+
+def test_removing_a_sibling_never_moves_a_group() -> None:
+    child_b = {"matchers": ["team=b"], "receiver": "b", "group_by": ["service", "x"]}
+    before = build_tree(
+        RootSpec.model_validate(
+            {"receiver": "r", "routes": [{"matchers": ["team=a"], "receiver": "a"}, child_b]}
+        )
+    )
+    after = build_tree(RootSpec.model_validate({"receiver": "r", "routes": [child_b]}))
+    labels = {"team": "b", "service": "s", "x": 'q"1'}
+    [old] = match(before, labels)
+    [new] = match(after, labels)
+    assert old.path != new.path
+    assert group_key(old, labels) == group_key(new, labels)
+
+
+def test_siblings_with_the_same_matchers_keep_separate_groups() -> None:
+    # two receivers for the same alerts (`continue`): the same path of matchers, two groups
+    tree = build_tree(
+        RootSpec.model_validate(
+            {
+                "receiver": "r",
+                "routes": [
+                    {"matchers": ["team=a"], "receiver": "a", "continue": True},
+                    {"matchers": ["team=a"], "receiver": "b"},
+                ],
+            }
+        )
+    )
+    first, second = match(tree, {"team": "a"})
+    assert group_key(first, {}) != group_key(second, {})

@@ -15,6 +15,14 @@ FIRING_KINDS = frozenset(
     {"warning", "breach", "availability_warning", "availability_breach", "burn_rate"}
 )
 RESOLVING_KINDS = frozenset({"met", "stopped", "retracted", "recovered"})
+SEVERITY = {
+    "warning": 1,
+    "breach": 2,
+    "availability_warning": 1,
+    "burn_rate": 2,
+    "availability_breach": 3,
+}
+"""Which firing signal an alert shows while several are in force: the most severe."""
 LABEL_FIELDS = ("kind", "service", "metric", "policy", "priority", "ticket_id", "customer")
 """Signal fields that become routing labels (beside the signal's own `labels`)."""
 
@@ -73,6 +81,9 @@ def apply_signal(current: Alert | None, signal: Signal, now_ms: int) -> tuple[Al
     signal opens a new episode with a new id)."""
     kind = signal.kind
     if current is not None and not current.open:
+        if _retracts_in_same_batch(current, kind, now_ms):
+            # a retraction and a met in one batch: the receiver is told it was retracted
+            return replace(current, signal=signal), "resolved"
         current = None
     if kind in FIRING_KINDS:
         if current is None:
@@ -86,8 +97,9 @@ def apply_signal(current: Alert | None, signal: Signal, now_ms: int) -> tuple[Al
                 fired_at_ms=now_ms,
             )
             return alert, "fired"
-        if kind == "warning" and current.signal.kind == "breach":
-            # a late warning after the breach says nothing new; keep the breach's face
+        if SEVERITY[kind] < SEVERITY.get(current.signal.kind, 0):
+            # a less severe signal (a late warning after the breach, a burn rate after the
+            # budget ran out) says nothing new: the alert keeps its most severe face
             return current, "ignored"
         return replace(current, signal=signal, labels=alert_labels(signal)), "updated"
     if kind in RESOLVING_KINDS:
@@ -98,6 +110,14 @@ def apply_signal(current: Alert | None, signal: Signal, now_ms: int) -> tuple[Al
         resolved = replace(current, state="resolved", signal=signal, resolved_at_ms=now_ms)
         return resolved, "resolved"
     return current, "ignored"
+
+
+def _retracts_in_same_batch(resolved: Alert, kind: str, now_ms: int) -> bool:
+    return (
+        kind == "retracted"
+        and resolved.resolved_at_ms == now_ms
+        and resolved.signal.kind in ("met", "stopped")
+    )
 
 
 def acknowledge(alert: Alert, by: str, now_ms: int) -> Alert:

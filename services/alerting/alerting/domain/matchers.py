@@ -9,12 +9,15 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from alerting.domain import utf8_matchers
+from alerting.domain.regex import Regex, compile_anchored
 
 Op = Literal["=", "!=", "=~", "!~"]
 OPS: tuple[Op, ...] = ("=", "!=", "=~", "!~")
 
-# '=~' before '=' so the '~' is not read as part of the value (as in Alertmanager)
-_CLASSIC = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)\s*(.*?)\s*$", re.S)
+# '=~' before '=' so the '~' is not read as part of the value (as in Alertmanager); the value
+# is the rest with Go's ASCII white space trimmed (no lazy group: linear in the input)
+_CLASSIC = re.compile(r"[\t\n\f\r ]*([a-zA-Z_:][a-zA-Z0-9_:]*)[\t\n\f\r ]*(=~|=|!=|!~)")
+_GO_SPACE = "\t\n\f\r "
 
 
 class MatcherError(ValueError):
@@ -26,7 +29,7 @@ class Matcher:
     name: str
     op: Op
     value: str
-    pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    pattern: Regex | None = field(default=None, compare=False, repr=False)
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         # a label the alert does not carry reads as the empty string
@@ -36,24 +39,57 @@ class Matcher:
         if self.op == "!=":
             return got != self.value
         assert self.pattern is not None
-        hit = self.pattern.fullmatch(got) is not None
+        hit = self.pattern.fullmatch(got)
         return hit if self.op == "=~" else not hit
 
     def __str__(self) -> str:
-        value = self.value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        return f'{self.name}{self.op}"{value}"'
+        """As Alertmanager prints one (`name op "value"`, the value quoted as Go's %q)."""
+        return f"{self.name}{self.op}{go_quote(self.value)}"
+
+
+_GO_ESCAPES = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+}
+
+
+def go_quote(value: str) -> str:
+    """Go's strconv.Quote: a double-quoted string, non-printable characters escaped."""
+    out = ['"']
+    for ch in value:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    out.append('"')
+    return "".join(out)
 
 
 def new_matcher(name: str, op: Op, value: str) -> Matcher:
-    """A matcher with its regex compiled and fully anchored, as Alertmanager's NewMatcher."""
+    """A matcher with its regex compiled (RE2) and fully anchored, as Alertmanager's NewMatcher."""
+    for text in (name, value):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise MatcherError(f"{name!r}: a matcher must be valid UTF-8") from None
     if op in ("=~", "!~"):
         try:
-            # Alertmanager anchors as ^(?:v)$; fullmatch of (?:v) is the same
-            pattern = re.compile(f"(?:{value})")
-        except re.error as exc:
-            raise MatcherError(
-                f"{name}{op}{value!r}: the regular expression does not compile: {exc}"
-            ) from None
+            pattern = compile_anchored(value)
+        except ValueError as exc:
+            raise MatcherError(f"{name}{op}{value!r}: {exc}") from None
         return Matcher(name, op, value, pattern)
     return Matcher(name, op, value)
 
@@ -111,7 +147,7 @@ def parse_classic_one(text: str) -> Matcher:
     found = _CLASSIC.match(text)
     if found is None:
         raise MatcherError(f"bad matcher format: {text}")
-    name, op, raw = found.group(1), found.group(2), found.group(3)
+    name, op, raw = found.group(1), found.group(2), text[found.end() :].strip(_GO_SPACE)
     expect_trailing_quote = raw.startswith('"')
     if expect_trailing_quote:
         raw = raw[1:]
@@ -134,14 +170,12 @@ def parse_classic_one(text: str) -> Matcher:
             out.append("\\")  # a backslash as the last character is literal
         elif ch == '"':
             if not expect_trailing_quote or i < len(raw) - 1:
-                raise MatcherError(
-                    f"matcher value contains unescaped double quote: {found.group(3)}"
-                )
+                raise MatcherError(f"matcher value contains unescaped double quote: {raw}")
             expect_trailing_quote = False
         else:
             out.append(ch)
     if expect_trailing_quote:
-        raise MatcherError(f"matcher value contains unescaped double quote: {found.group(3)}")
+        raise MatcherError(f"matcher value contains unescaped double quote: {raw}")
     return new_matcher(name, op, "".join(out))  # type: ignore[arg-type]
 
 

@@ -47,17 +47,23 @@ def inhibited(
 ) -> bool:
     """Whether a firing source alert mutes this one: it matches a rule's source matchers, this
     one its target matchers, and both agree on every `equal` label (a label missing on both
-    sides agrees, as in Alertmanager). An alert never inhibits itself."""
+    sides agrees, as in Alertmanager). An alert never inhibits itself, and, as in
+    Alertmanager, an alert matching both sides of a rule is not muted by a source that also
+    matches both (else every such alert would mute all the others)."""
     applicable = [r for r in rules if matches_all(r.target, labels)]
     if not applicable:
         return False
     sources = list(firing)
     for rule in applicable:
+        two_sided = matches_all(rule.source, labels)
         for source_id, source in sources:
             if source_id == target_id or not matches_all(rule.source, source):
                 continue
-            if all(source.get(n, "") == labels.get(n, "") for n in rule.equal):
-                return True
+            if not all(source.get(n, "") == labels.get(n, "") for n in rule.equal):
+                continue
+            if two_sided and matches_all(rule.target, source):
+                continue
+            return True
     return False
 
 

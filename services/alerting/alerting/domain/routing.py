@@ -4,12 +4,12 @@ first match ends the scan unless `continue`, deepest matching nodes win, unset o
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from alerting.domain.matchers import Matcher, matches_all, parse_matcher_list
+from alerting.domain.matchers import OPS, Matcher, go_quote, matches_all, parse_matcher_list
 from pacta.durations import parse_duration
 
 DEFAULTS = {"group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"}
@@ -103,6 +103,7 @@ class Route:
     """A node with its options resolved after inheritance (durations kept as written)."""
 
     path: tuple[int, ...]
+    key: str  # Alertmanager's route key: the matchers of the path, `{}/{team="a"}/...`
     matchers: tuple[Matcher, ...]
     receiver: str | None
     escalation: str | None
@@ -129,8 +130,12 @@ class Route:
             yield from child.walk()
 
 
-def build_tree(spec: RouteSpec, parent: Route | None = None, path: tuple[int, ...] = ()) -> Route:
-    """Resolve inheritance top-down as Alertmanager's NewRoute does."""
+def build_tree(spec: RouteSpec) -> Route:
+    """Resolve inheritance top-down as Alertmanager's NewRoute does, and key every node."""
+    return _distinct_keys(_build(spec, None, ()))
+
+
+def _build(spec: RouteSpec, parent: Route | None, path: tuple[int, ...]) -> Route:
     if len(path) > MAX_DEPTH:
         raise ValueError(f"routes: the tree is deeper than {MAX_DEPTH} levels")
     if parent is None:
@@ -142,9 +147,14 @@ def build_tree(spec: RouteSpec, parent: Route | None = None, path: tuple[int, ..
         receiver, escalation = parent.receiver, parent.escalation
         group_by, group_by_all = parent.group_by, parent.group_by_all
         timing = {k: getattr(parent, k) for k in DEFAULTS}
-    # each option on its own, as SPEC §5 says: unset options are inherited from the parent
-    receiver = spec.receiver or receiver
-    escalation = spec.escalation or escalation
+    # each option on its own: unset options are inherited from the parent, except that a node
+    # naming an escalation and no receiver notifies through the escalation alone (inheriting
+    # the parent's receiver would page the same breach twice, under two idempotency keys)
+    if spec.escalation and not spec.receiver:
+        receiver, escalation = None, spec.escalation
+    else:
+        receiver = spec.receiver or receiver
+        escalation = spec.escalation or escalation
     if spec.group_by is not None:
         group_by_all = spec.group_by == [GROUP_BY_ALL]
         group_by = () if group_by_all else tuple(dict.fromkeys(spec.group_by))
@@ -152,9 +162,14 @@ def build_tree(spec: RouteSpec, parent: Route | None = None, path: tuple[int, ..
         written = getattr(spec, key)
         if written is not None:
             timing[key] = written
+    matchers = tuple(parse_matcher_list(spec.matchers))
+    # sorted as Alertmanager sorts a route's matchers (name, value, then operator)
+    ordered = sorted(matchers, key=lambda m: (m.name, m.value, OPS.index(m.op)))
+    own = "{" + ",".join(str(m) for m in ordered) + "}"
     node = Route(
         path=path,
-        matchers=tuple(parse_matcher_list(spec.matchers)),
+        key=own if parent is None else f"{parent.key}/{own}",
+        matchers=matchers,
         receiver=receiver,
         escalation=escalation,
         group_by=group_by,
@@ -168,8 +183,28 @@ def build_tree(spec: RouteSpec, parent: Route | None = None, path: tuple[int, ..
         active_time_intervals=tuple(spec.active_time_intervals),
         routes=(),
     )
-    children = tuple(build_tree(c, node, (*path, i)) for i, c in enumerate(spec.routes))
-    return Route(**{**node.__dict__, "routes": children})
+    children = tuple(_build(c, node, (*path, i)) for i, c in enumerate(spec.routes))
+    return replace(node, routes=children)
+
+
+def _distinct_keys(root: Route) -> Route:
+    """Nodes whose paths have the same matchers (siblings sending the same alerts to two
+    receivers with `continue`) keep separate groups: the key gets the node's position, as
+    Alertmanager's route ID does. Unique keys stay as they are, so removing a sibling never
+    moves a group."""
+    seen: dict[str, int] = {}
+    for node in root.walk():
+        seen[node.key] = seen.get(node.key, 0) + 1
+    if all(n == 1 for n in seen.values()):
+        return root
+
+    def rekey(node: Route) -> Route:
+        key = node.key
+        if seen[key] > 1:
+            key = f"{key}/{'/'.join(str(i) for i in node.path)}"
+        return replace(node, key=key, routes=tuple(rekey(c) for c in node.routes))
+
+    return rekey(root)
 
 
 def match(route: Route, labels: Mapping[str, str]) -> list[Route]:
@@ -222,5 +257,6 @@ def group_labels(route: Route, labels: Mapping[str, str]) -> dict[str, str]:
 
 
 def group_key(route: Route, labels: Mapping[str, str]) -> str:
-    inner = ",".join(f'{k}="{v}"' for k, v in group_labels(route, labels).items())
-    return f"{route.path_id}:{{{inner}}}"
+    """Alertmanager's `{route key}:{group labels}`: by the path's matchers, not positions."""
+    inner = ", ".join(sorted(f"{k}={go_quote(v)}" for k, v in group_labels(route, labels).items()))
+    return f"{route.key}:{{{inner}}}"

@@ -66,38 +66,55 @@ def _tokens(text: str) -> list[tuple[str, str]]:
 
 
 def unquote(token: str) -> str:
-    """Go's strconv.Unquote for a double-quoted string."""
-    body, out, i = token[1:-1], [], 0
+    """Go's strconv.Unquote for a double-quoted string: `\\x` and octal escapes give bytes, and
+    the result must be valid UTF-8 (Go's regexp refuses anything else)."""
+    body, out, i = token[1:-1], bytearray(), 0
     while i < len(body):
         ch = body[i]
         if ch == "\n":
             raise ValueError("a quoted string cannot hold a raw newline")
         if ch != "\\":
-            out.append(ch)
+            out += _utf8(ch)
             i += 1
             continue
         if i + 1 >= len(body):
             raise ValueError("a quoted string ends in a backslash")
         code = body[i + 1]
         if code in _SIMPLE_ESCAPES:
-            out.append(_SIMPLE_ESCAPES[code])
+            out += _SIMPLE_ESCAPES[code].encode()
             i += 2
         elif code in "xuU":
             width = {"x": 2, "u": 4, "U": 8}[code]
             digits = body[i + 2 : i + 2 + width]
             if len(digits) != width or any(c not in "0123456789abcdefABCDEF" for c in digits):
                 raise ValueError(f"bad \\{code} escape")
-            out.append(chr(int(digits, 16)))
+            value = int(digits, 16)
+            if code == "x":
+                out.append(value)
+            elif value > 0x10FFFF:
+                raise ValueError(f"\\{code}{digits} is not a code point")
+            else:
+                out += _utf8(chr(value))
             i += 2 + width
         elif code in "01234567":
             digits = body[i + 1 : i + 4]
-            if len(digits) != 3 or any(c not in "01234567" for c in digits):
+            if len(digits) != 3 or any(c not in "01234567" for c in digits) or int(digits, 8) > 255:
                 raise ValueError("bad octal escape")
-            out.append(chr(int(digits, 8)))
+            out.append(int(digits, 8))
             i += 4
         else:
             raise ValueError(f"unknown escape \\{code}")
-    return "".join(out)
+    try:
+        return out.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("the escapes do not make valid UTF-8") from None
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a surrogate: no code point
+        raise ValueError("not valid UTF-8") from None
 
 
 def _text(token: tuple[str, str]) -> str:

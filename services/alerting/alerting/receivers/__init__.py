@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from alerting.receivers import email, msteams, pagerduty, slack, webhook
+from alerting.receivers import email, integrations, msteams, pagerduty, slack, webhook
 
 TYPES: dict[str, ModuleType] = {
     "webhook": webhook,
@@ -13,6 +13,8 @@ TYPES: dict[str, ModuleType] = {
     "msteams": msteams,
     "email": email,
     "pagerduty": pagerduty,
+    "integrations": integrations,
 }
 """Each module defines `Config` (a `base.ReceiverConfig` with `type: Literal[name]`) and
-`build(config: Config, http: httpx.AsyncClient) -> base.Sender`."""
+`build(config: Config, http: httpx.AsyncClient) -> base.Sender` (its `CLIENT` says which
+client: "aiohttp", or "both" for a tuple of the two)."""

@@ -21,6 +21,7 @@ from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model
 from alerting.receivers.base import DeliveryError, Notification, ReceiverConfig, Sender
 from alerting.receivers.common import Line, no_controls, secret
 from alerting.receivers.render import render
+from alerting.receivers.report_mail import is_report, report_message
 
 TIMEOUT_SECONDS = 30.0
 """Per SMTP step: long enough for a slow relay, short enough that a hung one is retried."""
@@ -124,6 +125,8 @@ def _domain(address: str) -> str:
 
 def message(notification: Notification, config: Config, now: datetime) -> EmailMessage:
     """The mail of one delivery attempt; only `Date` differs between attempts."""
+    if is_report(notification):  # an issued report for a subscription, not an alert
+        return report_message(notification, config.from_, config.to, now)
     rendered = render(notification)
     domain = _domain(config.from_)
     key = hashlib.sha256(notification.idempotency_key.encode()).hexdigest()[:40]

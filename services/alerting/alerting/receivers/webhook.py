@@ -8,10 +8,11 @@ import time
 from typing import Literal
 
 import aiohttp
-from pydantic import AnyHttpUrl, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from alerting.domain.webhook_body import body, signature
 from alerting.receivers.base import DeliveryError, Notification, ReceiverConfig, Sender
+from alerting.receivers.common import HttpUrl
 
 # the delivery worker hands this module its aiohttp session (the other types take httpx)
 CLIENT = "aiohttp"
@@ -22,7 +23,7 @@ class Config(ReceiverConfig):
     SECRET_FIELDS = frozenset({"secret"})
 
     type: Literal["webhook"]
-    url: AnyHttpUrl
+    url: HttpUrl  # kept as written; a line break or other control character is refused
     secret: str | None = Field(None, min_length=1, max_length=1024)
     timeout_seconds: float = Field(10.0, gt=0, le=120)
 

@@ -77,3 +77,11 @@ async def link_secret(conn: AsyncConnection) -> bytes:
     )
     row = await conn.execute(sa.text("SELECT value FROM alerting.secrets WHERE name='ack_links'"))
     return bytes(row.scalar_one())
+
+
+async def generation(conn: AsyncConnection) -> int:
+    """The configuration's generation (bumped by trigger on every change of a configuration
+    resource or a silence's window); inside a transaction that changed configuration, and so
+    holds the counter's row, the generation of that change."""
+    row = await conn.execute(sa.text("SELECT n FROM alerting.config_generation WHERE id = 1"))
+    return int(row.scalar_one())

@@ -112,3 +112,12 @@ async def in_force(conn: AsyncConnection) -> list[SilenceRow]:
         sa.text("SELECT * FROM alerting.silences WHERE ends_at > now() - interval '1 minute'")
     )
     return [SilenceRow.of(r) for r in rows]
+
+
+async def delete_pending(conn: AsyncConnection, *, silence_id: str, at: datetime) -> bool:
+    """Remove a silence that has not started by `at`; whether there was one."""
+    rows = await conn.execute(
+        sa.text("DELETE FROM alerting.silences WHERE id = :id AND starts_at > :at RETURNING id"),
+        {"id": silence_id, "at": at},
+    )
+    return rows.first() is not None

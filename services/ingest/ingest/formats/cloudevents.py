@@ -12,6 +12,7 @@ from urllib.parse import unquote
 
 from ingest.formats.base import Event, FormatError, build, load_json, obj, text
 from ingest.formats.mapping import CloudEventsMapping
+from ingest.formats.times import parse_time
 from pacta.events import MONITORING_TYPE, TICKET_TYPE, MonitoringEvent, TicketEvent
 
 STRUCTURED = "application/cloudevents+json"
@@ -87,8 +88,11 @@ def _event(attrs: dict[str, Any], data: Any, now: datetime, where: str) -> Event
     data_field = "body" if where == "ce-" else where + "data"
     payload = dict(obj(data, data_field))
     payload.setdefault("id", ce_id)
-    if "occurred_at" not in payload and attrs.get("time") is not None:
-        payload["occurred_at"] = attrs["time"]
+    if attrs.get("time") is not None:
+        # an attribute the spec defines as RFC 3339 is checked even when the data's own
+        # occurred_at is what counts: a sender writing a bad time has a bug worth hearing of
+        parse_time(attrs["time"], where + "time")
+        payload.setdefault("occurred_at", attrs["time"])
     payload.setdefault("source", "cloudevents")
     if "received_at" in payload:
         raise FormatError(data_field + ".received_at", "set by Pacta, not sent")

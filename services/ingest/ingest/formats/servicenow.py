@@ -10,6 +10,7 @@ raises when an incident leaves Resolved). See docs/integrations.md.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,9 @@ from ingest.formats.base import Event, FormatError, build, load_json, obj, text
 from ingest.formats.mapping import ServiceNowMapping
 from ingest.formats.times import parse_time
 from pacta.events import TicketEvent
+
+# a record id (32 hex digits): what a reference field holds when sent without display values
+_SYS_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def parse(
@@ -97,7 +101,12 @@ def _service(record: dict[str, Any], mapping: ServiceNowMapping, where: str) -> 
             return service
     if mapping.default_service:
         return mapping.default_service
-    raise FormatError(where + mapping.service_fields[0], "gives no service (display value)")
+    raise FormatError(
+        where + mapping.service_fields[0],
+        "gives no service: no display value in "
+        + ", ".join(mapping.service_fields)
+        + " (send the record with sysparm_display_value=true or all)",
+    )
 
 
 def _required(record: dict[str, Any], field: str, where: str) -> str:
@@ -118,7 +127,12 @@ def _value(field: Any) -> str | None:
 
 
 def _display(field: Any) -> str | None:
-    """What a person sees: a reference's `display_value`, else its text."""
-    if isinstance(field, dict) and isinstance(field.get("display_value"), str):
-        return field["display_value"] or None
-    return _value(field)
+    """What a person sees: a reference's `display_value`, else its text. A reference sent
+    without one (`{"value": sys_id, "link": ...}`) or a bare sys_id names no service."""
+    if isinstance(field, dict):
+        shown = field.get("display_value")
+        return shown if isinstance(shown, str) and shown else None
+    value = _value(field)
+    if value is not None and _SYS_ID.fullmatch(value):
+        return None
+    return value

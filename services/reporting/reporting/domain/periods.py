@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pacta.calendars import wall_time_ms
 
@@ -28,9 +28,23 @@ class PeriodError(ValueError):
         self.field, self.message = field, message
 
 
+@lru_cache(maxsize=1)
+def _known_zones() -> frozenset[str]:
+    # the IANA names only: not the host's `localtime`, the `Factory` placeholder, nor the
+    # leap-second `right/` and `posix/` copies (their clocks disagree with everyone's)
+    return frozenset(
+        z
+        for z in available_timezones()
+        if z not in ("localtime", "Factory", "posixrules")
+        and not z.startswith(("right/", "posix/"))
+    )
+
+
 def zone(tz: str, field: str = "tz") -> ZoneInfo:
     if "\x00" in tz or not tz.strip():
         raise PeriodError(field, "must be an IANA time zone such as Europe/Berlin")
+    if tz not in _known_zones():
+        raise PeriodError(field, f"{tz!r} is not an IANA time zone such as Europe/Berlin")
     try:
         return ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):

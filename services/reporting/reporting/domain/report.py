@@ -1,5 +1,5 @@
-"""The monthly report's JSON shape (SPEC §6) from a service's figures: seconds at the edge,
-every key present (null where a figure is undefined, e.g. MTBF without outages)."""
+"""The monthly report's JSON shape (docs/reporting.md) from a service's figures: seconds at the
+edge, every key present (null where a figure is undefined, e.g. MTBF without outages)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ AVAILABILITY_KEYS = (
     "outages",
     "mtbf_seconds",
     "mtrs_seconds",
+    "unmeasured_seconds",
+    "coverage",
 )
 
 
@@ -40,6 +42,8 @@ def availability_block(fig: AvailabilityFigures | None) -> dict[str, Any]:
         "outages": fig.outages,
         "mtbf_seconds": _s(fig.mtbf_ms),
         "mtrs_seconds": _s(fig.mtrs_ms),
+        "unmeasured_seconds": fig.unmeasured_ms / 1000,
+        "coverage": fig.coverage,
     }
 
 
@@ -64,6 +68,7 @@ def service_report(
         "service": service,
         "policy": policy,
         **current,
+        "headline": headline(current),
         "breaches": breaches,
         "previous": previous,
         "policy_versions": policy_versions or [],
@@ -76,18 +81,31 @@ def with_versions(signal: dict[str, Any]) -> dict[str, Any]:
     return {"policy_version": None, "calendar_version": None, **signal}
 
 
-def headline_compliance(block: dict[str, Any]) -> float | None:
-    """One number a manager reads first: response and resolution outcomes together."""
-    t = block["tickets"]
-    met = t["response"]["met"] + t["resolution"]["met"]
-    decided = met + t["response"]["breached"] + t["resolution"]["breached"]
-    return None if decided == 0 else 100.0 * met / decided
+def headline(block: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What a manager reads first, each figure judged by itself: availability against its
+    target; response and resolution compliance against the policy's compliance targets per
+    priority (without any, a metric is met while none of its clocks breached)."""
+    out: dict[str, dict[str, Any]] = {}
+    a = block["availability"]
+    out["availability"] = {"actual": a["actual"], "target": a["target"], "met": a["met"]}
+    for metric in ("response", "resolution"):
+        t = block["tickets"][metric]
+        decided = t["met"] + t["breached"]
+        judged = t.get("target_met")
+        if judged is None and decided:
+            judged = t["breached"] == 0
+        out[metric] = {
+            "compliance": t["compliance"],
+            "target_met": t.get("target_met"),
+            "met": judged,
+        }
+    return out
 
 
 def missed(block: dict[str, Any]) -> bool:
-    """A target was missed: availability below target, or any ticket clock breached."""
-    a, t = block["availability"], block["tickets"]
-    return a["met"] is False or bool(t["response"]["breached"] or t["resolution"]["breached"])
+    """A headline figure missed: availability under its target, or a ticket metric under
+    its compliance target (or breached, where the policy sets none)."""
+    return any(h["met"] is False for h in headline(block).values())
 
 
 def csv_rows(report: dict[str, Any]) -> list[list[Any]]:
@@ -103,12 +121,33 @@ def csv_rows(report: dict[str, Any]) -> list[list[Any]]:
             for p, n in t["by_priority"].items():
                 rows.append([*base, period + "tickets", f"by_priority.{p}", n])
             for metric in ("response", "resolution"):
+                m = t[metric]
                 for key in ("met", "breached", "compliance"):
-                    rows.append([*base, period + "tickets", f"{metric}.{key}", t[metric][key]])
+                    rows.append([*base, period + "tickets", f"{metric}.{key}", m[key]])
+                if "target_met" in m:
+                    rows.append(
+                        [*base, period + "tickets", f"{metric}.target_met", m["target_met"]]
+                    )
+                for p, figures in m.get("by_priority", {}).items():
+                    for key in ("met", "breached", "compliance", "target", "target_met"):
+                        rows.append(
+                            [
+                                *base,
+                                period + "tickets",
+                                f"{metric}.by_priority.{p}.{key}",
+                                figures[key],
+                            ]
+                        )
             rows.append([*base, period + "tickets", "mtta_seconds", t["mtta_seconds"]])
             rows.append([*base, period + "tickets", "mttr_seconds", t["mttr_seconds"]])
             for key in ("total", "failed", "success_rate"):
                 rows.append([*base, period + "changes", key, block["changes"][key]])
+        for name, figures in svc["headline"].items():
+            for key, value in figures.items():
+                rows.append([*base, "headline", f"{name}.{key}", value])
+        for kind, figures in svc["workload"].items():
+            for key, value in figures.items():
+                rows.append([*base, "workload", f"{kind}.{key}", value])
         rows.append([*base, "breaches", "count", len(svc["breaches"])])
         rows.append([*base, "previous.breaches", "count", svc["previous"]["breach_count"]])
         rows += [[*base, *row] for row in version_rows(svc)]

@@ -1,11 +1,12 @@
 """Ticket figures: how a clock's outcome and a ticket's life count into the daily aggregates,
-and compliance, MTTA and MTTR from those counts (SPEC §6)."""
+and compliance, MTTA and MTTR from those counts."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
+from fractions import Fraction
 
 from reporting.domain.periods import utc_day
 
@@ -28,7 +29,7 @@ class ClockOutcome:
     breached_ms: int | None
     deadline_ms: int | None
     policy: str | None = None
-    policy_version: int | None = None  # the version of `policy` the fact names (SPEC §11)
+    policy_version: int | None = None  # the version of `policy` the fact names
 
     @property
     def outcome_ms(self) -> int | None:
@@ -131,20 +132,35 @@ class TicketCounts:
     resolution: Tally = field(default_factory=Tally)
     changes: int = 0
     changes_failed: int = 0
+    priorities: dict[tuple[str, str], Tally] = field(default_factory=dict)
+    """(metric, priority) -> that priority's outcomes of the metric."""
 
     def tally(self, metric: str) -> Tally:
         return self.response if metric == "response" else self.resolution
 
+    def add(
+        self, metric: str, priority: str | None, met: int, breached: int, stopped: int, ms: int
+    ) -> None:
+        """Outcomes of a metric counted in its total and in its priority's tally."""
+        self.tally(metric).add(met, breached, stopped, ms)
+        key = (metric, priority or NO_PRIORITY)
+        self.priorities.setdefault(key, Tally()).add(met, breached, stopped, ms)
 
-def ticket_figures(counts: TicketCounts) -> dict[str, object]:
+
+def ticket_figures(
+    counts: TicketCounts, compliance_targets: dict[str, float] | None = None
+) -> dict[str, object]:
+    """The tickets block; `compliance_targets` is the policy's share of clocks per priority
+    that must meet their target (percent), each priority judged against its own."""
     by_priority = {p: counts.opened.get(p, 0) for p in PRIORITIES}
     if counts.opened.get(NO_PRIORITY):
         by_priority[NO_PRIORITY] = counts.opened[NO_PRIORITY]
+    targets = compliance_targets or {}
     return {
         "total": sum(counts.opened.values()),
         "by_priority": by_priority,
-        "response": _outcomes(counts.response),
-        "resolution": _outcomes(counts.resolution),
+        "response": _metric(counts, "response", targets),
+        "resolution": _metric(counts, "resolution", targets),
         "mtta_seconds": _seconds(counts.response.mean_ms),
         "mttr_seconds": _seconds(counts.resolution.mean_ms),
     }
@@ -161,6 +177,36 @@ def change_figures(counts: TicketCounts) -> dict[str, object]:
 
 def _outcomes(tally: Tally) -> dict[str, object]:
     return {"met": tally.met, "breached": tally.breached, "compliance": tally.compliance}
+
+
+def _metric(counts: TicketCounts, metric: str, targets: dict[str, float]) -> dict[str, object]:
+    """A metric's outcomes, per priority against the policy's compliance target, and
+    `target_met` for the metric: every priority with a target and decided clocks met it
+    (None: no priority had both)."""
+    names = sorted(
+        {p for m, p in counts.priorities if m == metric} | set(targets),
+        key=lambda p: (p not in PRIORITIES, p),
+    )
+    per: dict[str, dict[str, object]] = {}
+    judged: list[bool] = []
+    for p in names:
+        tally = counts.priorities.get((metric, p), Tally())
+        target = targets.get(p)
+        decided = tally.met + tally.breached
+        # compared exactly: 19 of 20 meets 95, and 2 of 3 misses 66.67
+        met = (
+            None
+            if target is None or not decided
+            else (Fraction(100 * tally.met, decided) >= Fraction(str(target)))
+        )
+        if met is not None:
+            judged.append(met)
+        per[p] = {**_outcomes(tally), "target": target, "target_met": met}
+    return {
+        **_outcomes(counts.tally(metric)),
+        "by_priority": per,
+        "target_met": all(judged) if judged else None,
+    }
 
 
 def _seconds(ms: float | None) -> float | None:

@@ -1,4 +1,4 @@
-"""Clock outcomes per policy version (SPEC §11): the daily aggregate keyed by the (policy,
+"""Clock outcomes per policy version: the daily aggregate keyed by the (policy,
 version) a clock's fact names, moved by differences like the other aggregates, and the
 report's `tickets.by_policy_version` from it."""
 

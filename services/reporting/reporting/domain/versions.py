@@ -1,4 +1,4 @@
-"""Policy and calendar versions as reporting reads them (SPEC §11): the records of the compacted
+"""Policy and calendar versions as reporting reads them: the records of the compacted
 topics turned into `pacta.versions` lists, and the versions of a policy in force over a month
 with their targets, as the report shows them."""
 
@@ -24,7 +24,7 @@ def _stamp(ms: int | None) -> str | None:
 
 
 def calendar_of(name: str, spec: Mapping[str, Any]) -> Calendar:
-    """A calendar body (SPEC §4.1, or a `CalendarRecord`'s own fields); raises ValueError or
+    """A calendar body (as PUT, docs/api.md; or a `CalendarRecord`'s own fields); raises ValueError or
     KeyError for one the calendar code refuses."""
     return Calendar(
         name=name,
@@ -134,4 +134,23 @@ def month_entries(
                 "deleted": spec is None,
             }
         )
+    return out
+
+
+def compliance_targets(record: Mapping[str, Any], at_ms: int) -> dict[str, float]:
+    """The share of clocks per priority that must meet their target (percent), as the policy
+    version in force just before `at_ms` (the period's end) says; priorities without one are
+    left out."""
+    current = None
+    for lo, _hi, found in segments(policy_versions(record), at_ms - 1, at_ms):
+        current = found if lo < at_ms else current
+    spec = None if current is None else current.value
+    targets = (spec or {}).get("targets") or {}
+    out: dict[str, float] = {}
+    if not isinstance(targets, Mapping):
+        return out
+    for priority, t in targets.items():
+        value = t.get("compliance") if isinstance(t, Mapping) else None
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 100:
+            out[str(priority)] = float(value)
     return out

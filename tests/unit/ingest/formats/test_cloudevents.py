@@ -94,3 +94,27 @@ def test_other_modes_and_missing_headers() -> None:
     with pytest.raises(FormatError) as info:
         cloudevents.parse(b"{}", BATCH, M, NOW)
     assert info.value.field == "body"
+
+
+@pytest.mark.parametrize("time", ["yesterday", "2026-13-02T08:14:58Z", "2026-03-02T08:14:58", 17])
+def test_an_invalid_time_is_refused_even_with_occurred_at_in_the_data(time: object) -> None:
+    event = load("cloudevents/structured-monitoring.json")
+    event["time"] = time
+    assert "occurred_at" in event["data"]
+    with pytest.raises(FormatError) as caught:
+        cloudevents.parse(dump(event), STRUCTURED, M, NOW)
+    assert caught.value.field == "time"
+
+
+def test_an_invalid_time_header_is_refused_in_binary_mode() -> None:
+    data = load("cloudevents/structured-monitoring.json")["data"]
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-id": "b1",
+        "ce-source": "/nightwatch",
+        "ce-type": "io.pacta.monitoring",
+        "ce-time": "not a time",
+    }
+    with pytest.raises(FormatError) as caught:
+        cloudevents.parse(dump(data), headers, M, NOW)
+    assert caught.value.field == "ce-time"

@@ -103,3 +103,41 @@ def test_bad_records_name_the_field(change: dict[str, object], field: str) -> No
     with pytest.raises(FormatError) as info:
         servicenow.parse(dump({"result": record}), {}, M, NOW)
     assert info.value.field == "result." + field
+
+
+def _record(**fields: object) -> bytes:
+    record = load("servicenow/insert.json")
+    body = record.get("result", record)
+    body.update(fields)
+    return dump(record)
+
+
+def test_a_reference_without_display_value_falls_through_to_cmdb_ci() -> None:
+    # sent without sysparm_display_value=true: business_service is only a sys_id and a link
+    body = _record(
+        business_service={
+            "link": "https://x/api/now/table/cmdb_ci_service/27d3",
+            "value": "27d3f2a1",
+        }
+    )
+    (event,) = servicenow.parse(body, {}, M, NOW)
+    assert event.service == "checkout-lb-eu"
+
+
+def test_a_plain_sys_id_is_no_service_name() -> None:
+    body = _record(
+        business_service="27d3f2a1c0a8000b1e8c9a3c4dd1f0ab", cmdb_ci={"display_value": "lb"}
+    )
+    (event,) = servicenow.parse(body, {}, M, NOW)
+    assert event.service == "lb"
+
+
+def test_no_display_value_anywhere_is_refused_naming_the_field() -> None:
+    body = _record(
+        business_service={"link": "https://x/a", "value": "27d3f2a1"},
+        cmdb_ci={"link": "https://x/b", "value": "b0c4030ac0a800090088ac4de2ee1a0a"},
+    )
+    with pytest.raises(FormatError) as caught:
+        servicenow.parse(body, {}, M, NOW)
+    assert caught.value.field.endswith("business_service")
+    assert "sysparm_display_value=true" in str(caught.value)

@@ -1,4 +1,4 @@
-"""Policy versions (SPEC §11): the policies of the compacted `sla.policies` topic, the version
+"""Policy versions: the policies of the compacted `sla.policies` topic, the version
 each clock's fact names, and the daily outcomes per (policy, version), filled from the clocks
 already kept so an existing read model needs no rebuild.
 
