@@ -384,7 +384,8 @@ def _publish(result: dict[str, Any], storm: bool) -> None:
     )
     sustained = pacta["achieved_rate"] >= 0.97 * pacta["offered_rate"]
     note = (
-        f"p50 {pacta['latency_ms']['p50']} ms; {pacta['notified']:,} of {pacta['acked']:,} "
+        f"p50 {pacta['latency_ms']['p50'] or 0:,.0f} ms; {pacta['notified']:,} of "
+        f"{pacta['acked']:,} "
         f"notified, {pacta['lost']} lost, {pacta['doubled']} doubled; sent "
         f"{pacta['achieved_rate']:,.0f}/s"
     )

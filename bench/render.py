@@ -20,6 +20,7 @@ def fmt(value: float | None, unit: str) -> str:
     """A figure with its unit: thousands separated, few decimals."""
     if value is None:
         return "not measured"
+    unit = unit.replace("us/", "\u00b5s/")  # results.json keeps ASCII units
     if unit == "x":
         return f"{value:.2f}x"
     digits = 0 if abs(value) >= 100 or float(value).is_integer() else 1
