@@ -8,10 +8,10 @@ PY := .venv/bin/python
 VAR := $(or $(PACTA_VAR_DIR),var)
 PYTEST_ARGS ?=
 
-.PHONY: help setup up down run demo test bench lint clean-data
+.PHONY: help setup up down run demo test test-cluster test-properties bench lint clean-data
 
 help: ## List the targets
-	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  %-11s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  %-13s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 setup: ## Virtualenv, PostgreSQL and Kafka: everything the tests need
 	$(LOCAL)/python.sh && $(LOCAL)/postgres.sh start && $(LOCAL)/kafka.sh start
@@ -20,8 +20,8 @@ up: setup ## setup, create the topics, start the four services (waits for /ready
 	$(PY) -m pacta.topics
 	$(LOCAL)/services.sh start
 
-down: ## Stop the services, Kafka and PostgreSQL (data kept)
-	$(LOCAL)/services.sh stop; $(LOCAL)/kafka.sh stop; $(LOCAL)/postgres.sh stop
+down: ## Stop the services, Kafka (and the test cluster) and PostgreSQL (data kept)
+	$(LOCAL)/services.sh stop; $(LOCAL)/kafka.sh stop; $(LOCAL)/kafka-cluster.sh stop; $(LOCAL)/postgres.sh stop
 
 run: up ## up, then follow the logs
 	tail -F $(VAR)/log/*.log
@@ -32,6 +32,12 @@ demo: ## Load a realistic last month into the running stack (after `make up`)
 test: setup ## Run the test suite (extra pytest arguments: PYTEST_ARGS="-k foo")
 	$(LOCAL)/tools.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-cluster: setup ## Faults on a 3-broker Kafka cluster, two instances of each service (~6 min)
+	$(LOCAL)/test-cluster.sh $(PYTEST_ARGS)
+
+test-properties: ## The model-based property tests with thousands of random examples
+	HYPOTHESIS_PROFILE=properties $(PY) -m pytest -m properties tests/unit -p no:cacheprovider --timeout=0 $(PYTEST_ARGS)
 
 bench: setup ## Run the benchmark (bench/)
 	$(LOCAL)/tools.sh

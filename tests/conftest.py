@@ -12,6 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from hypothesis import HealthCheck, settings
 
 from pacta.kafka import ensure_topics
 from pacta.settings import CommonSettings
@@ -23,6 +24,19 @@ ADMIN_DSN = os.environ.get("PACTA_TEST_ADMIN_DSN", "postgresql://pacta:pacta@127
 RUN_ID = uuid.uuid4().hex[:8]
 ADMIN_KEY, INGEST_KEY, READ_KEY = "test-admin-key", "test-ingest-key", "test-admin-key"
 API_KEYS = f"{ADMIN_KEY}:admin,{INGEST_KEY}:ingest"
+# The cluster tests run against the three-broker cluster only (`make test-cluster` starts it
+# and names it in PACTA_CLUSTER_BOOTSTRAP); `make test` leaves them out.
+collect_ignore = [] if os.environ.get("PACTA_CLUSTER_BOOTSTRAP") else ["cluster"]
+
+# `make test-properties`: the model-based property tests (marker `properties`) with thousands
+# of random examples; by default they run a bounded, seeded number (see their modules)
+settings.register_profile(
+    "properties",
+    max_examples=int(os.environ.get("PACTA_PROPERTY_EXAMPLES", "3000")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=True,
+)
 
 
 async def _check_kafka() -> None:
@@ -111,3 +125,47 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     conn = await asyncpg.connect(database_url)
     yield conn
     await conn.close()
+
+
+@pytest.fixture(scope="module")
+async def own_stack(
+    kafka_bootstrap: str, log_dir: Path
+) -> AsyncIterator[dict[str, ServiceProcess]]:
+    """The four services on a database and topic prefix of this module's own: for tests that
+    write what a user would (the README's tour, the demo month: catch-all routes, shared
+    service names) and must neither see nor change what the shared `stack` holds."""
+    tag = uuid.uuid4().hex[:8]
+    name = f"pacta_test_{RUN_ID}_{tag}"
+    admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    own = CommonSettings(
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=ADMIN_DSN.rsplit("/", 1)[0] + "/" + name,
+        topic_prefix=f"test{RUN_ID}{tag}",
+        api_keys=API_KEYS,
+    )
+    await ensure_topics(own)
+    env = {
+        "PACTA_KAFKA_BOOTSTRAP": own.kafka_bootstrap,
+        "PACTA_DATABASE_URL": own.database_url,
+        "PACTA_TOPIC_PREFIX": own.topic_prefix,
+        "PACTA_API_KEYS": API_KEYS,
+        "PACTA_LOG_LEVEL": "INFO",
+    }
+    procs = {
+        m: ServiceProcess(m, env, log_dir)
+        for m in ("ingest", "sla_engine", "alerting", "reporting")
+    }
+    for p in procs.values():
+        p.start(wait=False)
+    try:
+        for p in procs.values():
+            p.wait_ready()
+        yield procs
+    finally:
+        for p in procs.values():
+            p.stop()
+        admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

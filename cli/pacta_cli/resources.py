@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -130,11 +131,34 @@ def same(wanted: Any, stored: Any) -> bool:
         return pairwise or _same_set(wanted, stored)
     if stored == SECRET_SHOWN:
         return True
+    if isinstance(wanted, str) and isinstance(stored, str) and _same_destination(wanted, stored):
+        return True
     if isinstance(wanted, str) and isinstance(stored, int | float) and not isinstance(stored, bool):
         return seconds(wanted) == stored
     if isinstance(wanted, int | float) and isinstance(stored, int | float):
         return float(wanted) == float(stored)
     return bool(wanted == stored)
+
+
+def _same_destination(wanted: str, stored: str) -> bool:
+    """A webhook URL is write-only past its origin: the server shows `scheme://host:port`
+    alone, so a file's full URL matches a shown origin it starts with (a change of path or
+    token alone goes unseen: `pacta apply` then leaves the stored URL as it is)."""
+    shown = urlsplit(stored)
+    if not shown.scheme or not shown.netloc or shown.path or shown.query or shown.fragment:
+        return False
+    full = urlsplit(wanted)
+    try:
+        return (full.scheme, full.hostname, full.port or _DEFAULT_PORTS.get(full.scheme)) == (
+            shown.scheme,
+            shown.hostname,
+            shown.port or _DEFAULT_PORTS.get(shown.scheme),
+        )
+    except ValueError:  # a malformed port in the file: the server will say what is wrong
+        return False
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _same_set(wanted: list[Any], stored: list[Any]) -> bool:

@@ -134,7 +134,7 @@ async def ensure_topics(settings: CommonSettings, suffixes: Sequence[str] = ALL_
             NewTopic(
                 name=topic_name(settings.topic_prefix, s),
                 num_partitions=settings.topic_partitions,
-                replication_factor=1,
+                replication_factor=settings.topic_replication,
                 topic_configs=(
                     {"cleanup.policy": "compact"}
                     if s in COMPACTED_TOPICS

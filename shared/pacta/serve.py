@@ -1,12 +1,102 @@
-"""Run a service's app under uvicorn with Pacta's JSON logging (one worker per process)."""
+"""Run a service's app under uvicorn with Pacta's JSON logging (one worker per process), and
+the HTTP protocol that bounds a request's head before anything reads it."""
 
 from __future__ import annotations
 
+import asyncio
+
+import orjson
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from pacta.logs import configure_logging
+from pacta.logs import configure_logging, get_logger
 from pacta.settings import CommonSettings
+
+log = get_logger(__name__)
+MAX_HEAD_BYTES = 64 * 1024
+"""The request line and every header of one request, in all (431 above)."""
+LINGER_S = 1.0
+"""How long a refused connection is drained before it closes: closing a socket with unread
+bytes resets it, and the reset can destroy the 431 before the client reads it."""
+
+
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a bound on the request head.
+
+    httptools buffers a header until it ends, however long, and uvicorn sets no limit: a
+    client without any key could make a service hold a 150 MB header. Bytes are counted here
+    as they arrive, before the parser sees them; past `MAX_HEAD_BYTES` without the end of the
+    head, the answer is 431 and the connection closes, having held at most one read's worth.
+    """
+
+    _in_head = True
+    _head_bytes = 0
+    _refused = False
+
+    def data_received(self, data: bytes) -> None:
+        while data:
+            if self._refused:
+                return  # draining until the linger ends: nothing is kept
+            if not self._in_head:
+                super().data_received(data)
+                return
+            room = MAX_HEAD_BYTES - self._head_bytes
+            if len(data) <= room:
+                self._head_bytes += len(data)
+                super().data_received(data)
+                return
+            # More than the head may still hold: parse what fits, then see whether it ended
+            # there (the rest is body, or the next request) or not (431).
+            part, data = data[:room], data[room:]
+            self._head_bytes += len(part)
+            if part:
+                super().data_received(part)
+            if self.transport.is_closing():
+                return
+            if self._in_head:
+                self._refuse()
+                return
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._in_head, self._head_bytes = True, 0
+
+    def eof_received(self) -> None:
+        if self._refused:
+            self.transport.close()
+
+    def _refuse(self) -> None:
+        self._refused = True
+        log.warning(
+            "request head over the limit", limit=MAX_HEAD_BYTES, client=str(self.client or "")
+        )
+        body = orjson.dumps(
+            {
+                "type": "about:blank",
+                "title": "Request header fields too large",
+                "status": 431,
+                "detail": f"the request line and headers may hold {MAX_HEAD_BYTES} bytes in all",
+            }
+        )
+        self.transport.write(
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+            b"content-type: application/problem+json\r\n"
+            b"content-length: " + str(len(body)).encode() + b"\r\n"
+            b"connection: close\r\n\r\n" + body
+        )
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        asyncio.get_running_loop().call_later(LINGER_S, self.transport.close)
+
+
+BOUNDED_HTTP = f"{__name__}:{BoundedHttpToolsProtocol.__name__}"
+"""The protocol by name: a worker process imports it after it answers its supervisor's first
+health check (a class in uvicorn's config would be imported before, slowing the start)."""
 
 
 def serve(app: FastAPI, settings: CommonSettings, service: str, port: int) -> None:
@@ -19,6 +109,6 @@ def serve(app: FastAPI, settings: CommonSettings, service: str, port: int) -> No
         log_config=None,
         access_log=False,
         loop="uvloop",
-        http="httptools",
+        http=BOUNDED_HTTP,
         timeout_graceful_shutdown=10,
     )

@@ -36,6 +36,13 @@ class CommonSettings(BaseSettings):
     )
     topic_prefix: str = Field("pacta", description="prefix of every Kafka topic name")
     topic_partitions: int = Field(6, ge=1, le=1000, description="partitions of created topics")
+    topic_replication: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="replicas of each created topic (3 on a Kafka cluster; the brokers' "
+        "min.insync.replicas applies)",
+    )
     api_keys: str = Field(DEV_API_KEYS, description="comma-separated key:role pairs")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     host: str = Field("127.0.0.1", description="address the HTTP server binds")

@@ -1,4 +1,5 @@
-"""The HTTP shell every service shares: app factory, health and metrics routes, body limit."""
+"""The HTTP shell every service shares: app factory, health and metrics routes, body and
+encoding limits, the API key schemes in OpenAPI."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import Any
 
 import fastapi_offline
 from fastapi import APIRouter, FastAPI, Request
@@ -27,7 +29,7 @@ from prometheus_client import (
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pacta.problems import install_problem_handlers, problem_response
+from pacta.problems import PROBLEM_JSON, install_problem_handlers, problem_response
 from pacta.settings import CommonSettings
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
@@ -70,8 +72,67 @@ def create_base_app(
     app.include_router(health_router())
     install_docs(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(EncodingGuard)
     app.add_middleware(RequestTimer)
+    declare_security(app)
     return app
+
+
+SECURITY_SCHEMES: dict[str, dict[str, str]] = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "an API key as `Authorization: Bearer <key>` (or `Authorization: Key <key>`)",
+    },
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+}
+"""The two ways every service takes an API key (pacta.auth), as OpenAPI names them."""
+
+
+def declare_security(app: FastAPI) -> None:
+    """Declare the key schemes in the app's OpenAPI document and require one of them on every
+    route whose 401 is the key check's problem document (pacta.auth), so a generated client
+    knows it needs a key. Routes that may take the key in their body instead (the sign-in
+    form, PagerDuty's `routing_key`) declare a plain 401 and get no scheme."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()
+        document.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                refused = operation.get("responses", {}).get("401", {})
+                if PROBLEM_JSON in refused.get("content", {}):
+                    operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+class EncodingGuard:
+    """Refuse a body in a `Content-Encoding` with 415: no service decodes one, and reading
+    gzip as JSON would only fail later with a confusing 400."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
+                    response = problem_response(
+                        415,
+                        "Unsupported content encoding",
+                        "bodies are read as sent: no Content-Encoding (or identity)",
+                        instance=scope.get("path"),
+                        headers={"Accept-Encoding": "identity"},
+                    )
+                    await response(scope, _empty_receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"

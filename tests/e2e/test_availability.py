@@ -43,7 +43,15 @@ def event(service: str, check: str, status: str, at_ms: int, **extra: object) ->
 
 
 def send(stack: dict[str, ServiceProcess], events: list[dict[str, Any]]) -> None:
-    r = post(stack["ingest"].url, "/v1/events/monitoring", events)
+    """Post the events, after a heartbeat of each of their services at the start of this
+    month (sent once): a service is measured only from its first monitoring event, and these
+    tests count the whole month."""
+    since = month_start(now_ms())
+    first = [
+        event(s, "heartbeat", "firing", since, id=f"first-{s}-{since}")
+        for s in sorted({e["service"] for e in events})
+    ]
+    r = post(stack["ingest"].url, "/v1/events/monitoring", [*first, *events])
     assert r.status_code == 202, r.text
 
 
@@ -168,8 +176,10 @@ async def test_bad_month_is_422_and_a_key_is_needed(stack: dict[str, ServiceProc
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["downtime_seconds"] == 0
-    assert body["agreed_service_seconds"] == 29 * 86400  # a leap February, all of it past
-    assert body["actual"] == 100.0
+    # never monitored: nothing of the month was measured, so there is no figure (never 100 %)
+    assert body["unmeasured_seconds"] == 29 * 86400  # a leap February, all of it past
+    assert body["agreed_service_seconds"] == 0
+    assert (body["actual"], body["met"], body["coverage"]) == (None, None, 0.0)
 
 
 async def test_maintenance_after_the_fact_reduces_downtime_exactly(
@@ -458,3 +468,110 @@ async def test_a_policy_put_after_an_outage_closed_signals_it_at_once_and_a_dele
     assert {s["kind"] for s in mine} <= {"availability_breach", "burn_rate", "recovered"}
     assert all(parse_timestamp_ms(s["occurred_at"]) <= t0 + 10_000 for s in mine)
     assert len([s for s in mine if s["kind"] == "availability_breach"]) == 1
+
+
+def watchdog(service: str) -> dict[str, Any]:
+    """An Alertmanager notification of the always-firing Watchdog alert of `service`."""
+    return {
+        "version": "4",
+        "status": "firing",
+        "receiver": "pacta",
+        "groupLabels": {},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": "Watchdog", "severity": "none", "service": service},
+                "annotations": {},
+                "startsAt": "2026-01-01T00:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "fingerprint": f"wd-{service}",
+            }
+        ],
+    }
+
+
+async def test_heartbeats_give_full_coverage_and_a_quiet_monitoring_shows_the_gap(
+    stack: dict[str, ServiceProcess], facts: TopicReader
+) -> None:
+    """Two services beat every few hours since the month began (max_silence 7 h). One's
+    last beat is the Watchdog through the Alertmanager webhook, now: 100 % coverage. The other
+    went quiet 9 hours ago: from its last beat + 7 h to now is unmeasured, out of agreed time.
+    """
+    tag = uuid.uuid4().hex[:8]
+    alive, quiet = f"alive-{tag}", f"quiet-{tag}"
+    engine = stack["sla_engine"].url
+    coverage = {"target": 99.9, "coverage": {"max_silence": "7h"}}
+    for service in (alive, quiet):
+        put_policy(engine, service, {"match": {"service": service}, "availability": coverage})
+    t = now_ms()
+    send(
+        stack,
+        [
+            event(alive, "heartbeat", "firing", b)
+            for b in range(month_start(t), t - 60 * M, 3 * 60 * M)
+        ],
+    )
+    beats = range(month_start(t), t - 9 * 60 * M, 6 * 60 * M)
+    send(stack, [event(quiet, "heartbeat", "firing", b) for b in beats])
+    last = beats[-1]
+    r = post(stack["ingest"].url, "/v1/ingest/alertmanager", watchdog(alive))
+    assert r.status_code == 202, r.text
+
+    body = await poll_availability(engine, alive, "full coverage", lambda b: b["coverage"] == 100.0)
+    assert body["unmeasured_seconds"] == 0
+    assert body["actual"] == 100.0
+    assert body["down"] is False  # a heartbeat is never an outage
+    body = await poll_availability(
+        engine, quiet, "the silence", lambda b: b["unmeasured_seconds"] > 0
+    )
+    as_of = parse_timestamp_ms(body["as_of"])
+    gap = as_of - (last + 7 * 60 * M)
+    assert ms(body["unmeasured_seconds"]) == gap
+    assert ms(body["agreed_service_seconds"]) == as_of - month_start(as_of) - gap
+    assert body["coverage"] == pytest.approx(100 * (1 - gap / (as_of - month_start(as_of))))
+    assert body["actual"] == 100.0  # of the measured time
+    fact = await facts.wait_for(
+        "a fact with coverage",
+        lambda f: f.get("fact") == "availability" and f["service"] == quiet and "coverage" in f,
+    )
+    assert fact["unmeasured_seconds"] >= 0
+    r = httpx.get(f"{stack['sla_engine'].url}/metrics", timeout=10)
+    assert gauge(r.text, "pacta_availability_coverage_ratio", alive) == 1.0
+
+
+async def test_no_availability_figure_before_a_service_s_first_monitoring_event(
+    stack: dict[str, ServiceProcess],
+) -> None:
+    """A service first seen now has no figure for last month (not 100 %), even under a
+    policy whose version was back-dated into it."""
+    tag = uuid.uuid4().hex[:8]
+    service = f"new-{tag}"
+    engine = stack["sla_engine"].url
+    t = now_ms()
+    last_month = datetime.fromtimestamp((month_start(t) - 1) / 1000, UTC).strftime("%Y-%m")
+    back = iso(datetime.fromtimestamp(month_bounds(last_month, "UTC")[0] / 1000 + 14 * 86400, UTC))
+    r = httpx.put(
+        f"{engine}/v1/policies/{service}",
+        params={"effective_from": back},
+        json={"match": {"service": service}, "availability": {"target": 99.9}},
+        headers=ADMIN,
+        timeout=10,
+    )
+    assert r.status_code in (200, 201), r.text
+    r = post(stack["ingest"].url, "/v1/events/monitoring", [event(service, "http", "resolved", t)])
+    assert r.status_code == 202, r.text
+    body = await poll_availability(
+        engine,
+        service,
+        "the first event",
+        lambda b: b["coverage"] not in (None, 0.0) or b["agreed_service_seconds"] > 0,
+    )
+    r = availability(engine, service, month=last_month)
+    assert r.status_code == 200, r.text
+    before = r.json()
+    assert (before["actual"], before["met"], before["coverage"]) == (None, None, 0.0)
+    assert before["agreed_service_seconds"] == 0
+    assert before["unmeasured_seconds"] > 0
+    assert body["actual"] == 100.0

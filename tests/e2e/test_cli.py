@@ -271,3 +271,16 @@ def test_completion_and_config_file(pacta: Pacta, tmp_path: Path) -> None:
     pacta("clocks", "--ticket-id", "none", PACTA_API_KEY="")  # the key from the file
     config.write_text("api_keys: typo\n")
     assert "unknown keys" in pacta("clocks", code=2, PACTA_API_KEY="").stderr
+
+
+def test_import_alertmanager_dry_run_and_a_bad_file(pacta: Pacta, tmp_path: Path) -> None:
+    config = Path(__file__).parents[1] / "fixtures" / "alertmanager" / "migration.yml"
+    dry = pacta("import", "alertmanager", str(config), "--dry-run")
+    assert dry.stdout.startswith("would import "), dry.stdout
+    answer = pacta.json("import", "alertmanager", str(config), "--dry-run")
+    assert answer["receivers"], answer
+    assert "routes" in answer
+    broken = tmp_path / "broken.yml"
+    broken.write_text("route: [not, a, tree\n")
+    refused = pacta("import", "alertmanager", str(broken), code=2)
+    assert refused.stderr.strip(), "a refused import names what is wrong"

@@ -21,6 +21,13 @@ from tests.support.processes import ServiceProcess, wait_for
 pytestmark = pytest.mark.e2e
 
 
+@pytest.fixture(scope="module")
+def stack(own_stack: dict[str, ServiceProcess]) -> dict[str, ServiceProcess]:
+    """A stack of this module's own: what it loads (routes, catch-all policies, services a
+    user would name) must not reach the other end-to-end tests."""
+    return own_stack
+
+
 def test_the_demo_loads_a_month_worth_reading(
     stack: dict[str, ServiceProcess], tmp_path: Path
 ) -> None:

@@ -30,6 +30,9 @@ def _checks(service: str) -> list[dict[str, Any]]:
         return {"service": service, "check": check, "status": status, "occurred_at": at}
 
     return [
+        # monitored since before November in every zone: the whole month is measured (time
+        # before a service's first monitoring event is not)
+        e("heartbeat", "firing", "2026-10-30T00:00:00Z"),
         e("http", "firing", "2026-11-10T10:00:00Z"),
         e("db", "firing", "2026-11-10T10:20:00Z"),  # overlaps: the union counts, not the sum
         e("http", "resolved", "2026-11-10T10:30:00Z"),
@@ -198,6 +201,9 @@ async def test_month_edges_move_with_the_zone_and_a_reopened_ticket_counts_once(
         stack,
         "/v1/events/monitoring",
         [
+            # monitored since before October in every zone (time before a service's first
+            # monitoring event is unmeasured, and these figures count the whole months)
+            {**check("firing", "2026-09-29T00:00:00Z"), "check": "heartbeat"},
             check("firing", "2026-10-31T23:10:00Z"),  # 50 min in UTC October, 10 in November
             check("resolved", "2026-11-01T00:10:00Z"),
             check("firing", "2026-11-30T22:30:00Z"),  # Berlin's November ends at 23:00 UTC

@@ -131,11 +131,18 @@ async def test_a_correction_in_the_middle_of_last_month_re_measures_only_what_ca
 
     after = signals.records[seen:]
     assert not [s for s in after if s["ticket_id"] == early]
-    assert sorted(s["kind"] for s in after if s["ticket_id"] == late) == [
-        "breach",
-        "retracted",
-        "stopped",
+    # the late ticket is measured by the new version all its life: its resolution breached,
+    # and its response met, the same instant as before, now under version 2 (a signal says the
+    # version it was computed under, so it is retracted as fired and fired as it stands)
+    assert sorted((s["metric"], s["kind"]) for s in after if s["ticket_id"] == late) == [
+        ("resolution", "breach"),
+        ("resolution", "retracted"),
+        ("resolution", "stopped"),
+        ("response", "met"),
+        ("response", "retracted"),
     ]
+    met = next(s for s in after if s["ticket_id"] == late and s["kind"] == "met")
+    assert (met["signal_id"], met["policy_version"]) == (f"{late}/response/met/1#2", 2)
 
 
 async def test_a_change_now_reaches_open_tickets_at_once_keeping_their_elapsed_time(
@@ -231,11 +238,19 @@ async def test_a_calendar_version_re_measures_the_clocks_on_it_from_its_instant(
         d.engine, d.ticket, lambda c: c["resolution"]["calendar_version"] == 2
     )
     # 2 h under the office hours, then all day from the 10th 20:00 to the 12th 10:00 (38 h);
-    # the breach is the same occurrence, moved to 22:00 on the 10th: the clock says so
+    # the breach moved to 22:00 on the 10th: retracted as it fired and fired as it now stands,
+    # with an id of its own, and so its `stopped` (the signals say what the clocks say)
     assert clocks["resolution"]["elapsed_seconds"] == (2 + 38) * 3600
     assert utc(clocks["resolution"]["deadline"]) == last_month_day(10, 22)
     assert clocks["resolution"]["state"] == "breached"
-    assert [s["kind"] for s in d.mine(signals)] == ["breach", "stopped"]
+    moved = await d.wait(signals, f"{d.ticket}/resolution/breach/1#2")
+    assert utc(moved["occurred_at"]) == last_month_day(10, 22)
+    assert moved["calendar_version"] == 2
+    await d.wait(signals, f"{d.ticket}/resolution/stopped/1#2")
+    assert sorted(s["signal_id"] for s in d.mine(signals) if s["kind"] == "retracted") == [
+        f"{d.ticket}/resolution/breach/1/retracted",
+        f"{d.ticket}/resolution/stopped/1/retracted",
+    ]
     versions = call("GET", f"{d.engine}/v1/calendars/{calendar}/versions").json()["items"]
     assert [v["version"] for v in versions] == [1, 2]
     # the built-in calendar is one version, there since always
@@ -260,6 +275,9 @@ async def test_a_calendar_correction_re_counts_last_month_s_availability(
         {"service": d.service, "check": "http", "status": s, "occurred_at": iso(t)}
         for s, t in (("firing", start), ("resolved", end))
     ]
+    # monitored from the month's first day: the whole month is measured
+    beat = {"service": d.service, "check": "heartbeat", "status": "firing"}
+    events.insert(0, {**beat, "occurred_at": iso(last_month_day(1, 0))})
     assert post(d.ingest, "/v1/events/monitoring", events).status_code == 202
     month = f"{start.year:04d}-{start.month:02d}"
 

@@ -65,11 +65,33 @@ async def test_the_file_is_loaded_at_start(
         assert got.body["group_key"].startswith("escalation:page:")
 
 
+UNKNOWN_SCHEDULE = """
+receivers:
+  r: {type: webhook, url: "http://127.0.0.1:9/x"}
+escalation_policies:
+  page:
+    steps:
+      - {after: 0s, schedules: [ghost]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "mistake"),
+    [
+        ("route:\n  receiver: nobody\n", "receiver 'nobody' is not defined"),
+        (UNKNOWN_SCHEDULE, "unknown schedules ['ghost']"),
+    ],
+)
 async def test_a_bad_file_stops_the_start_naming_the_mistake(
-    kafka_bootstrap: str, service_env: dict[str, str], log_dir: Path, tmp_path: Path
+    kafka_bootstrap: str,
+    service_env: dict[str, str],
+    log_dir: Path,
+    tmp_path: Path,
+    text: str,
+    mistake: str,
 ) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text("route:\n  receiver: nobody\n")
+    path.write_text(text)
     url = await fresh_database(ADMIN_DSN)
     proc = ServiceProcess(
         "alerting",
@@ -79,5 +101,5 @@ async def test_a_bad_file_stops_the_start_naming_the_mistake(
     assert proc.proc is not None
     code = wait_for("the refusal to start", lambda: proc.proc.poll() if proc.proc else None, 30)
     assert code != 0
-    assert "receiver 'nobody' is not defined" in proc.tail(200)
+    assert mistake in proc.tail(200)
     await drop_database(url)

@@ -47,6 +47,7 @@ POLICY = {
     "targets": {
         "P1": {"response": "15m", "resolution": "1h"},
         "P2": {"response": "1h", "resolution": "4h"},
+        "P4": {"response": "8h", "resolution": "48h"},
     },
     "warn_at": [0.5],
     "pause_statuses": ["waiting_for_customer"],
@@ -200,11 +201,20 @@ def settled(clocks: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[Any, ..
 
 
 def standing(signals: list[tuple[str, dict[str, Any], bool]]) -> set[tuple[Any, ...]]:
-    """The conditions signalled and not retracted. Not their instants: a condition signalled
-    once stands under its first instant when a later replay moves it (a priority raised after
-    the fact), as one signal per condition must."""
+    """The signals in force (not retracted), by what they say: ids aside (an occurrence fired
+    again after a late event moved it is `#2`), and labels and detection aside."""
     return {
-        (b["ticket_id"], b["metric"], b["kind"], b["threshold"])
+        (
+            b["ticket_id"],
+            b["metric"],
+            b["kind"],
+            b["threshold"],
+            b["priority"],
+            b["occurred_at"],
+            b["deadline"],
+            b["elapsed_seconds"],
+            b["target_seconds"],
+        )
         for _id, b, retracted in signals
         if not retracted and b["kind"] != "retracted"
     }
@@ -270,3 +280,48 @@ async def test_one_large_batch_ends_where_one_event_at_a_time_ends() -> None:
             for row in result["clocks"]:
                 expected = orjson.loads(orjson.dumps(clock_fact(ClockRow.of_stored(row))))
                 assert newest[(row["ticket_id"], row["metric"])] == expected
+
+
+async def test_a_late_priority_raise_moves_the_breach_one_event_per_batch() -> None:
+    """Created P4, responded, raised to P1 half an hour in, resolved eight hours in, each its
+    own batch: the breach in force is P1's at 1 h, as from one batch; the P4
+    breach the first event fired is retracted, and the P1 one has an id of its own."""
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=5)
+    steps = [
+        ("created", {"priority": "P4", "status": "open"}, timedelta(0)),
+        ("responded", {}, 10 * M),
+        ("updated", {"priority": "P1"}, 30 * M),
+        ("resolved", {}, 8 * H),
+    ]
+    events = [
+        TicketEvent.model_validate(
+            {
+                "id": f"case1-{n}",
+                "ticket_id": "T-case1",
+                "service": "checkout",
+                "action": action,
+                "occurred_at": (t0 + offset).isoformat(),
+                **extra,
+            }
+        )
+        for n, (action, extra, offset) in enumerate(steps)
+    ]
+    async with engine_path("c1one") as one, engine_path("c1batch") as batch:
+        records = as_records(topic_name(one.settings.topic_prefix, TICKETS_TOPIC), events)
+        for record in records:
+            await one.handle([record])
+        await batch.handle(records)
+        slow, fast = await outcome(one), await outcome(batch)
+    breaches = [
+        (i, b["priority"], b["occurred_at"], r)
+        for i, b, r in slow["signals"]
+        if b["kind"] == "breach" and b["metric"] == "resolution"
+    ]
+    p1_due = (t0 + H).isoformat().replace("+00:00", "Z")
+    p4_due = (t0 + 48 * H).isoformat().replace("+00:00", "Z")
+    assert sorted(breaches) == [
+        ("T-case1/resolution/breach/1", "P4", p4_due, True),
+        ("T-case1/resolution/breach/1#2", "P1", p1_due, False),
+    ]
+    assert standing(slow["signals"]) == standing(fast["signals"])
+    assert settled(slow["clocks"]) == settled(fast["clocks"])

@@ -140,6 +140,7 @@ def _receiver_users(live: LiveConfig, name: str) -> list[str]:
     for pname, policy in live.policies.items():
         if any(name in s.receivers for s in policy.steps):
             users.append(f"escalation policy {pname!r}")
+    users += [f"on-call user {u!r}" for u, rs in sorted(live.users.items()) if name in rs]
     return users
 
 
@@ -272,9 +273,18 @@ async def put_policy(
         for j, r in enumerate(step.receivers)
         if r not in live.receivers
     ]
+    errors += [
+        {"field": f"steps.{i}.schedules.{j}", "message": f"schedule {s!r} is not defined"}
+        for i, step in enumerate(spec.steps)
+        for j, s in enumerate(step.schedules)
+        if s not in live.schedules
+    ]
     if errors:
         raise invalid(errors)
     body = spec.model_dump(mode="json")
+    for step in body["steps"]:
+        if not step["schedules"]:
+            del step["schedules"]  # a step without schedules reads back as it was written
     async with ctx.engine.begin() as conn:
         created = await store.config.put(conn, kind="escalation_policy", name=name, body=body)
         generation = await store.config.generation(conn)

@@ -17,6 +17,7 @@ from alerting import config_file, delivery, dispatcher, live, report_delivery, s
 from alerting.api_alerts import router as alerts_router
 from alerting.api_config import router as config_router
 from alerting.api_import import router as import_router
+from alerting.api_oncall import router as oncall_router
 from alerting.calendar_feed import CalendarFeed
 from alerting.consumer import make_handler
 from alerting.context import Context
@@ -146,5 +147,6 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
     )
     app.include_router(config_router)
     app.include_router(alerts_router)
+    app.include_router(oncall_router)
     app.include_router(import_router)
     return app

@@ -52,6 +52,14 @@ async def apply(conn: AsyncConnection, path: str, known_receivers: set[str]) -> 
             missing = [r for r in step.receivers if r not in receivers]
             if missing:
                 raise ValueError(f"{path}: escalation_policies.{name}: unknown receivers {missing}")
+            if step.schedules:
+                # schedules are set through the API only; the file may name stored ones
+                known = await store.oncall.load_all(conn, table="schedules")
+                missing = [s for s in step.schedules if s not in known]
+                if missing:
+                    raise ValueError(
+                        f"{path}: escalation_policies.{name}: unknown schedules {missing}"
+                    )
     if config.route is not None:
         build_tree(config.route)
         for field, kind, name in references(config.route):

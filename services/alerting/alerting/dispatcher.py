@@ -8,7 +8,7 @@ import contextlib
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alerting import direct, flushing, store
+from alerting import direct, flushing, paging, store
 from alerting.context import Context
 from alerting.domain import escalation, muting
 from alerting.store.escalations import EscalationRow
@@ -64,7 +64,24 @@ async def _escalate(
     step = row.step if row.step < len(policy.steps) else 0  # the policy lost steps since
     due, upcoming = escalation.due_steps(policy, started, row.cycle, step, at_ms)
     notified = set(row.notified)
-    for cycle, step in due:
+    while due:
+        cycle, step = due.pop(0)
+        reached = await paging.page_schedules(
+            conn,
+            ctx,
+            alert=alert,
+            schedules=policy.steps[step].schedules,
+            route=row.route,
+            policy=policy.name,
+            cycle=cycle,
+            step=step,
+            at_ms=at_ms,
+        )
+        if not reached and not policy.steps[step].receivers and not due and upcoming:
+            # the step's schedules had nobody on call: the next step runs now, not later
+            due.append(upcoming)
+            upcoming = escalation.next_step(policy, *upcoming)
+        notified |= reached
         for receiver in policy.steps[step].receivers:
             await direct.enqueue_direct(
                 conn,

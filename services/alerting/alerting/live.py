@@ -1,5 +1,6 @@
 """The configuration alerting works with, held in memory: receivers, the routing tree, inhibit
-rules, escalation policies, silences, and the calendars copied from the engine's topic."""
+rules, escalation policies, silences, on-call users and schedules, and the calendars copied
+from the engine's topic."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from alerting import receivers, store
 from alerting.domain.escalation import Policy
 from alerting.domain.muting import InhibitRule, Silence
 from alerting.domain.routing import RootSpec, Route, build_tree
+from alerting.domain.schedules import Schedule
+from alerting.oncall_specs import ScheduleSpec
 from alerting.receivers.base import ReceiverConfig
 from alerting.specs import EscalationPolicySpec, InhibitRules, silence_from_row
 from pacta.calendars import BUILTIN_CALENDARS, Calendar
@@ -33,6 +36,9 @@ class LiveConfig:
     silences: list[Silence] = field(default_factory=list)
     calendars: dict[str, Calendar] = field(default_factory=lambda: dict(BUILTIN_CALENDARS))
     origins: dict[tuple[str, str], str] = field(default_factory=dict)
+    users: dict[str, tuple[str, ...]] = field(default_factory=dict)  # on-call user: receivers
+    schedule_specs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    schedules: dict[str, Schedule] = field(default_factory=dict)
     # the generation of the snapshot in force, the newest generation applied in any way, and
     # per resource the generation of the change this instance made to it itself
     generation: int = 0
@@ -70,6 +76,20 @@ class LiveConfig:
     def drop_policy(self, name: str) -> None:
         self.policy_specs.pop(name, None)
         self.policies.pop(name, None)
+
+    def set_user(self, name: str, receivers: tuple[str, ...]) -> None:
+        self.users[name] = receivers
+
+    def drop_user(self, name: str) -> None:
+        self.users.pop(name, None)
+
+    def set_schedule(self, name: str, body: dict[str, Any]) -> None:
+        self.schedules[name] = ScheduleSpec.model_validate(body).schedule(name)
+        self.schedule_specs[name] = body
+
+    def drop_schedule(self, name: str) -> None:
+        self.schedules.pop(name, None)
+        self.schedule_specs.pop(name, None)
 
 
 def parse_receiver(body: dict[str, Any]) -> ReceiverConfig:
@@ -109,6 +129,13 @@ async def load(conn: AsyncConnection, calendars: dict[str, Calendar] | None = No
         except ValueError as exc:
             log.error("stored configuration left out", kind=kind, name=name, error=str(exc))
     live.silences = await load_silences(conn)
+    users = await store.oncall.load_all(conn, table="oncall_users")
+    live.users = {name: tuple(receivers) for name, receivers in users.items()}
+    for name, body in (await store.oncall.load_all(conn, table="schedules")).items():
+        try:
+            live.set_schedule(name, body)
+        except ValueError as exc:
+            log.error("stored schedule left out", name=name, error=str(exc))
     return live
 
 
@@ -125,6 +152,7 @@ def replace_into(target: LiveConfig, fresh: LiveConfig) -> bool:
     for name in (
         "receivers", "tree_spec", "tree", "inhibit_spec", "inhibit",
         "policy_specs", "policies", "silences", "origins",
+        "users", "schedule_specs", "schedules",
     ):  # fmt: skip
         setattr(target, name, getattr(fresh, name))
     target.generation = target.applied = fresh.generation

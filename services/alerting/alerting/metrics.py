@@ -24,3 +24,8 @@ ALERTS_NOTIFIED = Counter(
 SIGNALS = Counter(
     "pacta_alerting_signals_total", "Signals applied by kind (duplicates not counted)", ["kind"]
 )
+ONCALL_PAGES = Counter(
+    "pacta_oncall_pages_total",
+    "People paged by an escalation step through an on-call schedule",
+    ["schedule", "user"],
+)

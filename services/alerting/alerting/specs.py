@@ -51,7 +51,8 @@ class StepSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     after: str = Field("0s", max_length=64)
-    receivers: list[str] = Field(min_length=1, max_length=32)
+    receivers: list[str] = Field(default_factory=list, max_length=32)
+    schedules: list[str] = Field(default_factory=list, max_length=32)
 
     @field_validator("after")
     @classmethod
@@ -59,13 +60,19 @@ class StepSpec(BaseModel):
         parse_duration(_no_nul(value), allow_zero=True)
         return value
 
-    @field_validator("receivers")
+    @field_validator("receivers", "schedules")
     @classmethod
     def _names(cls, value: list[str]) -> list[str]:
         for item in value:
             if not _no_nul(item).strip():
-                raise ValueError("a receiver name must not be empty")
+                raise ValueError("a name must not be empty")
         return value
+
+    @model_validator(mode="after")
+    def _someone(self) -> StepSpec:
+        if not self.receivers and not self.schedules:
+            raise ValueError("receivers: a step needs receivers or schedules")
+        return self
 
 
 class EscalationPolicySpec(BaseModel):
@@ -83,7 +90,11 @@ class EscalationPolicySpec(BaseModel):
 
     def policy(self, name: str) -> Policy:
         steps = tuple(
-            Step(parse_duration(s.after, allow_zero=True) * 1000, tuple(s.receivers))
+            Step(
+                parse_duration(s.after, allow_zero=True) * 1000,
+                tuple(s.receivers),
+                tuple(s.schedules),
+            )
             for s in self.steps
         )
         return Policy(name=name, steps=steps, repeat=self.repeat)

@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from ingest.app import SHARED_STATE_DIR
 from ingest.settings import IngestSettings
 from pacta.logs import configure_logging, get_logger
+from pacta.serve import BOUNDED_HTTP
 
 log = get_logger(__name__)
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -53,7 +54,7 @@ def serve_workers(settings: IngestSettings, workers: int) -> None:
             log_config=None,
             access_log=False,
             loop="uvloop",
-            http="httptools",
+            http=BOUNDED_HTTP,  # the request head bounded before parsing
             timeout_graceful_shutdown=10,
         )
     finally:

@@ -13,6 +13,11 @@ DETECTION_LAG = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 AVAILABILITY = Gauge("pacta_availability_ratio", "Month-to-date availability (0-1)", ["service"])
+COVERAGE = Gauge(
+    "pacta_availability_coverage_ratio",
+    "Month-to-date share of the agreed service time that monitoring measured (0-1)",
+    ["service"],
+)
 BUDGET_REMAINING = Gauge(
     "pacta_error_budget_remaining_ratio", "Share of the month's error budget left", ["service"]
 )

@@ -107,12 +107,15 @@ async def run_rounds(
 
 async def still_running(rounds: set[asyncio.Task[None]], keep: int) -> set[asyncio.Task[None]]:
     """The rounds still running, once at most `keep` are; a failed one is re-raised (after
-    its own clean-up) so that the caller's loop backs off."""
+    its own clean-up) so that the caller's loop backs off. Finished rounds leave `rounds`
+    itself, so that a failure is raised once, not on every later call."""
     done = {t for t in rounds if t.done()}
-    rounds = rounds - done
+    rounds -= done
     if len(rounds) > keep:
-        finished, rounds = await asyncio.wait(rounds, return_when=asyncio.FIRST_COMPLETED)
+        finished, _ = await asyncio.wait(rounds, return_when=asyncio.FIRST_COMPLETED)
+        rounds -= finished
         done |= finished
-    for task in done:
-        task.result()
+    failures = [exc for t in done if not t.cancelled() and (exc := t.exception()) is not None]
+    if failures:
+        raise failures[0]
     return rounds

@@ -138,7 +138,7 @@ def test_every_vanished_signal_is_retracted() -> None:
         rules=RULES,
         now_ms=T0 + 4 * M,
     )
-    _, to_retract = diff_signals({i.key for i in intents}, [])
+    _, to_retract = diff_signals({i.key: i.stamp for i in intents}, [])
     assert {k[2] for k in to_retract} == {"warning", "breach"}
 
 

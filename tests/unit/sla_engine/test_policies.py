@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from sla_engine.domain.policies import (
     select_availability_policy,
     select_policy,
 )
+from sla_engine.resources.calendar_feed import policy_record
 
 EXAMPLE: dict[str, Any] = {
     "match": {"service": "checkout", "customer": None, "type": ["incident"]},
@@ -199,3 +200,68 @@ def test_resolve_calendar() -> None:
     assert resolve_calendar("24x7", {}) is CALENDAR_24X7
     with pytest.raises(KeyError, match="nowhere"):
         resolve_calendar("nowhere", {})
+
+
+def test_a_priority_may_carry_a_compliance_target_in_percent() -> None:
+    body = {
+        "targets": {
+            "P1": {"response": "15m", "resolution": "4h", "compliance": 95},
+            "P2": {"response": "1h", "resolution": "8h"},
+        },
+        "availability": {"target": 99.9, "coverage": {"max_silence": "10m"}},
+    }
+    gold = PolicySpec.model_validate(body).named("gold")
+    assert gold.targets["P1"].compliance == 95
+    assert gold.targets["P2"].compliance is None
+    dumped = gold.model_dump(mode="json")
+    # kept with the body (and so with every version of it), and left out where not set, so a
+    # policy stored before compliance targets existed reads back unchanged
+    assert dumped["targets"]["P1"]["compliance"] == 95
+    assert "compliance" not in dumped["targets"]["P2"]
+    assert PolicySpec.model_validate(gold.model_dump(exclude={"name"})).named("gold") == gold
+
+
+@pytest.mark.parametrize("compliance", [-1, 100.5, "high", None])
+def test_compliance_is_a_percent_from_0_to_100(compliance: object) -> None:
+    body = {"targets": {"P1": {"response": "15m", "resolution": "4h", "compliance": compliance}}}
+    if compliance is None:
+        assert PolicySpec.model_validate(body).targets["P1"].compliance is None
+        return
+    with pytest.raises(ValidationError, match="compliance"):
+        PolicySpec.model_validate(body)
+
+
+def test_availability_coverage_names_the_longest_silence() -> None:
+    body = {"availability": {"target": 99.9, "coverage": {"max_silence": "10m"}}}
+    policy = PolicySpec.model_validate(body)
+    assert policy.availability is not None
+    assert policy.availability.coverage is not None
+    assert policy.availability.coverage.max_silence == 600
+    # without it nothing changes in what is stored
+    plain = PolicySpec.model_validate({"availability": {"target": 99.9}})
+    assert "coverage" not in plain.model_dump(mode="json")["availability"]
+    for bad in ("0s", "soon", None):
+        with pytest.raises(ValidationError, match="max_silence"):
+            PolicySpec.model_validate(
+                {"availability": {"target": 99.9, "coverage": {"max_silence": bad}}}
+            )
+
+
+def test_the_policy_record_reporting_reads_carries_each_version_compliance() -> None:
+    v1 = PolicySpec.model_validate(
+        {"targets": {"P1": {"response": "15m", "resolution": "4h", "compliance": 95}}}
+    )
+    v2 = PolicySpec.model_validate(
+        {"targets": {"P1": {"response": "15m", "resolution": "4h", "compliance": 99.5}}}
+    )
+    versions = [
+        {
+            "version": n,
+            "effective_from": None,
+            "recorded_at": datetime(2026, 11, n, tzinfo=UTC),
+            "body": spec.model_dump(mode="json"),
+        }
+        for n, spec in ((1, v1), (2, v2))
+    ]
+    record = policy_record("gold", versions)
+    assert [v["spec"]["targets"]["P1"]["compliance"] for v in record["versions"]] == [95, 99.5]  # type: ignore[index]

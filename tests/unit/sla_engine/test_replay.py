@@ -12,7 +12,13 @@ from pacta.calendars import CALENDAR_24X7, WEEKDAYS, Calendar
 from pacta.durations import datetime_to_ms
 from sla_engine.domain.clocks import Clock, Metric, SignalIntent
 from sla_engine.domain.rules import ClockRules
-from sla_engine.domain.ticket_log import TicketEvent, apply_event, diff_signals, replay
+from sla_engine.domain.ticket_log import (
+    TicketEvent,
+    apply_event,
+    diff_signals,
+    event_order,
+    replay,
+)
 
 H = 3_600_000
 M = 60_000
@@ -144,7 +150,7 @@ def test_event_order_in_the_log_does_not_matter() -> None:
 def test_a_late_resolve_retracts_the_breach_and_makes_it_met() -> None:
     created = TicketEvent(T0, "created", "open", "P1")
     _, first = run([created], now_ms=T0 + 5 * H)
-    emitted = {i.key for i in first}
+    emitted = {i.key: i.stamp for i in first}
     assert ("T-1", "resolution", "breach", 1.0, 1) in emitted
     # the ticket system delivers late: the ticket was resolved at 3 h, before the 4 h deadline
     _, second = run([TicketEvent(T0 + 3 * H, "resolved"), created], now_ms=T0 + 5 * H)
@@ -162,10 +168,24 @@ def test_a_late_resolve_retracts_the_breach_and_makes_it_met() -> None:
 
 def test_diff_signals_emits_each_key_once() -> None:
     _, intents = run([TicketEvent(T0, "created", "open", "P1")], now_ms=T0 + 5 * H)
-    to_emit, to_retract = diff_signals(set(), intents + intents)
+    to_emit, to_retract = diff_signals({}, intents + intents)
     assert len(to_emit) == len(intents) == len({i.key for i in intents})
     assert to_retract == []
-    assert diff_signals({i.key for i in intents}, intents) == ([], [])
+    assert diff_signals({i.key: i.stamp for i in intents}, intents) == ([], [])
+
+
+def test_diff_signals_fires_a_moved_signal_again_as_it_now_stands() -> None:
+    created = TicketEvent(T0, "created", "open", "P2")
+    _, first = run([created], now_ms=T0 + 10 * H)
+    emitted = {i.key: i.stamp for i in first}
+    # a priority raise at 1 h arrives late: the breach moves from 8 h (P2) to 4 h (P1)
+    raised = TicketEvent(T0 + H, "updated", priority="P1")
+    _, second = run([created, raised], now_ms=T0 + 10 * H)
+    to_emit, to_retract = diff_signals(emitted, second)
+    breach = ("T-1", "resolution", "breach", 1.0, 1)
+    assert breach in to_retract
+    moved = [i for i in to_emit if i.key == breach]
+    assert [(i.priority, i.occurred_at_ms) for i in moved] == [("P1", T0 + 4 * H)]
 
 
 # ---- properties ------------------------------------------------------------------------------
@@ -182,7 +202,6 @@ later_events = st.lists(
     max_size=8,
 )
 calendars = st.sampled_from([CALENDAR_24X7, OFFICE])
-LIFECYCLE = ["created", "updated", "responded", "resolved", "closed", "reopened"]
 PROPERTY = settings(max_examples=200, deadline=None)
 
 
@@ -202,7 +221,7 @@ def test_incremental_processing_equals_replay(
     clocks: dict[Metric, Clock] = {}
     intents: list[SignalIntent] = []
     last = T0
-    for event in sorted(events, key=lambda e: (e.at_ms, LIFECYCLE.index(e.action))):
+    for event in sorted(events, key=event_order):
         wake = data.draw(st.integers(last, event.at_ms))
         for c in clocks.values():
             intents += c.advance(wake)

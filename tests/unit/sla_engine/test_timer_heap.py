@@ -1,7 +1,11 @@
 """The timer heap ticket clocks and outages share: the latest instant of a key counts, what
 comes due is handed out once, and what is disarmed or not retained never fires."""
 
-from sla_engine.timers import TimerHeap
+import asyncio
+
+import pytest
+
+from sla_engine.timers import TimerHeap, still_running
 
 
 def test_latest_instant_counts_and_fires_once() -> None:
@@ -34,3 +38,15 @@ def test_an_earlier_instant_wakes_the_sleeper() -> None:
     assert not timers.wake.is_set()  # not the earliest: the sleeper's deadline stands
     timers.schedule("c", 50)
     assert timers.wake.is_set()
+
+
+async def test_a_failed_round_is_raised_once() -> None:
+    async def fail() -> None:
+        raise RuntimeError("round failed")
+
+    rounds = {asyncio.create_task(fail())}
+    await asyncio.sleep(0)
+    with pytest.raises(RuntimeError):
+        await still_running(rounds, 3)
+    assert rounds == set()  # the caller's set no longer holds it: the next call is quiet
+    assert await still_running(rounds, 3) == set()

@@ -12,6 +12,7 @@ MIN_CYCLE_MS = 60_000
 class Step:
     after_ms: int
     receivers: tuple[str, ...]
+    schedules: tuple[str, ...] = ()  # the users on call in them, through their receivers
 
 
 @dataclass(frozen=True)

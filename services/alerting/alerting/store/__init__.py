@@ -3,7 +3,26 @@ per family of tables. Pipeline stages and routes call these and never write SQL.
 
 from __future__ import annotations
 
-from alerting.store import alerts, config, deliveries, escalations, groups, inbox, silences
+from alerting.store import (
+    alerts,
+    config,
+    deliveries,
+    escalations,
+    groups,
+    inbox,
+    oncall,
+    silences,
+)
 from alerting.store.sql import SCHEMA
 
-__all__ = ["SCHEMA", "alerts", "config", "deliveries", "escalations", "groups", "inbox", "silences"]
+__all__ = [
+    "SCHEMA",
+    "alerts",
+    "config",
+    "deliveries",
+    "escalations",
+    "groups",
+    "inbox",
+    "oncall",
+    "silences",
+]

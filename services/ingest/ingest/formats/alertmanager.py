@@ -2,7 +2,8 @@
 
 Resolution is per alert (`alerts[i].status`); the id comes from the fingerprint, the status and
 the raw start/end strings, so the group's re-sends (every flush, every repeat, every retry)
-count once while a new episode of the same alert (a new `startsAt`) counts anew.
+count once while a new episode of the same alert (a new `startsAt`) counts anew. The `Watchdog`
+alert is a heartbeat at every notification instead.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ from ingest.formats.times import is_zero_time, parse_time
 from pacta.events import MAX_PAST, MonitoringEvent
 
 MAX_ALERTS = 1000
+WATCHDOG = "Watchdog"
+"""The alert Prometheus' rules fire at all times to prove the pipeline works (kube-prometheus)."""
+HEARTBEAT = "heartbeat"
+"""The check of a heartbeat: an event that only says the service's monitoring is alive."""
 OLDEST = MAX_PAST - timedelta(hours=1)
 
 
@@ -97,6 +102,12 @@ def _event(
     severities = {k.lower(): v for k, v in mapping.severities.items()}
     severity = severities.get(labels.get(mapping.severity_label, "").lower())
     severity = severity or mapping.default_severity
+    if labels.get("alertname") == WATCHDOG:
+        # the always-firing Watchdog says the monitoring pipeline is alive: each notification
+        # is a heartbeat of the service at the instant it came (never down), so a repeat at
+        # the next flush is another heartbeat, not a duplicate
+        check, status, severity, occurred = HEARTBEAT, "firing", "info", now
+        parts = [source, identity, HEARTBEAT, now.isoformat()]
     data = {
         "id": stable_id(source, *parts),
         "service": service,

@@ -134,7 +134,10 @@ class Availability(BaseModel):
     calendar: str
     calendar_version: int | None
     target: float | None
-    actual: float = Field(description="percent: 1 - downtime / agreed service time to date")
+    actual: float | None = Field(
+        description="percent: 1 - downtime / agreed service time to date; null when nothing "
+        "of the month to date was measured (before the service's first monitoring event)"
+    )
     downtime_seconds: float
     agreed_service_seconds: float = Field(description="agreed service time, month to date")
     agreed_month_seconds: float = Field(description="agreed service time of the whole month")
@@ -147,5 +150,14 @@ class Availability(BaseModel):
         "`availability_breach` fired)"
     )
     down: bool
+    unmeasured_seconds: float = Field(
+        description="agreed time to date that no monitoring measured (before the first "
+        "monitoring event, or silent for longer than `coverage.max_silence`): left out of "
+        "agreed_service_seconds"
+    )
+    coverage: float | None = Field(
+        description="percent of the agreed time to date that was measured; null when none "
+        "was agreed yet"
+    )
     as_of: datetime
     down_intervals: list[tuple[datetime, datetime | None]]

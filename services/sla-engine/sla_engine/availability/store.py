@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from pacta.durations import datetime_to_ms, ms_to_datetime
 from sla_engine.domain.availability import OpenInterval
 from sla_engine.domain.availability_record import Recorded, base_id
+from sla_engine.domain.coverage import Monitoring
 from sla_engine.domain.downtime import CheckEvent, DownInterval
 from sla_engine.resources.registry import add_window
 
@@ -251,3 +253,37 @@ async def next_fact_version(
         {"service": service, "month": month, "body": orjson.dumps(body).decode()},
     )
     return int(result.scalar_one())
+
+
+async def monitoring_of(
+    conn: AsyncConnection, *, service: str, after_ms: int, max_silence_ms: int | None
+) -> Monitoring:
+    """When the service's monitoring spoke: its first event of any check, ever, and (with a
+    `max_silence_ms`) its silences from `after_ms` on, found in the journal in one pass (the
+    event before `after_ms` included, so a silence spanning it is whole)."""
+    first = (
+        await conn.execute(
+            sa.text("SELECT min(occurred_at) FROM sla_engine.monitoring_events WHERE service = :s"),
+            {"s": service},
+        )
+    ).scalar_one_or_none()
+    if first is None or max_silence_ms is None:
+        return Monitoring(None if first is None else datetime_to_ms(first))
+    gap = timedelta(milliseconds=max_silence_ms)
+    result = await conn.execute(
+        sa.text(
+            "WITH e AS (SELECT occurred_at AS at, lag(occurred_at) OVER (ORDER BY occurred_at) "
+            "AS prev, lead(occurred_at) OVER (ORDER BY occurred_at) AS next "
+            "FROM sla_engine.monitoring_events WHERE service = :s AND occurred_at >= coalesce("
+            "(SELECT max(occurred_at) FROM sla_engine.monitoring_events "
+            "WHERE service = :s AND occurred_at < :after), :after)) "
+            "SELECT prev, at FROM e WHERE prev IS NOT NULL AND at - prev > :gap "
+            "UNION ALL SELECT at, NULL FROM e WHERE next IS NULL ORDER BY 1"
+        ),
+        {"s": service, "after": ms_to_datetime(after_ms), "gap": gap},
+    )
+    found: list[OpenInterval] = [
+        (datetime_to_ms(a) + max_silence_ms, None if b is None else datetime_to_ms(b))
+        for a, b in result
+    ]
+    return Monitoring(datetime_to_ms(first), tuple(found))

@@ -13,10 +13,12 @@ from pacta.clock import now_ms
 from pacta.durations import datetime_to_ms, ms_to_datetime
 from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, MonitoringEvent, Signal, topic_name
 from pacta.logs import get_logger
+from sla_engine.availability.gauges import LiveGauges, Measured
 from sla_engine.availability.store import (
     check_journal,
     event_summaries,
     last_interval,
+    monitoring_of,
     next_fact_version,
     open_outage_starts,
     recorded_signals,
@@ -32,6 +34,7 @@ from sla_engine.availability.views import availability_fact, intent_signal, retr
 from sla_engine.domain.availability import BURN_RULES, OpenInterval, month_bounds
 from sla_engine.domain.availability_record import Recorded, judge, standing_ids
 from sla_engine.domain.budget_alerts import plan
+from sla_engine.domain.coverage import HEARTBEAT_CHECK
 from sla_engine.domain.downtime import (
     MAINTENANCE_CHECK,
     CheckEvent,
@@ -45,11 +48,12 @@ from sla_engine.domain.downtime import (
     month_of,
     objective_of,
     outages,
+    union_open,
 )
 from sla_engine.domain.policies import select_availability_policy
 from sla_engine.kafka.outbox import enqueue
 from sla_engine.kafka.ownership import Ownership
-from sla_engine.metrics import AVAILABILITY, BUDGET_REMAINING, DETECTION_LAG, SIGNALS
+from sla_engine.metrics import DETECTION_LAG, SIGNALS
 from sla_engine.resources.registry import Registry
 from sla_engine.store.signals import insert_signals, mark_retracted, signal_record
 from sla_engine.timers import TimerHeap, run_rounds
@@ -73,8 +77,7 @@ class OutageTracker:
         self.facts_topic = topic_name(prefix, FACTS_TOPIC)
         self.on_commit: list[Callable[[], None]] = []  # run after a commit (the relay's bell)
         self._applied: Dues = {}  # timers the consumer's open transaction asks for
-        self.live: dict[str, tuple[Objective, list[OpenInterval], list[OpenInterval]]] = {}
-        self.gauged: set[str] = set()  # services whose gauges are registered
+        self.gauges = LiveGauges()
 
     def objective(self, service: str) -> Objective:
         policy = select_availability_policy(self.registry.policies.values(), service)
@@ -117,6 +120,8 @@ class OutageTracker:
         for (service, check), group in by_check.items():
             at = min(e.occurred_ms for e in group)
             since[service] = min(since.get(service, at), at)
+            if check == HEARTBEAT_CHECK:
+                continue  # says only that monitoring is alive (coverage): never down
             if check != MAINTENANCE_CHECK and await self._advance(conn, service, check, group):
                 continue
             journal = await check_journal(conn, service=service, check=check)
@@ -191,9 +196,23 @@ class OutageTracker:
         down, windows, after, checks = await self._load(
             conn, service, objective, min(since_ms, now)
         )
+        monitoring = await monitoring_of(
+            conn, service=service, after_ms=after, max_silence_ms=objective.max_silence_ms
+        )
+        firing = union_open((iv.start_ms, iv.end_ms) for iv in checks)
         records = await recorded_signals(conn, service=service, after_ms=after)
         fired = standing_ids(records)
-        result = plan(service, objective, down, windows, since_ms=since_ms, now_ms=now, fired=fired)
+        result = plan(
+            service,
+            objective,
+            down,
+            windows,
+            since_ms=since_ms,
+            now_ms=now,
+            fired=fired,
+            monitoring=monitoring,
+            firing=firing,
+        )
         # without a target nothing is judged: a deleted policy stops signalling, it does not
         # take back what was true while it stood
         months = [f.month for f in result.figures] if objective.target is not None else []
@@ -218,7 +237,7 @@ class OutageTracker:
                     )
         for fig in result.figures:
             await self._write_fact(conn, fig)
-        self._watch(service, objective, down, windows)
+        self.gauges.watch(service, Measured(objective, down, windows, monitoring, firing))
         return result.next_due_ms
 
     async def _retractions(
@@ -230,36 +249,6 @@ class OutageTracker:
         bodies = await signal_bodies(conn, signal_ids=[r.signal_id for r in wrong])
         await mark_retracted(conn, signal_ids=[r.signal_id for r in wrong])
         return [retraction_signal(bodies[r.signal_id], now) for r in wrong if r.signal_id in bodies]
-
-    def _watch(
-        self,
-        service: str,
-        objective: Objective,
-        down: list[OpenInterval],
-        windows: list[OpenInterval],
-    ) -> None:
-        """Keep the service's outages for its gauges, which are computed at each scrape, so
-        a dashboard sees the availability fall during an outage, not only at its events."""
-        self.live[service] = (objective, down, windows)
-        # only a service with an availability target has gauges (docs/metrics.md), and it
-        # gets them when the target comes, also after its first monitoring events
-        if objective.target is not None and service not in self.gauged:
-            AVAILABILITY.labels(service).set_function(lambda: self._gauge(service, "actual"))
-            BUDGET_REMAINING.labels(service).set_function(lambda: self._gauge(service, "budget"))
-            self.gauged.add(service)
-        elif objective.target is None and service in self.gauged:
-            AVAILABILITY.remove(service)
-            BUDGET_REMAINING.remove(service)
-            self.gauged.discard(service)
-
-    def _gauge(self, service: str, which: str) -> float:
-        objective, down, windows = self.live[service]
-        now = now_ms()
-        month = month_of(now, objective.calendar.timezone)
-        fig = month_figures(service, month, objective, down, windows, now)
-        if which == "actual":
-            return fig.actual_pct / 100
-        return 1.0 if fig.budget_consumed is None else 1 - fig.budget_consumed
 
     async def _load(
         self, conn: AsyncConnection, service: str, objective: Objective, since_ms: int
@@ -289,8 +278,12 @@ class OutageTracker:
         async with self.engine.connect() as conn:
             intervals = await service_intervals(conn, service=service, after_ms=start)
             windows = await service_windows(conn, service=service, after_ms=start)
+            monitoring = await monitoring_of(
+                conn, service=service, after_ms=start, max_silence_ms=objective.max_silence_ms
+            )
         down = outages(intervals, objective.down_severities)
-        return month_figures(service, month, objective, down, windows, now)
+        firing = union_open((iv.start_ms, iv.end_ms) for iv in intervals)
+        return month_figures(service, month, objective, down, windows, now, monitoring, firing)
 
     async def _write_signals(self, conn: AsyncConnection, signals: list[Signal]) -> set[str]:
         bodies = [s.model_dump(mode="json") for s in signals]

@@ -88,6 +88,12 @@ def availability_fact(fig: MonthFigures, *, version: int) -> dict[str, Any]:
         "month_start": _ts(fig.start_ms),
         "month_end": _ts(fig.end_ms),
         "maintenance_intervals": [[_ts(s), _ts(e)] for s, e in fig.maintenance],
+        # coverage (additive): agreed time to date nothing measured, the measured share in
+        # percent, and the stretches (already left out of agreed_service_seconds; `actual` is
+        # null when nothing of the month was measured)
+        "unmeasured_seconds": fig.unmeasured_ms / 1000,
+        "coverage": fig.coverage_pct,
+        "unmeasured_intervals": [[_ts(s), _ts(e)] for s, e in fig.unmeasured],
         "version": version,
         "as_of": _ts(fig.as_of_ms),
         "occurred_at": _ts(fig.as_of_ms),
@@ -120,6 +126,8 @@ def availability_view(fig: MonthFigures) -> Availability:
         met=fig.met,
         on_track=fig.on_track,
         down=fig.down,
+        unmeasured_seconds=fig.unmeasured_ms / 1000,
+        coverage=fig.coverage_pct,
         as_of=ms_to_datetime(fig.as_of_ms),
         down_intervals=[
             (ms_to_datetime(s), None if e is None else ms_to_datetime(e)) for s, e in fig.intervals

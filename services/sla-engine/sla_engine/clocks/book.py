@@ -12,8 +12,10 @@ from pacta.calendars import Calendar
 from pacta.logs import get_logger
 from sla_engine.clocks.rows import RowBuilder
 from sla_engine.clocks.store import open_ticket_ids, stream_open_clocks
+from sla_engine.domain.clocks import SignalKey, Stamp
 from sla_engine.domain.policies import Policy
 from sla_engine.domain.rules import ClockRules
+from sla_engine.domain.signals import body_stamp
 from sla_engine.domain.tickets import Ticket
 from sla_engine.kafka.ownership import Ownership
 from sla_engine.metrics import CLOCKS_OPEN
@@ -97,12 +99,12 @@ class Book:
                     async for chunk in stream_open_clocks(raw, ticket_ids=which):
                         rows += len(chunk)
                         build.add(chunk, tickets)
-                    emitted: dict[str, set[tuple[str, str, str, float, int]]] = {}
-                    for key in await standing_keys(raw, ticket_ids=which):
+                    emitted: dict[str, dict[SignalKey, Stamp]] = {}
+                    for key, fields in await standing_keys(raw, ticket_ids=which):
                         if key[0] in tickets:
-                            emitted.setdefault(key[0], set()).add(key)
-                    for ticket_id, keys in emitted.items():
-                        tickets[ticket_id].emitted = keys
+                            emitted.setdefault(key[0], {})[key] = body_stamp(fields)
+                    for ticket_id, stamps in emitted.items():
+                        tickets[ticket_id].emitted = stamps
         return rows
 
     def _schedule_many(self, tickets: list[Ticket]) -> None:

@@ -21,8 +21,9 @@ from pacta.logs import get_logger
 from sla_engine.clocks.book import Book
 from sla_engine.clocks.events import clock_event, clock_event_body, current_labels
 from sla_engine.clocks.policy_changes import last_rules, tickets_reached
-from sla_engine.clocks.store import clock_versions
+from sla_engine.clocks.store import ClockFenceError, clock_versions
 from sla_engine.clocks.writes import ClockWriter
+from sla_engine.domain.signals import body_stamp
 from sla_engine.domain.tickets import (
     Outcome,
     Ticket,
@@ -212,7 +213,7 @@ class ClockKeeper:
             previous = self.book.tickets.get(ticket_id)
             ticket.version = previous.version if previous else versions.get(ticket_id, 0)
             ticket.counted = previous.counted if previous else 0  # what the gauge holds of it
-            ticket.emitted = frozenset(standing.get(ticket_id, {}))
+            ticket.emitted = {k: body_stamp(b) for k, b in standing.get(ticket_id, {}).items()}
             outcome = replay_all(
                 ticket,
                 (clock_event_body(b) for b in bodies),
@@ -286,6 +287,9 @@ class ClockKeeper:
                         rounds.add(asyncio.create_task(self._commit_round(due, now)))
                 except asyncio.CancelledError:
                     raise
+                except ClockFenceError as exc:
+                    # another instance wrote these tickets meanwhile: evicted, read again
+                    log.info("clock fence failed; tickets reloaded", tickets=exc.ticket_ids[:10])
                 except Exception as exc:
                     log.exception("timer round failed; retrying", error=repr(exc))
                     await asyncio.sleep(0.2)
@@ -352,6 +356,7 @@ class ClockKeeper:
         clocks switch rules there keeping their elapsed time, a ticket no policy covered gets
         clocks from there on, a deleted policy's clocks stop, a correction in the past is
         measured from its instant."""
+        ordered: list[str] = []
         try:
             async with self.engine.begin() as conn:
                 held = [t for i, t in self.book.tickets.items() if i not in self.firing]
@@ -367,6 +372,7 @@ class ClockKeeper:
                 outcomes, standing = await self.replay_tickets(conn, ordered, now)
                 await self.writer.persist(conn, outcomes, now, standing)
         except Exception:
+            self.evict(ordered)  # replayed in memory, not written (the fence may have failed)
             self.policy_changed(services, since_ms)  # try again next round
             raise
         self.committed(ordered)

@@ -91,6 +91,7 @@ class RowBuilder:
             else:
                 # a row not rewritten since (its clock did not change) may hold an older one
                 ticket.last_event_ms = max(ticket.last_event_ms, last_event_ms)
+                ticket.version = max(ticket.version, version)  # the newest snapshot's
                 for other in ticket.clocks.values():
                     if started_at_ms == other.started_at_ms:
                         started_at_ms = other.started_at_ms

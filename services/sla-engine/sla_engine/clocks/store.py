@@ -56,15 +56,33 @@ def _save_clocks_sql() -> str:
         f"INSERT INTO sla_engine.clocks ({cols}) SELECT {values} "
         f"FROM json_to_recordset(CAST(:rows AS json)) AS r({record}) "
         f"ON CONFLICT (ticket_id, metric) DO UPDATE SET {updates} "
-        "WHERE sla_engine.clocks.version <= EXCLUDED.version"
+        "WHERE sla_engine.clocks.version < EXCLUDED.version"
     )
 
 
 _SAVE_CLOCKS = _save_clocks_sql()
+_LOCK_TICKETS = sa.text(
+    "SELECT ticket_id, version FROM sla_engine.clocks WHERE ticket_id = ANY(:ids) "
+    "ORDER BY ticket_id, metric FOR UPDATE"
+)
+
+
+class ClockFenceError(Exception):
+    """Another writer committed a snapshot of these tickets that this one did not build on:
+    two instances both held them (one a zombie of a rebalance, or killed and back at once).
+    The transaction must roll back and the tickets be read again from PostgreSQL."""
+
+    def __init__(self, ticket_ids: list[str]) -> None:
+        super().__init__(f"clock snapshots written meanwhile by another writer: {ticket_ids[:10]}")
+        self.ticket_ids = ticket_ids
 
 
 async def save_clocks(conn: AsyncConnection, *, rows: list[ClockRow]) -> None:
-    """Upsert clock snapshots; an older snapshot never overwrites a newer one.
+    """Upsert clock snapshots, fenced: a ticket's snapshot version n is written only over its
+    version n - 1 (or over none), so that two instances that both hold a ticket cannot both
+    write one version, nor one overwrite what the other wrote with state it never saw. The
+    ticket's rows are locked first (a concurrent writer waits for this commit, then fails);
+    should the fence fail, `ClockFenceError` is raised and nothing is written.
 
     One statement for the whole batch, the rows as one JSON document (a per-row statement
     costs the engine's one thread more than the database); should a clock appear twice, the
@@ -72,10 +90,20 @@ async def save_clocks(conn: AsyncConnection, *, rows: list[ClockRow]) -> None:
     if not rows:
         return
     latest = {(r.ticket_id, r.metric): r for r in rows}
-    await conn.execute(
+    writing = {r.ticket_id: r.version for r in latest.values()}
+    held: dict[str, int] = {}
+    for ticket_id, version in await conn.execute(_LOCK_TICKETS, {"ids": sorted(writing)}):
+        held[ticket_id] = max(version, held.get(ticket_id, version))
+    stale = sorted(t for t, v in held.items() if v != writing[t] - 1)
+    if stale:
+        raise ClockFenceError(stale)
+    result = await conn.execute(
         sa.text(_SAVE_CLOCKS),
         {"rows": orjson.dumps(list(latest.values())).decode()},
     )
+    if result.rowcount != len(latest):
+        # a ticket new to the table, inserted by another writer since the lock found no row
+        raise ClockFenceError(sorted(t for t in writing if t not in held))
 
 
 # Restoring a million open clocks: raw asyncpg, only the columns the keeper needs, labels as

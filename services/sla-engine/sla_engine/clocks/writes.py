@@ -27,6 +27,7 @@ from sla_engine.store.signals import (
     mark_retracted,
     retracted_counts,
     signal_record,
+    standing_signals,
 )
 
 log = get_logger(__name__)
@@ -66,6 +67,11 @@ class ClockWriter:
         tickets: list[Ticket] = []
         skip: dict[str, frozenset[str]] = {}
         standing = standing or {}
+        # the timers' and in-order paths retract rarely (a signal a replay up to a backfill's
+        # watermark left standing, which the clock reached otherwise): read what they retract
+        unread = [t.ticket_id for t, o in outcomes if o.retracted and t.ticket_id not in standing]
+        if unread:
+            standing = {**standing, **await standing_signals(conn, ticket_ids=unread)}
         # a condition signalled and retracted n times takes the id of occurrence n + 1
         with_new = [t.ticket_id for t, o in outcomes if o.intents]
         retracted = await retracted_counts(conn, ticket_ids=with_new)
@@ -73,12 +79,9 @@ class ClockWriter:
             tickets.append(ticket)
             if outcome.unchanged:
                 skip[ticket.ticket_id] = frozenset(outcome.unchanged)
-            for intent in outcome.intents:
-                generation = retracted.get(intent.key, 0) + 1 if retracted else 1
-                body = signal_body(intent, ticket, now, generation)
-                signals.append(
-                    signal_record(body, threshold=intent.threshold, episode=intent.episode)
-                )
+            # a moved signal is retracted and fired again in one go: the new one is the next
+            # occurrence, never the id of the one it replaces
+            now_retracted: set[Any] = set()
             for key in outcome.retracted:
                 standing_body = standing.get(ticket.ticket_id, {}).get(key)
                 if standing_body is None:
@@ -86,6 +89,13 @@ class ClockWriter:
                 body = retraction_body(ticket, now, standing_body)
                 signals.append(signal_record(body, episode=key[4]))
                 retracted_ids.append(standing_body["signal_id"])
+                now_retracted.add(key)
+            for intent in outcome.intents:
+                generation = retracted.get(intent.key, 0) + 1 + (intent.key in now_retracted)
+                body = signal_body(intent, ticket, now, generation)
+                signals.append(
+                    signal_record(body, threshold=intent.threshold, episode=intent.episode)
+                )
         await self.write(conn, tickets, signals, retracted_ids, skip)
 
     async def write(
@@ -98,7 +108,9 @@ class ClockWriter:
     ) -> None:
         """Clock snapshots, new signals and their outbox records, and clock facts, in `conn`;
         a clock in `skip` (by ticket) did not change, so neither its row nor its fact is
-        written again (a ticket event usually moves one of its two clocks)."""
+        written again (a ticket event usually moves one of its two clocks), but a ticket
+        always writes one row. Raises `ClockFenceError` (the caller's transaction must roll
+        back) when another writer wrote these tickets meanwhile."""
         skip = skip or {}
         # retractions first: a retracted occurrence and its successor may land together
         await mark_retracted(conn, signal_ids=retracted_ids)
@@ -125,9 +137,12 @@ class ClockWriter:
         rows: list[ClockRow] = []
         facts: list[ClockFact] = []
         for ticket in tickets:
-            ticket_facts, ticket_rows = ticket_facts_and_rows(
-                ticket, skip.get(ticket.ticket_id, ())
-            )
+            unchanged = skip.get(ticket.ticket_id, frozenset())
+            if ticket.clocks and unchanged.issuperset(ticket.clocks):
+                # one row carries every version: the fence (`save_clocks`) reads a ticket's
+                # newest stored version as the one its holder last wrote
+                unchanged = unchanged - {next(iter(ticket.clocks))}
+            ticket_facts, ticket_rows = ticket_facts_and_rows(ticket, unchanged)
             facts += ticket_facts
             rows += ticket_rows
         await save_clocks(conn, rows=rows)

@@ -1,4 +1,4 @@
-"""Availability arithmetic (SPEC §4.3): downtime, agreed service time, error budget, burn rates.
+"""Availability arithmetic (docs/design.md, "Availability"): downtime, agreed service time, error budget, burn rates.
 
 Pure: intervals are half-open (start_ms, end_ms) pairs of epoch milliseconds.
 """
@@ -113,7 +113,7 @@ def crossing_instant(
     cumulative = 0
     versions = as_versions(calendar)
     for piece_start, piece_end in _counted(close_open(down, end_ms), maintenance, start_ms, end_ms):
-        # each stretch in the calendar version in force in it (SPEC §11)
+        # each stretch in the calendar version in force in it (docs/design.md, "SLA clocks": policy and calendar versions)
         for lo, hi, current in segments(versions, piece_start, piece_end):
             in_force = CALENDAR_24X7 if current is None or current.value is None else current.value
             piece = working_ms(in_force, lo, hi)

@@ -17,6 +17,7 @@ from sla_engine.domain.availability import (
     clip,
     close_open,
 )
+from sla_engine.domain.coverage import Monitoring
 from sla_engine.domain.downtime import (
     MonthFigures,
     Objective,
@@ -62,6 +63,8 @@ def plan(
     since_ms: int,
     now_ms: int,
     fired: frozenset[str] = frozenset(),
+    monitoring: Monitoring | None = None,
+    firing: Sequence[OpenInterval] = (),
 ) -> Plan:
     """Figures of every month from the one in which the outage containing `since_ms` began to
     the current one, the signals due by `now_ms`, and the next instant to wake at (assuming
@@ -85,7 +88,9 @@ def plan(
     intents: list[Intent] = []
     dues: list[int] = []
     for month in months_between(start, now_ms, tz):
-        fig = month_figures(service, month, objective, down, maintenance, now_ms)
+        fig = month_figures(
+            service, month, objective, down, maintenance, now_ms, monitoring, firing
+        )
         figures.append(fig)
         found, due = budget_intents(fig, down, maintenance, now_ms)
         intents += found

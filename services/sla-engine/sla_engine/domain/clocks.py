@@ -1,4 +1,4 @@
-"""Ticket SLA clocks (SPEC §4.2): one response or resolution clock as an event-time state machine.
+"""Ticket SLA clocks (docs/design.md, "SLA clocks"): one response or resolution clock as an event-time state machine.
 
 Pure: instants are integer epoch milliseconds handed in by the caller; nothing reads the clock.
 """
@@ -18,6 +18,10 @@ SignalKey = tuple[str, str, str, float, int]
 """Identity of one occurrence of a clock condition in a ticket's derivation: (ticket_id, metric,
 kind, threshold, episode). An episode is one stretch of the clock between its start (or a reopen)
 and its stop, so a second breach after a reopen is another occurrence."""
+Stamp = tuple[int, int | None, str | None, str, int, int, int | None, int]
+"""What an occurrence says besides its key: (occurred_at, deadline, priority, policy, policy
+version, calendar version, target, elapsed), all in ms. A standing signal whose stamp a replay
+no longer gives was moved or changed by a late event: it is retracted and fired as it stands."""
 
 METRICS: tuple[Metric, ...] = ("response", "resolution")
 BREACH = 1.0  # the threshold fraction carried by breach and met signals
@@ -43,12 +47,25 @@ class SignalIntent:
     episode: int = 1
     elapsed_ms: int = 0  # working time counted at `occurred_at_ms` (not at detection)
     target_ms: int | None = None  # the target in force at `occurred_at_ms`
-    policy_version: int = 0  # the versions the condition was computed under (SPEC §11)
+    policy_version: int = 0  # the versions the condition was computed under (docs/design.md, "SLA clocks": policy and calendar versions)
     calendar_version: int = 0
 
     @property
     def key(self) -> SignalKey:
         return (self.ticket_id, self.metric, self.kind, self.threshold, self.episode)
+
+    @property
+    def stamp(self) -> Stamp:
+        return (
+            self.occurred_at_ms,
+            self.deadline_ms,
+            self.priority,
+            self.policy,
+            self.policy_version,
+            self.calendar_version,
+            self.target_ms,
+            self.elapsed_ms,
+        )
 
 
 def _thresholds(marks: Iterable[float]) -> tuple[float, ...]:

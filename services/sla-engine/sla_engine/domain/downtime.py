@@ -1,4 +1,4 @@
-"""Down intervals of monitored checks and a service's month figures (SPEC §4.3).
+"""Down intervals of monitored checks and a service's month figures (docs/design.md, "Availability").
 
 Pure: intervals come from a check's whole journal in event time, whatever the arrival order."""
 
@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
+from pacta.agreed_time import working_ms_in_force
 from pacta.calendars import CALENDAR_24X7, Calendar
 from pacta.versions import Version
 from sla_engine.domain.availability import (
@@ -25,10 +26,11 @@ from sla_engine.domain.availability import (
     subtract,
     union,
 )
+from sla_engine.domain.coverage import Monitoring, unmeasured
 from sla_engine.domain.policies import Policy
 
 MAINTENANCE_CHECK = "maintenance"
-"""The check whose firing opens a maintenance window instead of an outage (SPEC §3.1)."""
+"""The check whose firing opens a maintenance window instead of an outage (docs/integrations.md)."""
 
 _FOREVER = 2**62  # stands for the unknown end of an open interval while merging
 
@@ -191,9 +193,10 @@ class Objective:
     calendar: Calendar
     down_severities: frozenset[str]
     warn_at: tuple[float, ...]
-    policy_version: int | None = None  # the versions in force now (SPEC §11)
+    policy_version: int | None = None  # the versions in force now (docs/design.md, "SLA clocks": policy and calendar versions)
     calendar_version: int | None = None
     calendars: tuple[Version[Calendar], ...] = ()  # every version of `calendar`, if any
+    max_silence_ms: int | None = None  # coverage: silence longer than this is unmeasured
 
     @property
     def measured_by(self) -> Calendar | tuple[Version[Calendar], ...]:
@@ -222,6 +225,7 @@ def objective_of(
         policy_version=versions[0],
         calendar_version=versions[1],
         calendars=tuple(calendars),
+        max_silence_ms=None if block.coverage is None else block.coverage.max_silence * 1000,
     )
 
 
@@ -258,13 +262,16 @@ class MonthFigures:
     agreed_month_ms: int
     agreed_to_date_ms: int
     budget_ms: int | None
-    actual_pct: float
+    actual_pct: float | None  # None: nothing of the month to date was measured
     budget_consumed: float | None
-    met: bool | None  # actual >= target (SPEC §6), to date
+    met: bool | None  # actual >= target (as the monthly report judges it), to date
     down: bool
     intervals: list[OpenInterval]  # effective: after maintenance, inside the month to as_of
     on_track: bool | None = None  # downtime within the whole month's budget
     maintenance: tuple[Interval, ...] = ()  # windows inside the month (open ones to as_of)
+    unmeasured_ms: int = 0  # agreed time to date that no monitoring measured (not in agreed)
+    coverage_pct: float | None = None  # measured share of the agreed time to date
+    unmeasured: tuple[Interval, ...] = ()  # the unmeasured stretches to date, maintenance aside
 
     @property
     def budget_remaining_ms(self) -> int | None:
@@ -285,27 +292,42 @@ def month_figures(
     down: Sequence[OpenInterval],
     maintenance: Sequence[OpenInterval],
     now_ms: int,
+    monitoring: Monitoring | None = None,
+    firing: Sequence[OpenInterval] = (),
 ) -> MonthFigures:
     """Month-to-date figures; raises ValueError for a month not written YYYY-MM.
 
     Agreed time to date runs from the month's start to now (or the month's end); the budget is
     the whole month's: (1 - target) x the month's agreed time, with a still-open maintenance
-    window counted up to now. `met` is actual >= target to date (SPEC §6); `on_track` is the
+    window counted up to now. `met` is actual >= target to date (as the monthly report judges it); `on_track` is the
     budget view: downtime has not exceeded the whole month's budget, so it turns false exactly
     when `availability_breach` fires. Once the month is over the two agree (to the rounding of
     the budget down to the millisecond).
+
+    `monitoring` (with `firing`, when any check of the service fired) says when the service was
+    measured at all: the time before its first monitoring event and its silences are
+    unmeasured, left out of agreed time (and of the budget, all but a silence still going on)
+    and told as `unmeasured_ms` and `coverage_pct`; a month to date with nothing measured has
+    no availability figure (`actual_pct` None), never 100 %.
     """
     calendar = objective.measured_by
     start, end = month_bounds(month, objective.calendar.timezone)
     as_of = min(max(now_ms, start), end)
     windows = close_open(maintenance, as_of)
-    agreed_month = agreed_ms(calendar, windows, start, end)
-    agreed_to_date = agreed_ms(calendar, windows, start, as_of)
+    gaps = subtract(unmeasured(monitoring, firing, start, as_of), windows)
+    unmeasured_to_date = _working(calendar, gaps)
+    # the budget's month leaves out what is known to be unmeasured, not a silence going on
+    # (the budget, and so each crossing instant, must not depend on when it is computed)
+    known = subtract(unmeasured(monitoring, firing, start, end, open_silence=False), windows)
+    agreed_month = agreed_ms(calendar, windows, start, end) - _working(calendar, known)
+    agreed_to_date = agreed_ms(calendar, windows, start, as_of) - unmeasured_to_date
     closed = close_open(down, as_of)
     downtime = downtime_ms(closed, calendar, windows, start, as_of)
     budget = None if objective.target is None else budget_ms(objective.target, agreed_month)
     is_down = as_of == now_ms and any(e is None and s <= now_ms for s, e in down)
     effective: list[Interval] = subtract(clip(closed, start, as_of), windows)
+    nothing_measured = agreed_to_date <= 0 and unmeasured_to_date > 0
+    considered = agreed_to_date + unmeasured_to_date
     return MonthFigures(
         service=service,
         month=month,
@@ -317,14 +339,21 @@ def month_figures(
         agreed_month_ms=agreed_month,
         agreed_to_date_ms=agreed_to_date,
         budget_ms=budget,
-        actual_pct=availability_pct(downtime, agreed_to_date),
+        actual_pct=None if nothing_measured else availability_pct(downtime, agreed_to_date),
         # a budget that rounds to 0 ms is taken as 1 ms, so the fraction stays finite
         budget_consumed=None if budget is None else downtime / max(budget, 1),
         met=None
-        if objective.target is None
+        if objective.target is None or nothing_measured
         else _meets(downtime, agreed_to_date, objective.target),
         on_track=None if budget is None else downtime <= budget,
         down=is_down,
         intervals=[(s, None if is_down and e == as_of else e) for s, e in effective],
         maintenance=tuple(clip(windows, start, end)),
+        unmeasured_ms=unmeasured_to_date,
+        coverage_pct=None if considered <= 0 else 100.0 * agreed_to_date / considered,
+        unmeasured=tuple(gaps),
     )
+
+
+def _working(calendar: Calendar | tuple[Version[Calendar], ...], pieces: list[Interval]) -> int:
+    return sum(working_ms_in_force(calendar, s, e) for s, e in pieces)

@@ -1,4 +1,4 @@
-"""SLA policies and calendars as configured (SPEC §4.1): validated models, and policy selection.
+"""SLA policies and calendars as configured (docs/resources.md): validated models, and policy selection.
 
 Pure: pydantic models for the JSON / YAML forms; the arithmetic lives in calendars and clocks.
 """
@@ -53,15 +53,30 @@ class PolicyMatch(BaseModel):
 
 
 class PriorityTargets(BaseModel):
-    """The response and resolution targets of one priority."""
+    """The response and resolution targets of one priority, and optionally the share of its
+    clocks of a metric that must be met over a month (`compliance`, percent: "95 % of P1
+    incidents answered within 15 minutes"); reports judge each priority against it."""
 
     model_config = _STRICT
     response: Duration
     resolution: Duration
+    # left out of the body where unset: one stored before it existed reads back the same (an
+    # unchanged config file records no new version)
+    compliance: float | None = Field(
+        default=None, ge=0, le=100, description="percent", exclude_if=lambda v: v is None
+    )
 
 
 def _critical() -> list[Severity]:
     return ["critical"]
+
+
+class Coverage(BaseModel):
+    """How long a service may go without any monitoring event (a heartbeat included) before
+    the time after is unmeasured: neither up nor down, and left out of agreed service time."""
+
+    model_config = _STRICT
+    max_silence: Duration
 
 
 class AvailabilityTarget(BaseModel):
@@ -71,6 +86,7 @@ class AvailabilityTarget(BaseModel):
     target: float = Field(gt=0, lt=100, description="percent, e.g. 99.9")
     calendar: ResourceName = "24x7"
     down_severities: list[Severity] = Field(default_factory=_critical, min_length=1)
+    coverage: Coverage | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @field_validator("down_severities")
     @classmethod

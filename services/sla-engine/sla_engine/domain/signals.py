@@ -1,4 +1,4 @@
-"""From the clocks' signal intents to the signals of SPEC §4.4: ids per occurrence, detection
+"""From the clocks' signal intents to the signals docs/api.md lists: ids per occurrence, detection
 time, the `late` flag, and the fields alerting and reporting route on."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from pacta.durations import format_timestamp_ms
+from pacta.durations import format_timestamp_ms, parse_timestamp_ms
 from pacta.events import Signal
-from sla_engine.domain.clocks import SignalIntent, SignalKey
+from sla_engine.domain.clocks import SignalIntent, SignalKey, Stamp
 from sla_engine.domain.tickets import Ticket
 
 LATE_AFTER_MS = 2_000
@@ -32,6 +32,21 @@ def clock_signal_id(key: SignalKey, generation: int = 1) -> str:
     if generation > 1:
         text += f"#{generation}"
     return text
+
+
+def body_stamp(body: dict[str, Any]) -> Stamp:
+    """A recorded signal body's `Stamp` (what a replay compares with its intent's `stamp`)."""
+    deadline, target = body.get("deadline"), body.get("target_seconds")
+    return (
+        parse_timestamp_ms(body["occurred_at"]),
+        None if deadline is None else parse_timestamp_ms(deadline),
+        body.get("priority"),
+        body.get("policy") or "",
+        body.get("policy_version") or 0,
+        body.get("calendar_version") or 0,
+        None if target is None else round(target * 1000),
+        round((body.get("elapsed_seconds") or 0) * 1000),
+    )
 
 
 def from_intent(intent: SignalIntent, ticket: Ticket, detected_ms: int, generation: int) -> Signal:
@@ -160,7 +175,7 @@ def signal_body(
         "elapsed_seconds": intent.elapsed_ms / 1000,
         "target_seconds": None if target is None else target / 1000,
         "summary": summary,
-        # the versions it was computed under (SPEC §11); 0 (none known) is told as null
+        # the versions it was computed under (docs/design.md, "SLA clocks": policy and calendar versions); 0 (none known) is told as null
         "policy_version": intent.policy_version or None,
         "calendar_version": intent.calendar_version or None,
     }

@@ -1,4 +1,4 @@
-"""A ticket's event log -> its clocks (SPEC §4.2): in-order application, the replay of the whole
+"""A ticket's event log -> its clocks (docs/design.md, "SLA clocks"): in-order application, the replay of the whole
 log in event time, policy changes taking effect at their instant, and the diff against what was
 signalled. Pure: instants are epoch milliseconds handed in by the caller."""
 
@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from pacta.events import TicketAction
-from sla_engine.domain.clocks import METRICS, Clock, Metric, SignalIntent, SignalKey
+from sla_engine.domain.clocks import METRICS, Clock, Metric, SignalIntent, SignalKey, Stamp
 from sla_engine.domain.rules import ClockRules
 
 
@@ -35,6 +35,14 @@ _STOPS: Mapping[Metric, frozenset[str]] = {
 }
 # same-instant events are applied in lifecycle order, so replays never depend on arrival order
 _LIFECYCLE = ("created", "updated", "responded", "resolved", "closed", "reopened")
+EventOrder = tuple[int, int, str, str]
+
+
+def event_order(event: TicketEvent) -> EventOrder:
+    """Where an event stands among a ticket's events: by instant; at one instant in lifecycle
+    order, and two of one action by what they say (status, then priority), so the order never
+    depends on which arrived first."""
+    return (event.at_ms, _LIFECYCLE.index(event.action), event.status or "", event.priority or "")
 
 
 def _start(
@@ -201,17 +209,17 @@ def replay(
     (`rules` apply until the first of `changes`): the robust answer to late and out-of-order
     events (compare with `diff_signals`). Clocks are accounted only up to the last instant
     something fell due, so a later event that is older than `now_ms` still applies in order."""
-    ordered: list[tuple[int, int, TicketEvent | RulesChange]] = [
-        (e.at_ms, _LIFECYCLE.index(e.action), e) for e in events
+    ordered: list[tuple[EventOrder, TicketEvent | RulesChange]] = [
+        (event_order(e), e) for e in events
     ]
     # a change at the same instant as an event takes effect after it
-    ordered += [(c.at_ms, len(_LIFECYCLE), c) for c in changes]
-    ordered.sort(key=lambda item: (item[0], item[1]))
+    ordered += [((c.at_ms, len(_LIFECYCLE), "", ""), c) for c in changes]
+    ordered.sort(key=lambda item: item[0])
     clocks: dict[Metric, Clock] = {}
     intents: list[SignalIntent] = []
     state = _State()
     current = rules
-    for _at, _order, item in ordered:
+    for _order, item in ordered:
         if isinstance(item, RulesChange):
             current = item.rules
             intents += apply_change(clocks, item, state, ticket_id=ticket_id, service=service)
@@ -227,17 +235,29 @@ def replay(
 
 
 def diff_signals(
-    old_keys: Collection[SignalKey], new_intents: Iterable[SignalIntent]
+    standing: Mapping[SignalKey, Stamp],
+    new_intents: Iterable[SignalIntent],
+    ahead: Collection[SignalKey] = (),
 ) -> tuple[list[SignalIntent], list[SignalKey]]:
     """(signals to emit, keys to retract) when a replay's intents replace the standing signals.
 
-    `old_keys` are the keys emitted for the ticket and not yet retracted. Whatever the replay no
-    longer produces (a breach, a met, a warning, a stopped) was not true and is retracted.
+    `standing` holds what was emitted for the ticket and not yet retracted, by key. Whatever the
+    replay no longer produces (a breach, a met, a warning, a stopped) was not true and is
+    retracted; one it produces with another instant or content (a late priority change, pause
+    or version moved it) is retracted as it fired and emitted again as it now stands, so the
+    signals always say what the clocks say, whatever order the events came in.
+
+    `ahead`: standing signals after the instant the replay judged up to (a backfill's
+    watermark) that the clocks will still give as they stand: they stay, and are not retracted
+    only to be fired again when the clock gets there.
     """
     fresh: dict[SignalKey, SignalIntent] = {}
     for intent in new_intents:
         fresh.setdefault(intent.key, intent)
-    old = set(old_keys)
-    to_emit = [intent for key, intent in fresh.items() if key not in old]
-    to_retract = sorted(key for key in old if key not in fresh)
+    to_emit = [intent for key, intent in fresh.items() if standing.get(key) != intent.stamp]
+    to_retract = sorted(
+        key
+        for key, stamp in standing.items()
+        if (fresh[key].stamp != stamp if key in fresh else key not in ahead)
+    )
     return to_emit, to_retract

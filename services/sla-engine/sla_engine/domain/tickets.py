@@ -4,13 +4,23 @@ hands in events, rules and the current time, and persists what comes out."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence, Set
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from sla_engine.domain.clocks import Clock as Clock
-from sla_engine.domain.clocks import Metric, OutOfOrderError, SignalIntent, SignalKey
+from sla_engine.domain.clocks import Metric, OutOfOrderError, SignalIntent, SignalKey, Stamp
 from sla_engine.domain.rules import ClockRules
-from sla_engine.domain.ticket_log import RulesChange, TicketEvent, apply_event, diff_signals, replay
+from sla_engine.domain.ticket_log import (
+    RulesChange,
+    TicketEvent,
+    apply_event,
+    diff_signals,
+    event_order,
+    replay,
+)
+
+NOTHING: Mapping[SignalKey, Stamp] = MappingProxyType({})
 
 
 @dataclass(slots=True)
@@ -25,8 +35,9 @@ class Ticket:
     labels: dict[str, str] = field(default_factory=dict)  # of its latest event carrying any
     clocks: dict[Metric, Clock] = field(default_factory=dict)
     last_event_ms: int = 0
-    # replaced, never mutated: most open tickets have emitted nothing and share the empty one
-    emitted: Set[SignalKey] = frozenset()
+    # what stands of its signals (emitted, not retracted), by key: what each says; replaced,
+    # never mutated: most open tickets have emitted nothing and share the empty one
+    emitted: Mapping[SignalKey, Stamp] = field(default_factory=lambda: NOTHING)
     version: int = 0
     counted: int = 0  # this ticket's share of the keeper's open-clock gauge, as last counted
 
@@ -54,8 +65,10 @@ def apply_in_order(ticket: Ticket, events: Iterable[TicketEvent], now_ms: int) -
     Clocks are not advanced to `now_ms`, only to what falls due by then, so a slightly
     delayed next event still counts as in order.
     """
-    ordered = sorted(events, key=lambda e: e.at_ms)
-    if ordered and ordered[0].at_ms < ticket.last_event_ms:
+    ordered = sorted(events, key=event_order)
+    if ordered and ordered[0].at_ms <= ticket.last_event_ms:
+        # older than the latest event, or at its instant, where the events applied may have
+        # to come after it (`event_order`): only a replay places it
         return None
     snapshot = [(m, _copy(c)) for m, c in ticket.clocks.items()]
     before, last_before = _signatures(ticket), ticket.last_event_ms
@@ -91,8 +104,9 @@ def replay_all(
     changes: Sequence[RulesChange] = (),
 ) -> Outcome:
     """Recompute the ticket from its whole event log (measured by `initial` until the first of
-    `changes`, by `ticket.rules` when there are none); diff against what was signalled and
-    retract whatever the log no longer produces."""
+    `changes`, by `ticket.rules` when there are none); diff against what stands of its signals
+    (`ticket.emitted`): retract whatever the log no longer produces or produces otherwise, and
+    emit what it produces anew."""
     events = list(log)
     clocks, intents = replay(
         events,
@@ -104,10 +118,21 @@ def replay_all(
     )
     ticket.clocks = clocks
     ticket.last_event_ms = max((e.at_ms for e in events), default=ticket.last_event_ms)
-    to_emit, retracted = diff_signals(ticket.emitted, intents)
+    to_emit, retracted = diff_signals(ticket.emitted, intents, _ahead(ticket, clocks, now_ms))
     if retracted:
-        ticket.emitted = ticket.emitted - set(retracted)
+        gone = set(retracted)
+        ticket.emitted = {k: v for k, v in ticket.emitted.items() if k not in gone}
     return _settle(ticket, to_emit, retracted)
+
+
+def _ahead(ticket: Ticket, clocks: Mapping[Metric, Clock], now_ms: int) -> set[SignalKey]:
+    """The standing signals after `now_ms` (a replay judged at a backfill's watermark) that the
+    replayed clocks, running on as they stand, give again just as they stand."""
+    later = [stamp[0] for stamp in ticket.emitted.values() if stamp[0] > now_ms]
+    if not later:
+        return set()
+    projected = [i for c in clocks.values() for i in c.copy().advance_due(max(later))]
+    return {i.key for i in projected if ticket.emitted.get(i.key) == i.stamp}
 
 
 def advance_due(ticket: Ticket, now_ms: int) -> list[SignalIntent]:
@@ -129,9 +154,13 @@ def _settle(
     retracted: list[SignalKey],
     unchanged: frozenset[Metric] = frozenset(),
 ) -> Outcome:
-    fresh = [i for i in intents if i.key not in ticket.emitted]
+    fresh = [i for i in intents if ticket.emitted.get(i.key) != i.stamp]
+    # one standing that says otherwise (a replay up to a backfill's watermark left it, and
+    # the clock got there another way) is retracted as it fired, and fired as it now stands
+    moved = [i.key for i in fresh if i.key in ticket.emitted and i.key not in retracted]
     if fresh:
-        ticket.emitted = ticket.emitted | {i.key for i in fresh}
+        ticket.emitted = {**ticket.emitted, **{i.key: i.stamp for i in fresh}}
+    retracted = [*retracted, *moved]
     ticket.version += 1
     return Outcome(fresh, retracted, unchanged)
 

@@ -1,5 +1,5 @@
 """The rules a ticket is measured by over its life, as policy and calendar versions take effect
-(SPEC §11): the rules at its start and each change after, at the instant it takes effect. Pure."""
+(docs/design.md, "SLA clocks": policy and calendar versions): the rules at its start and each change after, at the instant it takes effect. Pure."""
 
 from __future__ import annotations
 

@@ -7,11 +7,14 @@ are judged in event time"). Pure: instants in epoch ms, the partitioner handed i
 # sends a met: three signals and a replay for one ticket that simply met its target. With it,
 # a clock of a partition in a backfill is advanced only to that partition's watermark (the
 # latest event time consumed from it), its later events still apply in order, and its breach
-# fires (late, as SPEC §4.2 says) once the history has passed the deadline without a stop, or
-# once the backfill is over. A partition enters a backfill with a batch of at least
-# `ENTER_EVENTS` events more than `BEHIND_MS` old; it leaves with a batch of recent events only
-# (live data again), or after `QUIET_MS` without any once the consumer has reached its end. A live stream, a late event or a few among it, never enters, so live breaches and a
-# single late event's breach fire at once.
+# fires (late) once the history has passed the deadline without a stop, or once the backfill
+# is over. A partition enters a backfill with any event more than `BEHIND_MS` old (the first
+# fetch of an import may bring a partition only one or two: judged at the wall clock, their
+# tickets would breach and be retracted a batch later); it leaves with a batch of recent events
+# only (live data again), or after a quiet once the consumer has reached its end: `QUIET_MS`
+# after a few late events (their breaches fire a moment late), `IMPORT_QUIET_MS` after an
+# import, whose producer may pause between spurts. A live stream never enters, so live breaches
+# fire on time.
 
 from __future__ import annotations
 
@@ -24,11 +27,15 @@ Partitioner = Callable[[str, int], int]
 BEHIND_MS = 300_000
 """Events older than this (against the wall clock) are history: ticket systems that poll or
 retry deliver events a minute or two late, and those are live data, judged at once."""
-ENTER_EVENTS = 10
-"""A batch must bring at least this many events of a partition, all history, to start a
-backfill there (one late event is a late event, replayed and judged at once)."""
+ENTER_EVENTS = 1
+"""History events of a partition in one batch that start a backfill there."""
 QUIET_MS = 1_500
-"""A backfill partition that brings nothing for this long has ended its backfill."""
+"""A backfill of a few late events that brings nothing for this long has ended."""
+IMPORT_EVENTS = 10
+"""History events from which a backfill is an import, whose end waits `IMPORT_QUIET_MS`."""
+IMPORT_QUIET_MS = 30_000
+"""An import that brings nothing for this long has ended (a producer pausing between spurts
+shorter than this never ends it, so no breach fires that its next spurt would retract)."""
 
 
 class Watermarks:
@@ -44,6 +51,7 @@ class Watermarks:
         self.applying = False  # between `observe` and `settle`
         self.batch: set[int] = set()  # the partitions of the batch being applied
         self.lagging: set[int] = set()  # records left to consume after the latest batch
+        self.history: dict[int, int] = {}  # partition -> history events of its backfill
 
     def observe(
         self,
@@ -66,6 +74,7 @@ class Watermarks:
                 self.seen_at[partition] = now
                 if history:
                     self.marks[partition] = max(max(history), self.marks[partition])
+                    self.history[partition] = self.history.get(partition, 0) + len(history)
                 else:
                     # live data only: the backfill is over; this batch is still judged at the
                     # history's instant, the wall clock rules once it is committed (`settle`),
@@ -73,6 +82,7 @@ class Watermarks:
                     self.leaving.add(partition)
             elif len(history) >= ENTER_EVENTS:
                 self.marks[partition], self.seen_at[partition] = max(history), now
+                self.history[partition] = len(history)
 
     def settle(self, now: int) -> None:
         """After the consumer committed a batch (or gave up on it): the partitions it brought
@@ -90,7 +100,9 @@ class Watermarks:
         if self.applying:
             return False
         quiet = [
-            p for p, at in self.seen_at.items() if now - at >= QUIET_MS and p not in self.lagging
+            p
+            for p, at in self.seen_at.items()
+            if now - at >= self._quiet(p) and p not in self.lagging
         ]
         for partition in quiet:
             self._leave(partition)
@@ -99,12 +111,17 @@ class Watermarks:
     def next_expiry(self) -> int | None:
         """When `expire` may next end a backfill (the timer task wakes for it); None while a
         batch is being applied (its `settle` wakes the timers)."""
-        waiting = [at for p, at in self.seen_at.items() if p not in self.lagging]
+        waiting = [at + self._quiet(p) for p, at in self.seen_at.items() if p not in self.lagging]
         if self.applying or not waiting:
             return None
-        return min(waiting) + QUIET_MS
+        return min(waiting)
+
+    def _quiet(self, partition: int) -> int:
+        """How long the partition must bring nothing for its backfill to be over."""
+        return IMPORT_QUIET_MS if self.history.get(partition, 0) >= IMPORT_EVENTS else QUIET_MS
 
     def _leave(self, partition: int) -> None:
+        self.history.pop(partition, None)
         self.marks.pop(partition, None)
         self.seen_at.pop(partition, None)
         self.lagging.discard(partition)

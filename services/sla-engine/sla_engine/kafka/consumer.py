@@ -16,11 +16,15 @@ from pacta.kafka import BatchHandler, Record, decode_events
 from pacta.logs import get_logger
 from sla_engine.availability.tracker import OutageTracker
 from sla_engine.clocks.keeper import ClockKeeper
+from sla_engine.clocks.store import ClockFenceError
 from sla_engine.metrics import EVENTS_APPLIED, WATERMARK_BEHIND
 from sla_engine.store import SCHEMA
 from sla_engine.store.journal import journal_monitoring, journal_tickets
 
 log = get_logger(__name__)
+FENCE_RETRIES = 5
+"""A batch whose clock writes another instance's fenced off is applied again at once up to
+this often (then it fails as any batch does, and the consumer retries it with backoff)."""
 Highwater = Callable[[TopicPartition], int | None]
 """The offset after the last record of a partition on the broker, as the consumer last saw
 it (None: not known yet)."""
@@ -36,6 +40,16 @@ def make_handler(
     `highwater` None: no partition counts as lagging behind."""
 
     async def handle(records: list[Record]) -> None:
+        for _attempt in range(FENCE_RETRIES):
+            try:
+                return await apply(records)
+            except ClockFenceError as exc:
+                # another instance wrote these tickets meanwhile (a rebalance): they were
+                # evicted, so applying the batch again reads them back from PostgreSQL
+                log.info("clock fence failed; batch applied again", tickets=exc.ticket_ids[:10])
+        await apply(records)
+
+    async def apply(records: list[Record]) -> None:
         events = [e for e in decode_events(records) if isinstance(e, MonitoringEvent | TicketEvent)]
         observe_backlog(keeper, records, events, highwater)
         touched: list[str] = []

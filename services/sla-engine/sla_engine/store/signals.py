@@ -16,12 +16,16 @@ _CLOCK_KINDS = "kind IN ('warning', 'breach', 'met', 'stopped')"
 SignalKey = tuple[str, str, str, float, int]
 
 
-async def standing_keys(raw: Any, *, ticket_ids: list[str] | None) -> list[SignalKey]:
+async def standing_keys(
+    raw: Any, *, ticket_ids: list[str] | None
+) -> list[tuple[SignalKey, dict[str, Any]]]:
     """(ticket_id, metric, kind, threshold, episode) of the clock signals emitted and not
-    retracted, for the given tickets (None: every ticket with an open clock); the columns hold
-    what the body holds (`insert_signals` fills them from it)."""
+    retracted, for the given tickets (None: every ticket with an open clock), each with the
+    fields of its body that say what it says (`body_stamp`); the columns hold what the body
+    holds (`insert_signals` fills them from it)."""
     where = f"NOT retracted AND {_CLOCK_KINDS}"
-    columns = "ticket_id, metric, kind, threshold, episode"
+    fields = ", ".join(f"body->>'{f}'" for f in _STAMP_FIELDS)
+    columns = f"ticket_id, metric, kind, threshold, episode, {fields}"
     if ticket_ids is None:
         rows = await raw.fetch(
             f"SELECT {columns} FROM sla_engine.signals "
@@ -33,7 +37,31 @@ async def standing_keys(raw: Any, *, ticket_ids: list[str] | None) -> list[Signa
             f"WHERE {where} AND ticket_id = ANY($1::text[])",
             ticket_ids,
         )
-    return [(r[0], r[1], r[2], float(r[3]), int(r[4])) for r in rows]
+    return [
+        (
+            (r[0], r[1], r[2], float(r[3]), int(r[4])),
+            {f: _typed(f, r[5 + n]) for n, f in enumerate(_STAMP_FIELDS)},
+        )
+        for r in rows
+    ]
+
+
+_STAMP_FIELDS = (
+    "occurred_at",
+    "deadline",
+    "priority",
+    "policy",
+    "policy_version",
+    "calendar_version",
+    "target_seconds",
+    "elapsed_seconds",
+)
+
+
+def _typed(field: str, text: str | None) -> Any:
+    if text is None or field in ("occurred_at", "deadline", "priority", "policy"):
+        return text
+    return float(text) if field.endswith("_seconds") else int(text)
 
 
 async def retracted_counts(conn: AsyncConnection, *, ticket_ids: list[str]) -> dict[SignalKey, int]:

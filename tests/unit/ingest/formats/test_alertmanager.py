@@ -146,3 +146,21 @@ def test_grafana_firing_then_resolved_share_the_check_and_differ_in_id() -> None
     assert firing.source == resolved.source == "grafana"
     assert firing.id != resolved.id
     assert firing.labels["grafana_folder"] == "Payments"
+
+
+def test_the_watchdog_alert_is_a_heartbeat_at_each_notification() -> None:
+    """Prometheus' always-firing Watchdog says the monitoring pipeline is alive: each
+    notification is a heartbeat of the service now (never an outage), and a repeat of the same
+    alert at the next flush is another heartbeat, not a duplicate."""
+    message = load(GROUP)
+    watchdog = message["alerts"][1]
+    watchdog["labels"] = {**watchdog["labels"], "alertname": "Watchdog", "severity": "none"}
+    watchdog["startsAt"] = "2025-01-01T00:00:00Z"  # firing for a long time
+    message["alerts"] = [watchdog]
+    (beat,) = parse(dump(message))
+    assert (beat.check, beat.status, beat.severity) == ("heartbeat", "firing", "info")
+    assert beat.service == "checkout"
+    assert beat.occurred_at == NOW
+    (later,) = alertmanager.parse(dump(message), {}, AlertMapping(), NOW + timedelta(minutes=1))
+    assert later.id != beat.id
+    assert later.occurred_at == NOW + timedelta(minutes=1)

@@ -1,0 +1,24 @@
+{{/* Names and labels shared by every template. */}}
+{{- define "pacta.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "pacta.labels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "pacta.secretName" -}}
+{{- if .Values.secrets.create -}}
+{{- include "pacta.fullname" . -}}
+{{- else -}}
+{{- required "secrets.existingSecret is required when secrets.create is false" .Values.secrets.existingSecret -}}
+{{- end -}}
+{{- end -}}
