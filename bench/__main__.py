@@ -1,13 +1,16 @@
 """`python -m bench` (`make bench`): run the benchmarks against their targets and print PASS/MISS.
 
-    python -m bench                       # every benchmark (ingest, engine)
+    python -m bench                       # every benchmark
     python -m bench --only ingest --duration 10
     python -m bench --only ingest --profile   # + py-spy profiles of the ingest (needs py-spy)
     python -m bench --only engine
     python -m bench --only alerting       # event in -> webhook out, next to Alertmanager
+    python -m bench --only drain          # breach signals/s through one alerting instance
+    python -m bench --only cost           # CPU per event of every process, at 1,000 events/s
 
 Needs Kafka and PostgreSQL up (`make setup`) and wrk + prometheus-alertmanager
-(`bash deploy/local/tools.sh`). Results: a table on stdout, the details as JSON in var/bench/.
+(`bash deploy/local/tools.sh`). Results: a table on stdout, the details as JSON in var/bench/, each service level's latest
+figure in bench/results.json and the table at the top of docs/benchmarks.md (`python -m bench.render`).
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench import alerting, engine, ingest, reporting
+from bench import alerting, cost, drain, engine, ingest, reporting
 from pacta.logs import configure_logging
 
 RERUN = (
-    "Re-run: `make bench`, or `.venv/bin/python -m bench --only ingest --duration 10` "
-    "(add --profile for py-spy profiles) or `--only engine`; see docs/benchmarks.md"
+    "Re-run: `make bench`, or one phase: `.venv/bin/python -m bench --only ingest --duration 10` "
+    "(add --profile for py-spy profiles), `--only engine`, `--only cost`, `--only drain`, "
+    "`--only alerting`; figures in bench/results.json, table in docs/benchmarks.md"
 )
 
 
@@ -51,6 +55,8 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], Awaitable[dict[str, Any]]]]
     "engine": engine.from_args,
     "reporting": reporting.from_args,
     "alerting": alerting.from_args,
+    "drain": drain.from_args,
+    "cost": cost.from_args,
 }
 
 
@@ -66,6 +72,18 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="connections of the closed-loop single-event runs",
     )
     p.add_argument("--batch-connections", type=int, default=8)
+    p.add_argument(
+        "--alerting-mode",
+        choices=("storm", "latency"),
+        default="storm",
+        help="alerting: the alert storm (deadline -> webhook) or POST -> webhook of due breaches",
+    )
+    p.add_argument(
+        "--no-cost-profile", action="store_true", help="the cost phase without py-spy profiles"
+    )
+    p.add_argument(
+        "--drain-signals", type=int, default=50_000, help="breach signals of the drain phase"
+    )
     p.add_argument("--rate", type=float, default=5000.0, help="requests/s of the paced run")
     p.add_argument(
         "--shapes",
@@ -118,7 +136,8 @@ async def _main(args: argparse.Namespace) -> int:
     # Everything is bounded: a run that hangs past this budget is cancelled and cleaned up.
     runs = 17 + 2 * len(args.connections) + (2 if args.profile else 0)
     budget = runs * (args.duration + args.quiet_wait + 20) + 240 + engine.BUDGET_S
-    budget += reporting.BUDGET_S + alerting.BUDGET_S
+    budget += reporting.BUDGET_S + alerting.BUDGET_S + drain.BUDGET_S
+    budget += cost.BUDGET_S
     async with asyncio.timeout(budget):
         for name in args.only or sorted(BENCHMARKS):
             print(f"[bench] {name}: {args.duration:g} s per run", flush=True)

@@ -1,6 +1,15 @@
 """Event in -> notification delivered (against its target), next to Debian's Alertmanager in the same run.
 
-    python -m bench --only alerting --duration 10
+    python -m bench --only alerting --duration 10                   # the alert storm
+    python -m bench --only alerting --alerting-mode latency        # POST -> webhook
+
+The alert storm (the default): every ticket is posted as it is `created`, under a policy whose
+resolution target is 1 s, so 1,000 tickets/s breach 1,000 times a second, each 1 s after it was
+posted; Pacta is measured from each breach's deadline (the webhook's `deadline`) to its webhook.
+Alertmanager gets 1,000 alerts/s in the same run, measured from the POST to its webhook. The
+receiver of both is `bench.receiver`, an asyncio keep-alive server in a process of its own.
+
+The latency mode (below) measures the POST -> webhook path of breaches that are due at once.
 
 Pacta: the four services as processes on a database and topic prefix of the run's own, a
 webhook receiver and a root route (`group_by: ['...']`, `group_wait: 0s`) put over the alerting
@@ -27,11 +36,12 @@ from typing import Any
 
 import httpx
 
-from bench.alerting_http import Collector, PacedRun, paced_post
+from bench.alerting_http import Arrival, PacedRun, paced_post
 from bench.alerting_report import (
     TARGET_RATE,
     am_keys,
     analyse,
+    deadlines,
     matched,
     pacta_keys,
     pacta_stages,
@@ -39,8 +49,19 @@ from bench.alerting_report import (
 )
 from bench.alerting_report import verdicts as verdict_rows
 from bench.env import ADMIN_KEY, API_KEY, KAFKA, BenchEnv, RetryingEnv
-from bench.procs import CpuMeter, Proc, free_port, listener_pid, start_alertmanager, wait_quiet
+from bench.procs import (
+    CpuMeter,
+    Proc,
+    family,
+    free_port,
+    listener_pid,
+    start_alertmanager,
+    wait_quiet,
+)
+from bench.receiver import Receiver
+from bench.render import publish
 from bench.report import OUT_DIR, machine, stamp, write_json
+from bench.results import entry
 
 BUDGET_S = 600.0  # the whole alerting benchmark, hard limit
 MODULES = {
@@ -63,6 +84,7 @@ POLICY = {
     "targets": {"P2": {"response": "1h", "resolution": "1m"}},
     "warn_at": [],
 }
+STORM_POLICY = {**POLICY, "targets": {"P2": {"response": "1h", "resolution": "1s"}}}
 AM_CONFIG = """\
 route:
   receiver: bench
@@ -88,6 +110,7 @@ class Options:
     quiet_wait: float = 60.0
     quiet_threshold: float = 35.0
     alertmanager: bool = True
+    storm: bool = True  # tickets breach 1 s after they are posted; else they are due at once
 
 
 def _iso(t: float) -> str:
@@ -106,9 +129,10 @@ class AlertingBench:
     async def main(self) -> dict[str, Any]:
         meta = machine()
         systems = []
-        collector = await Collector().start()
+        collector = Receiver(self.log_dir / f"alerting-bench-receiver-{self.stamp}.log")
+        await asyncio.to_thread(collector.start)
         async with RetryingEnv() as env, contextlib.AsyncExitStack() as stack:
-            stack.push_async_callback(collector.close)
+            stack.callback(collector.stop)
             self.rand, self.env = env.rand, env
             kafka_pid = listener_pid(int(KAFKA.rsplit(":", 1)[1]))
             groups = {n: self._pid_of(n) for n in (*MODULES, "alertmanager")}
@@ -117,7 +141,8 @@ class AlertingBench:
                     **groups,
                     "kafka": lambda: [kafka_pid] if kafka_pid else [],
                     "postgres": CpuMeter.postgres_pids,
-                    "bench": lambda: [os.getpid()],  # the sender and the collector
+                    "bench": lambda: [os.getpid()],  # the sender
+                    "receiver": lambda: [collector.pid],
                 }
             )
             await self._start_stack(env, stack)
@@ -134,16 +159,17 @@ class AlertingBench:
             "benchmark": "alerting",
             "meta": {**meta, "alertmanager": _am_version(), "kafka": KAFKA},
             "options": {k: getattr(self.opts, k) for k in self.opts.__dataclass_fields__},
-            "measured": "POST leaving the sender -> webhook body read by the collector",
-            "targets": verdict_rows(by.get("pacta"), by.get("alertmanager")),
+            "measured": MEASURED[self.opts.storm],
+            "targets": verdict_rows(by.get("pacta"), by.get("alertmanager"), storm=self.opts.storm),
             "systems": systems,
             "problems": self.problems,
             "warnings": self.warnings,
         }
 
     def _pid_of(self, name: str) -> Any:
+        # the process and its children: the ingest's workers
         return lambda: (
-            [self.procs[name].pid] if name in self.procs and self.procs[name].alive() else []
+            family(self.procs[name].pid) if name in self.procs and self.procs[name].alive() else []
         )
 
     # ---- the systems ------------------------------------------------------------------------
@@ -171,7 +197,7 @@ class AlertingBench:
             await asyncio.to_thread(proc.wait_http, self.urls[module] + "/readyz", 120)
         print(f"[bench] stack up (database {env.db_name}), logs in {self.log_dir}", flush=True)
 
-    async def _configure(self, collector: Collector) -> None:
+    async def _configure(self, collector: Receiver) -> None:
         alerting, engine = self.urls["alerting"], self.urls["sla_engine"]
         async with httpx.AsyncClient(timeout=15, headers=ADMIN) as http:
             receiver = {"type": "webhook", "url": collector.url("/pacta"), "secret": "bench"}
@@ -186,14 +212,17 @@ class AlertingBench:
                 ("PUT /v1/routes", await http.put(f"{alerting}/v1/routes", json=ROUTE)),
                 (
                     "PUT /v1/policies/bench-alerting",
-                    await http.put(f"{engine}/v1/policies/bench-alerting", json=POLICY),
+                    await http.put(
+                        f"{engine}/v1/policies/bench-alerting",
+                        json=STORM_POLICY if self.opts.storm else POLICY,
+                    ),
                 ),
             ):
                 if resp.status_code not in (200, 201):
                     raise RuntimeError(f"{what}: HTTP {resp.status_code} {resp.text[:300]}")
 
     async def _start_alertmanager(
-        self, stack: contextlib.AsyncExitStack, collector: Collector
+        self, stack: contextlib.AsyncExitStack, collector: Receiver
     ) -> None:
         config = AM_CONFIG.format(url=collector.url("/am"))
         log = self.log_dir / f"alerting-bench-alertmanager-{self.stamp}.log"
@@ -206,14 +235,16 @@ class AlertingBench:
         """(url, headers, body(k), key of a webhook entry) for one system and one phase."""
         prefix = f"b{self.rand}{label}"
         if system == "pacta":
-            created = _iso(time.time() - 300)
-            tail = (
-                f'","priority":"P2","action":"created","status":"open","occurred_at":"{created}"}}'
-            )
+            storm, created = self.opts.storm, _iso(time.time() - 300)
+            tail = '","priority":"P2","action":"created","status":"open","occurred_at":"'
 
             def ticket(k: int) -> bytes:
+                # storm: created as it is posted, due 1 s later; else overdue for minutes
+                at = _iso(time.time()) if storm else created
                 tid = f"{prefix}-{k}"
-                return f'{{"id":"{tid}","ticket_id":"{tid}","service":"svc-{k % 16}{tail}'.encode()
+                return (
+                    f'{{"id":"{tid}","ticket_id":"{tid}","service":"svc-{k % 16}{tail}{at}"}}'
+                ).encode()
 
             headers = {"Content-Type": "application/json", "Authorization": f"Bearer {API_KEY}"}
             return self.urls["ingest"] + "/v1/events/tickets", headers, ticket, pacta_keys(prefix)
@@ -229,10 +260,13 @@ class AlertingBench:
         return url, {"Content-Type": "application/json"}, alert, am_keys(prefix)
 
     async def _phase(
-        self, system: str, label: str, collector: Collector, rate: float, count: int
-    ) -> tuple[PacedRun, dict[int, list[tuple[float, str, str]]]]:
+        self, system: str, label: str, collector: Receiver, rate: float, count: int
+    ) -> tuple[PacedRun, dict[int, list[tuple[float, str, str]]], list[Arrival]]:
+        """Send, then wait for the notifications: polled by the receiver's count of bodies
+        (one alert each, as `group_by: ['...']` makes every alert a group of its own); the
+        bodies are read and matched once they are in."""
         url, headers, body, key = self._target(system, label)
-        mark = len(collector.arrivals)
+        mark = await collector.count()
         run = await paced_post(
             url, body, rate=rate, count=count, headers=headers, connections=self.opts.connections
         )
@@ -240,20 +274,21 @@ class AlertingBench:
         deadline = time.monotonic() + self.opts.drain
         last_count, last_change = -1, time.monotonic()
         while time.monotonic() < deadline:
-            hits = matched(collector.arrivals[mark:], key)
-            if len(hits) >= acked:
+            got = await collector.count() - mark
+            if got >= acked:
                 break
-            if len(hits) != last_count:
-                last_count, last_change = len(hits), time.monotonic()
+            if got != last_count:
+                last_count, last_change = got, time.monotonic()
             elif time.monotonic() - last_change > 20:
                 break  # nothing new for 20 s: what is missing will not come
             await asyncio.sleep(0.5)
         await asyncio.sleep(1.5)  # a doubled notification would come soon after the first
-        return run, matched(collector.arrivals[mark:], key)
+        arrivals = await collector.arrivals(mark)
+        return run, matched(arrivals, key), arrivals
 
-    async def _measure(self, system: str, collector: Collector, meter: CpuMeter) -> dict[str, Any]:
+    async def _measure(self, system: str, collector: Receiver, meter: CpuMeter) -> dict[str, Any]:
         o = self.opts
-        warm, warm_hits = await self._phase(system, "warm", collector, 20.0, o.warmup)
+        warm, warm_hits, _ = await self._phase(system, "warm", collector, 20.0, o.warmup)
         if not warm_hits:
             tails = "\n".join(
                 f"--- {n} ---\n{p.tail(15)}" for n, p in self.procs.items() if p.alive()
@@ -267,12 +302,15 @@ class AlertingBench:
         count = int(o.rate * o.duration)
         print(f"[bench] {system}: {count:,} events at {o.rate:,.0f}/s (load {load})", flush=True)
         meter.start()
-        run, hits = await self._phase(system, "run", collector, o.rate, count)
+        run, hits, arrivals = await self._phase(system, "run", collector, o.rate, count)
         cpu = meter.stop(child_name="children")
-        out = analyse(system, run, hits)
+        prefix = f"b{self.rand}run"
+        # the storm counts from each breach's deadline; otherwise from the POST
+        since = deadlines(arrivals, prefix) if system == "pacta" and o.storm else None
+        out = analyse(system, run, hits, since)
         if system == "pacta":
             fired = await self._fired_at()
-            out["stages"] = pacta_stages(run, collector.arrivals, f"b{self.rand}run", fired)
+            out["stages"] = pacta_stages(run, arrivals, prefix, fired, since)
         out.update(
             load_before=load,
             load_after=round(os.getloadavg()[0], 2),
@@ -326,11 +364,51 @@ def _am_version() -> str:
     return version()
 
 
+MEASURED = {
+    True: "Pacta: the breach's deadline -> webhook body read by the receiver; "
+    "Alertmanager: POST leaving the sender -> webhook body read",
+    False: "POST leaving the sender -> webhook body read by the receiver",
+}
+
+
+def _publish(result: dict[str, Any], storm: bool) -> None:
+    by = {s["system"]: s for s in result["systems"]}
+    pacta, am = by.get("pacta"), by.get("alertmanager")
+    if pacta is None:
+        return
+    p99 = pacta["latency_ms"]["p99"]
+    name = (
+        "alert storm: deadline -> webhook p99, 1,000/s for 10 s"
+        if storm
+        else "event in -> notification p99, 1,000/s"
+    )
+    sustained = pacta["achieved_rate"] >= 0.97 * pacta["offered_rate"]
+    note = (
+        f"p50 {pacta['latency_ms']['p50'] or 0:,.0f} ms; {pacta['notified']:,} of "
+        f"{pacta['acked']:,} "
+        f"notified, {pacta['lost']} lost, {pacta['doubled']} doubled; sent "
+        f"{pacta['achieved_rate']:,.0f}/s"
+    )
+    row = entry(
+        name,
+        p99,
+        command="python -m bench --only alerting" + ("" if storm else " --alerting-mode latency"),
+        note=note,
+        peer=None if am is None else am["latency_ms"]["p99"],
+        detail={"pacta": pacta, "alertmanager": am},
+    )
+    row.met = bool(row.met) and sustained and not pacta["lost"] and not pacta["doubled"]
+    if not storm and am is not None and p99 is not None and am["latency_ms"]["p99"] is not None:
+        row.met = row.met and p99 <= am["latency_ms"]["p99"]
+    publish([row])
+
+
 async def run(opts: Options) -> dict[str, Any]:
     async with asyncio.timeout(BUDGET_S):
         result = await AlertingBench(opts).main()
     print()
     print(render(result))
+    _publish(result, opts.storm)
     path = write_json("alerting", result)
     latest = OUT_DIR / "alerting.json"
     latest.write_text(path.read_text())
@@ -344,5 +422,6 @@ def from_args(args: argparse.Namespace) -> Any:
             duration=min(args.duration, 60.0),
             quiet_wait=args.quiet_wait,
             alertmanager=not args.no_alertmanager,
+            storm=args.alerting_mode == "storm",
         )
     )

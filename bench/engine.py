@@ -37,7 +37,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench import engine_apply
+from bench import engine_apply, engine_results
 from bench.engine_apply import TARGET_APPLY_EPS
 from bench.engine_proc import Engine
 from bench.engine_seed import (
@@ -48,6 +48,7 @@ from bench.engine_seed import (
 )
 from bench.env import KAFKA, RetryingEnv
 from bench.procs import CpuMeter, listener_pid, wait_quiet
+from bench.render import publish as record_and_render
 from bench.report import OUT_DIR, machine, notes, num, publish, stamp, table, target_row
 from pacta.clock import now_ms
 from pacta.durations import parse_timestamp_ms
@@ -749,6 +750,8 @@ async def run(opts: Options) -> dict[str, Any]:
     async with asyncio.timeout(BUDGET_S):
         result = await bench.main()
     publish("engine", result, render(result))
+    if figures := engine_results.entries(result):
+        record_and_render(figures)
     return result
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench import profile
+from bench import ingest_results, profile
 from bench.env import API_KEY, KAFKA, BenchEnv
 from bench.procs import (
     ALERTMANAGER,
@@ -38,6 +38,7 @@ from bench.procs import (
     start_alertmanager,
     wait_quiet,
 )
+from bench.render import publish as record_and_render
 from bench.report import (
     OUT_DIR,
     machine,
@@ -795,4 +796,6 @@ async def run(opts: Options) -> dict[str, Any]:
     bench = IngestBench(opts)
     result = await bench.main()
     publish("ingest", result, render(result))
+    if figures := ingest_results.entries(bench.runs):
+        record_and_render(figures)
     return result

@@ -79,14 +79,16 @@ class IngestBench(Protocol):
 class Stack:
     """The four services started and stopped by services.sh, in a var/ directory of their own."""
 
-    def __init__(self, bench: IngestBench) -> None:
-        self.var = bench.log_dir / f"stack-{bench.stamp}"
-        env = {k: v for k, v in bench.env.service_env().items() if k not in NOT_MAKE_UP}
+    def __init__(
+        self, var: Path, service_env: dict[str, str], extra: tuple[tuple[str, str], ...] = ()
+    ) -> None:
+        self.var = var
+        env = {k: v for k, v in service_env.items() if k not in NOT_MAKE_UP}
         self.ports = {name: free_port() for name in PORT_VARS}
         self.env = {
             **os.environ,
             **env,
-            **dict(bench.opts.ingest_env),
+            **dict(extra),
             "PACTA_VAR_DIR": str(self.var),
             **{f"PACTA_{name}_PORT": str(port) for name, port in self.ports.items()},
         }
@@ -140,7 +142,7 @@ async def run_stack(bench: IngestBench) -> None:
         if bench.am is not None:
             bench.am.stop()
             bench.am = None
-    stack = Stack(bench)
+    stack = Stack(bench.log_dir / f"stack-{bench.stamp}", bench.env.service_env(), o.ingest_env)
     bench.stack.callback(stack.stop)
     print(f"[bench] starting the make-up stack (services.sh, var in {stack.var})", flush=True)
     await asyncio.to_thread(stack.start)
