@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +149,7 @@ def post_traffic(ingest: str) -> None:
     assert post(ingest, "/v1/ingest/alertmanager", webhook).status_code == 202
 
 
-def sla_traffic(ingest: str, engine: str) -> None:
+def sla_traffic(ingest: str, engine: str) -> str:
     """What the SLA dashboard shows: a service with an availability target that is down, and
     tickets that breach late, breach in real time (by the engine's timer) and meet."""
     tag = uuid.uuid4().hex[:8]
@@ -179,6 +180,7 @@ def sla_traffic(ingest: str, engine: str) -> None:
         ticket("met", "responded", seconds=10),
     ]
     assert post(ingest, "/v1/events/tickets", tickets).status_code == 202
+    return service
 
 
 def test_prometheus_scrapes_every_service(
@@ -262,10 +264,13 @@ def alerting_traffic(stack: dict[str, ServiceProcess], hooks: Hooks) -> None:
 def reporting_traffic(stack: dict[str, ServiceProcess]) -> None:
     """What the reporting dashboard shows: records for the read model (the SLA traffic's facts
     and tickets), a monthly report in every format and each trend."""
-    sla_traffic(stack["ingest"].url, stack["sla_engine"].url)
+    service = sla_traffic(stack["ingest"].url, stack["sla_engine"].url)
     base = stack["reporting"].url
+    month = datetime.now(UTC).strftime("%Y-%m")
     for format in ("json", "csv", "html", "pdf"):
-        r = get_report(base, format=format)
+        # one service: the shared stack holds every e2e test's services by now (a PDF of
+        # them all is hundreds of pages), and the panel needs a report, not a big one
+        r = get_report(base, format=format, month=month, service=service)
         assert r.status_code == 200, f"{format}: {r.status_code} {r.text[:300]}"
     for kind in ("availability", "breaches", "mttr"):
         r = httpx.get(f"{base}/v1/trends/{kind}", headers=ADMIN, timeout=30)

@@ -30,7 +30,7 @@ from reporting.domain.periods import (
     zone,
 )
 from reporting.metrics import REPORT_SECONDS
-from reporting.render import render_report
+from reporting.render import render_off_loop, render_report
 from reporting.session import reader
 
 router = APIRouter(prefix="/v1")
@@ -139,7 +139,7 @@ async def monthly_report(
         return report
 
     report = await _run(ctx, build)
-    body = render_report(report, format)
+    body = await render_off_loop(report, format)
     REPORT_SECONDS.labels(format).observe(time.perf_counter() - started)
     headers = {}
     if format in ("csv", "pdf"):
@@ -265,7 +265,8 @@ async def published(
     headers = {}
     if format in ("csv", "pdf"):
         headers["Content-Disposition"] = download_name(month, service, format)
-    return Response(render_report(found, format), media_type=MEDIA[format], headers=headers)
+    body = await render_off_loop(found, format)
+    return Response(body, media_type=MEDIA[format], headers=headers)
 
 
 async def _charts(

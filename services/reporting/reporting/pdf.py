@@ -57,6 +57,16 @@ class _NumberedCanvas(Canvas):
         super().save()
 
 
+CHUNK_ROWS = 30
+"""Rows per table part: a part fits on a page or splits once."""
+
+
+def _local(pairs: list[tuple[int, int]] | None, start: int, end: int) -> list[tuple[int, int]]:
+    """(row, column) pairs of a whole table -> of its part holding body rows start+1..end (row
+    0, the header, is in every part)."""
+    return [(0 if r == 0 else r - start, c) for r, c in pairs or [] if r == 0 or start < r <= end]
+
+
 class _Writer:
     """The story's pieces in the embedded fonts."""
 
@@ -93,6 +103,27 @@ class _Writer:
         red: list[tuple[int, int]] | None = None,
         widths: list[float] | None = None,
         green: list[tuple[int, int]] | None = None,
+    ) -> list[Table]:
+        """The rows as tables of at most CHUNK_ROWS rows each, every one with the header: a
+        reportlab table split across pages is re-measured whole at each page (quadratic), so
+        a long list (every breach of a busy month) would hold the service for minutes."""
+        head, body = rows[0], rows[1:]
+        parts: list[Table] = []
+        for start in range(0, max(len(body), 1), CHUNK_ROWS):
+            end = start + CHUNK_ROWS
+
+            part = [head, *body[start:end]]
+            parts.append(
+                self._table(part, _local(red, start, end), widths, _local(green, start, end))
+            )
+        return parts
+
+    def _table(
+        self,
+        rows: list[list[Any]],
+        red: list[tuple[int, int]],
+        widths: list[float] | None,
+        green: list[tuple[int, int]],
     ) -> Table:
         cells = [[self._cell(v, r == 0) for v in row] for r, row in enumerate(rows)]
         # the header row repeats at the top of every page the table runs onto
@@ -105,8 +136,8 @@ class _Writer:
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
             ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#dddddd")),
         ]
-        style += [("TEXTCOLOR", (c, r), (c, r), RED) for r, c in red or []]
-        style += [("TEXTCOLOR", (c, r), (c, r), GREEN) for r, c in green or []]
+        style += [("TEXTCOLOR", (c, r), (c, r), RED) for r, c in red]
+        style += [("TEXTCOLOR", (c, r), (c, r), GREEN) for r, c in green]
         table.setStyle(TableStyle(style))
         return table
 
@@ -129,10 +160,10 @@ def _versions_story(w: _Writer, s: dict[str, Any], tz: str) -> list[Any]:
         return story
     wrapped = [[Paragraph(w.f.rich(c), w.cell) for c in row] for row in rows]
     widths = [22 * mm, 16 * mm, 50 * mm, 50 * mm, 22 * mm, 20 * mm]
-    story.append(w.table([VERSION_HEAD, *wrapped], [], widths))
+    story += w.table([VERSION_HEAD, *wrapped], [], widths)
     compliance = compliance_rows(s)
     if compliance:
-        story += [Spacer(1, 2 * mm), w.table([COMPLIANCE_HEAD, *compliance])]
+        story += [Spacer(1, 2 * mm), *w.table([COMPLIANCE_HEAD, *compliance])]
     return story
 
 
@@ -202,7 +233,7 @@ def _figures_rows(s: dict[str, Any], month: str) -> tuple[list[list[Any]], list[
 def _service_story(w: _Writer, s: dict[str, Any], month: str, tz: str) -> list[Any]:
     rows, red, green = _figures_rows(s, month)
     title = s["service"] + (f"  (policy {s['policy']})" if s["policy"] else "")
-    story: list[Any] = [w.para(title, "Heading2"), w.table(rows, red, green=green)]
+    story: list[Any] = [w.para(title, "Heading2"), *w.table(rows, red, green=green)]
     prio = [["priority", "metric", "met / breached", "compliance %", "target %", "target met"]]
     pred: list[Any] = []
     pgreen: list[Any] = []
@@ -221,12 +252,12 @@ def _service_story(w: _Writer, s: dict[str, Any], month: str, tz: str) -> list[A
             _state(f["target_met"], (len(prio) - 1, 3), pred, pgreen)
             _state(f["target_met"], (len(prio) - 1, 5), pred, pgreen)
     if len(prio) > 1:
-        story += [w.para("Compliance by priority", "Heading3"), w.table(prio, pred, green=pgreen)]
+        story += [w.para("Compliance by priority", "Heading3"), *w.table(prio, pred, green=pgreen)]
     work = [["ticket type", "opened", "closed", "backlog at the end"]] + [
         [k.replace("_", " "), v["opened"], v["closed"], v["backlog"]]
         for k, v in s["workload"].items()
     ]
-    story += [w.para("Workload", "Heading3"), w.table(work)]
+    story += [w.para("Workload", "Heading3"), *w.table(work)]
     story.append(w.para("Nonconformities for the management review", "Heading3"))
     found = s.get("nonconformities") or []
     if found:
@@ -241,7 +272,7 @@ def _service_story(w: _Writer, s: dict[str, Any], month: str, tz: str) -> list[A
         ]
         widths = [24 * mm, 70 * mm, 38 * mm, 48 * mm]
         wrapped = [[Paragraph(w.f.rich(str(c)), w.cell) for c in row] for row in rows]
-        story.append(w.table(wrapped, widths=widths))
+        story += w.table(wrapped, widths=widths)
     else:
         story.append(w.para("None: every target met, no breach, nothing restated."))
     story += _versions_story(w, s, tz)
@@ -259,7 +290,7 @@ def _service_story(w: _Writer, s: dict[str, Any], month: str, tz: str) -> list[A
     ]
     if len(breaches) == 1:
         breaches.append(["none", "", "", "", "", ""])
-    story.append(w.table(breaches))
+    story += w.table(breaches)
     return story
 
 
@@ -290,7 +321,7 @@ def _headline(w: _Writer, report: dict[str, Any]) -> list[Any]:
         _state(a["met"], (i, 1), red, green)
         _state(h["response"]["met"], (i, 3), red, green)
         _state(h["resolution"]["met"], (i, 4), red, green)
-    return [w.para("Headline", "Heading2"), w.table(head, red, green=green)]
+    return [w.para("Headline", "Heading2"), *w.table(head, red, green=green)]
 
 
 def _restatements(w: _Writer, report: dict[str, Any]) -> list[Any]:
@@ -303,7 +334,7 @@ def _restatements(w: _Writer, report: dict[str, Any]) -> list[Any]:
     return [
         w.para(f"Restatements since revision {report.get('revision')}", "Heading2"),
         w.para("Late events changed these figures after the report was issued."),
-        w.table(rows),
+        *w.table(rows),
     ]
 
 

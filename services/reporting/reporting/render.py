@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import threading
 from typing import Any
 
 import orjson
@@ -46,3 +48,20 @@ def render_report(report: dict[str, Any], fmt: str) -> bytes:
 
         return render_pdf(report)
     return render_json(report)
+
+
+_RENDERING = threading.Lock()
+
+
+async def render_off_loop(report: dict[str, Any], fmt: str) -> bytes:
+    """render_report in a worker thread: a PDF of many services takes minutes of CPU, and on
+    the event loop it would stop the read model's consumer (its Kafka heartbeats lapse and the
+    group rebalances). One render at a time (reportlab keeps module-level font state)."""
+
+    def render() -> bytes:
+        with _RENDERING:
+            return render_report(report, fmt)
+
+    if fmt == "json":
+        return render_report(report, fmt)
+    return await asyncio.to_thread(render)
