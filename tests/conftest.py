@@ -4,6 +4,7 @@ database and a topic prefix of this run's own, and the services as real processe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -102,11 +103,11 @@ def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("service-logs")
 
 
-@pytest.fixture(scope="session")
-def stack(service_env: dict[str, str], log_dir: Path) -> Iterator[dict[str, ServiceProcess]]:
-    """The four services as real processes, shared by the end-to-end tests of a run."""
+@contextlib.contextmanager
+def running_stack(env: dict[str, str], log_dir: Path) -> Iterator[dict[str, ServiceProcess]]:
+    """The four services as real processes on `env`, started together, stopped on exit."""
     procs = {
-        m: ServiceProcess(m, service_env, log_dir)
+        m: ServiceProcess(m, env, log_dir)
         for m in ("ingest", "sla_engine", "alerting", "reporting")
     }
     for p in procs.values():
@@ -118,6 +119,13 @@ def stack(service_env: dict[str, str], log_dir: Path) -> Iterator[dict[str, Serv
     finally:
         for p in procs.values():
             p.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(service_env: dict[str, str], log_dir: Path) -> Iterator[dict[str, ServiceProcess]]:
+    """The four services as real processes, shared by the end-to-end tests of a run."""
+    with running_stack(service_env, log_dir) as procs:
+        yield procs
 
 
 @pytest.fixture
@@ -153,19 +161,10 @@ async def own_stack(
         "PACTA_API_KEYS": API_KEYS,
         "PACTA_LOG_LEVEL": "INFO",
     }
-    procs = {
-        m: ServiceProcess(m, env, log_dir)
-        for m in ("ingest", "sla_engine", "alerting", "reporting")
-    }
-    for p in procs.values():
-        p.start(wait=False)
     try:
-        for p in procs.values():
-            p.wait_ready()
-        yield procs
+        with running_stack(env, log_dir) as procs:
+            yield procs
     finally:
-        for p in procs.values():
-            p.stop()
         admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
