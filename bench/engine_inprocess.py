@@ -2,6 +2,10 @@
 consumed-like records (no Kafka fetch), each SQL statement timed, then the outbox relayed.
 
     PYTHONPATH=. .venv/bin/python -m bench.engine_inprocess --events 60000 [--profile out.prof]
+    PYTHONPATH=. .venv/bin/python -m bench.engine_inprocess --monitoring --events 20000 --batch 100
+
+`--monitoring`: monitoring events as the cost bench sends them (each `firing`, `major`, on 64
+services, one check, all at one instant), applied by the outage tracker: the availability path.
 
 Prints, per batch stage, the wall seconds and the share of PostgreSQL statements in them: the
 breakdown in docs/benchmarks.md ("Apply rate: where the time goes").
@@ -26,11 +30,12 @@ from bench.engine_seed import POLICY, POLICY_BODY, lifecycle_events
 from bench.env import KAFKA, RetryingEnv
 from pacta.clock import now_ms
 from pacta.db import create_engine, migrate
-from pacta.events import TICKETS_TOPIC, topic_name
+from pacta.events import MONITORING_TOPIC, TICKETS_TOPIC, topic_name
 from pacta.kafka import Record, create_producer
 from pacta.logs import configure_logging
 from pacta.settings import CommonSettings
 from sla_engine.app import MIGRATIONS
+from sla_engine.availability.tracker import OutageTracker
 from sla_engine.clocks.keeper import ClockKeeper
 from sla_engine.kafka import outbox
 from sla_engine.kafka.consumer import make_handler
@@ -64,6 +69,23 @@ class StatementTimer:
         return sum(self.seconds.values())
 
 
+def monitoring_records(prefix: str, events: int, services: int = 64) -> list[Record]:
+    """What bench/load.lua posts: every event firing, on `services` services, one instant."""
+    topic = topic_name(prefix, MONITORING_TOPIC)
+    now = now_ms()
+    at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now / 1000)) + "Z"
+    out: list[Record] = []
+    for n in range(events):
+        service = f"svc-{n % services}"
+        value = (
+            f'{{"id":"m-{n}","occurred_at":"{at}","service":"{service}","check":"bench",'
+            '"status":"firing","severity":"major","summary":"bench load"}'
+        ).encode()
+        key = service.encode()
+        out.append(ConsumerRecord(topic, 0, n, now, 0, key, value, None, len(key), len(value), ()))
+    return out
+
+
 def records(prefix: str, events: int) -> list[Record]:
     topic = topic_name(prefix, TICKETS_TOPIC)
     now = now_ms()
@@ -75,7 +97,7 @@ def records(prefix: str, events: int) -> list[Record]:
     return out
 
 
-async def run(events: int, batch: int, profile: str | None) -> None:
+async def run(events: int, batch: int, profile: str | None, monitoring: bool = False) -> None:
     configure_logging("WARNING", "sla-engine")  # as the benchmark's engine runs
     async with RetryingEnv() as env:
         settings = CommonSettings(
@@ -87,11 +109,12 @@ async def run(events: int, batch: int, profile: str | None) -> None:
             await put_resource(conn, kind="policy", name=POLICY, body=POLICY_BODY)
             registry = await load_registry(conn)
         keeper = ClockKeeper(engine, registry, env.topic_prefix)
-        handle = make_handler(engine, keeper)
+        outages = OutageTracker(engine, registry, env.topic_prefix) if monitoring else None
+        handle = make_handler(engine, keeper, outages)
         producer = create_producer(settings, "bench")
         await producer.start()
         relay = Relay(engine, producer, batch=2000)
-        recs = records(env.topic_prefix, events)
+        recs = (monitoring_records if monitoring else records)(env.topic_prefix, events)
         timer = StatementTimer(engine)
         profiler = cProfile.Profile() if profile else None
         handled = relayed = 0.0
@@ -128,6 +151,7 @@ async def run(events: int, batch: int, profile: str | None) -> None:
     print(f"  together {handled + relayed:6.2f} s  {n / (handled + relayed):8,.0f} events/s")
     print(f"  this process's CPU in both: {cpu:.2f} s ({n / cpu:,.0f} events per CPU-second)")
     print(f"  PostgreSQL's CPU (this database's backends): {pg_cpu:.2f} s")
+    print(f"  per event: this process {cpu / n * 1e6:.0f} us, PostgreSQL {pg_cpu / n * 1e6:.0f} us")
     print(f"  SQL statements (wall, in both): {timer.total:.2f} s")
     for words, secs in sorted(timer.seconds.items(), key=lambda kv: -kv[1]):
         print(f"    {secs:6.2f} s  {timer.calls[words]:5d}x  {words}")
@@ -139,6 +163,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=5_000)
     p.add_argument("--profile", default=None, help="write cProfile stats here")
     p.add_argument("--rows", action="store_true", help="outbox records as rows (no bundles)")
+    p.add_argument("--monitoring", action="store_true", help="monitoring events (availability)")
     p.add_argument(
         "--gc",
         default="",
@@ -151,7 +176,7 @@ def main() -> None:
     )
     if args.rows:
         outbox.BUNDLE_FROM = 1 << 62
-    asyncio.run(run(args.events, args.batch, args.profile))
+    asyncio.run(run(args.events, args.batch, args.profile, args.monitoring))
 
 
 if __name__ == "__main__":
