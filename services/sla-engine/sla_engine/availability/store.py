@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -35,35 +35,90 @@ async def check_journal(conn: AsyncConnection, *, service: str, check: str) -> l
     ]
 
 
-async def seen_until(
-    conn: AsyncConnection, *, service: str, check: str, besides: list[str]
-) -> int | None:
-    """The latest instant among the check's journaled events other than `besides`."""
-    result = await conn.execute(
-        sa.text(
-            "SELECT max(occurred_at) FROM sla_engine.monitoring_events "
-            "WHERE service = :service AND check_name = :check AND NOT (event_id = ANY(:ids))"
-        ),
-        {"service": service, "check": check, "ids": besides},
-    )
-    latest = result.scalar_one_or_none()
-    return None if latest is None else datetime_to_ms(latest)
+Check = tuple[str, str]
+"""(service, check)"""
 
 
-async def last_interval(conn: AsyncConnection, *, service: str, check: str) -> DownInterval | None:
-    result = await conn.execute(
-        sa.text(
-            "SELECT started_at, ended_at, severity, labels FROM sla_engine.down_intervals "
-            "WHERE service = :service AND check_name = :check ORDER BY started_at DESC LIMIT 1"
-        ),
-        {"service": service, "check": check},
-    )
-    row = result.first()
-    if row is None:
-        return None
-    start, end, severity, labels = row
+def _ts(ms: int | None) -> datetime | None:
+    return None if ms is None else ms_to_datetime(ms)
+
+
+def _interval(
+    check: str, start: datetime, end: datetime | None, severity: str, labels: Any
+) -> DownInterval:
     end_ms = None if end is None else datetime_to_ms(end)
     return DownInterval(check, datetime_to_ms(start), end_ms, severity, "", labels or {})
+
+
+async def check_tails(
+    conn: AsyncConnection, *, checks: list[Check], besides: list[str]
+) -> dict[Check, tuple[DownInterval | None, int | None]]:
+    """For each (service, check): its latest interval, and the latest instant among its
+    journaled events other than `besides` (the batch's own); one statement for all of them."""
+    if not checks:
+        return {}
+    result = await conn.execute(
+        sa.text(
+            "SELECT q.service, q.check_name, d.started_at, d.ended_at, d.severity, d.labels, "
+            "(SELECT max(m.occurred_at) FROM sla_engine.monitoring_events m "
+            "WHERE m.service = q.service AND m.check_name = q.check_name "
+            "AND m.event_id NOT IN (SELECT unnest(CAST(:ids AS text[])))) "
+            "FROM unnest(CAST(:services AS text[]), CAST(:checks AS text[])) "
+            "AS q(service, check_name) LEFT JOIN LATERAL (SELECT started_at, ended_at, severity, "
+            "labels FROM sla_engine.down_intervals i WHERE i.service = q.service "
+            "AND i.check_name = q.check_name ORDER BY started_at DESC LIMIT 1) d ON true"
+        ),
+        {"services": [c[0] for c in checks], "checks": [c[1] for c in checks], "ids": besides},
+    )
+    out: dict[Check, tuple[DownInterval | None, int | None]] = {}
+    for service, check, start, end, severity, labels, seen in result:
+        last = None if start is None else _interval(check, start, end, severity, labels)
+        out[(service, check)] = (last, None if seen is None else datetime_to_ms(seen))
+    return out
+
+
+Replacement = tuple[str, str, int | None, list[DownInterval]]
+"""(service, check, from_ms, intervals): the check's intervals starting at or after `from_ms`
+(None: all of them) give way to `intervals`."""
+
+
+async def replace_intervals(conn: AsyncConnection, replacements: list[Replacement]) -> None:
+    """Every replacement of a batch in two statements (one delete, one insert)."""
+    if not replacements:
+        return
+    await conn.execute(
+        sa.text(
+            "DELETE FROM sla_engine.down_intervals d USING unnest(CAST(:services AS text[]), "
+            "CAST(:checks AS text[]), CAST(:froms AS timestamptz[])) AS q(service, check_name, "
+            "from_at) WHERE d.service = q.service AND d.check_name = q.check_name "
+            "AND (q.from_at IS NULL OR d.started_at >= q.from_at)"
+        ),
+        {
+            "services": [r[0] for r in replacements],
+            "checks": [r[1] for r in replacements],
+            "froms": [_ts(r[2]) for r in replacements],
+        },
+    )
+    rows = [(service, iv) for service, _check, _from, ivs in replacements for iv in ivs]
+    if rows:
+        await conn.execute(
+            sa.text(
+                "INSERT INTO sla_engine.down_intervals "
+                "(service, check_name, started_at, ended_at, severity, labels) "
+                "SELECT s, c, st, en, sev, CAST(l AS jsonb) FROM unnest(CAST(:services AS text[]), "
+                "CAST(:checks AS text[]), CAST(:starts AS timestamptz[]), "
+                "CAST(:ends AS timestamptz[]), CAST(:severities AS text[]), "
+                "CAST(:labels AS text[])) AS r(s, c, st, en, sev, l)"
+            ),
+            {
+                "services": [service for service, _ in rows],
+                "checks": [iv.check for _, iv in rows],
+                "starts": [_ts(iv.start_ms) for _, iv in rows],
+                "ends": [_ts(iv.end_ms) for _, iv in rows],
+                "severities": [iv.severity for _, iv in rows],
+                "labels": [orjson.dumps(dict(iv.labels)).decode() for _, iv in rows],
+            },
+        )
 
 
 async def replace_check_intervals(
@@ -75,75 +130,64 @@ async def replace_check_intervals(
     from_ms: int | None = None,
 ) -> None:
     """Replace the check's intervals (those starting at or after `from_ms`, if given)."""
-    await conn.execute(
+    await replace_intervals(conn, [(service, check, from_ms, intervals)])
+
+
+async def intervals_of(
+    conn: AsyncConnection, *, after_ms: dict[str, int]
+) -> dict[str, list[DownInterval]]:
+    """For each service, its check intervals still going on at or after its instant."""
+    out: dict[str, list[DownInterval]] = {service: [] for service in after_ms}
+    if not after_ms:
+        return out
+    result = await conn.execute(
         sa.text(
-            "DELETE FROM sla_engine.down_intervals WHERE service = :service AND check_name = :check"
-            + ("" if from_ms is None else " AND started_at >= :from")
+            "SELECT d.service, check_name, started_at, ended_at, severity, labels "
+            "FROM unnest(CAST(:services AS text[]), CAST(:afters AS timestamptz[])) "
+            "AS q(service, after) JOIN sla_engine.down_intervals d ON d.service = q.service "
+            "AND (d.ended_at IS NULL OR d.ended_at >= q.after) "
+            "ORDER BY d.service, started_at, check_name"
         ),
-        {"service": service, "check": check}
-        | ({} if from_ms is None else {"from": ms_to_datetime(from_ms)}),
+        {"services": list(after_ms), "afters": [ms_to_datetime(a) for a in after_ms.values()]},
     )
-    if intervals:
-        await conn.execute(
-            sa.text(
-                "INSERT INTO sla_engine.down_intervals "
-                "(service, check_name, started_at, ended_at, severity, labels) "
-                "VALUES (:service, :check, :started_at, :ended_at, :severity, "
-                "CAST(:labels AS jsonb))"
-            ),
-            [
-                {
-                    "service": service,
-                    "check": check,
-                    "started_at": ms_to_datetime(iv.start_ms),
-                    "ended_at": None if iv.end_ms is None else ms_to_datetime(iv.end_ms),
-                    "severity": iv.severity,
-                    "labels": orjson.dumps(dict(iv.labels)).decode(),
-                }
-                for iv in intervals
-            ],
-        )
+    for service, check, start, end, severity, labels in result:
+        out[service].append(_interval(check, start, end, severity, labels))
+    return out
+
+
+async def windows_of(
+    conn: AsyncConnection, *, after_ms: dict[str, int]
+) -> dict[str, list[OpenInterval]]:
+    """For each service, its maintenance windows still going on at or after its instant."""
+    out: dict[str, list[OpenInterval]] = {service: [] for service in after_ms}
+    if not after_ms:
+        return out
+    result = await conn.execute(
+        sa.text(
+            "SELECT w.service, starts_at, ends_at FROM unnest(CAST(:services AS text[]), "
+            "CAST(:afters AS timestamptz[])) AS q(service, after) "
+            "JOIN sla_engine.maintenance_windows w ON w.service = q.service "
+            "AND (w.ends_at IS NULL OR w.ends_at >= q.after) ORDER BY w.service, starts_at"
+        ),
+        {"services": list(after_ms), "afters": [ms_to_datetime(a) for a in after_ms.values()]},
+    )
+    for service, start, end in result:
+        out[service].append((datetime_to_ms(start), None if end is None else datetime_to_ms(end)))
+    return out
 
 
 async def service_intervals(
     conn: AsyncConnection, *, service: str, after_ms: int
 ) -> list[DownInterval]:
     """The service's check intervals still going on at or after `after_ms`."""
-    result = await conn.execute(
-        sa.text(
-            "SELECT check_name, started_at, ended_at, severity, labels "
-            "FROM sla_engine.down_intervals "
-            "WHERE service = :service AND (ended_at IS NULL OR ended_at >= :after) "
-            "ORDER BY started_at"
-        ),
-        {"service": service, "after": ms_to_datetime(after_ms)},
-    )
-    return [
-        DownInterval(
-            check,
-            datetime_to_ms(s),
-            None if e is None else datetime_to_ms(e),
-            severity,
-            "",
-            labels or {},
-        )
-        for check, s, e, severity, labels in result
-    ]
+    return (await intervals_of(conn, after_ms={service: after_ms}))[service]
 
 
 async def service_windows(
     conn: AsyncConnection, *, service: str, after_ms: int
 ) -> list[OpenInterval]:
     """The service's maintenance windows still going on at or after `after_ms`."""
-    result = await conn.execute(
-        sa.text(
-            "SELECT starts_at, ends_at FROM sla_engine.maintenance_windows "
-            "WHERE service = :service AND (ends_at IS NULL OR ends_at >= :after) "
-            "ORDER BY starts_at"
-        ),
-        {"service": service, "after": ms_to_datetime(after_ms)},
-    )
-    return [(datetime_to_ms(s), None if e is None else datetime_to_ms(e)) for s, e in result]
+    return (await windows_of(conn, after_ms={service: after_ms}))[service]
 
 
 async def sync_event_windows(
@@ -185,18 +229,28 @@ async def event_summaries(conn: AsyncConnection, *, event_ids: list[str]) -> dic
 async def recorded_signals(conn: AsyncConnection, *, service: str, after_ms: int) -> list[Recorded]:
     """The service's availability signals (retractions aside) with instants at or after
     `after_ms`, retracted ones included."""
+    return (await recorded_signals_of(conn, after_ms={service: after_ms}))[service]
+
+
+async def recorded_signals_of(
+    conn: AsyncConnection, *, after_ms: dict[str, int]
+) -> dict[str, list[Recorded]]:
+    """`recorded_signals` of several services (each from its own instant), in one statement."""
+    out: dict[str, list[Recorded]] = {service: [] for service in after_ms}
+    if not after_ms:
+        return out
     result = await conn.execute(
         sa.text(
-            "SELECT signal_id, kind, retracted FROM sla_engine.signals "
-            "WHERE service = :service AND metric = 'availability' AND kind <> 'retracted' "
-            "AND occurred_at >= :after"
+            "SELECT s.service, signal_id, kind, retracted FROM unnest(CAST(:services AS text[]), "
+            "CAST(:afters AS timestamptz[])) AS q(service, after) "
+            "JOIN sla_engine.signals s ON s.service = q.service AND s.occurred_at >= q.after "
+            "WHERE s.metric = 'availability' AND s.kind <> 'retracted'"
         ),
-        {"service": service, "after": ms_to_datetime(after_ms)},
+        {"services": list(after_ms), "afters": [ms_to_datetime(a) for a in after_ms.values()]},
     )
-    return [
-        Recorded(signal_id, kind, _month_of_id(signal_id), bool(retracted))
-        for signal_id, kind, retracted in result
-    ]
+    for service, signal_id, kind, retracted in result:
+        out[service].append(Recorded(signal_id, kind, _month_of_id(signal_id), bool(retracted)))
+    return out
 
 
 def _month_of_id(signal_id: str) -> str:
@@ -242,17 +296,32 @@ async def next_fact_version(
 ) -> int:
     """Bump and return the version of a service-month's availability fact (row-locked, so
     concurrent writers get distinct versions)."""
+    return (await next_fact_versions(conn, [(service, month, body)]))[(service, month)]
+
+
+async def next_fact_versions(
+    conn: AsyncConnection, facts: list[tuple[str, str, dict[str, Any]]]
+) -> dict[tuple[str, str], int]:
+    """`next_fact_version` of several (service, month, body), each pair at most once, in one
+    statement."""
+    if not facts:
+        return {}
     result = await conn.execute(
         sa.text(
             "INSERT INTO sla_engine.availability_facts (service, month, version, body) "
-            "VALUES (:service, :month, 1, CAST(:body AS jsonb)) "
+            "SELECT s, m, 1, CAST(b AS jsonb) FROM unnest(CAST(:services AS text[]), "
+            "CAST(:months AS text[]), CAST(:bodies AS text[])) AS f(s, m, b) "
             "ON CONFLICT (service, month) DO UPDATE SET "
             "version = sla_engine.availability_facts.version + 1, body = EXCLUDED.body, "
-            "updated_at = now() RETURNING version"
+            "updated_at = now() RETURNING service, month, version"
         ),
-        {"service": service, "month": month, "body": orjson.dumps(body).decode()},
+        {
+            "services": [f[0] for f in facts],
+            "months": [f[1] for f in facts],
+            "bodies": [orjson.dumps(f[2]).decode() for f in facts],
+        },
     )
-    return int(result.scalar_one())
+    return {(service, month): int(version) for service, month, version in result}
 
 
 async def monitoring_of(
@@ -261,14 +330,40 @@ async def monitoring_of(
     """When the service's monitoring spoke: its first event of any check, ever, and (with a
     `max_silence_ms`) its silences from `after_ms` on, found in the journal in one pass (the
     event before `after_ms` included, so a silence spanning it is whole)."""
-    first = (
-        await conn.execute(
-            sa.text("SELECT min(occurred_at) FROM sla_engine.monitoring_events WHERE service = :s"),
-            {"s": service},
-        )
-    ).scalar_one_or_none()
-    if first is None or max_silence_ms is None:
-        return Monitoring(None if first is None else datetime_to_ms(first))
+    found = await monitoring_many(conn, wanted={service: (after_ms, max_silence_ms)})
+    return found[service]
+
+
+async def monitoring_many(
+    conn: AsyncConnection, *, wanted: dict[str, tuple[int, int | None]]
+) -> dict[str, Monitoring]:
+    """`monitoring_of` several services ({service: (after_ms, max_silence_ms)}): their first
+    events in one statement, then the silences of those with a `max_silence_ms`."""
+    if not wanted:
+        return {}
+    result = await conn.execute(
+        sa.text(
+            "SELECT q.service, (SELECT min(occurred_at) FROM sla_engine.monitoring_events m "
+            "WHERE m.service = q.service) FROM unnest(CAST(:services AS text[])) AS q(service)"
+        ),
+        {"services": list(wanted)},
+    )
+    firsts = {
+        service: None if first is None else datetime_to_ms(first) for service, first in result
+    }
+    out: dict[str, Monitoring] = {}
+    for service, (after_ms, max_silence_ms) in wanted.items():
+        first = firsts.get(service)
+        if first is None or max_silence_ms is None:
+            out[service] = Monitoring(first)
+        else:
+            out[service] = await _silences(conn, service, first, after_ms, max_silence_ms)
+    return out
+
+
+async def _silences(
+    conn: AsyncConnection, service: str, first: int, after_ms: int, max_silence_ms: int
+) -> Monitoring:
     gap = timedelta(milliseconds=max_silence_ms)
     result = await conn.execute(
         sa.text(
@@ -286,4 +381,4 @@ async def monitoring_of(
         (datetime_to_ms(a) + max_silence_ms, None if b is None else datetime_to_ms(b))
         for a, b in result
     ]
-    return Monitoring(datetime_to_ms(first), tuple(found))
+    return Monitoring(first, tuple(found))

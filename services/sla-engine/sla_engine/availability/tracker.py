@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pacta.clock import now_ms
@@ -15,20 +16,23 @@ from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, MonitoringEvent, Signal, to
 from pacta.logs import get_logger
 from sla_engine.availability.gauges import LiveGauges, Measured
 from sla_engine.availability.store import (
+    Replacement,
     check_journal,
+    check_tails,
     event_summaries,
-    last_interval,
+    intervals_of,
+    monitoring_many,
     monitoring_of,
-    next_fact_version,
+    next_fact_versions,
     open_outage_starts,
-    recorded_signals,
-    replace_check_intervals,
-    seen_until,
+    recorded_signals_of,
+    replace_intervals,
     service_intervals,
     service_windows,
     services_down_after,
     signal_bodies,
     sync_event_windows,
+    windows_of,
 )
 from sla_engine.availability.views import availability_fact, intent_signal, retraction_signal
 from sla_engine.domain.availability import BURN_RULES, OpenInterval, month_bounds
@@ -51,8 +55,9 @@ from sla_engine.domain.downtime import (
     union_open,
 )
 from sla_engine.domain.policies import select_availability_policy
-from sla_engine.kafka.outbox import enqueue
+from sla_engine.kafka.outbox import enqueue_raw, outbox_record
 from sla_engine.kafka.ownership import Ownership
+from sla_engine.kafka.records import OutboxRecord
 from sla_engine.metrics import DETECTION_LAG, SIGNALS
 from sla_engine.resources.registry import Registry
 from sla_engine.store.signals import insert_signals, mark_retracted, signal_record
@@ -103,7 +108,8 @@ class OutageTracker:
     async def apply(self, conn: AsyncConnection, events: list[MonitoringEvent]) -> None:
         """Bring the intervals of every (service, check) the events touch up to date (extended
         in place when the events come in order, else re-derived from the journal, which already
-        holds them), then re-plan each service from its earliest new event."""
+        holds them), then re-plan each service from its earliest new event. Each step takes one
+        statement per table for the whole batch, whatever number of services it touches."""
         self._applied = {}
         by_check: dict[tuple[str, str], list[CheckEvent]] = {}
         for event in events:
@@ -117,51 +123,40 @@ class OutageTracker:
                 )
             )
         since: dict[str, int] = {}
-        for (service, check), group in by_check.items():
+        for (service, _check), group in by_check.items():
             at = min(e.occurred_ms for e in group)
             since[service] = min(since.get(service, at), at)
-            if check == HEARTBEAT_CHECK:
-                continue  # says only that monitoring is alive (coverage): never down
-            if check != MAINTENANCE_CHECK and await self._advance(conn, service, check, group):
-                continue
-            journal = await check_journal(conn, service=service, check=check)
+        # heartbeats say only that monitoring is alive (coverage): never down
+        outage_checks = [k for k in by_check if k[1] not in (HEARTBEAT_CHECK, MAINTENANCE_CHECK)]
+        tails = await check_tails(
+            conn,
+            checks=outage_checks,
+            besides=[e.event_id for k in outage_checks for e in by_check[k]],
+        )
+        replacements: list[Replacement] = []
+        for key in outage_checks:
+            service, check = key
+            last, seen = tails[key]
+            # earlier events that left no interval: let the journal say why
+            tail = (
+                None
+                if last is None and seen is not None
+                else advance(check, last, seen, by_check[key])
+            )
+            if tail is None:
+                journal = await check_journal(conn, service=service, check=check)
+                replacements.append((service, check, None, check_intervals(check, journal)))
+            elif tail != ([] if last is None else [last]):  # repeats change nothing
+                replacements.append((service, check, None if last is None else last.start_ms, tail))
+        await replace_intervals(conn, replacements)
+        for service, check in by_check:
             if check == MAINTENANCE_CHECK:
                 # not an outage: firing opens a maintenance window, resolved closes it
+                journal = await check_journal(conn, service=service, check=check)
                 windows = check_intervals(check, journal, by_severity=False)
                 reasons = await event_summaries(conn, event_ids=[w.opened_by for w in windows])
                 await sync_event_windows(conn, service=service, intervals=windows, reasons=reasons)
-            else:
-                await replace_check_intervals(
-                    conn, service=service, check=check, intervals=check_intervals(check, journal)
-                )
-        now = now_ms()
-        dues: Dues = {}
-        for service, at in sorted(since.items()):
-            dues[service] = await self.evaluate(conn, service, since_ms=at, now=now)
-        self._applied = dues
-
-    async def _advance(
-        self, conn: AsyncConnection, service: str, check: str, events: list[CheckEvent]
-    ) -> bool:
-        """Events later than all before them (the usual case) extend the check's intervals
-        without reading its journal; False when only the whole journal can tell."""
-        last = await last_interval(conn, service=service, check=check)
-        seen = await seen_until(
-            conn, service=service, check=check, besides=[e.event_id for e in events]
-        )
-        if last is None and seen is not None:
-            return False  # earlier events left no interval: let the journal say why
-        tail = advance(check, last, seen, events)
-        if tail is None:
-            return False
-        await replace_check_intervals(
-            conn,
-            service=service,
-            check=check,
-            intervals=tail,
-            from_ms=None if last is None else last.start_ms,
-        )
-        return True
+        self._applied = await self.evaluate_many(conn, since, now=now_ms())
 
     async def maintenance_changed(
         self, conn: AsyncConnection, service: str, since: datetime | None = None
@@ -190,55 +185,77 @@ class OutageTracker:
     async def evaluate(
         self, conn: AsyncConnection, service: str, *, since_ms: int, now: int, timer: bool = False
     ) -> int | None:
-        """Re-plan one service in `conn`: write the signals now due and a fact per month
-        touched, set the gauges; returns the next instant to wake at for it."""
-        objective = self.objective(service)
-        down, windows, after, checks = await self._load(
-            conn, service, objective, min(since_ms, now)
+        """Re-plan one service in `conn` (`evaluate_many`); returns the next instant to wake at
+        for it."""
+        return (await self.evaluate_many(conn, {service: since_ms}, now=now, timer=timer))[service]
+
+    async def evaluate_many(
+        self, conn: AsyncConnection, since: dict[str, int], *, now: int, timer: bool = False
+    ) -> Dues:
+        """Re-plan services ({service: the earliest instant whose data changed}) in `conn`:
+        write the signals now due and a fact per service and month touched, set the gauges;
+        returns the next instant to wake at for each. Every read and write is one statement for
+        all the services."""
+        if not since:
+            return {}
+        objectives = {service: self.objective(service) for service in since}
+        loaded = await self._load(conn, objectives, {s: min(at, now) for s, at in since.items()})
+        afters = {service: after for service, (_d, _w, after, _c) in loaded.items()}
+        monitoring = await monitoring_many(
+            conn, wanted={s: (afters[s], objectives[s].max_silence_ms) for s in since}
         )
-        monitoring = await monitoring_of(
-            conn, service=service, after_ms=after, max_silence_ms=objective.max_silence_ms
-        )
-        firing = union_open((iv.start_ms, iv.end_ms) for iv in checks)
-        records = await recorded_signals(conn, service=service, after_ms=after)
-        fired = standing_ids(records)
-        result = plan(
-            service,
-            objective,
-            down,
-            windows,
-            since_ms=since_ms,
-            now_ms=now,
-            fired=fired,
-            monitoring=monitoring,
-            firing=firing,
-        )
-        # without a target nothing is judged: a deleted policy stops signalling, it does not
-        # take back what was true while it stood
-        months = [f.month for f in result.figures] if objective.target is not None else []
-        verdict = judge(records, result.intents, months)
-        signals = [
-            intent_signal(
+        recorded = await recorded_signals_of(conn, after_ms=afters)
+        dues: Dues = {}
+        emitted: dict[str, list[Signal]] = {}
+        wrong: list[Recorded] = []
+        figures: list[MonthFigures] = []
+        for service, since_ms in since.items():
+            objective = objectives[service]
+            down, windows, _after, checks = loaded[service]
+            firing = union_open((iv.start_ms, iv.end_ms) for iv in checks)
+            records = recorded[service]
+            result = plan(
                 service,
                 objective,
-                i,
-                now,
-                down_labels(checks, objective.down_severities, i.occurred_ms),
+                down,
+                windows,
+                since_ms=since_ms,
+                now_ms=now,
+                fired=standing_ids(records),
+                monitoring=monitoring[service],
+                firing=firing,
             )
-            for i in verdict.emit
-        ]
-        signals += await self._retractions(conn, verdict.retract, now)
-        new = await self._write_signals(conn, signals)
+            # without a target nothing is judged: a deleted policy stops signalling, it does
+            # not take back what was true while it stood
+            months = [f.month for f in result.figures] if objective.target is not None else []
+            verdict = judge(records, result.intents, months)
+            emitted[service] = [
+                intent_signal(
+                    service,
+                    objective,
+                    i,
+                    now,
+                    down_labels(checks, objective.down_severities, i.occurred_ms),
+                )
+                for i in verdict.emit
+            ]
+            wrong += verdict.retract
+            figures += result.figures
+            self.gauges.watch(
+                service, Measured(objective, down, windows, monitoring[service], firing)
+            )
+            dues[service] = result.next_due_ms
+        for signal in await self._retractions(conn, wrong, now):
+            emitted.setdefault(signal.service, []).append(signal)
+        signals = [signal for service in since for signal in emitted.get(service, [])]
+        new = await self._write(conn, signals, figures)
         if timer:
             for signal in signals:
                 if signal.signal_id in new:
                     DETECTION_LAG.labels(signal.kind).observe(
                         max(0.0, (signal.detected_at - signal.occurred_at).total_seconds())
                     )
-        for fig in result.figures:
-            await self._write_fact(conn, fig)
-        self.gauges.watch(service, Measured(objective, down, windows, monitoring, firing))
-        return result.next_due_ms
+        return dues
 
     async def _retractions(
         self, conn: AsyncConnection, wrong: list[Recorded], now: int
@@ -251,25 +268,37 @@ class OutageTracker:
         return [retraction_signal(bodies[r.signal_id], now) for r in wrong if r.signal_id in bodies]
 
     async def _load(
-        self, conn: AsyncConnection, service: str, objective: Objective, since_ms: int
-    ) -> tuple[list[OpenInterval], list[OpenInterval], int, list[DownInterval]]:
-        """The service's outages and maintenance windows from the start of the month in which
-        the outage going on at `since_ms` began, less the longest burn window (returned too:
-        no signal of the plan can lie before it)."""
-        tz = objective.calendar.timezone
-        after = month_bounds(month_of(since_ms, tz), tz)[0] - LOOKBACK_MS
-        while True:
-            intervals = await service_intervals(conn, service=service, after_ms=after)
-            down = outages(intervals, objective.down_severities)
-            first = min(
-                [since_ms] + [s for s, e in down if s <= since_ms and (e is None or e >= since_ms)]
-            )
-            needed = month_bounds(month_of(first, tz), tz)[0] - LOOKBACK_MS
-            if needed >= after:
-                break
-            after = needed  # an outage began before what was loaded: load from there
-        windows = await service_windows(conn, service=service, after_ms=after)
-        return down, windows, after, intervals
+        self, conn: AsyncConnection, objectives: dict[str, Objective], since_ms: dict[str, int]
+    ) -> dict[str, tuple[list[OpenInterval], list[OpenInterval], int, list[DownInterval]]]:
+        """Each service's outages and maintenance windows from the start of the month in which
+        the outage going on at its `since_ms` began, less the longest burn window (returned
+        too: no signal of the plan can lie before it)."""
+
+        def start_of(service: str, at: int) -> int:
+            tz = objectives[service].calendar.timezone
+            return month_bounds(month_of(at, tz), tz)[0] - LOOKBACK_MS
+
+        pending = {service: start_of(service, at) for service, at in since_ms.items()}
+        found: dict[str, tuple[list[OpenInterval], int, list[DownInterval]]] = {}
+        while pending:
+            again: dict[str, int] = {}
+            for service, intervals in (await intervals_of(conn, after_ms=pending)).items():
+                down = outages(intervals, objectives[service].down_severities)
+                at = since_ms[service]
+                first = min([at] + [s for s, e in down if s <= at and (e is None or e >= at)])
+                needed = start_of(service, first)
+                if needed >= pending[service]:
+                    found[service] = (down, pending[service], intervals)
+                else:
+                    again[service] = needed  # an outage began before what was loaded
+            pending = again
+        windows = await windows_of(
+            conn, after_ms={s: after for s, (_d, after, _i) in found.items()}
+        )
+        return {
+            service: (down, windows[service], after, intervals)
+            for service, (down, after, intervals) in found.items()
+        }
 
     async def figures(self, service: str, month: str, now: int) -> MonthFigures:
         """Live month-to-date figures (the API); ValueError for a month not written YYYY-MM."""
@@ -285,30 +314,45 @@ class OutageTracker:
         firing = union_open((iv.start_ms, iv.end_ms) for iv in intervals)
         return month_figures(service, month, objective, down, windows, now, monitoring, firing)
 
-    async def _write_signals(self, conn: AsyncConnection, signals: list[Signal]) -> set[str]:
-        bodies = [s.model_dump(mode="json") for s in signals]
-        new_ids = await insert_signals(conn, signals=[signal_record(b) for b in bodies])
-        for signal, body in zip(signals, bodies, strict=True):
+    async def _write(
+        self, conn: AsyncConnection, signals: list[Signal], figures: list[MonthFigures]
+    ) -> set[str]:
+        """Record the signals (those not fired before) and a new version of each month's
+        availability fact, and put both on the outbox in one statement, each service's signals
+        before its facts; returns the ids of the signals that are new."""
+        records = [signal_record(s.model_dump(mode="json")) for s in signals]
+        new_ids = await insert_signals(conn, signals=records)
+        outgoing: list[OutboxRecord] = []
+        for signal, record in zip(signals, records, strict=True):
             if signal.signal_id not in new_ids:
                 continue  # fired before (by this path, the other one, or before a restart)
-            await enqueue(
-                conn,
-                topic=self.signals_topic,
-                key=signal.service,
-                record_id=signal.signal_id,
-                body=body,
+            outgoing.append(
+                outbox_record(
+                    self.signals_topic,
+                    signal.service,
+                    signal.signal_id,
+                    record.raw,
+                    str(record.body["occurred_at"]),
+                )
             )
             SIGNALS.labels(signal.kind, signal.service, signal.metric, "").inc()
             log.info("signal", signal_id=signal.signal_id, kind=signal.kind, late=signal.late)
-        return new_ids
-
-    async def _write_fact(self, conn: AsyncConnection, fig: MonthFigures) -> None:
-        body = availability_fact(fig, version=0)
-        version = await next_fact_version(conn, service=fig.service, month=fig.month, body=body)
-        fact = availability_fact(fig, version=version)
-        await enqueue(
-            conn, topic=self.facts_topic, key=fig.service, record_id=fact["fact_id"], body=fact
+        versions = await next_fact_versions(
+            conn, [(f.service, f.month, availability_fact(f, version=0)) for f in figures]
         )
+        for fig in figures:
+            fact = availability_fact(fig, version=versions[(fig.service, fig.month)])
+            outgoing.append(
+                outbox_record(
+                    self.facts_topic,
+                    fig.service,
+                    str(fact["fact_id"]),
+                    orjson.dumps(fact),
+                    str(fact["occurred_at"]),
+                )
+            )
+        await enqueue_raw(conn, outgoing)
+        return new_ids
 
     async def assigned(self, partitions: set[int], total: int) -> None:
         """Monitoring partitions came to this instance: re-plan their running outages."""
@@ -329,13 +373,9 @@ class OutageTracker:
         due = [service for _at, service in self.timers.pop_due(now)]
         if not due:
             return
-        dues: Dues = {}
         try:
             async with self.engine.begin() as conn:
-                for service in due:
-                    dues[service] = await self.evaluate(
-                        conn, service, since_ms=now, now=now, timer=True
-                    )
+                dues = await self.evaluate_many(conn, dict.fromkeys(due, now), now=now, timer=True)
         except Exception:
             for service in due:  # try again shortly; nothing was written
                 self.timers.schedule(service, now + 1_000)
@@ -372,12 +412,10 @@ class OutageTracker:
     async def replan_open(self) -> int:
         """Re-plan every service with a check still firing (start-up; a policy changed, so
         targets, calendars and warn fractions of running outages may have moved)."""
-        dues: Dues = {}
         now = now_ms()
         async with self.engine.begin() as conn:
-            for service in sorted(await open_outage_starts(conn)):
-                if not self.ownership.owns(service):
-                    continue  # another instance owns its partition and its timers
-                dues[service] = await self.evaluate(conn, service, since_ms=now, now=now)
+            # another instance owns the partitions (and timers) of the services it leaves out
+            owned = [s for s in sorted(await open_outage_starts(conn)) if self.ownership.owns(s)]
+            dues = await self.evaluate_many(conn, dict.fromkeys(owned, now), now=now)
         self.committed(dues)
         return len(dues)
