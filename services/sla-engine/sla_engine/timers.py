@@ -32,6 +32,10 @@ class TimerHeap:
     def keys(self) -> list[str]:
         return list(self._due)
 
+    def due(self, key: str) -> int | None:
+        """The instant `key` is armed for (None: not armed)."""
+        return self._due.get(key)
+
     def schedule(self, key: str, due: int | None) -> None:
         """Arm `key` for `due` (None: disarm it)."""
         if due is None:

@@ -68,6 +68,10 @@ LOOKBACK_MS = max(rule.long_ms for rule in BURN_RULES)
 """History a plan needs before the first instant it evaluates (the longest burn window)."""
 
 Dues = dict[str, int | None]
+REFRESH_MS = 1_000
+"""A batch whose events change nothing of a service but the time (a check still firing says so
+again) re-plans it at most this often: the timer re-plans it this long after its last plan,
+so its facts come at most one a second, and they stay as fresh."""
 MONTH_MS = 32 * 86_400_000  # back far enough to reach the start of any calendar's month
 
 
@@ -82,6 +86,7 @@ class OutageTracker:
         self.facts_topic = topic_name(prefix, FACTS_TOPIC)
         self.on_commit: list[Callable[[], None]] = []  # run after a commit (the relay's bell)
         self._applied: Dues = {}  # timers the consumer's open transaction asks for
+        self._planned: dict[str, int] = {}  # when each service was last re-planned
         self.gauges = LiveGauges()
 
     def objective(self, service: str) -> Objective:
@@ -134,6 +139,8 @@ class OutageTracker:
             besides=[e.event_id for k in outage_checks for e in by_check[k]],
         )
         replacements: list[Replacement] = []
+        # services whose intervals, windows or coverage the batch may have moved
+        changed = {s for s, c in by_check if c in (HEARTBEAT_CHECK, MAINTENANCE_CHECK)}
         for key in outage_checks:
             service, check = key
             last, seen = tails[key]
@@ -146,8 +153,12 @@ class OutageTracker:
             if tail is None:
                 journal = await check_journal(conn, service=service, check=check)
                 replacements.append((service, check, None, check_intervals(check, journal)))
-            elif tail != ([] if last is None else [last]):  # repeats change nothing
+                changed.add(service)
+            elif tail != ([] if last is None else [last]):
                 replacements.append((service, check, None if last is None else last.start_ms, tail))
+                changed.add(service)
+            elif seen is None:
+                changed.add(service)  # the check's first events: coverage may begin with them
         await replace_intervals(conn, replacements)
         for service, check in by_check:
             if check == MAINTENANCE_CHECK:
@@ -156,7 +167,22 @@ class OutageTracker:
                 windows = check_intervals(check, journal, by_severity=False)
                 reasons = await event_summaries(conn, event_ids=[w.opened_by for w in windows])
                 await sync_event_windows(conn, service=service, intervals=windows, reasons=reasons)
-        self._applied = await self.evaluate_many(conn, since, now=now_ms())
+        now = now_ms()
+        replan: dict[str, int] = {}
+        dues: Dues = {}
+        for service, at in since.items():
+            planned = self._planned.get(service)
+            if (
+                service in changed
+                or planned is None
+                or now - planned >= REFRESH_MS
+                or self.objective(service).max_silence_ms is not None  # a silence may end
+            ):
+                replan[service] = at
+            else:  # only repeats: the timer re-plans it (signals due meanwhile fire by it)
+                due = self.timers.due(service)
+                dues[service] = min(planned + REFRESH_MS, due if due is not None else 1 << 62)
+        self._applied = dues | await self.evaluate_many(conn, replan, now=now)
 
     async def maintenance_changed(
         self, conn: AsyncConnection, service: str, since: datetime | None = None
@@ -199,6 +225,7 @@ class OutageTracker:
         if not since:
             return {}
         objectives = {service: self.objective(service) for service in since}
+        self._planned.update(dict.fromkeys(since, now))
         loaded = await self._load(conn, objectives, {s: min(at, now) for s, at in since.items()})
         afters = {service: after for service, (_d, _w, after, _c) in loaded.items()}
         monitoring = await monitoring_many(

@@ -193,7 +193,9 @@ class Objective:
     calendar: Calendar
     down_severities: frozenset[str]
     warn_at: tuple[float, ...]
-    policy_version: int | None = None  # the versions in force now (docs/design.md, "SLA clocks": policy and calendar versions)
+    policy_version: int | None = (
+        None  # the versions in force now (docs/design.md, "SLA clocks": policy and calendar versions)
+    )
     calendar_version: int | None = None
     calendars: tuple[Version[Calendar], ...] = ()  # every version of `calendar`, if any
     max_silence_ms: int | None = None  # coverage: silence longer than this is unmeasured

@@ -3,7 +3,7 @@ replay reads of it."""
 
 from __future__ import annotations
 
-from typing import Any, TypedDict, cast
+from typing import TypedDict, cast
 
 import orjson
 import sqlalchemy as sa
@@ -34,20 +34,20 @@ async def journal_tickets(conn: AsyncConnection, *, events: list[TicketEvent]) -
     if not events:
         return []
     bodies = [cast(TicketBody, e.model_dump(mode="json")) for e in events]
+    # the rows as arrays (one statement, each body parsed once as the jsonb it is kept as)
     await conn.execute(
         sa.text(
             "INSERT INTO sla_engine.ticket_events (event_id, ticket_id, occurred_at, body) "
-            "VALUES (:id, :ticket_id, :occurred_at, CAST(:body AS jsonb)) ON CONFLICT DO NOTHING"
+            "SELECT i, t, a, CAST(b AS jsonb) FROM unnest(CAST(:ids AS text[]), "
+            "CAST(:tickets AS text[]), CAST(:ats AS timestamptz[]), CAST(:bodies AS text[])) "
+            "AS r(i, t, a, b) ON CONFLICT DO NOTHING"
         ),
-        [
-            {
-                "id": e.id,
-                "ticket_id": e.ticket_id,
-                "occurred_at": e.occurred_at,
-                "body": orjson.dumps(body).decode(),
-            }
-            for e, body in zip(events, bodies, strict=True)
-        ],
+        {
+            "ids": [e.id for e in events],
+            "tickets": [e.ticket_id for e in events],
+            "ats": [e.occurred_at for e in events],
+            "bodies": [orjson.dumps(body).decode() for body in bodies],
+        },
     )
     return bodies
 
@@ -76,20 +76,19 @@ async def journal_monitoring(conn: AsyncConnection, *, events: list[MonitoringEv
             sa.text(
                 "INSERT INTO sla_engine.monitoring_events "
                 "(event_id, service, check_name, occurred_at, body) "
-                "VALUES (:id, :service, :check, :occurred_at, CAST(:body AS jsonb)) "
+                "SELECT i, s, c, a, CAST(b AS jsonb) FROM unnest(CAST(:ids AS text[]), "
+                "CAST(:services AS text[]), CAST(:checks AS text[]), "
+                "CAST(:ats AS timestamptz[]), CAST(:bodies AS text[])) AS r(i, s, c, a, b) "
                 "ON CONFLICT DO NOTHING"
             ),
-            [_row(e, service=e.service, check=e.check) for e in events],
+            {
+                "ids": [e.id for e in events],
+                "services": [e.service for e in events],
+                "checks": [e.check for e in events],
+                "ats": [e.occurred_at for e in events],
+                "bodies": [orjson.dumps(e.model_dump(mode="json")).decode() for e in events],
+            },
         )
-
-
-def _row(event: MonitoringEvent | TicketEvent, **extra: Any) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "occurred_at": event.occurred_at,
-        "body": orjson.dumps(event.model_dump(mode="json")).decode(),
-        **extra,
-    }
 
 
 async def ticket_logs(
