@@ -72,6 +72,8 @@ REFRESH_MS = 1_000
 """A batch whose events change nothing of a service but the time (a check still firing says so
 again) re-plans it at most this often: the timer re-plans it this long after its last plan,
 so its facts come at most one a second, and they stay as fresh."""
+REFRESH_GRID_MS = 200
+"""Those refreshes fall on multiples of this, so a round re-plans many services at once."""
 MONTH_MS = 32 * 86_400_000  # back far enough to reach the start of any calendar's month
 
 
@@ -180,8 +182,10 @@ class OutageTracker:
             ):
                 replan[service] = at
             else:  # only repeats: the timer re-plans it (signals due meanwhile fire by it)
+                # on a grid, so the refreshes of many services share a timer round
+                refresh = -(-(planned + REFRESH_MS) // REFRESH_GRID_MS) * REFRESH_GRID_MS
                 due = self.timers.due(service)
-                dues[service] = min(planned + REFRESH_MS, due if due is not None else 1 << 62)
+                dues[service] = min(refresh, due if due is not None else 1 << 62)
         self._applied = dues | await self.evaluate_many(conn, replan, now=now)
 
     async def maintenance_changed(
