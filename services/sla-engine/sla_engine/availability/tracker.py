@@ -201,13 +201,14 @@ class OutageTracker:
             at = datetime_to_ms(since)
         return {service: await self.evaluate(conn, service, since_ms=at, now=now)}
 
-    def committed(self, dues: Dues | None = None) -> None:
-        """Arm the timers a committed transaction asked for (default: the consumer's)."""
+    def committed(self, dues: Dues | None = None, ring: bool = True) -> None:
+        """Arm the timers a committed transaction asked for (default: the consumer's); `ring`
+        False: it put nothing on the outbox (the relay sleeps on)."""
         if dues is None:
             dues, self._applied = self._applied, {}
         for service, due in dues.items():
             self.timers.schedule(service, due if self.ownership.owns(service) else None)
-        for bell in self.on_commit:
+        for bell in self.on_commit if ring else ():
             bell()
 
     # ---- planning ------------------------------------------------------------------------

@@ -225,7 +225,8 @@ class ClockKeeper:
             out.append((ticket, outcome))
         return out, standing
 
-    def committed(self, ticket_ids: Iterable[str]) -> None:
+    def committed(self, ticket_ids: Iterable[str], ring: bool = True) -> None:
+        """`ring` False: the transaction put nothing on the outbox (the relay sleeps on)."""
         for ticket_id in ticket_ids:
             ticket = self.book.tickets.get(ticket_id)
             if ticket is not None:
@@ -234,7 +235,7 @@ class ClockKeeper:
         self._release()
         if self.marks.seen_at:
             self.book.timers.wake.set()  # the timers wake for the end of a backfill's quiet
-        for bell in self.on_commit:
+        for bell in self.on_commit if ring else ():
             bell()
         self.book.set_gauge()
 

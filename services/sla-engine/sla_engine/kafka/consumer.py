@@ -17,6 +17,7 @@ from pacta.logs import get_logger
 from sla_engine.availability.tracker import OutageTracker
 from sla_engine.clocks.keeper import ClockKeeper
 from sla_engine.clocks.store import ClockFenceError
+from sla_engine.kafka.outbox import enqueued_in
 from sla_engine.metrics import EVENTS_APPLIED, WATERMARK_BEHIND
 from sla_engine.store import SCHEMA
 from sla_engine.store.journal import journal_monitoring, journal_tickets
@@ -53,8 +54,10 @@ def make_handler(
         events = [e for e in decode_events(records) if isinstance(e, MonitoringEvent | TicketEvent)]
         observe_backlog(keeper, records, events, highwater)
         touched: list[str] = []
+        enqueued = True
         try:
             async with db.begin() as conn:
+                enqueued_in(conn)  # forget what an earlier user of the connection left
                 new = await claim_events(conn, SCHEMA, [e.id for e in events if e.id])
                 fresh = [e for e in events if e.id in new]
                 tickets = [e for e in fresh if isinstance(e, TicketEvent)]
@@ -65,14 +68,17 @@ def make_handler(
                 await keeper.apply_tickets(conn, tickets, bodies)
                 if outages is not None and monitoring:
                     await outages.apply(conn, monitoring)
+                # a batch of repeats writes no outbox record: waking the relay for it would
+                # cost a round of its own
+                enqueued = enqueued_in(conn)
         except Exception:
             keeper.marks.settle(now_ms())  # the batch is retried, and observed again
             keeper.evict(touched)
             raise
         keeper.marks.settle(now_ms())  # partitions this batch caught up: the wall clock rules
-        keeper.committed(touched)
+        keeper.committed(touched, ring=enqueued)
         if outages is not None:
-            outages.committed()
+            outages.committed(ring=enqueued)
         EVENTS_APPLIED.labels("ticket").inc(len(tickets))
         EVENTS_APPLIED.labels("monitoring").inc(len(monitoring))
         if fresh:

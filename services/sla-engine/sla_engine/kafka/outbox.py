@@ -44,6 +44,15 @@ from sla_engine.store import driver_connection
 log = get_logger(__name__)
 
 
+ENQUEUED = "pacta_outbox_enqueued"
+
+
+def enqueued_in(conn: AsyncConnection) -> bool:
+    """Whether anything was put on the outbox on `conn` since the last call (which forgets it):
+    a transaction that enqueued nothing need not wake the relay."""
+    return bool(conn.info.pop(ENQUEUED, False))
+
+
 def outbox_record(
     topic: str, key: str, record_id: str, value: bytes | None, ce_time: str
 ) -> OutboxRecord:
@@ -121,6 +130,7 @@ async def _insert(conn: AsyncConnection, rows: Sequence[OutboxRecord]) -> None:
     """One statement for all the rows, their `seq` in the order given."""
     if not rows:
         return
+    conn.info[ENQUEUED] = True  # `enqueued_in`: the relay has something to send after the commit
     await conn.execute(
         sa.text(
             "INSERT INTO sla_engine.outbox (topic, key, record_id, ce_type, ce_time, body) "
