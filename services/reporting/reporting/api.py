@@ -131,7 +131,8 @@ async def monthly_report(
         report = await reports.monthly(
             conn, schema, month=month, tz=tz, service=service, now_ms=now
         )
-        published = await publication.revision_of(conn, schema, month, tz, None)
+        scope = None if service is None else [service]
+        published = await publication.revision_of(conn, schema, month, tz, None, scope)
         report = publication.with_publication(report, published)
         report = await review.with_review(conn, schema, report)
         if format in ("html", "pdf"):
@@ -156,7 +157,8 @@ async def monthly_json(
         report = await reports.monthly(
             conn, schema, month=month, tz=tz, service=service, now_ms=now
         )
-        published = await publication.revision_of(conn, schema, month, tz, None)
+        scope = None if service is None else [service]
+        published = await publication.revision_of(conn, schema, month, tz, None, scope)
         report = publication.with_publication(report, published)
         return await review.with_review(conn, schema, report)
 
@@ -243,7 +245,8 @@ async def published(
     tz = _checked_tz(tz)
     month = checked_month(month, now_ms(), tz)
     async with ctx.engine.connect() as conn:
-        found = await publication.revision_of(conn, ctx.schema, month, tz, revision)
+        scope = None if service is None else [service]
+        found = await publication.revision_of(conn, ctx.schema, month, tz, revision, scope)
     if found is None:
         what = "this revision" if revision else "no revision"
         raise Problem(
@@ -252,16 +255,13 @@ async def published(
             f"{month} ({tz}): {what} has been issued",
             errors=[{"field": "revision" if revision else "month", "message": "not issued"}],
         )
-    if service is not None:
-        services = [s for s in found["services"] if s["service"] == service]
-        if not services:
-            raise Problem(
-                404,
-                "Unknown service",
-                "service: the revision does not name this service",
-                errors=[{"field": "service", "message": "not in this revision"}],
-            )
-        found = {**found, "services": services}
+    if service is not None and not found["services"]:
+        raise Problem(
+            404,
+            "Unknown service",
+            "service: the revision does not name this service",
+            errors=[{"field": "service", "message": "not in this revision"}],
+        )
     headers = {}
     if format in ("csv", "pdf"):
         headers["Content-Disposition"] = download_name(month, service, format)
