@@ -30,7 +30,7 @@ from reporting.domain.periods import (
     zone,
 )
 from reporting.metrics import REPORT_SECONDS
-from reporting.render import render_off_loop, render_report
+from reporting.render import render_off_loop
 from reporting.session import reader
 
 router = APIRouter(prefix="/v1")
@@ -186,9 +186,7 @@ async def issue_month(
     report = await issued_report(ctx, month, tz, now)
 
     async def deliveries(conn: Any, body: dict[str, Any]) -> None:
-        await subscriptions.enqueue_deliveries(
-            conn, ctx.schema, body, render=render_report, now_ms=now
-        )
+        await subscriptions.enqueue_deliveries(conn, ctx.schema, body, now_ms=now)
 
     issued = await publication.issue(
         ctx.engine, ctx.schema, report, now_ms=now, automatic=automatic, also=deliveries
