@@ -397,6 +397,7 @@ async def test_the_stack_survives_brokers_instances_postgres_and_a_receiver_goin
     phases = {n: Phase(n, tag) for n in names}
     configure(stack, hook, phases)
     begun: set[str] = set()
+    reconnected: asyncpg.Connection | None = None  # the check's connection after the restart
 
     def make(name: str, n: int) -> list[tuple[str, dict[str, Any]]]:
         """The events of one tick: a ticket, and the phase's outage with its first ticket."""
@@ -469,7 +470,7 @@ async def test_the_stack_survives_brokers_instances_postgres_and_a_receiver_goin
             await db.close()
             script(POSTGRES, "stop")
             script(POSTGRES, "start")
-            db = await asyncpg.connect(database_url)
+            db = reconnected = await asyncpg.connect(database_url)
             time.sleep(PHASE_S / 2)
 
         last = phases[names[-1]]
@@ -480,6 +481,8 @@ async def test_the_stack_survives_brokers_instances_postgres_and_a_receiver_goin
     finally:
         stream.stop()
         heal_cluster()
+        if reconnected is not None:
+            await reconnected.close()
 
     # nothing changed since each check: no late duplicate, no figure moved by a later fault
     for phase in done:
