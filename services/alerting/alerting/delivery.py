@@ -90,7 +90,7 @@ class Worker:
             connector=aiohttp.TCPConnector(limit=pool, limit_per_host=0, keepalive_timeout=30),
             auto_decompress=False,
         )
-        self.senders: dict[str, tuple[bytes, Sender]] = {}
+        self.senders: dict[str, tuple[bytes, Sender, object]] = {}
         self.rng = random.Random()
         # outcomes wait here to be written together: one transaction per round, not per send
         self.outcomes: list[Outcome] = []
@@ -102,16 +102,21 @@ class Worker:
         if config is None:
             return None
         kind = str(getattr(config, "type", ""))
-        fingerprint = orjson.dumps(config.model_dump(mode="json"))
         cached = self.senders.get(name)
+        if cached is not None and cached[2] is config:
+            # the same config object as last time: no dump per send to compare
+            return kind, cached[1]
+        fingerprint = orjson.dumps(config.model_dump(mode="json"))
         if cached is None or cached[0] != fingerprint:
             module = receivers.TYPES[kind]
             wanted = getattr(module, "CLIENT", "httpx")
             client: Any = self.web if wanted == "aiohttp" else self.http
             if wanted == "both":
                 client = (self.http, self.web)
-            cached = (fingerprint, module.build(config, client))
-            self.senders[name] = cached
+            cached = (fingerprint, module.build(config, client), config)
+        else:
+            cached = (fingerprint, cached[1], config)
+        self.senders[name] = cached
         return kind, cached[1]
 
     async def record_forever(self, stop: asyncio.Event) -> None:

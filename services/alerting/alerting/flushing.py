@@ -4,7 +4,7 @@ silences, inhibition and time intervals deciding what a flush may send."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -43,18 +43,20 @@ async def flush_due(
     keys: Sequence[str] | None = None,
     limit: int = 500,
     leased: list[DeliveryRow] | None = None,
+    known: Mapping[str, Alert] | None = None,
 ) -> int:
     """Flush the groups due at `now_ms` (only `keys` if given); a group another instance is
     flushing right now is skipped. Returns how many deliveries were queued. With `leased`,
     deliveries this process's worker has room for are written leased to it and added there,
-    for the caller to hand over once its transaction committed."""
+    for the caller to hand over once its transaction committed. `known` are alerts as the
+    caller's transaction wrote them (by id), not read back."""
     if keys is not None:
         # the consumer's own groups: every one of them now, none left for the timer's next round
         limit = max(limit, len(keys))
     rows = await store.groups.due(conn, now_ms=now_ms, keys=keys, limit=limit)
     if not rows:
         return 0
-    members = await store.groups.members(conn, keys=[r.key for r in rows])
+    members = await store.groups.members(conn, keys=[r.key for r in rows], known=known)
     sources = await store.alerts.open_labels(conn) if ctx.live.inhibit else []
     batch = _Batch()
     for row in rows:

@@ -56,8 +56,9 @@ async def run(
     # 7. flush the touched groups that are due: mute, decide (domain.grouping), queue the
     #    deliveries (the delivery worker sends them: delivery.py)
     applied = Applied(fresh)
+    known = {a.id: a for a in [*changes.open, *changes.closed]}
     applied.queued = await flushing.flush_due(
-        conn, ctx, now_ms, keys=sorted(touched), leased=applied.leased
+        conn, ctx, now_ms, keys=sorted(touched), leased=applied.leased, known=known
     )
     return applied
 

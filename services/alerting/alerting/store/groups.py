@@ -3,7 +3,7 @@ in it, and the instant the next group flush or escalation step is due."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -201,18 +201,33 @@ async def due(
     return [GroupRow.of(r) for r in rows]
 
 
-async def members(conn: AsyncConnection, *, keys: Sequence[str]) -> dict[str, list[Alert]]:
-    """The alerts of each group, oldest first."""
-    rows = await conn.execute(
-        sa.text(
-            "SELECT g.group_key, a.* FROM alerting.group_alerts g JOIN alerting.alerts a "
-            "ON g.alert_id = a.id WHERE g.group_key = ANY(:k) ORDER BY a.fired_at, a.id"
-        ),
-        {"k": list(keys)},
-    )
+async def members(
+    conn: AsyncConnection, *, keys: Sequence[str], known: Mapping[str, Alert] | None = None
+) -> dict[str, list[Alert]]:
+    """The alerts of each group, oldest first. `known` are alerts as the caller's transaction
+    wrote them: those are not read back (nor their signals parsed again), only the others."""
+    known = known or {}
+    rows = (
+        await conn.execute(
+            sa.text(
+                "SELECT g.group_key, g.alert_id FROM alerting.group_alerts g JOIN alerting.alerts a "
+                "ON g.alert_id = a.id WHERE g.group_key = ANY(:k) ORDER BY a.fired_at, a.id"
+            ),
+            {"k": list(keys)},
+        )
+    ).all()
+    wanted = sorted({r.alert_id for r in rows if r.alert_id not in known})
+    read: dict[str, Alert] = {}
+    if wanted:
+        found = await conn.execute(
+            sa.text("SELECT * FROM alerting.alerts WHERE id = ANY(:i)"), {"i": wanted}
+        )
+        read = {r.id: alert_of(r) for r in found}
     out: dict[str, list[Alert]] = {}
     for r in rows:
-        out.setdefault(r.group_key, []).append(alert_of(r))
+        alert = known.get(r.alert_id) or read.get(r.alert_id)
+        if alert is not None:
+            out.setdefault(r.group_key, []).append(alert)
     return out
 
 
