@@ -52,13 +52,15 @@ async def run(
     await arm_escalations(conn, ctx, routes, changes.fired, now_ms)
     # 6. resolved alerts: their groups look again, their escalations tell whom they reached
     for alert in changes.closed:
-        touched |= await close(conn, ctx, alert, now_ms)
-    # 7. flush the touched groups that are due: mute, decide (domain.grouping), queue the
-    #    deliveries (the delivery worker sends them: delivery.py)
+        touched |= await close(conn, ctx, alert, now_ms, move=False)
+    # 7. the touched groups, locked once, their next flush brought forward; the due ones flush:
+    #    mute, decide (domain.grouping), queue the deliveries (the worker sends them:
+    #    delivery.py). The alerts this batch wrote are used as they are, not read back.
+    locked = await flushing.changed_many(conn, sorted(touched), now_ms)
     applied = Applied(fresh)
     known = {a.id: a for a in [*changes.open, *changes.closed]}
     applied.queued = await flushing.flush_due(
-        conn, ctx, now_ms, keys=sorted(touched), leased=applied.leased, known=known
+        conn, ctx, now_ms, leased=applied.leased, known=known, locked=locked
     )
     return applied
 
@@ -149,9 +151,8 @@ async def group(
     # one statement each for the whole batch (sorted keys: a stable lock order)
     await store.groups.create(conn, groups=[groups[k] for k in sorted(groups)])
     await store.groups.join(conn, pairs=members)
-    touched = set(groups) | {k for k, _ in gone}
-    await flushing.changed_many(conn, sorted(touched), now_ms)
-    return touched
+    # their next flush is brought forward with the rest of the batch's groups (run, step 7)
+    return set(groups) | {k for k, _ in gone}
 
 
 async def arm_escalations(
@@ -190,11 +191,15 @@ async def _arm(
     ctx.dispatch_wake.set()
 
 
-async def close(conn: AsyncConnection, ctx: Context, alert: Alert, now_ms: int) -> set[str]:
+async def close(
+    conn: AsyncConnection, ctx: Context, alert: Alert, now_ms: int, *, move: bool = True
+) -> set[str]:
     """The alert resolved: its groups look again, its escalation tells whom it reached, and the
-    expire_on_resolve silences that matched it may end. The keys of its groups."""
+    expire_on_resolve silences that matched it may end. The keys of its groups (with `move`
+    False, the caller brings their next flush forward)."""
     keys = await store.groups.keys_of(conn, alert_id=alert.id)
-    await flushing.changed_many(conn, keys, now_ms)
+    if move:
+        await flushing.changed_many(conn, keys, now_ms)
     await direct.close_escalations(conn, ctx, alert, now_ms)
     if any(s.expire_on_resolve for s in ctx.live.silences):
         at = ms_to_datetime(now_ms)
