@@ -28,7 +28,11 @@ from pacta.logs import get_logger
 
 log = get_logger(__name__)
 LEASE_S = LEASE_MS / 1000
-PREFETCH = 4
+PREFETCH = 32
+"""Rows per receiver a worker holds, in slots' worth: a batch of signals (up to 1,000) is
+leased in the transaction that queues it, not claimed again a few rows per finished send.
+Rows held longer than a lease (a slow receiver) keep it: the worker renews its leases."""
+RENEW_S = LEASE_S / 4
 
 
 def backoff_seconds(
@@ -154,12 +158,31 @@ class Worker:
             )
 
     async def run(self, stop: asyncio.Event) -> None:
-        recorder = asyncio.create_task(self.record_forever(stop), name="delivery-recorder")
+        helpers = [
+            asyncio.create_task(self.record_forever(stop), name="delivery-recorder"),
+            asyncio.create_task(self.renew_forever(stop), name="delivery-lease-renewal"),
+        ]
         try:
             await self._claim_forever(stop)
         finally:
-            recorder.cancel()
-            await asyncio.gather(recorder, return_exceptions=True)
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+
+    async def renew_forever(self, stop: asyncio.Event) -> None:
+        """Keep the leases of the rows this worker holds: a row waiting for a slot behind a
+        slow receiver must not come due for another claim while this process lives."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RENEW_S)
+            if stop.is_set() or not self.held:
+                continue
+            until = ms_to_datetime(int((time.time() + LEASE_S) * 1000))
+            try:
+                async with self.engine.begin() as conn:
+                    await store.deliveries.renew(conn, ids=sorted(self.held), lease_until=until)
+            except Exception as exc:  # tried again next round, well inside the lease
+                log.warning("delivery leases not renewed; retrying", error=repr(exc))
 
     async def _claim_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
