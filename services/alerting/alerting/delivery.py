@@ -148,7 +148,6 @@ class Worker:
             for o in batch:
                 self.held.discard(o.attempt.delivery_id)
                 self._observe(o)
-            self.ctx.delivery_wake.set()
             log.info(
                 "deliveries recorded",
                 delivered=sum(o.attempt.outcome == "delivered" for o in batch),
@@ -240,7 +239,10 @@ class Worker:
         self.busy[row.receiver] -= 1
         self.outcomes.append(outcome)
         self.outcome_ready.set()
-        self.ctx.delivery_wake.set()
+        if self.busy[row.receiver] <= self.prefetch // 2:
+            # room for a claim worth its transaction; short of that, the claim loop's own
+            # round (a quarter of a second) or the next commit takes what waits in the queue
+            self.ctx.delivery_wake.set()
 
     async def _send(self, row: DeliveryRow) -> Outcome:
         started = ms_to_datetime(int(time.time() * 1000))
