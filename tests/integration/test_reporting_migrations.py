@@ -14,7 +14,7 @@ from alembic.config import Config
 
 from pacta.db import create_engine, migrate
 from pacta.settings import CommonSettings
-from reporting import store
+from reporting import publication, store
 from reporting.app import MIGRATIONS
 from tests.support.reporting import clock_fact
 
@@ -97,4 +97,51 @@ async def test_the_upgrade_fills_versions_from_the_clocks_kept(settings: CommonS
         async with engine.begin() as conn:
             for schema in (old, fresh):
                 await conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        await engine.dispose()
+
+
+async def test_reports_as_issued_move_to_a_row_per_service_and_back(
+    settings: CommonSettings,
+) -> None:
+    """Revisions kept whole (as revision 0005 did) read back exactly after the upgrade, in the
+    report's order, whole or for one service; the downgrade puts them back together."""
+    url, schema = settings.database_url, f"rpt_pub_{uuid.uuid4().hex[:6]}"
+    names = ["zahlung", "支付", "a-first"]  # the report's order is not the names' order
+    body = {
+        "month": "2026-10",
+        "tz": "UTC",
+        "revision": 1,
+        "published_at": "2026-11-04T00:00:00.000Z",
+        "services": [{"service": n, "availability": {"actual": 99.5}} for n in names],
+    }
+    engine = create_engine(url)
+    try:
+        await _upgrade(url, schema, "0005")
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.text(
+                    f"INSERT INTO {schema}.publications VALUES ('2026-10', 'UTC', 1, "
+                    "'2026-11-04T00:00:00Z', false, CAST(:b AS jsonb))"
+                ),
+                {"b": orjson.dumps(body).decode()},
+            )
+        await _upgrade(url, schema, "0006")
+        async with engine.connect() as conn:
+            whole = await publication.revision_of(conn, schema, "2026-10", "UTC", None)
+            one = await publication.revision_of(conn, schema, "2026-10", "UTC", 1, ["支付"])
+            head = await conn.scalar(sa.text(f"SELECT body FROM {schema}.publications"))
+        assert whole == body
+        assert one == {**body, "services": [body["services"][1]]}
+        assert "services" not in head
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["url"], cfg.attributes["schema"] = url, schema
+        await asyncio.to_thread(command.downgrade, cfg, "0005")
+        async with engine.connect() as conn:
+            restored = await conn.scalar(sa.text(f"SELECT body FROM {schema}.publications"))
+        assert restored == body
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         await engine.dispose()

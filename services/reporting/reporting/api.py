@@ -30,7 +30,7 @@ from reporting.domain.periods import (
     zone,
 )
 from reporting.metrics import REPORT_SECONDS
-from reporting.render import render_off_loop, render_report
+from reporting.render import render_off_loop
 from reporting.session import reader
 
 router = APIRouter(prefix="/v1")
@@ -131,7 +131,8 @@ async def monthly_report(
         report = await reports.monthly(
             conn, schema, month=month, tz=tz, service=service, now_ms=now
         )
-        published = await publication.revision_of(conn, schema, month, tz, None)
+        scope = None if service is None else [service]
+        published = await publication.revision_of(conn, schema, month, tz, None, scope)
         report = publication.with_publication(report, published)
         report = await review.with_review(conn, schema, report)
         if format in ("html", "pdf"):
@@ -156,7 +157,8 @@ async def monthly_json(
         report = await reports.monthly(
             conn, schema, month=month, tz=tz, service=service, now_ms=now
         )
-        published = await publication.revision_of(conn, schema, month, tz, None)
+        scope = None if service is None else [service]
+        published = await publication.revision_of(conn, schema, month, tz, None, scope)
         report = publication.with_publication(report, published)
         return await review.with_review(conn, schema, report)
 
@@ -184,9 +186,7 @@ async def issue_month(
     report = await issued_report(ctx, month, tz, now)
 
     async def deliveries(conn: Any, body: dict[str, Any]) -> None:
-        await subscriptions.enqueue_deliveries(
-            conn, ctx.schema, body, render=render_report, now_ms=now
-        )
+        await subscriptions.enqueue_deliveries(conn, ctx.schema, body, now_ms=now)
 
     issued = await publication.issue(
         ctx.engine, ctx.schema, report, now_ms=now, automatic=automatic, also=deliveries
@@ -243,7 +243,8 @@ async def published(
     tz = _checked_tz(tz)
     month = checked_month(month, now_ms(), tz)
     async with ctx.engine.connect() as conn:
-        found = await publication.revision_of(conn, ctx.schema, month, tz, revision)
+        scope = None if service is None else [service]
+        found = await publication.revision_of(conn, ctx.schema, month, tz, revision, scope)
     if found is None:
         what = "this revision" if revision else "no revision"
         raise Problem(
@@ -252,16 +253,13 @@ async def published(
             f"{month} ({tz}): {what} has been issued",
             errors=[{"field": "revision" if revision else "month", "message": "not issued"}],
         )
-    if service is not None:
-        services = [s for s in found["services"] if s["service"] == service]
-        if not services:
-            raise Problem(
-                404,
-                "Unknown service",
-                "service: the revision does not name this service",
-                errors=[{"field": "service", "message": "not in this revision"}],
-            )
-        found = {**found, "services": services}
+    if service is not None and not found["services"]:
+        raise Problem(
+            404,
+            "Unknown service",
+            "service: the revision does not name this service",
+            errors=[{"field": "service", "message": "not in this revision"}],
+        )
     headers = {}
     if format in ("csv", "pdf"):
         headers["Content-Disposition"] = download_name(month, service, format)

@@ -26,7 +26,7 @@ async def check_once(ctx: Reporting, issue: Issue, now_ms: int) -> publication.I
     if now_ms < month_bounds(month, tz)[1] + ctx.settings.publish_after_ms:
         return None
     async with ctx.engine.connect() as conn:
-        if await publication.revision_of(conn, ctx.schema, month, tz, None) is not None:
+        if await publication.latest_revision(conn, ctx.schema, month, tz) is not None:
             return None
     issued = await issue(month, tz, now_ms)
     if issued is not None:

@@ -51,50 +51,80 @@ async def issue(
             sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
             {"k": _lock_key(month, tz)},
         )
-        latest = await conn.scalar(
-            sa.text(f"SELECT max(revision) FROM {s}.publications WHERE month = :m AND tz = :z"),
-            {"m": month, "z": tz},
-        )
+        latest = await latest_revision(conn, schema, month, tz)
         if automatic and latest is not None:
             return None
         revision = int(latest or 0) + 1
         published = format_timestamp_ms(now_ms)
         body = {**report, "published_at": published, "revision": revision, "restatements": []}
+        head = {k: v for k, v in body.items() if k != "services"}
+        params = {"m": month, "z": tz, "r": revision}
         await conn.execute(
             sa.text(
                 f"INSERT INTO {s}.publications (month, tz, revision, published_at, automatic, "
                 "body) VALUES (:m, :z, :r, :at, :auto, CAST(:b AS jsonb))"
             ),
-            {
-                "m": month,
-                "z": tz,
-                "r": revision,
-                "at": ms_to_datetime(now_ms),
-                "auto": automatic,
-                "b": orjson.dumps(body).decode(),
-            },
+            {**params, "at": ms_to_datetime(now_ms), "auto": automatic, "b": _json(head)},
+        )
+        # one row per service, in the report's order, in one statement
+        await conn.execute(
+            sa.text(
+                f"INSERT INTO {s}.publication_services (month, tz, revision, service, position, "
+                "body) SELECT :m, :z, :r, x.value->>'service', x.ordinality, x.value "
+                "FROM jsonb_array_elements(CAST(:b AS jsonb)) WITH ORDINALITY AS x"
+            ),
+            {**params, "b": _json(body["services"])},
         )
         if also is not None:
             await also(conn, body)  # in the same transaction: the subscriptions' deliveries
     return Issued(month, tz, revision, published, automatic)
 
 
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+async def latest_revision(conn: AsyncConnection, schema: str, month: str, tz: str) -> int | None:
+    """The month's latest revision number (None: never issued)."""
+    found = await conn.scalar(
+        sa.text(f"SELECT max(revision) FROM {q(schema)}.publications WHERE month = :m AND tz = :z"),
+        {"m": month, "z": tz},
+    )
+    return None if found is None else int(found)
+
+
 async def revision_of(
-    conn: AsyncConnection, schema: str, month: str, tz: str, revision: int | None
+    conn: AsyncConnection,
+    schema: str,
+    month: str,
+    tz: str,
+    revision: int | None,
+    services: list[str] | None = None,
 ) -> dict[str, Any] | None:
-    """A revision's report exactly as issued (None: the latest)."""
+    """A revision's report exactly as issued (None: the latest), with every service or only
+    those of `services`."""
     s = q(schema)
     if revision is None:
-        sql = (
-            f"SELECT body FROM {s}.publications WHERE month = :m AND tz = :z "
-            "ORDER BY revision DESC LIMIT 1"
-        )
-        params: dict[str, Any] = {"m": month, "z": tz}
-    else:
-        sql = f"SELECT body FROM {s}.publications WHERE month = :m AND tz = :z AND revision = :r"
-        params = {"m": month, "z": tz, "r": revision}
-    found = await conn.scalar(sa.text(sql), params)
-    return None if found is None else dict(found)
+        revision = await latest_revision(conn, schema, month, tz)
+        if revision is None:
+            return None
+    params: dict[str, Any] = {"m": month, "z": tz, "r": revision}
+    head = await conn.scalar(
+        sa.text(
+            f"SELECT body FROM {s}.publications WHERE month = :m AND tz = :z AND revision = :r"
+        ),
+        params,
+    )
+    if head is None:
+        return None
+    sql = (
+        f"SELECT body FROM {s}.publication_services WHERE month = :m AND tz = :z AND revision = :r"
+    )
+    if services is not None:
+        sql += " AND service = ANY(:svc)"
+        params["svc"] = services
+    rows = await conn.execute(sa.text(sql + " ORDER BY position"), params)
+    return {**dict(head), "services": [dict(body) for (body,) in rows]}
 
 
 def figures(block: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:

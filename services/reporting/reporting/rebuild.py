@@ -25,7 +25,14 @@ from reporting.consumer import TOPICS, Decoded, apply_decoded, decode_records
 from reporting.settings import ReportingSettings
 
 log = get_logger(__name__)
-KEPT_TABLES = ("sessions", "publications", "subscriptions", "outbox", "annotations")
+KEPT_TABLES = (
+    "sessions",
+    "publications",
+    "publication_services",
+    "subscriptions",
+    "outbox",
+    "annotations",
+)
 """Reporting's own records, not a read model of any topic: a rebuild keeps them."""
 BATCH = 8000  # records per transaction: fewer, larger statements
 SLICE = 500  # records decoded between two looks at the pending apply

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -15,11 +16,23 @@ from pacta.events import REPORTS_TOPIC, topic_name
 from pacta.kafka import create_producer, send_all, start_with_retry
 from pacta.logs import get_logger
 from reporting.context import Reporting
+from reporting.render import render_off_loop
 from reporting.store import q
+from reporting.subscriptions import ATTACH, with_attachment
 
 log = get_logger(__name__)
 BATCH = 20
 IDLE_S = 0.5
+
+
+async def attached(ctx: Reporting, body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return await with_attachment(ctx.engine, ctx.schema, body, render_off_loop)
+    except Exception as exc:  # a report that cannot be rendered still goes out, as its link
+        log.exception(
+            "report attachment not rendered", error=repr(exc), key=body.get("delivery_id")
+        )
+        return {k: v for k, v in body.items() if k != ATTACH}
 
 
 async def relay_once(ctx: Reporting, producer: AIOKafkaProducer) -> int:
@@ -37,9 +50,10 @@ async def relay_once(ctx: Reporting, producer: AIOKafkaProducer) -> int:
     if not rows:
         return 0
     topic = topic_name(ctx.settings.topic_prefix, REPORTS_TOPIC)
-    await send_all(
-        producer, [(topic, key.encode(), orjson.dumps(body), []) for _, key, body in rows], 30.0
-    )
+    records: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]] = [
+        (topic, key.encode(), orjson.dumps(await attached(ctx, body)), []) for _, key, body in rows
+    ]
+    await send_all(producer, records, 30.0)
     async with ctx.engine.begin() as conn:
         await conn.execute(
             sa.text(f"UPDATE {s}.outbox SET sent_at = now() WHERE id = ANY(:ids)"),

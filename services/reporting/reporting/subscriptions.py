@@ -4,18 +4,19 @@ and the records that carry a revision to alerting, written with the revision its
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 from urllib.parse import quote
 
 import orjson
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pacta.durations import ms_to_datetime
 from pacta.events import ReportIssued
 from reporting.domain.periods import PeriodError, zone
+from reporting.publication import revision_of
 from reporting.store import q
 
 MAX_ATTACHMENT = 600_000
@@ -93,6 +94,33 @@ async def delete(conn: AsyncConnection, schema: str, name: str) -> bool:
     return row.scalar() is not None
 
 
+ATTACH = "_attach"
+"""Set on an outbox row whose attachment the relay still has to render (never produced)."""
+
+
+async def with_attachment(
+    engine: AsyncEngine,
+    schema: str,
+    body: dict[str, Any],
+    render: Callable[[dict[str, Any], str], Awaitable[bytes]],
+) -> dict[str, Any]:
+    """The outbox row's record as produced: the revision as issued rendered in the
+    subscription's format and attached when it is small enough (otherwise the link only)."""
+    record = {k: v for k, v in body.items() if k != ATTACH}
+    if not body.get(ATTACH):
+        return record
+    async with engine.connect() as conn:
+        report = await revision_of(
+            conn, schema, record["month"], record["tz"], record["revision"], record["services"]
+        )
+    if report is None:  # not possible while revisions are never deleted; the link still works
+        return record
+    content = await render(report, record["format"])
+    if len(content) <= MAX_ATTACHMENT:
+        record["content_base64"] = base64.b64encode(content).decode()
+    return record
+
+
 def _summary(report: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         {
@@ -114,11 +142,11 @@ async def enqueue_deliveries(
     schema: str,
     report: dict[str, Any],
     *,
-    render: Callable[[dict[str, Any], str], bytes],
     now_ms: int,
 ) -> int:
     """One outbox record per subscription in the revision's zone, in the issuing transaction;
-    returns how many."""
+    returns how many. The attachment is rendered later, by the relay (`attachment`): a PDF of
+    thousands of services takes minutes, which the issuing request must not wait for."""
     s = q(schema)
     rows = await conn.execute(sa.text(f"SELECT name, body FROM {s}.subscriptions ORDER BY name"))
     count = 0
@@ -133,7 +161,6 @@ async def enqueue_deliveries(
                 **report,
                 "services": [x for x in report["services"] if x["service"] in wanted],
             }
-        content: bytes = render(scoped, sub.format)
         month, revision = report["month"], report["revision"]
         filename = f"sla-report-{month}-r{revision}.{sub.format}"
         record = ReportIssued(
@@ -148,9 +175,7 @@ async def enqueue_deliveries(
             format=sub.format,
             filename=filename,
             content_type=MEDIA[sub.format],
-            content_base64=(
-                base64.b64encode(content).decode() if len(content) <= MAX_ATTACHMENT else None
-            ),
+            content_base64=None,
             link=(
                 f"/v1/reports/monthly/{month}/published?revision={revision}"
                 f"&tz={quote(report['tz'], safe='')}&format={sub.format}"
@@ -164,7 +189,7 @@ async def enqueue_deliveries(
             ),
             {
                 "k": name,
-                "b": orjson.dumps(record.model_dump()).decode(),
+                "b": orjson.dumps({**record.model_dump(), ATTACH: True}).decode(),
                 "at": ms_to_datetime(now_ms),
             },
         )
