@@ -143,7 +143,7 @@ _CREATE = sa.text(
         "key text, route text, receiver text, labels jsonb, now timestamptz, next timestamptz, "
         "options jsonb"
     )
-    + " ORDER BY ord ON CONFLICT (key) DO NOTHING"
+    + " ORDER BY ord ON CONFLICT (key) DO NOTHING RETURNING key"
 )
 _JOIN = sa.text(
     "INSERT INTO alerting.group_alerts (group_key, alert_id) SELECT k, a FROM "
@@ -152,22 +152,37 @@ _JOIN = sa.text(
 )
 
 
-async def create(conn: AsyncConnection, *, groups: Sequence[NewGroup]) -> None:
-    """Form these groups (one that exists already is kept as it is)."""
-    if groups:
-        rows = [
-            {
-                "key": g.key,
-                "route": g.options.route,
-                "receiver": g.receiver,
-                "labels": g.labels,
-                "now": ms_to_datetime(g.created_at_ms),
-                "next": ms_to_datetime(g.next_flush_at_ms),
-                "options": g.options.json(),
-            }
-            for g in groups
-        ]
-        await conn.execute(_CREATE, {"rows": jsonb(rows)})
+async def create(conn: AsyncConnection, *, groups: Sequence[NewGroup]) -> list[GroupRow]:
+    """Form these groups (one that exists already is kept as it is). The groups formed now, as
+    written (locked by this transaction: it inserted them)."""
+    if not groups:
+        return []
+    rows = [
+        {
+            "key": g.key,
+            "route": g.options.route,
+            "receiver": g.receiver,
+            "labels": g.labels,
+            "now": ms_to_datetime(g.created_at_ms),
+            "next": ms_to_datetime(g.next_flush_at_ms),
+            "options": g.options.json(),
+        }
+        for g in groups
+    ]
+    formed = {r.key for r in await conn.execute(_CREATE, {"rows": jsonb(rows)})}
+    return [
+        GroupRow(
+            key=g.key,
+            receiver=g.receiver,
+            created_at=ms_to_datetime(g.created_at_ms),
+            options=g.options,
+            state=grouping.GroupState(
+                created_at_ms=g.created_at_ms, next_flush_at_ms=g.next_flush_at_ms
+            ),
+        )
+        for g in groups
+        if g.key in formed
+    ]
 
 
 async def join(conn: AsyncConnection, *, pairs: Sequence[tuple[str, str]]) -> None:
