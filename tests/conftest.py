@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -135,13 +136,19 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     await conn.close()
 
 
+@dataclasses.dataclass(frozen=True)
+class OwnDatabase:
+    """A database and topic prefix of one module's own, with the services' environment."""
+
+    settings: CommonSettings
+    env: dict[str, str]
+
+
 @pytest.fixture(scope="module")
-async def own_stack(
-    kafka_bootstrap: str, log_dir: Path
-) -> AsyncIterator[dict[str, ServiceProcess]]:
-    """The four services on a database and topic prefix of this module's own: for tests that
-    write what a user would (the README's tour, the demo month: catch-all routes, shared
-    service names) and must neither see nor change what the shared `stack` holds."""
+async def own_database(kafka_bootstrap: str) -> AsyncIterator[OwnDatabase]:
+    """A database and topic prefix of this module's own, dropped afterwards: for tests that ask
+    for what every service holds (a report over all services, a month issued automatically)
+    and must not depend on what the rest of the suite put in the shared database."""
     tag = uuid.uuid4().hex[:8]
     name = f"pacta_test_{RUN_ID}_{tag}"
     admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
@@ -162,9 +169,17 @@ async def own_stack(
         "PACTA_LOG_LEVEL": "INFO",
     }
     try:
-        with running_stack(env, log_dir) as procs:
-            yield procs
+        yield OwnDatabase(own, env)
     finally:
         admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture(scope="module")
+def own_stack(own_database: OwnDatabase, log_dir: Path) -> Iterator[dict[str, ServiceProcess]]:
+    """The four services on a database and topic prefix of this module's own: for tests that
+    write what a user would (the README's tour, the demo month: catch-all routes, shared
+    service names) and must neither see nor change what the shared `stack` holds."""
+    with running_stack(own_database.env, log_dir) as procs:
+        yield procs

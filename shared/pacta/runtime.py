@@ -43,6 +43,8 @@ class ConsumerRuntime:
         handler: BatchHandler,
         listener: ConsumerRebalanceListener | None = None,
         max_records: int = 1000,
+        fetch_min_bytes: int = 1,
+        fetch_max_wait_ms: int = 100,
     ) -> None:
         self.settings, self.group, self.handler = settings, group, handler
         self.max_records = max_records
@@ -53,6 +55,8 @@ class ConsumerRuntime:
             f"{group}-{settings.instance_id or 'main'}",
             listener,
             max_records,
+            fetch_min_bytes=fetch_min_bytes,
+            fetch_max_wait_ms=fetch_max_wait_ms,
         )
         self.stop_event = asyncio.Event()
         self.started = False
@@ -108,6 +112,8 @@ def consumer_lifespan(
     make_listener: Callable[[FastAPI], ConsumerRebalanceListener] | None = None,
     max_records: int = 1000,
     pre_ping: bool = True,
+    fetch_min_bytes: int = 1,
+    fetch_max_wait_ms: int = 100,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """The lifespan of a consuming service: migrate, then consume; `hook` adds its own tasks.
     `pre_ping` False skips the round trips that test each pooled connection at checkout (see
@@ -135,6 +141,8 @@ def consumer_lifespan(
                 handler=make_handler(app),
                 listener=make_listener(app) if make_listener else None,
                 max_records=max_records,
+                fetch_min_bytes=fetch_min_bytes,
+                fetch_max_wait_ms=fetch_max_wait_ms,
             )
             app.state.runtime = runtime
             app.state.readiness["kafka"] = runtime.ready

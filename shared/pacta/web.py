@@ -121,18 +121,25 @@ class EncodingGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            for name, value in scope["headers"]:
-                if name == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
-                    response = problem_response(
-                        415,
-                        "Unsupported content encoding",
-                        "bodies are read as sent: no Content-Encoding (or identity)",
-                        instance=scope.get("path"),
-                        headers={"Accept-Encoding": "identity"},
-                    )
-                    await response(scope, _empty_receive, send)
-                    return
+            response = refused_encoding(scope)
+            if response is not None:
+                await response(scope, _empty_receive, send)
+                return
         await self.app(scope, receive, send)
+
+
+def refused_encoding(scope: Scope) -> Response | None:
+    """The 415 for a request with a `Content-Encoding` other than identity, else None."""
+    for name, value in scope["headers"]:
+        if name == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
+            return problem_response(
+                415,
+                "Unsupported content encoding",
+                "bodies are read as sent: no Content-Encoding (or identity)",
+                instance=scope.get("path"),
+                headers={"Accept-Encoding": "identity"},
+            )
+    return None
 
 
 DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
@@ -193,10 +200,13 @@ class RequestTimer:
         try:
             await self.app(scope, receive, observe)
         finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            HTTP_SECONDS.labels(scope["method"], route, str(status)).observe(
-                time.perf_counter() - started
-            )
+            observe_request(scope, status, started)
+
+
+def observe_request(scope: Scope, status: int, started: float) -> None:
+    """Record a request's duration (since `started`, perf_counter) by route template."""
+    route = getattr(scope.get("route"), "path", "unmatched")
+    HTTP_SECONDS.labels(scope["method"], route, str(status)).observe(time.perf_counter() - started)
 
 
 def health_router() -> APIRouter:
@@ -247,25 +257,12 @@ class BodyLimit:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(scope, send)
+        body = await read_body(scope, receive, self.max_bytes)
+        if body is None:
             return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(scope, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        if isinstance(body, Response):
+            await body({"type": "http"}, _empty_receive, send)
+            return
         sent = False
 
         async def replay() -> Message:
@@ -277,14 +274,35 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        response = problem_response(
-            413,
-            "Payload too large",
-            f"the body limit is {self.max_bytes} bytes",
-            instance=scope.get("path"),
-        )
-        await response({"type": "http"}, _empty_receive, send)
+
+async def read_body(scope: Scope, receive: Receive, max_bytes: int) -> bytes | Response | None:
+    """The request's body; a 413 to send instead when it is (or says it is) over `max_bytes`,
+    counted while streaming (chunked bodies too); None when the client went away."""
+    declared = None
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            declared = value
+    if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+        return _too_large(scope, max_bytes)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            return _too_large(scope, max_bytes)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _too_large(scope: Scope, max_bytes: int) -> Response:
+    return problem_response(
+        413, "Payload too large", f"the body limit is {max_bytes} bytes", instance=scope.get("path")
+    )
 
 
 async def _empty_receive() -> Message:

@@ -19,6 +19,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from pacta.settings import CommonSettings
+from tests.conftest import OwnDatabase
 from tests.support.processes import ServiceProcess, free_port, wait_for
 from tests.support.reporting import FACTS, READ, availability_fact, produce, wait_report
 
@@ -55,8 +56,14 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
 
 
 @pytest.fixture(scope="module")
-def services(service_env: dict[str, str], log_dir: Path) -> Iterator[dict[str, ServiceProcess]]:
-    env = {**service_env, "PACTA_ALERTING_RETRY_INITIAL_SECONDS": "0.2"}
+def settings(own_database: OwnDatabase) -> CommonSettings:
+    return own_database.settings
+
+
+@pytest.fixture(scope="module")
+def services(own_database: OwnDatabase, log_dir: Path) -> Iterator[dict[str, ServiceProcess]]:
+    # a database of its own: issuing a month takes in every service the database holds
+    env = {**own_database.env, "PACTA_ALERTING_RETRY_INITIAL_SECONDS": "0.2"}
     procs = {m: ServiceProcess(m, env, log_dir) for m in ("reporting", "alerting")}
     for p in procs.values():
         p.start(wait=False)

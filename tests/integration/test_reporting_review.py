@@ -20,6 +20,7 @@ import pytest
 from pypdf import PdfReader
 
 from pacta.settings import CommonSettings
+from tests.conftest import OwnDatabase
 from tests.support.processes import ServiceProcess
 from tests.support.reporting import (
     FACTS,
@@ -52,10 +53,17 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
-def reporting(service_env: dict[str, str], log_dir: Path) -> Iterator[ServiceProcess]:
-    # checks for a month due to be issued twice a second (November is due: it ended over
+def settings(own_database: OwnDatabase) -> CommonSettings:
+    return own_database.settings
+
+
+@pytest.fixture(scope="module")
+def reporting(own_database: OwnDatabase, log_dir: Path) -> Iterator[ServiceProcess]:
+    # a database of its own: these tests ask for reports over every service and issue months
+    # (whole), which must not depend on what the rest of the suite put in the shared one.
+    # Checks for a month due to be issued twice a second (November is due: it ended over
     # PACTA_REPORT_PUBLISH_AFTER ago)
-    env = {**service_env, "PACTA_REPORT_PUBLISH_CHECK_S": "0.5"}
+    env = {**own_database.env, "PACTA_REPORT_PUBLISH_CHECK_S": "0.5"}
     proc = ServiceProcess("reporting", env, log_dir).start()
     try:
         yield proc

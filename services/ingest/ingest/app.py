@@ -52,6 +52,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             prefix=settings.topic_prefix,
             timeout=settings.ingest_produce_timeout,
             recent=settings.ingest_recent_ids,
+            gather=settings.ingest_cycle_wait_ms / 1000,
         )
         # whole batches per partition (publisher.py): no linger, it would only delay each ack
         producer = create_producer(settings, client_id="pacta-ingest", linger_ms=0)
@@ -98,8 +99,11 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.state.mappings = load_mappings(settings.ingest_mappings_file or None)
     app.include_router(native.router)
     app.include_router(native_pagerduty.router)
-    # innermost, behind the body limit and the request timer: see fastpath.py
-    app.user_middleware.append(Middleware(EventsFastPath, api=app))
+    # outermost: the events' fast path does the timer's, encoding guard's and body limit's
+    # work itself (fastpath.py); every other request passes on through them
+    app.user_middleware.insert(
+        0, Middleware(EventsFastPath, api=app, max_bytes=settings.ingest_max_body_bytes)
+    )
     return app
 
 

@@ -44,6 +44,12 @@ class IngestSettings(CommonSettings):
         le=64,
         description="ingest processes serving the one port (0 = one per CPU core)",
     )
+    ingest_cycle_wait_ms: float = Field(
+        1.0,
+        ge=0,
+        le=50,
+        description="how long a produce-and-claim cycle waits for more requests to join it",
+    )
     ingest_dedup_days: int = Field(35, ge=1, description="days an event id is remembered for dedup")
     ingest_hmac_secrets: SecretStr = Field(
         SecretStr(""),

@@ -87,7 +87,6 @@ class Decoded:
     policies: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     applied: Counter[str] = field(default_factory=Counter)
     topics: dict[str, str] = field(default_factory=dict)
-    monitoring: list[str] = field(default_factory=list)
 
     def extend(self, later: Decoded) -> None:
         """`later` decoded from the records after these (a calendar's or policy's newest
@@ -100,7 +99,6 @@ class Decoded:
         self.policies.update(later.policies)
         self.applied.update(later.applied)
         self.topics.update(later.topics)
-        self.monitoring += later.monitoring
 
 
 async def apply_records(engine: AsyncEngine, schema: str, records: list[Record]) -> None:
@@ -111,16 +109,18 @@ async def apply_records(engine: AsyncEngine, schema: str, records: list[Record])
 def decode_records(records: list[Record]) -> Decoded:
     d = Decoded()
     services, tickets, signals, facts = d.services, d.tickets, d.signals, d.facts
-    calendars, applied, topics, monitoring = d.calendars, d.applied, d.topics, d.monitoring
+    calendars, applied, topics = d.calendars, d.applied, d.topics
     for r in records:
         suffix = _suffix(r.topic)
         try:
             item: TicketEvent | Signal | dict[str, Any]
             if suffix == MONITORING_TOPIC:
+                # A monitoring event only names its service (downtime comes from the engine's
+                # facts), and naming a known service again changes nothing: no inbox claim, so
+                # a redelivered one is harmless and costs no inbox row.
                 event = MonitoringEvent.model_validate_json(r.value or b"")
-                services.add(event.service)  # downtime comes from the engine's facts
-                monitoring.append(event.id or event.content_id())
-                topics[monitoring[-1]] = r.topic
+                services.add(event.service)
+                applied[r.topic] += 1
                 continue
             if suffix == CALENDARS_TOPIC:
                 name = (r.key or b"").decode()
@@ -159,13 +159,23 @@ def decode_records(records: list[Record]) -> Decoded:
     return d
 
 
-async def apply_decoded(engine: AsyncEngine, schema: str, d: Decoded) -> None:
-    """Apply a decoded batch in one transaction: what it claims in the inbox it applies."""
+async def apply_decoded(
+    engine: AsyncEngine, schema: str, d: Decoded, known: set[str] | None = None
+) -> None:
+    """Apply a decoded batch in one transaction: what it claims in the inbox it applies.
+
+    `known` is the caller's memory of the services already written (it only ever grows: no
+    path removes a service): a batch of monitoring events naming only those needs no
+    transaction at all, which at a steady stream of monitoring events is most batches."""
     services, tickets, signals, facts = set(d.services), d.tickets, d.signals, d.facts
-    calendars, applied, topics, monitoring = d.calendars, d.applied, d.topics, d.monitoring
+    calendars, applied, topics = d.calendars, d.applied, d.topics
+    if known is not None:
+        services -= known
+        if not (services or tickets or signals or facts or calendars or d.policies):
+            _count(applied)
+            return
     ids = (
-        monitoring
-        + [ticket_id_of(t) for t in tickets]
+        [ticket_id_of(t) for t in tickets]
         + [s.signal_id for s in signals]
         + [f["fact_id"] for f in facts]
     )
@@ -187,16 +197,24 @@ async def apply_decoded(engine: AsyncEngine, schema: str, d: Decoded) -> None:
             await store_resources.put_calendar(conn, schema, name, body)
         for name, body in d.policies.items():
             await store_resources.put_policy(conn, schema, name, body)
+    if known is not None:
+        known |= services  # committed: later batches need not write them again
     for record_id in new:
         applied[topics.get(record_id, "unknown")] += 1
-    for topic, count in applied.items():
-        RECORDS_APPLIED.labels(topic).inc(count)
+    _count(applied)
     if new:
         log.info("records applied", count=len(new), ids=sorted(new)[:10])
 
 
+def _count(applied: Counter[str]) -> None:
+    for topic, count in applied.items():
+        RECORDS_APPLIED.labels(topic).inc(count)
+
+
 def make_handler(engine: AsyncEngine, schema: str = store.SCHEMA) -> BatchHandler:
+    known: set[str] = set()
+
     async def handle(records: list[Record]) -> None:
-        await apply_records(engine, schema, records)
+        await apply_decoded(engine, schema, decode_records(records), known)
 
     return handle

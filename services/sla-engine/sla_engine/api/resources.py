@@ -149,7 +149,9 @@ async def put_calendar(
     context.registry.replace_with(fresh)
     if recorded.changed and not recorded.created:
         # the policies on it measure their tickets and this month by it from its instant on
-        await _replan_outages(context, everything=True, since_ms=recorded.since_ms)
+        services = _measured_by_calendar(fresh, name)
+        await context.outages.replan_months(services, recorded.since_ms)
+        context.keeper.policy_changed(services, recorded.since_ms)
     response.status_code = 201 if recorded.created else 200
     return _calendar_view(name, calendar, False, registry=fresh)
 
@@ -317,15 +319,29 @@ def _calendar_fields(spec: PolicySpec, calendar: str) -> list[str]:
     return fields
 
 
-async def _replan_outages(
-    context: EngineContext, *policies: Policy | None, everything: bool = False, since_ms: int
-) -> None:
+def _measured_by_calendar(registry: Registry, calendar: str) -> set[str] | None:
+    """The services whose policies, in any version, measure by `calendar` (None: any service
+    may, through a policy that names no service): a calendar change re-measures those only,
+    not every service the engine knows."""
+    services: set[str] = set()
+    for versions in registry.policy_versions.values():
+        for version in versions:
+            policy = version.value
+            if policy is None or calendar not in policy.calendar_names():
+                continue
+            if policy.match.service is None:
+                return None
+            services.add(policy.match.service)
+    return services
+
+
+async def _replan_outages(context: EngineContext, *policies: Policy | None, since_ms: int) -> None:
     """This month of the services the policy covered or covers is measured against the
     policies as they now are, and so are open tickets from this instant on (the keeper's
     timer task applies it)."""
     names = {p.match.service for p in policies if p is not None}
-    # a catch-all (no service named) may cover any service, and so may a calendar change
-    services = None if everything or None in names else {n for n in names if n}
+    # a catch-all (no service named) may cover any service
+    services = None if None in names else {n for n in names if n}
     await context.outages.replan_months(services, since_ms)
     context.keeper.policy_changed(services, since_ms)
 

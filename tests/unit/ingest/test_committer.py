@@ -1,0 +1,60 @@
+"""Requests that arrive within a cycle's wait share its one produce and its one claim."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+from ingest.committer import Committer
+from ingest.parsing import Event
+
+
+class FakePool:
+    """The claim pool: every id is new; counts the claims (one statement each)."""
+
+    def __init__(self) -> None:
+        self.claims: list[list[str]] = []
+
+    async def fetch(self, _query: str, ids: list[str]) -> list[tuple[str]]:
+        self.claims.append(list(ids))
+        return [(i,) for i in ids]
+
+
+class Ev:
+    def __init__(self, event_id: str) -> None:
+        self.id = event_id
+
+
+def committer(pool: FakePool, produced: list[int], gather: float) -> Committer:
+    c = Committer(lambda: pool, lambda: cast(Any, object()), prefix="t", timeout=5, gather=gather)
+
+    async def publish(_producer: Any, events: Any, *, timeout: float) -> None:
+        produced.append(len(events))
+
+    c.publisher.publish = publish  # type: ignore[method-assign]
+    return c
+
+
+async def submit_apart(c: Committer, n: int, apart: float) -> list[list[Event]]:
+    """`n` requests of one event each, `apart` seconds apart (as requests arrive), all awaited."""
+
+    async def one(i: int) -> list[Event]:
+        await asyncio.sleep(i * apart)
+        return await c.submit(cast(list[Event], [Ev(f"e{i}")]))
+
+    return await asyncio.gather(*(one(i) for i in range(n)))
+
+
+async def test_requests_within_the_wait_share_one_produce_and_one_claim() -> None:
+    pool, produced = FakePool(), []
+    answers = await submit_apart(committer(pool, produced, gather=0.2), 5, apart=0.002)
+    assert produced == [5]
+    assert pool.claims == [[f"e{i}" for i in range(5)]]
+    assert [[e.id for e in a] for a in answers] == [[f"e{i}"] for i in range(5)]
+
+
+async def test_without_a_wait_each_request_has_a_cycle_of_its_own() -> None:
+    pool, produced = FakePool(), []
+    await submit_apart(committer(pool, produced, gather=0), 5, apart=0.05)
+    assert produced == [1] * 5
+    assert len(pool.claims) == 5

@@ -1,0 +1,69 @@
+"""The events' fast path does the shared middlewares' work itself: the 415 for an encoded body,
+the 413 over the body limit (declared or streamed), and the request-timing metric."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from ingest.app import create_app
+from ingest.settings import IngestSettings
+from pacta.web import HTTP_SECONDS
+
+PATH = "/v1/events/monitoring"
+LIMIT = 2048
+
+
+def timed(status: int) -> float:
+    """Requests to the events path the timer recorded with `status` so far."""
+    for metric in HTTP_SECONDS.collect():
+        for sample in metric.samples:
+            labels = sample.labels
+            if (
+                sample.name.endswith("_count")
+                and labels.get("route") == PATH
+                and labels.get("status") == str(status)
+            ):
+                return sample.value
+    return 0.0
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    # no lifespan: every answer here comes before Kafka or PostgreSQL would be asked
+    app = create_app(IngestSettings(api_keys="k:ingest", ingest_max_body_bytes=LIMIT))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as c:
+        yield c
+
+
+async def test_an_encoded_body_is_415_and_timed(client: httpx.AsyncClient) -> None:
+    before = timed(415)
+    r = await client.post(PATH, content=b"{}", headers={"Content-Encoding": "gzip"})
+    assert r.status_code == 415
+    assert r.headers["accept-encoding"] == "identity"
+    assert timed(415) == before + 1
+
+
+async def test_a_body_over_the_limit_is_413_declared_or_streamed(client: httpx.AsyncClient) -> None:
+    before = timed(413)
+    declared = await client.post(PATH, content=b"x" * (LIMIT + 1))
+    assert declared.status_code == 413
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it streams
+        for _ in range(3):
+            yield b"x" * 1000
+
+    streamed = await client.post(PATH, content=chunks())
+    assert streamed.status_code == 413
+    assert "2048" in streamed.json()["detail"]
+    assert timed(413) == before + 2
+
+
+async def test_a_body_within_the_limit_reaches_the_key_check(client: httpx.AsyncClient) -> None:
+    before = timed(401)
+    r = await client.post(PATH, content=b"x" * LIMIT)
+    assert r.status_code == 401
+    assert timed(401) == before + 1
