@@ -111,10 +111,13 @@ def consumer_lifespan(
     hook: ServiceHook | None = None,
     make_listener: Callable[[FastAPI], ConsumerRebalanceListener] | None = None,
     max_records: int = 1000,
+    pre_ping: bool = True,
     fetch_min_bytes: int = 1,
     fetch_max_wait_ms: int = 100,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """The lifespan of a consuming service: migrate, then consume; `hook` adds its own tasks.
+    `pre_ping` False skips the round trips that test each pooled connection at checkout (see
+    `pacta.db.create_engine`).
 
     The hook runs after the engine exists and before consuming starts, so a service can load
     state (open clocks) that its handler needs.
@@ -122,7 +125,7 @@ def consumer_lifespan(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, pre_ping=pre_ping)
         await migrate(settings.database_url, schema, migrations)
         app.state.engine = engine
         app.state.readiness["database"] = lambda: database_reachable(engine)

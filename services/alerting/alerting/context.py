@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerting.calendar_feed import CalendarFeed
 from alerting.domain import links
-from alerting.domain.alerts import Alert
+from alerting.domain.alerts import Alert, signal_body
 from alerting.live import LiveConfig
 from alerting.settings import AlertingSettings
 from alerting.store.deliveries import DeliveryRow
@@ -60,7 +60,7 @@ class Context:
     def entry(self, alert: Alert, state: str, now_ms: int) -> dict[str, Any]:
         """One `alerts` entry of a notification: the signal's fields, alert_id, state, ack_url."""
         return {
-            **alert.signal.model_dump(mode="json"),
+            **signal_body(alert.signal),
             "alert_id": alert.id,
             "state": state,
             "ack_url": self.ack_url(alert.id, now_ms),

@@ -28,7 +28,11 @@ from pacta.logs import get_logger
 
 log = get_logger(__name__)
 LEASE_S = LEASE_MS / 1000
-PREFETCH = 4
+PREFETCH = 32
+"""Rows per receiver a worker holds, in slots' worth: a batch of signals (up to 1,000) is
+leased in the transaction that queues it, not claimed again a few rows per finished send.
+Rows held longer than a lease (a slow receiver) keep it: the worker renews its leases."""
+RENEW_S = LEASE_S / 4
 
 
 def backoff_seconds(
@@ -90,7 +94,7 @@ class Worker:
             connector=aiohttp.TCPConnector(limit=pool, limit_per_host=0, keepalive_timeout=30),
             auto_decompress=False,
         )
-        self.senders: dict[str, tuple[bytes, Sender]] = {}
+        self.senders: dict[str, tuple[bytes, Sender, object]] = {}
         self.rng = random.Random()
         # outcomes wait here to be written together: one transaction per round, not per send
         self.outcomes: list[Outcome] = []
@@ -102,16 +106,21 @@ class Worker:
         if config is None:
             return None
         kind = str(getattr(config, "type", ""))
-        fingerprint = orjson.dumps(config.model_dump(mode="json"))
         cached = self.senders.get(name)
+        if cached is not None and cached[2] is config:
+            # the same config object as last time: no dump per send to compare
+            return kind, cached[1]
+        fingerprint = orjson.dumps(config.model_dump(mode="json"))
         if cached is None or cached[0] != fingerprint:
             module = receivers.TYPES[kind]
             wanted = getattr(module, "CLIENT", "httpx")
             client: Any = self.web if wanted == "aiohttp" else self.http
             if wanted == "both":
                 client = (self.http, self.web)
-            cached = (fingerprint, module.build(config, client))
-            self.senders[name] = cached
+            cached = (fingerprint, module.build(config, client), config)
+        else:
+            cached = (fingerprint, cached[1], config)
+        self.senders[name] = cached
         return kind, cached[1]
 
     async def record_forever(self, stop: asyncio.Event) -> None:
@@ -139,7 +148,6 @@ class Worker:
             for o in batch:
                 self.held.discard(o.attempt.delivery_id)
                 self._observe(o)
-            self.ctx.delivery_wake.set()
             log.info(
                 "deliveries recorded",
                 delivered=sum(o.attempt.outcome == "delivered" for o in batch),
@@ -149,12 +157,31 @@ class Worker:
             )
 
     async def run(self, stop: asyncio.Event) -> None:
-        recorder = asyncio.create_task(self.record_forever(stop), name="delivery-recorder")
+        helpers = [
+            asyncio.create_task(self.record_forever(stop), name="delivery-recorder"),
+            asyncio.create_task(self.renew_forever(stop), name="delivery-lease-renewal"),
+        ]
         try:
             await self._claim_forever(stop)
         finally:
-            recorder.cancel()
-            await asyncio.gather(recorder, return_exceptions=True)
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+
+    async def renew_forever(self, stop: asyncio.Event) -> None:
+        """Keep the leases of the rows this worker holds: a row waiting for a slot behind a
+        slow receiver must not come due for another claim while this process lives."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RENEW_S)
+            if stop.is_set() or not self.held:
+                continue
+            until = ms_to_datetime(int((time.time() + LEASE_S) * 1000))
+            try:
+                async with self.engine.begin() as conn:
+                    await store.deliveries.renew(conn, ids=sorted(self.held), lease_until=until)
+            except Exception as exc:  # tried again next round, well inside the lease
+                log.warning("delivery leases not renewed; retrying", error=repr(exc))
 
     async def _claim_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -212,7 +239,10 @@ class Worker:
         self.busy[row.receiver] -= 1
         self.outcomes.append(outcome)
         self.outcome_ready.set()
-        self.ctx.delivery_wake.set()
+        if self.busy[row.receiver] <= self.prefetch // 2:
+            # room for a claim worth its transaction; short of that, the claim loop's own
+            # round (a quarter of a second) or the next commit takes what waits in the queue
+            self.ctx.delivery_wake.set()
 
     async def _send(self, row: DeliveryRow) -> Outcome:
         started = ms_to_datetime(int(time.time() * 1000))

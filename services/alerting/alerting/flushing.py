@@ -4,7 +4,7 @@ silences, inhibition and time intervals deciding what a flush may send."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -24,16 +24,20 @@ from pacta.logs import get_logger
 log = get_logger(__name__)
 
 
-async def changed_many(conn: AsyncConnection, keys: Sequence[str], now_ms: int) -> None:
-    """Alerts of these groups joined, changed or resolved: bring their next flush forward."""
+async def changed_many(conn: AsyncConnection, keys: Sequence[str], now_ms: int) -> list[GroupRow]:
+    """Alerts of these groups joined, changed or resolved: bring their next flush forward.
+    The groups, locked for this transaction and with their next flush moved."""
     if not keys:
-        return
-    moved = []
+        return []
+    moved, rows = [], []
     for row in await store.groups.lock(conn, keys=keys):
         state = grouping.on_change(row.state, now_ms, row.options.timing)
         if state.next_flush_at_ms != row.state.next_flush_at_ms:
             moved.append((row.key, state.next_flush_at_ms))
+            row = replace(row, state=state)
+        rows.append(row)
     await store.groups.move_next_flush(conn, moves=moved)
+    return rows
 
 
 async def flush_due(
@@ -43,18 +47,28 @@ async def flush_due(
     keys: Sequence[str] | None = None,
     limit: int = 500,
     leased: list[DeliveryRow] | None = None,
+    known: Mapping[str, Alert] | None = None,
+    locked: Sequence[GroupRow] | None = None,
 ) -> int:
     """Flush the groups due at `now_ms` (only `keys` if given); a group another instance is
     flushing right now is skipped. Returns how many deliveries were queued. With `leased`,
     deliveries this process's worker has room for are written leased to it and added there,
-    for the caller to hand over once its transaction committed."""
-    if keys is not None:
-        # the consumer's own groups: every one of them now, none left for the timer's next round
-        limit = max(limit, len(keys))
-    rows = await store.groups.due(conn, now_ms=now_ms, keys=keys, limit=limit)
+    for the caller to hand over once its transaction committed. `known` are alerts as the
+    caller's transaction wrote them (by id), not read back; `locked` are groups the caller
+    locked and read already (`changed_many`): the due ones among them flush, none is read again."""
+    if locked is not None:
+        rows = sorted(
+            (r for r in locked if r.state.next_flush_at_ms <= now_ms),
+            key=lambda r: r.state.next_flush_at_ms,
+        )
+    else:
+        if keys is not None:
+            # the consumer's own groups: every one of them now, none left for the timer's round
+            limit = max(limit, len(keys))
+        rows = await store.groups.due(conn, now_ms=now_ms, keys=keys, limit=limit)
     if not rows:
         return 0
-    members = await store.groups.members(conn, keys=[r.key for r in rows])
+    members = await store.groups.members(conn, keys=[r.key for r in rows], known=known)
     sources = await store.alerts.open_labels(conn) if ctx.live.inhibit else []
     batch = _Batch()
     for row in rows:

@@ -15,7 +15,7 @@ from alerting.domain import escalation, grouping, routing
 from alerting.domain.alerts import Alert, alert_key, apply_signal
 from alerting.store.alerts import HistoryEntry
 from alerting.store.deliveries import DeliveryRow
-from alerting.store.groups import NewGroup, RouteOptions
+from alerting.store.groups import GroupRow, NewGroup, RouteOptions
 from pacta.durations import ms_to_datetime
 from pacta.events import Signal
 from pacta.logs import get_logger
@@ -47,17 +47,22 @@ async def run(
     # 3. routing: the routes each open alert's labels match (domain.routing)
     routes = match_routes(ctx, changes.open)
     # 4. grouping: open alerts join (and leave) the aggregation groups of their routes
-    touched = await group(conn, routes, now_ms)
+    touched, formed = await group(conn, routes, now_ms)
     # 5. escalation: the routes' escalation policies start paging (domain.escalation)
     await arm_escalations(conn, ctx, routes, changes.fired, now_ms)
     # 6. resolved alerts: their groups look again, their escalations tell whom they reached
     for alert in changes.closed:
-        touched |= await close(conn, ctx, alert, now_ms)
-    # 7. flush the touched groups that are due: mute, decide (domain.grouping), queue the
-    #    deliveries (the delivery worker sends them: delivery.py)
+        touched |= await close(conn, ctx, alert, now_ms, move=False)
+    # 7. the touched groups, locked once, their next flush brought forward; the due ones flush:
+    #    mute, decide (domain.grouping), queue the deliveries (the worker sends them:
+    #    delivery.py). The alerts this batch wrote are used as they are, not read back.
+    #    (a group formed by this batch is locked by its insert and has no flush to move yet)
+    new_keys = {g.key for g in formed}
+    locked = formed + await flushing.changed_many(conn, sorted(touched - new_keys), now_ms)
     applied = Applied(fresh)
+    known = {a.id: a for a in [*changes.open, *changes.closed]}
     applied.queued = await flushing.flush_due(
-        conn, ctx, now_ms, keys=sorted(touched), leased=applied.leased
+        conn, ctx, now_ms, leased=applied.leased, known=known, locked=locked
     )
     return applied
 
@@ -116,11 +121,11 @@ def match_routes(ctx: Context, alerts: Sequence[Alert]) -> list[tuple[Alert, lis
 
 async def group(
     conn: AsyncConnection, routes: Sequence[tuple[Alert, list[routing.Route]]], now_ms: int
-) -> set[str]:
+) -> tuple[set[str], list[GroupRow]]:
     """Put each alert into the groups of its routes that notify (leaving the others); the keys
-    of the groups touched."""
+    of the groups touched, and the groups formed now as written."""
     if not routes:
-        return set()
+        return set(), []
     wanted = {
         alert.id: {routing.group_key(r, alert.labels): r for r in matched if r.receiver}
         for alert, matched in routes
@@ -146,11 +151,10 @@ async def group(
                     next_flush_at_ms=grouping.formed(now_ms, options.timing).next_flush_at_ms,
                 )
     # one statement each for the whole batch (sorted keys: a stable lock order)
-    await store.groups.create(conn, groups=[groups[k] for k in sorted(groups)])
+    formed = await store.groups.create(conn, groups=[groups[k] for k in sorted(groups)])
     await store.groups.join(conn, pairs=members)
-    touched = set(groups) | {k for k, _ in gone}
-    await flushing.changed_many(conn, sorted(touched), now_ms)
-    return touched
+    # their next flush is brought forward with the rest of the batch's groups (run, step 7)
+    return set(groups) | {k for k, _ in gone}, formed
 
 
 async def arm_escalations(
@@ -189,11 +193,15 @@ async def _arm(
     ctx.dispatch_wake.set()
 
 
-async def close(conn: AsyncConnection, ctx: Context, alert: Alert, now_ms: int) -> set[str]:
+async def close(
+    conn: AsyncConnection, ctx: Context, alert: Alert, now_ms: int, *, move: bool = True
+) -> set[str]:
     """The alert resolved: its groups look again, its escalation tells whom it reached, and the
-    expire_on_resolve silences that matched it may end. The keys of its groups."""
+    expire_on_resolve silences that matched it may end. The keys of its groups (with `move`
+    False, the caller brings their next flush forward)."""
     keys = await store.groups.keys_of(conn, alert_id=alert.id)
-    await flushing.changed_many(conn, keys, now_ms)
+    if move:
+        await flushing.changed_many(conn, keys, now_ms)
     await direct.close_escalations(conn, ctx, alert, now_ms)
     if any(s.expire_on_resolve for s in ctx.live.silences):
         at = ms_to_datetime(now_ms)

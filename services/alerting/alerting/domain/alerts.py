@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 from pacta.events import Signal
 
@@ -25,6 +25,25 @@ SEVERITY = {
 """Which firing signal an alert shows while several are in force: the most severe."""
 LABEL_FIELDS = ("kind", "service", "metric", "policy", "priority", "ticket_id", "customer")
 """Signal fields that become routing labels (beside the signal's own `labels`)."""
+
+_BODIES: dict[int, tuple[Signal, dict[str, Any]]] = {}
+_BODIES_KEPT = 20_000
+
+
+def signal_body(signal: Signal) -> dict[str, Any]:
+    """A signal's fields as JSON values, dumped once per signal object: a batch writes each
+    signal to the inbox record and its alert, then into a notification. Kept by the object's
+    identity (the object is held with it, so its id is not reused meanwhile). Callers copy the
+    dict, never change it."""
+    found = _BODIES.get(id(signal))
+    if found is not None and found[0] is signal:
+        return found[1]
+    if len(_BODIES) >= _BODIES_KEPT:
+        _BODIES.clear()
+    body = signal.model_dump(mode="json")
+    _BODIES[id(signal)] = (signal, body)
+    return body
+
 
 BaseState = Literal["firing", "acknowledged", "resolved"]
 State = Literal["firing", "acknowledged", "silenced", "inhibited", "resolved"]

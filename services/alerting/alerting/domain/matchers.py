@@ -60,6 +60,9 @@ _GO_ESCAPES = {
 
 def go_quote(value: str) -> str:
     """Go's strconv.Quote: a double-quoted string, non-printable characters escaped."""
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        # nothing to escape (the common case: every group key of every signal comes here)
+        return f'"{value}"'
     out = ['"']
     for ch in value:
         if ch in ('"', "\\"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -122,12 +123,19 @@ class Route:
         return "/".join(str(i) for i in self.path) or "root"
 
     def seconds(self, option: str) -> int:
-        return parse_duration(getattr(self, option), allow_zero=True)
+        return _seconds(getattr(self, option))
 
     def walk(self) -> Iterator[Route]:
         yield self
         for child in self.routes:
             yield from child.walk()
+
+
+@lru_cache(maxsize=1024)
+def _seconds(text: str) -> int:
+    """A route's duration option in seconds; a tree holds a handful of distinct ones, asked
+    for every group a batch of signals forms (parsing them each time showed in the drain)."""
+    return parse_duration(text, allow_zero=True)
 
 
 def build_tree(spec: RouteSpec) -> Route:

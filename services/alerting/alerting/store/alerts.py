@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alerting.domain.alerts import Alert
+from alerting.domain.alerts import Alert, signal_body
 from alerting.store.sql import jsonb, ms, recordset, ts
 from pacta.durations import datetime_to_ms, ms_to_datetime
 from pacta.events import Signal
@@ -117,7 +117,7 @@ async def save(conn: AsyncConnection, *, alerts: Sequence[tuple[Alert, Sequence[
             "state": a.state,
             "service": a.signal.service,
             "labels": dict(a.labels),
-            "signal": a.signal.model_dump(mode="json"),
+            "signal": signal_body(a.signal),
             "sids": list(sids),
             "fired_at": ms_to_datetime(a.fired_at_ms),
             "resolved_at": ts(a.resolved_at_ms),

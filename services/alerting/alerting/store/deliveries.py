@@ -331,6 +331,18 @@ async def release_leases(conn: AsyncConnection) -> int:
     return len(row.all())
 
 
+async def renew(conn: AsyncConnection, *, ids: Sequence[int], lease_until: datetime) -> None:
+    """Extend the leases this instance holds (rows waiting in its worker for a free slot):
+    they stay its own while it lives, and come due again when it stops renewing them."""
+    await conn.execute(
+        sa.text(
+            "UPDATE alerting.deliveries SET lease_until = :lease "
+            "WHERE id = ANY(:ids) AND state = 'sending' AND lease_until IS NOT NULL"
+        ),
+        {"ids": list(ids), "lease": lease_until},
+    )
+
+
 async def release(conn: AsyncConnection, *, ids: Sequence[int]) -> None:
     """Hand back leases this instance holds (a planned stop): due again at once."""
     await conn.execute(

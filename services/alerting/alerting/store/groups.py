@@ -3,7 +3,7 @@ in it, and the instant the next group flush or escalation step is due."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -143,7 +143,7 @@ _CREATE = sa.text(
         "key text, route text, receiver text, labels jsonb, now timestamptz, next timestamptz, "
         "options jsonb"
     )
-    + " ORDER BY ord ON CONFLICT (key) DO NOTHING"
+    + " ORDER BY ord ON CONFLICT (key) DO NOTHING RETURNING key"
 )
 _JOIN = sa.text(
     "INSERT INTO alerting.group_alerts (group_key, alert_id) SELECT k, a FROM "
@@ -152,22 +152,37 @@ _JOIN = sa.text(
 )
 
 
-async def create(conn: AsyncConnection, *, groups: Sequence[NewGroup]) -> None:
-    """Form these groups (one that exists already is kept as it is)."""
-    if groups:
-        rows = [
-            {
-                "key": g.key,
-                "route": g.options.route,
-                "receiver": g.receiver,
-                "labels": g.labels,
-                "now": ms_to_datetime(g.created_at_ms),
-                "next": ms_to_datetime(g.next_flush_at_ms),
-                "options": g.options.json(),
-            }
-            for g in groups
-        ]
-        await conn.execute(_CREATE, {"rows": jsonb(rows)})
+async def create(conn: AsyncConnection, *, groups: Sequence[NewGroup]) -> list[GroupRow]:
+    """Form these groups (one that exists already is kept as it is). The groups formed now, as
+    written (locked by this transaction: it inserted them)."""
+    if not groups:
+        return []
+    rows = [
+        {
+            "key": g.key,
+            "route": g.options.route,
+            "receiver": g.receiver,
+            "labels": g.labels,
+            "now": ms_to_datetime(g.created_at_ms),
+            "next": ms_to_datetime(g.next_flush_at_ms),
+            "options": g.options.json(),
+        }
+        for g in groups
+    ]
+    formed = {r.key for r in await conn.execute(_CREATE, {"rows": jsonb(rows)})}
+    return [
+        GroupRow(
+            key=g.key,
+            receiver=g.receiver,
+            created_at=ms_to_datetime(g.created_at_ms),
+            options=g.options,
+            state=grouping.GroupState(
+                created_at_ms=g.created_at_ms, next_flush_at_ms=g.next_flush_at_ms
+            ),
+        )
+        for g in groups
+        if g.key in formed
+    ]
 
 
 async def join(conn: AsyncConnection, *, pairs: Sequence[tuple[str, str]]) -> None:
@@ -201,18 +216,33 @@ async def due(
     return [GroupRow.of(r) for r in rows]
 
 
-async def members(conn: AsyncConnection, *, keys: Sequence[str]) -> dict[str, list[Alert]]:
-    """The alerts of each group, oldest first."""
-    rows = await conn.execute(
-        sa.text(
-            "SELECT g.group_key, a.* FROM alerting.group_alerts g JOIN alerting.alerts a "
-            "ON g.alert_id = a.id WHERE g.group_key = ANY(:k) ORDER BY a.fired_at, a.id"
-        ),
-        {"k": list(keys)},
-    )
+async def members(
+    conn: AsyncConnection, *, keys: Sequence[str], known: Mapping[str, Alert] | None = None
+) -> dict[str, list[Alert]]:
+    """The alerts of each group, oldest first. `known` are alerts as the caller's transaction
+    wrote them: those are not read back (nor their signals parsed again), only the others."""
+    known = known or {}
+    rows = (
+        await conn.execute(
+            sa.text(
+                "SELECT g.group_key, g.alert_id FROM alerting.group_alerts g JOIN alerting.alerts a "
+                "ON g.alert_id = a.id WHERE g.group_key = ANY(:k) ORDER BY a.fired_at, a.id"
+            ),
+            {"k": list(keys)},
+        )
+    ).all()
+    wanted = sorted({r.alert_id for r in rows if r.alert_id not in known})
+    read: dict[str, Alert] = {}
+    if wanted:
+        found = await conn.execute(
+            sa.text("SELECT * FROM alerting.alerts WHERE id = ANY(:i)"), {"i": wanted}
+        )
+        read = {r.id: alert_of(r) for r in found}
     out: dict[str, list[Alert]] = {}
     for r in rows:
-        out.setdefault(r.group_key, []).append(alert_of(r))
+        alert = known.get(r.alert_id) or read.get(r.alert_id)
+        if alert is not None:
+            out.setdefault(r.group_key, []).append(alert)
     return out
 
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from alerting.domain.alerts import signal_body
 from alerting.store.sql import SCHEMA, jsonb, recordset
 from pacta.db import claim_events
 from pacta.events import Signal
@@ -34,7 +35,7 @@ async def record_signals(conn: AsyncConnection, *, signals: Sequence[Signal]) ->
             "kind": s.kind,
             "service": s.service,
             "occurred_at": s.occurred_at,
-            "body": s.model_dump(mode="json"),
+            "body": signal_body(s),
         }
         for s in signals
     ]
