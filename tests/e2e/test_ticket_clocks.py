@@ -112,8 +112,12 @@ async def test_late_events_replay_in_event_time_and_retract(
     )
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
     # created 3 h ago, responded after 20 min: response breached at t0+10m, resolution at t0+1h
-    post(ingest, "/v1/events/tickets", ticket(tag, "created", t0, priority="P2"))
-    post(ingest, "/v1/events/tickets", ticket(tag, "responded", t0 + timedelta(minutes=20)))
+    for event in (
+        ticket(tag, "created", t0, priority="P2"),
+        ticket(tag, "responded", t0 + timedelta(minutes=20)),
+    ):
+        r = post(ingest, "/v1/events/tickets", event)
+        assert r.status_code == 202, r.text
     breach = await signals.wait_for(
         "late resolution breach",
         lambda s: (
@@ -130,7 +134,8 @@ async def test_late_events_replay_in_event_time_and_retract(
     )
     assert response_breach["occurred_at"].startswith(iso(t0 + timedelta(minutes=10))[:19])
     # a late event: the ticket was in fact resolved 50 minutes in, before the deadline
-    post(ingest, "/v1/events/tickets", ticket(tag, "resolved", t0 + timedelta(minutes=50)))
+    r = post(ingest, "/v1/events/tickets", ticket(tag, "resolved", t0 + timedelta(minutes=50)))
+    assert r.status_code == 202, r.text
     retracted = await signals.wait_for(
         "retraction", lambda s: s["ticket_id"] == f"T-{tag}" and s["kind"] == "retracted"
     )
