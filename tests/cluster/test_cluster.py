@@ -226,10 +226,14 @@ def check_report(reporting: list[str], phase: Phase, tickets: list[str]) -> None
 
     def settled(r: dict[str, Any]) -> bool:
         s = r["services"][0]
+        # the breach list comes from the signals topic, the counts from the facts topic:
+        # reporting consumes them apart, so wait for both
+        listed = sorted(b["ticket_id"] for b in s["breaches"] if b["kind"] == "breach")
         return bool(
             s["tickets"]["total"] == len(tickets)
             and s["tickets"]["resolution"]["breached"] == len(tickets)
             and s["availability"]["downtime_seconds"] == want["downtime_seconds"]
+            and listed == sorted(tickets)
         )
 
     want = expected_report(phase, tickets)
