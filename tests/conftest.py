@@ -136,6 +136,21 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     await conn.close()
 
 
+@contextlib.asynccontextmanager
+async def fresh_database(tag: str) -> AsyncIterator[str]:
+    """A database of its own (`pacta_test_<run>_<tag>`), its URL, dropped on exit."""
+    name = f"pacta_test_{RUN_ID}_{tag}"
+    admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    try:
+        yield ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
+    finally:
+        admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
 @dataclasses.dataclass(frozen=True)
 class OwnDatabase:
     """A database and topic prefix of one module's own, with the services' environment."""
@@ -150,30 +165,22 @@ async def own_database(kafka_bootstrap: str) -> AsyncIterator[OwnDatabase]:
     for what every service holds (a report over all services, a month issued automatically)
     and must not depend on what the rest of the suite put in the shared database."""
     tag = uuid.uuid4().hex[:8]
-    name = f"pacta_test_{RUN_ID}_{tag}"
-    admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    own = CommonSettings(
-        kafka_bootstrap=kafka_bootstrap,
-        database_url=ADMIN_DSN.rsplit("/", 1)[0] + "/" + name,
-        topic_prefix=f"test{RUN_ID}{tag}",
-        api_keys=API_KEYS,
-    )
-    await ensure_topics(own)
-    env = {
-        "PACTA_KAFKA_BOOTSTRAP": own.kafka_bootstrap,
-        "PACTA_DATABASE_URL": own.database_url,
-        "PACTA_TOPIC_PREFIX": own.topic_prefix,
-        "PACTA_API_KEYS": API_KEYS,
-        "PACTA_LOG_LEVEL": "INFO",
-    }
-    try:
+    async with fresh_database(tag) as url:
+        own = CommonSettings(
+            kafka_bootstrap=kafka_bootstrap,
+            database_url=url,
+            topic_prefix=f"test{RUN_ID}{tag}",
+            api_keys=API_KEYS,
+        )
+        await ensure_topics(own)
+        env = {
+            "PACTA_KAFKA_BOOTSTRAP": own.kafka_bootstrap,
+            "PACTA_DATABASE_URL": own.database_url,
+            "PACTA_TOPIC_PREFIX": own.topic_prefix,
+            "PACTA_API_KEYS": API_KEYS,
+            "PACTA_LOG_LEVEL": "INFO",
+        }
         yield OwnDatabase(own, env)
-    finally:
-        admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 @pytest.fixture(scope="module")

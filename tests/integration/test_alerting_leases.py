@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -14,7 +13,7 @@ from alerting.app import MIGRATIONS
 from alerting.store import SCHEMA, deliveries
 from pacta.db import create_engine, migrate
 from pacta.settings import CommonSettings
-from tests.conftest import ADMIN_DSN, RUN_ID
+from tests.conftest import fresh_database
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 12, 7, 5, tzinfo=UTC)
@@ -23,20 +22,14 @@ LEASE = timedelta(milliseconds=deliveries.LEASE_MS)
 
 @pytest.fixture
 async def engine() -> AsyncIterator[AsyncEngine]:
-    name = f"pacta_test_{RUN_ID}_leases"
-    admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    url = CommonSettings(database_url=ADMIN_DSN.rsplit("/", 1)[0] + "/" + name).database_url
-    await migrate(url, SCHEMA, MIGRATIONS)
-    eng = create_engine(url)
-    try:
-        yield eng
-    finally:
-        await eng.dispose()
-        admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with fresh_database("leases") as database_url:
+        url = CommonSettings(database_url=database_url).database_url
+        await migrate(url, SCHEMA, MIGRATIONS)
+        eng = create_engine(url)
+        try:
+            yield eng
+        finally:
+            await eng.dispose()
 
 
 def new(key: str, *, lease: bool) -> deliveries.NewDelivery:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -19,7 +18,7 @@ from sla_engine.app import MIGRATIONS
 from sla_engine.availability.store import monitoring_of
 from sla_engine.store import SCHEMA
 from sla_engine.store.journal import journal_monitoring
-from tests.conftest import ADMIN_DSN, RUN_ID
+from tests.conftest import fresh_database
 
 pytestmark = pytest.mark.integration
 M = timedelta(minutes=1)
@@ -28,20 +27,14 @@ T0 = datetime(2026, 11, 2, 10, tzinfo=UTC)
 
 @pytest.fixture
 async def engine() -> AsyncIterator[AsyncEngine]:
-    name = f"pacta_test_{RUN_ID}_coverage"
-    admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    url = CommonSettings(database_url=ADMIN_DSN.rsplit("/", 1)[0] + "/" + name).database_url
-    await migrate(url, SCHEMA, MIGRATIONS)
-    eng = create_engine(url)
-    try:
-        yield eng
-    finally:
-        await eng.dispose()
-        admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with fresh_database("coverage") as database_url:
+        url = CommonSettings(database_url=database_url).database_url
+        await migrate(url, SCHEMA, MIGRATIONS)
+        eng = create_engine(url)
+        try:
+            yield eng
+        finally:
+            await eng.dispose()
 
 
 def beat(service: str, check: str, at: datetime) -> MonitoringEvent:
