@@ -149,7 +149,7 @@ async def put_calendar(
     context.registry.replace_with(fresh)
     if recorded.changed and not recorded.created:
         # the policies on it measure their tickets and this month by it from its instant on
-        services = _measured_by_calendar(fresh, name)
+        services = fresh.measured_by_calendar(name)
         await context.outages.replan_months(services, recorded.since_ms)
         context.keeper.policy_changed(services, recorded.since_ms)
     response.status_code = 201 if recorded.created else 200
@@ -317,22 +317,6 @@ def _calendar_fields(spec: PolicySpec, calendar: str) -> list[str]:
     if spec.availability is not None and spec.availability.calendar == calendar:
         fields.append("availability.calendar")
     return fields
-
-
-def _measured_by_calendar(registry: Registry, calendar: str) -> set[str] | None:
-    """The services whose policies, in any version, measure by `calendar` (None: any service
-    may, through a policy that names no service): a calendar change re-measures those only,
-    not every service the engine knows."""
-    services: set[str] = set()
-    for versions in registry.policy_versions.values():
-        for version in versions:
-            policy = version.value
-            if policy is None or calendar not in policy.calendar_names():
-                continue
-            if policy.match.service is None:
-                return None
-            services.add(policy.match.service)
-    return services
 
 
 async def _replan_outages(context: EngineContext, *policies: Policy | None, since_ms: int) -> None:

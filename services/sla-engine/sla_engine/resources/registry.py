@@ -53,6 +53,21 @@ class Registry:
     def calendar(self, name: str) -> Calendar:
         return resolve_calendar(name, self.calendars)
 
+    def measured_by_calendar(self, calendar: str) -> set[str] | None:
+        """The services whose policies, in any version, measure by `calendar` (None: any
+        service may, through a policy that names no service): what a calendar version must
+        re-measure."""
+        services: set[str] = set()
+        for versions in self.policy_versions.values():
+            for version in versions:
+                policy = version.value
+                if policy is None or calendar not in policy.calendar_names():
+                    continue
+                if policy.match.service is None:
+                    return None
+                services.add(policy.match.service)
+        return services
+
     def version_of(self, kind: str, name: str) -> int:
         """The number of the version in force now (0: none)."""
         versions = self.records.get((kind, name))
