@@ -28,6 +28,8 @@ def stack(own_stack: dict[str, ServiceProcess]) -> dict[str, ServiceProcess]:
     """A stack of this module's own: what it loads (routes, catch-all policies, services a
     user would name) must not reach the other end-to-end tests."""
     return own_stack
+
+
 ROOT = Path(__file__).resolve().parents[2]
 MARK = "<!-- doc-test: run -->"
 BLOCK = re.compile(re.escape(MARK) + r"\n```(?:bash|sh)\n(.*?)\n```", re.S)
