@@ -20,6 +20,7 @@ import orjson
 from alerting import receivers, store
 from alerting.context import Context
 from alerting.metrics import LATENCY, NOTIFICATIONS
+from alerting.receivers import http1
 from alerting.receivers.base import DeliveryError, Notification, Sender
 from alerting.store.deliveries import LEASE_MS, Attempt, DeliveryRow
 from alerting.store.deliveries import Outcome as OutcomeKind
@@ -94,6 +95,7 @@ class Worker:
             connector=aiohttp.TCPConnector(limit=pool, limit_per_host=0, keepalive_timeout=30),
             auto_decompress=False,
         )
+        self.pool = http1.Pool()  # the webhook's keep-alive connections
         self.senders: dict[str, tuple[bytes, Sender, object]] = {}
         self.rng = random.Random()
         # outcomes wait here to be written together: one transaction per round, not per send
@@ -114,9 +116,12 @@ class Worker:
         if cached is None or cached[0] != fingerprint:
             module = receivers.TYPES[kind]
             wanted = getattr(module, "CLIENT", "httpx")
-            client: Any = self.web if wanted == "aiohttp" else self.http
-            if wanted == "both":
-                client = (self.http, self.web)
+            clients: dict[str, Any] = {
+                "aiohttp": self.web,
+                "http1": (self.pool, self.web),
+                "both": (self.http, self.web, self.pool),
+            }
+            client = clients.get(wanted, self.http)
             cached = (fingerprint, module.build(config, client), config)
         else:
             cached = (fingerprint, cached[1], config)
@@ -339,5 +344,6 @@ class Worker:
                     await store.deliveries.release(conn, ids=sorted(self.held))
         except Exception as exc:  # the leases run out by themselves
             log.warning("delivery leases not handed back", error=repr(exc))
+        self.pool.close()
         await self.http.aclose()
         await self.web.close()
