@@ -137,10 +137,38 @@ async def enqueue_many(
         for d in deliveries
     ]
     result = await conn.execute(
-        sa.text(_ENQUEUE_MANY + ("RETURNING *" if leased else "")),
+        sa.text(_ENQUEUE_MANY + ("RETURNING id, idempotency_key, state" if leased else "")),
         {"rows": jsonb(rows), "lease": lease_until},
     )
-    return [DeliveryRow.of(r) for r in result if r.state == "sending"] if leased else []
+    if not leased:
+        return []
+    # the rows written leased, built from what was written (not read back: the alerts' jsonb
+    # would be decoded again); a key queued before is not among them (nothing was written)
+    by_key = {d.idempotency_key: d for d in deliveries}
+    out = []
+    for r in result:
+        if r.state != "sending":
+            continue
+        d = by_key[r.idempotency_key]
+        out.append(
+            DeliveryRow(
+                id=r.id,
+                idempotency_key=d.idempotency_key,
+                receiver=d.receiver,
+                group_key=d.group_key,
+                status=d.status,
+                alert_ids=tuple(str(a["alert_id"]) for a in d.alerts),
+                alerts=d.alerts,
+                state="sending",
+                attempts=1,
+                next_attempt_at=d.now,
+                detected_at=d.detected_at,
+                created_at=d.now,
+                delivered_at=None,
+                last_error=None,
+            )
+        )
+    return out
 
 
 async def claim(
