@@ -101,6 +101,9 @@ class Worker:
         # outcomes wait here to be written together: one transaction per round, not per send
         self.outcomes: list[Outcome] = []
         self.outcome_ready = asyncio.Event()
+        # the metrics' children by label values: a lookup per outcome, not a labels() call
+        self.counters: dict[tuple[str, str, str], Any] = {}
+        self.latencies: dict[str, Any] = {}
         self.closing = False
 
     def sender_for(self, name: str) -> tuple[str, Sender] | None:
@@ -305,11 +308,16 @@ class Worker:
 
     def _observe(self, o: Outcome) -> None:
         a = o.attempt
-        NOTIFICATIONS.labels(o.receiver, o.kind, a.outcome).inc()
+        key = (o.receiver, o.kind, a.outcome)
+        counter = self.counters.get(key)
+        if counter is None:
+            counter = self.counters[key] = NOTIFICATIONS.labels(*key)
+        counter.inc()
         if a.outcome == "delivered" and o.detected_at is not None:
-            LATENCY.labels(o.receiver).observe(
-                max(0.0, (o.finished_ms - datetime_to_ms(o.detected_at)) / 1000)
-            )
+            histogram = self.latencies.get(o.receiver)
+            if histogram is None:
+                histogram = self.latencies[o.receiver] = LATENCY.labels(o.receiver)
+            histogram.observe(max(0.0, (o.finished_ms - datetime_to_ms(o.detected_at)) / 1000))
         if a.outcome != "delivered":
             # a success is counted in the round's summary; a failure is worth a line of its own
             log.warning(
