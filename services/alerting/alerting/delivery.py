@@ -5,6 +5,7 @@ dead worker held come due again when their lease runs out)."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import random
 import time
@@ -81,7 +82,10 @@ class Worker:
         # rows taken per receiver (sending or waiting for a slot); a few slots' worth is taken
         # ahead, so a freed slot does not wait for a database round trip
         self.busy: dict[str, int] = {}
-        self.slots: dict[str, asyncio.Semaphore] = {}
+        # rows waiting for a sender, and the senders running, by receiver: up to `concurrency`
+        # sender loops per receiver take rows from its queue (a task per loop, not per row)
+        self.queues: dict[str, collections.deque[DeliveryRow]] = {}
+        self.senders_running: dict[str, int] = {}
         self.prefetch = concurrency * PREFETCH
         self.tasks: set[asyncio.Task[None]] = set()
         self.held: set[int] = set()  # delivery ids leased here and not yet recorded
@@ -226,31 +230,49 @@ class Worker:
     def start(self, rows: Sequence[DeliveryRow]) -> None:
         """Send rows leased to this worker (by its claim, or by the transaction that queued
         them), each once a slot of its receiver is free."""
+        touched = set()
         for row in rows:
             self.busy[row.receiver] = self.busy.get(row.receiver, 0) + 1
-            task = asyncio.create_task(self.deliver(row), name=f"delivery-{row.id}")
-            self.tasks.add(task)
             self.held.add(row.id)
-            task.add_done_callback(self.tasks.discard)
+            queue = self.queues.get(row.receiver)
+            if queue is None:
+                queue = self.queues[row.receiver] = collections.deque()
+            queue.append(row)
+            touched.add(row.receiver)
+        for receiver in touched:
+            running = self.senders_running.get(receiver, 0)
+            wanted = min(self.concurrency, running + len(self.queues[receiver]))
+            for _ in range(wanted - running):
+                task = asyncio.create_task(self.send_queued(receiver), name=f"sender-{receiver}")
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+            self.senders_running[receiver] = max(running, wanted)
 
-    async def deliver(self, row: DeliveryRow) -> None:
-        slot = self.slots.setdefault(row.receiver, asyncio.Semaphore(self.concurrency))
+    async def send_queued(self, receiver: str) -> None:
+        """One of a receiver's slots: send its queued rows one after another until none is left."""
+        queue = self.queues[receiver]
         try:
-            async with slot:  # the per-receiver concurrency limit
-                outcome = await self._send(row)
-        except Exception as exc:  # never expected; the lease brings the row back
-            log.warning("delivery failed before its outcome", delivery_id=row.id, error=repr(exc))
-            self.busy[row.receiver] -= 1
-            return
-        # the receiver's slot frees as soon as it answered; the row stays leased until the
-        # outcome is written, so no one takes it again meanwhile
-        self.busy[row.receiver] -= 1
-        self.outcomes.append(outcome)
-        self.outcome_ready.set()
-        if self.busy[row.receiver] <= self.prefetch // 2:
-            # room for a claim worth its transaction; short of that, the claim loop's own
-            # round (a quarter of a second) or the next commit takes what waits in the queue
-            self.ctx.delivery_wake.set()
+            while queue:
+                row = queue.popleft()
+                try:
+                    outcome = await self._send(row)
+                except Exception as exc:  # never expected; the lease brings the row back
+                    log.warning(
+                        "delivery failed before its outcome", delivery_id=row.id, error=repr(exc)
+                    )
+                    self.busy[receiver] -= 1
+                    continue
+                # the receiver's slot frees as soon as it answered; the row stays leased until
+                # the outcome is written, so no one takes it again meanwhile
+                self.busy[receiver] -= 1
+                self.outcomes.append(outcome)
+                self.outcome_ready.set()
+                if self.busy[receiver] <= self.prefetch // 2:
+                    # room for a claim worth its transaction; short of that, the claim loop's
+                    # own round (a quarter of a second) or the next commit takes what waits
+                    self.ctx.delivery_wake.set()
+        finally:
+            self.senders_running[receiver] -= 1
 
     async def _send(self, row: DeliveryRow) -> Outcome:
         started = ms_to_datetime(int(time.time() * 1000))
