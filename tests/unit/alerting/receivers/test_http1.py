@@ -18,8 +18,10 @@ Answerer = Callable[[bytes], bytes]
 async def server(answer: Answerer, *, close_after: bool = False) -> AsyncIterator[list[bytes]]:
     """Answers each request with `answer(request)`; the requests seen (head and body)."""
     seen: list[bytes] = []
+    writers: list[asyncio.StreamWriter] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -44,6 +46,8 @@ async def server(answer: Answerer, *, close_after: bool = False) -> AsyncIterato
         yield seen
     finally:
         srv.close()
+        for writer in writers:  # the server's ends of the connections (close() leaves them)
+            writer.close()
         await srv.wait_closed()
 
 
@@ -103,15 +107,9 @@ async def test_a_connection_closed_while_idle_is_replaced() -> None:
 
 async def test_a_silent_server_times_out() -> None:
     pool = Pool()
-
-    async def never(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(5)
-
-    srv = await asyncio.start_server(never, "127.0.0.1", 0)
-    port = srv.sockets[0].getsockname()[1]
-    with pytest.raises(TimeoutError):
-        await pool.post(Target.of(f"http://127.0.0.1:{port}/"), [], b"x", 0.2)
-    srv.close()
+    async with server(lambda _: b"", close_after=False) as seen:
+        with pytest.raises(TimeoutError):
+            await pool.post(target(seen), [], b"x", 0.2)
     pool.close()
 
 
