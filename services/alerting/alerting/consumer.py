@@ -34,8 +34,11 @@ def make_handler(app: FastAPI) -> BatchHandler:
         ctx.delivery_start(applied.leased)
         for kind, n in Counter(s.kind for s in applied.fresh).items():
             SIGNALS.labels(kind).inc(n)
-        # after the commit: a worker woken earlier would find nothing yet
-        ctx.wake()
+        # after the commit: a worker woken earlier would find nothing yet. The worker is woken
+        # only for deliveries it did not take leased here (those wait for its claim)
+        if applied.left_for_claim:
+            ctx.delivery_wake.set()
+        ctx.dispatch_wake.set()
         if applied.fresh:
             log.info(
                 "signals applied",
