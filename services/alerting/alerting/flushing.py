@@ -179,7 +179,7 @@ def _flush(
 
 
 def idempotency_key(*parts: object) -> str:
-    raw = "\x00".join(str(p) for p in parts)
+    raw = "\x00".join(map(str, parts))
     return "pacta-" + hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
