@@ -152,7 +152,9 @@ async def run(signals: int, drain_limit: float = 240.0) -> dict[str, Any]:
     print(
         f"[bench] drain: {notified:,}/{signals:,} notified in {span:.2f} s = "
         f"{rate or 0:,.0f} signals/s (target >= {TARGET:,.0f}); lost {out['lost']}, "
-        f"doubled {out['doubled']}; cpu % of a core: {_brief(cpu)}",
+        f"doubled {out['doubled']}; alerting {out['alerting_cpu_us_per_signal']:,.0f} us "
+        f"CPU/signal (load {out['load_before']} -> {out['load_after']}); cpu % of a core: "
+        f"{_brief(cpu)}",
         flush=True,
     )
     write_json("drain", out)

@@ -4,6 +4,7 @@ their groups and the deliveries of groups already due commit in one transaction.
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 from fastapi import FastAPI
 
@@ -31,14 +32,17 @@ def make_handler(app: FastAPI) -> BatchHandler:
             applied = await pipeline.run(conn, ctx, signals, now_ms())
         # committed: the deliveries leased to this process's worker start now, without a claim
         ctx.delivery_start(applied.leased)
-        for s in applied.fresh:
-            SIGNALS.labels(s.kind).inc()
-        # after the commit: a worker woken earlier would find nothing yet
-        ctx.wake()
+        for kind, n in Counter(s.kind for s in applied.fresh).items():
+            SIGNALS.labels(kind).inc(n)
+        # after the commit: a worker woken earlier would find nothing yet. The worker is woken
+        # only for deliveries it did not take leased here (those wait for its claim)
+        if applied.left_for_claim:
+            ctx.delivery_wake.set()
+        ctx.dispatch_wake.set()
         if applied.fresh:
             log.info(
                 "signals applied",
-                ids=[s.signal_id for s in applied.fresh][:20],
+                ids=[s.signal_id for s in applied.fresh[:20]],
                 count=len(applied.fresh),
                 deliveries=applied.queued,
                 seconds=round(time.perf_counter() - started, 4),

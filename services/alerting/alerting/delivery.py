@@ -5,6 +5,7 @@ dead worker held come due again when their lease runs out)."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import random
 import time
@@ -20,6 +21,7 @@ import orjson
 from alerting import receivers, store
 from alerting.context import Context
 from alerting.metrics import LATENCY, NOTIFICATIONS
+from alerting.receivers import http1
 from alerting.receivers.base import DeliveryError, Notification, Sender
 from alerting.store.deliveries import LEASE_MS, Attempt, DeliveryRow
 from alerting.store.deliveries import Outcome as OutcomeKind
@@ -80,7 +82,10 @@ class Worker:
         # rows taken per receiver (sending or waiting for a slot); a few slots' worth is taken
         # ahead, so a freed slot does not wait for a database round trip
         self.busy: dict[str, int] = {}
-        self.slots: dict[str, asyncio.Semaphore] = {}
+        # rows waiting for a sender, and the senders running, by receiver: up to `concurrency`
+        # sender loops per receiver take rows from its queue (a task per loop, not per row)
+        self.queues: dict[str, collections.deque[DeliveryRow]] = {}
+        self.senders_running: dict[str, int] = {}
         self.prefetch = concurrency * PREFETCH
         self.tasks: set[asyncio.Task[None]] = set()
         self.held: set[int] = set()  # delivery ids leased here and not yet recorded
@@ -94,11 +99,15 @@ class Worker:
             connector=aiohttp.TCPConnector(limit=pool, limit_per_host=0, keepalive_timeout=30),
             auto_decompress=False,
         )
+        self.pool = http1.Pool()  # the webhook's keep-alive connections
         self.senders: dict[str, tuple[bytes, Sender, object]] = {}
         self.rng = random.Random()
         # outcomes wait here to be written together: one transaction per round, not per send
         self.outcomes: list[Outcome] = []
         self.outcome_ready = asyncio.Event()
+        # the metrics' children by label values: a lookup per outcome, not a labels() call
+        self.counters: dict[tuple[str, str, str], Any] = {}
+        self.latencies: dict[str, Any] = {}
         self.closing = False
 
     def sender_for(self, name: str) -> tuple[str, Sender] | None:
@@ -114,9 +123,12 @@ class Worker:
         if cached is None or cached[0] != fingerprint:
             module = receivers.TYPES[kind]
             wanted = getattr(module, "CLIENT", "httpx")
-            client: Any = self.web if wanted == "aiohttp" else self.http
-            if wanted == "both":
-                client = (self.http, self.web)
+            clients: dict[str, Any] = {
+                "aiohttp": self.web,
+                "http1": (self.pool, self.web),
+                "both": (self.http, self.web, self.pool),
+            }
+            client = clients.get(wanted, self.http)
             cached = (fingerprint, module.build(config, client), config)
         else:
             cached = (fingerprint, cached[1], config)
@@ -218,31 +230,49 @@ class Worker:
     def start(self, rows: Sequence[DeliveryRow]) -> None:
         """Send rows leased to this worker (by its claim, or by the transaction that queued
         them), each once a slot of its receiver is free."""
+        touched = set()
         for row in rows:
             self.busy[row.receiver] = self.busy.get(row.receiver, 0) + 1
-            task = asyncio.create_task(self.deliver(row), name=f"delivery-{row.id}")
-            self.tasks.add(task)
             self.held.add(row.id)
-            task.add_done_callback(self.tasks.discard)
+            queue = self.queues.get(row.receiver)
+            if queue is None:
+                queue = self.queues[row.receiver] = collections.deque()
+            queue.append(row)
+            touched.add(row.receiver)
+        for receiver in touched:
+            running = self.senders_running.get(receiver, 0)
+            wanted = min(self.concurrency, running + len(self.queues[receiver]))
+            for _ in range(wanted - running):
+                task = asyncio.create_task(self.send_queued(receiver), name=f"sender-{receiver}")
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+            self.senders_running[receiver] = max(running, wanted)
 
-    async def deliver(self, row: DeliveryRow) -> None:
-        slot = self.slots.setdefault(row.receiver, asyncio.Semaphore(self.concurrency))
+    async def send_queued(self, receiver: str) -> None:
+        """One of a receiver's slots: send its queued rows one after another until none is left."""
+        queue = self.queues[receiver]
         try:
-            async with slot:  # the per-receiver concurrency limit
-                outcome = await self._send(row)
-        except Exception as exc:  # never expected; the lease brings the row back
-            log.warning("delivery failed before its outcome", delivery_id=row.id, error=repr(exc))
-            self.busy[row.receiver] -= 1
-            return
-        # the receiver's slot frees as soon as it answered; the row stays leased until the
-        # outcome is written, so no one takes it again meanwhile
-        self.busy[row.receiver] -= 1
-        self.outcomes.append(outcome)
-        self.outcome_ready.set()
-        if self.busy[row.receiver] <= self.prefetch // 2:
-            # room for a claim worth its transaction; short of that, the claim loop's own
-            # round (a quarter of a second) or the next commit takes what waits in the queue
-            self.ctx.delivery_wake.set()
+            while queue:
+                row = queue.popleft()
+                try:
+                    outcome = await self._send(row)
+                except Exception as exc:  # never expected; the lease brings the row back
+                    log.warning(
+                        "delivery failed before its outcome", delivery_id=row.id, error=repr(exc)
+                    )
+                    self.busy[receiver] -= 1
+                    continue
+                # the receiver's slot frees as soon as it answered; the row stays leased until
+                # the outcome is written, so no one takes it again meanwhile
+                self.busy[receiver] -= 1
+                self.outcomes.append(outcome)
+                self.outcome_ready.set()
+                if self.busy[receiver] <= self.prefetch // 2:
+                    # room for a claim worth its transaction; short of that, the claim loop's
+                    # own round (a quarter of a second) or the next commit takes what waits
+                    self.ctx.delivery_wake.set()
+        finally:
+            self.senders_running[receiver] -= 1
 
     async def _send(self, row: DeliveryRow) -> Outcome:
         started = ms_to_datetime(int(time.time() * 1000))
@@ -300,11 +330,16 @@ class Worker:
 
     def _observe(self, o: Outcome) -> None:
         a = o.attempt
-        NOTIFICATIONS.labels(o.receiver, o.kind, a.outcome).inc()
+        key = (o.receiver, o.kind, a.outcome)
+        counter = self.counters.get(key)
+        if counter is None:
+            counter = self.counters[key] = NOTIFICATIONS.labels(*key)
+        counter.inc()
         if a.outcome == "delivered" and o.detected_at is not None:
-            LATENCY.labels(o.receiver).observe(
-                max(0.0, (o.finished_ms - datetime_to_ms(o.detected_at)) / 1000)
-            )
+            histogram = self.latencies.get(o.receiver)
+            if histogram is None:
+                histogram = self.latencies[o.receiver] = LATENCY.labels(o.receiver)
+            histogram.observe(max(0.0, (o.finished_ms - datetime_to_ms(o.detected_at)) / 1000))
         if a.outcome != "delivered":
             # a success is counted in the round's summary; a failure is worth a line of its own
             log.warning(
@@ -339,5 +374,6 @@ class Worker:
                     await store.deliveries.release(conn, ids=sorted(self.held))
         except Exception as exc:  # the leases run out by themselves
             log.warning("delivery leases not handed back", error=repr(exc))
+        self.pool.close()
         await self.http.aclose()
         await self.web.close()

@@ -20,11 +20,13 @@ IDLE_POLL_S = 1.0
 MUTED_RECHECK_MS = 15_000
 
 
-async def escalate_due(conn: AsyncConnection, ctx: Context, at_ms: int, limit: int = 200) -> None:
+async def escalate_due(conn: AsyncConnection, ctx: Context, at_ms: int, limit: int = 200) -> int:
+    """Run the escalation steps due; how many escalations were looked at."""
     rows = await store.escalations.due(conn, now_ms=at_ms, limit=limit)
     sources = await store.alerts.open_labels(conn) if rows and ctx.live.inhibit else []
     for row in rows:
         await _escalate(conn, ctx, row, at_ms, sources)
+    return len(rows)
 
 
 async def _escalate(
@@ -118,9 +120,12 @@ async def run(ctx: Context, stop: asyncio.Event) -> None:
         try:
             at = now_ms()
             async with ctx.engine.begin() as conn:
-                await flushing.flush_due(conn, ctx, at)
-                await escalate_due(conn, ctx, at)
-            ctx.delivery_wake.set()
+                queued = await flushing.flush_due(conn, ctx, at)
+                escalated = await escalate_due(conn, ctx, at)
+            if queued or escalated:
+                # something may wait in the queue now; a round that queued nothing does not
+                # cost the worker a claim
+                ctx.delivery_wake.set()
             async with ctx.engine.connect() as conn:
                 upcoming = await store.groups.next_due_ms(conn)
             if upcoming is not None:

@@ -4,7 +4,7 @@ silences, inhibition and time intervals deciding what a flush may send."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -70,7 +70,8 @@ async def flush_due(
         return 0
     members = await store.groups.members(conn, keys=[r.key for r in rows], known=known)
     sources = await store.alerts.open_labels(conn) if ctx.live.inhibit else []
-    batch = _Batch()
+    # with `leased`, each delivery is written leased while the worker has room for its receiver
+    batch = _Batch(ctx.delivery_room if leased is not None else None)
     for row in rows:
         try:
             _flush(ctx, row, members.get(row.key, []), now_ms, sources, batch)
@@ -78,12 +79,6 @@ async def flush_due(
             # a group the code cannot decide must not hold up the others
             log.exception("group flush failed; retried in a minute", group=row.key)
             batch.states.append((row.key, replace(row.state, next_flush_at_ms=now_ms + 60_000)))
-    if leased is not None:
-        room: dict[str, int] = {}
-        for i, d in enumerate(batch.deliveries):
-            left = room.setdefault(d.receiver, ctx.delivery_room(d.receiver))
-            batch.deliveries[i] = replace(d, lease=left > 0)
-            room[d.receiver] = left - 1
     leased_rows = await batch.write(conn, now_ms)
     if leased is not None:
         leased += leased_rows
@@ -94,7 +89,9 @@ async def flush_due(
 class _Batch:
     """What one round of flushes writes, one statement per kind."""
 
-    def __init__(self) -> None:
+    def __init__(self, room_of: Callable[[str], int] | None = None) -> None:
+        self.room_of = room_of
+        self.room: dict[str, int] = {}  # rows the worker still takes, by receiver
         self.deliveries: list[NewDelivery] = []
         self.receivers: list[tuple[str, list[str]]] = []
         self.history: list[HistoryEntry] = []
@@ -103,6 +100,16 @@ class _Batch:
         self.ended: list[str] = []
         self.silenced: list[tuple[str, str]] = []
         self.entries = 0
+
+    def lease(self, receiver: str) -> bool:
+        """Whether the next delivery to this receiver is written leased to this worker."""
+        if self.room_of is None:
+            return False
+        left = self.room.get(receiver)
+        if left is None:
+            left = self.room_of(receiver)
+        self.room[receiver] = left - 1
+        return left > 0
 
     async def write(self, conn: AsyncConnection, now_ms: int) -> list[DeliveryRow]:
         leased = await store.deliveries.enqueue_many(
@@ -172,7 +179,7 @@ def _flush(
 
 
 def idempotency_key(*parts: object) -> str:
-    raw = "\x00".join(str(p) for p in parts)
+    raw = "\x00".join(map(str, parts))
     return "pacta-" + hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
@@ -214,6 +221,7 @@ def _notify(
             alerts=tuple(entries),
             now=ms_to_datetime(now_ms),
             detected_at=newest_detected(alerts, fresh),
+            lease=batch.lease(row.receiver),
         )
     )
     ids = [*decision.firing, *decision.resolved]

@@ -31,6 +31,12 @@ class Applied:
     fresh: list[Signal]
     queued: int = 0
     leased: list[DeliveryRow] = field(default_factory=list)
+    resolved: int = 0  # alerts resolved: their escalations may have queued resolves
+
+    @property
+    def left_for_claim(self) -> bool:
+        """Whether the batch queued deliveries its worker did not take leased."""
+        return self.queued > len(self.leased) or self.resolved > 0
 
 
 async def run(
@@ -59,7 +65,7 @@ async def run(
     #    (a group formed by this batch is locked by its insert and has no flush to move yet)
     new_keys = {g.key for g in formed}
     locked = formed + await flushing.changed_many(conn, sorted(touched - new_keys), now_ms)
-    applied = Applied(fresh)
+    applied = Applied(fresh, resolved=len(changes.closed))
     known = {a.id: a for a in [*changes.open, *changes.closed]}
     applied.queued = await flushing.flush_due(
         conn, ctx, now_ms, leased=applied.leased, known=known, locked=locked

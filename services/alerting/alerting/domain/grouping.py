@@ -53,6 +53,10 @@ def on_change(state: GroupState, now_ms: int, timing: Timing) -> GroupState:
 def next_tick(state: GroupState, now_ms: int, timing: Timing) -> int:
     """The first tick (first flush + k * group_interval) at or after `now_ms`."""
     first = state.first_flush_at_ms if state.first_flush_at_ms is not None else now_ms
+    return _tick(first, now_ms, timing)
+
+
+def _tick(first: int, now_ms: int, timing: Timing) -> int:
     if now_ms <= first:
         return first
     steps = -(-(now_ms - first) // timing.group_interval_ms)
@@ -89,13 +93,13 @@ def flush(
     """Decide one flush. `time_muted`: the route is outside its active or inside a mute time
     interval, so nothing is sent and nothing leaves. `wake_at_ms`: an earlier instant worth
     looking again (a silence ending, a calendar turning)."""
+    # the state after the flush is built once, at the end (a flush per group per batch)
     first = state.first_flush_at_ms if state.first_flush_at_ms is not None else now_ms
-    ticked = replace(state, first_flush_at_ms=first)
-    upcoming = next_tick(ticked, now_ms + 1, timing)
+    upcoming = _tick(first, now_ms + 1, timing)
     if wake_at_ms is not None and now_ms < wake_at_ms < upcoming:
         upcoming = wake_at_ms
-    ticked = replace(ticked, next_flush_at_ms=upcoming)
     if time_muted:
+        ticked = replace(state, first_flush_at_ms=first, next_flush_at_ms=upcoming)
         return Flush(False, (), (), (), ticked if members else None, state.seq)
     live = [m for m in members if not m.resolved and not m.muted]
     firing = tuple(sorted(m.alert_id for m in live))
@@ -114,20 +118,27 @@ def flush(
         and now_ms >= state.last_sent_at_ms + timing.repeat_interval_ms
     )
     send = grew or bool(resolved) or (bool(firing) and unacked and repeat_due)
-    after = ticked
+    notified, last_sent_at_ms, seq = state.notified, state.last_sent_at_ms, state.seq
     if send:
-        after = replace(
-            ticked, notified=prints | still_told, last_sent_at_ms=now_ms, seq=state.seq + 1
-        )
-    if not any(m.muted for m in members) and after.last_sent_at_ms is not None:
+        notified, last_sent_at_ms, seq = prints | still_told, now_ms, state.seq + 1
+    next_flush_at_ms = upcoming
+    if not any(m.muted for m in members) and last_sent_at_ms is not None:
         # nothing held back: until an alert changes (which brings the flush forward) the next
         # thing that can happen is the repeat, so the group sleeps until that tick
-        repeat_at = after.last_sent_at_ms + timing.repeat_interval_ms
-        if after.next_flush_at_ms < repeat_at:
-            asleep = next_tick(after, repeat_at, timing)
+        repeat_at = last_sent_at_ms + timing.repeat_interval_ms
+        if next_flush_at_ms < repeat_at:
+            asleep = _tick(first, repeat_at, timing)
             if wake_at_ms is not None and now_ms < wake_at_ms < asleep:
                 asleep = wake_at_ms
-            after = replace(after, next_flush_at_ms=asleep)
+            next_flush_at_ms = asleep
+    after = GroupState(
+        created_at_ms=state.created_at_ms,
+        next_flush_at_ms=next_flush_at_ms,
+        first_flush_at_ms=first,
+        last_sent_at_ms=last_sent_at_ms,
+        notified=notified,
+        seq=seq,
+    )
     left = len(members) - len(drop)
     return Flush(
         send,

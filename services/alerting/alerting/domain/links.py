@@ -4,13 +4,13 @@ the link needs no API key and can do nothing but acknowledge that alert before i
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 
 
 def _mac(secret: bytes, alert_id: str, expires_ms: int) -> str:
-    digest = hmac.new(secret, f"ack\x00{alert_id}\x00{expires_ms}".encode(), hashlib.sha256)
-    return base64.urlsafe_b64encode(digest.digest()[:20]).decode().rstrip("=")
+    # the one-shot digest: a link per alert of every notification
+    digest = hmac.digest(secret, f"ack\x00{alert_id}\x00{expires_ms}".encode(), "sha256")
+    return base64.urlsafe_b64encode(digest[:20]).decode().rstrip("=")
 
 
 def sign(secret: bytes, alert_id: str, expires_ms: int) -> str:

@@ -17,4 +17,5 @@ TYPES: dict[str, ModuleType] = {
 }
 """Each module defines `Config` (a `base.ReceiverConfig` with `type: Literal[name]`) and
 `build(config: Config, http: httpx.AsyncClient) -> base.Sender` (its `CLIENT` says which
-client: "aiohttp", or "both" for a tuple of the two)."""
+client: "aiohttp"; "http1" for a tuple of `http1.Pool` and the aiohttp session; "both" for a
+tuple of all three)."""

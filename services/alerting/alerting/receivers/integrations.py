@@ -11,10 +11,10 @@ import aiohttp
 import httpx
 from pydantic import ConfigDict, Field
 
-from alerting.receivers import email, msteams, pagerduty, slack, webhook
+from alerting.receivers import email, http1, msteams, pagerduty, slack, webhook
 from alerting.receivers.base import DeliveryError, Notification, ReceiverConfig, Sender
 
-# the delivery worker hands this type both clients (its integrations may use either)
+# the delivery worker hands this type every client (its integrations may use any)
 CLIENT = "both"
 REMEMBERED = 10_000
 
@@ -72,12 +72,13 @@ class IntegrationsSender:
         return "; ".join(outcomes)
 
 
-def build(config: Config, clients: tuple[httpx.AsyncClient, aiohttp.ClientSession]) -> Sender:
-    http, web = clients
+def build(
+    config: Config, clients: tuple[httpx.AsyncClient, aiohttp.ClientSession, http1.Pool]
+) -> Sender:
+    http, web, pool = clients
+    by_kind: dict[str, Any] = {"aiohttp": web, "http1": (pool, web)}
     senders: list[Sender] = []
     for item in config.integrations:
         module: Any = MODULES[item.type]
-        senders.append(
-            module.build(item, web if getattr(module, "CLIENT", "") == "aiohttp" else http)
-        )
+        senders.append(module.build(item, by_kind.get(getattr(module, "CLIENT", ""), http)))
     return IntegrationsSender(senders)

@@ -137,10 +137,38 @@ async def enqueue_many(
         for d in deliveries
     ]
     result = await conn.execute(
-        sa.text(_ENQUEUE_MANY + ("RETURNING *" if leased else "")),
+        sa.text(_ENQUEUE_MANY + ("RETURNING id, idempotency_key, state" if leased else "")),
         {"rows": jsonb(rows), "lease": lease_until},
     )
-    return [DeliveryRow.of(r) for r in result if r.state == "sending"] if leased else []
+    if not leased:
+        return []
+    # the rows written leased, built from what was written (not read back: the alerts' jsonb
+    # would be decoded again); a key queued before is not among them (nothing was written)
+    by_key = {d.idempotency_key: d for d in deliveries}
+    out = []
+    for r in result:
+        if r.state != "sending":
+            continue
+        d = by_key[r.idempotency_key]
+        out.append(
+            DeliveryRow(
+                id=r.id,
+                idempotency_key=d.idempotency_key,
+                receiver=d.receiver,
+                group_key=d.group_key,
+                status=d.status,
+                alert_ids=tuple(str(a["alert_id"]) for a in d.alerts),
+                alerts=d.alerts,
+                state="sending",
+                attempts=1,
+                next_attempt_at=d.now,
+                detected_at=d.detected_at,
+                created_at=d.now,
+                delivered_at=None,
+                last_error=None,
+            )
+        )
+    return out
 
 
 async def claim(
@@ -193,62 +221,42 @@ _NEXT_STATE: dict[Outcome, State] = {
 }
 
 
+_RECORD_ATTEMPTS = sa.text(
+    "WITH r AS (SELECT * FROM "
+    + recordset(
+        "id bigint, attempt integer, started_at timestamptz, finished_at timestamptz, "
+        "outcome text, detail text, state text, next timestamptz"
+    )
+    + "), written AS (INSERT INTO alerting.delivery_attempts (delivery_id, attempt, "
+    "started_at, finished_at, outcome, detail) SELECT id, attempt, started_at, finished_at, "
+    "outcome, detail FROM r ORDER BY ord) "
+    "UPDATE alerting.deliveries d SET state = r.state, lease_until = NULL, "
+    "next_attempt_at = COALESCE(r.next, d.next_attempt_at), "
+    "last_error = CASE WHEN r.outcome = 'delivered' THEN NULL ELSE r.detail END, "
+    "delivered_at = CASE WHEN r.state = 'delivered' THEN r.finished_at ELSE d.delivered_at END "
+    "FROM r WHERE d.id = r.id"
+)
+
+
 async def record_attempts(conn: AsyncConnection, *, attempts: Sequence[Attempt]) -> None:
     """Write attempts and move each delivery on: delivered, back to pending, or failed. One
-    statement per kind for a whole round of sends."""
+    statement for a whole round of sends."""
     if not attempts:
         return
-    await conn.execute(
-        sa.text(
-            "INSERT INTO alerting.delivery_attempts (delivery_id, attempt, started_at, "
-            "finished_at, outcome, detail) SELECT id, attempt, started_at, finished_at, "
-            "outcome, detail FROM "
-            + recordset(
-                "id bigint, attempt integer, started_at timestamptz, finished_at timestamptz, "
-                "outcome text, detail text"
-            )
-            + " ORDER BY ord"
-        ),
+    rows = [
         {
-            "rows": jsonb(
-                [
-                    {
-                        "id": a.delivery_id,
-                        "attempt": a.attempt,
-                        "started_at": a.started_at,
-                        "finished_at": a.finished_at,
-                        "outcome": a.outcome,
-                        "detail": a.detail[:2000],
-                    }
-                    for a in attempts
-                ]
-            )
-        },
-    )
-    await conn.execute(
-        sa.text(
-            "UPDATE alerting.deliveries d SET state = x.state, lease_until = NULL, "
-            "next_attempt_at = COALESCE(x.next, d.next_attempt_at), last_error = x.err, "
-            "delivered_at = CASE WHEN x.state = 'delivered' THEN x.f ELSE d.delivered_at END "
-            "FROM "
-            + recordset("id bigint, state text, next timestamptz, f timestamptz, err text")
-            + " WHERE d.id = x.id"
-        ),
-        {
-            "rows": jsonb(
-                [
-                    {
-                        "state": _NEXT_STATE[a.outcome],
-                        "next": a.next_attempt_at,
-                        "f": a.finished_at,
-                        "id": a.delivery_id,
-                        "err": None if a.outcome == "delivered" else a.detail[:2000],
-                    }
-                    for a in attempts
-                ]
-            )
-        },
-    )
+            "id": a.delivery_id,
+            "attempt": a.attempt,
+            "started_at": a.started_at,
+            "finished_at": a.finished_at,
+            "outcome": a.outcome,
+            "detail": a.detail[:2000],
+            "state": _NEXT_STATE[a.outcome],
+            "next": a.next_attempt_at,
+        }
+        for a in attempts
+    ]
+    await conn.execute(_RECORD_ATTEMPTS, {"rows": jsonb(rows)})
 
 
 async def replay(conn: AsyncConnection, *, delivery_id: int, now: datetime) -> str | None:

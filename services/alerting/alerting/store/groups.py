@@ -33,7 +33,12 @@ class RouteOptions:
 
     @classmethod
     def of_route(cls, route: routing.Route) -> RouteOptions:
-        return cls(
+        """A route's options, built once per route object (asked for every group a batch
+        forms; kept by identity, the route held with them so its id is not reused)."""
+        found = _OPTIONS.get(id(route))
+        if found is not None and found[0] is route:
+            return found[1]
+        options = cls(
             route=route.path_id,
             group_wait_ms=route.seconds("group_wait") * 1000,
             group_interval_ms=route.seconds("group_interval") * 1000,
@@ -41,6 +46,10 @@ class RouteOptions:
             mute=tuple(route.mute_time_intervals),
             active=tuple(route.active_time_intervals),
         )
+        if len(_OPTIONS) >= _OPTIONS_KEPT:
+            _OPTIONS.clear()  # trees replaced many times over: start again
+        _OPTIONS[id(route)] = (route, options)
+        return options
 
     @classmethod
     def of_json(cls, body: dict[str, Any]) -> RouteOptions:
@@ -66,6 +75,10 @@ class RouteOptions:
     @property
     def timing(self) -> grouping.Timing:
         return grouping.Timing(self.group_wait_ms, self.group_interval_ms, self.repeat_interval_ms)
+
+
+_OPTIONS: dict[int, tuple[routing.Route, RouteOptions]] = {}
+_OPTIONS_KEPT = 4096
 
 
 @dataclass(frozen=True)
