@@ -58,9 +58,9 @@ async def measure_rebuild(env: BenchEnv, events: int, target_events: int) -> dic
         produced += len(chunk)
     finally:
         await producer.stop()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     replayed = await rebuild(settings, live="reporting_replay")
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     rate = replayed / seconds
     per_event = produced / events
     return {
@@ -68,6 +68,7 @@ async def measure_rebuild(env: BenchEnv, events: int, target_events: int) -> dic
         "records": replayed,
         "seconds": seconds,
         "records_per_s": rate,
+        "cpu_us_per_record": cpu / replayed * 1e6,
         "records_per_event": per_event,
         "target_events": target_events,
         "extrapolated_s": target_events * per_event / rate,
