@@ -29,7 +29,7 @@ from pacta.events import (
 )
 from pacta.kafka import BatchHandler, Record
 from pacta.logs import get_logger
-from reporting import store, store_resources
+from reporting import store, store_days, store_resources
 from reporting.domain.ticket_life import TicketEventView
 from reporting.metrics import RECORDS_APPLIED
 from reporting.records import decode_ticket
@@ -133,13 +133,18 @@ def decode_records(records: list[Record]) -> Decoded:
 
 
 async def apply_decoded(
-    engine: AsyncEngine, schema: str, d: Decoded, known: set[str] | None = None
+    engine: AsyncEngine,
+    schema: str,
+    d: Decoded,
+    known: set[str] | None = None,
+    totals: store_days.DayTotals | None = None,
 ) -> None:
     """Apply a decoded batch in one transaction: what it claims in the inbox it applies.
 
     `known` is the caller's memory of the services already written (it only ever grows: no
     path removes a service): a batch of monitoring events naming only those needs no
-    transaction at all, which at a steady stream of monitoring events is most batches."""
+    transaction at all, which at a steady stream of monitoring events is most batches.
+    `totals` holds the daily aggregates' changes back for the caller to write (a rebuild)."""
     services, tickets, signals, facts = set(d.services), d.tickets, d.signals, d.facts
     calendars, applied, topics = d.calendars, d.applied, d.topics
     if known is not None:
@@ -160,9 +165,11 @@ async def apply_decoded(
         services |= {t.service for t in tickets} | {s.service for s in signals}
         services |= {f["service"] for f in facts}
         await store.add_services(conn, schema, services)
-        await store.apply_ticket_events(conn, schema, tickets)
+        await store.apply_ticket_events(conn, schema, tickets, totals)
         await store.apply_signals(conn, schema, signals)
-        await store.apply_clock_facts(conn, schema, [f for f in facts if f["fact"] == "clock"])
+        await store.apply_clock_facts(
+            conn, schema, [f for f in facts if f["fact"] == "clock"], totals
+        )
         await store.apply_availability_facts(
             conn, schema, [f for f in facts if f["fact"] == "availability"]
         )

@@ -19,7 +19,7 @@ from pacta.db import create_engine, migrate
 from pacta.events import topic_name
 from pacta.kafka import ensure_topics
 from pacta.logs import get_logger
-from reporting import store
+from reporting import store, store_days
 from reporting.app import MIGRATIONS
 from reporting.consumer import TOPICS, Decoded, apply_decoded, decode_records
 from reporting.settings import ReportingSettings
@@ -43,8 +43,10 @@ async def _replay(
     engine: AsyncEngine,
     schema: str,
     until: dict[TopicPartition, int],
+    totals: store_days.DayTotals | None = None,
 ) -> int:
-    """Apply records until every partition reaches `until` (its high watermark then).
+    """Apply records until every partition reaches `until` (its high watermark then); the
+    daily aggregates' changes go to `totals` when given.
 
     The batches are applied one after the other, each in its transaction, in order; only the
     decoding of the next batch overlaps the database's work on the current one (it runs, in
@@ -65,7 +67,7 @@ async def _replay(
                     await asyncio.sleep(0)  # lets the pending apply go on
                 if pending is not None:
                     await pending
-                pending = asyncio.create_task(apply_decoded(engine, schema, decoded))
+                pending = asyncio.create_task(apply_decoded(engine, schema, decoded, totals=totals))
                 applied += len(records)
             for tp in list(remaining):
                 if await consumer.position(tp) >= until[tp]:
@@ -133,7 +135,12 @@ async def rebuild(settings: ReportingSettings, live: str = store.SCHEMA) -> int:
         await consumer.seek_to_beginning(*partitions)
         until = await consumer.end_offsets(partitions)
         indexes = await _drop_secondary_indexes(engine, fresh)
-        count = await _replay(consumer, engine, fresh, until)
+        # nobody reads the fresh schema before the swap: its daily aggregates are written once,
+        # not moved by every batch (a crash leaves a fresh schema the next rebuild drops)
+        totals = store_days.DayTotals()
+        count = await _replay(consumer, engine, fresh, until, totals)
+        async with engine.begin() as conn:
+            await store_days.write(conn, store.q(fresh), totals)
         await _restore_indexes(engine, indexes)
         for tp, offset in until.items():
             # a fetch may have run past the watermark (those records were left out): the

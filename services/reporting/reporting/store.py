@@ -5,8 +5,8 @@ rebuild writes into a fresh one with the same code."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -15,11 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pacta.durations import ms_to_datetime
 from pacta.events import Signal
+from reporting import store_days
 from reporting.domain.availability import fact_view, parse_fact
 from reporting.domain.instants import instant_ms
 from reporting.domain.ticket_life import TicketEventView, TicketLife, merge, ticket_delta
 from reporting.domain.tickets import ClockOutcome, clock_delta
 from reporting.domain.version_counts import version_delta
+from reporting.store_rows import insert_rows
 
 SCHEMA = "reporting"
 _IDENT = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -40,49 +42,9 @@ def _ms(text: str | None) -> int | None:
     return None if text is None else instant_ms(text)
 
 
-_ARRAY = {"ms": "bigint", "jsonb": "text"}
-"""How a column travels when its values are not of its own type: instants as epoch ms,
-JSON as its text."""
-
-
-async def _insert_rows(
-    conn: AsyncConnection,
-    table: str,
-    columns: str,
-    rows: Sequence[Sequence[Any]],
-    tail: str,
-) -> None:
-    """One multi-row statement for the batch, the rows sent column by column as typed arrays
-    (`columns` is "name type, ..." in the rows' order; type `ms` is a timestamptz given as
-    epoch ms, `jsonb` is given as JSON text): PostgreSQL reads binary arrays and parses only
-    the JSON, and the driver binds one value per column instead of one per row and column."""
-    if not rows:
-        return
-    names, selects, arrays = [], [], []
-    for i, column in enumerate(columns.split(", ")):
-        name, kind = column.split()
-        names.append(name)
-        arrays.append(f"CAST(:c{i} AS {_ARRAY.get(kind, kind)}[])")
-        if kind == "ms":
-            selects.append(f"timestamptz 'epoch' + r.{name} * interval '1 millisecond'")
-        elif kind == "jsonb":
-            selects.append(f"CAST(r.{name} AS jsonb)")
-        else:
-            selects.append(f"r.{name}")
-    await conn.execute(
-        sa.text(
-            f"INSERT INTO {table} AS t ({', '.join(names)}) SELECT {', '.join(selects)} FROM "
-            f"unnest({', '.join(arrays)}) AS r({', '.join(names)}) {tail}"
-        ),
-        {f"c{i}": list(values) for i, values in enumerate(zip(*rows, strict=True))},
-    )
-
-
 async def add_services(conn: AsyncConnection, schema: str, names: Iterable[str]) -> None:
     rows = [(n,) for n in sorted(set(names))]
-    await _insert_rows(
-        conn, f"{q(schema)}.services", "service text", rows, "ON CONFLICT DO NOTHING"
-    )
+    await insert_rows(conn, f"{q(schema)}.services", "service text", rows, "ON CONFLICT DO NOTHING")
 
 
 # ---- clocks ------------------------------------------------------------------------------
@@ -117,8 +79,14 @@ _CLOCK_COLUMNS = (
 )
 
 
-async def apply_clock_facts(conn: AsyncConnection, schema: str, facts: list[dict[str, Any]]) -> int:
-    """Keep each clock's newest fact (by version); returns how many clocks changed."""
+async def apply_clock_facts(
+    conn: AsyncConnection,
+    schema: str,
+    facts: list[dict[str, Any]],
+    totals: store_days.DayTotals | None = None,
+) -> int:
+    """Keep each clock's newest fact (by version); returns how many clocks changed. The daily
+    aggregates move now, or, given `totals`, when the caller writes those."""
     newest: dict[tuple[str, str], dict[str, Any]] = {}
     for fact in facts:
         key = (fact["ticket_id"], fact["metric"])
@@ -137,8 +105,8 @@ async def apply_clock_facts(conn: AsyncConnection, schema: str, facts: list[dict
     )
     old = {(b["ticket_id"], b["metric"]): b for (b,) in rows}
     upserts: list[tuple[Any, ...]] = []
-    days: dict[tuple[str, date, str, str], list[int]] = {}
-    by_version: dict[tuple[str, date, str, str, int], list[int]] = {}
+    days: dict[store_days.ClockKey, list[int]] = {}
+    by_version: dict[store_days.VersionKey, list[int]] = {}
     policies: set[tuple[str, str]] = set()
     dumps = orjson.dumps
     for key, fact in newest.items():
@@ -196,7 +164,7 @@ async def apply_clock_facts(conn: AsyncConnection, schema: str, facts: list[dict
     sets = ", ".join(
         f"{c.split()[0]} = EXCLUDED.{c.split()[0]}" for c in _CLOCK_COLUMNS.split(", ")[2:]
     )
-    await _insert_rows(
+    await insert_rows(
         conn,
         f"{s}.clocks",
         _CLOCK_COLUMNS,
@@ -215,24 +183,12 @@ async def apply_clock_facts(conn: AsyncConnection, schema: str, facts: list[dict
             ),
             {"s": [svc for svc, _ in ordered], "p": [p for _, p in ordered]},
         )
-    await _insert_rows(
+    await store_days.add(
         conn,
-        f"{s}.clock_days",
-        "service text, day date, metric text, priority text, met bigint, breached bigint, "
-        "stopped bigint, elapsed_ms bigint",
-        [(*k, *v) for k, v in days.items() if v[0] or v[1] or v[2] or v[3]],
-        "ON CONFLICT (service, day, metric, priority) DO UPDATE SET "
-        "met = t.met + EXCLUDED.met, breached = t.breached + EXCLUDED.breached, "
-        "stopped = t.stopped + EXCLUDED.stopped, elapsed_ms = t.elapsed_ms + EXCLUDED.elapsed_ms",
-    )
-    await _insert_rows(
-        conn,
-        f"{s}.clock_version_days",
-        "service text, day date, metric text, policy text, policy_version bigint, met bigint, "
-        "breached bigint",
-        [(*k, *v) for k, v in by_version.items() if v[0] or v[1]],
-        "ON CONFLICT (service, day, metric, policy, policy_version) DO UPDATE SET "
-        "met = t.met + EXCLUDED.met, breached = t.breached + EXCLUDED.breached",
+        s,
+        totals,
+        clock={k: v for k, v in days.items() if v[0] or v[1] or v[2] or v[3]},
+        version={k: v for k, v in by_version.items() if v[0] or v[1]},
     )
     return len(upserts)
 
@@ -263,7 +219,7 @@ async def apply_availability_facts(
                 orjson.dumps(fact_view(view)).decode(),
             )
         )
-    await _insert_rows(
+    await insert_rows(
         conn,
         f"{q(schema)}.availability",
         "service text, month text, version bigint, month_start ms, month_end ms, body jsonb, "
@@ -291,8 +247,13 @@ def _life(body: dict[str, Any]) -> TicketLife:
 
 
 async def apply_ticket_events(
-    conn: AsyncConnection, schema: str, events: list[TicketEventView]
+    conn: AsyncConnection,
+    schema: str,
+    events: list[TicketEventView],
+    totals: store_days.DayTotals | None = None,
 ) -> None:
+    """Fold the events into their tickets' lives; the daily aggregates move now, or, given
+    `totals`, when the caller writes those."""
     if not events:
         return
     s = q(schema)
@@ -306,7 +267,7 @@ async def apply_ticket_events(
     for e in events:
         after[e.ticket_id] = merge(after.get(e.ticket_id), e)
     deltas = [d for t in ids for d in ticket_delta(before.get(t), after[t])]
-    await _insert_rows(
+    await insert_rows(
         conn,
         f"{s}.tickets",
         "ticket_id text, service text, type text, priority text, outcome text, "
@@ -329,19 +290,12 @@ async def apply_ticket_events(
         "opened_at = EXCLUDED.opened_at, completed_at = EXCLUDED.completed_at, "
         "body = EXCLUDED.body",
     )
-    summed: dict[tuple[Any, ...], list[int]] = {}
+    summed: dict[store_days.TicketKey, list[int]] = {}
     for d in deltas:
         acc = summed.setdefault((d.service, d.day, d.kind, d.priority), [0, 0])
         acc[0] += d.count
         acc[1] += d.failed
-    await _insert_rows(
-        conn,
-        f"{s}.ticket_days",
-        "service text, day date, kind text, priority text, count bigint, failed bigint",
-        [(*k, c, f) for k, (c, f) in summed.items() if c or f],
-        "ON CONFLICT (service, day, kind, priority) DO UPDATE SET "
-        "count = t.count + EXCLUDED.count, failed = t.failed + EXCLUDED.failed",
-    )
+    await store_days.add(conn, s, totals, ticket={k: v for k, v in summed.items() if v[0] or v[1]})
 
 
 # ---- signals ------------------------------------------------------------------------------
@@ -349,7 +303,7 @@ async def apply_ticket_events(
 
 async def apply_signals(conn: AsyncConnection, schema: str, signals: list[Signal]) -> None:
     s = q(schema)
-    await _insert_rows(
+    await insert_rows(
         conn,
         f"{s}.signals",
         "signal_id text, kind text, service text, metric text, ticket_id text, "
@@ -368,7 +322,7 @@ async def apply_signals(conn: AsyncConnection, schema: str, signals: list[Signal
         ],
         "ON CONFLICT DO NOTHING",
     )
-    await _insert_rows(
+    await insert_rows(
         conn,
         f"{s}.retractions",
         "signal_id text, retracted_by text",
