@@ -10,6 +10,9 @@ makes the overlap harmless).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -36,6 +39,7 @@ KEPT_TABLES = (
 """Reporting's own records, not a read model of any topic: a rebuild keeps them."""
 BATCH = 8000  # records per transaction: fewer, larger statements
 SLICE = 500  # records decoded between two looks at the pending apply
+GC_THRESHOLD = 10_000  # allocations between two young collections (Python's default: 700)
 
 
 async def _replay(
@@ -107,8 +111,28 @@ async def _restore_indexes(engine: AsyncEngine, definitions: list[str]) -> None:
             await conn.execute(sa.text(definition))
 
 
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """The garbage collector tuned for a replay: it allocates millions of short-lived objects,
+    and with the default threshold (700) a young collection ran every few records and the
+    full ones rescanned every module's objects; a fifth of the replay's CPU went to them."""
+    threshold = gc.get_threshold()
+    gc.freeze()  # what is alive now (modules, settings) is never garbage: no rescans
+    gc.set_threshold(GC_THRESHOLD, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+
+
 async def rebuild(settings: ReportingSettings, live: str = store.SCHEMA) -> int:
     """Returns the number of records replayed (the replay and the catch-up together)."""
+    with _fewer_collections():
+        return await _rebuild(settings, live)
+
+
+async def _rebuild(settings: ReportingSettings, live: str) -> int:
     fresh, old = f"{live}_rebuild", f"{live}_old"
     engine = create_engine(settings.database_url)
     await ensure_topics(settings)
