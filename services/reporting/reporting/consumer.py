@@ -3,8 +3,10 @@ each record once (the inbox, in the same transaction as the read model's change)
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import repeat
@@ -63,6 +65,8 @@ class Decoded:
     policies: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     applied: Counter[str] = field(default_factory=Counter)
     topics: dict[str, str] = field(default_factory=dict)
+    clocks: dict[tuple[str, str], store.PreparedClock] = field(default_factory=dict)
+    """Clock facts prepared before the transaction (`prepare_clocks`), by clock."""
 
     def extend(self, later: Decoded) -> None:
         """`later` decoded from the records after these (a calendar's or policy's newest
@@ -75,6 +79,29 @@ class Decoded:
         self.policies.update(later.policies)
         self.applied.update(later.applied)
         self.topics.update(later.topics)
+        self.clocks.update(later.clocks)
+
+
+def prepare_clocks(d: Decoded, step: int) -> Iterator[None]:
+    """Prepare each clock's newest fact in the batch ahead of its transaction, pausing after
+    every `step` (the rebuild lets PostgreSQL's apply of the previous batch go on meanwhile,
+    which keeps this work out of the time a batch holds PostgreSQL). A fact that cannot be
+    prepared is left to the transaction, which fails on it as it always did."""
+    newest: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
+    for fact in d.facts:
+        try:
+            if fact["fact"] == "clock":
+                key, version = (fact["ticket_id"], fact["metric"]), int(fact["version"])
+                have = newest.get(key)
+                if have is None or version > have[0]:
+                    newest[key] = (version, fact)
+        except (ValueError, KeyError, TypeError):
+            continue
+    for i, (key, (_, fact)) in enumerate(newest.items(), 1):
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            d.clocks[key] = store.prepare_clock(fact)
+        if i % step == 0:
+            yield
 
 
 async def apply_records(engine: AsyncEngine, schema: str, records: list[Record]) -> None:
@@ -170,7 +197,7 @@ async def apply_decoded(
         await store.apply_ticket_events(conn, schema, tickets, totals)
         await store.apply_signals(conn, schema, signals)
         await store.apply_clock_facts(
-            conn, schema, [f for f in facts if f["fact"] == "clock"], totals
+            conn, schema, [f for f in facts if f["fact"] == "clock"], totals, d.clocks
         )
         await store.apply_availability_facts(
             conn, schema, [f for f in facts if f["fact"] == "availability"]

@@ -24,7 +24,7 @@ from pacta.kafka import ensure_topics
 from pacta.logs import get_logger
 from reporting import store, store_days
 from reporting.app import MIGRATIONS
-from reporting.consumer import TOPICS, Decoded, apply_decoded, decode_records
+from reporting.consumer import TOPICS, Decoded, apply_decoded, decode_records, prepare_clocks
 from reporting.settings import ReportingSettings
 
 log = get_logger(__name__)
@@ -53,8 +53,9 @@ async def _replay(
     daily aggregates' changes go to `totals` when given.
 
     The batches are applied one after the other, each in its transaction, in order; only the
-    decoding of the next batch overlaps the database's work on the current one (it runs, in
-    slices, while the apply waits on PostgreSQL, which has a core of its own)."""
+    decoding of the next batch, and the preparation of its clock facts, overlap the database's
+    work on the current one (they run, in slices, while the apply waits on PostgreSQL, which
+    has a core of its own)."""
     applied = 0
     pending: asyncio.Task[None] | None = None
     remaining = {tp for tp, end in until.items() if await consumer.position(tp) < end}
@@ -69,6 +70,8 @@ async def _replay(
                 for i in range(0, len(records), SLICE):
                     decoded.extend(decode_records(records[i : i + SLICE]))
                     await asyncio.sleep(0)  # lets the pending apply go on
+                for _ in prepare_clocks(decoded, SLICE):
+                    await asyncio.sleep(0)
                 if pending is not None:
                     await pending
                 pending = asyncio.create_task(apply_decoded(engine, schema, decoded, totals=totals))

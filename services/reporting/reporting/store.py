@@ -5,9 +5,9 @@ rebuild writes into a fresh one with the same code."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import sqlalchemy as sa
@@ -19,8 +19,8 @@ from reporting import store_days
 from reporting.domain.availability import fact_view, parse_fact
 from reporting.domain.instants import instant_ms
 from reporting.domain.ticket_life import TicketEventView, TicketLife, merge, ticket_delta
-from reporting.domain.tickets import ClockOutcome, clock_delta
-from reporting.domain.version_counts import version_delta
+from reporting.domain.tickets import ClockDay, ClockOutcome, clock_days, clock_delta
+from reporting.domain.version_counts import VersionDay, version_days, version_delta
 from reporting.store_rows import insert_rows
 
 SCHEMA = "reporting"
@@ -79,14 +79,52 @@ _CLOCK_COLUMNS = (
 )
 
 
+class PreparedClock(NamedTuple):
+    """A clock fact read ahead of its transaction: its outcome, its row and its contribution
+    to the daily aggregates, which is the whole change when the clock is new."""
+
+    fact: dict[str, Any]
+    outcome: ClockOutcome
+    row: tuple[Any, ...]
+    days: list[ClockDay]
+    versions: list[VersionDay]
+
+
+def prepare_clock(fact: dict[str, Any]) -> PreparedClock:
+    """Raises what `apply_clock_facts` raises for the fact (a missing key, a bad instant)."""
+    new = clock_outcome(fact)
+    target, started = fact.get("target_seconds"), fact.get("started_at")
+    row = (
+        new.ticket_id,
+        new.metric,
+        new.service,
+        fact.get("policy"),
+        new.priority,
+        new.state,
+        new.version,
+        new.elapsed_ms,
+        None if target is None else round(float(target) * 1000),
+        None if started is None else instant_ms(started),
+        new.stopped_ms,
+        new.breached_ms,
+        new.deadline_ms,
+        new.outcome_ms,
+        orjson.dumps(fact).decode(),
+        new.policy_version,
+    )
+    return PreparedClock(fact, new, row, clock_days(new), version_days(new))
+
+
 async def apply_clock_facts(
     conn: AsyncConnection,
     schema: str,
     facts: list[dict[str, Any]],
     totals: store_days.DayTotals | None = None,
+    prepared: Mapping[tuple[str, str], PreparedClock] | None = None,
 ) -> int:
-    """Keep each clock's newest fact (by version); returns how many clocks changed. The daily
-    aggregates move now, or, given `totals`, when the caller writes those."""
+    """Keep each clock's newest fact (by version); returns how many clocks changed. A fact in
+    `prepared` (by its clock, `prepare_clock`) is not prepared again. The daily aggregates move
+    now, or, given `totals`, when the caller writes those."""
     newest: dict[tuple[str, str], dict[str, Any]] = {}
     for fact in facts:
         key = (fact["ticket_id"], fact["metric"])
@@ -108,14 +146,21 @@ async def apply_clock_facts(
     days: dict[store_days.ClockKey, list[int]] = {}
     by_version: dict[store_days.VersionKey, list[int]] = {}
     policies: set[tuple[str, str]] = set()
-    dumps = orjson.dumps
+    ready_made = prepared or {}
     for key, fact in newest.items():
         before = old.get(key)
         if before is not None and int(before["version"]) >= int(fact["version"]):
             continue  # an older or the same version: already counted
-        new = clock_outcome(fact)
-        prior = None if before is None else clock_outcome(before)
-        for d in clock_delta(prior, new):
+        ready = ready_made.get(key)
+        if ready is None or ready.fact is not fact:
+            ready = prepare_clock(fact)
+        new = ready.outcome
+        if before is None:  # a new clock: its own contribution is the change
+            day_rows, version_rows = ready.days, ready.versions
+        else:
+            prior = clock_outcome(before)
+            day_rows, version_rows = clock_delta(prior, new), version_delta(prior, new)
+        for d in day_rows:
             acc = days.get((d.service, d.day, d.metric, d.priority))
             if acc is None:
                 days[(d.service, d.day, d.metric, d.priority)] = [
@@ -129,7 +174,7 @@ async def apply_clock_facts(
                 acc[1] += d.breached
                 acc[2] += d.stopped
                 acc[3] += d.elapsed_ms
-        for v in version_delta(prior, new):
+        for v in version_rows:
             vacc = by_version.get(v.key)
             if vacc is None:
                 by_version[v.key] = [v.met, v.breached]
@@ -139,28 +184,7 @@ async def apply_clock_facts(
         policy = fact.get("policy")
         if policy is not None:
             policies.add((new.service, policy))
-        target = fact.get("target_seconds")
-        started = fact.get("started_at")
-        upserts.append(
-            (
-                new.ticket_id,
-                new.metric,
-                new.service,
-                policy,
-                new.priority,
-                new.state,
-                new.version,
-                new.elapsed_ms,
-                None if target is None else round(float(target) * 1000),
-                None if started is None else instant_ms(started),
-                new.stopped_ms,
-                new.breached_ms,
-                new.deadline_ms,
-                new.outcome_ms,
-                dumps(fact).decode(),
-                new.policy_version,
-            )
-        )
+        upserts.append(ready.row)
     sets = ", ".join(
         f"{c.split()[0]} = EXCLUDED.{c.split()[0]}" for c in _CLOCK_COLUMNS.split(", ")[2:]
     )
