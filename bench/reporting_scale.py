@@ -58,9 +58,10 @@ async def measure_rebuild(env: BenchEnv, events: int, target_events: int) -> dic
         produced += len(chunk)
     finally:
         await producer.stop()
-    started = time.perf_counter()
+    started, cpu, waited = time.perf_counter(), time.process_time(), _run_queue_s()
     replayed = await rebuild(settings, live="reporting_replay")
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    waited = _run_queue_s() - waited
     rate = replayed / seconds
     per_event = produced / events
     return {
@@ -68,10 +69,24 @@ async def measure_rebuild(env: BenchEnv, events: int, target_events: int) -> dic
         "records": replayed,
         "seconds": seconds,
         "records_per_s": rate,
+        "cpu_us_per_record": cpu / replayed * 1e6,
+        # the rest of the wall time: the event loop waiting on PostgreSQL or Kafka
+        "run_queue_s": waited,
+        "idle_s": seconds - cpu - waited,
         "records_per_event": per_event,
         "target_events": target_events,
         "extrapolated_s": target_events * per_event / rate,
     }
+
+
+def _run_queue_s() -> float:
+    """Seconds this thread has waited for a core (other processes had them): wall time that
+    is neither its CPU nor a wait on I/O."""
+    try:
+        with open("/proc/thread-self/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except OSError:
+        return 0.0
 
 
 async def grow_tenfold(env: BenchEnv) -> dict[str, Any]:

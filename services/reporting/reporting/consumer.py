@@ -3,9 +3,13 @@ each record once (the inbox, in the same transaction as the read model's change)
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import repeat
 from typing import Any
 
 import orjson
@@ -13,7 +17,6 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pacta.db import claim_events
-from pacta.durations import datetime_to_ms
 from pacta.events import (
     ALL_TOPICS,
     CALENDARS_TOPIC,
@@ -27,15 +30,16 @@ from pacta.events import (
     MonitoringEvent,
     PolicyRecord,
     Signal,
-    TicketEvent,
 )
 from pacta.kafka import BatchHandler, Record
 from pacta.logs import get_logger
-from reporting import store, store_resources
+from reporting import store, store_days, store_resources
 from reporting.domain.ticket_life import TicketEventView
 from reporting.metrics import RECORDS_APPLIED
+from reporting.records import decode_ticket
 
 log = get_logger(__name__)
+_FACT_KINDS = ("clock", "availability")
 TOPICS = tuple(t for t in ALL_TOPICS if t != REPORTS_TOPIC)
 """Reporting reads every topic but its own: events, signals, facts, calendars and policies."""
 
@@ -49,44 +53,20 @@ def _suffix(topic: str) -> str | None:
     return None
 
 
-def ticket_id_of(e: TicketEvent) -> str:
-    # ingest always sets an id; a record produced without one is identified by its content
-    return e.id or e.content_id()
-
-
-def _record_id(item: TicketEvent | Signal | dict[str, Any]) -> str:
-    if isinstance(item, TicketEvent):
-        return ticket_id_of(item)
-    if isinstance(item, Signal):
-        return item.signal_id
-    return str(item["fact_id"])
-
-
-def ticket_view(e: TicketEvent) -> TicketEventView:
-    return TicketEventView(
-        event_id=ticket_id_of(e),
-        occurred_ms=datetime_to_ms(e.occurred_at),
-        ticket_id=e.ticket_id,
-        service=e.service,
-        type=e.type,
-        action=e.action,
-        priority=e.priority,
-        outcome=e.outcome,
-    )
-
-
 @dataclass
 class Decoded:
     """A batch's records parsed and checked, before any of it touches the database."""
 
     services: set[str] = field(default_factory=set)
-    tickets: list[TicketEvent] = field(default_factory=list)
+    tickets: list[TicketEventView] = field(default_factory=list)
     signals: list[Signal] = field(default_factory=list)
     facts: list[dict[str, Any]] = field(default_factory=list)
     calendars: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     policies: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     applied: Counter[str] = field(default_factory=Counter)
     topics: dict[str, str] = field(default_factory=dict)
+    clocks: dict[tuple[str, str], store.PreparedClock] = field(default_factory=dict)
+    """Clock facts prepared before the transaction (`prepare_clocks`), by clock."""
 
     def extend(self, later: Decoded) -> None:
         """`later` decoded from the records after these (a calendar's or policy's newest
@@ -99,6 +79,29 @@ class Decoded:
         self.policies.update(later.policies)
         self.applied.update(later.applied)
         self.topics.update(later.topics)
+        self.clocks.update(later.clocks)
+
+
+def prepare_clocks(d: Decoded, step: int) -> Iterator[None]:
+    """Prepare each clock's newest fact in the batch ahead of its transaction, pausing after
+    every `step` (the rebuild lets PostgreSQL's apply of the previous batch go on meanwhile,
+    which keeps this work out of the time a batch holds PostgreSQL). A fact that cannot be
+    prepared is left to the transaction, which fails on it as it always did."""
+    newest: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
+    for fact in d.facts:
+        try:
+            if fact["fact"] == "clock":
+                key, version = (fact["ticket_id"], fact["metric"]), int(fact["version"])
+                have = newest.get(key)
+                if have is None or version > have[0]:
+                    newest[key] = (version, fact)
+        except (ValueError, KeyError, TypeError):
+            continue
+    for i, (key, (_, fact)) in enumerate(newest.items(), 1):
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            d.clocks[key] = store.prepare_clock(fact)
+        if i % step == 0:
+            yield
 
 
 async def apply_records(engine: AsyncEngine, schema: str, records: list[Record]) -> None:
@@ -113,7 +116,6 @@ def decode_records(records: list[Record]) -> Decoded:
     for r in records:
         suffix = _suffix(r.topic)
         try:
-            item: TicketEvent | Signal | dict[str, Any]
             if suffix == MONITORING_TOPIC:
                 # A monitoring event only names its service (downtime comes from the engine's
                 # facts), and naming a known service again changes nothing: no inbox claim, so
@@ -139,34 +141,39 @@ def decode_records(records: list[Record]) -> Decoded:
                 applied[r.topic] += 1
                 continue
             if suffix == TICKETS_TOPIC:
-                item = TicketEvent.model_validate_json(r.value or b"")
-                tickets.append(item)
+                ticket = decode_ticket(r.value or b"")
+                tickets.append(ticket)
+                topics[ticket.event_id] = r.topic
             elif suffix == SIGNALS_TOPIC:
-                item = Signal.model_validate_json(r.value or b"")
-                signals.append(item)
+                signal = Signal.model_validate_json(r.value or b"")
+                signals.append(signal)
+                topics[signal.signal_id] = r.topic
             elif suffix == FACTS_TOPIC:
-                item = orjson.loads(r.value or b"")
-                if not isinstance(item, dict) or item.get("fact") not in ("clock", "availability"):
+                fact = orjson.loads(r.value or b"")
+                if type(fact) is not dict or fact.get("fact") not in _FACT_KINDS:
                     continue  # a kind of fact reporting does not use
-                if not all(k in item for k in ("fact_id", "service", "version")):
+                if "fact_id" not in fact or "service" not in fact or "version" not in fact:
                     raise KeyError("fact_id")
-                facts.append(item)
-            else:
-                continue
-            topics[_record_id(item)] = r.topic
+                facts.append(fact)
+                topics[str(fact["fact_id"])] = r.topic
         except (ValidationError, ValueError, KeyError, TypeError):
             log.error("undecodable record skipped", topic=r.topic, offset=r.offset)
     return d
 
 
 async def apply_decoded(
-    engine: AsyncEngine, schema: str, d: Decoded, known: set[str] | None = None
+    engine: AsyncEngine,
+    schema: str,
+    d: Decoded,
+    known: set[str] | None = None,
+    totals: store_days.DayTotals | None = None,
 ) -> None:
     """Apply a decoded batch in one transaction: what it claims in the inbox it applies.
 
     `known` is the caller's memory of the services already written (it only ever grows: no
     path removes a service): a batch of monitoring events naming only those needs no
-    transaction at all, which at a steady stream of monitoring events is most batches."""
+    transaction at all, which at a steady stream of monitoring events is most batches.
+    `totals` holds the daily aggregates' changes back for the caller to write (a rebuild)."""
     services, tickets, signals, facts = set(d.services), d.tickets, d.signals, d.facts
     calendars, applied, topics = d.calendars, d.applied, d.topics
     if known is not None:
@@ -175,21 +182,23 @@ async def apply_decoded(
             _count(applied)
             return
     ids = (
-        [ticket_id_of(t) for t in tickets]
+        [t.event_id for t in tickets]
         + [s.signal_id for s in signals]
         + [f["fact_id"] for f in facts]
     )
     async with engine.begin() as conn:
         new = await claim_events(conn, schema, ids)
-        tickets = [t for t in tickets if ticket_id_of(t) in new]
+        tickets = [t for t in tickets if t.event_id in new]
         signals = [s for s in signals if s.signal_id in new]
         facts = [f for f in facts if f["fact_id"] in new]
         services |= {t.service for t in tickets} | {s.service for s in signals}
         services |= {f["service"] for f in facts}
         await store.add_services(conn, schema, services)
-        await store.apply_ticket_events(conn, schema, [ticket_view(t) for t in tickets])
+        await store.apply_ticket_events(conn, schema, tickets, totals)
         await store.apply_signals(conn, schema, signals)
-        await store.apply_clock_facts(conn, schema, [f for f in facts if f["fact"] == "clock"])
+        await store.apply_clock_facts(
+            conn, schema, [f for f in facts if f["fact"] == "clock"], totals, d.clocks
+        )
         await store.apply_availability_facts(
             conn, schema, [f for f in facts if f["fact"] == "availability"]
         )
@@ -199,11 +208,11 @@ async def apply_decoded(
             await store_resources.put_policy(conn, schema, name, body)
     if known is not None:
         known |= services  # committed: later batches need not write them again
-    for record_id in new:
-        applied[topics.get(record_id, "unknown")] += 1
+    # counted in C (map and Counter), not a Python step per record
+    applied.update(map(topics.get, new, repeat("unknown")))
     _count(applied)
     if new:
-        log.info("records applied", count=len(new), ids=sorted(new)[:10])
+        log.info("records applied", count=len(new), ids=heapq.nsmallest(10, new))
 
 
 def _count(applied: Counter[str]) -> None:

@@ -5,20 +5,23 @@ rebuild writes into a fresh one with the same code."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pacta.durations import ms_to_datetime, parse_timestamp_ms
+from pacta.durations import ms_to_datetime
 from pacta.events import Signal
+from reporting import store_days
 from reporting.domain.availability import fact_view, parse_fact
+from reporting.domain.instants import instant_ms
 from reporting.domain.ticket_life import TicketEventView, TicketLife, merge, ticket_delta
-from reporting.domain.tickets import ClockOutcome, clock_delta, sum_days
-from reporting.domain.version_counts import sum_version_days, version_delta
+from reporting.domain.tickets import ClockDay, ClockOutcome, clock_days, clock_delta
+from reporting.domain.version_counts import VersionDay, version_days, version_delta
+from reporting.store_rows import insert_rows
 
 SCHEMA = "reporting"
 _IDENT = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -36,32 +39,12 @@ def _ts(ms: int | None) -> datetime | None:
 
 
 def _ms(text: str | None) -> int | None:
-    return None if text is None else parse_timestamp_ms(text)
-
-
-async def _insert_rows(
-    conn: AsyncConnection, table: str, columns: str, rows: list[dict[str, Any]], tail: str
-) -> None:
-    """One multi-row statement for the batch: the rows travel as one JSON array and
-    jsonb_to_recordset types them (`columns` is "name type, ..." in the row dicts' keys), which
-    costs PostgreSQL and the driver one statement instead of one per row."""
-    if not rows:
-        return
-    names = ", ".join(c.split()[0] for c in columns.split(", "))
-    await conn.execute(
-        sa.text(
-            f"INSERT INTO {table} AS t ({names}) SELECT {names} FROM "
-            f"jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({columns}) {tail}"
-        ),
-        {"rows": orjson.dumps(rows).decode()},
-    )
+    return None if text is None else instant_ms(text)
 
 
 async def add_services(conn: AsyncConnection, schema: str, names: Iterable[str]) -> None:
-    rows = [{"service": n} for n in sorted(set(names))]
-    await _insert_rows(
-        conn, f"{q(schema)}.services", "service text", rows, "ON CONFLICT DO NOTHING"
-    )
+    rows = [(n,) for n in sorted(set(names))]
+    await insert_rows(conn, f"{q(schema)}.services", "service text", rows, "ON CONFLICT DO NOTHING")
 
 
 # ---- clocks ------------------------------------------------------------------------------
@@ -91,18 +74,62 @@ def _version(value: Any) -> int | None:
 
 _CLOCK_COLUMNS = (
     "ticket_id text, metric text, service text, policy text, priority text, state text, "
-    "version bigint, elapsed_ms bigint, target_ms bigint, started_at timestamptz, "
-    "stopped_at timestamptz, breached_at timestamptz, deadline timestamptz, "
-    "outcome_at timestamptz, body jsonb, policy_version bigint"
+    "version bigint, elapsed_ms bigint, target_ms bigint, started_at ms, "
+    "stopped_at ms, breached_at ms, deadline ms, outcome_at ms, body jsonb, policy_version bigint"
 )
 
 
-async def apply_clock_facts(conn: AsyncConnection, schema: str, facts: list[dict[str, Any]]) -> int:
-    """Keep each clock's newest fact (by version); returns how many clocks changed."""
+class PreparedClock(NamedTuple):
+    """A clock fact read ahead of its transaction: its outcome, its row and its contribution
+    to the daily aggregates, which is the whole change when the clock is new."""
+
+    fact: dict[str, Any]
+    outcome: ClockOutcome
+    row: tuple[Any, ...]
+    days: list[ClockDay]
+    versions: list[VersionDay]
+
+
+def prepare_clock(fact: dict[str, Any]) -> PreparedClock:
+    """Raises what `apply_clock_facts` raises for the fact (a missing key, a bad instant)."""
+    new = clock_outcome(fact)
+    target, started = fact.get("target_seconds"), fact.get("started_at")
+    row = (
+        new.ticket_id,
+        new.metric,
+        new.service,
+        fact.get("policy"),
+        new.priority,
+        new.state,
+        new.version,
+        new.elapsed_ms,
+        None if target is None else round(float(target) * 1000),
+        None if started is None else instant_ms(started),
+        new.stopped_ms,
+        new.breached_ms,
+        new.deadline_ms,
+        new.outcome_ms,
+        orjson.dumps(fact).decode(),
+        new.policy_version,
+    )
+    return PreparedClock(fact, new, row, clock_days(new), version_days(new))
+
+
+async def apply_clock_facts(
+    conn: AsyncConnection,
+    schema: str,
+    facts: list[dict[str, Any]],
+    totals: store_days.DayTotals | None = None,
+    prepared: Mapping[tuple[str, str], PreparedClock] | None = None,
+) -> int:
+    """Keep each clock's newest fact (by version); returns how many clocks changed. A fact in
+    `prepared` (by its clock, `prepare_clock`) is not prepared again. The daily aggregates move
+    now, or, given `totals`, when the caller writes those."""
     newest: dict[tuple[str, str], dict[str, Any]] = {}
     for fact in facts:
         key = (fact["ticket_id"], fact["metric"])
-        if key not in newest or int(fact["version"]) > int(newest[key]["version"]):
+        have = newest.get(key)
+        if have is None or int(fact["version"]) > int(have["version"]):
             newest[key] = fact
     if not newest:
         return 0
@@ -115,100 +142,77 @@ async def apply_clock_facts(conn: AsyncConnection, schema: str, facts: list[dict
         {"t": [k[0] for k in newest], "m": [k[1] for k in newest]},
     )
     old = {(b["ticket_id"], b["metric"]): b for (b,) in rows}
-    upserts, deltas, by_version = [], [], []
+    upserts: list[tuple[Any, ...]] = []
+    days: dict[store_days.ClockKey, list[int]] = {}
+    by_version: dict[store_days.VersionKey, list[int]] = {}
+    policies: set[tuple[str, str]] = set()
+    ready_made = prepared or {}
     for key, fact in newest.items():
         before = old.get(key)
         if before is not None and int(before["version"]) >= int(fact["version"]):
             continue  # an older or the same version: already counted
-        new = clock_outcome(fact)
-        prior = None if before is None else clock_outcome(before)
-        deltas += clock_delta(prior, new)
-        by_version += version_delta(prior, new)
-        upserts.append(
-            {
-                "ticket_id": new.ticket_id,
-                "metric": new.metric,
-                "service": new.service,
-                "policy": fact.get("policy"),
-                "priority": new.priority,
-                "state": new.state,
-                "version": new.version,
-                "elapsed_ms": new.elapsed_ms,
-                "target_ms": None
-                if fact.get("target_seconds") is None
-                else round(float(fact["target_seconds"]) * 1000),
-                "started_at": _ts(_ms(fact.get("started_at"))),
-                "stopped_at": _ts(new.stopped_ms),
-                "breached_at": _ts(new.breached_ms),
-                "deadline": _ts(new.deadline_ms),
-                "outcome_at": _ts(new.outcome_ms),
-                "body": fact,
-                "policy_version": new.policy_version,
-            }
-        )
+        ready = ready_made.get(key)
+        if ready is None or ready.fact is not fact:
+            ready = prepare_clock(fact)
+        new = ready.outcome
+        if before is None:  # a new clock: its own contribution is the change
+            day_rows, version_rows = ready.days, ready.versions
+        else:
+            prior = clock_outcome(before)
+            day_rows, version_rows = clock_delta(prior, new), version_delta(prior, new)
+        for d in day_rows:
+            acc = days.get((d.service, d.day, d.metric, d.priority))
+            if acc is None:
+                days[(d.service, d.day, d.metric, d.priority)] = [
+                    d.met,
+                    d.breached,
+                    d.stopped,
+                    d.elapsed_ms,
+                ]
+            else:
+                acc[0] += d.met
+                acc[1] += d.breached
+                acc[2] += d.stopped
+                acc[3] += d.elapsed_ms
+        for v in version_rows:
+            vacc = by_version.get(v.key)
+            if vacc is None:
+                by_version[v.key] = [v.met, v.breached]
+            else:
+                vacc[0] += v.met
+                vacc[1] += v.breached
+        policy = fact.get("policy")
+        if policy is not None:
+            policies.add((new.service, policy))
+        upserts.append(ready.row)
     sets = ", ".join(
         f"{c.split()[0]} = EXCLUDED.{c.split()[0]}" for c in _CLOCK_COLUMNS.split(", ")[2:]
     )
-    await _insert_rows(
+    await insert_rows(
         conn,
         f"{s}.clocks",
         _CLOCK_COLUMNS,
         upserts,
         f"ON CONFLICT (ticket_id, metric) DO UPDATE SET {sets}",
     )
-    policies = sorted({(u["service"], u["policy"]) for u in upserts if u["policy"] is not None})
     if policies:
+        # the least name per service in SQL, as LEAST compares (the column's collation)
+        ordered = sorted(policies)
         await conn.execute(
             sa.text(
-                f"UPDATE {s}.services SET ticket_policy = "
-                "LEAST(coalesce(ticket_policy, :p), :p) WHERE service = :s"
+                f"UPDATE {s}.services t SET ticket_policy = "
+                "LEAST(coalesce(t.ticket_policy, u.p), u.p) FROM (SELECT s, min(p) AS p FROM "
+                "unnest(CAST(:s AS text[]), CAST(:p AS text[])) AS x(s, p) GROUP BY s) u "
+                "WHERE t.service = u.s"
             ),
-            [{"s": svc, "p": p} for svc, p in policies],
+            {"s": [svc for svc, _ in ordered], "p": [p for _, p in ordered]},
         )
-    changed = [
-        d for d in sum_days(deltas).values() if d.met or d.breached or d.stopped or d.elapsed_ms
-    ]
-    await _insert_rows(
+    await store_days.add(
         conn,
-        f"{s}.clock_days",
-        "service text, day date, metric text, priority text, met bigint, breached bigint, "
-        "stopped bigint, elapsed_ms bigint",
-        [
-            {
-                "service": d.service,
-                "day": d.day,
-                "metric": d.metric,
-                "priority": d.priority,
-                "met": d.met,
-                "breached": d.breached,
-                "stopped": d.stopped,
-                "elapsed_ms": d.elapsed_ms,
-            }
-            for d in changed
-        ],
-        "ON CONFLICT (service, day, metric, priority) DO UPDATE SET "
-        "met = t.met + EXCLUDED.met, breached = t.breached + EXCLUDED.breached, "
-        "stopped = t.stopped + EXCLUDED.stopped, elapsed_ms = t.elapsed_ms + EXCLUDED.elapsed_ms",
-    )
-    await _insert_rows(
-        conn,
-        f"{s}.clock_version_days",
-        "service text, day date, metric text, policy text, policy_version bigint, met bigint, "
-        "breached bigint",
-        [
-            {
-                "service": d.service,
-                "day": d.day,
-                "metric": d.metric,
-                "policy": d.policy,
-                "policy_version": d.policy_version,
-                "met": d.met,
-                "breached": d.breached,
-            }
-            for d in sum_version_days(by_version)
-        ],
-        "ON CONFLICT (service, day, metric, policy, policy_version) DO UPDATE SET "
-        "met = t.met + EXCLUDED.met, breached = t.breached + EXCLUDED.breached",
+        s,
+        totals,
+        clock={k: v for k, v in days.items() if v[0] or v[1] or v[2] or v[3]},
+        version={k: v for k, v in by_version.items() if v[0] or v[1]},
     )
     return len(upserts)
 
@@ -229,21 +233,21 @@ async def apply_availability_facts(
     for fact in newest.values():
         view = parse_fact(fact)
         rows.append(
-            {
-                "service": view.service,
-                "month": view.month,
-                "version": view.version,
-                "month_start": ms_to_datetime(view.month_start_ms),
-                "month_end": ms_to_datetime(view.month_end_ms),
-                "body": fact,
-                "view": fact_view(view),
-            }
+            (
+                view.service,
+                view.month,
+                view.version,
+                view.month_start_ms,
+                view.month_end_ms,
+                orjson.dumps(fact).decode(),
+                orjson.dumps(fact_view(view)).decode(),
+            )
         )
-    await _insert_rows(
+    await insert_rows(
         conn,
         f"{q(schema)}.availability",
-        "service text, month text, version bigint, month_start timestamptz, "
-        "month_end timestamptz, body jsonb, view jsonb",
+        "service text, month text, version bigint, month_start ms, month_end ms, body jsonb, "
+        "view jsonb",
         rows,
         "ON CONFLICT (service, month) DO UPDATE SET version = EXCLUDED.version, "
         "month_start = EXCLUDED.month_start, month_end = EXCLUDED.month_end, "
@@ -255,7 +259,7 @@ async def apply_availability_facts(
 
 
 def _life_body(life: TicketLife) -> dict[str, Any]:
-    return {k: getattr(life, k) for k in TicketLife.__dataclass_fields__}
+    return life._asdict()
 
 
 def _life(body: dict[str, Any]) -> TicketLife:
@@ -267,8 +271,13 @@ def _life(body: dict[str, Any]) -> TicketLife:
 
 
 async def apply_ticket_events(
-    conn: AsyncConnection, schema: str, events: list[TicketEventView]
+    conn: AsyncConnection,
+    schema: str,
+    events: list[TicketEventView],
+    totals: store_days.DayTotals | None = None,
 ) -> None:
+    """Fold the events into their tickets' lives; the daily aggregates move now, or, given
+    `totals`, when the caller writes those."""
     if not events:
         return
     s = q(schema)
@@ -282,22 +291,22 @@ async def apply_ticket_events(
     for e in events:
         after[e.ticket_id] = merge(after.get(e.ticket_id), e)
     deltas = [d for t in ids for d in ticket_delta(before.get(t), after[t])]
-    await _insert_rows(
+    await insert_rows(
         conn,
         f"{s}.tickets",
         "ticket_id text, service text, type text, priority text, outcome text, "
-        "opened_at timestamptz, completed_at timestamptz, body jsonb",
+        "opened_at ms, completed_at ms, body jsonb",
         [
-            {
-                "ticket_id": life.ticket_id,
-                "service": life.service,
-                "type": life.type,
-                "priority": life.priority,
-                "outcome": life.outcome,
-                "opened_at": ms_to_datetime(life.opened_ms),
-                "completed_at": _ts(life.completed_ms),
-                "body": _life_body(life),
-            }
+            (
+                life.ticket_id,
+                life.service,
+                life.type,
+                life.priority,
+                life.outcome,
+                life.opened_ms,
+                life.completed_ms,
+                orjson.dumps(_life_body(life)).decode(),
+            )
             for life in (after[t] for t in ids)
         ],
         "ON CONFLICT (ticket_id) DO UPDATE SET service = EXCLUDED.service, "
@@ -305,23 +314,12 @@ async def apply_ticket_events(
         "opened_at = EXCLUDED.opened_at, completed_at = EXCLUDED.completed_at, "
         "body = EXCLUDED.body",
     )
-    summed: dict[tuple[Any, ...], list[int]] = {}
+    summed: dict[store_days.TicketKey, list[int]] = {}
     for d in deltas:
         acc = summed.setdefault((d.service, d.day, d.kind, d.priority), [0, 0])
         acc[0] += d.count
         acc[1] += d.failed
-    await _insert_rows(
-        conn,
-        f"{s}.ticket_days",
-        "service text, day date, kind text, priority text, count bigint, failed bigint",
-        [
-            {"service": k[0], "day": k[1], "kind": k[2], "priority": k[3], "count": c, "failed": f}
-            for k, (c, f) in summed.items()
-            if c or f
-        ],
-        "ON CONFLICT (service, day, kind, priority) DO UPDATE SET "
-        "count = t.count + EXCLUDED.count, failed = t.failed + EXCLUDED.failed",
-    )
+    await store_days.add(conn, s, totals, ticket={k: v for k, v in summed.items() if v[0] or v[1]})
 
 
 # ---- signals ------------------------------------------------------------------------------
@@ -329,29 +327,29 @@ async def apply_ticket_events(
 
 async def apply_signals(conn: AsyncConnection, schema: str, signals: list[Signal]) -> None:
     s = q(schema)
-    await _insert_rows(
+    await insert_rows(
         conn,
         f"{s}.signals",
         "signal_id text, kind text, service text, metric text, ticket_id text, "
         "occurred_at timestamptz, body jsonb",
         [
-            {
-                "signal_id": x.signal_id,
-                "kind": x.kind,
-                "service": x.service,
-                "metric": x.metric,
-                "ticket_id": x.ticket_id,
-                "occurred_at": x.occurred_at,
-                "body": x.model_dump(mode="json"),
-            }
+            (
+                x.signal_id,
+                x.kind,
+                x.service,
+                x.metric,
+                x.ticket_id,
+                x.occurred_at,
+                orjson.dumps(x.model_dump(mode="json")).decode(),
+            )
             for x in signals
         ],
         "ON CONFLICT DO NOTHING",
     )
-    await _insert_rows(
+    await insert_rows(
         conn,
         f"{s}.retractions",
         "signal_id text, retracted_by text",
-        [{"signal_id": x.retracts, "retracted_by": x.signal_id} for x in signals if x.retracts],
+        [(x.retracts, x.signal_id) for x in signals if x.retracts],
         "ON CONFLICT DO NOTHING",
     )

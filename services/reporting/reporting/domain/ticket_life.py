@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import NamedTuple
 
 from reporting.domain.periods import utc_day
 from reporting.domain.tickets import NO_PRIORITY
@@ -13,8 +14,7 @@ Stamp = tuple[int, str]
 """(occurred_ms, event_id): orders a ticket's events the same way whatever order they came in."""
 
 
-@dataclass(frozen=True, slots=True)
-class TicketEventView:
+class TicketEventView(NamedTuple):
     event_id: str
     occurred_ms: int
     ticket_id: str
@@ -25,8 +25,7 @@ class TicketEventView:
     outcome: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class TicketLife:
+class TicketLife(NamedTuple):
     ticket_id: str
     service: str
     type: str

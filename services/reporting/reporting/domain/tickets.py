@@ -4,9 +4,10 @@ and compliance, MTTA and MTTR from those counts."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
+from typing import NamedTuple
 
 from reporting.domain.periods import utc_day
 
@@ -14,8 +15,7 @@ PRIORITIES = ("P1", "P2", "P3", "P4")
 NO_PRIORITY = "none"
 
 
-@dataclass(frozen=True, slots=True)
-class ClockOutcome:
+class ClockOutcome(NamedTuple):
     """What the read model keeps of one clock: its newest fact, reduced to what counts."""
 
     ticket_id: str
@@ -43,8 +43,7 @@ class ClockOutcome:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class ClockDay:
+class ClockDay(NamedTuple):
     """A contribution to (or, negated, a withdrawal from) one daily aggregate row."""
 
     service: str
@@ -57,8 +56,7 @@ class ClockDay:
     elapsed_ms: int = 0
 
     def negated(self) -> ClockDay:
-        return replace(
-            self,
+        return self._replace(
             met=-self.met,
             breached=-self.breached,
             stopped=-self.stopped,
@@ -222,8 +220,7 @@ def sum_days(rows: Iterable[ClockDay]) -> dict[tuple[str, date, str, str], Clock
         out[key] = (
             r
             if have is None
-            else replace(
-                have,
+            else have._replace(
                 met=have.met + r.met,
                 breached=have.breached + r.breached,
                 stopped=have.stopped + r.stopped,

@@ -5,9 +5,8 @@ report's `tickets.by_policy_version` from it."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from reporting.domain.periods import utc_day
 from reporting.domain.tickets import ClockOutcome, Tally
@@ -20,8 +19,7 @@ aggregate's primary key cannot hold nulls."""
 VersionKey = tuple[str | None, int | None]
 
 
-@dataclass(frozen=True, slots=True)
-class VersionDay:
+class VersionDay(NamedTuple):
     """A contribution to (or, negated, a withdrawal from) one row of `clock_version_days`."""
 
     service: str
@@ -60,7 +58,7 @@ def version_days(clock: ClockOutcome) -> list[VersionDay]:
 def version_delta(old: ClockOutcome | None, new: ClockOutcome) -> list[VersionDay]:
     """Replacing `old` by `new`: the old contribution out (under its version), the new one in."""
     before = [] if old is None else version_days(old)
-    return [replace(d, met=-d.met, breached=-d.breached) for d in before] + version_days(new)
+    return [d._replace(met=-d.met, breached=-d.breached) for d in before] + version_days(new)
 
 
 def sum_version_days(rows: Iterable[VersionDay]) -> list[VersionDay]:
@@ -69,7 +67,7 @@ def sum_version_days(rows: Iterable[VersionDay]) -> list[VersionDay]:
     for r in rows:
         have = out.get(r.key)
         if have is not None:
-            r = replace(have, met=have.met + r.met, breached=have.breached + r.breached)
+            r = have._replace(met=have.met + r.met, breached=have.breached + r.breached)
         out[r.key] = r
     return [d for d in out.values() if d.met or d.breached]
 

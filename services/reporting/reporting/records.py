@@ -1,0 +1,99 @@
+"""Ticket events decoded lean: the JSON of an event as ingest writes it read straight into the
+view the read model folds, without building the `TicketEvent` model; anything else (an unusual
+field, a name or timestamp of another form, a missing id) goes through the model, which decides.
+
+The lean path accepts only what the model accepts and yields what `ticket_view` of the model
+yields, so a record's fate and its effect on the read model do not depend on the path it took.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from pacta.durations import datetime_to_ms
+from pacta.events import TicketEvent
+from reporting.domain.instants import hour_start_ms
+from reporting.domain.ticket_life import TicketEventView
+
+
+def ticket_id_of(e: TicketEvent) -> str:
+    # ingest always sets an id; a record produced without one is identified by its content
+    return e.id or e.content_id()
+
+
+def ticket_view(e: TicketEvent) -> TicketEventView:
+    return TicketEventView(
+        event_id=ticket_id_of(e),
+        occurred_ms=datetime_to_ms(e.occurred_at),
+        ticket_id=e.ticket_id,
+        service=e.service,
+        type=e.type,
+        action=e.action,
+        priority=e.priority,
+        outcome=e.outcome,
+    )
+
+
+def decode_ticket(raw: bytes) -> TicketEventView:
+    """The view of a ticket event record; raises what `TicketEvent.model_validate_json` raises
+    for a record it refuses."""
+    view = _lean(raw)
+    return ticket_view(TicketEvent.model_validate_json(raw)) if view is None else view
+
+
+# Names the model takes as they are: printable ASCII without surrounding spaces (it strips
+# names and refuses control and invisible characters). Instants in the forms Pacta writes.
+_Name = Annotated[str, StringConstraints(pattern=r"^[!-~](?:[ -~]{0,198}[!-~])?$")]
+_Text = Annotated[str, StringConstraints(max_length=4096, pattern=r"^[^\x00]*$")]
+_Short = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00]*$")]
+_Status = Annotated[str, StringConstraints(max_length=100, pattern=r"^[^\x00]*$")]
+_Instant = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-5][0-9]:[0-5][0-9](?:\.[0-9]{3})?Z$"
+    ),
+]
+
+
+class _PlainTicketEvent(BaseModel):
+    """The plain shape of `TicketEvent`: every field the model knows, each in a form the model
+    takes unchanged; checked in pydantic-core without a Python validator."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: _Name
+    occurred_at: _Instant
+    source: _Name | None = None
+    summary: _Text | None = None
+    labels: Annotated[dict[str, str], Field(max_length=0)] | None = None
+    received_at: _Instant | None = None
+    ticket_id: _Name
+    service: _Name
+    type: Literal["incident", "service_request", "problem", "change"] = "incident"
+    priority: Literal["P1", "P2", "P3", "P4"] | None = None
+    action: Literal["created", "updated", "responded", "resolved", "closed", "reopened"]
+    status: _Status | None = None
+    customer: _Name | None = None
+    outcome: Literal["successful", "failed"] | None = None
+    assignee: _Short | None = None
+
+
+def _lean(raw: bytes) -> TicketEventView | None:
+    """The view, or None where only the model can tell."""
+    try:
+        e = _PlainTicketEvent.model_validate_json(raw)
+    except ValidationError:
+        return None
+    occurred = e.occurred_at
+    start = hour_start_ms(occurred[:14])
+    received = e.received_at
+    if start is None or (received is not None and hour_start_ms(received[:14]) is None):
+        return None  # no such day or hour: the model says what is wrong
+    occurred_ms = start + int(occurred[14:16]) * 60_000 + int(occurred[17:19]) * 1000
+    if len(occurred) == 24:
+        occurred_ms += int(occurred[20:23])
+    return TicketEventView(
+        e.id, occurred_ms, e.ticket_id, e.service, e.type, e.action, e.priority, e.outcome
+    )

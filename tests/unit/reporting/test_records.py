@@ -1,0 +1,99 @@
+"""The lean decoding of ticket events and instants: whatever path a record takes, it is
+refused or taken exactly as the `TicketEvent` model and the strict timestamp parser do."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import orjson
+import pytest
+
+from pacta.durations import format_timestamp_ms, parse_timestamp_ms
+from pacta.events import TicketEvent
+from reporting.domain.instants import instant_ms
+from reporting.records import _lean, decode_ticket, ticket_view
+
+BASE = {
+    "id": "T1-0",
+    "occurred_at": "2026-01-03T04:05:06.123Z",
+    "ticket_id": "T1",
+    "service": "svc-001",
+    "type": "incident",
+    "priority": "P2",
+    "action": "created",
+    "received_at": "2026-01-03T04:05:07Z",
+}
+VALUES: list[Any] = [
+    None, "", " ", "a", " a", "a ", "x" * 200, "x" * 201, "x" * 4097, "a\x00b", "a\x7fb", "é",
+    "a\u200bb", "\uff11", "2026-01-03T0\uff14:05:06Z", 1, 1.5, True, [], {}, {"k": "v"}, "2026-01-03T04:05:06Z",
+    "2026-01-03T04:05:06.1234Z", "2026-01-03T24:00:00Z", "2026-02-30T04:05:06Z",
+    "2026-01-03t04:05:06Z", "2026-01-03T04:05:06+01:00", "0999-01-03T04:05:06Z",
+    "2026-01-03T04:05:60Z", "2026-01-03 04:05:06Z", "2026-01-03T04:05:06.123z", "change",
+    "problem", "P1", "P5", "resolved", "closed", "successful", "failed", "x" * 101,
+]  # fmt: skip
+FIELDS = [*TicketEvent.model_fields, "extra"]
+
+
+def _model(raw: bytes) -> object:
+    try:
+        return ticket_view(TicketEvent.model_validate_json(raw))
+    except ValueError:  # pydantic's ValidationError is one
+        return "refused"
+
+
+def _variants() -> list[dict[str, Any]]:
+    rng = random.Random(3)
+    out = []
+    for name in FIELDS:
+        for value in [*VALUES, "absent"]:
+            out.append({k: v for k, v in {**BASE, name: value}.items() if v != "absent"})
+    for _ in range(3000):
+        event = dict(BASE)
+        for name in rng.sample(FIELDS, rng.randrange(1, 4)):
+            event[name] = rng.choice([*VALUES, "absent"])
+        out.append({k: v for k, v in event.items() if v != "absent"})
+    return out
+
+
+def test_the_lean_path_takes_only_what_the_model_takes_and_as_it_does() -> None:
+    taken = 0
+    for event in _variants():
+        raw = orjson.dumps(event)
+        lean = _lean(raw)
+        if lean is not None:
+            taken += 1
+            assert lean == _model(raw), event
+        assert (_model(raw) == "refused") == _refused(raw), event
+    assert taken > 500  # the plain shapes do take the lean path
+
+
+def _refused(raw: bytes) -> bool:
+    try:
+        decode_ticket(raw)
+    except ValueError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("raw", [b"", b"null", b"[]", b"{", b'{"id": "a"}', b"\xff"])
+def test_what_is_no_ticket_event_is_refused(raw: bytes) -> None:
+    assert _lean(raw) is None
+    assert _refused(raw)
+
+
+def test_instants_read_as_the_strict_parser_reads_them() -> None:
+    rng = random.Random(1)
+    texts = [format_timestamp_ms(rng.randrange(-(10**13), 2 * 10**13)) for _ in range(3000)]
+    texts += [t.replace(".000Z", "Z") for t in texts]
+    texts += [v for v in VALUES if isinstance(v, str)] + ["2026-13-01T00:00:00Z", "abc" * 8]
+    for text in texts:
+        try:
+            expected: object = parse_timestamp_ms(text)
+        except ValueError as exc:
+            expected = str(exc)
+        try:
+            got: object = instant_ms(text)
+        except ValueError as exc:
+            got = str(exc)
+        assert got == expected, text
