@@ -203,10 +203,22 @@ class RequestTimer:
             observe_request(scope, status, started)
 
 
+#: The histogram's child per (method, route, status), so a request pays no label lookup (its
+#: validation, string conversion and lock); bounded as the label values are.
+_timers: dict[tuple[str, str, int], Any] = {}
+MAX_TIMERS = 1000
+
+
 def observe_request(scope: Scope, status: int, started: float) -> None:
     """Record a request's duration (since `started`, perf_counter) by route template."""
-    route = getattr(scope.get("route"), "path", "unmatched")
-    HTTP_SECONDS.labels(scope["method"], route, str(status)).observe(time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    key = (scope["method"], getattr(scope.get("route"), "path", "unmatched"), status)
+    timer = _timers.get(key)
+    if timer is None:
+        if len(_timers) >= MAX_TIMERS:
+            _timers.clear()
+        timer = _timers[key] = HTTP_SECONDS.labels(key[0], key[1], str(status))
+    timer.observe(elapsed)
 
 
 def health_router() -> APIRouter:

@@ -152,11 +152,26 @@ def _count(events: list[Event], fresh: list[Event], kind: str) -> None:
     for event in fresh:
         totals[event.source][1] += 1
     for src, (n_all, n_new) in totals.items():
-        label = source_label(src)
+        received, duplicated = _counters(source_label(src), kind)
         if n_new:
-            EVENTS_RECEIVED.labels(label, kind).inc(n_new)
+            received.inc(n_new)
         if n_all > n_new:
-            EVENTS_DUPLICATED.labels(label, kind).inc(n_all - n_new)
+            duplicated.inc(n_all - n_new)
+
+
+#: The two counters' children per (source label, kind): a request pays no label lookup. As
+#: bounded as the labels (`source_label` caps the sources).
+_children: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+
+def _counters(label: str, kind: str) -> tuple[Any, Any]:
+    pair = _children.get((label, kind))
+    if pair is None:
+        pair = _children[label, kind] = (
+            EVENTS_RECEIVED.labels(label, kind),
+            EVENTS_DUPLICATED.labels(label, kind),
+        )
+    return pair
 
 
 def _debug() -> bool:
