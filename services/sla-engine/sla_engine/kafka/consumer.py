@@ -9,7 +9,6 @@ from aiokafka import TopicPartition
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pacta.clock import now_ms
-from pacta.db import claim_events
 from pacta.durations import datetime_to_ms
 from pacta.events import TICKETS_TOPIC, MonitoringEvent, TicketEvent
 from pacta.kafka import BatchHandler, Record, decode_events
@@ -19,8 +18,7 @@ from sla_engine.clocks.keeper import ClockKeeper
 from sla_engine.clocks.store import ClockFenceError
 from sla_engine.kafka.outbox import enqueued_in
 from sla_engine.metrics import EVENTS_APPLIED, WATERMARK_BEHIND
-from sla_engine.store import SCHEMA
-from sla_engine.store.journal import journal_monitoring, journal_tickets
+from sla_engine.store.journal import claim_and_journal
 
 log = get_logger(__name__)
 FENCE_RETRIES = 5
@@ -58,12 +56,16 @@ def make_handler(
         try:
             async with db.begin() as conn:
                 enqueued_in(conn)  # forget what an earlier user of the connection left
-                new = await claim_events(conn, SCHEMA, [e.id for e in events if e.id])
+                # an event without an id cannot be claimed, so it is never applied
+                new, all_bodies = await claim_and_journal(
+                    conn,
+                    tickets=[e for e in events if isinstance(e, TicketEvent) and e.id],
+                    monitoring=[e for e in events if isinstance(e, MonitoringEvent) and e.id],
+                )
                 fresh = [e for e in events if e.id in new]
                 tickets = [e for e in fresh if isinstance(e, TicketEvent)]
                 monitoring = [e for e in fresh if isinstance(e, MonitoringEvent)]
-                bodies = await journal_tickets(conn, events=tickets)
-                await journal_monitoring(conn, events=monitoring)
+                bodies = [b for b in all_bodies if b.get("id") in new]
                 touched = sorted({e.ticket_id for e in tickets})
                 await keeper.apply_tickets(conn, tickets, bodies)
                 if outages is not None and monitoring:

@@ -203,44 +203,47 @@ class Relay:
 
     async def relay_once(self) -> int:
         """One round: up to `batch` records (rows, or the records of bundles) in seq order,
-        sent and then deleted; returns how many records, `batch` if more are waiting."""
+        taken off the outbox, sent, and the deletion committed once Kafka acknowledged them
+        (a failed send rolls it back: the rows stay for the next round); returns how many
+        records, `batch` if more are waiting."""
         async with self.engine.begin() as conn:
             # the driver's own records: a round holds thousands of rows, and SQLAlchemy's
             # row objects around them cost more than the rows themselves
             raw = await driver_connection(conn)
-            heads = await raw.fetch(
-                "SELECT seq, ce_type, key FROM sla_engine.outbox "
-                "ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
-                self.batch,
-            )
-            seqs: list[int] = []
-            count, more = 0, False
-            for seq, ce_type, key in heads:
-                size = int(key) if ce_type == BUNDLE_TYPE else 1
-                if seqs and count + size > self.batch:
-                    more = True  # the rest stays for the next round (unlocked at commit)
-                    break
-                seqs.append(seq)
-                count += size
-            if not seqs:
+            rows = await raw.fetch(_TAKE, self.batch, BUNDLE_TYPE)
+            if not rows:
                 OUTBOX_PENDING.set(0)
                 return 0
-            rows = await raw.fetch(
-                "SELECT topic, key, record_id, ce_type, ce_time, body FROM sla_engine.outbox "
-                "WHERE seq = ANY($1::bigint[]) ORDER BY seq",
-                seqs,
-            )
             records: list[OutboxRecord] = []
-            for topic, key, rid, ce_type, ce_time, body in rows:
+            count = 0
+            for _seq, topic, key, rid, ce_type, ce_time, body, _heads in rows:
                 if ce_type == BUNDLE_TYPE:
-                    records += unpack(body)
+                    part = unpack(body)
+                    records += part
+                    count += len(part)
                     continue
                 # null: a row written before the column was (read the time from the body)
                 occurred = ce_time if ce_time is not None else _ce_time(_parse(body))
                 # a None body is a tombstone, sent as a record without a value
                 records.append(OutboxRecord(topic, key, rid, ce_type, occurred, body))
+                count += 1
             await self.sender.send(self.producer, [kafka_record(r) for r in records], timeout=10.0)
-            await raw.execute("DELETE FROM sla_engine.outbox WHERE seq = ANY($1::bigint[])", seqs)
-        more = more or len(heads) == self.batch
+        heads = rows[0][7]
+        more = heads == self.batch or len(rows) < heads
         OUTBOX_PENDING.set(count if more else 0)
         return max(count, self.batch) if more else count
+
+
+_TAKE = (
+    # the first `$1` rows in seq order that no other round holds, and of them as many as hold
+    # at most `$1` records (a bundle holds its count, in `key`), the first one always; deleted
+    # in the round's transaction, which commits only once Kafka acknowledged what it returns
+    "WITH heads AS (SELECT seq, ce_type, key FROM sla_engine.outbox "
+    "ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED), "
+    "taken AS (SELECT seq FROM (SELECT seq, row_number() OVER w AS n, "
+    "sum(CASE WHEN ce_type = $2 THEN CAST(key AS integer) ELSE 1 END) OVER w AS upto "
+    "FROM heads WINDOW w AS (ORDER BY seq)) h WHERE n = 1 OR upto <= $1), "
+    "gone AS (DELETE FROM sla_engine.outbox o USING taken t WHERE o.seq = t.seq "
+    "RETURNING o.seq, o.topic, o.key, o.record_id, o.ce_type, o.ce_time, o.body) "
+    "SELECT gone.*, (SELECT count(*) FROM heads) FROM gone ORDER BY seq"
+)

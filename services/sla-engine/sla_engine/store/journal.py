@@ -28,6 +28,53 @@ class TicketBody(TypedDict, total=False):
     labels: dict[str, str]
 
 
+_CLAIM_AND_JOURNAL = (
+    # data-modifying CTEs run on one snapshot: the journals take only the ids the inbox claim
+    # returned, so an event redelivered is neither claimed nor journaled twice
+    "WITH claimed AS (INSERT INTO sla_engine.inbox (event_id) "
+    "SELECT unnest(CAST(:ids AS text[])) ON CONFLICT DO NOTHING RETURNING event_id), "
+    "tickets AS (INSERT INTO sla_engine.ticket_events (event_id, ticket_id, occurred_at, body) "
+    "SELECT i, t, a, CAST(b AS jsonb) FROM unnest(CAST(:t_ids AS text[]), "
+    "CAST(:t_tickets AS text[]), CAST(:t_ats AS timestamptz[]), CAST(:t_bodies AS text[])) "
+    "AS r(i, t, a, b) WHERE i IN (SELECT event_id FROM claimed) ON CONFLICT DO NOTHING), "
+    "monitoring AS (INSERT INTO sla_engine.monitoring_events "
+    "(event_id, service, check_name, occurred_at, body) "
+    "SELECT i, s, c, a, CAST(b AS jsonb) FROM unnest(CAST(:m_ids AS text[]), "
+    "CAST(:m_services AS text[]), CAST(:m_checks AS text[]), CAST(:m_ats AS timestamptz[]), "
+    "CAST(:m_bodies AS text[])) AS r(i, s, c, a, b) "
+    "WHERE i IN (SELECT event_id FROM claimed) ON CONFLICT DO NOTHING) "
+    "SELECT event_id FROM claimed"
+)
+
+
+async def claim_and_journal(
+    conn: AsyncConnection, *, tickets: list[TicketEvent], monitoring: list[MonitoringEvent]
+) -> tuple[set[str], list[TicketBody]]:
+    """Claim the events' ids in the inbox and journal those claimed for the first time, in one
+    statement (one round trip for both); returns the ids claimed now and the journaled body of
+    every ticket event, in the order given (what a replay of a ticket with no earlier events
+    reads instead of the journal). Every event must have an id."""
+    if not tickets and not monitoring:
+        return set(), []
+    bodies = [cast(TicketBody, e.model_dump(mode="json")) for e in tickets]
+    result = await conn.execute(
+        sa.text(_CLAIM_AND_JOURNAL),
+        {
+            "ids": [e.id for e in tickets] + [e.id for e in monitoring],
+            "t_ids": [e.id for e in tickets],
+            "t_tickets": [e.ticket_id for e in tickets],
+            "t_ats": [e.occurred_at for e in tickets],
+            "t_bodies": [orjson.dumps(body).decode() for body in bodies],
+            "m_ids": [e.id for e in monitoring],
+            "m_services": [e.service for e in monitoring],
+            "m_checks": [e.check for e in monitoring],
+            "m_ats": [e.occurred_at for e in monitoring],
+            "m_bodies": [orjson.dumps(e.model_dump(mode="json")).decode() for e in monitoring],
+        },
+    )
+    return {r[0] for r in result}, bodies
+
+
 async def journal_tickets(conn: AsyncConnection, *, events: list[TicketEvent]) -> list[TicketBody]:
     """Journal the events; returns their bodies as journaled, in the same order (what a
     replay of a ticket with no earlier events reads instead of the journal)."""
