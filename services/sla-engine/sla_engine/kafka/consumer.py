@@ -57,7 +57,7 @@ def make_handler(
             async with db.begin() as conn:
                 enqueued_in(conn)  # forget what an earlier user of the connection left
                 # an event without an id cannot be claimed, so it is never applied
-                new, all_bodies = await claim_and_journal(
+                new = await claim_and_journal(
                     conn,
                     tickets=[e for e in events if isinstance(e, TicketEvent) and e.id],
                     monitoring=[e for e in events if isinstance(e, MonitoringEvent) and e.id],
@@ -65,9 +65,8 @@ def make_handler(
                 fresh = [e for e in events if e.id in new]
                 tickets = [e for e in fresh if isinstance(e, TicketEvent)]
                 monitoring = [e for e in fresh if isinstance(e, MonitoringEvent)]
-                bodies = [b for b in all_bodies if b.get("id") in new]
                 touched = sorted({e.ticket_id for e in tickets})
-                await keeper.apply_tickets(conn, tickets, bodies)
+                await keeper.apply_tickets(conn, tickets, journaled=True)
                 if outages is not None and monitoring:
                     await outages.apply(conn, monitoring)
                 # a batch of repeats writes no outbox record: waking the relay for it would
