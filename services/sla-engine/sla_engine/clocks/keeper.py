@@ -217,6 +217,10 @@ class ClockKeeper:
             ticket.version = previous.version if previous else versions.get(ticket_id, 0)
             ticket.counted = previous.counted if previous else 0  # what the gauge holds of it
             ticket.emitted = {k: body_stamp(b) for k, b in standing.get(ticket_id, {}).items()}
+            # its first events, all in this batch: nothing of it was ever signalled or retracted
+            ticket.never_retracted = ticket_id in fresh or (
+                previous is not None and previous.never_retracted
+            )
             outcome = replay_all(
                 ticket,
                 (clock_event_body(b) for b in bodies),
