@@ -54,16 +54,18 @@ def make_handler(
         ticket_events = [e for e in decoded if type(e) is TicketEvent]
         observe_backlog(keeper, records, ticket_events, highwater)
         # an event without an id cannot be claimed, so it is never applied
-        ticket_ids = [e for e in ticket_events if e.id]
-        monitoring_ids = [e for e in decoded if type(e) is MonitoringEvent and e.id]
+        claimable_tickets = [e for e in ticket_events if e.id]
+        claimable_monitoring = [e for e in decoded if type(e) is MonitoringEvent and e.id]
         touched: list[str] = []
         enqueued = True
         try:
             async with db.begin() as conn:
                 enqueued_in(conn)  # forget what an earlier user of the connection left
-                new = await claim_and_journal(conn, tickets=ticket_ids, monitoring=monitoring_ids)
-                tickets = [e for e in ticket_ids if e.id in new]
-                monitoring = [e for e in monitoring_ids if e.id in new]
+                new = await claim_and_journal(
+                    conn, tickets=claimable_tickets, monitoring=claimable_monitoring
+                )
+                tickets = [e for e in claimable_tickets if e.id in new]
+                monitoring = [e for e in claimable_monitoring if e.id in new]
                 touched = sorted({e.ticket_id for e in tickets})
                 await keeper.apply_tickets(conn, tickets, journaled=True)
                 if outages is not None and monitoring:

@@ -3,7 +3,7 @@ replay reads of it."""
 
 from __future__ import annotations
 
-from typing import TypedDict, cast
+from typing import TypedDict
 
 import orjson
 import sqlalchemy as sa
@@ -90,30 +90,6 @@ def journal_body(event: TicketEvent) -> TicketBody:
         "occurred_at": event.occurred_at.isoformat().replace("+00:00", "Z"),
         "labels": event.labels,
     }
-
-
-async def journal_tickets(conn: AsyncConnection, *, events: list[TicketEvent]) -> list[TicketBody]:
-    """Journal the events; returns their bodies as journaled, in the same order (what a
-    replay of a ticket with no earlier events reads instead of the journal)."""
-    if not events:
-        return []
-    bodies = [cast(TicketBody, e.model_dump(mode="json")) for e in events]
-    # the rows as arrays (one statement, each body parsed once as the jsonb it is kept as)
-    await conn.execute(
-        sa.text(
-            "INSERT INTO sla_engine.ticket_events (event_id, ticket_id, occurred_at, body) "
-            "SELECT i, t, a, CAST(b AS jsonb) FROM unnest(CAST(:ids AS text[]), "
-            "CAST(:tickets AS text[]), CAST(:ats AS timestamptz[]), CAST(:bodies AS text[])) "
-            "AS r(i, t, a, b) ON CONFLICT DO NOTHING"
-        ),
-        {
-            "ids": [e.id for e in events],
-            "tickets": [e.ticket_id for e in events],
-            "ats": [e.occurred_at for e in events],
-            "bodies": [orjson.dumps(body).decode() for body in bodies],
-        },
-    )
-    return bodies
 
 
 async def journaled_before(
