@@ -104,7 +104,7 @@ async def run(events: int, batch: int, profile: str | None, monitoring: bool = F
             kafka_bootstrap=KAFKA, database_url=env.database_url, topic_prefix=env.topic_prefix
         )
         await migrate(settings.database_url, SCHEMA, MIGRATIONS)
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, pre_ping=False)  # as the engine runs
         async with engine.begin() as conn:
             await put_resource(conn, kind="policy", name=POLICY, body=POLICY_BODY)
             registry = await load_registry(conn)

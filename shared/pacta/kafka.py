@@ -411,8 +411,11 @@ class BatchProducer:
             async with asyncio.timeout(timeout):
                 batches: dict[tuple[str, int], Any] = {}
                 futures: list[asyncio.Future[Any]] = []
+                seen: dict[tuple[str, bytes], tuple[str, int]] = {}  # a few keys, many records
                 for topic, key, value, headers in records:
-                    tp = (topic, await self._keys.of(producer, topic, key))
+                    tp = seen.get((topic, key))
+                    if tp is None:
+                        tp = seen[(topic, key)] = (topic, await self._keys.of(producer, topic, key))
                     batch = batches.get(tp)
                     if (
                         batch is None

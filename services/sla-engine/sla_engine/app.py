@@ -10,12 +10,14 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pacta.events import MONITORING_TOPIC, TICKETS_TOPIC, topic_name
-from pacta.kafka import BatchHandler, create_producer, start_with_retry
+from pacta.kafka import BatchHandler, create_producer, is_transient, start_with_retry
 from pacta.logs import get_logger
+from pacta.problems import problem_response
 from pacta.runtime import consumer_lifespan
 from pacta.tasks import stop_tasks
 from pacta.web import create_base_app
@@ -129,7 +131,8 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
         # the time goes"); and what start-up built (modules, the book) lives on, out of its way
         gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
         gc.freeze()
-        producer = create_producer(settings, client_id="pacta-sla-engine")
+        # the relay hands over whole record batches: lingering would only delay each ack
+        producer = create_producer(settings, client_id="pacta-sla-engine", linger_ms=0)
         stop = asyncio.Event()
         relay = Relay(engine, producer, batch=2000)
         keeper.on_commit.append(relay.notify)
@@ -184,6 +187,9 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
         # signals, outbox) are paid once for this many events, and more of a ticket's events
         # share a batch, so fewer deadlines pass between them (docs/design.md, Apply rate)
         max_records=10_000,
+        # no test round trip per checkout (one per consumed batch, relay and timer round):
+        # they retry what met a broken connection, and the API answers 503 (below)
+        pre_ping=False,
     )
     app = create_base_app(
         title="Pacta sla-engine",
@@ -194,4 +200,20 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
     app.include_router(router)
     app.include_router(clocks_router)
     app.include_router(versions_router)
+    app.add_exception_handler(sa_exc.DBAPIError, _database_away)
     return app
+
+
+async def _database_away(request: Request, exc: Exception) -> Response:
+    """A request that met a broken database connection (PostgreSQL restarted: the pool does
+    not test connections before use) is worth retrying: 503 with Retry-After, not a 500."""
+    if not is_transient(exc):
+        log.exception("unhandled error", path=request.url.path)
+        return problem_response(500, "Internal error", instance=request.url.path)
+    return problem_response(
+        503,
+        "Service unavailable",
+        "the database did not answer; retry",
+        instance=request.url.path,
+        headers={"Retry-After": "1"},
+    )

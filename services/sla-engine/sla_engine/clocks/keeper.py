@@ -38,7 +38,13 @@ from sla_engine.domain.watermarks import Watermarks
 from sla_engine.kafka.ownership import partition_of
 from sla_engine.metrics import DETECTION_LAG
 from sla_engine.resources.registry import Registry, load_registry
-from sla_engine.store.journal import TicketBody, journaled_before, known_since, ticket_logs
+from sla_engine.store.journal import (
+    TicketBody,
+    journal_body,
+    journaled_before,
+    known_since,
+    ticket_logs,
+)
 from sla_engine.store.signals import SignalKey, standing_signals
 from sla_engine.timers import still_running
 
@@ -95,14 +101,14 @@ class ClockKeeper:
         self,
         conn: AsyncConnection,
         events: list[TicketEvent],
-        bodies: list[TicketBody] | None = None,
+        journaled: bool = False,
     ) -> list[str]:
-        """Apply journaled ticket events (`bodies`: theirs as journaled, in order); returns the
-        touched ticket ids (evict them if the transaction fails, since memory changed before
-        the commit)."""
+        """Apply ticket events (`journaled`: journaled in this transaction, so a ticket with no
+        earlier events is replayed from them, not read back); returns the touched ticket ids
+        (evict them if the transaction fails, since memory changed before the commit)."""
         self.book.remember_rules(True)
         try:
-            return await self._apply_tickets(conn, events, bodies)
+            return await self._apply_tickets(conn, events, journaled)
         finally:
             self.book.remember_rules(False)
 
@@ -110,7 +116,7 @@ class ClockKeeper:
         self,
         conn: AsyncConnection,
         events: list[TicketEvent],
-        bodies: list[TicketBody] | None,
+        journaled: bool,
     ) -> list[str]:
         by_ticket: dict[str, list[TicketEvent]] = {}
         for event in events:
@@ -133,13 +139,10 @@ class ClockKeeper:
                     outcome = Outcome(outcome.intents, outcome.retracted)  # every row: new labels
                 outcomes.append((ticket, outcome))
         batch = None
-        if bodies is not None:
+        if journaled:
             # in event time, as the journal is read (the instant itself, not its text)
-            journaled: dict[str, list[tuple[TicketEvent, TicketBody]]] = {}
-            for event, body in zip(events, bodies, strict=True):
-                journaled.setdefault(event.ticket_id, []).append((event, body))
             batch = {
-                t: [b for _e, b in sorted(journaled[t], key=lambda p: p[0].occurred_at)]
+                t: [journal_body(e) for e in sorted(by_ticket[t], key=lambda e: e.occurred_at)]
                 for t in replays
             }
         held = {t: stored_state(self.book.tickets[t]) for t in replays if t in self.book.tickets}
@@ -214,6 +217,10 @@ class ClockKeeper:
             ticket.version = previous.version if previous else versions.get(ticket_id, 0)
             ticket.counted = previous.counted if previous else 0  # what the gauge holds of it
             ticket.emitted = {k: body_stamp(b) for k, b in standing.get(ticket_id, {}).items()}
+            # its first events, all in this batch: nothing of it was ever signalled or retracted
+            ticket.never_retracted = ticket_id in fresh or (
+                previous is not None and previous.never_retracted
+            )
             outcome = replay_all(
                 ticket,
                 (clock_event_body(b) for b in bodies),

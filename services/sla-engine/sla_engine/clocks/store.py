@@ -53,18 +53,32 @@ def _save_clocks_sql() -> str:
     record = ", ".join(f"{c} {t}" for c, t in _CLOCK_TYPES.items())
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _CLOCK_COLUMNS[2:])
     return (
-        f"INSERT INTO sla_engine.clocks ({cols}) SELECT {values} "
-        f"FROM json_to_recordset(CAST(:rows AS json)) AS r({record}) "
+        # the rows given, and each ticket's newest version among them
+        f"WITH r AS (SELECT * FROM json_to_recordset(CAST(:rows AS json)) AS r({record})), "
+        "writing AS (SELECT ticket_id, max(version) AS v FROM r GROUP BY ticket_id), "
+        # the tickets' stored rows, locked (a concurrent writer waits for this commit), and
+        # each ticket's newest stored version
+        "held AS (SELECT ticket_id, max(version) AS v FROM (SELECT c.ticket_id, c.version "
+        "FROM sla_engine.clocks c WHERE c.ticket_id IN (SELECT ticket_id FROM writing) "
+        "ORDER BY c.ticket_id, c.metric FOR UPDATE) l GROUP BY ticket_id), "
+        "stale AS (SELECT ticket_id FROM writing JOIN held USING (ticket_id) "
+        "WHERE held.v <> writing.v - 1), "
+        # nothing is written if the fence failed for any of them
+        f"up AS (INSERT INTO sla_engine.clocks ({cols}) SELECT {values} FROM r "
+        "WHERE NOT EXISTS (SELECT 1 FROM stale) "
         f"ON CONFLICT (ticket_id, metric) DO UPDATE SET {updates} "
-        "WHERE sla_engine.clocks.version < EXCLUDED.version"
+        "WHERE sla_engine.clocks.version < EXCLUDED.version RETURNING 1) "
+        # the stale tickets; those new to the table, when a row was not written (another
+        # writer inserted it since: its version is not older)
+        "SELECT (SELECT array_agg(ticket_id ORDER BY ticket_id) FROM stale), "
+        "CASE WHEN (SELECT count(*) FROM up) <> (SELECT count(*) FROM r) "
+        "THEN coalesce((SELECT array_agg(ticket_id ORDER BY ticket_id) FROM writing "
+        "WHERE ticket_id NOT IN (SELECT ticket_id FROM held)), "
+        "ARRAY(SELECT ticket_id FROM writing ORDER BY ticket_id)) END"
     )
 
 
-_SAVE_CLOCKS = _save_clocks_sql()
-_LOCK_TICKETS = sa.text(
-    "SELECT ticket_id, version FROM sla_engine.clocks WHERE ticket_id = ANY(:ids) "
-    "ORDER BY ticket_id, metric FOR UPDATE"
-)
+_SAVE_CLOCKS = sa.text(_save_clocks_sql())
 
 
 class ClockFenceError(Exception):
@@ -84,26 +98,21 @@ async def save_clocks(conn: AsyncConnection, *, rows: list[ClockRow]) -> None:
     ticket's rows are locked first (a concurrent writer waits for this commit, then fails);
     should the fence fail, `ClockFenceError` is raised and nothing is written.
 
-    One statement for the whole batch, the rows as one JSON document (a per-row statement
+    One statement for the whole batch, lock, check and upsert (one round trip), the rows as one JSON document (a per-row statement
     costs the engine's one thread more than the database); should a clock appear twice, the
     later row is the one written, as one upsert after the other would leave it."""
     if not rows:
         return
     latest = {(r.ticket_id, r.metric): r for r in rows}
-    writing = {r.ticket_id: r.version for r in latest.values()}
-    held: dict[str, int] = {}
-    for ticket_id, version in await conn.execute(_LOCK_TICKETS, {"ids": sorted(writing)}):
-        held[ticket_id] = max(version, held.get(ticket_id, version))
-    stale = sorted(t for t, v in held.items() if v != writing[t] - 1)
-    if stale:
-        raise ClockFenceError(stale)
     result = await conn.execute(
-        sa.text(_SAVE_CLOCKS),
-        {"rows": orjson.dumps(list(latest.values())).decode()},
+        _SAVE_CLOCKS, {"rows": orjson.dumps(list(latest.values())).decode()}
     )
-    if result.rowcount != len(latest):
+    stale, unwritten = result.one()
+    if stale:
+        raise ClockFenceError(list(stale))
+    if unwritten is not None:
         # a ticket new to the table, inserted by another writer since the lock found no row
-        raise ClockFenceError(sorted(t for t in writing if t not in held))
+        raise ClockFenceError(list(unwritten))
 
 
 # Restoring a million open clocks: raw asyncpg, only the columns the keeper needs, labels as

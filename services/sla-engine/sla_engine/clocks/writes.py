@@ -73,10 +73,12 @@ class ClockWriter:
         if unread:
             standing = {**standing, **await standing_signals(conn, ticket_ids=unread)}
         # a condition signalled and retracted n times takes the id of occurrence n + 1
-        with_new = [t.ticket_id for t, o in outcomes if o.intents]
+        with_new = [t.ticket_id for t, o in outcomes if o.intents and not t.never_retracted]
         retracted = await retracted_counts(conn, ticket_ids=with_new)
         for ticket, outcome in outcomes:
             tickets.append(ticket)
+            if outcome.retracted:
+                ticket.never_retracted = False  # from now on its counts are read
             if outcome.unchanged:
                 skip[ticket.ticket_id] = frozenset(outcome.unchanged)
             # a moved signal is retracted and fired again in one go: the new one is the next

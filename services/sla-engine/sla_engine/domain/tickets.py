@@ -40,6 +40,9 @@ class Ticket:
     emitted: Mapping[SignalKey, Stamp] = field(default_factory=lambda: NOTHING)
     version: int = 0
     counted: int = 0  # this ticket's share of the keeper's open-clock gauge, as last counted
+    # True: none of its signals was ever retracted, as its holder knows from its first event
+    # on (the next occurrence of a condition is its first: no count to read)
+    never_retracted: bool = False
 
     @property
     def open(self) -> bool:

@@ -3,13 +3,12 @@ clocks) and the outage tracker (availability) apply it, all in one transaction."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from aiokafka import TopicPartition
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pacta.clock import now_ms
-from pacta.db import claim_events
 from pacta.durations import datetime_to_ms
 from pacta.events import TICKETS_TOPIC, MonitoringEvent, TicketEvent
 from pacta.kafka import BatchHandler, Record, decode_events
@@ -19,8 +18,7 @@ from sla_engine.clocks.keeper import ClockKeeper
 from sla_engine.clocks.store import ClockFenceError
 from sla_engine.kafka.outbox import enqueued_in
 from sla_engine.metrics import EVENTS_APPLIED, WATERMARK_BEHIND
-from sla_engine.store import SCHEMA
-from sla_engine.store.journal import journal_monitoring, journal_tickets
+from sla_engine.store.journal import claim_and_journal
 
 log = get_logger(__name__)
 FENCE_RETRIES = 5
@@ -51,21 +49,25 @@ def make_handler(
         await apply(records)
 
     async def apply(records: list[Record]) -> None:
-        events = [e for e in decode_events(records) if isinstance(e, MonitoringEvent | TicketEvent)]
-        observe_backlog(keeper, records, events, highwater)
+        decoded = decode_events(records)
+        # by exact type: an isinstance against pydantic's ABC metaclass costs a call per check
+        ticket_events = [e for e in decoded if type(e) is TicketEvent]
+        observe_backlog(keeper, records, ticket_events, highwater)
+        # an event without an id cannot be claimed, so it is never applied
+        claimable_tickets = [e for e in ticket_events if e.id]
+        claimable_monitoring = [e for e in decoded if type(e) is MonitoringEvent and e.id]
         touched: list[str] = []
         enqueued = True
         try:
             async with db.begin() as conn:
                 enqueued_in(conn)  # forget what an earlier user of the connection left
-                new = await claim_events(conn, SCHEMA, [e.id for e in events if e.id])
-                fresh = [e for e in events if e.id in new]
-                tickets = [e for e in fresh if isinstance(e, TicketEvent)]
-                monitoring = [e for e in fresh if isinstance(e, MonitoringEvent)]
-                bodies = await journal_tickets(conn, events=tickets)
-                await journal_monitoring(conn, events=monitoring)
+                new = await claim_and_journal(
+                    conn, tickets=claimable_tickets, monitoring=claimable_monitoring
+                )
+                tickets = [e for e in claimable_tickets if e.id in new]
+                monitoring = [e for e in claimable_monitoring if e.id in new]
                 touched = sorted({e.ticket_id for e in tickets})
-                await keeper.apply_tickets(conn, tickets, bodies)
+                await keeper.apply_tickets(conn, tickets, journaled=True)
                 if outages is not None and monitoring:
                     await outages.apply(conn, monitoring)
                 # a batch of repeats writes no outbox record: waking the relay for it would
@@ -81,8 +83,9 @@ def make_handler(
             outages.committed(ring=enqueued)
         EVENTS_APPLIED.labels("ticket").inc(len(tickets))
         EVENTS_APPLIED.labels("monitoring").inc(len(monitoring))
-        if fresh:
-            log.info("events applied", ids=[e.id for e in fresh][:20], count=len(fresh))
+        if tickets or monitoring:
+            ids = [e.id for e in tickets[:20]] + [e.id for e in monitoring[:20]]
+            log.info("events applied", ids=ids[:20], count=len(tickets) + len(monitoring))
 
     return handle
 
@@ -90,7 +93,7 @@ def make_handler(
 def observe_backlog(
     keeper: ClockKeeper,
     records: list[Record],
-    events: list[MonitoringEvent | TicketEvent],
+    events: Sequence[TicketEvent],
     highwater: Highwater | None = None,
 ) -> None:
     """Tell the keeper how far each tickets partition of the batch has got in event time
@@ -104,21 +107,22 @@ def observe_backlog(
     }
     seen: dict[int, list[int]] = {}
     for event in events:
-        if isinstance(event, TicketEvent) and event.ticket_id in partition:
+        if event.ticket_id in partition:
             seen.setdefault(partition[event.ticket_id], []).append(
                 datetime_to_ms(event.occurred_at)
             )
     lagging: set[int] = set()
     if highwater is not None:
-        last: dict[TopicPartition, int] = {}
+        last: dict[tuple[str, int], int] = {}
         for r in records:
-            if r.topic.endswith(TICKETS_TOPIC):
-                tp = TopicPartition(r.topic, r.partition)
-                last[tp] = max(r.offset, last.get(tp, -1))
-        for tp, offset in last.items():
-            high = highwater(tp)
-            if high is not None and high > offset + 1:
-                lagging.add(tp.partition)
+            key = (r.topic, r.partition)
+            if r.offset > last.get(key, -1):
+                last[key] = r.offset
+        for (topic, p), offset in last.items():
+            if topic.endswith(TICKETS_TOPIC):
+                high = highwater(TopicPartition(topic, p))
+                if high is not None and high > offset + 1:
+                    lagging.add(p)
     now = now_ms()
     keeper.marks.observe(keeper.partitions, seen, now, lagging)
     for p in seen:

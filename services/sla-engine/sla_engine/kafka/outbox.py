@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import weakref
 from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import cast
@@ -115,29 +117,36 @@ async def enqueue_raw(conn: AsyncConnection, records: Sequence[OutboxRecord]) ->
     if await _lz4(conn):
         # pglz would take three times as long over the bundles' JSON
         await conn.execute(sa.text("SET LOCAL default_toast_compression = lz4"))
+    parts = [records[n : n + BUNDLE_RECORDS] for n in range(0, len(records), BUNDLE_RECORDS)]
     await _insert(
         conn,
         [
             OutboxRecord("", str(len(part)), part[0].record_id, BUNDLE_TYPE, "", pack(part))
-            for part in (
-                records[n : n + BUNDLE_RECORDS] for n in range(0, len(records), BUNDLE_RECORDS)
-            )
+            for part in parts
         ],
+        parts,
     )
 
 
-async def _insert(conn: AsyncConnection, rows: Sequence[OutboxRecord]) -> None:
-    """One statement for all the rows, their `seq` in the order given."""
+async def _insert(
+    conn: AsyncConnection,
+    rows: Sequence[OutboxRecord],
+    parts: Sequence[Sequence[OutboxRecord]] | None = None,
+) -> None:
+    """One statement for all the rows, their `seq` in the order given; `parts`: the records
+    each row holds (None: each row is one), which this process's relay sends without reading
+    the row's body back (`Written`)."""
     if not rows:
         return
     conn.info[ENQUEUED] = True  # `enqueued_in`: the relay has something to send after the commit
-    await conn.execute(
+    result = await conn.execute(
         sa.text(
             "INSERT INTO sla_engine.outbox (topic, key, record_id, ce_type, ce_time, body) "
             "SELECT topic, key, rid, ce_type, ce_time, body FROM unnest(CAST(:topics AS text[]), "
             "CAST(:keys AS text[]), CAST(:rids AS text[]), CAST(:types AS text[]), "
             "CAST(:times AS text[]), CAST(:bodies AS bytea[])) "
-            "WITH ORDINALITY AS r(topic, key, rid, ce_type, ce_time, body, n) ORDER BY n"
+            "WITH ORDINALITY AS r(topic, key, rid, ce_type, ce_time, body, n) ORDER BY n "
+            "RETURNING seq"
         ),
         {
             "topics": [r.topic for r in rows],
@@ -148,6 +157,60 @@ async def _insert(conn: AsyncConnection, rows: Sequence[OutboxRecord]) -> None:
             "bodies": [r.value for r in rows],
         },
     )
+    # the sequence numbers the rows in the order inserted, the order given
+    seqs = sorted(r[0] for r in result)
+    written(conn.engine).add(seqs, parts if parts is not None else [[r] for r in rows])
+
+
+WRITTEN_RECORDS = 60_000
+"""Records `Written` holds at most (a backfill's batch or two); past that it forgets them all
+and the relay reads those rows' bodies back, as after a restart."""
+
+
+class Written:
+    """The records this process put on the outbox, by the seq of the row that holds them,
+    until a relay round takes that row: the relay then sends them as they are instead of
+    reading the row's body back and unpacking it. A row of a transaction that rolled back is
+    never taken (its seq is never seen again); a row another instance relayed neither: both
+    stay until the bound clears them."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, Sequence[OutboxRecord]] = {}
+        self.records = 0
+
+    def add(self, seqs: Sequence[int], parts: Sequence[Sequence[OutboxRecord]]) -> None:
+        if self.records > WRITTEN_RECORDS:
+            self.forget()
+        for seq, part in zip(seqs, parts, strict=True):
+            self.rows[seq] = part
+            self.records += len(part)
+
+    def forget(self) -> None:
+        """Forget every record held (the relay reads their rows back)."""
+        self.rows.clear()
+        self.records = 0
+
+    def lowest(self, n: int) -> list[int]:
+        """The `n` lowest seqs held (those a relay round, in seq order, may take)."""
+        return heapq.nsmallest(n, self.rows) if len(self.rows) > n else list(self.rows)
+
+    def take(self, seq: int) -> Sequence[OutboxRecord] | None:
+        part = self.rows.pop(seq, None)
+        if part is not None:
+            self.records -= len(part)
+        return part
+
+
+_WRITTEN: weakref.WeakKeyDictionary[object, Written] = weakref.WeakKeyDictionary()
+
+
+def written(engine: AsyncEngine) -> Written:
+    """The records written through `engine` (one database) not yet relayed."""
+    key = engine.sync_engine
+    found = _WRITTEN.get(key)
+    if found is None:
+        found = _WRITTEN[key] = Written()
+    return found
 
 
 _LZ4: list[bool] = []
@@ -203,44 +266,55 @@ class Relay:
 
     async def relay_once(self) -> int:
         """One round: up to `batch` records (rows, or the records of bundles) in seq order,
-        sent and then deleted; returns how many records, `batch` if more are waiting."""
+        taken off the outbox, sent, and the deletion committed once Kafka acknowledged them
+        (a failed send rolls it back: the rows stay for the next round); returns how many
+        records, `batch` if more are waiting. The records this process wrote are sent as it
+        wrote them (`Written`), the others read from their rows."""
+        held = written(self.engine)
         async with self.engine.begin() as conn:
             # the driver's own records: a round holds thousands of rows, and SQLAlchemy's
             # row objects around them cost more than the rows themselves
             raw = await driver_connection(conn)
-            heads = await raw.fetch(
-                "SELECT seq, ce_type, key FROM sla_engine.outbox "
-                "ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
-                self.batch,
-            )
-            seqs: list[int] = []
-            count, more = 0, False
-            for seq, ce_type, key in heads:
-                size = int(key) if ce_type == BUNDLE_TYPE else 1
-                if seqs and count + size > self.batch:
-                    more = True  # the rest stays for the next round (unlocked at commit)
-                    break
-                seqs.append(seq)
-                count += size
-            if not seqs:
+            rows = await raw.fetch(_TAKE, self.batch, BUNDLE_TYPE, held.lowest(self.batch))
+            if not rows:
                 OUTBOX_PENDING.set(0)
                 return 0
-            rows = await raw.fetch(
-                "SELECT topic, key, record_id, ce_type, ce_time, body FROM sla_engine.outbox "
-                "WHERE seq = ANY($1::bigint[]) ORDER BY seq",
-                seqs,
-            )
             records: list[OutboxRecord] = []
-            for topic, key, rid, ce_type, ce_time, body in rows:
-                if ce_type == BUNDLE_TYPE:
-                    records += unpack(body)
+            count = 0
+            for seq, topic, key, rid, ce_type, ce_time, body, _heads in rows:
+                part = held.take(seq)
+                if part is None and ce_type == BUNDLE_TYPE:
+                    part = unpack(body)
+                if part is not None:
+                    records += part
+                    count += len(part)
                     continue
                 # null: a row written before the column was (read the time from the body)
                 occurred = ce_time if ce_time is not None else _ce_time(_parse(body))
                 # a None body is a tombstone, sent as a record without a value
                 records.append(OutboxRecord(topic, key, rid, ce_type, occurred, body))
+                count += 1
             await self.sender.send(self.producer, [kafka_record(r) for r in records], timeout=10.0)
-            await raw.execute("DELETE FROM sla_engine.outbox WHERE seq = ANY($1::bigint[])", seqs)
-        more = more or len(heads) == self.batch
+        heads = rows[0][7]
+        more = heads == self.batch or len(rows) < heads
         OUTBOX_PENDING.set(count if more else 0)
         return max(count, self.batch) if more else count
+
+
+_TAKE = (
+    # the first `$1` rows in seq order that no other round holds, and of them as many as hold
+    # at most `$1` records (a bundle holds its count, in `key`), the first one always; deleted
+    # in the round's transaction, which commits only once Kafka acknowledged what it returns.
+    # The bodies of the rows in `$3` (this process holds their records) are not read back.
+    "WITH heads AS (SELECT seq, ce_type, key FROM sla_engine.outbox "
+    "ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED), "
+    "taken AS (SELECT seq FROM (SELECT seq, row_number() OVER w AS n, "
+    "sum(CASE WHEN ce_type = $2 THEN CAST(key AS integer) ELSE 1 END) OVER w AS upto "
+    "FROM heads WINDOW w AS (ORDER BY seq)) h WHERE n = 1 OR upto <= $1), "
+    "gone AS (DELETE FROM sla_engine.outbox o USING taken t WHERE o.seq = t.seq "
+    "RETURNING o.seq, o.topic, o.key, o.record_id, o.ce_type, o.ce_time, o.body) "
+    "SELECT g.seq, g.topic, g.key, g.record_id, g.ce_type, g.ce_time, "
+    "CASE WHEN h.seq IS NULL THEN g.body END, (SELECT count(*) FROM heads) "
+    "FROM gone g LEFT JOIN unnest(CAST($3 AS bigint[])) AS h(seq) ON h.seq = g.seq "
+    "ORDER BY g.seq"
+)

@@ -6,6 +6,7 @@ instances never both run a ticket's timers (and the signal table's unique id is 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 from aiokafka import TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
@@ -16,8 +17,10 @@ from pacta.logs import get_logger
 log = get_logger(__name__)
 
 
+@lru_cache(maxsize=1 << 16)
 def partition_of(key: str, partitions: int) -> int:
-    """The partition Kafka's default partitioner gives `key` (murmur2, as the Java client)."""
+    """The partition Kafka's default partitioner gives `key` (murmur2, as the Java client);
+    remembered, as murmur2 is pure Python and a ticket is asked for on each of its events."""
     return int((murmur2(key.encode()) & 0x7FFFFFFF) % partitions)
 
 

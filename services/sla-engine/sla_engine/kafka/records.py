@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from functools import cache
+from functools import lru_cache
 from typing import NamedTuple
 
 from pacta.events import SPEC_VERSION
@@ -31,22 +31,24 @@ class OutboxRecord(NamedTuple):
 
 def kafka_record(record: OutboxRecord) -> ProducerRecord:
     """The record on Kafka: its value under the CloudEvents Kafka binary binding."""
-    key = record.key.encode()
+    topic, key_text, record_id, ce_type, ce_time, value = record
+    key = _encoded(key_text)
     headers = [
         ("ce_specversion", _SPEC),
-        ("ce_id", record.record_id.encode()),
-        ("ce_type", _encoded(record.ce_type)),
+        ("ce_id", record_id.encode()),
+        ("ce_type", _encoded(ce_type)),
         ("ce_source", _SOURCE),
-        ("ce_time", record.ce_time.encode()),
+        ("ce_time", ce_time.encode()),
         ("ce_partitionkey", key),
         ("content-type", _JSON),
     ]
-    return ProducerRecord(record.topic, key, record.value, headers)
+    return ProducerRecord(topic, key, value, headers)
 
 
-@cache
-def _encoded(ce_type: str) -> bytes:
-    return ce_type.encode()
+@lru_cache(maxsize=4096)
+def _encoded(text: str) -> bytes:
+    """Types and keys (services) repeat: each encoded once."""
+    return text.encode()
 
 
 # ---- bundles: many records in one outbox row ---------------------------------------------------

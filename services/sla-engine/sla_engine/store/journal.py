@@ -3,7 +3,7 @@ replay reads of it."""
 
 from __future__ import annotations
 
-from typing import TypedDict, cast
+from typing import TypedDict
 
 import orjson
 import sqlalchemy as sa
@@ -28,28 +28,68 @@ class TicketBody(TypedDict, total=False):
     labels: dict[str, str]
 
 
-async def journal_tickets(conn: AsyncConnection, *, events: list[TicketEvent]) -> list[TicketBody]:
-    """Journal the events; returns their bodies as journaled, in the same order (what a
-    replay of a ticket with no earlier events reads instead of the journal)."""
-    if not events:
-        return []
-    bodies = [cast(TicketBody, e.model_dump(mode="json")) for e in events]
-    # the rows as arrays (one statement, each body parsed once as the jsonb it is kept as)
-    await conn.execute(
-        sa.text(
-            "INSERT INTO sla_engine.ticket_events (event_id, ticket_id, occurred_at, body) "
-            "SELECT i, t, a, CAST(b AS jsonb) FROM unnest(CAST(:ids AS text[]), "
-            "CAST(:tickets AS text[]), CAST(:ats AS timestamptz[]), CAST(:bodies AS text[])) "
-            "AS r(i, t, a, b) ON CONFLICT DO NOTHING"
-        ),
+_CLAIM_AND_JOURNAL = (
+    # data-modifying CTEs run on one snapshot: the journals take only the ids the inbox claim
+    # returned, so an event redelivered is neither claimed nor journaled twice
+    "WITH claimed AS (INSERT INTO sla_engine.inbox (event_id) "
+    "SELECT unnest(CAST(:ids AS text[])) ON CONFLICT DO NOTHING RETURNING event_id), "
+    "tickets AS (INSERT INTO sla_engine.ticket_events (event_id, ticket_id, occurred_at, body) "
+    "SELECT i, t, a, CAST(b AS jsonb) FROM unnest(CAST(:t_ids AS text[]), "
+    "CAST(:t_tickets AS text[]), CAST(:t_ats AS timestamptz[]), CAST(:t_bodies AS text[])) "
+    "AS r(i, t, a, b) WHERE i IN (SELECT event_id FROM claimed) ON CONFLICT DO NOTHING), "
+    "monitoring AS (INSERT INTO sla_engine.monitoring_events "
+    "(event_id, service, check_name, occurred_at, body) "
+    "SELECT i, s, c, a, CAST(b AS jsonb) FROM unnest(CAST(:m_ids AS text[]), "
+    "CAST(:m_services AS text[]), CAST(:m_checks AS text[]), CAST(:m_ats AS timestamptz[]), "
+    "CAST(:m_bodies AS text[])) AS r(i, s, c, a, b) "
+    "WHERE i IN (SELECT event_id FROM claimed) ON CONFLICT DO NOTHING) "
+    "SELECT event_id FROM claimed"
+)
+
+
+async def claim_and_journal(
+    conn: AsyncConnection, *, tickets: list[TicketEvent], monitoring: list[MonitoringEvent]
+) -> set[str]:
+    """Claim the events' ids in the inbox and journal those claimed for the first time, in one
+    statement (one round trip for both); returns the ids claimed now. Every event must have
+    an id. A ticket event is journaled as `journal_body` has it."""
+    if not tickets and not monitoring:
+        return set()
+    result = await conn.execute(
+        sa.text(_CLAIM_AND_JOURNAL),
         {
-            "ids": [e.id for e in events],
-            "tickets": [e.ticket_id for e in events],
-            "ats": [e.occurred_at for e in events],
-            "bodies": [orjson.dumps(body).decode() for body in bodies],
+            "ids": [e.id for e in tickets] + [e.id for e in monitoring],
+            "t_ids": [e.id for e in tickets],
+            "t_tickets": [e.ticket_id for e in tickets],
+            "t_ats": [e.occurred_at for e in tickets],
+            # the JSON of `journal_body`, written by the model's serializer in one step
+            "t_bodies": [e.model_dump_json() for e in tickets],
+            "m_ids": [e.id for e in monitoring],
+            "m_services": [e.service for e in monitoring],
+            "m_checks": [e.check for e in monitoring],
+            "m_ats": [e.occurred_at for e in monitoring],
+            "m_bodies": [e.model_dump_json() for e in monitoring],
         },
     )
-    return bodies
+    return {r[0] for r in result}
+
+
+def journal_body(event: TicketEvent) -> TicketBody:
+    """What a replay reads of a ticket event as the journal holds it: the keys `TicketBody`
+    lists (the others only ride along in the journal)."""
+    return {
+        "id": event.id,
+        "ticket_id": event.ticket_id,
+        "service": event.service,
+        "customer": event.customer,
+        "type": event.type,
+        "action": event.action,
+        "status": event.status,
+        "priority": event.priority,
+        # as pydantic writes it (in UTC, `Z`): the form `clocks.events.event_ms` reads fastest
+        "occurred_at": event.occurred_at.isoformat().replace("+00:00", "Z"),
+        "labels": event.labels,
+    }
 
 
 async def journaled_before(
