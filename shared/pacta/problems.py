@@ -7,9 +7,11 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from pacta.kafka import is_transient
 from pacta.logs import get_logger
 
 log = get_logger(__name__)
@@ -120,7 +122,21 @@ def install_problem_handlers(app: FastAPI) -> None:
         log.exception("unhandled error", path=request.url.path)
         return problem_response(500, "Internal error", instance=request.url.path)
 
+    async def on_database(request: Request, exc: Exception) -> Response:
+        # the pools do not test a connection before use (a round trip per checkout): a request
+        # that met one PostgreSQL dropped (a restart) is worth retrying, so 503, not a 500
+        if not is_transient(exc):
+            return await on_crash(request, exc)
+        return problem_response(
+            503,
+            "Service unavailable",
+            "the database did not answer; retry",
+            instance=request.url.path,
+            headers={"Retry-After": "1"},
+        )
+
     app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(sa_exc.DBAPIError, on_database)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_crash)

@@ -11,8 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
-from sqlalchemy import exc as sa_exc
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerting import config_file, delivery, dispatcher, live, report_delivery, store
@@ -29,9 +28,8 @@ from alerting.views import current_state
 from pacta.clock import now_ms
 from pacta.durations import ms_to_datetime
 from pacta.events import SIGNALS_TOPIC
-from pacta.kafka import ensure_topics, is_transient
+from pacta.kafka import ensure_topics
 from pacta.logs import get_logger
-from pacta.problems import problem_response
 from pacta.runtime import consumer_lifespan
 from pacta.tasks import stop_tasks
 from pacta.web import create_base_app
@@ -162,20 +160,4 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
     app.include_router(alerts_router)
     app.include_router(oncall_router)
     app.include_router(import_router)
-    app.add_exception_handler(sa_exc.DBAPIError, _database_away)
     return app
-
-
-async def _database_away(request: Request, exc: Exception) -> Response:
-    """A request that met a broken database connection (PostgreSQL restarted: the pool does
-    not test connections before use) is worth retrying: 503 with Retry-After, not a 500."""
-    if not is_transient(exc):
-        log.exception("unhandled error", path=request.url.path)
-        return problem_response(500, "Internal error", instance=request.url.path)
-    return problem_response(
-        503,
-        "Service unavailable",
-        "the database did not answer; retry",
-        instance=request.url.path,
-        headers={"Retry-After": "1"},
-    )

@@ -10,14 +10,12 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
-from fastapi import FastAPI, Request, Response
-from sqlalchemy import exc as sa_exc
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pacta.events import MONITORING_TOPIC, TICKETS_TOPIC, topic_name
-from pacta.kafka import BatchHandler, create_producer, is_transient, start_with_retry
+from pacta.kafka import BatchHandler, create_producer, start_with_retry
 from pacta.logs import get_logger
-from pacta.problems import problem_response
 from pacta.runtime import consumer_lifespan
 from pacta.tasks import stop_tasks
 from pacta.web import create_base_app
@@ -200,20 +198,4 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
     app.include_router(router)
     app.include_router(clocks_router)
     app.include_router(versions_router)
-    app.add_exception_handler(sa_exc.DBAPIError, _database_away)
     return app
-
-
-async def _database_away(request: Request, exc: Exception) -> Response:
-    """A request that met a broken database connection (PostgreSQL restarted: the pool does
-    not test connections before use) is worth retrying: 503 with Retry-After, not a 500."""
-    if not is_transient(exc):
-        log.exception("unhandled error", path=request.url.path)
-        return problem_response(500, "Internal error", instance=request.url.path)
-    return problem_response(
-        503,
-        "Service unavailable",
-        "the database did not answer; retry",
-        instance=request.url.path,
-        headers={"Retry-After": "1"},
-    )

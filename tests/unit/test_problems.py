@@ -1,0 +1,52 @@
+"""Every service's error answers: a database that went away is a 503 to retry, not a 500."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import exc as sa_exc
+
+from pacta.problems import install_problem_handlers
+
+
+class _Dropped(Exception):
+    sqlstate = "08006"  # connection_failure
+
+
+class _Refused(Exception):
+    sqlstate = "23505"  # unique_violation: the data, not the database
+
+
+def _app() -> FastAPI:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/dropped")
+    async def dropped() -> None:
+        raise sa_exc.DBAPIError("SELECT 1", None, _Dropped(), connection_invalidated=True)
+
+    @app.get("/refused")
+    async def refused() -> None:
+        raise sa_exc.IntegrityError("INSERT", None, _Refused())
+
+    return app
+
+
+async def _get(path: str) -> httpx.Response:
+    transport = httpx.ASGITransport(app=_app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        return await client.get(path)
+
+
+async def test_a_dropped_database_connection_answers_503_with_retry_after() -> None:
+    r = await _get("/dropped")
+    assert r.status_code == 503
+    assert r.headers["retry-after"] == "1"
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["detail"] == "the database did not answer; retry"
+
+
+async def test_an_error_in_the_data_is_still_a_500() -> None:
+    r = await _get("/refused")
+    assert r.status_code == 500
+    assert r.json()["title"] == "Internal error"
