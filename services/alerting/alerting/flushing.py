@@ -49,13 +49,17 @@ async def flush_due(
     leased: list[DeliveryRow] | None = None,
     known: Mapping[str, Alert] | None = None,
     locked: Sequence[GroupRow] | None = None,
+    members_of: Mapping[str, list[Alert]] | None = None,
+    history: Sequence[HistoryEntry] = (),
 ) -> int:
     """Flush the groups due at `now_ms` (only `keys` if given); a group another instance is
     flushing right now is skipped. Returns how many deliveries were queued. With `leased`,
     deliveries this process's worker has room for are written leased to it and added there,
     for the caller to hand over once its transaction committed. `known` are alerts as the
     caller's transaction wrote them (by id), not read back; `locked` are groups the caller
-    locked and read already (`changed_many`): the due ones among them flush, none is read again."""
+    locked and read already (`changed_many`): the due ones among them flush, none is read again.
+    `members_of` are the members of groups the caller formed (by key), not read back; `history`
+    are the caller's entries, written first with the flush's own."""
     if locked is not None:
         rows = sorted(
             (r for r in locked if r.state.next_flush_at_ms <= now_ms),
@@ -67,11 +71,17 @@ async def flush_due(
             limit = max(limit, len(keys))
         rows = await store.groups.due(conn, now_ms=now_ms, keys=keys, limit=limit)
     if not rows:
+        await store.alerts.add_history(conn, entries=history)
         return 0
-    members = await store.groups.members(conn, keys=[r.key for r in rows], known=known)
+    given = members_of or {}
+    members = dict(given)
+    others = [r.key for r in rows if r.key not in given]
+    if others:
+        members |= await store.groups.members(conn, keys=others, known=known)
     sources = await store.alerts.open_labels(conn) if ctx.live.inhibit else []
     # with `leased`, each delivery is written leased while the worker has room for its receiver
     batch = _Batch(ctx.delivery_room if leased is not None else None)
+    batch.history += history
     for row in rows:
         try:
             _flush(ctx, row, members.get(row.key, []), now_ms, sources, batch)
