@@ -170,11 +170,13 @@ def _flush(
                 muted=reason is not None,
             )
         )
-    calendars = ctx.live.calendars
-    muted = muting.time_muted(options.mute, options.active, calendars, now_ms)
-    turn = muting.next_time_change([*options.mute, *options.active], calendars, now_ms)
-    if turn is not None:
-        wake = turn if wake is None else min(wake, turn)
+    muted = False
+    if options.mute or options.active:
+        calendars = ctx.live.calendars
+        muted = muting.time_muted(options.mute, options.active, calendars, now_ms)
+        turn = muting.next_time_change([*options.mute, *options.active], calendars, now_ms)
+        if turn is not None:
+            wake = turn if wake is None else min(wake, turn)
     before = row.state
     decision = grouping.flush(
         before, members, now_ms, options.timing, time_muted=muted, wake_at_ms=wake
@@ -213,14 +215,15 @@ def _notify(
     entries = [ctx.entry(by_id[i], by_id[i].state, now_ms) for i in decision.firing]
     entries += [ctx.entry(by_id[i], "resolved", now_ms) for i in decision.resolved]
     status: Status = "firing" if decision.firing else "resolved"
-    told = {grouping.alert_of(f) for f in before.notified}
     # what is news in this notification: the latency metric measures from its detection
     fresh = {
-        a.id
-        for a in alerts
-        if a.id in decision.firing
-        and grouping.fingerprint(a.id, a.signal.signal_id) not in before.notified
-    } | (set(decision.resolved) & told)
+        i
+        for i in decision.firing
+        if grouping.fingerprint(i, by_id[i].signal.signal_id) not in before.notified
+    }
+    if decision.resolved:
+        told = {grouping.alert_of(f) for f in before.notified}
+        fresh |= set(decision.resolved) & told
     key = idempotency_key("group", row.key, row.created_at, decision.seq)
     batch.deliveries.append(
         NewDelivery(
