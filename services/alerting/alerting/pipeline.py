@@ -15,6 +15,7 @@ from alerting.domain import escalation, grouping, routing
 from alerting.domain.alerts import Alert, alert_key, apply_signal
 from alerting.store.alerts import HistoryEntry
 from alerting.store.deliveries import DeliveryRow
+from alerting.store.escalations import Arming
 from alerting.store.groups import GroupRow, NewGroup, RouteOptions
 from pacta.durations import ms_to_datetime
 from pacta.events import Signal
@@ -61,8 +62,7 @@ async def run(
     # 5. escalation: the routes' escalation policies start paging (domain.escalation)
     await arm_escalations(conn, ctx, routes, changes.fired, now_ms)
     # 6. resolved alerts: their groups look again, their escalations tell whom they reached
-    for alert in changes.closed:
-        touched |= await close(conn, ctx, alert, now_ms, move=False)
+    touched |= await close_many(conn, ctx, changes.closed, now_ms)
     # 7. the touched groups, locked once, their next flush brought forward; the due ones flush:
     #    mute, decide (domain.grouping), queue the deliveries (the worker sends them:
     #    delivery.py). The alerts this batch wrote are used as they are, not read back.
@@ -198,48 +198,64 @@ async def arm_escalations(
     now_ms: int,
 ) -> None:
     """Every time, not only when it fired: a warning that becomes a breach enters the breach
-    route's escalation then (arming twice is a no-op)."""
+    route's escalation then (arming twice is a no-op). One statement for the batch."""
+    armings = []
     for alert, matched in routes:
         for route in matched:
-            if route.escalation:
-                # counted from when it fired, or from when it entered this route if later
-                start = alert.fired_at_ms if alert.id in fired else now_ms
-                await _arm(conn, ctx, alert, route, start)
+            if not route.escalation:
+                continue
+            policy = ctx.live.policies.get(route.escalation)
+            if policy is None:
+                log.warning("escalation policy missing", policy=route.escalation, alert_id=alert.id)
+                continue
+            # counted from when it fired, or from when it entered this route if later
+            start = alert.fired_at_ms if alert.id in fired else now_ms
+            armings.append(
+                Arming(
+                    alert_id=alert.id,
+                    policy=policy.name,
+                    # the route's time intervals hold its escalation too (page only out of hours)
+                    options=RouteOptions.of_route(route),
+                    started_at_ms=start,
+                    first_at_ms=escalation.step_due_at(policy, start, 0, 0),
+                )
+            )
+    if armings:
+        await store.escalations.arm(conn, armings=armings)
+        ctx.dispatch_wake.set()
 
 
-async def _arm(
-    conn: AsyncConnection, ctx: Context, alert: Alert, route: routing.Route, start_ms: int
-) -> None:
-    policy = ctx.live.policies.get(route.escalation or "")
-    if policy is None:
-        log.warning("escalation policy missing", policy=route.escalation, alert_id=alert.id)
-        return
-    await store.escalations.arm(
-        conn,
-        alert_id=alert.id,
-        policy=policy.name,
-        # the route's time intervals hold its escalation too (page only out of hours...)
-        options=RouteOptions.of_route(route),
-        started_at_ms=start_ms,
-        first_at_ms=escalation.step_due_at(policy, start_ms, 0, 0),
-    )
-    ctx.dispatch_wake.set()
-
-
-async def close(
-    conn: AsyncConnection, ctx: Context, alert: Alert, now_ms: int, *, move: bool = True
-) -> set[str]:
-    """The alert resolved: its groups look again, its escalation tells whom it reached, and the
-    expire_on_resolve silences that matched it may end. The keys of its groups (with `move`
-    False, the caller brings their next flush forward)."""
+async def close(conn: AsyncConnection, ctx: Context, alert: Alert, now_ms: int) -> set[str]:
+    """The alert resolved (by hand): its groups look again (locked, their next flush brought
+    forward), then as `close_many`. The keys of its groups."""
     keys = await store.groups.keys_of(conn, alert_id=alert.id)
-    if move:
-        await flushing.changed_many(conn, keys, now_ms)
-    await direct.close_escalations(conn, ctx, alert, now_ms)
+    await flushing.changed_many(conn, keys, now_ms)
+    await _stop_escalations(conn, ctx, [alert], now_ms)
+    return set(keys)
+
+
+async def close_many(
+    conn: AsyncConnection, ctx: Context, alerts: Sequence[Alert], now_ms: int
+) -> set[str]:
+    """The alerts resolved: their escalations tell whom they reached, and the
+    expire_on_resolve silences that matched them may end (one statement per step for all of
+    them, not per alert). The keys of their groups: the caller brings their next flush
+    forward."""
+    if not alerts:
+        return set()
+    found = await store.groups.memberships(conn, alert_ids=[a.id for a in alerts])
+    await _stop_escalations(conn, ctx, alerts, now_ms)
+    return set().union(*found.values())
+
+
+async def _stop_escalations(
+    conn: AsyncConnection, ctx: Context, alerts: Sequence[Alert], now_ms: int
+) -> None:
+    await direct.close_escalations(conn, ctx, alerts, now_ms)
     if any(s.expire_on_resolve for s in ctx.live.silences):
         at = ms_to_datetime(now_ms)
-        ended = await store.silences.expire_on_resolve(conn, alert_id=alert.id, at=at)
-        if ended:
-            log.info("silences expired on resolve", silences=ended, alert_id=alert.id)
-            await direct.wake_silenced(conn, ctx, ended)
-    return set(keys)
+        for alert in alerts:
+            ended = await store.silences.expire_on_resolve(conn, alert_id=alert.id, at=at)
+            if ended:
+                log.info("silences expired on resolve", silences=ended, alert_id=alert.id)
+                await direct.wake_silenced(conn, ctx, ended)
