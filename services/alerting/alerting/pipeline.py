@@ -253,9 +253,9 @@ async def _stop_escalations(
 ) -> None:
     await direct.close_escalations(conn, ctx, alerts, now_ms)
     if any(s.expire_on_resolve for s in ctx.live.silences):
+        ids = [a.id for a in alerts]
         at = ms_to_datetime(now_ms)
-        for alert in alerts:
-            ended = await store.silences.expire_on_resolve(conn, alert_id=alert.id, at=at)
-            if ended:
-                log.info("silences expired on resolve", silences=ended, alert_id=alert.id)
-                await direct.wake_silenced(conn, ctx, ended)
+        ended = await store.silences.expire_on_resolve(conn, alert_ids=ids, at=at)
+        if ended:
+            log.info("silences expired on resolve", silences=ended, alert_ids=ids[:20])
+            await direct.wake_silenced(conn, ctx, ended)
