@@ -9,7 +9,8 @@ process of its own (`bench.receiver`). After a warm-up, alerting is stopped, the
 breach signals is produced straight onto the signals topic (the sla-engine's contract,
 `pacta.events.Signal`), and alerting is started again: it resumes from its stored offsets and
 drains the backlog. The rate is the notified signals over first -> last webhook; every signal
-must be notified exactly once.
+must be notified exactly once. With `--resolve`, a `stopped` signal per ticket follows once all
+are notified, and alerting's CPU per resolve is measured until every resolved notification came.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ import time
 from typing import Any
 
 import httpx
+import orjson
+from aiokafka import AIOKafkaProducer
 
 from bench.alerting import ADMIN, ROUTE
-from bench.alerting_micro import _produce
+from bench.alerting_micro import _produce, _signal
 from bench.alerting_report import matched, pacta_keys
 from bench.env import ADMIN_KEY, KAFKA, RetryingEnv
 from bench.procs import CLK_TCK, CpuMeter, Proc, _proc_ticks, free_port, listener_pid
@@ -69,7 +72,41 @@ async def _wait_count(receiver: Receiver, want: int, limit: float, stall: float 
     return await receiver.count()
 
 
-async def run(signals: int, drain_limit: float = 240.0) -> dict[str, Any]:
+async def _produce_resolves(topic: str, prefix: str, count: int) -> None:
+    """A `stopped` signal for each ticket of `_produce(topic, prefix, count, ...)`."""
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", linger_ms=2)
+    await producer.start()
+    try:
+        futures = []
+        for k in range(count):
+            body = orjson.loads(_signal(prefix, k))
+            body.update(signal_id=f"{prefix}-r{k}", kind="stopped", late=False)
+            key = f"svc-{k % 16}".encode()
+            futures.append(await producer.send(topic, orjson.dumps(body), key=key))
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def _resolve_cost(
+    receiver: Receiver, meter: CpuMeter, topic: str, prefix: str, signals: int, before: int
+) -> dict[str, Any]:
+    """Resolve every ticket; alerting's CPU per resolve signal until each resolve arrived."""
+    meter.start()
+    await _produce_resolves(topic, prefix, signals)
+    got = await _wait_count(receiver, before + signals, 240.0)
+    cpu = meter.stop()
+    resolved = got - before
+    us = cpu["alerting"] / 100 * cpu["window_s"] / max(1, resolved) * 1e6
+    print(
+        f"[bench] drain: {resolved:,}/{signals:,} resolves notified in {cpu['window_s']:.1f} s; "
+        f"alerting {us:,.0f} us CPU/resolve; cpu % of a core: {_brief(cpu)}",
+        flush=True,
+    )
+    return {"resolves_notified": resolved, "alerting_cpu_us_per_resolve": round(us, 1)}
+
+
+async def run(signals: int, drain_limit: float = 240.0, resolve: bool = False) -> dict[str, Any]:
     run_id = stamp()
     receiver = Receiver(OUT_DIR / "logs" / f"drain-{run_id}-receiver.log")
     await asyncio.to_thread(receiver.start)
@@ -121,6 +158,9 @@ async def run(signals: int, drain_limit: float = 240.0) -> dict[str, Any]:
         cpu = meter.stop()
         alerting_ticks = _proc_ticks(second.pid)
         arrivals = await receiver.arrivals(warm)
+        resolves = (
+            await _resolve_cost(receiver, meter, topic, prefix, signals, got) if resolve else {}
+        )
     hits = matched(arrivals, pacta_keys(prefix))
     firsts = sorted(min(a for a, _, _ in v) for v in hits.values())
     span = firsts[-1] - firsts[0] if len(firsts) > 1 else 0.0
@@ -143,6 +183,7 @@ async def run(signals: int, drain_limit: float = 240.0) -> dict[str, Any]:
         "alerting_cpu_s_whole_process": round(alerting_ticks / CLK_TCK, 2),
         "load_before": round(load, 2),
         "load_after": round(os.getloadavg()[0], 2),
+        **resolves,
     }
     problems = []
     if out["lost"] or out["doubled"]:
@@ -185,8 +226,9 @@ def from_args(args: argparse.Namespace) -> Any:
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.drain", description=__doc__.split("\n")[0])
     p.add_argument("--signals", type=int, default=50_000)
+    p.add_argument("--resolve", action="store_true", help="then resolve every ticket")
     args = p.parse_args()
-    asyncio.run(run(args.signals))
+    asyncio.run(run(args.signals, resolve=args.resolve))
 
 
 if __name__ == "__main__":

@@ -49,9 +49,16 @@ async def enqueue_direct(
         )
 
 
-async def close_escalations(conn: AsyncConnection, ctx: Context, alert: Alert, now_ms: int) -> None:
-    """The alert resolved: escalation stops, and every receiver it reached hears so."""
-    for row in await store.escalations.close(conn, alert_id=alert.id):
+async def close_escalations(
+    conn: AsyncConnection, ctx: Context, alerts: Sequence[Alert], now_ms: int
+) -> None:
+    """The alerts resolved: escalation stops, and every receiver each reached hears so (alert
+    after alert, in the order given: one statement for all of them)."""
+    by_id = {a.id: a for a in alerts}
+    order = {alert_id: n for n, alert_id in enumerate(by_id)}
+    rows = await store.escalations.close(conn, alert_ids=list(by_id))
+    for row in sorted(rows, key=lambda r: order[r.alert_id]):
+        alert = by_id[row.alert_id]
         for receiver in row.notified:
             await enqueue_direct(
                 conn,

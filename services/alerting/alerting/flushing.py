@@ -49,13 +49,17 @@ async def flush_due(
     leased: list[DeliveryRow] | None = None,
     known: Mapping[str, Alert] | None = None,
     locked: Sequence[GroupRow] | None = None,
+    members_of: Mapping[str, list[Alert]] | None = None,
+    history: Sequence[HistoryEntry] = (),
 ) -> int:
     """Flush the groups due at `now_ms` (only `keys` if given); a group another instance is
     flushing right now is skipped. Returns how many deliveries were queued. With `leased`,
     deliveries this process's worker has room for are written leased to it and added there,
     for the caller to hand over once its transaction committed. `known` are alerts as the
     caller's transaction wrote them (by id), not read back; `locked` are groups the caller
-    locked and read already (`changed_many`): the due ones among them flush, none is read again."""
+    locked and read already (`changed_many`): the due ones among them flush, none is read again.
+    `members_of` are the members of groups the caller formed (by key), not read back; `history`
+    are the caller's entries, written first with the flush's own."""
     if locked is not None:
         rows = sorted(
             (r for r in locked if r.state.next_flush_at_ms <= now_ms),
@@ -67,11 +71,17 @@ async def flush_due(
             limit = max(limit, len(keys))
         rows = await store.groups.due(conn, now_ms=now_ms, keys=keys, limit=limit)
     if not rows:
+        await store.alerts.add_history(conn, entries=history)
         return 0
-    members = await store.groups.members(conn, keys=[r.key for r in rows], known=known)
+    given = members_of or {}
+    members = dict(given)
+    others = [r.key for r in rows if r.key not in given]
+    if others:
+        members |= await store.groups.members(conn, keys=others, known=known)
     sources = await store.alerts.open_labels(conn) if ctx.live.inhibit else []
     # with `leased`, each delivery is written leased while the worker has room for its receiver
     batch = _Batch(ctx.delivery_room if leased is not None else None)
+    batch.history += history
     for row in rows:
         try:
             _flush(ctx, row, members.get(row.key, []), now_ms, sources, batch)
@@ -160,11 +170,13 @@ def _flush(
                 muted=reason is not None,
             )
         )
-    calendars = ctx.live.calendars
-    muted = muting.time_muted(options.mute, options.active, calendars, now_ms)
-    turn = muting.next_time_change([*options.mute, *options.active], calendars, now_ms)
-    if turn is not None:
-        wake = turn if wake is None else min(wake, turn)
+    muted = False
+    if options.mute or options.active:
+        calendars = ctx.live.calendars
+        muted = muting.time_muted(options.mute, options.active, calendars, now_ms)
+        turn = muting.next_time_change([*options.mute, *options.active], calendars, now_ms)
+        if turn is not None:
+            wake = turn if wake is None else min(wake, turn)
     before = row.state
     decision = grouping.flush(
         before, members, now_ms, options.timing, time_muted=muted, wake_at_ms=wake
@@ -203,14 +215,15 @@ def _notify(
     entries = [ctx.entry(by_id[i], by_id[i].state, now_ms) for i in decision.firing]
     entries += [ctx.entry(by_id[i], "resolved", now_ms) for i in decision.resolved]
     status: Status = "firing" if decision.firing else "resolved"
-    told = {grouping.alert_of(f) for f in before.notified}
     # what is news in this notification: the latency metric measures from its detection
     fresh = {
-        a.id
-        for a in alerts
-        if a.id in decision.firing
-        and grouping.fingerprint(a.id, a.signal.signal_id) not in before.notified
-    } | (set(decision.resolved) & told)
+        i
+        for i in decision.firing
+        if grouping.fingerprint(i, by_id[i].signal.signal_id) not in before.notified
+    }
+    if decision.resolved:
+        told = {grouping.alert_of(f) for f in before.notified}
+        fresh |= set(decision.resolved) & told
     key = idempotency_key("group", row.key, row.created_at, decision.seq)
     batch.deliveries.append(
         NewDelivery(

@@ -15,6 +15,7 @@ from alerting.domain import escalation, grouping, routing
 from alerting.domain.alerts import Alert, alert_key, apply_signal
 from alerting.store.alerts import HistoryEntry
 from alerting.store.deliveries import DeliveryRow
+from alerting.store.escalations import Arming
 from alerting.store.groups import GroupRow, NewGroup, RouteOptions
 from pacta.durations import ms_to_datetime
 from pacta.events import Signal
@@ -50,25 +51,42 @@ async def run(
     fresh = await take_new(conn, signals)
     # 2. alert state: each signal fires, updates or resolves its alert (domain.alerts)
     changes = await update_alerts(conn, fresh, now_ms)
+    if changes.closed:
+        # written now: the resolves of their escalations (step 6) come after in the history
+        await store.alerts.add_history(conn, entries=changes.history)
+        changes.history = []
     # 3. routing: the routes each open alert's labels match (domain.routing)
     routes = match_routes(ctx, changes.open)
     # 4. grouping: open alerts join (and leave) the aggregation groups of their routes
-    touched, formed = await group(conn, routes, now_ms)
+    touched, formed, joined = await group(conn, routes, changes.fired, now_ms)
     # 5. escalation: the routes' escalation policies start paging (domain.escalation)
     await arm_escalations(conn, ctx, routes, changes.fired, now_ms)
     # 6. resolved alerts: their groups look again, their escalations tell whom they reached
-    for alert in changes.closed:
-        touched |= await close(conn, ctx, alert, now_ms, move=False)
+    touched |= await close_many(conn, ctx, changes.closed, now_ms)
     # 7. the touched groups, locked once, their next flush brought forward; the due ones flush:
     #    mute, decide (domain.grouping), queue the deliveries (the worker sends them:
     #    delivery.py). The alerts this batch wrote are used as they are, not read back.
     #    (a group formed by this batch is locked by its insert and has no flush to move yet)
+    #    A group formed by this batch has no members but the ones it joined now: none is read.
+    #    The alerts' history of this batch is written with the flush's, in one statement
+    #    (unless alerts resolved: their escalations' resolves were noted after it, step 6).
     new_keys = {g.key for g in formed}
     locked = formed + await flushing.changed_many(conn, sorted(touched - new_keys), now_ms)
     applied = Applied(fresh, resolved=len(changes.closed))
     known = {a.id: a for a in [*changes.open, *changes.closed]}
+    members = {
+        g.key: sorted((known[i] for i in joined[g.key]), key=lambda a: (a.fired_at_ms, a.id))
+        for g in formed
+    }
     applied.queued = await flushing.flush_due(
-        conn, ctx, now_ms, leased=applied.leased, known=known, locked=locked
+        conn,
+        ctx,
+        now_ms,
+        leased=applied.leased,
+        known=known,
+        locked=locked,
+        members_of=members,
+        history=changes.history,
     )
     return applied
 
@@ -91,12 +109,14 @@ class Changes:
     open: list[Alert]  # fired or updated, still open
     closed: list[Alert]  # resolved by this batch
     fired: set[str]  # ids of the alerts this batch opened
+    history: list[HistoryEntry]  # what the signals did to them, not written yet
 
 
 async def update_alerts(conn: AsyncConnection, signals: Sequence[Signal], now_ms: int) -> Changes:
-    """Apply the signals in order to their alerts (one statement per step, not per signal)."""
+    """Apply the signals in order to their alerts (one statement per step, not per signal).
+    Their history entries are returned for the caller to write."""
     if not signals:
-        return Changes([], [], set())
+        return Changes([], [], set(), [])
     current = await store.alerts.open_by_key(conn, keys=sorted({alert_key(s) for s in signals}))
     final: dict[str, Alert] = {}  # by alert id, in the order first seen
     applied: dict[str, list[str]] = {}
@@ -115,9 +135,8 @@ async def update_alerts(conn: AsyncConnection, signals: Sequence[Signal], now_ms
         detail = {"signal_id": signal.signal_id, "kind": signal.kind}
         history.append(HistoryEntry(alert.id, now_ms, change, detail))
     await store.alerts.save(conn, alerts=[(a, applied[i]) for i, a in final.items()])
-    await store.alerts.add_history(conn, entries=history)
     open_ones = [a for a in final.values() if a.open]
-    return Changes(open_ones, [a for a in final.values() if not a.open], fired)
+    return Changes(open_ones, [a for a in final.values() if not a.open], fired, history)
 
 
 def match_routes(ctx: Context, alerts: Sequence[Alert]) -> list[tuple[Alert, list[routing.Route]]]:
@@ -126,26 +145,34 @@ def match_routes(ctx: Context, alerts: Sequence[Alert]) -> list[tuple[Alert, lis
 
 
 async def group(
-    conn: AsyncConnection, routes: Sequence[tuple[Alert, list[routing.Route]]], now_ms: int
-) -> tuple[set[str], list[GroupRow]]:
+    conn: AsyncConnection,
+    routes: Sequence[tuple[Alert, list[routing.Route]]],
+    fired: set[str],
+    now_ms: int,
+) -> tuple[set[str], list[GroupRow], dict[str, list[str]]]:
     """Put each alert into the groups of its routes that notify (leaving the others); the keys
-    of the groups touched, and the groups formed now as written."""
+    of the groups touched, the groups formed now as written, and the ids of the alerts that
+    joined each group (by key). `fired` are alerts this batch opened: in no group yet."""
     if not routes:
-        return set(), []
+        return set(), [], {}
     wanted = {
         alert.id: {routing.group_key(r, alert.labels): r for r in matched if r.receiver}
         for alert, matched in routes
     }
-    before = await store.groups.memberships(conn, alert_ids=list(wanted))
+    # an alert opened now has a new id: no membership of it can exist yet
+    earlier = [i for i in wanted if i not in fired]
+    before = await store.groups.memberships(conn, alert_ids=earlier) if earlier else {}
     # labels changed (a warning became a breach): the alert moves to where it routes now
     gone = [(k, a) for a, keys in before.items() for k in keys - set(wanted.get(a, {}))]
     await store.groups.leave(conn, pairs=gone)
     groups: dict[str, NewGroup] = {}
     members: list[tuple[str, str]] = []
+    joined: dict[str, list[str]] = {}
     labels = {alert.id: alert.labels for alert, _ in routes}
     for alert_id, targets in wanted.items():
         for key, r in targets.items():
             members.append((key, alert_id))
+            joined.setdefault(key, []).append(alert_id)
             if key not in groups:
                 options = RouteOptions.of_route(r)
                 groups[key] = NewGroup(
@@ -160,7 +187,7 @@ async def group(
     formed = await store.groups.create(conn, groups=[groups[k] for k in sorted(groups)])
     await store.groups.join(conn, pairs=members)
     # their next flush is brought forward with the rest of the batch's groups (run, step 7)
-    return set(groups) | {k for k, _ in gone}, formed
+    return set(groups) | {k for k, _ in gone}, formed, joined
 
 
 async def arm_escalations(
@@ -171,48 +198,64 @@ async def arm_escalations(
     now_ms: int,
 ) -> None:
     """Every time, not only when it fired: a warning that becomes a breach enters the breach
-    route's escalation then (arming twice is a no-op)."""
+    route's escalation then (arming twice is a no-op). One statement for the batch."""
+    armings = []
     for alert, matched in routes:
         for route in matched:
-            if route.escalation:
-                # counted from when it fired, or from when it entered this route if later
-                start = alert.fired_at_ms if alert.id in fired else now_ms
-                await _arm(conn, ctx, alert, route, start)
+            if not route.escalation:
+                continue
+            policy = ctx.live.policies.get(route.escalation)
+            if policy is None:
+                log.warning("escalation policy missing", policy=route.escalation, alert_id=alert.id)
+                continue
+            # counted from when it fired, or from when it entered this route if later
+            start = alert.fired_at_ms if alert.id in fired else now_ms
+            armings.append(
+                Arming(
+                    alert_id=alert.id,
+                    policy=policy.name,
+                    # the route's time intervals hold its escalation too (page only out of hours)
+                    options=RouteOptions.of_route(route),
+                    started_at_ms=start,
+                    first_at_ms=escalation.step_due_at(policy, start, 0, 0),
+                )
+            )
+    if armings:
+        await store.escalations.arm(conn, armings=armings)
+        ctx.dispatch_wake.set()
 
 
-async def _arm(
-    conn: AsyncConnection, ctx: Context, alert: Alert, route: routing.Route, start_ms: int
-) -> None:
-    policy = ctx.live.policies.get(route.escalation or "")
-    if policy is None:
-        log.warning("escalation policy missing", policy=route.escalation, alert_id=alert.id)
-        return
-    await store.escalations.arm(
-        conn,
-        alert_id=alert.id,
-        policy=policy.name,
-        # the route's time intervals hold its escalation too (page only out of hours...)
-        options=RouteOptions.of_route(route),
-        started_at_ms=start_ms,
-        first_at_ms=escalation.step_due_at(policy, start_ms, 0, 0),
-    )
-    ctx.dispatch_wake.set()
-
-
-async def close(
-    conn: AsyncConnection, ctx: Context, alert: Alert, now_ms: int, *, move: bool = True
-) -> set[str]:
-    """The alert resolved: its groups look again, its escalation tells whom it reached, and the
-    expire_on_resolve silences that matched it may end. The keys of its groups (with `move`
-    False, the caller brings their next flush forward)."""
+async def close(conn: AsyncConnection, ctx: Context, alert: Alert, now_ms: int) -> set[str]:
+    """The alert resolved (by hand): its groups look again (locked, their next flush brought
+    forward), then as `close_many`. The keys of its groups."""
     keys = await store.groups.keys_of(conn, alert_id=alert.id)
-    if move:
-        await flushing.changed_many(conn, keys, now_ms)
-    await direct.close_escalations(conn, ctx, alert, now_ms)
-    if any(s.expire_on_resolve for s in ctx.live.silences):
-        at = ms_to_datetime(now_ms)
-        ended = await store.silences.expire_on_resolve(conn, alert_id=alert.id, at=at)
-        if ended:
-            log.info("silences expired on resolve", silences=ended, alert_id=alert.id)
-            await direct.wake_silenced(conn, ctx, ended)
+    await flushing.changed_many(conn, keys, now_ms)
+    await _stop_escalations(conn, ctx, [alert], now_ms)
     return set(keys)
+
+
+async def close_many(
+    conn: AsyncConnection, ctx: Context, alerts: Sequence[Alert], now_ms: int
+) -> set[str]:
+    """The alerts resolved: their escalations tell whom they reached, and the
+    expire_on_resolve silences that matched them may end (one statement per step for all of
+    them, not per alert). The keys of their groups: the caller brings their next flush
+    forward."""
+    if not alerts:
+        return set()
+    found = await store.groups.memberships(conn, alert_ids=[a.id for a in alerts])
+    await _stop_escalations(conn, ctx, alerts, now_ms)
+    return set().union(*found.values())
+
+
+async def _stop_escalations(
+    conn: AsyncConnection, ctx: Context, alerts: Sequence[Alert], now_ms: int
+) -> None:
+    await direct.close_escalations(conn, ctx, alerts, now_ms)
+    if any(s.expire_on_resolve for s in ctx.live.silences):
+        ids = [a.id for a in alerts]
+        at = ms_to_datetime(now_ms)
+        ended = await store.silences.expire_on_resolve(conn, alert_ids=ids, at=at)
+        if ended:
+            log.info("silences expired on resolve", silences=ended, alert_ids=ids[:20])
+            await direct.wake_silenced(conn, ctx, ended)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerting.store.groups import RouteOptions
-from alerting.store.sql import build, jsonb
+from alerting.store.sql import build, jsonb, recordset
 from pacta.durations import datetime_to_ms, ms_to_datetime
 
 
@@ -44,29 +44,40 @@ class EscalationRow:
         )
 
 
-async def arm(
-    conn: AsyncConnection,
-    *,
-    alert_id: str,
-    policy: str,
-    options: RouteOptions,
-    started_at_ms: int,
-    first_at_ms: int,
-) -> None:
-    """Start escalating the alert on this route (a no-op if it is already)."""
-    await conn.execute(
-        sa.text(
-            "INSERT INTO alerting.escalations (alert_id, route, policy, cycle, step, next_at, "
-            "options) VALUES (:a, :r, :p, 0, 0, :at, CAST(:o AS jsonb)) ON CONFLICT DO NOTHING"
-        ),
-        {
-            "a": alert_id,
-            "r": options.route,
-            "p": policy,
-            "at": ms_to_datetime(first_at_ms),
-            "o": jsonb({**options.json(), "started_at_ms": started_at_ms}),
-        },
-    )
+class Arming(NamedTuple):
+    """An escalation to start: the alert, its policy, the route's options, when it counts from
+    and when its first step is due."""
+
+    alert_id: str
+    policy: str
+    options: RouteOptions
+    started_at_ms: int
+    first_at_ms: int
+
+
+_ARM = sa.text(
+    "INSERT INTO alerting.escalations (alert_id, route, policy, cycle, step, next_at, options) "
+    "SELECT a, r, p, 0, 0, at, o FROM "
+    + recordset("a text, r text, p text, at timestamptz, o jsonb")
+    + " ORDER BY ord ON CONFLICT DO NOTHING"
+)
+
+
+async def arm(conn: AsyncConnection, *, armings: Sequence[Arming]) -> None:
+    """Start escalating each alert on its route (a no-op for one that is already), in the
+    order given; one statement for all."""
+    if armings:
+        rows = [
+            {
+                "a": e.alert_id,
+                "r": e.options.route,
+                "p": e.policy,
+                "at": ms_to_datetime(e.first_at_ms),
+                "o": {**e.options.json(), "started_at_ms": e.started_at_ms},
+            }
+            for e in armings
+        ]
+        await conn.execute(_ARM, {"rows": jsonb(rows)})
 
 
 async def due(conn: AsyncConnection, *, now_ms: int, limit: int) -> list[EscalationRow]:
@@ -137,10 +148,10 @@ async def advance(
     )
 
 
-async def close(conn: AsyncConnection, *, alert_id: str) -> list[EscalationRow]:
-    """The alert resolved: its escalations go; returned, to tell whom they reached."""
+async def close(conn: AsyncConnection, *, alert_ids: Sequence[str]) -> list[EscalationRow]:
+    """The alerts resolved: their escalations go; returned, to tell whom they reached."""
     rows = await conn.execute(
-        sa.text("DELETE FROM alerting.escalations WHERE alert_id = :a RETURNING *"),
-        {"a": alert_id},
+        sa.text("DELETE FROM alerting.escalations WHERE alert_id = ANY(:a) RETURNING *"),
+        {"a": list(alert_ids)},
     )
     return [EscalationRow.of(r) for r in rows.all()]

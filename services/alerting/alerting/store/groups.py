@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
@@ -63,6 +64,11 @@ class RouteOptions:
         )
 
     def json(self) -> dict[str, Any]:
+        """The options as stored (built once per options object; callers never change it)."""
+        return self._json
+
+    @cached_property
+    def _json(self) -> dict[str, Any]:
         return {
             "route": self.route,
             "group_wait_ms": self.group_wait_ms,
@@ -72,7 +78,7 @@ class RouteOptions:
             "active": list(self.active),
         }
 
-    @property
+    @cached_property
     def timing(self) -> grouping.Timing:
         return grouping.Timing(self.group_wait_ms, self.group_interval_ms, self.repeat_interval_ms)
 

@@ -74,17 +74,19 @@ async def note_matched(conn: AsyncConnection, *, pairs: Sequence[tuple[str, str]
         )
 
 
-async def expire_on_resolve(conn: AsyncConnection, *, alert_id: str, at: datetime) -> list[str]:
-    """End the expire_on_resolve silences that matched this alert once none of the alerts they
-    matched is open any more."""
+async def expire_on_resolve(
+    conn: AsyncConnection, *, alert_ids: Sequence[str], at: datetime
+) -> list[str]:
+    """End the expire_on_resolve silences that matched one of these alerts once none of the
+    alerts they matched is open any more."""
     rows = await conn.execute(
         sa.text(
             "UPDATE alerting.silences s SET ends_at = GREATEST(s.starts_at, :at) "
-            "WHERE s.expire_on_resolve AND s.ends_at > :at AND :a = ANY(s.matched) "
+            "WHERE s.expire_on_resolve AND s.ends_at > :at AND s.matched && CAST(:a AS text[]) "
             "AND NOT EXISTS (SELECT 1 FROM alerting.alerts a WHERE a.id = ANY(s.matched) "
             "AND a.state <> 'resolved') RETURNING s.id"
         ),
-        {"a": alert_id, "at": at},
+        {"a": list(alert_ids), "at": at},
     )
     return [str(r.id) for r in rows]
 
