@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import sqlalchemy as sa
@@ -50,11 +50,29 @@ def _interval(
     return DownInterval(check, datetime_to_ms(start), end_ms, severity, "", labels or {})
 
 
+Tail = tuple[DownInterval | None, int | None]
+"""A check's latest interval, and the latest instant among its journaled events (None: none)."""
+
+
+def tail_of(
+    check: str,
+    start: datetime | None,
+    end: datetime | None,
+    severity: str | None,
+    labels: Any,
+    seen: datetime | None,
+) -> Tail:
+    """A `Tail` from the columns `check_tails` reads."""
+    last = None if start is None else _interval(check, start, end, str(severity), labels)
+    return (last, None if seen is None else datetime_to_ms(seen))
+
+
 async def check_tails(
     conn: AsyncConnection, *, checks: list[Check], besides: list[str]
-) -> dict[Check, tuple[DownInterval | None, int | None]]:
+) -> dict[Check, Tail]:
     """For each (service, check): its latest interval, and the latest instant among its
-    journaled events other than `besides` (the batch's own); one statement for all of them."""
+    journaled events other than `besides` (the batch's own); one statement for all of them.
+    The consumer reads them in its claim statement instead (`store.journal.claim_and_journal`)."""
     if not checks:
         return {}
     result = await conn.execute(
@@ -70,11 +88,10 @@ async def check_tails(
         ),
         {"services": [c[0] for c in checks], "checks": [c[1] for c in checks], "ids": besides},
     )
-    out: dict[Check, tuple[DownInterval | None, int | None]] = {}
-    for service, check, start, end, severity, labels, seen in result:
-        last = None if start is None else _interval(check, start, end, severity, labels)
-        out[(service, check)] = (last, None if seen is None else datetime_to_ms(seen))
-    return out
+    return {
+        (service, check): tail_of(check, start, end, severity, labels, seen)
+        for service, check, start, end, severity, labels, seen in result
+    }
 
 
 Replacement = tuple[str, str, int | None, list[DownInterval]]
@@ -152,6 +169,56 @@ async def intervals_of(
     )
     for service, check, start, end, severity, labels in result:
         out[service].append(_interval(check, start, end, severity, labels))
+    return out
+
+
+class PlanInputs(NamedTuple):
+    """What re-planning a service reads (`plan_inputs`)."""
+
+    intervals: list[DownInterval]  # `intervals_of`
+    windows: list[OpenInterval]  # `windows_of`
+    recorded: list[Recorded]  # `recorded_signals_of`
+    first_ms: int | None  # its first monitoring event of any check, ever (`monitoring_many`)
+
+
+async def plan_inputs(conn: AsyncConnection, *, after_ms: dict[str, int]) -> dict[str, PlanInputs]:
+    """For each service, from its instant on: `intervals_of`, `windows_of`,
+    `recorded_signals_of` and its first monitoring event, in one statement (one round trip
+    where four took one each)."""
+    out: dict[str, PlanInputs] = {s: PlanInputs([], [], [], None) for s in after_ms}
+    if not after_ms:
+        return out
+    result = await conn.execute(
+        sa.text(
+            "WITH q AS (SELECT * FROM unnest(CAST(:services AS text[]), "
+            "CAST(:afters AS timestamptz[])) AS q(service, after)) "
+            "SELECT 0 AS part, d.service, d.check_name AS name, d.started_at AS a, "
+            "d.ended_at AS b, d.severity AS c, d.labels, NULL::boolean AS retracted "
+            "FROM q JOIN sla_engine.down_intervals d ON d.service = q.service "
+            "AND (d.ended_at IS NULL OR d.ended_at >= q.after) UNION ALL "
+            "SELECT 1, w.service, NULL, w.starts_at, w.ends_at, NULL, NULL, NULL "
+            "FROM q JOIN sla_engine.maintenance_windows w ON w.service = q.service "
+            "AND (w.ends_at IS NULL OR w.ends_at >= q.after) UNION ALL "
+            "SELECT 2, s.service, s.signal_id, NULL, NULL, s.kind, NULL, s.retracted "
+            "FROM q JOIN sla_engine.signals s ON s.service = q.service AND s.occurred_at >= q.after "
+            "WHERE s.metric = 'availability' AND s.kind <> 'retracted' UNION ALL "
+            "SELECT 3, q.service, NULL, (SELECT min(occurred_at) FROM sla_engine.monitoring_events m "
+            "WHERE m.service = q.service), NULL, NULL, NULL, NULL FROM q "
+            # each part in the order its own query gave it
+            "ORDER BY part, service, a, name"
+        ),
+        {"services": list(after_ms), "afters": [ms_to_datetime(a) for a in after_ms.values()]},
+    )
+    for part, service, name, a, b, c, labels, retracted in result:
+        got = out[service]
+        if part == 0:
+            got.intervals.append(_interval(name, a, b, c, labels))
+        elif part == 1:
+            got.windows.append((datetime_to_ms(a), None if b is None else datetime_to_ms(b)))
+        elif part == 2:
+            got.recorded.append(Recorded(name, c, _month_of_id(name), bool(retracted)))
+        elif a is not None:
+            out[service] = got._replace(first_ms=datetime_to_ms(a))
     return out
 
 
@@ -351,6 +418,17 @@ async def monitoring_many(
     firsts = {
         service: None if first is None else datetime_to_ms(first) for service, first in result
     }
+    return await monitoring_from(conn, wanted=wanted, firsts=firsts)
+
+
+async def monitoring_from(
+    conn: AsyncConnection,
+    *,
+    wanted: dict[str, tuple[int, int | None]],
+    firsts: dict[str, int | None],
+) -> dict[str, Monitoring]:
+    """`monitoring_many` with the first events known (`plan_inputs`): a statement for each
+    service with a `max_silence_ms` (its silences), none for the others."""
     out: dict[str, Monitoring] = {}
     for service, (after_ms, max_silence_ms) in wanted.items():
         first = firsts.get(service)

@@ -3,13 +3,15 @@ replay reads of it."""
 
 from __future__ import annotations
 
-from typing import TypedDict
+from collections.abc import Sequence
+from typing import NamedTuple, TypedDict
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pacta.events import MonitoringEvent, TicketAction, TicketEvent
+from sla_engine.availability.store import Check, Tail, tail_of
 
 
 class TicketBody(TypedDict, total=False):
@@ -43,18 +45,43 @@ _CLAIM_AND_JOURNAL = (
     "CAST(:m_services AS text[]), CAST(:m_checks AS text[]), CAST(:m_ats AS timestamptz[]), "
     "CAST(:m_bodies AS text[])) AS r(i, s, c, a, b) "
     "WHERE i IN (SELECT event_id FROM claimed) ON CONFLICT DO NOTHING) "
-    "SELECT event_id FROM claimed"
+    "SELECT event_id, NULL AS service, NULL AS check_name, NULL::timestamptz AS started_at, "
+    "NULL::timestamptz AS ended_at, NULL AS severity, NULL::jsonb AS labels, "
+    "NULL::timestamptz AS seen FROM claimed UNION ALL "
+    # the checks' tails, read on the same snapshot: the journal as it was before this
+    # statement, so without the events it journals (`check_tails`' `besides`)
+    "SELECT NULL, q.service, q.check_name, d.started_at, d.ended_at, d.severity, d.labels, "
+    "(SELECT max(m.occurred_at) FROM sla_engine.monitoring_events m "
+    "WHERE m.service = q.service AND m.check_name = q.check_name) "
+    "FROM unnest(CAST(:c_services AS text[]), CAST(:c_checks AS text[])) "
+    "AS q(service, check_name) LEFT JOIN LATERAL (SELECT started_at, ended_at, severity, "
+    "labels FROM sla_engine.down_intervals i WHERE i.service = q.service "
+    "AND i.check_name = q.check_name ORDER BY started_at DESC LIMIT 1) d ON true"
 )
 
 
+class Claimed(NamedTuple):
+    """What `claim_and_journal` found: the ids claimed now, and the tails of the checks asked
+    for as they were before the batch (`availability.store.check_tails`)."""
+
+    ids: set[str]
+    tails: dict[Check, Tail]
+
+
 async def claim_and_journal(
-    conn: AsyncConnection, *, tickets: list[TicketEvent], monitoring: list[MonitoringEvent]
-) -> set[str]:
+    conn: AsyncConnection,
+    *,
+    tickets: list[TicketEvent],
+    monitoring: list[MonitoringEvent],
+    checks: Sequence[Check] = (),
+) -> Claimed:
     """Claim the events' ids in the inbox and journal those claimed for the first time, in one
-    statement (one round trip for both); returns the ids claimed now. Every event must have
-    an id. A ticket event is journaled as `journal_body` has it."""
+    statement (one round trip for both), which also reads the tails of `checks` as
+    `check_tails` would with the batch's events as `besides`; returns the ids claimed now and
+    those tails. Every event must have an id. A ticket event is journaled as `journal_body`
+    has it."""
     if not tickets and not monitoring:
-        return set()
+        return Claimed(set(), {})
     result = await conn.execute(
         sa.text(_CLAIM_AND_JOURNAL),
         {
@@ -69,9 +96,18 @@ async def claim_and_journal(
             "m_checks": [e.check for e in monitoring],
             "m_ats": [e.occurred_at for e in monitoring],
             "m_bodies": [e.model_dump_json() for e in monitoring],
+            "c_services": [c[0] for c in checks],
+            "c_checks": [c[1] for c in checks],
         },
     )
-    return {r[0] for r in result}
+    ids: set[str] = set()
+    tails: dict[Check, Tail] = {}
+    for event_id, service, check, start, end, severity, labels, seen in result:
+        if event_id is not None:
+            ids.add(event_id)
+        else:
+            tails[(service, check)] = tail_of(check, start, end, severity, labels, seen)
+    return Claimed(ids, tails)
 
 
 def journal_body(event: TicketEvent) -> TicketBody:
