@@ -14,16 +14,18 @@ from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
+import orjson
 from aiokafka import ConsumerRecord
 
 from pacta.db import create_engine, migrate
-from pacta.events import MONITORING_TOPIC, MonitoringEvent, topic_name
+from pacta.events import FACTS_TOPIC, MONITORING_TOPIC, MonitoringEvent, topic_name
 from pacta.kafka import Record
 from pacta.settings import CommonSettings
 from sla_engine.app import MIGRATIONS
 from sla_engine.availability.tracker import OutageTracker
 from sla_engine.clocks.keeper import ClockKeeper
 from sla_engine.kafka.consumer import make_handler
+from sla_engine.kafka.outbox import written
 from sla_engine.resources.registry import load_registry, put_resource
 from sla_engine.store import SCHEMA
 from sla_engine.store.journal import claim_and_journal
@@ -121,9 +123,34 @@ async def outcome(path: SimpleNamespace) -> dict[str, Any]:
                 "WHERE metric = 'availability'"
             )
         }
+        outbox = await conn.fetch(
+            "SELECT seq, topic, record_id, body FROM sla_engine.outbox ORDER BY seq"
+        )
+        versions = dict(
+            ((r["service"], r["month"]), r["version"])
+            for r in await conn.fetch("SELECT * FROM sla_engine.availability_facts")
+        )
     finally:
         await conn.close()
-    return {"intervals": intervals, "signals": signals}
+    held = written(path.engine)
+    for seq, topic, record_id, body in outbox:
+        # what the relay sends from memory is the row as PostgreSQL holds it
+        (record,) = held.rows[seq]
+        assert (record.topic, record.record_id, record.value) == (topic, record_id, body)
+        if topic.endswith(FACTS_TOPIC):
+            fact = orjson.loads(body)
+            assert record_id == fact["fact_id"]
+            assert (
+                fact["fact_id"]
+                == f"availability:{fact['service']}:{fact['month']}:{fact['version']}"
+            )
+            assert fact["version"] <= versions[(fact["service"], fact["month"])]
+    return {
+        "intervals": intervals,
+        "signals": signals,
+        "outbox": [(topic, record_id) for _seq, topic, record_id, _body in outbox],
+        "facts": versions,
+    }
 
 
 async def test_the_claim_reads_the_tails_check_tails_would() -> None:
@@ -148,7 +175,8 @@ async def test_the_claim_reads_the_tails_check_tails_would() -> None:
                 await path.outages.apply(conn, [event])
             path.outages.committed()
         outcomes.append(await outcome(path))
-    batch, single, apart = outcomes
+    # the outboxes differ as the batches do (a fact per batch): each was checked in `outcome`
+    batch, single, apart = ({k: o[k] for k in ("intervals", "signals")} for o in outcomes)
     assert batch == single == apart
     by_check = {(s, c) for s, c, *_ in batch["intervals"]}
     assert by_check == {("svc-a", "http"), ("svc-a", "db"), ("svc-b", "ping")}

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -15,6 +16,8 @@ from sla_engine.domain.availability import OpenInterval
 from sla_engine.domain.availability_record import Recorded, base_id
 from sla_engine.domain.coverage import Monitoring
 from sla_engine.domain.downtime import CheckEvent, DownInterval
+from sla_engine.kafka.outbox import OUTBOX_INSERT, remember
+from sla_engine.kafka.records import OutboxRecord
 from sla_engine.resources.registry import add_window
 
 
@@ -373,22 +376,100 @@ async def next_fact_versions(
     statement."""
     if not facts:
         return {}
+    result = await conn.execute(sa.text(_UPSERT_FACTS), _fact_params(facts))
+    return {(service, month): int(version) for service, month, version in result}
+
+
+_UPSERT_FACTS = (
+    "INSERT INTO sla_engine.availability_facts (service, month, version, body) "
+    "SELECT s, m, 1, CAST(b AS jsonb) FROM unnest(CAST(:services AS text[]), "
+    "CAST(:months AS text[]), CAST(:bodies AS text[])) AS f(s, m, b) "
+    "ON CONFLICT (service, month) DO UPDATE SET "
+    "version = sla_engine.availability_facts.version + 1, body = EXCLUDED.body, "
+    "updated_at = now() RETURNING service, month, version"
+)
+
+
+def _fact_params(facts: list[tuple[str, str, dict[str, Any]]]) -> dict[str, list[str]]:
+    return {
+        "services": [f[0] for f in facts],
+        "months": [f[1] for f in facts],
+        "bodies": [orjson.dumps(f[2]).decode() for f in facts],
+    }
+
+
+VERSION_MARK = 7_919_001_230_477_000_001
+"""The version a fact body is written with when PostgreSQL puts the real one in its place
+(`enqueue_with_fact_versions`): no fact ever gets this far."""
+_MARK = str(VERSION_MARK)
+_MARK_BYTES = _MARK.encode()
+
+
+def marked_twice(body: bytes) -> bool:
+    """Whether the JSON of a fact written with `VERSION_MARK` holds it exactly twice (its
+    `fact_id` and its `version`), so replacing it replaces nothing else."""
+    return body.count(_MARK_BYTES) == 2
+
+
+async def enqueue_with_fact_versions(
+    conn: AsyncConnection,
+    *,
+    facts: list[tuple[str, str, dict[str, Any]]],
+    records: Sequence[OutboxRecord],
+    fact_of: Sequence[tuple[str, str] | None],
+) -> dict[tuple[str, str], int]:
+    """`next_fact_versions` of the facts and `outbox._insert` of the records (one row each) in
+    one statement: a record whose `fact_of` names a (service, month) among the facts has
+    `VERSION_MARK` (`marked_twice`) in its id and value, which become that fact's new version
+    on the outbox and in what the relay sends from memory; returns the versions."""
     result = await conn.execute(
         sa.text(
-            "INSERT INTO sla_engine.availability_facts (service, month, version, body) "
-            "SELECT s, m, 1, CAST(b AS jsonb) FROM unnest(CAST(:services AS text[]), "
-            "CAST(:months AS text[]), CAST(:bodies AS text[])) AS f(s, m, b) "
-            "ON CONFLICT (service, month) DO UPDATE SET "
-            "version = sla_engine.availability_facts.version + 1, body = EXCLUDED.body, "
-            "updated_at = now() RETURNING service, month, version"
+            "WITH f AS (" + _UPSERT_FACTS + "), "
+            "r AS (SELECT * FROM unnest(CAST(:topics AS text[]), CAST(:keys AS text[]), "
+            "CAST(:rids AS text[]), CAST(:types AS text[]), CAST(:times AS text[]), "
+            "CAST(:values AS bytea[]), CAST(:r_services AS text[]), CAST(:r_months AS text[])) "
+            "WITH ORDINALITY AS r(topic, key, rid, ce_type, ce_time, body, service, month, n)), "
+            "o AS (" + OUTBOX_INSERT + "SELECT r.topic, r.key, "
+            "coalesce(replace(r.rid, :mark, f.version::text), r.rid), r.ce_type, r.ce_time, "
+            "coalesce(convert_to(replace(convert_from(r.body, 'UTF8'), :mark, f.version::text), "
+            "'UTF8'), r.body) FROM r LEFT JOIN f ON f.service = r.service AND f.month = r.month "
+            "ORDER BY r.n RETURNING seq) "
+            "SELECT service, month, version, NULL::bigint FROM f UNION ALL "
+            "SELECT NULL, NULL, NULL, seq FROM o"
         ),
         {
-            "services": [f[0] for f in facts],
-            "months": [f[1] for f in facts],
-            "bodies": [orjson.dumps(f[2]).decode() for f in facts],
+            **_fact_params(facts),
+            "topics": [r.topic for r in records],
+            "keys": [r.key for r in records],
+            "rids": [r.record_id for r in records],
+            "types": [r.ce_type for r in records],
+            "times": [r.ce_time for r in records],
+            "values": [r.value for r in records],
+            "r_services": [None if k is None else k[0] for k in fact_of],
+            "r_months": [None if k is None else k[1] for k in fact_of],
+            "mark": _MARK,
         },
     )
-    return {(service, month): int(version) for service, month, version in result}
+    versions: dict[tuple[str, str], int] = {}
+    seqs: list[int] = []
+    for service, month, version, seq in result:
+        if seq is None:
+            versions[(service, month)] = int(version)
+        else:
+            seqs.append(seq)
+    rows = [
+        record
+        if key is None
+        else record._replace(
+            record_id=record.record_id.replace(_MARK, str(versions[key])),
+            value=None
+            if record.value is None
+            else record.value.replace(_MARK_BYTES, str(versions[key]).encode()),
+        )
+        for record, key in zip(records, fact_of, strict=True)
+    ]
+    remember(conn, seqs, rows)
+    return versions
 
 
 async def monitoring_of(

@@ -17,13 +17,16 @@ from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, MonitoringEvent, Signal, to
 from pacta.logs import get_logger
 from sla_engine.availability.gauges import LiveGauges, Measured
 from sla_engine.availability.store import (
+    VERSION_MARK,
     Check,
     Replacement,
     Tail,
     check_journal,
     check_tails,
+    enqueue_with_fact_versions,
     event_summaries,
     intervals_of,
+    marked_twice,
     monitoring_from,
     monitoring_of,
     next_fact_versions,
@@ -59,7 +62,7 @@ from sla_engine.domain.downtime import (
     union_open,
 )
 from sla_engine.domain.policies import select_availability_policy
-from sla_engine.kafka.outbox import enqueue_raw, outbox_record
+from sla_engine.kafka.outbox import BUNDLE_FROM, enqueue_raw, outbox_record
 from sla_engine.kafka.ownership import Ownership
 from sla_engine.kafka.records import OutboxRecord
 from sla_engine.metrics import DETECTION_LAG, SIGNALS
@@ -399,8 +402,9 @@ class OutageTracker:
         self, conn: AsyncConnection, signals: list[Signal], figures: list[MonthFigures]
     ) -> set[str]:
         """Record the signals (those not fired before) and a new version of each month's
-        availability fact, and put both on the outbox in one statement, each service's signals
-        before its facts; returns the ids of the signals that are new."""
+        availability fact, and put both on the outbox, each service's signals before its facts
+        (fewer than a bundle's worth: the facts' versions and the outbox in one statement);
+        returns the ids of the signals that are new."""
         records = [signal_record(s.model_dump(mode="json")) for s in signals]
         new_ids = await insert_signals(conn, signals=records)
         outgoing: list[OutboxRecord] = []
@@ -418,9 +422,32 @@ class OutageTracker:
             )
             SIGNALS.labels(signal.kind, signal.service, signal.metric, "").inc()
             log.info("signal", signal_id=signal.signal_id, kind=signal.kind, late=signal.late)
-        versions = await next_fact_versions(
-            conn, [(f.service, f.month, availability_fact(f, version=0)) for f in figures]
-        )
+        stored = [(f.service, f.month, availability_fact(f, version=0)) for f in figures]
+        if figures and len(outgoing) + len(figures) < BUNDLE_FROM:
+            # the facts' versions and the outbox in one statement: PostgreSQL writes each
+            # fact's new version where its body holds the mark
+            marked = [availability_fact(f, version=VERSION_MARK) for f in figures]
+            raws = [orjson.dumps(fact) for fact in marked]
+            if all(marked_twice(raw) for raw in raws):
+                rows = outgoing + [
+                    outbox_record(
+                        self.facts_topic,
+                        fig.service,
+                        str(fact["fact_id"]),
+                        raw,
+                        str(fact["occurred_at"]),
+                    )
+                    for fig, fact, raw in zip(figures, marked, raws, strict=True)
+                ]
+                fact_of: list[tuple[str, str] | None] = [None] * len(outgoing)
+                await enqueue_with_fact_versions(
+                    conn,
+                    facts=stored,
+                    records=rows,
+                    fact_of=fact_of + [(f.service, f.month) for f in figures],
+                )
+                return new_ids
+        versions = await next_fact_versions(conn, stored)
         for fig in figures:
             fact = availability_fact(fig, version=versions[(fig.service, fig.month)])
             outgoing.append(

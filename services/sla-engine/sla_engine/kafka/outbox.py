@@ -158,8 +158,25 @@ async def _insert(
         },
     )
     # the sequence numbers the rows in the order inserted, the order given
-    seqs = sorted(r[0] for r in result)
-    written(conn.engine).add(seqs, parts if parts is not None else [[r] for r in rows])
+    remember(conn, [r[0] for r in result], rows, parts)
+
+
+OUTBOX_INSERT = "INSERT INTO sla_engine.outbox (topic, key, record_id, ce_type, ce_time, body) "
+"""The head of a statement that puts rows on the outbox (another store's, which then calls
+`remember`)."""
+
+
+def remember(
+    conn: AsyncConnection,
+    seqs: Sequence[int],
+    rows: Sequence[OutboxRecord],
+    parts: Sequence[Sequence[OutboxRecord]] | None = None,
+) -> None:
+    """After rows were put on the outbox on `conn` (their `seq`, in any order; `rows` in the
+    order of their seq; `parts`: as `_insert` has them): the relay is rung after the commit
+    (`enqueued_in`) and sends them without reading them back (`Written`)."""
+    conn.info[ENQUEUED] = True
+    written(conn.engine).add(sorted(seqs), parts if parts is not None else [[r] for r in rows])
 
 
 WRITTEN_RECORDS = 60_000
