@@ -19,6 +19,7 @@ from sla_engine.domain.downtime import CheckEvent, DownInterval
 from sla_engine.kafka.outbox import OUTBOX_INSERT, remember
 from sla_engine.kafka.records import OutboxRecord
 from sla_engine.resources.registry import add_window
+from sla_engine.store import driver_connection
 
 
 async def check_journal(conn: AsyncConnection, *, service: str, check: str) -> list[CheckEvent]:
@@ -191,10 +192,11 @@ async def plan_inputs(conn: AsyncConnection, *, after_ms: dict[str, int]) -> dic
     out: dict[str, PlanInputs] = {s: PlanInputs([], [], [], None) for s in after_ms}
     if not after_ms:
         return out
-    result = await conn.execute(
-        sa.text(
-            "WITH q AS (SELECT * FROM unnest(CAST(:services AS text[]), "
-            "CAST(:afters AS timestamptz[])) AS q(service, after)) "
+    raw = await driver_connection(conn)  # many rows: the driver's own records
+    result = await raw.fetch(
+        (
+            "WITH q AS (SELECT * FROM unnest(CAST($1 AS text[]), "
+            "CAST($2 AS timestamptz[])) AS q(service, after)) "
             "SELECT 0 AS part, d.service, d.check_name AS name, d.started_at AS a, "
             "d.ended_at AS b, d.severity AS c, d.labels, NULL::boolean AS retracted "
             "FROM q JOIN sla_engine.down_intervals d ON d.service = q.service "
@@ -210,7 +212,8 @@ async def plan_inputs(conn: AsyncConnection, *, after_ms: dict[str, int]) -> dic
             # each part in the order its own query gave it
             "ORDER BY part, service, a, name"
         ),
-        {"services": list(after_ms), "afters": [ms_to_datetime(a) for a in after_ms.values()]},
+        list(after_ms),
+        [ms_to_datetime(a) for a in after_ms.values()],
     )
     for part, service, name, a, b, c, labels, retracted in result:
         got = out[service]
@@ -390,6 +393,11 @@ _UPSERT_FACTS = (
 )
 
 
+_UPSERT_FACTS_RAW = (
+    _UPSERT_FACTS.replace(":services", "$1").replace(":months", "$2").replace(":bodies", "$3")
+)
+
+
 def _fact_params(facts: list[tuple[str, str, dict[str, Any]]]) -> dict[str, list[str]]:
     return {
         "services": [f[0] for f in facts],
@@ -422,33 +430,32 @@ async def enqueue_with_fact_versions(
     one statement: a record whose `fact_of` names a (service, month) among the facts has
     `VERSION_MARK` (`marked_twice`) in its id and value, which become that fact's new version
     on the outbox and in what the relay sends from memory; returns the versions."""
-    result = await conn.execute(
-        sa.text(
-            "WITH f AS (" + _UPSERT_FACTS + "), "
-            "r AS (SELECT * FROM unnest(CAST(:topics AS text[]), CAST(:keys AS text[]), "
-            "CAST(:rids AS text[]), CAST(:types AS text[]), CAST(:times AS text[]), "
-            "CAST(:values AS bytea[]), CAST(:r_services AS text[]), CAST(:r_months AS text[])) "
+    raw = await driver_connection(conn)
+    result = await raw.fetch(
+        (
+            "WITH f AS (" + _UPSERT_FACTS_RAW + "), "
+            "r AS (SELECT * FROM unnest(CAST($4 AS text[]), CAST($5 AS text[]), "
+            "CAST($6 AS text[]), CAST($7 AS text[]), CAST($8 AS text[]), "
+            "CAST($9 AS bytea[]), CAST($10 AS text[]), CAST($11 AS text[])) "
             "WITH ORDINALITY AS r(topic, key, rid, ce_type, ce_time, body, service, month, n)), "
             "o AS (" + OUTBOX_INSERT + "SELECT r.topic, r.key, "
-            "coalesce(replace(r.rid, :mark, f.version::text), r.rid), r.ce_type, r.ce_time, "
-            "coalesce(convert_to(replace(convert_from(r.body, 'UTF8'), :mark, f.version::text), "
+            "coalesce(replace(r.rid, $12, f.version::text), r.rid), r.ce_type, r.ce_time, "
+            "coalesce(convert_to(replace(convert_from(r.body, 'UTF8'), $12, f.version::text), "
             "'UTF8'), r.body) FROM r LEFT JOIN f ON f.service = r.service AND f.month = r.month "
             "ORDER BY r.n RETURNING seq) "
             "SELECT service, month, version, NULL::bigint FROM f UNION ALL "
             "SELECT NULL, NULL, NULL, seq FROM o"
         ),
-        {
-            **_fact_params(facts),
-            "topics": [r.topic for r in records],
-            "keys": [r.key for r in records],
-            "rids": [r.record_id for r in records],
-            "types": [r.ce_type for r in records],
-            "times": [r.ce_time for r in records],
-            "values": [r.value for r in records],
-            "r_services": [None if k is None else k[0] for k in fact_of],
-            "r_months": [None if k is None else k[1] for k in fact_of],
-            "mark": _MARK,
-        },
+        *_fact_params(facts).values(),
+        [r.topic for r in records],
+        [r.key for r in records],
+        [r.record_id for r in records],
+        [r.ce_type for r in records],
+        [r.ce_time for r in records],
+        [r.value for r in records],
+        [None if k is None else k[0] for k in fact_of],
+        [None if k is None else k[1] for k in fact_of],
+        _MARK,
     )
     versions: dict[tuple[str, str], int] = {}
     seqs: list[int] = []
