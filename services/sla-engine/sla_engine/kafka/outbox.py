@@ -128,6 +128,15 @@ async def enqueue_raw(conn: AsyncConnection, records: Sequence[OutboxRecord]) ->
     )
 
 
+_INSERT_ROWS = (
+    "INSERT INTO sla_engine.outbox (topic, key, record_id, ce_type, ce_time, body) "
+    "SELECT topic, key, rid, ce_type, ce_time, body FROM unnest(CAST($1 AS text[]), "
+    "CAST($2 AS text[]), CAST($3 AS text[]), CAST($4 AS text[]), CAST($5 AS text[]), "
+    "CAST($6 AS bytea[])) WITH ORDINALITY AS r(topic, key, rid, ce_type, ce_time, body, n) "
+    "ORDER BY n RETURNING seq"
+)
+
+
 async def _insert(
     conn: AsyncConnection,
     rows: Sequence[OutboxRecord],
@@ -138,24 +147,15 @@ async def _insert(
     the row's body back (`Written`)."""
     if not rows:
         return
-    conn.info[ENQUEUED] = True  # `enqueued_in`: the relay has something to send after the commit
-    result = await conn.execute(
-        sa.text(
-            "INSERT INTO sla_engine.outbox (topic, key, record_id, ce_type, ce_time, body) "
-            "SELECT topic, key, rid, ce_type, ce_time, body FROM unnest(CAST(:topics AS text[]), "
-            "CAST(:keys AS text[]), CAST(:rids AS text[]), CAST(:types AS text[]), "
-            "CAST(:times AS text[]), CAST(:bodies AS bytea[])) "
-            "WITH ORDINALITY AS r(topic, key, rid, ce_type, ce_time, body, n) ORDER BY n "
-            "RETURNING seq"
-        ),
-        {
-            "topics": [r.topic for r in rows],
-            "keys": [r.key for r in rows],
-            "rids": [r.record_id for r in rows],
-            "types": [r.ce_type for r in rows],
-            "times": [r.ce_time for r in rows],
-            "bodies": [r.value for r in rows],
-        },
+    raw = await driver_connection(conn)  # every batch's write: no SQLAlchemy compile or rows
+    result = await raw.fetch(
+        _INSERT_ROWS,
+        [r.topic for r in rows],
+        [r.key for r in rows],
+        [r.record_id for r in rows],
+        [r.ce_type for r in rows],
+        [r.ce_time for r in rows],
+        [r.value for r in rows],
     )
     # the sequence numbers the rows in the order inserted, the order given
     remember(conn, [r[0] for r in result], rows, parts)
