@@ -112,7 +112,7 @@ async def enqueue_raw(conn: AsyncConnection, records: Sequence[OutboxRecord]) ->
     event path's signals and clock facts. Many go as bundles of `BUNDLE_RECORDS` per row (the
     relay unpacks them in order), compressed with lz4 where the server has it."""
     if len(records) < BUNDLE_FROM:
-        await _insert(conn, records)
+        await _insert(conn, records, driver=True)
         return
     if await _lz4(conn):
         # pglz would take three times as long over the bundles' JSON
@@ -125,6 +125,7 @@ async def enqueue_raw(conn: AsyncConnection, records: Sequence[OutboxRecord]) ->
             for part in parts
         ],
         parts,
+        driver=True,
     )
 
 
@@ -135,21 +136,34 @@ _INSERT_ROWS = (
     "CAST($6 AS bytea[])) WITH ORDINALITY AS r(topic, key, rid, ce_type, ce_time, body, n) "
     "ORDER BY n RETURNING seq"
 )
+_INSERT_NAMES = ("topics", "keys", "rids", "types", "times", "bodies")
+
+
+def _named(sql: str, names: Sequence[str]) -> str:
+    """`sql` with its parameters `$1`, `$2` ... named as SQLAlchemy's text takes them."""
+    for n, name in enumerate(names, 1):
+        sql = sql.replace(f"${n} ", f":{name} ")
+    return sql
+
+
+_INSERT_ROWS_NAMED = _named(_INSERT_ROWS, _INSERT_NAMES)
 
 
 async def _insert(
     conn: AsyncConnection,
     rows: Sequence[OutboxRecord],
     parts: Sequence[Sequence[OutboxRecord]] | None = None,
+    *,
+    driver: bool = False,
 ) -> None:
     """One statement for all the rows, their `seq` in the order given; `parts`: the records
     each row holds (None: each row is one), which this process's relay sends without reading
-    the row's body back (`Written`)."""
+    the row's body back (`Written`). `driver`: run on the driver (the event path: no
+    SQLAlchemy compile or rows); else through SQLAlchemy, whose errors the API answers (a
+    dropped connection: 503)."""
     if not rows:
         return
-    raw = await driver_connection(conn)  # every batch's write: no SQLAlchemy compile or rows
-    result = await raw.fetch(
-        _INSERT_ROWS,
+    columns = (
         [r.topic for r in rows],
         [r.key for r in rows],
         [r.record_id for r in rows],
@@ -157,8 +171,16 @@ async def _insert(
         [r.ce_time for r in rows],
         [r.value for r in rows],
     )
+    if driver:
+        raw = await driver_connection(conn)
+        seqs = [r[0] for r in await raw.fetch(_INSERT_ROWS, *columns)]
+    else:
+        result = await conn.execute(
+            sa.text(_INSERT_ROWS_NAMED), dict(zip(_INSERT_NAMES, columns, strict=True))
+        )
+        seqs = [r[0] for r in result]
     # the sequence numbers the rows in the order inserted, the order given
-    remember(conn, [r[0] for r in result], rows, parts)
+    remember(conn, seqs, rows, parts)
 
 
 OUTBOX_INSERT = "INSERT INTO sla_engine.outbox (topic, key, record_id, ce_type, ce_time, body) "
