@@ -8,28 +8,22 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pacta.clock import now_ms
 from pacta.durations import datetime_to_ms, ms_to_datetime
 from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, MonitoringEvent, Signal, topic_name
 from pacta.logs import get_logger
+from sla_engine.availability.coverage_store import monitoring_from, monitoring_of
 from sla_engine.availability.gauges import LiveGauges, Measured
 from sla_engine.availability.store import (
-    VERSION_MARK,
     Check,
     Replacement,
     Tail,
     check_journal,
     check_tails,
-    enqueue_with_fact_versions,
     event_summaries,
     intervals_of,
-    marked_twice,
-    monitoring_from,
-    monitoring_of,
-    next_fact_versions,
     open_outage_starts,
     plan_inputs,
     recorded_signals_of,
@@ -41,7 +35,8 @@ from sla_engine.availability.store import (
     sync_event_windows,
     windows_of,
 )
-from sla_engine.availability.views import availability_fact, intent_signal, retraction_signal
+from sla_engine.availability.views import intent_signal, retraction_signal
+from sla_engine.availability.writes import write
 from sla_engine.domain.availability import BURN_RULES, OpenInterval, month_bounds
 from sla_engine.domain.availability_record import Recorded, judge, standing_ids
 from sla_engine.domain.budget_alerts import plan
@@ -62,12 +57,10 @@ from sla_engine.domain.downtime import (
     union_open,
 )
 from sla_engine.domain.policies import select_availability_policy
-from sla_engine.kafka.outbox import BUNDLE_FROM, enqueue_raw, outbox_record
 from sla_engine.kafka.ownership import Ownership
-from sla_engine.kafka.records import OutboxRecord
-from sla_engine.metrics import DETECTION_LAG, SIGNALS
+from sla_engine.metrics import DETECTION_LAG
 from sla_engine.resources.registry import Registry
-from sla_engine.store.signals import insert_signals, mark_retracted, signal_record
+from sla_engine.store.signals import mark_retracted
 from sla_engine.timers import TimerHeap, run_rounds
 
 log = get_logger(__name__)
@@ -310,7 +303,9 @@ class OutageTracker:
         for signal in await self._retractions(conn, wrong, now):
             emitted.setdefault(signal.service, []).append(signal)
         signals = [signal for service in since for signal in emitted.get(service, [])]
-        new = await self._write(conn, signals, figures)
+        new = await write(
+            conn, signals, figures, signals_topic=self.signals_topic, facts_topic=self.facts_topic
+        )
         if timer:
             for signal in signals:
                 if signal.signal_id in new:
@@ -397,70 +392,6 @@ class OutageTracker:
         down = outages(intervals, objective.down_severities)
         firing = union_open((iv.start_ms, iv.end_ms) for iv in intervals)
         return month_figures(service, month, objective, down, windows, now, monitoring, firing)
-
-    async def _write(
-        self, conn: AsyncConnection, signals: list[Signal], figures: list[MonthFigures]
-    ) -> set[str]:
-        """Record the signals (those not fired before) and a new version of each month's
-        availability fact, and put both on the outbox, each service's signals before its facts
-        (fewer than a bundle's worth: the facts' versions and the outbox in one statement);
-        returns the ids of the signals that are new."""
-        records = [signal_record(s.model_dump(mode="json")) for s in signals]
-        new_ids = await insert_signals(conn, signals=records)
-        outgoing: list[OutboxRecord] = []
-        for signal, record in zip(signals, records, strict=True):
-            if signal.signal_id not in new_ids:
-                continue  # fired before (by this path, the other one, or before a restart)
-            outgoing.append(
-                outbox_record(
-                    self.signals_topic,
-                    signal.service,
-                    signal.signal_id,
-                    record.raw,
-                    str(record.body["occurred_at"]),
-                )
-            )
-            SIGNALS.labels(signal.kind, signal.service, signal.metric, "").inc()
-            log.info("signal", signal_id=signal.signal_id, kind=signal.kind, late=signal.late)
-        stored = [(f.service, f.month, availability_fact(f, version=0)) for f in figures]
-        if figures and len(outgoing) + len(figures) < BUNDLE_FROM:
-            # the facts' versions and the outbox in one statement: PostgreSQL writes each
-            # fact's new version where its body holds the mark
-            marked = [availability_fact(f, version=VERSION_MARK) for f in figures]
-            raws = [orjson.dumps(fact) for fact in marked]
-            if all(marked_twice(raw) for raw in raws):
-                rows = outgoing + [
-                    outbox_record(
-                        self.facts_topic,
-                        fig.service,
-                        str(fact["fact_id"]),
-                        raw,
-                        str(fact["occurred_at"]),
-                    )
-                    for fig, fact, raw in zip(figures, marked, raws, strict=True)
-                ]
-                fact_of: list[tuple[str, str] | None] = [None] * len(outgoing)
-                await enqueue_with_fact_versions(
-                    conn,
-                    facts=stored,
-                    records=rows,
-                    fact_of=fact_of + [(f.service, f.month) for f in figures],
-                )
-                return new_ids
-        versions = await next_fact_versions(conn, stored)
-        for fig in figures:
-            fact = availability_fact(fig, version=versions[(fig.service, fig.month)])
-            outgoing.append(
-                outbox_record(
-                    self.facts_topic,
-                    fig.service,
-                    str(fact["fact_id"]),
-                    orjson.dumps(fact),
-                    str(fact["occurred_at"]),
-                )
-            )
-        await enqueue_raw(conn, outgoing)
-        return new_ids
 
     async def assigned(self, partitions: set[int], total: int) -> None:
         """Monitoring partitions came to this instance: re-plan their running outages."""
