@@ -15,7 +15,7 @@ from pacta.durations import datetime_to_ms
 from pacta.events import MonitoringEvent
 from pacta.settings import CommonSettings
 from sla_engine.app import MIGRATIONS
-from sla_engine.availability.store import monitoring_of
+from sla_engine.availability.coverage_store import monitoring_of
 from sla_engine.store import SCHEMA
 from sla_engine.store.journal import journal_monitoring
 from tests.conftest import fresh_database

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 import orjson
 import sqlalchemy as sa
@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from pacta.durations import datetime_to_ms, ms_to_datetime
 from sla_engine.domain.availability import OpenInterval
 from sla_engine.domain.availability_record import Recorded, base_id
-from sla_engine.domain.coverage import Monitoring
 from sla_engine.domain.downtime import CheckEvent, DownInterval
 from sla_engine.resources.registry import add_window
+from sla_engine.store import driver_connection
 
 
 async def check_journal(conn: AsyncConnection, *, service: str, check: str) -> list[CheckEvent]:
@@ -50,11 +50,29 @@ def _interval(
     return DownInterval(check, datetime_to_ms(start), end_ms, severity, "", labels or {})
 
 
+Tail = tuple[DownInterval | None, int | None]
+"""A check's latest interval, and the latest instant among its journaled events (None: none)."""
+
+
+def tail_of(
+    check: str,
+    start: datetime | None,
+    end: datetime | None,
+    severity: str | None,
+    labels: Any,
+    seen: datetime | None,
+) -> Tail:
+    """A `Tail` from the columns `check_tails` reads."""
+    last = None if start is None else _interval(check, start, end, str(severity), labels)
+    return (last, None if seen is None else datetime_to_ms(seen))
+
+
 async def check_tails(
     conn: AsyncConnection, *, checks: list[Check], besides: list[str]
-) -> dict[Check, tuple[DownInterval | None, int | None]]:
+) -> dict[Check, Tail]:
     """For each (service, check): its latest interval, and the latest instant among its
-    journaled events other than `besides` (the batch's own); one statement for all of them."""
+    journaled events other than `besides` (the batch's own); one statement for all of them.
+    The consumer reads them in its claim statement instead (`store.journal.claim_and_journal`)."""
     if not checks:
         return {}
     result = await conn.execute(
@@ -70,11 +88,10 @@ async def check_tails(
         ),
         {"services": [c[0] for c in checks], "checks": [c[1] for c in checks], "ids": besides},
     )
-    out: dict[Check, tuple[DownInterval | None, int | None]] = {}
-    for service, check, start, end, severity, labels, seen in result:
-        last = None if start is None else _interval(check, start, end, severity, labels)
-        out[(service, check)] = (last, None if seen is None else datetime_to_ms(seen))
-    return out
+    return {
+        (service, check): tail_of(check, start, end, severity, labels, seen)
+        for service, check, start, end, severity, labels, seen in result
+    }
 
 
 Replacement = tuple[str, str, int | None, list[DownInterval]]
@@ -152,6 +169,58 @@ async def intervals_of(
     )
     for service, check, start, end, severity, labels in result:
         out[service].append(_interval(check, start, end, severity, labels))
+    return out
+
+
+class PlanInputs(NamedTuple):
+    """What re-planning a service reads (`plan_inputs`)."""
+
+    intervals: list[DownInterval]  # `intervals_of`
+    windows: list[OpenInterval]  # `windows_of`
+    recorded: list[Recorded]  # `recorded_signals_of`
+    first_ms: int | None  # its first monitoring event of any check, ever (`monitoring_many`)
+
+
+async def plan_inputs(conn: AsyncConnection, *, after_ms: dict[str, int]) -> dict[str, PlanInputs]:
+    """For each service, from its instant on: `intervals_of`, `windows_of`,
+    `recorded_signals_of` and its first monitoring event, in one statement (one round trip
+    where four took one each)."""
+    out: dict[str, PlanInputs] = {s: PlanInputs([], [], [], None) for s in after_ms}
+    if not after_ms:
+        return out
+    raw = await driver_connection(conn)  # many rows: the driver's own records
+    result = await raw.fetch(
+        (
+            "WITH q AS (SELECT * FROM unnest(CAST($1 AS text[]), "
+            "CAST($2 AS timestamptz[])) AS q(service, after)) "
+            "SELECT 0 AS part, d.service, d.check_name AS name, d.started_at AS a, "
+            "d.ended_at AS b, d.severity AS c, d.labels, NULL::boolean AS retracted "
+            "FROM q JOIN sla_engine.down_intervals d ON d.service = q.service "
+            "AND (d.ended_at IS NULL OR d.ended_at >= q.after) UNION ALL "
+            "SELECT 1, w.service, NULL, w.starts_at, w.ends_at, NULL, NULL, NULL "
+            "FROM q JOIN sla_engine.maintenance_windows w ON w.service = q.service "
+            "AND (w.ends_at IS NULL OR w.ends_at >= q.after) UNION ALL "
+            "SELECT 2, s.service, s.signal_id, NULL, NULL, s.kind, NULL, s.retracted "
+            "FROM q JOIN sla_engine.signals s ON s.service = q.service AND s.occurred_at >= q.after "
+            "WHERE s.metric = 'availability' AND s.kind <> 'retracted' UNION ALL "
+            "SELECT 3, q.service, NULL, (SELECT min(occurred_at) FROM sla_engine.monitoring_events m "
+            "WHERE m.service = q.service), NULL, NULL, NULL, NULL FROM q "
+            # each part in the order its own query gave it
+            "ORDER BY part, service, a, name"
+        ),
+        list(after_ms),
+        [ms_to_datetime(a) for a in after_ms.values()],
+    )
+    for part, service, name, a, b, c, labels, retracted in result:
+        got = out[service]
+        if part == 0:
+            got.intervals.append(_interval(name, a, b, c, labels))
+        elif part == 1:
+            got.windows.append((datetime_to_ms(a), None if b is None else datetime_to_ms(b)))
+        elif part == 2:
+            got.recorded.append(Recorded(name, c, _month_of_id(name), bool(retracted)))
+        elif a is not None:
+            out[service] = got._replace(first_ms=datetime_to_ms(a))
     return out
 
 
@@ -289,96 +358,3 @@ async def open_outage_starts(conn: AsyncConnection) -> dict[str, int]:
         )
     )
     return {service: datetime_to_ms(started) for service, started in result}
-
-
-async def next_fact_version(
-    conn: AsyncConnection, *, service: str, month: str, body: dict[str, Any]
-) -> int:
-    """Bump and return the version of a service-month's availability fact (row-locked, so
-    concurrent writers get distinct versions)."""
-    return (await next_fact_versions(conn, [(service, month, body)]))[(service, month)]
-
-
-async def next_fact_versions(
-    conn: AsyncConnection, facts: list[tuple[str, str, dict[str, Any]]]
-) -> dict[tuple[str, str], int]:
-    """`next_fact_version` of several (service, month, body), each pair at most once, in one
-    statement."""
-    if not facts:
-        return {}
-    result = await conn.execute(
-        sa.text(
-            "INSERT INTO sla_engine.availability_facts (service, month, version, body) "
-            "SELECT s, m, 1, CAST(b AS jsonb) FROM unnest(CAST(:services AS text[]), "
-            "CAST(:months AS text[]), CAST(:bodies AS text[])) AS f(s, m, b) "
-            "ON CONFLICT (service, month) DO UPDATE SET "
-            "version = sla_engine.availability_facts.version + 1, body = EXCLUDED.body, "
-            "updated_at = now() RETURNING service, month, version"
-        ),
-        {
-            "services": [f[0] for f in facts],
-            "months": [f[1] for f in facts],
-            "bodies": [orjson.dumps(f[2]).decode() for f in facts],
-        },
-    )
-    return {(service, month): int(version) for service, month, version in result}
-
-
-async def monitoring_of(
-    conn: AsyncConnection, *, service: str, after_ms: int, max_silence_ms: int | None
-) -> Monitoring:
-    """When the service's monitoring spoke: its first event of any check, ever, and (with a
-    `max_silence_ms`) its silences from `after_ms` on, found in the journal in one pass (the
-    event before `after_ms` included, so a silence spanning it is whole)."""
-    found = await monitoring_many(conn, wanted={service: (after_ms, max_silence_ms)})
-    return found[service]
-
-
-async def monitoring_many(
-    conn: AsyncConnection, *, wanted: dict[str, tuple[int, int | None]]
-) -> dict[str, Monitoring]:
-    """`monitoring_of` several services ({service: (after_ms, max_silence_ms)}): their first
-    events in one statement, then the silences of those with a `max_silence_ms`."""
-    if not wanted:
-        return {}
-    result = await conn.execute(
-        sa.text(
-            "SELECT q.service, (SELECT min(occurred_at) FROM sla_engine.monitoring_events m "
-            "WHERE m.service = q.service) FROM unnest(CAST(:services AS text[])) AS q(service)"
-        ),
-        {"services": list(wanted)},
-    )
-    firsts = {
-        service: None if first is None else datetime_to_ms(first) for service, first in result
-    }
-    out: dict[str, Monitoring] = {}
-    for service, (after_ms, max_silence_ms) in wanted.items():
-        first = firsts.get(service)
-        if first is None or max_silence_ms is None:
-            out[service] = Monitoring(first)
-        else:
-            out[service] = await _silences(conn, service, first, after_ms, max_silence_ms)
-    return out
-
-
-async def _silences(
-    conn: AsyncConnection, service: str, first: int, after_ms: int, max_silence_ms: int
-) -> Monitoring:
-    gap = timedelta(milliseconds=max_silence_ms)
-    result = await conn.execute(
-        sa.text(
-            "WITH e AS (SELECT occurred_at AS at, lag(occurred_at) OVER (ORDER BY occurred_at) "
-            "AS prev, lead(occurred_at) OVER (ORDER BY occurred_at) AS next "
-            "FROM sla_engine.monitoring_events WHERE service = :s AND occurred_at >= coalesce("
-            "(SELECT max(occurred_at) FROM sla_engine.monitoring_events "
-            "WHERE service = :s AND occurred_at < :after), :after)) "
-            "SELECT prev, at FROM e WHERE prev IS NOT NULL AND at - prev > :gap "
-            "UNION ALL SELECT at, NULL FROM e WHERE next IS NULL ORDER BY 1"
-        ),
-        {"s": service, "after": ms_to_datetime(after_ms), "gap": gap},
-    )
-    found: list[OpenInterval] = [
-        (datetime_to_ms(a) + max_silence_ms, None if b is None else datetime_to_ms(b))
-        for a, b in result
-    ]
-    return Monitoring(first, tuple(found))

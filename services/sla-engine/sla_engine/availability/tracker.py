@@ -6,25 +6,26 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
+from typing import NamedTuple
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pacta.clock import now_ms
 from pacta.durations import datetime_to_ms, ms_to_datetime
 from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, MonitoringEvent, Signal, topic_name
 from pacta.logs import get_logger
+from sla_engine.availability.coverage_store import monitoring_from, monitoring_of
 from sla_engine.availability.gauges import LiveGauges, Measured
 from sla_engine.availability.store import (
+    Check,
     Replacement,
+    Tail,
     check_journal,
     check_tails,
     event_summaries,
     intervals_of,
-    monitoring_many,
-    monitoring_of,
-    next_fact_versions,
     open_outage_starts,
+    plan_inputs,
     recorded_signals_of,
     replace_intervals,
     service_intervals,
@@ -34,7 +35,8 @@ from sla_engine.availability.store import (
     sync_event_windows,
     windows_of,
 )
-from sla_engine.availability.views import availability_fact, intent_signal, retraction_signal
+from sla_engine.availability.views import intent_signal, retraction_signal
+from sla_engine.availability.writes import write
 from sla_engine.domain.availability import BURN_RULES, OpenInterval, month_bounds
 from sla_engine.domain.availability_record import Recorded, judge, standing_ids
 from sla_engine.domain.budget_alerts import plan
@@ -55,12 +57,10 @@ from sla_engine.domain.downtime import (
     union_open,
 )
 from sla_engine.domain.policies import select_availability_policy
-from sla_engine.kafka.outbox import enqueue_raw, outbox_record
 from sla_engine.kafka.ownership import Ownership
-from sla_engine.kafka.records import OutboxRecord
-from sla_engine.metrics import DETECTION_LAG, SIGNALS
+from sla_engine.metrics import DETECTION_LAG
 from sla_engine.resources.registry import Registry
-from sla_engine.store.signals import insert_signals, mark_retracted, signal_record
+from sla_engine.store.signals import mark_retracted
 from sla_engine.timers import TimerHeap, run_rounds
 
 log = get_logger(__name__)
@@ -75,6 +75,24 @@ so its facts come at most one a second, and they stay as fresh."""
 REFRESH_GRID_MS = 200
 """Those refreshes fall on multiples of this, so a round re-plans many services at once."""
 MONTH_MS = 32 * 86_400_000  # back far enough to reach the start of any calendar's month
+
+
+def outage_checks(events: list[MonitoringEvent]) -> list[Check]:
+    """The (service, check) pairs of the events that have down intervals (heartbeats say only
+    that monitoring is alive, a `maintenance` check opens windows): whose tails `apply` reads."""
+    pairs = {(e.service, e.check) for e in events}
+    return sorted(k for k in pairs if k[1] not in (HEARTBEAT_CHECK, MAINTENANCE_CHECK))
+
+
+class Loaded(NamedTuple):
+    """What re-planning a service starts from (`OutageTracker._load`)."""
+
+    down: list[OpenInterval]  # its outages (by the policy's down severities)
+    windows: list[OpenInterval]  # its maintenance windows
+    after: int  # from when these were read: no signal of the plan lies before it
+    intervals: list[DownInterval]  # its checks' intervals
+    recorded: list[Recorded]  # its availability signals recorded since `after`
+    first_ms: int | None  # its first monitoring event, ever
 
 
 class OutageTracker:
@@ -112,11 +130,18 @@ class OutageTracker:
 
     # ---- the event path ------------------------------------------------------------------
 
-    async def apply(self, conn: AsyncConnection, events: list[MonitoringEvent]) -> None:
+    async def apply(
+        self,
+        conn: AsyncConnection,
+        events: list[MonitoringEvent],
+        tails: dict[Check, Tail] | None = None,
+    ) -> None:
         """Bring the intervals of every (service, check) the events touch up to date (extended
         in place when the events come in order, else re-derived from the journal, which already
         holds them), then re-plan each service from its earliest new event. Each step takes one
-        statement per table for the whole batch, whatever number of services it touches."""
+        statement per table for the whole batch, whatever number of services it touches.
+        `tails`: those of at least the events' `outage_checks`, read before the events were
+        journaled (the consumer's claim statement reads them); None: read here."""
         self._applied = {}
         by_check: dict[tuple[str, str], list[CheckEvent]] = {}
         for event in events:
@@ -134,16 +159,15 @@ class OutageTracker:
             at = min(e.occurred_ms for e in group)
             since[service] = min(since.get(service, at), at)
         # heartbeats say only that monitoring is alive (coverage): never down
-        outage_checks = [k for k in by_check if k[1] not in (HEARTBEAT_CHECK, MAINTENANCE_CHECK)]
-        tails = await check_tails(
-            conn,
-            checks=outage_checks,
-            besides=[e.event_id for k in outage_checks for e in by_check[k]],
-        )
+        checks = [k for k in by_check if k[1] not in (HEARTBEAT_CHECK, MAINTENANCE_CHECK)]
+        if tails is None:
+            tails = await check_tails(
+                conn, checks=checks, besides=[e.event_id for k in checks for e in by_check[k]]
+            )
         replacements: list[Replacement] = []
         # services whose intervals, windows or coverage the batch may have moved
         changed = {s for s, c in by_check if c in (HEARTBEAT_CHECK, MAINTENANCE_CHECK)}
-        for key in outage_checks:
+        for key in checks:
             service, check = key
             last, seen = tails[key]
             # earlier events that left no interval: let the journal say why
@@ -232,20 +256,19 @@ class OutageTracker:
         objectives = {service: self.objective(service) for service in since}
         self._planned.update(dict.fromkeys(since, now))
         loaded = await self._load(conn, objectives, {s: min(at, now) for s, at in since.items()})
-        afters = {service: after for service, (_d, _w, after, _c) in loaded.items()}
-        monitoring = await monitoring_many(
-            conn, wanted={s: (afters[s], objectives[s].max_silence_ms) for s in since}
+        monitoring = await monitoring_from(
+            conn,
+            wanted={s: (loaded[s].after, objectives[s].max_silence_ms) for s in since},
+            firsts={s: loaded[s].first_ms for s in since},
         )
-        recorded = await recorded_signals_of(conn, after_ms=afters)
         dues: Dues = {}
         emitted: dict[str, list[Signal]] = {}
         wrong: list[Recorded] = []
         figures: list[MonthFigures] = []
         for service, since_ms in since.items():
             objective = objectives[service]
-            down, windows, _after, checks = loaded[service]
+            down, windows, _after, checks, records, _first = loaded[service]
             firing = union_open((iv.start_ms, iv.end_ms) for iv in checks)
-            records = recorded[service]
             result = plan(
                 service,
                 objective,
@@ -280,7 +303,9 @@ class OutageTracker:
         for signal in await self._retractions(conn, wrong, now):
             emitted.setdefault(signal.service, []).append(signal)
         signals = [signal for service in since for signal in emitted.get(service, [])]
-        new = await self._write(conn, signals, figures)
+        new = await write(
+            conn, signals, figures, signals_topic=self.signals_topic, facts_topic=self.facts_topic
+        )
         if timer:
             for signal in signals:
                 if signal.signal_id in new:
@@ -301,36 +326,58 @@ class OutageTracker:
 
     async def _load(
         self, conn: AsyncConnection, objectives: dict[str, Objective], since_ms: dict[str, int]
-    ) -> dict[str, tuple[list[OpenInterval], list[OpenInterval], int, list[DownInterval]]]:
-        """Each service's outages and maintenance windows from the start of the month in which
-        the outage going on at its `since_ms` began, less the longest burn window (returned
-        too: no signal of the plan can lie before it)."""
+    ) -> dict[str, Loaded]:
+        """Each service's outages, maintenance windows and recorded signals from the start of
+        the month in which the outage going on at its `since_ms` began, less the longest burn
+        window (returned too: no signal of the plan can lie before it). One statement reads
+        everything from the month of `since_ms` on; a service whose outage began earlier is
+        read again from further back."""
 
         def start_of(service: str, at: int) -> int:
             tz = objectives[service].calendar.timezone
             return month_bounds(month_of(at, tz), tz)[0] - LOOKBACK_MS
 
+        def needed(service: str, down: list[OpenInterval]) -> int:
+            at = since_ms[service]
+            first = min([at] + [s for s, e in down if s <= at and (e is None or e >= at)])
+            return start_of(service, first)
+
         pending = {service: start_of(service, at) for service, at in since_ms.items()}
-        found: dict[str, tuple[list[OpenInterval], int, list[DownInterval]]] = {}
+        inputs = await plan_inputs(conn, after_ms=pending)
+        found: dict[str, Loaded] = {}
+        again: dict[str, int] = {}
+        for service, got in inputs.items():
+            down = outages(got.intervals, objectives[service].down_severities)
+            back = needed(service, down)
+            if back >= pending[service]:
+                found[service] = Loaded(
+                    down, got.windows, pending[service], got.intervals, got.recorded, got.first_ms
+                )
+            else:
+                again[service] = back  # an outage began before what was loaded
+        if not again:
+            return found
+        further: dict[str, tuple[list[OpenInterval], int, list[DownInterval]]] = {}
+        pending = again
         while pending:
-            again: dict[str, int] = {}
+            again = {}
             for service, intervals in (await intervals_of(conn, after_ms=pending)).items():
                 down = outages(intervals, objectives[service].down_severities)
-                at = since_ms[service]
-                first = min([at] + [s for s, e in down if s <= at and (e is None or e >= at)])
-                needed = start_of(service, first)
-                if needed >= pending[service]:
-                    found[service] = (down, pending[service], intervals)
+                back = needed(service, down)
+                if back >= pending[service]:
+                    further[service] = (down, pending[service], intervals)
                 else:
-                    again[service] = needed  # an outage began before what was loaded
+                    again[service] = back
             pending = again
-        windows = await windows_of(
-            conn, after_ms={s: after for s, (_d, after, _i) in found.items()}
-        )
-        return {
-            service: (down, windows[service], after, intervals)
-            for service, (down, after, intervals) in found.items()
-        }
+        afters = {s: after for s, (_d, after, _i) in further.items()}
+        windows = await windows_of(conn, after_ms=afters)
+        recorded = await recorded_signals_of(conn, after_ms=afters)
+        for service, (down, after, intervals) in further.items():
+            first = inputs[service].first_ms
+            found[service] = Loaded(
+                down, windows[service], after, intervals, recorded[service], first
+            )
+        return found
 
     async def figures(self, service: str, month: str, now: int) -> MonthFigures:
         """Live month-to-date figures (the API); ValueError for a month not written YYYY-MM."""
@@ -345,46 +392,6 @@ class OutageTracker:
         down = outages(intervals, objective.down_severities)
         firing = union_open((iv.start_ms, iv.end_ms) for iv in intervals)
         return month_figures(service, month, objective, down, windows, now, monitoring, firing)
-
-    async def _write(
-        self, conn: AsyncConnection, signals: list[Signal], figures: list[MonthFigures]
-    ) -> set[str]:
-        """Record the signals (those not fired before) and a new version of each month's
-        availability fact, and put both on the outbox in one statement, each service's signals
-        before its facts; returns the ids of the signals that are new."""
-        records = [signal_record(s.model_dump(mode="json")) for s in signals]
-        new_ids = await insert_signals(conn, signals=records)
-        outgoing: list[OutboxRecord] = []
-        for signal, record in zip(signals, records, strict=True):
-            if signal.signal_id not in new_ids:
-                continue  # fired before (by this path, the other one, or before a restart)
-            outgoing.append(
-                outbox_record(
-                    self.signals_topic,
-                    signal.service,
-                    signal.signal_id,
-                    record.raw,
-                    str(record.body["occurred_at"]),
-                )
-            )
-            SIGNALS.labels(signal.kind, signal.service, signal.metric, "").inc()
-            log.info("signal", signal_id=signal.signal_id, kind=signal.kind, late=signal.late)
-        versions = await next_fact_versions(
-            conn, [(f.service, f.month, availability_fact(f, version=0)) for f in figures]
-        )
-        for fig in figures:
-            fact = availability_fact(fig, version=versions[(fig.service, fig.month)])
-            outgoing.append(
-                outbox_record(
-                    self.facts_topic,
-                    fig.service,
-                    str(fact["fact_id"]),
-                    orjson.dumps(fact),
-                    str(fact["occurred_at"]),
-                )
-            )
-        await enqueue_raw(conn, outgoing)
-        return new_ids
 
     async def assigned(self, partitions: set[int], total: int) -> None:
         """Monitoring partitions came to this instance: re-plan their running outages."""

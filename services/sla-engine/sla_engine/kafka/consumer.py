@@ -13,7 +13,7 @@ from pacta.durations import datetime_to_ms
 from pacta.events import TICKETS_TOPIC, MonitoringEvent, TicketEvent
 from pacta.kafka import BatchHandler, Record, decode_events
 from pacta.logs import get_logger
-from sla_engine.availability.tracker import OutageTracker
+from sla_engine.availability.tracker import OutageTracker, outage_checks
 from sla_engine.clocks.keeper import ClockKeeper
 from sla_engine.clocks.store import ClockFenceError
 from sla_engine.kafka.outbox import enqueued_in
@@ -61,15 +61,20 @@ def make_handler(
         try:
             async with db.begin() as conn:
                 enqueued_in(conn)  # forget what an earlier user of the connection left
-                new = await claim_and_journal(
-                    conn, tickets=claimable_tickets, monitoring=claimable_monitoring
+                claimed = await claim_and_journal(
+                    conn,
+                    tickets=claimable_tickets,
+                    monitoring=claimable_monitoring,
+                    # read in the same round trip: the checks of repeats too, a few rows more
+                    checks=outage_checks(claimable_monitoring) if outages is not None else (),
                 )
+                new = claimed.ids
                 tickets = [e for e in claimable_tickets if e.id in new]
                 monitoring = [e for e in claimable_monitoring if e.id in new]
                 touched = sorted({e.ticket_id for e in tickets})
                 await keeper.apply_tickets(conn, tickets, journaled=True)
                 if outages is not None and monitoring:
-                    await outages.apply(conn, monitoring)
+                    await outages.apply(conn, monitoring, claimed.tails)
                 # a batch of repeats writes no outbox record: waking the relay for it would
                 # cost a round of its own
                 enqueued = enqueued_in(conn)

@@ -112,7 +112,7 @@ async def enqueue_raw(conn: AsyncConnection, records: Sequence[OutboxRecord]) ->
     event path's signals and clock facts. Many go as bundles of `BUNDLE_RECORDS` per row (the
     relay unpacks them in order), compressed with lz4 where the server has it."""
     if len(records) < BUNDLE_FROM:
-        await _insert(conn, records)
+        await _insert(conn, records, driver=True)
         return
     if await _lz4(conn):
         # pglz would take three times as long over the bundles' JSON
@@ -125,41 +125,80 @@ async def enqueue_raw(conn: AsyncConnection, records: Sequence[OutboxRecord]) ->
             for part in parts
         ],
         parts,
+        driver=True,
     )
+
+
+_INSERT_ROWS = (
+    "INSERT INTO sla_engine.outbox (topic, key, record_id, ce_type, ce_time, body) "
+    "SELECT topic, key, rid, ce_type, ce_time, body FROM unnest(CAST($1 AS text[]), "
+    "CAST($2 AS text[]), CAST($3 AS text[]), CAST($4 AS text[]), CAST($5 AS text[]), "
+    "CAST($6 AS bytea[])) WITH ORDINALITY AS r(topic, key, rid, ce_type, ce_time, body, n) "
+    "ORDER BY n RETURNING seq"
+)
+_INSERT_NAMES = ("topics", "keys", "rids", "types", "times", "bodies")
+
+
+def _named(sql: str, names: Sequence[str]) -> str:
+    """`sql` with its parameters `$1`, `$2` ... named as SQLAlchemy's text takes them."""
+    for n, name in enumerate(names, 1):
+        sql = sql.replace(f"${n} ", f":{name} ")
+    return sql
+
+
+_INSERT_ROWS_NAMED = _named(_INSERT_ROWS, _INSERT_NAMES)
 
 
 async def _insert(
     conn: AsyncConnection,
     rows: Sequence[OutboxRecord],
     parts: Sequence[Sequence[OutboxRecord]] | None = None,
+    *,
+    driver: bool = False,
 ) -> None:
     """One statement for all the rows, their `seq` in the order given; `parts`: the records
     each row holds (None: each row is one), which this process's relay sends without reading
-    the row's body back (`Written`)."""
+    the row's body back (`Written`). `driver`: run on the driver (the event path: no
+    SQLAlchemy compile or rows); else through SQLAlchemy, whose errors the API answers (a
+    dropped connection: 503)."""
     if not rows:
         return
-    conn.info[ENQUEUED] = True  # `enqueued_in`: the relay has something to send after the commit
-    result = await conn.execute(
-        sa.text(
-            "INSERT INTO sla_engine.outbox (topic, key, record_id, ce_type, ce_time, body) "
-            "SELECT topic, key, rid, ce_type, ce_time, body FROM unnest(CAST(:topics AS text[]), "
-            "CAST(:keys AS text[]), CAST(:rids AS text[]), CAST(:types AS text[]), "
-            "CAST(:times AS text[]), CAST(:bodies AS bytea[])) "
-            "WITH ORDINALITY AS r(topic, key, rid, ce_type, ce_time, body, n) ORDER BY n "
-            "RETURNING seq"
-        ),
-        {
-            "topics": [r.topic for r in rows],
-            "keys": [r.key for r in rows],
-            "rids": [r.record_id for r in rows],
-            "types": [r.ce_type for r in rows],
-            "times": [r.ce_time for r in rows],
-            "bodies": [r.value for r in rows],
-        },
+    columns = (
+        [r.topic for r in rows],
+        [r.key for r in rows],
+        [r.record_id for r in rows],
+        [r.ce_type for r in rows],
+        [r.ce_time for r in rows],
+        [r.value for r in rows],
     )
+    if driver:
+        raw = await driver_connection(conn)
+        seqs = [r[0] for r in await raw.fetch(_INSERT_ROWS, *columns)]
+    else:
+        result = await conn.execute(
+            sa.text(_INSERT_ROWS_NAMED), dict(zip(_INSERT_NAMES, columns, strict=True))
+        )
+        seqs = [r[0] for r in result]
     # the sequence numbers the rows in the order inserted, the order given
-    seqs = sorted(r[0] for r in result)
-    written(conn.engine).add(seqs, parts if parts is not None else [[r] for r in rows])
+    remember(conn, seqs, rows, parts)
+
+
+OUTBOX_INSERT = "INSERT INTO sla_engine.outbox (topic, key, record_id, ce_type, ce_time, body) "
+"""The head of a statement that puts rows on the outbox (another store's, which then calls
+`remember`)."""
+
+
+def remember(
+    conn: AsyncConnection,
+    seqs: Sequence[int],
+    rows: Sequence[OutboxRecord],
+    parts: Sequence[Sequence[OutboxRecord]] | None = None,
+) -> None:
+    """After rows were put on the outbox on `conn` (their `seq`, in any order; `rows` in the
+    order of their seq; `parts`: as `_insert` has them): the relay is rung after the commit
+    (`enqueued_in`) and sends them without reading them back (`Written`)."""
+    conn.info[ENQUEUED] = True
+    written(conn.engine).add(sorted(seqs), parts if parts is not None else [[r] for r in rows])
 
 
 WRITTEN_RECORDS = 60_000

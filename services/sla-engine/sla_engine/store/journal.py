@@ -3,13 +3,16 @@ replay reads of it."""
 
 from __future__ import annotations
 
-from typing import TypedDict
+from collections.abc import Sequence
+from typing import NamedTuple, TypedDict
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pacta.events import MonitoringEvent, TicketAction, TicketEvent
+from sla_engine.availability.store import Check, Tail, tail_of
+from sla_engine.store import driver_connection
 
 
 class TicketBody(TypedDict, total=False):
@@ -32,46 +35,80 @@ _CLAIM_AND_JOURNAL = (
     # data-modifying CTEs run on one snapshot: the journals take only the ids the inbox claim
     # returned, so an event redelivered is neither claimed nor journaled twice
     "WITH claimed AS (INSERT INTO sla_engine.inbox (event_id) "
-    "SELECT unnest(CAST(:ids AS text[])) ON CONFLICT DO NOTHING RETURNING event_id), "
+    "SELECT unnest(CAST($1 AS text[])) ON CONFLICT DO NOTHING RETURNING event_id), "
     "tickets AS (INSERT INTO sla_engine.ticket_events (event_id, ticket_id, occurred_at, body) "
-    "SELECT i, t, a, CAST(b AS jsonb) FROM unnest(CAST(:t_ids AS text[]), "
-    "CAST(:t_tickets AS text[]), CAST(:t_ats AS timestamptz[]), CAST(:t_bodies AS text[])) "
+    "SELECT i, t, a, CAST(b AS jsonb) FROM unnest(CAST($2 AS text[]), "
+    "CAST($3 AS text[]), CAST($4 AS timestamptz[]), CAST($5 AS text[])) "
     "AS r(i, t, a, b) WHERE i IN (SELECT event_id FROM claimed) ON CONFLICT DO NOTHING), "
     "monitoring AS (INSERT INTO sla_engine.monitoring_events "
     "(event_id, service, check_name, occurred_at, body) "
-    "SELECT i, s, c, a, CAST(b AS jsonb) FROM unnest(CAST(:m_ids AS text[]), "
-    "CAST(:m_services AS text[]), CAST(:m_checks AS text[]), CAST(:m_ats AS timestamptz[]), "
-    "CAST(:m_bodies AS text[])) AS r(i, s, c, a, b) "
+    "SELECT i, s, c, a, CAST(b AS jsonb) FROM unnest(CAST($6 AS text[]), "
+    "CAST($7 AS text[]), CAST($8 AS text[]), CAST($9 AS timestamptz[]), "
+    "CAST($10 AS text[])) AS r(i, s, c, a, b) "
     "WHERE i IN (SELECT event_id FROM claimed) ON CONFLICT DO NOTHING) "
-    "SELECT event_id FROM claimed"
+    "SELECT event_id, NULL AS service, NULL AS check_name, NULL::timestamptz AS started_at, "
+    "NULL::timestamptz AS ended_at, NULL AS severity, NULL::jsonb AS labels, "
+    "NULL::timestamptz AS seen FROM claimed UNION ALL "
+    # the checks' tails, read on the same snapshot: the journal as it was before this
+    # statement, so without the events it journals (`check_tails`' `besides`)
+    "SELECT NULL, q.service, q.check_name, d.started_at, d.ended_at, d.severity, d.labels, "
+    "(SELECT max(m.occurred_at) FROM sla_engine.monitoring_events m "
+    "WHERE m.service = q.service AND m.check_name = q.check_name) "
+    "FROM unnest(CAST($11 AS text[]), CAST($12 AS text[])) "
+    "AS q(service, check_name) LEFT JOIN LATERAL (SELECT started_at, ended_at, severity, "
+    "labels FROM sla_engine.down_intervals i WHERE i.service = q.service "
+    "AND i.check_name = q.check_name ORDER BY started_at DESC LIMIT 1) d ON true"
 )
 
 
+class Claimed(NamedTuple):
+    """What `claim_and_journal` found: the ids claimed now, and the tails of the checks asked
+    for as they were before the batch (`availability.store.check_tails`)."""
+
+    ids: set[str]
+    tails: dict[Check, Tail]
+
+
 async def claim_and_journal(
-    conn: AsyncConnection, *, tickets: list[TicketEvent], monitoring: list[MonitoringEvent]
-) -> set[str]:
+    conn: AsyncConnection,
+    *,
+    tickets: list[TicketEvent],
+    monitoring: list[MonitoringEvent],
+    checks: Sequence[Check] = (),
+) -> Claimed:
     """Claim the events' ids in the inbox and journal those claimed for the first time, in one
-    statement (one round trip for both); returns the ids claimed now. Every event must have
-    an id. A ticket event is journaled as `journal_body` has it."""
+    statement (one round trip for both), which also reads the tails of `checks` as
+    `check_tails` would with the batch's events as `besides`; returns the ids claimed now and
+    those tails. Every event must have an id. A ticket event is journaled as `journal_body`
+    has it."""
     if not tickets and not monitoring:
-        return set()
-    result = await conn.execute(
-        sa.text(_CLAIM_AND_JOURNAL),
-        {
-            "ids": [e.id for e in tickets] + [e.id for e in monitoring],
-            "t_ids": [e.id for e in tickets],
-            "t_tickets": [e.ticket_id for e in tickets],
-            "t_ats": [e.occurred_at for e in tickets],
-            # the JSON of `journal_body`, written by the model's serializer in one step
-            "t_bodies": [e.model_dump_json() for e in tickets],
-            "m_ids": [e.id for e in monitoring],
-            "m_services": [e.service for e in monitoring],
-            "m_checks": [e.check for e in monitoring],
-            "m_ats": [e.occurred_at for e in monitoring],
-            "m_bodies": [e.model_dump_json() for e in monitoring],
-        },
+        return Claimed(set(), {})
+    # on the driver: the batch's one statement, without SQLAlchemy's compile and row objects
+    raw = await driver_connection(conn)
+    rows = await raw.fetch(
+        _CLAIM_AND_JOURNAL,
+        [e.id for e in tickets] + [e.id for e in monitoring],
+        [e.id for e in tickets],
+        [e.ticket_id for e in tickets],
+        [e.occurred_at for e in tickets],
+        # the JSON of `journal_body`, written by the model's serializer in one step
+        [e.model_dump_json() for e in tickets],
+        [e.id for e in monitoring],
+        [e.service for e in monitoring],
+        [e.check for e in monitoring],
+        [e.occurred_at for e in monitoring],
+        [e.model_dump_json() for e in monitoring],
+        [c[0] for c in checks],
+        [c[1] for c in checks],
     )
-    return {r[0] for r in result}
+    ids: set[str] = set()
+    tails: dict[Check, Tail] = {}
+    for event_id, service, check, start, end, severity, labels, seen in rows:
+        if event_id is not None:
+            ids.add(event_id)
+        else:
+            tails[(service, check)] = tail_of(check, start, end, severity, labels, seen)
+    return Claimed(ids, tails)
 
 
 def journal_body(event: TicketEvent) -> TicketBody:
