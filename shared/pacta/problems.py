@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -125,7 +126,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_database(request: Request, exc: Exception) -> Response:
         # the pools do not test a connection before use (a round trip per checkout): a request
         # that met one PostgreSQL dropped (a restart) is worth retrying, so 503, not a 500
-        if not is_transient(exc):
+        if not database_away(exc):
             return await on_crash(request, exc)
         return problem_response(
             503,
@@ -136,7 +137,21 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     app.add_exception_handler(Problem, on_problem)
-    app.add_exception_handler(sa_exc.DBAPIError, on_database)
+    # through SQLAlchemy, or straight on the driver (the hot paths' statements)
+    for kind in (sa_exc.DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        app.add_exception_handler(kind, on_database)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_crash)
+
+
+def database_away(exc: BaseException) -> bool:
+    """Whether a database error says PostgreSQL is away (a dropped connection, a restart, a
+    server shutting down) rather than that the request or the data is wrong."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        return is_transient(exc)
+    if isinstance(exc, asyncpg.InterfaceError | asyncpg.PostgresConnectionError):
+        return True  # the connection is closed or was never made
+    # connection, resources, operator intervention (57P01: the server shuts down)
+    state = str(getattr(exc, "sqlstate", "") or "")
+    return state[:2] in ("08", "53", "57")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncpg
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import exc as sa_exc
 
@@ -50,3 +52,31 @@ async def test_an_error_in_the_data_is_still_a_500() -> None:
     r = await _get("/refused")
     assert r.status_code == 500
     assert r.json()["title"] == "Internal error"
+
+
+def _driver_app() -> FastAPI:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/closed")
+    async def closed() -> None:
+        raise asyncpg.InterfaceError("cannot perform operation: connection is closed")
+
+    @app.get("/shutdown")
+    async def shutdown() -> None:
+        raise asyncpg.exceptions.AdminShutdownError("terminating connection")
+
+    @app.get("/duplicate")
+    async def duplicate() -> None:
+        raise asyncpg.UniqueViolationError("duplicate key")
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("path", "status"), [("/closed", 503), ("/shutdown", 503), ("/duplicate", 500)]
+)
+async def test_errors_straight_from_the_driver_are_told_apart_too(path: str, status: int) -> None:
+    transport = httpx.ASGITransport(app=_driver_app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        assert (await client.get(path)).status_code == status
