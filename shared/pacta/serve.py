@@ -25,6 +25,16 @@ bytes resets it, and the reset can destroy the 431 before the client reads it.""
 HOLD_BYTES = 64 * 1024
 """Writes of one event-loop turn held for one `send`, at most."""
 
+_open_connections = 0
+
+
+def open_connections() -> int:
+    """HTTP connections this process holds open now (0 when it serves none through
+    `BoundedHttpToolsProtocol`, e.g. under a test client). Without pipelining, each carries at
+    most one request at a time: a service that knows every connection waits on it knows no
+    new request can arrive before it answers."""
+    return _open_connections
+
 
 class HeldWrites:
     """A connection's transport whose writes wait for the event loop's next turn, so the writes
@@ -82,8 +92,15 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     _refused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        global _open_connections
+        _open_connections += 1
         held = HeldWrites(cast(asyncio.Transport, transport), asyncio.get_running_loop())
         super().connection_made(cast(asyncio.Transport, held))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        global _open_connections
+        _open_connections -= 1
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         while data:

@@ -45,10 +45,13 @@ class IngestSettings(CommonSettings):
         description="ingest processes serving the one port (0 = one per CPU core)",
     )
     ingest_cycle_wait_ms: float = Field(
-        1.0,
+        4.0,
         ge=0,
         le=50,
-        description="how long a produce-and-claim cycle waits for more requests to join it",
+        description=(
+            "how long a produce-and-claim cycle waits, at most, for more requests to join it "
+            "(it goes at once when every open connection has a request waiting)"
+        ),
     )
     ingest_dedup_days: int = Field(35, ge=1, description="days an event id is remembered for dedup")
     ingest_hmac_secrets: SecretStr = Field(
