@@ -34,6 +34,8 @@ from ingest.parsing import Event
 from ingest.publisher import Publisher
 
 Pending = tuple[Sequence[Event], "asyncio.Future[list[Event]]"]
+FULL_ENOUGH = 100
+"""Events that make a cycle go without waiting: its fixed costs are spread thin already."""
 
 
 class Committer:
@@ -76,7 +78,7 @@ class Committer:
             if not self.due:
                 if (
                     self.gather <= 0
-                    or self.pending_events >= self.max_events
+                    or self.pending_events >= FULL_ENOUGH
                     or (self.connections is not None and self.waiting >= self.connections())
                 ):
                     # waiting longer would add latency and no request

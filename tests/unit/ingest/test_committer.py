@@ -117,3 +117,12 @@ async def test_requests_queued_behind_busy_cycles_ride_in_the_next_free_one() ->
     await asyncio.gather(first, *rest)
     assert produced == [1, 3]
     assert (c.waiting, c.pending, c.running) == (0, [], set())
+
+
+async def test_a_batch_of_a_hundred_events_goes_without_waiting() -> None:
+    pool, produced = FakePool(), []
+    c = committer(pool, produced, gather=5.0, connections=16)
+    started = asyncio.get_running_loop().time()
+    await c.submit(cast(list[Event], [Ev(f"e{i}") for i in range(100)]))
+    assert asyncio.get_running_loop().time() - started < 1.0
+    assert produced == [100]
