@@ -7,9 +7,9 @@ slow acknowledgement does not hold up the rest. Each produce request and each cl
 Kafka, PostgreSQL and this process about the same whatever it carries, so a cycle waits up to
 `gather` seconds (a few milliseconds) for more requests to join it: at a paced stream of single
 events fewer, larger cycles cost far less per event, for that much latency. The wait ends as
-soon as it can gain nothing: once every open connection of this process has a request waiting
-here (a closed loop of clients, or one client alone), no new request can arrive before some
-are answered, so the cycle goes at once.
+soon as it can gain nothing: once every connection that sent this process a request lately has
+one waiting here (a closed loop of clients, or one client alone), no new request is about to
+arrive before some are answered, so the cycle goes at once.
 
 Why this order is safe (docs/benchmarks.md, "crash windows"): the 202 comes only after both
 the acknowledgement and the committed claim, so a retry of an acknowledged id finds the claim,
@@ -52,8 +52,9 @@ class Committer:
         gather: float = 0.0,
         connections: Callable[[], int] | None = None,
     ) -> None:
-        """`connections()` counts the HTTP connections open in this process (None: unknown,
-        every cycle waits its whole `gather`)."""
+        """`connections()` counts this process's HTTP connections that sent a request lately
+        (`pacta.serve.active_connections`; None: unknown, every cycle waits its whole
+        `gather`)."""
         self.pool, self.producer, self.timeout = pool, producer, timeout
         self.publisher = Publisher(prefix)
         self.recent = RecentIds(recent)

@@ -50,7 +50,7 @@ class IngestSettings(CommonSettings):
         le=50,
         description=(
             "how long a produce-and-claim cycle waits, at most, for more requests to join it "
-            "(it goes at once when every open connection has a request waiting)"
+            "(it goes at once when every connection active lately has a request waiting)"
         ),
     )
     ingest_dedup_days: int = Field(35, ge=1, description="days an event id is remembered for dedup")
