@@ -29,7 +29,7 @@ from aiokafka import AIOKafkaProducer
 
 from ingest import store
 from ingest.domain.dedup import RecentIds, candidates, fresh_per_request
-from ingest.metrics import CLAIM_SECONDS
+from ingest.metrics import CLAIM_SECONDS, CYCLE_REQUESTS
 from ingest.parsing import Event
 from ingest.publisher import Publisher
 
@@ -108,6 +108,7 @@ class Committer:
                 batch.append(item)
                 size += len(item[0])
             self.pending_events -= size
+            CYCLE_REQUESTS.observe(len(batch))
             task = asyncio.get_running_loop().create_task(self._cycle(batch))
             self.running.add(task)
             task.add_done_callback(self._done)
