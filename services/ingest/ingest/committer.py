@@ -5,7 +5,7 @@ events of all of them, and once the broker acknowledged (acks=all) one autocommi
 claims their ids in PostgreSQL; then each request is answered. A few cycles run at once so one
 slow acknowledgement does not hold up the rest. Each produce request and each claim costs
 Kafka, PostgreSQL and this process about the same whatever it carries, so a cycle waits up to
-`gather` seconds (a few milliseconds) for more requests to join it: at a paced stream of single
+`gather` seconds (a millisecond or a few) for more requests to join it: at a paced stream of single
 events fewer, larger cycles cost far less per event, for that much latency. The wait ends as
 soon as it can gain nothing: once every connection that sent this process a request lately has
 one waiting here (a closed loop of clients, or one client alone), no new request is about to
