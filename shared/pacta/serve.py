@@ -4,6 +4,8 @@ the HTTP protocol that bounds a request's head before anything reads it."""
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from typing import Any, cast
 
 import orjson
@@ -24,6 +26,50 @@ bytes resets it, and the reset can destroy the 431 before the client reads it.""
 
 HOLD_BYTES = 64 * 1024
 """Writes of one event-loop turn held for one `send`, at most."""
+
+
+class ActiveConnections:
+    """Counts the HTTP connections of this process that started a request within the last
+    second or two. Without pipelining, each carries at most one request at a time: a service
+    that sees every such connection waiting on it knows no new request is about to arrive
+    (a closed loop of clients, or one client alone). Connections idle longer (a keep-alive
+    pool, a metrics scraper) are not counted; the count is an estimate, exact for a steady
+    set of clients."""
+
+    __slots__ = ("_clock", "_current", "_previous", "_second")
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._second, self._current, self._previous = 0, 0, 0
+
+    def mark(self, connection: BoundedHttpToolsProtocol) -> None:
+        """`connection` starts a request now."""
+        second = self._roll()
+        if connection._active_second != second:
+            connection._active_second = second
+            self._current += 1
+
+    def count(self) -> int:
+        """Connections that started a request in this second or the last (0: none seen, e.g.
+        under a test client that does not use this protocol)."""
+        self._roll()
+        return max(self._current, self._previous)
+
+    def _roll(self) -> int:
+        second = int(self._clock())
+        if second != self._second:
+            self._previous = self._current if second == self._second + 1 else 0
+            self._current, self._second = 0, second
+        return second
+
+
+ACTIVE = ActiveConnections()
+"""This process's connections served by `BoundedHttpToolsProtocol`."""
+
+
+def active_connections() -> int:
+    """`ACTIVE.count()`: connections that started a request within the last second or two."""
+    return ACTIVE.count()
 
 
 class HeldWrites:
@@ -80,10 +126,15 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     _in_head = True
     _head_bytes = 0
     _refused = False
+    _active_second = -1
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         held = HeldWrites(cast(asyncio.Transport, transport), asyncio.get_running_loop())
         super().connection_made(cast(asyncio.Transport, held))
+
+    def on_message_begin(self) -> None:
+        ACTIVE.mark(self)
+        super().on_message_begin()
 
     def data_received(self, data: bytes) -> None:
         while data:

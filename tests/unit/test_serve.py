@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any, cast
 
-from pacta.serve import HOLD_BYTES, HeldWrites
+from pacta.serve import HOLD_BYTES, ActiveConnections, HeldWrites
 
 
 class FakeTransport:
@@ -79,3 +80,22 @@ async def test_a_closed_transport_gets_no_held_write_and_the_rest_passes_through
     await asyncio.sleep(0)
     assert fake.writes == []
     assert writes.get_extra_info("peername") == "extra:peername"
+
+
+def test_active_connections_count_those_that_began_a_request_lately() -> None:
+    now = [100.5]
+    active = ActiveConnections(lambda: now[0])
+    first, second = (cast(Any, SimpleNamespace(_active_second=-1)) for _ in range(2))
+    assert active.count() == 0  # none seen: callers take it as "unknown"
+    active.mark(first)
+    active.mark(first)  # one connection, however many requests
+    active.mark(second)
+    assert active.count() == 2
+    now[0] = 101.2  # the next second: both still count until they went quiet for it
+    active.mark(first)
+    assert active.count() == 2
+    now[0] = 102.1  # `second` sent nothing for over a second: no longer counted
+    active.mark(first)
+    assert active.count() == 1
+    now[0] = 110.0  # everyone idle for long
+    assert active.count() == 0

@@ -22,6 +22,7 @@ from ingest.signatures import SignatureGuard
 from pacta.db import create_engine, database_reachable, migrate
 from pacta.kafka import create_producer, ensure_topics, kafka_reachable, start_with_retry
 from pacta.logs import get_logger
+from pacta.serve import active_connections
 from pacta.tasks import stop_tasks
 from pacta.web import create_base_app
 
@@ -53,6 +54,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             timeout=settings.ingest_produce_timeout,
             recent=settings.ingest_recent_ids,
             gather=settings.ingest_cycle_wait_ms / 1000,
+            connections=active_connections,
         )
         # whole batches per partition (publisher.py): no linger, it would only delay each ack
         producer = create_producer(settings, client_id="pacta-ingest", linger_ms=0)

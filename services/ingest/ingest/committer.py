@@ -3,10 +3,13 @@
 Under load, every request waiting for Kafka joins the next cycle: one produce sends the new
 events of all of them, and once the broker acknowledged (acks=all) one autocommit statement
 claims their ids in PostgreSQL; then each request is answered. A few cycles run at once so one
-slow acknowledgement does not hold up the rest. A cycle first waits `gather` seconds (a
-millisecond or two) for more requests to join it: each produce request and each claim costs
-Kafka, PostgreSQL and this process about the same whatever it carries, so at a steady stream of
-single events fewer, larger cycles cost far less per event, for that much latency.
+slow acknowledgement does not hold up the rest. Each produce request and each claim costs
+Kafka, PostgreSQL and this process about the same whatever it carries, so a cycle waits up to
+`gather` seconds (a millisecond or a few) for more requests to join it: at a paced stream of single
+events fewer, larger cycles cost far less per event, for that much latency. The wait ends as
+soon as it can gain nothing: once every connection that sent this process a request lately has
+one waiting here (a closed loop of clients, or one client alone), no new request is about to
+arrive before some are answered, so the cycle goes at once.
 
 Why this order is safe (docs/benchmarks.md, "crash windows"): the 202 comes only after both
 the acknowledgement and the committed claim, so a retry of an acknowledged id finds the claim,
@@ -26,11 +29,13 @@ from aiokafka import AIOKafkaProducer
 
 from ingest import store
 from ingest.domain.dedup import RecentIds, candidates, fresh_per_request
-from ingest.metrics import CLAIM_SECONDS
+from ingest.metrics import CLAIM_SECONDS, CYCLE_REQUESTS
 from ingest.parsing import Event
 from ingest.publisher import Publisher
 
 Pending = tuple[Sequence[Event], "asyncio.Future[list[Event]]"]
+FULL_ENOUGH = 100
+"""Events that make a cycle go without waiting: its fixed costs are spread thin already."""
 
 
 class Committer:
@@ -45,43 +50,74 @@ class Committer:
         max_events: int = 5000,
         cycles: int = 4,
         gather: float = 0.0,
+        connections: Callable[[], int] | None = None,
     ) -> None:
+        """`connections()` counts this process's HTTP connections that sent a request lately
+        (`pacta.serve.active_connections`; None: unknown, every cycle waits its whole
+        `gather`)."""
         self.pool, self.producer, self.timeout = pool, producer, timeout
         self.publisher = Publisher(prefix)
         self.recent = RecentIds(recent)
-        self.max_events, self.gather = max_events, gather
-        self.slots = asyncio.Semaphore(cycles)
+        self.max_events, self.gather, self.cycles = max_events, gather, cycles
+        self.connections = connections
         self.pending: list[Pending] = []
-        self.draining = False
+        self.pending_events = 0
+        self.waiting = 0  # requests submitted and not answered yet (pending or in a cycle)
+        self.running: set[asyncio.Task[None]] = set()
+        self.timer: asyncio.TimerHandle | None = None
+        self.due = False  # the pending requests' wait is over: they go as a cycle slot frees
 
     async def submit(self, events: Sequence[Event]) -> list[Event]:
         """Produce and claim `events` (ids set); return those that were new, once Kafka holds
         them and the claim is committed. Raises whatever failed the cycle."""
-        future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Event]] = loop.create_future()
         self.pending.append((events, future))
-        if not self.draining:
-            self.draining = True
-            asyncio.get_running_loop().create_task(self._drain())
-        return await future
+        self.pending_events += len(events)
+        self.waiting += 1
+        try:
+            if not self.due:
+                if (
+                    self.gather <= 0
+                    or self.pending_events >= FULL_ENOUGH
+                    or (self.connections is not None and self.waiting >= self.connections())
+                ):
+                    # waiting longer would add latency and no request
+                    if self.timer is not None:
+                        self.timer.cancel()
+                    self._go()
+                elif self.timer is None:
+                    self.timer = loop.call_later(self.gather, self._go)
+            return await future
+        finally:
+            self.waiting -= 1
 
-    async def _drain(self) -> None:
-        if self.gather > 0 and sum(len(events) for events, _ in self.pending) < self.max_events:
-            # requests arriving meanwhile append to `pending` and ride in this cycle
-            await asyncio.sleep(self.gather)
-        async with self.slots:
+    def _go(self) -> None:
+        """The pending requests' wait is over: start cycles while slots are free."""
+        self.timer = None
+        self.due = True
+        self._start()
+
+    def _start(self) -> None:
+        while self.due and self.pending and len(self.running) < self.cycles:
             # everything that queued while we waited for a slot rides in this cycle
-            self.draining = False
             batch: list[Pending] = []
             size = 0
             while self.pending and (not batch or size + len(self.pending[0][0]) <= self.max_events):
                 item = self.pending.pop(0)
                 batch.append(item)
                 size += len(item[0])
-            if self.pending and not self.draining:
-                self.draining = True
-                asyncio.get_running_loop().create_task(self._drain())
-            if batch:
-                await self._cycle(batch)
+            self.pending_events -= size
+            CYCLE_REQUESTS.observe(len(batch))
+            task = asyncio.get_running_loop().create_task(self._cycle(batch))
+            self.running.add(task)
+            task.add_done_callback(self._done)
+        if not self.pending:
+            self.due = False
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.running.discard(task)
+        self._start()
 
     async def _cycle(self, batch: list[Pending]) -> None:
         requests = [events for events, _ in batch]

@@ -36,3 +36,8 @@ CLAIM_SECONDS = Histogram(
     "Time to claim a cycle's event ids in PostgreSQL, after Kafka's acknowledgement",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
 )
+CYCLE_REQUESTS = Histogram(
+    "pacta_ingest_cycle_requests",
+    "Requests that shared one produce-and-claim cycle",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)

@@ -48,7 +48,10 @@ class IngestSettings(CommonSettings):
         1.0,
         ge=0,
         le=50,
-        description="how long a produce-and-claim cycle waits for more requests to join it",
+        description=(
+            "how long a produce-and-claim cycle waits, at most, for more requests to join it "
+            "(it goes at once when every connection active lately has a request waiting)"
+        ),
     )
     ingest_dedup_days: int = Field(35, ge=1, description="days an event id is remembered for dedup")
     ingest_hmac_secrets: SecretStr = Field(
