@@ -16,6 +16,7 @@ import httpx
 import pytest
 import yaml
 
+from pacta.durations import parse_timestamp_ms
 from pacta.events import MONITORING_TOPIC, topic_name
 from pacta.settings import CommonSettings
 from tests.support.client import ADMIN_KEY, INGEST_KEY
@@ -141,7 +142,8 @@ async def test_alertmanager_firing_then_resolved_is_downtime_to_the_ms(
     )
     assert firing["check"] == "HighErrorRate"
     assert firing["source"] == "alertmanager"
-    assert firing["occurred_at"].startswith(start.strftime("%Y-%m-%dT%H:%M:%S.%f")[:23])
+    # to the millisecond (a whole second is written without its ".000")
+    assert parse_timestamp_ms(firing["occurred_at"]) == round(start.timestamp() * 1000)
     post_alerts(
         alertmanager, [{"labels": labels, "startsAt": go_time(start), "endsAt": go_time(end)}]
     )

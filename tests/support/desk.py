@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from tests.support.client import iso, post
-from tests.support.kafka import TopicReader
+from tests.support.kafka import SIGNAL_WAIT, TopicReader
 from tests.support.processes import ServiceProcess
 from tests.support.sla_api import put
 
@@ -64,7 +64,7 @@ class Desk:
             await asyncio.sleep(0.05)
 
     async def wait(
-        self, signals: TopicReader, signal_id: str, timeout: float = 15
+        self, signals: TopicReader, signal_id: str, timeout: float = SIGNAL_WAIT
     ) -> dict[str, Any]:
         return await signals.wait_for(
             signal_id, lambda s: s["signal_id"] == signal_id, timeout=timeout
