@@ -267,6 +267,13 @@ def reporting_traffic(stack: dict[str, ServiceProcess]) -> None:
     service = sla_traffic(stack["ingest"].url, stack["sla_engine"].url)
     base = stack["reporting"].url
     month = datetime.now(UTC).strftime("%Y-%m")
+    # the read model learns of the service once reporting has consumed its first record
+    wait_for(
+        f"reporting to know {service}",
+        lambda: get_report(base, format="json", month=month, service=service).status_code == 200,
+        timeout=30,
+        every=0.25,
+    )
     for format in ("json", "csv", "html", "pdf"):
         # one service: the shared stack holds every e2e test's services by now (a PDF of
         # them all is hundreds of pages), and the panel needs a report, not a big one
