@@ -10,7 +10,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from sla_engine.kafka.outbox import OUTBOX_INSERT, remember
+from sla_engine.kafka.outbox import OUTBOX_INSERT, outbox_columns, remember
 from sla_engine.kafka.records import OutboxRecord
 from sla_engine.store import driver_connection
 
@@ -98,12 +98,7 @@ async def enqueue_with_fact_versions(
             "SELECT NULL, NULL, NULL, seq FROM o"
         ),
         *_fact_params(facts).values(),
-        [r.topic for r in records],
-        [r.key for r in records],
-        [r.record_id for r in records],
-        [r.ce_type for r in records],
-        [r.ce_time for r in records],
-        [r.value for r in records],
+        *outbox_columns(records),
         [None if k is None else k[0] for k in fact_of],
         [None if k is None else k[1] for k in fact_of],
         _MARK,

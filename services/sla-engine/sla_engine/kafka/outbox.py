@@ -149,6 +149,19 @@ def _named(sql: str, names: Sequence[str]) -> str:
 _INSERT_ROWS_NAMED = _named(_INSERT_ROWS, _INSERT_NAMES)
 
 
+def outbox_columns(rows: Sequence[OutboxRecord]) -> tuple[list[object], ...]:
+    """The rows as the outbox's insert takes them: topic, key, record id, CloudEvents type and
+    time, body, one array each."""
+    return (
+        [r.topic for r in rows],
+        [r.key for r in rows],
+        [r.record_id for r in rows],
+        [r.ce_type for r in rows],
+        [r.ce_time for r in rows],
+        [r.value for r in rows],
+    )
+
+
 async def _insert(
     conn: AsyncConnection,
     rows: Sequence[OutboxRecord],
@@ -163,14 +176,7 @@ async def _insert(
     dropped connection: 503)."""
     if not rows:
         return
-    columns = (
-        [r.topic for r in rows],
-        [r.key for r in rows],
-        [r.record_id for r in rows],
-        [r.ce_type for r in rows],
-        [r.ce_time for r in rows],
-        [r.value for r in rows],
-    )
+    columns = outbox_columns(rows)
     if driver:
         raw = await driver_connection(conn)
         seqs = [r[0] for r in await raw.fetch(_INSERT_ROWS, *columns)]
