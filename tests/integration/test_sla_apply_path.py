@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,6 @@ from typing import Any
 
 import asyncpg
 import orjson
-from aiokafka import ConsumerRecord
 
 from pacta.db import create_engine, migrate
 from pacta.events import (
@@ -40,7 +38,7 @@ from sla_engine.kafka.outbox import Relay, written
 from sla_engine.resources.registry import load_registry, put_resource
 from sla_engine.store import SCHEMA
 from tests.conftest import ADMIN_DSN, RUN_ID
-from tests.support.kafka import TopicReader
+from tests.support.kafka import TopicReader, consumer_records
 
 POLICY = {
     "match": {},
@@ -120,13 +118,7 @@ def lifecycles(t0: datetime, tickets: int) -> list[TicketEvent]:
 
 
 def as_records(topic: str, events: list[TicketEvent]) -> list[Record]:
-    now = int(time.time() * 1000)
-    out: list[Record] = []
-    for n, event in enumerate(events):
-        value = event.model_dump_json().encode()
-        key = event.ticket_id.encode()
-        out.append(ConsumerRecord(topic, 0, n, now, 0, key, value, None, len(key), len(value), ()))
-    return out
+    return consumer_records(topic, events, lambda e: e.ticket_id)
 
 
 @asynccontextmanager

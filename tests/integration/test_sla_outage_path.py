@@ -6,7 +6,6 @@ in (read again from further back)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -15,7 +14,6 @@ from typing import Any
 
 import asyncpg
 import orjson
-from aiokafka import ConsumerRecord
 
 from pacta.db import create_engine, migrate
 from pacta.events import FACTS_TOPIC, MONITORING_TOPIC, MonitoringEvent, topic_name
@@ -30,6 +28,7 @@ from sla_engine.resources.registry import load_registry, put_resource
 from sla_engine.store import SCHEMA
 from sla_engine.store.journal import claim_and_journal
 from tests.conftest import ADMIN_DSN, RUN_ID
+from tests.support.kafka import consumer_records
 
 POLICY = {"match": {}, "availability": {"target": 99.9}}
 M = timedelta(minutes=1)
@@ -65,13 +64,7 @@ def monitoring(now: datetime) -> list[MonitoringEvent]:
 
 
 def as_records(topic: str, events: list[MonitoringEvent]) -> list[Record]:
-    now = int(time.time() * 1000)
-    out: list[Record] = []
-    for n, event in enumerate(events):
-        value = event.model_dump_json().encode()
-        key = event.service.encode()
-        out.append(ConsumerRecord(topic, 0, n, now, 0, key, value, None, len(key), len(value), ()))
-    return out
+    return consumer_records(topic, events, lambda e: e.service)
 
 
 @asynccontextmanager

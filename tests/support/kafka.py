@@ -9,8 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
+from pacta.kafka import Record
 from sla_engine.domain.watermarks import IMPORT_QUIET_MS
 
 SIGNAL_WAIT = IMPORT_QUIET_MS / 1000 + 15
@@ -67,3 +68,15 @@ class TopicReader:
         raise AssertionError(
             f"no record for {what} within {timeout}s; saw {len(self.records)} records"
         )
+
+
+def consumer_records(topic: str, events: list[Any], key: Callable[[Any], str]) -> list[Record]:
+    """Events as the consumer hands them to a batch handler: one partition, offsets in order,
+    each keyed by `key(event)`."""
+    now = int(time.time() * 1000)
+    out: list[Record] = []
+    for n, event in enumerate(events):
+        value = event.model_dump_json().encode()
+        k = key(event).encode()
+        out.append(ConsumerRecord(topic, 0, n, now, 0, k, value, None, len(k), len(value), ()))
+    return out
