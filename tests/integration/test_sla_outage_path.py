@@ -27,7 +27,7 @@ from sla_engine.kafka.outbox import written
 from sla_engine.resources.registry import load_registry, put_resource
 from sla_engine.store import SCHEMA
 from sla_engine.store.journal import claim_and_journal
-from tests.conftest import ADMIN_DSN, RUN_ID
+from tests.conftest import RUN_ID, fresh_database
 from tests.support.kafka import consumer_records
 
 POLICY = {"match": {}, "availability": {"target": 99.9}}
@@ -70,33 +70,25 @@ def as_records(topic: str, events: list[MonitoringEvent]) -> list[Record]:
 @asynccontextmanager
 async def outage_path(tag: str) -> AsyncIterator[SimpleNamespace]:
     """The engine's consumer handler with an outage tracker, on a database of its own."""
-    name = f"pacta_test_{RUN_ID}_{tag}"
-    admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    settings = CommonSettings(
-        database_url=ADMIN_DSN.rsplit("/", 1)[0] + "/" + name, topic_prefix=f"test{RUN_ID}{tag}"
-    )
-    await migrate(settings.database_url, SCHEMA, MIGRATIONS)
-    engine = create_engine(settings.database_url)
-    try:
-        async with engine.begin() as conn:
-            await put_resource(conn, kind="policy", name="avail", body=POLICY)
-            registry = await load_registry(conn)
-        keeper = ClockKeeper(engine, registry, settings.topic_prefix)
-        outages = OutageTracker(engine, registry, settings.topic_prefix)
-        yield SimpleNamespace(
-            handle=make_handler(engine, keeper, outages),
-            outages=outages,
-            engine=engine,
-            topic=topic_name(settings.topic_prefix, MONITORING_TOPIC),
-            dsn=ADMIN_DSN.rsplit("/", 1)[0] + "/" + name,
-        )
-    finally:
-        await engine.dispose()
-        admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with fresh_database(tag) as url:
+        settings = CommonSettings(database_url=url, topic_prefix=f"test{RUN_ID}{tag}")
+        await migrate(settings.database_url, SCHEMA, MIGRATIONS)
+        engine = create_engine(settings.database_url)
+        try:
+            async with engine.begin() as conn:
+                await put_resource(conn, kind="policy", name="avail", body=POLICY)
+                registry = await load_registry(conn)
+            keeper = ClockKeeper(engine, registry, settings.topic_prefix)
+            outages = OutageTracker(engine, registry, settings.topic_prefix)
+            yield SimpleNamespace(
+                handle=make_handler(engine, keeper, outages),
+                outages=outages,
+                engine=engine,
+                topic=topic_name(settings.topic_prefix, MONITORING_TOPIC),
+                dsn=url,
+            )
+        finally:
+            await engine.dispose()
 
 
 async def outcome(path: SimpleNamespace) -> dict[str, Any]:
