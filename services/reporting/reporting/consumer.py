@@ -167,13 +167,19 @@ async def apply_decoded(
     d: Decoded,
     known: set[str] | None = None,
     totals: store_days.DayTotals | None = None,
+    *,
+    claim_facts: bool = True,
 ) -> None:
     """Apply a decoded batch in one transaction: what it claims in the inbox it applies.
 
     `known` is the caller's memory of the services already written (it only ever grows: no
     path removes a service): a batch of monitoring events naming only those needs no
     transaction at all, which at a steady stream of monitoring events is most batches.
-    `totals` holds the daily aggregates' changes back for the caller to write (a rebuild)."""
+    `totals` holds the daily aggregates' changes back for the caller to write (a rebuild).
+    `claim_facts=False` leaves the engine's facts out of the inbox (a rebuild's replay into its
+    fresh schema): a fact changes the read model only when its version is newer than the one
+    kept, so one that comes again changes nothing without an inbox row either, and the claim of
+    a fact's id cost PostgreSQL more than the rest of the fact's writes."""
     services, tickets, signals, facts = set(d.services), d.tickets, d.signals, d.facts
     calendars, applied, topics = d.calendars, d.applied, d.topics
     if known is not None:
@@ -181,16 +187,18 @@ async def apply_decoded(
         if not (services or tickets or signals or facts or calendars or d.policies):
             _count(applied)
             return
-    ids = (
-        [t.event_id for t in tickets]
-        + [s.signal_id for s in signals]
-        + [f["fact_id"] for f in facts]
-    )
+    ids = [t.event_id for t in tickets] + [s.signal_id for s in signals]
+    if claim_facts:
+        ids += [f["fact_id"] for f in facts]
     async with engine.begin() as conn:
         new = await claim_events(conn, schema, ids)
         tickets = [t for t in tickets if t.event_id in new]
         signals = [s for s in signals if s.signal_id in new]
-        facts = [f for f in facts if f["fact_id"] in new]
+        if claim_facts:
+            facts = [f for f in facts if f["fact_id"] in new]
+        else:
+            # applied, as far as the counts go, like a claimed one (the version decides)
+            new |= {f["fact_id"] for f in facts}
         services |= {t.service for t in tickets} | {s.service for s in signals}
         services |= {f["service"] for f in facts}
         await store.add_services(conn, schema, services)

@@ -50,7 +50,8 @@ async def _replay(
     totals: store_days.DayTotals | None = None,
 ) -> int:
     """Apply records until every partition reaches `until` (its high watermark then); the
-    daily aggregates' changes go to `totals` when given.
+    daily aggregates' changes go to `totals` when given, which also leaves the facts out of
+    the inbox (the fresh schema's replay: `apply_decoded`'s `claim_facts`).
 
     The batches are applied one after the other, each in its transaction, in order; only the
     decoding of the next batch, and the preparation of its clock facts, overlap the database's
@@ -74,7 +75,11 @@ async def _replay(
                     await asyncio.sleep(0)
                 if pending is not None:
                     await pending
-                pending = asyncio.create_task(apply_decoded(engine, schema, decoded, totals=totals))
+                pending = asyncio.create_task(
+                    apply_decoded(
+                        engine, schema, decoded, totals=totals, claim_facts=totals is None
+                    )
+                )
                 applied += len(records)
             for tp in list(remaining):
                 if await consumer.position(tp) >= until[tp]:
