@@ -10,8 +10,9 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pacta.events import MonitoringEvent, TicketAction, TicketEvent
+from pacta.events import MonitoringEvent, TicketAction
 from sla_engine.availability.store import Check, Tail, tail_of
+from sla_engine.kafka.tickets import TicketRecord
 from sla_engine.store import driver_connection
 
 
@@ -72,7 +73,7 @@ class Claimed(NamedTuple):
 async def claim_and_journal(
     conn: AsyncConnection,
     *,
-    tickets: list[TicketEvent],
+    tickets: list[TicketRecord],
     monitoring: list[MonitoringEvent],
     checks: Sequence[Check] = (),
 ) -> Claimed:
@@ -91,8 +92,7 @@ async def claim_and_journal(
         [e.id for e in tickets],
         [e.ticket_id for e in tickets],
         [e.occurred_at for e in tickets],
-        # the JSON of `journal_body`, written by the model's serializer in one step
-        [e.model_dump_json() for e in tickets],
+        [e.journal for e in tickets],  # the JSON of `journal_body`, decoded with the event
         [e.id for e in monitoring],
         [e.service for e in monitoring],
         [e.check for e in monitoring],
@@ -111,7 +111,7 @@ async def claim_and_journal(
     return Claimed(ids, tails)
 
 
-def journal_body(event: TicketEvent) -> TicketBody:
+def journal_body(event: TicketRecord) -> TicketBody:
     """What a replay reads of a ticket event as the journal holds it: the keys `TicketBody`
     lists (the others only ride along in the journal)."""
     return {
