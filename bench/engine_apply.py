@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
 import time
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
+from bench import profile as py_spy
 from bench.engine_proc import Engine
 from bench.engine_seed import TicketProducer, lifecycle_events
-from bench.env import KAFKA, RetryingEnv
+from bench.env import KAFKA, BenchEnv, RetryingEnv
 from bench.report import OUT_DIR, table, target_row
 from pacta.clock import now_ms
 
@@ -48,12 +52,30 @@ async def _produce(prefix: str, events: int) -> int:
         return producer.sent
 
 
+async def _backend_cpu(env: BenchEnv) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend on the run's database (the engines' and this
+    bench's connections; none of the other sessions on the box)."""
+    async with env.db() as conn:
+        pids = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        )
+    out: dict[int, float] = {}
+    for row in pids:
+        with contextlib.suppress(OSError):
+            out[row["pid"]] = cpu_seconds(row["pid"])
+    return out
+
+
 async def _applied(engines: list[Engine]) -> float:
     return sum([(await e.scrape())["events_applied"] for e in engines])
 
 
 async def run(
-    events: int, limit_s: float, instances: int = 1, preload: bool = False
+    events: int,
+    limit_s: float,
+    instances: int = 1,
+    preload: bool = False,
+    profile: str | None = None,
 ) -> dict[str, Any]:
     async with RetryingEnv() as env:
         engines = [Engine(env, OUT_DIR / "logs", f"apply{n}") for n in range(instances)]
@@ -74,6 +96,10 @@ async def run(
                 await engine.wait_ready(120)
         pids = [e.proc.pid for e in engines if e.proc is not None]
         base = 0.0 if preload else await _applied(engines)
+        sampler = None
+        if profile:
+            sampler = await py_spy.start(pids[0], Path(profile), limit_s)
+        pg0 = await _backend_cpu(env)
         c0, t0 = sum(cpu_seconds(p) for p in pids), time.time()
         producing = None if preload else asyncio.create_task(_produce(env.topic_prefix, events))
         applied, total = 0.0, events
@@ -83,6 +109,11 @@ async def run(
                 break
             await asyncio.sleep(0.5)  # a /metrics scrape costs the engine CPU: not too often
         took, cpu = time.time() - t0, sum(cpu_seconds(p) for p in pids) - c0
+        pg1 = await _backend_cpu(env)
+        pg_cpu = sum(c - pg0.get(pid, 0.0) for pid, c in pg1.items())
+        if sampler is not None:
+            sampler.proc.send_signal(signal.SIGINT)  # py-spy writes what it sampled so far
+            print("py-spy samples:", await py_spy.finish(sampler))
         if producing is not None:
             sent = await producing
         signals: dict[str, float] = {}
@@ -98,6 +129,8 @@ async def run(
         "seconds": took,
         "events_per_s": applied / took,
         "events_per_cpu_s": applied / cpu if cpu else 0.0,
+        "engine_us_per_event": cpu / applied * 1e6 if applied else 0.0,
+        "postgres_us_per_event": pg_cpu / applied * 1e6 if applied else 0.0,
         "instances": instances,
         "preload": preload,
         "completed": applied >= total,
@@ -131,13 +164,16 @@ def main() -> None:
     p.add_argument("--limit", type=float, default=900.0, help="seconds before giving up")
     p.add_argument("--instances", type=int, default=1, help="engines in the consumer group")
     p.add_argument("--preload", action="store_true", help="produce all before the engines start")
+    p.add_argument("--profile", default=None, help="py-spy samples of the first engine (raw)")
     args = p.parse_args()
-    r = asyncio.run(run(args.events, args.limit, args.instances, args.preload))
+    r = asyncio.run(run(args.events, args.limit, args.instances, args.preload, args.profile))
     row = backfill_row(r)
     print(
         f"{r['applied']:,.0f}/{r['events']:,} applied in {r['seconds']:.1f}s = "
         f"{r['events_per_s']:,.0f} events/s; {r['events_per_cpu_s']:,.0f} per engine "
-        f"CPU-second; load {r['load_1m']:.2f}; signals {r.get('signals', {})}"
+        f"CPU-second; per event: engine {r['engine_us_per_event']:.0f} us, PostgreSQL (this "
+        f"database's backends) {r['postgres_us_per_event']:.0f} us; load {r['load_1m']:.2f}; "
+        f"signals {r.get('signals', {})}"
     )
     print(table(["what", "measured", "target", "result", "note"], [list(row.values())]))
 

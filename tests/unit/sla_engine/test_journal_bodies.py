@@ -8,6 +8,7 @@ import pytest
 
 from pacta.events import TicketEvent
 from sla_engine.clocks.events import clock_event_body, current_labels
+from sla_engine.kafka.tickets import ticket_record
 from sla_engine.store.journal import TicketBody, journal_body
 
 
@@ -24,7 +25,7 @@ def test_journal_body_says_what_the_journaled_row_says(fields: dict[str, object]
     event = TicketEvent.model_validate_json(
         orjson.dumps({"id": "e1", "ticket_id": "t1", "service": "s", **fields})
     )
-    body = journal_body(event)
+    body = journal_body(ticket_record(event))
     stored: TicketBody = orjson.loads(event.model_dump_json())  # the journal's jsonb
     assert {k: stored.get(k) for k in body} == body
     assert set(TicketBody.__annotations__) == set(body)

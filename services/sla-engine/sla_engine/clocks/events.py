@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from pacta.durations import datetime_to_ms, parse_timestamp_ms
-from pacta.events import TicketEvent
 from sla_engine.domain.ticket_log import TicketEvent as ClockEvent
+from sla_engine.kafka.tickets import TicketRecord
 from sla_engine.store.journal import TicketBody
 
 
-def clock_event(event: TicketEvent) -> ClockEvent:
+def clock_event(event: TicketRecord) -> ClockEvent:
     return ClockEvent(datetime_to_ms(event.occurred_at), event.action, event.status, event.priority)
 
 

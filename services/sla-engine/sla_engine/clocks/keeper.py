@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pacta.clock import now_ms
-from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, TicketEvent, topic_name
+from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, topic_name
 from pacta.logs import get_logger
 from sla_engine.clocks.book import Book
 from sla_engine.clocks.events import clock_event, clock_event_body, current_labels
@@ -36,6 +36,7 @@ from sla_engine.domain.tickets import (
 from sla_engine.domain.timeline import NEVER_SEEN
 from sla_engine.domain.watermarks import Watermarks
 from sla_engine.kafka.ownership import partition_of
+from sla_engine.kafka.tickets import TicketRecord
 from sla_engine.metrics import DETECTION_LAG
 from sla_engine.resources.registry import Registry, load_registry
 from sla_engine.store.journal import (
@@ -100,7 +101,7 @@ class ClockKeeper:
     async def apply_tickets(
         self,
         conn: AsyncConnection,
-        events: list[TicketEvent],
+        events: list[TicketRecord],
         journaled: bool = False,
     ) -> list[str]:
         """Apply ticket events (`journaled`: journaled in this transaction, so a ticket with no
@@ -115,10 +116,10 @@ class ClockKeeper:
     async def _apply_tickets(
         self,
         conn: AsyncConnection,
-        events: list[TicketEvent],
+        events: list[TicketRecord],
         journaled: bool,
     ) -> list[str]:
-        by_ticket: dict[str, list[TicketEvent]] = {}
+        by_ticket: dict[str, list[TicketRecord]] = {}
         for event in events:
             by_ticket.setdefault(event.ticket_id, []).append(event)
         now = now_ms()

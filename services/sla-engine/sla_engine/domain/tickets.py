@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from types import MappingProxyType
 
 from sla_engine.domain.clocks import Clock as Clock
@@ -194,8 +195,12 @@ def _same(before: dict[Metric, tuple[object, ...]], ticket: Ticket) -> frozenset
     return frozenset(m for m, sig in before.items() if after.get(m) == sig)
 
 
+_clock_fields = attrgetter(*Clock.__slots__)
+"""A clock's fields, in their order, as one tuple (one call in C, not a getattr each)."""
+
+
 def _copy(clock: Clock) -> Clock:
-    return Clock(**{name: getattr(clock, name) for name in clock.__slots__})
+    return Clock(*_clock_fields(clock))
 
 
 StoredState = tuple[
@@ -206,9 +211,7 @@ StoredState = tuple[
 def stored_state(ticket: Ticket) -> StoredState:
     """Everything a ticket's clock rows hold but the snapshot version and last event: every
     field of every clock, and the ticket's own (a replay compares against it)."""
-    clocks = tuple(
-        (m, tuple(getattr(c, name) for name in c.__slots__)) for m, c in ticket.clocks.items()
-    )
+    clocks = tuple((m, _clock_fields(c)) for m, c in ticket.clocks.items())
     return (ticket.service, ticket.customer, ticket.ticket_type, ticket.labels, clocks)
 
 

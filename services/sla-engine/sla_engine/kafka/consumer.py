@@ -10,13 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pacta.clock import now_ms
 from pacta.durations import datetime_to_ms
-from pacta.events import TICKETS_TOPIC, MonitoringEvent, TicketEvent
-from pacta.kafka import BatchHandler, Record, decode_events
+from pacta.events import MONITORING_TOPIC, TICKETS_TOPIC, MonitoringEvent
+from pacta.kafka import BatchHandler, Record
 from pacta.logs import get_logger
 from sla_engine.availability.tracker import OutageTracker, outage_checks
 from sla_engine.clocks.keeper import ClockKeeper
 from sla_engine.clocks.store import ClockFenceError
 from sla_engine.kafka.outbox import enqueued_in
+from sla_engine.kafka.tickets import TicketRecord, decode_ticket
 from sla_engine.metrics import EVENTS_APPLIED, WATERMARK_BEHIND
 from sla_engine.store.journal import claim_and_journal
 
@@ -49,13 +50,11 @@ def make_handler(
         await apply(records)
 
     async def apply(records: list[Record]) -> None:
-        decoded = decode_events(records)
-        # by exact type: an isinstance against pydantic's ABC metaclass costs a call per check
-        ticket_events = [e for e in decoded if type(e) is TicketEvent]
+        ticket_events, monitoring_events = decode_batch(records)
         observe_backlog(keeper, records, ticket_events, highwater)
         # an event without an id cannot be claimed, so it is never applied
         claimable_tickets = [e for e in ticket_events if e.id]
-        claimable_monitoring = [e for e in decoded if type(e) is MonitoringEvent and e.id]
+        claimable_monitoring = [e for e in monitoring_events if e.id]
         touched: list[str] = []
         enqueued = True
         try:
@@ -95,10 +94,26 @@ def make_handler(
     return handle
 
 
+def decode_batch(records: list[Record]) -> tuple[list[TicketRecord], list[MonitoringEvent]]:
+    """The batch's ticket and monitoring events; an undecodable record is logged, never fatal
+    (as `pacta.kafka.decode_events` has it)."""
+    tickets: list[TicketRecord] = []
+    monitoring: list[MonitoringEvent] = []
+    for record in records:
+        try:
+            if record.topic.endswith(TICKETS_TOPIC):
+                tickets.append(decode_ticket(record.value or b""))
+            elif record.topic.endswith(MONITORING_TOPIC):
+                monitoring.append(MonitoringEvent.model_validate_json(record.value or b""))
+        except ValueError:
+            log.error("undecodable record skipped", topic=record.topic, offset=record.offset)
+    return tickets, monitoring
+
+
 def observe_backlog(
     keeper: ClockKeeper,
     records: list[Record],
-    events: Sequence[TicketEvent],
+    events: Sequence[TicketRecord],
     highwater: Highwater | None = None,
 ) -> None:
     """Tell the keeper how far each tickets partition of the batch has got in event time

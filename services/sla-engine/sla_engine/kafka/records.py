@@ -32,23 +32,36 @@ class OutboxRecord(NamedTuple):
 def kafka_record(record: OutboxRecord) -> ProducerRecord:
     """The record on Kafka: its value under the CloudEvents Kafka binary binding."""
     topic, key_text, record_id, ce_type, ce_time, value = record
-    key = _encoded(key_text)
+    key, key_header = _key(key_text)
     headers = [
-        ("ce_specversion", _SPEC),
+        _SPEC_HEADER,
         ("ce_id", record_id.encode()),
-        ("ce_type", _encoded(ce_type)),
-        ("ce_source", _SOURCE),
+        _type_header(ce_type),
+        _SOURCE_HEADER,
         ("ce_time", ce_time.encode()),
-        ("ce_partitionkey", key),
-        ("content-type", _JSON),
+        key_header,
+        _CONTENT_HEADER,
     ]
-    return ProducerRecord(topic, key, value, headers)
+    # a relay round builds thousands: tuple.__new__ skips the named tuple's Python __new__
+    return _new(ProducerRecord, (topic, key, value, headers))
+
+
+_new = tuple.__new__
+_SPEC_HEADER = ("ce_specversion", _SPEC)
+_SOURCE_HEADER = ("ce_source", _SOURCE)
+_CONTENT_HEADER = ("content-type", _JSON)
 
 
 @lru_cache(maxsize=4096)
-def _encoded(text: str) -> bytes:
-    """Types and keys (services) repeat: each encoded once."""
-    return text.encode()
+def _key(text: str) -> tuple[bytes, tuple[str, bytes]]:
+    """A key (a service) repeats: encoded once, with its `ce_partitionkey` header."""
+    key = text.encode()
+    return key, ("ce_partitionkey", key)
+
+
+@lru_cache(maxsize=64)
+def _type_header(ce_type: str) -> tuple[str, bytes]:
+    return ("ce_type", ce_type.encode())
 
 
 # ---- bundles: many records in one outbox row ---------------------------------------------------
@@ -66,11 +79,17 @@ _NO_VALUE = 0xFFFFFFFF
 
 def pack(records: Sequence[OutboxRecord]) -> bytes:
     parts: list[bytes] = []
+    head = _HEAD.pack
     for topic, key, rid, ce_type, ce_time, value in records:
-        fields = [s.encode() for s in (topic, key, rid, ce_type, ce_time)]
+        t, k, i, y, m = (
+            topic.encode(),
+            key.encode(),
+            rid.encode(),
+            ce_type.encode(),
+            ce_time.encode(),
+        )
         size = _NO_VALUE if value is None else len(value)
-        parts.append(_HEAD.pack(*(len(f) for f in fields), size))
-        parts.extend(fields)
+        parts += (head(len(t), len(k), len(i), len(y), len(m), size), t, k, i, y, m)
         if value is not None:
             parts.append(value)
     return b"".join(parts)

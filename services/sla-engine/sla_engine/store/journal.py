@@ -10,8 +10,9 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from pacta.events import MonitoringEvent, TicketAction, TicketEvent
+from pacta.events import MonitoringEvent, TicketAction
 from sla_engine.availability.store import Check, Tail, tail_of
+from sla_engine.kafka.tickets import TicketRecord
 from sla_engine.store import driver_connection
 
 
@@ -32,19 +33,24 @@ class TicketBody(TypedDict, total=False):
 
 
 _CLAIM_AND_JOURNAL = (
-    # data-modifying CTEs run on one snapshot: the journals take only the ids the inbox claim
-    # returned, so an event redelivered is neither claimed nor journaled twice
-    "WITH claimed AS (INSERT INTO sla_engine.inbox (event_id) "
-    "SELECT unnest(CAST($1 AS text[])) ON CONFLICT DO NOTHING RETURNING event_id), "
+    # the ticket events come as one JSON array of their journal bodies, whose fields the
+    # columns take (one parameter: the driver encodes an array element by element, five per
+    # event). Data-modifying CTEs run on one snapshot: the journals take only the ids the
+    # inbox claim returned, so an event redelivered is neither claimed nor journaled twice
+    "WITH t AS (SELECT b ->> 'id' AS i, b ->> 'ticket_id' AS t, "
+    "CAST(b ->> 'occurred_at' AS timestamptz) AS a, b "
+    "FROM jsonb_array_elements(CAST($1 AS jsonb)) AS b), "
+    "claimed AS (INSERT INTO sla_engine.inbox (event_id) "
+    "SELECT i FROM t UNION ALL SELECT unnest(CAST($2 AS text[])) "
+    "ON CONFLICT DO NOTHING RETURNING event_id), "
     "tickets AS (INSERT INTO sla_engine.ticket_events (event_id, ticket_id, occurred_at, body) "
-    "SELECT i, t, a, CAST(b AS jsonb) FROM unnest(CAST($2 AS text[]), "
-    "CAST($3 AS text[]), CAST($4 AS timestamptz[]), CAST($5 AS text[])) "
-    "AS r(i, t, a, b) WHERE i IN (SELECT event_id FROM claimed) ON CONFLICT DO NOTHING), "
+    "SELECT i, t, a, b FROM t "
+    "WHERE i IN (SELECT event_id FROM claimed) ON CONFLICT DO NOTHING), "
     "monitoring AS (INSERT INTO sla_engine.monitoring_events "
     "(event_id, service, check_name, occurred_at, body) "
-    "SELECT i, s, c, a, CAST(b AS jsonb) FROM unnest(CAST($6 AS text[]), "
-    "CAST($7 AS text[]), CAST($8 AS text[]), CAST($9 AS timestamptz[]), "
-    "CAST($10 AS text[])) AS r(i, s, c, a, b) "
+    "SELECT i, s, c, a, CAST(b AS jsonb) FROM unnest(CAST($2 AS text[]), "
+    "CAST($3 AS text[]), CAST($4 AS text[]), CAST($5 AS timestamptz[]), "
+    "CAST($6 AS text[])) AS r(i, s, c, a, b) "
     "WHERE i IN (SELECT event_id FROM claimed) ON CONFLICT DO NOTHING) "
     "SELECT event_id, NULL AS service, NULL AS check_name, NULL::timestamptz AS started_at, "
     "NULL::timestamptz AS ended_at, NULL AS severity, NULL::jsonb AS labels, "
@@ -54,7 +60,7 @@ _CLAIM_AND_JOURNAL = (
     "SELECT NULL, q.service, q.check_name, d.started_at, d.ended_at, d.severity, d.labels, "
     "(SELECT max(m.occurred_at) FROM sla_engine.monitoring_events m "
     "WHERE m.service = q.service AND m.check_name = q.check_name) "
-    "FROM unnest(CAST($11 AS text[]), CAST($12 AS text[])) "
+    "FROM unnest(CAST($7 AS text[]), CAST($8 AS text[])) "
     "AS q(service, check_name) LEFT JOIN LATERAL (SELECT started_at, ended_at, severity, "
     "labels FROM sla_engine.down_intervals i WHERE i.service = q.service "
     "AND i.check_name = q.check_name ORDER BY started_at DESC LIMIT 1) d ON true"
@@ -72,7 +78,7 @@ class Claimed(NamedTuple):
 async def claim_and_journal(
     conn: AsyncConnection,
     *,
-    tickets: list[TicketEvent],
+    tickets: list[TicketRecord],
     monitoring: list[MonitoringEvent],
     checks: Sequence[Check] = (),
 ) -> Claimed:
@@ -87,12 +93,8 @@ async def claim_and_journal(
     raw = await driver_connection(conn)
     rows = await raw.fetch(
         _CLAIM_AND_JOURNAL,
-        [e.id for e in tickets] + [e.id for e in monitoring],
-        [e.id for e in tickets],
-        [e.ticket_id for e in tickets],
-        [e.occurred_at for e in tickets],
-        # the JSON of `journal_body`, written by the model's serializer in one step
-        [e.model_dump_json() for e in tickets],
+        # the JSON of each `journal_body`, written as the event was decoded
+        "[" + ",".join([e.journal for e in tickets]) + "]",
         [e.id for e in monitoring],
         [e.service for e in monitoring],
         [e.check for e in monitoring],
@@ -111,7 +113,7 @@ async def claim_and_journal(
     return Claimed(ids, tails)
 
 
-def journal_body(event: TicketEvent) -> TicketBody:
+def journal_body(event: TicketRecord) -> TicketBody:
     """What a replay reads of a ticket event as the journal holds it: the keys `TicketBody`
     lists (the others only ride along in the journal)."""
     return {

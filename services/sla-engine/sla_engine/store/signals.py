@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sla_engine.clocks.store import OPEN_TICKETS
+from sla_engine.store import driver_connection
 
 _CLOCK_KINDS = "kind IN ('warning', 'breach', 'met', 'stopped')"
 SignalKey = tuple[str, str, str, float, int]
@@ -122,43 +123,34 @@ def signal_record(
 
 
 _INSERT_SIGNALS = (
+    # the bodies as one JSON array, whose fields the columns take (one parameter: the driver
+    # encodes an array element by element, and ten arrays cost it more than the statement),
+    # beside the two columns a body does not hold as such
     "INSERT INTO sla_engine.signals (signal_id, kind, service, ticket_id, metric, "
     "threshold, occurred_at, detected_at, episode, body) "
-    "SELECT id, kind, service, ticket_id, metric, threshold, CAST(occurred AS timestamptz), "
-    "CAST(detected AS timestamptz), episode, CAST(body AS jsonb) FROM unnest("
-    "CAST(:ids AS text[]), CAST(:kinds AS text[]), CAST(:services AS text[]), "
-    "CAST(:tickets AS text[]), CAST(:metrics AS text[]), CAST(:thresholds AS float8[]), "
-    "CAST(:occurred AS text[]), CAST(:detected AS text[]), CAST(:episodes AS int[]), "
-    "CAST(:bodies AS text[])) AS s(id, kind, service, ticket_id, metric, threshold, occurred, "
-    "detected, episode, body) "
+    "SELECT b ->> 'signal_id', b ->> 'kind', b ->> 'service', b ->> 'ticket_id', "
+    "b ->> 'metric', x.threshold, CAST(b ->> 'occurred_at' AS timestamptz), "
+    "CAST(b ->> 'detected_at' AS timestamptz), x.episode, b "
+    "FROM jsonb_array_elements(CAST($1 AS jsonb)) WITH ORDINALITY AS j(b, n) "
+    "JOIN unnest(CAST($2 AS float8[]), CAST($3 AS int[])) WITH ORDINALITY "
+    "AS x(threshold, episode, n) USING (n) "
     "ON CONFLICT DO NOTHING RETURNING signal_id"
 )
 
 
 async def insert_signals(conn: AsyncConnection, *, signals: Sequence[SignalRecord]) -> set[str]:
     """Insert signals; return the ids that are new (a signal is emitted at most once, ever).
-    The columns go as arrays, so PostgreSQL parses each body once, as the jsonb it keeps."""
+    PostgreSQL parses each body once, as the jsonb it keeps, and takes the columns from it."""
     if not signals:
         return set()
-    bodies = [s.body for s in signals]
-    result = await conn.execute(
-        sa.text(_INSERT_SIGNALS),
-        {
-            "ids": [b["signal_id"] for b in bodies],
-            "kinds": [b["kind"] for b in bodies],
-            "services": [b["service"] for b in bodies],
-            "tickets": [b["ticket_id"] for b in bodies],
-            "metrics": [b["metric"] for b in bodies],
-            "thresholds": [
-                s.body["threshold"] if s.threshold is None else s.threshold for s in signals
-            ],
-            "occurred": [b["occurred_at"] for b in bodies],
-            "detected": [b["detected_at"] for b in bodies],
-            "episodes": [s.episode for s in signals],
-            "bodies": [s.raw.decode() for s in signals],
-        },
+    raw = await driver_connection(conn)  # no SQLAlchemy compile or rows: the event path's
+    rows = await raw.fetch(
+        _INSERT_SIGNALS,
+        (b"[" + b",".join([s.raw for s in signals]) + b"]").decode(),
+        [s.body["threshold"] if s.threshold is None else s.threshold for s in signals],
+        [s.episode for s in signals],
     )
-    return {r[0] for r in result}
+    return {r[0] for r in rows}
 
 
 async def mark_retracted(conn: AsyncConnection, *, signal_ids: list[str]) -> None:
