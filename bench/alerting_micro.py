@@ -137,7 +137,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         spy = None
         if args.profile:
             spy = await asyncio.create_subprocess_exec(
-                *("py-spy", "record", "-p", str(proc.pid), "-o", args.profile, "-r", "50"),
+                *(os.path.join(os.path.dirname(sys.executable), "py-spy"), "record"),
+                *("-p", str(proc.pid), "-o", args.profile, "-r", "50", "--nonblocking"),
+                # out.raw: collapsed stacks (to sum by function); else a flame graph
+                *(("-f", "raw") if args.profile.endswith(".raw") else ()),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.STDOUT,
             )
