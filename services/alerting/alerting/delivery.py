@@ -9,7 +9,7 @@ import collections
 import contextlib
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -47,6 +47,15 @@ def backoff_seconds(
     if hint is not None:
         delay = max(delay, min(hint, 3600.0))
     return float(delay)
+
+
+def more_may_wait(taken: Mapping[str, int], free: Mapping[str, int], default_free: int) -> bool:
+    """After a claim that took `taken` rows by receiver with `free` room each (`default_free`
+    for a receiver not listed): whether due rows may be left that it had no room for. A
+    receiver given all its room, or none, may have more; one given less had no more due."""
+    if any(n <= 0 for n in free.values()):
+        return True
+    return any(n >= free.get(r, default_free) for r, n in taken.items())
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,11 @@ class Worker:
         self.prefetch = concurrency * PREFETCH
         self.tasks: set[asyncio.Task[None]] = set()
         self.held: set[int] = set()  # delivery ids leased here and not yet recorded
+        # whether due rows may wait that the last claim left for want of room (at start-up:
+        # rows a stopped process held). Only then does a freed slot ring for a claim: rows
+        # leased in the consumer's transaction need none, and a claim per finished send found
+        # nothing all through an alert storm
+        self.unclaimed = True
         # keep-alive pools at least as deep as every receiver's concurrency: a POST never
         # waits for a connection its slot already allowed, nor opens one per request
         pool = max(256, concurrency * 8)
@@ -220,6 +234,8 @@ class Worker:
                 default_free=self.prefetch,
             )
         self.start(rows)
+        taken = collections.Counter(r.receiver for r in rows)
+        self.unclaimed = more_may_wait(taken, free, self.prefetch)
         return len(rows)
 
     def room(self, receiver: str) -> int:
@@ -267,9 +283,10 @@ class Worker:
                 self.busy[receiver] -= 1
                 self.outcomes.append(outcome)
                 self.outcome_ready.set()
-                if self.busy[receiver] <= self.prefetch // 2:
-                    # room for a claim worth its transaction; short of that, the claim loop's
-                    # own round (a quarter of a second) or the next commit takes what waits
+                if self.unclaimed and self.busy[receiver] <= self.prefetch // 2:
+                    # rows wait that a claim left, and there is room for a claim worth its
+                    # transaction; short of that, the claim loop's own round (a quarter of a
+                    # second) or the next commit takes what waits
                     self.ctx.delivery_wake.set()
         finally:
             self.senders_running[receiver] -= 1
