@@ -35,6 +35,12 @@ PREFETCH = 32
 leased in the transaction that queues it, not claimed again a few rows per finished send.
 Rows held longer than a lease (a slow receiver) keep it: the worker renews its leases."""
 RENEW_S = LEASE_S / 4
+RECORD_GAP_S = 0.1
+RECORD_BUSY = 100
+"""Past RECORD_BUSY outcomes in a second, outcomes are written at most every RECORD_GAP_S
+(unless a claim's worth waits): in an alert storm sends finish one by one, and a transaction
+(with its commit's WAL flush) per few outcomes cost PostgreSQL more than the rows it wrote.
+Below that, each is written as soon as it is in. A send's slot is free once it was answered."""
 
 
 def backoff_seconds(
@@ -150,14 +156,27 @@ class Worker:
         return kind, cached[1]
 
     async def record_forever(self, stop: asyncio.Event) -> None:
-        """Write the outcomes of finished sends; a send's slot is freed once it is written."""
+        """Write the outcomes of finished sends (rounds paced while many come: RECORD_BUSY); a
+        delivery stays leased to this worker until its outcome is written."""
+        began = second = 0.0
+        written = 0  # outcomes written since `second`
         while not stop.is_set() or self.outcomes:
             if not self.outcomes:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.outcome_ready.wait(), 0.5)
                 self.outcome_ready.clear()
                 continue
+            now = time.monotonic()
+            if now - second >= 1.0:
+                second, written = now, 0
+            gap = began + RECORD_GAP_S - now
+            if written >= RECORD_BUSY and gap > 0 and len(self.outcomes) < self.prefetch:
+                # more finish meanwhile: one transaction writes them together
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), gap)
+            began = time.monotonic()
             batch, self.outcomes = self.outcomes, []
+            written += len(batch)
             try:
                 async with self.engine.begin() as conn:
                     await store.deliveries.record_attempts(
