@@ -30,11 +30,14 @@ import contextlib
 import os
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer
 
 from bench.alerting_http import Arrival, PacedRun, paced_post
 from bench.alerting_report import (
@@ -62,6 +65,7 @@ from bench.receiver import Receiver
 from bench.render import publish
 from bench.report import OUT_DIR, machine, stamp, write_json
 from bench.results import entry
+from pacta.events import SIGNALS_TOPIC, topic_name
 
 BUDGET_S = 600.0  # the whole alerting benchmark, hard limit
 MODULES = {
@@ -309,8 +313,17 @@ class AlertingBench:
         since = deadlines(arrivals, prefix) if system == "pacta" and o.storm else None
         out = analyse(system, run, hits, since)
         if system == "pacta":
-            fired = await self._fired_at()
-            out["stages"] = pacta_stages(run, arrivals, prefix, fired, since)
+            fired, picked = await self._fired_at()
+            relayed = await _relayed_at(topic_name(self.env.topic_prefix, SIGNALS_TOPIC))
+            out["stages"] = pacta_stages(run, arrivals, prefix, fired, since, relayed, picked)
+            sizes = sorted(Counter(fired.values()).values())
+            # alerting's consumed batches: the alerts of one batch share its fired_at
+            out["alerting_batches"] = {
+                "count": len(sizes),
+                "p50": sizes[len(sizes) // 2] if sizes else None,
+                "max": sizes[-1] if sizes else None,
+            }
+            print(f"[bench] pacta: alerting batches {out['alerting_batches']}", flush=True)
         out.update(
             load_before=load,
             load_after=round(os.getloadavg()[0], 2),
@@ -345,17 +358,54 @@ class AlertingBench:
         )
         return out
 
-    async def _fired_at(self) -> dict[str, float]:
-        """alerting.alerts.fired_at per alert id: when alerting applied the breach signal."""
+    async def _fired_at(self) -> tuple[dict[str, float], dict[str, float]]:
+        """alerting.alerts.fired_at per alert id (when alerting applied the breach signal), and
+        the start of the first attempt of each alert's first delivery (when a sender took it)."""
         async with self.env.db() as conn:
             rows = await conn.fetch(
                 "SELECT id, extract(epoch FROM fired_at)::float8 AS at FROM alerting.alerts"
             )
-        return {str(r["id"]): float(r["at"]) for r in rows}
+            picks = await conn.fetch(
+                "SELECT a.id, extract(epoch FROM min(t.started_at))::float8 AS at "
+                "FROM alerting.deliveries d JOIN alerting.delivery_attempts t "
+                "ON t.delivery_id = d.id CROSS JOIN LATERAL unnest(d.alert_ids) AS a(id) "
+                "GROUP BY a.id"
+            )
+        return (
+            {str(r["id"]): float(r["at"]) for r in rows},
+            {str(r["id"]): float(r["at"]) for r in picks},
+        )
 
     def _problem(self, msg: str) -> None:
         self.problems.append(msg)
         print(f"\n!!!!! {msg} !!!!!\n", flush=True)
+
+
+async def _relayed_at(topic: str) -> dict[str, float]:
+    """Signal id -> its record's timestamp on the signals topic (epoch seconds): when the
+    engine's relay produced it (the producer stamps each record as it is batched)."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=KAFKA, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    out: dict[str, float] = {}
+    try:
+        for _ in range(100):  # without a group, every partition is assigned once it is known
+            if consumer.assignment():
+                break
+            await asyncio.sleep(0.1)
+        parts = list(consumer.assignment())
+        ends = await consumer.end_offsets(parts)
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            for record in (r for rs in batches.values() for r in rs):
+                with contextlib.suppress(ValueError, TypeError, KeyError):
+                    out[str(orjson.loads(record.value or b"{}")["signal_id"])] = (
+                        record.timestamp / 1000
+                    )
+    finally:
+        await consumer.stop()
+    return out
 
 
 def _am_version() -> str:

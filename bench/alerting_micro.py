@@ -22,6 +22,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import httpx
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -29,8 +30,8 @@ from aiokafka import AIOKafkaProducer
 from bench.alerting import ADMIN, ROUTE
 from bench.alerting_http import Collector
 from bench.alerting_report import matched, pacta_keys, quantiles
-from bench.env import ADMIN_KEY, KAFKA, RetryingEnv
-from bench.procs import Proc, free_port
+from bench.env import ADMIN_DSN, ADMIN_KEY, KAFKA, RetryingEnv
+from bench.procs import CpuMeter, Proc, free_port
 from bench.report import OUT_DIR, stamp
 from pacta.events import SIGNALS_TOPIC, topic_name
 
@@ -78,6 +79,20 @@ async def _produce(topic: str, prefix: str, count: int, rate: float, start: int 
     finally:
         await producer.stop()
     return sent
+
+
+async def _db_stats(database: str) -> dict[str, int]:
+    """Transactions committed and rows written in `database` so far (pg_stat_database)."""
+    conn = await asyncpg.connect(ADMIN_DSN)
+    try:
+        row = await conn.fetchrow(
+            "SELECT xact_commit, tup_inserted + tup_updated + tup_deleted AS rows_written "
+            "FROM pg_stat_database WHERE datname = $1",
+            database,
+        )
+    finally:
+        await conn.close()
+    return {"commits": int(row["xact_commit"]), "rows_written": int(row["rows_written"])}
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -137,14 +152,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         spy = None
         if args.profile:
             spy = await asyncio.create_subprocess_exec(
-                *("py-spy", "record", "-p", str(proc.pid), "-o", args.profile, "-r", "50"),
+                *(os.path.join(os.path.dirname(sys.executable), "py-spy"), "record"),
+                *("-p", str(proc.pid), "-o", args.profile, "-r", "50", "--nonblocking"),
+                # out.raw: collapsed stacks (to sum by function); else a flame graph
+                *(("-f", "raw") if args.profile.endswith(".raw") else ()),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.STDOUT,
             )
+        stats0 = await _db_stats(env.db_name)
+        backends = CpuMeter({"postgres_run": CpuMeter.backends_of(env.db_name)})
+        backends.start()
         cpu0, t0 = _cpu_seconds(proc.pid), time.time()
         sent = await _produce(topic, prefix, count, args.rate)
         hits = await _wait_for(collector, pacta_keys(prefix), count, args.drain)
         cpu = _cpu_seconds(proc.pid) - cpu0
+        pg = backends.stop()
+        await asyncio.sleep(11)  # an idle backend reports its counts within 10 s
+        stats = {k: v - stats0[k] for k, v in (await _db_stats(env.db_name)).items()}
         if spy is not None:
             spy.send_signal(2)
             await asyncio.wait_for(spy.wait(), 30)
@@ -166,6 +190,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "signal_to_webhook_ms": {k: v and round(v, 1) for k, v in quantiles(e2e).items()},
         "fired_to_webhook_ms": {k: v and round(v, 1) for k, v in quantiles(stage).items()},
         "alerting_cpu_ms_per_signal": round(cpu * 1000 / max(1, len(firsts)), 2),
+        # the backends of this run's database only (the box may run other work)
+        "postgres_cpu_ms_per_signal": round(
+            pg["postgres_run"] / 100 * pg["window_s"] * 1000 / max(1, len(firsts)), 2
+        ),
+        # PostgreSQL round trips that count: transactions and rows written per signal
+        **{f"{k}_per_signal": round(v / max(1, len(firsts)), 2) for k, v in stats.items()},
         "load_before": round(load, 2),
         "load_after": round(os.getloadavg()[0], 2),
     }

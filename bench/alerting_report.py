@@ -85,17 +85,20 @@ def pacta_stages(
     prefix: str,
     fired_at: dict[str, float],
     since: dict[int, float] | None = None,
+    relayed_at: dict[str, float] | None = None,
+    picked_at: dict[str, float] | None = None,
 ) -> dict[str, dict[str, float | None]]:
     """Where the time of each event's first notification went, by the instants the pipeline
-    itself records: the breach's `detected_at` (sla-engine) and the alert's `fired_at`
-    (alerting, when it applied the signal). The first stage starts at the POST, or at
-    `since[k]` (the breach's deadline, in the storm). One clock: every process is on this
-    machine."""
+    itself records: the breach's `detected_at` (sla-engine), its record's timestamp on the
+    signals topic (`relayed_at`, by signal id: when the engine's relay produced it), the
+    alert's `fired_at` (alerting, when it applied the signal) and the first attempt's
+    `started_at` (`picked_at`, by alert id: when a sender took the delivery). The first stage
+    starts at the POST, or at `since[k]` (the breach's deadline, in the storm). One clock:
+    every process is on this machine."""
     head = prefix + "-"
-    detect: list[float] = []
-    consume: list[float] = []
-    deliver: list[float] = []
+    stages: dict[str, list[float]] = defaultdict(list)
     seen: set[int] = set()
+    first = ("post" if since is None else "deadline") + "_to_engine_detected"
     for a in sorted(arrivals, key=lambda a: a.at):
         for alert in orjson.loads(a.body).get("alerts") or []:
             ticket = str(alert.get("ticket_id") or "")
@@ -107,16 +110,35 @@ def pacta_stages(
             seen.add(k)
             detected = parse_timestamp_ms(str(alert["detected_at"])) / 1000
             start = run.sent[k].at if since is None else since.get(k, run.sent[k].at)
-            detect.append(1000 * (detected - start))
-            fired = fired_at.get(str(alert.get("alert_id")))
-            if fired is not None:
-                consume.append(1000 * (fired - detected))
-                deliver.append(1000 * (a.at - fired))
-    return {
-        ("post" if since is None else "deadline") + "_to_engine_detected": _rounded(detect),
-        "engine_detected_to_alerting_fired": _rounded(consume),
-        "alerting_fired_to_webhook": _rounded(deliver),
-    }
+            stages[first].append(1000 * (detected - start))
+            alert_id = str(alert.get("alert_id"))
+            fired = fired_at.get(alert_id)
+            if fired is None:
+                continue
+            stages["engine_detected_to_alerting_fired"].append(1000 * (fired - detected))
+            relayed = (relayed_at or {}).get(str(alert.get("signal_id")))
+            if relayed is not None:
+                stages["  detected_to_relayed (engine commit, relay)"].append(
+                    1000 * (relayed - detected)
+                )
+                stages["  relayed_to_fired (Kafka, alerting consumer)"].append(
+                    1000 * (fired - relayed)
+                )
+            stages["alerting_fired_to_webhook"].append(1000 * (a.at - fired))
+            picked = (picked_at or {}).get(alert_id)
+            if picked is not None:
+                stages["  fired_to_picked (commit, sender queue)"].append(1000 * (picked - fired))
+                stages["  picked_to_webhook (HTTP)"].append(1000 * (a.at - picked))
+    order = [
+        first,
+        "engine_detected_to_alerting_fired",
+        "  detected_to_relayed (engine commit, relay)",
+        "  relayed_to_fired (Kafka, alerting consumer)",
+        "alerting_fired_to_webhook",
+        "  fired_to_picked (commit, sender queue)",
+        "  picked_to_webhook (HTTP)",
+    ]
+    return {name: _rounded(stages[name]) for name in order if name in stages}
 
 
 def deadlines(arrivals: Iterable[Arrival], prefix: str) -> dict[int, float]:

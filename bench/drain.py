@@ -144,6 +144,7 @@ async def run(signals: int, drain_limit: float = 240.0, resolve: bool = False) -
                 "receiver": lambda: [receiver.pid],
                 "kafka": lambda: [kafka_pid] if kafka_pid else [],
                 "postgres": CpuMeter.postgres_pids,
+                "postgres_run": CpuMeter.backends_of(env.db_name),
             }
         )
         load = os.getloadavg()[0]
@@ -181,6 +182,10 @@ async def run(signals: int, drain_limit: float = 240.0, resolve: bool = False) -
             cpu["alerting"] / 100 * cpu["window_s"] / max(1, notified) * 1e6, 1
         ),
         "alerting_cpu_s_whole_process": round(alerting_ticks / CLK_TCK, 2),
+        # the backends of this run's database only (the box may run other work)
+        "postgres_cpu_us_per_signal": round(
+            cpu["postgres_run"] / 100 * cpu["window_s"] / max(1, notified) * 1e6, 1
+        ),
         "load_before": round(load, 2),
         "load_after": round(os.getloadavg()[0], 2),
         **resolves,
@@ -194,7 +199,8 @@ async def run(signals: int, drain_limit: float = 240.0, resolve: bool = False) -
         f"[bench] drain: {notified:,}/{signals:,} notified in {span:.2f} s = "
         f"{rate or 0:,.0f} signals/s (target >= {TARGET:,.0f}); lost {out['lost']}, "
         f"doubled {out['doubled']}; alerting {out['alerting_cpu_us_per_signal']:,.0f} us "
-        f"CPU/signal (load {out['load_before']} -> {out['load_after']}); cpu % of a core: "
+        f"CPU/signal, its PostgreSQL backends {out['postgres_cpu_us_per_signal']:,.0f} us "
+        f"(load {out['load_before']} -> {out['load_after']}); cpu % of a core: "
         f"{_brief(cpu)}",
         flush=True,
     )
@@ -211,7 +217,7 @@ async def run(signals: int, drain_limit: float = 240.0, resolve: bool = False) -
 
 
 def _brief(cpu: dict[str, float]) -> str:
-    keys = ("alerting", "receiver", "kafka", "postgres", "other", "idle")
+    keys = ("alerting", "receiver", "kafka", "postgres", "postgres_run", "other", "idle")
     return ", ".join(f"{k} {cpu[k]:.0f}" for k in keys if k in cpu)
 
 

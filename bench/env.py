@@ -51,13 +51,14 @@ class BenchEnv:
         return topic_name(self.topic_prefix, MONITORING_TOPIC)
 
     def service_env(self) -> dict[str, str]:
-        """What an ingest process of the benchmark runs with (rate limit off, quiet logs)."""
+        """What an ingest process of the benchmark runs with (rate limit off, quiet logs unless
+        PACTA_BENCH_LOG_LEVEL says otherwise: INFO to trace a run)."""
         return {
             "PACTA_KAFKA_BOOTSTRAP": KAFKA,
             "PACTA_DATABASE_URL": self.database_url,
             "PACTA_TOPIC_PREFIX": self.topic_prefix,
             "PACTA_API_KEYS": f"{API_KEY}:ingest",
-            "PACTA_LOG_LEVEL": "WARNING",
+            "PACTA_LOG_LEVEL": os.environ.get("PACTA_BENCH_LOG_LEVEL", "WARNING"),
             "PACTA_INGEST_RATE_LIMIT": "0",
         }
 

@@ -154,6 +154,25 @@ class CpuMeter:
     def postgres_pids() -> list[int]:
         return _pids_named("postgres")
 
+    @staticmethod
+    def backends_of(database: str) -> Callable[[], list[int]]:
+        """The PostgreSQL backends connected to `database` (the box's other work is not
+        counted; the server's own writers are not either)."""
+        mark = f" {database} ".encode()
+
+        def pids() -> list[int]:
+            found = []
+            for pid in _pids_named("postgres"):
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        if mark in f.read():
+                            found.append(pid)
+                except OSError:
+                    continue
+            return found
+
+        return pids
+
     def _sample(self) -> dict[str, dict[int, int]]:
         return {name: {p: _proc_ticks(p) for p in pids()} for name, pids in self.groups.items()}
 

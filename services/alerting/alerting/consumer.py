@@ -38,7 +38,11 @@ def make_handler(app: FastAPI) -> BatchHandler:
         # only for deliveries it did not take leased here (those wait for its claim)
         if applied.left_for_claim:
             ctx.delivery_wake.set()
-        ctx.dispatch_wake.set()
+        # the timers only for what they would otherwise take up late: in an alert storm every
+        # batch's groups flushed in it and sleep until their repeat, and a timer round per
+        # batch (two transactions) found nothing due
+        if applied.for_timers or ctx.dispatcher_late_for(applied.next_flush_ms):
+            ctx.dispatch_wake.set()
         if applied.fresh:
             log.info(
                 "signals applied",

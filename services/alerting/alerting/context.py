@@ -37,6 +37,8 @@ class Context:
     # the engine's calendars as this process follows them (None: not followed, names unchecked)
     calendar_feed: CalendarFeed | None = None
     dispatch_wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # the instant the timers (dispatcher.run) sleep until; None while they run a round
+    dispatch_asleep_until_ms: int | None = None
     delivery_wake: asyncio.Event = field(default_factory=asyncio.Event)
     # the delivery worker of this process: how many rows it would take now for a receiver,
     # and where rows leased to it in a committed transaction go (set once the worker exists)
@@ -52,6 +54,14 @@ class Context:
         """Something was committed that the timers and the delivery worker act on."""
         self.delivery_wake.set()
         self.dispatch_wake.set()
+
+    def dispatcher_late_for(self, at_ms: int | None) -> bool:
+        """Whether the timers, as they sleep now, would take up something due at `at_ms` late
+        (while they run a round, a wake is kept for after it: they may not have seen it)."""
+        if at_ms is None:
+            return False
+        until = self.dispatch_asleep_until_ms
+        return until is None or at_ms < until
 
     def ack_url(self, alert_id: str, now_ms: int) -> str:
         token = links.sign(self.link_secret, alert_id, now_ms + self.link_ttl_ms)

@@ -9,7 +9,7 @@ import collections
 import contextlib
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,6 +35,12 @@ PREFETCH = 32
 leased in the transaction that queues it, not claimed again a few rows per finished send.
 Rows held longer than a lease (a slow receiver) keep it: the worker renews its leases."""
 RENEW_S = LEASE_S / 4
+RECORD_GAP_S = 0.1
+RECORD_BUSY = 100
+"""Past RECORD_BUSY outcomes in a second, outcomes are written at most every RECORD_GAP_S
+(unless a claim's worth waits): in an alert storm sends finish one by one, and a transaction
+(with its commit's WAL flush) per few outcomes cost PostgreSQL more than the rows it wrote.
+Below that, each is written as soon as it is in. A send's slot is free once it was answered."""
 
 
 def backoff_seconds(
@@ -47,6 +53,15 @@ def backoff_seconds(
     if hint is not None:
         delay = max(delay, min(hint, 3600.0))
     return float(delay)
+
+
+def more_may_wait(taken: Mapping[str, int], free: Mapping[str, int], default_free: int) -> bool:
+    """After a claim that took `taken` rows by receiver with `free` room each (`default_free`
+    for a receiver not listed): whether due rows may be left that it had no room for. A
+    receiver given all its room, or none, may have more; one given less had no more due."""
+    if any(n <= 0 for n in free.values()):
+        return True
+    return any(n >= free.get(r, default_free) for r, n in taken.items())
 
 
 @dataclass(frozen=True)
@@ -89,6 +104,11 @@ class Worker:
         self.prefetch = concurrency * PREFETCH
         self.tasks: set[asyncio.Task[None]] = set()
         self.held: set[int] = set()  # delivery ids leased here and not yet recorded
+        # whether due rows may wait that the last claim left for want of room (at start-up:
+        # rows a stopped process held). Only then does a freed slot ring for a claim: rows
+        # leased in the consumer's transaction need none, and a claim per finished send found
+        # nothing all through an alert storm
+        self.unclaimed = True
         # keep-alive pools at least as deep as every receiver's concurrency: a POST never
         # waits for a connection its slot already allowed, nor opens one per request
         pool = max(256, concurrency * 8)
@@ -136,14 +156,27 @@ class Worker:
         return kind, cached[1]
 
     async def record_forever(self, stop: asyncio.Event) -> None:
-        """Write the outcomes of finished sends; a send's slot is freed once it is written."""
+        """Write the outcomes of finished sends (rounds paced while many come: RECORD_BUSY); a
+        delivery stays leased to this worker until its outcome is written."""
+        began = second = 0.0
+        written = 0  # outcomes written since `second`
         while not stop.is_set() or self.outcomes:
             if not self.outcomes:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.outcome_ready.wait(), 0.5)
                 self.outcome_ready.clear()
                 continue
+            now = time.monotonic()
+            if now - second >= 1.0:
+                second, written = now, 0
+            gap = began + RECORD_GAP_S - now
+            if written >= RECORD_BUSY and gap > 0 and len(self.outcomes) < self.prefetch:
+                # more finish meanwhile: one transaction writes them together
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), gap)
+            began = time.monotonic()
             batch, self.outcomes = self.outcomes, []
+            written += len(batch)
             try:
                 async with self.engine.begin() as conn:
                     await store.deliveries.record_attempts(
@@ -220,6 +253,8 @@ class Worker:
                 default_free=self.prefetch,
             )
         self.start(rows)
+        taken = collections.Counter(r.receiver for r in rows)
+        self.unclaimed = more_may_wait(taken, free, self.prefetch)
         return len(rows)
 
     def room(self, receiver: str) -> int:
@@ -267,9 +302,10 @@ class Worker:
                 self.busy[receiver] -= 1
                 self.outcomes.append(outcome)
                 self.outcome_ready.set()
-                if self.busy[receiver] <= self.prefetch // 2:
-                    # room for a claim worth its transaction; short of that, the claim loop's
-                    # own round (a quarter of a second) or the next commit takes what waits
+                if self.unclaimed and self.busy[receiver] <= self.prefetch // 2:
+                    # rows wait that a claim left, and there is room for a claim worth its
+                    # transaction; short of that, the claim loop's own round (a quarter of a
+                    # second) or the next commit takes what waits
                     self.ctx.delivery_wake.set()
         finally:
             self.senders_running[receiver] -= 1

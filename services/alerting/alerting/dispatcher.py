@@ -134,6 +134,9 @@ async def run(ctx: Context, stop: asyncio.Event) -> None:
             log.warning("dispatcher round failed; retrying", error=repr(exc))
             wait = 0.5
         if wait > 0:
+            # a commit due sooner than this wakes the timers (`Context.dispatcher_late_for`)
+            ctx.dispatch_asleep_until_ms = now_ms() + int(wait * 1000)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ctx.dispatch_wake.wait(), wait)
+            ctx.dispatch_asleep_until_ms = None
         ctx.dispatch_wake.clear()

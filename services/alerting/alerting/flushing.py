@@ -51,6 +51,7 @@ async def flush_due(
     locked: Sequence[GroupRow] | None = None,
     members_of: Mapping[str, list[Alert]] | None = None,
     history: Sequence[HistoryEntry] = (),
+    next_flushes: list[int] | None = None,
 ) -> int:
     """Flush the groups due at `now_ms` (only `keys` if given); a group another instance is
     flushing right now is skipped. Returns how many deliveries were queued. With `leased`,
@@ -59,7 +60,8 @@ async def flush_due(
     caller's transaction wrote them (by id), not read back; `locked` are groups the caller
     locked and read already (`changed_many`): the due ones among them flush, none is read again.
     `members_of` are the members of groups the caller formed (by key), not read back; `history`
-    are the caller's entries, written first with the flush's own."""
+    are the caller's entries, written first with the flush's own. With `next_flushes`, the
+    next flush of each group flushed now is added there (when the timers must look again)."""
     if locked is not None:
         rows = sorted(
             (r for r in locked if r.state.next_flush_at_ms <= now_ms),
@@ -92,6 +94,8 @@ async def flush_due(
     leased_rows = await batch.write(conn, now_ms)
     if leased is not None:
         leased += leased_rows
+    if next_flushes is not None:
+        next_flushes += [state.next_flush_at_ms for _, state in batch.states]
     ALERTS_NOTIFIED.inc(batch.entries)
     return len(batch.deliveries)
 

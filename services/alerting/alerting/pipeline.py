@@ -33,6 +33,13 @@ class Applied:
     queued: int = 0
     leased: list[DeliveryRow] = field(default_factory=list)
     resolved: int = 0  # alerts resolved: their escalations may have queued resolves
+    armed: bool = False  # escalations armed: their first steps fall due
+    next_flush_ms: int | None = None  # the earliest next flush of the groups written
+
+    @property
+    def for_timers(self) -> bool:
+        """Whether the batch left work for the timers whatever their sleep (escalations)."""
+        return self.armed or self.resolved > 0
 
     @property
     def left_for_claim(self) -> bool:
@@ -60,7 +67,7 @@ async def run(
     # 4. grouping: open alerts join (and leave) the aggregation groups of their routes
     touched, formed, joined = await group(conn, routes, changes.fired, now_ms)
     # 5. escalation: the routes' escalation policies start paging (domain.escalation)
-    await arm_escalations(conn, ctx, routes, changes.fired, now_ms)
+    armed = await arm_escalations(conn, ctx, routes, changes.fired, now_ms)
     # 6. resolved alerts: their groups look again, their escalations tell whom they reached
     touched |= await close_many(conn, ctx, changes.closed, now_ms)
     # 7. the touched groups, locked once, their next flush brought forward; the due ones flush:
@@ -72,12 +79,13 @@ async def run(
     #    (unless alerts resolved: their escalations' resolves were noted after it, step 6).
     new_keys = {g.key for g in formed}
     locked = formed + await flushing.changed_many(conn, sorted(touched - new_keys), now_ms)
-    applied = Applied(fresh, resolved=len(changes.closed))
+    applied = Applied(fresh, resolved=len(changes.closed), armed=armed)
     known = {a.id: a for a in [*changes.open, *changes.closed]}
     members = {
         g.key: sorted((known[i] for i in joined[g.key]), key=lambda a: (a.fired_at_ms, a.id))
         for g in formed
     }
+    flushes: list[int] = []
     applied.queued = await flushing.flush_due(
         conn,
         ctx,
@@ -87,20 +95,23 @@ async def run(
         locked=locked,
         members_of=members,
         history=changes.history,
+        next_flushes=flushes,
     )
+    # the groups flushed now have their new next flush; the others keep theirs
+    flushes += [g.state.next_flush_at_ms for g in locked if g.state.next_flush_at_ms > now_ms]
+    applied.next_flush_ms = min(flushes, default=None)
     return applied
 
 
 async def take_new(conn: AsyncConnection, signals: Sequence[Signal]) -> list[Signal]:
     """The signals never applied before, each once, in the order given; kept for the record."""
-    new = await store.inbox.claim(conn, signal_ids=[s.signal_id for s in signals])
+    new = await store.inbox.claim(conn, signals=signals)
     seen: set[str] = set()
     fresh = []
     for s in signals:
         if s.signal_id in new and s.signal_id not in seen:
             seen.add(s.signal_id)
             fresh.append(s)
-    await store.inbox.record_signals(conn, signals=fresh)
     return fresh
 
 
@@ -196,9 +207,10 @@ async def arm_escalations(
     routes: Sequence[tuple[Alert, list[routing.Route]]],
     fired: set[str],
     now_ms: int,
-) -> None:
+) -> bool:
     """Every time, not only when it fired: a warning that becomes a breach enters the breach
-    route's escalation then (arming twice is a no-op). One statement for the batch."""
+    route's escalation then (arming twice is a no-op). One statement for the batch; whether
+    any was armed."""
     armings = []
     for alert, matched in routes:
         for route in matched:
@@ -223,6 +235,7 @@ async def arm_escalations(
     if armings:
         await store.escalations.arm(conn, armings=armings)
         ctx.dispatch_wake.set()
+    return bool(armings)
 
 
 async def close(conn: AsyncConnection, ctx: Context, alert: Alert, now_ms: int) -> set[str]:

@@ -1,5 +1,5 @@
-"""The inbox: which signal ids were applied already (so none applies twice), and the signals
-alerting received, kept for the record."""
+"""The inbox: the signals alerting received, one row per signal id, kept for the record; a
+signal whose id is there was applied already (so none applies twice)."""
 
 from __future__ import annotations
 
@@ -9,26 +9,26 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerting.domain.alerts import signal_body
-from alerting.store.sql import SCHEMA, jsonb, recordset
-from pacta.db import claim_events
+from alerting.store.sql import jsonb, recordset
 from pacta.events import Signal
 
-_RECORD = sa.text(
-    "INSERT INTO alerting.signals (signal_id, kind, service, occurred_at, body) "
-    "SELECT id, kind, service, occurred_at, body FROM "
+# the received signals are the inbox: one statement records them and says which are new (the
+# `inbox` table of migration 0001 held the same ids, written in the same transaction; it is
+# no longer written, and every id it holds is here too)
+_CLAIM = sa.text(
+    "WITH claimed AS (INSERT INTO alerting.signals (signal_id, kind, service, occurred_at, "
+    "body) SELECT id, kind, service, occurred_at, body FROM "
     + recordset("id text, kind text, service text, occurred_at timestamptz, body jsonb")
-    + " ORDER BY ord ON CONFLICT DO NOTHING"
+    + " ORDER BY ord ON CONFLICT DO NOTHING RETURNING signal_id) "
+    "SELECT array_agg(signal_id) FROM claimed"
 )
 
 
-async def claim(conn: AsyncConnection, *, signal_ids: Sequence[str]) -> set[str]:
-    """The ids among these not claimed before; claimed now, in the caller's transaction."""
-    return await claim_events(conn, SCHEMA, list(signal_ids))
-
-
-async def record_signals(conn: AsyncConnection, *, signals: Sequence[Signal]) -> None:
+async def claim(conn: AsyncConnection, *, signals: Sequence[Signal]) -> set[str]:
+    """The ids of these signals never received before: recorded now (the first of an id given
+    twice), in the caller's transaction, the one that applies them."""
     if not signals:
-        return
+        return set()
     rows = [
         {
             "id": s.signal_id,
@@ -39,4 +39,5 @@ async def record_signals(conn: AsyncConnection, *, signals: Sequence[Signal]) ->
         }
         for s in signals
     ]
-    await conn.execute(_RECORD, {"rows": jsonb(rows)})
+    claimed = await conn.scalar(_CLAIM, {"rows": jsonb(rows)})
+    return set(claimed or ())
