@@ -45,7 +45,7 @@ class IngestSettings(CommonSettings):
         description="ingest processes serving the one port (0 = one per CPU core)",
     )
     ingest_cycle_wait_ms: float = Field(
-        1.0,
+        4.0,
         ge=0,
         le=50,
         description=(
