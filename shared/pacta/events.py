@@ -117,24 +117,37 @@ def _no_nul(value: str) -> str:
     return value
 
 
+NAME_MAX = 200
+TEXT_MAX = 4096
+SHORT_MAX = 200
+STATUS_MAX = 100
+LABEL_VALUE_MAX = 1024
+LABELS_MAX = 64
+"""The longest a name, a summary, a short text, a ticket status, a label's value may be, and
+the most labels an event may carry (a lean decoder checks the same limits)."""
+
 Name = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX),
     AfterValidator(_clean_name),
 ]
-Text = Annotated[str, StringConstraints(max_length=4096), AfterValidator(_no_nul)]
-Short = Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_nul)]
-TicketStatus = Annotated[str, StringConstraints(max_length=100), AfterValidator(_no_nul)]
+Text = Annotated[str, StringConstraints(max_length=TEXT_MAX), AfterValidator(_no_nul)]
+Short = Annotated[str, StringConstraints(max_length=SHORT_MAX), AfterValidator(_no_nul)]
+TicketStatus = Annotated[str, StringConstraints(max_length=STATUS_MAX), AfterValidator(_no_nul)]
 UtcTime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 EventTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_to_utc)]
 Labels = Annotated[
-    dict[Name, Annotated[str, StringConstraints(max_length=1024), AfterValidator(_no_nul)]],
-    Field(max_length=64),
+    dict[
+        Name,
+        Annotated[str, StringConstraints(max_length=LABEL_VALUE_MAX), AfterValidator(_no_nul)],
+    ],
+    Field(max_length=LABELS_MAX),
 ]
 Severity = Literal["critical", "major", "minor", "warning", "info"]
 Priority = Literal["P1", "P2", "P3", "P4"]
 TicketType = Literal["incident", "service_request", "problem", "change"]
 TicketAction = Literal["created", "updated", "responded", "resolved", "closed", "reopened"]
+ChangeOutcome = Literal["successful", "failed"]
 
 
 class _Event(BaseModel):
@@ -205,7 +218,7 @@ class TicketEvent(_Event):
     action: TicketAction
     status: TicketStatus | None = None
     customer: Name | None = None
-    outcome: Literal["successful", "failed"] | None = None
+    outcome: ChangeOutcome | None = None
     assignee: Short | None = None
 
     @property

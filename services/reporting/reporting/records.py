@@ -8,12 +8,22 @@ yields, so a record's fate and its effect on the read model do not depend on the
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from pacta.durations import datetime_to_ms
-from pacta.events import TicketEvent
+from pacta.events import (
+    NAME_MAX,
+    SHORT_MAX,
+    STATUS_MAX,
+    TEXT_MAX,
+    ChangeOutcome,
+    Priority,
+    TicketAction,
+    TicketEvent,
+    TicketType,
+)
 from reporting.domain.instants import hour_start_ms
 from reporting.domain.ticket_life import TicketEventView
 
@@ -45,10 +55,10 @@ def decode_ticket(raw: bytes) -> TicketEventView:
 
 # Names the model takes as they are: printable ASCII without surrounding spaces (it strips
 # names and refuses control and invisible characters). Instants in the forms Pacta writes.
-_Name = Annotated[str, StringConstraints(pattern=r"^[!-~](?:[ -~]{0,198}[!-~])?$")]
-_Text = Annotated[str, StringConstraints(max_length=4096, pattern=r"^[^\x00]*$")]
-_Short = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00]*$")]
-_Status = Annotated[str, StringConstraints(max_length=100, pattern=r"^[^\x00]*$")]
+_Name = Annotated[str, StringConstraints(pattern=rf"^[!-~](?:[ -~]{{0,{NAME_MAX - 2}}}[!-~])?$")]
+_Text = Annotated[str, StringConstraints(max_length=TEXT_MAX, pattern=r"^[^\x00]*$")]
+_Short = Annotated[str, StringConstraints(max_length=SHORT_MAX, pattern=r"^[^\x00]*$")]
+_Status = Annotated[str, StringConstraints(max_length=STATUS_MAX, pattern=r"^[^\x00]*$")]
 _Instant = Annotated[
     str,
     StringConstraints(
@@ -71,12 +81,12 @@ class _PlainTicketEvent(BaseModel):
     received_at: _Instant | None = None
     ticket_id: _Name
     service: _Name
-    type: Literal["incident", "service_request", "problem", "change"] = "incident"
-    priority: Literal["P1", "P2", "P3", "P4"] | None = None
-    action: Literal["created", "updated", "responded", "resolved", "closed", "reopened"]
+    type: TicketType = "incident"
+    priority: Priority | None = None
+    action: TicketAction
     status: _Status | None = None
     customer: _Name | None = None
-    outcome: Literal["successful", "failed"] | None = None
+    outcome: ChangeOutcome | None = None
     assignee: _Short | None = None
 
 

@@ -11,13 +11,25 @@ from typing import Any, NamedTuple, cast, get_args
 
 import orjson
 
-from pacta.events import Priority, TicketAction, TicketEvent, TicketType
+from pacta.events import (
+    LABEL_VALUE_MAX,
+    LABELS_MAX,
+    NAME_MAX,
+    SHORT_MAX,
+    STATUS_MAX,
+    TEXT_MAX,
+    ChangeOutcome,
+    Priority,
+    TicketAction,
+    TicketEvent,
+    TicketType,
+)
 
 _KNOWN = frozenset(TicketEvent.model_fields)
 _TYPES = frozenset(get_args(TicketType))
 _PRIORITIES = frozenset(get_args(Priority))
 _ACTIONS = frozenset(get_args(TicketAction))
-_OUTCOMES = frozenset(("successful", "failed"))
+_OUTCOMES = frozenset(get_args(ChangeOutcome))
 # RFC 3339 in the one spelling every sender uses (upper-case T and Z, at most microseconds);
 # any other spelling the model may take goes through it
 _TIME = re.compile(
@@ -95,9 +107,9 @@ def fast_ticket(value: bytes) -> TicketRecord | None:
         and action in _ACTIONS
         and (priority is None or (type(priority) is str and priority in _PRIORITIES))
         and (outcome is None or (type(outcome) is str and outcome in _OUTCOMES))
-        and (summary is None or _text(summary, 4096))
-        and (status is None or _text(status, 100))
-        and (assignee is None or _text(assignee, 200))
+        and (summary is None or _text(summary, TEXT_MAX))
+        and (status is None or _text(status, STATUS_MAX))
+        and (assignee is None or _text(assignee, SHORT_MAX))
         and _labels(labels)
     ):
         return None
@@ -140,11 +152,11 @@ def fast_ticket(value: bytes) -> TicketRecord | None:
 
 
 def _name(value: Any) -> bool:
-    """A `Name` the model keeps as it is: 1 to 200 printable ASCII characters (no control
+    """A `Name` the model keeps as it is: 1 to NAME_MAX printable ASCII characters (no control
     character), nothing to strip at either end."""
     return (
         type(value) is str
-        and 0 < len(value) <= 200
+        and 0 < len(value) <= NAME_MAX
         and value.isascii()
         and value.isprintable()
         and value[0] != " "
@@ -159,8 +171,8 @@ def _text(value: Any, longest: int) -> bool:
 def _labels(value: Any) -> bool:
     return (
         type(value) is dict
-        and len(value) <= 64
-        and all(_name(k) and _text(v, 1024) for k, v in value.items())
+        and len(value) <= LABELS_MAX
+        and all(_name(k) and _text(v, LABEL_VALUE_MAX) for k, v in value.items())
     )
 
 
