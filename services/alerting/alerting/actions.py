@@ -37,7 +37,7 @@ async def _tell_pagerduty(conn: AsyncConnection, ctx: Context, alert: Alert, now
     """PagerDuty keeps paging until it hears of the ack: every PagerDuty receiver (or receiver
     with a PagerDuty integration) that was told the alert fired is sent `acknowledge` now,
     not at the group's next notification (which may never come)."""
-    for receiver in await store.deliveries.receivers_told(conn, alert_id=alert.id):
+    for receiver in await store.alerts.receivers_of(conn, alert_id=alert.id):
         config = ctx.live.receivers.get(receiver)
         kinds = [getattr(c, "type", "") for c in getattr(config, "integrations", [config])]
         if "pagerduty" not in kinds:

@@ -169,6 +169,15 @@ async def add_receivers(
         await conn.execute(_RECEIVERS, {"rows": jsonb(rows)})
 
 
+async def receivers_of(conn: AsyncConnection, *, alert_id: str) -> list[str]:
+    """The receivers a notification of this alert was queued for, sorted: each was told it
+    fired first (a resolved one goes only to those told it fired)."""
+    found = await conn.scalar(
+        sa.text("SELECT receivers FROM alerting.alerts WHERE id = :i"), {"i": alert_id}
+    )
+    return sorted(found or ())
+
+
 async def recent(conn: AsyncConnection, *, since: datetime, limit: int = 5000) -> list[AlertRecord]:
     """Alerts fired since `since`, and any older one still open; newest first."""
     rows = await conn.execute(

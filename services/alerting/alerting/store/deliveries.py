@@ -360,15 +360,3 @@ async def release(conn: AsyncConnection, *, ids: Sequence[int]) -> None:
         ),
         {"ids": list(ids)},
     )
-
-
-async def receivers_told(conn: AsyncConnection, *, alert_id: str) -> list[str]:
-    """The receivers a firing notification of this alert was queued for."""
-    rows = await conn.execute(
-        sa.text(
-            "SELECT DISTINCT receiver FROM alerting.deliveries "
-            "WHERE alert_ids @> ARRAY[CAST(:a AS text)] AND status = 'firing' ORDER BY receiver"
-        ),
-        {"a": alert_id},
-    )
-    return [str(r[0]) for r in rows]
