@@ -51,6 +51,7 @@ async def flush_due(
     locked: Sequence[GroupRow] | None = None,
     members_of: Mapping[str, list[Alert]] | None = None,
     history: Sequence[HistoryEntry] = (),
+    unsaved: Sequence[tuple[Alert, Sequence[str]]] = (),
     next_flushes: list[int] | None = None,
 ) -> int:
     """Flush the groups due at `now_ms` (only `keys` if given); a group another instance is
@@ -60,8 +61,10 @@ async def flush_due(
     caller's transaction wrote them (by id), not read back; `locked` are groups the caller
     locked and read already (`changed_many`): the due ones among them flush, none is read again.
     `members_of` are the members of groups the caller formed (by key), not read back; `history`
-    are the caller's entries, written first with the flush's own. With `next_flushes`, the
-    next flush of each group flushed now is added there (when the timers must look again)."""
+    are the caller's entries, written first with the flush's own; `unsaved` are open alerts
+    the caller changed (with the ids of the signals applied) and leaves to the flush to write,
+    with the receivers it notifies (among `known`). With `next_flushes`, the next flush of each
+    group flushed now is added there (when the timers must look again)."""
     if locked is not None:
         rows = sorted(
             (r for r in locked if r.state.next_flush_at_ms <= now_ms),
@@ -73,6 +76,7 @@ async def flush_due(
             limit = max(limit, len(keys))
         rows = await store.groups.due(conn, now_ms=now_ms, keys=keys, limit=limit)
     if not rows:
+        await store.alerts.save(conn, alerts=unsaved)
         await store.alerts.add_history(conn, entries=history)
         return 0
     given = members_of or {}
@@ -80,10 +84,11 @@ async def flush_due(
     others = [r.key for r in rows if r.key not in given]
     if others:
         members |= await store.groups.members(conn, keys=others, known=known)
-    sources = await store.alerts.open_labels(conn) if ctx.live.inhibit else []
+    sources = await _inhibit_sources(conn, unsaved) if ctx.live.inhibit else []
     # with `leased`, each delivery is written leased while the worker has room for its receiver
     batch = _Batch(ctx.delivery_room if leased is not None else None)
     batch.history += history
+    batch.unsaved = unsaved
     for row in rows:
         try:
             _flush(ctx, row, members.get(row.key, []), now_ms, sources, batch)
@@ -100,6 +105,16 @@ async def flush_due(
     return len(batch.deliveries)
 
 
+async def _inhibit_sources(
+    conn: AsyncConnection, unsaved: Sequence[tuple[Alert, Sequence[str]]]
+) -> list[tuple[str, dict[str, str]]]:
+    """The open alerts as stored, with those the caller changed and has not written yet."""
+    mine = [a for a, _ in unsaved]
+    ids = {a.id for a in mine}
+    stored = [s for s in await store.alerts.open_labels(conn) if s[0] not in ids]
+    return stored + [(a.id, dict(a.labels)) for a in mine]
+
+
 class _Batch:
     """What one round of flushes writes, one statement per kind."""
 
@@ -109,6 +124,7 @@ class _Batch:
         self.deliveries: list[NewDelivery] = []
         self.receivers: list[tuple[str, list[str]]] = []
         self.history: list[HistoryEntry] = []
+        self.unsaved: Sequence[tuple[Alert, Sequence[str]]] = ()
         self.drops: list[tuple[str, str]] = []
         self.states: list[tuple[str, grouping.GroupState]] = []
         self.ended: list[str] = []
@@ -129,7 +145,12 @@ class _Batch:
         leased = await store.deliveries.enqueue_many(
             conn, deliveries=self.deliveries, lease_until=ms_to_datetime(now_ms + LEASE_MS)
         )
-        await store.alerts.add_receivers(conn, pairs=self.receivers)
+        # the alerts not written yet are written with their receivers; the others updated
+        reached = store.alerts.reached_by(self.receivers)
+        await store.alerts.save(conn, alerts=self.unsaved, receivers=reached)
+        for alert, _ in self.unsaved:
+            reached.pop(alert.id, None)
+        await store.alerts.add_receivers(conn, reached=reached)
         await store.alerts.add_history(conn, entries=self.history)
         await store.groups.leave(conn, pairs=self.drops)
         await store.groups.end(conn, keys=self.ended)

@@ -95,6 +95,7 @@ async def run(
         locked=locked,
         members_of=members,
         history=changes.history,
+        unsaved=changes.unsaved,
         next_flushes=flushes,
     )
     # the groups flushed now have their new next flush; the others keep theirs
@@ -121,11 +122,13 @@ class Changes:
     closed: list[Alert]  # resolved by this batch
     fired: set[str]  # ids of the alerts this batch opened
     history: list[HistoryEntry]  # what the signals did to them, not written yet
+    unsaved: list[tuple[Alert, list[str]]] = field(default_factory=list)  # open, signal ids
 
 
 async def update_alerts(conn: AsyncConnection, signals: Sequence[Signal], now_ms: int) -> Changes:
     """Apply the signals in order to their alerts (one statement per step, not per signal).
-    Their history entries are returned for the caller to write."""
+    The resolved ones are written; the open ones and the history entries are returned for the
+    caller to write (the open alerts with the receivers they reach, in one row write each)."""
     if not signals:
         return Changes([], [], set(), [])
     current = await store.alerts.open_by_key(conn, keys=sorted({alert_key(s) for s in signals}))
@@ -145,9 +148,12 @@ async def update_alerts(conn: AsyncConnection, signals: Sequence[Signal], now_ms
             fired.add(alert.id)
         detail = {"signal_id": signal.signal_id, "kind": signal.kind}
         history.append(HistoryEntry(alert.id, now_ms, change, detail))
-    await store.alerts.save(conn, alerts=[(a, applied[i]) for i, a in final.items()])
-    open_ones = [a for a in final.values() if a.open]
-    return Changes(open_ones, [a for a in final.values() if not a.open], fired, history)
+    # the resolved ones now (before a new episode of their key, and their silences look at
+    # them, step 6); the open ones with the receivers their flush reaches (step 7)
+    closed = [a for a in final.values() if not a.open]
+    await store.alerts.save(conn, alerts=[(a, applied[a.id]) for a in closed])
+    unsaved = [(a, applied[a.id]) for a in final.values() if a.open]
+    return Changes([a for a, _ in unsaved], closed, fired, history, unsaved)
 
 
 def match_routes(ctx: Context, alerts: Sequence[Alert]) -> list[tuple[Alert, list[routing.Route]]]:

@@ -3,7 +3,7 @@ the receivers each reached, and their history."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -91,25 +91,35 @@ async def open_by_key(conn: AsyncConnection, *, keys: Sequence[str]) -> dict[str
 
 _SAVE = sa.text(
     "INSERT INTO alerting.alerts AS t (id, key, state, service, labels, signal, signals, "
-    "fired_at, resolved_at, acked_at, acked_by, updated_at) SELECT id, key, state, service, "
-    "labels, signal, sids, fired_at, resolved_at, acked_at, acked_by, now() FROM "
+    "receivers, fired_at, resolved_at, acked_at, acked_by, updated_at) SELECT id, key, state, "
+    "service, labels, signal, sids, r, fired_at, resolved_at, acked_at, acked_by, now() FROM "
     + recordset(
         "id text, key text, state text, service text, labels jsonb, signal jsonb, sids text[], "
-        "fired_at timestamptz, resolved_at timestamptz, acked_at timestamptz, acked_by text"
+        "r text[], fired_at timestamptz, resolved_at timestamptz, acked_at timestamptz, "
+        "acked_by text"
     )
     + " ORDER BY ord ON CONFLICT (id) DO UPDATE SET "
     "state = EXCLUDED.state, labels = EXCLUDED.labels, signal = EXCLUDED.signal, "
     "signals = t.signals || EXCLUDED.signals, "
+    "receivers = t.receivers || ARRAY(SELECT n FROM unnest(EXCLUDED.receivers) WITH ORDINALITY "
+    "AS u(n, o) WHERE NOT (n = ANY(t.receivers)) ORDER BY o), "
     "resolved_at = EXCLUDED.resolved_at, acked_at = EXCLUDED.acked_at, "
     "acked_by = EXCLUDED.acked_by, updated_at = now()"
 )
 
 
-async def save(conn: AsyncConnection, *, alerts: Sequence[tuple[Alert, Sequence[str]]]) -> None:
+async def save(
+    conn: AsyncConnection,
+    *,
+    alerts: Sequence[tuple[Alert, Sequence[str]]],
+    receivers: Mapping[str, Sequence[str]] | None = None,
+) -> None:
     """Upsert alerts in the order given (a resolved one before the new episode of its key),
-    appending the ids of the signals applied to each."""
+    appending the ids of the signals applied to each and the `receivers` it reached (by alert
+    id: a new alert is written with them, not written and then updated)."""
     if not alerts:
         return
+    reached = receivers or {}
     rows = [
         {
             "id": a.id,
@@ -119,6 +129,7 @@ async def save(conn: AsyncConnection, *, alerts: Sequence[tuple[Alert, Sequence[
             "labels": dict(a.labels),
             "signal": signal_body(a.signal),
             "sids": list(sids),
+            "r": list(reached.get(a.id, ())),
             "fired_at": ms_to_datetime(a.fired_at_ms),
             "resolved_at": ts(a.resolved_at_ms),
             "acked_at": ts(a.acked_at_ms),
@@ -153,19 +164,29 @@ _RECEIVERS = sa.text(
 )
 
 
-async def add_receivers(
-    conn: AsyncConnection, *, pairs: Sequence[tuple[str, Sequence[str]]]
-) -> None:
-    """(receiver, alert ids) pairs: note on each alert every receiver it reached."""
-    # one row per alert, every new receiver at once: an UPDATE may touch a row only once
+def reached_by(pairs: Sequence[tuple[str, Sequence[str]]]) -> dict[str, list[str]]:
+    """(receiver, alert ids) pairs as each alert's receivers, in the order reached, once each."""
     wanted: dict[str, list[str]] = {}
     for receiver, ids in pairs:
         for alert_id in ids:
             names = wanted.setdefault(alert_id, [])
             if receiver not in names:
                 names.append(receiver)
+    return wanted
+
+
+async def add_receivers(
+    conn: AsyncConnection,
+    *,
+    pairs: Sequence[tuple[str, Sequence[str]]] = (),
+    reached: Mapping[str, Sequence[str]] | None = None,
+) -> None:
+    """(receiver, alert ids) pairs, or each alert's receivers (`reached_by`): note on each alert
+    every receiver it reached."""
+    # one row per alert, every new receiver at once: an UPDATE may touch a row only once
+    wanted = reached if reached is not None else reached_by(pairs)
     if wanted:
-        rows = [{"id": i, "r": names} for i, names in sorted(wanted.items())]
+        rows = [{"id": i, "r": list(names)} for i, names in sorted(wanted.items())]
         await conn.execute(_RECEIVERS, {"rows": jsonb(rows)})
 
 

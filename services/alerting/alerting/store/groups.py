@@ -239,13 +239,13 @@ async def members(
     conn: AsyncConnection, *, keys: Sequence[str], known: Mapping[str, Alert] | None = None
 ) -> dict[str, list[Alert]]:
     """The alerts of each group, oldest first. `known` are alerts as the caller's transaction
-    wrote them: those are not read back (nor their signals parsed again), only the others."""
+    changed them (written or not yet): those are not read back (nor their signals parsed
+    again), only the others."""
     known = known or {}
     rows = (
         await conn.execute(
             sa.text(
-                "SELECT g.group_key, g.alert_id FROM alerting.group_alerts g JOIN alerting.alerts a "
-                "ON g.alert_id = a.id WHERE g.group_key = ANY(:k) ORDER BY a.fired_at, a.id"
+                "SELECT group_key, alert_id FROM alerting.group_alerts WHERE group_key = ANY(:k)"
             ),
             {"k": list(keys)},
         )
@@ -262,6 +262,8 @@ async def members(
         alert = known.get(r.alert_id) or read.get(r.alert_id)
         if alert is not None:
             out.setdefault(r.group_key, []).append(alert)
+    for alerts in out.values():
+        alerts.sort(key=lambda a: (a.fired_at_ms, a.id))
     return out
 
 
