@@ -17,7 +17,7 @@ from alerting.domain.alerts import Alert
 from alerting.metrics import ALERTS_NOTIFIED
 from alerting.store.alerts import HistoryEntry
 from alerting.store.deliveries import LEASE_MS, DeliveryRow, NewDelivery, Status
-from alerting.store.groups import GroupRow
+from alerting.store.groups import GroupRow, NewGroup
 from pacta.durations import datetime_to_ms, ms_to_datetime
 from pacta.logs import get_logger
 
@@ -52,6 +52,7 @@ async def flush_due(
     members_of: Mapping[str, list[Alert]] | None = None,
     history: Sequence[HistoryEntry] = (),
     unsaved: Sequence[tuple[Alert, Sequence[str]]] = (),
+    forming: Sequence[NewGroup] = (),
     next_flushes: list[int] | None = None,
 ) -> int:
     """Flush the groups due at `now_ms` (only `keys` if given); a group another instance is
@@ -63,8 +64,10 @@ async def flush_due(
     `members_of` are the members of groups the caller formed (by key), not read back; `history`
     are the caller's entries, written first with the flush's own; `unsaved` are open alerts
     the caller changed (with the ids of the signals applied) and leaves to the flush to write,
-    with the receivers it notifies (among `known`). With `next_flushes`, the next flush of each
-    group flushed now is added there (when the timers must look again)."""
+    with the receivers it notifies (among `known`); `forming` are groups the caller found
+    missing (among `locked`), written with their state after the flush. With `next_flushes`,
+    the next flush of each group flushed now is added there (when the timers must look
+    again)."""
     if locked is not None:
         rows = sorted(
             (r for r in locked if r.state.next_flush_at_ms <= now_ms),
@@ -76,6 +79,7 @@ async def flush_due(
             limit = max(limit, len(keys))
         rows = await store.groups.due(conn, now_ms=now_ms, keys=keys, limit=limit)
     if not rows:
+        await store.groups.create(conn, groups=forming, states={})
         await store.alerts.save(conn, alerts=unsaved)
         await store.alerts.add_history(conn, entries=history)
         return 0
@@ -89,6 +93,7 @@ async def flush_due(
     batch = _Batch(ctx.delivery_room if leased is not None else None)
     batch.history += history
     batch.unsaved = unsaved
+    batch.forming = forming
     for row in rows:
         try:
             _flush(ctx, row, members.get(row.key, []), now_ms, sources, batch)
@@ -125,6 +130,7 @@ class _Batch:
         self.receivers: list[tuple[str, list[str]]] = []
         self.history: list[HistoryEntry] = []
         self.unsaved: Sequence[tuple[Alert, Sequence[str]]] = ()
+        self.forming: Sequence[NewGroup] = ()
         self.drops: list[tuple[str, str]] = []
         self.states: list[tuple[str, grouping.GroupState]] = []
         self.ended: list[str] = []
@@ -153,8 +159,14 @@ class _Batch:
         await store.alerts.add_receivers(conn, reached=reached)
         await store.alerts.add_history(conn, entries=self.history)
         await store.groups.leave(conn, pairs=self.drops)
+        # the groups formed now are written with their state; one that ended is not at all
+        ended = set(self.ended)
+        states = dict(self.states)
+        forming = [g for g in self.forming if g.key not in ended]
+        await store.groups.create(conn, groups=forming, states=states)
         await store.groups.end(conn, keys=self.ended)
-        await store.groups.save_states(conn, states=self.states)
+        new = {g.key for g in self.forming}
+        await store.groups.save_states(conn, states=[s for s in self.states if s[0] not in new])
         await store.silences.note_matched(conn, pairs=self.silenced)
         return leased
 

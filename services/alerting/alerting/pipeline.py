@@ -65,7 +65,7 @@ async def run(
     # 3. routing: the routes each open alert's labels match (domain.routing)
     routes = match_routes(ctx, changes.open)
     # 4. grouping: open alerts join (and leave) the aggregation groups of their routes
-    touched, formed, joined = await group(conn, routes, changes.fired, now_ms)
+    touched, wanted, joined = await group(conn, routes, changes.fired, now_ms)
     # 5. escalation: the routes' escalation policies start paging (domain.escalation)
     armed = await arm_escalations(conn, ctx, routes, changes.fired, now_ms)
     # 6. resolved alerts: their groups look again, their escalations tell whom they reached
@@ -73,12 +73,16 @@ async def run(
     # 7. the touched groups, locked once, their next flush brought forward; the due ones flush:
     #    mute, decide (domain.grouping), queue the deliveries (the worker sends them:
     #    delivery.py). The alerts this batch wrote are used as they are, not read back.
-    #    (a group formed by this batch is locked by its insert and has no flush to move yet)
-    #    A group formed by this batch has no members but the ones it joined now: none is read.
+    #    A group not found is formed by this batch: it has no members but the ones it joined
+    #    now (none is read) and no flush to move yet; it is written once, with its state
+    #    after its flush (not inserted, then updated).
     #    The alerts' history of this batch is written with the flush's, in one statement
     #    (unless alerts resolved: their escalations' resolves were noted after it, step 6).
-    new_keys = {g.key for g in formed}
-    locked = formed + await flushing.changed_many(conn, sorted(touched - new_keys), now_ms)
+    found = await flushing.changed_many(conn, sorted(touched), now_ms)
+    have = {g.key for g in found}
+    forming = [wanted[k] for k in sorted(wanted) if k not in have]
+    formed = [GroupRow.of_new(g) for g in forming]
+    locked = formed + found
     applied = Applied(fresh, resolved=len(changes.closed), armed=armed)
     known = {a.id: a for a in [*changes.open, *changes.closed]}
     members = {
@@ -96,6 +100,7 @@ async def run(
         members_of=members,
         history=changes.history,
         unsaved=changes.unsaved,
+        forming=forming,
         next_flushes=flushes,
     )
     # the groups flushed now have their new next flush; the others keep theirs
@@ -166,12 +171,13 @@ async def group(
     routes: Sequence[tuple[Alert, list[routing.Route]]],
     fired: set[str],
     now_ms: int,
-) -> tuple[set[str], list[GroupRow], dict[str, list[str]]]:
+) -> tuple[set[str], dict[str, NewGroup], dict[str, list[str]]]:
     """Put each alert into the groups of its routes that notify (leaving the others); the keys
-    of the groups touched, the groups formed now as written, and the ids of the alerts that
-    joined each group (by key). `fired` are alerts this batch opened: in no group yet."""
+    of the groups touched, the groups wanted (by key: formed as given if they do not exist;
+    not written here), and the ids of the alerts that joined each group (by key). `fired` are
+    alerts this batch opened: in no group yet."""
     if not routes:
-        return set(), [], {}
+        return set(), {}, {}
     wanted = {
         alert.id: {routing.group_key(r, alert.labels): r for r in matched if r.receiver}
         for alert, matched in routes
@@ -200,11 +206,9 @@ async def group(
                     created_at_ms=now_ms,
                     next_flush_at_ms=grouping.formed(now_ms, options.timing).next_flush_at_ms,
                 )
-    # one statement each for the whole batch (sorted keys: a stable lock order)
-    formed = await store.groups.create(conn, groups=[groups[k] for k in sorted(groups)])
     await store.groups.join(conn, pairs=members)
-    # their next flush is brought forward with the rest of the batch's groups (run, step 7)
-    return set(groups) | {k for k, _ in gone}, formed, joined
+    # the groups are locked, their next flush brought forward (or formed) in run, step 7
+    return set(groups) | {k for k, _ in gone}, groups, joined
 
 
 async def arm_escalations(

@@ -112,6 +112,19 @@ class GroupRow:
             ),
         )
 
+    @classmethod
+    def of_new(cls, g: NewGroup) -> GroupRow:
+        """A group about to be formed, as it will be written before its first flush."""
+        return cls(
+            key=g.key,
+            receiver=g.receiver,
+            created_at=ms_to_datetime(g.created_at_ms),
+            options=g.options,
+            state=grouping.GroupState(
+                created_at_ms=g.created_at_ms, next_flush_at_ms=g.next_flush_at_ms
+            ),
+        )
+
 
 @dataclass(frozen=True)
 class NewGroup:
@@ -157,13 +170,16 @@ async def leave(conn: AsyncConnection, *, pairs: Sequence[tuple[str, str]]) -> N
 
 _CREATE = sa.text(
     "INSERT INTO alerting.groups (key, route, receiver, labels, created_at, next_flush_at, "
-    "options) SELECT key, route, receiver, labels, now, next, options FROM "
+    "options, first_flush_at, last_sent_at, notified, seq) SELECT key, route, receiver, labels, "
+    "now, next, options, first, sent, notified, seq FROM "
     + recordset(
         "key text, route text, receiver text, labels jsonb, now timestamptz, next timestamptz, "
-        "options jsonb"
+        "options jsonb, first timestamptz, sent timestamptz, notified text[], seq integer"
     )
     + " ORDER BY ord ON CONFLICT (key) DO NOTHING RETURNING key"
 )
+
+
 _JOIN = sa.text(
     "INSERT INTO alerting.group_alerts (group_key, alert_id) SELECT k, a FROM "
     + recordset("k text, a text")
@@ -171,37 +187,46 @@ _JOIN = sa.text(
 )
 
 
-async def create(conn: AsyncConnection, *, groups: Sequence[NewGroup]) -> list[GroupRow]:
-    """Form these groups (one that exists already is kept as it is). The groups formed now, as
-    written (locked by this transaction: it inserted them)."""
+class GroupFormedElsewhere(RuntimeError):
+    """A group this transaction found missing was formed meanwhile by another (a second
+    instance's first alert of the same group): the batch is rolled back and applied again,
+    then finding the group."""
+
+
+async def create(
+    conn: AsyncConnection,
+    *,
+    groups: Sequence[NewGroup],
+    states: Mapping[str, grouping.GroupState],
+) -> None:
+    """Form these groups, found missing by this transaction, each with its state in `states`
+    (after the flush that formed it) or as formed. Raises `GroupFormedElsewhere` if one exists
+    now: what the caller decided for it as new must not be written."""
     if not groups:
-        return []
-    rows = [
-        {
-            "key": g.key,
-            "route": g.options.route,
-            "receiver": g.receiver,
-            "labels": g.labels,
-            "now": ms_to_datetime(g.created_at_ms),
-            "next": ms_to_datetime(g.next_flush_at_ms),
-            "options": g.options.json(),
-        }
-        for g in groups
-    ]
-    formed = {r.key for r in await conn.execute(_CREATE, {"rows": jsonb(rows)})}
-    return [
-        GroupRow(
-            key=g.key,
-            receiver=g.receiver,
-            created_at=ms_to_datetime(g.created_at_ms),
-            options=g.options,
-            state=grouping.GroupState(
-                created_at_ms=g.created_at_ms, next_flush_at_ms=g.next_flush_at_ms
-            ),
+        return
+    rows = []
+    for g in groups:
+        s = states.get(g.key) or grouping.GroupState(
+            created_at_ms=g.created_at_ms, next_flush_at_ms=g.next_flush_at_ms
         )
-        for g in groups
-        if g.key in formed
-    ]
+        rows.append(
+            {
+                "key": g.key,
+                "route": g.options.route,
+                "receiver": g.receiver,
+                "labels": g.labels,
+                "now": ms_to_datetime(g.created_at_ms),
+                "next": ms_to_datetime(s.next_flush_at_ms),
+                "options": g.options.json(),
+                "first": ts(s.first_flush_at_ms),
+                "sent": ts(s.last_sent_at_ms),
+                "notified": sorted(s.notified),
+                "seq": s.seq,
+            }
+        )
+    formed = {r.key for r in await conn.execute(_CREATE, {"rows": jsonb(rows)})}
+    if len(formed) < len(rows):
+        raise GroupFormedElsewhere(sorted({g.key for g in groups} - formed)[:5])
 
 
 async def join(conn: AsyncConnection, *, pairs: Sequence[tuple[str, str]]) -> None:
