@@ -70,7 +70,9 @@ def sub_batches(signals: list[Signal]) -> list[list[Signal]]:
     batch replayed after a failure part-way)."""
     out, size, at = [], FIRST_SUB_BATCH, 0
     while at < len(signals):
-        out.append(signals[at : at + size])
-        at += size
+        # a rest smaller than the first part joins this one: no transaction for a few signals
+        end = at + size if len(signals) - at - size >= FIRST_SUB_BATCH else len(signals)
+        out.append(signals[at:end])
+        at = end
         size = min(size * 2, LAST_SUB_BATCH)
     return out
