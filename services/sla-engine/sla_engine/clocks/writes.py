@@ -117,7 +117,7 @@ class ClockWriter:
         skip = skip or {}
         # retractions first: a retracted occurrence and its successor may land together
         await mark_retracted(conn, signal_ids=retracted_ids)
-        async with in_flight(insert_signals(conn, signals=signals)) as inserting:
+        async with in_flight(insert_signals(conn, signals=signals), rows=len(tickets)) as inserting:
             # meanwhile, in the engine: the clocks' rows, facts and the facts' outbox records
             # (none of them depends on which signals are new)
             rows: list[ClockRow] = []
@@ -133,7 +133,7 @@ class ClockWriter:
                 rows += ticket_rows
             fact_records = [self._fact_record(fact) for fact in facts]
         new_ids = inserting.result()
-        async with in_flight(save_clocks(conn, rows=rows)) as saving:
+        async with in_flight(save_clocks(conn, rows=rows), rows=len(rows)) as saving:
             # meanwhile: the new signals' outbox records, ahead of the facts' (should the
             # fence fail, the transaction rolls back and they are dropped)
             records = self._signal_records(signals, new_ids)

@@ -109,7 +109,7 @@ def make_handler(
                     # read in the same round trip: the checks of repeats too, a few rows more
                     checks=outage_checks(claimable_monitoring) if outages is not None else (),
                 )
-                async with in_flight(claiming) as claim:
+                async with in_flight(claiming, rows=len(records)) as claim:
                     # meanwhile: how far the batch's partitions got (the claim does not read
                     # it), and the next batch decoded
                     observe_backlog(keeper, records, ticket_events, highwater)

@@ -28,14 +28,27 @@ async def driver_connection(conn: AsyncConnection) -> Any:
     return raw.driver_connection
 
 
+OVERLAP_FROM = 64
+"""A batch of fewer rows than this runs its statements one after the other (`in_flight`): what
+the engine would compute meanwhile takes less than the task costs."""
+
+
 @contextlib.asynccontextmanager
-async def in_flight(statement: Coroutine[Any, Any, T]) -> AsyncIterator[asyncio.Task[T]]:
+async def in_flight(
+    statement: Coroutine[Any, Any, T], *, rows: int = OVERLAP_FROM
+) -> AsyncIterator[asyncio.Future[T]]:
     """Run `statement` (a store call on a connection) while the block computes what does not
     depend on it: PostgreSQL executes it on its own core meanwhile, instead of the engine
     waiting idle for the answer and PostgreSQL for the next statement. The block must not use
-    the connection; after it, the task's `result()` is the call's (or raises its error). Should
-    the block raise, the statement is still awaited (a connection with a statement in flight
-    can neither roll back nor be returned) and its outcome dropped."""
+    the connection; after it, the future's `result()` is the call's (or raises its error).
+    Should the block raise, the statement is still awaited (a connection with a statement in
+    flight can neither roll back nor be returned) and its outcome dropped. `rows`: how many
+    the statement writes; below `OVERLAP_FROM` it is simply awaited before the block."""
+    if rows < OVERLAP_FROM:
+        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        done.set_result(await statement)
+        yield done
+        return
     task = asyncio.ensure_future(statement)
     await asyncio.sleep(0)  # the task runs up to its first wait: the statement is sent
     try:
