@@ -70,6 +70,19 @@ Record: TypeAlias = ConsumerRecord[bytes, bytes]
 BatchHandler = Callable[[list[Record]], Awaitable[None]]
 
 
+class LookaheadHandler:
+    """A batch handler that is shown the next batch, already fetched, before it is handed the
+    current one (`consume_forever`): it may prepare the next one (decode it) while it waits
+    on its database for the current one. Only the records of a batch it is later handed
+    are ever shown; nothing of them is committed before that batch is handled."""
+
+    async def __call__(self, records: list[Record]) -> None:
+        raise NotImplementedError
+
+    def upcoming(self, records: list[Record]) -> None:
+        """The batch handed next (the same list), or an empty one: none fetched yet."""
+
+
 def create_producer(
     settings: CommonSettings, client_id: str, *, linger_ms: int = 1
 ) -> AIOKafkaProducer:
@@ -231,13 +244,23 @@ async def consume_forever(
     A crash between the two replays the batch, and the handler's dedup by event id absorbs it.
     A failing handler (PostgreSQL down) is retried with backoff on the same batch: never skipped.
     """
+    ahead: dict[TopicPartition, list[Record]] = {}
+    upcoming: list[Record] = []  # the records of `ahead`, as the handler was shown them
     while not stop.is_set():
-        batches: dict[TopicPartition, list[Record]] = await consumer.getmany(
-            timeout_ms=200, max_records=max_records
-        )
-        records = [r for rs in batches.values() for r in rs]
+        if ahead:
+            batches, records = ahead, upcoming
+        else:
+            batches = await consumer.getmany(timeout_ms=200, max_records=max_records)
+            records = [r for rs in batches.values() for r in rs]
+        ahead, upcoming = {}, []
         if not records:
             continue
+        if len(records) >= max_records and isinstance(handle, LookaheadHandler):
+            # a full batch (a backlog): what the fetcher already holds, taken without waiting,
+            # is prepared by the handler meanwhile. A smaller batch took all it held
+            ahead = await consumer.getmany(timeout_ms=0, max_records=max_records)
+            upcoming = [r for rs in ahead.values() for r in rs]
+            handle.upcoming(upcoming)
         await _handle_until_done(handle, records, group, stop)
         offsets = {tp: rs[-1].offset + 1 for tp, rs in batches.items()}
         try:

@@ -13,7 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ingest.app import MIGRATIONS as INGEST_MIGRATIONS
 from pacta.db import claim_events, create_engine, migrate
 from pacta.events import TICKETS_TOPIC, topic_name
-from pacta.kafka import Record, consume_forever, create_consumer, create_producer, send_all
+from pacta.kafka import (
+    LookaheadHandler,
+    Record,
+    consume_forever,
+    create_consumer,
+    create_producer,
+    send_all,
+)
 from pacta.settings import CommonSettings
 from sla_engine.app import MIGRATIONS as ENGINE_MIGRATIONS
 
@@ -109,3 +116,58 @@ async def test_records_carry_cloudevent_headers_and_commit_after_the_handler(
     finally:
         await consumer.stop()
     assert again == []
+
+
+async def test_a_lookahead_handler_is_shown_each_batch_before_it_is_handed_it(
+    settings: CommonSettings,
+) -> None:
+    topic = topic_name(settings.topic_prefix, TICKETS_TOPIC)
+    prefix = f"L-{uuid.uuid4().hex[:8]}-"
+    keys = [f"{prefix}{n}".encode() for n in range(40)]
+    producer = create_producer(settings, "test-plumbing")
+    await producer.start()
+    try:
+        await send_all(producer, [(topic, k, b"{}", []) for k in keys], timeout=10)
+    finally:
+        await producer.stop()
+    stop = asyncio.Event()
+
+    class Handler(LookaheadHandler):
+        def __init__(self) -> None:
+            self.shown: list[list[Record]] = []
+            self.handed: list[list[Record]] = []
+
+        async def __call__(self, records: list[Record]) -> None:
+            self.handed.append(records)
+            await asyncio.sleep(0.05)  # a transaction: the fetcher fills meanwhile
+            if sum(1 for rs in self.handed for r in rs if r.key in keys) >= len(keys):
+                stop.set()
+
+        def upcoming(self, records: list[Record]) -> None:
+            self.shown.append(records)
+
+    handler = Handler()
+    group = f"plumbing-{uuid.uuid4().hex[:8]}"
+    consumer = create_consumer(settings, group, [TICKETS_TOPIC], "plumbing", max_records=5)
+    await consumer.start()
+    try:
+        await asyncio.wait_for(consume_forever(consumer, group, handler, stop, 5), 60)
+    finally:
+        await consumer.stop()
+    mine = [r.key for rs in handler.handed for r in rs if r.key in keys]
+    assert sorted(mine) == sorted(keys)  # each once
+    # a batch shown was the next one handed (the very list), unless none was fetched yet
+    for shown in handler.shown[:-1]:
+        if shown:
+            assert any(h is shown for h in handler.handed)
+    assert any(handler.shown), "the fetcher held a batch ahead at least once"
+    # the offsets of the batch handled last were committed, not those of the one shown ahead
+    consumer = create_consumer(settings, group, [TICKETS_TOPIC], "plumbing-2")
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=3000)
+        again = {r.key for rs in batches.values() for r in rs if r.key in keys}
+    finally:
+        await consumer.stop()
+    ahead = {r.key for r in handler.shown[-1]} if handler.shown else set()
+    assert again <= ahead

@@ -36,7 +36,7 @@ from sla_engine.clocks.rows import ClockRow, clock_fact
 from sla_engine.kafka.consumer import make_handler
 from sla_engine.kafka.outbox import Relay, written
 from sla_engine.resources.registry import load_registry, put_resource
-from sla_engine.store import SCHEMA
+from sla_engine.store import OVERLAP_FROM, SCHEMA
 from tests.conftest import ADMIN_DSN, RUN_ID
 from tests.support.kafka import TopicReader, consumer_records
 
@@ -224,7 +224,8 @@ async def read_all(bootstrap: str, topic: str, count: int) -> TopicReader:
 
 async def test_one_large_batch_ends_where_one_event_at_a_time_ends() -> None:
     t0 = datetime.now(UTC) - timedelta(days=1)
-    events = lifecycles(t0, 60)
+    # more tickets than OVERLAP_FROM: the big batch computes while its statements run
+    events = lifecycles(t0, OVERLAP_FROM + 16)
     async with engine_path("big") as big, engine_path("one") as one:
         topic = topic_name(big.settings.topic_prefix, TICKETS_TOPIC)
         records = as_records(topic, events)
@@ -239,7 +240,7 @@ async def test_one_large_batch_ends_where_one_event_at_a_time_ends() -> None:
         fast, slow = await outcome(big), await outcome(one)
 
         assert fast["outbox_left"] == slow["outbox_left"] == 0
-        assert len(fast["clocks"]) == len(slow["clocks"]) == 2 * 60
+        assert len(fast["clocks"]) == len(slow["clocks"]) == 2 * (OVERLAP_FROM + 16)
         assert settled(fast["clocks"]) == settled(slow["clocks"])
         assert standing(fast["signals"]) == standing(slow["signals"])
         assert any(b["kind"] == "retracted" for _i, b, _r in slow["signals"])  # a replay ran

@@ -20,6 +20,7 @@ from sla_engine.domain.tickets import Outcome, Ticket
 from sla_engine.kafka.outbox import enqueue_raw, outbox_record
 from sla_engine.kafka.records import OutboxRecord
 from sla_engine.metrics import SIGNALS
+from sla_engine.store import in_flight
 from sla_engine.store.signals import (
     SignalKey,
     SignalRecord,
@@ -116,7 +117,44 @@ class ClockWriter:
         skip = skip or {}
         # retractions first: a retracted occurrence and its successor may land together
         await mark_retracted(conn, signal_ids=retracted_ids)
-        new_ids = await insert_signals(conn, signals=signals)
+        async with in_flight(insert_signals(conn, signals=signals), rows=len(tickets)) as inserting:
+            # meanwhile, in the engine: the clocks' rows, facts and the facts' outbox records
+            # (none of them depends on which signals are new)
+            rows: list[ClockRow] = []
+            facts: list[ClockFact] = []
+            for ticket in tickets:
+                unchanged = skip.get(ticket.ticket_id, frozenset())
+                if ticket.clocks and unchanged.issuperset(ticket.clocks):
+                    # one row carries every version: the fence (`save_clocks`) reads a
+                    # ticket's newest stored version as the one its holder last wrote
+                    unchanged = unchanged - {next(iter(ticket.clocks))}
+                ticket_facts, ticket_rows = ticket_facts_and_rows(ticket, unchanged)
+                facts += ticket_facts
+                rows += ticket_rows
+            fact_records = [self._fact_record(fact) for fact in facts]
+        new_ids = inserting.result()
+        async with in_flight(save_clocks(conn, rows=rows), rows=len(rows)) as saving:
+            # meanwhile: the new signals' outbox records, ahead of the facts' (should the
+            # fence fail, the transaction rolls back and they are dropped)
+            records = self._signal_records(signals, new_ids)
+        saving.result()
+        records += fact_records
+        # a ticket has both clocks unless a deleted policy took away what it never ended
+        partial = {t.ticket_id: (list(t.clocks), t.version) for t in tickets if len(t.clocks) < 2}
+        if partial:
+            gone = await delete_clocks(conn, keep={k: list(v[0]) for k, v in partial.items()})
+            for row in gone:
+                row = replace(row, version=partial[row.ticket_id][1])
+                records.append(self._fact_record(clock_fact(row, removed=True)))
+        await enqueue_raw(conn, records)
+
+    def _fact_record(self, fact: ClockFact) -> OutboxRecord:
+        return outbox_record(
+            self.facts_topic, fact.service, fact.fact_id, orjson.dumps(fact), fact.occurred_at
+        )
+
+    def _signal_records(self, signals: list[SignalRecord], new_ids: set[str]) -> list[OutboxRecord]:
+        """The outbox records of the signals that are new (counted and logged as emitted)."""
         records: list[OutboxRecord] = []
         emitted: list[dict[str, Any]] = []
         counts: Counter[tuple[str, str, str, str]] = Counter()
@@ -136,33 +174,4 @@ class ClockWriter:
         for labels, count in counts.items():
             SIGNALS.labels(*labels).inc(count)
         _log_signals(emitted)
-        rows: list[ClockRow] = []
-        facts: list[ClockFact] = []
-        for ticket in tickets:
-            unchanged = skip.get(ticket.ticket_id, frozenset())
-            if ticket.clocks and unchanged.issuperset(ticket.clocks):
-                # one row carries every version: the fence (`save_clocks`) reads a ticket's
-                # newest stored version as the one its holder last wrote
-                unchanged = unchanged - {next(iter(ticket.clocks))}
-            ticket_facts, ticket_rows = ticket_facts_and_rows(ticket, unchanged)
-            facts += ticket_facts
-            rows += ticket_rows
-        await save_clocks(conn, rows=rows)
-        # a ticket has both clocks unless a deleted policy took away what it never ended
-        partial = {t.ticket_id: (list(t.clocks), t.version) for t in tickets if len(t.clocks) < 2}
-        if partial:
-            gone = await delete_clocks(conn, keep={k: list(v[0]) for k, v in partial.items()})
-            for row in gone:
-                row = replace(row, version=partial[row.ticket_id][1])
-                facts.append(clock_fact(row, removed=True))
-        for fact in facts:
-            records.append(
-                outbox_record(
-                    self.facts_topic,
-                    fact.service,
-                    fact.fact_id,
-                    orjson.dumps(fact),
-                    fact.occurred_at,
-                )
-            )
-        await enqueue_raw(conn, records)
+        return records

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pacta.clock import now_ms
 from pacta.durations import datetime_to_ms
 from pacta.events import MONITORING_TOPIC, TICKETS_TOPIC, MonitoringEvent
-from pacta.kafka import BatchHandler, Record
+from pacta.kafka import BatchHandler, LookaheadHandler, Record
 from pacta.logs import get_logger
 from sla_engine.availability.tracker import OutageTracker, outage_checks
 from sla_engine.clocks.keeper import ClockKeeper
@@ -19,6 +19,7 @@ from sla_engine.clocks.store import ClockFenceError
 from sla_engine.kafka.outbox import enqueued_in
 from sla_engine.kafka.tickets import TicketRecord, decode_ticket
 from sla_engine.metrics import EVENTS_APPLIED, WATERMARK_BEHIND
+from sla_engine.store import driver_connection, in_flight
 from sla_engine.store.journal import claim_and_journal
 
 log = get_logger(__name__)
@@ -30,14 +31,55 @@ Highwater = Callable[[TopicPartition], int | None]
 it (None: not known yet)."""
 
 
+Decoded = tuple[list[TicketRecord], list[MonitoringEvent]]
+
+
+class Lookahead:
+    """The batches the consumer loop showed the handler (`LookaheadHandler`): the one handed
+    next is decoded while the current one's claim is in flight, and kept until that one was
+    handled (a retry decodes nothing again)."""
+
+    def __init__(self) -> None:
+        self.shown: list[tuple[list[Record], Decoded | None]] = []
+
+    def show(self, records: list[Record]) -> None:
+        self.shown = [*self.shown[-1:], (records, None)]
+
+    def decode(self) -> None:
+        """Decode the batch shown last, if not yet."""
+        if self.shown and self.shown[-1][1] is None and self.shown[-1][0]:
+            self.shown[-1] = (self.shown[-1][0], decode_batch(self.shown[-1][0]))
+
+    def take(self, records: list[Record]) -> Decoded:
+        """The events of `records`, decoded now unless they were shown and decoded."""
+        for shown, decoded in self.shown:
+            if shown is records and decoded is not None:
+                return decoded
+        return decode_batch(records)
+
+
+class Handler(LookaheadHandler):
+    """The consumer's handler (`make_handler`), shown the next batch ahead."""
+
+    def __init__(self, handle: BatchHandler, lookahead: Lookahead) -> None:
+        self.handle, self.lookahead = handle, lookahead
+
+    async def __call__(self, records: list[Record]) -> None:
+        await self.handle(records)
+
+    def upcoming(self, records: list[Record]) -> None:
+        self.lookahead.show(records)
+
+
 def make_handler(
     db: AsyncEngine,
     keeper: ClockKeeper,
     outages: OutageTracker | None = None,
     highwater: Highwater | None = None,
-) -> BatchHandler:
+) -> Handler:
     """The consumer's handler of a batch; `outages` None: ticket events only (tests, bench),
     `highwater` None: no partition counts as lagging behind."""
+    lookahead = Lookahead()
 
     async def handle(records: list[Record]) -> None:
         for _attempt in range(FENCE_RETRIES):
@@ -50,8 +92,7 @@ def make_handler(
         await apply(records)
 
     async def apply(records: list[Record]) -> None:
-        ticket_events, monitoring_events = decode_batch(records)
-        observe_backlog(keeper, records, ticket_events, highwater)
+        ticket_events, monitoring_events = lookahead.take(records)
         # an event without an id cannot be claimed, so it is never applied
         claimable_tickets = [e for e in ticket_events if e.id]
         claimable_monitoring = [e for e in monitoring_events if e.id]
@@ -60,13 +101,20 @@ def make_handler(
         try:
             async with db.begin() as conn:
                 enqueued_in(conn)  # forget what an earlier user of the connection left
-                claimed = await claim_and_journal(
+                await driver_connection(conn)  # BEGIN now: the claim goes out at once below
+                claiming = claim_and_journal(
                     conn,
                     tickets=claimable_tickets,
                     monitoring=claimable_monitoring,
                     # read in the same round trip: the checks of repeats too, a few rows more
                     checks=outage_checks(claimable_monitoring) if outages is not None else (),
                 )
+                async with in_flight(claiming, rows=len(records)) as claim:
+                    # meanwhile: how far the batch's partitions got (the claim does not read
+                    # it), and the next batch decoded
+                    observe_backlog(keeper, records, ticket_events, highwater)
+                    lookahead.decode()
+                claimed = claim.result()
                 new = claimed.ids
                 tickets = [e for e in claimable_tickets if e.id in new]
                 monitoring = [e for e in claimable_monitoring if e.id in new]
@@ -91,7 +139,7 @@ def make_handler(
             ids = [e.id for e in tickets[:20]] + [e.id for e in monitoring[:20]]
             log.info("events applied", ids=ids[:20], count=len(tickets) + len(monitoring))
 
-    return handle
+    return Handler(handle, lookahead)
 
 
 def decode_batch(records: list[Record]) -> tuple[list[TicketRecord], list[MonitoringEvent]]:

@@ -339,11 +339,24 @@ class Relay:
                 # a None body is a tombstone, sent as a record without a value
                 records.append(OutboxRecord(topic, key, rid, ce_type, occurred, body))
                 count += 1
-            await self.sender.send(self.producer, [kafka_record(r) for r in records], timeout=10.0)
+            await self._send(records)
         heads = rows[0][7]
         more = heads == self.batch or len(rows) < heads
         OUTBOX_PENDING.set(count if more else 0)
         return max(count, self.batch) if more else count
+
+    async def _send(self, records: list[OutboxRecord]) -> None:
+        """Send a round's records, its signals first and acknowledged before the others are
+        encoded: a round holds a thousand facts for reporting, whose encoding and transfer
+        would otherwise delay the breaches among them by as long (an alert storm). Each topic
+        keeps its records in seq order (the order per partition, and so per key, is what
+        holds on Kafka); a failure of either send fails the round, as a failed send did."""
+        signals = [kafka_record(r) for r in records if r.ce_type == SIGNAL_TYPE]
+        if signals:
+            await self.sender.send(self.producer, signals, timeout=10.0)
+        if len(signals) < len(records):
+            others = [kafka_record(r) for r in records if r.ce_type != SIGNAL_TYPE]
+            await self.sender.send(self.producer, others, timeout=10.0)
 
 
 _TAKE = (
