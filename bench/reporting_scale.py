@@ -34,8 +34,9 @@ def _settings(env: BenchEnv) -> ReportingSettings:
     )
 
 
-async def measure_rebuild(env: BenchEnv, events: int, target_events: int) -> dict[str, Any]:
-    """Produce a stream of `events` events (and their facts), then time its rebuild by replay."""
+async def produce_stream(env: BenchEnv, events: int) -> int:
+    """Produce a stream of `events` events (and their facts) into the bench's topics; returns
+    the number of records produced."""
     settings = _settings(env)
     await ensure_topics(settings)
     rng = random.Random(11)
@@ -58,6 +59,13 @@ async def measure_rebuild(env: BenchEnv, events: int, target_events: int) -> dic
         produced += len(chunk)
     finally:
         await producer.stop()
+    return produced
+
+
+async def measure_rebuild(env: BenchEnv, events: int, target_events: int) -> dict[str, Any]:
+    """Produce a stream of `events` events (and their facts), then time its rebuild by replay."""
+    settings = _settings(env)
+    produced = await produce_stream(env, events)
     started, cpu, waited = time.perf_counter(), time.process_time(), _run_queue_s()
     replayed = await rebuild(settings, live="reporting_replay")
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
