@@ -66,6 +66,12 @@ HANDLER_ERRORS = Counter(
     "pacta_kafka_handler_errors_total", "Batches whose handler failed", ["group"]
 )
 
+FETCH_MAX_WAIT_MS = 500
+"""How long the broker holds a fetch with nothing to answer: an idle consumer's poll period
+(aiokafka sends the next fetch, for every partition, once the last one's records are taken)."""
+COMMIT_EVERY_S = 1.0
+"""A consumer that keeps receiving commits its offsets this often, not after every batch."""
+
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 BatchHandler = Callable[[list[Record]], Awaitable[None]]
 
@@ -100,7 +106,7 @@ def create_consumer(
     max_records: int = 1000,
     *,
     fetch_min_bytes: int = 1,
-    fetch_max_wait_ms: int = 100,
+    fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS,
 ) -> AIOKafkaConsumer:
     """A group consumer that commits by hand and starts from the beginning of a fresh group.
 
@@ -108,7 +114,8 @@ def create_consumer(
     loads and drops it there). The broker answers a fetch once it holds `fetch_min_bytes` or
     `fetch_max_wait_ms` has passed: a consumer with no latency to keep raises the first, so a
     steady stream arrives in fewer, larger fetches (each fetch costs the broker and the client
-    the same whatever it carries).
+    the same whatever it carries). With `fetch_min_bytes` 1 the first record answers the fetch,
+    so `fetch_max_wait_ms` only paces the polls of a consumer with nothing to read.
     """
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
@@ -228,24 +235,46 @@ async def consume_forever(
 ) -> None:
     """Fetch, handle, then commit: the handler's database transaction comes before the offset.
 
-    A crash between the two replays the batch, and the handler's dedup by event id absorbs it.
+    A crash between the two replays what was handled since the last commit, and the handler's
+    dedup by event id absorbs it. Offsets are committed when a poll comes back empty, when the
+    loop ends, and otherwise at most every `COMMIT_EVERY_S`: each commit is a request the broker
+    writes to its offsets log, and a steady stream comes in many small batches.
     A failing handler (PostgreSQL down) is retried with backoff on the same batch: never skipped.
     """
-    while not stop.is_set():
-        batches: dict[TopicPartition, list[Record]] = await consumer.getmany(
-            timeout_ms=200, max_records=max_records
-        )
-        records = [r for rs in batches.values() for r in rs]
-        if not records:
-            continue
-        await _handle_until_done(handle, records, group, stop)
-        offsets = {tp: rs[-1].offset + 1 for tp, rs in batches.items()}
-        try:
-            await consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as exc:
-            # A rebalance took the partitions away: the new owner replays from the last commit.
-            log.warning("offset commit failed; batch will be replayed", error=repr(exc))
-        _observe(consumer, records)
+    pending: dict[TopicPartition, int] = {}
+    committed_at = time.monotonic()
+    try:
+        while not stop.is_set():
+            batches: dict[TopicPartition, list[Record]] = await consumer.getmany(
+                timeout_ms=200, max_records=max_records
+            )
+            records = [r for rs in batches.values() for r in rs]
+            if records:
+                await _handle_until_done(handle, records, group, stop)
+                pending.update((tp, rs[-1].offset + 1) for tp, rs in batches.items())
+                _observe(consumer, records)
+                if time.monotonic() - committed_at < COMMIT_EVERY_S:
+                    continue
+            if pending:
+                await _commit(consumer, pending)
+                committed_at = time.monotonic()
+    finally:
+        if pending:
+            await _commit(consumer, pending)
+
+
+async def _commit(consumer: AIOKafkaConsumer, pending: dict[TopicPartition, int]) -> None:
+    """Commit the handled offsets of the partitions still assigned, then forget them all."""
+    assigned = consumer.assignment()
+    offsets = {tp: offset for tp, offset in pending.items() if tp in assigned}
+    pending.clear()
+    if not offsets:
+        return
+    try:
+        await consumer.commit(offsets)
+    except (CommitFailedError, KafkaError) as exc:
+        # A rebalance took the partitions away: the new owner replays from the last commit.
+        log.warning("offset commit failed; batch will be replayed", error=repr(exc))
 
 
 async def _handle_until_done(
