@@ -71,6 +71,8 @@ FETCH_MAX_WAIT_MS = 500
 (aiokafka sends the next fetch, for every partition, once the last one's records are taken)."""
 COMMIT_EVERY_S = 1.0
 """A consumer that keeps receiving commits its offsets this often, not after every batch."""
+FINAL_COMMIT_S = 5.0
+"""How long a consumer loop that ends waits for its last commit."""
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 BatchHandler = Callable[[list[Record]], Awaitable[None]]
@@ -260,7 +262,9 @@ async def consume_forever(
                 committed_at = time.monotonic()
     finally:
         if pending:
-            await _commit(consumer, pending)
+            # bounded: a stop with the broker away must not wait for its coordinator forever
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(_commit(consumer, pending), FINAL_COMMIT_S)
 
 
 async def _commit(consumer: AIOKafkaConsumer, pending: dict[TopicPartition, int]) -> None:
