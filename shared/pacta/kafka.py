@@ -66,6 +66,10 @@ HANDLER_ERRORS = Counter(
     "pacta_kafka_handler_errors_total", "Batches whose handler failed", ["group"]
 )
 
+FETCH_MAX_WAIT_MS = 500
+"""How long the broker holds a fetch with nothing to answer: an idle consumer's poll period
+(aiokafka sends the next fetch, for every partition, once the last one's records are taken)."""
+
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 BatchHandler = Callable[[list[Record]], Awaitable[None]]
 
@@ -113,7 +117,7 @@ def create_consumer(
     max_records: int = 1000,
     *,
     fetch_min_bytes: int = 1,
-    fetch_max_wait_ms: int = 100,
+    fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS,
 ) -> AIOKafkaConsumer:
     """A group consumer that commits by hand and starts from the beginning of a fresh group.
 
@@ -121,7 +125,8 @@ def create_consumer(
     loads and drops it there). The broker answers a fetch once it holds `fetch_min_bytes` or
     `fetch_max_wait_ms` has passed: a consumer with no latency to keep raises the first, so a
     steady stream arrives in fewer, larger fetches (each fetch costs the broker and the client
-    the same whatever it carries).
+    the same whatever it carries). With `fetch_min_bytes` 1 the first record answers the fetch,
+    so `fetch_max_wait_ms` only paces the polls of a consumer with nothing to read.
     """
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
@@ -242,6 +247,8 @@ async def consume_forever(
     """Fetch, handle, then commit: the handler's database transaction comes before the offset.
 
     A crash between the two replays the batch, and the handler's dedup by event id absorbs it.
+    The commit's round trip after each batch also lets the next batch fill: committing less
+    often made the engine's batches smaller and its CPU per single event higher (measured).
     A failing handler (PostgreSQL down) is retried with backoff on the same batch: never skipped.
     """
     ahead: dict[TopicPartition, list[Record]] = {}

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from pacta.db import create_engine, database_reachable, migrate
 from pacta.kafka import (
+    FETCH_MAX_WAIT_MS,
     BatchHandler,
     consume_forever,
     create_consumer,
@@ -44,7 +45,7 @@ class ConsumerRuntime:
         listener: ConsumerRebalanceListener | None = None,
         max_records: int = 1000,
         fetch_min_bytes: int = 1,
-        fetch_max_wait_ms: int = 100,
+        fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS,
     ) -> None:
         self.settings, self.group, self.handler = settings, group, handler
         self.max_records = max_records
@@ -113,7 +114,7 @@ def consumer_lifespan(
     max_records: int = 1000,
     pre_ping: bool = True,
     fetch_min_bytes: int = 1,
-    fetch_max_wait_ms: int = 100,
+    fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """The lifespan of a consuming service: migrate, then consume; `hook` adds its own tasks.
     `pre_ping` False skips the round trips that test each pooled connection at checkout (see
