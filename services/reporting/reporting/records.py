@@ -24,7 +24,7 @@ from pacta.events import (
     TicketEvent,
     TicketType,
 )
-from reporting.domain.instants import hour_start_ms
+from reporting.domain.instants import hour_start_ms, instant_ms
 from reporting.domain.ticket_life import TicketEventView
 
 
@@ -96,14 +96,11 @@ def _lean(raw: bytes) -> TicketEventView | None:
         e = _PlainTicketEvent.model_validate_json(raw)
     except ValidationError:
         return None
-    occurred = e.occurred_at
-    start = hour_start_ms(occurred[:14])
-    received = e.received_at
-    if start is None or (received is not None and hour_start_ms(received[:14]) is None):
+    occurred, received = e.occurred_at, e.received_at
+    if hour_start_ms(occurred[:14]) is None or (
+        received is not None and hour_start_ms(received[:14]) is None
+    ):
         return None  # no such day or hour: the model says what is wrong
-    occurred_ms = start + int(occurred[14:16]) * 60_000 + int(occurred[17:19]) * 1000
-    if len(occurred) == 24:
-        occurred_ms += int(occurred[20:23])
     return TicketEventView(
-        e.id, occurred_ms, e.ticket_id, e.service, e.type, e.action, e.priority, e.outcome
+        e.id, instant_ms(occurred), e.ticket_id, e.service, e.type, e.action, e.priority, e.outcome
     )
