@@ -8,9 +8,10 @@ yields, so a record's fate and its effect on the read model do not depend on the
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Required
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, with_config
+from typing_extensions import TypedDict  # pydantic validates only this one on Python 3.11
 
 from pacta.durations import datetime_to_ms
 from pacta.events import (
@@ -24,7 +25,7 @@ from pacta.events import (
     TicketEvent,
     TicketType,
 )
-from reporting.domain.instants import hour_start_ms
+from reporting.domain.instants import canonical_ms, hour_start_ms
 from reporting.domain.ticket_life import TicketEventView
 
 
@@ -67,43 +68,49 @@ _Instant = Annotated[
 ]
 
 
-class _PlainTicketEvent(BaseModel):
+@with_config(ConfigDict(extra="forbid"))
+class _PlainTicketEvent(TypedDict, total=False):
     """The plain shape of `TicketEvent`: every field the model knows, each in a form the model
-    takes unchanged; checked in pydantic-core without a Python validator."""
+    takes unchanged; checked in pydantic-core without a Python validator, into a dict (no
+    model instance to build: a replay decodes millions)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: Required[_Name]
+    occurred_at: Required[_Instant]
+    source: _Name | None
+    summary: _Text | None
+    labels: Annotated[dict[str, str], Field(max_length=0)] | None
+    received_at: _Instant | None
+    ticket_id: Required[_Name]
+    service: Required[_Name]
+    type: TicketType
+    priority: Priority | None
+    action: Required[TicketAction]
+    status: _Status | None
+    customer: _Name | None
+    outcome: ChangeOutcome | None
+    assignee: _Short | None
 
-    id: _Name
-    occurred_at: _Instant
-    source: _Name | None = None
-    summary: _Text | None = None
-    labels: Annotated[dict[str, str], Field(max_length=0)] | None = None
-    received_at: _Instant | None = None
-    ticket_id: _Name
-    service: _Name
-    type: TicketType = "incident"
-    priority: Priority | None = None
-    action: TicketAction
-    status: _Status | None = None
-    customer: _Name | None = None
-    outcome: ChangeOutcome | None = None
-    assignee: _Short | None = None
+
+_PLAIN: TypeAdapter[_PlainTicketEvent] = TypeAdapter(_PlainTicketEvent)
 
 
 def _lean(raw: bytes) -> TicketEventView | None:
     """The view, or None where only the model can tell."""
     try:
-        e = _PlainTicketEvent.model_validate_json(raw)
+        e = _PLAIN.validate_json(raw)
     except ValidationError:
         return None
-    occurred = e.occurred_at
+    occurred, received = e["occurred_at"], e.get("received_at")
     start = hour_start_ms(occurred[:14])
-    received = e.received_at
     if start is None or (received is not None and hour_start_ms(received[:14]) is None):
         return None  # no such day or hour: the model says what is wrong
-    occurred_ms = start + int(occurred[14:16]) * 60_000 + int(occurred[17:19]) * 1000
-    if len(occurred) == 24:
-        occurred_ms += int(occurred[20:23])
     return TicketEventView(
-        e.id, occurred_ms, e.ticket_id, e.service, e.type, e.action, e.priority, e.outcome
+        e["id"],
+        canonical_ms(occurred, start),
+        e["ticket_id"],
+        e["service"],
+        e.get("type", "incident"),
+        e["action"],
+        e.get("priority"),
+        e.get("outcome"),
     )

@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pacta.durations import format_timestamp_ms, parse_timestamp_ms
 from pacta.events import TicketEvent
@@ -66,6 +68,23 @@ def test_the_lean_path_takes_only_what_the_model_takes_and_as_it_does() -> None:
             assert lean == _model(raw), event
         assert (_model(raw) == "refused") == _refused(raw), event
     assert taken > 500  # the plain shapes do take the lean path
+
+
+_VALUES = st.one_of(
+    st.sampled_from(VALUES),
+    st.text(max_size=6),
+    st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.dictionaries(st.sampled_from(FIELDS), st.one_of(_VALUES, st.just("absent")), max_size=5))
+def test_any_event_takes_the_lean_path_only_as_the_model_takes_it(changes: dict[str, Any]) -> None:
+    event = {k: v for k, v in {**BASE, **changes}.items() if v != "absent"}
+    raw = orjson.dumps(event)
+    lean = _lean(raw)
+    assert lean is None or lean == _model(raw)
+    assert (_model(raw) == "refused") == _refused(raw)
 
 
 def _refused(raw: bytes) -> bool:

@@ -24,7 +24,7 @@ def instant_ms(text: str) -> int:
     cost for the canonical forms (a replay parses millions)."""
     n = len(text) if type(text) is str else 0
     if (n == 24 and text[23] == "Z" and text[19] == ".") or (n == 20 and text[19] == "Z"):
-        rest = text[14:16] + text[17:19] + text[20:23]
+        rest = text[14:16] + text[17:19] + (text[20:23] if n == 24 else "000")
         if (
             text[13] == ":"
             and text[16] == ":"
@@ -34,5 +34,17 @@ def instant_ms(text: str) -> int:
             and rest[2] < "6"
             and (start := hour_start_ms(text[:14])) is not None
         ):
-            return start + int(rest[:2]) * 60_000 + int(rest[2:4]) * 1000 + int(rest[4:] or 0)
+            return _in_hour(start, rest)
     return parse_timestamp_ms(text)
+
+
+def canonical_ms(text: str, start: int) -> int:
+    """Epoch ms of `text`, an instant in a canonical form (`YYYY-MM-DDTHH:MM:SS[.sss]Z`, its
+    digits checked) whose hour starts at `start` (`hour_start_ms`)."""
+    return _in_hour(start, text[14:16] + text[17:19] + (text[20:23] if len(text) == 24 else "000"))
+
+
+def _in_hour(start: int, rest: str) -> int:
+    # minutes, seconds and milliseconds read as one number (mmssSSS): one int()
+    m = int(rest)
+    return start + m // 100_000 * 60_000 + m % 100_000
