@@ -74,20 +74,24 @@ async def outage_path(tag: str) -> AsyncIterator[SimpleNamespace]:
         settings = CommonSettings(database_url=url, topic_prefix=f"test{RUN_ID}{tag}")
         await migrate(settings.database_url, SCHEMA, MIGRATIONS)
         engine = create_engine(settings.database_url)
+        handle = None
         try:
             async with engine.begin() as conn:
                 await put_resource(conn, kind="policy", name="avail", body=POLICY)
                 registry = await load_registry(conn)
             keeper = ClockKeeper(engine, registry, settings.topic_prefix)
             outages = OutageTracker(engine, registry, settings.topic_prefix)
+            handle = make_handler(engine, keeper, outages)
             yield SimpleNamespace(
-                handle=make_handler(engine, keeper, outages),
+                handle=handle,
                 outages=outages,
                 engine=engine,
                 topic=topic_name(settings.topic_prefix, MONITORING_TOPIC),
                 dsn=url,
             )
         finally:
+            if handle is not None:
+                await handle.release()
             await engine.dispose()
 
 
