@@ -141,6 +141,7 @@ async def run(events: int, batch: int, profile: str | None, monitoring: bool = F
             ).scalars()
             pg_cpu = sum(cpu_seconds(pid) for pid in pids) - pg_cpu0
         await producer.stop()
+        await handle.release()
         await engine.dispose()
     if profiler and profile:
         profiler.dump_stats(profile)

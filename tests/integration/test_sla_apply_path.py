@@ -138,13 +138,15 @@ async def engine_path(tag: str) -> AsyncIterator[SimpleNamespace]:
     engine = create_engine(settings.database_url)
     producer = create_producer(settings, "test-apply-path")
     await producer.start()
+    handle = None
     try:
         async with engine.begin() as conn:
             await put_resource(conn, kind="policy", name="p", body=POLICY)
             registry = await load_registry(conn)
         keeper = ClockKeeper(engine, registry, settings.topic_prefix)
+        handle = make_handler(engine, keeper)
         yield SimpleNamespace(
-            handle=make_handler(engine, keeper),
+            handle=handle,
             relay=Relay(engine, producer, batch=2000),
             settings=settings,
             engine=engine,
@@ -152,6 +154,8 @@ async def engine_path(tag: str) -> AsyncIterator[SimpleNamespace]:
         )
     finally:
         await producer.stop()
+        if handle is not None:
+            await handle.release()
         await engine.dispose()
         admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -20,7 +20,7 @@ from pacta.events import FACTS_TOPIC, TICKETS_TOPIC, TicketEvent, topic_name
 from pacta.settings import CommonSettings
 from sla_engine.app import MIGRATIONS
 from sla_engine.clocks.keeper import ClockKeeper
-from sla_engine.kafka.consumer import make_handler
+from sla_engine.kafka.consumer import Handler, make_handler
 from sla_engine.resources.registry import load_registry, put_resource
 from sla_engine.store import SCHEMA
 from tests.conftest import ADMIN_DSN, RUN_ID
@@ -38,6 +38,7 @@ async def two_instances(tag: str) -> AsyncIterator[SimpleNamespace]:
     settings = CommonSettings(database_url=dsn, topic_prefix=f"test{RUN_ID}{tag}")
     await migrate(settings.database_url, SCHEMA, MIGRATIONS)
     engines = [create_engine(settings.database_url), create_engine(settings.database_url)]
+    handlers: list[Handler] = []
     try:
         async with engines[0].begin() as conn:
             await put_resource(conn, kind="policy", name="p", body=POLICY)
@@ -46,14 +47,17 @@ async def two_instances(tag: str) -> AsyncIterator[SimpleNamespace]:
             async with engine.begin() as conn:
                 registry = await load_registry(conn)
             keepers.append(ClockKeeper(engine, registry, settings.topic_prefix))
+        handlers = [make_handler(e, k) for e, k in zip(engines, keepers, strict=True)]
         yield SimpleNamespace(
             keepers=keepers,
-            handlers=[make_handler(e, k) for e, k in zip(engines, keepers, strict=True)],
+            handlers=handlers,
             topic=topic_name(settings.topic_prefix, TICKETS_TOPIC),
             facts=topic_name(settings.topic_prefix, FACTS_TOPIC),
             dsn=dsn,
         )
     finally:
+        for handler in handlers:
+            await handler.release()
         for engine in engines:
             await engine.dispose()
         admin = await asyncpg.connect(ADMIN_DSN, timeout=10)

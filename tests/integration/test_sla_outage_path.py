@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 import orjson
+import pytest
 
 from pacta.db import create_engine, migrate
 from pacta.events import FACTS_TOPIC, MONITORING_TOPIC, MonitoringEvent, topic_name
@@ -74,20 +75,24 @@ async def outage_path(tag: str) -> AsyncIterator[SimpleNamespace]:
         settings = CommonSettings(database_url=url, topic_prefix=f"test{RUN_ID}{tag}")
         await migrate(settings.database_url, SCHEMA, MIGRATIONS)
         engine = create_engine(settings.database_url)
+        handle = None
         try:
             async with engine.begin() as conn:
                 await put_resource(conn, kind="policy", name="avail", body=POLICY)
                 registry = await load_registry(conn)
             keeper = ClockKeeper(engine, registry, settings.topic_prefix)
             outages = OutageTracker(engine, registry, settings.topic_prefix)
+            handle = make_handler(engine, keeper, outages)
             yield SimpleNamespace(
-                handle=make_handler(engine, keeper, outages),
+                handle=handle,
                 outages=outages,
                 engine=engine,
                 topic=topic_name(settings.topic_prefix, MONITORING_TOPIC),
                 dsn=url,
             )
         finally:
+            if handle is not None:
+                await handle.release()
             await engine.dispose()
 
 
@@ -174,3 +179,39 @@ async def test_the_claim_reads_the_tails_check_tails_would() -> None:
         sid.startswith("svc-b/") and kind == "availability_breach"
         for sid, kind, _r in batch["signals"]
     )
+
+
+async def test_a_failed_batch_drops_the_held_connection() -> None:
+    """The handler keeps its connection between batches; a batch that fails rolls back and
+    drops it, and applied again on another connection it ends where a batch that never failed
+    ends."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    events = monitoring(now)
+    async with outage_path("outd") as path:
+        records = [as_records(path.topic, [event]) for event in events]
+        await path.handle(records[0])
+        held = path.handle.held.conn
+        await path.handle(records[1])
+        assert path.handle.held.conn is held  # kept from one batch to the next
+        apply = path.outages.apply
+
+        async def failing(*args: Any, **kwargs: Any) -> None:
+            await apply(*args, **kwargs)  # its writes are rolled back with the batch
+            raise RuntimeError("boom")
+
+        path.outages.apply = failing
+        with pytest.raises(RuntimeError):
+            await path.handle(records[2])
+        assert path.handle.held.conn is None
+        path.outages.apply = apply
+        for batch in records[2:]:
+            await path.handle(batch)
+        assert path.handle.held.conn not in (None, held)
+        failed = await outcome(path)
+    async with outage_path("oute") as path:
+        for batch in [as_records(path.topic, [event]) for event in events]:
+            await path.handle(batch)
+        clean = await outcome(path)
+    assert {k: failed[k] for k in ("intervals", "signals")} == {
+        k: clean[k] for k in ("intervals", "signals")
+    }

@@ -25,7 +25,7 @@ from sla_engine.api.versions import router as versions_router
 from sla_engine.availability.tracker import OutageTracker
 from sla_engine.clocks.keeper import ClockKeeper
 from sla_engine.context import EngineContext
-from sla_engine.kafka.consumer import make_handler
+from sla_engine.kafka.consumer import Handler, make_handler
 from sla_engine.kafka.outbox import Relay
 from sla_engine.kafka.ownership import Partitions
 from sla_engine.resources.calendar_feed import publish_all
@@ -77,9 +77,10 @@ def _consumer(app: FastAPI) -> AIOKafkaConsumer:
 
 def _handler(app: FastAPI) -> BatchHandler:
     context = _context(app)
-    return make_handler(
+    handler = app.state.handler = make_handler(
         context.db, context.keeper, context.outages, lambda tp: _consumer(app).highwater(tp)
     )
+    return handler
 
 
 def _partitions(settings: EngineSettings) -> Callable[[FastAPI], Partitions]:
@@ -171,6 +172,10 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
             await asyncio.gather(relay_task, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(producer.stop(), 10)
+            # the consumer has stopped: its handler's connection goes back before the dispose
+            handler: Handler | None = getattr(app.state, "handler", None)
+            if handler is not None:
+                await handler.release()
 
     lifespan = consumer_lifespan(
         settings,

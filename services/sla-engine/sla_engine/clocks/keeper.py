@@ -107,6 +107,8 @@ class ClockKeeper:
         """Apply ticket events (`journaled`: journaled in this transaction, so a ticket with no
         earlier events is replayed from them, not read back); returns the touched ticket ids
         (evict them if the transaction fails, since memory changed before the commit)."""
+        if not events:
+            return []  # a batch of monitoring events: no writes, and no walk through them
         self.book.remember_rules(True)
         try:
             return await self._apply_tickets(conn, events, journaled)
