@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, settings
 from pacta.kafka import ensure_topics
 from pacta.settings import CommonSettings
 from tests.support.alerting import hook, mailbox  # noqa: F401  (the alerting tests' fixtures)
+from tests.support.postgres import ADMIN_DSN, create_database, database_named, drop_database
 from tests.support.processes import ServiceProcess
 
 KAFKA = os.environ.get("PACTA_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-ADMIN_DSN = os.environ.get("PACTA_TEST_ADMIN_DSN", "postgresql://pacta:pacta@127.0.0.1:5432/pacta")
 RUN_ID = uuid.uuid4().hex[:8]
 ADMIN_KEY, INGEST_KEY, READ_KEY = "test-admin-key", "test-ingest-key", "test-admin-key"
 API_KEYS = f"{ADMIN_KEY}:admin,{INGEST_KEY}:ingest"
@@ -68,12 +68,9 @@ async def database_url() -> AsyncIterator[str]:
         admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
     except Exception as exc:
         pytest.fail(f"PostgreSQL is not reachable at {ADMIN_DSN} (run `make setup`): {exc!r}")
-    await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
-    yield ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
-    admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
+    yield await create_database(name)
+    await drop_database(name)
 
 
 @pytest.fixture(scope="session")
@@ -139,16 +136,8 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 @contextlib.asynccontextmanager
 async def fresh_database(tag: str) -> AsyncIterator[str]:
     """A database of its own (`pacta_test_<run>_<tag>`), its URL, dropped on exit."""
-    name = f"pacta_test_{RUN_ID}_{tag}"
-    admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    try:
-        yield ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
-    finally:
-        admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with database_named(f"pacta_test_{RUN_ID}_{tag}") as url:
+        yield url
 
 
 @dataclasses.dataclass(frozen=True)

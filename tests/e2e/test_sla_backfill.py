@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import orjson
 import pytest
@@ -23,9 +22,9 @@ from pacta.durations import parse_timestamp_ms
 from pacta.events import SIGNALS_TOPIC, TICKET_TYPE, TICKETS_TOPIC, cloudevent_headers, topic_name
 from pacta.kafka import ensure_topics
 from pacta.settings import CommonSettings
-from tests.conftest import ADMIN_DSN
 from tests.support.client import iso
 from tests.support.kafka import TopicReader
+from tests.support.postgres import create_database, drop_database
 from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.e2e
@@ -46,20 +45,15 @@ policies:
 async def own(settings: CommonSettings) -> AsyncIterator[CommonSettings]:
     """A database and topics of this test's own: nothing else consumes or writes them."""
     name = f"pacta_bf_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
     mine = settings.model_copy(
         update={
-            "database_url": settings.database_url.rsplit("/", 1)[0] + "/" + name,
+            "database_url": await create_database(name),
             "topic_prefix": f"bf{uuid.uuid4().hex[:8]}",
         }
     )
     await ensure_topics(mine)
     yield mine
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
+    await drop_database(name)
 
 
 @pytest.fixture

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ADMIN_DSN
 from tests.support.alerting import (
     WebhookCollector,
-    drop_database,
+    drop_database_at,
     fresh_database,
     running_alerting,
     wait_count,
@@ -92,7 +91,7 @@ async def test_a_bad_file_stops_the_start_naming_the_mistake(
 ) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(text)
-    url = await fresh_database(ADMIN_DSN)
+    url = await fresh_database()
     proc = ServiceProcess(
         "alerting",
         {**service_env, "PACTA_DATABASE_URL": url, "PACTA_ALERTING_CONFIG_FILE": str(path)},
@@ -102,4 +101,4 @@ async def test_a_bad_file_stops_the_start_naming_the_mistake(
     code = wait_for("the refusal to start", lambda: proc.proc.poll() if proc.proc else None, 30)
     assert code != 0
     assert mistake in proc.tail(200)
-    await drop_database(url)
+    await drop_database_at(url)

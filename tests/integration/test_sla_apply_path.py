@@ -37,8 +37,9 @@ from sla_engine.kafka.consumer import make_handler
 from sla_engine.kafka.outbox import Relay, written
 from sla_engine.resources.registry import load_registry, put_resource
 from sla_engine.store import OVERLAP_FROM, SCHEMA
-from tests.conftest import ADMIN_DSN, RUN_ID
+from tests.conftest import RUN_ID
 from tests.support.kafka import TopicReader, consumer_records
+from tests.support.postgres import create_database, drop_database
 
 POLICY = {
     "match": {},
@@ -126,11 +127,9 @@ async def engine_path(tag: str) -> AsyncIterator[SimpleNamespace]:
     """The engine's consumer handler and relay in this process, on a database and topic prefix
     of their own."""
     name = f"pacta_test_{RUN_ID}_{tag}"
-    admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
+    dsn = await create_database(name)
     settings = CommonSettings(
-        database_url=ADMIN_DSN.rsplit("/", 1)[0] + "/" + name,
+        database_url=dsn,
         topic_prefix=f"test{RUN_ID}{tag}",
     )
     await ensure_topics(settings)
@@ -150,16 +149,14 @@ async def engine_path(tag: str) -> AsyncIterator[SimpleNamespace]:
             relay=Relay(engine, producer, batch=2000),
             settings=settings,
             engine=engine,
-            dsn=ADMIN_DSN.rsplit("/", 1)[0] + "/" + name,
+            dsn=dsn,
         )
     finally:
         await producer.stop()
         if handle is not None:
             await handle.release()
         await engine.dispose()
-        admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(name)
 
 
 async def outcome(path: SimpleNamespace) -> dict[str, Any]:

@@ -23,18 +23,16 @@ from sla_engine.clocks.keeper import ClockKeeper
 from sla_engine.kafka.consumer import Handler, make_handler
 from sla_engine.resources.registry import load_registry, put_resource
 from sla_engine.store import SCHEMA
-from tests.conftest import ADMIN_DSN, RUN_ID
+from tests.conftest import RUN_ID
 from tests.integration.test_sla_apply_path import POLICY, as_records
+from tests.support.postgres import create_database, drop_database
 
 
 @asynccontextmanager
 async def two_instances(tag: str) -> AsyncIterator[SimpleNamespace]:
     """Two keepers and their handlers, as two engine instances, on one database."""
     name = f"pacta_test_{RUN_ID}_{tag}"
-    admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    dsn = ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
+    dsn = await create_database(name)
     settings = CommonSettings(database_url=dsn, topic_prefix=f"test{RUN_ID}{tag}")
     await migrate(settings.database_url, SCHEMA, MIGRATIONS)
     engines = [create_engine(settings.database_url), create_engine(settings.database_url)]
@@ -60,9 +58,7 @@ async def two_instances(tag: str) -> AsyncIterator[SimpleNamespace]:
             await handler.release()
         for engine in engines:
             await engine.dispose()
-        admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(name)
 
 
 def event(n: int, at: datetime, **fields: object) -> TicketEvent:

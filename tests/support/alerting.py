@@ -22,7 +22,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import orjson
 import pytest
@@ -31,6 +30,7 @@ from aiosmtpd.controller import Controller
 
 from pacta.events import CALENDARS_TOPIC, SIGNALS_TOPIC, topic_name
 from tests.support.client import ADMIN_KEY
+from tests.support.postgres import create_database, drop_database
 from tests.support.processes import ServiceProcess, free_port, wait_for
 
 SECRET = "whsec-test"
@@ -132,7 +132,7 @@ class Alerting:
         finally:
             await admin.close()
         if self.database_url:
-            await drop_database(self.database_url)
+            await drop_database_at(self.database_url)
 
     @property
     def url(self) -> str:
@@ -201,22 +201,12 @@ async def produce(
         await producer.stop()
 
 
-async def drop_database(url: str) -> None:
-    from tests.conftest import ADMIN_DSN
-
-    conn = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    finally:
-        await conn.close()
+async def drop_database_at(url: str) -> None:
+    await drop_database(url.rsplit("/", 1)[1])
 
 
-async def fresh_database(admin_dsn: str) -> str:
-    name = f"pacta_alerting_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(admin_dsn)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    return admin_dsn.rsplit("/", 1)[0] + "/" + name
+async def fresh_database() -> str:
+    return await create_database(f"pacta_alerting_{uuid.uuid4().hex[:10]}")
 
 
 def start_alerting(
@@ -257,11 +247,10 @@ async def own_alerting(
     receivers cannot meet another test's."""
     from pacta.kafka import ensure_topics
     from pacta.settings import CommonSettings
-    from tests.conftest import ADMIN_DSN
 
     prefix = f"al{uuid.uuid4().hex[:10]}"
     await ensure_topics(CommonSettings(kafka_bootstrap=kafka_bootstrap, topic_prefix=prefix))
-    url = await fresh_database(ADMIN_DSN)
+    url = await fresh_database()
     proc = start_alerting(service_env, log_dir, url, prefix, **extra)
     return Alerting(proc, prefix, kafka_bootstrap, url)
 
