@@ -12,9 +12,8 @@ from alerting.app import MIGRATIONS
 from alerting.domain import grouping
 from alerting.store import SCHEMA, groups
 from alerting.store.groups import GroupFormedElsewhere, NewGroup, RouteOptions
-from pacta.db import create_engine, migrate
-from pacta.settings import CommonSettings
-from tests.conftest import fresh_database
+from tests.conftest import RUN_ID
+from tests.support.postgres import migrated_engine
 
 pytestmark = pytest.mark.integration
 T0 = 1_796_619_600_000  # 2026-12-07 05:00 UTC, in ms
@@ -23,14 +22,8 @@ OPTIONS = RouteOptions("root", 0, 300_000, 14_400_000, (), ())
 
 @pytest.fixture
 async def engine() -> AsyncIterator[AsyncEngine]:
-    async with fresh_database("groups") as database_url:
-        url = CommonSettings(database_url=database_url).database_url
-        await migrate(url, SCHEMA, MIGRATIONS)
-        eng = create_engine(url)
-        try:
-            yield eng
-        finally:
-            await eng.dispose()
+    async with migrated_engine(f"pacta_test_{RUN_ID}_groups", SCHEMA, MIGRATIONS) as eng:
+        yield eng
 
 
 def new(key: str) -> NewGroup:

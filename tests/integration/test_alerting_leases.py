@@ -11,9 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerting.app import MIGRATIONS
 from alerting.store import SCHEMA, deliveries
-from pacta.db import create_engine, migrate
-from pacta.settings import CommonSettings
-from tests.conftest import fresh_database
+from tests.conftest import RUN_ID
+from tests.support.postgres import migrated_engine
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 12, 7, 5, tzinfo=UTC)
@@ -22,14 +21,8 @@ LEASE = timedelta(milliseconds=deliveries.LEASE_MS)
 
 @pytest.fixture
 async def engine() -> AsyncIterator[AsyncEngine]:
-    async with fresh_database("leases") as database_url:
-        url = CommonSettings(database_url=database_url).database_url
-        await migrate(url, SCHEMA, MIGRATIONS)
-        eng = create_engine(url)
-        try:
-            yield eng
-        finally:
-            await eng.dispose()
+    async with migrated_engine(f"pacta_test_{RUN_ID}_leases", SCHEMA, MIGRATIONS) as eng:
+        yield eng
 
 
 def new(key: str, *, lease: bool) -> deliveries.NewDelivery:

@@ -10,15 +10,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pacta.db import create_engine, migrate
 from pacta.durations import datetime_to_ms
 from pacta.events import MonitoringEvent
-from pacta.settings import CommonSettings
 from sla_engine.app import MIGRATIONS
 from sla_engine.availability.coverage_store import monitoring_of
 from sla_engine.store import SCHEMA
 from sla_engine.store.journal import journal_monitoring
-from tests.conftest import fresh_database
+from tests.conftest import RUN_ID
+from tests.support.postgres import migrated_engine
 
 pytestmark = pytest.mark.integration
 M = timedelta(minutes=1)
@@ -27,14 +26,8 @@ T0 = datetime(2026, 11, 2, 10, tzinfo=UTC)
 
 @pytest.fixture
 async def engine() -> AsyncIterator[AsyncEngine]:
-    async with fresh_database("coverage") as database_url:
-        url = CommonSettings(database_url=database_url).database_url
-        await migrate(url, SCHEMA, MIGRATIONS)
-        eng = create_engine(url)
-        try:
-            yield eng
-        finally:
-            await eng.dispose()
+    async with migrated_engine(f"pacta_test_{RUN_ID}_coverage", SCHEMA, MIGRATIONS) as eng:
+        yield eng
 
 
 def beat(service: str, check: str, at: datetime) -> MonitoringEvent:

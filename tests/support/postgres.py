@@ -14,8 +14,13 @@ import contextlib
 import os
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pacta.db import create_engine, migrate
+from pacta.settings import CommonSettings
 
 ADMIN_DSN = os.environ.get("PACTA_TEST_ADMIN_DSN", "postgresql://pacta:pacta@127.0.0.1:5432/pacta")
 DROP_DEADLINE_SECONDS = 30.0
@@ -62,3 +67,16 @@ async def database_named(name: str) -> AsyncIterator[str]:
         yield url
     finally:
         await drop_database(name)
+
+
+@contextlib.asynccontextmanager
+async def migrated_engine(name: str, schema: str, migrations: Path) -> AsyncIterator[AsyncEngine]:
+    """An engine on database `name` of its own, migrated to one service's schema."""
+    async with database_named(name) as database_url:
+        url = CommonSettings(database_url=database_url).database_url
+        await migrate(url, schema, migrations)
+        engine = create_engine(url)
+        try:
+            yield engine
+        finally:
+            await engine.dispose()
