@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pacta.calendars import Calendar
 from pacta.logs import get_logger
+from sla_engine.clocks.events import TicketLog
 from sla_engine.clocks.rows import RowBuilder
 from sla_engine.clocks.store import open_ticket_ids, stream_open_clocks
 from sla_engine.domain.clocks import SignalKey, Stamp
@@ -21,7 +22,6 @@ from sla_engine.kafka.ownership import Ownership
 from sla_engine.metrics import CLOCKS_OPEN
 from sla_engine.resources.registry import Registry
 from sla_engine.store import driver_connection
-from sla_engine.store.journal import TicketBody
 from sla_engine.store.signals import standing_keys
 from sla_engine.timers import TimerHeap
 
@@ -152,8 +152,9 @@ class Book:
             self.timers.cancel(ticket_id)
         self.set_gauge()
 
-    def rules_of_first(self, first: TicketBody) -> ClockRules | None:
-        key: RulesKey = (first["service"], first.get("customer"), first.get("type", "incident"))
+    def rules_of_first(self, log: TicketLog) -> ClockRules | None:
+        """The rules of the ticket `log` tells of, by its first event (`Registry.rules_for`)."""
+        key: RulesKey = (log.service, log.customer, log.ticket_type)
         memo = self.rules_memo
         if memo is None:
             return self.registry.rules_for(*key)

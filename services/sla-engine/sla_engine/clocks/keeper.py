@@ -19,7 +19,7 @@ from pacta.clock import now_ms
 from pacta.events import FACTS_TOPIC, SIGNALS_TOPIC, topic_name
 from pacta.logs import get_logger
 from sla_engine.clocks.book import Book
-from sla_engine.clocks.events import clock_event, clock_event_body, current_labels
+from sla_engine.clocks.events import TicketLog, clock_event, log_of_bodies, log_of_records
 from sla_engine.clocks.policy_changes import last_rules, tickets_reached
 from sla_engine.clocks.store import ClockFenceError, clock_versions
 from sla_engine.clocks.writes import ClockWriter
@@ -39,13 +39,7 @@ from sla_engine.kafka.ownership import partition_of
 from sla_engine.kafka.tickets import TicketRecord
 from sla_engine.metrics import DETECTION_LAG
 from sla_engine.resources.registry import Registry, load_registry
-from sla_engine.store.journal import (
-    TicketBody,
-    journal_body,
-    journaled_before,
-    known_since,
-    ticket_logs,
-)
+from sla_engine.store.journal import journaled_before, known_since, ticket_logs
 from sla_engine.store.signals import SignalKey, standing_signals
 from sla_engine.timers import still_running
 
@@ -144,10 +138,7 @@ class ClockKeeper:
         batch = None
         if journaled:
             # in event time, as the journal is read (the instant itself, not its text)
-            batch = {
-                t: [journal_body(e) for e in sorted(by_ticket[t], key=lambda e: e.occurred_at)]
-                for t in replays
-            }
+            batch = {t: sorted(by_ticket[t], key=lambda e: e.occurred_at) for t in replays}
         held = {t: stored_state(self.book.tickets[t]) for t in replays if t in self.book.tickets}
         replayed, standing = await self.replay_tickets(conn, replays, now, batch)
         replayed = [
@@ -162,30 +153,32 @@ class ClockKeeper:
         conn: AsyncConnection,
         ticket_ids: list[str],
         now: int,
-        batch: dict[str, list[TicketBody]] | None = None,
+        batch: dict[str, list[TicketRecord]] | None = None,
     ) -> tuple[list[tuple[Ticket, Outcome]], dict[str, dict[SignalKey, dict[str, Any]]]]:
         """Rebuild tickets from their journals and the policy changes recorded for them; also
         returns the standing signals by ticket and key (what a retraction refers to).
 
-        `batch`: the journaled bodies of the consumed batch by ticket, in event time. A ticket with no other
-        journal events (its first events, as in a backfill) has no clocks, signals or policy
-        changes recorded either, so it is replayed from these with no read of its journal."""
+        `batch`: the consumed batch's events, journaled in this transaction, by ticket, in
+        event time. A ticket with no other journal events (its first events, as in a backfill)
+        has no clocks, signals or policy changes recorded either, so it is replayed from these
+        (`log_of_records`) with no read of its journal."""
         if not ticket_ids:
             return [], {}
-        fresh: dict[str, list[TicketBody]] = {}
+        fresh: dict[str, TicketLog] = {}
         if batch:
-            eids = [i for bodies in batch.values() for b in bodies if (i := b.get("id"))]
+            eids = [i for events in batch.values() for e in events if (i := e.id)]
             before = await journaled_before(conn, ticket_ids=list(batch), except_ids=eids)
             fresh = {
-                t: bodies
-                for t, bodies in batch.items()
+                t: log_of_records(events)
+                for t, events in batch.items()
                 if t not in before and t not in self.book.tickets
             }
         known = [t for t in ticket_ids if t not in fresh]
-        logs = {**(await ticket_logs(conn, ticket_ids=known) if known else {}), **fresh}
+        read = await ticket_logs(conn, ticket_ids=known) if known else {}
+        logs = {**{t: log_of_bodies(b) for t, b in read.items() if b}, **fresh}
         standing = await standing_signals(conn, ticket_ids=known) if known else {}
         known_at = await known_since(conn, ticket_ids=known)
-        if any(self.book.rules_of_first(b[0]) is None for b in logs.values() if b):
+        if any(self.book.rules_of_first(log) is None for log in logs.values()):
             # another instance may have just defined the policy: look before giving up
             self.registry.replace_with(await load_registry(conn))
         out = []
@@ -193,15 +186,11 @@ class ClockKeeper:
             conn, ticket_ids=[t for t in known if t not in self.book.tickets and logs.get(t)]
         )
         for ticket_id in ticket_ids:
-            bodies = logs.get(ticket_id) or []
-            if not bodies:
-                continue
-            first = bodies[0]
+            log = logs.get(ticket_id)
+            if log is None:
+                continue  # nothing journaled
             initial, changes = self.registry.timeline(
-                first["service"],
-                first.get("customer"),
-                first.get("type", "incident"),
-                known_at.get(ticket_id, NEVER_SEEN),
+                log.service, log.customer, log.ticket_type, known_at.get(ticket_id, NEVER_SEEN)
             )
             rules = last_rules(initial, changes)
             if rules is None:
@@ -210,11 +199,11 @@ class ClockKeeper:
             rules = self.book.share(rules)
             ticket = Ticket(
                 ticket_id=ticket_id,
-                service=first["service"],
-                customer=first.get("customer"),
-                ticket_type=first.get("type", "incident"),
+                service=log.service,
+                customer=log.customer,
+                ticket_type=log.ticket_type,
                 rules=rules,
-                labels=current_labels(bodies),
+                labels=log.labels,
             )
             previous = self.book.tickets.get(ticket_id)
             ticket.version = previous.version if previous else versions.get(ticket_id, 0)
@@ -226,7 +215,7 @@ class ClockKeeper:
             )
             outcome = replay_all(
                 ticket,
-                (clock_event_body(b) for b in bodies),
+                log.events,
                 self.marks.now_for(ticket_id, now),
                 initial=initial,
                 changes=changes,

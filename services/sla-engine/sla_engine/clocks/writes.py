@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pacta.logs import get_logger
@@ -18,7 +17,7 @@ from sla_engine.clocks.store import delete_clocks, save_clocks
 from sla_engine.domain.signals import retraction_body, signal_body
 from sla_engine.domain.tickets import Outcome, Ticket
 from sla_engine.kafka.outbox import enqueue_raw, outbox_record
-from sla_engine.kafka.records import OutboxRecord
+from sla_engine.kafka.records import OutboxRecord, json_value
 from sla_engine.metrics import SIGNALS
 from sla_engine.store import in_flight
 from sla_engine.store.signals import (
@@ -150,7 +149,7 @@ class ClockWriter:
 
     def _fact_record(self, fact: ClockFact) -> OutboxRecord:
         return outbox_record(
-            self.facts_topic, fact.service, fact.fact_id, orjson.dumps(fact), fact.occurred_at
+            self.facts_topic, fact.service, fact.fact_id, json_value(fact), fact.occurred_at
         )
 
     def _signal_records(self, signals: list[SignalRecord], new_ids: set[str]) -> list[OutboxRecord]:

@@ -10,7 +10,6 @@ from aiokafka import TopicPartition
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pacta.clock import now_ms
-from pacta.durations import datetime_to_ms
 from pacta.events import MONITORING_TOPIC, TICKETS_TOPIC, MonitoringEvent
 from pacta.kafka import BatchHandler, LookaheadHandler, Record
 from pacta.logs import get_logger
@@ -206,9 +205,7 @@ def observe_backlog(
     seen: dict[int, list[int]] = {}
     for event in events:
         if event.ticket_id in partition:
-            seen.setdefault(partition[event.ticket_id], []).append(
-                datetime_to_ms(event.occurred_at)
-            )
+            seen.setdefault(partition[event.ticket_id], []).append(event.at_ms)
     lagging: set[int] = set()
     if highwater is not None:
         last: dict[tuple[str, int], int] = {}

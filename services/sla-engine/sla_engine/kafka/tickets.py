@@ -11,6 +11,7 @@ from typing import Any, NamedTuple, cast, get_args
 
 import orjson
 
+from pacta.durations import datetime_to_ms
 from pacta.events import (
     LABEL_VALUE_MAX,
     LABELS_MAX,
@@ -39,7 +40,8 @@ _TIME = re.compile(
 
 class TicketRecord(NamedTuple):
     """One ticket event, with the attributes of `TicketEvent` the engine reads (same names,
-    same values) and `journal`, the JSON the journal keeps of it (`model_dump_json`'s)."""
+    same values), `journal`, the JSON the journal keeps of it (`model_dump_json`'s), and
+    `at_ms`, `occurred_at` in epoch milliseconds (read once, as the event is decoded)."""
 
     id: str | None
     ticket_id: str
@@ -52,6 +54,7 @@ class TicketRecord(NamedTuple):
     occurred_at: datetime
     labels: dict[str, str]
     journal: str
+    at_ms: int
 
 
 def ticket_record(event: TicketEvent) -> TicketRecord:
@@ -68,6 +71,7 @@ def ticket_record(event: TicketEvent) -> TicketRecord:
         event.occurred_at,
         event.labels,
         event.model_dump_json(),
+        datetime_to_ms(event.occurred_at),
     )
 
 
@@ -148,6 +152,7 @@ def fast_ticket(value: bytes) -> TicketRecord | None:
         occurred_at,
         labels,
         journal,
+        datetime_to_ms(occurred_at),
     )
 
 

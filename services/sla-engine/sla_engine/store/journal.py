@@ -85,15 +85,15 @@ async def claim_and_journal(
     """Claim the events' ids in the inbox and journal those claimed for the first time, in one
     statement (one round trip for both), which also reads the tails of `checks` as
     `check_tails` would with the batch's events as `besides`; returns the ids claimed now and
-    those tails. Every event must have an id. A ticket event is journaled as `journal_body`
-    has it."""
+    those tails. Every event must have an id. A ticket event is journaled as its `journal`
+    JSON has it."""
     if not tickets and not monitoring:
         return Claimed(set(), {})
     # on the driver: the batch's one statement, without SQLAlchemy's compile and row objects
     raw = await driver_connection(conn)
     rows = await raw.fetch(
         _CLAIM_AND_JOURNAL,
-        # the JSON of each `journal_body`, written as the event was decoded
+        # the `journal` JSON of each, written as the event was decoded
         "[" + ",".join([e.journal for e in tickets]) + "]",
         [e.id for e in monitoring],
         [e.service for e in monitoring],
@@ -111,24 +111,6 @@ async def claim_and_journal(
         else:
             tails[(service, check)] = tail_of(check, start, end, severity, labels, seen)
     return Claimed(ids, tails)
-
-
-def journal_body(event: TicketRecord) -> TicketBody:
-    """What a replay reads of a ticket event as the journal holds it: the keys `TicketBody`
-    lists (the others only ride along in the journal)."""
-    return {
-        "id": event.id,
-        "ticket_id": event.ticket_id,
-        "service": event.service,
-        "customer": event.customer,
-        "type": event.type,
-        "action": event.action,
-        "status": event.status,
-        "priority": event.priority,
-        # as pydantic writes it (in UTC, `Z`): the form `clocks.events.event_ms` reads fastest
-        "occurred_at": event.occurred_at.isoformat().replace("+00:00", "Z"),
-        "labels": event.labels,
-    }
 
 
 async def journaled_before(

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sla_engine.clocks.store import OPEN_TICKETS
+from sla_engine.kafka.records import json_value
 from sla_engine.store import driver_connection
 
 _CLOCK_KINDS = "kind IN ('warning', 'breach', 'met', 'stopped')"
@@ -122,7 +122,7 @@ class SignalRecord(NamedTuple):
 def signal_record(
     body: dict[str, Any], *, threshold: float | None = None, episode: int = 1
 ) -> SignalRecord:
-    return SignalRecord(body, orjson.dumps(body), threshold, episode)
+    return SignalRecord(body, json_value(body), threshold, episode)
 
 
 _INSERT_SIGNALS = (
