@@ -37,6 +37,13 @@ class AlertingSettings(CommonSettings):
     alerting_receiver_concurrency: int = Field(
         32, ge=1, le=256, description="deliveries in flight at once per receiver"
     )
+    alerting_apply_lanes: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description="transactions applying one consumed batch of signals at once, each for its "
+        "own alerts (1: one after another)",
+    )
     alerting_retry_initial_seconds: float = Field(
         0.5, gt=0, le=300, description="first retry delay of a failed delivery (doubles each time)"
     )
