@@ -188,8 +188,10 @@ async def _rebuild(settings: ReportingSettings, live: str) -> int:
         ]
         consumer.assign(partitions)
         until = await consumer.end_offsets(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+        sizes = {tp: end - starts.get(tp, 0) for tp, end in until.items()}
         indexes = await _drop_secondary_indexes(engine, fresh)
-        count, totals = await _replay_shards(settings, fresh, until)
+        count, totals = await _replay_shards(settings, fresh, until, sizes)
         async with engine.begin() as conn:
             await store_days.write(conn, store.q(fresh), totals)
             await store.add_ticket_policies(conn, fresh, totals.policies)
@@ -245,11 +247,14 @@ def _consumer(settings: ReportingSettings) -> AIOKafkaConsumer:
 
 
 async def _replay_shards(
-    settings: ReportingSettings, schema: str, until: dict[TopicPartition, int]
+    settings: ReportingSettings,
+    schema: str,
+    until: dict[TopicPartition, int],
+    sizes: dict[TopicPartition, int],
 ) -> tuple[int, store_days.DayTotals]:
     """Replay every partition up to `until` into the fresh schema `schema`, `SHARDS` replays
     at once (the first here, the others in forked processes), each over its share of the
-    partitions, in transactions of its own; returns the records replayed and the daily
+    partitions (`_shares`, by their `sizes` in records), in transactions of its own; returns the records replayed and the daily
     aggregates' changes, all replays' together. One replay's Python thread was the bottleneck
     while PostgreSQL left much of its core idle.
 
@@ -259,9 +264,7 @@ async def _replay_shards(
     policies) or an insert that conflicts with nothing (inbox ids) or waits for the other's
     commit and changes nothing (a service's name, taken in order: no deadlock). A failed
     replay fails the rebuild, the others stopped."""
-    shares = [
-        {tp: end for tp, end in until.items() if tp.partition % SHARDS == i} for i in range(SHARDS)
-    ]
+    shares = _shares(until, sizes)
     replays = [asyncio.ensure_future(_replay_share(settings, schema, shares[0]))] + [
         asyncio.ensure_future(
             run_forked(functools.partial(_replay_share, settings, schema, share), "rebuild replay")
@@ -279,6 +282,21 @@ async def _replay_shards(
     for _, share_totals in results:
         totals.merge(share_totals)
     return sum(n for n, _ in results), totals
+
+
+def _shares(
+    until: dict[TopicPartition, int], sizes: dict[TopicPartition, int]
+) -> list[dict[TopicPartition, int]]:
+    """`until` parted into `SHARDS` shares of about as many records each: the largest
+    partition first, each to the share with the fewest records so far (partitions of a topic
+    keyed by service are as uneven as the services)."""
+    shares: list[dict[TopicPartition, int]] = [{} for _ in range(SHARDS)]
+    held = [0] * SHARDS
+    for tp in sorted(until, key=lambda tp: (-sizes.get(tp, 0), tp.topic, tp.partition)):
+        i = held.index(min(held))
+        shares[i][tp] = until[tp]
+        held[i] += sizes.get(tp, 0)
+    return shares
 
 
 async def _replay_share(
