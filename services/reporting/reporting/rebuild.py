@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import functools
 import gc
+import os
 from collections.abc import Iterator
 
 import sqlalchemy as sa
@@ -42,7 +43,8 @@ KEPT_TABLES = (
 BATCH = 8000  # records per transaction: fewer, larger statements
 SLICE = 100  # records decoded between two looks at the writer
 AHEAD = 2  # decoded batches waiting for the writer, at most
-SHARDS = 2  # replays at once into the fresh schema (one per core: PostgreSQL has its own)
+SHARDS = 2 if (os.cpu_count() or 1) > 1 else 1
+"""Replays at once into the fresh schema: on one core a second would only take turns."""
 GC_THRESHOLD = 1_000_000  # net allocations between two young collections (default: 700)
 
 
