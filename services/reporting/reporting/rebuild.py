@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import functools
 import gc
-import os
 from collections.abc import Iterator
 
 import sqlalchemy as sa
@@ -43,8 +42,6 @@ KEPT_TABLES = (
 BATCH = 8000  # records per transaction: fewer, larger statements
 SLICE = 100  # records decoded between two looks at the writer
 AHEAD = 2  # decoded batches waiting for the writer, at most
-SHARDS = 2 if (os.cpu_count() or 1) > 1 else 1
-"""Replays at once into the fresh schema: on one core a second would only take turns."""
 GC_THRESHOLD = 1_000_000  # net allocations between two young collections (default: 700)
 
 
@@ -254,8 +251,8 @@ async def _replay_shards(
     until: dict[TopicPartition, int],
     sizes: dict[TopicPartition, int],
 ) -> tuple[int, store_days.DayTotals]:
-    """Replay every partition up to `until` into the fresh schema `schema`, `SHARDS` replays
-    at once (the first here, the others in forked processes), each over its share of the
+    """Replay every partition up to `until` into the fresh schema `schema`, `rebuild_replays`
+    replays at once (the first here, the others in forked processes), each over its share of the
     partitions (`_shares`, by their `sizes` in records), in transactions of its own; returns the records replayed and the daily
     aggregates' changes, all replays' together. One replay's Python thread was the bottleneck
     while PostgreSQL left much of its core idle.
@@ -266,7 +263,7 @@ async def _replay_shards(
     policies) or an insert that conflicts with nothing (inbox ids) or waits for the other's
     commit and changes nothing (a service's name, taken in order: no deadlock). A failed
     replay fails the rebuild, the others stopped."""
-    shares = _shares(until, sizes)
+    shares = _shares(until, sizes, settings.rebuild_replays)
     replays = [asyncio.ensure_future(_replay_share(settings, schema, shares[0]))] + [
         asyncio.ensure_future(
             run_forked(functools.partial(_replay_share, settings, schema, share), "rebuild replay")
@@ -287,13 +284,13 @@ async def _replay_shards(
 
 
 def _shares(
-    until: dict[TopicPartition, int], sizes: dict[TopicPartition, int]
+    until: dict[TopicPartition, int], sizes: dict[TopicPartition, int], count: int
 ) -> list[dict[TopicPartition, int]]:
-    """`until` parted into `SHARDS` shares of about as many records each: the largest
+    """`until` parted into `count` shares of about as many records each: the largest
     partition first, each to the share with the fewest records so far (partitions of a topic
     keyed by service are as uneven as the services)."""
-    shares: list[dict[TopicPartition, int]] = [{} for _ in range(SHARDS)]
-    held = [0] * SHARDS
+    shares: list[dict[TopicPartition, int]] = [{} for _ in range(count)]
+    held = [0] * count
     for tp in sorted(until, key=lambda tp: (-sizes.get(tp, 0), tp.topic, tp.partition)):
         i = held.index(min(held))
         shares[i][tp] = until[tp]
