@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import functools
 import gc
+import time
 from collections.abc import Iterator
 
 import sqlalchemy as sa
@@ -328,7 +329,16 @@ async def _replay_share(
     try:
         consumer.assign(list(until))
         await consumer.seek_to_beginning(*until)
-        return await _replay(consumer, engine, schema, until, totals), totals
+        started = time.perf_counter()
+        count = await _replay(consumer, engine, schema, until, totals)
+        # the shares should end together: one that ends early leaves a core idle
+        log.info(
+            "rebuild share replayed",
+            records=count,
+            partitions=len(until),
+            seconds=round(time.perf_counter() - started, 2),
+        )
+        return count, totals
     finally:
         await consumer.stop()
         await engine.dispose()
