@@ -112,7 +112,7 @@ def main() -> None:
     print(
         f"rebuild: {r['records']:,} records in {r['seconds']:.1f} s = "
         f"{r['records_per_s']:,.0f} records/s, CPU {r['cpu_us_per_record']:.1f} µs/record "
-        f"(rebuild process; of its wall time {r['run_queue_s']:.1f} s waiting for a core, "
+        f"(rebuild process and its forked replays; of the process's wall time {r['run_queue_s']:.1f} s waiting for a core, "
         f"{r['idle_s']:.1f} s waiting on I/O), PostgreSQL {r['pg_cpu_us_per_record']:.1f} µs/record, 10M events extrapolated {r['extrapolated_s'] / 60:.1f} min; "
         f"digest {r['digest']} (without the inbox {r['digest_without_inbox']}); load {load[0]:.2f} -> {os.getloadavg()[0]:.2f}",
         flush=True,

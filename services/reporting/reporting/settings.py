@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pydantic import Field, field_validator
 
 from pacta.durations import parse_duration
@@ -17,6 +19,14 @@ class ReportingSettings(CommonSettings):
     report_tz: str = Field("UTC", description="time zone of the months issued automatically")
     report_publish_check_s: float = Field(
         60.0, gt=0, description="seconds between checks for a month due to be issued"
+    )
+
+    rebuild_replays: int = Field(
+        default_factory=lambda: 2 if (os.cpu_count() or 1) > 1 else 1,
+        ge=1,
+        le=16,
+        description="replays a rebuild runs at once, each over a share of the partitions "
+        "(default 2, 1 on a one-core box: PostgreSQL needs a core too)",
     )
 
     @field_validator("report_publish_after")

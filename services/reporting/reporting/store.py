@@ -123,8 +123,8 @@ async def apply_clock_facts(
     prepared: Mapping[tuple[str, str], PreparedClock] | None = None,
 ) -> int:
     """Keep each clock's newest fact (by version); returns how many clocks changed. A fact in
-    `prepared` (by its clock, `prepare_clock`) is not prepared again. The daily aggregates move
-    now, or, given `totals`, when the caller writes those."""
+    `prepared` (by its clock, `prepare_clock`) is not prepared again. The daily aggregates and
+    the services' ticket policies move now, or, given `totals`, when the caller writes those."""
     newest: dict[tuple[str, str], dict[str, Any]] = {}
     for fact in facts:
         key = (fact["ticket_id"], fact["metric"])
@@ -195,18 +195,10 @@ async def apply_clock_facts(
         upserts,
         f"ON CONFLICT (ticket_id, metric) DO UPDATE SET {sets}",
     )
-    if policies:
-        # the least name per service in SQL, as LEAST compares (the column's collation)
-        ordered = sorted(policies)
-        await conn.execute(
-            sa.text(
-                f"UPDATE {s}.services t SET ticket_policy = "
-                "LEAST(coalesce(t.ticket_policy, u.p), u.p) FROM (SELECT s, min(p) AS p FROM "
-                "unnest(CAST(:s AS text[]), CAST(:p AS text[])) AS x(s, p) GROUP BY s) u "
-                "WHERE t.service = u.s"
-            ),
-            {"s": [svc for svc, _ in ordered], "p": [p for _, p in ordered]},
-        )
+    if totals is None:
+        await add_ticket_policies(conn, schema, policies)
+    else:
+        totals.policies |= policies
     await store_days.add(
         conn,
         s,
@@ -215,6 +207,25 @@ async def apply_clock_facts(
         version={k: v for k, v in by_version.items() if v[0] or v[1]},
     )
     return len(upserts)
+
+
+async def add_ticket_policies(
+    conn: AsyncConnection, schema: str, policies: Iterable[tuple[str, str]]
+) -> None:
+    """Each service's ticket policy becomes the least of it and the (service, policy) pairs'."""
+    ordered = sorted(policies)
+    if not ordered:
+        return
+    # the least name per service in SQL, as LEAST compares (the column's collation)
+    await conn.execute(
+        sa.text(
+            f"UPDATE {q(schema)}.services t SET ticket_policy = "
+            "LEAST(coalesce(t.ticket_policy, u.p), u.p) FROM (SELECT s, min(p) AS p FROM "
+            "unnest(CAST(:s AS text[]), CAST(:p AS text[])) AS x(s, p) GROUP BY s) u "
+            "WHERE t.service = u.s"
+        ),
+        {"s": [svc for svc, _ in ordered], "p": [p for _, p in ordered]},
+    )
 
 
 # ---- availability ------------------------------------------------------------------------

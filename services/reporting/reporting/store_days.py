@@ -23,12 +23,23 @@ K = TypeVar("K", ClockKey, VersionKey)
 
 @dataclass
 class DayTotals:
-    """Changes to the daily aggregates not written yet; a row is in here once a batch moved it
-    (even if later batches moved it back to zero), as it would be in the table."""
+    """Changes to the daily aggregates (and the services' ticket policies) not written yet; a
+    row is in here once a batch moved it (even if later batches moved it back to zero), as it
+    would be in the table."""
 
     clock: dict[ClockKey, list[int]] = field(default_factory=dict)
     version: dict[VersionKey, list[int]] = field(default_factory=dict)
     ticket: dict[TicketKey, list[int]] = field(default_factory=dict)
+    policies: set[tuple[str, str]] = field(default_factory=set)
+    """(service, policy) pairs of the clocks applied, for the services' ticket policy (the least
+    of them wins, whatever the order: `store.add_ticket_policies`)."""
+
+    def merge(self, other: DayTotals) -> None:
+        """Add the changes `other` holds (another replay's, of other records)."""
+        _hold(self.clock, other.clock)
+        _hold(self.version, other.version)
+        _hold(self.ticket, other.ticket)
+        self.policies |= other.policies
 
 
 async def add(

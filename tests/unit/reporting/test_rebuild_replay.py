@@ -83,3 +83,13 @@ async def test_a_failed_write_fails_the_replay_and_nothing_is_written_after_it(
     with pytest.raises(RuntimeError, match="went away"):
         await _replay(_Consumer(50))
     assert written == [5, 5]
+
+
+def test_the_partitions_are_shared_out_by_their_records() -> None:
+    sizes = {TopicPartition("t", p): n for p, n in enumerate([10, 90, 40, 50, 0, 10])}
+    until = {tp: n + 5 for tp, n in sizes.items()}
+    shares = rebuild._shares(until, sizes, 2)
+    assert len(shares) == 2
+    assert {tp: end for share in shares for tp, end in share.items()} == until
+    held = sorted(sum(sizes[tp] for tp in share) for share in shares)
+    assert held == [100, 100]
