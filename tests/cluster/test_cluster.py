@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from tests.support.alerting import ADMIN, SECRET, WebhookCollector
-from tests.support.client import iso
+from tests.support.client import SLA_ENGINE_APPLIED, iso
 from tests.support.processes import ServiceProcess, wait_for
 from tests.support.reporting import wait_report
 from tests.support.stream import Stream
@@ -271,7 +271,7 @@ async def check_phase(
     ids = [e["id"] for e in events]
     tickets = [e["ticket_id"] for e in events if "ticket_id" in e]
     assert len(tickets) >= 3, f"{phase.name}: only {len(tickets)} tickets acknowledged"
-    await counted_once(db, "sla_engine.inbox", ids)
+    await counted_once(db, SLA_ENGINE_APPLIED, ids)
     # reporting keeps the ids of ticket events only (a monitoring event just names a service)
     await counted_once(db, "reporting.inbox", [e["id"] for e in events if "ticket_id" in e])
     rows = await db.fetchval(

@@ -21,7 +21,14 @@ import orjson
 import pytest
 
 from ingest.signatures import sign
-from tests.support.client import ADMIN_KEY, INGEST_KEY, ago, poll_value, post
+from tests.support.client import (
+    ADMIN_KEY,
+    INGEST_KEY,
+    SLA_ENGINE_APPLIED,
+    ago,
+    poll_value,
+    post,
+)
 from tests.support.processes import ServiceProcess, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -84,12 +91,12 @@ async def assert_never_delivered(
     db: asyncpg.Connection, ingest: str, service: str, ids: list[str]
 ) -> None:
     """Post a barrier event keyed like the refused ones; once the engine applied it, any
-    refused event that had been produced before it would be in its inbox too (reporting keeps
+    refused event that had been produced before it would be in its journals too (reporting keeps
     no monitoring event ids: it only learns the service's name from them)."""
     barrier = f"barrier-{tag()}"
     accepted = post(ingest, MONITORING, monitoring(service, id=barrier, check="barrier"))
     assert accepted.status_code == 202, accepted.text
-    for table in ("sla_engine.inbox",):
+    for table in (SLA_ENGINE_APPLIED,):
         await poll_value(db, f"SELECT count(*) FROM {table} WHERE event_id = $1", barrier, expect=1)
         leaked = await db.fetchval(
             f"SELECT array_agg(event_id) FROM {table} WHERE event_id = ANY($1::text[])", ids
@@ -363,7 +370,7 @@ async def test_accepted_answer_counts_duplicates(ingest: str, db: asyncpg.Connec
     assert tickets.json() == {"accepted": 1, "duplicates": 1, "ids": [c, c]}
 
     # reporting keeps the ids of ticket events only (a monitoring event just names a service)
-    for table, event_ids in (("sla_engine.inbox", (a, b, c)), ("reporting.inbox", (c,))):
+    for table, event_ids in ((SLA_ENGINE_APPLIED, (a, b, c)), ("reporting.inbox", (c,))):
         for event_id in event_ids:
             await poll_value(
                 db, f"SELECT count(*) FROM {table} WHERE event_id = $1", event_id, expect=1

@@ -26,7 +26,7 @@ import orjson
 import pytest
 
 from ingest.signatures import sign
-from tests.support.client import INGEST_KEY, ago, poll_value, post
+from tests.support.client import INGEST_KEY, SLA_ENGINE_APPLIED, ago, poll_value, post
 from tests.support.processes import ServiceProcess, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -173,7 +173,7 @@ async def test_kill_9_of_a_worker_mid_burst_loses_nothing_acknowledged(
     # monitoring ids, only the services they name: one service per event here)
     await poll_value(
         db,
-        "SELECT count(*) FROM sla_engine.inbox WHERE event_id = ANY($1::text[])",
+        f"SELECT count(*) FROM {SLA_ENGINE_APPLIED} WHERE event_id = ANY($1::text[])",
         acked,
         expect=len(acked),
         timeout=120,
@@ -222,7 +222,7 @@ async def test_a_retry_after_a_crash_and_restart_is_a_duplicate(
     for n in (1, 2, 3):
         await poll_value(
             db,
-            "SELECT count(*) FROM sla_engine.inbox WHERE event_id = $1",
+            f"SELECT count(*) FROM {SLA_ENGINE_APPLIED} WHERE event_id = $1",
             f"w-{tag}-{n}",
             expect=1,
         )
@@ -327,7 +327,7 @@ async def test_an_id_whose_claim_failed_is_not_a_duplicate_on_retry(
     # on Kafka twice (the refused attempt's record landed), applied once (reporting keeps no
     # monitoring ids: it has the service the event names)
     await poll_value(
-        db, "SELECT count(*) FROM sla_engine.inbox WHERE event_id = $1", f"w-{tag}-1", expect=1
+        db, f"SELECT count(*) FROM {SLA_ENGINE_APPLIED} WHERE event_id = $1", f"w-{tag}-1", expect=1
     )
     await poll_value(
         db, "SELECT count(*) FROM reporting.services WHERE service = $1", f"svc-{tag}-1", expect=1

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaProducer
 
 from pacta.events import SIGNALS_TOPIC, topic_name
 from pacta.settings import CommonSettings
-from tests.support.client import ago, poll_value, post
+from tests.support.client import SLA_ENGINE_APPLIED, ago, poll_value, post
 from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.e2e
@@ -57,7 +57,7 @@ async def test_events_reach_engine_and_reporting_once(
 
     # reporting keeps the ids of ticket events only (a monitoring event just names a service)
     for table, ids in (
-        ("sla_engine.inbox", (f"mon-{tag}", ticket_id)),
+        (SLA_ENGINE_APPLIED, (f"mon-{tag}", ticket_id)),
         ("reporting.inbox", (ticket_id,)),
     ):
         for event_id in ids:

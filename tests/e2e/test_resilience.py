@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaProducer
 
 from pacta.events import TICKETS_TOPIC, topic_name
 from pacta.settings import CommonSettings
-from tests.support.client import ago, poll_value, post
+from tests.support.client import SLA_ENGINE_APPLIED, ago, poll_value, post
 from tests.support.processes import ServiceProcess, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -80,7 +80,7 @@ async def test_kafka_down_gives_503_then_recovers(
     assert r.json()["ids"] == [f"evt-{tag}-1"]
     await poll_value(
         db,
-        "SELECT count(*) FROM sla_engine.inbox WHERE event_id = $1",
+        f"SELECT count(*) FROM {SLA_ENGINE_APPLIED} WHERE event_id = $1",
         f"evt-{tag}-1",
         expect=1,
         timeout=60,
@@ -130,13 +130,16 @@ async def test_a_poisonous_record_does_not_stop_its_partition(
         await producer.stop()
     await poll_value(
         db,
-        "SELECT count(*) FROM sla_engine.inbox WHERE event_id = $1",
+        f"SELECT count(*) FROM {SLA_ENGINE_APPLIED} WHERE event_id = $1",
         f"evt-{tag}-2",
         expect=1,
         timeout=60,
     )
     await poll_value(
-        db, "SELECT count(*) FROM sla_engine.inbox WHERE event_id = $1", f"evt-{tag}-1", expect=0
+        db,
+        f"SELECT count(*) FROM {SLA_ENGINE_APPLIED} WHERE event_id = $1",
+        f"evt-{tag}-1",
+        expect=0,
     )
     metrics = httpx.get(stack["sla_engine"].url + "/metrics", timeout=5).text
     assert "pacta_kafka_records_set_aside_total" in metrics

@@ -9,19 +9,11 @@ import uuid
 
 import sqlalchemy as sa
 from alembic import command
-from alembic.config import Config
 
 from alerting.app import MIGRATIONS
 from pacta.db import create_engine
 from pacta.settings import CommonSettings
-
-
-def _config(url: str, schema: str) -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.attributes["url"] = url
-    cfg.attributes["schema"] = schema
-    return cfg
+from tests.support.postgres import alembic_config
 
 
 async def _indexes(url: str, schema: str, table: str = "deliveries") -> set[str]:
@@ -70,7 +62,7 @@ async def _records(url: str, schema: str) -> dict[str, set[str]]:
 
 async def test_deliveries_indexes_go_up_down_and_up_again(settings: CommonSettings) -> None:
     url, schema = settings.database_url, f"alr_mig_{uuid.uuid4().hex[:6]}"
-    cfg = _config(url, schema)
+    cfg = alembic_config(MIGRATIONS, url, schema)
     lean = {
         "deliveries_pkey",
         "deliveries_idempotency_key_key",

@@ -10,12 +10,12 @@ import uuid
 import orjson
 import sqlalchemy as sa
 from alembic import command
-from alembic.config import Config
 
 from pacta.db import create_engine, migrate
 from pacta.settings import CommonSettings
 from reporting import publication, store
 from reporting.app import MIGRATIONS
+from tests.support.postgres import alembic_config
 from tests.support.reporting import clock_fact
 
 
@@ -34,11 +34,7 @@ def _facts(service: str) -> list[dict[str, object]]:
 
 
 async def _upgrade(url: str, schema: str, revision: str) -> None:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.attributes["url"] = url
-    cfg.attributes["schema"] = schema
-    await asyncio.to_thread(command.upgrade, cfg, revision)
+    await asyncio.to_thread(command.upgrade, alembic_config(MIGRATIONS, url, schema), revision)
 
 
 async def test_the_upgrade_fills_versions_from_the_clocks_kept(settings: CommonSettings) -> None:
@@ -134,9 +130,7 @@ async def test_reports_as_issued_move_to_a_row_per_service_and_back(
         assert one == {**body, "services": [body["services"][1]]}
         assert "services" not in head
 
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
-        cfg.attributes["url"], cfg.attributes["schema"] = url, schema
+        cfg = alembic_config(MIGRATIONS, url, schema)
         await asyncio.to_thread(command.downgrade, cfg, "0005")
         async with engine.connect() as conn:
             restored = await conn.scalar(sa.text(f"SELECT body FROM {schema}.publications"))

@@ -25,7 +25,10 @@ async def insert_then_fail(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         raw = await driver_connection(conn)
         assert raw.is_in_transaction()
-        await raw.execute("INSERT INTO sla_engine.inbox (event_id) VALUES ('gone')")
+        await raw.execute(
+            "INSERT INTO sla_engine.ticket_events (event_id, ticket_id, occurred_at, body) "
+            "VALUES ('gone', 't', now(), '{}')"
+        )
         raise RuntimeError("rolled back")
 
 
@@ -39,7 +42,7 @@ async def test_a_first_statement_on_the_driver_rolls_back_with_its_transaction()
                 # a connection without a transaction begun stays as it was
                 raw = await driver_connection(conn)
                 assert not raw.is_in_transaction()
-                left = await raw.fetchval("SELECT count(*) FROM sla_engine.inbox")
+                left = await raw.fetchval("SELECT count(*) FROM sla_engine.ticket_events")
             assert left == 0
         finally:
             await engine.dispose()

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
+import sqlalchemy as sa
 
 from pacta.db import create_engine, migrate
 from pacta.events import FACTS_TOPIC, MONITORING_TOPIC, MonitoringEvent, topic_name
@@ -25,6 +26,7 @@ from sla_engine.availability.tracker import OutageTracker
 from sla_engine.clocks.keeper import ClockKeeper
 from sla_engine.kafka.consumer import make_handler
 from sla_engine.kafka.outbox import written
+from sla_engine.kafka.tickets import decode_ticket
 from sla_engine.resources.registry import load_registry, put_resource
 from sla_engine.store import SCHEMA
 from sla_engine.store.journal import claim_and_journal
@@ -179,6 +181,44 @@ async def test_the_claim_reads_the_tails_check_tails_would() -> None:
         sid.startswith("svc-b/") and kind == "availability_breach"
         for sid, kind, _r in batch["signals"]
     )
+
+
+async def test_an_id_is_claimed_once_across_the_journals_and_the_old_inbox() -> None:
+    """The journals are the inbox: an id either of them holds, or the inbox of an engine before
+    migration 0008, is not claimed again, whichever kind of event brings it; a ticket and a
+    monitoring event of one batch sharing an id are both claimed (one claim of the id)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    m = monitoring(now)
+
+    def ticket(event_id: str) -> Any:
+        return decode_ticket(
+            orjson.dumps(
+                {
+                    "id": event_id,
+                    "ticket_id": f"T-{event_id}",
+                    "service": "svc-a",
+                    "action": "created",
+                    "occurred_at": now.isoformat(),
+                }
+            )
+        )
+
+    async with outage_path("claim") as path:
+        async with path.engine.begin() as conn:
+            await conn.execute(sa.text("INSERT INTO sla_engine.inbox (event_id) VALUES ('old')"))
+            first = await claim_and_journal(
+                conn,
+                tickets=[ticket("t1"), ticket("both"), ticket("old")],
+                monitoring=[m[0], m[1].model_copy(update={"id": "both"})],
+            )
+        assert first.ids == {"t1", "both", m[0].id}
+        async with path.engine.begin() as conn:
+            again = await claim_and_journal(
+                conn,
+                tickets=[ticket("t1"), ticket(m[0].id), ticket("t2")],
+                monitoring=[m[0], m[2].model_copy(update={"id": "t1"}), m[3]],
+            )
+        assert again.ids == {"t2", m[3].id}
 
 
 async def test_a_failed_batch_drops_the_held_connection() -> None:

@@ -12,6 +12,12 @@ import httpx
 
 INGEST_KEY = "test-ingest-key"
 ADMIN_KEY = "test-admin-key"
+# the events the sla-engine applied, one row each: its journals are its inbox (an id a ticket
+# event and a monitoring event shared would be there twice), to query as a table
+SLA_ENGINE_APPLIED = (
+    "(SELECT event_id FROM sla_engine.ticket_events "
+    "UNION ALL SELECT event_id FROM sla_engine.monitoring_events) AS applied"
+)
 
 
 def iso(dt: datetime) -> str:

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
+from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pacta.db import create_engine, migrate
@@ -24,6 +25,15 @@ from pacta.settings import CommonSettings
 
 ADMIN_DSN = os.environ.get("PACTA_TEST_ADMIN_DSN", "postgresql://pacta:pacta@127.0.0.1:5432/pacta")
 DROP_DEADLINE_SECONDS = 30.0
+
+
+def alembic_config(migrations: Path, url: str, schema: str) -> Config:
+    """Alembic's configuration of a service's migrations on `schema`, for `alembic.command`."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations))
+    cfg.attributes["url"] = url
+    cfg.attributes["schema"] = schema
+    return cfg
 
 
 def url_of(name: str) -> str:

@@ -35,26 +35,31 @@ class TicketBody(TypedDict, total=False):
 _CLAIM_AND_JOURNAL = (
     # the ticket events come as one JSON array of their journal bodies, whose fields the
     # columns take (one parameter: the driver encodes an array element by element, five per
-    # event). Data-modifying CTEs run on one snapshot: the journals take only the ids the
-    # inbox claim returned, so an event redelivered is neither claimed nor journaled twice
+    # event). The journals are the inbox: an event is claimed when its journal takes its id
+    # (each is keyed by event id and never pruned), unless the other journal or the inbox (ids
+    # an engine before migration 0008 claimed without a journal row) holds the id: one
+    # namespace across both kinds, as when the inbox took them all. Data-modifying CTEs run on
+    # one snapshot: a ticket and a monitoring event of one batch sharing an id are both
+    # claimed, as the inbox's one claim of the id had them
     "WITH t AS (SELECT b ->> 'id' AS i, b ->> 'ticket_id' AS t, "
     "CAST(b ->> 'occurred_at' AS timestamptz) AS a, b "
     "FROM jsonb_array_elements(CAST($1 AS jsonb)) AS b), "
-    "claimed AS (INSERT INTO sla_engine.inbox (event_id) "
-    "SELECT i FROM t UNION ALL SELECT unnest(CAST($2 AS text[])) "
-    "ON CONFLICT DO NOTHING RETURNING event_id), "
     "tickets AS (INSERT INTO sla_engine.ticket_events (event_id, ticket_id, occurred_at, body) "
-    "SELECT i, t, a, b FROM t "
-    "WHERE i IN (SELECT event_id FROM claimed) ON CONFLICT DO NOTHING), "
+    "SELECT i, t, a, b FROM t WHERE NOT EXISTS (SELECT FROM sla_engine.monitoring_events o "
+    "WHERE o.event_id = i) AND NOT EXISTS (SELECT FROM sla_engine.inbox o WHERE o.event_id = i) "
+    "ON CONFLICT DO NOTHING RETURNING event_id), "
     "monitoring AS (INSERT INTO sla_engine.monitoring_events "
     "(event_id, service, check_name, occurred_at, body) "
     "SELECT i, s, c, a, CAST(b AS jsonb) FROM unnest(CAST($2 AS text[]), "
     "CAST($3 AS text[]), CAST($4 AS text[]), CAST($5 AS timestamptz[]), "
     "CAST($6 AS text[])) AS r(i, s, c, a, b) "
-    "WHERE i IN (SELECT event_id FROM claimed) ON CONFLICT DO NOTHING) "
+    "WHERE NOT EXISTS (SELECT FROM sla_engine.ticket_events o WHERE o.event_id = i) "
+    "AND NOT EXISTS (SELECT FROM sla_engine.inbox o WHERE o.event_id = i) "
+    "ON CONFLICT DO NOTHING RETURNING event_id) "
     "SELECT event_id, NULL AS service, NULL AS check_name, NULL::timestamptz AS started_at, "
     "NULL::timestamptz AS ended_at, NULL AS severity, NULL::jsonb AS labels, "
-    "NULL::timestamptz AS seen FROM claimed UNION ALL "
+    "NULL::timestamptz AS seen FROM tickets UNION ALL "
+    "SELECT event_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM monitoring UNION ALL "
     # the checks' tails, read on the same snapshot: the journal as it was before this
     # statement, so without the events it journals (`check_tails`' `besides`)
     "SELECT NULL, q.service, q.check_name, d.started_at, d.ended_at, d.severity, d.labels, "
@@ -82,8 +87,8 @@ async def claim_and_journal(
     monitoring: list[MonitoringEvent],
     checks: Sequence[Check] = (),
 ) -> Claimed:
-    """Claim the events' ids in the inbox and journal those claimed for the first time, in one
-    statement (one round trip for both), which also reads the tails of `checks` as
+    """Journal the events whose ids no journal (nor the inbox of old) holds yet, claiming them,
+    in one statement (one round trip for both), which also reads the tails of `checks` as
     `check_tails` would with the batch's events as `besides`; returns the ids claimed now and
     those tails. Every event must have an id. A ticket event is journaled as its `journal`
     JSON has it."""
