@@ -268,9 +268,9 @@ async def _replay_shards(
     sizes: dict[TopicPartition, int],
 ) -> tuple[int, store_days.DayTotals]:
     """Replay every partition up to `until` into the fresh schema `schema`, `rebuild_replays`
-    replays at once (the first here, the others in forked processes), each over its share of the
-    partitions (`_shares`, by their `sizes` in records), in transactions of its own; returns the records replayed and the daily
-    aggregates' changes, all replays' together. One replay's Python thread was the bottleneck
+    replays at once (the first here, the others in forked processes), each over its share of
+    the partitions (`_shares`, by their `sizes` in records), in transactions of its own;
+    returns the records replayed and the daily aggregates' changes, all replays' together. One replay's Python thread was the bottleneck
     while PostgreSQL left much of its core idle.
 
     The replays never write the same row: each of a ticket's or clock's records comes from the

@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from pacta.events import TicketEvent
-from sla_engine.clocks.events import current_labels, log_of_bodies, log_of_records
+from sla_engine.clocks.events import log_of_bodies, log_of_records
 from sla_engine.kafka.tickets import ticket_record
 from sla_engine.store.journal import TicketBody
 
@@ -42,4 +42,3 @@ def test_the_log_of_a_batch_is_the_log_of_its_journaled_rows(first: int) -> None
     events.sort(key=lambda e: e.occurred_at)
     stored: list[TicketBody] = [orjson.loads(e.model_dump_json()) for e in events]
     assert log_of_records([ticket_record(e) for e in events]) == log_of_bodies(stored)
-    assert current_labels(stored) == log_of_bodies(stored).labels

@@ -68,11 +68,6 @@ def log_of_records(records: list[TicketRecord]) -> TicketLog:
     )
 
 
-def current_labels(bodies: list[TicketBody]) -> dict[str, str]:
-    """A ticket's current labels (`latest_labels`) from its journaled bodies."""
-    return log_of_bodies(bodies).labels if bodies else {}
-
-
 def latest_labels(events: Iterable[tuple[Mapping[str, str] | None, int]]) -> dict[str, str]:
     """A ticket's current labels from its events' (labels, instant): those of its latest event
     (in event time; at one instant, the later given) that carries any; an event without labels

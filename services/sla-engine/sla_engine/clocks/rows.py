@@ -327,8 +327,9 @@ def clock_fact(
     started = _iso(row.started_at_ms)
     stopped = None if stopped_at is None else _iso(stopped_at)
     # `stopped_at or as_of_ms`, as the field always had it
-    occurred = stopped if stopped is not None and stopped_at else None
-    if occurred is None:
+    if stopped is not None and stopped_at:
+        occurred = stopped
+    else:
         occurred = started if row.as_of_ms == row.started_at_ms else _iso(row.as_of_ms)
     # by position, in the field order (as `ClockRow.of_clock`); an instant already written
     # is not written again
