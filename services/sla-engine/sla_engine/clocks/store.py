@@ -54,28 +54,25 @@ def _save_clocks_sql() -> str:
     record = ", ".join(f"{c} {t}" for c, t in _CLOCK_TYPES.items())
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _CLOCK_COLUMNS[2:])
     return (
-        # the rows given, and each ticket's newest version among them
+        # the rows given; $2 and $3 the tickets written and each one's new version
         f"WITH r AS (SELECT * FROM json_to_recordset(CAST($1 AS json)) AS r({record})), "
-        "writing AS (SELECT ticket_id, max(version) AS v FROM r GROUP BY ticket_id), "
-        # the tickets' stored rows, locked (a concurrent writer waits for this commit), and
-        # each ticket's newest stored version
-        "held AS (SELECT ticket_id, max(version) AS v FROM (SELECT c.ticket_id, c.version "
-        "FROM sla_engine.clocks c WHERE c.ticket_id IN (SELECT ticket_id FROM writing) "
-        "ORDER BY c.ticket_id, c.metric FOR UPDATE) l GROUP BY ticket_id), "
-        "stale AS (SELECT ticket_id FROM writing JOIN held USING (ticket_id) "
-        "WHERE held.v <> writing.v - 1), "
+        # the tickets' stored rows, locked in key order (a concurrent writer waits for this
+        # commit): one index scan for the whole array of tickets
+        "held AS (SELECT c.ticket_id, c.version FROM sla_engine.clocks c "
+        "WHERE c.ticket_id = ANY($2::text[]) ORDER BY c.ticket_id, c.metric FOR UPDATE), "
+        "stale AS (SELECT h.ticket_id FROM held h "
+        "JOIN unnest($2::text[], $3::bigint[]) AS w(ticket_id, v) USING (ticket_id) "
+        "GROUP BY h.ticket_id, w.v HAVING max(h.version) <> w.v - 1), "
         # nothing is written if the fence failed for any of them
         f"up AS (INSERT INTO sla_engine.clocks ({cols}) SELECT {values} FROM r "
         "WHERE NOT EXISTS (SELECT 1 FROM stale) "
         f"ON CONFLICT (ticket_id, metric) DO UPDATE SET {updates} "
-        "WHERE sla_engine.clocks.version < EXCLUDED.version RETURNING 1) "
-        # the stale tickets; those new to the table, when a row was not written (another
-        # writer inserted it since: its version is not older)
+        "WHERE sla_engine.clocks.version < EXCLUDED.version RETURNING ticket_id) "
+        # the stale tickets; those of a row not written (another writer inserted it since the
+        # lock found none: its version is not older)
         "SELECT (SELECT array_agg(ticket_id ORDER BY ticket_id) FROM stale), "
         "CASE WHEN (SELECT count(*) FROM up) <> (SELECT count(*) FROM r) "
-        "THEN coalesce((SELECT array_agg(ticket_id ORDER BY ticket_id) FROM writing "
-        "WHERE ticket_id NOT IN (SELECT ticket_id FROM held)), "
-        "ARRAY(SELECT ticket_id FROM writing ORDER BY ticket_id)) END"
+        "THEN ARRAY(SELECT ticket_id FROM r EXCEPT SELECT ticket_id FROM up ORDER BY 1) END"
     )
 
 
@@ -105,11 +102,18 @@ async def save_clocks(conn: AsyncConnection, *, rows: list[ClockRow]) -> None:
     if not rows:
         return
     latest = {(r.ticket_id, r.metric): r for r in rows}
+    versions: dict[str, int] = {}
+    for row in latest.values():
+        if row.version > versions.get(row.ticket_id, 0):
+            versions[row.ticket_id] = row.version
     # on the driver: every consumed batch runs it, SQLAlchemy's execute costs more than a small
     # batch's statement itself
     raw = await driver_connection(conn)
     stale, unwritten = await raw.fetchrow(
-        _SAVE_CLOCKS, orjson.dumps(list(latest.values())).decode()
+        _SAVE_CLOCKS,
+        orjson.dumps(list(latest.values())).decode(),
+        list(versions),
+        list(versions.values()),
     )
     if stale:
         raise ClockFenceError(list(stale))
