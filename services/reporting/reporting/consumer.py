@@ -27,7 +27,6 @@ from pacta.events import (
     SIGNALS_TOPIC,
     TICKETS_TOPIC,
     CalendarRecord,
-    MonitoringEvent,
     PolicyRecord,
     Signal,
 )
@@ -36,7 +35,7 @@ from pacta.logs import get_logger
 from reporting import store, store_days, store_resources
 from reporting.domain.ticket_life import TicketEventView
 from reporting.metrics import RECORDS_APPLIED
-from reporting.records import decode_ticket
+from reporting.records import decode_ticket, monitoring_service
 
 log = get_logger(__name__)
 _FACT_KINDS = ("clock", "availability")
@@ -120,8 +119,7 @@ def decode_records(records: list[Record]) -> Decoded:
                 # A monitoring event only names its service (downtime comes from the engine's
                 # facts), and naming a known service again changes nothing: no inbox claim, so
                 # a redelivered one is harmless and costs no inbox row.
-                event = MonitoringEvent.model_validate_json(r.value or b"")
-                services.add(event.service)
+                services.add(monitoring_service(r.value or b""))
                 applied[r.topic] += 1
                 continue
             if suffix == CALENDARS_TOPIC:

@@ -1,26 +1,31 @@
-"""Ticket events decoded lean: the JSON of an event as ingest writes it read straight into the
-view the read model folds, without building the `TicketEvent` model; anything else (an unusual
-field, a name or timestamp of another form, a missing id) goes through the model, which decides.
+"""Ticket and monitoring events decoded lean: the JSON of an event as ingest writes it read
+straight into what the read model takes of it (a ticket's view, a monitoring event's service),
+without building the `TicketEvent` or `MonitoringEvent` model; anything else (an unusual field,
+a name or timestamp of another form, a missing id) goes through the model, which decides.
 
-The lean path accepts only what the model accepts and yields what `ticket_view` of the model
-yields, so a record's fate and its effect on the read model do not depend on the path it took.
+The lean path accepts only what the model accepts and yields what the model's path yields, so
+a record's fate and its effect on the read model do not depend on the path it took.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Required
+from typing import Annotated, Literal, Required
 
 from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict  # pydantic validates only this one on Python 3.11
 
 from pacta.durations import datetime_to_ms
 from pacta.events import (
+    LABEL_VALUE_MAX,
+    LABELS_MAX,
     NAME_MAX,
     SHORT_MAX,
     STATUS_MAX,
     TEXT_MAX,
     ChangeOutcome,
+    MonitoringEvent,
     Priority,
+    Severity,
     TicketAction,
     TicketEvent,
     TicketType,
@@ -66,6 +71,15 @@ _Instant = Annotated[
         pattern=r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-5][0-9]:[0-5][0-9](?:\.[0-9]{3})?Z$"
     ),
 ]
+# as the ingest writes them (pydantic's serializer: microseconds when there are any)
+_EventInstant = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-5][0-9]:[0-5][0-9]"
+        r"(?:\.[0-9]{3}|\.[0-9]{6})?Z$"
+    ),
+]
+_LabelValue = Annotated[str, StringConstraints(max_length=LABEL_VALUE_MAX, pattern=r"^[^\x00]*$")]
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -114,3 +128,44 @@ def _lean(raw: bytes) -> TicketEventView | None:
         e.get("priority"),
         e.get("outcome"),
     )
+
+
+def monitoring_service(raw: bytes) -> str:
+    """The service a monitoring event record names (all the read model takes of it); raises
+    what `MonitoringEvent.model_validate_json` raises for a record it refuses."""
+    service = _lean_service(raw)
+    return MonitoringEvent.model_validate_json(raw).service if service is None else service
+
+
+def _lean_service(raw: bytes) -> str | None:
+    """The service, or None where only the model can tell."""
+    try:
+        e = _PLAIN_MONITORING.validate_json(raw)
+    except ValidationError:
+        return None
+    occurred, received = e["occurred_at"], e.get("received_at")
+    if hour_start_ms(occurred[:14]) is None or (
+        received is not None and hour_start_ms(received[:14]) is None
+    ):
+        return None  # no such day or hour: the model says what is wrong
+    return e["service"]
+
+
+@with_config(ConfigDict(extra="forbid"))
+class _PlainMonitoringEvent(TypedDict, total=False):
+    """The plain shape of `MonitoringEvent`, each field in a form the model takes unchanged
+    (as `_PlainTicketEvent`)."""
+
+    id: _Name | None
+    occurred_at: Required[_EventInstant]
+    source: _Name | None
+    summary: _Text | None
+    labels: Annotated[dict[_Name, _LabelValue], Field(max_length=LABELS_MAX)] | None
+    received_at: _EventInstant | None
+    service: Required[_Name]
+    check: Required[_Name]
+    status: Required[Literal["firing", "resolved"]]
+    severity: Severity
+
+
+_PLAIN_MONITORING: TypeAdapter[_PlainMonitoringEvent] = TypeAdapter(_PlainMonitoringEvent)

@@ -22,7 +22,9 @@ from reporting.subscriptions import ATTACH, with_attachment
 
 log = get_logger(__name__)
 BATCH = 20
-IDLE_S = 0.5
+IDLE_S = 5.0
+"""How often the outbox is looked at with nothing announced: an issue in this process wakes
+the relay at once (`outbox_wake`), so this only paces retries after a failed send."""
 
 
 async def attached(ctx: Reporting, body: dict[str, Any]) -> dict[str, Any]:

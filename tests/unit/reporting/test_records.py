@@ -1,9 +1,11 @@
-"""The lean decoding of ticket events and instants: whatever path a record takes, it is
-refused or taken exactly as the `TicketEvent` model and the strict timestamp parser do."""
+"""The lean decoding of ticket and monitoring events and instants: whatever path a record
+takes, it is refused or taken exactly as the `TicketEvent` and `MonitoringEvent` models and the
+strict timestamp parser do."""
 
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -12,9 +14,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pacta.durations import format_timestamp_ms, parse_timestamp_ms
-from pacta.events import TicketEvent
+from pacta.events import MonitoringEvent, TicketEvent
 from reporting.domain.instants import instant_ms
-from reporting.records import _lean, decode_ticket, ticket_view
+from reporting.records import (
+    _lean,
+    _lean_service,
+    decode_ticket,
+    monitoring_service,
+    ticket_view,
+)
 
 BASE = {
     "id": "T1-0",
@@ -116,3 +124,78 @@ def test_instants_read_as_the_strict_parser_reads_them() -> None:
         except ValueError as exc:
             got = str(exc)
         assert got == expected, text
+
+
+MONITORING = {
+    "id": "m-0",
+    "occurred_at": "2026-01-03T04:05:06.123000Z",
+    "source": "api",
+    "summary": "disk full",
+    "labels": {"region": "eu"},
+    "received_at": "2026-01-03T04:05:07.000001Z",
+    "service": "svc-001",
+    "check": "disk",
+    "status": "firing",
+    "severity": "major",
+}
+MONITORING_VALUES: list[Any] = [
+    *VALUES, "2026-01-03T04:05:06.123456Z", "2026-01-03T04:05:06.1234567Z", "firing",
+    "critical", "info", "bogus", {"a": "x" * 1025}, {"a": "b\x00"}, {" a": "b"},
+    {f"k{i}": "v" for i in range(65)}, {"a": 1},
+]  # fmt: skip
+MONITORING_FIELDS = [*MonitoringEvent.model_fields, "extra"]
+
+
+def _monitoring_model(raw: bytes) -> object:
+    try:
+        return MonitoringEvent.model_validate_json(raw).service
+    except ValueError:
+        return "refused"
+
+
+def test_a_monitoring_event_takes_the_lean_path_only_as_the_model_takes_it() -> None:
+    rng = random.Random(5)
+    events = [
+        {k: v for k, v in {**MONITORING, name: value}.items() if v != "absent"}
+        for name in MONITORING_FIELDS
+        for value in [*MONITORING_VALUES, "absent"]
+    ]
+    for _ in range(3000):
+        event = dict(MONITORING)
+        for name in rng.sample(MONITORING_FIELDS, rng.randrange(1, 4)):
+            event[name] = rng.choice([*MONITORING_VALUES, "absent"])
+        events.append({k: v for k, v in event.items() if v != "absent"})
+    taken = 0
+    for event in events:
+        raw = orjson.dumps(event)
+        lean, model = _lean_service(raw), _monitoring_model(raw)
+        if lean is not None:
+            taken += 1
+            assert lean == model, event
+        try:
+            got: object = monitoring_service(raw)
+        except ValueError:
+            got = "refused"
+        assert got == model, event
+    assert taken > 500
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(MONITORING_FIELDS), st.one_of(_VALUES, st.just("absent")), max_size=5
+    )
+)
+def test_any_monitoring_event_takes_the_lean_path_only_as_the_model_takes_it(
+    changes: dict[str, Any],
+) -> None:
+    raw = orjson.dumps({k: v for k, v in {**MONITORING, **changes}.items() if v != "absent"})
+    lean = _lean_service(raw)
+    assert lean is None or lean == _monitoring_model(raw)
+
+
+def test_the_ingests_own_records_take_the_lean_path() -> None:
+    event = MonitoringEvent.model_validate_json(orjson.dumps({**MONITORING, "received_at": None}))
+    event.__dict__["received_at"] = datetime.now(UTC)  # as the ingest sets it
+    raw = type(event).__pydantic_serializer__.to_json(event)
+    assert _lean_service(raw) == "svc-001"
