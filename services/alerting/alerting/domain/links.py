@@ -6,10 +6,12 @@ from __future__ import annotations
 import base64
 import hmac
 
+from alerting.domain import hmacs
+
 
 def _mac(secret: bytes, alert_id: str, expires_ms: int) -> str:
-    # the one-shot digest: a link per alert of every notification
-    digest = hmac.digest(secret, f"ack\x00{alert_id}\x00{expires_ms}".encode(), "sha256")
+    # a link per alert of every notification: the key set up once
+    digest = hmacs.sha256(secret, f"ack\x00{alert_id}\x00{expires_ms}".encode())
     return base64.urlsafe_b64encode(digest[:20]).decode().rstrip("=")
 
 

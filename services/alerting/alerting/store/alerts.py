@@ -13,23 +13,24 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerting.domain.alerts import Alert, signal_body
-from alerting.store.sql import jsonb, ms, recordset, ts
+from alerting.store.sql import driver, jsonb, ms, recordset, ts
 from pacta.durations import datetime_to_ms, ms_to_datetime
 from pacta.events import Signal
 
 
-def alert_of(row: Row[Any]) -> Alert:
-    """The one builder of an `Alert` from a row of `alerting.alerts`."""
+def alert_of(row: Mapping[Any, Any]) -> Alert:
+    """The one builder of an `Alert` from a row of `alerting.alerts` (a driver's record, or a
+    SQLAlchemy row's `_mapping`)."""
     return Alert(
-        id=row.id,
-        key=row.key,
-        state=row.state,
-        signal=Signal.model_validate(row.signal),
-        labels=row.labels,
-        fired_at_ms=datetime_to_ms(row.fired_at),
-        resolved_at_ms=ms(row.resolved_at),
-        acked_at_ms=ms(row.acked_at),
-        acked_by=row.acked_by,
+        id=row["id"],
+        key=row["key"],
+        state=row["state"],
+        signal=Signal.model_validate(row["signal"]),
+        labels=row["labels"],
+        fired_at_ms=datetime_to_ms(row["fired_at"]),
+        resolved_at_ms=ms(row["resolved_at"]),
+        acked_at_ms=ms(row["acked_at"]),
+        acked_by=row["acked_by"],
     )
 
 
@@ -43,7 +44,7 @@ class AlertRecord:
 
     @classmethod
     def of(cls, row: Row[Any]) -> AlertRecord:
-        return cls(alert_of(row), tuple(row.receivers), tuple(row.signals))
+        return cls(alert_of(row._mapping), tuple(row.receivers), tuple(row.signals))
 
 
 class HistoryEntry(NamedTuple):
@@ -67,7 +68,7 @@ class HistoryRow:
 async def get(conn: AsyncConnection, *, alert_id: str, lock: bool = False) -> Alert | None:
     sql = "SELECT * FROM alerting.alerts WHERE id = :id" + (" FOR UPDATE" if lock else "")
     row = (await conn.execute(sa.text(sql), {"id": alert_id})).first()
-    return alert_of(row) if row else None
+    return alert_of(row._mapping) if row else None
 
 
 async def get_record(conn: AsyncConnection, *, alert_id: str) -> AlertRecord | None:
@@ -79,17 +80,15 @@ async def get_record(conn: AsyncConnection, *, alert_id: str) -> AlertRecord | N
 
 async def open_by_key(conn: AsyncConnection, *, keys: Sequence[str]) -> dict[str, Alert]:
     """The open alert of each key, locked for this transaction."""
-    rows = await conn.execute(
-        sa.text(
-            "SELECT * FROM alerting.alerts WHERE key = ANY(:k) AND state <> 'resolved' "
-            "ORDER BY key FOR UPDATE"
-        ),
-        {"k": list(keys)},
+    rows = await (await driver(conn)).fetch(
+        "SELECT * FROM alerting.alerts WHERE key = ANY($1::text[]) AND state <> 'resolved' "
+        "ORDER BY key FOR UPDATE",
+        list(keys),
     )
-    return {r.key: alert_of(r) for r in rows}
+    return {r["key"]: alert_of(r) for r in rows}
 
 
-_SAVE = sa.text(
+_SAVE = (
     "INSERT INTO alerting.alerts AS t (id, key, state, service, labels, signal, signals, "
     "receivers, fired_at, resolved_at, acked_at, acked_by, updated_at) SELECT id, key, state, "
     "service, labels, signal, sids, r, fired_at, resolved_at, acked_at, acked_by, now() FROM "
@@ -137,10 +136,10 @@ async def save(
         }
         for a, sids in alerts
     ]
-    await conn.execute(_SAVE, {"rows": jsonb(rows)})
+    await (await driver(conn)).execute(_SAVE, jsonb(rows))
 
 
-_HISTORY = sa.text(
+_HISTORY = (
     "INSERT INTO alerting.alert_history (alert_id, at, event, detail) SELECT a, at, e, d FROM "
     + recordset("a text, at timestamptz, e text, d jsonb")
     + " ORDER BY ord"
@@ -153,10 +152,10 @@ async def add_history(conn: AsyncConnection, *, entries: Sequence[HistoryEntry])
             {"a": e.alert_id, "at": ms_to_datetime(e.at_ms), "e": e.event, "d": e.detail}
             for e in entries
         ]
-        await conn.execute(_HISTORY, {"rows": jsonb(rows)})
+        await (await driver(conn)).execute(_HISTORY, jsonb(rows))
 
 
-_RECEIVERS = sa.text(
+_RECEIVERS = (
     "UPDATE alerting.alerts a SET receivers = a.receivers || ARRAY(SELECT n FROM "
     "unnest(x.r) WITH ORDINALITY AS u(n, o) WHERE NOT (n = ANY(a.receivers)) ORDER BY o) FROM "
     + recordset("id text, r text[]")
@@ -187,7 +186,7 @@ async def add_receivers(
     wanted = reached if reached is not None else reached_by(pairs)
     if wanted:
         rows = [{"id": i, "r": list(names)} for i, names in sorted(wanted.items())]
-        await conn.execute(_RECEIVERS, {"rows": jsonb(rows)})
+        await (await driver(conn)).execute(_RECEIVERS, jsonb(rows))
 
 
 async def receivers_of(conn: AsyncConnection, *, alert_id: str) -> list[str]:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alerting.store.sql import build, jsonb, recordset
+from alerting.store.sql import build, driver, jsonb, recordset
 
 LEASE_MS = 120_000  # a row leased to a worker: longer than any send, short enough to resume
 State = Literal["pending", "sending", "delivered", "failed"]
@@ -105,7 +105,7 @@ _ENQUEUE_MANY = (
     "alert_ids, alerts, state, next_attempt_at, detected_at, created_at, lease_until, "
     "attempts) SELECT key, receiver, group_key, status, ids, alerts, CASE WHEN lease "
     "THEN 'sending' ELSE 'pending' END, now, detected_at, now, CASE WHEN lease THEN "
-    "CAST(:lease AS timestamptz) END, CASE WHEN lease THEN 1 ELSE 0 END FROM "
+    "CAST($2 AS timestamptz) END, CASE WHEN lease THEN 1 ELSE 0 END FROM "
     + recordset(
         "key text, receiver text, group_key text, status text, ids text[], "
         "alerts jsonb, now timestamptz, detected_at timestamptz, lease boolean"
@@ -136,23 +136,24 @@ async def enqueue_many(
         }
         for d in deliveries
     ]
-    result = await conn.execute(
-        sa.text(_ENQUEUE_MANY + ("RETURNING id, idempotency_key, state" if leased else "")),
-        {"rows": jsonb(rows), "lease": lease_until},
-    )
+    raw = await driver(conn)
     if not leased:
+        await raw.execute(_ENQUEUE_MANY, jsonb(rows), lease_until)
         return []
+    result = await raw.fetch(
+        _ENQUEUE_MANY + "RETURNING id, idempotency_key, state", jsonb(rows), lease_until
+    )
     # the rows written leased, built from what was written (not read back: the alerts' jsonb
     # would be decoded again); a key queued before is not among them (nothing was written)
     by_key = {d.idempotency_key: d for d in deliveries}
     out = []
-    for r in result:
-        if r.state != "sending":
+    for delivery_id, key, state in result:
+        if state != "sending":
             continue
-        d = by_key[r.idempotency_key]
+        d = by_key[key]
         out.append(
             DeliveryRow(
-                id=r.id,
+                id=delivery_id,
                 idempotency_key=d.idempotency_key,
                 receiver=d.receiver,
                 group_key=d.group_key,
@@ -221,7 +222,7 @@ _NEXT_STATE: dict[Outcome, State] = {
 }
 
 
-_RECORD_ATTEMPTS = sa.text(
+_RECORD_ATTEMPTS = (
     "WITH r AS (SELECT * FROM "
     + recordset(
         "id bigint, attempt integer, started_at timestamptz, finished_at timestamptz, "
@@ -256,7 +257,7 @@ async def record_attempts(conn: AsyncConnection, *, attempts: Sequence[Attempt])
         }
         for a in attempts
     ]
-    await conn.execute(_RECORD_ATTEMPTS, {"rows": jsonb(rows)})
+    await (await driver(conn)).execute(_RECORD_ATTEMPTS, jsonb(rows))
 
 
 async def replay(conn: AsyncConnection, *, delivery_id: int, now: datetime) -> str | None:

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerting.store.groups import RouteOptions
-from alerting.store.sql import build, jsonb, recordset
+from alerting.store.sql import build, driver, jsonb, recordset
 from pacta.durations import datetime_to_ms, ms_to_datetime
 
 
@@ -55,7 +55,7 @@ class Arming(NamedTuple):
     first_at_ms: int
 
 
-_ARM = sa.text(
+_ARM = (
     "INSERT INTO alerting.escalations (alert_id, route, policy, cycle, step, next_at, options) "
     "SELECT a, r, p, 0, 0, at, o FROM "
     + recordset("a text, r text, p text, at timestamptz, o jsonb")
@@ -77,7 +77,7 @@ async def arm(conn: AsyncConnection, *, armings: Sequence[Arming]) -> None:
             }
             for e in armings
         ]
-        await conn.execute(_ARM, {"rows": jsonb(rows)})
+        await (await driver(conn)).execute(_ARM, jsonb(rows))
 
 
 async def due(conn: AsyncConnection, *, now_ms: int, limit: int) -> list[EscalationRow]:

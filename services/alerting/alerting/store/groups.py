@@ -10,13 +10,12 @@ from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerting.domain import grouping, routing
 from alerting.domain.alerts import Alert
 from alerting.store.alerts import alert_of
-from alerting.store.sql import jsonb, ms, recordset, ts
+from alerting.store.sql import driver, jsonb, ms, recordset, ts
 from pacta.durations import datetime_to_ms, ms_to_datetime
 
 
@@ -96,19 +95,21 @@ class GroupRow:
     state: grouping.GroupState
 
     @classmethod
-    def of(cls, row: Row[Any]) -> GroupRow:
+    def of(cls, row: Mapping[str, Any]) -> GroupRow:
+        """A group from a driver's record of `alerting.groups`."""
+        created_at = row["created_at"]
         return cls(
-            key=row.key,
-            receiver=row.receiver,
-            created_at=row.created_at,
-            options=RouteOptions.of_json(row.options),
+            key=row["key"],
+            receiver=row["receiver"],
+            created_at=created_at,
+            options=RouteOptions.of_json(row["options"]),
             state=grouping.GroupState(
-                created_at_ms=datetime_to_ms(row.created_at),
-                next_flush_at_ms=datetime_to_ms(row.next_flush_at),
-                first_flush_at_ms=ms(row.first_flush_at),
-                last_sent_at_ms=ms(row.last_sent_at),
-                notified=frozenset(row.notified),
-                seq=row.seq,
+                created_at_ms=datetime_to_ms(created_at),
+                next_flush_at_ms=datetime_to_ms(row["next_flush_at"]),
+                first_flush_at_ms=ms(row["first_flush_at"]),
+                last_sent_at_ms=ms(row["last_sent_at"]),
+                notified=frozenset(row["notified"]),
+                seq=row["seq"],
             ),
         )
 
@@ -138,13 +139,13 @@ class NewGroup:
 
 async def memberships(conn: AsyncConnection, *, alert_ids: Sequence[str]) -> dict[str, set[str]]:
     """The keys of the groups each alert is in."""
-    rows = await conn.execute(
-        sa.text("SELECT alert_id, group_key FROM alerting.group_alerts WHERE alert_id = ANY(:a)"),
-        {"a": list(alert_ids)},
+    rows = await (await driver(conn)).fetch(
+        "SELECT alert_id, group_key FROM alerting.group_alerts WHERE alert_id = ANY($1::text[])",
+        list(alert_ids),
     )
     out: dict[str, set[str]] = {}
-    for r in rows:
-        out.setdefault(r.alert_id, set()).add(r.group_key)
+    for alert_id, group_key in rows:
+        out.setdefault(alert_id, set()).add(group_key)
     return out
 
 
@@ -159,16 +160,15 @@ async def keys_of(conn: AsyncConnection, *, alert_id: str) -> list[str]:
 async def leave(conn: AsyncConnection, *, pairs: Sequence[tuple[str, str]]) -> None:
     """(group key, alert id) pairs: the alert leaves the group."""
     if pairs:
-        await conn.execute(
-            sa.text(
-                "DELETE FROM alerting.group_alerts WHERE (group_key, alert_id) IN "
-                "(SELECT * FROM unnest(CAST(:g AS text[]), CAST(:a AS text[])))"
-            ),
-            {"g": [g for g, _ in pairs], "a": [a for _, a in pairs]},
+        await (await driver(conn)).execute(
+            "DELETE FROM alerting.group_alerts WHERE (group_key, alert_id) IN "
+            "(SELECT * FROM unnest($1::text[], $2::text[]))",
+            [g for g, _ in pairs],
+            [a for _, a in pairs],
         )
 
 
-_CREATE = sa.text(
+_CREATE = (
     "INSERT INTO alerting.groups (key, route, receiver, labels, created_at, next_flush_at, "
     "options, first_flush_at, last_sent_at, notified, seq) SELECT key, route, receiver, labels, "
     "now, next, options, first, sent, notified, seq FROM "
@@ -180,7 +180,7 @@ _CREATE = sa.text(
 )
 
 
-_JOIN = sa.text(
+_JOIN = (
     "INSERT INTO alerting.group_alerts (group_key, alert_id) SELECT k, a FROM "
     + recordset("k text, a text")
     + " ORDER BY ord ON CONFLICT DO NOTHING"
@@ -224,7 +224,7 @@ async def create(
                 "seq": s.seq,
             }
         )
-    formed = {r.key for r in await conn.execute(_CREATE, {"rows": jsonb(rows)})}
+    formed = {r[0] for r in await (await driver(conn)).fetch(_CREATE, jsonb(rows))}
     if len(formed) < len(rows):
         raise GroupFormedElsewhere(sorted({g.key for g in groups} - formed)[:5])
 
@@ -232,14 +232,14 @@ async def create(
 async def join(conn: AsyncConnection, *, pairs: Sequence[tuple[str, str]]) -> None:
     """(group key, alert id) pairs: the alert is in the group."""
     if pairs:
-        await conn.execute(_JOIN, {"rows": jsonb([{"k": k, "a": a} for k, a in pairs])})
+        await (await driver(conn)).execute(_JOIN, jsonb([{"k": k, "a": a} for k, a in pairs]))
 
 
 async def lock(conn: AsyncConnection, *, keys: Sequence[str]) -> list[GroupRow]:
     """These groups, locked for this transaction (in key order: a stable lock order)."""
-    rows = await conn.execute(
-        sa.text("SELECT * FROM alerting.groups WHERE key = ANY(:k) ORDER BY key FOR UPDATE"),
-        {"k": list(keys)},
+    rows = await (await driver(conn)).fetch(
+        "SELECT * FROM alerting.groups WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE",
+        list(keys),
     )
     return [GroupRow.of(r) for r in rows]
 
@@ -249,13 +249,12 @@ async def due(
 ) -> list[GroupRow]:
     """Groups due at `now_ms` (only `keys` if given), locked; those another transaction holds
     are skipped."""
-    where = "next_flush_at <= :now" + (" AND key = ANY(:keys)" if keys is not None else "")
-    rows = await conn.execute(
-        sa.text(
-            f"SELECT * FROM alerting.groups WHERE {where} ORDER BY next_flush_at "
-            "LIMIT :n FOR UPDATE SKIP LOCKED"
-        ),
-        {"now": ms_to_datetime(now_ms), "keys": list(keys or []), "n": limit},
+    where = "next_flush_at <= $1" + (" AND key = ANY($3::text[])" if keys is not None else "")
+    args: list[Any] = [ms_to_datetime(now_ms), limit] + ([list(keys)] if keys is not None else [])
+    rows = await (await driver(conn)).fetch(
+        f"SELECT * FROM alerting.groups WHERE {where} ORDER BY next_flush_at "
+        "LIMIT $2 FOR UPDATE SKIP LOCKED",
+        *args,
     )
     return [GroupRow.of(r) for r in rows]
 
@@ -267,26 +266,21 @@ async def members(
     changed them (written or not yet): those are not read back (nor their signals parsed
     again), only the others."""
     known = known or {}
-    rows = (
-        await conn.execute(
-            sa.text(
-                "SELECT group_key, alert_id FROM alerting.group_alerts WHERE group_key = ANY(:k)"
-            ),
-            {"k": list(keys)},
-        )
-    ).all()
-    wanted = sorted({r.alert_id for r in rows if r.alert_id not in known})
+    raw = await driver(conn)
+    rows = await raw.fetch(
+        "SELECT group_key, alert_id FROM alerting.group_alerts WHERE group_key = ANY($1::text[])",
+        list(keys),
+    )
+    wanted = sorted({alert_id for _, alert_id in rows if alert_id not in known})
     read: dict[str, Alert] = {}
     if wanted:
-        found = await conn.execute(
-            sa.text("SELECT * FROM alerting.alerts WHERE id = ANY(:i)"), {"i": wanted}
-        )
-        read = {r.id: alert_of(r) for r in found}
+        found = await raw.fetch("SELECT * FROM alerting.alerts WHERE id = ANY($1::text[])", wanted)
+        read = {r["id"]: alert_of(r) for r in found}
     out: dict[str, list[Alert]] = {}
-    for r in rows:
-        alert = known.get(r.alert_id) or read.get(r.alert_id)
+    for group_key, alert_id in rows:
+        alert = known.get(alert_id) or read.get(alert_id)
         if alert is not None:
-            out.setdefault(r.group_key, []).append(alert)
+            out.setdefault(group_key, []).append(alert)
     for alerts in out.values():
         alerts.sort(key=lambda a: (a.fired_at_ms, a.id))
     return out
@@ -295,17 +289,15 @@ async def members(
 async def move_next_flush(conn: AsyncConnection, *, moves: Sequence[tuple[str, int]]) -> None:
     """(group key, instant) pairs: the group's next flush is then."""
     if moves:
-        await conn.execute(
-            sa.text(
-                "UPDATE alerting.groups g SET next_flush_at = x.n FROM "
-                + recordset("k text, n timestamptz")
-                + " WHERE g.key = x.k"
-            ),
-            {"rows": jsonb([{"n": ms_to_datetime(at), "k": k} for k, at in moves])},
+        await (await driver(conn)).execute(
+            "UPDATE alerting.groups g SET next_flush_at = x.n FROM "
+            + recordset("k text, n timestamptz")
+            + " WHERE g.key = x.k",
+            jsonb([{"n": ms_to_datetime(at), "k": k} for k, at in moves]),
         )
 
 
-_SAVE_STATES = sa.text(
+_SAVE_STATES = (
     "UPDATE alerting.groups g SET next_flush_at = x.next, first_flush_at = x.first, "
     "last_sent_at = x.sent, notified = x.notified, seq = x.seq FROM "
     + recordset(
@@ -332,18 +324,16 @@ async def save_states(
             }
             for key, s in states
         ]
-        await conn.execute(_SAVE_STATES, {"rows": jsonb(rows)})
+        await (await driver(conn)).execute(_SAVE_STATES, jsonb(rows))
 
 
 async def end(conn: AsyncConnection, *, keys: Sequence[str]) -> None:
     """These groups are empty: they and their memberships go."""
     if keys:
-        await conn.execute(
-            sa.text("DELETE FROM alerting.groups WHERE key = ANY(:k)"), {"k": list(keys)}
-        )
-        await conn.execute(
-            sa.text("DELETE FROM alerting.group_alerts WHERE group_key = ANY(:k)"),
-            {"k": list(keys)},
+        raw = await driver(conn)
+        await raw.execute("DELETE FROM alerting.groups WHERE key = ANY($1::text[])", list(keys))
+        await raw.execute(
+            "DELETE FROM alerting.group_alerts WHERE group_key = ANY($1::text[])", list(keys)
         )
 
 

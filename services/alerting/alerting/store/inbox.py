@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerting.domain.alerts import signal_body
-from alerting.store.sql import jsonb, recordset
+from alerting.store.sql import driver, jsonb, recordset
 from pacta.events import Signal
 
 # the received signals are the inbox: one statement records them and says which are new (the
 # `inbox` table of migration 0001 held the same ids, written in the same transaction; it is
 # no longer written, and every id it holds is here too)
-_CLAIM = sa.text(
+_CLAIM = (
     "WITH claimed AS (INSERT INTO alerting.signals (signal_id, kind, service, occurred_at, "
     "body) SELECT id, kind, service, occurred_at, body FROM "
     + recordset("id text, kind text, service text, occurred_at timestamptz, body jsonb")
@@ -39,5 +38,5 @@ async def claim(conn: AsyncConnection, *, signals: Sequence[Signal]) -> set[str]
         }
         for s in signals
     ]
-    claimed = await conn.scalar(_CLAIM, {"rows": jsonb(rows)})
+    claimed = await (await driver(conn)).fetchval(_CLAIM, jsonb(rows))
     return set(claimed or ())
