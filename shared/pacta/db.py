@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -100,6 +101,20 @@ async def database_reachable(engine: AsyncEngine, timeout: float = 2.0) -> bool:
         return True
     except Exception:
         return False
+
+
+async def driver_connection(conn: AsyncConnection) -> Any:
+    """The asyncpg connection under `conn`, for the statements a consumed batch runs
+    (SQLAlchemy's statement and result machinery cost more than their execution there);
+    nothing may run on `conn` while a statement runs on it. Inside `conn`'s transaction when it
+    has begun one: SQLAlchemy's asyncpg dialect sends BEGIN only before the first statement it
+    runs itself, so a first statement run on the driver would otherwise commit on its own (an
+    outbox relay's delete before Kafka acknowledged the records)."""
+    raw = await conn.get_raw_connection()
+    adapted: Any = raw.dbapi_connection
+    if conn.in_transaction() and getattr(adapted, "_transaction", None) is None:
+        await adapted._start_transaction()
+    return raw.driver_connection
 
 
 async def claim_events(conn: AsyncConnection, schema: str, event_ids: list[str]) -> set[str]:

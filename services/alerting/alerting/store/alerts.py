@@ -13,7 +13,8 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerting.domain.alerts import Alert, signal_body
-from alerting.store.sql import driver, jsonb, ms, recordset, ts
+from alerting.store.sql import jsonb, ms, recordset, ts
+from pacta.db import driver_connection
 from pacta.durations import datetime_to_ms, ms_to_datetime
 from pacta.events import Signal
 
@@ -80,7 +81,7 @@ async def get_record(conn: AsyncConnection, *, alert_id: str) -> AlertRecord | N
 
 async def open_by_key(conn: AsyncConnection, *, keys: Sequence[str]) -> dict[str, Alert]:
     """The open alert of each key, locked for this transaction."""
-    rows = await (await driver(conn)).fetch(
+    rows = await (await driver_connection(conn)).fetch(
         "SELECT * FROM alerting.alerts WHERE key = ANY($1::text[]) AND state <> 'resolved' "
         "ORDER BY key FOR UPDATE",
         list(keys),
@@ -136,7 +137,7 @@ async def save(
         }
         for a, sids in alerts
     ]
-    await (await driver(conn)).execute(_SAVE, jsonb(rows))
+    await (await driver_connection(conn)).execute(_SAVE, jsonb(rows))
 
 
 _HISTORY = (
@@ -152,7 +153,7 @@ async def add_history(conn: AsyncConnection, *, entries: Sequence[HistoryEntry])
             {"a": e.alert_id, "at": ms_to_datetime(e.at_ms), "e": e.event, "d": e.detail}
             for e in entries
         ]
-        await (await driver(conn)).execute(_HISTORY, jsonb(rows))
+        await (await driver_connection(conn)).execute(_HISTORY, jsonb(rows))
 
 
 _RECEIVERS = (
@@ -186,7 +187,7 @@ async def add_receivers(
     wanted = reached if reached is not None else reached_by(pairs)
     if wanted:
         rows = [{"id": i, "r": list(names)} for i, names in sorted(wanted.items())]
-        await (await driver(conn)).execute(_RECEIVERS, jsonb(rows))
+        await (await driver_connection(conn)).execute(_RECEIVERS, jsonb(rows))
 
 
 async def receivers_of(conn: AsyncConnection, *, alert_id: str) -> list[str]:

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alerting.store.sql import build, driver, jsonb, recordset
+from alerting.store.sql import build, jsonb, recordset
+from pacta.db import driver_connection
 
 LEASE_MS = 120_000  # a row leased to a worker: longer than any send, short enough to resume
 State = Literal["pending", "sending", "delivered", "failed"]
@@ -136,7 +137,7 @@ async def enqueue_many(
         }
         for d in deliveries
     ]
-    raw = await driver(conn)
+    raw = await driver_connection(conn)
     if not leased:
         await raw.execute(_ENQUEUE_MANY, jsonb(rows), lease_until)
         return []
@@ -257,7 +258,7 @@ async def record_attempts(conn: AsyncConnection, *, attempts: Sequence[Attempt])
         }
         for a in attempts
     ]
-    await (await driver(conn)).execute(_RECORD_ATTEMPTS, jsonb(rows))
+    await (await driver_connection(conn)).execute(_RECORD_ATTEMPTS, jsonb(rows))
 
 
 async def replay(conn: AsyncConnection, *, delivery_id: int, now: datetime) -> str | None:

@@ -12,7 +12,8 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerting.store.groups import RouteOptions
-from alerting.store.sql import build, driver, jsonb, recordset
+from alerting.store.sql import build, jsonb, recordset
+from pacta.db import driver_connection
 from pacta.durations import datetime_to_ms, ms_to_datetime
 
 
@@ -77,7 +78,7 @@ async def arm(conn: AsyncConnection, *, armings: Sequence[Arming]) -> None:
             }
             for e in armings
         ]
-        await (await driver(conn)).execute(_ARM, jsonb(rows))
+        await (await driver_connection(conn)).execute(_ARM, jsonb(rows))
 
 
 async def due(conn: AsyncConnection, *, now_ms: int, limit: int) -> list[EscalationRow]:

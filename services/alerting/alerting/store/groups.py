@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from alerting.domain import grouping, routing
 from alerting.domain.alerts import Alert
 from alerting.store.alerts import alert_of
-from alerting.store.sql import driver, jsonb, ms, recordset, ts
+from alerting.store.sql import jsonb, ms, recordset, ts
+from pacta.db import driver_connection
 from pacta.durations import datetime_to_ms, ms_to_datetime
 
 
@@ -139,7 +140,7 @@ class NewGroup:
 
 async def memberships(conn: AsyncConnection, *, alert_ids: Sequence[str]) -> dict[str, set[str]]:
     """The keys of the groups each alert is in."""
-    rows = await (await driver(conn)).fetch(
+    rows = await (await driver_connection(conn)).fetch(
         "SELECT alert_id, group_key FROM alerting.group_alerts WHERE alert_id = ANY($1::text[])",
         list(alert_ids),
     )
@@ -160,7 +161,7 @@ async def keys_of(conn: AsyncConnection, *, alert_id: str) -> list[str]:
 async def leave(conn: AsyncConnection, *, pairs: Sequence[tuple[str, str]]) -> None:
     """(group key, alert id) pairs: the alert leaves the group."""
     if pairs:
-        await (await driver(conn)).execute(
+        await (await driver_connection(conn)).execute(
             "DELETE FROM alerting.group_alerts WHERE (group_key, alert_id) IN "
             "(SELECT * FROM unnest($1::text[], $2::text[]))",
             [g for g, _ in pairs],
@@ -224,7 +225,7 @@ async def create(
                 "seq": s.seq,
             }
         )
-    formed = {r[0] for r in await (await driver(conn)).fetch(_CREATE, jsonb(rows))}
+    formed = {r[0] for r in await (await driver_connection(conn)).fetch(_CREATE, jsonb(rows))}
     if len(formed) < len(rows):
         raise GroupFormedElsewhere(sorted({g.key for g in groups} - formed)[:5])
 
@@ -232,12 +233,14 @@ async def create(
 async def join(conn: AsyncConnection, *, pairs: Sequence[tuple[str, str]]) -> None:
     """(group key, alert id) pairs: the alert is in the group."""
     if pairs:
-        await (await driver(conn)).execute(_JOIN, jsonb([{"k": k, "a": a} for k, a in pairs]))
+        await (await driver_connection(conn)).execute(
+            _JOIN, jsonb([{"k": k, "a": a} for k, a in pairs])
+        )
 
 
 async def lock(conn: AsyncConnection, *, keys: Sequence[str]) -> list[GroupRow]:
     """These groups, locked for this transaction (in key order: a stable lock order)."""
-    rows = await (await driver(conn)).fetch(
+    rows = await (await driver_connection(conn)).fetch(
         "SELECT * FROM alerting.groups WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE",
         list(keys),
     )
@@ -251,7 +254,7 @@ async def due(
     are skipped."""
     where = "next_flush_at <= $1" + (" AND key = ANY($3::text[])" if keys is not None else "")
     args: list[Any] = [ms_to_datetime(now_ms), limit] + ([list(keys)] if keys is not None else [])
-    rows = await (await driver(conn)).fetch(
+    rows = await (await driver_connection(conn)).fetch(
         f"SELECT * FROM alerting.groups WHERE {where} ORDER BY next_flush_at "
         "LIMIT $2 FOR UPDATE SKIP LOCKED",
         *args,
@@ -266,7 +269,7 @@ async def members(
     changed them (written or not yet): those are not read back (nor their signals parsed
     again), only the others."""
     known = known or {}
-    raw = await driver(conn)
+    raw = await driver_connection(conn)
     rows = await raw.fetch(
         "SELECT group_key, alert_id FROM alerting.group_alerts WHERE group_key = ANY($1::text[])",
         list(keys),
@@ -289,7 +292,7 @@ async def members(
 async def move_next_flush(conn: AsyncConnection, *, moves: Sequence[tuple[str, int]]) -> None:
     """(group key, instant) pairs: the group's next flush is then."""
     if moves:
-        await (await driver(conn)).execute(
+        await (await driver_connection(conn)).execute(
             "UPDATE alerting.groups g SET next_flush_at = x.n FROM "
             + recordset("k text, n timestamptz")
             + " WHERE g.key = x.k",
@@ -324,13 +327,13 @@ async def save_states(
             }
             for key, s in states
         ]
-        await (await driver(conn)).execute(_SAVE_STATES, jsonb(rows))
+        await (await driver_connection(conn)).execute(_SAVE_STATES, jsonb(rows))
 
 
 async def end(conn: AsyncConnection, *, keys: Sequence[str]) -> None:
     """These groups are empty: they and their memberships go."""
     if keys:
-        raw = await driver(conn)
+        raw = await driver_connection(conn)
         await raw.execute("DELETE FROM alerting.groups WHERE key = ANY($1::text[])", list(keys))
         await raw.execute(
             "DELETE FROM alerting.group_alerts WHERE group_key = ANY($1::text[])", list(keys)

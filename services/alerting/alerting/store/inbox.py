@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerting.domain.alerts import signal_body
-from alerting.store.sql import driver, jsonb, recordset
+from alerting.store.sql import jsonb, recordset
+from pacta.db import driver_connection
 from pacta.events import Signal
 
 # the received signals are the inbox: one statement records them and says which are new (the
@@ -38,5 +39,5 @@ async def claim(conn: AsyncConnection, *, signals: Sequence[Signal]) -> set[str]
         }
         for s in signals
     ]
-    claimed = await (await driver(conn)).fetchval(_CLAIM, jsonb(rows))
+    claimed = await (await driver_connection(conn)).fetchval(_CLAIM, jsonb(rows))
     return set(claimed or ())

@@ -1,5 +1,5 @@
-"""What every store module shares: the schema's name, JSON parameters, a batch of rows passed as
-one parameter, and the driver connection the statements of every batch run on."""
+"""What every store module shares: the schema's name, JSON parameters and a batch of rows passed
+as one parameter (the statements of every batch run on `pacta.db.driver_connection`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pacta.durations import datetime_to_ms, ms_to_datetime
 
@@ -30,26 +29,13 @@ def build(cls: type[T], row: Row[Any], **given: Any) -> T:
     return cls(**values)
 
 
-async def driver(conn: AsyncConnection) -> Any:
-    """The asyncpg connection under `conn`, for the statements a batch of signals or sends runs
-    (SQLAlchemy's statement and result machinery cost more than their execution there); inside
-    `conn`'s transaction when it has begun one: SQLAlchemy's asyncpg dialect sends BEGIN only
-    before the first statement it runs itself, so a first statement run on the driver would
-    otherwise commit on its own. Nothing may run on `conn` while a statement runs on it."""
-    raw = await conn.get_raw_connection()
-    adapted: Any = raw.dbapi_connection
-    if conn.in_transaction() and getattr(adapted, "_transaction", None) is None:
-        await adapted._start_transaction()
-    return raw.driver_connection
-
-
 def jsonb(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
 def recordset(columns: str) -> str:
     """`FROM` a batch of rows passed as one jsonb parameter, the statement's first (`$1`: run
-    on the `driver` connection), in the order given: one statement, one parse and one executor
+    on `pacta.db.driver_connection`), in the order given: one statement, one parse and one executor
     run for a whole batch (an executemany runs the statement once per row, on both ends)."""
     names = ", ".join(c.split()[0] for c in columns.split(","))
     return (
