@@ -25,7 +25,12 @@ from bench.ingest import _delta, _iso_now, _scrape
 from bench.procs import CpuMeter, Proc, family, free_port, wait_http
 from bench.wrk import WrkRun, run_wrk
 
-SHAPES = {"single": (16, 1, 1000.0), "batch100": (4, 100, 10.0), "closed16": (16, 1, 0.0)}
+SHAPES = {
+    "single": (16, 1, 1000.0),
+    "batch100": (4, 100, 10.0),
+    "closed16": (16, 1, 0.0),
+    "closedbatch": (4, 100, 0.0),
+}
 
 
 async def measure(
