@@ -34,8 +34,10 @@ from ingest.parsing import Event
 from ingest.publisher import Publisher
 
 Pending = tuple[Sequence[Event], "asyncio.Future[list[Event]]"]
-FULL_ENOUGH = 100
-"""Events that make a cycle go without waiting: its fixed costs are spread thin already."""
+FULL_ENOUGH = 16
+"""Events that make a cycle go without waiting: its fixed costs (a produce request, a claim,
+three wake-ups of this process) are spread thin already. So the wait follows the arrival rate:
+at 5,000 single events a second a cycle fills in ~3 ms, at 1,000 it waits up to `gather`."""
 
 
 class Committer:

@@ -45,12 +45,13 @@ class IngestSettings(CommonSettings):
         description="ingest processes serving the one port (0 = one per CPU core)",
     )
     ingest_cycle_wait_ms: float = Field(
-        4.0,
+        8.0,
         ge=0,
         le=50,
         description=(
             "how long a produce-and-claim cycle waits, at most, for more requests to join it "
-            "(it goes at once when every connection active lately has a request waiting)"
+            "(it goes at once when every connection active lately has a request waiting, or "
+            "once it holds 16 events)"
         ),
     )
     ingest_dedup_days: int = Field(35, ge=1, description="days an event id is remembered for dedup")

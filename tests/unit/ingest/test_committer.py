@@ -126,3 +126,12 @@ async def test_a_batch_of_a_hundred_events_goes_without_waiting() -> None:
     await c.submit(cast(list[Event], [Ev(f"e{i}") for i in range(100)]))
     assert asyncio.get_running_loop().time() - started < 1.0
     assert produced == [100]
+
+
+async def test_sixteen_single_events_go_without_waiting() -> None:
+    pool, produced = FakePool(), []
+    c = committer(pool, produced, gather=5.0, connections=64)
+    started = asyncio.get_running_loop().time()
+    await submit_apart(c, 16, apart=0.001)
+    assert asyncio.get_running_loop().time() - started < 1.0
+    assert produced == [16]
