@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import os
 import time
 from collections.abc import Sequence
@@ -24,7 +23,7 @@ from aiokafka.structs import ConsumerRecord
 from fastapi import FastAPI
 
 from alerting import store
-from alerting.app import GC_YOUNG_THRESHOLD, MIGRATIONS, build_context
+from alerting.app import MIGRATIONS, build_context
 from alerting.consumer import make_handler
 from alerting.settings import AlertingSettings
 from alerting.store.deliveries import DeliveryRow
@@ -36,6 +35,7 @@ from pacta.db import create_engine, migrate
 from pacta.events import SIGNALS_TOPIC, topic_name
 from pacta.kafka import Record
 from pacta.logs import configure_logging
+from pacta.runtime import collector_aside
 
 BATCH = 1000  # records per consumed batch (the consumer's max_records)
 
@@ -64,8 +64,7 @@ async def run(signals: int) -> dict[str, Any]:
                 await store.config.put(conn, kind="receiver", name="bench", body=hook)
                 await store.config.put(conn, kind="routes", name="root", body=ROUTE)
             ctx = await build_context(engine, settings)
-            gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)  # as the service's lifespan sets it
-            gc.freeze()
+            collector_aside()  # as the service's lifespan does
             leased: list[DeliveryRow] = []
             ctx.delivery_room = lambda receiver: 1 << 30
             ctx.delivery_start = leased.extend

@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from aiokafka import ConsumerRecord
 
-import sla_engine.app as engine_app
+import pacta.runtime as runtime
 from bench.engine_apply import cpu_seconds
 from bench.engine_seed import POLICY, POLICY_BODY, lifecycle_events
 from bench.env import KAFKA, RetryingEnv
@@ -171,7 +171,7 @@ def main() -> None:
         help="gc thresholds (default: the engine's, 700,10,10 where it sets none)",
     )
     args = p.parse_args()
-    young = getattr(engine_app, "GC_YOUNG_THRESHOLD", None)  # an older engine sets none
+    young = getattr(runtime, "GC_YOUNG_THRESHOLD", None)  # an older tree has none
     gc.set_threshold(
         *(int(x) for x in (args.gc or (f"{young},20,100" if young else "700,10,10")).split(","))
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -30,14 +29,12 @@ from pacta.durations import ms_to_datetime
 from pacta.events import SIGNALS_TOPIC
 from pacta.kafka import ensure_topics
 from pacta.logs import get_logger
-from pacta.runtime import consumer_lifespan
+from pacta.runtime import collector_aside, consumer_lifespan
 from pacta.tasks import stop_tasks
 from pacta.web import create_base_app
 
 log = get_logger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
-GC_YOUNG_THRESHOLD = 50_000
-"""Allocations between two young collections (Python's default: 700)."""
 STATES = ("firing", "acknowledged", "silenced", "inhibited", "resolved")
 
 
@@ -102,11 +99,7 @@ def create_app(settings: AlertingSettings | None = None) -> FastAPI:
         # httpx logs every request at INFO; the delivery log says more, once
         logging.getLogger("httpx").setLevel(logging.WARNING)
         ctx = app.state.ctx = await build_context(app.state.engine, settings)
-        # a batch of signals allocates a few hundred objects per signal (rows, alerts, bodies,
-        # a task per delivery): at the default of a young collection every 700 allocations the
-        # collector ran all through the drain; what start-up built lives on, out of its way
-        gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
-        gc.freeze()
+        collector_aside()  # a batch's or a request's garbage, not start-up's, collected
         # the calendar feed reads its topic before the consumer runtime would create it
         with contextlib.suppress(Exception):
             await asyncio.wait_for(ensure_topics(settings), 15)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from ingest.signatures import SignatureGuard
 from pacta.db import create_engine, database_reachable, migrate
 from pacta.kafka import create_producer, ensure_topics, kafka_reachable, start_with_retry
 from pacta.logs import get_logger
+from pacta.runtime import collector_aside
 from pacta.serve import active_connections
 from pacta.tasks import stop_tasks
 from pacta.web import create_base_app
@@ -31,8 +31,6 @@ log = get_logger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: Set by the worker supervisor: a directory its workers share (the rate-limit buckets).
 SHARED_STATE_DIR = "PACTA_INGEST_SHARED_STATE_DIR"
-GC_YOUNG_THRESHOLD = 50_000
-"""Allocations between two young collections (Python's default: 700)."""
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
@@ -77,13 +75,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         # Workers share the port: one that serves before its producer is up would answer 503
         # next to a ready sibling. Wait for the producer a little; past that, serve (and 503).
         await asyncio.wait(tasks[:1], timeout=10)
-        # a request allocates a few hundred short-lived objects per event (the model, its
-        # record and headers, the answer): at Python's default of a young collection every
-        # 700 allocations the collector ran every few requests and promoted what was in
-        # flight, and each full collection walked all that start-up built (modules, the app,
-        # its schemas), which lives on: out of the collector's way
-        gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
-        gc.freeze()
+        collector_aside()  # a batch's or a request's garbage, not start-up's, collected
         try:
             yield
         finally:

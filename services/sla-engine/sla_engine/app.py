@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pacta.events import MONITORING_TOPIC, TICKETS_TOPIC, topic_name
 from pacta.kafka import BatchHandler, create_producer, start_with_retry
 from pacta.logs import get_logger
-from pacta.runtime import consumer_lifespan
+from pacta.runtime import collector_aside, consumer_lifespan
 from pacta.tasks import stop_tasks
 from pacta.web import create_base_app
 from sla_engine.api.clocks import router as clocks_router
@@ -36,8 +35,6 @@ from sla_engine.store import SCHEMA
 
 log = get_logger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
-GC_YOUNG_THRESHOLD = 50_000
-"""Allocations between two young collections (Python's default: 700)."""
 
 
 async def _refresh_registry(
@@ -124,12 +121,7 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
             keeper.policy_changed(None, changed_since)  # a file changed a policy or calendar
         outages = OutageTracker(engine, registry, settings.topic_prefix)
         await outages.restore()
-        # a backfill allocates a few hundred short-lived objects per event (bodies, rows,
-        # facts): at Python's default of a young collection every 700 allocations, the
-        # collector took a quarter of the engine's CPU (docs/benchmarks.md, "Apply rate: where
-        # the time goes"); and what start-up built (modules, the book) lives on, out of its way
-        gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
-        gc.freeze()
+        collector_aside()  # a batch's or a request's garbage, not start-up's, collected
         # the relay hands over whole record batches: lingering would only delay each ack
         producer = create_producer(settings, client_id="pacta-sla-engine", linger_ms=0)
         stop = asyncio.Event()
