@@ -74,9 +74,6 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         topics=list(TOPICS),
         make_handler=lambda app: make_handler(app.state.engine, store.SCHEMA),
         hook=wiring,
-        # no test round trip per checkout: the consumer retries a batch whose connection broke,
-        # the relay and the automatic issue try again later, and the API answers 503
-        pre_ping=False,
         fetch_min_bytes=FETCH_MIN_BYTES,
         fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
     )
