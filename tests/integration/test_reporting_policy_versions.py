@@ -230,6 +230,7 @@ async def test_a_policy_tightened_on_the_15th(
             s["tickets"]["total"] == 5
             and s["tickets"]["resolution"]["breached"] == 1
             and (previous.get("resolution") or {}).get("met") == 1
+            and s["availability"]["target"] is not None  # the policy's target, read apart too
         )
 
     def settled(r: dict[str, Any]) -> bool:
