@@ -79,9 +79,16 @@ async def flush_due(
             limit = max(limit, len(keys))
         rows = await store.groups.due(conn, now_ms=now_ms, keys=keys, limit=limit)
     if not rows:
-        await store.groups.create(conn, groups=forming, states={})
-        await store.alerts.save(conn, alerts=unsaved)
-        await store.alerts.add_history(conn, entries=history)
+        await store.flushes.write(
+            conn,
+            deliveries=(),
+            lease_until=ms_to_datetime(now_ms + LEASE_MS),
+            alerts=unsaved,
+            receivers={},
+            history=history,
+            groups=forming,
+            states={},
+        )
         return 0
     given = members_of or {}
     members = dict(given)
@@ -148,22 +155,26 @@ class _Batch:
         return left > 0
 
     async def write(self, conn: AsyncConnection, now_ms: int) -> list[DeliveryRow]:
-        leased = await store.deliveries.enqueue_many(
-            conn, deliveries=self.deliveries, lease_until=ms_to_datetime(now_ms + LEASE_MS)
-        )
-        # the alerts not written yet are written with their receivers; the others updated
+        # the alerts not written yet are written with their receivers; the others updated.
+        # The groups formed now are written with their state; one that ended is not at all.
+        # The deliveries, those alerts, the history and those groups in one statement
         reached = store.alerts.reached_by(self.receivers)
-        await store.alerts.save(conn, alerts=self.unsaved, receivers=reached)
+        ended = set(self.ended)
+        states = dict(self.states)
+        leased = await store.flushes.write(
+            conn,
+            deliveries=self.deliveries,
+            lease_until=ms_to_datetime(now_ms + LEASE_MS),
+            alerts=self.unsaved,
+            receivers=reached,
+            history=self.history,
+            groups=[g for g in self.forming if g.key not in ended],
+            states=states,
+        )
         for alert, _ in self.unsaved:
             reached.pop(alert.id, None)
         await store.alerts.add_receivers(conn, reached=reached)
-        await store.alerts.add_history(conn, entries=self.history)
         await store.groups.leave(conn, pairs=self.drops)
-        # the groups formed now are written with their state; one that ended is not at all
-        ended = set(self.ended)
-        states = dict(self.states)
-        forming = [g for g in self.forming if g.key not in ended]
-        await store.groups.create(conn, groups=forming, states=states)
         await store.groups.end(conn, keys=self.ended)
         new = {g.key for g in self.forming}
         await store.groups.save_states(conn, states=[s for s in self.states if s[0] not in new])

@@ -89,16 +89,25 @@ async def open_by_key(conn: AsyncConnection, *, keys: Sequence[str]) -> dict[str
     return {r["key"]: alert_of(r) for r in rows}
 
 
-_SAVE = (
-    "INSERT INTO alerting.alerts AS t (id, key, state, service, labels, signal, signals, "
-    "receivers, fired_at, resolved_at, acked_at, acked_by, updated_at) SELECT id, key, state, "
-    "service, labels, signal, sids, r, fired_at, resolved_at, acked_at, acked_by, now() FROM "
-    + recordset(
-        "id text, key text, state text, service text, labels jsonb, signal jsonb, sids text[], "
-        "r text[], fired_at timestamptz, resolved_at timestamptz, acked_at timestamptz, "
-        "acked_by text"
+def save_sql(param: int = 1) -> str:
+    """The upsert of `save`, its rows (`save_rows`) the parameter numbered `param`."""
+    return (
+        "INSERT INTO alerting.alerts AS t (id, key, state, service, labels, signal, signals, "
+        "receivers, fired_at, resolved_at, acked_at, acked_by, updated_at) SELECT id, key, "
+        "state, service, labels, signal, sids, r, fired_at, resolved_at, acked_at, acked_by, "
+        "now() FROM "
+        + recordset(
+            "id text, key text, state text, service text, labels jsonb, signal jsonb, "
+            "sids text[], r text[], fired_at timestamptz, resolved_at timestamptz, "
+            "acked_at timestamptz, acked_by text",
+            param,
+        )
+        + _UPSERT
     )
-    + " ORDER BY ord ON CONFLICT (id) DO UPDATE SET "
+
+
+_UPSERT = (
+    " ORDER BY ord ON CONFLICT (id) DO UPDATE SET "
     "state = EXCLUDED.state, labels = EXCLUDED.labels, signal = EXCLUDED.signal, "
     "signals = t.signals || EXCLUDED.signals, "
     "receivers = t.receivers || ARRAY(SELECT n FROM unnest(EXCLUDED.receivers) WITH ORDINALITY "
@@ -106,6 +115,7 @@ _SAVE = (
     "resolved_at = EXCLUDED.resolved_at, acked_at = EXCLUDED.acked_at, "
     "acked_by = EXCLUDED.acked_by, updated_at = now()"
 )
+_SAVE = save_sql()
 
 
 async def save(
@@ -117,8 +127,15 @@ async def save(
     """Upsert alerts in the order given (a resolved one before the new episode of its key),
     appending the ids of the signals applied to each and the `receivers` it reached (by alert
     id: a new alert is written with them, not written and then updated)."""
-    if not alerts:
-        return
+    if alerts:
+        await (await driver_connection(conn)).execute(_SAVE, save_rows(alerts, receivers))
+
+
+def save_rows(
+    alerts: Sequence[tuple[Alert, Sequence[str]]],
+    receivers: Mapping[str, Sequence[str]] | None = None,
+) -> str:
+    """The rows of `save` as its statement takes them."""
     reached = receivers or {}
     rows = [
         {
@@ -137,23 +154,33 @@ async def save(
         }
         for a, sids in alerts
     ]
-    await (await driver_connection(conn)).execute(_SAVE, jsonb(rows))
+    return jsonb(rows)
 
 
-_HISTORY = (
-    "INSERT INTO alerting.alert_history (alert_id, at, event, detail) SELECT a, at, e, d FROM "
-    + recordset("a text, at timestamptz, e text, d jsonb")
-    + " ORDER BY ord"
-)
+def history_sql(param: int = 1) -> str:
+    """The insert of `add_history`, its rows (`history_rows`) the parameter numbered `param`."""
+    return (
+        "INSERT INTO alerting.alert_history (alert_id, at, event, detail) SELECT a, at, e, d "
+        "FROM " + recordset("a text, at timestamptz, e text, d jsonb", param) + " ORDER BY ord"
+    )
+
+
+_HISTORY = history_sql()
 
 
 async def add_history(conn: AsyncConnection, *, entries: Sequence[HistoryEntry]) -> None:
     if entries:
-        rows = [
+        await (await driver_connection(conn)).execute(_HISTORY, history_rows(entries))
+
+
+def history_rows(entries: Sequence[HistoryEntry]) -> str:
+    """The entries of `add_history` as its statement takes them."""
+    return jsonb(
+        [
             {"a": e.alert_id, "at": ms_to_datetime(e.at_ms), "e": e.event, "d": e.detail}
             for e in entries
         ]
-        await (await driver_connection(conn)).execute(_HISTORY, jsonb(rows))
+    )
 
 
 _RECEIVERS = (

@@ -101,18 +101,26 @@ async def enqueue(conn: AsyncConnection, *, delivery: NewDelivery) -> int | None
     return found
 
 
-_ENQUEUE_MANY = (
-    "INSERT INTO alerting.deliveries (idempotency_key, receiver, group_key, status, "
-    "alert_ids, alerts, state, next_attempt_at, detected_at, created_at, lease_until, "
-    "attempts) SELECT key, receiver, group_key, status, ids, alerts, CASE WHEN lease "
-    "THEN 'sending' ELSE 'pending' END, now, detected_at, now, CASE WHEN lease THEN "
-    "CAST($2 AS timestamptz) END, CASE WHEN lease THEN 1 ELSE 0 END FROM "
-    + recordset(
-        "key text, receiver text, group_key text, status text, ids text[], "
-        "alerts jsonb, now timestamptz, detected_at timestamptz, lease boolean"
+def enqueue_sql(rows: int = 1, lease_until: int = 2) -> str:
+    """The insert of `enqueue_many`, its rows (`enqueue_rows`) and lease the parameters
+    numbered `rows` and `lease_until`; it returns each written row's id, key and state."""
+    return (
+        "INSERT INTO alerting.deliveries (idempotency_key, receiver, group_key, status, "
+        "alert_ids, alerts, state, next_attempt_at, detected_at, created_at, lease_until, "
+        "attempts) SELECT key, receiver, group_key, status, ids, alerts, CASE WHEN lease "
+        f"THEN 'sending' ELSE 'pending' END, now, detected_at, now, CASE WHEN lease THEN "
+        f"CAST(${lease_until} AS timestamptz) END, CASE WHEN lease THEN 1 ELSE 0 END FROM "
+        + recordset(
+            "key text, receiver text, group_key text, status text, ids text[], "
+            "alerts jsonb, now timestamptz, detected_at timestamptz, lease boolean",
+            rows,
+        )
+        + " ORDER BY ord ON CONFLICT (idempotency_key) DO NOTHING "
+        "RETURNING id, idempotency_key, state"
     )
-    + " ORDER BY ord ON CONFLICT (idempotency_key) DO NOTHING "
-)
+
+
+_ENQUEUE_MANY = enqueue_sql()
 
 
 async def enqueue_many(
@@ -122,7 +130,13 @@ async def enqueue_many(
     that made it). Those with `lease` are written leased until `lease_until` and returned."""
     if not deliveries:
         return []
-    leased = any(d.lease for d in deliveries)
+    raw = await driver_connection(conn)
+    written = await raw.fetch(_ENQUEUE_MANY, enqueue_rows(deliveries), lease_until)
+    return leased_rows(deliveries, [(r[0], r[1], r[2]) for r in written])
+
+
+def enqueue_rows(deliveries: Sequence[NewDelivery]) -> str:
+    """The deliveries of `enqueue_many` as its statement takes them."""
     rows = [
         {
             "key": d.idempotency_key,
@@ -137,18 +151,20 @@ async def enqueue_many(
         }
         for d in deliveries
     ]
-    raw = await driver_connection(conn)
-    if not leased:
-        await raw.execute(_ENQUEUE_MANY, jsonb(rows), lease_until)
+    return jsonb(rows)
+
+
+def leased_rows(
+    deliveries: Sequence[NewDelivery], written: Sequence[tuple[int, str, str]]
+) -> list[DeliveryRow]:
+    """The rows written leased, of the (id, key, state) the insert returned: built from what
+    was written (not read back: the alerts' jsonb would be decoded again); a key queued before
+    is not among them (nothing was written)."""
+    if not any(d.lease for d in deliveries):
         return []
-    result = await raw.fetch(
-        _ENQUEUE_MANY + "RETURNING id, idempotency_key, state", jsonb(rows), lease_until
-    )
-    # the rows written leased, built from what was written (not read back: the alerts' jsonb
-    # would be decoded again); a key queued before is not among them (nothing was written)
     by_key = {d.idempotency_key: d for d in deliveries}
     out = []
-    for delivery_id, key, state in result:
+    for delivery_id, key, state in written:
         if state != "sending":
             continue
         d = by_key[key]

@@ -169,16 +169,24 @@ async def leave(conn: AsyncConnection, *, pairs: Sequence[tuple[str, str]]) -> N
         )
 
 
-_CREATE = (
-    "INSERT INTO alerting.groups (key, route, receiver, labels, created_at, next_flush_at, "
-    "options, first_flush_at, last_sent_at, notified, seq) SELECT key, route, receiver, labels, "
-    "now, next, options, first, sent, notified, seq FROM "
-    + recordset(
-        "key text, route text, receiver text, labels jsonb, now timestamptz, next timestamptz, "
-        "options jsonb, first timestamptz, sent timestamptz, notified text[], seq integer"
+def create_sql(param: int = 1) -> str:
+    """The insert of `create`, its rows (`create_rows`) the parameter numbered `param`; it
+    returns the key of each group formed (check them with `check_formed`)."""
+    return (
+        "INSERT INTO alerting.groups (key, route, receiver, labels, created_at, next_flush_at, "
+        "options, first_flush_at, last_sent_at, notified, seq) SELECT key, route, receiver, "
+        "labels, now, next, options, first, sent, notified, seq FROM "
+        + recordset(
+            "key text, route text, receiver text, labels jsonb, now timestamptz, "
+            "next timestamptz, options jsonb, first timestamptz, sent timestamptz, "
+            "notified text[], seq integer",
+            param,
+        )
+        + " ORDER BY ord ON CONFLICT (key) DO NOTHING RETURNING key"
     )
-    + " ORDER BY ord ON CONFLICT (key) DO NOTHING RETURNING key"
-)
+
+
+_CREATE = create_sql()
 
 
 _JOIN = (
@@ -203,8 +211,14 @@ async def create(
     """Form these groups, found missing by this transaction, each with its state in `states`
     (after the flush that formed it) or as formed. Raises `GroupFormedElsewhere` if one exists
     now: what the caller decided for it as new must not be written."""
-    if not groups:
-        return
+    if groups:
+        raw = await driver_connection(conn)
+        formed = await raw.fetch(_CREATE, create_rows(groups, states))
+        check_formed(groups, [r[0] for r in formed])
+
+
+def create_rows(groups: Sequence[NewGroup], states: Mapping[str, grouping.GroupState]) -> str:
+    """The groups of `create` as its statement takes them."""
     rows = []
     for g in groups:
         s = states.get(g.key) or grouping.GroupState(
@@ -225,9 +239,14 @@ async def create(
                 "seq": s.seq,
             }
         )
-    formed = {r[0] for r in await (await driver_connection(conn)).fetch(_CREATE, jsonb(rows))}
-    if len(formed) < len(rows):
-        raise GroupFormedElsewhere(sorted({g.key for g in groups} - formed)[:5])
+    return jsonb(rows)
+
+
+def check_formed(groups: Sequence[NewGroup], formed: Sequence[str]) -> None:
+    """Raises `GroupFormedElsewhere` unless every one of `groups` was formed (its key among
+    those `create_sql` returned)."""
+    if len(formed) < len(groups):
+        raise GroupFormedElsewhere(sorted({g.key for g in groups} - set(formed))[:5])
 
 
 async def join(conn: AsyncConnection, *, pairs: Sequence[tuple[str, str]]) -> None:

@@ -33,13 +33,14 @@ def jsonb(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def recordset(columns: str) -> str:
+def recordset(columns: str, param: int = 1) -> str:
     """`FROM` a batch of rows passed as one jsonb parameter, the statement's first (`$1`: run
-    on `pacta.db.driver_connection`), in the order given: one statement, one parse and one executor
-    run for a whole batch (an executemany runs the statement once per row, on both ends)."""
+    on `pacta.db.driver_connection`) or the one numbered `param`, in the order given: one
+    statement, one parse and one executor run for a whole batch (an executemany runs the
+    statement once per row, on both ends)."""
     names = ", ".join(c.split()[0] for c in columns.split(","))
     return (
-        f"ROWS FROM (jsonb_to_recordset(CAST($1 AS jsonb)) AS ({columns})) "
+        f"ROWS FROM (jsonb_to_recordset(CAST(${param} AS jsonb)) AS ({columns})) "
         f"WITH ORDINALITY AS x({names}, ord)"
     )
 
