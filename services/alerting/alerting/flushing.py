@@ -24,13 +24,20 @@ from pacta.logs import get_logger
 log = get_logger(__name__)
 
 
-async def changed_many(conn: AsyncConnection, keys: Sequence[str], now_ms: int) -> list[GroupRow]:
+async def changed_many(
+    conn: AsyncConnection,
+    keys: Sequence[str],
+    now_ms: int,
+    joining: Sequence[tuple[str, str]] = (),
+) -> list[GroupRow]:
     """Alerts of these groups joined, changed or resolved: bring their next flush forward.
-    The groups, locked for this transaction and with their next flush moved."""
+    The groups, locked for this transaction and with their next flush moved; the (group key,
+    alert id) pairs `joining` are written as memberships by the same statement (every key
+    among `keys`)."""
     if not keys:
         return []
     moved, rows = [], []
-    for row in await store.groups.lock(conn, keys=keys):
+    for row in await store.groups.lock(conn, keys=keys, joining=joining):
         state = grouping.on_change(row.state, now_ms, row.options.timing)
         if state.next_flush_at_ms != row.state.next_flush_at_ms:
             moved.append((row.key, state.next_flush_at_ms))

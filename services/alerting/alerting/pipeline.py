@@ -65,7 +65,7 @@ async def run(
     # 3. routing: the routes each open alert's labels match (domain.routing)
     routes = match_routes(ctx, changes.open)
     # 4. grouping: open alerts join (and leave) the aggregation groups of their routes
-    touched, wanted, joined = await group(conn, routes, changes.fired, now_ms)
+    touched, wanted, joined, joining = await group(conn, routes, changes.fired, now_ms)
     # 5. escalation: the routes' escalation policies start paging (domain.escalation)
     armed = await arm_escalations(conn, ctx, routes, changes.fired, now_ms)
     # 6. resolved alerts: their groups look again, their escalations tell whom they reached
@@ -78,7 +78,8 @@ async def run(
     #    after its flush (not inserted, then updated).
     #    The alerts' history of this batch is written with the flush's, in one statement
     #    (unless alerts resolved: their escalations' resolves were noted after it, step 6).
-    found = await flushing.changed_many(conn, sorted(touched), now_ms)
+    #    The memberships of step 4 are written by the statement that locks the groups.
+    found = await flushing.changed_many(conn, sorted(touched), now_ms, joining=joining)
     have = {g.key for g in found}
     forming = [wanted[k] for k in sorted(wanted) if k not in have]
     formed = [GroupRow.of_new(g) for g in forming]
@@ -171,13 +172,14 @@ async def group(
     routes: Sequence[tuple[Alert, list[routing.Route]]],
     fired: set[str],
     now_ms: int,
-) -> tuple[set[str], dict[str, NewGroup], dict[str, list[str]]]:
+) -> tuple[set[str], dict[str, NewGroup], dict[str, list[str]], list[tuple[str, str]]]:
     """Put each alert into the groups of its routes that notify (leaving the others); the keys
     of the groups touched, the groups wanted (by key: formed as given if they do not exist;
-    not written here), and the ids of the alerts that joined each group (by key). `fired` are
-    alerts this batch opened: in no group yet."""
+    not written here), the ids of the alerts that joined each group (by key), and the (group
+    key, alert id) memberships, not written yet (the caller writes them before it reads any
+    group's members). `fired` are alerts this batch opened: in no group yet."""
     if not routes:
-        return set(), {}, {}
+        return set(), {}, {}, []
     wanted = {
         alert.id: {routing.group_key(r, alert.labels): r for r in matched if r.receiver}
         for alert, matched in routes
@@ -206,9 +208,9 @@ async def group(
                     created_at_ms=now_ms,
                     next_flush_at_ms=grouping.formed(now_ms, options.timing).next_flush_at_ms,
                 )
-    await store.groups.join(conn, pairs=members)
-    # the groups are locked, their next flush brought forward (or formed) in run, step 7
-    return set(groups) | {k for k, _ in gone}, groups, joined
+    # the memberships are written, the groups locked, their next flush brought forward (or
+    # formed) in run, step 7
+    return set(groups) | {k for k, _ in gone}, groups, joined, members
 
 
 async def arm_escalations(

@@ -189,13 +189,6 @@ def create_sql(param: int = 1) -> str:
 _CREATE = create_sql()
 
 
-_JOIN = (
-    "INSERT INTO alerting.group_alerts (group_key, alert_id) SELECT k, a FROM "
-    + recordset("k text, a text")
-    + " ORDER BY ord ON CONFLICT DO NOTHING"
-)
-
-
 class GroupFormedElsewhere(RuntimeError):
     """A group this transaction found missing was formed meanwhile by another (a second
     instance's first alert of the same group): the batch is rolled back and applied again,
@@ -249,20 +242,28 @@ def check_formed(groups: Sequence[NewGroup], formed: Sequence[str]) -> None:
         raise GroupFormedElsewhere(sorted({g.key for g in groups} - set(formed))[:5])
 
 
-async def join(conn: AsyncConnection, *, pairs: Sequence[tuple[str, str]]) -> None:
-    """(group key, alert id) pairs: the alert is in the group."""
-    if pairs:
-        await (await driver_connection(conn)).execute(
-            _JOIN, jsonb([{"k": k, "a": a} for k, a in pairs])
-        )
+_LOCK = "SELECT * FROM alerting.groups WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE"
+# the memberships `lock` writes with it, (group key, alert id) pairs in `$2`
+_JOIN_AND_LOCK = (
+    "WITH j AS (INSERT INTO alerting.group_alerts (group_key, alert_id) SELECT k, a FROM "
+    + recordset("k text, a text", 2)
+    + " ORDER BY ord ON CONFLICT DO NOTHING) "
+    + _LOCK
+)
 
 
-async def lock(conn: AsyncConnection, *, keys: Sequence[str]) -> list[GroupRow]:
-    """These groups, locked for this transaction (in key order: a stable lock order)."""
-    rows = await (await driver_connection(conn)).fetch(
-        "SELECT * FROM alerting.groups WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE",
-        list(keys),
-    )
+async def lock(
+    conn: AsyncConnection, *, keys: Sequence[str], joining: Sequence[tuple[str, str]] = ()
+) -> list[GroupRow]:
+    """These groups, locked for this transaction (in key order: a stable lock order). With
+    `joining`, those (group key, alert id) pairs are written as memberships (the alert is in
+    the group) by the same statement: a round trip fewer, nothing read them before."""
+    raw = await driver_connection(conn)
+    if joining:
+        pairs = jsonb([{"k": k, "a": a} for k, a in joining])
+        rows = await raw.fetch(_JOIN_AND_LOCK, list(keys), pairs)
+    else:
+        rows = await raw.fetch(_LOCK, list(keys))
     return [GroupRow.of(r) for r in rows]
 
 
