@@ -47,9 +47,10 @@ class ConsumerRuntime:
         max_records: int = 1000,
         fetch_min_bytes: int = 1,
         fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS,
+        pace_fetches: bool = False,
     ) -> None:
         self.settings, self.group, self.handler = settings, group, handler
-        self.max_records = max_records
+        self.max_records, self.pace_fetches = max_records, pace_fetches
         self.consumer: AIOKafkaConsumer = create_consumer(
             settings,
             group,
@@ -76,7 +77,12 @@ class ConsumerRuntime:
         while not self.stop_event.is_set():
             try:
                 await consume_forever(
-                    self.consumer, self.group, self.handler, self.stop_event, self.max_records
+                    self.consumer,
+                    self.group,
+                    self.handler,
+                    self.stop_event,
+                    self.max_records,
+                    pace_fetches=self.pace_fetches,
                 )
             except asyncio.CancelledError:
                 raise
@@ -130,10 +136,12 @@ def consumer_lifespan(
     pre_ping: bool = True,
     fetch_min_bytes: int = 1,
     fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS,
+    pace_fetches: bool = False,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """The lifespan of a consuming service: migrate, then consume; `hook` adds its own tasks.
     `pre_ping` False skips the round trips that test each pooled connection at checkout (see
-    `pacta.db.create_engine`).
+    `pacta.db.create_engine`); `pace_fetches`: the fetch sizes apply while records flow only
+    (`pacta.kafka.FetchPace`).
 
     The hook runs after the engine exists and before consuming starts, so a service can load
     state (open clocks) that its handler needs.
@@ -159,6 +167,7 @@ def consumer_lifespan(
                 max_records=max_records,
                 fetch_min_bytes=fetch_min_bytes,
                 fetch_max_wait_ms=fetch_max_wait_ms,
+                pace_fetches=pace_fetches,
             )
             app.state.runtime = runtime
             app.state.readiness["kafka"] = runtime.ready
