@@ -95,27 +95,25 @@ class LookaheadHandler:
 
 class FetchPace:
     """The fetch sizes a consumer asks the broker for, by how its records come
-    (`consume_forever`'s `pace_fetches`): the ones it was created with (`create_consumer`'s
-    `fetch_min_bytes` and `fetch_max_wait_ms`) while its polls bring more than one record, and
-    an answer at the first record, the fetch held `FETCH_MAX_WAIT_MS` at most, after a poll
-    that brought one or none. A stream is fetched in the larger batches; a quiet consumer
-    polls twice a second instead of once per `fetch_max_wait_ms`, and a lone event is not held
-    back. A change applies from the next fetch request aiokafka builds."""
+    (`consume_forever`): `flowing` (the consumer's `fetch_min_bytes` and `fetch_max_wait_ms`)
+    while its polls bring more than one record, and an answer at the first record, the fetch
+    held `FETCH_MAX_WAIT_MS` at most, after a poll that brought one or none. A stream is
+    fetched in the larger batches; a quiet consumer polls twice a second instead of once per
+    `fetch_max_wait_ms`, and a lone event is not held back. A change applies from the next
+    fetch request aiokafka builds."""
 
     IDLE = (1, FETCH_MAX_WAIT_MS)
 
-    def __init__(self, consumer: AIOKafkaConsumer) -> None:
-        # aiokafka reads these two of its (started) consumer's fetcher at every fetch request
-        self.fetcher: Any = consumer._fetcher
-        self.flowing = (self.fetcher._fetch_min_bytes, self.fetcher._fetch_max_wait_ms)
-        self.now = self.flowing
+    def __init__(self, min_bytes: int, max_wait_ms: int) -> None:
+        self.flowing = (min_bytes, max_wait_ms)
 
-    def polled(self, records: int) -> None:
-        """A poll brought `records` records."""
+    def polled(self, consumer: AIOKafkaConsumer, records: int) -> None:
+        """A poll of the (started) consumer brought `records` records."""
         wanted = self.flowing if records > 1 else self.IDLE
-        if wanted != self.now:
-            self.now = wanted
-            self.fetcher._fetch_min_bytes, self.fetcher._fetch_max_wait_ms = wanted
+        # aiokafka reads these two of its fetcher at every fetch request it builds
+        fetcher: Any = consumer._fetcher
+        if (fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms) != wanted:
+            fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms = wanted
 
 
 def create_producer(
@@ -275,7 +273,7 @@ async def consume_forever(
     stop: asyncio.Event,
     max_records: int = 1000,
     *,
-    pace_fetches: bool = False,
+    pace: FetchPace | None = None,
 ) -> None:
     """Fetch, handle, then commit: the handler's database transaction comes before the offset.
 
@@ -283,9 +281,8 @@ async def consume_forever(
     The commit's round trip after each batch also lets the next batch fill: committing less
     often made the engine's batches smaller and its CPU per single event higher (measured).
     A failing handler (PostgreSQL down) is retried with backoff on the same batch: never skipped.
-    `pace_fetches`: the consumer's fetch sizes apply while records flow only (`FetchPace`).
+    `pace`: the consumer's fetch sizes, applied while records flow only.
     """
-    pace = FetchPace(consumer) if pace_fetches else None
     ahead: dict[TopicPartition, list[Record]] = {}
     upcoming: list[Record] = []  # the records of `ahead`, as the handler was shown them
     batch_records = BATCH_RECORDS.labels(group)
@@ -296,7 +293,7 @@ async def consume_forever(
             batches = await consumer.getmany(timeout_ms=200, max_records=max_records)
             records = [r for rs in batches.values() for r in rs]
         if pace is not None:
-            pace.polled(len(records))
+            pace.polled(consumer, len(records))
         ahead, upcoming = {}, []
         if not records:
             continue

@@ -21,6 +21,7 @@ from pacta.db import create_engine, database_reachable, migrate
 from pacta.kafka import (
     FETCH_MAX_WAIT_MS,
     BatchHandler,
+    FetchPace,
     consume_forever,
     create_consumer,
     ensure_topics,
@@ -50,7 +51,8 @@ class ConsumerRuntime:
         pace_fetches: bool = False,
     ) -> None:
         self.settings, self.group, self.handler = settings, group, handler
-        self.max_records, self.pace_fetches = max_records, pace_fetches
+        self.max_records = max_records
+        self.pace = FetchPace(fetch_min_bytes, fetch_max_wait_ms) if pace_fetches else None
         self.consumer: AIOKafkaConsumer = create_consumer(
             settings,
             group,
@@ -82,7 +84,7 @@ class ConsumerRuntime:
                     self.handler,
                     self.stop_event,
                     self.max_records,
-                    pace_fetches=self.pace_fetches,
+                    pace=self.pace,
                 )
             except asyncio.CancelledError:
                 raise

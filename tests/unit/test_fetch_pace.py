@@ -20,16 +20,16 @@ def sizes(c: Any) -> tuple[int, int]:
 
 def test_a_stream_is_fetched_with_the_consumers_sizes() -> None:
     c = consumer(65536, 20)
-    pace = FetchPace(c)
-    pace.polled(25)
+    pace = FetchPace(65536, 20)
+    pace.polled(c, 25)
     assert sizes(c) == (65536, 20)
 
 
 def test_a_quiet_poll_answers_the_next_fetch_at_its_first_record() -> None:
     c = consumer(65536, 20)
-    pace = FetchPace(c)
+    pace = FetchPace(65536, 20)
     for quiet in (0, 1):
-        pace.polled(quiet)
+        pace.polled(c, quiet)
         assert sizes(c) == (1, FETCH_MAX_WAIT_MS)
-        pace.polled(2)
+        pace.polled(c, 2)
         assert sizes(c) == (65536, 20)
