@@ -25,6 +25,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from bench import profile
 from bench.env import API_KEY, KAFKA, RetryingEnv
 from bench.procs import CpuMeter, listener_pid, wait_all_serving, wait_http, wait_quiet
@@ -146,11 +148,14 @@ class CostBench:
         busy, _ = await asyncio.to_thread(wait_quiet, self.quiet_wait, 35.0)
         load = os.getloadavg()[0]
         seen0 = await self.env.seen_events()
+        batches0 = await asyncio.to_thread(self._engine_batches)
         self.meter.start()
         run = await self._load(label, batch, self.duration)
         settle = await self._settle()
         cpu = self.meter.stop(child_name="wrk")
         seen = await self.env.seen_events() - seen0
+        batches1 = await asyncio.to_thread(self._engine_batches)
+        engine_batches = batches1[0] - batches0[0]
         events = run.acked_events
         window = float(cpu["window_s"])
         per = {g: round(cpu[g] / 100 * window / max(1, events) * 1e6, 1) for g in STACK}
@@ -172,6 +177,10 @@ class CostBench:
             "idle_us_per_event": idle_per,
             "idle_us_per_event_total": round(sum(idle_per.values()), 1),
             "wrk_us_per_event": round(cpu["wrk"] / 100 * window / max(1, events) * 1e6, 1),
+            "engine_batches": engine_batches,
+            "engine_records_per_batch": round(
+                (batches1[1] - batches0[1]) / max(1, engine_batches), 1
+            ),
             "machine_busy_before_pct": round(busy, 1),
             "load_before": round(load, 2),
         }
@@ -182,6 +191,19 @@ class CostBench:
             )
         print(render_shape(shape), flush=True)
         return shape
+
+    def _engine_batches(self) -> tuple[int, float]:
+        """The engine's consumed batches so far and the records they held (its
+        `pacta_kafka_batch_records` histogram); zeros if its metrics do not answer."""
+        url = f"http://127.0.0.1:{self.stack.ports['SLA_ENGINE']}/metrics"
+        count, total = 0, 0.0
+        with contextlib.suppress(httpx.HTTPError):
+            for line in httpx.get(url, timeout=5).text.splitlines():
+                if line.startswith("pacta_kafka_batch_records_count{"):
+                    count += int(float(line.rpartition(" ")[2]))
+                elif line.startswith("pacta_kafka_batch_records_sum{"):
+                    total += float(line.rpartition(" ")[2])
+        return count, total
 
     async def _profile(self) -> dict[str, Any]:
         """py-spy on every service (the ingest's workers too) during a run of single events."""
@@ -248,7 +270,9 @@ def render_shape(shape: dict[str, Any]) -> str:
         f"\n[bench] cost of an event, {shape['shape']}: {shape['acked_events']:,} events at "
         f"{shape['achieved_events_per_s']:,.0f}/s over {shape['window_s']:.1f} s (consumers done "
         f"{shape['settle_s']:.1f} s after the load; wrk {shape['wrk_us_per_event']:,.0f} us/event "
-        "not counted)\n" + table(["process", "% of a core", "us CPU/event", "of which idle"], rows)
+        f"not counted; the engine consumed {shape['engine_batches']:,} batches of "
+        f"{shape['engine_records_per_batch']:,.1f} records)\n"
+        + table(["process", "% of a core", "us CPU/event", "of which idle"], rows)
     )
 
 

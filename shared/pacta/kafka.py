@@ -65,6 +65,12 @@ DEAD_LETTERS = Counter(
 HANDLER_ERRORS = Counter(
     "pacta_kafka_handler_errors_total", "Batches whose handler failed", ["group"]
 )
+BATCH_RECORDS = Histogram(
+    "pacta_kafka_batch_records",
+    "Records per batch handed to the handler (one transaction and one offset commit each)",
+    ["group"],
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000),
+)
 
 FETCH_MAX_WAIT_MS = 500
 """How long the broker holds a fetch with nothing to answer: an idle consumer's poll period
@@ -85,6 +91,29 @@ class LookaheadHandler:
 
     def upcoming(self, records: list[Record]) -> None:
         """The batch handed next (the same list), or an empty one: none fetched yet."""
+
+
+class FetchPace:
+    """The fetch sizes a consumer asks the broker for, by how its records come
+    (`consume_forever`): `flowing` (the consumer's `fetch_min_bytes` and `fetch_max_wait_ms`)
+    while its polls bring more than one record, and an answer at the first record, the fetch
+    held `FETCH_MAX_WAIT_MS` at most, after a poll that brought one or none. A stream is
+    fetched in the larger batches; a quiet consumer polls twice a second instead of once per
+    `fetch_max_wait_ms`, and a lone event is not held back. A change applies from the next
+    fetch request aiokafka builds."""
+
+    IDLE = (1, FETCH_MAX_WAIT_MS)
+
+    def __init__(self, min_bytes: int, max_wait_ms: int) -> None:
+        self.flowing = (min_bytes, max_wait_ms)
+
+    def polled(self, consumer: AIOKafkaConsumer, records: int) -> None:
+        """A poll of the (started) consumer brought `records` records."""
+        wanted = self.flowing if records > 1 else self.IDLE
+        # aiokafka reads these two of its fetcher at every fetch request it builds
+        fetcher: Any = consumer._fetcher
+        if (fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms) != wanted:
+            fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms = wanted
 
 
 def create_producer(
@@ -243,6 +272,8 @@ async def consume_forever(
     handle: BatchHandler,
     stop: asyncio.Event,
     max_records: int = 1000,
+    *,
+    pace: FetchPace | None = None,
 ) -> None:
     """Fetch, handle, then commit: the handler's database transaction comes before the offset.
 
@@ -250,15 +281,19 @@ async def consume_forever(
     The commit's round trip after each batch also lets the next batch fill: committing less
     often made the engine's batches smaller and its CPU per single event higher (measured).
     A failing handler (PostgreSQL down) is retried with backoff on the same batch: never skipped.
+    `pace`: the consumer's fetch sizes, applied while records flow only.
     """
     ahead: dict[TopicPartition, list[Record]] = {}
     upcoming: list[Record] = []  # the records of `ahead`, as the handler was shown them
+    batch_records = BATCH_RECORDS.labels(group)
     while not stop.is_set():
         if ahead:
             batches, records = ahead, upcoming
         else:
             batches = await consumer.getmany(timeout_ms=200, max_records=max_records)
             records = [r for rs in batches.values() for r in rs]
+        if pace is not None:
+            pace.polled(consumer, len(records))
         ahead, upcoming = {}, []
         if not records:
             continue
@@ -275,6 +310,7 @@ async def consume_forever(
         except (CommitFailedError, KafkaError) as exc:
             # A rebalance took the partitions away: the new owner replays from the last commit.
             log.warning("offset commit failed; batch will be replayed", error=repr(exc))
+        batch_records.observe(len(records))
         _observe(consumer, records)
 
 

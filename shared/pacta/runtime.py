@@ -21,6 +21,7 @@ from pacta.db import create_engine, database_reachable, migrate
 from pacta.kafka import (
     FETCH_MAX_WAIT_MS,
     BatchHandler,
+    FetchPace,
     consume_forever,
     create_consumer,
     ensure_topics,
@@ -47,9 +48,11 @@ class ConsumerRuntime:
         max_records: int = 1000,
         fetch_min_bytes: int = 1,
         fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS,
+        pace_fetches: bool = False,
     ) -> None:
         self.settings, self.group, self.handler = settings, group, handler
         self.max_records = max_records
+        self.pace = FetchPace(fetch_min_bytes, fetch_max_wait_ms) if pace_fetches else None
         self.consumer: AIOKafkaConsumer = create_consumer(
             settings,
             group,
@@ -76,7 +79,12 @@ class ConsumerRuntime:
         while not self.stop_event.is_set():
             try:
                 await consume_forever(
-                    self.consumer, self.group, self.handler, self.stop_event, self.max_records
+                    self.consumer,
+                    self.group,
+                    self.handler,
+                    self.stop_event,
+                    self.max_records,
+                    pace=self.pace,
                 )
             except asyncio.CancelledError:
                 raise
@@ -130,10 +138,12 @@ def consumer_lifespan(
     pre_ping: bool = True,
     fetch_min_bytes: int = 1,
     fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS,
+    pace_fetches: bool = False,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """The lifespan of a consuming service: migrate, then consume; `hook` adds its own tasks.
     `pre_ping` False skips the round trips that test each pooled connection at checkout (see
-    `pacta.db.create_engine`).
+    `pacta.db.create_engine`); `pace_fetches`: the fetch sizes apply while records flow only
+    (`pacta.kafka.FetchPace`).
 
     The hook runs after the engine exists and before consuming starts, so a service can load
     state (open clocks) that its handler needs.
@@ -159,6 +169,7 @@ def consumer_lifespan(
                 max_records=max_records,
                 fetch_min_bytes=fetch_min_bytes,
                 fetch_max_wait_ms=fetch_max_wait_ms,
+                pace_fetches=pace_fetches,
             )
             app.state.runtime = runtime
             app.state.readiness["kafka"] = runtime.ready

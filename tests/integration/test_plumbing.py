@@ -14,6 +14,7 @@ from ingest.app import MIGRATIONS as INGEST_MIGRATIONS
 from pacta.db import claim_events, create_engine, migrate
 from pacta.events import TICKETS_TOPIC, topic_name
 from pacta.kafka import (
+    FetchPace,
     LookaheadHandler,
     Record,
     consume_forever,
@@ -171,3 +172,45 @@ async def test_a_lookahead_handler_is_shown_each_batch_before_it_is_handed_it(
         await consumer.stop()
     ahead = {r.key for r in handler.shown[-1]} if handler.shown else set()
     assert again <= ahead
+
+
+async def test_a_paced_consumer_takes_every_record_of_a_stream_once(
+    settings: CommonSettings,
+) -> None:
+    """Fetches waiting for 64 KiB or 20 ms while records flow, at the first record otherwise
+    (`FetchPace`): the sizes change between fetches, never what is consumed."""
+    topic = topic_name(settings.topic_prefix, TICKETS_TOPIC)
+    run = uuid.uuid4().hex[:8]
+    keys = [f"P-{run}-{n}".encode() for n in range(40)]
+    group = f"paced-{run}"
+    consumer = create_consumer(
+        settings, group, [TICKETS_TOPIC], "paced", fetch_min_bytes=65536, fetch_max_wait_ms=20
+    )
+    await consumer.start()
+    seen: list[bytes] = []
+    stop = asyncio.Event()
+
+    async def handle(records: list[Record]) -> None:
+        seen.extend(r.key for r in records if r.key in keys)
+        if len(seen) >= len(keys):
+            stop.set()
+
+    async def stream() -> None:
+        producer = create_producer(settings, "test-paced")
+        await producer.start()
+        try:
+            for key in keys:  # one at a time, some polls bring one, some several
+                await send_all(producer, [(topic, key, b"{}", [])], timeout=10)
+                await asyncio.sleep(0.005)
+        finally:
+            await producer.stop()
+
+    try:
+        consuming = asyncio.create_task(
+            consume_forever(consumer, group, handle, stop, pace=FetchPace(65536, 20))
+        )
+        await stream()
+        await asyncio.wait_for(consuming, 60)
+    finally:
+        await consumer.stop()
+    assert sorted(seen) == sorted(keys)

@@ -185,6 +185,12 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
         # no test round trip per checkout (one per consumed batch, relay and timer round):
         # they retry what met a broken connection, and the API answers 503 (below)
         pre_ping=False,
+        # a stream of single events comes in fewer, larger batches: one transaction, offset
+        # commit and fetch for several events; a quiet engine still polls twice a second, and
+        # a lone event after a quiet spell is answered at once
+        fetch_min_bytes=settings.sla_engine_fetch_min_bytes,
+        fetch_max_wait_ms=settings.sla_engine_fetch_max_wait_ms,
+        pace_fetches=True,
     )
     app = create_base_app(
         title="Pacta sla-engine",
