@@ -54,10 +54,11 @@ async def run(
     route's time intervals) is decided when a group flushes, on the alerts as they are then:
     a silence that ends or a source that resolves releases what it held at the next flush."""
     # 1. inbox: a signal applied before (restart, replay, rebalance) is dropped here, in the
-    #    transaction that applies the rest, so it can never notify twice
-    fresh = await take_new(conn, signals)
+    #    transaction that applies the rest, so it can never notify twice. The same statement
+    #    locks the open alerts of the signals' keys (step 2)
+    fresh, current = await take_new(conn, signals)
     # 2. alert state: each signal fires, updates or resolves its alert (domain.alerts)
-    changes = await update_alerts(conn, fresh, now_ms)
+    changes = await update_alerts(conn, fresh, now_ms, current)
     if changes.closed:
         # written now: the resolves of their escalations (step 6) come after in the history
         await store.alerts.add_history(conn, entries=changes.history)
@@ -110,16 +111,21 @@ async def run(
     return applied
 
 
-async def take_new(conn: AsyncConnection, signals: Sequence[Signal]) -> list[Signal]:
-    """The signals never applied before, each once, in the order given; kept for the record."""
-    new = await store.inbox.claim(conn, signals=signals)
+async def take_new(
+    conn: AsyncConnection, signals: Sequence[Signal]
+) -> tuple[list[Signal], dict[str, Alert]]:
+    """The signals never applied before, each once, in the order given; kept for the record.
+    With the open alert of each of their keys, locked (by key; the keys of signals applied
+    before too: locked for nothing, as they are few)."""
+    keys = sorted({alert_key(s) for s in signals})
+    new, current = await store.inbox.claim_locking(conn, signals=signals, keys=keys)
     seen: set[str] = set()
     fresh = []
     for s in signals:
         if s.signal_id in new and s.signal_id not in seen:
             seen.add(s.signal_id)
             fresh.append(s)
-    return fresh
+    return fresh, current
 
 
 @dataclass
@@ -131,13 +137,15 @@ class Changes:
     unsaved: list[tuple[Alert, list[str]]] = field(default_factory=list)  # open, signal ids
 
 
-async def update_alerts(conn: AsyncConnection, signals: Sequence[Signal], now_ms: int) -> Changes:
-    """Apply the signals in order to their alerts (one statement per step, not per signal).
-    The resolved ones are written; the open ones and the history entries are returned for the
-    caller to write (the open alerts with the receivers they reach, in one row write each)."""
+async def update_alerts(
+    conn: AsyncConnection, signals: Sequence[Signal], now_ms: int, current: dict[str, Alert]
+) -> Changes:
+    """Apply the signals in order to their alerts (`current`: the open alert of each of their
+    keys, locked; updated here). The resolved ones are written; the open ones and the history
+    entries are returned for the caller to write (the open alerts with the receivers they
+    reach, in one row write each)."""
     if not signals:
         return Changes([], [], set(), [])
-    current = await store.alerts.open_by_key(conn, keys=sorted({alert_key(s) for s in signals}))
     final: dict[str, Alert] = {}  # by alert id, in the order first seen
     applied: dict[str, list[str]] = {}
     fired: set[str] = set()

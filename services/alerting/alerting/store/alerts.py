@@ -79,14 +79,13 @@ async def get_record(conn: AsyncConnection, *, alert_id: str) -> AlertRecord | N
     return AlertRecord.of(row) if row else None
 
 
-async def open_by_key(conn: AsyncConnection, *, keys: Sequence[str]) -> dict[str, Alert]:
-    """The open alert of each key, locked for this transaction."""
-    rows = await (await driver_connection(conn)).fetch(
-        "SELECT * FROM alerting.alerts WHERE key = ANY($1::text[]) AND state <> 'resolved' "
-        "ORDER BY key FOR UPDATE",
-        list(keys),
+def open_by_key_sql(param: int = 1) -> str:
+    """The open alert of each key, locked for the transaction (`inbox.claim_locking` runs it
+    with the inbox's claim); the keys the parameter numbered `param`."""
+    return (
+        f"SELECT * FROM alerting.alerts WHERE key = ANY(${param}::text[]) "
+        "AND state <> 'resolved' ORDER BY key FOR UPDATE"
     )
-    return {r["key"]: alert_of(r) for r in rows}
 
 
 def save_sql(param: int = 1) -> str:
