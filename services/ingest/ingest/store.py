@@ -7,6 +7,7 @@ before the 202. The cycles keep their connections checked out (`ClaimConnections
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import asyncpg
@@ -60,9 +61,9 @@ class ClaimConnections:
     running at once: asyncpg's acquire and release (a proxy, an inactivity timer, the reset
     callback, the free queue) cost as much CPU as the claim statement itself.
 
-    A connection whose claim failed (PostgreSQL gone, a timeout mid-statement) is terminated
-    and handed back, so the pool connects anew for the next claim; `close()` hands the rest
-    back before the pool closes.
+    A kept connection found closed (PostgreSQL restarted) is handed back for one the pool
+    connects anew, as its own acquire would; one whose claim failed (a timeout mid-statement)
+    is terminated and handed back. `close()` hands the rest back before the pool closes.
     """
 
     def __init__(self, pool: Any) -> None:
@@ -74,11 +75,19 @@ class ClaimConnections:
         """Insert the ids; return those not seen before. Concurrent claims of one id serialise
         on the primary key, so exactly one request (of any process) wins it. On a kept
         connection, or a new one while all are busy."""
-        conn = self._idle.pop() if self._idle else await self.pool.acquire()
+        conn = None
+        while self._idle and conn is None:
+            conn = self._idle.pop()
+            if _lost(conn):  # PostgreSQL restarted: the pool connects anew, as it did
+                await self.pool.release(conn)
+                conn = None
+        if conn is None:
+            conn = await self.pool.acquire()
         try:
             rows = await conn.fetch(_CLAIM, ids)
         except BaseException:
-            conn.terminate()
+            with contextlib.suppress(asyncpg.InterfaceError):  # already handed back
+                conn.terminate()
             await self.pool.release(conn)
             raise
         if self._closed:  # a cycle that ended after close(): the pool is waiting for it
@@ -92,6 +101,14 @@ class ClaimConnections:
         for conn in idle:
             await self.pool.release(conn)
 
+
+def _lost(conn: Any) -> bool:
+    """Whether a kept connection is closed, or was handed back by asyncpg itself (it does so
+    with a connection whose socket closed; `release` of it is then a no-op)."""
+    try:
+        return bool(conn.is_closed())
+    except asyncpg.InterfaceError:
+        return True
 
 
 async def claim_signature(pool: Any, *, signature: bytes, expires_at: int) -> bool:

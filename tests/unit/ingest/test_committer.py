@@ -28,6 +28,9 @@ class FakePool:
     def terminate(self) -> None:
         pass
 
+    def is_closed(self) -> bool:
+        return False
+
 
 class Ev:
     def __init__(self, event_id: str) -> None:
