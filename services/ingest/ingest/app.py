@@ -83,6 +83,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(producer.stop(), 10)
             with contextlib.suppress(Exception):
+                await asyncio.wait_for(app.state.committer.close(), 10)
+            with contextlib.suppress(Exception):
                 await asyncio.wait_for(pool.close(), 10)
             await engine.dispose()
 

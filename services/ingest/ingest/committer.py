@@ -68,6 +68,7 @@ class Committer:
         self.running: set[asyncio.Task[None]] = set()
         self.timer: asyncio.TimerHandle | None = None
         self.due = False  # the pending requests' wait is over: they go as a cycle slot frees
+        self.claims: store.ClaimConnections | None = None
 
     async def submit(self, events: Sequence[Event]) -> list[Event]:
         """Produce and claim `events` (ids set); return those that were new, once Kafka holds
@@ -138,7 +139,7 @@ class Committer:
                     # an id already claimed (by another process, or before a restart) was
                     # produced again: the consumers' inboxes absorb it, the sender hears
                     # "duplicate"
-                    new = await store.claim_ids(pool, ids=ids)
+                    new = await self._claims(pool).claim_ids(ids)
                     CLAIM_SECONDS.observe(time.perf_counter() - started)
                 self.recent.add_all(ids)
             fresh = fresh_per_request(requests, new)
@@ -152,3 +153,13 @@ class Committer:
         for (_, future), mine in zip(batch, fresh, strict=True):
             if not future.done():
                 future.set_result(mine)
+
+    def _claims(self, pool: Any) -> store.ClaimConnections:
+        if self.claims is None or self.claims.pool is not pool:
+            self.claims = store.ClaimConnections(pool)
+        return self.claims
+
+    async def close(self) -> None:
+        """Hand the claims' kept connections back to their pool (before it closes)."""
+        if self.claims is not None:
+            await self.claims.close()

@@ -1,11 +1,13 @@
 """The ingest schema: event ids already acknowledged, so a retry is answered as a duplicate.
 
-The claim of a cycle's ids is one autocommit statement on a plain asyncpg pool (one round trip,
-no transaction to open and close): it runs once Kafka holds the records, before the 202.
+The claim of a cycle's ids is one autocommit statement on a plain asyncpg pool's connection
+(one round trip, no transaction to open and close): it runs once Kafka holds the records,
+before the 202. The cycles keep their connections checked out (`ClaimConnections`).
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import asyncpg
@@ -54,11 +56,59 @@ async def _keep_session(_conn: asyncpg.Connection) -> None:
     """
 
 
-async def claim_ids(pool: Any, *, ids: list[str]) -> set[str]:
-    """Insert the ids; return those not seen before. Concurrent claims of one id serialise on
-    the primary key, so exactly one request (of any process) wins it."""
-    rows = await pool.fetch(_CLAIM, ids)
-    return {r[0] for r in rows}
+class ClaimConnections:
+    """Connections the produce-and-claim cycles keep checked out of `pool`, one per cycle
+    running at once: asyncpg's acquire and release (a proxy, an inactivity timer, the reset
+    callback, the free queue) cost as much CPU as the claim statement itself.
+
+    A kept connection found closed (PostgreSQL restarted) is handed back for one the pool
+    connects anew, as its own acquire would; one whose claim failed (a timeout mid-statement)
+    is terminated and handed back. `close()` hands the rest back before the pool closes.
+    """
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+        self._idle: list[Any] = []
+        self._closed = False
+
+    async def claim_ids(self, ids: list[str]) -> set[str]:
+        """Insert the ids; return those not seen before. Concurrent claims of one id serialise
+        on the primary key, so exactly one request (of any process) wins it. On a kept
+        connection, or a new one while all are busy."""
+        conn = None
+        while self._idle and conn is None:
+            conn = self._idle.pop()
+            if _lost(conn):  # PostgreSQL restarted: the pool connects anew, as it did
+                await self.pool.release(conn)
+                conn = None
+        if conn is None:
+            conn = await self.pool.acquire()
+        try:
+            rows = await conn.fetch(_CLAIM, ids)
+        except BaseException:
+            with contextlib.suppress(asyncpg.InterfaceError):  # already handed back
+                conn.terminate()
+            await self.pool.release(conn)
+            raise
+        if self._closed:  # a cycle that ended after close(): the pool is waiting for it
+            await self.pool.release(conn)
+        else:
+            self._idle.append(conn)
+        return {r[0] for r in rows}
+
+    async def close(self) -> None:
+        idle, self._idle, self._closed = self._idle, [], True
+        for conn in idle:
+            await self.pool.release(conn)
+
+
+def _lost(conn: Any) -> bool:
+    """Whether a kept connection is closed, or was handed back by asyncpg itself (it does so
+    with a connection whose socket closed; `release` of it is then a no-op)."""
+    try:
+        return bool(conn.is_closed())
+    except asyncpg.InterfaceError:
+        return True
 
 
 async def claim_signature(pool: Any, *, signature: bytes, expires_at: int) -> bool:

@@ -19,6 +19,18 @@ class FakePool:
         self.claims.append(list(ids))
         return [(i,) for i in ids]
 
+    async def acquire(self) -> FakePool:  # the pool is its own one connection
+        return self
+
+    async def release(self, _conn: FakePool) -> None:
+        pass
+
+    def terminate(self) -> None:
+        pass
+
+    def is_closed(self) -> bool:
+        return False
+
 
 class Ev:
     def __init__(self, event_id: str) -> None:
