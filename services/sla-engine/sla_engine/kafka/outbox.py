@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -309,6 +310,10 @@ def _parse(value: bytes | None) -> dict[str, object] | None:
     return None if value is None else cast(dict[str, object], orjson.loads(value))
 
 
+READ_EVERY_S = 1.0
+"""The relay reads the outbox at least this often (`Relay.relay_round`)."""
+
+
 class Relay:
     """Publishes outbox rows in order and deletes them once Kafka acknowledged.
 
@@ -317,7 +322,7 @@ class Relay:
     sent as held, then deleted in one statement, without reading the outbox; the others (from
     before a restart, another instance's, the API's, any a failed round left) are read and
     deleted in seq order (`relay_once`): at start-up, when a bell brings no seqs, after a
-    failure, and once a second when idle. A read round goes first: it takes, in seq order,
+    failure, and at least once a second. A read round goes first: it takes, in seq order,
     the handed rows too, so nothing handed overtakes an older row of its key left in the
     outbox."""
 
@@ -328,6 +333,7 @@ class Relay:
         self.sender = BatchProducer()
         self.handed: deque[Sequence[int]] = deque()  # committed transactions' seqs, in order
         self.read = True  # a read round is due (`relay_once`)
+        self.last_read = 0.0  # when the last one started (monotonic seconds)
 
     def notify(self, seqs: Sequence[int] = ()) -> None:
         """A transaction committed; `seqs`: the rows it put on the outbox (`enqueued_in`), in
@@ -368,8 +374,11 @@ class Relay:
         if held.forgot:
             held.forgot = False
             self.read = True
-        if self.read:
-            self.read = False
+        now = time.monotonic()
+        if self.read or now - self.last_read > READ_EVERY_S:
+            # also once a second however busy: rows no bell announces (another instance's,
+            # one that stopped) are not left waiting behind a steady stream of handed ones
+            self.read, self.last_read = False, now
             sent = await self.relay_once()
             if sent >= self.batch:
                 self.read = True  # more are waiting
