@@ -4,6 +4,7 @@ leaves its rows on the outbox."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -90,12 +91,13 @@ async def test_rows_a_commit_hands_over_are_sent_as_held_and_deleted() -> None:
         assert seqs == sorted(seqs)
         relay = Relay(path.engine, producer=None, batch=10)
         sender = relay.sender = RecordingSender()  # type: ignore[assignment]
-        relay.read = False  # as after start-up's read round
+        relay.read, relay.last_read = False, time.monotonic()  # as after a read round
         relay.notify(seqs)
         relay.notify(seqs)  # rung twice (the clocks' and the outages' bells): sent once
         assert await relay.relay_round() == 2
         assert sender.sent == [b'{"a":1}', b'{"a":2}']
         assert await relay.relay_round() == 0
+        await relay.deleted()
         assert await outbox_left(path.engine) == 0
 
 
@@ -113,7 +115,7 @@ async def test_a_rolled_back_transaction_hands_nothing_over_and_a_failed_send_is
         assert len(seqs) == 1
         relay = Relay(path.engine, producer=None, batch=10)
         relay.sender = FailingSender()  # type: ignore[assignment]
-        relay.read = False
+        relay.read, relay.last_read = False, time.monotonic()
         relay.notify(seqs)
         with pytest.raises(TimeoutError):
             await relay.relay_round()

@@ -334,6 +334,8 @@ class Relay:
         self.handed: deque[Sequence[int]] = deque()  # committed transactions' seqs, in order
         self.read = True  # a read round is due (`relay_once`)
         self.last_read = 0.0  # when the last one started (monotonic seconds)
+        self.acked: list[int] = []  # handed rows Kafka acknowledged, still to be deleted
+        self.deleting: asyncio.Task[None] | None = None
 
     def notify(self, seqs: Sequence[int] = ()) -> None:
         """A transaction committed; `seqs`: the rows it put on the outbox (`enqueued_in`), in
@@ -345,27 +347,31 @@ class Relay:
         self.wake.set()
 
     async def run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                sent = await self.relay_round()
-            except Exception as exc:
-                log.warning("outbox relay failed; retrying", error=repr(exc))
-                self.read = True  # what the round took is still on the outbox
-                sent = 0
-                await asyncio.sleep(0.5)
-            if sent == 0:
-                # Idle: wait for a commit to ring, with a slow read as a safety net.
+        try:
+            while not self.stop.is_set():
                 try:
-                    await asyncio.wait_for(self.wake.wait(), 1.0)
-                except TimeoutError:
-                    self.read = True
-                self.wake.clear()
+                    sent = await self.relay_round()
+                except Exception as exc:
+                    log.warning("outbox relay failed; retrying", error=repr(exc))
+                    self.read = True  # what the round took is still on the outbox
+                    sent = 0
+                    await asyncio.sleep(0.5)
+                if sent == 0:
+                    # Idle: wait for a commit to ring, with a slow read as a safety net.
+                    try:
+                        await asyncio.wait_for(self.wake.wait(), 1.0)
+                    except TimeoutError:
+                        self.read = True
+                    self.wake.clear()
+        finally:
+            await self.deleted()
 
     async def flush(self) -> None:
         """Relay until the outbox is empty (a planned stop)."""
         self.read = True
         while await self.relay_round() > 0:
             pass
+        await self.deleted()
 
     async def relay_round(self) -> int:
         """A read round if one is due (or records were forgotten), else a round of the handed
@@ -379,6 +385,7 @@ class Relay:
             # also once a second however busy: rows no bell announces (another instance's,
             # one that stopped) are not left waiting behind a steady stream of handed ones
             self.read, self.last_read = False, now
+            await self.deleted()  # a row acknowledged is not read again
             sent = await self.relay_once()
             if sent >= self.batch:
                 self.read = True  # more are waiting
@@ -388,9 +395,10 @@ class Relay:
 
     async def relay_handed(self) -> int:
         """Send the records of the handed rows (up to `batch`, whole transactions, in commit
-        order) as held, then delete the rows in one statement; a row a read round took
-        meanwhile is skipped. A failed send leaves the rows for a read round (the caller's);
-        a failed delete, for one too, which sends them again (consumers dedup by id)."""
+        order) as held; once Kafka acknowledged them their rows are deleted by a task of their
+        own (`deleted`), while the next round sends. A row a read round took meanwhile is
+        skipped. A failed send leaves the rows for a read round (the caller's); a failed
+        delete, for one too, which sends them again (consumers dedup by id)."""
         held = written(self.engine)
         seqs: list[int] = []
         records: list[OutboxRecord] = []
@@ -403,10 +411,27 @@ class Relay:
         if not records:
             return 0
         await self._send(records)
-        async with self.engine.connect() as conn:
-            raw = await driver_connection(conn)
-            await raw.execute(_DELETE, seqs)
+        self.acked += seqs
+        if self.deleting is None or self.deleting.done():
+            self.deleting = asyncio.create_task(self._delete_acked(), name="outbox-delete")
         return len(records)
+
+    async def deleted(self) -> None:
+        """Wait until the acknowledged rows are deleted (or their delete failed)."""
+        if self.deleting is not None:
+            await asyncio.shield(self.deleting)
+
+    async def _delete_acked(self) -> None:
+        """Delete the acknowledged rows, those acknowledged meanwhile in the next statement."""
+        while self.acked:
+            seqs, self.acked = self.acked, []
+            try:
+                async with self.engine.connect() as conn:
+                    raw = await driver_connection(conn)
+                    await raw.execute(_DELETE, seqs)
+            except Exception as exc:
+                # they stay on the outbox: a read round sends them again
+                log.warning("outbox rows not deleted", rows=len(seqs), error=repr(exc))
 
     async def relay_once(self) -> int:
         """One read round: up to `batch` records (rows, or the records of bundles) in seq
