@@ -10,13 +10,14 @@ without Kafka transactions (which a single broker cannot run durably).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from functools import cache
-from typing import cast
+from typing import Any, cast
 
 import orjson
 import sqlalchemy as sa
@@ -334,6 +335,8 @@ class Relay:
         self.handed: deque[Sequence[int]] = deque()  # committed transactions' seqs, in order
         self.read = True  # a read round is due (`relay_once`)
         self.last_read = 0.0  # when the last one started (monotonic seconds)
+        # a handed round queued on the producer: its rows, and what waits for their acks
+        self.unacked: tuple[list[int], Coroutine[Any, Any, None]] | None = None
         self.acked: list[int] = []  # handed rows Kafka acknowledged, still to be deleted
         self.deleting: asyncio.Task[None] | None = None
 
@@ -364,6 +367,8 @@ class Relay:
                         self.read = True
                     self.wake.clear()
         finally:
+            with contextlib.suppress(Exception):
+                await self.acknowledged()
             await self.deleted()
 
     async def flush(self) -> None:
@@ -385,7 +390,8 @@ class Relay:
             # also once a second however busy: rows no bell announces (another instance's,
             # one that stopped) are not left waiting behind a steady stream of handed ones
             self.read, self.last_read = False, now
-            await self.deleted()  # a row acknowledged is not read again
+            await self.acknowledged()  # a row acknowledged is not read again
+            await self.deleted()
             sent = await self.relay_once()
             if sent >= self.batch:
                 self.read = True  # more are waiting
@@ -394,11 +400,14 @@ class Relay:
         return await self.relay_handed()
 
     async def relay_handed(self) -> int:
-        """Send the records of the handed rows (up to `batch`, whole transactions, in commit
-        order) as held; once Kafka acknowledged them their rows are deleted by a task of their
-        own (`deleted`), while the next round sends. A row a read round took meanwhile is
-        skipped. A failed send leaves the rows for a read round (the caller's); a failed
-        delete, for one too, which sends them again (consumers dedup by id)."""
+        """Queue the records of the handed rows (up to `batch`, whole transactions, in commit
+        order) on the producer as held, then wait for the acknowledgement of the round queued
+        before, whose rows a task of their own deletes (`deleted`): a round is queued while
+        the one before is in flight, and the producer keeps the order per partition (one
+        batch in flight each, retried until acknowledged). A row a read round took meanwhile
+        is skipped. A failed send leaves the rows for a read round (the caller's); a failed
+        delete, for one too, which sends them again (consumers dedup by id). Returns 0, once
+        the round in flight is acknowledged, when nothing was handed."""
         held = written(self.engine)
         seqs: list[int] = []
         records: list[OutboxRecord] = []
@@ -409,12 +418,23 @@ class Relay:
                     seqs.append(seq)
                     records += part
         if not records:
+            await self.acknowledged()
             return 0
-        await self._send(records)
+        acks = await self._queue(records)
+        await self.acknowledged()
+        self.unacked = (seqs, acks)
+        return len(records)
+
+    async def acknowledged(self) -> None:
+        """Wait for the acknowledgement of the handed round in flight, then hand its rows to
+        the delete; its failure is raised (its rows stay on the outbox)."""
+        if self.unacked is None:
+            return
+        (seqs, acks), self.unacked = self.unacked, None
+        await acks
         self.acked += seqs
         if self.deleting is None or self.deleting.done():
             self.deleting = asyncio.create_task(self._delete_acked(), name="outbox-delete")
-        return len(records)
 
     async def deleted(self) -> None:
         """Wait until the acknowledged rows are deleted (or their delete failed)."""
@@ -469,6 +489,21 @@ class Relay:
         OUTBOX_PENDING.set(count if more else 0)
         return max(count, self.batch) if more else count
 
+    async def _queue(self, records: list[OutboxRecord]) -> Coroutine[Any, Any, None]:
+        """Queue a handed round's records on the producer, its signals first (the producer's
+        sender takes them while the others are encoded); returns what waits for the acks of
+        all. Each topic keeps its records in seq order."""
+        signals = [kafka_record(r) for r in records if r.ce_type == SIGNAL_TYPE]
+        acks: list[Coroutine[Any, Any, None]] = []
+        if signals:
+            acks.append(await self.sender.queue(self.producer, signals, timeout=10.0))
+        if len(signals) < len(records):
+            if signals:
+                await asyncio.sleep(0)
+            others = [kafka_record(r) for r in records if r.ce_type != SIGNAL_TYPE]
+            acks.append(await self.sender.queue(self.producer, others, timeout=10.0))
+        return _all(acks)
+
     async def _send(self, records: list[OutboxRecord]) -> None:
         """Send a round's records, its signals first and acknowledged before the others are
         encoded: a round holds a thousand facts for reporting, whose encoding and transfer
@@ -481,6 +516,13 @@ class Relay:
         if len(signals) < len(records):
             others = [kafka_record(r) for r in records if r.ce_type != SIGNAL_TYPE]
             await self.sender.send(self.producer, others, timeout=10.0)
+
+
+async def _all(acks: list[Coroutine[Any, Any, None]]) -> None:
+    """Wait for every one of `acks`; the first failure is raised once all are done."""
+    failures = [r for r in await asyncio.gather(*acks, return_exceptions=True) if r is not None]
+    if failures:
+        raise failures[0]
 
 
 _DELETE = (
