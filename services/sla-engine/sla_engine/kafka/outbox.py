@@ -336,7 +336,7 @@ class Relay:
         self.read = True  # a read round is due (`relay_once`)
         self.last_read = 0.0  # when the last one started (monotonic seconds)
         # a handed round queued on the producer: its rows, and what waits for their acks
-        self.unacked: tuple[list[int], Coroutine[Any, Any, None]] | None = None
+        self.unacked: tuple[list[int], asyncio.Future[None]] | None = None
         self.acked: list[int] = []  # handed rows Kafka acknowledged, still to be deleted
         self.deleting: asyncio.Task[None] | None = None
 
@@ -406,8 +406,9 @@ class Relay:
         the one before is in flight, and the producer keeps the order per partition (one
         batch in flight each, retried until acknowledged). A row a read round took meanwhile
         is skipped. A failed send leaves the rows for a read round (the caller's); a failed
-        delete, for one too, which sends them again (consumers dedup by id). Returns 0, once
-        the round in flight is acknowledged, when nothing was handed."""
+        delete, for one too, which sends them again (consumers dedup by id). Nothing handed: it
+        waits for the round in flight to be acknowledged, or for a bell meanwhile, and returns
+        0 once it is."""
         held = written(self.engine)
         seqs: list[int] = []
         records: list[OutboxRecord] = []
@@ -417,13 +418,23 @@ class Relay:
                 if part is not None:
                     seqs.append(seq)
                     records += part
-        if not records:
+        if records:
+            acks = asyncio.ensure_future(await self._queue(records))
             await self.acknowledged()
-            return 0
-        acks = await self._queue(records)
+            self.unacked = (seqs, acks)
+            return len(records)
+        if self.unacked is not None and not self.unacked[1].done():
+            self.wake.clear()
+            bell = asyncio.ensure_future(self.wake.wait())
+            either: list[asyncio.Future[Any]] = [self.unacked[1], bell]
+            try:
+                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                bell.cancel()
+            if self.handed:
+                return await self.relay_handed()
         await self.acknowledged()
-        self.unacked = (seqs, acks)
-        return len(records)
+        return 0
 
     async def acknowledged(self) -> None:
         """Wait for the acknowledgement of the handed round in flight, then hand its rows to
