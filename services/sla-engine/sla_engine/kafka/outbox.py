@@ -400,8 +400,8 @@ class Relay:
         return await self.relay_handed()
 
     async def relay_handed(self) -> int:
-        """Queue the records of the handed rows (up to `batch`, whole transactions, in commit
-        order) on the producer as held, then wait for the acknowledgement of the round queued
+        """Queue the records of the handed rows (in commit order, up to `batch` or one row
+        past it: a bundle's records go together) on the producer as held, then wait for the acknowledgement of the round queued
         before, whose rows a task of their own deletes (`deleted`): a round is queued while
         the one before is in flight, and the producer keeps the order per partition (one
         batch in flight each, retried until acknowledged). A row a read round took meanwhile
@@ -413,7 +413,11 @@ class Relay:
         seqs: list[int] = []
         records: list[OutboxRecord] = []
         while self.handed and len(records) < self.batch:
-            for seq in self.handed.popleft():
+            rows = self.handed.popleft()
+            for n, seq in enumerate(rows):
+                if len(records) >= self.batch:
+                    self.handed.appendleft(rows[n:])  # the rest in a round of its own
+                    break
                 part = held.take(seq)
                 if part is not None:
                     seqs.append(seq)
