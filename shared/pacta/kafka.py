@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, NamedTuple, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -471,35 +471,35 @@ class BatchProducer:
     ) -> None:
         """Send every record and wait for the broker's acknowledgement of all (acks=all), or
         raise; with idempotence on a send never times out by itself, so the deadline is ours."""
+        await (await self.queue(producer, records, timeout=timeout))
+
+    async def queue(
+        self, producer: AIOKafkaProducer, records: Sequence[ProducerRecord], *, timeout: float
+    ) -> Coroutine[Any, Any, None]:
+        """`send` in two steps: every record queued on the producer (so a later call's records
+        of a partition follow these), then, awaited, the broker's acknowledgement of all, or
+        its error; `timeout` bounds both together."""
         started = time.perf_counter()
         topics = {r.topic for r in records}
+        deadline = asyncio.get_running_loop().time() + timeout
         try:
-            async with asyncio.timeout(timeout):
-                batches: dict[tuple[str, int], Any] = {}
-                futures: list[asyncio.Future[Any]] = []
-                seen: dict[tuple[str, bytes], tuple[str, int]] = {}  # a few keys, many records
-                for topic, key, value, headers in records:
-                    tp = seen.get((topic, key))
-                    if tp is None:
-                        tp = seen[(topic, key)] = (topic, await self._keys.of(producer, topic, key))
-                    batch = batches.get(tp)
-                    if (
-                        batch is None
-                        or batch.append(key=key, value=value, timestamp=None, headers=headers)
-                        is None
-                    ):
-                        if batch is not None:  # full: it goes now, a new one takes the record
-                            futures.append(await self._queue(producer, batch, tp))
-                        batch = batches[tp] = producer.create_batch()
-                        if (
-                            batch.append(key=key, value=value, timestamp=None, headers=headers)
-                            is None
-                        ):
-                            # never silently: records are bounded far below a batch
-                            size = len(value or b"")
-                            raise ValueError(f"a record of {size} bytes is larger than a batch")
-                for tp, batch in batches.items():
-                    futures.append(await self._queue(producer, batch, tp))
+            async with asyncio.timeout_at(deadline):
+                futures = await self._batches(producer, records)
+        except BaseException:
+            for topic in topics:
+                PRODUCE_ERRORS.labels(topic).inc()
+            raise
+        return self._acknowledged(futures, topics, started, deadline)
+
+    async def _acknowledged(
+        self,
+        futures: list[asyncio.Future[Any]],
+        topics: set[str],
+        started: float,
+        deadline: float,
+    ) -> None:
+        try:
+            async with asyncio.timeout_at(deadline):
                 await asyncio.gather(*futures)
         except BaseException:
             for topic in topics:
@@ -508,6 +508,33 @@ class BatchProducer:
         elapsed = time.perf_counter() - started
         for topic in topics:
             PRODUCE_SECONDS.labels(topic).observe(elapsed)
+
+    async def _batches(
+        self, producer: AIOKafkaProducer, records: Sequence[ProducerRecord]
+    ) -> list[asyncio.Future[Any]]:
+        """The records queued as one batch per partition (more when one fills); their futures."""
+        batches: dict[tuple[str, int], Any] = {}
+        futures: list[asyncio.Future[Any]] = []
+        seen: dict[tuple[str, bytes], tuple[str, int]] = {}  # a few keys, many records
+        for topic, key, value, headers in records:
+            tp = seen.get((topic, key))
+            if tp is None:
+                tp = seen[(topic, key)] = (topic, await self._keys.of(producer, topic, key))
+            batch = batches.get(tp)
+            if (
+                batch is None
+                or batch.append(key=key, value=value, timestamp=None, headers=headers) is None
+            ):
+                if batch is not None:  # full: it goes now, a new one takes the record
+                    futures.append(await self._queue(producer, batch, tp))
+                batch = batches[tp] = producer.create_batch()
+                if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                    # never silently: records are bounded far below a batch
+                    size = len(value or b"")
+                    raise ValueError(f"a record of {size} bytes is larger than a batch")
+        for tp, batch in batches.items():
+            futures.append(await self._queue(producer, batch, tp))
+        return futures
 
     async def _queue(
         self, producer: AIOKafkaProducer, batch: Any, tp: tuple[str, int]

@@ -4,7 +4,7 @@ policy, availability signals in real time (timers), and availability facts for r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -57,6 +57,7 @@ from sla_engine.domain.downtime import (
     union_open,
 )
 from sla_engine.domain.policies import select_availability_policy
+from sla_engine.kafka.outbox import enqueued_in, ring_bells
 from sla_engine.kafka.ownership import Ownership
 from sla_engine.metrics import DETECTION_LAG
 from sla_engine.resources.registry import Registry
@@ -104,7 +105,8 @@ class OutageTracker:
         self.engine, self.registry = engine, registry
         self.signals_topic = topic_name(prefix, SIGNALS_TOPIC)
         self.facts_topic = topic_name(prefix, FACTS_TOPIC)
-        self.on_commit: list[Callable[[], None]] = []  # run after a commit (the relay's bell)
+        # run after a commit (the relay's bell), with the seqs of the rows it put on the outbox
+        self.on_commit: list[Callable[[Sequence[int]], None]] = []
         self._applied: Dues = {}  # timers the consumer's open transaction asks for
         self._planned: dict[str, int] = {}  # when each service was last re-planned
         self.gauges = LiveGauges()
@@ -225,15 +227,14 @@ class OutageTracker:
             at = datetime_to_ms(since)
         return {service: await self.evaluate(conn, service, since_ms=at, now=now)}
 
-    def committed(self, dues: Dues | None = None, ring: bool = True) -> None:
+    def committed(self, dues: Dues | None = None, ring: bool | Sequence[int] = True) -> None:
         """Arm the timers a committed transaction asked for (default: the consumer's); `ring`
-        False: it put nothing on the outbox (the relay sleeps on)."""
+        as `ClockKeeper.committed` has it."""
         if dues is None:
             dues, self._applied = self._applied, {}
         for service, due in dues.items():
             self.timers.schedule(service, due if self.ownership.owns(service) else None)
-        for bell in self.on_commit if ring else ():
-            bell()
+        ring_bells(self.on_commit, ring)
 
     # ---- planning ------------------------------------------------------------------------
 
@@ -415,11 +416,12 @@ class OutageTracker:
         try:
             async with self.engine.begin() as conn:
                 dues = await self.evaluate_many(conn, dict.fromkeys(due, now), now=now, timer=True)
+                enqueued = enqueued_in(conn)
         except Exception:
             for service in due:  # try again shortly; nothing was written
                 self.timers.schedule(service, now + 1_000)
             raise
-        self.committed(dues)
+        self.committed(dues, enqueued)
 
     async def restore(self) -> int:
         """Start-up: re-plan every service with a check still firing, so crossings that came

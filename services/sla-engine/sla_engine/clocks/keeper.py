@@ -10,7 +10,7 @@ at most once however the two paths (or two instances during a rebalance) interle
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -35,6 +35,7 @@ from sla_engine.domain.tickets import (
 )
 from sla_engine.domain.timeline import NEVER_SEEN
 from sla_engine.domain.watermarks import Watermarks
+from sla_engine.kafka.outbox import enqueued_in, ring_bells
 from sla_engine.kafka.ownership import partition_of
 from sla_engine.kafka.tickets import TicketRecord
 from sla_engine.metrics import DETECTION_LAG
@@ -66,7 +67,8 @@ class ClockKeeper:
             facts_topic=topic_name(prefix, FACTS_TOPIC),
         )
         self.marks = Watermarks(partition_of)  # partitions behind in a backlog, their event time
-        self.on_commit: list[Callable[[], None]] = []  # run after a commit (the relay's bell)
+        # run after a commit (the relay's bell), with the seqs of the rows it put on the outbox
+        self.on_commit: list[Callable[[Sequence[int]], None]] = []
         self.firing: set[str] = set()  # tickets whose timer round is being committed
         self.rules_changed = False  # a policy changed: re-measure open tickets (timer task)
         self.rules_services: set[str] | None = set()  # whose tickets (None: all)
@@ -224,8 +226,10 @@ class ClockKeeper:
             out.append((ticket, outcome))
         return out, standing
 
-    def committed(self, ticket_ids: Iterable[str], ring: bool = True) -> None:
-        """`ring` False: the transaction put nothing on the outbox (the relay sleeps on)."""
+    def committed(self, ticket_ids: Iterable[str], ring: bool | Sequence[int] = True) -> None:
+        """`ring`: the seqs of the rows the transaction put on the outbox (`enqueued_in`: the
+        relay sends them as held), True: unknown (the relay reads the outbox), False or empty:
+        none (the relay sleeps on)."""
         for ticket_id in ticket_ids:
             ticket = self.book.tickets.get(ticket_id)
             if ticket is not None:
@@ -234,8 +238,7 @@ class ClockKeeper:
         self._release()
         if self.marks.seen_at:
             self.book.timers.wake.set()  # the timers wake for the end of a backfill's quiet
-        for bell in self.on_commit if ring else ():
-            bell()
+        ring_bells(self.on_commit, ring)
         self.book.set_gauge()
 
     def _release(self) -> None:
@@ -329,12 +332,14 @@ class ClockKeeper:
         try:
             async with self.engine.begin() as conn:
                 await self.writer.persist(conn, outcomes, now)
+                enqueued = enqueued_in(conn)
         except Exception:
             self.evict(ids)
             raise
         finally:
             self.firing.difference_update(ids)
-        self.committed(ids)
+        # its signals go to Kafka at once, as held (the relay need not read them back)
+        self.committed(ids, enqueued)
 
     async def _reload(self) -> None:
         ids, self.book.reload = list(self.book.reload), set()

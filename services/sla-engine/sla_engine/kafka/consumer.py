@@ -124,7 +124,7 @@ def make_handler(
         claimable_tickets = [e for e in ticket_events if e.id]
         claimable_monitoring = [e for e in monitoring_events if e.id]
         touched: list[str] = []
-        enqueued = True
+        enqueued: list[int] = []
         try:
             conn = await held.get()
             async with conn.begin():

@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
+import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from functools import cache
-from typing import cast
+from typing import Any, cast
 
 import orjson
 import sqlalchemy as sa
@@ -49,10 +51,35 @@ log = get_logger(__name__)
 ENQUEUED = "pacta_outbox_enqueued"
 
 
-def enqueued_in(conn: AsyncConnection) -> bool:
-    """Whether anything was put on the outbox on `conn` since the last call (which forgets it):
-    a transaction that enqueued nothing need not wake the relay."""
-    return bool(conn.info.pop(ENQUEUED, False))
+def enqueued_in(conn: AsyncConnection) -> list[int]:
+    """The seqs of the rows put on the outbox in `conn`'s current transaction since the last
+    call (which forgets them), in order: once it committed, the relay may send them as held
+    (`Relay.notify`). Empty: it enqueued nothing, so it need not wake the relay. What a
+    transaction that rolled back left on the connection is never returned."""
+    found = conn.info.pop(ENQUEUED, None)
+    if found is None or found[0] is not _transaction(conn):
+        return []
+    return sorted(found[1])
+
+
+def ring_bells(
+    bells: Sequence[Callable[[Sequence[int]], None]], ring: bool | Sequence[int]
+) -> None:
+    """After a commit: `ring` the seqs of the rows it put on the outbox (`enqueued_in`), True
+    when they are not known (the relay reads the outbox), False or empty when there are none
+    (the bells stay silent)."""
+    if ring is True:
+        ring = ()
+    elif not ring:
+        return
+    for bell in bells:
+        bell(ring)
+
+
+def _transaction(conn: AsyncConnection) -> object:
+    """The transaction `conn` is in (None: none), an object of its own per transaction."""
+    sync = conn.sync_connection
+    return None if sync is None else sync.get_transaction()
 
 
 def outbox_record(
@@ -201,9 +228,13 @@ def remember(
     parts: Sequence[Sequence[OutboxRecord]] | None = None,
 ) -> None:
     """After rows were put on the outbox on `conn` (their `seq`, in any order; `rows` in the
-    order of their seq; `parts`: as `_insert` has them): the relay is rung after the commit
-    (`enqueued_in`) and sends them without reading them back (`Written`)."""
-    conn.info[ENQUEUED] = True
+    order of their seq; `parts`: as `_insert` has them): the relay is rung with their seqs
+    after the commit (`enqueued_in`) and sends them without reading them back (`Written`)."""
+    transaction = _transaction(conn)
+    mine: tuple[object, list[int]] | None = conn.info.get(ENQUEUED)
+    if mine is None or mine[0] is not transaction:
+        mine = conn.info[ENQUEUED] = (transaction, [])
+    mine[1].extend(seqs)
     written(conn.engine).add(sorted(seqs), parts if parts is not None else [[r] for r in rows])
 
 
@@ -222,6 +253,7 @@ class Written:
     def __init__(self) -> None:
         self.rows: dict[int, Sequence[OutboxRecord]] = {}
         self.records = 0
+        self.forgot = False  # records were forgotten: only reading the outbox finds them
 
     def add(self, seqs: Sequence[int], parts: Sequence[Sequence[OutboxRecord]]) -> None:
         if self.records > WRITTEN_RECORDS:
@@ -234,6 +266,7 @@ class Written:
         """Forget every record held (the relay reads their rows back)."""
         self.rows.clear()
         self.records = 0
+        self.forgot = True
 
     def lowest(self, n: int) -> list[int]:
         """The `n` lowest seqs held (those a relay round, in seq order, may take)."""
@@ -278,41 +311,167 @@ def _parse(value: bytes | None) -> dict[str, object] | None:
     return None if value is None else cast(dict[str, object], orjson.loads(value))
 
 
+READ_EVERY_S = 1.0
+"""The relay reads the outbox at least this often (`Relay.relay_round`)."""
+
+
 class Relay:
-    """Publishes outbox rows in order and deletes them once Kafka acknowledged."""
+    """Publishes outbox rows in order and deletes them once Kafka acknowledged.
+
+    Two ways to a row, one task, one round at a time (the order per key holds): the rows a
+    committed transaction of this process wrote are handed over by their seqs (`notify`) and
+    sent as held, then deleted in one statement, without reading the outbox; the others (from
+    before a restart, another instance's, the API's, any a failed round left) are read and
+    deleted in seq order (`relay_once`): at start-up, when a bell brings no seqs, after a
+    failure, and at least once a second. A read round goes first: it takes, in seq order,
+    the handed rows too, so nothing handed overtakes an older row of its key left in the
+    outbox."""
 
     def __init__(self, engine: AsyncEngine, producer: AIOKafkaProducer, batch: int = 500) -> None:
         self.engine, self.producer, self.batch = engine, producer, batch
         self.wake = asyncio.Event()
         self.stop = asyncio.Event()
         self.sender = BatchProducer()
+        self.handed: deque[Sequence[int]] = deque()  # committed transactions' seqs, in order
+        self.read = True  # a read round is due (`relay_once`)
+        self.last_read = 0.0  # when the last one started (monotonic seconds)
+        # a handed round queued on the producer: its rows, and what waits for their acks
+        self.unacked: tuple[list[int], asyncio.Future[None]] | None = None
+        self.acked: list[int] = []  # handed rows Kafka acknowledged, still to be deleted
+        self.deleting: asyncio.Task[None] | None = None
 
-    def notify(self) -> None:
+    def notify(self, seqs: Sequence[int] = ()) -> None:
+        """A transaction committed; `seqs`: the rows it put on the outbox (`enqueued_in`), in
+        commit order with the other calls (empty: unknown, the relay reads the outbox)."""
+        if seqs:
+            self.handed.append(seqs)
+        else:
+            self.read = True
         self.wake.set()
 
     async def run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                sent = await self.relay_once()
-            except Exception as exc:
-                log.warning("outbox relay failed; retrying", error=repr(exc))
-                sent = 0
-                await asyncio.sleep(0.5)
-            if sent < self.batch:
-                # Idle: wait for a commit to ring, with a slow poll as a safety net.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), 1.0)
-                self.wake.clear()
+        try:
+            while not self.stop.is_set():
+                try:
+                    sent = await self.relay_round()
+                except Exception as exc:
+                    log.warning("outbox relay failed; retrying", error=repr(exc))
+                    self.read = True  # what the round took is still on the outbox
+                    sent = 0
+                    await asyncio.sleep(0.5)
+                if sent == 0:
+                    # Idle: wait for a commit to ring, with a slow read as a safety net.
+                    try:
+                        await asyncio.wait_for(self.wake.wait(), 1.0)
+                    except TimeoutError:
+                        self.read = True
+                    self.wake.clear()
+        finally:
+            with contextlib.suppress(Exception):
+                await self.acknowledged()
+            await self.deleted()
 
     async def flush(self) -> None:
         """Relay until the outbox is empty (a planned stop)."""
-        while await self.relay_once() > 0:
+        self.read = True
+        while await self.relay_round() > 0:
             pass
+        await self.deleted()
+
+    async def relay_round(self) -> int:
+        """A read round if one is due (or records were forgotten), else a round of the handed
+        rows; returns how many records it sent, 0 when there was nothing to send."""
+        held = written(self.engine)
+        if held.forgot:
+            held.forgot = False
+            self.read = True
+        now = time.monotonic()
+        if self.read or now - self.last_read > READ_EVERY_S:
+            # also once a second however busy: rows no bell announces (another instance's,
+            # one that stopped) are not left waiting behind a steady stream of handed ones
+            self.read, self.last_read = False, now
+            await self.acknowledged()  # a row acknowledged is not read again
+            await self.deleted()
+            sent = await self.relay_once()
+            if sent >= self.batch:
+                self.read = True  # more are waiting
+            if sent:
+                return sent
+        return await self.relay_handed()
+
+    async def relay_handed(self) -> int:
+        """Queue the records of the handed rows (in commit order, up to `batch` or one row
+        past it: a bundle's records go together) on the producer as held, then wait for the acknowledgement of the round queued
+        before, whose rows a task of their own deletes (`deleted`): a round is queued while
+        the one before is in flight, and the producer keeps the order per partition (one
+        batch in flight each, retried until acknowledged). A row a read round took meanwhile
+        is skipped. A failed send leaves the rows for a read round (the caller's); a failed
+        delete, for one too, which sends them again (consumers dedup by id). Nothing handed: it
+        waits for the round in flight to be acknowledged, or for a bell meanwhile, and returns
+        0 once it is."""
+        held = written(self.engine)
+        seqs: list[int] = []
+        records: list[OutboxRecord] = []
+        while self.handed and len(records) < self.batch:
+            rows = self.handed.popleft()
+            for n, seq in enumerate(rows):
+                if len(records) >= self.batch:
+                    self.handed.appendleft(rows[n:])  # the rest in a round of its own
+                    break
+                part = held.take(seq)
+                if part is not None:
+                    seqs.append(seq)
+                    records += part
+        if records:
+            acks = asyncio.ensure_future(await self._queue(records))
+            await self.acknowledged()
+            self.unacked = (seqs, acks)
+            return len(records)
+        if self.unacked is not None and not self.unacked[1].done():
+            self.wake.clear()
+            bell = asyncio.ensure_future(self.wake.wait())
+            either: list[asyncio.Future[Any]] = [self.unacked[1], bell]
+            try:
+                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                bell.cancel()
+            if self.handed:
+                return await self.relay_handed()
+        await self.acknowledged()
+        return 0
+
+    async def acknowledged(self) -> None:
+        """Wait for the acknowledgement of the handed round in flight, then hand its rows to
+        the delete; its failure is raised (its rows stay on the outbox)."""
+        if self.unacked is None:
+            return
+        (seqs, acks), self.unacked = self.unacked, None
+        await acks
+        self.acked += seqs
+        if self.deleting is None or self.deleting.done():
+            self.deleting = asyncio.create_task(self._delete_acked(), name="outbox-delete")
+
+    async def deleted(self) -> None:
+        """Wait until the acknowledged rows are deleted (or their delete failed)."""
+        if self.deleting is not None:
+            await asyncio.shield(self.deleting)
+
+    async def _delete_acked(self) -> None:
+        """Delete the acknowledged rows, those acknowledged meanwhile in the next statement."""
+        while self.acked:
+            seqs, self.acked = self.acked, []
+            try:
+                async with self.engine.connect() as conn:
+                    raw = await driver_connection(conn)
+                    await raw.execute(_DELETE, seqs)
+            except Exception as exc:
+                # they stay on the outbox: a read round sends them again
+                log.warning("outbox rows not deleted", rows=len(seqs), error=repr(exc))
 
     async def relay_once(self) -> int:
-        """One round: up to `batch` records (rows, or the records of bundles) in seq order,
-        taken off the outbox, sent, and the deletion committed once Kafka acknowledged them
-        (a failed send rolls it back: the rows stay for the next round); returns how many
+        """One read round: up to `batch` records (rows, or the records of bundles) in seq
+        order, taken off the outbox, sent, and the deletion committed once Kafka acknowledged
+        them (a failed send rolls it back: the rows stay for the next round); returns how many
         records, `batch` if more are waiting. The records this process wrote are sent as it
         wrote them (`Written`), the others read from their rows."""
         held = written(self.engine)
@@ -345,6 +504,21 @@ class Relay:
         OUTBOX_PENDING.set(count if more else 0)
         return max(count, self.batch) if more else count
 
+    async def _queue(self, records: list[OutboxRecord]) -> Coroutine[Any, Any, None]:
+        """Queue a handed round's records on the producer, its signals first (the producer's
+        sender takes them while the others are encoded); returns what waits for the acks of
+        all. Each topic keeps its records in seq order."""
+        signals = [kafka_record(r) for r in records if r.ce_type == SIGNAL_TYPE]
+        acks: list[Coroutine[Any, Any, None]] = []
+        if signals:
+            acks.append(await self.sender.queue(self.producer, signals, timeout=10.0))
+        if len(signals) < len(records):
+            if signals:
+                await asyncio.sleep(0)
+            others = [kafka_record(r) for r in records if r.ce_type != SIGNAL_TYPE]
+            acks.append(await self.sender.queue(self.producer, others, timeout=10.0))
+        return _all(acks)
+
     async def _send(self, records: list[OutboxRecord]) -> None:
         """Send a round's records, its signals first and acknowledged before the others are
         encoded: a round holds a thousand facts for reporting, whose encoding and transfer
@@ -358,6 +532,20 @@ class Relay:
             others = [kafka_record(r) for r in records if r.ce_type != SIGNAL_TYPE]
             await self.sender.send(self.producer, others, timeout=10.0)
 
+
+async def _all(acks: list[Coroutine[Any, Any, None]]) -> None:
+    """Wait for every one of `acks`; the first failure is raised once all are done."""
+    failures = [r for r in await asyncio.gather(*acks, return_exceptions=True) if r is not None]
+    if failures:
+        raise failures[0]
+
+
+_DELETE = (
+    # the handed rows, once Kafka acknowledged them: one another instance's read round holds
+    # is its to delete
+    "DELETE FROM sla_engine.outbox WHERE seq IN (SELECT seq FROM sla_engine.outbox "
+    "WHERE seq = ANY(CAST($1 AS bigint[])) FOR UPDATE SKIP LOCKED)"
+)
 
 _TAKE = (
     # the first `$1` rows in seq order that no other round holds, and of them as many as hold
