@@ -96,20 +96,24 @@ class LookaheadHandler:
 class FetchPace:
     """The fetch sizes a consumer asks the broker for, by how its records come
     (`consume_forever`): `flowing` (the consumer's `fetch_min_bytes` and `fetch_max_wait_ms`)
-    while its polls bring more than one record, and an answer at the first record, the fetch
-    held `FETCH_MAX_WAIT_MS` at most, after a poll that brought one or none. A stream is
-    fetched in the larger batches; a quiet consumer polls twice a second instead of once per
-    `fetch_max_wait_ms`, and a lone event is not held back. A change applies from the next
-    fetch request aiokafka builds."""
+    while its polls bring more than one record and none waited through more than two of those
+    waits, and an answer at the first record, the fetch held `FETCH_MAX_WAIT_MS` at most,
+    otherwise. A stream is fetched in the larger batches; a quiet consumer polls twice a second
+    instead of once per `fetch_max_wait_ms`, and a lone event is not held back. Records that
+    come in bursts with gaps between them (batches of events posted a few times a second) are
+    fetched as they come: waiting through the gaps would only add empty fetches. A change
+    applies from the next fetch request aiokafka builds."""
 
     IDLE = (1, FETCH_MAX_WAIT_MS)
 
     def __init__(self, min_bytes: int, max_wait_ms: int) -> None:
         self.flowing = (min_bytes, max_wait_ms)
+        self.gap_s = 2 * max_wait_ms / 1000
 
-    def polled(self, consumer: AIOKafkaConsumer, records: int) -> None:
-        """A poll of the (started) consumer brought `records` records."""
-        wanted = self.flowing if records > 1 else self.IDLE
+    def polled(self, consumer: AIOKafkaConsumer, records: int, waited_s: float = 0.0) -> None:
+        """A poll of the (started) consumer brought `records` records after waiting
+        `waited_s` seconds for them."""
+        wanted = self.flowing if records > 1 and waited_s <= self.gap_s else self.IDLE
         # aiokafka reads these two of its fetcher at every fetch request it builds
         fetcher: Any = consumer._fetcher
         if (fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms) != wanted:
@@ -287,13 +291,16 @@ async def consume_forever(
     upcoming: list[Record] = []  # the records of `ahead`, as the handler was shown them
     batch_records = BATCH_RECORDS.labels(group)
     while not stop.is_set():
+        waited = 0.0
         if ahead:
             batches, records = ahead, upcoming
         else:
+            asked = time.monotonic()
             batches = await consumer.getmany(timeout_ms=200, max_records=max_records)
             records = [r for rs in batches.values() for r in rs]
+            waited = time.monotonic() - asked
         if pace is not None:
-            pace.polled(consumer, len(records))
+            pace.polled(consumer, len(records), waited)
         ahead, upcoming = {}, []
         if not records:
             continue

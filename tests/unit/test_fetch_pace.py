@@ -33,3 +33,12 @@ def test_a_quiet_poll_answers_the_next_fetch_at_its_first_record() -> None:
         assert sizes(c) == (1, FETCH_MAX_WAIT_MS)
         pace.polled(c, 2)
         assert sizes(c) == (65536, 20)
+
+
+def test_records_in_bursts_with_gaps_are_fetched_as_they_come() -> None:
+    c = consumer(65536, 20)
+    pace = FetchPace(65536, 20)
+    pace.polled(c, 100, waited_s=0.1)  # a batch of events, 100 ms after the one before
+    assert sizes(c) == (1, FETCH_MAX_WAIT_MS)
+    pace.polled(c, 25, waited_s=0.02)  # a steady stream: the poll came with one fetch's wait
+    assert sizes(c) == (65536, 20)
