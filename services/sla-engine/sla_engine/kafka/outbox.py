@@ -401,9 +401,9 @@ class Relay:
 
     async def relay_handed(self) -> int:
         """Queue the records of the handed rows (in commit order, up to `batch` or one row
-        past it: a bundle's records go together) on the producer as held, then wait for the acknowledgement of the round queued
-        before, whose rows a task of their own deletes (`deleted`): a round is queued while
-        the one before is in flight, and the producer keeps the order per partition (one
+        past it: a bundle's records go together) on the producer as held, then wait for the
+        acknowledgement of the round queued before, whose rows a task of their own deletes
+        (`deleted`): a round is queued while the one before is in flight, and the producer keeps the order per partition (one
         batch in flight each, retried until acknowledged). A row a read round took meanwhile
         is skipped. A failed send leaves the rows for a read round (the caller's); a failed
         delete, for one too, which sends them again (consumers dedup by id). Nothing handed: it
