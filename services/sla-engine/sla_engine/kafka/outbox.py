@@ -424,8 +424,12 @@ class Relay:
                     records += part
         if records:
             acks = asyncio.ensure_future(await self._queue(records))
-            await self.acknowledged()
-            self.unacked = (seqs, acks)
+            try:
+                await self.acknowledged()
+            finally:
+                # held even when the round before failed: the next `acknowledged` (the read
+                # round after the failure) waits for it, so its outcome is never dropped
+                self.unacked = (seqs, acks)
             return len(records)
         if self.unacked is not None and not self.unacked[1].done():
             self.wake.clear()
@@ -513,10 +517,15 @@ class Relay:
         if signals:
             acks.append(await self.sender.queue(self.producer, signals, timeout=10.0))
         if len(signals) < len(records):
-            if signals:
-                await asyncio.sleep(0)
-            others = [kafka_record(r) for r in records if r.ce_type != SIGNAL_TYPE]
-            acks.append(await self.sender.queue(self.producer, others, timeout=10.0))
+            try:
+                if signals:
+                    await asyncio.sleep(0)
+                others = [kafka_record(r) for r in records if r.ce_type != SIGNAL_TYPE]
+                acks.append(await self.sender.queue(self.producer, others, timeout=10.0))
+            except BaseException:
+                for ack in acks:  # the signals' acks run out on their own (rows stay)
+                    asyncio.ensure_future(ack).add_done_callback(_retrieved)
+                raise
         return _all(acks)
 
     async def _send(self, records: list[OutboxRecord]) -> None:
@@ -531,6 +540,12 @@ class Relay:
         if len(signals) < len(records):
             others = [kafka_record(r) for r in records if r.ce_type != SIGNAL_TYPE]
             await self.sender.send(self.producer, others, timeout=10.0)
+
+
+def _retrieved(done: asyncio.Future[None]) -> None:
+    """Take the outcome of acks nobody waits for (their rows stay on the outbox)."""
+    if not done.cancelled() and done.exception() is not None:
+        log.debug("outbox acks abandoned after a failed round", error=repr(done.exception()))
 
 
 async def _all(acks: list[Coroutine[Any, Any, None]]) -> None:
