@@ -6,8 +6,10 @@ acknowledged event and the server's mean time per request.
 
 A variant is a directory put first on PYTHONPATH (holding an `ingest` package: another
 version's `services/ingest`), or empty for this worktree's, then optional `|KEY=VALUE`
-settings for its process (`new=|PACTA_INGEST_CYCLE_WAIT_MS=8`). Every variant runs in every round,
-in turn, against one database and one topic prefix, so they share the box's conditions.
+settings for its process (`new=|PACTA_INGEST_CYCLE_WAIT_MS=8`). Every variant runs in every
+round, in turn, against one database and one topic prefix, so they share the box's conditions.
+`--module bench.ingest_stub` runs each with its produce-and-claim cycle stubbed (the HTTP
+path's own cost).
 """
 
 from __future__ import annotations
@@ -34,7 +36,13 @@ SHAPES = {
 
 
 async def measure(
-    variant: str, path: str, shape: str, env: BenchEnv, secs: float, profiled: bool
+    variant: str,
+    path: str,
+    shape: str,
+    env: BenchEnv,
+    secs: float,
+    profiled: bool,
+    module: str = "ingest",
 ) -> dict[str, Any]:
     conns, batch, rate = SHAPES[shape]
     port = free_port()
@@ -44,7 +52,7 @@ async def measure(
         extra["PYTHONPATH"] = path
     proc = Proc(
         f"ingest-{variant}",
-        [sys.executable, "-m", "ingest"],
+        [sys.executable, "-m", module],
         Path(f"/tmp/ab/ingest-{variant}.log"),
         {**env.service_env(), **extra, "PACTA_INGEST_WORKERS": "1", "PACTA_INGEST_PORT": str(port)},
     ).start()
@@ -134,7 +142,9 @@ async def main(args: argparse.Namespace) -> None:
         for _ in range(args.rounds):
             for shape in args.shapes.split(","):
                 for name, path in variants:
-                    row = await measure(name, path, shape, env, args.duration, args.profile)
+                    row = await measure(
+                        name, path, shape, env, args.duration, args.profile, args.module
+                    )
                     rows.append(row)
                     print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
 
@@ -146,4 +156,9 @@ if __name__ == "__main__":
     p.add_argument("--duration", type=float, default=8.0)
     p.add_argument("--shapes", default="single,batch100,closed16")
     p.add_argument("--profile", action="store_true", help="py-spy each run: /tmp/ab/profile-*")
+    p.add_argument(
+        "--module",
+        default="ingest",
+        help="run as the ingest (python -m MODULE); bench.ingest_stub: the cycle stubbed",
+    )
     asyncio.run(main(p.parse_args()))

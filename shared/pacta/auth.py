@@ -10,6 +10,7 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.types import Scope
 
 from pacta.problems import Problem
 from pacta.settings import Role
@@ -18,11 +19,29 @@ RANK: dict[str, int] = {"read": 0, "ingest": 1, "admin": 2}
 
 
 def presented_key(request: Request) -> str | None:
-    auth = request.headers.get("authorization", "")
-    scheme, _, value = auth.partition(" ")
+    headers = request.headers
+    return key_of(headers.get("authorization", ""), headers.get("x-api-key"))
+
+
+def presented_in(scope: Scope) -> str | None:
+    """`presented_key` read from an ASGI scope's raw headers, with no `Request` built (a hot
+    path's key check); the first of each header counts, as `Request.headers.get` takes it."""
+    authorization = api_key = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            if authorization is None:
+                authorization = value.decode("latin-1")
+        elif name == b"x-api-key" and api_key is None:
+            api_key = value.decode("latin-1")
+    return key_of(authorization or "", api_key)
+
+
+def key_of(authorization: str, api_key: str | None) -> str | None:
+    """The key an `Authorization` value (Bearer or Key) or else an `X-API-Key` value carry."""
+    scheme, _, value = authorization.partition(" ")
     if scheme.lower() in ("bearer", "key") and value.strip():
         return value.strip()
-    return request.headers.get("x-api-key") or None
+    return api_key or None
 
 
 def lookup(keys: dict[str, Role], presented: str) -> tuple[str, Role] | None:
@@ -36,8 +55,11 @@ def lookup(keys: dict[str, Role], presented: str) -> tuple[str, Role] | None:
 
 def authenticate(request: Request, need: str) -> str:
     """Return the caller's key, or raise 401 (no or unknown key) / 403 (role too low)."""
-    presented = presented_key(request)
-    keys: dict[str, Role] = request.app.state.api_keys
+    return check_key(request.app.state.api_keys, presented_key(request), need)
+
+
+def check_key(keys: dict[str, Role], presented: str | None, need: str) -> str:
+    """`authenticate` for a key already read from the request."""
     match = lookup(keys, presented) if presented else None
     if match is None:
         raise Problem(

@@ -33,6 +33,20 @@ from pacta.problems import PROBLEM_JSON, install_problem_handlers, problem_respo
 from pacta.settings import CommonSettings
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
+_JSON = b"application/json"
+
+
+class JSONBytes(Response):
+    """A response of JSON already encoded: the same head as `Response(body, status,
+    media_type="application/json")` (content-length, content-type), built without the
+    general constructor's rendering and header handling (a hot path's answer)."""
+
+    media_type = "application/json"
+
+    def __init__(self, body: bytes, status_code: int = 200) -> None:
+        self.status_code, self.body, self.background = status_code, body, None
+        self.raw_headers = [(b"content-length", str(len(body)).encode()), (b"content-type", _JSON)]
+
 
 HTTP_SECONDS = Histogram(
     "pacta_http_request_seconds",
@@ -49,12 +63,14 @@ def create_base_app(
     settings: CommonSettings,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
     max_body_bytes: int = 1024 * 1024,
+    app_class: type[FastAPI] = FastAPI,
 ) -> FastAPI:
     """A FastAPI app with problem documents, /healthz, /readyz, /metrics and a body limit.
 
     The service's lifespan fills `app.state.readiness` with named dependency checks.
+    `app_class` is FastAPI or a subclass of it (one that answers a hot path ahead of it).
     """
-    app = FastAPI(
+    app = app_class(
         title=title,
         description=description,
         version="0.1.0",

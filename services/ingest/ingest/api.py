@@ -18,6 +18,7 @@ from pacta.auth import IngestKey
 from pacta.events import MonitoringEvent, TicketEvent
 from pacta.logs import get_logger
 from pacta.problems import Problem, problem_answer
+from pacta.web import JSONBytes
 
 log = get_logger(__name__)
 _stdlib_log = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ async def accept(request: Request, events: list[Event], kind: str, now: datetime
             "events accepted", kind=kind, ids=ids[:20], accepted=len(fresh), duplicates=duplicates
         )
     body = {"accepted": len(fresh), "duplicates": duplicates, "ids": ids}
-    return Response(orjson.dumps(body), status_code=202, media_type="application/json")
+    return JSONBytes(orjson.dumps(body), 202)
 
 
 def identify(events: list[Event], now: datetime) -> None:
@@ -146,28 +147,37 @@ def identify(events: list[Event], now: datetime) -> None:
 
 def _count(events: list[Event], fresh: list[Event], kind: str) -> None:
     """Count per sender-declared source, bounded so free text cannot multiply time series."""
+    if len(events) == 1:  # a single event: one counter, no tally
+        received, duplicated = _counters(events[0].source, kind)
+        (received if fresh else duplicated).inc()
+        return
     totals: dict[str, list[int]] = {}
     for event in events:
         totals.setdefault(event.source, [0, 0])[0] += 1
     for event in fresh:
         totals[event.source][1] += 1
     for src, (n_all, n_new) in totals.items():
-        received, duplicated = _counters(source_label(src), kind)
+        received, duplicated = _counters(src, kind)
         if n_new:
             received.inc(n_new)
         if n_all > n_new:
             duplicated.inc(n_all - n_new)
 
 
-#: The two counters' children per (source label, kind): a request pays no label lookup. As
-#: bounded as the labels (`source_label` caps the sources).
+MAX_CACHED_SOURCES = 4096
+"""Sources whose counters are remembered (their labels are capped by `source_label`; the
+sources themselves are free text, so the cache is cleared when full)."""
+#: The two counters' children per (source, kind): a request pays no label lookup.
 _children: dict[tuple[str, str], tuple[Any, Any]] = {}
 
 
-def _counters(label: str, kind: str) -> tuple[Any, Any]:
-    pair = _children.get((label, kind))
+def _counters(source: str, kind: str) -> tuple[Any, Any]:
+    pair = _children.get((source, kind))
     if pair is None:
-        pair = _children[label, kind] = (
+        if len(_children) >= MAX_CACHED_SOURCES:
+            _children.clear()
+        label = source_label(source)
+        pair = _children[source, kind] = (
             EVENTS_RECEIVED.labels(label, kind),
             EVENTS_DUPLICATED.labels(label, kind),
         )

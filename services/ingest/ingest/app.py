@@ -9,12 +9,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
-from starlette.middleware import Middleware
 
 from ingest import native, native_pagerduty, store
 from ingest.api import router
 from ingest.committer import Committer
-from ingest.fastpath import EventsFastPath
+from ingest.fastpath import EventsApp, EventsFastPath
 from ingest.formats.mapping import load_mappings
 from ingest.ratelimit import RateLimiter, SharedRateLimiter
 from ingest.settings import IngestSettings
@@ -94,7 +93,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         settings=settings,
         lifespan=lifespan,
         max_body_bytes=settings.ingest_max_body_bytes,
+        app_class=EventsApp,
     )
+    assert isinstance(app, EventsApp)
     app.state.settings = settings
     app.state.limiter = _limiter(settings)
     secrets = settings.hmac_secrets()
@@ -105,11 +106,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.state.mappings = load_mappings(settings.ingest_mappings_file or None)
     app.include_router(native.router)
     app.include_router(native_pagerduty.router)
-    # outermost: the events' fast path does the timer's, encoding guard's and body limit's
-    # work itself (fastpath.py); every other request passes on through them
-    app.user_middleware.insert(
-        0, Middleware(EventsFastPath, api=app, max_bytes=settings.ingest_max_body_bytes)
-    )
+    # ahead of every layer: the events' fast path does the timer's, encoding guard's and body
+    # limit's work itself (fastpath.py); every other request passes on through them
+    app.fast = EventsFastPath(app, settings.ingest_max_body_bytes)
     return app
 
 

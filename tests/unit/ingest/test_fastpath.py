@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from starlette.responses import Response
 
 from ingest.app import create_app
 from ingest.settings import IngestSettings
-from pacta.web import HTTP_SECONDS
+from pacta.auth import presented_in
+from pacta.web import HTTP_SECONDS, JSONBytes
 
 PATH = "/v1/events/monitoring"
 LIMIT = 2048
@@ -67,3 +69,47 @@ async def test_a_body_within_the_limit_reaches_the_key_check(client: httpx.Async
     r = await client.post(PATH, content=b"x" * LIMIT)
     assert r.status_code == 401
     assert timed(401) == before + 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Authorization": "Bearer k"}, 422),
+        ({"Authorization": "Key k"}, 422),
+        ({"X-API-Key": "k"}, 422),
+        ({"Authorization": "Bearer wrong", "X-API-Key": "k"}, 401),  # Authorization first
+        ({"Authorization": "Basic k", "X-API-Key": "k"}, 422),  # not a key scheme
+        ({"Authorization": "Bearer  "}, 401),
+        ({}, 401),
+    ],
+)
+async def test_the_key_is_read_from_the_raw_headers_as_the_routes_read_it(
+    client: httpx.AsyncClient, headers: dict[str, str], status: int
+) -> None:
+    r = await client.post(PATH, content=b"{}", headers=headers)
+    assert r.status_code == status
+    if status == 401:
+        assert r.headers["www-authenticate"] == "Bearer"
+
+
+def test_presented_in_takes_the_first_of_each_header() -> None:
+    scope = {
+        "headers": [
+            (b"x-api-key", b"first"),
+            (b"x-api-key", b"second"),
+            (b"authorization", b"Token t"),
+            (b"authorization", b"Bearer later"),
+        ]
+    }
+    assert presented_in(scope) == "first"
+
+
+def test_a_json_bytes_answer_has_the_general_responses_head() -> None:
+    body = b'{"accepted":1}'
+    general = Response(body, status_code=202, media_type="application/json")
+    lean = JSONBytes(body, 202)
+    assert (lean.status_code, lean.body, lean.raw_headers) == (
+        general.status_code,
+        general.body,
+        general.raw_headers,
+    )
