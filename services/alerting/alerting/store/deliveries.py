@@ -21,8 +21,7 @@ Outcome = Literal["delivered", "retry", "failed"]
 Status = Literal["firing", "resolved"]
 
 
-@dataclass(frozen=True)
-class NewDelivery:
+class NewDelivery(NamedTuple):
     """A notification decided: queued in the deciding transaction. With `lease`, it is written
     leased to this process's worker (its first attempt begun: a claim without the round trip)."""
 
