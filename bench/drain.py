@@ -11,6 +11,8 @@ breach signals is produced straight onto the signals topic (the sla-engine's con
 drains the backlog. The rate is the notified signals over first -> last webhook; every signal
 must be notified exactly once. With `--resolve`, a `stopped` signal per ticket follows once all
 are notified, and alerting's CPU per resolve is measured until every resolved notification came.
+It also prints the rows alerting's tables wrote per notification (PostgreSQL's statistics), and
+`--profile out.raw` samples the draining alerting process with py-spy.
 """
 
 from __future__ import annotations
