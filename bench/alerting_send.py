@@ -21,28 +21,18 @@ import signal
 import subprocess
 import sys
 import time
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import uvloop
-from fastapi import FastAPI
 
-from alerting import store
-from alerting.app import MIGRATIONS, build_context
-from alerting.consumer import make_handler
 from alerting.delivery import Worker
-from alerting.settings import AlertingSettings
 from alerting.store.deliveries import DeliveryRow
-from bench.alerting import ROUTE
-from bench.alerting_apply import BATCH, _records, _ticks
+from bench.alerting_apply import BATCH, _records, _ticks, handler
 from bench.env import BenchEnv, RetryingEnv
 from bench.procs import CLK_TCK, CpuMeter
 from bench.receiver import Receiver
 from bench.report import OUT_DIR, stamp
-from pacta.db import create_engine, migrate
 from pacta.events import SIGNALS_TOPIC, topic_name
-from pacta.logs import configure_logging
-from pacta.runtime import collector_aside
 
 WARM = 500  # deliveries sent before the measured ones: connections open, code warm
 
@@ -82,27 +72,13 @@ async def run(signals: int, profile: str) -> dict[str, Any]:
 
 
 async def _run(env: BenchEnv, receiver: Receiver, signals: int, profile: str) -> dict[str, Any]:
-    given = {k.lower().removeprefix("pacta_"): v for k, v in env.service_env().items()}
-    settings = AlertingSettings.model_validate(given)
-    configure_logging(settings.log_level, "alerting")
-    await migrate(settings.database_url, store.SCHEMA, MIGRATIONS)
-    engine = create_engine(settings.database_url, pre_ping=False)
-    try:
-        async with engine.begin() as conn:
-            hook = {"type": "webhook", "url": receiver.url("/pacta"), "secret": "bench"}
-            await store.config.put(conn, kind="receiver", name="bench", body=hook)
-            await store.config.put(conn, kind="routes", name="root", body=ROUTE)
-        ctx = await build_context(engine, settings)
-        collector_aside()  # as the service's lifespan does
-        leased: list[DeliveryRow] = []
-        ctx.delivery_room = lambda receiver: 1 << 30
-        ctx.delivery_start = leased.extend
-        handle = make_handler(cast(FastAPI, SimpleNamespace(state=SimpleNamespace(ctx=ctx))))
+    async with handler(env, receiver.url("/pacta")) as h:
+        settings, ctx, leased = h.settings, h.ctx, h.leased
         topic = topic_name(env.topic_prefix, SIGNALS_TOPIC)
         prefix = f"s{env.rand}"
         total = WARM + signals
         for start in range(0, total, BATCH):
-            await handle(_records(topic, prefix, start, min(BATCH, total - start)))
+            await h.handle(_records(topic, prefix, start, min(BATCH, total - start)))
         worker = Worker(
             ctx,
             concurrency=settings.alerting_receiver_concurrency,
@@ -142,8 +118,6 @@ async def _run(env: BenchEnv, receiver: Receiver, signals: int, profile: str) ->
             delivered = await conn.fetchval(
                 "SELECT count(*) FROM alerting.deliveries WHERE state = 'delivered'"
             )
-    finally:
-        await engine.dispose()
     sent = len(leased) - WARM
     out = {
         "deliveries": sent,
