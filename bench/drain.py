@@ -11,6 +11,8 @@ breach signals is produced straight onto the signals topic (the sla-engine's con
 drains the backlog. The rate is the notified signals over first -> last webhook; every signal
 must be notified exactly once. With `--resolve`, a `stopped` signal per ticket follows once all
 are notified, and alerting's CPU per resolve is measured until every resolved notification came.
+It also prints the rows alerting's tables wrote per notification (PostgreSQL's statistics), and
+`--profile out.raw` samples the draining alerting process with py-spy.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
+import subprocess
 import sys
 import time
 from typing import Any
@@ -30,7 +34,7 @@ from aiokafka import AIOKafkaProducer
 from bench.alerting import ADMIN, ROUTE
 from bench.alerting_micro import _produce, _signal
 from bench.alerting_report import matched, pacta_keys
-from bench.env import ADMIN_KEY, KAFKA, RetryingEnv
+from bench.env import ADMIN_KEY, KAFKA, BenchEnv, RetryingEnv
 from bench.procs import CLK_TCK, CpuMeter, Proc, _proc_ticks, free_port, listener_pid
 from bench.receiver import Receiver
 from bench.render import publish
@@ -72,6 +76,25 @@ async def _wait_count(receiver: Receiver, want: int, limit: float, stall: float 
     return await receiver.count()
 
 
+async def _row_counts(env: BenchEnv) -> dict[str, int]:
+    """Rows inserted, updated (HOT or not) in alerting's tables so far, and transactions
+    committed, from PostgreSQL's statistics (a backend reports them when it exits)."""
+    async with env.db() as conn:
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
+        rows = await conn.fetch(
+            "SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del "
+            "FROM pg_stat_user_tables WHERE schemaname = 'alerting'"
+        )
+        commits = await conn.fetchval(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        )
+    out = {"commits": int(commits)}
+    for r in rows:
+        for what in ("ins", "upd", "hot_upd", "del"):
+            out[f"{r['relname']}.{what}"] = int(r[f"n_tup_{what}"])
+    return out
+
+
 async def _produce_resolves(topic: str, prefix: str, count: int) -> None:
     """A `stopped` signal for each ticket of `_produce(topic, prefix, count, ...)`."""
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, acks="all", linger_ms=2)
@@ -106,7 +129,9 @@ async def _resolve_cost(
     return {"resolves_notified": resolved, "alerting_cpu_us_per_resolve": round(us, 1)}
 
 
-async def run(signals: int, drain_limit: float = 240.0, resolve: bool = False) -> dict[str, Any]:
+async def run(
+    signals: int, drain_limit: float = 240.0, resolve: bool = False, profile: str = ""
+) -> dict[str, Any]:
     run_id = stamp()
     receiver = Receiver(OUT_DIR / "logs" / f"drain-{run_id}-receiver.log")
     await asyncio.to_thread(receiver.start)
@@ -129,6 +154,7 @@ async def run(signals: int, drain_limit: float = 240.0, resolve: bool = False) -
             raise RuntimeError("the warm-up's 20 notifications did not arrive:\n" + first.tail(30))
         first.stop()
         warm = await receiver.count()
+        counts0 = await _row_counts(env)
 
         t_produce = time.monotonic()
         await _produce(topic, prefix, signals, 0.0)
@@ -149,6 +175,17 @@ async def run(signals: int, drain_limit: float = 240.0, resolve: bool = False) -
         )
         load = os.getloadavg()[0]
         second.start()
+        spy = None
+        if profile:
+            # attached before the backlog is consumed: the whole drain is sampled
+            await asyncio.to_thread(second.wait_http, url + "/readyz", 120)
+            spy = await asyncio.create_subprocess_exec(
+                *(os.path.join(os.path.dirname(sys.executable), "py-spy"), "record"),
+                *("-p", str(second.pid), "-o", profile, "-r", "200", "--nonblocking"),
+                *(("-f", "raw") if profile.endswith(".raw") else ()),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+            )
         # the window starts with the first notification: the process start is not the drain
         while await receiver.count() == warm:
             if not second.alive():
@@ -158,10 +195,20 @@ async def run(signals: int, drain_limit: float = 240.0, resolve: bool = False) -
         got = await _wait_count(receiver, warm + signals, drain_limit)
         cpu = meter.stop()
         alerting_ticks = _proc_ticks(second.pid)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes what it sampled so far
+            await asyncio.wait_for(spy.wait(), 30)
         arrivals = await receiver.arrivals(warm)
         resolves = (
             await _resolve_cost(receiver, meter, topic, prefix, signals, got) if resolve else {}
         )
+        second.stop()
+        counts = await _row_counts(env)
+    per_signal = {
+        k: round((v - counts0.get(k, 0)) / max(1, got - warm), 2)
+        for k, v in sorted(counts.items())
+        if v != counts0.get(k, 0)
+    }
     hits = matched(arrivals, pacta_keys(prefix))
     firsts = sorted(min(a for a, _, _ in v) for v in hits.values())
     span = firsts[-1] - firsts[0] if len(firsts) > 1 else 0.0
@@ -188,6 +235,8 @@ async def run(signals: int, drain_limit: float = 240.0, resolve: bool = False) -
         ),
         "load_before": round(load, 2),
         "load_after": round(os.getloadavg()[0], 2),
+        # what alerting's tables and transactions counted per notification received
+        "rows_per_signal": per_signal,
         **resolves,
     }
     problems = []
@@ -204,6 +253,7 @@ async def run(signals: int, drain_limit: float = 240.0, resolve: bool = False) -
         f"{_brief(cpu)}",
         flush=True,
     )
+    print(f"[bench] drain: per notification: {per_signal}", flush=True)
     write_json("drain", out)
     note = (
         f"{notified:,} of {signals:,} notified once, {out['lost']} lost, {out['doubled']} doubled;"
@@ -233,8 +283,11 @@ def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.drain", description=__doc__.split("\n")[0])
     p.add_argument("--signals", type=int, default=50_000)
     p.add_argument("--resolve", action="store_true", help="then resolve every ticket")
+    p.add_argument(
+        "--profile", default="", help="py-spy of the draining alerting to this file (.raw: raw)"
+    )
     args = p.parse_args()
-    asyncio.run(run(args.signals, resolve=args.resolve))
+    asyncio.run(run(args.signals, resolve=args.resolve, profile=args.profile))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerting.app import MIGRATIONS
 from alerting.store import SCHEMA, deliveries
+from pacta.durations import datetime_to_ms
 from tests.conftest import RUN_ID
 from tests.support.postgres import migrated_engine
 
@@ -74,11 +75,11 @@ async def test_a_renewal_leaves_finished_and_handed_back_rows_alone(engine: Asyn
             deliveries=[new("d", lease=True), new("e", lease=True)],
             lease_until=T0 + LEASE,
         )
-        done = deliveries.Attempt(
+        done = deliveries.NewAttempt(
             delivery_id=held[0].id,
             attempt=1,
-            started_at=T0,
-            finished_at=T0,
+            started_ms=datetime_to_ms(T0),
+            finished_ms=datetime_to_ms(T0),
             outcome="delivered",
             detail="HTTP 200",
         )

@@ -10,9 +10,8 @@ import contextlib
 import random
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import httpx
@@ -23,7 +22,7 @@ from alerting.context import Context
 from alerting.metrics import LATENCY, NOTIFICATIONS
 from alerting.receivers import http1
 from alerting.receivers.base import DeliveryError, Notification, Sender
-from alerting.store.deliveries import LEASE_MS, Attempt, DeliveryRow
+from alerting.store.deliveries import LEASE_MS, DeliveryRow, NewAttempt
 from alerting.store.deliveries import Outcome as OutcomeKind
 from pacta.durations import datetime_to_ms, ms_to_datetime
 from pacta.logs import get_logger
@@ -64,15 +63,13 @@ def more_may_wait(taken: Mapping[str, int], free: Mapping[str, int], default_fre
     return any(n >= free.get(r, default_free) for r, n in taken.items())
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What one attempt came to: the attempt as it is recorded, and what the metrics and the
     delivery log need beside it."""
 
-    attempt: Attempt
+    attempt: NewAttempt
     receiver: str
     kind: str  # the receiver's type, "unknown" if it is not configured
-    finished_ms: int
     detected_at: datetime | None
     alert_ids: tuple[str, ...]
 
@@ -190,15 +187,14 @@ class Worker:
                 self.outcomes = batch + self.outcomes
                 await asyncio.sleep(0.5)
                 continue
-            for o in batch:
-                self.held.discard(o.attempt.delivery_id)
-                self._observe(o)
+            self.held.difference_update([o.attempt.delivery_id for o in batch])
+            counts = self._observe(batch)
             log.info(
                 "deliveries recorded",
-                delivered=sum(o.attempt.outcome == "delivered" for o in batch),
-                retry=sum(o.attempt.outcome == "retry" for o in batch),
-                failed=sum(o.attempt.outcome == "failed" for o in batch),
-                ids=[o.attempt.delivery_id for o in batch][:20],
+                delivered=counts["delivered"],
+                retry=counts["retry"],
+                failed=counts["failed"],
+                ids=[o.attempt.delivery_id for o in batch[:20]],
             )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -311,7 +307,7 @@ class Worker:
             self.senders_running[receiver] -= 1
 
     async def _send(self, row: DeliveryRow) -> Outcome:
-        started = ms_to_datetime(int(time.time() * 1000))
+        started_ms = time.time_ns() // 1_000_000
         outcome: OutcomeKind = "failed"
         detail, hint = "receiver is not configured", None
         try:
@@ -335,8 +331,8 @@ class Worker:
                 detail, hint = str(exc), exc.retry_after
             except Exception as exc:
                 outcome, detail = "retry", f"{type(exc).__name__}: {exc}"
-        finished_ms = int(time.time() * 1000)
-        next_at: datetime | None = None
+        finished_ms = time.time_ns() // 1_000_000
+        next_ms: int | None = None
         if outcome == "retry":
             age_s = (finished_ms - datetime_to_ms(row.created_at)) / 1000
             if age_s >= self.give_up_after:
@@ -345,38 +341,27 @@ class Worker:
                 delay = backoff_seconds(
                     row.attempts, self.retry_initial, self.retry_max, hint, self.rng
                 )
-                next_at = ms_to_datetime(finished_ms + int(delay * 1000))
-        attempt = Attempt(
-            delivery_id=row.id,
-            attempt=row.attempts,
-            started_at=started,
-            finished_at=ms_to_datetime(finished_ms),
-            outcome=outcome,
-            detail=str(detail),
-            next_attempt_at=next_at,
+                next_ms = finished_ms + int(delay * 1000)
+        attempt = NewAttempt(
+            row.id, row.attempts, started_ms, finished_ms, outcome, str(detail), next_ms
         )
-        return Outcome(
-            attempt=attempt,
-            receiver=row.receiver,
-            kind=kind,
-            finished_ms=finished_ms,
-            detected_at=row.detected_at,
-            alert_ids=row.alert_ids[:20],
-        )
+        return Outcome(attempt, row.receiver, kind, row.detected_at, row.alert_ids[:20])
 
-    def _observe(self, o: Outcome) -> None:
-        a = o.attempt
-        key = (o.receiver, o.kind, a.outcome)
-        counter = self.counters.get(key)
-        if counter is None:
-            counter = self.counters[key] = NOTIFICATIONS.labels(*key)
-        counter.inc()
-        if a.outcome == "delivered" and o.detected_at is not None:
-            histogram = self.latencies.get(o.receiver)
-            if histogram is None:
-                histogram = self.latencies[o.receiver] = LATENCY.labels(o.receiver)
-            histogram.observe(max(0.0, (o.finished_ms - datetime_to_ms(o.detected_at)) / 1000))
-        if a.outcome != "delivered":
+    def _observe(self, batch: Sequence[Outcome]) -> collections.Counter[str]:
+        """Count a round's recorded outcomes (each counter once per round), observe the
+        delivered ones' latency and log each failed attempt; the outcomes by kind."""
+        by_key: collections.Counter[tuple[str, str, str]] = collections.Counter()
+        for o in batch:
+            a = o.attempt
+            by_key[o.receiver, o.kind, a.outcome] += 1
+            if a.outcome == "delivered":
+                if o.detected_at is not None:
+                    histogram = self.latencies.get(o.receiver)
+                    if histogram is None:
+                        histogram = self.latencies[o.receiver] = LATENCY.labels(o.receiver)
+                    latency_ms = a.finished_ms - datetime_to_ms(o.detected_at)
+                    histogram.observe(max(0.0, latency_ms / 1000))
+                continue
             # a success is counted in the round's summary; a failure is worth a line of its own
             log.warning(
                 "delivery attempt failed",
@@ -387,6 +372,14 @@ class Worker:
                 detail=a.detail[:200],
                 alert_ids=list(o.alert_ids),
             )
+        counts: collections.Counter[str] = collections.Counter()
+        for key, n in by_key.items():
+            counter = self.counters.get(key)
+            if counter is None:
+                counter = self.counters[key] = NOTIFICATIONS.labels(*key)
+            counter.inc(n)
+            counts[key[2]] += n
+        return counts
 
     async def close(self, grace: float = 5.0) -> None:
         """A planned stop: let sends in flight finish for a moment, write their outcomes, and

@@ -4,15 +4,13 @@ failure is worth retrying. The delivery queue owns retries, backoff and recordin
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, NamedTuple, Protocol
 
 import httpx
 from pydantic import BaseModel
 
 
-@dataclass(frozen=True)
-class Notification:
+class Notification(NamedTuple):
     """What one delivery attempt sends to one receiver.
 
     `alerts` are the webhook body's entries: every signal field (docs/alerting.md; `signal_id`,

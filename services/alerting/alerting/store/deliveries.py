@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Row
@@ -21,8 +21,7 @@ Outcome = Literal["delivered", "retry", "failed"]
 Status = Literal["firing", "resolved"]
 
 
-@dataclass(frozen=True)
-class NewDelivery:
+class NewDelivery(NamedTuple):
     """A notification decided: queued in the deciding transaction. With `lease`, it is written
     leased to this process's worker (its first attempt begun: a claim without the round trip)."""
 
@@ -36,8 +35,10 @@ class NewDelivery:
     lease: bool = False
 
 
-@dataclass(frozen=True)
-class DeliveryRow:
+class DeliveryRow(NamedTuple):
+    """A delivery as stored (a tuple: one is built per notification a batch leases, where a
+    frozen dataclass of these fields cost a few microseconds)."""
+
     id: int
     idempotency_key: str
     receiver: str
@@ -55,7 +56,22 @@ class DeliveryRow:
 
     @classmethod
     def of(cls, row: Row[Any]) -> DeliveryRow:
-        return build(cls, row, alert_ids=tuple(row.alert_ids), alerts=tuple(row.alerts))
+        return cls(
+            id=row.id,
+            idempotency_key=row.idempotency_key,
+            receiver=row.receiver,
+            group_key=row.group_key,
+            status=row.status,
+            alert_ids=tuple(row.alert_ids),
+            alerts=tuple(row.alerts),
+            state=row.state,
+            attempts=row.attempts,
+            next_attempt_at=row.next_attempt_at,
+            detected_at=row.detected_at,
+            created_at=row.created_at,
+            delivered_at=row.delivered_at,
+            last_error=row.last_error,
+        )
 
 
 @dataclass(frozen=True)
@@ -74,6 +90,19 @@ class Attempt:
     @classmethod
     def of(cls, row: Row[Any]) -> Attempt:
         return build(cls, row)
+
+
+class NewAttempt(NamedTuple):
+    """A finished attempt as the worker records it (`record_attempts`), its instants in epoch
+    milliseconds; read back, it is an `Attempt`. `next_attempt_ms` is set for a retry."""
+
+    delivery_id: int
+    attempt: int
+    started_ms: int
+    finished_ms: int
+    outcome: Outcome
+    detail: str
+    next_attempt_ms: int | None = None
 
 
 async def enqueue(conn: AsyncConnection, *, delivery: NewDelivery) -> int | None:
@@ -232,18 +261,15 @@ async def claim(
     return [DeliveryRow.of(r) for r in result]
 
 
-_NEXT_STATE: dict[Outcome, State] = {
-    "delivered": "delivered",
-    "retry": "pending",
-    "failed": "failed",
-}
-
-
+# an attempt's outcome and the state it moves its delivery to: a retry is pending again
 _RECORD_ATTEMPTS = (
-    "WITH r AS (SELECT * FROM "
+    "WITH r AS (SELECT id, attempt, to_timestamp(started / 1000.0) AS started_at, "
+    "to_timestamp(finished / 1000.0) AS finished_at, outcome, detail, "
+    "CASE outcome WHEN 'retry' THEN 'pending' ELSE outcome END AS state, "
+    "to_timestamp(next / 1000.0) AS next, ord FROM "
     + recordset(
-        "id bigint, attempt integer, started_at timestamptz, finished_at timestamptz, "
-        "outcome text, detail text, state text, next timestamptz"
+        "id bigint, attempt integer, started bigint, finished bigint, outcome text, "
+        "detail text, next bigint"
     )
     + "), written AS (INSERT INTO alerting.delivery_attempts (delivery_id, attempt, "
     "started_at, finished_at, outcome, detail) SELECT id, attempt, started_at, finished_at, "
@@ -256,21 +282,20 @@ _RECORD_ATTEMPTS = (
 )
 
 
-async def record_attempts(conn: AsyncConnection, *, attempts: Sequence[Attempt]) -> None:
-    """Write attempts and move each delivery on: delivered, back to pending, or failed. One
-    statement for a whole round of sends."""
+async def record_attempts(conn: AsyncConnection, *, attempts: Sequence[NewAttempt]) -> None:
+    """Write attempts and move each delivery on: delivered, back to pending (a retry, due at
+    its `next_attempt_ms`), or failed. One statement for a whole round of sends."""
     if not attempts:
         return
     rows = [
         {
             "id": a.delivery_id,
             "attempt": a.attempt,
-            "started_at": a.started_at,
-            "finished_at": a.finished_at,
+            "started": a.started_ms,
+            "finished": a.finished_ms,
             "outcome": a.outcome,
             "detail": a.detail[:2000],
-            "state": _NEXT_STATE[a.outcome],
-            "next": a.next_attempt_at,
+            "next": a.next_attempt_ms,
         }
         for a in attempts
     ]

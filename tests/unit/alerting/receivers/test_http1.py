@@ -113,6 +113,26 @@ async def test_a_silent_server_times_out() -> None:
     pool.close()
 
 
+async def test_an_answer_that_stops_halfway_times_out() -> None:
+    pool = Pool()
+    async with server(lambda _: b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nok") as seen:
+        t = target(seen)
+        with pytest.raises(TimeoutError):
+            await pool.post(t, [], b"x", 0.2)
+    assert not pool.idle.get(("http", "127.0.0.1", t.port))  # closed, not kept
+    pool.close()
+
+
+async def test_an_answer_without_length_ends_with_its_connection() -> None:
+    pool = Pool()
+    async with server(lambda _: b"HTTP/1.1 500 Oops\r\n\r\nbroken", close_after=True) as seen:
+        t = target(seen)
+        got = await pool.post(t, [], b"x", 5)
+    assert (got.status, got.body) == (500, b"broken")
+    assert not pool.idle.get(("http", "127.0.0.1", t.port))  # not reusable
+    pool.close()
+
+
 def test_targets_keep_the_url_and_quote_what_must_be() -> None:
     t = Target.of("https://user:p%40ss@Example.com/a b/c?q=x y")
     assert (t.scheme, t.host, t.port, t.host_header) == ("https", "example.com", 443, "example.com")
