@@ -50,14 +50,32 @@ async def _check_kafka() -> None:
         await admin.close()
 
 
+async def _delete_run_topics() -> None:
+    """Delete every topic this run created (their names start with `test<run id>`), so that a
+    developer's long-lived broker does not carry thousands of partitions from earlier runs."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA, request_timeout_ms=30_000)
+    try:
+        await asyncio.wait_for(admin.start(), 15)
+        mine = sorted(t for t in await admin.list_topics() if t.startswith(f"test{RUN_ID}"))
+        for at in range(0, len(mine), 200):
+            await admin.delete_topics(mine[at : at + 200], timeout_ms=30_000)
+    finally:
+        await admin.close()
+
+
 @pytest.fixture(scope="session")
-async def kafka_bootstrap() -> str:
-    """The real broker; a test that needs it fails (never skips) when it is not there."""
+async def kafka_bootstrap() -> AsyncIterator[str]:
+    """The real broker; a test that needs it fails (never skips) when it is not there. The
+    run's topics are deleted once every test that used them is done."""
     try:
         await _check_kafka()
     except Exception as exc:
         pytest.fail(f"Kafka is not reachable at {KAFKA} (run `make setup`): {exc!r}")
-    return KAFKA
+    yield KAFKA
+    try:
+        await asyncio.wait_for(_delete_run_topics(), 120)
+    except Exception as exc:  # a leftover topic costs the broker, never a test
+        print(f"\n[tests] this run's topics not deleted: {exc!r}")
 
 
 @pytest.fixture(scope="session")
